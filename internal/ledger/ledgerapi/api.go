@@ -1,0 +1,269 @@
+// Package ledgerapi is the ledger's request/reply protocol over NATS: the
+// messages processors, relays and operator tools exchange with the ledger,
+// the job message the ledger releases, and a client. It does not import
+// SQLite, so processors on other hosts need only NATS.
+//
+// The ledger serves these endpoints as a nats.go/micro service named
+// "payrun-ledger"; every request and reply is JSON.
+package ledgerapi
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// Subjects of the ledger's endpoints.
+const (
+	SubjectRowGet        = "payrun.ledger.row.get"        // RowRequest → RowReply
+	SubjectRowTransition = "payrun.ledger.row.transition" // Transition → TransitionReply
+	SubjectRowGate       = "payrun.ledger.row.gate"       // GateRequest → GateReply
+	SubjectBatchGet      = "payrun.ledger.batch.get"      // BatchRequest → BatchReply
+	SubjectBatchList     = "payrun.ledger.batch.list"     // BatchListRequest → BatchListReply
+	SubjectBatchCancel   = "payrun.ledger.batch.cancel"   // BatchCommand → BatchReply
+	SubjectBatchApprove  = "payrun.ledger.batch.approve"  // BatchCommand → BatchReply
+	ServiceName          = "payrun-ledger"
+)
+
+// Error codes in replies.
+const (
+	CodeNotFound = "not_found" // no such batch, row or session
+	CodeIllegal  = "illegal"   // the transition is not allowed from the row's current state
+	CodeStale    = "stale"     // the request's guard (expected state, attempt, generation) no longer holds
+	CodeInvalid  = "invalid"   // the request itself is malformed
+	CodeInternal = "internal"  // the ledger failed; try again
+)
+
+// Error is the error part of a reply.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return "ledger: " + e.Code + ": " + e.Message }
+
+// Evidence sources: who or what caused a transition.
+const (
+	SourceProcessor = "processor" // our own call to the bank and its answer
+	SourceWebhook   = "webhook"   // a verified Bank 131 webhook
+	SourceStatus    = "status"    // a session/status answer
+	SourceReport    = "report"    // the bank's daily report
+	SourceSweeper   = "sweeper"   // the ledger's own re-enqueue or deadline
+	SourceOperator  = "operator"  // a person, through the ledger command or HTTP
+	SourceDead      = "dead_letter"
+)
+
+// Evidence says why a transition happened; the ledger stores it with the
+// transition so reconciliation and auditors can follow every change.
+type Evidence struct {
+	Source   string `json:"source"`
+	HookID   string `json:"hook_id,omitempty"`   // sha256 of the verified webhook body
+	HookType string `json:"hook_type,omitempty"` // ready_to_confirm, payment_finished, ...
+	Detail   string `json:"detail,omitempty"`    // free text, never a card number
+}
+
+// Quote is an FX quote from bpa/calculate, kept for the gate and the report.
+type Quote struct {
+	Source      money.Amount `json:"source"`      // what the sender pays, before fees
+	Destination money.Amount `json:"destination"` // what the recipient gets
+	TransferFee money.Amount `json:"transfer_fee"`
+	SMSFee      money.Amount `json:"sms_fee"`
+	Payment     money.Amount `json:"payment"` // source + fees
+	FXRate      string       `json:"fx_rate"` // decimal text as the bank sent it
+	Quantity    int64        `json:"quantity"`
+}
+
+// RowState is the ledger's current record of a row.
+type RowState struct {
+	Batch          string             `json:"batch"`
+	Row            int                `json:"row"`
+	Reference      string             `json:"reference"`
+	Method         payout.Method      `json:"method"`
+	Amount         money.Amount       `json:"amount"`
+	State          payout.State       `json:"state"`
+	BatchStatus    payout.BatchStatus `json:"batch_status"`
+	Gen            int                `json:"gen"`     // release generation: bumped on every re-enqueue
+	Attempt        int                `json:"attempt"` // bank attempt: bumped when a new session must be opened
+	SessionID      string             `json:"session_id,omitempty"`
+	ConfirmSession string             `json:"confirm_session,omitempty"` // the one session allowed to reach confirm
+	PayoutID       string             `json:"payout_id,omitempty"`
+	IdemKey        string             `json:"idem_key,omitempty"` // key of the call recorded by the last intent
+	IntakeSeq      uint64             `json:"intake_seq"`         // the row's message in PAYRUN_INTAKE
+	RowDigest      string             `json:"row_digest"`         // sha256 hex of that message's data
+	Quote          *Quote             `json:"quote,omitempty"`
+	ErrorCode      string             `json:"error_code,omitempty"`
+	Reason         string             `json:"reason,omitempty"`
+	ActionURL      string             `json:"action_url,omitempty"` // 3-D Secure link for the sender
+	TCN            string             `json:"tcn,omitempty"`        // decoded transfer control number
+	UpdatedAt      time.Time          `json:"updated_at"`
+}
+
+// RowRequest asks for a row by batch and row number, or by bank session.
+type RowRequest struct {
+	Batch     string `json:"batch,omitempty"`
+	Row       int    `json:"row,omitempty"`
+	SessionID string `json:"session_id,omitempty"`
+}
+
+// RowReply answers RowRequest.
+type RowReply struct {
+	Row   *RowState `json:"row,omitempty"`
+	Error *Error    `json:"error,omitempty"`
+}
+
+// Transition asks the ledger to move a row to To and record what came with
+// it. The ledger applies it atomically and only when:
+//   - payout.CanMove(current, To), or current == To (a repeat: the ledger
+//     merges the new facts if they agree and answers Applied=false);
+//   - Expect is empty or holds the current state;
+//   - Attempt is 0 or equals the row's attempt; Gen is 0 or equals the row's gen.
+//
+// Otherwise it answers CodeIllegal or CodeStale with the current row, so the
+// caller can see what happened meanwhile.
+type Transition struct {
+	Batch     string         `json:"batch,omitempty"`
+	Row       int            `json:"row,omitempty"`
+	SessionID string         `json:"session_id,omitempty"` // locates the row when Batch is empty; else recorded
+	To        payout.State   `json:"to"`
+	Expect    []payout.State `json:"expect,omitempty"`
+	Attempt   int            `json:"attempt,omitempty"`
+	Gen       int            `json:"gen,omitempty"`
+	// NewAttempt asks the ledger to bump the row's attempt (a new bank session
+	// will be opened; the old one, if it ever shows up, is cancelled at the gate).
+	NewAttempt bool          `json:"new_attempt,omitempty"`
+	Worker     string        `json:"worker,omitempty"`
+	IdemKey    string        `json:"idem_key,omitempty"`
+	PayoutID   string        `json:"payout_id,omitempty"`
+	Quote      *Quote        `json:"quote,omitempty"`
+	ErrorCode  string        `json:"error_code,omitempty"`
+	Reason     string        `json:"reason,omitempty"` // plain-language reason for finance
+	ActionURL  string        `json:"action_url,omitempty"`
+	TCN        string        `json:"tcn,omitempty"`
+	Fee        *money.Amount `json:"fee,omitempty"`
+	Paid       *money.Amount `json:"paid,omitempty"` // amount the bank reports as paid out
+	Evidence   Evidence      `json:"evidence"`
+}
+
+// TransitionReply answers Transition.
+type TransitionReply struct {
+	Applied bool      `json:"applied"` // false when the row already was in To (an idempotent repeat)
+	Row     *RowState `json:"row,omitempty"`
+	Error   *Error    `json:"error,omitempty"`
+}
+
+// Observed is what a ready_to_confirm webhook (or session/status) says the
+// bank is about to pay; the gate compares it with the row.
+type Observed struct {
+	Amount      money.Amount  `json:"amount"`                // payout amount_details
+	Last4       string        `json:"last4,omitempty"`       // masked card in the payout, if shown
+	Token       string        `json:"token,omitempty"`       // tokenized_card token echoed, if shown
+	FXRate      string        `json:"fx_rate,omitempty"`     // confirm_information.exchanges[].fx_rate
+	Commission  *money.Amount `json:"commission,omitempty"`  // confirm_information.exchanges[].commission
+	Source      *money.Amount `json:"source,omitempty"`      // confirm_information.exchanges[].source
+	Destination *money.Amount `json:"destination,omitempty"` // confirm_information.exchanges[].destination
+}
+
+// GateRequest asks whether a session that reached ready_to_confirm may be
+// confirmed.
+type GateRequest struct {
+	Batch       string          `json:"batch"`
+	Row         int             `json:"row"`
+	SessionID   string          `json:"session_id"`
+	PayoutID    string          `json:"payout_id,omitempty"`
+	Observed    Observed        `json:"observed"`
+	ConfirmInfo json.RawMessage `json:"confirm_info,omitempty"` // kept verbatim as evidence
+	TCN         string          `json:"tcn,omitempty"`
+	Worker      string          `json:"worker,omitempty"`
+	Evidence    Evidence        `json:"evidence"`
+}
+
+// Gate decisions.
+const (
+	DecisionConfirm = "confirm" // this is the row's session and everything matches: call session/confirm
+	DecisionCancel  = "cancel"  // call session/cancel for this session; Reason says why
+	DecisionIgnore  = "ignore"  // nothing to do (duplicate hook for a row already past this point)
+)
+
+// GateReply answers GateRequest. A confirm decision is recorded before the
+// reply is sent: the row is in StateConfirming with ConfirmSession = the
+// request's session, and no other session of the row can get a confirm.
+type GateReply struct {
+	Decision string    `json:"decision"`
+	Reason   string    `json:"reason,omitempty"`
+	Row      *RowState `json:"row,omitempty"`
+	Error    *Error    `json:"error,omitempty"`
+}
+
+// BatchRequest asks for one batch.
+type BatchRequest struct {
+	Batch string `json:"batch"`
+}
+
+// BatchCommand is an operator's command on a batch.
+type BatchCommand struct {
+	Batch  string `json:"batch"`
+	By     string `json:"by"`     // who asked
+	Reason string `json:"reason"` // why (cancel)
+}
+
+// BatchSummary is a batch with its counts.
+type BatchSummary struct {
+	Batch           string                 `json:"batch"`
+	Name            string                 `json:"name,omitempty"`
+	FileName        string                 `json:"file_name"`
+	FileSHA256      string                 `json:"file_sha256"`
+	Status          payout.BatchStatus     `json:"status"`
+	Reason          string                 `json:"reason,omitempty"` // why rejected or cancelled
+	Rows            int                    `json:"rows"`
+	Totals          money.Totals           `json:"totals"`
+	ScheduleAt      *time.Time             `json:"schedule_at,omitempty"`
+	RequireApproval bool                   `json:"require_approval,omitempty"`
+	ApprovedBy      string                 `json:"approved_by,omitempty"`
+	CreatedAt       time.Time              `json:"created_at"`
+	ReleasedAt      *time.Time             `json:"released_at,omitempty"`
+	FinishedAt      *time.Time             `json:"finished_at,omitempty"`
+	ByState         map[payout.State]int   `json:"by_state"`
+	PaidTotals      money.Totals           `json:"paid_totals"`
+	FailedTotals    money.Totals           `json:"failed_totals"`
+	Exceptions      int                    `json:"exceptions"`
+	Extra           map[string]interface{} `json:"extra,omitempty"`
+}
+
+// BatchReply answers BatchRequest and BatchCommand.
+type BatchReply struct {
+	Batch *BatchSummary `json:"batch,omitempty"`
+	Error *Error        `json:"error,omitempty"`
+}
+
+// BatchListRequest lists batches, newest first.
+type BatchListRequest struct {
+	Limit int `json:"limit,omitempty"`
+}
+
+// BatchListReply answers BatchListRequest.
+type BatchListReply struct {
+	Batches []BatchSummary `json:"batches"`
+	Error   *Error         `json:"error,omitempty"`
+}
+
+// Job kinds.
+const (
+	JobPay  = "pay"  // drive the row through its Bank 131 flow from wherever it stands
+	JobPoll = "poll" // ask session/status about the row's session (its webhook is late)
+)
+
+// Job is the message the ledger publishes on PAYRUN_JOBS (subject
+// queue.JobSubject(batch), Nats-Msg-Id queue.JobMsgID(batch,row,gen) — poll
+// jobs use gen plus a "p<n>" suffix). It holds no card data: the processor
+// reads the row itself from PAYRUN_INTAKE at IntakeSeq and checks RowDigest.
+type Job struct {
+	Kind      string `json:"kind"`
+	Batch     string `json:"batch"`
+	Row       int    `json:"row"`
+	Gen       int    `json:"gen"`
+	IntakeSeq uint64 `json:"intake_seq"`
+	RowDigest string `json:"row_digest"`
+	SessionID string `json:"session_id,omitempty"` // poll jobs
+}

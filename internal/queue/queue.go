@@ -1,0 +1,218 @@
+// Package queue wraps NATS JetStream for payrun: the streams and subjects the
+// components share, connecting to a cluster, and the embedded server that the
+// zero-setup default and the tests run.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names.
+const (
+	StreamIntake = "PAYRUN_INTAKE" // rows and sealed manifests from ingest (limits)
+	StreamJobs   = "PAYRUN_JOBS"   // released rows for processors (work queue)
+	StreamHooks  = "PAYRUN_HOOKS"  // verified Bank 131 webhooks (limits)
+	StreamDead   = "PAYRUN_DEAD"   // max-deliveries advisories of jobs and hooks (dead letters)
+)
+
+// Durable consumer names.
+const (
+	ConsumerLedgerIntake = "ledger-intake" // the ledger reads the intake stream
+	ConsumerLedgerHooks  = "ledger-hooks"  // the ledger records every verified webhook as evidence
+	ConsumerLedgerDead   = "ledger-dead"   // the ledger turns dead letters into exceptions
+	ConsumerJobs         = "processor"     // processors share the work queue
+	ConsumerHooks        = "processor-hooks"
+)
+
+// Headers payrun sets on its messages (besides Nats-Msg-Id).
+const (
+	HeaderBatch    = "Payrun-Batch"
+	HeaderRow      = "Payrun-Row"
+	HeaderHookType = "Bank131-Hook-Type"
+	HeaderSig      = "Bank131-Sign"    // the webhook's X-PARTNER-SIGN, kept with the verified body
+	HeaderReceived = "Payrun-Received" // RFC 3339 time the relay received a webhook
+	HeaderKind     = "Payrun-Kind"     // "row" or "manifest" on intake messages
+)
+
+// Subject prefixes.
+const (
+	IntakePrefix = "payrun.intake."
+	JobsPrefix   = "payrun.jobs."
+	HooksPrefix  = "bank131.hooks."
+	LedgerPrefix = "payrun.ledger." // request/reply API of the ledger
+)
+
+// IntakeRowSubject is where ingest publishes a batch's rows.
+func IntakeRowSubject(batch string) string { return IntakePrefix + Token(batch) + ".row" }
+
+// IntakeManifestSubject is where ingest publishes a batch's sealed manifest.
+func IntakeManifestSubject(batch string) string { return IntakePrefix + Token(batch) + ".manifest" }
+
+// JobSubject is where the ledger releases a batch's rows for processors.
+func JobSubject(batch string) string { return JobsPrefix + Token(batch) }
+
+// HookSubject is where hookrelay publishes a verified webhook of a type.
+func HookSubject(hookType string) string { return HooksPrefix + Token(hookType) }
+
+// RowMsgID is the Nats-Msg-Id of a row in the intake stream.
+func RowMsgID(batch string, row int) string { return batch + ":" + strconv.Itoa(row) }
+
+// ManifestMsgID is the Nats-Msg-Id of a batch's manifest.
+func ManifestMsgID(batch string) string { return batch + ":manifest" }
+
+// JobMsgID is the Nats-Msg-Id of a job; gen counts releases of the row so a
+// re-enqueue is not dropped as a duplicate of the first.
+func JobMsgID(batch string, row, gen int) string {
+	return batch + ":" + strconv.Itoa(row) + ":" + strconv.Itoa(gen)
+}
+
+// Token makes s safe as one subject token: letters, digits, '-' and '_' are
+// kept, anything else becomes '_'. Empty input becomes "_".
+func Token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Config sizes the streams. The zero value is the embedded default.
+type Config struct {
+	Replicas     int           // 1 embedded, 3 in a cluster
+	IntakeMaxAge time.Duration // how long intake rows are kept (the processor reads rows from there); default 400 days
+	JobsMaxAge   time.Duration // default 30 days
+	HooksMaxAge  time.Duration // default 30 days
+	DedupWindow  time.Duration // default 10 minutes
+}
+
+func (c Config) withDefaults() Config {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.IntakeMaxAge == 0 {
+		c.IntakeMaxAge = 400 * 24 * time.Hour
+	}
+	if c.JobsMaxAge == 0 {
+		c.JobsMaxAge = 30 * 24 * time.Hour
+	}
+	if c.HooksMaxAge == 0 {
+		c.HooksMaxAge = 30 * 24 * time.Hour
+	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = 10 * time.Minute
+	}
+	return c
+}
+
+// StreamConfigs returns the configuration of every payrun stream.
+func StreamConfigs(c Config) []jetstream.StreamConfig {
+	c = c.withDefaults()
+	return []jetstream.StreamConfig{
+		{
+			Name:        StreamIntake,
+			Description: "payrun: validated payout rows and sealed batch manifests from ingest",
+			Subjects:    []string{IntakePrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+			MaxAge:      c.IntakeMaxAge,
+			Duplicates:  c.DedupWindow,
+			AllowDirect: true,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        StreamJobs,
+			Description: "payrun: released rows waiting for a processor",
+			Subjects:    []string{JobsPrefix + ">"},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+			MaxAge:      c.JobsMaxAge,
+			Duplicates:  c.DedupWindow,
+			AllowDirect: true,
+		},
+		{
+			Name:        StreamHooks,
+			Description: "payrun: Bank 131 webhooks whose signature hookrelay verified",
+			Subjects:    []string{HooksPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    c.Replicas,
+			MaxAge:      c.HooksMaxAge,
+			Duplicates:  c.DedupWindow,
+			AllowDirect: true,
+		},
+		{
+			Name:        StreamDead,
+			Description: "payrun: advisories of job and hook messages that exhausted their deliveries",
+			Subjects: []string{
+				"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamJobs + ".>",
+				"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamHooks + ".>",
+			},
+			Retention: jetstream.LimitsPolicy,
+			Storage:   jetstream.FileStorage,
+			Replicas:  c.Replicas,
+			MaxAge:    c.HooksMaxAge,
+		},
+	}
+}
+
+// EnsureStreams creates the payrun streams or updates them to cfg. Every
+// component calls it at start, so any of them may be first.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	for _, sc := range StreamConfigs(cfg) {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// Connect dials NATS with the options payrun's long-running components want:
+// a name, unlimited reconnects, and a clear error when nothing listens.
+func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
+	if url == "" {
+		url = nats.DefaultURL
+	}
+	base := []nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+	}
+	nc, err := nats.Connect(url, append(base, opts...)...)
+	if err != nil {
+		if errors.Is(err, nats.ErrNoServers) {
+			return nil, fmt.Errorf("cannot reach NATS at %s (is nats-server running? set --nats-url or NATS_URL): %w", RedactURL(url), err)
+		}
+		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURL(url), err)
+	}
+	return nc, nil
+}
+
+// RedactURL hides a password in a NATS URL before it is printed.
+func RedactURL(url string) string {
+	var out []string
+	for _, u := range strings.Split(url, ",") {
+		if at := strings.LastIndex(u, "@"); at > 0 {
+			if scheme := strings.Index(u, "://"); scheme >= 0 && scheme < at {
+				u = u[:scheme+3] + "***" + u[at:]
+			}
+		}
+		out = append(out, u)
+	}
+	return strings.Join(out, ",")
+}
