@@ -1,0 +1,273 @@
+// Package ratelimit is the one limiter a processor puts in front of every
+// call to Bank 131: a token bucket (rate, burst) that hands tokens to work
+// that finishes rows before work that starts new ones, slows down when the
+// bank answers HTTP 429 and recovers when it stops.
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Priority orders waiters: High is served before Low whenever both wait.
+type Priority int
+
+// Priorities.
+const (
+	Low  Priority = iota // starts new rows: quotes, session/create, start, init
+	High                 // finishes rows: confirm, cancel, status
+)
+
+// Limiter is a priority token bucket. The zero value is not usable; call New.
+type Limiter struct {
+	max   rate.Limit
+	burst int
+	lim   *rate.Limiter
+	clock func() time.Time
+
+	mu         sync.Mutex
+	queues     [2][]*waiter
+	wake       chan struct{}
+	banked     int // tokens taken from the bucket whose waiter gave up
+	closed     bool
+	last429    time.Time
+	lastAdjust time.Time
+	stats      Stats
+	done       chan struct{}
+}
+
+type waiter struct {
+	ready chan struct{}
+	// granted is set under Limiter.mu when a token is handed over.
+	granted bool
+}
+
+// Stats counts what the limiter did.
+type Stats struct {
+	Granted   [2]uint64     // tokens handed out, by priority
+	Waited    time.Duration // total time callers spent waiting
+	Throttled uint64        // 429 answers reported
+	Limit     float64       // current rate in tokens per second
+}
+
+// Unlimited is a rate that never waits.
+const Unlimited = 0
+
+// New returns a limiter of r tokens per second with the given burst. r ≤ 0
+// means unlimited. Close it to stop its dispatcher.
+func New(r float64, burst int) *Limiter {
+	if burst < 1 {
+		burst = 1
+	}
+	l := &Limiter{
+		max:   rate.Limit(r),
+		burst: burst,
+		clock: time.Now,
+		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+	}
+	if r <= 0 {
+		l.max = rate.Inf
+	}
+	l.lim = rate.NewLimiter(l.max, burst)
+	l.stats.Limit = float64(l.max)
+	if l.max != rate.Inf {
+		go l.dispatch()
+	}
+	return l
+}
+
+// Wait blocks until the caller may make one call at priority p, or ctx ends.
+func (l *Limiter) Wait(ctx context.Context, p Priority) error {
+	if l.max == rate.Inf {
+		l.mu.Lock()
+		l.stats.Granted[p]++
+		l.mu.Unlock()
+		return nil
+	}
+	start := l.clock()
+	w := &waiter{ready: make(chan struct{})}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return context.Canceled
+	}
+	if l.banked > 0 && len(l.queues[High]) == 0 && (p == High || len(l.queues[Low]) == 0) {
+		l.banked--
+		l.stats.Granted[p]++
+		l.mu.Unlock()
+		return nil
+	}
+	l.queues[p] = append(l.queues[p], w)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-w.ready:
+		l.mu.Lock()
+		l.stats.Waited += l.clock().Sub(start)
+		l.mu.Unlock()
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if w.granted { // lost the race: the token is ours, bank it for the next caller
+			l.banked++
+			return ctx.Err()
+		}
+		q := l.queues[p]
+		for i, x := range q {
+			if x == w {
+				l.queues[p] = append(q[:i:i], q[i+1:]...)
+				break
+			}
+		}
+		return ctx.Err()
+	}
+}
+
+// dispatch takes tokens from the bucket at its rate and hands each to the
+// first High waiter, else the first Low waiter.
+func (l *Limiter) dispatch() {
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		for len(l.queues[High])+len(l.queues[Low]) == 0 || l.banked > 0 {
+			if l.banked > 0 && len(l.queues[High])+len(l.queues[Low]) > 0 {
+				l.handOut()
+				l.banked--
+				continue
+			}
+			if l.closed {
+				l.mu.Unlock()
+				return
+			}
+			l.mu.Unlock()
+			<-l.wake
+			l.mu.Lock()
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return
+		}
+		l.recover()
+		l.mu.Unlock()
+
+		r := l.lim.Reserve()
+		if d := r.Delay(); d > 0 {
+			time.Sleep(d)
+		}
+
+		l.mu.Lock()
+		if len(l.queues[High])+len(l.queues[Low]) > 0 {
+			l.handOut()
+		} else {
+			l.banked++
+		}
+		l.mu.Unlock()
+	}
+}
+
+// handOut gives one token to the best waiter; l.mu must be held and a
+// waiter must exist.
+func (l *Limiter) handOut() {
+	p := High
+	if len(l.queues[High]) == 0 {
+		p = Low
+	}
+	w := l.queues[p][0]
+	l.queues[p][0] = nil
+	l.queues[p] = l.queues[p][1:]
+	w.granted = true
+	l.stats.Granted[p]++
+	close(w.ready)
+}
+
+// Throttled reports that the bank answered HTTP 429: the limiter halves its
+// rate (down to a tenth of the configured one) and recovers gradually once
+// no 429 came for a second.
+func (l *Limiter) Throttled() {
+	if l.max == rate.Inf {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stats.Throttled++
+	now := l.clock()
+	if now.Sub(l.last429) < 200*time.Millisecond {
+		l.last429 = now
+		return // one burst of 429s counts once
+	}
+	l.last429 = now
+	l.lastAdjust = now
+	cur := l.lim.Limit()
+	next := cur / 2
+	if floor := l.max / 10; next < floor {
+		next = floor
+	}
+	l.lim.SetLimitAt(now, next)
+	l.stats.Limit = float64(next)
+}
+
+// recover raises the rate by a tenth of the configured one for each second
+// without 429, up to the configured rate; l.mu must be held.
+func (l *Limiter) recover() {
+	cur := l.lim.Limit()
+	if cur >= l.max {
+		return
+	}
+	now := l.clock()
+	if now.Sub(l.last429) < time.Second || now.Sub(l.lastAdjust) < time.Second {
+		return
+	}
+	next := cur + l.max/10
+	if next > l.max {
+		next = l.max
+	}
+	l.lim.SetLimitAt(now, next)
+	l.lastAdjust = now
+	l.stats.Limit = float64(next)
+}
+
+// Stats returns a snapshot of the limiter's counters.
+func (l *Limiter) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stats
+}
+
+// Rate is the configured rate (0 for unlimited) and Burst the bucket size.
+func (l *Limiter) Rate() float64 {
+	if l.max == rate.Inf {
+		return 0
+	}
+	return float64(l.max)
+}
+
+// Burst is the bucket size.
+func (l *Limiter) Burst() int { return l.burst }
+
+// Close stops the dispatcher; waiting callers keep waiting until their
+// context ends.
+func (l *Limiter) Close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	l.mu.Unlock()
+	if l.max == rate.Inf {
+		return
+	}
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	<-l.done
+}

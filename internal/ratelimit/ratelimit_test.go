@@ -1,0 +1,133 @@
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestUnlimitedNeverWaits(t *testing.T) {
+	l := New(Unlimited, 1)
+	defer l.Close()
+	for i := 0; i < 1000; i++ {
+		if err := l.Wait(context.Background(), Low); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.Stats().Granted[Low]; got != 1000 {
+		t.Errorf("granted %d, want 1000", got)
+	}
+}
+
+func TestHighBeforeLow(t *testing.T) {
+	// 20 tokens/s: the bucket's one token goes at once, then one per 50ms.
+	l := New(20, 1)
+	defer l.Close()
+	ctx := context.Background()
+	if err := l.Wait(ctx, Low); err != nil { // drain the burst
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	start := func(name string, p Priority) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.Wait(ctx, p); err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			order = append(order, name)
+			mu.Unlock()
+		}()
+	}
+	for _, n := range []string{"low1", "low2", "low3"} {
+		start(n, Low)
+	}
+	waitQueued(t, l, Low, 3)
+	start("high", High)
+	waitQueued(t, l, High, 1)
+	wg.Wait()
+	// The dispatcher may already have picked the first low waiter when the
+	// high one arrived; the high one must beat every other low waiter.
+	pos := map[string]int{}
+	for i, n := range order {
+		pos[n] = i
+	}
+	if pos["high"] > 1 {
+		t.Errorf("order %v: high served after %d low waiters", order, pos["high"])
+	}
+}
+
+func waitQueued(t *testing.T, l *Limiter, p Priority, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		got := len(l.queues[p])
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%d waiters never queued", n)
+}
+
+func TestCancelledWaiterGivesTokenBack(t *testing.T) {
+	l := New(5, 1)
+	defer l.Close()
+	if err := l.Wait(context.Background(), Low); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Wait(ctx, Low); err == nil {
+		t.Fatal("cancelled wait returned nil")
+	}
+	// The next caller still gets a token.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	if err := l.Wait(ctx2, High); err != nil {
+		t.Fatalf("wait after cancel: %v", err)
+	}
+}
+
+func TestThrottledHalvesAndRecovers(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := New(100, 1)
+	defer l.Close()
+	l.mu.Lock()
+	l.clock = func() time.Time { return now }
+	l.mu.Unlock()
+
+	l.Throttled()
+	if got := l.Stats().Limit; got != 50 {
+		t.Fatalf("after one 429: limit %v, want 50", got)
+	}
+	l.Throttled() // same burst of 429s: counted once
+	if got := l.Stats().Limit; got != 50 {
+		t.Fatalf("same burst: limit %v, want 50", got)
+	}
+	for i := 0; i < 10; i++ {
+		now = now.Add(300 * time.Millisecond)
+		l.Throttled()
+	}
+	if got := l.Stats().Limit; got != 10 {
+		t.Fatalf("floor: limit %v, want 10", got)
+	}
+	for i := 0; i < 12; i++ {
+		now = now.Add(time.Second)
+		l.mu.Lock()
+		l.recover()
+		l.mu.Unlock()
+	}
+	if got := l.Stats().Limit; got != 100 {
+		t.Fatalf("recovered limit %v, want 100", got)
+	}
+	if got := l.Stats().Throttled; got != 12 {
+		t.Errorf("throttled count %d, want 12", got)
+	}
+}
