@@ -1,0 +1,173 @@
+// Package hookrelay receives Bank 131's webhooks, verifies X-PARTNER-SIGN
+// over the raw body before anything else, and publishes verified bodies to
+// JetStream (one subject per webhook type, deduplicated by the body's
+// SHA-256). It answers 200 only after JetStream acknowledged the publish, so
+// the bank retries whatever was not stored. It keeps no state: any number of
+// relays may run behind a load balancer.
+package hookrelay
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/metrics"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// Path is where the bank posts webhooks.
+const Path = "/webhooks/bank131"
+
+// DefaultMaxBody caps a webhook body. The bank's largest documented
+// webhooks (cross-border transfers) are a few kilobytes.
+const DefaultMaxBody = 256 << 10
+
+// Log keys.
+const (
+	logKeyType   = "hook_type"
+	logKeyHookID = "hook_id"
+	logKeyRemote = "remote"
+	logKeyError  = "error"
+	logKeySize   = "size"
+	logKeyEvent  = "event"
+)
+
+// UnparseableType is the subject token for verified bodies that are not JSON
+// objects with a type: kept as evidence, ignored by processors.
+const UnparseableType = "_unparseable"
+
+// Verifier checks a webhook body's signature (bank131.Verifier satisfies it).
+type Verifier interface {
+	Verify(body []byte, signature string) error
+}
+
+// Publisher is the part of JetStream the relay needs.
+type Publisher interface {
+	PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+}
+
+// Config configures a Relay.
+type Config struct {
+	Verifier       Verifier
+	JS             Publisher
+	Conn           *nats.Conn // for /readyz; may be nil
+	MaxBody        int64      // default DefaultMaxBody
+	PublishTimeout time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Relay is the webhook receiver's HTTP handler.
+type Relay struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New returns a Relay serving POST /webhooks/bank131, GET /healthz and GET /readyz.
+func New(cfg Config) *Relay {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.PublishTimeout <= 0 {
+		cfg.PublishTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	r := &Relay{cfg: cfg, mux: http.NewServeMux()}
+	r.mux.HandleFunc("POST "+Path, r.webhook)
+	r.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	r.mux.HandleFunc("GET /readyz", r.ready)
+	return r
+}
+
+// ServeHTTP implements http.Handler.
+func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
+
+func (r *Relay) ready(w http.ResponseWriter, _ *http.Request) {
+	if r.cfg.Conn != nil && !r.cfg.Conn.IsConnected() {
+		http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
+	log := r.cfg.Logger.With(logKeyRemote, req.RemoteAddr)
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.cfg.MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			metrics.Webhooks.WithLabelValues("", "too_large").Inc()
+			log.Warn("webhook body too large", logKeySize, tooLarge.Limit)
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		log.Warn("read webhook body", logKeyError, err)
+		http.Error(w, "cannot read body", http.StatusBadRequest)
+		return
+	}
+	if len(body) == 0 {
+		metrics.Webhooks.WithLabelValues("", "invalid").Inc()
+		log.Warn("empty webhook body")
+		http.Error(w, "empty body", http.StatusBadRequest)
+		return
+	}
+	sig := req.Header.Get("X-PARTNER-SIGN")
+	if err := r.cfg.Verifier.Verify(body, sig); err != nil {
+		metrics.Webhooks.WithLabelValues("", "bad_signature").Inc()
+		log.Warn("security: webhook rejected, signature does not verify", logKeyEvent, "webhook_bad_signature",
+			logKeySize, len(body), logKeyError, err)
+		http.Error(w, "signature does not verify", http.StatusUnauthorized)
+		return
+	}
+
+	// Only now is the body trusted enough to look at.
+	hookType := UnparseableType
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(body, &head); err == nil && head.Type != "" {
+		hookType = head.Type
+	} else {
+		log.Warn("verified webhook is not a JSON object with a type; kept as evidence", logKeyError, err)
+	}
+	sum := sha256.Sum256(body)
+	id := hex.EncodeToString(sum[:])
+	msg := &nats.Msg{
+		Subject: queue.HookSubject(hookType),
+		Data:    body,
+		Header:  nats.Header{},
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	msg.Header.Set(queue.HeaderHookType, hookType)
+	msg.Header.Set(queue.HeaderSig, sig)
+	msg.Header.Set(queue.HeaderReceived, r.cfg.Now().UTC().Format(time.RFC3339Nano))
+
+	ctx, cancel := context.WithTimeout(req.Context(), r.cfg.PublishTimeout)
+	defer cancel()
+	if _, err := r.cfg.JS.PublishMsg(ctx, msg); err != nil {
+		metrics.Webhooks.WithLabelValues(queue.Token(hookType), "publish_failed").Inc()
+		log.Error("publish webhook", logKeyType, hookType, logKeyHookID, id, logKeyError, err)
+		http.Error(w, "not stored, retry later", http.StatusServiceUnavailable)
+		return
+	}
+	metrics.Webhooks.WithLabelValues(queue.Token(hookType), "published").Inc()
+	log.Info("webhook published", logKeyType, hookType, logKeyHookID, id)
+	w.WriteHeader(http.StatusOK)
+	w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,211 @@
+package hookrelay
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// rsaVerifier is the bank's documented scheme, written here from the API
+// reference so the relay is tested against the protocol, not our client.
+type rsaVerifier struct{ pub *rsa.PublicKey }
+
+func (v rsaVerifier) Verify(body []byte, sig string) error {
+	raw, err := base64.StdEncoding.DecodeString(sig)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	return rsa.VerifyPKCS1v15(v.pub, crypto.SHA256, sum[:], raw)
+}
+
+func sign(t *testing.T, k *rsa.PrivateKey, body []byte) string {
+	t.Helper()
+	sum := sha256.Sum256(body)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, sum[:])
+	require.NoError(t, err)
+	return base64.StdEncoding.EncodeToString(sig)
+}
+
+type fixture struct {
+	srv     *httptest.Server
+	js      jetstream.JetStream
+	bankKey *rsa.PrivateKey
+	logs    *bytes.Buffer
+}
+
+func newFixture(t *testing.T, pub Publisher) *fixture {
+	t.Helper()
+	bankKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	f := &fixture{bankKey: bankKey, logs: &bytes.Buffer{}}
+	var nc *nats.Conn
+	if pub == nil {
+		e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: t.TempDir()})
+		require.NoError(t, err)
+		t.Cleanup(e.Close)
+		nc, err = queue.Connect(e.URL(), "test")
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		f.js, err = jetstream.New(nc)
+		require.NoError(t, err)
+		require.NoError(t, queue.EnsureStreams(context.Background(), f.js, queue.Config{}))
+		pub = f.js
+	}
+	relay := New(Config{
+		Verifier: rsaVerifier{&bankKey.PublicKey},
+		JS:       pub,
+		Conn:     nc,
+		MaxBody:  4096,
+		Logger:   slog.New(slog.NewTextHandler(f.logs, nil)),
+	})
+	f.srv = httptest.NewServer(relay)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) post(t *testing.T, body []byte, sig string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, f.srv.URL+Path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	if sig != "" {
+		req.Header.Set("X-PARTNER-SIGN", sig)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (f *fixture) hooks(t *testing.T) map[string][]string {
+	t.Helper()
+	ctx := context.Background()
+	s, err := f.js.Stream(ctx, queue.StreamHooks)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	out := map[string][]string{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		out[m.Subject] = append(out[m.Subject], string(m.Data))
+	}
+	return out
+}
+
+const readyToConfirm = `{"type":"ready_to_confirm","session":{"id":"ps_3230","status":"in_progress","next_action":"confirm","payments":[{"id":"po_2018","status":"pending","amount_details":{"amount":10000,"currency":"rub"},"metadata":"good"}]}}`
+
+func TestWebhookRequests(t *testing.T) {
+	f := newFixture(t, nil)
+	body := []byte(readyToConfirm)
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	unknown := []byte(`{"type":"nominal_topup","amount":1}`)
+	notJSON := []byte(`this is not json`)
+
+	tests := []struct {
+		name string
+		body []byte
+		sig  string
+		want int
+	}{
+		{"valid", body, sign(t, f.bankKey, body), http.StatusOK},
+		{"duplicate delivery", body, sign(t, f.bankKey, body), http.StatusOK},
+		{"tampered body", bytes.Replace(body, []byte("10000"), []byte("99999"), 1), sign(t, f.bankKey, body), http.StatusUnauthorized},
+		{"wrong key", body, sign(t, otherKey, body), http.StatusUnauthorized},
+		{"missing signature", body, "", http.StatusUnauthorized},
+		{"garbage signature", body, "%%%not-base64", http.StatusUnauthorized},
+		{"empty body", nil, sign(t, f.bankKey, nil), http.StatusBadRequest},
+		{"oversized body", bytes.Repeat([]byte("x"), 5000), "x", http.StatusRequestEntityTooLarge},
+		{"unknown type", unknown, sign(t, f.bankKey, unknown), http.StatusOK},
+		{"signed but not JSON", notJSON, sign(t, f.bankKey, notJSON), http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, f.post(t, tt.body, tt.sig))
+		})
+	}
+
+	got := f.hooks(t)
+	require.Equal(t, []string{readyToConfirm}, got[queue.HookSubject("ready_to_confirm")], "one copy of the valid webhook, none of the tampered")
+	require.Equal(t, []string{string(unknown)}, got[queue.HookSubject("nominal_topup")])
+	require.Equal(t, []string{string(notJSON)}, got[queue.HookSubject(UnparseableType)])
+	require.Len(t, got, 3, "nothing else published: %v", got)
+	require.Contains(t, f.logs.String(), "security: webhook rejected")
+	require.NotContains(t, f.logs.String(), "99999", "the rejected body is not logged")
+}
+
+func TestHealthAndReady(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(f.srv.URL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	}
+}
+
+type failingPublisher struct{}
+
+func (failingPublisher) PublishMsg(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return nil, errors.New("no responders")
+}
+
+func TestPublishFailureIsNot200(t *testing.T) {
+	f := newFixture(t, failingPublisher{})
+	body := []byte(readyToConfirm)
+	require.Equal(t, http.StatusServiceUnavailable, f.post(t, body, sign(t, f.bankKey, body)),
+		"the bank must retry what was not stored")
+	require.True(t, strings.Contains(f.logs.String(), "publish webhook"))
+}
+
+func TestNATSDownIsNot200(t *testing.T) {
+	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: t.TempDir()})
+	require.NoError(t, err)
+	nc, err := queue.Connect(e.URL(), "test")
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	require.NoError(t, queue.EnsureStreams(context.Background(), js, queue.Config{}))
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	relay := New(Config{Verifier: rsaVerifier{&key.PublicKey}, JS: js, Conn: nc, PublishTimeout: 300 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(relay)
+	defer srv.Close()
+	e.Close()
+
+	body := []byte(readyToConfirm)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+Path, bytes.NewReader(body))
+	req.Header.Set("X-PARTNER-SIGN", sign(t, key, body))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+
+	resp, err = http.Get(srv.URL + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+}
