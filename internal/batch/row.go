@@ -1,0 +1,480 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// checkRow validates the current record and fills s.row. It reports
+// whether the record has no error.
+func (s *scanner) checkRow() bool {
+	s.bad = [numCols]bool{}
+	s.row = payout.Row{Index: s.index, Line: s.line}
+	row := &s.row
+
+	// Cell-level checks for every filled cell.
+	for c := range numCols {
+		p := s.lay.pos[c]
+		if p < 0 || c == colErrorColumn || c == colErrorMessage {
+			continue
+		}
+		if v := strings.TrimSpace(s.rec[p]); v != "" {
+			if msg := cellProblem(v, columnKinds[c]); msg != "" {
+				s.fail(c, msg)
+			}
+		}
+	}
+	for _, p := range s.lay.unnamed {
+		if v := strings.TrimSpace(s.rec[p]); v != "" {
+			line, _ := s.cr.FieldPos(p)
+			s.errs = append(s.errs, Error{Line: line,
+				Message: fmt.Sprintf("column %d has no name in the header but holds %s", p+1, quote(v))})
+		}
+	}
+
+	// reference
+	ref := s.cell(colReference)
+	if s.checkReference(ref) {
+		row.Reference = ref
+		if s.pass1 {
+			if first, dup := s.refs[ref]; dup {
+				s.failf(colReference, "%s already used on line %d", quote(ref), first)
+			} else {
+				s.refs[strings.Clone(ref)] = int32(s.lineOf(colReference))
+			}
+		}
+	}
+
+	// method
+	methodText := s.cell(colMethod)
+	method, methodOK := payout.ParseMethod(methodText)
+	if s.required(colMethod, methodText, "") && !methodOK {
+		s.failf(colMethod, "%s is not a method; use card, token, encrypted_card or transfer", quote(methodText))
+	}
+	row.Method = method
+	if methodOK {
+		s.res.ByMethod[string(method)]++
+	}
+	domestic := methodOK && method != payout.MethodTransfer
+
+	// currency and amount
+	cur, curOK := s.checkCurrency(method, methodOK)
+	s.checkAmount(cur, curOK)
+
+	// common optional columns
+	if d := s.cell(colDescription); d != "" && !s.bad[colDescription] && s.checkText(colDescription, d, maxDescription) {
+		row.Description = d
+	}
+	if e := s.cell(colEmail); s.checkEmail(e) {
+		row.Email = e
+	}
+	if p, ok := s.checkPhone(colPhone, s.cell(colPhone)); ok {
+		row.Phone = p
+	}
+
+	// method columns
+	if domestic {
+		name := s.cell(colFullName)
+		if s.required(colFullName, name, " for method "+string(method)) && s.checkName(colFullName, name, false) {
+			row.FullName = name
+		}
+	}
+	switch method {
+	case payout.MethodCard:
+		s.checkCard()
+	case payout.MethodToken:
+		if t := s.cell(colCardToken); s.required(colCardToken, t, " for method token") && s.checkToken(colCardToken, t) {
+			row.CardToken = t
+		}
+	case payout.MethodEncryptedCard:
+		s.checkEncrypted()
+	case payout.MethodTransfer:
+		s.checkTransfer(cur, curOK)
+	}
+	if methodOK {
+		s.warnNotApplicable(method)
+	}
+
+	// meta_ columns
+	for _, m := range s.lay.meta {
+		v := strings.TrimSpace(s.rec[m.pos])
+		if v == "" {
+			continue
+		}
+		if msg := cellProblem(v, kindText); msg != "" {
+			line, _ := s.cr.FieldPos(m.pos)
+			s.errs = append(s.errs, Error{Line: line, Column: MetaPrefix + m.name, Message: msg})
+			continue
+		}
+		if n := len([]rune(v)); n > maxText {
+			line, _ := s.cr.FieldPos(m.pos)
+			s.errs = append(s.errs, Error{Line: line, Column: MetaPrefix + m.name,
+				Message: fmt.Sprintf("is %d characters long; at most %d", n, maxText)})
+			continue
+		}
+		if row.Meta == nil {
+			row.Meta = make(map[string]string, len(s.lay.meta))
+		}
+		row.Meta[m.name] = v
+	}
+	return len(s.errs) == 0
+}
+
+// checkCurrency reads the currency: default RUB, RUB only for domestic
+// methods, RUB or the destination currency for transfers (checked there).
+func (s *scanner) checkCurrency(method payout.Method, methodOK bool) (string, bool) {
+	v := s.cell(colCurrency)
+	if s.bad[colCurrency] {
+		return "", false
+	}
+	if v == "" {
+		if method == payout.MethodTransfer {
+			s.required(colCurrency, v, " for method transfer (RUB: the amount the sender pays; the destination currency: the amount the recipient gets)")
+			return "", false
+		}
+		return "RUB", true
+	}
+	cur := strings.ToUpper(v)
+	switch {
+	case cur == "RUR":
+		s.failf(colCurrency, "%s is the old ruble code; use RUB", quote(v))
+		return "", false
+	case len(cur) != 3 || !money.Known(cur):
+		s.failf(colCurrency, "%s is not an ISO 4217 currency code payrun pays in", quote(v))
+		return "", false
+	case methodOK && method != payout.MethodTransfer && cur != "RUB":
+		s.failf(colCurrency, "%s is not allowed for method %s: domestic payouts are in RUB", quote(v), method)
+		return "", false
+	}
+	return cur, true
+}
+
+// checkAmount: a positive decimal with at most the currency's fraction
+// digits, not above the per-row limit.
+func (s *scanner) checkAmount(cur string, curOK bool) {
+	v := s.cell(colAmount)
+	if !s.required(colAmount, v, "") {
+		return
+	}
+	parseCur := cur
+	if !curOK {
+		parseCur = "RUB" // still check the amount's syntax
+	}
+	a, err := money.Parse(v, parseCur)
+	switch {
+	case errors.Is(err, money.ErrPrecision):
+		s.failf(colAmount, "%s has more than %d decimal places", quote(v), money.Exponent(parseCur))
+		return
+	case errors.Is(err, money.ErrRange):
+		s.failf(colAmount, "%s is too large", quote(v))
+		return
+	case err != nil:
+		s.failf(colAmount, `%s is not an amount; write digits with "." or "," before the fraction, e.g. 1500.50`, quote(v))
+		return
+	case a.Minor == 0:
+		s.failf(colAmount, "%s is zero", quote(v))
+		return
+	case a.Minor < 0:
+		s.failf(colAmount, "%s is negative", quote(v))
+		return
+	}
+	if !curOK {
+		return
+	}
+	if limit := s.limit(cur); a.Minor > limit {
+		s.failf(colAmount, "%s is above the per-row limit of %s", quote(v), money.Amount{Minor: limit, Currency: cur})
+		return
+	}
+	s.row.Amount = a
+	if s.pass1 {
+		if err := s.res.Totals.Add(a); err != nil {
+			s.failf(colAmount, "the file's total in %s is too large", cur)
+		}
+	}
+}
+
+// limit is the per-row limit in minor units of cur.
+func (s *scanner) limit(cur string) int64 {
+	if l, ok := s.limits[cur]; ok {
+		return l
+	}
+	l := s.opts.maxAmount()
+	switch e := money.Exponent(cur); {
+	case e < 2:
+		for range 2 - e {
+			l /= 10
+		}
+	case e > 2:
+		for range e - 2 {
+			l *= 10
+		}
+	}
+	s.limits[cur] = l
+	return l
+}
+
+// checkCard: 13–19 digits after removing spaces and dashes, Luhn-valid.
+func (s *scanner) checkCard() {
+	v := s.cell(colCardNumber)
+	if !s.required(colCardNumber, v, " for method card") {
+		return
+	}
+	s.digits = s.digits[:0]
+	other := false
+	masked := false
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			s.digits = append(s.digits, c)
+		case c == ' ' || c == '-':
+		case c == '*' || c == 'X' || c == 'x' || c == 0xE2: // 0xE2 starts • (U+2022)
+			masked = true
+		default:
+			other = true
+		}
+	}
+	d := s.digits
+	last4 := ""
+	if len(d) >= 4 {
+		last4 = " (last4 " + string(d[len(d)-4:]) + ")"
+	}
+	switch {
+	case masked:
+		s.fail(colCardNumber, "holds a masked number"+last4+"; enter the full card number")
+	case other:
+		s.fail(colCardNumber, "may hold only digits, spaces and dashes"+last4)
+	case len(d) < 13 || len(d) > 19:
+		s.failf(colCardNumber, "has %d digits; a card number has 13–19%s", len(d), last4)
+	case !payout.Luhn(string(d)):
+		s.fail(colCardNumber, "fails the Luhn check"+last4)
+	default:
+		pan := string(d)
+		s.card = payout.Card{BIN: pan[:6], Last4: pan[len(pan)-4:]}
+		if s.seal != nil {
+			s.card.Sealed = s.seal(pan, s.index)
+		}
+		s.row.Card = &s.card
+	}
+}
+
+// checkEncrypted: number_hash required, the other hashes optional.
+func (s *scanner) checkEncrypted() {
+	h := s.cell(colNumberHash)
+	ok := s.required(colNumberHash, h, " for method encrypted_card") && s.checkHash(colNumberHash, h)
+	s.encrypted = payout.EncryptedCard{NumberHash: h}
+	for _, c := range []col{colExpirationDateHash, colCardholderNameHash, colSecurityCodeHash} {
+		v := s.cell(c)
+		if v == "" {
+			continue
+		}
+		if !s.checkHash(c, v) {
+			ok = false
+			continue
+		}
+		switch c {
+		case colExpirationDateHash:
+			s.encrypted.ExpirationDateHash = v
+		case colCardholderNameHash:
+			s.encrypted.CardholderNameHash = v
+		case colSecurityCodeHash:
+			s.encrypted.SecurityCodeHash = v
+		}
+	}
+	if ok {
+		s.row.Encrypted = &s.encrypted
+	}
+}
+
+// checkTransfer validates the columns of a cross-border transfer.
+func (s *scanner) checkTransfer(cur string, curOK bool) {
+	t := &s.transfer
+	*t = payout.Transfer{}
+	now := s.opts.now()
+	y, m, d := now.Date()
+	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+
+	country := strings.ToUpper(s.cell(colCountry))
+	countryOK := false
+	if s.required(colCountry, country, " for method transfer") && !s.bad[colCountry] {
+		if country != "TUR" && country != "KGZ" {
+			s.failf(colCountry, "%s: transfers go to TUR or KGZ", quote(s.cell(colCountry)))
+		} else {
+			countryOK = true
+			t.Country = country
+		}
+	}
+
+	typText := s.cell(colTransferType)
+	typ := payout.TransferType(strings.ToLower(typText))
+	typOK := false
+	if s.required(colTransferType, typText, " for method transfer") && !s.bad[colTransferType] {
+		switch typ {
+		case payout.TransferCash, payout.TransferIBAN, payout.TransferCard:
+			typOK = true
+			t.Type = typ
+			if countryOK && typ.Country() != country {
+				s.failf(colTransferType, "%s transfers go to %s, not %s", typ, typ.Country(), country)
+				typOK = false
+			}
+		default:
+			s.failf(colTransferType, "%s is not a transfer type; use cash (TUR, USD), iban (TUR, TRY) or card (KGZ, KGS)", quote(typText))
+		}
+	}
+	if typOK && curOK && cur != "RUB" && cur != typ.DestinationCurrency() {
+		s.failf(colCurrency, "%s is not allowed for a %s transfer: use RUB (the amount the sender pays) or %s (the amount the recipient gets)",
+			quote(s.cell(colCurrency)), typ, typ.DestinationCurrency())
+	}
+
+	if typOK {
+		switch typ {
+		case payout.TransferIBAN:
+			if v := s.cell(colIBAN); s.required(colIBAN, v, " for transfer_type iban") {
+				t.IBAN, _ = s.checkIBAN(v)
+			}
+		case payout.TransferCard:
+			if v := s.cell(colRecipientCardToken); s.required(colRecipientCardToken, v, " for transfer_type card") && s.checkToken(colRecipientCardToken, v) {
+				t.RecipientCardToken = v
+			}
+		}
+		needNames := typ == payout.TransferIBAN || typ == payout.TransferCash
+		for _, c := range []col{colRecipientFirstName, colRecipientLastName} {
+			v := s.cell(c)
+			if v == "" {
+				if needNames {
+					s.required(c, v, " for transfer_type "+string(typ))
+				}
+				continue
+			}
+			if s.checkName(c, v, true) {
+				if c == colRecipientFirstName {
+					t.RecipientFirstName = v
+				} else {
+					t.RecipientLastName = v
+				}
+			}
+		}
+	}
+
+	if v := s.cell(colSenderCardToken); s.required(colSenderCardToken, v, " for method transfer") && s.checkToken(colSenderCardToken, v) {
+		t.SenderCardToken = v
+	}
+	if v := s.cell(colRecipientCitizenship); s.required(colRecipientCitizenship, v, " for method transfer") {
+		t.RecipientCitizenship, _ = s.checkCountry(colRecipientCitizenship, v)
+	}
+	if p, ok := s.checkPhone(colRecipientPhone, s.cell(colRecipientPhone)); ok {
+		t.RecipientPhone = p
+	}
+
+	// The sender.
+	for _, c := range []col{colSenderFirstName, colSenderLastName, colSenderMiddleName} {
+		v := s.cell(c)
+		if c != colSenderMiddleName && !s.required(c, v, " for method transfer") {
+			continue
+		}
+		if v == "" || !s.checkName(c, v, false) {
+			continue
+		}
+		switch c {
+		case colSenderFirstName:
+			t.SenderFirstName = v
+		case colSenderLastName:
+			t.SenderLastName = v
+		default:
+			t.SenderMiddleName = v
+		}
+	}
+	var birth time.Time
+	if v := s.cell(colSenderBirthDate); s.required(colSenderBirthDate, v, " for method transfer") {
+		if b, ok := s.checkDate(colSenderBirthDate, v, today); ok {
+			if b.AddDate(18, 0, 0).After(today) {
+				s.failf(colSenderBirthDate, "the sender must be 18 or older (born %s)", v)
+			} else {
+				birth = b
+				t.SenderBirthDate = v
+			}
+		}
+	}
+	if v := s.cell(colSenderCitizenship); s.required(colSenderCitizenship, v, " for method transfer") {
+		t.SenderCitizenship, _ = s.checkCountry(colSenderCitizenship, v)
+	}
+	if v := s.cell(colSenderDocNumber); s.required(colSenderDocNumber, v, " for method transfer") && !s.bad[colSenderDocNumber] && s.checkText(colSenderDocNumber, v, 64) {
+		t.SenderDocNumber = v
+	}
+	if v := s.cell(colSenderDocIssueDate); s.required(colSenderDocIssueDate, v, " for method transfer") {
+		if d, ok := s.checkDate(colSenderDocIssueDate, v, today); ok {
+			if !birth.IsZero() && d.Before(birth) {
+				s.failf(colSenderDocIssueDate, "%s is before the sender's birth date", quote(v))
+			} else {
+				t.SenderDocIssueDate = v
+			}
+		}
+	}
+	if p, ok := s.checkPhone(colSenderPhone, s.cell(colSenderPhone)); ok && s.required(colSenderPhone, p, " for method transfer") {
+		t.SenderPhone = p
+	}
+	if v := s.cell(colSenderCountry); s.required(colSenderCountry, v, " for method transfer") {
+		t.SenderCountry, _ = s.checkCountry(colSenderCountry, v)
+	}
+	texts := []struct {
+		c        col
+		required bool
+		dst      *string
+	}{
+		{colSenderCity, true, &t.SenderCity},
+		{colSenderBuilding, true, &t.SenderBuilding},
+		{colSenderDocIssuedBy, false, &t.SenderDocIssuedBy},
+		{colSenderDocDivision, false, &t.SenderDocDivision},
+		{colSenderPostalCode, false, &t.SenderPostalCode},
+		{colSenderState, false, &t.SenderState},
+		{colSenderStreet, false, &t.SenderStreet},
+		{colSenderFlat, false, &t.SenderFlat},
+		{colSourceOfMoney, false, &t.SourceOfMoney},
+	}
+	for _, x := range texts {
+		v := s.cell(x.c)
+		if x.required && !s.required(x.c, v, " for method transfer") {
+			continue
+		}
+		if v != "" && !s.bad[x.c] && s.checkText(x.c, v, maxText) {
+			*x.dst = v
+		}
+	}
+	s.row.Transfer = t
+}
+
+// warnNotApplicable warns about filled columns the row's method does not
+// use; they are ignored (never published).
+func (s *scanner) warnNotApplicable(method payout.Method) {
+	var use [numCols]bool
+	for _, c := range commonColumns {
+		use[c] = true
+	}
+	for _, c := range applies[method] {
+		use[c] = true
+	}
+	if method == payout.MethodTransfer {
+		switch s.transfer.Type {
+		case payout.TransferCash:
+			use[colIBAN], use[colRecipientCardToken] = false, false
+		case payout.TransferIBAN:
+			use[colRecipientCardToken] = false
+		case payout.TransferCard:
+			use[colIBAN] = false
+		}
+	}
+	for c := range numCols {
+		if use[c] || s.lay.pos[c] < 0 || s.cell(c) == "" {
+			continue
+		}
+		if method == payout.MethodTransfer && (c == colIBAN || c == colRecipientCardToken) {
+			s.warn(c, "ignored for transfer_type "+string(s.transfer.Type))
+			continue
+		}
+		s.warn(c, "ignored for method "+string(method))
+	}
+}

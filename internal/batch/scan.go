@@ -1,0 +1,394 @@
+package batch
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/transform"
+
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// sniffSize is how much of the file decides its encoding and delimiter.
+const sniffSize = 64 << 10
+
+// Encodings a file may have.
+const (
+	EncodingUTF8    = "utf-8"
+	EncodingUTF8BOM = "utf-8 with BOM"
+	EncodingCP1251  = "windows-1251"
+)
+
+// scanner reads one file: the sniffing, the CSV records and the rules.
+type scanner struct {
+	opts  Options
+	res   *Result
+	pass1 bool     // validation pass: uniqueness, control totals, hooks
+	seal  SealFunc // pass 2: seals card numbers
+
+	cr     *csv.Reader
+	lay    *layout
+	header []string // as written
+	rec    []string // current record
+	line   int      // current record's first line
+	index  int      // current data row number
+
+	errs  []Error // current record's errors
+	warns []Error
+	bad   [numCols]bool // the cell already has an error
+
+	refs      map[string]int32 // reference → line (pass 1)
+	limits    map[string]int64 // currency → per-row limit in minor units
+	row       payout.Row
+	card      payout.Card
+	encrypted payout.EncryptedCard
+	transfer  payout.Transfer
+	digits    []byte
+}
+
+func newScanner(opts Options, res *Result, pass1 bool) *scanner {
+	s := &scanner{opts: opts, res: res, pass1: pass1, limits: map[string]int64{}}
+	if pass1 {
+		s.refs = make(map[string]int32)
+	}
+	return s
+}
+
+// run reads the file; emit (pass 2) receives every valid row and may stop
+// the run by returning false.
+func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
+	br := bufio.NewReaderSize(r, sniffSize)
+	head, err := br.Peek(sniffSize)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return err
+	}
+	enc, msg := sniffEncoding(head)
+	if msg != "" {
+		s.fileError(Error{Message: msg})
+		s.finishFile()
+		return nil
+	}
+	s.res.Encoding = enc
+	var text io.Reader = br
+	switch enc {
+	case EncodingUTF8BOM:
+		br.Discard(3)
+		head = head[3:]
+	case EncodingCP1251:
+		text = bufio.NewReaderSize(transform.NewReader(br, charmap.Windows1251.NewDecoder()), sniffSize)
+	}
+	delim := sniffDelimiter(head)
+	s.res.Delimiter = string(delim)
+
+	s.cr = csv.NewReader(text)
+	s.cr.Comma = delim
+	s.cr.ReuseRecord = true
+	s.cr.LazyQuotes = false
+	s.cr.FieldsPerRecord = 0 // the header's count, checked for every record
+
+	if err := s.readHeader(); err != nil {
+		return err
+	}
+	if s.lay == nil { // no header at all
+		s.finishFile()
+		return nil
+	}
+	for {
+		rec, err := s.cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return err
+			}
+			if errors.Is(pe.Err, csv.ErrFieldCount) && blank(rec) {
+				continue
+			}
+			s.index++
+			s.line = pe.StartLine
+			s.syntaxError(pe, len(rec))
+			s.endRecord(rec)
+		} else {
+			if blank(rec) {
+				continue
+			}
+			s.index++
+			s.line, _ = s.cr.FieldPos(0)
+			s.rec = rec
+			ok := s.checkRow()
+			s.endRecord(rec)
+			if ok && emit != nil && !emit(&s.row) {
+				return nil
+			}
+		}
+		if !s.pass1 && s.res.ErrorCount > 0 {
+			return nil
+		}
+	}
+	s.res.Rows = s.index
+	if s.pass1 {
+		s.finishFile()
+	}
+	return nil
+}
+
+// readHeader reads the first record and maps its columns.
+func (s *scanner) readHeader() error {
+	rec, err := s.cr.Read()
+	if errors.Is(err, io.EOF) {
+		s.fileError(Error{Message: "the file is empty; a header row is required"})
+		return nil
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if !errors.As(err, &pe) {
+			return err
+		}
+		s.fileError(Error{Line: pe.Line, Message: "header: " + syntaxMessage(pe.Err)})
+		return nil
+	}
+	line, _ := s.cr.FieldPos(0)
+	s.header = slices.Clone(rec)
+	lay, errs := mapHeader(s.header, line)
+	s.lay = lay
+	s.res.Columns = lay.names
+	for _, c := range []col{colReference, colMethod, colAmount} {
+		if lay.pos[c] < 0 {
+			errs = append(errs, Error{Line: line, Column: c.String(), Message: "required column is missing from the header"})
+		}
+	}
+	s.errs = errs
+	if s.opts.OnRecord != nil {
+		s.opts.OnRecord(&Record{Kind: RecordHeader, Delimiter: s.cr.Comma, Line: line, Header: s.header, Cells: s.header, Errors: errs})
+	}
+	s.flush()
+	return nil
+}
+
+// endRecord reports the current record's errors and warnings.
+func (s *scanner) endRecord(rec []string) {
+	slices.SortStableFunc(s.errs, func(a, b Error) int { return a.Line - b.Line })
+	if s.opts.OnRecord != nil {
+		s.opts.OnRecord(&Record{Kind: RecordRow, Delimiter: s.cr.Comma, Line: s.line, Row: s.index, Header: s.header, Cells: rec,
+			Errors: s.errs, Warnings: s.warns})
+	}
+	s.flush()
+}
+
+func (s *scanner) flush() {
+	max := s.opts.maxErrors()
+	for _, e := range s.errs {
+		s.res.ErrorCount++
+		if max < 0 || len(s.res.Errors) < max {
+			s.res.Errors = append(s.res.Errors, e)
+		}
+		if s.opts.OnError != nil {
+			s.opts.OnError(e)
+		}
+	}
+	for _, w := range s.warns {
+		s.res.WarningCount++
+		if max < 0 || len(s.res.Warnings) < max {
+			s.res.Warnings = append(s.res.Warnings, w)
+		}
+		if s.opts.OnWarning != nil {
+			s.opts.OnWarning(w)
+		}
+	}
+	s.errs, s.warns = s.errs[:0], s.warns[:0]
+}
+
+// fileError records a problem of the whole file; finishFile reports them.
+func (s *scanner) fileError(e Error) { s.errs = append(s.errs, e) }
+
+// finishFile checks the control totals and reports file-level errors.
+func (s *scanner) finishFile() {
+	if s.lay != nil {
+		if s.res.Rows == 0 && s.index == 0 {
+			s.fileError(Error{Message: "the file has a header but no rows"})
+		}
+		if n := s.opts.ExpectCount; n > 0 && s.index != n {
+			s.fileError(Error{Message: fmt.Sprintf("the file has %d rows, expected %d (control count)", s.index, n)})
+		}
+		if t := s.opts.ExpectTotal; t != "" {
+			s.checkExpectTotal(t)
+		}
+	}
+	if len(s.errs) > 0 && s.opts.OnRecord != nil {
+		r := &Record{Kind: RecordFile, Header: s.header, Errors: s.errs}
+		if s.cr != nil {
+			r.Delimiter = s.cr.Comma
+		}
+		s.opts.OnRecord(r)
+	}
+	s.flush()
+}
+
+func (s *scanner) checkExpectTotal(text string) {
+	amounts := s.res.Totals.Amounts()
+	switch {
+	case len(amounts) == 0:
+		return // every amount is wrong; those errors say enough
+	case len(amounts) > 1:
+		var curs []string
+		for _, a := range amounts {
+			curs = append(curs, a.Currency)
+		}
+		s.fileError(Error{Message: "a control total needs a file in one currency; this file has " + strings.Join(curs, ", ")})
+		return
+	}
+	got := amounts[0]
+	want, err := money.Parse(text, got.Currency)
+	if err != nil {
+		s.fileError(Error{Message: fmt.Sprintf("control total %q is not an amount in %s", text, got.Currency)})
+		return
+	}
+	if want.Minor != got.Minor {
+		s.fileError(Error{Message: fmt.Sprintf("the file's total is %s, expected %s (control total)", got, want)})
+	}
+}
+
+// sniffEncoding tells the file's encoding from its start, or why it is
+// not accepted.
+func sniffEncoding(head []byte) (enc, reject string) {
+	switch {
+	case len(head) == 0:
+		return "", "the file is empty; a header row is required"
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}), bytes.HasPrefix(head, []byte{0, 0, 0xFE, 0xFF}):
+		return "", "the file is UTF-32 text; save it as CSV UTF-8 (or Windows-1251) and upload again"
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return "", "the file is UTF-16 text (\"Unicode text\" in Excel); save it as CSV UTF-8 (or Windows-1251) and upload again"
+	}
+	if i := bytes.IndexByte(head, 0); i >= 0 {
+		return "", fmt.Sprintf("the file holds binary data (a NUL byte on line %d), not CSV text in UTF-8 or Windows-1251", 1+bytes.Count(head[:i], []byte("\n")))
+	}
+	if bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) {
+		return EncodingUTF8BOM, ""
+	}
+	if validUTF8Prefix(head) {
+		return EncodingUTF8, ""
+	}
+	if looksCP1251(head) {
+		return EncodingCP1251, ""
+	}
+	i := firstInvalidUTF8(head)
+	return "", fmt.Sprintf("the file is neither UTF-8 nor Windows-1251 text (byte 0x%02X on line %d); save it as CSV UTF-8 and upload again",
+		head[i], 1+bytes.Count(head[:i], []byte("\n")))
+}
+
+// validUTF8Prefix is utf8.Valid that forgives a sequence cut at the end.
+func validUTF8Prefix(b []byte) bool {
+	if utf8.Valid(b) {
+		return true
+	}
+	for cut := 1; cut < utf8.UTFMax && cut <= len(b); cut++ {
+		if utf8.Valid(b[:len(b)-cut]) && !utf8.FullRune(b[len(b)-cut:]) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return 0
+}
+
+// looksCP1251 reports whether non-ASCII bytes are mostly Cyrillic letters
+// and the punctuation Russian spreadsheets write in Windows-1251.
+func looksCP1251(b []byte) bool {
+	high, good := 0, 0
+	for _, c := range b {
+		switch {
+		case c < 0x80:
+			if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
+				return false
+			}
+		case c == 0x98: // unassigned in Windows-1251
+			return false
+		default:
+			high++
+			// А-я, Ёё, №, «», no-break space, dashes, quotes, ellipsis.
+			if c >= 0xC0 || c == 0xA8 || c == 0xB8 || c == 0xB9 || c == 0xAB || c == 0xBB ||
+				c == 0xA0 || c == 0x96 || c == 0x97 || c == 0x93 || c == 0x94 || c == 0x85 {
+				good++
+			}
+		}
+	}
+	return high > 0 && good*10 >= high*9
+}
+
+// sniffDelimiter picks ',', ';' or tab, whichever the header line (outside
+// quotes) has most of; ',' when it has none.
+func sniffDelimiter(head []byte) rune {
+	counts := map[byte]int{}
+	inQuote := false
+	for _, c := range head {
+		if c == '"' {
+			inQuote = !inQuote
+			continue
+		}
+		if inQuote {
+			continue
+		}
+		if c == '\n' {
+			break
+		}
+		if c == ',' || c == ';' || c == '\t' {
+			counts[c]++
+		}
+	}
+	best := byte(',')
+	for _, c := range []byte{';', '\t'} {
+		if counts[c] > counts[best] {
+			best = c
+		}
+	}
+	return rune(best)
+}
+
+func blank(rec []string) bool {
+	for _, c := range rec {
+		if strings.TrimSpace(c) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// syntaxError reports a record that is not well-formed CSV.
+func (s *scanner) syntaxError(pe *csv.ParseError, fields int) {
+	if errors.Is(pe.Err, csv.ErrFieldCount) {
+		s.errs = append(s.errs, Error{Line: pe.StartLine,
+			Message: fmt.Sprintf("has %d fields, the header has %d (check the delimiter %q and quotes)", fields, len(s.header), s.res.Delimiter)})
+		return
+	}
+	s.errs = append(s.errs, Error{Line: pe.Line, Message: syntaxMessage(pe.Err)})
+}
+
+func syntaxMessage(err error) string {
+	switch {
+	case errors.Is(err, csv.ErrBareQuote):
+		return `a quote (") inside a field that is not quoted; put the whole field in quotes and double the inner quote ("")`
+	case errors.Is(err, csv.ErrQuote):
+		return `a quoted field is not closed properly (a missing or extra ")`
+	}
+	return err.Error()
+}
