@@ -1,0 +1,258 @@
+package bank131
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// Header names of the partner API.
+const (
+	HeaderProject     = "X-PARTNER-PROJECT"
+	HeaderSign        = "X-PARTNER-SIGN"
+	HeaderIdempotency = "X-PARTNER-IDEMPOTENCY-KEY"
+	HeaderSubmerchant = "X-PARTNER-SUBMERCHANT"
+)
+
+// DefaultTimeout bounds one call when Config.Timeout is zero (the bank's
+// SDK uses 30 s).
+const DefaultTimeout = 30 * time.Second
+
+// maxResponse caps a response body.
+const maxResponse = 4 << 20
+
+// Log keys.
+const (
+	logKeyMethod = "bank_method"
+	logKeyBody   = "body"
+	logKeyStatus = "http_status"
+	logKeyKey    = "idempotency_key"
+	logKeyTook   = "took"
+	logKeyError  = "error"
+)
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is the bank's address without /api, e.g.
+	// https://demo.bank131.ru or the sandbox's URL.
+	BaseURL string
+	// Project is the X-PARTNER-PROJECT value.
+	Project string
+	// Submerchant, if set, is sent as X-PARTNER-SUBMERCHANT.
+	Submerchant string
+	// PrivateKey signs every request body.
+	PrivateKey *rsa.PrivateKey
+	// HTTPClient sends the requests; nil means a client with keep-alive
+	// connections sized for parallel workers. Its own Timeout, if any, also
+	// applies.
+	HTTPClient *http.Client
+	// Timeout bounds each call (DefaultTimeout when zero).
+	Timeout time.Duration
+	// Logger receives a debug line per call, with card numbers redacted.
+	// Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Client calls the Bank 131 partner API. It is safe for concurrent use.
+type Client struct {
+	cfg  Config
+	base string
+	http *http.Client
+	log  *slog.Logger
+}
+
+// NewClient returns a Client for cfg.
+func NewClient(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		return nil, errors.New("bank131: no base URL")
+	}
+	if cfg.Project == "" {
+		return nil, errors.New("bank131: no project")
+	}
+	if cfg.PrivateKey == nil {
+		return nil, errors.New("bank131: no private key")
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns = 256
+		tr.MaxIdleConnsPerHost = 64
+		hc = &http.Client{Transport: tr}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Client{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/"), http: hc, log: log}, nil
+}
+
+// Project returns the project the client signs for.
+func (c *Client) Project() string { return c.cfg.Project }
+
+// CallOption changes one call.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	idempotencyKey string
+}
+
+// WithIdempotencyKey sends X-PARTNER-IDEMPOTENCY-KEY. Repeating a call with
+// the same key never makes the bank act twice; the bank answers
+// idempotency_key_already_exists instead (see IsIdempotencyConflict).
+func WithIdempotencyKey(key string) CallOption {
+	return func(o *callOptions) { o.idempotencyKey = key }
+}
+
+// encode serialises v once; these are the bytes that are signed and sent.
+// HTML characters are not escaped, so Cyrillic and <>& travel as written.
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// envelope is the common part of every answer.
+type envelope struct {
+	Status string `json:"status"`
+	Error  *Error `json:"error"`
+}
+
+// call sends v (encoded once) to path and decodes the answer into out.
+func (c *Client) call(ctx context.Context, method, path string, v any, out any, opts []CallOption) error {
+	body, err := encode(v)
+	if err != nil {
+		return fmt.Errorf("bank131 %s: encode request: %w", method, err)
+	}
+	return c.send(ctx, method, path, body, out, opts)
+}
+
+// send signs body, posts exactly these bytes and decodes the answer.
+func (c *Client) send(ctx context.Context, method, path string, body []byte, out any, opts []CallOption) error {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	sig, err := Sign(c.cfg.PrivateKey, body)
+	if err != nil {
+		return fmt.Errorf("bank131 %s: %w", method, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				wrote.Store(true)
+			}
+		},
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("bank131 %s: new request: %w", method, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set(HeaderProject, c.cfg.Project)
+	req.Header.Set(HeaderSign, sig)
+	if c.cfg.Submerchant != "" {
+		req.Header.Set(HeaderSubmerchant, c.cfg.Submerchant)
+	}
+	if o.idempotencyKey != "" {
+		req.Header.Set(HeaderIdempotency, o.idempotencyKey)
+	}
+
+	debug := c.log.Enabled(ctx, slog.LevelDebug)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		terr := &TransportError{Method: method, Sent: wrote.Load(), Err: err}
+		if debug {
+			c.log.Debug("bank call failed", logKeyMethod, method, logKeyKey, o.idempotencyKey,
+				logKeyTook, time.Since(start), logKeyError, terr)
+		}
+		return terr
+	}
+	defer resp.Body.Close()
+	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if debug {
+		c.log.Debug("bank call", logKeyMethod, method, logKeyKey, o.idempotencyKey,
+			logKeyStatus, resp.StatusCode, logKeyTook, time.Since(start),
+			logKeyBody, payout.RedactDigits(string(body)))
+	}
+	if readErr != nil {
+		if resp.StatusCode >= 400 {
+			return &APIError{HTTPStatus: resp.StatusCode, Method: method, RetryAfter: retryAfter(resp)}
+		}
+		return &UnreadableError{Method: method, HTTPStatus: resp.StatusCode, Err: readErr}
+	}
+
+	var env envelope
+	envErr := json.Unmarshal(raw, &env)
+	if resp.StatusCode >= 400 || (envErr == nil && env.Status == "error") {
+		apiErr := &APIError{HTTPStatus: resp.StatusCode, Method: method, RetryAfter: retryAfter(resp)}
+		if envErr == nil && env.Error != nil {
+			apiErr.Code = env.Error.Code
+			apiErr.Description = env.Error.Description
+			apiErr.RejectReasons = env.Error.RejectReasons
+		}
+		return apiErr
+	}
+	if envErr != nil {
+		return &UnreadableError{Method: method, HTTPStatus: resp.StatusCode, Err: envErr}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return &UnreadableError{Method: method, HTTPStatus: resp.StatusCode, Err: err}
+		}
+	}
+	return nil
+}
+
+func retryAfter(resp *http.Response) time.Duration {
+	v := resp.Header.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// IsConnectError reports whether err is a failure to reach the bank at all
+// (refused, DNS, unreachable): the request certainly did not arrive.
+func IsConnectError(err error) bool {
+	var tr *TransportError
+	if !errors.As(err, &tr) || tr.Sent {
+		return false
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
