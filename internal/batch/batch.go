@@ -175,8 +175,8 @@ func Validate(r io.Reader, opts Options) (*Result, error) {
 type SealFunc func(pan string, row int) string
 
 // Rows reads a file that Validate accepted and yields its rows in file order,
-// with card numbers sealed by seal. The yielded *payout.Row is reused: it is
-// valid until the next iteration. Batch is left empty for the caller. If the
+// with card numbers sealed by seal. The yielded *payout.Row itself is reused
+// (copy it to keep it; what it points to is not reused). Batch is left empty for the caller. If the
 // file now has an error (it changed since validation), Rows yields it as
 // the error and stops.
 func Rows(r io.Reader, opts Options, seal SealFunc) iter.Seq2[*payout.Row, error] {

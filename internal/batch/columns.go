@@ -188,7 +188,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 			continue
 		}
 		if first, dup := seen[n]; dup {
-			errs = append(errs, Error{Line: line, Column: n,
+			errs = append(errs, Error{Line: line, Column: redactPANs(n),
 				Message: fmt.Sprintf("column appears twice (columns %d and %d)", first+1, i+1)})
 			norm[i] = "\x00dup" + strconv.Itoa(i)
 			continue
@@ -214,7 +214,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 			l.meta = append(l.meta, metaColumn{name: name, pos: i})
 			continue
 		}
-		errs = append(errs, Error{Line: line, Column: rec[i], Message: unknownColumn(n)})
+		errs = append(errs, Error{Line: line, Column: redactPANs(strings.TrimSpace(rec[i])), Message: unknownColumn(redactPANs(n))})
 	}
 	return l, errs
 }

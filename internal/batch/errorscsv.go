@@ -200,7 +200,7 @@ func safeCell(v string, kind columnKind) string {
 	case '=', '@', '\t', '\r':
 		return "'" + v
 	case '+', '-':
-		if (kind == kindNumber || kind == kindPhone) && plainNumber(t[1:]) {
+		if len(t) == 1 || (kind == kindNumber || kind == kindPhone) && plainNumber(t[1:]) {
 			return v
 		}
 		return "'" + v

@@ -254,11 +254,11 @@ func (s *scanner) checkCard() {
 		s.fail(colCardNumber, "fails the Luhn check"+last4)
 	default:
 		pan := string(d)
-		s.card = payout.Card{BIN: pan[:6], Last4: pan[len(pan)-4:]}
+		card := &payout.Card{BIN: pan[:6], Last4: pan[len(pan)-4:]}
 		if s.seal != nil {
-			s.card.Sealed = s.seal(pan, s.index)
+			card.Sealed = s.seal(pan, s.index)
 		}
-		s.row.Card = &s.card
+		s.row.Card = card
 	}
 }
 
@@ -266,7 +266,7 @@ func (s *scanner) checkCard() {
 func (s *scanner) checkEncrypted() {
 	h := s.cell(colNumberHash)
 	ok := s.required(colNumberHash, h, " for method encrypted_card") && s.checkHash(colNumberHash, h)
-	s.encrypted = payout.EncryptedCard{NumberHash: h}
+	enc := &payout.EncryptedCard{NumberHash: h}
 	for _, c := range []col{colExpirationDateHash, colCardholderNameHash, colSecurityCodeHash} {
 		v := s.cell(c)
 		if v == "" {
@@ -278,22 +278,21 @@ func (s *scanner) checkEncrypted() {
 		}
 		switch c {
 		case colExpirationDateHash:
-			s.encrypted.ExpirationDateHash = v
+			enc.ExpirationDateHash = v
 		case colCardholderNameHash:
-			s.encrypted.CardholderNameHash = v
+			enc.CardholderNameHash = v
 		case colSecurityCodeHash:
-			s.encrypted.SecurityCodeHash = v
+			enc.SecurityCodeHash = v
 		}
 	}
 	if ok {
-		s.row.Encrypted = &s.encrypted
+		s.row.Encrypted = enc
 	}
 }
 
 // checkTransfer validates the columns of a cross-border transfer.
 func (s *scanner) checkTransfer(cur string, curOK bool) {
-	t := &s.transfer
-	*t = payout.Transfer{}
+	t := &payout.Transfer{}
 	now := s.opts.now()
 	y, m, d := now.Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
@@ -302,7 +301,7 @@ func (s *scanner) checkTransfer(cur string, curOK bool) {
 	countryOK := false
 	if s.required(colCountry, country, " for method transfer") && !s.bad[colCountry] {
 		if country != "TUR" && country != "KGZ" {
-			s.failf(colCountry, "%s: transfers go to TUR or KGZ", quote(s.cell(colCountry)))
+			s.failf(colCountry, "%s is not a transfer destination; transfers go to TUR or KGZ", quote(s.cell(colCountry)))
 		} else {
 			countryOK = true
 			t.Country = country
@@ -458,7 +457,7 @@ func (s *scanner) warnNotApplicable(method payout.Method) {
 		use[c] = true
 	}
 	if method == payout.MethodTransfer {
-		switch s.transfer.Type {
+		switch s.row.Transfer.Type {
 		case payout.TransferCash:
 			use[colIBAN], use[colRecipientCardToken] = false, false
 		case payout.TransferIBAN:
@@ -472,7 +471,7 @@ func (s *scanner) warnNotApplicable(method payout.Method) {
 			continue
 		}
 		if method == payout.MethodTransfer && (c == colIBAN || c == colRecipientCardToken) {
-			s.warn(c, "ignored for transfer_type "+string(s.transfer.Type))
+			s.warn(c, "ignored for transfer_type "+string(s.row.Transfer.Type))
 			continue
 		}
 		s.warn(c, "ignored for method "+string(method))

@@ -149,9 +149,12 @@ func cellProblem(v string, kind columnKind) string {
 	}
 	switch v[0] {
 	case '=', '@':
+		if len(v) == 1 && v[0] == '@' {
+			break
+		}
 		return quote(v) + " starts with " + v[:1] + " and a spreadsheet would run it as a formula; formulas are not accepted"
 	case '+', '-':
-		if kind != kindNumber && kind != kindPhone {
+		if len(v) > 1 && kind != kindNumber && kind != kindPhone { // a lone "-" is a dash
 			return quote(v) + " starts with " + v[:1] + " and a spreadsheet would run it as a formula; formulas are not accepted"
 		}
 	case '\t', '\r':

@@ -46,13 +46,10 @@ type scanner struct {
 	warns []Error
 	bad   [numCols]bool // the cell already has an error
 
-	refs      map[string]int32 // reference → line (pass 1)
-	limits    map[string]int64 // currency → per-row limit in minor units
-	row       payout.Row
-	card      payout.Card
-	encrypted payout.EncryptedCard
-	transfer  payout.Transfer
-	digits    []byte
+	refs   map[string]int32 // reference → line (pass 1)
+	limits map[string]int64 // currency → per-row limit in minor units
+	row    payout.Row
+	digits []byte
 }
 
 func newScanner(opts Options, res *Result, pass1 bool) *scanner {
