@@ -1,0 +1,567 @@
+// Package ingest turns a payout file into a batch in the intake stream: it
+// validates the whole file first (package batch) and publishes nothing from
+// a file with a blocking error; then it publishes every row, waits until
+// JetStream acknowledged each of them, and seals the batch with a manifest.
+// The same bytes always name the same batch, so uploading a file again
+// reports the existing batch, and an upload that crashed before its
+// manifest is completed by the next one. It also serves uploads over HTTP
+// (Handler).
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/metrics"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/secret"
+)
+
+// Log keys.
+const (
+	logKeyBatch     = "batch"
+	logKeyFile      = "file"
+	logKeyRows      = "rows"
+	logKeyPublished = "published"
+	logKeyStored    = "already_stored"
+	logKeyErrors    = "errors"
+	logKeyError     = "error"
+)
+
+// DefaultWindow is how many row publishes may wait for their
+// acknowledgement at once.
+const DefaultWindow = 1024
+
+// Options configure one ingest.
+type Options struct {
+	// Batch holds the validation options: the per-row limit, control totals
+	// and clock, and hooks such as the errors report.
+	Batch batch.Options
+	// FileName is the name the manifest and result show; default the
+	// path's base name.
+	FileName string
+	// Name is the batch's human name (e.g. "Payroll November 2026").
+	Name string
+	// ScheduleAt, if set, is the earliest time payouts may start.
+	ScheduleAt *time.Time
+	// RequireApproval holds the batch until an operator approves it.
+	RequireApproval bool
+	// Sealer seals card numbers; required to publish.
+	Sealer *secret.Sealer
+	// Progress, if set, is called a few times a second from another
+	// goroutine, and once at the end of each phase.
+	Progress func(Progress)
+	// Window is the number of unacknowledged row publishes; default DefaultWindow.
+	Window int
+	// Logger receives one line per batch; default slog.Default().
+	Logger *slog.Logger
+	// Now stamps the manifest; default time.Now.
+	Now func() time.Time
+}
+
+// Phases reported in Progress.
+const (
+	PhaseValidate = "validate"
+	PhasePublish  = "publish"
+)
+
+// Progress tells how far a phase is.
+type Progress struct {
+	Phase string
+	Bytes int64 // read so far in this phase
+	Total int64 // the file's size
+	Rows  int   // validated or published so far
+	Done  bool  // the phase ended
+}
+
+// Status is the outcome of an upload.
+type Status string
+
+// Outcomes.
+const (
+	StatusCreated  Status = "created"  // the batch was published and sealed now
+	StatusExisting Status = "existing" // the same bytes were ingested before; nothing published
+	StatusInvalid  Status = "invalid"  // the file has blocking errors; nothing published
+	StatusValid    Status = "valid"    // validated only (Check), nothing published
+)
+
+// Result is the outcome of Ingest or Check, as the CLI's --json and the
+// HTTP handler show it.
+type Result struct {
+	Status          Status            `json:"status"`
+	Batch           string            `json:"batch,omitempty"`
+	FileName        string            `json:"file_name"`
+	FileSHA256      string            `json:"file_sha256"`
+	Size            int64             `json:"size"`
+	Encoding        string            `json:"encoding,omitempty"`
+	Delimiter       string            `json:"delimiter,omitempty"`
+	Rows            int               `json:"rows"`
+	Totals          money.Totals      `json:"totals"`         // minor units per currency
+	TotalsDecimal   map[string]string `json:"totals_decimal"` // "1500.50" per currency
+	ByMethod        map[string]int    `json:"by_method,omitempty"`
+	Name            string            `json:"name,omitempty"`
+	ScheduleAt      *time.Time        `json:"schedule_at,omitempty"`
+	RequireApproval bool              `json:"require_approval,omitempty"`
+	Published       int               `json:"published"`                // rows stored by this upload
+	AlreadyStored   int               `json:"already_stored,omitempty"` // rows an earlier, unfinished upload had stored
+	Manifest        *payout.Manifest  `json:"manifest,omitempty"`
+	Errors          []batch.Error     `json:"errors,omitempty"`
+	ErrorCount      int               `json:"error_count"`
+	Warnings        []batch.Error     `json:"warnings,omitempty"`
+	WarningCount    int               `json:"warning_count,omitempty"`
+}
+
+// Check validates the file at path without publishing anything.
+func Check(path string, opts Options) (*Result, error) {
+	res, err := validate(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if res.Status == "" {
+		res.Status = StatusValid
+	}
+	return res, nil
+}
+
+// validate runs the first pass and fills the parts of the result it knows.
+// Status is StatusInvalid or empty.
+func validate(path string, opts Options) (*Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open payout file: %w", err)
+	}
+	defer f.Close()
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	var rows atomic.Int64
+	pr := newProgressReader(f, PhaseValidate, size, &rows, opts.Progress)
+	bopts := opts.Batch
+	if pr != nil {
+		onRecord := bopts.OnRecord
+		bopts.OnRecord = func(r *batch.Record) {
+			rows.Store(int64(r.Row))
+			if onRecord != nil {
+				onRecord(r)
+			}
+		}
+	}
+	var src io.Reader = f
+	if pr != nil {
+		src = pr
+	}
+	vr, err := batch.Validate(src, bopts)
+	if pr != nil {
+		pr.stop()
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		FileName:        fileName(path, opts),
+		FileSHA256:      vr.SHA256,
+		Size:            vr.Size,
+		Encoding:        vr.Encoding,
+		Delimiter:       vr.Delimiter,
+		Rows:            vr.Rows,
+		Totals:          vr.Totals,
+		TotalsDecimal:   decimals(vr.Totals),
+		ByMethod:        vr.ByMethod,
+		Name:            opts.Name,
+		ScheduleAt:      opts.ScheduleAt,
+		RequireApproval: opts.RequireApproval,
+		Errors:          vr.Errors,
+		ErrorCount:      vr.ErrorCount,
+		Warnings:        vr.Warnings,
+		WarningCount:    vr.WarningCount,
+	}
+	if !vr.Valid() {
+		res.Status = StatusInvalid
+	} else {
+		res.Batch = payout.BatchID(vr.FileSHA256())
+	}
+	return res, nil
+}
+
+func fileName(path string, opts Options) string {
+	if opts.FileName != "" {
+		return opts.FileName
+	}
+	return filepath.Base(path)
+}
+
+func decimals(t money.Totals) map[string]string {
+	out := make(map[string]string, len(t))
+	for _, a := range t.Amounts() {
+		out[a.Currency] = a.Decimal()
+	}
+	return out
+}
+
+// Ingest validates the file at path and, when it is valid, publishes it as
+// a batch into the intake stream (which must exist: queue.EnsureStreams).
+// An invalid file is not an error: the result has StatusInvalid and the
+// errors, and nothing was published.
+func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Options) (*Result, error) {
+	if opts.Sealer == nil {
+		return nil, errors.New("ingest: no data key to seal card numbers")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	res, err := validate(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With(logKeyFile, res.FileName)
+	if res.Status == StatusInvalid {
+		log.Info("payout file rejected; nothing published", logKeyErrors, res.ErrorCount)
+		return res, nil
+	}
+	log = log.With(logKeyBatch, res.Batch)
+
+	stream, err := js.Stream(ctx, queue.StreamIntake)
+	if err != nil {
+		return nil, fmt.Errorf("open intake stream: %w", err)
+	}
+	if m, err := existingManifest(ctx, stream, res.Batch); err != nil {
+		return nil, err
+	} else if m != nil {
+		res.Status = StatusExisting
+		res.Manifest = m
+		log.Info("batch already ingested; nothing published", logKeyRows, m.Rows)
+		return res, nil
+	}
+	stored, err := storedRows(ctx, js, stream, res.Batch)
+	if err != nil {
+		return nil, err
+	}
+
+	p := &publisher{js: js, batch: res.Batch, window: opts.Window, stored: stored, log: log}
+	rowsDigest, err := p.publishFile(ctx, path, res, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.Published, res.AlreadyStored = p.published, p.skipped
+
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	m := &payout.Manifest{
+		Batch:           res.Batch,
+		Name:            opts.Name,
+		FileName:        res.FileName,
+		FileSHA256:      res.FileSHA256,
+		Rows:            res.Rows,
+		Totals:          res.Totals,
+		RowsSHA256:      rowsDigest,
+		ScheduleAt:      opts.ScheduleAt,
+		RequireApproval: opts.RequireApproval,
+		CreatedAt:       now().UTC(),
+	}
+	if err := publishManifest(ctx, js, m); err != nil {
+		return nil, err
+	}
+	res.Status = StatusCreated
+	res.Manifest = m
+	metrics.IngestRows.Add(float64(p.published))
+	log.Info("batch published and sealed", logKeyRows, res.Rows, logKeyPublished, p.published, logKeyStored, p.skipped)
+	return res, nil
+}
+
+// existingManifest returns the batch's manifest if it was sealed before.
+func existingManifest(ctx context.Context, stream jetstream.Stream, batchID string) (*payout.Manifest, error) {
+	msg, err := stream.GetLastMsgForSubject(ctx, queue.IntakeManifestSubject(batchID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up manifest of %s: %w", batchID, err)
+	}
+	var m payout.Manifest
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		return nil, fmt.Errorf("read manifest of %s: %w", batchID, err)
+	}
+	return &m, nil
+}
+
+// storedRows finds the rows an earlier, unfinished upload of the same
+// batch stored, with the SHA-256 of each row's message. Usually there are
+// none and it costs one stream info request.
+func storedRows(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, batchID string) (map[int][32]byte, error) {
+	subject := queue.IntakeRowSubject(batchID)
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return nil, fmt.Errorf("look up rows of %s: %w", batchID, err)
+	}
+	n := info.State.Subjects[subject]
+	if n == 0 {
+		return nil, nil
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	if err != nil {
+		return nil, fmt.Errorf("read stored rows of %s: %w", batchID, err)
+	}
+	stored := make(map[int][32]byte, n)
+	var seen uint64
+	for seen < n {
+		batch, err := cons.Fetch(int(min(n-seen, 1000)), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("read stored rows of %s: %w", batchID, err)
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			seen++
+			row, err := strconv.Atoi(msg.Headers().Get(queue.HeaderRow))
+			if err != nil {
+				return nil, fmt.Errorf("stored row of %s without a row number", batchID)
+			}
+			stored[row] = sha256.Sum256(msg.Data())
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+			return nil, fmt.Errorf("read stored rows of %s: %w", batchID, err)
+		}
+		if got == 0 {
+			break // fewer than the info said (a purge meanwhile); what we have is what counts
+		}
+	}
+	return stored, nil
+}
+
+// publisher publishes a batch's rows with a bounded window of
+// unacknowledged publishes.
+type publisher struct {
+	js        jetstream.JetStream
+	batch     string
+	window    int
+	stored    map[int][32]byte
+	log       *slog.Logger
+	ring      []jetstream.PubAckFuture
+	head, n   int
+	published int
+	skipped   int
+	rows      atomic.Int64
+}
+
+// publishFile reads the file a second time, publishes every row not yet
+// stored and waits for every acknowledgement. It returns the rows digest
+// (payout.DigestRows over the SHA-256 of every row message, in order).
+func (p *publisher) publishFile(ctx context.Context, path string, res *Result, opts Options) (string, error) {
+	if p.window <= 0 {
+		p.window = DefaultWindow
+	}
+	p.ring = make([]jetstream.PubAckFuture, p.window)
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("open payout file: %w", err)
+	}
+	defer f.Close()
+	fileHash := sha256.New()
+	var src io.Reader = io.TeeReader(f, fileHash)
+	pr := newProgressReader(src, PhasePublish, res.Size, &p.rows, opts.Progress)
+	if pr != nil {
+		src = pr
+		defer pr.stop()
+	}
+
+	enc := newEncoder()
+	defer encoderPool.Put(enc)
+	digest := sha256.New() // DigestRows, incrementally
+	subject := queue.IntakeRowSubject(p.batch)
+	aadPrefix := p.batch + "/"
+	seal := func(pan string, row int) string { return opts.Sealer.Seal(pan, aadPrefix+strconv.Itoa(row)) }
+	bopts := opts.Batch
+	bopts.OnRecord, bopts.OnError, bopts.OnWarning = nil, nil, nil
+
+	count := 0
+	for row, err := range batch.Rows(src, bopts, seal) {
+		if err != nil {
+			return "", err
+		}
+		count++
+		row.Batch = p.batch
+		data, err := enc.encode(row)
+		if err != nil {
+			return "", fmt.Errorf("encode row %d: %w", row.Index, err)
+		}
+		sum := sha256.Sum256(data)
+		digest.Write(sum[:])
+		if prev, ok := p.stored[row.Index]; ok {
+			if prev != sum {
+				return "", fmt.Errorf("batch %s already holds different data for row %d (was it ingested with another data key?)", p.batch, row.Index)
+			}
+			p.skipped++
+			p.rows.Add(1)
+			continue
+		}
+		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
+			jetstream.MsgIDHeader: []string{queue.RowMsgID(p.batch, row.Index)},
+			queue.HeaderBatch:     []string{p.batch},
+			queue.HeaderRow:       []string{strconv.Itoa(row.Index)},
+			queue.HeaderKind:      []string{"row"},
+		}}
+		if err := p.publish(ctx, msg); err != nil {
+			return "", err
+		}
+	}
+	if err := p.drain(ctx); err != nil {
+		return "", err
+	}
+	// The file must not have changed between the two passes.
+	if _, err := io.Copy(io.Discard, src); err != nil {
+		return "", fmt.Errorf("read payout file: %w", err)
+	}
+	if got := hex.EncodeToString(fileHash.Sum(nil)); got != res.FileSHA256 || count != res.Rows {
+		return "", fmt.Errorf("payout file changed while it was ingested (sha256 %s, validated %s); the batch was not sealed, upload it again", got, res.FileSHA256)
+	}
+	return hex.EncodeToString(digest.Sum(nil)), nil
+}
+
+// publish sends msg asynchronously, first waiting for the oldest publish
+// when the window is full.
+func (p *publisher) publish(ctx context.Context, msg *nats.Msg) error {
+	if p.n == len(p.ring) {
+		if err := p.waitOldest(ctx); err != nil {
+			return err
+		}
+	}
+	fut, err := p.js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute))
+	if err != nil {
+		return fmt.Errorf("publish row %s: %w", msg.Header.Get(queue.HeaderRow), err)
+	}
+	p.ring[(p.head+p.n)%len(p.ring)] = fut
+	p.n++
+	return nil
+}
+
+func (p *publisher) drain(ctx context.Context) error {
+	for p.n > 0 {
+		if err := p.waitOldest(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitOldest waits for the oldest unacknowledged publish; a failed one is
+// retried synchronously (its message id makes a retry safe).
+func (p *publisher) waitOldest(ctx context.Context) error {
+	fut := p.ring[p.head]
+	p.ring[p.head] = nil
+	p.head = (p.head + 1) % len(p.ring)
+	p.n--
+	select {
+	case <-fut.Ok():
+	case err := <-fut.Err():
+		if err := p.retry(ctx, fut.Msg(), err); err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("publish rows: %w", ctx.Err())
+	}
+	p.published++
+	p.rows.Add(1)
+	return nil
+}
+
+func (p *publisher) retry(ctx context.Context, msg *nats.Msg, cause error) error {
+	row := msg.Header.Get(queue.HeaderRow)
+	for attempt := 1; attempt <= 3; attempt++ {
+		p.log.Warn("row publish failed; retrying", "row", row, logKeyError, cause)
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := p.js.PublishMsg(tctx, msg)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		cause = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("publish row %s: %w", row, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("publish row %s: %w", row, cause)
+}
+
+// publishManifest seals the batch, after every row was acknowledged.
+func publishManifest(ctx context.Context, js jetstream.JetStream, m *payout.Manifest) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	msg := &nats.Msg{Subject: queue.IntakeManifestSubject(m.Batch), Data: data, Header: nats.Header{
+		queue.HeaderBatch: []string{m.Batch},
+		queue.HeaderKind:  []string{"manifest"},
+	}}
+	var last error
+	for attempt := 0; attempt < 3; attempt++ {
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := js.PublishMsg(tctx, msg, jetstream.WithMsgID(queue.ManifestMsgID(m.Batch)), jetstream.WithExpectStream(queue.StreamIntake))
+		cancel()
+		if err == nil {
+			return nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("publish manifest of %s: %w", m.Batch, last)
+}
+
+// encoder turns rows into JSON with a reused buffer; each result is a
+// fresh copy because an async publish keeps its message until the ack.
+type encoder struct {
+	buf *bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoderPool = sync.Pool{New: func() any {
+	b := new(bytes.Buffer)
+	e := json.NewEncoder(b)
+	e.SetEscapeHTML(false)
+	return &encoder{buf: b, enc: e}
+}}
+
+func newEncoder() *encoder { return encoderPool.Get().(*encoder) }
+
+func (e *encoder) encode(row *payout.Row) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.enc.Encode(row); err != nil {
+		return nil, err
+	}
+	b := e.buf.Bytes()
+	return bytes.Clone(b[:len(b)-1]), nil // without Encode's newline
+}
+
+// EncodeRow is the row message's data: the JSON of the row as ingest
+// publishes it (no HTML escaping, no trailing newline).
+func EncodeRow(row *payout.Row) ([]byte, error) {
+	e := newEncoder()
+	defer encoderPool.Put(e)
+	return e.encode(row)
+}

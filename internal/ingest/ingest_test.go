@@ -1,0 +1,351 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/batch/batchtest"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/secret"
+)
+
+const samplePath = "../../samples/payroll.csv"
+
+// testPANs are the card numbers of the sample files; none may appear in
+// the stream.
+var testPANs = []string{"4242424242424242", "5555555555554444", "2200000000000004", "4111111111111111",
+	"5105105105105100", "4000056655665556"}
+
+func testNow() time.Time { return time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC) }
+
+type env struct {
+	js    jetstream.JetStream
+	nc    *nats.Conn
+	dir   string
+	url   string
+	close func()
+}
+
+// startJS starts an embedded JetStream with the payrun streams.
+func startJS(t testing.TB) *env {
+	t.Helper()
+	dir := t.TempDir()
+	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: dir})
+	require.NoError(t, err)
+	nc, err := queue.Connect(e.URL(), "ingest-test")
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, queue.EnsureStreams(ctx, js, queue.Config{}))
+	t.Cleanup(func() {
+		nc.Close()
+		e.Close()
+	})
+	return &env{js: js, nc: nc, dir: dir, url: e.URL()}
+}
+
+func testSealer(t testing.TB, b byte) *secret.Sealer {
+	s, err := secret.NewSealer(bytes.Repeat([]byte{b}, secret.KeySize))
+	require.NoError(t, err)
+	return s
+}
+
+func testOptions(t testing.TB) Options {
+	return Options{Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow}, Now: testNow,
+		Logger: slog.New(slog.DiscardHandler)}
+}
+
+// streamMsgs returns every message stored in the intake stream, in order.
+func streamMsgs(t *testing.T, js jetstream.JetStream) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx := context.Background()
+	s, err := js.Stream(ctx, queue.StreamIntake)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		require.NoError(t, err)
+		out = append(out, m)
+	}
+	return out
+}
+
+// checkBatch verifies that the stream holds the batch exactly once: every
+// row once, in order, then the manifest, whose digest matches the rows.
+func checkBatch(t *testing.T, js jetstream.JetStream, res *Result) {
+	t.Helper()
+	var rows [][]byte
+	var manifests []payout.Manifest
+	for _, m := range streamMsgs(t, js) {
+		require.Equal(t, res.Batch, m.Header.Get(queue.HeaderBatch))
+		switch m.Header.Get(queue.HeaderKind) {
+		case "row":
+			require.Equal(t, queue.IntakeRowSubject(res.Batch), m.Subject)
+			n, err := strconv.Atoi(m.Header.Get(queue.HeaderRow))
+			require.NoError(t, err)
+			require.Equal(t, queue.RowMsgID(res.Batch, n), m.Header.Get(jetstream.MsgIDHeader))
+			var row payout.Row
+			require.NoError(t, json.Unmarshal(m.Data, &row))
+			require.Equal(t, n, row.Index)
+			require.Equal(t, res.Batch, row.Batch)
+			require.Empty(t, manifests, "a row after the manifest")
+			rows = append(rows, m.Data)
+		case "manifest":
+			require.Equal(t, queue.IntakeManifestSubject(res.Batch), m.Subject)
+			var man payout.Manifest
+			require.NoError(t, json.Unmarshal(m.Data, &man))
+			manifests = append(manifests, man)
+		default:
+			t.Fatalf("message of kind %q", m.Header.Get(queue.HeaderKind))
+		}
+	}
+	require.Len(t, rows, res.Rows, "every row exactly once")
+	require.Len(t, manifests, 1, "one manifest")
+	// Rows are stored in row order here (one publisher); the ledger
+	// orders by the row header anyway.
+	digests := make([][]byte, len(rows))
+	byIndex := map[int][]byte{}
+	for _, d := range rows {
+		var row payout.Row
+		require.NoError(t, json.Unmarshal(d, &row))
+		byIndex[row.Index] = d
+	}
+	for i := range rows {
+		sum := sha256.Sum256(byIndex[i+1])
+		digests[i] = sum[:]
+	}
+	m := manifests[0]
+	require.Equal(t, payout.DigestRows(digests), m.RowsSHA256)
+	require.Equal(t, res.Rows, m.Rows)
+	require.Equal(t, res.FileSHA256, m.FileSHA256)
+	require.True(t, res.Totals.Equal(m.Totals))
+}
+
+// checkNoPANs greps every stream message and the store's files on disk.
+func checkNoPANs(t *testing.T, e *env) {
+	t.Helper()
+	var all bytes.Buffer
+	for _, m := range streamMsgs(t, e.js) {
+		all.Write(m.Data)
+		for k, v := range m.Header {
+			all.WriteString(k + ":" + v[0] + "\n")
+		}
+	}
+	require.NotZero(t, all.Len())
+	for _, p := range testPANs {
+		require.NotContains(t, all.String(), p)
+	}
+	files := 0
+	require.NoError(t, filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, p := range testPANs {
+			require.False(t, bytes.Contains(b, []byte(p)), "%s holds a card number", path)
+		}
+		return nil
+	}))
+	require.NotZero(t, files)
+}
+
+func TestIngestOnce(t *testing.T) {
+	e := startJS(t)
+	ctx := context.Background()
+	sched := time.Date(2026, 12, 25, 9, 0, 0, 0, time.FixedZone("MSK", 3*3600))
+	opts := testOptions(t)
+	opts.Name = "Payroll November 2026"
+	opts.ScheduleAt = &sched
+	opts.RequireApproval = true
+
+	res, err := Ingest(ctx, e.js, samplePath, opts)
+	require.NoError(t, err)
+	require.Equal(t, StatusCreated, res.Status)
+	require.Equal(t, 20, res.Rows)
+	require.Equal(t, 20, res.Published)
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	require.Equal(t, payout.BatchID(sum[:]), res.Batch)
+	require.Equal(t, "979701.74", res.TotalsDecimal["RUB"])
+	checkBatch(t, e.js, res)
+	require.Equal(t, "Payroll November 2026", res.Manifest.Name)
+	require.True(t, res.Manifest.ScheduleAt.Equal(sched))
+	require.True(t, res.Manifest.RequireApproval)
+	require.Equal(t, "payroll.csv", res.Manifest.FileName)
+	checkNoPANs(t, e)
+
+	// The same bytes again: recognised, nothing new.
+	again, err := Ingest(ctx, e.js, samplePath, testOptions(t))
+	require.NoError(t, err)
+	require.Equal(t, StatusExisting, again.Status)
+	require.Equal(t, res.Batch, again.Batch)
+	require.Equal(t, 0, again.Published)
+	require.Equal(t, res.Manifest.RowsSHA256, again.Manifest.RowsSHA256)
+	require.Len(t, streamMsgs(t, e.js), 21)
+}
+
+// TestIngestAfterCrash publishes half of the rows as a crashed upload would
+// have, then runs the full ingest: every row once and one manifest.
+func TestIngestAfterCrash(t *testing.T) {
+	e := startJS(t)
+	ctx := context.Background()
+	opts := testOptions(t)
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	id := payout.BatchID(sum[:])
+	publishPrefix(t, e.js, id, data, opts.Sealer, 10)
+	require.Len(t, streamMsgs(t, e.js), 10)
+
+	res, err := Ingest(ctx, e.js, samplePath, opts)
+	require.NoError(t, err)
+	require.Equal(t, StatusCreated, res.Status)
+	require.Equal(t, 10, res.AlreadyStored)
+	require.Equal(t, 10, res.Published)
+	checkBatch(t, e.js, res)
+}
+
+// TestIngestAfterCrashOtherKey refuses to seal a batch whose stored rows
+// were sealed with another data key.
+func TestIngestAfterCrashOtherKey(t *testing.T) {
+	e := startJS(t)
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	publishPrefix(t, e.js, payout.BatchID(sum[:]), data, testSealer(t, 9), 3)
+
+	_, err = Ingest(context.Background(), e.js, samplePath, testOptions(t))
+	require.ErrorContains(t, err, "already holds different data for row 1")
+	for _, m := range streamMsgs(t, e.js) {
+		require.NotEqual(t, "manifest", m.Header.Get(queue.HeaderKind))
+	}
+}
+
+// publishPrefix publishes the first n rows the way Ingest does.
+func publishPrefix(t *testing.T, js jetstream.JetStream, id string, data []byte, sealer *secret.Sealer, n int) {
+	t.Helper()
+	seal := func(pan string, row int) string { return sealer.Seal(pan, id+"/"+strconv.Itoa(row)) }
+	for row, err := range batch.Rows(bytes.NewReader(data), batch.Options{Now: testNow}, seal) {
+		require.NoError(t, err)
+		if row.Index > n {
+			break
+		}
+		row.Batch = id
+		b, err := EncodeRow(row)
+		require.NoError(t, err)
+		msg := &nats.Msg{Subject: queue.IntakeRowSubject(id), Data: b, Header: nats.Header{}}
+		msg.Header.Set(queue.HeaderBatch, id)
+		msg.Header.Set(queue.HeaderRow, strconv.Itoa(row.Index))
+		msg.Header.Set(queue.HeaderKind, "row")
+		_, err = js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(queue.RowMsgID(id, row.Index)))
+		require.NoError(t, err)
+	}
+}
+
+// TestIngestConcurrentUploads: two uploads of the same bytes at once still
+// store every row and the manifest once.
+func TestIngestConcurrentUploads(t *testing.T) {
+	e := startJS(t)
+	var wg sync.WaitGroup
+	results := make([]*Result, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = Ingest(context.Background(), e.js, samplePath, testOptions(t))
+		}()
+	}
+	wg.Wait()
+	for i := range 2 {
+		require.NoError(t, errs[i])
+		require.Contains(t, []Status{StatusCreated, StatusExisting}, results[i].Status)
+	}
+	checkBatch(t, e.js, results[0])
+}
+
+func TestIngestInvalidPublishesNothing(t *testing.T) {
+	e := startJS(t)
+	res, err := Ingest(context.Background(), e.js, "../batch/testdata/validate/card.csv", testOptions(t))
+	require.NoError(t, err)
+	require.Equal(t, StatusInvalid, res.Status)
+	require.Empty(t, res.Batch)
+	require.Equal(t, 11, res.ErrorCount)
+	require.Empty(t, streamMsgs(t, e.js))
+
+	// A valid file that fails its control total publishes nothing either.
+	opts := testOptions(t)
+	opts.Batch.ExpectCount = 21
+	res, err = Ingest(context.Background(), e.js, samplePath, opts)
+	require.NoError(t, err)
+	require.Equal(t, StatusInvalid, res.Status)
+	require.Equal(t, "the file has 20 rows, expected 21 (control count)", res.Errors[0].Message)
+	require.Empty(t, streamMsgs(t, e.js))
+}
+
+// TestIngestLarge publishes a file larger than the window, with progress.
+func TestIngestLarge(t *testing.T) {
+	e := startJS(t)
+	p := filepath.Join(t.TempDir(), "large.csv")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	require.NoError(t, batchtest.Write(f, 5000))
+	require.NoError(t, f.Close())
+	opts := testOptions(t)
+	opts.Window = 256
+	var mu sync.Mutex
+	var last map[string]Progress
+	opts.Progress = func(pr Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if last == nil {
+			last = map[string]Progress{}
+		}
+		last[pr.Phase] = pr
+	}
+	res, err := Ingest(context.Background(), e.js, p, opts)
+	require.NoError(t, err)
+	require.Equal(t, StatusCreated, res.Status)
+	require.Equal(t, 5000, res.Published)
+	checkBatch(t, e.js, res)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, Progress{Phase: PhaseValidate, Bytes: res.Size, Total: res.Size, Rows: 5000, Done: true}, last[PhaseValidate])
+	require.Equal(t, Progress{Phase: PhasePublish, Bytes: res.Size, Total: res.Size, Rows: 5000, Done: true}, last[PhasePublish])
+}
+
+func TestCheck(t *testing.T) {
+	res, err := Check(samplePath, testOptions(t))
+	require.NoError(t, err)
+	require.Equal(t, StatusValid, res.Status)
+	require.NotEmpty(t, res.Batch)
+	require.Equal(t, 20, res.Rows)
+
+	_, err = Check("no/such/file.csv", testOptions(t))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
