@@ -130,21 +130,10 @@ type Result struct {
 	WarningCount    int               `json:"warning_count,omitempty"`
 }
 
-// Check validates the file at path without publishing anything.
+// Check validates the file at path without publishing anything. The
+// result's status is StatusValid (with the batch id the file would get) or
+// StatusInvalid.
 func Check(path string, opts Options) (*Result, error) {
-	res, err := validate(path, opts)
-	if err != nil {
-		return nil, err
-	}
-	if res.Status == "" {
-		res.Status = StatusValid
-	}
-	return res, nil
-}
-
-// validate runs the first pass and fills the parts of the result it knows.
-// Status is StatusInvalid or empty.
-func validate(path string, opts Options) (*Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open payout file: %w", err)
@@ -198,6 +187,7 @@ func validate(path string, opts Options) (*Result, error) {
 	if !vr.Valid() {
 		res.Status = StatusInvalid
 	} else {
+		res.Status = StatusValid
 		res.Batch = payout.BatchID(vr.FileSHA256())
 	}
 	return res, nil
@@ -221,25 +211,43 @@ func decimals(t money.Totals) map[string]string {
 // Ingest validates the file at path and, when it is valid, publishes it as
 // a batch into the intake stream (which must exist: queue.EnsureStreams).
 // An invalid file is not an error: the result has StatusInvalid and the
-// errors, and nothing was published.
+// errors, and nothing was published. It is Check followed by Publish.
 func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Options) (*Result, error) {
 	if opts.Sealer == nil {
 		return nil, errors.New("ingest: no data key to seal card numbers")
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	res, err := validate(path, opts)
+	res, err := Check(path, opts)
 	if err != nil {
 		return nil, err
 	}
-	log = log.With(logKeyFile, res.FileName)
 	if res.Status == StatusInvalid {
-		log.Info("payout file rejected; nothing published", logKeyErrors, res.ErrorCount)
+		logger(opts).Info("payout file rejected; nothing published", logKeyFile, res.FileName, logKeyErrors, res.ErrorCount)
 		return res, nil
 	}
-	log = log.With(logKeyBatch, res.Batch)
+	return Publish(ctx, js, path, res, opts)
+}
+
+func logger(opts Options) *slog.Logger {
+	if opts.Logger != nil {
+		return opts.Logger
+	}
+	return slog.Default()
+}
+
+// Publish publishes a file that Check found valid (checked is Check's
+// result) as a batch: it reports an existing batch of the same bytes, or
+// publishes the rows not yet stored, waits for every acknowledgement and
+// seals the batch with its manifest. It reads the file again and refuses
+// to seal if the file changed since Check.
+func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *Result, opts Options) (*Result, error) {
+	if opts.Sealer == nil {
+		return nil, errors.New("ingest: no data key to seal card numbers")
+	}
+	if checked.Status != StatusValid {
+		return nil, fmt.Errorf("ingest: publish a file whose check status is %q", checked.Status)
+	}
+	res := *checked
+	log := logger(opts).With(logKeyFile, res.FileName, logKeyBatch, res.Batch)
 
 	stream, err := js.Stream(ctx, queue.StreamIntake)
 	if err != nil {
@@ -251,15 +259,15 @@ func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Optio
 		res.Status = StatusExisting
 		res.Manifest = m
 		log.Info("batch already ingested; nothing published", logKeyRows, m.Rows)
-		return res, nil
+		return &res, nil
 	}
-	stored, err := storedRows(ctx, js, stream, res.Batch)
+	stored, err := storedRows(ctx, stream, res.Batch)
 	if err != nil {
 		return nil, err
 	}
 
 	p := &publisher{js: js, batch: res.Batch, window: opts.Window, stored: stored, log: log}
-	rowsDigest, err := p.publishFile(ctx, path, res, opts)
+	rowsDigest, err := p.publishFile(ctx, path, &res, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +296,7 @@ func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Optio
 	res.Manifest = m
 	metrics.IngestRows.Add(float64(p.published))
 	log.Info("batch published and sealed", logKeyRows, res.Rows, logKeyPublished, p.published, logKeyStored, p.skipped)
-	return res, nil
+	return &res, nil
 }
 
 // existingManifest returns the batch's manifest if it was sealed before.
@@ -310,7 +318,7 @@ func existingManifest(ctx context.Context, stream jetstream.Stream, batchID stri
 // storedRows finds the rows an earlier, unfinished upload of the same
 // batch stored, with the SHA-256 of each row's message. Usually there are
 // none and it costs one stream info request.
-func storedRows(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, batchID string) (map[int][32]byte, error) {
+func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (map[int][32]byte, error) {
 	subject := queue.IntakeRowSubject(batchID)
 	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
 	if err != nil {
