@@ -169,6 +169,9 @@ func containsString(list []string, s string) bool {
 // maskCard shows a card number cell as BIN******last4 (or ****last4 when it
 // is too short to be a card number), never the whole number.
 func maskCard(v string) string {
+	if scientific(strings.TrimSpace(v)) {
+		return v // the digits are lost already
+	}
 	var d []byte
 	for i := 0; i < len(v); i++ {
 		if v[i] >= '0' && v[i] <= '9' {
