@@ -42,10 +42,11 @@ func (s *scanner) checkRow() bool {
 	if s.checkReference(ref) {
 		row.Reference = ref
 		if s.pass1 {
-			if first, dup := s.refs[ref]; dup {
+			k := s.refKey(ref)
+			if first, dup := s.refs[k]; dup {
 				s.failf(colReference, "%s already used on line %d", quote(ref), first)
 			} else {
-				s.refs[strings.Clone(ref)] = int32(s.lineOf(colReference))
+				s.refs[k] = int32(s.lineOf(colReference))
 			}
 		}
 	}
@@ -58,7 +59,11 @@ func (s *scanner) checkRow() bool {
 	}
 	row.Method = method
 	if methodOK {
-		s.res.ByMethod[string(method)]++
+		for i, m := range payout.Methods {
+			if m == method {
+				s.byMethod[i]++
+			}
+		}
 	}
 	domestic := methodOK && method != payout.MethodTransfer
 
@@ -117,6 +122,9 @@ func (s *scanner) checkRow() bool {
 				Message: fmt.Sprintf("is %d characters long; at most %d", n, maxText)})
 			continue
 		}
+		if s.pass1 {
+			continue // only the rows published need their metadata
+		}
 		if row.Meta == nil {
 			row.Meta = make(map[string]string, len(s.lay.meta))
 		}
@@ -165,7 +173,7 @@ func (s *scanner) checkAmount(cur string, curOK bool) {
 	if !curOK {
 		parseCur = "RUB" // still check the amount's syntax
 	}
-	a, err := money.Parse(v, parseCur)
+	a, err := parseAmount(v, parseCur)
 	switch {
 	case errors.Is(err, money.ErrPrecision):
 		s.failf(colAmount, "%s has more than %d decimal places", quote(v), money.Exponent(parseCur))
@@ -476,4 +484,41 @@ func (s *scanner) warnNotApplicable(method payout.Method) {
 		}
 		s.warn(c, "ignored for method "+string(method))
 	}
+}
+
+// parseAmount is money.Parse with a fast path for the common plain form
+// (digits, optionally "." or "," and up to the currency's fraction digits).
+func parseAmount(v, cur string) (money.Amount, error) {
+	exp := money.Exponent(cur)
+	var whole, frac int64
+	i, n := 0, len(v)
+	for i < n && v[i] >= '0' && v[i] <= '9' && i < 15 {
+		whole = whole*10 + int64(v[i]-'0')
+		i++
+	}
+	if i == 0 || i == 15 {
+		return money.Parse(v, cur)
+	}
+	fd := 0
+	if i < n && (v[i] == '.' || v[i] == ',') {
+		i++
+		for i < n && v[i] >= '0' && v[i] <= '9' && fd < exp {
+			frac = frac*10 + int64(v[i]-'0')
+			i++
+			fd++
+		}
+		if fd == 0 {
+			return money.Parse(v, cur)
+		}
+	}
+	if i != n {
+		return money.Parse(v, cur) // grouping, signs, too many decimals, junk
+	}
+	for range exp - fd {
+		frac *= 10
+	}
+	for range exp {
+		whole *= 10
+	}
+	return money.Amount{Minor: whole + frac, Currency: strings.ToUpper(cur)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"slices"
 	"strings"
@@ -28,6 +29,15 @@ const (
 	EncodingCP1251  = "windows-1251"
 )
 
+// refKey identifies a reference by 128 bits of two seeded hashes: a
+// million references cost a fraction of the memory of their strings, and a
+// false duplicate is as likely as guessing a 128-bit key.
+type refKey [2]uint64
+
+func (s *scanner) refKey(ref string) refKey {
+	return refKey{maphash.String(s.seed[0], ref), maphash.String(s.seed[1], ref)}
+}
+
 // scanner reads one file: the sniffing, the CSV records and the rules.
 type scanner struct {
 	opts  Options
@@ -46,16 +56,19 @@ type scanner struct {
 	warns []Error
 	bad   [numCols]bool // the cell already has an error
 
-	refs   map[string]int32 // reference → line (pass 1)
-	limits map[string]int64 // currency → per-row limit in minor units
-	row    payout.Row
-	digits []byte
+	refs     map[refKey]int32 // reference → line (pass 1)
+	seed     [2]maphash.Seed
+	byMethod [4]int           // in payout.Methods order
+	limits   map[string]int64 // currency → per-row limit in minor units
+	row      payout.Row
+	digits   []byte
 }
 
 func newScanner(opts Options, res *Result, pass1 bool) *scanner {
 	s := &scanner{opts: opts, res: res, pass1: pass1, limits: map[string]int64{}}
 	if pass1 {
-		s.refs = make(map[string]int32)
+		s.refs = make(map[refKey]int32, 1024)
+		s.seed = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 	}
 	return s
 }
@@ -134,6 +147,11 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 		}
 	}
 	s.res.Rows = s.index
+	for i, n := range s.byMethod {
+		if n > 0 {
+			s.res.ByMethod[string(payout.Methods[i])] = n
+		}
+	}
 	if s.pass1 {
 		s.finishFile()
 	}
