@@ -1,0 +1,162 @@
+// Command bank131-sandbox runs the Bank 131 sandbox bank on a local address:
+// the partner API under /api/v1, /api/v2 and /api/v1.1, signed webhooks to
+// --webhook-url, and /sandbox/payouts, /sandbox/report for inspection.
+package main
+
+import (
+	"context"
+	"crypto/rsa"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/bank131/sandbox"
+)
+
+// Log keys.
+const (
+	logKeyError = "error"
+	logKeyURL   = "url"
+)
+
+// extraProjects collects --extra-project NAME:MODE values.
+type extraProjects []string
+
+func (e *extraProjects) String() string     { return strings.Join(*e, ",") }
+func (e *extraProjects) Set(v string) error { *e = append(*e, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bank131-sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("bank131-sandbox", flag.ContinueOnError)
+	var (
+		listen      = fs.String("listen", "127.0.0.1:8131", "address to listen on")
+		publicURL   = fs.String("public-url", "", "base URL callers use to reach the sandbox (default http://<listen>)")
+		project     = fs.String("project", "payrun", "partner project name (X-PARTNER-PROJECT)")
+		mode        = fs.String("mode", "two-step", "the project's mode: two-step, single-request or auto-confirm")
+		partnerKey  = fs.String("partner-public-key", "samples/keys/partner_public.pem", "partner public key (PEM) that verifies requests")
+		bankKey     = fs.String("bank-private-key", "samples/keys/bank_private.pem", "bank private key (PEM) that signs webhooks")
+		webhookURL  = fs.String("webhook-url", "", "where to POST webhooks (e.g. http://127.0.0.1:8080/webhooks/bank131)")
+		replay      = fs.Bool("idempotency-replay", false, "answer a repeated idempotency key with the original answer instead of idempotency_key_already_exists")
+		auto3DS     = fs.Bool("auto-3ds", false, "complete 3-D Secure without opening the link")
+		noCancelFin = fs.Bool("no-finished-on-cancel", false, "do not send payment_finished after session/cancel")
+		unknownCode = fs.String("unknown-project-code", "identification_error", "error code for an unknown project: identification_error or authorization_error")
+		firstID     = fs.Int64("first-id", 0, "first session/payout number (0: derived from the clock)")
+		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+
+		processing     = fs.Duration("processing-delay", 200*time.Millisecond, "start → ready_to_confirm (or → final in single-request mode)")
+		settle         = fs.Duration("settle-delay", 200*time.Millisecond, "confirm/cancel/3-D Secure → final status")
+		confirmTimeout = fs.Duration("confirm-timeout", 240*time.Minute, "cancel payouts not confirmed within this time (confirm_timeout)")
+		errorResolve   = fs.Duration("error-resolve-delay", 2*time.Second, "session error trigger → resolved")
+		refundDelay    = fs.Duration("refund-delay", time.Second, "refund trigger: success → payment_refunded")
+		retryInitial   = fs.Duration("webhook-retry-initial", time.Second, "first webhook retry interval (doubles)")
+		retryMax       = fs.Duration("webhook-retry-max", 15*time.Minute, "longest webhook retry interval")
+		retryGiveUp    = fs.Duration("webhook-give-up", 30*time.Minute, "stop retrying a webhook after this long")
+
+		seed        = fs.Uint64("fault-seed", 1, "seed of the fault generator")
+		latency     = fs.Duration("fault-latency", 0, "latency added to every API answer")
+		jitter      = fs.Duration("fault-jitter", 0, "random extra latency up to this")
+		errors5xx   = fs.Float64("fault-5xx", 0, "share of API requests answered 500/502 without processing (0..1)")
+		drops       = fs.Float64("fault-drop", 0, "share of API requests processed and answered by closing the connection")
+		rateLimit   = fs.Float64("fault-rate-limit", 0, "requests per second above which the sandbox answers 429 (0: off)")
+		rateBurst   = fs.Int("fault-rate-burst", 1, "burst of the rate limit")
+		hookDup     = fs.Float64("fault-webhook-duplicate", 0, "share of webhooks sent twice")
+		hookReorder = fs.Float64("fault-webhook-reorder", 0, "share of webhooks held back behind the session's next one")
+		hookDrop    = fs.Float64("fault-webhook-drop", 0, "share of webhooks never sent")
+	)
+	var extra extraProjects
+	fs.Var(&extra, "extra-project", "another project NAME:MODE sharing the partner key (repeatable), e.g. payrun-pci:single-request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	pub, err := readPublicKey(*partnerKey)
+	if err != nil {
+		return err
+	}
+	bankPriv, err := readPrivateKey(*bankKey)
+	if err != nil {
+		return err
+	}
+	m, err := sandbox.ParseMode(*mode)
+	if err != nil {
+		return fmt.Errorf("--mode: %w", err)
+	}
+	projects := []sandbox.Project{{Name: *project, PublicKey: pub, Mode: m}}
+	for _, e := range extra {
+		name, modeText, _ := strings.Cut(e, ":")
+		m, err := sandbox.ParseMode(modeText)
+		if err != nil || name == "" {
+			return fmt.Errorf("--extra-project %q: want NAME:MODE", e)
+		}
+		projects = append(projects, sandbox.Project{Name: name, PublicKey: pub, Mode: m})
+	}
+
+	srv, err := sandbox.New(sandbox.Config{
+		Projects: projects, BankKey: bankPriv, WebhookURL: *webhookURL, PublicURL: *publicURL,
+		UnknownProjectCode: *unknownCode, IdempotencyReplay: *replay, NoFinishedOnCancel: *noCancelFin,
+		AutoThreeDS: *auto3DS, FirstID: *firstID, Logger: log,
+		Timing: sandbox.Timing{Processing: *processing, Settle: *settle, ConfirmTimeout: *confirmTimeout,
+			ErrorResolve: *errorResolve, Refund: *refundDelay},
+		WebhookRetry: sandbox.WebhookRetry{Initial: *retryInitial, Max: *retryMax, GiveUp: *retryGiveUp},
+		Faults: sandbox.Faults{Seed: *seed, Latency: *latency, Jitter: *jitter, ServerErrors: *errors5xx,
+			Drops: *drops, RateLimit: *rateLimit, RateBurst: *rateBurst, WebhookDuplicates: *hookDup,
+			WebhookReorders: *hookReorder, WebhookDrops: *hookDrop},
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(*listen); err != nil {
+		return err
+	}
+	log.Info("sandbox ready", logKeyURL, srv.URL())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	if err := srv.Close(); err != nil {
+		log.Warn("close", logKeyError, err)
+	}
+	return nil
+}
+
+func readPublicKey(path string) (*rsa.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("partner public key: %w", err)
+	}
+	k, err := bank131.LoadPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("partner public key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+func readPrivateKey(path string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bank private key: %w", err)
+	}
+	k, err := bank131.LoadPrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("bank private key %s: %w", path, err)
+	}
+	return k, nil
+}
