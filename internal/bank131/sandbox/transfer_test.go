@@ -236,7 +236,9 @@ func TestTransferValidation(t *testing.T) {
 		{"recipient without citizenship", func(r *bank131.MultiInitPaymentRequest) {
 			r.ParticipantDetails.Recipient.CitizenshipCountryISO3 = ""
 		}},
-		{"bad phone", func(r *bank131.MultiInitPaymentRequest) { r.ParticipantDetails.Sender.Contacts.Phone.FullNumber = "89376151530" }},
+		{"bad phone", func(r *bank131.MultiInitPaymentRequest) {
+			r.ParticipantDetails.Sender.Contacts.Phone.FullNumber = "89376151530"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

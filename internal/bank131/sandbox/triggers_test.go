@@ -16,7 +16,9 @@ func TestTriggers(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(projTwoStep)
 	card := bank131.BankCardMethod
-	token := func(suffix string) *bank131.PaymentMethod { return bank131.TokenizedCardMethod("759c9852dde2" + suffix) }
+	token := func(suffix string) *bank131.PaymentMethod {
+		return bank131.TokenizedCardMethod("759c9852dde2" + suffix)
+	}
 	hash := func(suffix string) *bank131.PaymentMethod {
 		return bank131.EncryptedCardMethod(bank131.EncryptedCard{NumberHash: "63191fa17cc7" + suffix})
 	}
