@@ -14,6 +14,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/payrun/payrun/internal/batch/batchtest"
+	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/secret"
 )
@@ -542,4 +543,16 @@ func TestErrorString(t *testing.T) {
 		Error{Line: 14, Column: "amount", Message: `"1500.555" has more than 2 decimal places`}.String())
 	require.Equal(t, "3: has 5 fields", Error{Line: 3, Message: "has 5 fields"}.String())
 	require.Equal(t, "the file is empty", Error{Message: "the file is empty"}.String())
+}
+
+func TestParseAmountMatchesMoneyParse(t *testing.T) {
+	for _, v := range []string{"0", "1", "1500", "1500.5", "1500.50", "1500,5", "1500.555", "007.10", "1.", ".5",
+		"1 500,50", "-5", "+5", "12a", "123456789012345", "99999999999999999999", "1e5", "1,000.00"} {
+		for _, cur := range []string{"RUB", "JPY", "KWD"} {
+			want, werr := money.Parse(v, cur)
+			got, gerr := parseAmount(v, cur)
+			require.Equal(t, werr, gerr, "%q %s", v, cur)
+			require.Equal(t, want, got, "%q %s", v, cur)
+		}
+	}
 }

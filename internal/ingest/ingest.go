@@ -21,7 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,7 +48,7 @@ const (
 
 // DefaultWindow is how many row publishes may wait for their
 // acknowledgement at once.
-const DefaultWindow = 1024
+const DefaultWindow = 2048
 
 // Options configure one ingest.
 type Options struct {
@@ -395,8 +394,7 @@ func (p *publisher) publishFile(ctx context.Context, path string, res *Result, o
 		defer pr.stop()
 	}
 
-	enc := newEncoder()
-	defer encoderPool.Put(enc)
+	buf := make([]byte, 0, 2048)
 	digest := sha256.New() // DigestRows, incrementally
 	subject := queue.IntakeRowSubject(p.batch)
 	aadPrefix := p.batch + "/"
@@ -411,10 +409,8 @@ func (p *publisher) publishFile(ctx context.Context, path string, res *Result, o
 		}
 		count++
 		row.Batch = p.batch
-		data, err := enc.encode(row)
-		if err != nil {
-			return "", fmt.Errorf("encode row %d: %w", row.Index, err)
-		}
+		buf = appendRow(buf[:0], row)
+		data := bytes.Clone(buf) // an async publish keeps its message until the ack
 		sum := sha256.Sum256(data)
 		digest.Write(sum[:])
 		if prev, ok := p.stored[row.Index]; ok {
@@ -541,35 +537,8 @@ func publishManifest(ctx context.Context, js jetstream.JetStream, m *payout.Mani
 	return fmt.Errorf("publish manifest of %s: %w", m.Batch, last)
 }
 
-// encoder turns rows into JSON with a reused buffer; each result is a
-// fresh copy because an async publish keeps its message until the ack.
-type encoder struct {
-	buf *bytes.Buffer
-	enc *json.Encoder
-}
-
-var encoderPool = sync.Pool{New: func() any {
-	b := new(bytes.Buffer)
-	e := json.NewEncoder(b)
-	e.SetEscapeHTML(false)
-	return &encoder{buf: b, enc: e}
-}}
-
-func newEncoder() *encoder { return encoderPool.Get().(*encoder) }
-
-func (e *encoder) encode(row *payout.Row) ([]byte, error) {
-	e.buf.Reset()
-	if err := e.enc.Encode(row); err != nil {
-		return nil, err
-	}
-	b := e.buf.Bytes()
-	return bytes.Clone(b[:len(b)-1]), nil // without Encode's newline
-}
-
 // EncodeRow is the row message's data: the JSON of the row as ingest
-// publishes it (no HTML escaping, no trailing newline).
+// publishes it (what encoding/json writes without HTML escaping).
 func EncodeRow(row *payout.Row) ([]byte, error) {
-	e := newEncoder()
-	defer encoderPool.Put(e)
-	return e.encode(row)
+	return appendRow(nil, row), nil
 }

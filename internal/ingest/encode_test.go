@@ -1,0 +1,85 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+func stdJSON(t *testing.T, row *payout.Row) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	require.NoError(t, enc.Encode(row))
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// fill sets every field reachable from v: strings to s, ints to n,
+// pointers to new values, maps to two entries.
+func fill(v reflect.Value, s string, n int64) {
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(s)
+	case reflect.Int, reflect.Int64:
+		v.SetInt(n)
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), s, n)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i), s, n)
+		}
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		m.SetMapIndex(reflect.ValueOf("b"+s), reflect.ValueOf(s))
+		m.SetMapIndex(reflect.ValueOf("a"), reflect.ValueOf("x"))
+		v.Set(m)
+	default:
+		panic("fill: unhandled kind " + v.Kind().String())
+	}
+}
+
+func TestAppendRowMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"plain", `q"uo\te`, "line\nbreak\r\ttab\x01\x1f", "<&> Иванов \u2028\u2029 ✓", "bad\xffutf8"} {
+		var row payout.Row
+		fill(reflect.ValueOf(&row).Elem(), s, -42)
+		require.Equal(t, string(stdJSON(t, &row)), string(appendRow(nil, &row)), "%q", s)
+	}
+	var empty payout.Row
+	require.Equal(t, string(stdJSON(t, &empty)), string(appendRow(nil, &empty)))
+
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	for row, err := range batch.Rows(bytes.NewReader(data), batch.Options{Now: testNow}, func(pan string, r int) string { return "sealed" }) {
+		require.NoError(t, err)
+		row.Batch = "b0123456789abcdef0123"
+		require.Equal(t, string(stdJSON(t, row)), string(appendRow(nil, row)))
+	}
+}
+
+func BenchmarkEncodeRow(b *testing.B) {
+	var row payout.Row
+	fill(reflect.ValueOf(&row).Elem(), "Иванов Иван", 12345)
+	row.Meta = nil
+	row.Transfer = nil
+	buf := make([]byte, 0, 2048)
+	b.Run("append", func(b *testing.B) {
+		for b.Loop() {
+			buf = appendRow(buf[:0], &row)
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			json.Marshal(&row)
+		}
+	})
+}
