@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -32,14 +33,19 @@ func (e *extraProjects) String() string     { return strings.Join(*e, ",") }
 func (e *extraProjects) Set(v string) error { *e = append(*e, v); return nil }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "bank131-sandbox:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
+// run starts the sandbox from command-line arguments, calls ready with its
+// URL, and serves until ctx ends.
+func run(ctx context.Context, args []string, logOut io.Writer, ready func(url string)) error {
 	fs := flag.NewFlagSet("bank131-sandbox", flag.ContinueOnError)
+	fs.SetOutput(logOut)
 	var (
 		listen      = fs.String("listen", "127.0.0.1:8131", "address to listen on")
 		publicURL   = fs.String("public-url", "", "base URL callers use to reach the sandbox (default http://<listen>)")
@@ -85,7 +91,7 @@ func run(args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
 	pub, err := readPublicKey(*partnerKey)
 	if err != nil {
@@ -101,9 +107,9 @@ func run(args []string) error {
 	}
 	projects := []sandbox.Project{{Name: *project, PublicKey: pub, Mode: m}}
 	for _, e := range extra {
-		name, modeText, _ := strings.Cut(e, ":")
+		name, modeText, ok := strings.Cut(e, ":")
 		m, err := sandbox.ParseMode(modeText)
-		if err != nil || name == "" {
+		if err != nil || !ok || name == "" {
 			return fmt.Errorf("--extra-project %q: want NAME:MODE", e)
 		}
 		projects = append(projects, sandbox.Project{Name: name, PublicKey: pub, Mode: m})
@@ -127,9 +133,9 @@ func run(args []string) error {
 		return err
 	}
 	log.Info("sandbox ready", logKeyURL, srv.URL())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if ready != nil {
+		ready(srv.URL())
+	}
 	<-ctx.Done()
 	if err := srv.Close(); err != nil {
 		log.Warn("close", logKeyError, err)

@@ -57,8 +57,13 @@ type Config struct {
 	// PrivateKey signs every request body.
 	PrivateKey *rsa.PrivateKey
 	// HTTPClient sends the requests; nil means a client with keep-alive
-	// connections sized for parallel workers. Its own Timeout, if any, also
-	// applies.
+	// connections sized for parallel workers, idle ones dropped after 30 s.
+	// Its own Timeout, if any, also applies.
+	//
+	// Keep idle connections shorter-lived than the server's keep-alive
+	// timeout: a request written on a connection the server has just
+	// closed ends in EOF, which is indistinguishable from a crash after
+	// the request arrived, so it is reported as outcome unknown.
 	HTTPClient *http.Client
 	// Timeout bounds each call (DefaultTimeout when zero).
 	Timeout time.Duration
@@ -94,6 +99,7 @@ func NewClient(cfg Config) (*Client, error) {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConns = 256
 		tr.MaxIdleConnsPerHost = 64
+		tr.IdleConnTimeout = 30 * time.Second
 		hc = &http.Client{Transport: tr}
 	}
 	log := cfg.Logger

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -94,6 +95,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	c := &call{project: project, version: version, method: method, body: body, baseURL: s.baseURL(r)}
 
 	status, answer := s.run(c, rt.handler, r.Header.Get(bank131.HeaderIdempotency))
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("api call", logKeyProject, project.Name, logKeyMethod, r.URL.Path, logKeyStatus, status)
+	}
 	s.sleep(r, latency)
 	if s.faults.roll(shareDrops) {
 		s.log.Info("fault: processed, connection dropped", logKeyMethod, method)

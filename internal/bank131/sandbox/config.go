@@ -82,6 +82,8 @@ type WebhookRetry struct {
 	Max     time.Duration // default 15m
 	GiveUp  time.Duration // default 30m
 	Timeout time.Duration // per attempt, default 10s
+	// Concurrency bounds webhook POSTs in flight at once (default 32).
+	Concurrency int
 }
 
 // Faults configures fault injection. Rates are shares between 0 and 1 drawn
@@ -245,6 +247,9 @@ func (c *Config) setDefaults() error {
 	def(&r.Max, 15*time.Minute)
 	def(&r.GiveUp, 30*time.Minute)
 	def(&r.Timeout, 10*time.Second)
+	if r.Concurrency <= 0 {
+		r.Concurrency = 32
+	}
 	def(&c.Faults.ReorderHold, 2*time.Second)
 	if c.Faults.RateBurst <= 0 {
 		c.Faults.RateBurst = 1

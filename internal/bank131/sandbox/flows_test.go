@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -215,7 +216,7 @@ func TestConfirmTwice(t *testing.T) {
 }
 
 func TestConfirmTimeout(t *testing.T) {
-	e := newEnv(t, func(c *sandbox.Config) { c.Timing.ConfirmTimeout = 20 * 1e6 })
+	e := newEnv(t, func(c *sandbox.Config) { c.Timing.ConfirmTimeout = 20 * time.Millisecond })
 	c := e.client(projTwoStep)
 	r, err := c.InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: bank131.TokenizedCardMethod("abc"), AmountDetails: rub(100), ParticipantDetails: recipient("A B")})
 	require.NoError(t, err)

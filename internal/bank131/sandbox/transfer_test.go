@@ -265,3 +265,65 @@ func TestTransferCancel(t *testing.T) {
 	require.Equal(t, bank131.PayoutFailed, fin.Session.AcquiringPayments()[0].Status)
 	require.Equal(t, bank131.PayoutFailed, fin.Session.Payout().Status)
 }
+
+// Started on its own listener, the sandbox builds 3-D Secure links from its
+// listen address.
+func TestStartListener(t *testing.T) {
+	cfg := fastConfig(t)
+	s := newSink(t, loadPub(t, "bank_public.pem"))
+	cfg.WebhookURL = s.ts.URL
+	srv, err := sandbox.New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start("127.0.0.1:0"))
+	t.Cleanup(func() { srv.Close() })
+	require.Regexp(t, `^http://127\.0\.0\.1:\d+$`, srv.URL())
+
+	c, err := bank131.NewClient(bank131.Config{BaseURL: srv.URL(), Project: projTwoStep, PrivateKey: loadPriv(t, "partner_pkcs8.pem")})
+	require.NoError(t, err)
+	r, err := c.MultiInitPayment(ctx, seedTransfer(t))
+	require.NoError(t, err)
+	rtc := s.await(r.Session.ID, bank131.HookReadyToConfirm, 1)
+	_, err = c.Confirm(ctx, r.Session.ID, rtc.ConfirmInformation)
+	require.NoError(t, err)
+	ar := s.await(r.Session.ID, bank131.HookActionRequired, 1)
+	require.Regexp(t, `^`+srv.URL()+`/sandbox/3ds/`, ar.RedirectURL())
+	resp, err := http.Get(ar.RedirectURL())
+	require.NoError(t, err)
+	resp.Body.Close()
+	fin := s.await(r.Session.ID, bank131.HookPaymentFinished, 1)
+	require.Equal(t, bank131.PayoutSucceeded, fin.Session.Payout().Status)
+	require.NoError(t, srv.Close())
+	// A new client has no kept-alive connection: nothing listens, retry.
+	// (The old client's idle connection was closed under it; a request
+	// written on it ends in EOF, which is "outcome unknown".)
+	fresh, err := bank131.NewClient(bank131.Config{BaseURL: srv.URL(), Project: projTwoStep, PrivateKey: loadPriv(t, "partner_pkcs8.pem")})
+	require.NoError(t, err)
+	_, err = fresh.Status(ctx, r.Session.ID)
+	require.Equal(t, bank131.ClassRetry, bank131.Classify(err), "%v", err)
+	require.True(t, bank131.IsConnectError(err))
+}
+
+func TestNewValidates(t *testing.T) {
+	good := fastConfig(t)
+	tests := []struct {
+		name   string
+		change func(c *sandbox.Config)
+	}{
+		{"no projects", func(c *sandbox.Config) { c.Projects = nil }},
+		{"no bank key", func(c *sandbox.Config) { c.BankKey = nil }},
+		{"project without key", func(c *sandbox.Config) { c.Projects = []sandbox.Project{{Name: "x"}} }},
+		{"duplicate project", func(c *sandbox.Config) { c.Projects = append(c.Projects, c.Projects[0]) }},
+		{"bad mode", func(c *sandbox.Config) { c.Projects[0].Mode = "weekly" }},
+		{"bad rate", func(c *sandbox.Config) { c.Rates = map[string]string{"TRY": "1e3"} }},
+		{"bad unknown-project code", func(c *sandbox.Config) { c.UnknownProjectCode = "nope" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good
+			cfg.Projects = append([]sandbox.Project(nil), good.Projects...)
+			tt.change(&cfg)
+			_, err := sandbox.New(cfg)
+			require.Error(t, err)
+		})
+	}
+}

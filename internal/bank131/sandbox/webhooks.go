@@ -39,6 +39,8 @@ type dispatcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	slots chan struct{} // bounds POSTs in flight
+
 	mu    sync.Mutex
 	lanes map[string]*lane
 	held  map[string]*heldHook
@@ -57,7 +59,8 @@ type heldHook struct {
 
 func newDispatcher(s *Server) *dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &dispatcher{srv: s, ctx: ctx, cancel: cancel, lanes: map[string]*lane{}, held: map[string]*heldHook{}}
+	return &dispatcher{srv: s, ctx: ctx, cancel: cancel, lanes: map[string]*lane{}, held: map[string]*heldHook{},
+		slots: make(chan struct{}, s.cfg.WebhookRetry.Concurrency)}
 }
 
 // send queues a webhook, applying the drop, duplicate and reorder faults.
@@ -191,6 +194,12 @@ func (d *dispatcher) post(h *hook, timeout time.Duration) (int, error) {
 	url := d.srv.WebhookURL()
 	if url == "" {
 		return 0, errNoWebhookURL
+	}
+	select {
+	case d.slots <- struct{}{}:
+		defer func() { <-d.slots }()
+	case <-d.ctx.Done():
+		return 0, d.ctx.Err()
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, timeout)
 	defer cancel()
