@@ -319,7 +319,7 @@ func benchIngest(dir, path string, n int) error {
 			queue.HeaderRow:       []string{strconv.Itoa(i)},
 			queue.HeaderKind:      []string{"row"},
 		}}
-		if _, err := js.PublishMsgAsync(msg); err != nil {
+		if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute)); err != nil {
 			return err
 		}
 	}
