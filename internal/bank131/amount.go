@@ -29,13 +29,13 @@ type CalcAmount struct {
 	Currency string `json:"currency"`
 }
 
-// Known returns a CalcAmount with a value.
-func Known(minor int64, currency string) CalcAmount {
+// Given returns a CalcAmount with a value: the side the caller fixes.
+func Given(minor int64, currency string) CalcAmount {
 	return CalcAmount{Amount: &minor, Currency: currency}
 }
 
-// Unknown returns a CalcAmount whose amount the bank computes (null).
-func Unknown(currency string) CalcAmount { return CalcAmount{Currency: currency} }
+// ToCompute returns a CalcAmount whose amount the bank computes (null).
+func ToCompute(currency string) CalcAmount { return CalcAmount{Currency: currency} }
 
 // Value returns the amount and whether it is set.
 func (c CalcAmount) Value() (int64, bool) {

@@ -157,7 +157,7 @@ func TestClientCallsPathsHeadersAndBodies(t *testing.T) {
 			return err
 		}, PathTokenInfo, `{"type":"card","card":{"type":"tokenized_card","tokenized_card":{"token":"759c"}}}`, ""},
 		{"calculate", func() error {
-			r, err := c.Calculate(ctx, CalculateRequest{Amounts: CalcSides{Source: Known(357912, "RUB"), Destination: Unknown("TRY")}})
+			r, err := c.Calculate(ctx, CalculateRequest{Amounts: CalcSides{Source: Given(357912, "RUB"), Destination: ToCompute("TRY")}})
 			require.EqualValues(t, 131426, r.Amounts.Destination.Amount)
 			return err
 		}, PathCalculate, string(readFile(t, "seeds/s3_calculate_request.json")), ""},

@@ -24,17 +24,17 @@ func TestCalculate(t *testing.T) {
 		code     string
 	}{
 		// The bank's own example: forward rate from 3 579.12 RUB.
-		{"seed forward TRY", calc(bank131.Known(357912, "RUB"), bank131.Unknown("TRY")), 357913, 131426, "TRY", "2.7233", ""},
-		{"reverse TRY", calc(bank131.Unknown("rub"), bank131.Known(131426, "try")), 357913, 131426, "TRY", "2.7233", ""},
-		{"forward USD", calc(bank131.Known(1_000_000, "RUB"), bank131.Unknown("USD")), 1_000_032, 10817, "USD", "92.4500", ""},
-		{"reverse USD", calc(bank131.Unknown("RUB"), bank131.Known(10000, "USD")), 924500, 10000, "USD", "92.4500", ""},
-		{"forward KGS", calc(bank131.Known(100_000, "RUB"), bank131.Unknown("KGS")), 100_001, 94904, "KGS", "1.0537", ""},
-		{"reverse KGS", calc(bank131.Unknown("RUB"), bank131.Known(46943404, "KGS")), 49_464_265, 46943404, "KGS", "1.0537", ""},
-		{"both given", calc(bank131.Known(1, "RUB"), bank131.Known(1, "TRY")), 0, 0, "", "", "invalid_request"},
-		{"none given", calc(bank131.Unknown("RUB"), bank131.Unknown("TRY")), 0, 0, "", "", "invalid_request"},
-		{"unknown currency", calc(bank131.Known(100, "RUB"), bank131.Unknown("EUR")), 0, 0, "", "", "invalid_request"},
-		{"foreign source", calc(bank131.Known(100, "TRY"), bank131.Unknown("RUB")), 0, 0, "", "", "invalid_request"},
-		{"zero", calc(bank131.Known(0, "RUB"), bank131.Unknown("TRY")), 0, 0, "", "", "invalid_request"},
+		{"seed forward TRY", calc(bank131.Given(357912, "RUB"), bank131.ToCompute("TRY")), 357913, 131426, "TRY", "2.7233", ""},
+		{"reverse TRY", calc(bank131.ToCompute("rub"), bank131.Given(131426, "try")), 357913, 131426, "TRY", "2.7233", ""},
+		{"forward USD", calc(bank131.Given(1_000_000, "RUB"), bank131.ToCompute("USD")), 1_000_032, 10817, "USD", "92.4500", ""},
+		{"reverse USD", calc(bank131.ToCompute("RUB"), bank131.Given(10000, "USD")), 924500, 10000, "USD", "92.4500", ""},
+		{"forward KGS", calc(bank131.Given(100_000, "RUB"), bank131.ToCompute("KGS")), 100_001, 94904, "KGS", "1.0537", ""},
+		{"reverse KGS", calc(bank131.ToCompute("RUB"), bank131.Given(46943404, "KGS")), 49_464_265, 46943404, "KGS", "1.0537", ""},
+		{"both given", calc(bank131.Given(1, "RUB"), bank131.Given(1, "TRY")), 0, 0, "", "", "invalid_request"},
+		{"none given", calc(bank131.ToCompute("RUB"), bank131.ToCompute("TRY")), 0, 0, "", "", "invalid_request"},
+		{"unknown currency", calc(bank131.Given(100, "RUB"), bank131.ToCompute("EUR")), 0, 0, "", "", "invalid_request"},
+		{"foreign source", calc(bank131.Given(100, "TRY"), bank131.ToCompute("RUB")), 0, 0, "", "", "invalid_request"},
+		{"zero", calc(bank131.Given(0, "RUB"), bank131.ToCompute("TRY")), 0, 0, "", "", "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,7 +73,7 @@ func seedTransfer(t *testing.T) bank131.MultiInitPaymentRequest {
 func TestFlowTransfer(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(projTwoStep)
-	quote, err := c.Calculate(ctx, calc(bank131.Known(357912, "RUB"), bank131.Unknown("TRY")))
+	quote, err := c.Calculate(ctx, calc(bank131.Given(357912, "RUB"), bank131.ToCompute("TRY")))
 	require.NoError(t, err)
 	require.EqualValues(t, 3580, quote.Amounts.TransferFee.Amount, "1% of 3579.13 RUB, rounded up")
 
@@ -192,7 +192,7 @@ func TestTransferKinds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := seedTransfer(t)
 			req.PayoutDetailsMulti = []bank131.PaymentMethod{*tt.po}
-			req.Calculate = calc(bank131.Known(tt.amount, "RUB"), bank131.Unknown(tt.dst))
+			req.Calculate = calc(bank131.Given(tt.amount, "RUB"), bank131.ToCompute(tt.dst))
 			r, err := c.MultiInitPayment(ctx, req)
 			if tt.code != "" {
 				require.Equal(t, tt.code, bank131.ErrorCode(err), "%v", err)
