@@ -34,6 +34,15 @@ const (
 	CodeStale    = "stale"     // the request's guard (expected state, attempt, generation) no longer holds
 	CodeInvalid  = "invalid"   // the request itself is malformed
 	CodeInternal = "internal"  // the ledger failed; try again
+	// CodeConflict: the row already is in the requested state but the
+	// request's facts (payout id, session, error code) disagree with the
+	// recorded ones; nothing was changed.
+	CodeConflict = "conflict"
+	// CodeForeignSession: the request names a bank session that is neither
+	// the row's session nor its confirm session. The ledger recorded it as
+	// evidence (and opened an exception when that session succeeded) but
+	// never changes the row for it. The caller should not retry.
+	CodeForeignSession = "foreign_session"
 )
 
 // Error is the error part of a reply.
@@ -52,6 +61,7 @@ const (
 	SourceReport    = "report"    // the bank's daily report
 	SourceSweeper   = "sweeper"   // the ledger's own re-enqueue or deadline
 	SourceOperator  = "operator"  // a person, through the ledger command or HTTP
+	SourceLedger    = "ledger"    // the ledger itself: release, a batch cancellation
 	SourceDead      = "dead_letter"
 )
 
@@ -82,6 +92,8 @@ type RowState struct {
 	Reference      string             `json:"reference"`
 	Method         payout.Method      `json:"method"`
 	Amount         money.Amount       `json:"amount"`
+	Recipient      string             `json:"recipient,omitempty"`
+	Destination    string             `json:"destination,omitempty"` // masked: "card 424242******4242", "IBAN TR33…1326"
 	State          payout.State       `json:"state"`
 	BatchStatus    payout.BatchStatus `json:"batch_status"`
 	Gen            int                `json:"gen"`     // release generation: bumped on every re-enqueue
@@ -97,6 +109,10 @@ type RowState struct {
 	Reason         string             `json:"reason,omitempty"`
 	ActionURL      string             `json:"action_url,omitempty"` // 3-D Secure link for the sender
 	TCN            string             `json:"tcn,omitempty"`        // decoded transfer control number
+	Worker         string             `json:"worker,omitempty"`     // the processor that moved the row last
+	Fee            *money.Amount      `json:"fee,omitempty"`
+	Paid           *money.Amount      `json:"paid,omitempty"`
+	MovedAt        time.Time          `json:"moved_at"` // last transition or re-enqueue (the sweeper's clock)
 	UpdatedAt      time.Time          `json:"updated_at"`
 }
 
@@ -157,6 +173,7 @@ type TransitionReply struct {
 // bank is about to pay; the gate compares it with the row.
 type Observed struct {
 	Amount      money.Amount  `json:"amount"`                // payout amount_details
+	Recipient   string        `json:"recipient,omitempty"`   // recipient's full name, if the bank shows it
 	Last4       string        `json:"last4,omitempty"`       // masked card in the payout, if shown
 	Token       string        `json:"token,omitempty"`       // tokenized_card token echoed, if shown
 	FXRate      string        `json:"fx_rate,omitempty"`     // confirm_information.exchanges[].fx_rate

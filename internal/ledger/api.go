@@ -1,0 +1,218 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+)
+
+// Transition applies a transition (see ledgerapi.Transition). Refusals are
+// in the reply's Error; the error result is an internal failure.
+func (s *Service) Transition(ctx context.Context, t ledgerapi.Transition) (*ledgerapi.TransitionReply, error) {
+	var reply *ledgerapi.TransitionReply
+	err := s.w.Do(ctx, func(tx *Tx) error {
+		var err error
+		reply, err = s.transition(tx, &t)
+		return err
+	})
+	return reply, err
+}
+
+// Gate asks the gate (see ledgerapi.GateRequest).
+func (s *Service) Gate(ctx context.Context, g ledgerapi.GateRequest) (*ledgerapi.GateReply, error) {
+	var reply *ledgerapi.GateReply
+	err := s.w.Do(ctx, func(tx *Tx) error {
+		var err error
+		reply, err = s.gate(tx, &g)
+		return err
+	})
+	return reply, err
+}
+
+// startAPI serves the ledgerapi endpoints as the micro service
+// ledgerapi.ServiceName. Transitions and the gate do not block the
+// subscription: the request goes to the writer, whose group commit answers
+// it after the commit, so many requests share one transaction.
+func (s *Service) startAPI() error {
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        ledgerapi.ServiceName,
+		Version:     "1.0.0",
+		Description: "payrun ledger: row transitions, the confirm gate, batch commands",
+	})
+	if err != nil {
+		return fmt.Errorf("start ledger API: %w", err)
+	}
+	endpoints := []struct {
+		name, subject string
+		h            micro.HandlerFunc
+	}{
+		{"row_get", ledgerapi.SubjectRowGet, s.handleRowGet},
+		{"row_transition", ledgerapi.SubjectRowTransition, s.handleTransition},
+		{"row_gate", ledgerapi.SubjectRowGate, s.handleGate},
+		{"batch_get", ledgerapi.SubjectBatchGet, s.handleBatchGet},
+		{"batch_list", ledgerapi.SubjectBatchList, s.handleBatchList},
+		{"batch_cancel", ledgerapi.SubjectBatchCancel, s.handleBatchCommand(s.Cancel)},
+		{"batch_approve", ledgerapi.SubjectBatchApprove, s.handleBatchCommand(s.Approve)},
+	}
+	for _, e := range endpoints {
+		if err := svc.AddEndpoint(e.name, e.h, micro.WithEndpointSubject(e.subject),
+			micro.WithEndpointPendingLimits(-1, -1)); err != nil {
+			svc.Stop()
+			return fmt.Errorf("start ledger API %s: %w", e.subject, err)
+		}
+	}
+	s.svc = svc
+	return nil
+}
+
+// apiError turns an error into the protocol's error: invalid requests and
+// unknown ids keep their message; anything else is logged and shown as an
+// internal error.
+func (s *Service) apiError(err error) *ledgerapi.Error {
+	switch {
+	case errors.Is(err, errNotFound):
+		return &ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: err.Error()}
+	case errors.Is(err, errInvalid):
+		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: err.Error()}
+	}
+	s.log.Error("ledger request failed", LogKeyError, err)
+	return &ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}
+}
+
+func respond(req micro.Request, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		req.Error("500", "encode reply", nil)
+		return
+	}
+	req.Respond(data)
+}
+
+func decode(req micro.Request, v any) *ledgerapi.Error {
+	if err := json.Unmarshal(req.Data(), v); err != nil {
+		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: "request is not valid JSON: " + err.Error()}
+	}
+	return nil
+}
+
+func (s *Service) handleTransition(req micro.Request) {
+	t := new(ledgerapi.Transition)
+	if e := decode(req, t); e != nil {
+		respond(req, ledgerapi.TransitionReply{Error: e})
+		return
+	}
+	var reply *ledgerapi.TransitionReply
+	s.w.Submit(func(tx *Tx) error {
+		var err error
+		reply, err = s.transition(tx, t)
+		return err
+	}, func(err error) {
+		if err != nil {
+			reply = &ledgerapi.TransitionReply{Error: s.apiError(err)}
+		}
+		go respond(req, reply)
+	})
+}
+
+func (s *Service) handleGate(req micro.Request) {
+	g := new(ledgerapi.GateRequest)
+	if e := decode(req, g); e != nil {
+		respond(req, ledgerapi.GateReply{Error: e})
+		return
+	}
+	var reply *ledgerapi.GateReply
+	s.w.Submit(func(tx *Tx) error {
+		var err error
+		reply, err = s.gate(tx, g)
+		return err
+	}, func(err error) {
+		if err != nil {
+			reply = &ledgerapi.GateReply{Error: s.apiError(err)}
+		}
+		go respond(req, reply)
+	})
+}
+
+func (s *Service) handleRowGet(req micro.Request) {
+	var r ledgerapi.RowRequest
+	if e := decode(req, &r); e != nil {
+		respond(req, ledgerapi.RowReply{Error: e})
+		return
+	}
+	var row *ledgerapi.RowState
+	var err error
+	if r.Batch == "" && r.SessionID != "" {
+		row, err = s.db.RowBySession(r.SessionID)
+	} else {
+		row, err = s.db.Row(r.Batch, r.Row)
+	}
+	if err != nil {
+		respond(req, ledgerapi.RowReply{Error: s.apiError(err)})
+		return
+	}
+	respond(req, ledgerapi.RowReply{Row: row})
+}
+
+func (s *Service) handleBatchGet(req micro.Request) {
+	var r ledgerapi.BatchRequest
+	if e := decode(req, &r); e != nil {
+		respond(req, ledgerapi.BatchReply{Error: e})
+		return
+	}
+	b, err := s.db.Batch(context.Background(), r.Batch)
+	if err != nil {
+		respond(req, ledgerapi.BatchReply{Error: s.apiError(err)})
+		return
+	}
+	respond(req, ledgerapi.BatchReply{Batch: b})
+}
+
+func (s *Service) handleBatchList(req micro.Request) {
+	var r ledgerapi.BatchListRequest
+	if e := decode(req, &r); e != nil {
+		respond(req, ledgerapi.BatchListReply{Error: e})
+		return
+	}
+	list, err := s.db.Batches(context.Background(), r.Limit)
+	if err != nil {
+		respond(req, ledgerapi.BatchListReply{Error: s.apiError(err)})
+		return
+	}
+	respond(req, ledgerapi.BatchListReply{Batches: list})
+}
+
+// handleBatchCommand serves cancel and approve; they run in their own
+// goroutine because a cancellation of a large batch takes a while.
+func (s *Service) handleBatchCommand(do func(context.Context, ledgerapi.BatchCommand) error) micro.HandlerFunc {
+	return func(req micro.Request) {
+		var cmd ledgerapi.BatchCommand
+		if e := decode(req, &cmd); e != nil {
+			respond(req, ledgerapi.BatchReply{Error: e})
+			return
+		}
+		if cmd.Batch == "" {
+			respond(req, ledgerapi.BatchReply{Error: &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: "a batch id is required"}})
+			return
+		}
+		if cmd.By == "" {
+			cmd.By = "operator"
+		}
+		go func() {
+			if err := do(context.Background(), cmd); err != nil {
+				respond(req, ledgerapi.BatchReply{Error: s.apiError(err)})
+				return
+			}
+			b, err := s.db.Batch(context.Background(), cmd.Batch)
+			if err != nil {
+				respond(req, ledgerapi.BatchReply{Error: s.apiError(err)})
+				return
+			}
+			respond(req, ledgerapi.BatchReply{Batch: b})
+		}()
+	}
+}

@@ -1,0 +1,217 @@
+package ledger
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+const ledgerSource = ledgerapi.SourceLedger
+
+// errInvalid marks a request the ledger refuses as it stands.
+var errInvalid = errors.New("invalid")
+
+// moveRows moves every row of batch in state from to state to, logging one
+// transition per row. It returns how many rows moved.
+func moveRows(tx *Tx, batch string, from, to payout.State, source, by, detail string) error {
+	_, err := moveRowsN(tx, batch, from, to, source, by, detail, -1)
+	return err
+}
+
+// moveRowsN is moveRows for at most limit rows (in row order; -1 for all).
+// Moving to queued bumps each row's gen (a release).
+func moveRowsN(tx *Tx, batch string, from, to payout.State, source, by, detail string, limit int) (int, error) {
+	now := formatTime(tx.Now)
+	bump := 0
+	if to == payout.StateQueued {
+		bump = 1
+	}
+	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, reason, detail)
+		SELECT batch_id, row_no, state, ?, ?, ?, ?, gen + ?, attempt, '', ? FROM rows
+		WHERE batch_id = ? AND state = ? ORDER BY row_no LIMIT ?`,
+		string(to), now, source, by, bump, detail, batch, string(from), limit); err != nil {
+		return 0, fmt.Errorf("log %s → %s of %s: %w", from, to, batch, err)
+	}
+	res, err := tx.Exec(`UPDATE rows SET state = ?, gen = gen + ?, moved_at = ?, updated_at = ?
+		WHERE batch_id = ? AND row_no IN (SELECT row_no FROM rows WHERE batch_id = ? AND state = ? ORDER BY row_no LIMIT ?)`,
+		string(to), bump, now, now, batch, batch, string(from), limit)
+	if err != nil {
+		return 0, fmt.Errorf("move %s → %s of %s: %w", from, to, batch, err)
+	}
+	n, _ := res.RowsAffected()
+	if to.Terminal() && n > 0 {
+		if _, err := tx.Exec(`UPDATE batches SET rows_terminal = rows_terminal + ? WHERE id = ?`, n, batch); err != nil {
+			return 0, fmt.Errorf("count terminal rows of %s: %w", batch, err)
+		}
+	}
+	return int(n), nil
+}
+
+// notAtBank are the states whose rows a cancellation moves to cancelled:
+// no bank call for them was made (intents are recorded before the call).
+var notAtBank = []payout.State{payout.StateReceived, payout.StateScheduled, payout.StateAwaitingApproval,
+	payout.StateQueued, payout.StateClaimed, payout.StateQuoted}
+
+// cancelRows cancels a batch's rows that are not at the bank yet.
+func cancelRows(tx *Tx, batch, reason, source string) error {
+	for _, st := range notAtBank {
+		if _, err := tx.Exec(`UPDATE rows SET reason = ?, job_gen = gen WHERE batch_id = ? AND state = ?`,
+			reason, batch, string(st)); err != nil {
+			return fmt.Errorf("cancel rows of %s: %w", batch, err)
+		}
+		if err := moveRows(tx, batch, st, payout.StateCancelled, source, "", reason); err != nil {
+			return err
+		}
+	}
+	return finishBatch(tx, batch)
+}
+
+// finishBatch marks a released batch done (or a cancelled one finished)
+// once every accepted row is terminal.
+func finishBatch(tx *Tx, batch string) error {
+	_, err := tx.Exec(`UPDATE batches SET status = CASE status WHEN ? THEN ? ELSE status END, finished_at = ?
+		WHERE id = ? AND finished_at IS NULL AND status IN (?, ?) AND manifest_rows IS NOT NULL
+		AND rows_terminal >= manifest_rows`,
+		payout.BatchReleased, payout.BatchDone, formatTime(tx.Now), batch, payout.BatchReleased, payout.BatchCancelled)
+	if err != nil {
+		return fmt.Errorf("finish batch %s: %w", batch, err)
+	}
+	return nil
+}
+
+// batchStatus reads a batch's status and reason in tx.
+func batchStatus(tx *Tx, batch string) (payout.BatchStatus, string, error) {
+	var st payout.BatchStatus
+	var reason string
+	err := tx.QueryRow(`SELECT status, reason FROM batches WHERE id = ?`, batch).Scan(&st, &reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", fmt.Errorf("batch %s: %w", batch, errNotFound)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("read batch %s: %w", batch, err)
+	}
+	return st, reason, nil
+}
+
+// approveBatch approves a batch waiting for approval. Approving a batch
+// that needs none, or was approved, is a no-op.
+func approveBatch(tx *Tx, cmd ledgerapi.BatchCommand) error {
+	st, _, err := batchStatus(tx, cmd.Batch)
+	if err != nil {
+		return err
+	}
+	switch st {
+	case payout.BatchAwaitingApproval:
+	case payout.BatchScheduled, payout.BatchReleased, payout.BatchDone:
+		return nil
+	case payout.BatchReceiving:
+		return fmt.Errorf("%w: batch %s is still receiving rows; approve it after its manifest", errInvalid, cmd.Batch)
+	default:
+		return fmt.Errorf("%w: batch %s is %s", errInvalid, cmd.Batch, st)
+	}
+	if _, err := tx.Exec(`UPDATE batches SET status = ?, approved_by = ?, approved_at = ? WHERE id = ?`,
+		payout.BatchScheduled, cmd.By, formatTime(tx.Now), cmd.Batch); err != nil {
+		return fmt.Errorf("approve batch %s: %w", cmd.Batch, err)
+	}
+	return moveRows(tx, cmd.Batch, payout.StateAwaitingApproval, payout.StateScheduled, ledgerapi.SourceOperator, cmd.By,
+		"approved by "+cmd.By)
+}
+
+// cancelBatch cancels a batch: rows not at the bank yet are cancelled; the
+// rows it returns hold a live session that may wait at ready_to_confirm
+// and need a poll so the gate cancels them at the bank.
+func cancelBatch(tx *Tx, cmd ledgerapi.BatchCommand) ([]*rowRec, error) {
+	st, _, err := batchStatus(tx, cmd.Batch)
+	if err != nil {
+		return nil, err
+	}
+	switch st {
+	case payout.BatchCancelled:
+		return nil, nil
+	case payout.BatchRejected, payout.BatchDone:
+		return nil, fmt.Errorf("%w: batch %s is %s", errInvalid, cmd.Batch, st)
+	}
+	reason := "cancelled by " + cmd.By
+	if cmd.Reason != "" {
+		reason += ": " + cmd.Reason
+	}
+	if _, err := tx.Exec(`UPDATE batches SET status = ?, reason = ?, cancelled_by = ?, cancelled_at = ? WHERE id = ?`,
+		payout.BatchCancelled, reason, cmd.By, formatTime(tx.Now), cmd.Batch); err != nil {
+		return nil, fmt.Errorf("cancel batch %s: %w", cmd.Batch, err)
+	}
+	if st == payout.BatchReceiving {
+		return nil, nil // its rows are cancelled when the manifest seals it
+	}
+	if err := cancelRows(tx, cmd.Batch, reason, ledgerapi.SourceOperator); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(`SELECT `+rowColumns+rowFrom+`WHERE r.batch_id = ? AND r.state IN (?, ?, ?, ?)`,
+		cmd.Batch, payout.StateOpening, payout.StateSessionOpen, payout.StateStarting, payout.StatePayoutStarted)
+	if err != nil {
+		return nil, fmt.Errorf("find live rows of %s: %w", cmd.Batch, err)
+	}
+	defer rows.Close()
+	var live []*rowRec
+	for rows.Next() {
+		r, err := scanRow(rows)
+		if err != nil {
+			return nil, fmt.Errorf("find live rows of %s: %w", cmd.Batch, err)
+		}
+		live = append(live, r)
+	}
+	return live, rows.Err()
+}
+
+// dueBatches lists batches whose rows should be released now: scheduled
+// ones whose time came, and released ones whose release was interrupted.
+func dueBatches(tx *Tx) ([]string, error) {
+	rows, err := tx.Query(`SELECT id FROM batches WHERE (status = ? AND (schedule_at IS NULL OR schedule_at <= ?))
+		OR (status = ? AND release_done = 0) ORDER BY first_seen_at`,
+		payout.BatchScheduled, formatTime(tx.Now), payout.BatchReleased)
+	if err != nil {
+		return nil, fmt.Errorf("find due batches: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("find due batches: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// releaseChunk moves up to limit scheduled rows of a due batch to queued
+// with the next gen; the job publisher sends their jobs after the commit.
+// It reports whether the batch's release is complete.
+func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err error) {
+	st, _, err := batchStatus(tx, batch)
+	if err != nil {
+		return 0, false, err
+	}
+	if st != payout.BatchScheduled && st != payout.BatchReleased {
+		return 0, true, nil // cancelled meanwhile
+	}
+	if st == payout.BatchScheduled {
+		if _, err := tx.Exec(`UPDATE batches SET status = ?, released_at = ? WHERE id = ?`,
+			payout.BatchReleased, formatTime(tx.Now), batch); err != nil {
+			return 0, false, fmt.Errorf("release batch %s: %w", batch, err)
+		}
+	}
+	n, err := moveRowsN(tx, batch, payout.StateScheduled, payout.StateQueued, ledgerSource, "", "released", limit)
+	if err != nil {
+		return 0, false, err
+	}
+	if n < limit {
+		if _, err := tx.Exec(`UPDATE batches SET release_done = 1 WHERE id = ?`, batch); err != nil {
+			return n, false, fmt.Errorf("release batch %s: %w", batch, err)
+		}
+		return n, true, finishBatch(tx, batch)
+	}
+	return n, false, nil
+}

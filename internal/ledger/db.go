@@ -1,0 +1,213 @@
+// Package ledger is payrun's system of record: a SQLite database that holds
+// every batch and row, every state transition with its evidence, the bank's
+// webhooks, quotes, gate decisions and exceptions, and the service around it
+// that reads the intake stream, releases due batches to the work queue,
+// serves transitions and the gate over NATS, and sweeps rows that stopped
+// moving.
+//
+// One process owns the database and is its only writer: every write goes
+// through one goroutine and one connection (see writer.go). Readers use a
+// separate read-only pool.
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// DB is the ledger's SQLite database: one writer connection and a pool of
+// read-only connections over the same file.
+type DB struct {
+	path string
+	w    *sql.DB   // one connection, the only writer
+	wc   *sql.Conn // pinned writer connection
+	r    *sql.DB   // read-only pool
+
+	stmts map[string]*sql.Stmt // prepared on wc; used by the writer goroutine only
+
+	// Now is the clock; tests replace it before the service starts.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the ledger database at path and applies
+// the migrations it has not applied yet.
+func Open(path string) (*DB, error) {
+	db := &DB{path: path, stmts: map[string]*sql.Stmt{}, Now: time.Now}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_synchronous", "FULL") // money state: a commit survives power loss
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_txlock", "immediate")
+	q.Set("_cache_size", "-65536")
+	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	db.w = w
+	ctx := context.Background()
+	if db.wc, err = w.Conn(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	if _, err := db.wc.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	r, err := openReader(path)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	db.r = r
+	return db, nil
+}
+
+// OpenReadOnly opens an existing ledger database for reading only, as
+// `ledger status` does while the ledger runs. Its write methods fail.
+func OpenReadOnly(path string) (*DB, error) {
+	r, err := openReader(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Ping(); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
+	}
+	return &DB{path: path, r: r, Now: time.Now}, nil
+}
+
+func openReader(path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Set("_query_only", "1")
+	q.Set("_busy_timeout", "10000")
+	q.Set("_foreign_keys", "on")
+	r, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	return r, nil
+}
+
+// escapePath keeps '?' and '#' in a file name from being read as URI parts.
+func escapePath(p string) string {
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }
+
+// Close closes the database.
+func (db *DB) Close() error {
+	var errs []error
+	for _, s := range db.stmts {
+		s.Close()
+	}
+	if db.wc != nil {
+		errs = append(errs, db.wc.Close())
+	}
+	if db.w != nil {
+		errs = append(errs, db.w.Close())
+	}
+	if db.r != nil {
+		errs = append(errs, db.r.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// migrate applies every embedded migration not yet recorded in
+// schema_migrations, each in its own transaction, in name order.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.wc.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var n int
+		if err := db.wc.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+			return fmt.Errorf("check migration %s: %w", name, err)
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("read migration %s: %w", name, err)
+		}
+		tx, err := db.wc.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("apply migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`,
+			name, formatTime(time.Now())); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("record migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("commit migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// timeLayout is the one format times are stored in: UTC, fixed width, so
+// that text order is time order.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		t, _ = time.Parse(time.RFC3339Nano, s)
+	}
+	return t
+}
+
+// nullTime formats an optional time for a nullable column.
+func nullTime(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// scanTime reads a nullable time column.
+func scanTime(ns sql.NullString) *time.Time {
+	if !ns.Valid || ns.String == "" {
+		return nil
+	}
+	t := parseTime(ns.String)
+	return &t
+}

@@ -1,0 +1,281 @@
+package ledger
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// gate decides whether a session at ready_to_confirm may be confirmed; see
+// ledgerapi.GateRequest for the rules. It is the only code that sets a
+// row's confirm session.
+func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, error) {
+	if g.SessionID == "" {
+		return &ledgerapi.GateReply{Error: refuse(ledgerapi.CodeInvalid, "the gate needs a session")}, nil
+	}
+	if g.Evidence.Source == "" {
+		g.Evidence.Source = ledgerapi.SourceWebhook
+	}
+	batch, rowNo := g.Batch, g.Row
+	if batch == "" {
+		var err error
+		if batch, rowNo, err = rowBySession(tx, g.SessionID); errors.Is(err, errNotFound) {
+			return &ledgerapi.GateReply{Error: refuse(ledgerapi.CodeNotFound, "no row has session %s", g.SessionID)}, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	r, err := loadRow(tx, batch, rowNo)
+	if errors.Is(err, errNotFound) {
+		return &ledgerapi.GateReply{Error: refuse(ledgerapi.CodeNotFound, "no row %s/%d", batch, rowNo)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	decide := func(decision, reason string) (*ledgerapi.GateReply, error) {
+		if err := s.recordGate(tx, r, g, decision, reason); err != nil {
+			return nil, err
+		}
+		if decision == ledgerapi.DecisionCancel {
+			if err := recordSession(tx, g.SessionID, r.Batch, r.Row, r.Attempt, roleCancelled, "ready_to_confirm"); err != nil {
+				return nil, err
+			}
+		}
+		if r2, err := loadRow(tx, r.Batch, r.Row); err == nil {
+			r = r2
+		}
+		s.log.Info("gate", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
+			LogKeySession, g.SessionID, LogKeyDecision, decision, LogKeyReason, reason)
+		return &ledgerapi.GateReply{Decision: decision, Reason: reason, Row: apiRow(tx, r)}, nil
+	}
+
+	// 1. The session that holds the confirm: a repeat.
+	if r.ConfirmSession != "" && r.ConfirmSession == g.SessionID {
+		if r.State == payout.StateConfirming {
+			return decide(ledgerapi.DecisionConfirm, "repeat: this session holds the confirm")
+		}
+		return decide(ledgerapi.DecisionIgnore, fmt.Sprintf("row is already %s with this session", r.State))
+	}
+	// 2. Another session holds the confirm.
+	if r.ConfirmSession != "" {
+		return decide(ledgerapi.DecisionCancel, fmt.Sprintf("session %s already holds the row's confirm", r.ConfirmSession))
+	}
+	// 3. A session recorded for another row, or abandoned / cancelled before.
+	if owner, ownerRow, role, err := sessionOwner(tx, g.SessionID); err != nil {
+		return nil, fmt.Errorf("look up session %s: %w", g.SessionID, err)
+	} else if owner != "" && (owner != r.Batch || ownerRow != r.Row) {
+		return decide(ledgerapi.DecisionCancel, fmt.Sprintf("session %s belongs to row %s/%d", g.SessionID, owner, ownerRow))
+	} else if role == roleAbandoned || role == roleCancelled || role == roleForeign {
+		return decide(ledgerapi.DecisionCancel, fmt.Sprintf("session %s was %s for this row", g.SessionID, role))
+	}
+	// 4. A finished row confirms nothing.
+	if r.State.Terminal() {
+		return decide(ledgerapi.DecisionCancel, fmt.Sprintf("row is %s", r.State))
+	}
+	// 5. The row's session, or adoption by a row that opened without one.
+	if r.SessionID != g.SessionID {
+		if r.SessionID != "" {
+			return decide(ledgerapi.DecisionCancel, fmt.Sprintf("session %s is not the row's session %s", g.SessionID, r.SessionID))
+		}
+		if r.State != payout.StateOpening {
+			return decide(ledgerapi.DecisionCancel, fmt.Sprintf("row is %s without a session; session %s is not its", r.State, g.SessionID))
+		}
+		if err := adoptSession(tx, r, g.SessionID); err != nil {
+			return nil, err
+		}
+	}
+	// 6. A cancelled batch: cancel at the bank, and the row with it.
+	if r.BatchStatus == payout.BatchCancelled {
+		reason := "batch cancelled"
+		if _, why, err := batchStatus(tx, r.Batch); err == nil && why != "" {
+			reason += " (" + why + ")"
+		}
+		if payout.CanMove(r.State, payout.StateCancelled) {
+			if err := s.gateMove(tx, r, g, payout.StateCancelled, "batch_cancelled", reason); err != nil {
+				return nil, err
+			}
+		}
+		return decide(ledgerapi.DecisionCancel, reason)
+	}
+	if !payout.CanMove(r.State, payout.StateConfirming) {
+		return &ledgerapi.GateReply{Row: apiRow(tx, r),
+			Error: refuse(ledgerapi.CodeIllegal, "row is %s; the gate opens from opening, starting, payout_started or in_doubt", r.State)}, nil
+	}
+	// 7. What the bank is about to pay must be what the row says.
+	var quote *ledgerapi.Quote
+	if r.QuoteID.Valid {
+		if quote, err = quoteByID(tx, r.QuoteID.Int64); err != nil {
+			return nil, err
+		}
+	}
+	if problems := s.compare(r, quote, &g.Observed); len(problems) > 0 {
+		reason := strings.Join(problems, "; ")
+		if err := s.gateMove(tx, r, g, payout.StateFailed, "gate_mismatch", reason); err != nil {
+			return nil, err
+		}
+		if _, err := openException(tx, ExceptionGateMismatch, fmt.Sprintf("%s/%d/%s", r.Batch, r.Row, g.SessionID), r.Batch, r.Row,
+			fmt.Sprintf("session %s cancelled at the gate: %s", g.SessionID, reason)); err != nil {
+			return nil, err
+		}
+		return decide(ledgerapi.DecisionCancel, reason)
+	}
+	// 8. Confirm: recorded before the reply.
+	if _, err := tx.Exec(`UPDATE rows SET confirm_session = ? WHERE batch_id = ? AND row_no = ?`, g.SessionID, r.Batch, r.Row); err != nil {
+		return nil, fmt.Errorf("record confirm session of %s/%d: %w", r.Batch, r.Row, err)
+	}
+	r.ConfirmSession = g.SessionID
+	if err := s.gateMove(tx, r, g, payout.StateConfirming, "", ""); err != nil {
+		return nil, err
+	}
+	return decide(ledgerapi.DecisionConfirm, "")
+}
+
+// gateMove moves the row as the gate decided, with the request as evidence.
+func (s *Service) gateMove(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, to payout.State, code, reason string) error {
+	return s.apply(tx, r, &ledgerapi.Transition{
+		Batch: r.Batch, Row: r.Row, SessionID: g.SessionID, To: to, PayoutID: g.PayoutID, TCN: g.TCN,
+		Worker: g.Worker, ErrorCode: code, Reason: reason, Evidence: g.Evidence,
+	})
+}
+
+// recordGate keeps every gate decision with what the bank showed.
+func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decision, reason string) error {
+	obs, _ := json.Marshal(g.Observed)
+	if _, err := tx.Exec(`INSERT INTO gate_checks (batch_id, row_no, session_id, payout_id, decision, reason, observed,
+		confirm_info, tcn, source, hook_id, hook_type, worker, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Batch, r.Row, g.SessionID, g.PayoutID, decision, reason, string(obs), string(g.ConfirmInfo), g.TCN,
+		g.Evidence.Source, g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now)); err != nil {
+		return fmt.Errorf("record gate check of %s/%d: %w", r.Batch, r.Row, err)
+	}
+	return nil
+}
+
+// compare lists every way what the bank shows differs from the row (and,
+// for transfers, from the recorded quote).
+func (s *Service) compare(r *rowRec, q *ledgerapi.Quote, o *ledgerapi.Observed) []string {
+	var out []string
+	if r.Method != payout.MethodTransfer {
+		if o.Amount.Currency == "" || o.Amount.Minor == 0 {
+			out = append(out, "the bank shows no amount")
+		} else if !sameAmount(o.Amount, r.Amount) {
+			out = append(out, fmt.Sprintf("amount at the bank %s ≠ row %s", norm(o.Amount), r.Amount))
+		}
+	} else {
+		out = append(out, s.compareTransfer(r, q, o)...)
+	}
+	if o.Last4 != "" && r.Last4 != "" && o.Last4 != r.Last4 {
+		out = append(out, fmt.Sprintf("card …%s at the bank ≠ row's …%s", o.Last4, r.Last4))
+	}
+	if o.Token != "" && r.DestHash != "" && HashDestination(o.Token) != r.DestHash {
+		out = append(out, "card token at the bank differs from the row's")
+	}
+	if o.Recipient != "" && r.Recipient != "" && !sameName(o.Recipient, r.Recipient) {
+		out = append(out, fmt.Sprintf("recipient %q at the bank ≠ row's %q", o.Recipient, r.Recipient))
+	}
+	return out
+}
+
+// compareTransfer checks a cross-border transfer against its quote: the
+// side in the row's currency must equal the row's amount exactly; the rate
+// the bank's amounts imply (destination ÷ source) must be within
+// FXToleranceBps of the quote's, and the commission within the commission
+// tolerance of the quote's fees. The rate is compared through the amounts
+// because the bank writes fx_rate in different directions in bpa/calculate
+// (source per destination) and confirm_information (destination per source).
+func (s *Service) compareTransfer(r *rowRec, q *ledgerapi.Quote, o *ledgerapi.Observed) []string {
+	if q == nil {
+		return []string{"no quote recorded for the transfer"}
+	}
+	if o.Source == nil || o.Destination == nil {
+		return []string{"the bank shows no exchange (confirm_information)"}
+	}
+	var out []string
+	src, dst := norm(*o.Source), norm(*o.Destination)
+	qs, qd := norm(q.Source), norm(q.Destination)
+	switch r.Amount.Currency {
+	case qs.Currency:
+		if !sameAmount(qs, r.Amount) {
+			out = append(out, fmt.Sprintf("quote source %s ≠ row %s", qs, r.Amount))
+		}
+		if !sameAmount(src, r.Amount) {
+			out = append(out, fmt.Sprintf("source at the bank %s ≠ row %s", src, r.Amount))
+		}
+	case qd.Currency:
+		if !sameAmount(qd, r.Amount) {
+			out = append(out, fmt.Sprintf("quote destination %s ≠ row %s", qd, r.Amount))
+		}
+		if !sameAmount(dst, r.Amount) {
+			out = append(out, fmt.Sprintf("destination at the bank %s ≠ row %s", dst, r.Amount))
+		}
+	default:
+		out = append(out, fmt.Sprintf("row currency %s is neither side of the quote (%s → %s)", r.Amount.Currency, qs.Currency, qd.Currency))
+	}
+	if src.Currency != qs.Currency || dst.Currency != qd.Currency {
+		out = append(out, fmt.Sprintf("exchange %s → %s at the bank ≠ quote %s → %s", src.Currency, dst.Currency, qs.Currency, qd.Currency))
+		return out
+	}
+	if src.Minor <= 0 || qs.Minor <= 0 || qd.Minor <= 0 {
+		out = append(out, "exchange amounts at the bank or in the quote are not positive")
+		return out
+	}
+	bank := new(big.Rat).SetFrac64(dst.Minor, src.Minor)
+	quoted := new(big.Rat).SetFrac64(qd.Minor, qs.Minor)
+	if !within(bank, quoted, s.cfg.FXToleranceBps, 0) {
+		out = append(out, fmt.Sprintf("FX rate at the bank %s ≠ quote %s beyond %d bp (%s → %s vs %s → %s)",
+			bank.FloatString(6), quoted.FloatString(6), s.cfg.FXToleranceBps, src, dst, qs, qd))
+	}
+	if o.Commission != nil {
+		c := norm(*o.Commission)
+		fees := q.TransferFee.Minor + q.SMSFee.Minor
+		feeCur := upper(firstNonEmpty(q.TransferFee.Currency, q.SMSFee.Currency, qs.Currency))
+		if c.Currency != feeCur {
+			out = append(out, fmt.Sprintf("commission at the bank %s is not in the quote's fee currency %s", c, feeCur))
+		} else if !within(new(big.Rat).SetInt64(c.Minor), new(big.Rat).SetInt64(fees), s.cfg.CommissionToleranceBps, s.cfg.CommissionToleranceMinor) {
+			out = append(out, fmt.Sprintf("commission at the bank %s ≠ quoted fees %s beyond tolerance", c, money.Amount{Minor: fees, Currency: feeCur}))
+		}
+	}
+	return out
+}
+
+// within reports whether |got − want| ≤ max(want × bps / 10000, abs).
+func within(got, want *big.Rat, bps, abs int64) bool {
+	diff := new(big.Rat).Sub(got, want)
+	diff.Abs(diff)
+	lim := new(big.Rat).Mul(new(big.Rat).Abs(want), big.NewRat(bps, 10000))
+	if a := new(big.Rat).SetInt64(abs); a.Cmp(lim) > 0 {
+		lim = a
+	}
+	return diff.Cmp(lim) <= 0
+}
+
+func norm(a money.Amount) money.Amount { return money.New(a.Minor, a.Currency) }
+
+func sameAmount(a, b money.Amount) bool { return norm(a) == norm(b) }
+
+func upper(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// sameName compares names ignoring case, order of words and extra spaces
+// ("IVANOV Ivan" = "Ivan Ivanov").
+func sameName(a, b string) bool {
+	wa, wb := strings.Fields(strings.ToLower(a)), strings.Fields(strings.ToLower(b))
+	if len(wa) != len(wb) {
+		return false
+	}
+	count := map[string]int{}
+	for _, w := range wa {
+		count[w]++
+	}
+	for _, w := range wb {
+		if count[w] == 0 {
+			return false
+		}
+		count[w]--
+	}
+	return true
+}

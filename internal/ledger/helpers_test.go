@@ -1,0 +1,249 @@
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// testConfig has thresholds that the tests move the clock past.
+func testConfig() Config {
+	return Config{
+		StuckAfter:      time.Minute,
+		PollAfter:       time.Minute,
+		PollMax:         8 * time.Minute,
+		DoubtDeadline:   time.Hour,
+		ReleaseInterval: 20 * time.Millisecond,
+		SweepInterval:   time.Hour, // tests call Sweep themselves
+		Logger:          quiet,
+	}
+}
+
+// openDB opens a ledger file in dir with the clock.
+func openDB(t *testing.T, dir string, c *clock) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(dir, "ledger.db"))
+	require.NoError(t, err)
+	db.Now = c.Now
+	return db
+}
+
+// newService returns a service over a fresh database, not connected to
+// NATS: tests drive it through its methods.
+func newService(t *testing.T) (*Service, *clock) {
+	t.Helper()
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	s := NewService(db, testConfig())
+	t.Cleanup(func() {
+		s.Close()
+		db.Close()
+	})
+	return s, c
+}
+
+// natsEnv is an embedded nats-server and a connection to it.
+type natsEnv struct {
+	srv *queue.Embedded
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+func startNATS(t *testing.T) *natsEnv {
+	t.Helper()
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: t.TempDir()})
+	require.NoError(t, err)
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	require.NoError(t, queue.EnsureStreams(context.Background(), js, queue.Config{}))
+	t.Cleanup(func() {
+		nc.Close()
+		srv.Close()
+	})
+	return &natsEnv{srv: srv, nc: nc, js: js}
+}
+
+// startService runs a service over db on the NATS env.
+func startService(t *testing.T, db *DB, env *natsEnv, cfg Config) *Service {
+	t.Helper()
+	s := NewService(db, cfg)
+	require.NoError(t, s.Start(context.Background(), env.nc))
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// eventually polls fn until it holds or the time runs out.
+func eventually(t *testing.T, total time.Duration, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := fn()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met after %s: %v", total, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testBatch is a batch built in memory: its row messages and manifest.
+type testBatch struct {
+	ID       string
+	Rows     []*payout.Row
+	Data     [][]byte
+	Manifest *payout.Manifest
+}
+
+// makeBatch builds n card rows of 1000.00 RUB + row kopecks, and a
+// manifest that matches them.
+func makeBatch(n int, seed string) *testBatch {
+	sum := sha256.Sum256([]byte(seed))
+	b := &testBatch{ID: payout.BatchID(sum[:])}
+	totals := money.Totals{}
+	var digests [][]byte
+	for i := 1; i <= n; i++ {
+		r := &payout.Row{
+			Batch: b.ID, Index: i, Line: i + 1, Reference: fmt.Sprintf("E-%05d", i), Method: payout.MethodCard,
+			Amount:   money.New(100000+int64(i), "RUB"),
+			FullName: "Ivan Petrov " + strconv.Itoa(i),
+			Card:     &payout.Card{Sealed: "c2VhbGVk" + strconv.Itoa(i), BIN: "424242", Last4: "4242"},
+			Meta:     map[string]string{"employee": strconv.Itoa(i)},
+		}
+		data, err := ingest.EncodeRow(r)
+		if err != nil {
+			panic(err)
+		}
+		d := sha256.Sum256(data)
+		digests = append(digests, d[:])
+		totals.Add(r.Amount)
+		b.Rows = append(b.Rows, r)
+		b.Data = append(b.Data, data)
+	}
+	b.Manifest = &payout.Manifest{Batch: b.ID, Name: "test " + seed, FileName: seed + ".csv",
+		FileSHA256: hex.EncodeToString(sum[:]), Rows: n, Totals: totals, RowsSHA256: payout.DigestRows(digests),
+		CreatedAt: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	return b
+}
+
+// msgs returns the batch as intake messages (rows then manifest), with
+// stream sequences from start.
+func (b *testBatch) msgs(start uint64) []intakeMsg {
+	var out []intakeMsg
+	for i, data := range b.Data {
+		r, err := parseRow(data)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, intakeMsg{Seq: start + uint64(i), Digest: sha256.Sum256(data), Row: r})
+	}
+	raw, _ := jsonMarshal(b.Manifest)
+	m := *b.Manifest
+	out = append(out, intakeMsg{Seq: start + uint64(len(b.Data)), Digest: sha256.Sum256(raw), Manifest: &m, Raw: raw})
+	return out
+}
+
+// record feeds intake messages to the service's writer, as the intake
+// consumer would.
+func record(t *testing.T, s *Service, msgs []intakeMsg) *intakeResult {
+	t.Helper()
+	var res *intakeResult
+	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
+		var err error
+		res, err = recordIntake(tx, msgs)
+		return err
+	}))
+	return res
+}
+
+// publish sends the batch to PAYRUN_INTAKE as ingest does.
+func (b *testBatch) publish(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	ctx := context.Background()
+	for i, data := range b.Data {
+		msg := &nats.Msg{Subject: queue.IntakeRowSubject(b.ID), Data: data, Header: nats.Header{
+			jetstream.MsgIDHeader: []string{queue.RowMsgID(b.ID, i+1)},
+			queue.HeaderBatch:     []string{b.ID},
+			queue.HeaderRow:       []string{strconv.Itoa(i + 1)},
+			queue.HeaderKind:      []string{"row"},
+		}}
+		_, err := js.PublishMsgAsync(msg)
+		require.NoError(t, err)
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		t.Fatal("publish timed out")
+	}
+	raw, _ := jsonMarshal(b.Manifest)
+	_, err := js.PublishMsg(ctx, &nats.Msg{Subject: queue.IntakeManifestSubject(b.ID), Data: raw, Header: nats.Header{
+		jetstream.MsgIDHeader: []string{queue.ManifestMsgID(b.ID)},
+		queue.HeaderBatch:     []string{b.ID},
+		queue.HeaderKind:      []string{"manifest"},
+	}})
+	require.NoError(t, err)
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// mustRow reads a row.
+func mustRow(t *testing.T, s *Service, batch string, row int) *ledgerapi.RowState {
+	t.Helper()
+	r, err := s.db.Row(batch, row)
+	require.NoError(t, err)
+	return r
+}
+
+// summary reads a batch summary.
+func summary(t *testing.T, db *DB, batch string) *ledgerapi.BatchSummary {
+	t.Helper()
+	b, err := db.Batch(context.Background(), batch)
+	require.NoError(t, err)
+	return b
+}
+
+func hexDecode(dst []byte, s string) (int, error) { return hex.Decode(dst, []byte(s)) }

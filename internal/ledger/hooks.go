@@ -1,0 +1,193 @@
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// bankEvent is a verified webhook reduced to the facts the ledger keeps.
+type bankEvent struct {
+	HookID        string
+	Type          string
+	SessionID     string
+	SessionStatus string
+	PayoutID      string
+	PayoutStatus  string
+	Amount        *bank131.Amount
+	Fee           *bank131.Amount
+	ErrorCode     string
+	ErrorText     string
+	Ref           *payout.BankRef
+	Seq           uint64
+	ReceivedAt    time.Time
+	Body          []byte
+}
+
+// parseHook reads a message of PAYRUN_HOOKS. hookrelay verified the body
+// before publishing it; unparseable bodies are still kept as evidence.
+func parseHook(m jetstream.Msg) bankEvent {
+	body := m.Data()
+	ev := bankEvent{Body: body, HookID: m.Headers().Get(jetstream.MsgIDHeader), Type: m.Headers().Get(queue.HeaderHookType)}
+	if ev.HookID == "" {
+		sum := sha256.Sum256(body)
+		ev.HookID = hex.EncodeToString(sum[:])
+	}
+	if md, err := m.Metadata(); err == nil {
+		ev.Seq = md.Sequence.Stream
+		ev.ReceivedAt = md.Timestamp
+	}
+	if t, err := time.Parse(time.RFC3339Nano, m.Headers().Get(queue.HeaderReceived)); err == nil {
+		ev.ReceivedAt = t
+	}
+	w, err := bank131.ParseWebhook(body)
+	if err != nil {
+		return ev
+	}
+	ev.Type = string(w.Type)
+	fillFromSession(&ev, w.Session)
+	return ev
+}
+
+// fillFromSession copies a session's facts (its first payout, or its first
+// incoming payment for a transfer) into ev.
+func fillFromSession(ev *bankEvent, ss *bank131.Session) {
+	if ss == nil {
+		return
+	}
+	ev.SessionID, ev.SessionStatus = ss.ID, string(ss.Status)
+	if ss.Error != nil {
+		ev.ErrorCode, ev.ErrorText = ss.Error.Code, ss.Error.Description
+	}
+	var meta []byte
+	if p := ss.Payout(); p != nil {
+		ev.PayoutID, ev.PayoutStatus, ev.Amount, meta = p.ID, string(p.Status), p.AmountDetails, p.Metadata
+		if p.Amounts != nil && p.Amounts.Fee != nil {
+			ev.Fee = p.Amounts.Fee.MerchantFee
+		}
+		if p.Error != nil {
+			ev.ErrorCode, ev.ErrorText = p.Error.Code, p.Error.Description
+		}
+	}
+	if ap := ss.AcquiringPayments(); len(ap) > 0 {
+		a := ap[0]
+		if ev.PayoutID == "" {
+			ev.PayoutID, ev.PayoutStatus, ev.Amount = a.ID, string(a.Status), a.AmountDetails
+			if a.Error != nil && ev.ErrorCode == "" {
+				ev.ErrorCode, ev.ErrorText = a.Error.Code, a.Error.Description
+			}
+		}
+		if len(meta) == 0 {
+			meta = a.Metadata
+		}
+	}
+	if len(meta) > 0 {
+		if ref, err := payout.ParseBankRef(meta); err == nil {
+			ev.Ref = &ref
+		}
+	}
+}
+
+// hooksConsumer creates or updates the ledger's durable consumer on PAYRUN_HOOKS.
+func (s *Service) hooksConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	c, err := s.js.CreateOrUpdateConsumer(ctx, queue.StreamHooks, jetstream.ConsumerConfig{
+		Durable:       queue.ConsumerLedgerHooks,
+		Description:   "ledger: records every verified webhook as evidence",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxDeliver:    20,
+		MaxAckPending: 10000,
+		FilterSubject: queue.HooksPrefix + ">",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", queue.ConsumerLedgerHooks, err)
+	}
+	return c, nil
+}
+
+// runHooks records webhooks in groups; each message is acked after its
+// group committed. A webhook already recorded (same hook id) is a no-op.
+func (s *Service) runHooks(ctx context.Context, c jetstream.Consumer) {
+	consumeGroups(ctx, s, c, "hooks", 200, func(tx *Tx, msgs []jetstream.Msg) error {
+		for _, m := range msgs {
+			if err := s.recordHook(tx, parseHook(m)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// recordHook stores a bank event and checks it against the row it names:
+// a paid session that is not the row's session is a second bank operation
+// for the row.
+func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
+	var amount, fee any
+	var cur, feeCur string
+	if ev.Amount != nil {
+		amount, cur = ev.Amount.Amount, upper(ev.Amount.Currency)
+	}
+	if ev.Fee != nil {
+		fee, feeCur = ev.Fee.Amount, upper(ev.Fee.Currency)
+	}
+	var refBatch, refRef string
+	var refRow any
+	if ev.Ref != nil {
+		refBatch, refRow, refRef = ev.Ref.Batch, ev.Ref.Row, ev.Ref.Reference
+	}
+	res, err := tx.Exec(`INSERT INTO bank_events (hook_id, type, session_id, session_status, payout_id, payout_status,
+		amount_minor, currency, fee_minor, fee_currency, error_code, error_text, ref_batch, ref_row, ref_reference,
+		stream_seq, received_at, recorded_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (hook_id) DO NOTHING`,
+		ev.HookID, ev.Type, ev.SessionID, ev.SessionStatus, ev.PayoutID, ev.PayoutStatus, amount, cur, fee, feeCur,
+		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), formatTime(ev.ReceivedAt), formatTime(tx.Now), string(ev.Body))
+	if err != nil {
+		return fmt.Errorf("record webhook %s: %w", ev.HookID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // recorded before
+	}
+	// Which row does it concern?
+	batch, row := refBatch, 0
+	if ev.Ref != nil {
+		row = ev.Ref.Row
+	} else if ev.SessionID != "" {
+		if b, r, err := rowBySession(tx, ev.SessionID); err == nil {
+			batch, row = b, r
+		}
+	}
+	if batch == "" {
+		return nil
+	}
+	r, err := loadRow(tx, batch, row)
+	if errors.Is(err, errNotFound) {
+		_, err := openException(tx, ExceptionUnknownHook, ev.HookID, batch, 0,
+			fmt.Sprintf("webhook %s (%s, session %s) names row %s/%d, which the ledger does not know", ev.HookID, ev.Type, ev.SessionID, batch, row))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if ev.SessionID == "" || ev.SessionID == r.SessionID || ev.SessionID == r.ConfirmSession {
+		return nil
+	}
+	paid := bank131.WebhookType(ev.Type) == bank131.HookPaymentFinished && bank131.PayoutStatus(ev.PayoutStatus) == bank131.PayoutSucceeded
+	if r.SessionID == "" && r.ConfirmSession == "" {
+		return nil // the row has no session yet: a processor adopts or refuses it
+	}
+	if !paid {
+		return nil
+	}
+	return s.recordForeign(tx, r, ev.SessionID, payout.StateSucceeded, ev.PayoutID,
+		ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: ev.HookID, HookType: ev.Type})
+}

@@ -1,0 +1,241 @@
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// intakeConsumer (re)creates the ledger's durable consumer on
+// PAYRUN_INTAKE so that it delivers from the message after the intake
+// cursor, which is committed in SQLite together with the rows. A message
+// the previous run received but did not commit is therefore delivered
+// again, in order, before anything later; an ack-all of a later message
+// can never acknowledge a message that was not recorded.
+func (s *Service) intakeConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	var cursor uint64
+	if err := s.db.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM cursors WHERE name = ?`, cursorIntake).Scan(&cursor); err != nil {
+		return nil, fmt.Errorf("read intake cursor: %w", err)
+	}
+	if err := s.js.DeleteConsumer(ctx, queue.StreamIntake, queue.ConsumerLedgerIntake); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("reset consumer %s: %w", queue.ConsumerLedgerIntake, err)
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:       queue.ConsumerLedgerIntake,
+		Description:   "ledger: records every row and manifest",
+		AckPolicy:     jetstream.AckAllPolicy,
+		AckWait:       5 * time.Minute,
+		MaxAckPending: 8 * s.cfg.IntakeBatch,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: queue.IntakePrefix + ">",
+	}
+	if cursor > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = cursor + 1
+	}
+	c, err := s.js.CreateOrUpdateConsumer(ctx, queue.StreamIntake, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create consumer %s: %w", queue.ConsumerLedgerIntake, err)
+	}
+	return c, nil
+}
+
+// cursorIntake names the intake stream's cursor.
+const cursorIntake = "intake"
+
+// intakeGroup is a parsed group of intake messages and the last message to ack.
+type intakeGroup struct {
+	msgs []intakeMsg
+	last jetstream.Msg
+	all  []jetstream.Msg
+}
+
+// runIntake reads the intake stream in order, one group at a time: a
+// reader fills groups of up to IntakeBatch messages and parses them while
+// the previous group commits; each group is recorded in one transaction and
+// acknowledged after the commit. A failure stops the pipeline without
+// acking anything later (redelivery makes a retry safe) and starts over.
+func (s *Service) runIntake(ctx context.Context, c jetstream.Consumer) {
+	log := s.log.With(LogKeyComponent, "intake")
+	for ctx.Err() == nil {
+		err := s.intakeOnce(ctx, c)
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("intake stopped; restarting from the cursor", LogKeyError, err)
+		for {
+			if !sleep(ctx, time.Second) {
+				return
+			}
+			if c, err = s.intakeConsumer(ctx); err == nil {
+				break
+			}
+			log.Error("intake consumer", LogKeyError, err)
+		}
+	}
+}
+
+func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
+	mc, err := c.Messages(jetstream.PullMaxMessages(2*s.cfg.IntakeBatch), jetstream.PullExpiry(5*time.Second))
+	if err != nil {
+		return fmt.Errorf("consume intake: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		<-ctx.Done()
+		mc.Stop()
+	}()
+
+	// Reader: one goroutine pulls messages into a channel.
+	in := make(chan jetstream.Msg, 2*s.cfg.IntakeBatch)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(in)
+		for {
+			m, err := mc.Next()
+			if err != nil {
+				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					readErr <- err
+				}
+				return
+			}
+			select {
+			case in <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	// Batcher: groups and parses; the committer below records.
+	groups := make(chan *intakeGroup, 1)
+	go func() {
+		defer close(groups)
+		for {
+			m, ok := <-in
+			if !ok {
+				return
+			}
+			g := &intakeGroup{all: []jetstream.Msg{m}}
+		fill:
+			for len(g.all) < s.cfg.IntakeBatch {
+				select {
+				case m, ok := <-in:
+					if !ok {
+						break fill
+					}
+					g.all = append(g.all, m)
+				default:
+					break fill
+				}
+			}
+			g.msgs = make([]intakeMsg, len(g.all))
+			for i, m := range g.all {
+				g.msgs[i] = parseIntake(m)
+			}
+			g.last = g.all[len(g.all)-1]
+			select {
+			case groups <- g:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	for {
+		var g *intakeGroup
+		select {
+		case g = <-groups:
+		case err := <-readErr:
+			return fmt.Errorf("read intake: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if g == nil {
+			select {
+			case err := <-readErr:
+				return fmt.Errorf("read intake: %w", err)
+			default:
+				return errors.New("intake closed")
+			}
+		}
+		var res *intakeResult
+		err := s.w.Do(ctx, func(tx *Tx) error {
+			var err error
+			res, err = recordIntake(tx, g.msgs)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("record intake: %w", err)
+		}
+		if err := g.last.Ack(); err != nil {
+			s.log.Warn("ack intake", LogKeyError, err) // redelivery is a no-op
+		}
+		s.logIntake(res)
+		if len(res.Accepted) > 0 {
+			wake(s.release)
+		}
+	}
+}
+
+func (s *Service) logIntake(res *intakeResult) {
+	for _, b := range res.Accepted {
+		s.log.Info("batch sealed: manifest matches", LogKeyBatch, b)
+	}
+	for _, b := range res.Rejected {
+		s.log.Warn("batch rejected: manifest does not match", LogKeyBatch, b, LogKeyReason, res.Reasons[b])
+	}
+	if res.Conflicts > 0 || res.Invalid > 0 {
+		s.log.Warn("intake conflicts", "conflicts", res.Conflicts, "invalid", res.Invalid)
+	}
+}
+
+// parseIntake reads one intake message: a row or a manifest.
+func parseIntake(m jetstream.Msg) intakeMsg {
+	var out intakeMsg
+	if md, err := m.Metadata(); err == nil {
+		out.Seq = md.Sequence.Stream
+	}
+	data := m.Data()
+	out.Digest = sha256.Sum256(data)
+	kind := m.Headers().Get(queue.HeaderKind)
+	if kind == "" {
+		if strings.HasSuffix(m.Subject(), ".manifest") {
+			kind = "manifest"
+		} else {
+			kind = "row"
+		}
+	}
+	switch kind {
+	case "manifest":
+		var man payout.Manifest
+		if err := json.Unmarshal(data, &man); err != nil {
+			out.Invalid = fmt.Sprintf("manifest is not JSON: %v", err)
+			return out
+		}
+		if !payout.ValidBatchID(man.Batch) {
+			out.Invalid = "manifest has no valid batch id"
+			return out
+		}
+		out.Manifest = &man
+		out.Raw = data
+	default:
+		r, err := parseRow(data)
+		if err != nil {
+			out.Invalid = err.Error()
+			return out
+		}
+		out.Row = r
+	}
+	return out
+}

@@ -1,0 +1,397 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// intakeRow is a row message reduced to what the ledger records.
+type intakeRow struct {
+	Batch       string
+	Row         int
+	Line        int
+	Reference   string
+	Method      payout.Method
+	Amount      money.Amount
+	Recipient   string
+	Destination string
+	BIN, Last4  string
+	DestHash    string
+	Meta        string
+}
+
+// intakeMsg is one message of PAYRUN_INTAKE, parsed.
+type intakeMsg struct {
+	Seq      uint64
+	Digest   [32]byte
+	Row      *intakeRow
+	Manifest *payout.Manifest
+	Raw      []byte // the manifest's data
+	Invalid  string // why the message could not be read
+}
+
+// parseRow reads a row message's data.
+func parseRow(data []byte) (*intakeRow, error) {
+	var r payout.Row
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("row message is not JSON: %w", err)
+	}
+	if !payout.ValidBatchID(r.Batch) {
+		return nil, fmt.Errorf("row message has no valid batch id")
+	}
+	if r.Index < 1 {
+		return nil, fmt.Errorf("row message of %s has no row number", r.Batch)
+	}
+	if r.Amount.Currency == "" || r.Amount.Minor <= 0 {
+		return nil, fmt.Errorf("row %s/%d has no positive amount", r.Batch, r.Index)
+	}
+	out := &intakeRow{
+		Batch:       r.Batch,
+		Row:         r.Index,
+		Line:        r.Line,
+		Reference:   r.Reference,
+		Method:      r.Method,
+		Amount:      money.New(r.Amount.Minor, r.Amount.Currency),
+		Recipient:   r.Recipient(),
+		Destination: r.Destination(),
+		DestHash:    destHash(&r),
+	}
+	if r.Card != nil {
+		out.BIN, out.Last4 = r.Card.BIN, r.Card.Last4
+	}
+	if len(r.Meta) > 0 {
+		b, _ := json.Marshal(r.Meta)
+		out.Meta = string(b)
+	}
+	return out, nil
+}
+
+// destHash is the SHA-256 of what identifies the destination for methods
+// whose identifier is not a card number (token, widget hash, IBAN,
+// recipient token), so the gate can compare it exactly without the ledger
+// keeping it. Card rows are compared by BIN and last four.
+func destHash(r *payout.Row) string {
+	var id string
+	switch {
+	case r.Method == payout.MethodToken:
+		id = r.CardToken
+	case r.Method == payout.MethodEncryptedCard && r.Encrypted != nil:
+		id = r.Encrypted.NumberHash
+	case r.Method == payout.MethodTransfer && r.Transfer != nil:
+		id = strings.ReplaceAll(r.Transfer.IBAN, " ", "") + r.Transfer.RecipientCardToken
+	}
+	if id == "" {
+		return ""
+	}
+	return HashDestination(id)
+}
+
+// HashDestination is how the ledger keeps a destination identifier (a card
+// token, a widget number hash, an IBAN): hex SHA-256.
+func HashDestination(id string) string {
+	s := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(s[:])
+}
+
+// intakeResult counts what one group of intake messages did.
+type intakeResult struct {
+	Recorded, Duplicates, Conflicts, Invalid int
+	Accepted, Rejected                       []string // batch ids
+	Reasons                                  map[string]string
+}
+
+// recordIntake records a group of intake messages, in order, in tx.
+func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
+	res := &intakeResult{Reasons: map[string]string{}}
+	status := map[string]payout.BatchStatus{}
+	added := map[string]int{}
+	flush := func() error {
+		for b, n := range added {
+			if _, err := tx.Exec(`UPDATE batches SET rows_recorded = rows_recorded + ? WHERE id = ?`, n, b); err != nil {
+				return fmt.Errorf("count rows of %s: %w", b, err)
+			}
+		}
+		clear(added)
+		return nil
+	}
+	var last uint64
+	for i := range msgs {
+		m := &msgs[i]
+		last = max(last, m.Seq)
+		switch {
+		case m.Invalid != "":
+			res.Invalid++
+			if _, err := openException(tx, ExceptionIntakeInvalid, fmt.Sprint(m.Seq), "", 0,
+				fmt.Sprintf("intake message %d: %s", m.Seq, m.Invalid)); err != nil {
+				return nil, err
+			}
+		case m.Row != nil:
+			st, ok := status[m.Row.Batch]
+			if !ok {
+				var err error
+				if st, err = ensureBatch(tx, m.Row.Batch); err != nil {
+					return nil, err
+				}
+				status[m.Row.Batch] = st
+			}
+			inserted, err := insertRow(tx, m, st, res)
+			if err != nil {
+				return nil, err
+			}
+			if inserted {
+				added[m.Row.Batch]++
+			}
+		case m.Manifest != nil:
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			if _, err := ensureBatch(tx, m.Manifest.Batch); err != nil {
+				return nil, err
+			}
+			accepted, reason, err := checkManifest(tx, m)
+			if err != nil {
+				return nil, err
+			}
+			delete(status, m.Manifest.Batch)
+			if reason != "" {
+				res.Rejected = append(res.Rejected, m.Manifest.Batch)
+				res.Reasons[m.Manifest.Batch] = reason
+			} else if accepted {
+				res.Accepted = append(res.Accepted, m.Manifest.Batch)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(`INSERT INTO cursors (name, seq) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)`, cursorIntake, int64(last)); err != nil {
+		return nil, fmt.Errorf("advance intake cursor: %w", err)
+	}
+	return res, nil
+}
+
+// ensureBatch creates the batch record on its first message and returns
+// the batch's status.
+func ensureBatch(tx *Tx, batch string) (payout.BatchStatus, error) {
+	if _, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		batch, payout.BatchReceiving, formatTime(tx.Now)); err != nil {
+		return "", fmt.Errorf("record batch %s: %w", batch, err)
+	}
+	var st payout.BatchStatus
+	if err := tx.QueryRow(`SELECT status FROM batches WHERE id = ?`, batch).Scan(&st); err != nil {
+		return "", fmt.Errorf("read batch %s: %w", batch, err)
+	}
+	return st, nil
+}
+
+// insertRow records a row message; it reports whether the row was new.
+// The same data again is a no-op; different data for a recorded row is a
+// conflict, which fails the batch's manifest check (or opens an exception
+// when the batch was already sealed).
+func insertRow(tx *Tx, m *intakeMsg, st payout.BatchStatus, res *intakeResult) (bool, error) {
+	r := m.Row
+	now := formatTime(tx.Now)
+	out, err := tx.Exec(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
+		recipient, destination, bin, last4, dest_hash, meta, intake_seq, digest, received_at, state, moved_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, row_no) DO NOTHING`,
+		r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
+		r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:], now,
+		string(payout.StateReceived), now, now)
+	if err != nil {
+		return false, fmt.Errorf("record row %s/%d: %w", r.Batch, r.Row, err)
+	}
+	if n, _ := out.RowsAffected(); n == 1 {
+		res.Recorded++
+		if st != payout.BatchReceiving {
+			// Sealed batches never take new rows: the row stays received and is never released.
+			_, err := openException(tx, ExceptionLateRow, fmt.Sprintf("%s/%d", r.Batch, r.Row), r.Batch, r.Row,
+				fmt.Sprintf("row %d (intake seq %d) arrived after the batch's manifest (status %s); it is recorded but never paid", r.Row, m.Seq, st))
+			return true, err
+		}
+		return true, nil
+	}
+	var recorded []byte
+	if err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded); err != nil {
+		return false, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
+	}
+	if bytes.Equal(recorded, m.Digest[:]) {
+		res.Duplicates++
+		return false, nil
+	}
+	res.Conflicts++
+	detail := fmt.Sprintf("row %d arrived again (intake seq %d) with different data", r.Row, m.Seq)
+	if _, err := tx.Exec(`INSERT INTO row_conflicts (batch_id, row_no, intake_seq, digest, recorded_digest, detail, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, r.Batch, r.Row, int64(m.Seq), m.Digest[:], recorded, detail, now); err != nil {
+		return false, fmt.Errorf("record conflict %s/%d: %w", r.Batch, r.Row, err)
+	}
+	_, err = openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
+	return false, err
+}
+
+// checkManifest seals a batch: it compares the manifest with what the
+// ledger recorded and accepts (scheduled or awaiting_approval) or rejects
+// the batch as a whole. A repeated manifest is a no-op. It returns the
+// rejection reason, if any.
+func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err error) {
+	man := m.Manifest
+	var st payout.BatchStatus
+	var prevDigest sql.NullString
+	if err := tx.QueryRow(`SELECT status, manifest_digest FROM batches WHERE id = ?`, man.Batch).Scan(&st, &prevDigest); err != nil {
+		return false, "", fmt.Errorf("read batch %s: %w", man.Batch, err)
+	}
+	if prevDigest.Valid {
+		if prevDigest.String != man.RowsSHA256 {
+			_, err := openException(tx, ExceptionManifest, fmt.Sprintf("%s/second/%d", man.Batch, m.Seq), man.Batch, 0,
+				fmt.Sprintf("a second manifest (intake seq %d) differs from the first; ignored", m.Seq))
+			return false, "", err
+		}
+		return false, "", nil // a repeat
+	}
+
+	reason, err = compareManifest(tx, man)
+	if err != nil {
+		return false, "", err
+	}
+	totals, _ := json.Marshal(man.Totals)
+	if _, err := tx.Exec(`UPDATE batches SET name = ?, file_name = ?, file_sha256 = ?, manifest_rows = ?, manifest_totals = ?,
+		manifest_digest = ?, manifest_seq = ?, manifest_json = ?, schedule_at = ?, require_approval = ?, created_at = ?
+		WHERE id = ?`, man.Name, man.FileName, man.FileSHA256, man.Rows, string(totals), man.RowsSHA256, int64(m.Seq),
+		string(m.Raw), nullTime(man.ScheduleAt), man.RequireApproval, nullTime(&man.CreatedAt), man.Batch); err != nil {
+		return false, "", fmt.Errorf("record manifest of %s: %w", man.Batch, err)
+	}
+	now := formatTime(tx.Now)
+	switch {
+	case st == payout.BatchCancelled:
+		// Cancelled while its rows arrived: nothing of it starts.
+		return false, reason, cancelRows(tx, man.Batch, "batch cancelled before it was sealed", ledgerSource)
+	case reason != "":
+		if _, err := tx.Exec(`UPDATE batches SET status = ?, reason = ? WHERE id = ?`, payout.BatchRejected, reason, man.Batch); err != nil {
+			return false, "", fmt.Errorf("reject batch %s: %w", man.Batch, err)
+		}
+		_, err := openException(tx, ExceptionManifest, man.Batch+"/rejected", man.Batch, 0, "batch rejected: "+reason)
+		return false, reason, err
+	}
+	next, rowState := payout.BatchScheduled, payout.StateScheduled
+	if man.RequireApproval {
+		next, rowState = payout.BatchAwaitingApproval, payout.StateAwaitingApproval
+	}
+	if _, err := tx.Exec(`UPDATE batches SET status = ?, accepted_at = ? WHERE id = ?`, next, now, man.Batch); err != nil {
+		return false, "", fmt.Errorf("accept batch %s: %w", man.Batch, err)
+	}
+	if err := moveRows(tx, man.Batch, payout.StateReceived, rowState, ledgerSource, "", "manifest matched"); err != nil {
+		return false, "", err
+	}
+	return true, "", nil
+}
+
+// compareManifest checks count, totals per currency and the rows digest
+// (payout.DigestRows over the recorded row digests in row order). It
+// returns the reasons the batch must be rejected, or "".
+func compareManifest(tx *Tx, man *payout.Manifest) (string, error) {
+	var reasons []string
+	var conflicts int
+	var firstConflict sql.NullInt64
+	if err := tx.QueryRow(`SELECT count(*), min(row_no) FROM row_conflicts WHERE batch_id = ?`, man.Batch).
+		Scan(&conflicts, &firstConflict); err != nil {
+		return "", fmt.Errorf("count conflicts of %s: %w", man.Batch, err)
+	}
+	if conflicts > 0 {
+		reasons = append(reasons, fmt.Sprintf("row %d arrived twice with different data (%d conflicts)", firstConflict.Int64, conflicts))
+	}
+	var count, maxRow int
+	if err := tx.QueryRow(`SELECT count(*), coalesce(max(row_no), 0) FROM rows WHERE batch_id = ?`, man.Batch).
+		Scan(&count, &maxRow); err != nil {
+		return "", fmt.Errorf("count rows of %s: %w", man.Batch, err)
+	}
+	if count != man.Rows {
+		reasons = append(reasons, fmt.Sprintf("manifest says %d rows, ledger recorded %d", man.Rows, count))
+	} else if maxRow != count {
+		reasons = append(reasons, fmt.Sprintf("row numbers are not 1..%d (highest %d)", count, maxRow))
+	}
+	got := money.Totals{}
+	rows, err := tx.Query(`SELECT currency, sum(amount_minor) FROM rows WHERE batch_id = ? GROUP BY currency`, man.Batch)
+	if err != nil {
+		return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
+	}
+	for rows.Next() {
+		var c string
+		var v int64
+		if err := rows.Scan(&c, &v); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
+		}
+		got[c] = v
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		if strings.Contains(err.Error(), "integer overflow") {
+			return "the rows' total does not fit in 64 bits", nil
+		}
+		return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
+	}
+	want := money.Totals{}
+	for c, v := range man.Totals {
+		want[strings.ToUpper(c)] += v
+	}
+	if !want.Equal(got) {
+		for _, c := range currencies(want, got) {
+			if want[c] != got[c] {
+				reasons = append(reasons, fmt.Sprintf("total %s %s ≠ %s", c,
+					money.Amount{Minor: want[c], Currency: c}.Decimal(), money.Amount{Minor: got[c], Currency: c}.Decimal()))
+			}
+		}
+	}
+	digest, err := rowsDigest(tx, man.Batch)
+	if err != nil {
+		return "", err
+	}
+	if digest != man.RowsSHA256 {
+		reasons = append(reasons, "rows digest differs")
+	}
+	return strings.Join(reasons, "; "), nil
+}
+
+// rowsDigest computes payout.DigestRows over the recorded row digests in
+// row order, streaming (a million rows need no million-entry slice).
+func rowsDigest(tx *Tx, batch string) (string, error) {
+	h := sha256.New()
+	rows, err := tx.Query(`SELECT digest FROM rows WHERE batch_id = ? ORDER BY row_no`, batch)
+	if err != nil {
+		return "", fmt.Errorf("digest rows of %s: %w", batch, err)
+	}
+	defer rows.Close()
+	var d []byte
+	for rows.Next() {
+		if err := rows.Scan(&d); err != nil {
+			return "", fmt.Errorf("digest rows of %s: %w", batch, err)
+		}
+		h.Write(d)
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("digest rows of %s: %w", batch, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func currencies(ts ...money.Totals) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range ts {
+		for _, a := range t.Amounts() {
+			if !seen[a.Currency] {
+				seen[a.Currency] = true
+				out = append(out, a.Currency)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+)
+
+// runReleaser releases due batches: on a ticker (so a schedule survives
+// restarts of every process: it lives in SQLite only) and when intake or
+// an approval wakes it.
+func (s *Service) runReleaser(ctx context.Context) {
+	tick := time.NewTicker(s.cfg.ReleaseInterval)
+	defer tick.Stop()
+	for {
+		if err := s.ReleaseDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("release", LogKeyError, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.release:
+		}
+	}
+}
+
+// ReleaseDue releases every batch that is due now (schedule_at reached,
+// approved if it must be, not cancelled), in chunks of ReleaseChunk rows:
+// each row moves to queued with the next gen, and the publisher sends its
+// pay job after the commit. It returns how many rows it released.
+func (s *Service) ReleaseDue(ctx context.Context) error {
+	var due []string
+	if err := s.w.Do(ctx, func(tx *Tx) error {
+		var err error
+		due, err = dueBatches(tx)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, b := range due {
+		total := 0
+		for done := false; !done; {
+			var n int
+			err := s.w.Do(ctx, func(tx *Tx) error {
+				var err error
+				n, done, err = releaseChunk(tx, b, s.cfg.ReleaseChunk)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			total += n
+			wake(s.kick)
+		}
+		s.log.Info("batch released", LogKeyBatch, b, LogKeyRows, total)
+	}
+	return nil
+}
+
+// Approve approves a batch that waits for approval; it is released at its
+// schedule.
+func (s *Service) Approve(ctx context.Context, cmd ledgerapi.BatchCommand) error {
+	if err := s.w.Do(ctx, func(tx *Tx) error { return approveBatch(tx, cmd) }); err != nil {
+		return err
+	}
+	s.log.Info("batch approved", LogKeyBatch, cmd.Batch, "by", cmd.By)
+	wake(s.release)
+	return nil
+}
+
+// Cancel cancels a batch: rows not at the bank become cancelled; rows with
+// a live session get a poll job, so a processor asks session/status and the
+// gate cancels them at the bank.
+func (s *Service) Cancel(ctx context.Context, cmd ledgerapi.BatchCommand) error {
+	var live int
+	err := s.w.Do(ctx, func(tx *Tx) error {
+		rows, err := cancelBatch(tx, cmd)
+		if err != nil {
+			return err
+		}
+		live = len(rows)
+		var jobs []ledgerapi.Job
+		var ids []string
+		for _, r := range rows {
+			j, id, err := s.schedulePoll(tx, r)
+			if err != nil {
+				return err
+			}
+			jobs, ids = append(jobs, j), append(ids, id)
+		}
+		tx.After(func() { s.publishPolls(jobs, ids) })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("batch cancelled", LogKeyBatch, cmd.Batch, "by", cmd.By, LogKeyReason, cmd.Reason, "live_sessions", live)
+	return nil
+}

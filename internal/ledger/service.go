@@ -1,0 +1,230 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// Config tunes the ledger service. The zero value is the production
+// default; tests shrink the durations.
+type Config struct {
+	// StuckAfter: a row before the bank (queued, claimed, quoted, opening,
+	// session_open, starting) that did not move for this long is
+	// re-enqueued with gen+1. Default 5 minutes.
+	StuckAfter time.Duration
+	// PollAfter: a row waiting for the bank (payout_started, confirming,
+	// confirmed, action_required, in_doubt with a session) that did not move
+	// for this long gets a poll job; the interval then doubles per poll up
+	// to PollMax. Default 2 minutes.
+	PollAfter time.Duration
+	PollMax   time.Duration // default 1 hour
+	// DoubtDeadline: an in_doubt row older than this opens an exception.
+	// Default 24 hours.
+	DoubtDeadline time.Duration
+	// ReleaseInterval is how often due batches are looked for. Default 1s.
+	ReleaseInterval time.Duration
+	// SweepInterval is how often the sweeper runs. Default 10s.
+	SweepInterval time.Duration
+	// FXToleranceBps is how far (in basis points) the FX rate the bank
+	// shows at ready_to_confirm may differ from the recorded quote's.
+	// Default 50 (0.5 %).
+	FXToleranceBps int64
+	// CommissionToleranceBps and CommissionToleranceMinor bound how far the
+	// commission the bank shows may differ from the quote's fees: the
+	// larger of the two applies. Defaults 100 (1 %) and 0.
+	CommissionToleranceBps   int64
+	CommissionToleranceMinor int64
+	// GroupMax is how many requests one write transaction takes. Default 256.
+	GroupMax int
+	// IntakeBatch is how many intake messages are recorded per
+	// transaction. Default 1000.
+	IntakeBatch int
+	// ReleaseChunk is how many rows one release transaction moves.
+	// Default 10000.
+	ReleaseChunk int
+	// Streams sizes the JetStream streams the service ensures at start.
+	Streams queue.Config
+	// Logger receives the service's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.StuckAfter, 5*time.Minute)
+	def(&c.PollAfter, 2*time.Minute)
+	def(&c.PollMax, time.Hour)
+	def(&c.DoubtDeadline, 24*time.Hour)
+	def(&c.ReleaseInterval, time.Second)
+	def(&c.SweepInterval, 10*time.Second)
+	if c.FXToleranceBps <= 0 {
+		c.FXToleranceBps = 50
+	}
+	if c.CommissionToleranceBps <= 0 {
+		c.CommissionToleranceBps = 100
+	}
+	if c.GroupMax <= 0 {
+		c.GroupMax = 256
+	}
+	if c.IntakeBatch <= 0 {
+		c.IntakeBatch = 1000
+	}
+	if c.ReleaseChunk <= 0 {
+		c.ReleaseChunk = 10000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Service is the running ledger: it reads the intake, records webhooks and
+// dead letters, releases due batches, serves the API and sweeps. It owns
+// the DB's only writer. Create it with NewService, run it with Start, stop
+// it with Close.
+type Service struct {
+	db  *DB
+	cfg Config
+	log *slog.Logger
+	w   *writer
+
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	svc micro.Service
+
+	kick    chan struct{} // wakes the job publisher
+	release chan struct{} // wakes the releaser
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	closed bool
+}
+
+// NewService returns a service over db. The writer starts at once, so the
+// service's methods may be used before Start (tests drive it directly).
+func NewService(db *DB, cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	s := &Service{
+		db:      db,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		w:       newWriter(db, cfg.GroupMax),
+		kick:    make(chan struct{}, 1),
+		release: make(chan struct{}, 1),
+	}
+	go s.w.run()
+	return s
+}
+
+// DB returns the service's database.
+func (s *Service) DB() *DB { return s.db }
+
+// Start connects the service to NATS: it ensures the streams and its
+// consumers, starts the API (a nats.go/micro service) and the intake,
+// hooks, dead-letter, release, publish and sweep loops. They run until
+// Close or until ctx ends.
+func (s *Service) Start(ctx context.Context, nc *nats.Conn) error {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("start ledger: %w", err)
+	}
+	if err := queue.EnsureStreams(ctx, js, s.cfg.Streams); err != nil {
+		return fmt.Errorf("start ledger: %w", err)
+	}
+	s.nc, s.js = nc, js
+	ctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+
+	intake, err := s.intakeConsumer(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	hooks, err := s.hooksConsumer(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	dead, err := s.deadConsumer(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if err := s.startAPI(); err != nil {
+		cancel()
+		return err
+	}
+	loops := []func(context.Context){
+		func(ctx context.Context) { s.runIntake(ctx, intake) },
+		func(ctx context.Context) { s.runHooks(ctx, hooks) },
+		func(ctx context.Context) { s.runDead(ctx, dead) },
+		s.runReleaser,
+		s.runPublisher,
+		s.runSweeper,
+	}
+	for _, loop := range loops {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			loop(ctx)
+		}()
+	}
+	s.log.Info("ledger started", LogKeyDB, s.db.Path())
+	return nil
+}
+
+// Close stops the loops and the API, lets the writer finish what it took,
+// and stops the writer. It does not close the DB or the NATS connection.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	var errs []error
+	if s.svc != nil {
+		errs = append(errs, s.svc.Stop())
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.w.stop()
+	return errors.Join(errs...)
+}
+
+// wake signals a loop without blocking.
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,146 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// Batch returns one batch with its counts by state and totals.
+func (db *DB) Batch(ctx context.Context, id string) (*ledgerapi.BatchSummary, error) {
+	list, err := db.batches(ctx, `WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("batch %s: %w", id, errNotFound)
+	}
+	return &list[0], nil
+}
+
+// Batches lists batches, newest first (limit ≤ 0: 100).
+func (db *DB) Batches(ctx context.Context, limit int) ([]ledgerapi.BatchSummary, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	return db.batches(ctx, `ORDER BY first_seen_at DESC, id LIMIT ?`, limit)
+}
+
+func (db *DB) batches(ctx context.Context, tail string, args ...any) ([]ledgerapi.BatchSummary, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded),
+		manifest_totals, schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at
+		FROM batches `+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	var out []ledgerapi.BatchSummary
+	for rows.Next() {
+		var b ledgerapi.BatchSummary
+		var totals, schedule, created, released, finished sql.NullString
+		if err := rows.Scan(&b.Batch, &b.Name, &b.FileName, &b.FileSHA256, &b.Status, &b.Reason, &b.Rows, &totals,
+			&schedule, &b.RequireApproval, &b.ApprovedBy, &created, &released, &finished); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list batches: %w", err)
+		}
+		b.Totals = money.Totals{}
+		if totals.Valid {
+			json.Unmarshal([]byte(totals.String), &b.Totals)
+		}
+		b.ScheduleAt, b.ReleasedAt, b.FinishedAt = scanTime(schedule), scanTime(released), scanTime(finished)
+		if t := scanTime(created); t != nil {
+			b.CreatedAt = *t
+		}
+		out = append(out, b)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	for i := range out {
+		if err := db.countBatch(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// countBatch fills a summary's counts by state, paid and failed totals and
+// open exceptions.
+func (db *DB) countBatch(ctx context.Context, b *ledgerapi.BatchSummary) error {
+	b.ByState = map[payout.State]int{}
+	b.PaidTotals, b.FailedTotals = money.Totals{}, money.Totals{}
+	rows, err := db.r.QueryContext(ctx, `SELECT state, currency, count(*), sum(amount_minor) FROM rows
+		WHERE batch_id = ? GROUP BY state, currency`, b.Batch)
+	if err != nil {
+		return fmt.Errorf("count batch %s: %w", b.Batch, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var st payout.State
+		var cur string
+		var n int
+		var sum int64
+		if err := rows.Scan(&st, &cur, &n, &sum); err != nil {
+			return fmt.Errorf("count batch %s: %w", b.Batch, err)
+		}
+		b.ByState[st] += n
+		switch st {
+		case payout.StateSucceeded:
+			b.PaidTotals[cur] += sum
+		case payout.StateFailed, payout.StateCancelled:
+			b.FailedTotals[cur] += sum
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("count batch %s: %w", b.Batch, err)
+	}
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM exceptions WHERE batch_id = ? AND closed_at IS NULL`, b.Batch).
+		Scan(&b.Exceptions); err != nil {
+		return fmt.Errorf("count exceptions of %s: %w", b.Batch, err)
+	}
+	return nil
+}
+
+// Transition is one entry of a row's transitions log.
+type Transition struct {
+	ID        int64              `json:"id"`
+	From      payout.State       `json:"from"`
+	To        payout.State       `json:"to"`
+	At        string             `json:"at"`
+	Gen       int                `json:"gen"`
+	Attempt   int                `json:"attempt"`
+	SessionID string             `json:"session_id,omitempty"`
+	PayoutID  string             `json:"payout_id,omitempty"`
+	ErrorCode string             `json:"error_code,omitempty"`
+	Reason    string             `json:"reason,omitempty"`
+	Evidence  ledgerapi.Evidence `json:"evidence"`
+}
+
+// Transitions returns a row's transitions log, oldest first.
+func (db *DB) Transitions(ctx context.Context, batch string, row int) ([]Transition, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, from_state, to_state, at, gen, attempt, session_id, payout_id, error_code,
+		reason, source, hook_id, hook_type, detail FROM transitions WHERE batch_id = ? AND row_no = ? ORDER BY id`, batch, row)
+	if err != nil {
+		return nil, fmt.Errorf("read transitions of %s/%d: %w", batch, row, err)
+	}
+	defer rows.Close()
+	var out []Transition
+	for rows.Next() {
+		var t Transition
+		if err := rows.Scan(&t.ID, &t.From, &t.To, &t.At, &t.Gen, &t.Attempt, &t.SessionID, &t.PayoutID, &t.ErrorCode,
+			&t.Reason, &t.Evidence.Source, &t.Evidence.HookID, &t.Evidence.HookType, &t.Evidence.Detail); err != nil {
+			return nil, fmt.Errorf("read transitions of %s/%d: %w", batch, row, err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// IsNotFound reports whether err says a batch, row or session is unknown.
+func IsNotFound(err error) bool { return errors.Is(err, errNotFound) }

@@ -1,0 +1,396 @@
+package ledger
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// refuse builds a refusal reply.
+func refuse(code, format string, args ...any) *ledgerapi.Error {
+	return &ledgerapi.Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// startStates are the states that begin new work at the bank; a cancelled
+// batch refuses them.
+var startStates = []payout.State{payout.StateQueued, payout.StateClaimed, payout.StateQuoted,
+	payout.StateOpening, payout.StateStarting}
+
+// sessionRole is how a session the ledger recorded relates to its row.
+const (
+	roleRow       = "row"       // the row's session
+	roleAbandoned = "abandoned" // a new attempt replaced it
+	roleForeign   = "foreign"   // it reported something for a row that has another session
+	roleCancelled = "cancelled" // the gate told a processor to cancel it
+)
+
+// recordSession remembers a session of a row (first sighting wins the
+// attempt; the role and last status follow the latest news).
+func recordSession(tx *Tx, session, batch string, row, attempt int, role, status string) error {
+	now := formatTime(tx.Now)
+	_, err := tx.Exec(`INSERT INTO sessions (session_id, batch_id, row_no, attempt, role, last_status, first_seen, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET
+		role = CASE WHEN excluded.role = '' THEN role ELSE excluded.role END,
+		last_status = CASE WHEN excluded.last_status = '' THEN last_status ELSE excluded.last_status END,
+		updated_at = excluded.updated_at
+		WHERE batch_id = excluded.batch_id AND row_no = excluded.row_no`, session, batch, row, attempt, role, status, now, now)
+	if err != nil {
+		return fmt.Errorf("record session %s: %w", session, err)
+	}
+	return nil
+}
+
+// sessionOwner returns the row and role the ledger recorded for a session.
+func sessionOwner(tx *Tx, session string) (batch string, row int, role string, err error) {
+	err = tx.QueryRow(`SELECT batch_id, row_no, role FROM sessions WHERE session_id = ?`, session).Scan(&batch, &row, &role)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, "", nil
+	}
+	return batch, row, role, err
+}
+
+// transition applies one Transition in tx. Refusals come back as the
+// reply's Error (and may still record evidence); err is an internal
+// failure that rolls the request back.
+func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.TransitionReply, error) {
+	if _, ok := payout.Next[t.To]; !ok {
+		return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeInvalid, "unknown state %q", t.To)}, nil
+	}
+	if t.To == payout.StateConfirming {
+		return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeIllegal, "confirming is reached only through the gate")}, nil
+	}
+	if t.Evidence.Source == "" {
+		t.Evidence.Source = ledgerapi.SourceProcessor
+	}
+	batch, rowNo := t.Batch, t.Row
+	if batch == "" {
+		if t.SessionID == "" {
+			return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeInvalid, "a transition needs batch and row, or a session")}, nil
+		}
+		var err error
+		if batch, rowNo, err = rowBySession(tx, t.SessionID); errors.Is(err, errNotFound) {
+			return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeNotFound, "no row has session %s", t.SessionID)}, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	r, err := loadRow(tx, batch, rowNo)
+	if errors.Is(err, errNotFound) {
+		return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeNotFound, "no row %s/%d", batch, rowNo)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	reply := func(e *ledgerapi.Error) *ledgerapi.TransitionReply {
+		return &ledgerapi.TransitionReply{Row: apiRow(tx, r), Error: e}
+	}
+
+	// Guards.
+	if len(t.Expect) > 0 && !slices.Contains(t.Expect, r.State) {
+		return reply(refuse(ledgerapi.CodeStale, "row is %s, expected %v", r.State, t.Expect)), nil
+	}
+	if t.Attempt != 0 && t.Attempt != r.Attempt {
+		return reply(refuse(ledgerapi.CodeStale, "row is at attempt %d, request is for attempt %d", r.Attempt, t.Attempt)), nil
+	}
+	if t.Gen != 0 && t.Gen != r.Gen {
+		return reply(refuse(ledgerapi.CodeStale, "row is at gen %d, request is for gen %d", r.Gen, t.Gen)), nil
+	}
+	if r.BatchStatus == payout.BatchCancelled && slices.Contains(startStates, t.To) {
+		return reply(refuse(ledgerapi.CodeIllegal, "batch %s is cancelled: nothing new starts", r.Batch)), nil
+	}
+
+	// A session the row does not own never changes the row.
+	if t.SessionID != "" {
+		foreign, err := s.foreignSession(tx, r, t.SessionID, t.NewAttempt)
+		if err != nil {
+			return nil, err
+		}
+		if foreign != "" {
+			if err := s.recordForeign(tx, r, t.SessionID, t.To, t.PayoutID, t.Evidence); err != nil {
+				return nil, err
+			}
+			return reply(refuse(ledgerapi.CodeForeignSession, "%s", foreign)), nil
+		}
+	}
+
+	if r.State == t.To && !t.NewAttempt && !selfMove(r, t) {
+		// A repeat: merge facts that agree, refuse facts that do not.
+		if msg := disagree(r, t); msg != "" {
+			return reply(refuse(ledgerapi.CodeConflict, "row already %s: %s", r.State, msg)), nil
+		}
+		if err := mergeFacts(tx, r, t); err != nil {
+			return nil, err
+		}
+		if r, err = loadRow(tx, batch, rowNo); err != nil {
+			return nil, err
+		}
+		return &ledgerapi.TransitionReply{Applied: false, Row: apiRow(tx, r)}, nil
+	}
+	if !payout.CanMove(r.State, t.To) {
+		if t.To == payout.StateSucceeded && (r.State == payout.StateFailed || r.State == payout.StateCancelled) {
+			detail := fmt.Sprintf("the bank reports row %d (%s) paid (session %s) but the ledger recorded it %s",
+				r.Row, r.Reference, t.SessionID, r.State)
+			if _, err := openException(tx, ExceptionAfterCancel, fmt.Sprintf("%s/%d", r.Batch, r.Row), r.Batch, r.Row, detail); err != nil {
+				return nil, err
+			}
+			s.log.Error("row paid after the ledger finished it", LogKeyBatch, r.Batch, LogKeyRow, r.Row,
+				LogKeyReference, r.Reference, LogKeyState, r.State, LogKeySession, t.SessionID)
+		}
+		return reply(refuse(ledgerapi.CodeIllegal, "row is %s; %s → %s is not allowed", r.State, r.State, t.To)), nil
+	}
+	if t.NewAttempt && r.ConfirmSession != "" {
+		return reply(refuse(ledgerapi.CodeIllegal, "session %s holds the confirm; no new attempt", r.ConfirmSession)), nil
+	}
+	if err := s.apply(tx, r, t); err != nil {
+		return nil, err
+	}
+	if r, err = loadRow(tx, batch, rowNo); err != nil {
+		return nil, err
+	}
+	return &ledgerapi.TransitionReply{Applied: true, Row: apiRow(tx, r)}, nil
+}
+
+// selfMove reports whether t is a real move within the same state (a
+// self-loop of payout.Next such as claimed → claimed by another worker, or
+// opening → opening with a new idempotency key) rather than a repeat.
+func selfMove(r *rowRec, t *ledgerapi.Transition) bool {
+	if !payout.CanMove(r.State, r.State) {
+		return false
+	}
+	return (t.IdemKey != "" && t.IdemKey != r.IdemKey) || (t.Worker != "" && t.Worker != r.Worker) ||
+		t.Quote != nil || (t.ActionURL != "" && t.ActionURL != r.ActionURL) || t.To == payout.StateQueued
+}
+
+// disagree compares a repeat's facts with the recorded ones.
+func disagree(r *rowRec, t *ledgerapi.Transition) string {
+	switch {
+	case t.PayoutID != "" && r.PayoutID != "" && t.PayoutID != r.PayoutID:
+		return fmt.Sprintf("payout %s ≠ recorded %s", t.PayoutID, r.PayoutID)
+	case t.To == payout.StateFailed && t.ErrorCode != "" && r.ErrorCode != "" && t.ErrorCode != r.ErrorCode:
+		return fmt.Sprintf("error %s ≠ recorded %s", t.ErrorCode, r.ErrorCode)
+	case t.Paid != nil && r.Paid != nil && *t.Paid != *r.Paid:
+		return fmt.Sprintf("paid %s ≠ recorded %s", t.Paid, r.Paid)
+	}
+	return ""
+}
+
+// mergeFacts fills facts a repeat brings that the row did not have yet.
+func mergeFacts(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
+	set := func(col string, cur, v string) error {
+		if v == "" || cur != "" {
+			return nil
+		}
+		_, err := tx.Exec(`UPDATE rows SET `+col+` = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`, v, formatTime(tx.Now), r.Batch, r.Row)
+		return err
+	}
+	for _, f := range []struct{ col, cur, v string }{
+		{"payout_id", r.PayoutID, t.PayoutID}, {"error_code", r.ErrorCode, t.ErrorCode}, {"reason", r.Reason, t.Reason},
+		{"tcn", r.TCN, t.TCN}, {"action_url", r.ActionURL, t.ActionURL},
+	} {
+		if err := set(f.col, f.cur, f.v); err != nil {
+			return fmt.Errorf("merge %s of %s/%d: %w", f.col, r.Batch, r.Row, err)
+		}
+	}
+	if t.SessionID != "" && r.SessionID == "" {
+		if err := adoptSession(tx, r, t.SessionID); err != nil {
+			return err
+		}
+	}
+	if t.Fee != nil && r.Fee == nil {
+		if _, err := tx.Exec(`UPDATE rows SET fee_minor = ?, fee_currency = ? WHERE batch_id = ? AND row_no = ?`,
+			t.Fee.Minor, t.Fee.Currency, r.Batch, r.Row); err != nil {
+			return fmt.Errorf("merge fee of %s/%d: %w", r.Batch, r.Row, err)
+		}
+	}
+	if t.Paid != nil && r.Paid == nil {
+		if _, err := tx.Exec(`UPDATE rows SET paid_minor = ?, paid_currency = ? WHERE batch_id = ? AND row_no = ?`,
+			t.Paid.Minor, t.Paid.Currency, r.Batch, r.Row); err != nil {
+			return fmt.Errorf("merge paid of %s/%d: %w", r.Batch, r.Row, err)
+		}
+	}
+	return nil
+}
+
+// adoptSession makes session the row's session.
+func adoptSession(tx *Tx, r *rowRec, session string) error {
+	if _, err := tx.Exec(`UPDATE rows SET session_id = ? WHERE batch_id = ? AND row_no = ?`, session, r.Batch, r.Row); err != nil {
+		return fmt.Errorf("adopt session %s for %s/%d: %w", session, r.Batch, r.Row, err)
+	}
+	r.SessionID = session
+	return recordSession(tx, session, r.Batch, r.Row, r.Attempt, roleRow, "")
+}
+
+// foreignSession decides whether session is foreign to row r: it names a
+// session other than the row's session and confirm session, or one the
+// ledger recorded as abandoned, cancelled or another row's. It returns why,
+// or "".
+func (s *Service) foreignSession(tx *Tx, r *rowRec, session string, newAttempt bool) (string, error) {
+	if session == r.SessionID || session == r.ConfirmSession {
+		return "", nil
+	}
+	batch, row, role, err := sessionOwner(tx, session)
+	if err != nil {
+		return "", fmt.Errorf("look up session %s: %w", session, err)
+	}
+	switch {
+	case batch != "" && (batch != r.Batch || row != r.Row):
+		return fmt.Sprintf("session %s belongs to row %s/%d", session, batch, row), nil
+	case role == roleAbandoned || role == roleCancelled || role == roleForeign:
+		return fmt.Sprintf("session %s was %s for this row", session, role), nil
+	case r.SessionID != "" && !newAttempt:
+		return fmt.Sprintf("session %s is not the row's session %s", session, r.SessionID), nil
+	}
+	return "", nil
+}
+
+// recordForeign keeps the evidence of a foreign session's news and opens
+// an exception when the bank says that session paid: two bank operations
+// for one row.
+func (s *Service) recordForeign(tx *Tx, r *rowRec, session string, to payout.State, payoutID string, ev ledgerapi.Evidence) error {
+	// A session of another row keeps its owner (recordSession changes only its own row's sessions).
+	if err := recordSession(tx, session, r.Batch, r.Row, r.Attempt, roleForeign, string(to)); err != nil {
+		return err
+	}
+	s.log.Warn("foreign session ignored", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
+		LogKeySession, session, LogKeyTo, to, LogKeyHookID, ev.HookID)
+	if to != payout.StateSucceeded {
+		return nil
+	}
+	detail := fmt.Sprintf("two bank operations for one row: session %s (payout %s) reports row %d (%s) paid, but the row's session is %s (confirm %s)",
+		session, payoutID, r.Row, r.Reference, r.SessionID, r.ConfirmSession)
+	if ev.HookID != "" {
+		detail += "; webhook " + ev.HookID
+	}
+	_, err := openException(tx, ExceptionTwoOperations, fmt.Sprintf("%s/%d/%s", r.Batch, r.Row, session), r.Batch, r.Row, detail)
+	return err
+}
+
+// apply moves row r as t asks, logs the transition and keeps the batch's
+// counters.
+func (s *Service) apply(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
+	now := formatTime(tx.Now)
+	gen, attempt := r.Gen, r.Attempt
+	if t.To == payout.StateQueued {
+		gen++ // a new job goes out; older jobs are dropped by processors
+	}
+	if t.NewAttempt {
+		attempt++
+		if r.SessionID != "" {
+			if err := recordSession(tx, r.SessionID, r.Batch, r.Row, r.Attempt, roleAbandoned, ""); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE rows SET session_id = '' WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row); err != nil {
+				return fmt.Errorf("abandon session of %s/%d: %w", r.Batch, r.Row, err)
+			}
+			r.SessionID = ""
+		}
+	}
+	r.Attempt = attempt
+	if t.SessionID != "" && r.SessionID == "" {
+		if err := adoptSession(tx, r, t.SessionID); err != nil {
+			return err
+		}
+	}
+	var quoteID any
+	if t.Quote != nil {
+		q := t.Quote
+		res, err := tx.Exec(`INSERT INTO quotes (batch_id, row_no, attempt, source_minor, source_currency, dest_minor, dest_currency,
+			transfer_fee_minor, sms_fee_minor, fee_currency, payment_minor, payment_currency, fx_rate, quantity, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Batch, r.Row, attempt,
+			q.Source.Minor, upper(q.Source.Currency), q.Destination.Minor, upper(q.Destination.Currency),
+			q.TransferFee.Minor, q.SMSFee.Minor, upper(firstNonEmpty(q.TransferFee.Currency, q.SMSFee.Currency, q.Source.Currency)),
+			q.Payment.Minor, upper(q.Payment.Currency), q.FXRate, q.Quantity, now)
+		if err != nil {
+			return fmt.Errorf("record quote of %s/%d: %w", r.Batch, r.Row, err)
+		}
+		id, _ := res.LastInsertId()
+		quoteID = id
+	}
+	feeMinor, feeCur := optAmount(t.Fee)
+	paidMinor, paidCur := optAmount(t.Paid)
+	if _, err := tx.Exec(`UPDATE rows SET state = ?, gen = ?, attempt = ?, moved_at = ?, updated_at = ?, polls = 0, next_poll_at = NULL,
+		payout_id = CASE WHEN ? = '' THEN payout_id ELSE ? END,
+		idem_key = CASE WHEN ? = '' THEN idem_key ELSE ? END,
+		worker = CASE WHEN ? = '' THEN worker ELSE ? END,
+		quote_id = coalesce(?, quote_id),
+		error_code = CASE WHEN ? = '' THEN error_code ELSE ? END,
+		reason = CASE WHEN ? = '' THEN reason ELSE ? END,
+		action_url = CASE WHEN ? = '' THEN action_url ELSE ? END,
+		tcn = CASE WHEN ? = '' THEN tcn ELSE ? END,
+		fee_minor = coalesce(?, fee_minor), fee_currency = CASE WHEN ? = '' THEN fee_currency ELSE ? END,
+		paid_minor = coalesce(?, paid_minor), paid_currency = CASE WHEN ? = '' THEN paid_currency ELSE ? END
+		WHERE batch_id = ? AND row_no = ?`,
+		string(t.To), gen, attempt, now, now,
+		t.PayoutID, t.PayoutID, t.IdemKey, t.IdemKey, t.Worker, t.Worker, quoteID,
+		t.ErrorCode, t.ErrorCode, t.Reason, t.Reason, t.ActionURL, t.ActionURL, t.TCN, t.TCN,
+		feeMinor, feeCur, feeCur, paidMinor, paidCur, paidCur, r.Batch, r.Row); err != nil {
+		return fmt.Errorf("move %s/%d to %s: %w", r.Batch, r.Row, t.To, err)
+	}
+	if err := logTransition(tx, r, r.State, t.To, gen, attempt, t.Evidence, t.Worker, firstNonEmpty(t.SessionID, r.SessionID),
+		t.PayoutID, t.IdemKey, t.ErrorCode, t.Reason); err != nil {
+		return err
+	}
+	if t.SessionID != "" && (t.To.Terminal() || t.To == payout.StatePayoutStarted || t.To == payout.StateConfirmed) {
+		if err := recordSession(tx, t.SessionID, r.Batch, r.Row, attempt, "", string(t.To)); err != nil {
+			return err
+		}
+	}
+	if err := s.afterMove(tx, r, r.State, t.To); err != nil {
+		return err
+	}
+	if gen != r.Gen {
+		tx.After(func() { wake(s.kick) })
+	}
+	s.log.Debug("row moved", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
+		LogKeyFrom, r.State, LogKeyTo, t.To, LogKeyGen, gen)
+	return nil
+}
+
+// afterMove keeps the batch's counters and closes exceptions a terminal
+// state settles.
+func (s *Service) afterMove(tx *Tx, r *rowRec, from, to payout.State) error {
+	if !to.Terminal() || from.Terminal() {
+		return nil
+	}
+	if _, err := tx.Exec(`UPDATE batches SET rows_terminal = rows_terminal + 1 WHERE id = ?`, r.Batch); err != nil {
+		return fmt.Errorf("count terminal rows of %s: %w", r.Batch, err)
+	}
+	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), ExceptionInDoubt); err != nil {
+		return err
+	}
+	return finishBatch(tx, r.Batch)
+}
+
+// logTransition appends one entry to the transitions log.
+func logTransition(tx *Tx, r *rowRec, from, to payout.State, gen, attempt int, ev ledgerapi.Evidence,
+	worker, session, payoutID, idemKey, errorCode, reason string) error {
+	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt,
+		session_id, payout_id, idem_key, error_code, reason, hook_id, hook_type, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Batch, r.Row, string(from), string(to), formatTime(tx.Now), ev.Source, worker, gen, attempt,
+		session, payoutID, idemKey, errorCode, reason, ev.HookID, ev.HookType, ev.Detail); err != nil {
+		return fmt.Errorf("log transition of %s/%d: %w", r.Batch, r.Row, err)
+	}
+	return nil
+}
+
+func optAmount(a *money.Amount) (any, string) {
+	if a == nil {
+		return nil, ""
+	}
+	return a.Minor, upper(a.Currency)
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
