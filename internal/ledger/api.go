@@ -49,7 +49,7 @@ func (s *Service) startAPI() error {
 	}
 	endpoints := []struct {
 		name, subject string
-		h            micro.HandlerFunc
+		h             micro.HandlerFunc
 	}{
 		{"row_get", ledgerapi.SubjectRowGet, s.handleRowGet},
 		{"row_transition", ledgerapi.SubjectRowTransition, s.handleTransition},

@@ -1,0 +1,197 @@
+package ledger
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// released returns a service with one released batch of n rows.
+func released(t *testing.T, n int) (*Service, *clock, *testBatch) {
+	t.Helper()
+	s, c := newService(t)
+	b := makeBatch(n, t.Name())
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(context.Background()))
+	return s, c, b
+}
+
+// force puts a row into a state directly (test setup only).
+func force(t *testing.T, s *Service, batch string, row int, st payout.State, session string) {
+	t.Helper()
+	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
+		_, err := tx.Exec(`UPDATE rows SET state = ?, session_id = ? WHERE batch_id = ? AND row_no = ?`, string(st), session, batch, row)
+		if err == nil && session != "" {
+			err = recordSession(tx, session, batch, row, 0, roleRow, "")
+		}
+		return err
+	}))
+}
+
+func move(t *testing.T, s *Service, tr ledgerapi.Transition) *ledgerapi.TransitionReply {
+	t.Helper()
+	reply, err := s.Transition(context.Background(), tr)
+	require.NoError(t, err)
+	return reply
+}
+
+func code(r *ledgerapi.TransitionReply) string {
+	if r.Error == nil {
+		return ""
+	}
+	return r.Error.Code
+}
+
+// TestTransitionTable tries every pair of states: the moves payout.Next
+// allows are applied (or, from a state to itself without new facts,
+// acknowledged as a repeat); every other move is illegal and changes
+// nothing. Confirming is reached only through the gate.
+func TestTransitionTable(t *testing.T) {
+	var states []payout.State
+	for st := range payout.Next {
+		states = append(states, st)
+	}
+	s, _, b := released(t, len(states)*len(states))
+	row := 0
+	for _, from := range states {
+		for _, to := range states {
+			row++
+			name := string(from) + "→" + string(to)
+			session := ""
+			if from.InFlight() {
+				session = "ps_" + name
+			}
+			force(t, s, b.ID, row, from, session)
+			reply := move(t, s, ledgerapi.Transition{Batch: b.ID, Row: row, To: to, Worker: "w1", Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor}})
+			got := mustRow(t, s, b.ID, row)
+			switch {
+			case to == payout.StateConfirming:
+				require.Equal(t, ledgerapi.CodeIllegal, code(reply), name)
+				require.Equal(t, from, got.State, name)
+			case from == to && !payout.CanMove(from, to):
+				require.Empty(t, code(reply), name)
+				require.False(t, reply.Applied, name+": a repeat")
+				require.Equal(t, from, got.State, name)
+			case payout.CanMove(from, to):
+				require.Empty(t, code(reply), name)
+				require.True(t, reply.Applied, name)
+				require.Equal(t, to, got.State, name)
+			default:
+				require.Equal(t, ledgerapi.CodeIllegal, code(reply), name)
+				require.Equal(t, from, got.State, name)
+				require.NotNil(t, reply.Row, name+": the refusal shows the row")
+			}
+		}
+	}
+}
+
+func TestTransitionGuards(t *testing.T) {
+	s, _, b := released(t, 1)
+	ctx := context.Background()
+	tr := func(tr ledgerapi.Transition) *ledgerapi.TransitionReply {
+		tr.Batch, tr.Row = b.ID, 1
+		r, err := s.Transition(ctx, tr)
+		require.NoError(t, err)
+		return r
+	}
+	require.Equal(t, ledgerapi.CodeStale, code(tr(ledgerapi.Transition{To: payout.StateClaimed, Expect: []payout.State{payout.StateClaimed}})))
+	require.Equal(t, ledgerapi.CodeStale, code(tr(ledgerapi.Transition{To: payout.StateClaimed, Gen: 2})))
+	require.Equal(t, ledgerapi.CodeStale, code(tr(ledgerapi.Transition{To: payout.StateClaimed, Attempt: 3})))
+	r := tr(ledgerapi.Transition{To: payout.StateClaimed, Gen: 1, Expect: []payout.State{payout.StateQueued}, Worker: "w1"})
+	require.True(t, r.Applied)
+	require.Equal(t, "w1", r.Row.Worker)
+
+	// A repeat with agreeing facts: not applied, no error.
+	r = tr(ledgerapi.Transition{To: payout.StateClaimed, Gen: 1, Worker: "w1"})
+	require.Empty(t, code(r))
+	require.False(t, r.Applied)
+
+	// Another worker claims (claimed → claimed is a move of its own).
+	r = tr(ledgerapi.Transition{To: payout.StateClaimed, Gen: 1, Worker: "w2"})
+	require.True(t, r.Applied)
+
+	// Opening with the first attempt's key, then a new attempt.
+	r = tr(ledgerapi.Transition{To: payout.StateOpening, NewAttempt: true, IdemKey: b.ID + "/1/a1/create"})
+	require.True(t, r.Applied)
+	require.Equal(t, 1, r.Row.Attempt)
+	r = tr(ledgerapi.Transition{To: payout.StateSessionOpen, Attempt: 1, SessionID: "ps_1"})
+	require.True(t, r.Applied)
+	require.Equal(t, "ps_1", r.Row.SessionID)
+	// Looked up by session.
+	r, err := s.Transition(ctx, ledgerapi.Transition{SessionID: "ps_1", To: payout.StateStarting, IdemKey: "k-start"})
+	require.NoError(t, err)
+	require.True(t, r.Applied)
+	r = tr(ledgerapi.Transition{To: payout.StatePayoutStarted, SessionID: "ps_1", PayoutID: "po_1"})
+	require.True(t, r.Applied)
+	// The same state with a different payout id is a conflict.
+	r = tr(ledgerapi.Transition{To: payout.StatePayoutStarted, SessionID: "ps_1", PayoutID: "po_2"})
+	require.Equal(t, ledgerapi.CodeConflict, code(r))
+	require.Equal(t, "po_1", r.Row.PayoutID)
+
+	// Back to the queue: the gen goes up, so older jobs are stale.
+	r = tr(ledgerapi.Transition{To: payout.StateQueued, Reason: "rate limited"})
+	require.True(t, r.Applied)
+	require.Equal(t, 2, r.Row.Gen)
+	require.Equal(t, ledgerapi.CodeStale, code(tr(ledgerapi.Transition{To: payout.StateClaimed, Gen: 1})))
+}
+
+func TestTransitionForeignSession(t *testing.T) {
+	s, _, b := released(t, 2)
+	force(t, s, b.ID, 1, payout.StatePayoutStarted, "ps_mine")
+	// Another session of the row reports a payout that failed: evidence only.
+	r := move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, SessionID: "ps_other", To: payout.StateFailed, ErrorCode: "x"})
+	require.Equal(t, ledgerapi.CodeForeignSession, code(r))
+	require.Equal(t, payout.StatePayoutStarted, mustRow(t, s, b.ID, 1).State)
+	ex, _ := s.db.Exceptions(b.ID, false)
+	require.Empty(t, ex)
+	// ... and one that succeeded: two bank operations for one row.
+	r = move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, SessionID: "ps_third", To: payout.StateSucceeded,
+		PayoutID: "po_9", Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: "h1"}})
+	require.Equal(t, ledgerapi.CodeForeignSession, code(r))
+	row := mustRow(t, s, b.ID, 1)
+	require.Equal(t, payout.StatePayoutStarted, row.State)
+	require.Equal(t, "ps_mine", row.SessionID)
+	ex, _ = s.db.Exceptions(b.ID, false)
+	require.Len(t, ex, 1)
+	require.Equal(t, ExceptionTwoOperations, ex[0].Category)
+	require.Contains(t, ex[0].Detail, "ps_third")
+
+	// The row's own session finishes it; a repeat agrees.
+	r = move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, SessionID: "ps_mine", To: payout.StateSucceeded, PayoutID: "po_1",
+		Paid: &money.Amount{Minor: 100001, Currency: "RUB"}})
+	require.True(t, r.Applied)
+	r = move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, SessionID: "ps_mine", To: payout.StateSucceeded, PayoutID: "po_1"})
+	require.Empty(t, code(r))
+	require.False(t, r.Applied)
+
+	// A session of row 1 cannot move row 2.
+	force(t, s, b.ID, 2, payout.StateOpening, "")
+	r = move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 2, SessionID: "ps_mine", To: payout.StateSessionOpen})
+	require.Equal(t, ledgerapi.CodeForeignSession, code(r))
+}
+
+func TestTransitionFinishesBatch(t *testing.T) {
+	s, _, b := released(t, 2)
+	for row := 1; row <= 2; row++ {
+		force(t, s, b.ID, row, payout.StatePayoutStarted, "ps_"+b.Rows[row-1].Reference)
+		r := move(t, s, ledgerapi.Transition{Batch: b.ID, Row: row, To: payout.StateSucceeded})
+		require.True(t, r.Applied)
+	}
+	sum := summary(t, s.db, b.ID)
+	require.Equal(t, payout.BatchDone, sum.Status)
+	require.NotNil(t, sum.FinishedAt)
+	require.Equal(t, b.Manifest.Totals, sum.PaidTotals)
+	// A payout of a failed row is flagged.
+	s2, _, b2 := released(t, 1)
+	force(t, s2, b2.ID, 1, payout.StateFailed, "")
+	r := move(t, s2, ledgerapi.Transition{Batch: b2.ID, Row: 1, To: payout.StateSucceeded, SessionID: "ps_x"})
+	require.Equal(t, ledgerapi.CodeIllegal, code(r))
+	ex, _ := s2.db.Exceptions(b2.ID, false)
+	require.Len(t, ex, 1)
+	require.Equal(t, ExceptionAfterCancel, ex[0].Category)
+}
