@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// batchCommand sends cancel or approve to the running ledger over NATS
+// (the ledger is the database's only writer).
+type batchCommand struct {
+	name string
+}
+
+func (c *batchCommand) Usage() {
+	if c.name == "cancel" {
+		fmt.Fprintln(os.Stderr, "usage: ledger cancel --batch ID --reason TEXT [--nats-url URL]")
+		return
+	}
+	fmt.Fprintln(os.Stderr, "usage: ledger approve --batch ID [--nats-url URL]")
+}
+
+func (c *batchCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ledger "+c.name, flag.ContinueOnError)
+	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
+	batch := fs.String("batch", "", "batch `id`")
+	reason := fs.String("reason", "", "why (shown in the report)")
+	by := fs.String("by", os.Getenv("USER"), "who asks")
+	url := fs.String("nats-url", natsURL(), "NATS server `URL`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *batch == "" {
+		fs.Usage()
+		return errors.New("--batch is required")
+	}
+	if c.name == "cancel" && *reason == "" {
+		fs.Usage()
+		return errors.New("--reason is required")
+	}
+	nc, err := queue.Connect(*url, "payrun-ledger-"+c.name)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	client := ledgerapi.NewClient(nc, 2*time.Minute)
+	cmd := ledgerapi.BatchCommand{Batch: *batch, By: *by, Reason: *reason}
+	var sum *ledgerapi.BatchSummary
+	if c.name == "cancel" {
+		sum, err = client.Cancel(ctx, cmd)
+	} else {
+		sum, err = client.Approve(ctx, cmd)
+	}
+	if err != nil {
+		return err
+	}
+	return printBatches(os.Stdout, []ledgerapi.BatchSummary{*sum})
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// runCommand runs the ledger service until SIGINT or SIGTERM.
+type runCommand struct{}
+
+func (c *runCommand) Usage() {
+	fmt.Fprintln(os.Stderr, "usage: ledger run --db FILE --nats-url URL [flags]")
+}
+
+func (c *runCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ledger run", flag.ContinueOnError)
+	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
+	dbPath := fs.String("db", "ledger.db", "SQLite database `file`")
+	url := fs.String("nats-url", natsURL(), "NATS server `URL`s (comma-separated)")
+	var cfg ledger.Config
+	fs.DurationVar(&cfg.StuckAfter, "stuck-after", 5*time.Minute, "re-enqueue a row that did not move before the bank for this `long`")
+	fs.DurationVar(&cfg.PollAfter, "poll-after", 2*time.Minute, "poll session/status for a row whose webhook is this `late`")
+	fs.DurationVar(&cfg.PollMax, "poll-max", time.Hour, "longest `interval` between polls of one row")
+	fs.DurationVar(&cfg.DoubtDeadline, "doubt-deadline", 24*time.Hour, "open an exception for a row in doubt this `long`")
+	fs.DurationVar(&cfg.ReleaseInterval, "release-interval", time.Second, "how `often` due batches are looked for")
+	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", 10*time.Second, "how `often` the sweeper runs")
+	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", 50, "FX rate tolerance at the gate, in `basis points`")
+	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", 100, "commission tolerance at the gate, in `basis points`")
+	verbose := fs.Bool("v", false, "log debug lines (every transition)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	db, err := ledger.Open(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	nc, err := queue.Connect(*url, "payrun-ledger")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	svc := ledger.NewService(db, cfg)
+	if err := svc.Start(ctx, nc); err != nil {
+		svc.Close()
+		return err
+	}
+	<-ctx.Done()
+	cfg.Logger.Info("ledger stopping")
+	if err := svc.Close(); err != nil {
+		return fmt.Errorf("stop ledger: %w", err)
+	}
+	if err := nc.Drain(); err != nil {
+		return fmt.Errorf("drain NATS: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// statusCommand prints batches with their counts by state and totals,
+// from the SQLite file (read-only) or from the running ledger over NATS.
+type statusCommand struct{}
+
+func (c *statusCommand) Usage() {
+	fmt.Fprintln(os.Stderr, "usage: ledger status [--db FILE | --nats-url URL] [--batch ID] [--json]")
+}
+
+func (c *statusCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("ledger status", flag.ContinueOnError)
+	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
+	dbPath := fs.String("db", "ledger.db", "SQLite database `file`, read-only")
+	url := fs.String("nats-url", "", "ask the running ledger at this NATS `URL` instead of reading the file")
+	batch := fs.String("batch", "", "only this batch `id`")
+	limit := fs.Int("limit", 50, "at most this many batches")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var list []ledgerapi.BatchSummary
+	if *url != "" {
+		nc, err := queue.Connect(*url, "payrun-ledger-status")
+		if err != nil {
+			return err
+		}
+		defer nc.Close()
+		client := ledgerapi.NewClient(nc, 30*time.Second)
+		if *batch != "" {
+			b, err := client.Batch(ctx, *batch)
+			if err != nil {
+				return err
+			}
+			list = append(list, *b)
+		} else if list, err = client.Batches(ctx, *limit); err != nil {
+			return err
+		}
+	} else {
+		if _, err := os.Stat(*dbPath); err != nil {
+			return fmt.Errorf("ledger database: %w", err)
+		}
+		db, err := ledger.OpenReadOnly(*dbPath)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if *batch != "" {
+			b, err := db.Batch(ctx, *batch)
+			if err != nil {
+				return err
+			}
+			list = append(list, *b)
+		} else if list, err = db.Batches(ctx, *limit); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(list)
+	}
+	return printBatches(os.Stdout, list)
+}
+
+// stateOrder is the column order of the counts.
+var stateOrder = []payout.State{
+	payout.StateReceived, payout.StateScheduled, payout.StateAwaitingApproval, payout.StateQueued,
+	payout.StateClaimed, payout.StateQuoted, payout.StateOpening, payout.StateSessionOpen, payout.StateStarting,
+	payout.StatePayoutStarted, payout.StateConfirming, payout.StateConfirmed, payout.StateActionRequired,
+	payout.StateInDoubt, payout.StateSucceeded, payout.StateFailed, payout.StateCancelled, payout.StateReturned,
+}
+
+// printBatches writes two terminal tables: the batches with their totals,
+// then their rows counted by state (only states that occur are shown).
+func printBatches(w io.Writer, list []ledgerapi.BatchSummary) error {
+	if len(list) == 0 {
+		_, err := fmt.Fprintln(w, "no batches")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BATCH\tSTATUS\tROWS\tTOTAL\tPAID\tFAILED\tEXCEPTIONS\tNAME\tREASON")
+	for _, b := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", b.Batch, b.Status, b.Rows, dash(b.Totals.String()),
+			dash(b.PaidTotals.String()), dash(b.FailedTotals.String()), b.Exceptions, dash(b.Name), dash(b.Reason))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	var cols []payout.State
+	for _, st := range stateOrder {
+		for _, b := range list {
+			if b.ByState[st] > 0 {
+				cols = append(cols, st)
+				break
+			}
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	head := []string{"BATCH"}
+	for _, st := range cols {
+		head = append(head, strings.ToUpper(string(st)))
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, b := range list {
+		line := []string{b.Batch}
+		for _, st := range cols {
+			line = append(line, fmt.Sprint(b.ByState[st]))
+		}
+		fmt.Fprintln(tw, strings.Join(line, "\t"))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
