@@ -35,9 +35,16 @@ func moveRowsN(tx *Tx, batch string, from, to payout.State, source, by, detail s
 		string(to), now, source, by, bump, detail, batch, string(from), limit); err != nil {
 		return 0, fmt.Errorf("log %s → %s of %s: %w", from, to, batch, err)
 	}
-	res, err := tx.Exec(`UPDATE rows SET state = ?, gen = gen + ?, moved_at = ?, updated_at = ?
+	var res sql.Result
+	var err error
+	if limit < 0 {
+		res, err = tx.Exec(`UPDATE rows SET state = ?, gen = gen + ?, moved_at = ?, updated_at = ? WHERE batch_id = ? AND state = ?`,
+			string(to), bump, now, now, batch, string(from))
+	} else {
+		res, err = tx.Exec(`UPDATE rows SET state = ?, gen = gen + ?, moved_at = ?, updated_at = ?
 		WHERE batch_id = ? AND row_no IN (SELECT row_no FROM rows WHERE batch_id = ? AND state = ? ORDER BY row_no LIMIT ?)`,
-		string(to), bump, now, now, batch, batch, string(from), limit)
+			string(to), bump, now, now, batch, batch, string(from), limit)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("move %s → %s of %s: %w", from, to, batch, err)
 	}
