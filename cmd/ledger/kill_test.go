@@ -231,7 +231,7 @@ func TestKillMidIntakeAndMidTransitions(t *testing.T) {
 		GROUP BY batch_id, row_no, from_state, to_state, gen HAVING count(*) > 1)`))
 	require.Equal(t, claims, query(t, ro, `SELECT count(*) FROM transitions WHERE from_state = 'queued' AND to_state = 'claimed'`))
 	require.Equal(t, rows, query(t, ro, `SELECT count(*) FROM transitions WHERE to_state = 'queued'`))
-	require.Equal(t, rows, query(t, ro, `SELECT count(*) FROM transitions WHERE to_state = 'scheduled'`))
+	require.Equal(t, rows, query(t, ro, `SELECT count(*) FROM transitions WHERE from_state = 'received'`))
 
 	// Every job went out once per gen: the work queue holds one per row.
 	st, err := js.Stream(ctx, queue.StreamJobs)

@@ -123,8 +123,7 @@ func approveBatch(tx *Tx, cmd ledgerapi.BatchCommand) error {
 		payout.BatchScheduled, cmd.By, formatTime(tx.Now), cmd.Batch); err != nil {
 		return fmt.Errorf("approve batch %s: %w", cmd.Batch, err)
 	}
-	return moveRows(tx, cmd.Batch, payout.StateAwaitingApproval, payout.StateScheduled, ledgerapi.SourceOperator, cmd.By,
-		"approved by "+cmd.By)
+	return nil
 }
 
 // cancelBatch cancels a batch: rows not at the bank yet are cancelled; the
@@ -193,7 +192,7 @@ func dueBatches(tx *Tx) ([]string, error) {
 	return out, rows.Err()
 }
 
-// releaseChunk moves up to limit scheduled rows of a due batch to queued
+// releaseChunk moves up to limit received rows of a due batch to queued
 // with the next gen; the job publisher sends their jobs after the commit.
 // It reports whether the batch's release is complete.
 func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err error) {
@@ -210,7 +209,7 @@ func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err er
 			return 0, false, fmt.Errorf("release batch %s: %w", batch, err)
 		}
 	}
-	n, err := moveRowsN(tx, batch, payout.StateScheduled, payout.StateQueued, ledgerSource, "", "released", limit)
+	n, err := moveRowsN(tx, batch, payout.StateReceived, payout.StateQueued, ledgerSource, "", "released", limit)
 	if err != nil {
 		return 0, false, err
 	}

@@ -66,7 +66,7 @@ func Open(path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
-	if _, err := db.wc.ExecContext(ctx, "PRAGMA temp_store = MEMORY"); err != nil {
+	if _, err := db.wc.ExecContext(ctx, "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -111,7 +112,7 @@ type intakeResult struct {
 // recordIntake records a group of intake messages, in order, in tx.
 func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 	res := &intakeResult{Reasons: map[string]string{}}
-	status := map[string]payout.BatchStatus{}
+	sealed := map[string]bool{}
 	added := map[string]int{}
 	flush := func() error {
 		for b, n := range added {
@@ -123,7 +124,7 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 		return nil
 	}
 	var last uint64
-	for i := range msgs {
+	for i := 0; i < len(msgs); i++ {
 		m := &msgs[i]
 		last = max(last, m.Seq)
 		switch {
@@ -134,20 +135,33 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 				return nil, err
 			}
 		case m.Row != nil:
-			st, ok := status[m.Row.Batch]
+			done, ok := sealed[m.Row.Batch]
 			if !ok {
 				var err error
-				if st, err = ensureBatch(tx, m.Row.Batch); err != nil {
+				if done, err = ensureBatch(tx, m.Row.Batch); err != nil {
 					return nil, err
 				}
-				status[m.Row.Batch] = st
+				sealed[m.Row.Batch] = done
 			}
-			inserted, err := insertRow(tx, m, st, res)
-			if err != nil {
+			if !done {
+				// A run of rows of the same open batch goes in as one multi-row INSERT.
+				j := i + 1
+				for j < len(msgs) && j-i < insertChunk && msgs[j].Row != nil && msgs[j].Row.Batch == m.Row.Batch {
+					j++
+				}
+				for k := i + 1; k < j; k++ {
+					last = max(last, msgs[k].Seq)
+				}
+				n, err := insertRows(tx, msgs[i:j], res)
+				if err != nil {
+					return nil, err
+				}
+				added[m.Row.Batch] += n
+				i = j - 1
+				continue
+			}
+			if _, err := insertRow(tx, m, done, res); err != nil {
 				return nil, err
-			}
-			if inserted {
-				added[m.Row.Batch]++
 			}
 		case m.Manifest != nil:
 			if err := flush(); err != nil {
@@ -160,7 +174,7 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 			if err != nil {
 				return nil, err
 			}
-			delete(status, m.Manifest.Batch)
+			delete(sealed, m.Manifest.Batch)
 			if reason != "" {
 				res.Rejected = append(res.Rejected, m.Manifest.Batch)
 				res.Reasons[m.Manifest.Batch] = reason
@@ -179,49 +193,59 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 	return res, nil
 }
 
-// ensureBatch creates the batch record on its first message and returns
-// the batch's status.
-func ensureBatch(tx *Tx, batch string) (payout.BatchStatus, error) {
+// ensureBatch creates the batch record on its first message and reports
+// whether the batch was sealed (its manifest arrived) already.
+func ensureBatch(tx *Tx, batch string) (sealed bool, err error) {
 	if _, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		batch, payout.BatchReceiving, formatTime(tx.Now)); err != nil {
-		return "", fmt.Errorf("record batch %s: %w", batch, err)
+		return false, fmt.Errorf("record batch %s: %w", batch, err)
 	}
-	var st payout.BatchStatus
-	if err := tx.QueryRow(`SELECT status FROM batches WHERE id = ?`, batch).Scan(&st); err != nil {
-		return "", fmt.Errorf("read batch %s: %w", batch, err)
+	if err := tx.QueryRow(`SELECT manifest_digest IS NOT NULL FROM batches WHERE id = ?`, batch).Scan(&sealed); err != nil {
+		return false, fmt.Errorf("read batch %s: %w", batch, err)
 	}
-	return st, nil
+	return sealed, nil
 }
 
 // insertRow records a row message; it reports whether the row was new.
 // The same data again is a no-op; different data for a recorded row is a
 // conflict, which fails the batch's manifest check (or opens an exception
-// when the batch was already sealed).
-func insertRow(tx *Tx, m *intakeMsg, st payout.BatchStatus, res *intakeResult) (bool, error) {
+// when the batch was already sealed). A new row of a sealed batch is never
+// recorded as a row (it could never be paid): it is kept as a conflict.
+func insertRow(tx *Tx, m *intakeMsg, sealed bool, res *intakeResult) (bool, error) {
 	r := m.Row
 	now := formatTime(tx.Now)
-	out, err := tx.Exec(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
+	var recorded []byte
+	if sealed {
+		err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded)
+		if errors.Is(err, sql.ErrNoRows) {
+			res.Conflicts++
+			detail := fmt.Sprintf("row %d (intake seq %d) arrived after the batch's manifest; it is not recorded and never paid", r.Row, m.Seq)
+			if err := recordConflict(tx, m, nil, detail); err != nil {
+				return false, err
+			}
+			_, err := openException(tx, ExceptionLateRow, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, 0, detail)
+			return false, err
+		}
+		if err != nil {
+			return false, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
+		}
+	} else {
+		out, err := tx.Exec(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
 		recipient, destination, bin, last4, dest_hash, meta, intake_seq, digest, received_at, state, moved_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, row_no) DO NOTHING`,
-		r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-		r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:], now,
-		string(payout.StateReceived), now, now)
-	if err != nil {
-		return false, fmt.Errorf("record row %s/%d: %w", r.Batch, r.Row, err)
-	}
-	if n, _ := out.RowsAffected(); n == 1 {
-		res.Recorded++
-		if st != payout.BatchReceiving {
-			// Sealed batches never take new rows: the row stays received and is never released.
-			_, err := openException(tx, ExceptionLateRow, fmt.Sprintf("%s/%d", r.Batch, r.Row), r.Batch, r.Row,
-				fmt.Sprintf("row %d (intake seq %d) arrived after the batch's manifest (status %s); it is recorded but never paid", r.Row, m.Seq, st))
-			return true, err
+			r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:], now,
+			string(payout.StateReceived), now, now)
+		if err != nil {
+			return false, fmt.Errorf("record row %s/%d: %w", r.Batch, r.Row, err)
 		}
-		return true, nil
-	}
-	var recorded []byte
-	if err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded); err != nil {
-		return false, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
+		if n, _ := out.RowsAffected(); n == 1 {
+			res.Recorded++
+			return true, nil
+		}
+		if err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded); err != nil {
+			return false, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
+		}
 	}
 	if bytes.Equal(recorded, m.Digest[:]) {
 		res.Duplicates++
@@ -229,12 +253,82 @@ func insertRow(tx *Tx, m *intakeMsg, st payout.BatchStatus, res *intakeResult) (
 	}
 	res.Conflicts++
 	detail := fmt.Sprintf("row %d arrived again (intake seq %d) with different data", r.Row, m.Seq)
-	if _, err := tx.Exec(`INSERT INTO row_conflicts (batch_id, row_no, intake_seq, digest, recorded_digest, detail, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, r.Batch, r.Row, int64(m.Seq), m.Digest[:], recorded, detail, now); err != nil {
-		return false, fmt.Errorf("record conflict %s/%d: %w", r.Batch, r.Row, err)
+	if err := recordConflict(tx, m, recorded, detail); err != nil {
+		return false, err
 	}
-	_, err = openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
+	_, err := openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
 	return false, err
+}
+
+// insertChunk is how many rows one INSERT statement carries.
+const insertChunk = 50
+
+const rowInsertHead = `INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
+	recipient, destination, bin, last4, dest_hash, meta, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `
+
+// insertRows records rows of one open batch with one statement and returns
+// how many were new. When some already existed, each is compared with the
+// recorded row: the same data is a duplicate, different data a conflict.
+func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
+	var q strings.Builder
+	q.WriteString(rowInsertHead)
+	args := make([]any, 0, 19*len(msgs))
+	now := formatTime(tx.Now)
+	for i := range msgs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		m := &msgs[i]
+		r := m.Row
+		args = append(args, r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:], now,
+			string(payout.StateReceived), now, now)
+	}
+	q.WriteString(" ON CONFLICT (batch_id, row_no) DO NOTHING")
+	out, err := tx.Exec(q.String(), args...)
+	if err != nil {
+		return 0, fmt.Errorf("record rows of %s: %w", msgs[0].Row.Batch, err)
+	}
+	n64, _ := out.RowsAffected()
+	n := int(n64)
+	res.Recorded += n
+	if n == len(msgs) {
+		return n, nil
+	}
+	conflicts := 0
+	for i := range msgs {
+		m := &msgs[i]
+		var recorded []byte
+		if err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, m.Row.Batch, m.Row.Row).Scan(&recorded); err != nil {
+			return 0, fmt.Errorf("read row %s/%d: %w", m.Row.Batch, m.Row.Row, err)
+		}
+		if bytes.Equal(recorded, m.Digest[:]) {
+			continue
+		}
+		conflicts++
+		detail := fmt.Sprintf("row %d arrived again (intake seq %d) with different data", m.Row.Row, m.Seq)
+		if err := recordConflict(tx, m, recorded, detail); err != nil {
+			return 0, err
+		}
+		if _, err := openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", m.Row.Batch, m.Row.Row, m.Digest[:8]),
+			m.Row.Batch, m.Row.Row, detail); err != nil {
+			return 0, err
+		}
+	}
+	res.Conflicts += conflicts
+	res.Duplicates += len(msgs) - n - conflicts
+	return n, nil
+}
+
+// recordConflict keeps a row message the ledger did not record as a row.
+func recordConflict(tx *Tx, m *intakeMsg, recorded []byte, detail string) error {
+	if _, err := tx.Exec(`INSERT INTO row_conflicts (batch_id, row_no, intake_seq, digest, recorded_digest, detail, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, m.Row.Batch, m.Row.Row, int64(m.Seq), m.Digest[:], recorded,
+		detail, formatTime(tx.Now)); err != nil {
+		return fmt.Errorf("record conflict %s/%d: %w", m.Row.Batch, m.Row.Row, err)
+	}
+	return nil
 }
 
 // checkManifest seals a batch: it compares the manifest with what the
@@ -280,15 +374,15 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 		_, err := openException(tx, ExceptionManifest, man.Batch+"/rejected", man.Batch, 0, "batch rejected: "+reason)
 		return false, reason, err
 	}
-	next, rowState := payout.BatchScheduled, payout.StateScheduled
+	// Accepted: the rows stay received; the batch's status (scheduled or
+	// awaiting_approval) holds them until the release moves each to queued.
+	// One write per row is saved (a million-row batch seals in one UPDATE).
+	next := payout.BatchScheduled
 	if man.RequireApproval {
-		next, rowState = payout.BatchAwaitingApproval, payout.StateAwaitingApproval
+		next = payout.BatchAwaitingApproval
 	}
 	if _, err := tx.Exec(`UPDATE batches SET status = ?, accepted_at = ? WHERE id = ?`, next, now, man.Batch); err != nil {
 		return false, "", fmt.Errorf("accept batch %s: %w", man.Batch, err)
-	}
-	if err := moveRows(tx, man.Batch, payout.StateReceived, rowState, ledgerSource, "", "manifest matched"); err != nil {
-		return false, "", err
 	}
 	return true, "", nil
 }

@@ -21,7 +21,7 @@ func TestIntakeAcceptsMatchingManifest(t *testing.T) {
 
 	sum := summary(t, s.db, b.ID)
 	require.Equal(t, payout.BatchScheduled, sum.Status)
-	require.Equal(t, 10, sum.ByState[payout.StateScheduled])
+	require.Equal(t, 10, sum.ByState[payout.StateReceived], "rows wait as received while the batch is scheduled")
 	require.Equal(t, b.Manifest.Totals, sum.Totals)
 
 	r := mustRow(t, s, b.ID, 3)
@@ -39,7 +39,7 @@ func TestIntakeAcceptsMatchingManifest(t *testing.T) {
 	require.Empty(t, res.Accepted)
 	tr, err := s.db.Transitions(context.Background(), b.ID, 3)
 	require.NoError(t, err)
-	require.Len(t, tr, 1, "received → scheduled once")
+	require.Empty(t, tr, "sealing moves the batch, not the rows")
 
 	// Only the last four digits and the BIN are kept.
 	var n int
@@ -84,7 +84,6 @@ func TestIntakeRejectsTamperedManifest(t *testing.T) {
 			sum := summary(t, s.db, b.ID)
 			require.Equal(t, payout.BatchRejected, sum.Status)
 			require.True(t, strings.HasPrefix(sum.Reason, tt.reason), "reason %q, want it to start with %q", sum.Reason, tt.reason)
-			require.Zero(t, sum.ByState[payout.StateScheduled])
 
 			// Nothing of it is ever released.
 			require.NoError(t, s.ReleaseDue(context.Background()))
@@ -103,10 +102,13 @@ func TestIntakeLateRowIsNeverReleased(t *testing.T) {
 	record(t, s, b.msgs(1))
 	extra := makeBatch(4, "late")
 	m := extra.msgs(10)
-	record(t, s, m[3:4]) // row 4 after the manifest
+	res := record(t, s, m[3:4]) // row 4 after the manifest
+	require.Equal(t, 1, res.Conflicts)
 	require.NoError(t, s.ReleaseDue(context.Background()))
-	require.Equal(t, payout.StateReceived, mustRow(t, s, b.ID, 4).State)
+	_, err := s.db.Row(b.ID, 4)
+	require.True(t, IsNotFound(err), "a late row is not recorded as a row: %v", err)
 	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 3).State)
+	require.Equal(t, 3, summary(t, s.db, b.ID).Rows)
 	ex, err := s.db.Exceptions(b.ID, false)
 	require.NoError(t, err)
 	require.Len(t, ex, 1)

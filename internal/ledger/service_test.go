@@ -66,7 +66,7 @@ func TestScheduleApprovalAndRestart(t *testing.T) {
 	got, err := client.Approve(ctx, ledgerapi.BatchCommand{Batch: b.ID, By: "anna"})
 	require.NoError(t, err)
 	require.Equal(t, payout.BatchScheduled, got.Status)
-	require.Equal(t, 20, got.ByState[payout.StateScheduled])
+	require.Equal(t, 20, got.ByState[payout.StateReceived])
 
 	// Not due: several release ticks pass, nothing is released.
 	time.Sleep(100 * time.Millisecond)

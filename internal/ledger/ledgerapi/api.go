@@ -130,14 +130,34 @@ type RowReply struct {
 }
 
 // Transition asks the ledger to move a row to To and record what came with
-// it. The ledger applies it atomically and only when:
-//   - payout.CanMove(current, To), or current == To (a repeat: the ledger
-//     merges the new facts if they agree and answers Applied=false);
-//   - Expect is empty or holds the current state;
-//   - Attempt is 0 or equals the row's attempt; Gen is 0 or equals the row's gen.
+// it. The ledger applies it atomically, in this order of checks:
 //
-// Otherwise it answers CodeIllegal or CodeStale with the current row, so the
-// caller can see what happened meanwhile.
+//  1. The row is found by Batch+Row, or by SessionID when Batch is empty
+//     (any session the ledger recorded for a row). Unknown: CodeNotFound.
+//     To = confirming is refused (CodeIllegal): only the gate sets it.
+//  2. Guards: Expect (when not empty) must hold the current state, Attempt
+//     (when not 0) the row's attempt, Gen (when not 0) the row's gen;
+//     otherwise CodeStale. When the batch is cancelled, moves that start
+//     new work (queued, claimed, quoted, opening, starting) are CodeIllegal.
+//  3. Session: a SessionID that is neither the row's session nor its
+//     confirm session (a row with no session yet adopts it; NewAttempt
+//     replaces the old one) is foreign: the ledger records it as evidence,
+//     opens a "two bank operations for one row" exception when To is
+//     succeeded, never changes the row, and answers CodeForeignSession.
+//  4. Repeat: current == To and nothing new (no NewAttempt, no other
+//     IdemKey, Worker, Quote or ActionURL) → Applied=false, no error; facts
+//     the row lacked (payout id, error code, fee, paid...) are merged.
+//     Facts that disagree with the recorded ones → CodeConflict.
+//  5. payout.CanMove(current, To) must hold, else CodeIllegal (a
+//     succeeded for a failed or cancelled row also opens an exception).
+//
+// Applied moves log one transition with the Evidence, reset the row's
+// sweeper clock, bump Gen when To is queued (the ledger publishes the new
+// pay job after the commit), bump Attempt on NewAttempt (the old session
+// is recorded as abandoned; the gate cancels it if it ever shows up), and
+// record Quote, PayoutID, IdemKey, ErrorCode, Reason, TCN, Fee and Paid
+// when given. Refusals carry the current row so the caller can see what
+// happened meanwhile.
 type Transition struct {
 	Batch     string         `json:"batch,omitempty"`
 	Row       int            `json:"row,omitempty"`
@@ -183,7 +203,34 @@ type Observed struct {
 }
 
 // GateRequest asks whether a session that reached ready_to_confirm may be
-// confirmed.
+// confirmed. The gate is the only place that lets a session reach confirm;
+// its rules, checked in one transaction, in order:
+//
+//  1. The session already holds the row's confirm: confirm again while the
+//     row is confirming (a crashed processor resumes), else ignore.
+//  2. Another session holds the confirm → cancel.
+//  3. The session is recorded for another row, or as abandoned, cancelled
+//     or foreign for this row → cancel.
+//  4. The row is terminal → cancel.
+//  5. The session must be the row's session; a row in opening without a
+//     session adopts it; anything else → cancel (the row is unchanged).
+//  6. The batch is cancelled → cancel, and the row becomes cancelled.
+//  7. The row must be able to move to confirming (opening, starting,
+//     payout_started, in_doubt), else CodeIllegal.
+//  8. Observed must match: for card, token and encrypted_card rows the
+//     amount and currency exactly, and Last4, Token (by hash) and Recipient
+//     when given; for transfers the recorded quote must exist, the side in
+//     the row's currency must equal the row's amount exactly (in the quote
+//     and at the bank), the rate implied by Observed.Destination ÷
+//     Observed.Source must be within the configured tolerance of the quote's
+//     (the fx_rate strings are kept as evidence only: the bank writes them
+//     in different directions), and Commission within the tolerance of the
+//     quote's transfer + SMS fees. A mismatch → cancel, and the row fails
+//     with error code gate_mismatch and the reason (an exception is opened).
+//  9. Otherwise the ledger records confirming with ConfirmSession = this
+//     session, then answers confirm.
+//
+// Every decision is kept with Observed, ConfirmInfo and the Evidence.
 type GateRequest struct {
 	Batch       string          `json:"batch"`
 	Row         int             `json:"row"`
@@ -275,6 +322,10 @@ const (
 // queue.JobSubject(batch), Nats-Msg-Id queue.JobMsgID(batch,row,gen) — poll
 // jobs use gen plus a "p<n>" suffix). It holds no card data: the processor
 // reads the row itself from PAYRUN_INTAKE at IntakeSeq and checks RowDigest.
+// A pay job may find the row in any state before the bank: a re-enqueue by
+// the sweeper bumps Gen but keeps the state, and the processor continues
+// from wherever the row stands. A job whose Gen is below the row's is stale
+// and is dropped.
 type Job struct {
 	Kind      string `json:"kind"`
 	Batch     string `json:"batch"`
