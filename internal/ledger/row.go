@@ -44,14 +44,16 @@ type rowRec struct {
 	BatchStatus    payout.BatchStatus
 }
 
-// rowColumns are the columns scanRow reads, in order (r = rows, b = batches).
+// rowColumns are the columns scanRow reads, in order (r = rows).
 const rowColumns = `r.batch_id, r.row_no, r.line, r.reference, r.method, r.amount_minor, r.currency,
 	r.recipient, r.destination, r.bin, r.last4, r.dest_hash, r.intake_seq, r.digest, r.state, r.gen, r.job_gen,
 	r.attempt, r.session_id, r.confirm_session, r.payout_id, r.idem_key, r.worker, r.quote_id, r.error_code,
 	r.reason, r.action_url, r.tcn, r.fee_minor, r.fee_currency, r.paid_minor, r.paid_currency, r.moved_at,
-	r.polls, r.updated_at, b.status`
+	r.polls, r.updated_at, (SELECT b.status FROM batches b WHERE b.id = r.batch_id)`
 
-const rowFrom = ` FROM rows r JOIN batches b ON b.id = r.batch_id `
+// rowFrom names the rows table as r. (A join with batches made SQLite scan
+// batches first: 20 times slower per row lookup than the subquery above.)
+const rowFrom = ` FROM rows r `
 
 type scanner interface{ Scan(dest ...any) error }
 
