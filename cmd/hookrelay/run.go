@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/hookrelay"
+	"github.com/payrun/payrun/internal/metrics"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// run serves until ctx ends. ready, if not nil, receives the bound address.
+func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- string) error {
+	fs := flag.NewFlagSet("hookrelay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var logs cli.LogFlags
+	logs.Register(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "`address` serving POST "+hookrelay.Path+", /healthz, /readyz and /metrics")
+	keyFile := fs.String("bank-public-key", "samples/keys/bank_public.pem", "Bank 131's public key `file` (PEM) that verifies webhooks; the default is the sandbox's")
+	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
+	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in `bytes`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	log, err := logs.Logger(stderr)
+	if err != nil {
+		return err
+	}
+	pemBytes, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return fmt.Errorf("read bank public key: %w", err)
+	}
+	verifier, err := bank131.NewVerifierPEM(pemBytes)
+	if err != nil {
+		return fmt.Errorf("bank public key %s: %w", *keyFile, err)
+	}
+	nc, err := queue.Connect(*url, "payrun-hookrelay")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: js, Conn: nc, MaxBody: *maxBody, Logger: log})
+	mux := http.NewServeMux()
+	mux.Handle("/", relay)
+	mux.Handle("GET /metrics", metrics.Handler())
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("hookrelay listening", "addr", ln.Addr().String(), "path", hookrelay.Path)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("hookrelay stopped")
+	return nc.Drain()
+}

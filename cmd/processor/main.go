@@ -1,0 +1,27 @@
+// Command processor pays released rows through Bank 131: it consumes pay and
+// poll jobs and verified webhooks from JetStream, calls the bank through one
+// rate limiter, and records every step in the ledger.
+//
+//	processor --nats-url URL --bank-url URL --project NAME --private-key FILE [--rate R --burst B]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "processor:", err)
+		}
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,185 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// expect is a row's final state in the ledger and its error code.
+type expect struct {
+	state payout.State
+	code  string
+}
+
+func checkRows(t *testing.T, s *system, batch string, want []expect) {
+	t.Helper()
+	for i, w := range want {
+		st := s.row(batch, i+1)
+		require.Equal(t, w.state, st.State, "row %d (%s): %s %s", i+1, st.Reference, st.ErrorCode, st.Reason)
+		require.Equal(t, w.code, st.ErrorCode, "row %d (%s)", i+1, st.Reference)
+		if w.code != "" {
+			require.NotEmpty(t, st.Reason, "row %d has a plain-language reason", i+1)
+		}
+		if w.state == payout.StateSucceeded {
+			require.NotEmpty(t, st.SessionID)
+			require.NotEmpty(t, st.PayoutID)
+		}
+	}
+}
+
+// Seed 001: single-request payout with a card number, on a separate
+// single-request project; a card the bank rejects at once and one whose
+// payout fails.
+func TestFlowCardSingleRequest(t *testing.T) {
+	s := startSystem(t, options{})
+	file := payoutFile(t, s.dir, "cards.csv", []map[string]string{
+		cardRow("C-1", "1500.00", "Ivanov Ivan", "4242424242424242"),
+		cardRow("C-2", "2500.50", "Petrova Anna", "5555555555554444"),
+		cardRow("C-3", "100", "Expired Card", "4000000000000028"),
+		cardRow("C-4", "100", "No Such Card", "4000000000000002"),
+		cardRow("C-5", "131.07", "Session Error", "4242424242424242"),
+	})
+	batch := s.ingest(file)
+	s.waitFinal(batch, 5, 60*time.Second, nil)
+	checkRows(t, s, batch, []expect{
+		{payout.StateSucceeded, ""},
+		{payout.StateSucceeded, ""},
+		{payout.StateFailed, "bank_card_expired"},
+		{payout.StateFailed, "card_number_does_not_exist"},
+		{payout.StateSucceeded, ""}, // session error first, resolved to success later
+	})
+	s.agree(batch, 5)
+	for _, ps := range s.bankPayouts() {
+		for _, p := range ps {
+			require.Equal(t, "payrun-card", p.Project, "card numbers go to the card project")
+			require.Equal(t, "card/bank_card", p.Method)
+		}
+	}
+	logsHaveNoCardNumbers(t, s, "4242424242424242", "5555555555554444")
+}
+
+// The same card rows through the two-step flow (create, start, gate,
+// confirm) on the main project.
+func TestFlowCardTwoStep(t *testing.T) {
+	s := startSystem(t, options{processorArgs: []string{"--card-flow", "two-step", "--card-project", ""}})
+	file := payoutFile(t, s.dir, "cards.csv", []map[string]string{
+		cardRow("C-1", "1500.00", "Ivanov Ivan", "4242424242424242"),
+		cardRow("C-2", "100", "Limit", "4000000000000044"),
+	})
+	batch := s.ingest(file)
+	s.waitFinal(batch, 2, 60*time.Second, nil)
+	checkRows(t, s, batch, []expect{{payout.StateSucceeded, ""}, {payout.StateFailed, "provider_exceeds_amount_limit"}})
+	s.agree(batch, 2)
+	for _, ps := range s.bankPayouts() {
+		require.Equal(t, "payrun", ps[0].Project)
+	}
+	st := s.row(batch, 1)
+	require.Equal(t, 1, s.bankPayouts()[batch+"/1"][0].ConfirmsAccepted)
+	require.Equal(t, "card 424242******4242", st.Destination)
+}
+
+// Seed 002: payout by token, two-step with confirm; failures, a refund
+// after success and a payout that succeeds at the bank only after a
+// session error.
+func TestFlowToken(t *testing.T) {
+	s := startSystem(t, options{})
+	file := payoutFile(t, s.dir, "tokens.csv", []map[string]string{
+		tokenRow("T-1", "45000.00", "Фёдорова Мария", "tok_5f2b9c1e8d7a4b3c"),
+		tokenRow("T-2", "100", "Expired", "tok_fa11ed01"),
+		tokenRow("T-3", "100", "Rejected", "tok_dead0001"),
+		tokenRow("T-4", "131.08", "Refunded Later", "tok_77aa10bb20cc30dd"),
+		tokenRow("T-5", "131.04", "Bank Internal", "tok_0e9d8c7b6a5f4e3d"),
+	})
+	batch := s.ingest(file)
+	s.waitFinal(batch, 5, 60*time.Second, nil)
+	// The refund arrives after the success.
+	require.Eventually(t, func() bool { return s.row(batch, 4).State == payout.StateReturned }, 20*time.Second, 100*time.Millisecond)
+	checkRows(t, s, batch, []expect{
+		{payout.StateSucceeded, ""},
+		{payout.StateFailed, "bank_card_expired"},
+		{payout.StateFailed, "card_number_does_not_exist"},
+		{payout.StateReturned, ""},
+		{payout.StateFailed, "internal_error"},
+	})
+	s.agree(batch, 5)
+}
+
+// Seed 000: payout to card data from the tokenization widget.
+func TestFlowWidgetCard(t *testing.T) {
+	s := startSystem(t, options{})
+	file := payoutFile(t, s.dir, "widget.csv", []map[string]string{
+		widgetRow("W-1", "68400.00", "Новиков Андрей", "93c6cdd33a610f6c0c4372d7450a80dc03745b214a704bd257392c1e8b3043f4"),
+		widgetRow("W-2", "131.03", "Limit At Provider", "38e8289de72938d2d082d24158f2d6f3961d26de7e9736fbafcc3d07bc20f8f7"),
+	})
+	batch := s.ingest(file)
+	s.waitFinal(batch, 2, 60*time.Second, nil)
+	checkRows(t, s, batch, []expect{{payout.StateSucceeded, ""}, {payout.StateFailed, "provider_exceeds_amount_limit"}})
+	s.agree(batch, 2)
+	require.Equal(t, "card/encrypted_card", s.bankPayouts()[batch+"/1"][0].Method)
+}
+
+// Seed 003: cross-border transfers. Quote, multi/init/payment, the gate
+// compares the bank's confirm_information with the quote, confirm, the
+// 3-D Secure link is recorded, the sender opens it, payment_finished. The
+// transfer control number is kept for the recipient.
+func TestFlowTransfer(t *testing.T) {
+	s := startSystem(t, options{})
+	file := payoutFile(t, s.dir, "transfers.csv", []map[string]string{
+		transferRow("X-1", "25000", "RUB", "cash"),
+		transferRow("X-2", "12500.00", "TRY", "iban"),
+		transferRow("X-3", "30000", "RUB", "card"),
+		transferRow("X-4", "131.09", "RUB", "cash"), // 3-D Secure fails
+	})
+	batch := s.ingest(file)
+	// Each transfer waits for its sender's 3-D Secure: open the links as
+	// the senders would.
+	opened := map[int]bool{}
+	var urls []string
+	require.Eventually(t, func() bool {
+		for n := 1; n <= 4; n++ {
+			st := s.tryRow(batch, n)
+			if st != nil && st.ActionURL != "" && !opened[n] {
+				resp, err := http.Get(st.ActionURL)
+				if err != nil {
+					return false
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				opened[n] = true
+				urls = append(urls, st.ActionURL)
+			}
+		}
+		return len(opened) == 4
+	}, 60*time.Second, 100*time.Millisecond, "every transfer shows its 3-D Secure link")
+	for _, u := range urls {
+		require.Regexp(t, `^http://127\.0\.0\.1:\d+/sandbox/3ds/`, u)
+	}
+	s.waitFinal(batch, 4, 60*time.Second, nil)
+	checkRows(t, s, batch, []expect{
+		{payout.StateSucceeded, ""},
+		{payout.StateSucceeded, ""},
+		{payout.StateSucceeded, ""},
+		{payout.StateFailed, "3DS_error"},
+	})
+	s.agree(batch, 4)
+	tcn := regexp.MustCompile(`^\d{6}-\d{8}$`)
+	for n, dst := range map[int]string{1: "USD", 2: "TRY", 3: "KGS"} {
+		st := s.row(batch, n)
+		require.Regexp(t, tcn, st.TCN, "row %d keeps the decoded transfer control number", n)
+		require.NotNil(t, st.Quote, "row %d keeps its quote", n)
+		require.Equal(t, dst, st.Quote.Destination.Currency)
+		require.NotEmpty(t, st.Quote.FXRate)
+		bank := s.bankPayouts()[batch+"/"+itoa(n)]
+		require.Len(t, bank, 1)
+		require.Equal(t, dst, bank[0].Currency)
+		require.Equal(t, st.Quote.Destination.Minor, bank[0].Amount, "row %d pays what was quoted", n)
+	}
+	require.EqualValues(t, 1250000, s.row(batch, 2).Quote.Destination.Minor, "reverse rate: the recipient gets the row's amount")
+}

@@ -1,0 +1,446 @@
+// Package e2e drives payrun's own binaries (ingest, ledger, processor,
+// hookrelay) against the Bank 131 sandbox binary over loopback, with a real
+// nats-server (JetStream, file store) and a real SQLite file. Nothing here
+// stands in for a payrun component.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/secret"
+)
+
+var (
+	binDir   string // built commands
+	repoRoot string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		wd, err := os.Getwd()
+		if err != nil {
+			panic(err)
+		}
+		repoRoot = filepath.Dir(wd)
+		dir, err := os.MkdirTemp("", "payrun-e2e-bin")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		binDir = dir
+		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+			"./cmd/ledger", "./cmd/processor", "./cmd/hookrelay", "./cmd/bank131-sandbox", "./cmd/ingest")
+		cmd.Dir = repoRoot
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: build commands:", err)
+			return 1
+		}
+		return m.Run()
+	}())
+}
+
+// proc is one running payrun or sandbox binary.
+type proc struct {
+	name string
+	args []string
+	cmd  *exec.Cmd
+	log  string // file with its stdout and stderr
+	done chan struct{}
+}
+
+// options shape a system.
+type options struct {
+	sandboxArgs   []string // extra flags for bank131-sandbox
+	processorArgs []string // extra flags for every processor
+	ledgerArgs    []string
+	processors    int // default 1
+}
+
+// system is NATS, ledger, sandbox, hookrelay and processors on loopback.
+type system struct {
+	t         *testing.T
+	dir       string
+	nats      *queue.Embedded
+	nc        *nats.Conn
+	ledger    *ledgerapi.Client
+	bankURL   string
+	relayAddr string
+	dataKey   string
+	opts      options
+
+	mu    sync.Mutex
+	procs []*proc
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startSystem(t *testing.T, o options) *system {
+	t.Helper()
+	if o.processors == 0 {
+		o.processors = 1
+	}
+	dir := t.TempDir()
+	s := &system{t: t, dir: dir, opts: o, dataKey: filepath.Join(dir, "data.key")}
+	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(dir, "nats")})
+	require.NoError(t, err)
+	s.nats = e
+	t.Cleanup(e.Close)
+	nc, err := nats.Connect(e.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	s.nc = nc
+	s.ledger = ledgerapi.NewClient(nc, 5*time.Second)
+	t.Cleanup(s.stopAll)
+	_, err = secret.LoadKey(s.dataKey, true)
+	require.NoError(t, err)
+
+	s.startLedger()
+	s.relayAddr = freeAddr(t)
+	bankAddr := freeAddr(t)
+	s.bankURL = "http://" + bankAddr
+	s.start("bank131-sandbox", append([]string{
+		"--listen", bankAddr, "--project", "payrun", "--extra-project", "payrun-card:single-request",
+		"--partner-public-key", s.repo("samples/keys/partner_public.pem"),
+		"--bank-private-key", s.repo("samples/keys/bank_private.pem"),
+		"--webhook-url", "http://" + s.relayAddr + "/webhooks/bank131",
+		"--processing-delay", "30ms", "--settle-delay", "30ms", "--error-resolve-delay", "300ms", "--refund-delay", "200ms",
+		"--webhook-retry-initial", "200ms", "--webhook-retry-max", "2s",
+	}, o.sandboxArgs...)...)
+	s.waitHTTP(s.bankURL + "/sandbox/payouts")
+	s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", e.URL(), "--log-format", "json",
+		"--bank-public-key", s.repo("samples/keys/bank_public.pem"))
+	s.waitHTTP("http://" + s.relayAddr + "/readyz")
+	for i := 0; i < o.processors; i++ {
+		s.startProcessor("p" + strconv.Itoa(i+1))
+	}
+	return s
+}
+
+func (s *system) repo(p string) string { return filepath.Join(repoRoot, p) }
+
+func (s *system) startLedger() *proc {
+	return s.start("ledger", append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db"), "--nats-url", s.nats.URL(),
+		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s", "--poll-max", "4s",
+		"--doubt-deadline", "20s"}, s.opts.ledgerArgs...)...)
+}
+
+func (s *system) startProcessor(name string, extra ...string) *proc {
+	args := append([]string{"--nats-url", s.nats.URL(), "--bank-url", s.bankURL, "--project", "payrun",
+		"--card-project", "payrun-card", "--card-flow", "single",
+		"--private-key", s.repo("samples/keys/partner_private.pem"), "--data-key", s.dataKey,
+		"--worker", name, "--ack-wait", "5s", "--log-format", "json", "-v"}, s.opts.processorArgs...)
+	p := s.start("processor", append(args, extra...)...)
+	p.name = name
+	return p
+}
+
+// start runs a built command; its output goes to a log file shown when the
+// test fails.
+func (s *system) start(bin string, args ...string) *proc {
+	t := s.t
+	t.Helper()
+	s.mu.Lock()
+	logPath := filepath.Join(s.dir, fmt.Sprintf("%s-%d.log", bin, len(s.procs)))
+	s.mu.Unlock()
+	f, err := os.Create(logPath)
+	require.NoError(t, err)
+	cmd := exec.Command(filepath.Join(binDir, bin), args...)
+	cmd.Dir = repoRoot
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")
+	require.NoError(t, cmd.Start(), "start %s", bin)
+	p := &proc{name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop sends SIGTERM and waits (SIGKILL after 20s).
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		p.kill()
+	}
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *system) stopAll() {
+	s.mu.Lock()
+	procs := append([]*proc(nil), s.procs...)
+	s.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		procs[i].stop()
+	}
+	if s.t.Failed() {
+		for _, p := range procs {
+			b, _ := os.ReadFile(p.log)
+			if len(b) > 6000 {
+				b = b[len(b)-6000:]
+			}
+			s.t.Logf("---- %s (%s) log tail ----\n%s", p.name, filepath.Base(p.log), b)
+		}
+	}
+}
+
+func (s *system) waitHTTP(url string) {
+	s.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("%s did not come up", url)
+}
+
+// ingest runs the ingest command on a file and returns the batch id.
+func (s *system) ingest(path string, extra ...string) string {
+	s.t.Helper()
+	args := append([]string{"--nats-url", s.nats.URL(), "--data-key", s.dataKey, "--create-key", "--json"}, extra...)
+	cmd := exec.Command(filepath.Join(binDir, "ingest"), append(args, path)...)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(s.t, cmd.Run(), "ingest: %s\n%s", stderr.String(), stdout.String())
+	var res ingest.Result
+	require.NoError(s.t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
+	require.True(s.t, payout.ValidBatchID(res.Batch), stdout.String())
+	return res.Batch
+}
+
+// waitFinal waits until every row of the batch is final (or, with
+// allowDoubt, in doubt) and returns the batch summary.
+func (s *system) waitFinal(batch string, rows int, timeout time.Duration, settled func(payout.State) bool) *ledgerapi.BatchSummary {
+	s.t.Helper()
+	if settled == nil {
+		settled = payout.State.Terminal
+	}
+	deadline := time.Now().Add(timeout)
+	var last *ledgerapi.BatchSummary
+	for time.Now().Before(deadline) {
+		b, err := s.ledger.Batch(context.Background(), batch)
+		if err == nil {
+			last = b
+			n := 0
+			for st, c := range b.ByState {
+				if settled(st) {
+					n += c
+				}
+			}
+			if n == rows {
+				return b
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("batch %s not settled after %s: %+v", batch, timeout, last)
+	return nil
+}
+
+// tryRow returns the row, or nil while the ledger does not have it.
+func (s *system) tryRow(batch string, n int) *ledgerapi.RowState {
+	st, err := s.ledger.Get(context.Background(), ledgerapi.RowRequest{Batch: batch, Row: n})
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+func (s *system) row(batch string, n int) *ledgerapi.RowState {
+	s.t.Helper()
+	st, err := s.ledger.Get(context.Background(), ledgerapi.RowRequest{Batch: batch, Row: n})
+	require.NoError(s.t, err)
+	return st
+}
+
+// bankPayouts returns the sandbox's own record by our row reference.
+func (s *system) bankPayouts() map[string][]sandbox.PayoutInfo {
+	s.t.Helper()
+	resp, err := http.Get(s.bankURL + "/sandbox/payouts")
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	var list struct {
+		Payouts []sandbox.PayoutInfo `json:"payouts"`
+	}
+	require.NoError(s.t, json.NewDecoder(resp.Body).Decode(&list))
+	out := map[string][]sandbox.PayoutInfo{}
+	for _, p := range list.Payouts {
+		ref, err := payout.ParseBankRef(p.Metadata)
+		if err != nil {
+			continue
+		}
+		out[ref.String()] = append(out[ref.String()], p)
+	}
+	return out
+}
+
+// agree checks the ledger against the sandbox row by row: a succeeded row
+// has exactly one succeeded payout at the bank, confirmed at most once; a
+// row that is not succeeded has no succeeded payout; no session was
+// confirmed twice.
+func (s *system) agree(batch string, rows int) {
+	s.t.Helper()
+	bank := s.bankPayouts()
+	for n := 1; n <= rows; n++ {
+		st := s.row(batch, n)
+		key := batch + "/" + strconv.Itoa(n)
+		succeeded := 0
+		for _, p := range bank[key] {
+			require.LessOrEqual(s.t, p.ConfirmsAccepted, 1, "row %s session %s confirmed twice", key, p.SessionID)
+			if p.Status == "succeeded" {
+				succeeded++
+				if st.State == payout.StateSucceeded || st.State == payout.StateReturned {
+					require.Equal(s.t, st.SessionID, p.SessionID, "row %s: the ledger's session is the one paid", key)
+				}
+			}
+		}
+		switch st.State {
+		case payout.StateSucceeded, payout.StateReturned:
+			require.Equal(s.t, 1, succeeded, "row %s (%s) is paid once at the bank: %+v", key, st.Reference, bank[key])
+		default:
+			require.Zero(s.t, succeeded, "row %s (%s) is %s in the ledger but paid at the bank: %+v", key, st.Reference, st.State, bank[key])
+		}
+	}
+}
+
+// payoutFile writes a payout file with the given rows (column → value).
+func payoutFile(t *testing.T, dir, name string, rows []map[string]string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	require.NoError(t, w.Write(columns))
+	for _, r := range rows {
+		rec := make([]string, len(columns))
+		for i, c := range columns {
+			rec[i] = r[c]
+		}
+		require.NoError(t, w.Write(rec))
+	}
+	w.Flush()
+	path := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+	return path
+}
+
+var columns = strings.Split("reference,method,amount,currency,full_name,card_number,card_token,number_hash,"+
+	"expiration_date_hash,cardholder_name_hash,security_code_hash,description,email,phone,country,transfer_type,"+
+	"iban,recipient_card_token,sender_card_token,recipient_first_name,recipient_last_name,recipient_citizenship,"+
+	"recipient_phone,sender_first_name,sender_last_name,sender_middle_name,sender_birth_date,sender_citizenship,"+
+	"sender_document_number,sender_document_issue_date,sender_document_issued_by,sender_phone,sender_country,"+
+	"sender_city,sender_street,sender_building", ",")
+
+func cardRow(ref, amount, name, pan string) map[string]string {
+	return map[string]string{"reference": ref, "method": "card", "amount": amount, "currency": "RUB", "full_name": name, "card_number": pan}
+}
+
+func tokenRow(ref, amount, name, token string) map[string]string {
+	return map[string]string{"reference": ref, "method": "token", "amount": amount, "currency": "RUB", "full_name": name, "card_token": token}
+}
+
+func widgetRow(ref, amount, name, hash string) map[string]string {
+	return map[string]string{"reference": ref, "method": "encrypted_card", "amount": amount, "currency": "RUB", "full_name": name,
+		"number_hash": hash, "expiration_date_hash": strings.Repeat("ab", 32)}
+}
+
+func transferRow(ref, amount, currency, typ string) map[string]string {
+	r := map[string]string{"reference": ref, "method": "transfer", "amount": amount, "currency": currency,
+		"transfer_type": typ, "sender_card_token": "tok_sender_9a8b7c6d",
+		"recipient_first_name": "Mehmet", "recipient_last_name": "Yilmaz", "recipient_citizenship": "TUR",
+		"sender_first_name": "Иван", "sender_last_name": "Иванов", "sender_middle_name": "Петрович",
+		"sender_birth_date": "1985-03-14", "sender_citizenship": "RUS", "sender_document_number": "4510 123456",
+		"sender_document_issue_date": "2015-04-20", "sender_document_issued_by": "ОВД Тверского района",
+		"sender_phone": "+79161234567", "sender_country": "RUS", "sender_city": "Москва", "sender_street": "Тверская",
+		"sender_building": "1"}
+	switch typ {
+	case "cash":
+		r["country"] = "TUR"
+	case "iban":
+		r["country"], r["iban"] = "TUR", "TR330006100519786457841326"
+	case "card":
+		r["country"], r["recipient_card_token"], r["recipient_citizenship"] = "KGZ", "tok_mbank_1c2d3e4f", "KGZ"
+	}
+	return r
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// logsHaveNoCardNumbers checks that no full card number reached any log,
+// the JetStream store or the ledger's database.
+func logsHaveNoCardNumbers(t *testing.T, s *system, pans ...string) {
+	t.Helper()
+	err := filepath.WalkDir(s.dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(path, ".csv") {
+			return nil // the finance file itself
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, pan := range pans {
+			require.NotContains(t, string(b), pan, "full card number in %s", path)
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}

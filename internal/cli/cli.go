@@ -1,0 +1,160 @@
+// Package cli holds what payrun's long-running commands share: logging
+// (text on a terminal, JSON when asked), the /metrics listener, and the
+// flags that build a Bank 131 client.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/metrics"
+)
+
+// Log keys.
+const (
+	logKeyAddr  = "addr"
+	logKeyError = "error"
+)
+
+// LogFlags are --log-format and -v.
+type LogFlags struct {
+	Format  string
+	Verbose bool
+}
+
+// Register adds the flags to fs.
+func (l *LogFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&l.Format, "log-format", envOr("PAYRUN_LOG_FORMAT", "auto"), "log `format`: auto (text on a terminal, JSON otherwise), text or json ($PAYRUN_LOG_FORMAT)")
+	fs.BoolVar(&l.Verbose, "v", false, "log debug lines")
+}
+
+// Logger returns the logger the flags ask for, writing to w.
+func (l *LogFlags) Logger(w io.Writer) (*slog.Logger, error) {
+	return NewLogger(w, l.Format, l.Verbose)
+}
+
+// NewLogger returns a slog logger: format is auto, text or json; auto means
+// text when w is a terminal and JSON otherwise.
+func NewLogger(w io.Writer, format string, verbose bool) (*slog.Logger, error) {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if verbose {
+		opts.Level = slog.LevelDebug
+	}
+	switch strings.ToLower(format) {
+	case "", "auto":
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q is not auto, text or json", format)
+}
+
+// ServeMetrics serves /metrics (and /healthz) on addr until ctx ends. An
+// empty addr serves nothing. It returns the bound address.
+func ServeMetrics(ctx context.Context, addr string, log *slog.Logger) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("metrics listener %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", logKeyError, err)
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("metrics on /metrics", logKeyAddr, ln.Addr().String())
+	return ln.Addr().String(), nil
+}
+
+// BankFlags build a Bank 131 client.
+type BankFlags struct {
+	URL         string
+	Project     string
+	Submerchant string
+	KeyFile     string
+	Timeout     time.Duration
+}
+
+// DefaultPartnerKey is the sandbox-only partner key shipped in samples/keys.
+const DefaultPartnerKey = "samples/keys/partner_private.pem"
+
+// Register adds the flags to fs; prefix names a second client ("card-").
+func (b *BankFlags) Register(fs *flag.FlagSet, prefix, what string) {
+	env := strings.ToUpper(strings.ReplaceAll(prefix, "-", "_"))
+	def := func(name, fallback string) string { return envOr("BANK131_"+env+name, fallback) }
+	if prefix == "" {
+		fs.StringVar(&b.URL, "bank-url", def("URL", "http://127.0.0.1:8131"), "Bank 131 API base `URL` ($BANK131_URL)")
+		fs.StringVar(&b.Project, "project", def("PROJECT", "payrun"), "Bank 131 project (X-PARTNER-PROJECT) "+what+" ($BANK131_PROJECT)")
+		fs.StringVar(&b.KeyFile, "private-key", def("PRIVATE_KEY", DefaultPartnerKey), "partner private key `file` (PEM) signing requests ($BANK131_PRIVATE_KEY); the default is the sandbox-only key")
+		fs.StringVar(&b.Submerchant, "submerchant", def("SUBMERCHANT", ""), "X-PARTNER-SUBMERCHANT, if the bank gave you one")
+		fs.DurationVar(&b.Timeout, "bank-timeout", 30*time.Second, "timeout of one Bank 131 call")
+		return
+	}
+	fs.StringVar(&b.Project, prefix+"project", def("PROJECT", ""), "Bank 131 project "+what+" (empty: the main project)")
+	fs.StringVar(&b.KeyFile, prefix+"private-key", def("PRIVATE_KEY", ""), "private key `file` of that project (empty: the main key)")
+}
+
+// Client returns the client the flags describe. base fills what a second
+// client leaves empty; nil for the main one. A second client with no
+// project returns nil.
+func (b *BankFlags) Client(base *BankFlags, log *slog.Logger) (*bank131.Client, error) {
+	c := *b
+	if base != nil {
+		if c.Project == "" {
+			return nil, nil
+		}
+		if c.KeyFile == "" {
+			c.KeyFile = base.KeyFile
+		}
+		c.URL, c.Submerchant, c.Timeout = base.URL, base.Submerchant, base.Timeout
+	}
+	pemBytes, err := os.ReadFile(c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read partner private key: %w", err)
+	}
+	key, err := bank131.LoadPrivateKey(pemBytes)
+	if err != nil {
+		return nil, fmt.Errorf("partner private key %s: %w", c.KeyFile, err)
+	}
+	return bank131.NewClient(bank131.Config{BaseURL: c.URL, Project: c.Project, Submerchant: c.Submerchant,
+		PrivateKey: key, Timeout: c.Timeout, Logger: log})
+}
+
+// NATSURL is the default NATS URL: $NATS_URL or the local server.
+func NATSURL() string { return envOr("NATS_URL", "nats://127.0.0.1:4222") }
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}

@@ -1,0 +1,369 @@
+package processor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/ratelimit"
+)
+
+// event is what the bank said about a session, from a verified webhook or a
+// session/status answer; both take the same path.
+type event struct {
+	typ         bank131.WebhookType
+	session     *bank131.Session
+	confirmInfo []byte
+	tcn         string
+	evidence    ledgerapi.Evidence
+}
+
+// handleHook handles one verified webhook from PAYRUN_HOOKS.
+func (p *Processor) handleHook(ctx context.Context, msg jetstream.Msg) error {
+	body := msg.Data()
+	w, err := bank131.ParseWebhook(body)
+	if err != nil || !w.Type.Known() {
+		// Kept by the ledger as evidence; nothing for a processor to do.
+		return nil
+	}
+	id := msg.Headers().Get(jetstream.MsgIDHeader)
+	if id == "" {
+		sum := sha256.Sum256(body)
+		id = hex.EncodeToString(sum[:])
+	}
+	ev := event{typ: w.Type, session: w.Session, confirmInfo: w.ConfirmInformation,
+		evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: id, HookType: string(w.Type)}}
+	if w.Details != nil && w.Details.TCNCodeEncoded != "" {
+		if tcn, err := w.TCN(); err == nil {
+			ev.tcn = tcn
+		}
+	}
+	return p.apply(ctx, msg, ev)
+}
+
+// apply moves the row an event is about.
+func (p *Processor) apply(ctx context.Context, msg jetstream.Msg, ev event) error {
+	st, err := p.rowOf(ctx, ev.session)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		p.log.Info("bank event for a session payrun does not know; ignored", logKeySession, ev.session.ID, logKeyHookType, ev.typ)
+		return nil
+	}
+	h := &hookRun{p: p, msg: msg, ev: ev, st: st,
+		log: p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeyReference, st.Reference, logKeySession, ev.session.ID)}
+	switch ev.typ {
+	case bank131.HookReadyToConfirm:
+		return h.readyToConfirm(ctx)
+	case bank131.HookActionRequired:
+		return h.actionRequired(ctx)
+	case bank131.HookPaymentFinished:
+		return h.finished(ctx)
+	case bank131.HookPaymentRefunded:
+		return h.move(ctx, ledgerapi.Transition{To: payout.StateReturned, Reason: "The recipient's bank returned the payout."})
+	}
+	return nil
+}
+
+// rowOf finds the row a session belongs to: by our metadata, which every
+// session we open carries, else by the session id the ledger recorded.
+// nil, nil means the session is not ours.
+func (p *Processor) rowOf(ctx context.Context, s *bank131.Session) (*ledgerapi.RowState, error) {
+	req := ledgerapi.RowRequest{SessionID: s.ID}
+	if ref, ok := refOf(s); ok {
+		req = ledgerapi.RowRequest{Batch: ref.Batch, Row: ref.Row}
+	}
+	st, err := p.ledger.Get(ctx, req)
+	if err != nil {
+		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
+			return nil, nil
+		}
+		return nil, later(fmt.Errorf("read row of session %s: %w", s.ID, err))
+	}
+	return st, nil
+}
+
+func refOf(s *bank131.Session) (payout.BankRef, bool) {
+	var metas [][]byte
+	for _, po := range s.Payouts() {
+		metas = append(metas, po.Metadata)
+	}
+	for _, ap := range s.AcquiringPayments() {
+		metas = append(metas, ap.Metadata)
+	}
+	for _, m := range metas {
+		if len(m) == 0 {
+			continue
+		}
+		if ref, err := payout.ParseBankRef(m); err == nil {
+			return ref, true
+		}
+	}
+	return payout.BankRef{}, false
+}
+
+type hookRun struct {
+	p   *Processor
+	msg jetstream.Msg
+	ev  event
+	st  *ledgerapi.RowState
+	log *slog.Logger
+}
+
+func (h *hookRun) bank() *bank131.Client { return h.p.bankFor(h.st.Method == payout.MethodCard) }
+
+// move records what the bank said. Refusals mean the row already knows
+// better (a duplicate, a reordered webhook, a foreign session): nothing to
+// do. Only an unreachable ledger hands the event back.
+func (h *hookRun) move(ctx context.Context, t ledgerapi.Transition) error {
+	t.Batch, t.Row, t.SessionID, t.Worker, t.Evidence = h.st.Batch, h.st.Row, h.ev.session.ID, h.p.cfg.Worker, h.ev.evidence
+	reply, err := h.p.ledger.Transition(ctx, t)
+	if err == nil {
+		if reply.Applied {
+			h.log.Info("row moved by the bank", logKeyTo, t.To, logKeyHookType, h.ev.typ)
+		}
+		return nil
+	}
+	var lerr *ledgerapi.Error
+	if errors.As(err, &lerr) {
+		state := payout.State("")
+		if reply != nil && reply.Row != nil {
+			state = reply.Row.State
+		}
+		h.log.Info("bank event not applied", logKeyTo, t.To, logKeyCode, lerr.Code, logKeyState, state, logKeyHookType, h.ev.typ)
+		if lerr.Code == ledgerapi.CodeInternal {
+			return later(err)
+		}
+		return nil
+	}
+	return later(fmt.Errorf("ledger transition to %s: %w", t.To, err))
+}
+
+// readyToConfirm asks the gate and confirms or cancels the session.
+func (h *hookRun) readyToConfirm(ctx context.Context) error {
+	s := h.ev.session
+	g := ledgerapi.GateRequest{Batch: h.st.Batch, Row: h.st.Row, SessionID: s.ID, PayoutID: payoutID(s),
+		Observed: observe(h.ev), ConfirmInfo: h.ev.confirmInfo, TCN: h.ev.tcn, Worker: h.p.cfg.Worker, Evidence: h.ev.evidence}
+	reply, err := h.p.ledger.Gate(ctx, g)
+	if err != nil {
+		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) || ledgerapi.IsCode(err, ledgerapi.CodeIllegal) {
+			h.log.Info("gate: nothing to do", logKeyError, err)
+			return nil
+		}
+		return later(fmt.Errorf("gate: %w", err))
+	}
+	switch reply.Decision {
+	case ledgerapi.DecisionConfirm:
+		return h.confirm(ctx)
+	case ledgerapi.DecisionCancel:
+		h.log.Warn("gate cancels the session", logKeyReason, reply.Reason)
+		return h.cancel(ctx)
+	}
+	return nil
+}
+
+// observe is what the bank shows it is about to pay.
+func observe(ev event) ledgerapi.Observed {
+	var o ledgerapi.Observed
+	po := ev.session.Payout()
+	if po == nil {
+		return o
+	}
+	if po.AmountDetails != nil {
+		o.Amount = po.AmountDetails.Money()
+	}
+	if m := po.Method(); m != nil && m.Card != nil {
+		o.Last4 = m.Card.Last4
+		if m.Card.TokenizedCard != nil {
+			o.Token = m.Card.TokenizedCard.Token
+		}
+	}
+	if pd := po.ParticipantDetails; pd != nil && pd.Recipient != nil {
+		o.Recipient = pd.Recipient.FullName
+	}
+	if ci, err := bank131.ParseConfirmInformation(ev.confirmInfo); err == nil && len(ci.Exchanges) > 0 {
+		x := ci.Exchanges[0]
+		o.FXRate = x.FXRate
+		src, dst := x.Source.Money(), x.Destination.Money()
+		o.Source, o.Destination = &src, &dst
+		if x.Commission != nil {
+			c := x.Commission.Money()
+			o.Commission = &c
+		}
+	}
+	return o
+}
+
+// confirm sends session/confirm with the confirm_information exactly as
+// the bank sent it. Only the session the gate recorded gets here.
+func (h *hookRun) confirm(ctx context.Context) error {
+	s := h.ev.session
+	key := confirmKey(h.st.Batch, h.st.Row, s.ID)
+	var resp *bank131.SessionResponse
+	class, err := h.p.call(ctx, "session/confirm", ratelimit.High, func(ctx context.Context) (err error) {
+		resp, err = h.bank().Confirm(ctx, s.ID, h.ev.confirmInfo, bank131.WithIdempotencyKey(key))
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+		t := ledgerapi.Transition{To: payout.StateConfirmed, IdemKey: key}
+		if url := resp.Session.RedirectURL(); url != "" {
+			t = ledgerapi.Transition{To: payout.StateActionRequired, IdemKey: key, ActionURL: url}
+		}
+		return h.move(ctx, t)
+	case bank131.ClassConflict:
+		// The bank has this confirm already (a repeat after a crash).
+		return h.move(ctx, ledgerapi.Transition{To: payout.StateConfirmed, IdemKey: key})
+	case bank131.ClassFinal:
+		// The bank refused the confirm. Whether an earlier confirm of ours
+		// went through only the bank can tell: in doubt until it does.
+		h.log.Warn("session/confirm refused; row in doubt until the bank's final word", logKeyError, err)
+		return h.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, ErrorCode: bank131.ErrorCode(err),
+			Reason: "The bank refused the confirmation; waiting for the bank's final status."})
+	}
+	// Not acted on, or unknown: the webhook comes back, the gate answers
+	// confirm again for the same session, and the same key makes a repeat
+	// harmless.
+	return later(fmt.Errorf("session/confirm: %w", err))
+}
+
+// cancel cancels a session the gate refused. The ledger already recorded
+// why; a failed cancel is retried, the bank's own confirm timeout is the
+// last resort.
+func (h *hookRun) cancel(ctx context.Context) error {
+	s := h.ev.session
+	key := cancelKey(h.st.Batch, h.st.Row, s.ID)
+	class, err := h.p.call(ctx, "session/cancel", ratelimit.High, func(ctx context.Context) error {
+		_, err := h.bank().Cancel(ctx, s.ID, bank131.WithIdempotencyKey(key))
+		return err
+	})
+	switch class {
+	case bank131.ClassOK, bank131.ClassConflict, bank131.ClassFinal:
+		if err != nil {
+			h.log.Info("session/cancel answered with an error", logKeyError, err)
+		}
+		return nil
+	}
+	return later(fmt.Errorf("session/cancel: %w", err))
+}
+
+// actionRequired records the 3-D Secure link the sender must open.
+func (h *hookRun) actionRequired(ctx context.Context) error {
+	url := h.ev.session.RedirectURL()
+	if url == "" {
+		h.log.Warn("action_required without a link")
+	}
+	return h.move(ctx, ledgerapi.Transition{To: payout.StateActionRequired, ActionURL: url})
+}
+
+// finished records the bank's final word on the payout.
+func (h *hookRun) finished(ctx context.Context) error {
+	s := h.ev.session
+	po := s.Payout()
+	switch {
+	case s.Status == bank131.SessionError:
+		// Not final: the bank is still working on it. A poll settles it.
+		h.log.Warn("session in error at the bank; waiting", logKeyCode, errCode(s.Error))
+		return nil
+	case po != nil && po.Status == bank131.PayoutSucceeded:
+		t := ledgerapi.Transition{To: payout.StateSucceeded, PayoutID: po.ID}
+		if po.AmountDetails != nil {
+			t.Paid = ptr(po.AmountDetails.Money())
+		}
+		if po.Amounts != nil && po.Amounts.Fee != nil && po.Amounts.Fee.MerchantFee != nil {
+			t.Fee = ptr(po.Amounts.Fee.MerchantFee.Money())
+		}
+		return h.move(ctx, t)
+	case po != nil && po.Status == bank131.PayoutFailed, s.Status == bank131.SessionCancelled:
+		code := ""
+		if po != nil {
+			code = errCode(po.Error)
+		}
+		if code == "" {
+			code = errCode(s.Error)
+		}
+		if code == "" && s.Status == bank131.SessionCancelled {
+			code = "session_cancelled"
+		}
+		t := ledgerapi.Transition{To: payout.StateFailed, ErrorCode: code, Reason: bank131.Reason(code)}
+		if code == "session_cancelled" {
+			t.Reason = "The payout was cancelled at the bank before it was confirmed."
+		}
+		if po != nil {
+			t.PayoutID = po.ID
+		}
+		return h.move(ctx, t)
+	}
+	h.log.Info("payment_finished without a final payout status; waiting", logKeyState, s.Status)
+	return nil
+}
+
+func errCode(e *bank131.Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Code
+}
+
+// poll asks session/status about a row whose webhook is late and feeds the
+// answer through the same path as a webhook.
+func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.Job) error {
+	st, err := p.ledger.Get(ctx, ledgerapi.RowRequest{Batch: job.Batch, Row: job.Row})
+	if err != nil {
+		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
+			return nil
+		}
+		return later(err)
+	}
+	session := job.SessionID
+	if session == "" {
+		session = st.SessionID
+	}
+	if session == "" || st.State.Terminal() {
+		return nil
+	}
+	var resp *bank131.SessionResponse
+	bank := p.bankFor(st.Method == payout.MethodCard)
+	class, err := p.call(ctx, "session/status", ratelimit.High, func(ctx context.Context) (err error) {
+		resp, err = bank.Status(ctx, session)
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+	case bank131.ClassFinal:
+		p.log.Warn("session/status refused", logKeyBatch, st.Batch, logKeyRow, st.Row, logKeySession, session, logKeyError, err)
+		return nil
+	default:
+		return later(err)
+	}
+	s := resp.Session
+	ev := event{session: s, confirmInfo: resp.ConfirmInformation,
+		evidence: ledgerapi.Evidence{Source: ledgerapi.SourceStatus, Detail: "session/status: " + string(s.Status)}}
+	po := s.Payout()
+	switch {
+	case s.Status == bank131.SessionAccepted, s.Status == bank131.SessionCancelled,
+		po != nil && po.Status.Final():
+		ev.typ = bank131.HookPaymentFinished
+	case s.NextAction == bank131.NextActionConfirm:
+		if st.Method == payout.MethodTransfer && len(ev.confirmInfo) == 0 {
+			// A transfer is confirmed only with the webhook's
+			// confirm_information; the bank resends the webhook.
+			return nil
+		}
+		ev.typ = bank131.HookReadyToConfirm
+	case s.RedirectURL() != "":
+		ev.typ = bank131.HookActionRequired
+	default:
+		return nil
+	}
+	return p.apply(ctx, msg, ev)
+}

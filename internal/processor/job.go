@@ -1,0 +1,378 @@
+package processor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/ratelimit"
+)
+
+// maxSteps bounds the transitions one pay job makes; a row needs at most
+// six on its way to the bank, more only when attempts are renewed.
+const maxSteps = 16
+
+// errDrop ends a job without retrying: the row moved on or belongs to a
+// newer job.
+var errDrop = errors.New("drop job")
+
+// handleJob handles one message of PAYRUN_JOBS.
+func (p *Processor) handleJob(ctx context.Context, msg jetstream.Msg) error {
+	var job ledgerapi.Job
+	if err := json.Unmarshal(msg.Data(), &job); err != nil || job.Batch == "" || job.Row < 1 {
+		p.log.Error("job is not readable; dropped", logKeyError, err, "subject", msg.Subject())
+		return nil
+	}
+	var err error
+	switch job.Kind {
+	case ledgerapi.JobPoll:
+		err = p.poll(ctx, msg, job)
+	case ledgerapi.JobPay, "":
+		err = p.pay(ctx, msg, job)
+	default:
+		p.log.Warn("unknown job kind; dropped", logKeyKind, job.Kind, logKeyBatch, job.Batch, logKeyRow, job.Row)
+		return nil
+	}
+	if errors.Is(err, errDrop) {
+		return nil
+	}
+	return err
+}
+
+// run is one pay job at work on one row.
+type run struct {
+	p   *Processor
+	msg jetstream.Msg
+	job ledgerapi.Job
+	st  *ledgerapi.RowState
+	row *payout.Row
+	log *slog.Logger
+}
+
+// pay drives a row from wherever it stands up to the point where only the
+// bank can move it (payout started, in doubt, or final).
+func (p *Processor) pay(ctx context.Context, msg jetstream.Msg, job ledgerapi.Job) error {
+	st, err := p.ledger.Get(ctx, ledgerapi.RowRequest{Batch: job.Batch, Row: job.Row})
+	if err != nil {
+		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
+			p.log.Error("job for a row the ledger does not know; dropped", logKeyBatch, job.Batch, logKeyRow, job.Row)
+			return errDrop
+		}
+		return later(fmt.Errorf("read row %s/%d: %w", job.Batch, job.Row, err))
+	}
+	if job.Gen < st.Gen || st.State.Terminal() {
+		return errDrop
+	}
+	r := &run{p: p, msg: msg, job: job, st: st,
+		log: p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeyReference, st.Reference)}
+	row, err := p.loadRow(ctx, st)
+	if err != nil {
+		r.log.Error("cannot read the row's intake message", logKeyError, err)
+		return later(err)
+	}
+	r.row = row
+	for i := 0; i < maxSteps; i++ {
+		done, err := r.step(ctx)
+		if err != nil || done {
+			return err
+		}
+		_ = msg.InProgress()
+	}
+	return later(fmt.Errorf("row %s/%d still in %s after %d steps", st.Batch, st.Row, r.st.State, maxSteps))
+}
+
+// loadRow reads the row from PAYRUN_INTAKE by its sequence and checks it is
+// the message the ledger recorded.
+func (p *Processor) loadRow(ctx context.Context, st *ledgerapi.RowState) (*payout.Row, error) {
+	m, err := p.intake.GetMsg(ctx, st.IntakeSeq)
+	if err != nil {
+		return nil, fmt.Errorf("get intake message %d: %w", st.IntakeSeq, err)
+	}
+	sum := sha256.Sum256(m.Data)
+	if hex.EncodeToString(sum[:]) != st.RowDigest {
+		return nil, fmt.Errorf("intake message %d does not match the ledger's digest", st.IntakeSeq)
+	}
+	var row payout.Row
+	if err := json.Unmarshal(m.Data, &row); err != nil {
+		return nil, fmt.Errorf("decode intake message %d: %w", st.IntakeSeq, err)
+	}
+	if row.Batch != st.Batch || row.Index != st.Row {
+		return nil, fmt.Errorf("intake message %d is row %s/%d, not %s/%d", st.IntakeSeq, row.Batch, row.Index, st.Batch, st.Row)
+	}
+	return &row, nil
+}
+
+// singleRequest reports whether the row is paid with one
+// session/init/payout call.
+func (r *run) singleRequest() bool {
+	return r.row.Method == payout.MethodCard && r.p.cfg.CardFlow == CardSingleRequest
+}
+
+func (r *run) bank() *bank131.Client { return r.p.bankFor(r.row.Method == payout.MethodCard) }
+
+// step makes one move from the row's current state. done reports that the
+// job has nothing more to do.
+func (r *run) step(ctx context.Context) (done bool, err error) {
+	st := r.st
+	b, n, a := st.Batch, st.Row, st.Attempt
+	switch st.State {
+	case payout.StateQueued:
+		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateClaimed, Expect: []payout.State{payout.StateQueued}})
+	case payout.StateClaimed:
+		switch {
+		case r.row.Method == payout.MethodTransfer:
+			return false, r.quote(ctx)
+		case r.singleRequest():
+			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: singleKey(b, n)})
+		default:
+			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: createKey(b, n, a)})
+		}
+	case payout.StateQuoted:
+		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateQuoted}, IdemKey: transferKey(b, n, a)})
+	case payout.StateOpening:
+		return r.open(ctx)
+	case payout.StateSessionOpen:
+		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateStarting, Expect: []payout.State{payout.StateSessionOpen}, IdemKey: startKey(b, n, a), SessionID: st.SessionID})
+	case payout.StateStarting:
+		return r.start(ctx)
+	}
+	// payout_started, confirming, confirmed, action_required, in_doubt:
+	// only the bank moves the row now (webhooks, polls); final: nothing.
+	return true, nil
+}
+
+// move asks the ledger for a transition guarded by the job's generation and
+// the row's attempt, and adopts the row the ledger answers with.
+func (r *run) move(ctx context.Context, t ledgerapi.Transition) error {
+	t.Batch, t.Row, t.Gen, t.Worker = r.st.Batch, r.st.Row, r.job.Gen, r.p.cfg.Worker
+	if t.Attempt == 0 {
+		t.Attempt = r.st.Attempt
+	}
+	if t.Evidence.Source == "" {
+		t.Evidence.Source = ledgerapi.SourceProcessor
+	}
+	reply, err := r.p.ledger.Transition(ctx, t)
+	if err == nil {
+		r.log.Debug("row moved", logKeyState, r.st.State, logKeyTo, t.To)
+		r.st = reply.Row
+		return nil
+	}
+	var lerr *ledgerapi.Error
+	if !errors.As(err, &lerr) {
+		return later(fmt.Errorf("ledger transition to %s: %w", t.To, err))
+	}
+	switch lerr.Code {
+	case ledgerapi.CodeStale, ledgerapi.CodeForeignSession, ledgerapi.CodeNotFound:
+		r.log.Info("row belongs to newer work; job dropped", logKeyTo, t.To, logKeyCode, lerr.Code)
+		return errDrop
+	case ledgerapi.CodeIllegal, ledgerapi.CodeConflict:
+		// The row moved meanwhile (a webhook, a cancellation): continue
+		// from where it stands now.
+		if reply != nil && reply.Row != nil {
+			r.log.Info("row moved meanwhile", logKeyTo, t.To, logKeyState, reply.Row.State, logKeyCode, lerr.Code)
+			if reply.Row.State == r.st.State {
+				return errDrop
+			}
+			r.st = reply.Row
+			return nil
+		}
+		return errDrop
+	}
+	return later(fmt.Errorf("ledger transition to %s: %w", t.To, err))
+}
+
+// fail records a final refusal by the bank.
+func (r *run) fail(ctx context.Context, method string, err error) error {
+	code := bank131.ErrorCode(err)
+	if code == "" {
+		code = "request_refused"
+	}
+	r.log.Warn("bank refused the row", "method", method, logKeyCode, code, logKeyError, err)
+	return r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, ErrorCode: code, Reason: bank131.Reason(code),
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: method + ": " + err.Error()}})
+}
+
+// quote asks bpa/calculate for a transfer's FX quote and records it.
+func (r *run) quote(ctx context.Context) error {
+	req, err := calculation(r.row)
+	if err != nil {
+		return r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, ErrorCode: "invalid_row", Reason: err.Error()})
+	}
+	var q *bank131.CalculateResponse
+	class, err := r.p.call(ctx, "bpa/calculate", ratelimit.Low, func(ctx context.Context) (err error) {
+		q, err = r.bank().Calculate(ctx, req)
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+		return r.move(ctx, ledgerapi.Transition{To: payout.StateQuoted, Expect: []payout.State{payout.StateClaimed}, Quote: quoteOf(q)})
+	case bank131.ClassFinal:
+		return r.fail(ctx, "bpa/calculate", err)
+	}
+	// A quote moves no money: whatever happened, ask again later.
+	return later(err)
+}
+
+// open sends the call recorded by the opening intent, with its key.
+func (r *run) open(ctx context.Context) (bool, error) {
+	st := r.st
+	key := st.IdemKey
+	switch {
+	case r.row.Method == payout.MethodTransfer:
+		if key == "" {
+			key = transferKey(st.Batch, st.Row, st.Attempt)
+		}
+		return r.openTransfer(ctx, key)
+	case r.singleRequest():
+		return r.openSingle(ctx, singleKey(st.Batch, st.Row))
+	}
+	if key == "" {
+		key = createKey(st.Batch, st.Row, st.Attempt)
+	}
+	return r.openTwoStep(ctx, key)
+}
+
+// openTwoStep creates an empty session with the amount and our metadata.
+// No money moves at session/create, so an unknown outcome only costs a new
+// attempt: the orphan session never gets a payout.
+func (r *run) openTwoStep(ctx context.Context, key string) (bool, error) {
+	req := bank131.CreateSessionRequest{AmountDetails: ptr(bank131.AmountOf(r.row.Amount)), Metadata: metadata(r.row)}
+	var resp *bank131.SessionResponse
+	class, err := r.p.call(ctx, "session/create", ratelimit.Low, func(ctx context.Context) (err error) {
+		resp, err = r.bank().CreateSession(ctx, req, bank131.WithIdempotencyKey(key))
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateSessionOpen, Expect: []payout.State{payout.StateOpening}, SessionID: resp.Session.ID})
+	case bank131.ClassFinal:
+		return false, r.fail(ctx, "session/create", err)
+	case bank131.ClassUnknown, bank131.ClassConflict:
+		r.log.Info("session/create outcome unknown; opening a new attempt", logKeyClass, class.String(), logKeyError, err)
+		return false, r.newAttempt(ctx, createKey)
+	}
+	return false, later(err)
+}
+
+// newAttempt asks the ledger for a new attempt whose intent carries the next
+// key; the old attempt's session, if it exists, is cancelled at the gate.
+func (r *run) newAttempt(ctx context.Context, key func(string, int, int) string) error {
+	st := r.st
+	return r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateOpening},
+		NewAttempt: true, IdemKey: key(st.Batch, st.Row, st.Attempt+1),
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "outcome of attempt unknown; new attempt"}})
+}
+
+// openSingle pays a card row with one session/init/payout call. Its key
+// never changes; an unknown outcome makes the row in_doubt until the bank's
+// webhook (our metadata names the row), session/status or daily report
+// settles it.
+func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
+	method, err := domesticMethod(r.row, r.p.cfg.Sealer)
+	if err != nil {
+		// A missing or wrong data key is this processor's configuration,
+		// not the row's fault: hand the job back (and to the dead letters
+		// if it never gets fixed).
+		r.log.Error("cannot build the payout", logKeyError, err)
+		return false, later(err)
+	}
+	req := bank131.InitPayoutRequest{PaymentMethod: method, AmountDetails: ptr(bank131.AmountOf(r.row.Amount)),
+		ParticipantDetails: recipient(r.row), Metadata: metadata(r.row)}
+	var resp *bank131.SessionResponse
+	class, err := r.p.call(ctx, "session/init/payout", ratelimit.Low, func(ctx context.Context) (err error) {
+		resp, err = r.bank().InitPayout(ctx, req, bank131.WithIdempotencyKey(key))
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+		return false, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateOpening},
+			SessionID: resp.Session.ID, PayoutID: payoutID(resp.Session)})
+	case bank131.ClassFinal:
+		return false, r.fail(ctx, "session/init/payout", err)
+	case bank131.ClassUnknown, bank131.ClassConflict:
+		r.log.Warn("session/init/payout outcome unknown; row in doubt until the bank tells", logKeyClass, class.String(), logKeyError, err)
+		return true, r.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, Expect: []payout.State{payout.StateOpening},
+			Reason: "The bank may have received this payout; waiting for its confirmation before doing anything else.",
+			Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "session/init/payout: " + err.Error()}})
+	}
+	return false, later(err)
+}
+
+// openTransfer starts a cross-border transfer (multi/init/payment). An
+// unknown outcome keeps the row opening: the same key is sent again on the
+// next delivery, and a ready_to_confirm naming the row adopts its session.
+func (r *run) openTransfer(ctx context.Context, key string) (bool, error) {
+	req, err := transferRequest(r.row)
+	if err != nil {
+		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, ErrorCode: "invalid_row", Reason: err.Error()})
+	}
+	var resp *bank131.SessionResponse
+	class, err := r.p.call(ctx, "bpa/session/multi/init/payment", ratelimit.Low, func(ctx context.Context) (err error) {
+		resp, err = r.bank().MultiInitPayment(ctx, req, bank131.WithIdempotencyKey(key))
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+		return false, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateOpening},
+			SessionID: resp.Session.ID, PayoutID: payoutID(resp.Session)})
+	case bank131.ClassFinal:
+		return false, r.fail(ctx, "bpa/session/multi/init/payment", err)
+	case bank131.ClassConflict:
+		// The bank has a session under this key but did not tell us which:
+		// a new attempt; the old session is cancelled at the gate unless it
+		// is adopted first.
+		return false, r.newAttempt(ctx, transferKey)
+	}
+	return false, later(err)
+}
+
+// start starts the payout in the row's session. No money moves before
+// session/confirm, and the key makes a repeat harmless: an unknown outcome
+// is recorded as started, and webhooks or session/status tell the rest.
+func (r *run) start(ctx context.Context) (bool, error) {
+	st := r.st
+	method, err := domesticMethod(r.row, r.p.cfg.Sealer)
+	if err != nil {
+		r.log.Error("cannot build the payout", logKeyError, err)
+		return false, later(err)
+	}
+	key := st.IdemKey
+	if key == "" {
+		key = startKey(st.Batch, st.Row, st.Attempt)
+	}
+	req := bank131.StartPayoutRequest{SessionID: st.SessionID, PaymentMethod: method, ParticipantDetails: recipient(r.row), Metadata: metadata(r.row)}
+	var resp *bank131.SessionResponse
+	class, err := r.p.call(ctx, "session/start/payout", ratelimit.Low, func(ctx context.Context) (err error) {
+		resp, err = r.bank().StartPayout(ctx, req, bank131.WithIdempotencyKey(key))
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+		return true, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateStarting},
+			SessionID: st.SessionID, PayoutID: payoutID(resp.Session)})
+	case bank131.ClassFinal:
+		return false, r.fail(ctx, "session/start/payout", err)
+	case bank131.ClassUnknown, bank131.ClassConflict:
+		return true, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateStarting},
+			SessionID: st.SessionID, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "session/start/payout outcome unknown: " + err.Error()}})
+	}
+	return false, later(err)
+}
+
+func payoutID(s *bank131.Session) string {
+	if p := s.Payout(); p != nil {
+		return p.ID
+	}
+	return ""
+}
+
+func ptr[T any](v T) *T { return &v }
