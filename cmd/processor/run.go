@@ -84,4 +84,3 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	return nil
 }
-

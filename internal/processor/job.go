@@ -301,7 +301,7 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 	case bank131.ClassUnknown, bank131.ClassConflict:
 		r.log.Warn("session/init/payout outcome unknown; row in doubt until the bank tells", logKeyClass, class.String(), logKeyError, err)
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, Expect: []payout.State{payout.StateOpening},
-			Reason: "The bank may have received this payout; waiting for its confirmation before doing anything else.",
+			Reason:   "The bank may have received this payout; waiting for its confirmation before doing anything else.",
 			Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "session/init/payout: " + err.Error()}})
 	}
 	return false, later(err)

@@ -69,7 +69,7 @@ type Config struct {
 	// CardBank, when set, is the client for rows paid by card number: a
 	// separate (PCI DSS) project, often in single-request mode.
 	CardBank *bank131.Client
-	CardFlow CardFlow      // default CardSingleRequest
+	CardFlow CardFlow       // default CardSingleRequest
 	Sealer   *secret.Sealer // opens sealed card numbers; required for card rows
 	// Rate is bank calls per second for this process (0: unlimited), Burst
 	// the bucket size. Limiter, when set, is used instead (tests share one).
@@ -138,14 +138,14 @@ func (c Config) withDefaults() Config {
 
 // Processor is a running processor. Create it with New, run it with Run.
 type Processor struct {
-	cfg     Config
-	log     *slog.Logger
-	js      jetstream.JetStream
-	ledger  *ledgerapi.Client
-	lim     *ratelimit.Limiter
-	ownLim  bool
-	intake  jetstream.Stream
-	stop    atomic.Bool
+	cfg    Config
+	log    *slog.Logger
+	js     jetstream.JetStream
+	ledger *ledgerapi.Client
+	lim    *ratelimit.Limiter
+	ownLim bool
+	intake jetstream.Stream
+	stop   atomic.Bool
 }
 
 // New checks cfg and returns a processor.
