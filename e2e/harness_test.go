@@ -353,6 +353,9 @@ func (s *system) agree(batch string, rows int) {
 			}
 		}
 		switch st.State {
+		case payout.StateInDoubt:
+			// Only evidence settles it; it must not be paid twice.
+			require.LessOrEqual(s.t, succeeded, 1, "row %s (%s) paid twice: %+v", key, st.Reference, bank[key])
 		case payout.StateSucceeded, payout.StateReturned:
 			require.Equal(s.t, 1, succeeded, "row %s (%s) is paid once at the bank: %+v", key, st.Reference, bank[key])
 		default:

@@ -202,8 +202,8 @@ func (s *Service) compareTransfer(r *rowRec, q *ledgerapi.Quote, o *ledgerapi.Ob
 	case qs.Currency:
 		// Forward rate: the bank rounds the destination to whole minor
 		// units and recomputes the source from it, so the source may
-		// exceed the row's amount by what one destination minor unit costs
-		// (seed 003: 3 579.12 RUB asked, 3 579.13 RUB quoted).
+		// differ from the row's amount by what one destination minor unit
+		// costs (seed 003: 3 579.12 RUB asked, 3 579.13 RUB quoted).
 		step := int64(1)
 		if qd.Minor > 0 {
 			step = (qs.Minor + qd.Minor - 1) / qd.Minor
@@ -266,14 +266,18 @@ func norm(a money.Amount) money.Amount { return money.New(a.Minor, a.Currency) }
 
 func sameAmount(a, b money.Amount) bool { return norm(a) == norm(b) }
 
-// roundedFrom reports whether got is want rounded up by less than step
-// minor units of the same currency (step ≥ 1).
+// roundedFrom reports whether got is want rounded by at most step minor
+// units of the same currency (step ≥ 1).
 func roundedFrom(got, want money.Amount, step int64) bool {
 	g, w := norm(got), norm(want)
 	if step < 1 {
 		step = 1
 	}
-	return g.Currency == w.Currency && g.Minor >= w.Minor && g.Minor-w.Minor <= step
+	d := g.Minor - w.Minor
+	if d < 0 {
+		d = -d
+	}
+	return g.Currency == w.Currency && d <= step
 }
 
 func upper(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
