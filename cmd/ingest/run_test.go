@@ -26,14 +26,14 @@ func run(t *testing.T, args ...string) (int, string, string) {
 func TestValidateOnly(t *testing.T) {
 	code, stdout, stderr := run(t, "--validate", sample)
 	require.Equal(t, 0, code, stderr)
-	require.Equal(t, `batch:    b6c73f2eeca097d10bf4d
+	require.Equal(t, `batch:    bb4963472404661e1edc1
 file:     payroll.csv
-rows:     20
+rows:     23
 total:    15000.00 KGS
-total:    979701.74 RUB
+total:    1079332.77 RUB
 total:    12500.00 TRY
 total:    300.00 USD
-sha256:   6c73f2eeca097d10bf4d3beadf895395a4a43b4de14e825d8c8564c96e1cbbc1
+sha256:   b4963472404661e1edc1f6cdea321627469d02fa9781a4f4270aa3e5a076d36e
 status:   valid; not published (--validate)
 `, stdout)
 	require.Empty(t, stderr)
@@ -118,13 +118,13 @@ func TestPublish(t *testing.T) {
 	t.Setenv("PAYRUN_DATA_KEY", "")
 	key := filepath.Join(t.TempDir(), "data.key")
 	args := []string{"--nats-url", e.URL(), "--data-key", key, "--create-key", "--name", "November",
-		"--schedule-at", "2026-12-25T09:00:00+03:00", "--require-approval", "--expect-count", "20", sample}
+		"--schedule-at", "2026-12-25T09:00:00+03:00", "--require-approval", "--expect-count", "23", sample}
 
 	code, stdout, stderr := run(t, args...)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "batch:    b6c73f2eeca097d10bf4d\n")
+	require.Contains(t, stdout, "batch:    bb4963472404661e1edc1\n")
 	require.Contains(t, stdout, "name:     November\nschedule: 2026-12-25T09:00:00+03:00\napproval: required\n")
-	require.True(t, strings.HasSuffix(stdout, "status:   published 20 rows and sealed the batch\n"), stdout)
+	require.True(t, strings.HasSuffix(stdout, "status:   published 23 rows and sealed the batch\n"), stdout)
 	info, err := os.Stat(key)
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())

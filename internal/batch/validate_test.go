@@ -359,7 +359,7 @@ func TestRows(t *testing.T) {
 		require.NoError(t, err)
 		encoded.Write(b)
 	}
-	require.Len(t, rows, 20)
+	require.Len(t, rows, 23)
 	for i, r := range rows {
 		require.Equal(t, i+1, r.Index)
 		require.Equal(t, i+2, r.Line) // no quoted line breaks in the sample

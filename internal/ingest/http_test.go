@@ -59,14 +59,14 @@ func TestHandlerUpload(t *testing.T) {
 
 	body, ct := multipartBody(t, "payroll.csv", data, map[string]string{
 		"name": "Payroll November", "schedule_at": "2026-12-25T09:00:00+03:00", "require_approval": "true",
-		"expect_count": "20"})
+		"expect_count": "23"})
 	status, out := post(t, srv.URL+"/batches", ct, body)
 	require.Equal(t, http.StatusCreated, status, out)
 	require.Equal(t, "created", out["status"])
 	require.Equal(t, "payroll.csv", out["file_name"])
-	require.Equal(t, float64(20), out["rows"])
-	require.Equal(t, float64(20), out["published"])
-	require.Equal(t, "979701.74", out["totals_decimal"].(map[string]any)["RUB"])
+	require.Equal(t, float64(23), out["rows"])
+	require.Equal(t, float64(23), out["published"])
+	require.Equal(t, "1079332.77", out["totals_decimal"].(map[string]any)["RUB"])
 	man := out["manifest"].(map[string]any)
 	require.Equal(t, "Payroll November", man["name"])
 	require.Equal(t, true, man["require_approval"])
@@ -78,7 +78,7 @@ func TestHandlerUpload(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, out)
 	require.Equal(t, "existing", out["status"])
 	require.Equal(t, batchID, out["batch"])
-	require.Len(t, streamMsgs(t, e.js), 21)
+	require.Len(t, streamMsgs(t, e.js), 24)
 
 	// Nothing is left in the spool folder.
 	left, err := os.ReadDir(tmp)

@@ -185,13 +185,13 @@ func TestIngestOnce(t *testing.T) {
 	res, err := Ingest(ctx, e.js, samplePath, opts)
 	require.NoError(t, err)
 	require.Equal(t, StatusCreated, res.Status)
-	require.Equal(t, 20, res.Rows)
-	require.Equal(t, 20, res.Published)
+	require.Equal(t, 23, res.Rows)
+	require.Equal(t, 23, res.Published)
 	data, err := os.ReadFile(samplePath)
 	require.NoError(t, err)
 	sum := sha256.Sum256(data)
 	require.Equal(t, payout.BatchID(sum[:]), res.Batch)
-	require.Equal(t, "979701.74", res.TotalsDecimal["RUB"])
+	require.Equal(t, "1079332.77", res.TotalsDecimal["RUB"])
 	checkBatch(t, e.js, res)
 	require.Equal(t, "Payroll November 2026", res.Manifest.Name)
 	require.True(t, res.Manifest.ScheduleAt.Equal(sched))
@@ -206,7 +206,7 @@ func TestIngestOnce(t *testing.T) {
 	require.Equal(t, res.Batch, again.Batch)
 	require.Equal(t, 0, again.Published)
 	require.Equal(t, res.Manifest.RowsSHA256, again.Manifest.RowsSHA256)
-	require.Len(t, streamMsgs(t, e.js), 21)
+	require.Len(t, streamMsgs(t, e.js), 24)
 }
 
 // TestIngestAfterCrash publishes half of the rows as a crashed upload would
@@ -226,7 +226,7 @@ func TestIngestAfterCrash(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StatusCreated, res.Status)
 	require.Equal(t, 10, res.AlreadyStored)
-	require.Equal(t, 10, res.Published)
+	require.Equal(t, 13, res.Published)
 	checkBatch(t, e.js, res)
 }
 
@@ -304,7 +304,7 @@ func TestIngestInvalidPublishesNothing(t *testing.T) {
 	res, err = Ingest(context.Background(), e.js, samplePath, opts)
 	require.NoError(t, err)
 	require.Equal(t, StatusInvalid, res.Status)
-	require.Equal(t, "the file has 20 rows, expected 21 (control count)", res.Errors[0].Message)
+	require.Equal(t, "the file has 23 rows, expected 21 (control count)", res.Errors[0].Message)
 	require.Empty(t, streamMsgs(t, e.js))
 }
 
@@ -344,7 +344,7 @@ func TestCheck(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, StatusValid, res.Status)
 	require.NotEmpty(t, res.Batch)
-	require.Equal(t, 20, res.Rows)
+	require.Equal(t, 23, res.Rows)
 
 	_, err = Check("no/such/file.csv", testOptions(t))
 	require.ErrorIs(t, err, os.ErrNotExist)
