@@ -22,4 +22,7 @@ const (
 	LogKeyError     = "error"
 	LogKeyDB        = "db"
 	LogKeyComponent = "component"
+	LogKeyReport    = "report"
+	LogKeyOperation = "operation"
+	LogKeyHTTP      = "http"
 )

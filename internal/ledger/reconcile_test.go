@@ -1,0 +1,589 @@
+package ledger
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// bankLine is one line of a constructed bank daily report.
+type bankLine struct {
+	op, session string
+	batch       string // metadata names batch/row; "" means no metadata
+	row         int
+	typ         string    // default Advice
+	at          time.Time // finishedAt; default 2026-11-25 09:00 UTC
+	amount      string    // major units
+	currency    string    // default RUB
+	fee         string    // default 10.00
+}
+
+// bankReportCSV writes lines as the bank (and the sandbox) write a daily report.
+func bankReportCSV(lines ...bankLine) string {
+	var sb strings.Builder
+	w := csv.NewWriter(&sb)
+	w.Write(bankReportColumns)
+	for _, l := range lines {
+		meta := ""
+		if l.batch != "" {
+			meta = string(payout.BankRef{Batch: l.batch, Row: l.row, Reference: fmt.Sprintf("E-%05d", l.row)}.Metadata())
+		}
+		typ, at, cur, fee := l.typ, l.at, l.currency, l.fee
+		if typ == "" {
+			typ = ledgerapi.ReportAdvice
+		}
+		if at.IsZero() {
+			at = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+		}
+		if cur == "" {
+			cur = "RUB"
+		}
+		if fee == "" {
+			fee = "10.00"
+		}
+		w.Write([]string{l.op, l.session, meta, typ, at.Format(time.DateOnly), at.Format("2006-01-02T15:04:05.000000Z07:00"),
+			l.amount, cur, fee, "RUB", "0", "bank_card", "payrun"})
+	}
+	w.Flush()
+	return sb.String()
+}
+
+// importCSV imports a constructed report under the sandbox's file name for day.
+func importCSV(t *testing.T, s *Service, day string, lines ...bankLine) *ledgerapi.ReportImport {
+	t.Helper()
+	res, err := s.ImportBankReport(context.Background(), strings.NewReader(bankReportCSV(lines...)),
+		fmt.Sprintf("all_%s_%s.csv", day, day))
+	require.NoError(t, err)
+	require.True(t, res.Complete)
+	return res
+}
+
+// drive applies transitions to a row, each of which must apply.
+func drive(t *testing.T, s *Service, batch string, row int, trs ...ledgerapi.Transition) {
+	t.Helper()
+	for _, tr := range trs {
+		tr.Batch, tr.Row = batch, row
+		if tr.Evidence.Source == "" {
+			tr.Evidence.Source = ledgerapi.SourceProcessor
+		}
+		r := move(t, s, tr)
+		require.Nil(t, r.Error, "%s/%d → %s", batch, row, tr.To)
+		require.True(t, r.Applied, "%s/%d → %s", batch, row, tr.To)
+	}
+}
+
+// startRow takes a released row to payout_started with session and payout ids.
+func startRow(t *testing.T, s *Service, batch string, row int, session, payoutID string) {
+	t.Helper()
+	drive(t, s, batch, row,
+		ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"},
+		ledgerapi.Transition{To: payout.StateOpening, IdemKey: fmt.Sprintf("%s/%d/init", batch, row)},
+		ledgerapi.Transition{To: payout.StatePayoutStarted, SessionID: session, PayoutID: payoutID})
+}
+
+// payRow takes a released row to succeeded as the payment_finished webhook
+// does, and records that webhook as evidence.
+func payRow(t *testing.T, s *Service, batch string, row int, session, payoutID string, paid money.Amount) {
+	t.Helper()
+	startRow(t, s, batch, row, session, payoutID)
+	fee := rub(1000)
+	hookID := fmt.Sprintf("hook-%s-%d", session, row)
+	drive(t, s, batch, row, ledgerapi.Transition{To: payout.StateSucceeded, SessionID: session, PayoutID: payoutID,
+		Paid: &paid, Fee: &fee, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: hookID, HookType: "payment_finished"}})
+	recordEvent(t, s, bankEvent{HookID: hookID, Type: "payment_finished", SessionID: session, SessionStatus: "succeeded",
+		PayoutID: payoutID, PayoutStatus: "succeeded", Amount: bankAmount(paid), Ref: &payout.BankRef{Batch: batch, Row: row}})
+}
+
+// failRow takes a released row to failed with the bank's error code.
+func failRow(t *testing.T, s *Service, batch string, row int, session, payoutID, code string) {
+	t.Helper()
+	startRow(t, s, batch, row, session, payoutID)
+	hookID := fmt.Sprintf("hook-%s-%d", session, row)
+	drive(t, s, batch, row, ledgerapi.Transition{To: payout.StateFailed, SessionID: session, ErrorCode: code,
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: hookID, HookType: "payment_finished"}})
+	recordEvent(t, s, bankEvent{HookID: hookID, Type: "payment_finished", SessionID: session, SessionStatus: "succeeded",
+		PayoutID: payoutID, PayoutStatus: "failed", ErrorCode: code, Ref: &payout.BankRef{Batch: batch, Row: row}})
+}
+
+func recordEvent(t *testing.T, s *Service, ev bankEvent) {
+	t.Helper()
+	ev.Body = []byte(`{"type":"` + ev.Type + `"}`)
+	ev.ReceivedAt = s.db.Now()
+	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error { return s.recordHook(tx, ev) }))
+}
+
+func bankAmount(a money.Amount) *bank131.Amount {
+	return &bank131.Amount{Amount: a.Minor, Currency: a.Currency}
+}
+
+// rowAmount is makeBatch's amount of row i.
+func rowAmount(i int) money.Amount { return rub(100000 + int64(i)) }
+
+// categories lists the categories of exceptions, in order.
+func categories(list []Exception) []string {
+	var out []string
+	for _, e := range list {
+		out = append(out, e.Category)
+	}
+	return out
+}
+
+func rowStatus(rec *Reconciliation, row int) RowReconciliation {
+	for _, r := range rec.Rows {
+		if r.Row == row {
+			return r
+		}
+	}
+	return RowReconciliation{}
+}
+
+func TestBankReportHeaderIsTheSandboxs(t *testing.T) {
+	require.Equal(t, sandbox.ReportHeader, bankReportColumns)
+}
+
+// TestReconcileCategories constructs every reconciliation status and
+// exception category on a real SQLite file and checks the row's status,
+// its categories and the exceptions recorded.
+func TestReconcileCategories(t *testing.T) {
+	const day = "2026-11-25"
+	type env struct {
+		s *Service
+		c *clock
+		b string
+	}
+	tests := []struct {
+		name     string
+		rows     int
+		setup    func(t *testing.T, e env)
+		want     map[int]string   // row → status
+		cats     map[int][]string // row → categories
+		batchExc []string         // batch-level exception categories
+	}{
+		{
+			name: "matched: webhook, report and row agree",
+			rows: 2,
+			setup: func(t *testing.T, e env) {
+				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
+				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
+			},
+			want: map[int]string{1: ReconMatched, 2: ReconAwaitingBank},
+		},
+		{
+			name: "failed and cancelled rows match when the bank reports nothing",
+			rows: 2,
+			setup: func(t *testing.T, e env) {
+				failRow(t, e.s, e.b, 1, "ps_1", "po_1", "card_number_not_exist")
+				drive(t, e.s, e.b, 2, ledgerapi.Transition{To: payout.StateCancelled, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceOperator}})
+				importCSV(t, e.s, day)
+			},
+			want: map[int]string{1: ReconMatched, 2: ReconMatched},
+		},
+		{
+			name: "awaiting report: paid by webhook, no report covers the day",
+			rows: 1,
+			setup: func(t *testing.T, e env) {
+				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
+				importCSV(t, e.s, "2026-11-24", bankLine{op: "po_other", session: "ps_other", amount: "5.00"})
+			},
+			want: map[int]string{1: ReconAwaitingReport},
+		},
+		{
+			name: "paid but not in our records",
+			rows: 1,
+			setup: func(t *testing.T, e env) {
+				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
+				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
+					bankLine{op: "po_9", session: "ps_9", batch: e.b, row: 9, amount: "700.00"})
+			},
+			want:     map[int]string{1: ReconMatched},
+			batchExc: []string{ExceptionNotInRecords, ExceptionBatchTotals},
+		},
+		{
+			name: "bank says paid while we say failed",
+			rows: 1,
+			setup: func(t *testing.T, e env) {
+				failRow(t, e.s, e.b, 1, "ps_1", "po_1", "provider_timeout")
+				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
+			},
+			want:     map[int]string{1: ReconException},
+			cats:     map[int][]string{1: {ExceptionAfterCancel}},
+			batchExc: []string{ExceptionBatchTotals},
+		},
+		{
+			name: "amount or currency mismatch",
+			rows: 2,
+			setup: func(t *testing.T, e env) {
+				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
+				payRow(t, e.s, e.b, 2, "ps_2", "po_2", rowAmount(2))
+				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "999.00"},
+					bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 2, amount: "1000.02", currency: "USD"})
+			},
+			want:     map[int]string{1: ReconException, 2: ReconException},
+			cats:     map[int][]string{1: {ExceptionAmountMismatch}, 2: {ExceptionAmountMismatch}},
+			batchExc: []string{ExceptionBatchTotals},
+		},
+		{
+			name: "two bank operations for one row",
+			rows: 1,
+			setup: func(t *testing.T, e env) {
+				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
+				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
+					bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 1, amount: "1000.01"})
+			},
+			want:     map[int]string{1: ReconException},
+			cats:     map[int][]string{1: {ExceptionTwoOperations}},
+			batchExc: []string{ExceptionBatchTotals},
+		},
+		{
+			name: "success missing from the report",
+			rows: 2,
+			setup: func(t *testing.T, e env) {
+				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
+				payRow(t, e.s, e.b, 2, "ps_2", "po_2", rowAmount(2))
+				importCSV(t, e.s, day, bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 2, amount: "1000.02"})
+			},
+			want:     map[int]string{1: ReconException, 2: ReconMatched},
+			cats:     map[int][]string{1: {ExceptionMissingFromReport}},
+			batchExc: []string{ExceptionBatchTotals},
+		},
+		{
+			name: "returned after success",
+			rows: 1,
+			setup: func(t *testing.T, e env) {
+				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
+				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
+					bankLine{op: "rf_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01", typ: ledgerapi.ReportRefund})
+				require.Equal(t, payout.StateReturned, mustRow(t, e.s, e.b, 1).State)
+			},
+			want: map[int]string{1: ReconException},
+			cats: map[int][]string{1: {ExceptionReturned}},
+		},
+		{
+			name: "in doubt past its deadline",
+			rows: 1,
+			setup: func(t *testing.T, e env) {
+				drive(t, e.s, e.b, 1,
+					ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"},
+					ledgerapi.Transition{To: payout.StateOpening, IdemKey: e.b + "/1/init"},
+					ledgerapi.Transition{To: payout.StateInDoubt, Reason: "timeout on session/init/payout"})
+				e.c.Add(2 * time.Hour)
+				res, err := e.s.Sweep(context.Background())
+				require.NoError(t, err)
+				require.Equal(t, 1, res.Doubts)
+			},
+			want: map[int]string{1: ReconException},
+			cats: map[int][]string{1: {ExceptionInDoubt}},
+		},
+		{
+			name: "batch totals do not add up to the manifest",
+			rows: 2,
+			setup: func(t *testing.T, e env) {
+				require.NoError(t, e.s.w.Do(context.Background(), func(tx *Tx) error {
+					_, err := tx.Exec(`UPDATE batches SET manifest_totals = '{"RUB":200000}' WHERE id = ?`, e.b)
+					return err
+				}))
+			},
+			want:     map[int]string{1: ReconAwaitingBank, 2: ReconAwaitingBank},
+			batchExc: []string{ExceptionBatchTotals},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c, b := released(t, tt.rows)
+			tt.setup(t, env{s: s, c: c, b: b.ID})
+			rec, err := s.Reconcile(context.Background(), b.ID)
+			require.NoError(t, err)
+			for row, want := range tt.want {
+				got := rowStatus(rec, row)
+				require.Equal(t, want, got.Status, "row %d: %+v", row, got)
+				require.Equal(t, tt.cats[row], got.Categories, "row %d", row)
+			}
+			// Every category found is recorded, on its row or the batch.
+			exc, err := s.db.Exceptions(b.ID, false)
+			require.NoError(t, err)
+			var rowCats = map[int][]string{}
+			var batchCats []string
+			for _, e := range exc {
+				if e.Row == 0 {
+					batchCats = append(batchCats, e.Category)
+				} else {
+					rowCats[e.Row] = append(rowCats[e.Row], e.Category)
+				}
+			}
+			for row, cats := range tt.cats {
+				got := slices.Clone(rowCats[row])
+				slices.Sort(got)
+				require.Equal(t, cats, slices.Compact(got), "recorded exceptions of row %d", row)
+			}
+			slices.Sort(batchCats)
+			want := slices.Clone(tt.batchExc)
+			slices.Sort(want)
+			require.Equal(t, want, batchCats, "batch-level exceptions")
+
+			// Reconciling the same state again finds the same and records nothing new.
+			again, err := s.Reconcile(context.Background(), b.ID)
+			require.NoError(t, err)
+			require.Zero(t, again.Opened)
+			require.Zero(t, again.Closed)
+			require.Equal(t, rec.Rows, again.Rows)
+		})
+	}
+}
+
+// TestReportSettlesInDoubt: the daily report is evidence that settles a
+// row in doubt (single-request mode, outcome unknown): the row succeeds
+// with source "report", its session is adopted, and the in-doubt exception
+// closes.
+func TestReportSettlesInDoubt(t *testing.T) {
+	s, c, b := released(t, 1)
+	drive(t, s, b.ID, 1,
+		ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"},
+		ledgerapi.Transition{To: payout.StateOpening, IdemKey: b.ID + "/1/init"},
+		ledgerapi.Transition{To: payout.StateInDoubt, Reason: "timeout"})
+	c.Add(2 * time.Hour)
+	_, err := s.Sweep(context.Background())
+	require.NoError(t, err)
+	open, err := s.db.Exceptions(b.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{ExceptionInDoubt}, categories(open))
+
+	res := importCSV(t, s, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01",
+		at: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)})
+	require.Equal(t, 1, res.Settled)
+	require.Equal(t, []string{b.ID}, res.Batches)
+	row := mustRow(t, s, b.ID, 1)
+	require.Equal(t, payout.StateSucceeded, row.State)
+	require.Equal(t, "ps_1", row.SessionID)
+	require.Equal(t, "po_1", row.PayoutID)
+	require.Equal(t, rowAmount(1), *row.Paid)
+	tr, err := s.db.Transitions(context.Background(), b.ID, 1)
+	require.NoError(t, err)
+	last := tr[len(tr)-1]
+	require.Equal(t, ledgerapi.SourceReport, last.Evidence.Source)
+	require.Equal(t, payout.StateInDoubt, last.From)
+
+	open, err = s.db.Exceptions(b.ID, false)
+	require.NoError(t, err)
+	require.Empty(t, open)
+	rec, err := s.db.Reconcile(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, ReconMatched, rowStatus(rec, 1).Status)
+}
+
+// TestMissingFromReportCloses: a later report that lists the row closes
+// the exception the earlier one caused.
+func TestMissingFromReportCloses(t *testing.T) {
+	s, _, b := released(t, 1)
+	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
+	importCSV(t, s, "2026-11-25")
+	open, err := s.db.Exceptions(b.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{ExceptionMissingFromReport, ExceptionBatchTotals}, categories(open))
+
+	res := importCSV(t, s, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"})
+	require.Zero(t, res.Settled)
+	open, err = s.db.Exceptions(b.ID, false)
+	require.NoError(t, err)
+	require.Empty(t, open)
+	all, err := s.db.Exceptions(b.ID, true)
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	require.Equal(t, "reconciled: no longer found", all[0].Resolution)
+	rec, err := s.db.Reconcile(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, ReconMatched, rowStatus(rec, 1).Status)
+}
+
+// TestReportGrace: a success the ledger recorded shortly after midnight
+// may have finished at the bank the day before; it is missing only when
+// the reports cover both days.
+func TestReportGrace(t *testing.T) {
+	s, c, b := released(t, 1)
+	c.Add(15*time.Hour + 30*time.Minute) // 2026-11-26 00:30
+	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
+	importCSV(t, s, "2026-11-26")
+	rec, err := s.db.Reconcile(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, ReconAwaitingReport, rowStatus(rec, 1).Status)
+	importCSV(t, s, "2026-11-25")
+	rec, err = s.db.Reconcile(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{ExceptionMissingFromReport}, rowStatus(rec, 1).Categories)
+}
+
+// dump renders every table the import or reconciliation may write.
+func dump(t *testing.T, db *DB) string {
+	t.Helper()
+	var sb strings.Builder
+	for _, table := range []string{"bank_reports", "bank_report_days", "bank_report_lines", "exceptions", "transitions",
+		"rows", "sessions", "batches"} {
+		rows, err := db.r.Query(`SELECT * FROM ` + table + ` ORDER BY 1, 2`)
+		require.NoError(t, err)
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			require.NoError(t, rows.Scan(ptrs...))
+			fmt.Fprintf(&sb, "%s %v\n", table, vals)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+	}
+	return sb.String()
+}
+
+func TestImportSameFileTwiceChangesNothing(t *testing.T) {
+	s, c, b := released(t, 3)
+	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
+	failRow(t, s, b.ID, 2, "ps_2", "po_2", "provider_timeout")
+	file := bankReportCSV(
+		bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"},
+		bankLine{op: "po_2", session: "ps_2", batch: b.ID, row: 2, amount: "1000.02"},
+		bankLine{op: "po_x", session: "ps_x", amount: "1.00"})
+	ctx := context.Background()
+	first, err := s.ImportBankReport(ctx, strings.NewReader(file), "all_2026-11-25_2026-11-25.csv")
+	require.NoError(t, err)
+	require.Equal(t, 3, first.New)
+	require.Equal(t, 1, first.Unknown)
+	require.Positive(t, first.Opened)
+	before := dump(t, s.db)
+	c.Add(time.Hour)
+	second, err := s.ImportBankReport(ctx, strings.NewReader(file), "copy of the same file.csv")
+	require.NoError(t, err)
+	require.True(t, second.Already)
+	require.Zero(t, second.New)
+	require.Zero(t, second.Opened)
+	require.Equal(t, before, dump(t, s.db))
+}
+
+func TestParseBankReport(t *testing.T) {
+	good := bankReportCSV(bankLine{op: "po_1", session: "ps_1", batch: "b0123456789abcdef0123", row: 7, amount: "1500.50"},
+		bankLine{op: "rf_1", session: "ps_1", amount: "12", typ: "Refund", at: time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)})
+	tests := []struct {
+		name, file, source string
+		days               []string
+		wantDays           []string
+		wantErr            string
+	}{
+		{name: "sandbox name", file: good, source: "all_2026-11-20_2026-11-22.csv", wantDays: []string{"2026-11-20", "2026-11-21", "2026-11-22"}},
+		{name: "URL date", file: good, source: "http://127.0.0.1:9/sandbox/report?date=2026-11-24", wantDays: []string{"2026-11-24"}},
+		{name: "lines' dates", file: good, source: "report.csv", wantDays: []string{"2026-11-25", "2026-11-26"}},
+		{name: "explicit days", file: good, source: "all_2026-11-20_2026-11-22.csv", days: []string{"2026-11-30"}, wantDays: []string{"2026-11-30"}},
+		{name: "columns in another order, BOM", source: "x.csv", wantDays: []string{"2026-11-25"},
+			file: "\ufeffcurrency,amount,operationId,paymentSessionId,paymentSessionMerchantMetadata,typeOfPayment,transactionDate,finishedAt\n" +
+				"RUB,1 500.00,po_1,ps_1,,Advice,2026-11-25,2026-11-25T09:00:00Z\n"},
+		{name: "missing column", file: "operationId,amount\npo_1,1\n", source: "x.csv", wantErr: "header lacks paymentSessionId"},
+		{name: "float amount", source: "x.csv", wantErr: "line 1: amount \"1e3\"",
+			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,2026-11-25,x,1e3,RUB,0,RUB,0,card,c\n"},
+		{name: "too many decimals", source: "x.csv", wantErr: "too many decimal places",
+			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,2026-11-25,x,1.001,RUB,0,RUB,0,card,c\n"},
+		{name: "bad date", source: "x.csv", wantErr: "transactionDate",
+			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,25.11.2026,x,1.00,RUB,0,RUB,0,card,c\n"},
+		{name: "no operation", source: "x.csv", wantErr: "no operationId",
+			file: strings.Join(bankReportColumns, ",") + "\n,ps_1,,Advice,2026-11-25,x,1.00,RUB,0,RUB,0,card,c\n"},
+		{name: "empty", file: "", source: "x.csv", wantErr: "empty file"},
+		{name: "bad explicit day", file: good, source: "x.csv", days: []string{"yesterday"}, wantErr: "not YYYY-MM-DD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep, err := ParseBankReport(strings.NewReader(tt.file), tt.source, tt.days...)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantDays, rep.Days)
+			require.Len(t, rep.ID, 64)
+			require.NotEmpty(t, rep.Lines)
+		})
+	}
+	rep, err := ParseBankReport(strings.NewReader(good), "x.csv")
+	require.NoError(t, err)
+	require.Equal(t, money.New(150050, "RUB"), rep.Lines[0].Amount)
+	require.Equal(t, money.New(1000, "RUB"), *rep.Lines[0].Fee)
+	ref, err := payout.ParseBankRef([]byte(rep.Lines[0].Metadata))
+	require.NoError(t, err)
+	require.Equal(t, 7, ref.Row)
+	require.Equal(t, money.New(1200, "RUB"), rep.Lines[1].Amount)
+}
+
+func TestReportChunks(t *testing.T) {
+	var lines []bankLine
+	for i := 1; i <= 50; i++ {
+		lines = append(lines, bankLine{op: fmt.Sprintf("po_%d", i), session: fmt.Sprintf("ps_%d", i), amount: "1.00"})
+	}
+	rep, err := ParseBankReport(strings.NewReader(bankReportCSV(lines...)), "all_2026-11-25_2026-11-25.csv")
+	require.NoError(t, err)
+	chunks := rep.Chunks(2000)
+	require.Greater(t, len(chunks), 3)
+	n := 0
+	for i, c := range chunks {
+		require.Equal(t, i == len(chunks)-1, c.Final)
+		require.Equal(t, 50, c.Total)
+		n += len(c.Lines)
+	}
+	require.Equal(t, 50, n)
+	empty, err := ParseBankReport(strings.NewReader(bankReportCSV()), "x_2026-11-25.csv")
+	require.NoError(t, err)
+	require.Len(t, empty.Chunks(0), 1)
+	require.True(t, empty.Chunks(0)[0].Final)
+}
+
+// TestImportOverNATS sends a report to the running ledger in small chunks,
+// as `ledger import-report` does, and again: the second time changes nothing.
+func TestImportOverNATS(t *testing.T) {
+	env := startNATS(t)
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	s := startService(t, db, env, testConfig())
+	b := makeBatch(3, t.Name())
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(context.Background()))
+	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
+	payRow(t, s, b.ID, 2, "ps_2", "po_2", rowAmount(2))
+
+	rep, err := ParseBankReport(strings.NewReader(bankReportCSV(
+		bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"},
+		bankLine{op: "po_2", session: "ps_2", batch: b.ID, row: 2, amount: "1000.02"},
+		bankLine{op: "po_3", session: "ps_3", batch: b.ID, row: 3, amount: "1000.03"},
+	)), "all_2026-11-25_2026-11-25.csv")
+	require.NoError(t, err)
+	client := ledgerapi.NewClient(env.nc, 10*time.Second)
+	ctx := context.Background()
+	res, err := SendBankReport(ctx, client, rep, 600)
+	require.NoError(t, err)
+	require.True(t, res.Complete)
+	require.Equal(t, 3, res.New)
+	require.Equal(t, 0, res.Settled) // row 3 is queued: the bank's news waits for the processor
+	require.Equal(t, []string{b.ID}, res.Batches)
+	rec, err := db.Reconcile(ctx, b.ID)
+	require.NoError(t, err)
+	require.Equal(t, ReconMatched, rowStatus(rec, 1).Status)
+	require.Equal(t, ReconMatched, rowStatus(rec, 2).Status)
+	require.Equal(t, ReconAwaitingBank, rowStatus(rec, 3).Status)
+
+	again, err := SendBankReport(ctx, client, rep, 600)
+	require.NoError(t, err)
+	require.True(t, again.Already)
+	require.Zero(t, again.New)
+
+	// A chunk that claims the wrong total is refused.
+	_, err = client.ImportReportChunk(ctx, ledgerapi.ReportChunk{Report: strings.Repeat("ab", 32), Total: 2, Final: true,
+		Lines: rep.Lines[:1]})
+	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "%v", err)
+}
