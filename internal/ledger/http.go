@@ -1,0 +1,193 @@
+package ledger
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// HTTPOption configures NewHTTPHandler.
+type HTTPOption func(*httpHandler)
+
+// WithHTTPLogger sets the logger for failed requests (default slog.Default()).
+func WithHTTPLogger(l *slog.Logger) HTTPOption {
+	return func(h *httpHandler) { h.log = l }
+}
+
+type httpHandler struct {
+	db  *DB
+	log *slog.Logger
+}
+
+// NewHTTPHandler serves the ledger's batches and reports over HTTP. It only
+// reads (the read pool), so it works on a database opened with
+// OpenReadOnly as well as on the running ledger's. Routes:
+//
+//	GET /batches                    JSON list of batch summaries, newest first (?limit=N, default 100)
+//	GET /batches/{id}               JSON: the batch summary, the report's summary and reconciliation counts (no rows)
+//	GET /batches/{id}/report.csv    the report as a CSV download
+//	GET /batches/{id}/report.xlsx   the report as an XLSX download (sheets Rows and Summary)
+//	GET /batches/{id}/report.json   the report as a JSON download
+//	GET /exceptions                 open exceptions (?batch=ID, ?all=1 for closed ones too)
+//
+// An unknown batch is 404 with a JSON error. Mount it under a prefix with
+// http.StripPrefix.
+func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
+	h := &httpHandler{db: db, log: slog.Default()}
+	for _, o := range opts {
+		o(h)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /batches", h.batches)
+	mux.HandleFunc("GET /batches/{id}", h.batch)
+	mux.HandleFunc("GET /batches/{id}/report.csv", h.report(FormatCSV))
+	mux.HandleFunc("GET /batches/{id}/report.xlsx", h.report(FormatXLSX))
+	mux.HandleFunc("GET /batches/{id}/report.json", h.report(FormatJSON))
+	mux.HandleFunc("GET /exceptions", h.exceptions)
+	return mux
+}
+
+// httpError is the JSON body of an error.
+type httpError struct {
+	Error *ledgerapi.Error `json:"error"`
+}
+
+func (h *httpHandler) writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		h.log.Error("encode HTTP reply", LogKeyError, err)
+		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// fail answers an error: not found → 404, invalid → 400, else 500 (logged).
+func (h *httpHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, errNotFound):
+		h.writeJSON(w, http.StatusNotFound, httpError{&ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: err.Error()}})
+	case errors.Is(err, errInvalid):
+		h.writeJSON(w, http.StatusBadRequest, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: err.Error()}})
+	default:
+		h.log.Error("ledger HTTP request failed", LogKeyHTTP, r.URL.Path, LogKeyError, err)
+		h.writeJSON(w, http.StatusInternalServerError, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}})
+	}
+}
+
+// batchID reads and checks the {id} of the path; a malformed id is
+// answered as not found without touching the database.
+func (h *httpHandler) batchID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if !payout.ValidBatchID(id) {
+		h.fail(w, r, errors.Join(errNotFound, errors.New("batch "+strconv.Quote(id)+": not found")))
+		return "", false
+	}
+	return id, true
+}
+
+func (h *httpHandler) batches(w http.ResponseWriter, r *http.Request) {
+	limit := 0
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			h.fail(w, r, errors.Join(errInvalid, errors.New("limit must be a positive number")))
+			return
+		}
+		limit = n
+	}
+	list, err := h.db.Batches(r.Context(), limit)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []ledgerapi.BatchSummary{}
+	}
+	h.writeJSON(w, http.StatusOK, struct {
+		Batches []ledgerapi.BatchSummary `json:"batches"`
+	}{list})
+}
+
+// BatchDetail is the answer of GET /batches/{id}.
+type BatchDetail struct {
+	Batch   *ledgerapi.BatchSummary `json:"batch"`
+	AsOf    string                  `json:"as_of"`
+	Summary ReportSummary           `json:"summary"`
+	Reports map[string]string       `json:"reports"` // format → download path
+}
+
+func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.batchID(w, r)
+	if !ok {
+		return
+	}
+	rec, err := h.db.Reconcile(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rep := rec.Report()
+	links := map[string]string{}
+	for _, f := range ReportFormats {
+		links[f] = "batches/" + id + "/report." + f
+	}
+	h.writeJSON(w, http.StatusOK, BatchDetail{Batch: rec.data.sum, AsOf: rep.AsOf, Summary: rep.Summary, Reports: links})
+}
+
+var reportTypes = map[string]string{
+	FormatCSV:  "text/csv; charset=utf-8",
+	FormatJSON: "application/json; charset=utf-8",
+	FormatXLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+func (h *httpHandler) report(format string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := h.batchID(w, r)
+		if !ok {
+			return
+		}
+		rep, err := h.db.Report(r.Context(), id)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		// Built in memory first: a failure is a clean 500, not half a file.
+		var buf bytes.Buffer
+		if err := rep.Write(&buf, format); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", reportTypes[format])
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.FileName(format)}))
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		buf.WriteTo(w)
+	}
+}
+
+func (h *httpHandler) exceptions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	list, err := h.db.Exceptions(q.Get("batch"), q.Get("all") == "1" || q.Get("all") == "true")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []Exception{}
+	}
+	h.writeJSON(w, http.StatusOK, struct {
+		Exceptions []Exception `json:"exceptions"`
+	}{list})
+}

@@ -1,0 +1,129 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := srv.Client().Get(srv.URL + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, body
+}
+
+func TestHTTPHandler(t *testing.T) {
+	s, _, id := goldenLedger(t)
+	srv := httptest.NewServer(NewHTTPHandler(s.db, WithHTTPLogger(quiet)))
+	defer srv.Close()
+	rep, err := s.db.Report(context.Background(), id)
+	require.NoError(t, err)
+
+	t.Run("list", func(t *testing.T) {
+		resp, body := get(t, srv, "/batches")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
+		var list struct {
+			Batches []struct {
+				Batch string `json:"batch"`
+				Rows  int    `json:"rows"`
+			} `json:"batches"`
+		}
+		require.NoError(t, json.Unmarshal(body, &list))
+		require.Len(t, list.Batches, 1)
+		require.Equal(t, id, list.Batches[0].Batch)
+		require.Equal(t, 23, list.Batches[0].Rows)
+	})
+	t.Run("one batch", func(t *testing.T) {
+		resp, body := get(t, srv, "/batches/"+id)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var d BatchDetail
+		require.NoError(t, json.Unmarshal(body, &d))
+		require.Equal(t, id, d.Batch.Batch)
+		require.Equal(t, rep.Summary, d.Summary)
+		require.Equal(t, rep.AsOf, d.AsOf)
+		require.Equal(t, "batches/"+id+"/report.xlsx", d.Reports["xlsx"])
+	})
+	downloads := []struct {
+		path, format, ctype string
+	}{
+		{"/report.csv", FormatCSV, "text/csv; charset=utf-8"},
+		{"/report.xlsx", FormatXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+		{"/report.json", FormatJSON, "application/json; charset=utf-8"},
+	}
+	for _, tt := range downloads {
+		t.Run("download "+tt.format, func(t *testing.T) {
+			resp, body := get(t, srv, "/batches/"+id+tt.path)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			require.Equal(t, tt.ctype, resp.Header.Get("Content-Type"))
+			disp, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
+			require.NoError(t, err)
+			require.Equal(t, "attachment", disp)
+			require.Equal(t, "payrun-report-"+id+"."+tt.format, params["filename"])
+			require.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+			// The same ledger state: the same bytes as the command writes.
+			var want bytes.Buffer
+			require.NoError(t, rep.Write(&want, tt.format))
+			require.Equal(t, want.Bytes(), body)
+		})
+	}
+	notFound := []string{"/batches/b00000000000000000000", "/batches/b00000000000000000000/report.csv",
+		"/batches/not-a-batch", "/batches/..%2f..%2fetc/report.xlsx"}
+	for _, path := range notFound {
+		t.Run("404 "+path, func(t *testing.T) {
+			resp, body := get(t, srv, path)
+			require.Equal(t, http.StatusNotFound, resp.StatusCode)
+			var e httpError
+			require.NoError(t, json.Unmarshal(body, &e), string(body))
+			require.Equal(t, "not_found", e.Error.Code)
+		})
+	}
+	t.Run("bad limit", func(t *testing.T) {
+		resp, _ := get(t, srv, "/batches?limit=x")
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	})
+	t.Run("exceptions", func(t *testing.T) {
+		resp, body := get(t, srv, "/exceptions")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		var list struct {
+			Exceptions []Exception `json:"exceptions"`
+		}
+		require.NoError(t, json.Unmarshal(body, &list))
+		require.Len(t, list.Exceptions, 10) // the batch's nine and one naming no batch
+		resp, body = get(t, srv, "/exceptions?batch="+id)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.NoError(t, json.Unmarshal(body, &list))
+		require.Len(t, list.Exceptions, 9)
+	})
+	t.Run("only GET", func(t *testing.T) {
+		resp, err := srv.Client().Post(srv.URL+"/batches", "text/plain", nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	})
+}
+
+// TestHTTPHandlerReadOnly serves a database opened read-only, as `ledger
+// status` does next to the running ledger.
+func TestHTTPHandlerReadOnly(t *testing.T) {
+	s, _, id := goldenLedger(t)
+	ro, err := OpenReadOnly(s.db.Path())
+	require.NoError(t, err)
+	defer ro.Close()
+	srv := httptest.NewServer(NewHTTPHandler(ro))
+	defer srv.Close()
+	resp, body := get(t, srv, "/batches/"+id+"/report.csv")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), "E-001/2026-11")
+}
