@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/bank131/sandbox"
@@ -78,13 +79,16 @@ type options struct {
 	processorArgs []string // extra flags for every processor
 	ledgerArgs    []string
 	processors    int // default 1
+	cluster       bool // three nats-server nodes with R3 streams instead of one
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
 type system struct {
 	t         *testing.T
 	dir       string
-	nats      *queue.Embedded
+	nats      *queue.Embedded   // the single node, or node 1 of the cluster
+	nodes     []*queue.Embedded // every node
+	natsURL   string            // every node's client URL, comma-separated
 	nc        *nats.Conn
 	ledger    *ledgerapi.Client
 	bankURL   string
@@ -111,11 +115,15 @@ func startSystem(t *testing.T, o options) *system {
 	}
 	dir := t.TempDir()
 	s := &system{t: t, dir: dir, opts: o, dataKey: filepath.Join(dir, "data.key")}
-	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(dir, "nats")})
-	require.NoError(t, err)
-	s.nats = e
-	t.Cleanup(e.Close)
-	nc, err := nats.Connect(e.URL())
+	if o.cluster {
+		s.startCluster()
+	} else {
+		e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(dir, "nats")})
+		require.NoError(t, err)
+		s.nats, s.nodes, s.natsURL = e, []*queue.Embedded{e}, e.URL()
+		t.Cleanup(e.Close)
+	}
+	nc, err := nats.Connect(s.natsURL, nats.MaxReconnects(-1))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	s.nc = nc
@@ -137,7 +145,7 @@ func startSystem(t *testing.T, o options) *system {
 		"--webhook-retry-initial", "200ms", "--webhook-retry-max", "2s",
 	}, o.sandboxArgs...)...)
 	s.waitHTTP(s.bankURL + "/sandbox/payouts")
-	s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", e.URL(), "--log-format", "json",
+	s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", s.natsURL, "--log-format", "json",
 		"--bank-public-key", s.repo("samples/keys/bank_public.pem"))
 	s.waitHTTP("http://" + s.relayAddr + "/readyz")
 	for i := 0; i < o.processors; i++ {
@@ -146,16 +154,49 @@ func startSystem(t *testing.T, o options) *system {
 	return s
 }
 
+// startCluster starts three nats-server nodes routed into one JetStream
+// cluster and waits until it has a meta leader.
+func (s *system) startCluster() {
+	t := s.t
+	routes := make([]string, 3)
+	for i := range routes {
+		routes[i] = "nats-route://" + freeAddr(t)
+	}
+	var urls []string
+	for i := 0; i < 3; i++ {
+		e, err := queue.StartEmbedded(queue.EmbeddedOptions{
+			Dir: filepath.Join(s.dir, fmt.Sprintf("nats-%d", i+1)), ServerName: fmt.Sprintf("payrun-nats-%d", i+1),
+			ClusterName: "payrun", ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes,
+		})
+		require.NoError(t, err)
+		t.Cleanup(e.Close)
+		s.nodes = append(s.nodes, e)
+		urls = append(urls, e.URL())
+	}
+	s.nats, s.natsURL = s.nodes[0], strings.Join(urls, ",")
+	nc, err := nats.Connect(s.natsURL)
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := js.AccountInfo(ctx)
+		return err == nil
+	}, 30*time.Second, 100*time.Millisecond, "JetStream cluster ready")
+}
+
 func (s *system) repo(p string) string { return filepath.Join(repoRoot, p) }
 
 func (s *system) startLedger() *proc {
-	return s.start("ledger", append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db"), "--nats-url", s.nats.URL(),
+	return s.start("ledger", append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db"), "--nats-url", s.natsURL,
 		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s", "--poll-max", "4s",
 		"--doubt-deadline", "20s"}, s.opts.ledgerArgs...)...)
 }
 
 func (s *system) startProcessor(name string, extra ...string) *proc {
-	args := append([]string{"--nats-url", s.nats.URL(), "--bank-url", s.bankURL, "--project", "payrun",
+	args := append([]string{"--nats-url", s.natsURL, "--bank-url", s.bankURL, "--project", "payrun",
 		"--card-project", "payrun-card", "--card-flow", "single",
 		"--private-key", s.repo("samples/keys/partner_private.pem"), "--data-key", s.dataKey,
 		"--worker", name, "--ack-wait", "5s", "--log-format", "json", "-v"}, s.opts.processorArgs...)
@@ -253,7 +294,7 @@ func (s *system) waitHTTP(url string) {
 // ingest runs the ingest command on a file and returns the batch id.
 func (s *system) ingest(path string, extra ...string) string {
 	s.t.Helper()
-	args := append([]string{"--nats-url", s.nats.URL(), "--data-key", s.dataKey, "--create-key", "--json"}, extra...)
+	args := append([]string{"--nats-url", s.natsURL, "--data-key", s.dataKey, "--create-key", "--json"}, extra...)
 	cmd := exec.Command(filepath.Join(binDir, "ingest"), append(args, path)...)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")

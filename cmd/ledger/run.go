@@ -33,6 +33,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", 10*time.Second, "how `often` the sweeper runs")
 	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", 50, "FX rate tolerance at the gate, in `basis points`")
 	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", 100, "commission tolerance at the gate, in `basis points`")
+	fs.IntVar(&cfg.Streams.Replicas, "replicas", 0, "JetStream stream `replicas` (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
 	verbose := fs.Bool("v", false, "log debug lines (every transition)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,10 +54,25 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	svc := ledger.NewService(db, cfg)
-	if err := svc.Start(ctx, nc); err != nil {
+	var svc *ledger.Service
+	for attempt := 1; ; attempt++ {
+		svc = ledger.NewService(db, cfg)
+		err := svc.Start(ctx, nc)
+		if err == nil {
+			break
+		}
 		svc.Close()
-		return err
+		// A JetStream cluster still electing leaders refuses streams and
+		// consumers for a while ("insufficient resources", timeouts).
+		if ctx.Err() != nil || attempt == 30 {
+			return err
+		}
+		cfg.Logger.Warn("ledger cannot start yet; retrying", "error", err, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(min(time.Duration(attempt)*time.Second, 5*time.Second)):
+		}
 	}
 	<-ctx.Done()
 	cfg.Logger.Info("ledger stopping")

@@ -184,25 +184,22 @@ func (p *Processor) Run(ctx context.Context) error {
 	if p.ownLim {
 		defer p.lim.Close()
 	}
-	setup, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
-	defer cancelSetup()
-	if err := p.ensureStreams(setup); err != nil {
-		return err
+	var jobs, hooks jetstream.Consumer
+	for attempt := 1; ; attempt++ {
+		var err error
+		jobs, hooks, err = p.setup(ctx)
+		if err == nil {
+			break
+		}
+		// A cluster that is still electing leaders answers "insufficient
+		// resources" or times out for a while: keep trying.
+		p.log.Warn("processor cannot set up its consumers yet; retrying", logKeyError, err, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("processor: stopped before set-up: %w", err)
+		case <-time.After(min(time.Duration(attempt)*time.Second, 10*time.Second)):
+		}
 	}
-	intake, err := p.js.Stream(setup, queue.StreamIntake)
-	if err != nil {
-		return fmt.Errorf("processor: intake stream: %w", err)
-	}
-	p.intake = intake
-	jobs, err := p.consumer(setup, queue.StreamJobs, queue.ConsumerJobs, queue.JobsPrefix+">")
-	if err != nil {
-		return err
-	}
-	hooks, err := p.consumer(setup, queue.StreamHooks, queue.ConsumerHooks, queue.HooksPrefix+">")
-	if err != nil {
-		return err
-	}
-	cancelSetup()
 
 	// Work runs under its own context: a stop request lets it finish, the
 	// drain deadline cancels it.
@@ -259,6 +256,27 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	p.log.Info("processor stopped", logKeyWorker, p.cfg.Worker)
 	return nil
+}
+
+// setup finds the streams and creates the durable consumers.
+func (p *Processor) setup(ctx context.Context) (jobs, hooks jetstream.Consumer, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := p.ensureStreams(ctx); err != nil {
+		return nil, nil, err
+	}
+	intake, err := p.js.Stream(ctx, queue.StreamIntake)
+	if err != nil {
+		return nil, nil, fmt.Errorf("processor: intake stream: %w", err)
+	}
+	p.intake = intake
+	if jobs, err = p.consumer(ctx, queue.StreamJobs, queue.ConsumerJobs, queue.JobsPrefix+">"); err != nil {
+		return nil, nil, err
+	}
+	if hooks, err = p.consumer(ctx, queue.StreamHooks, queue.ConsumerHooks, queue.HooksPrefix+">"); err != nil {
+		return nil, nil, err
+	}
+	return jobs, hooks, nil
 }
 
 // ensureStreams creates the streams only when they do not exist: the ledger

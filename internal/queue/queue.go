@@ -170,10 +170,24 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 	}
 }
 
-// EnsureStreams creates the payrun streams or updates them to cfg. Every
-// component calls it at start, so any of them may be first.
+// EnsureStreams creates the payrun streams that do not exist yet. With
+// cfg.Replicas set it also updates existing streams to cfg (the ledger's
+// --replicas); with Replicas 0 it leaves existing streams as their owner
+// configured them, so a command started without --replicas never shrinks
+// a cluster's R3 streams. Every component calls it at start, so any of
+// them may be first.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) error {
+	explicit := cfg.Replicas != 0
 	for _, sc := range StreamConfigs(cfg) {
+		if !explicit {
+			_, err := js.Stream(ctx, sc.Name)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("look up stream %s: %w", sc.Name, err)
+			}
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}

@@ -1,0 +1,358 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// systemFlags are the flags demo and up share.
+type systemFlags struct {
+	data        string
+	keys        string
+	logs        cli.LogFlags
+	rate        float64
+	burst       int
+	concurrency int
+	auto3DS     bool
+}
+
+func (f *systemFlags) register(fs *flag.FlagSet, defaultData string) {
+	fs.StringVar(&f.data, "data", defaultData, "data `folder` (JetStream store, ledger.db, data.key, reports)")
+	fs.StringVar(&f.keys, "keys", "samples/keys", "`folder` with the sandbox-only key pairs (partner and bank)")
+	f.logs.Register(fs)
+	fs.Float64Var(&f.rate, "rate", 0, "Bank 131 calls per second (0: unlimited)")
+	fs.IntVar(&f.burst, "burst", 1, "rate limiter burst")
+	fs.IntVar(&f.concurrency, "concurrency", 16, "rows and webhooks worked on at once")
+}
+
+// logger writes component logs to stderr with -v, else to a file in the
+// data folder so the terminal shows the progress.
+func (f *systemFlags) logger(dir string, stderr io.Writer, quiet bool) (*slog.Logger, func(), error) {
+	if !quiet || f.logs.Verbose {
+		l, err := f.logs.Logger(stderr)
+		return l, func() {}, err
+	}
+	file, err := os.OpenFile(filepath.Join(dir, "payrun.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log file: %w", err)
+	}
+	l, err := cli.NewLogger(file, "json", false)
+	return l, func() { file.Close() }, err
+}
+
+func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("payrun demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f systemFlags
+	f.register(fs, "payrun-data")
+	file := fs.String("file", "samples/payroll.csv", "payout `file` to pay")
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up when the batch is not finished after this `long`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	// Every demo run gets a fresh folder: nothing earlier is touched.
+	dir := filepath.Join(f.data, "demo-"+time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	log, closeLog, err := f.logger(dir, stderr, true)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+
+	p := newPrinter(stdout)
+	p.line("payrun demo: NATS JetStream, ledger, processor, webhook relay and the Bank 131 sandbox in one process")
+	p.line("data:     %s (logs in payrun.log)", dir)
+	a, err := app.Start(ctx, app.Config{
+		Dir: dir, KeysDir: f.keys, Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log,
+		SandboxTiming: sandbox.Timing{Processing: 300 * time.Millisecond, Settle: 300 * time.Millisecond},
+		Ledger:        ledger.Config{PollAfter: 5 * time.Second, StuckAfter: 20 * time.Second, SweepInterval: time.Second},
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	p.line("bank:     %s (sandbox; sandbox-only keys from samples/keys)", a.BankURL)
+	p.line("payrun:   %s (webhooks, uploads, reports, /metrics)", a.URL)
+
+	res, err := a.Ingest(ctx, *file, ingest.Options{Name: "Demo " + filepath.Base(*file)})
+	if err != nil {
+		return err
+	}
+	if res.Status == ingest.StatusInvalid {
+		for _, e := range res.Errors {
+			p.line("%s", e.String())
+		}
+		return fmt.Errorf("%s is not valid: %d errors; nothing was paid", *file, res.ErrorCount)
+	}
+	p.line("batch:    %s from %s: %d rows, %s", res.Batch, res.FileName, res.Rows, totalsText(res.Totals))
+
+	client := ledgerapi.NewClient(a.Conn, 5*time.Second)
+	sum, err := watch(ctx, client, res.Batch, res.Rows, *timeout, p)
+	if err != nil {
+		return err
+	}
+	p.line("")
+	printSummary(ctx, p, client, sum)
+
+	// Finance's last step: the bank's daily report of successful
+	// operations, reconciled against the ledger.
+	day := time.Now().UTC().Format("2006-01-02")
+	imp, err := importBankReport(ctx, a, day)
+	if err != nil {
+		return err
+	}
+	p.line("  bank report %s: %d operations, %d exceptions opened", day, imp.Lines, imp.Opened)
+
+	rep, err := a.DB.Report(ctx, res.Batch)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	var paths []string
+	for _, format := range []string{ledger.FormatCSV, ledger.FormatXLSX} {
+		path := filepath.Join(dir, rep.FileName(format))
+		if err := writeReport(rep, path, format); err != nil {
+			return err
+		}
+		paths = append(paths, path)
+	}
+	p.line("")
+	p.line("report:   %s", paths[0])
+	p.line("          %s", paths[1])
+	if sum.Status != payout.BatchDone {
+		return fmt.Errorf("batch %s is %s, not done", sum.Batch, sum.Status)
+	}
+	return nil
+}
+
+// importBankReport fetches the sandbox's daily report and imports it.
+func importBankReport(ctx context.Context, a *app.App, day string) (*ledgerapi.ReportImport, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.BankURL+"/sandbox/report?date="+day, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("bank report: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("bank report: %s", resp.Status)
+	}
+	imp, err := a.Ledger.ImportBankReport(ctx, resp.Body, "sandbox-report-"+day+".csv", day)
+	if err != nil {
+		return nil, fmt.Errorf("import bank report: %w", err)
+	}
+	return imp, nil
+}
+
+func writeReport(rep *ledger.Report, path, format string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("report file: %w", err)
+	}
+	if err := rep.Write(f, format); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// watch shows the batch's progress until every row is final, and plays
+// the sender of each cross-border transfer: it opens the 3-D Secure link
+// the bank sent, as the sender would in a browser.
+func watch(ctx context.Context, c *ledgerapi.Client, batch string, rows int, timeout time.Duration, p *printer) (*ledgerapi.BatchSummary, error) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	opened := map[int]bool{}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	var sum *ledgerapi.BatchSummary
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+		b, err := c.Batch(ctx, batch)
+		if err != nil {
+			if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
+				continue // the ledger is still reading the intake
+			}
+			return nil, err
+		}
+		sum = b
+		if n := b.ByState[payout.StateActionRequired]; n > len(opened) || b.ByState[payout.StateConfirmed] > 0 {
+			for row := 1; row <= rows; row++ {
+				if opened[row] {
+					continue
+				}
+				st, err := c.Get(ctx, ledgerapi.RowRequest{Batch: batch, Row: row})
+				if err != nil || st.ActionURL == "" {
+					continue
+				}
+				opened[row] = true
+				p.clear()
+				if err := open3DS(ctx, st.ActionURL); err != nil {
+					p.line("3-D Secure: %s: %v", st.Reference, err)
+					continue
+				}
+				p.line("3-D Secure: %-14s sender confirmed at %s", st.Reference, st.ActionURL)
+			}
+		}
+		final := 0
+		for s, n := range b.ByState {
+			if s.Terminal() {
+				final += n
+			}
+		}
+		p.progress("progress: %d/%d final  %s  [%s]", final, rows, statesText(b.ByState), time.Since(start).Round(100*time.Millisecond))
+		if b.Status == payout.BatchDone || b.Status == payout.BatchCancelled && final == rows {
+			p.clear()
+			p.line("progress: %d/%d final  %s  [%s]", final, rows, statesText(b.ByState), time.Since(start).Round(100*time.Millisecond))
+			return b, nil
+		}
+		if time.Now().After(deadline) {
+			p.clear()
+			return sum, fmt.Errorf("batch %s not finished after %s: %s", batch, timeout, statesText(b.ByState))
+		}
+	}
+}
+
+func open3DS(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	return nil
+}
+
+func printSummary(ctx context.Context, p *printer, c *ledgerapi.Client, b *ledgerapi.BatchSummary) {
+	p.line("summary of %s (%s): %s", b.Batch, b.Status, statesText(b.ByState))
+	p.line("  requested  %s", totalsText(b.Totals))
+	p.line("  paid       %s", totalsText(b.PaidTotals))
+	p.line("  failed     %s", totalsText(b.FailedTotals))
+	p.line("  exceptions %d", b.Exceptions)
+	for row := 1; row <= b.Rows; row++ {
+		st, err := c.Get(ctx, ledgerapi.RowRequest{Batch: b.Batch, Row: row})
+		if err != nil || st.State == payout.StateSucceeded {
+			continue
+		}
+		p.line("  %-14s %-9s %s  %s", st.Reference, st.State, st.Amount, firstNonEmpty(st.Reason, st.ErrorCode))
+	}
+}
+
+func statesText(by map[payout.State]int) string {
+	var keys []string
+	for s, n := range by {
+		if n > 0 {
+			keys = append(keys, string(s))
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, by[payout.State(k)])
+	}
+	return strings.Join(parts, " · ")
+}
+
+func totalsText(t money.Totals) string {
+	if len(t) == 0 {
+		return "—"
+	}
+	var cur []string
+	for c := range t {
+		cur = append(cur, c)
+	}
+	sort.Strings(cur)
+	parts := make([]string, len(cur))
+	for i, c := range cur {
+		parts[i] = money.New(t[c], c).String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// printer writes lines, and a progress line that rewrites itself on a
+// terminal (and appears every few seconds otherwise).
+type printer struct {
+	w        io.Writer
+	tty      bool
+	pending  bool
+	lastLine time.Time
+}
+
+func newPrinter(w io.Writer) *printer {
+	p := &printer{w: w}
+	if f, ok := w.(*os.File); ok {
+		p.tty = term.IsTerminal(int(f.Fd()))
+	}
+	return p
+}
+
+func (p *printer) line(format string, args ...any) {
+	p.clear()
+	fmt.Fprintf(p.w, format+"\n", args...)
+}
+
+func (p *printer) progress(format string, args ...any) {
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K"+format, args...)
+		p.pending = true
+		return
+	}
+	if time.Since(p.lastLine) >= 2*time.Second {
+		p.lastLine = time.Now()
+		fmt.Fprintf(p.w, format+"\n", args...)
+	}
+}
+
+func (p *printer) clear() {
+	if p.pending {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.pending = false
+	}
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestDemo runs the README's demo end to end: the sample payroll through
+// the embedded system and the sandbox bank, 3-D Secure completed, the
+// summary printed and the reconciliation report written.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := demo(ctx, []string{"--data", dir, "--file", "../../samples/payroll.csv", "--keys", "../../samples/keys"}, &stdout, &stderr)
+	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	out := stdout.String()
+	require.Contains(t, out, "summary of bb4963472404661e1edc1 (done): failed 3 · succeeded 20")
+	require.Equal(t, 6, strings.Count(out, "3-D Secure: T-"), out)
+	require.Contains(t, out, "E-015/2026-11  failed    52000.00 RUB  The recipient's card has expired.")
+	require.Contains(t, out, "bank report")
+
+	reports, err := filepath.Glob(filepath.Join(dir, "demo-*", "payrun-report-bb4963472404661e1edc1.*"))
+	require.NoError(t, err)
+	require.Len(t, reports, 2, "CSV and XLSX")
+	csv, err := os.ReadFile(reports[0])
+	require.NoError(t, err)
+	require.Contains(t, string(csv), "reconciliation,matched,,23", "every row matched against the bank's report")
+	require.Contains(t, out, reports[0])
+
+	// No full card number anywhere in the data folder: JetStream store,
+	// ledger, logs, reports.
+	pans := []string{"4242424242424242", "5555555555554444", "2200000000000004", "4111111111111111",
+		"5105105105105100", "4000056655665556", "4000000000000028", "4000000000000002"}
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, pan := range pans {
+			require.NotContains(t, string(b), pan, path)
+		}
+		return nil
+	}))
+}

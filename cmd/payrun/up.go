@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/payrun/payrun/internal/app"
+)
+
+// up runs the embedded system until ctx ends.
+func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("payrun up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f systemFlags
+	f.register(fs, "payrun-data/up")
+	listen := fs.String("listen", "127.0.0.1:8080", "`address` of payrun's endpoints: uploads, reports, webhooks, /metrics")
+	bankListen := fs.String("sandbox-listen", "127.0.0.1:8131", "`address` of the embedded Bank 131 sandbox")
+	fs.BoolVar(&f.auto3DS, "auto-3ds", false, "let the sandbox complete 3-D Secure without anyone opening the link")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	log, closeLog, err := f.logger(f.data, stderr, false)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, SandboxListen: *bankListen, AutoThreeDS: f.auto3DS,
+		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `payrun is up (data in %[2]s). Stop with Ctrl-C.
+
+  upload a file   curl -F file=@samples/payroll.csv %[1]s/batches
+  validate only   curl -F file=@samples/payroll.csv %[1]s/batches/validate
+  batches         curl %[1]s/batches
+  one batch       curl %[1]s/batches/ID
+  report          curl -OJ %[1]s/batches/ID/report.csv   (or report.xlsx, report.json)
+  exceptions      curl %[1]s/exceptions
+  metrics         curl %[1]s/metrics
+  bank sandbox    %[3]s/sandbox/payouts
+`, a.URL, f.data, a.BankURL)
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "stopping: finishing the work in flight")
+	return a.Close()
+}
