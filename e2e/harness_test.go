@@ -78,7 +78,7 @@ type options struct {
 	sandboxArgs   []string // extra flags for bank131-sandbox
 	processorArgs []string // extra flags for every processor
 	ledgerArgs    []string
-	processors    int // default 1
+	processors    int  // default 1
 	cluster       bool // three nats-server nodes with R3 streams instead of one
 }
 
