@@ -1,0 +1,136 @@
+package processor
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/secret"
+)
+
+func TestIdempotencyKeys(t *testing.T) {
+	const b = "b0123456789abcdef0123"
+	tests := []struct{ got, want string }{
+		{createKey(b, 7, 1), b + "/7/a1/create"},
+		{startKey(b, 7, 2), b + "/7/a2/start"},
+		{transferKey(b, 7, 3), b + "/7/a3/init"},
+		{singleKey(b, 7), b + "/7/init"},
+		{confirmKey(b, 7, "ps_1"), b + "/7/ps_1/confirm"},
+		{cancelKey(b, 7, "ps_1"), b + "/7/ps_1/cancel"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, tt.got)
+	}
+}
+
+func transferRowOf(amount money.Amount, typ payout.TransferType) *payout.Row {
+	return &payout.Row{Batch: "b0123456789abcdef0123", Index: 3, Reference: "T-3", Method: payout.MethodTransfer, Amount: amount,
+		Transfer: &payout.Transfer{Country: typ.Country(), Type: typ, IBAN: "TR330006100519786457841326", RecipientCardToken: "tok_r",
+			SenderCardToken: "tok_s", RecipientFirstName: "Ayse", RecipientLastName: "Demir", RecipientCitizenship: "TUR",
+			SenderFirstName: "Иван", SenderLastName: "Иванов", SenderBirthDate: "1985-03-14", SenderCitizenship: "RUS",
+			SenderDocNumber: "4510 123456", SenderDocIssueDate: "2015-04-20", SenderPhone: "+79161234567",
+			SenderCountry: "RUS", SenderCity: "Москва", SenderBuilding: "1", SourceOfMoney: "salary"}}
+}
+
+func TestCalculation(t *testing.T) {
+	tests := []struct {
+		name     string
+		amount   money.Amount
+		typ      payout.TransferType
+		src, dst string // "given:<minor>" or "compute"
+		err      string
+	}{
+		{"forward RUB to TRY", money.New(2500000, "RUB"), payout.TransferIBAN, `{"amount":2500000,"currency":"RUB"}`, `{"amount":null,"currency":"TRY"}`, ""},
+		{"reverse USD cash", money.New(30000, "USD"), payout.TransferCash, `{"amount":null,"currency":"RUB"}`, `{"amount":30000,"currency":"USD"}`, ""},
+		{"reverse KGS card", money.New(1500000, "KGS"), payout.TransferCard, `{"amount":null,"currency":"RUB"}`, `{"amount":1500000,"currency":"KGS"}`, ""},
+		{"wrong currency", money.New(100, "EUR"), payout.TransferCash, "", "", "transfer in EUR cannot pay out USD"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := calculation(transferRowOf(tt.amount, tt.typ))
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			src, _ := json.Marshal(c.Amounts.Source)
+			dst, _ := json.Marshal(c.Amounts.Destination)
+			require.JSONEq(t, tt.src, string(src))
+			require.JSONEq(t, tt.dst, string(dst))
+		})
+	}
+}
+
+func TestTransferRequest(t *testing.T) {
+	tests := []struct {
+		typ  payout.TransferType
+		kind string
+	}{
+		{payout.TransferCash, "moneysend"},
+		{payout.TransferIBAN, "bank_account/iban"},
+		{payout.TransferCard, "card/tokenized_card"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.typ), func(t *testing.T) {
+			req, err := transferRequest(transferRowOf(money.New(100000, "RUB"), tt.typ))
+			require.NoError(t, err)
+			require.Equal(t, tt.kind, req.PayoutDetailsMulti[0].Kind())
+			require.Equal(t, tt.typ.Country(), req.PayoutDetailsMulti[0].Country)
+			require.Equal(t, "card/tokenized_card", req.PaymentDetailsMulti[0].Kind(), "the sender's card is debited")
+			require.Equal(t, "1985-03-14", req.ParticipantDetails.Sender.DateOfBirth)
+			require.Equal(t, "salary", req.SourceOfMoney.Source)
+			ref, err := payout.ParseBankRef(req.Metadata)
+			require.NoError(t, err)
+			require.Equal(t, payout.BankRef{Batch: "b0123456789abcdef0123", Row: 3, Reference: "T-3"}, ref)
+		})
+	}
+}
+
+func TestDomesticMethodOpensTheCardOnlyWithTheKey(t *testing.T) {
+	key := make([]byte, 32)
+	sealer, err := secret.NewSealer(key)
+	require.NoError(t, err)
+	row := &payout.Row{Batch: "b0123456789abcdef0123", Index: 1, Method: payout.MethodCard,
+		Card: &payout.Card{Sealed: sealer.Seal("4242424242424242", "b0123456789abcdef0123/1"), BIN: "424242", Last4: "4242"}}
+	m, err := domesticMethod(row, sealer)
+	require.NoError(t, err)
+	require.Equal(t, "4242424242424242", m.Card.BankCard.Number)
+
+	_, err = domesticMethod(row, nil)
+	require.ErrorContains(t, err, "no data key")
+	other, err := secret.NewSealer(append([]byte{1}, key[1:]...))
+	require.NoError(t, err)
+	_, err = domesticMethod(row, other)
+	require.ErrorContains(t, err, "open card number")
+	row.Index = 2 // sealed for row 1: the associated data does not match
+	_, err = domesticMethod(row, sealer)
+	require.Error(t, err)
+}
+
+func TestObserve(t *testing.T) {
+	w, err := bank131.ParseWebhook([]byte(`{"type":"ready_to_confirm","session":{"id":"ps_1","status":"in_progress",
+		"payments":[{"id":"po_1","status":"pending","amount_details":{"amount":131426,"currency":"try"},
+		"payment_method":{"type":"card","card":{"last4":"4242"}},
+		"participant_details":{"recipient":{"full_name":"Ayse Demir"}}}]},
+		"confirm_information":{"exchanges":[{"id":"pm_1","source":{"amount":357913,"currency":"RUB"},
+		"destination":{"amount":131426,"currency":"TRY"},"fx_rate":"0.3672","commission":{"amount":3580,"currency":"RUB"}}]}}`))
+	require.NoError(t, err)
+	o := observe(event{session: w.Session, confirmInfo: w.ConfirmInformation})
+	require.Equal(t, money.New(131426, "TRY"), o.Amount)
+	require.Equal(t, "4242", o.Last4)
+	require.Equal(t, "Ayse Demir", o.Recipient)
+	require.Equal(t, "0.3672", o.FXRate)
+	require.Equal(t, money.New(357913, "RUB"), *o.Source)
+	require.Equal(t, money.New(131426, "TRY"), *o.Destination)
+	require.Equal(t, money.New(3580, "RUB"), *o.Commission)
+}
+
+func TestBackoff(t *testing.T) {
+	for n, want := range map[uint64]string{1: "1s", 2: "2s", 3: "4s", 6: "32s", 9: "32s"} {
+		require.Equal(t, want, backoff(n).String())
+	}
+}
