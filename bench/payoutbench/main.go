@@ -168,7 +168,7 @@ func (s *system) pay(n int) (time.Duration, *ledgerapi.BatchSummary, error) {
 	w := csv.NewWriter(f)
 	w.Write([]string{"reference", "method", "amount", "currency", "full_name", "card_token"})
 	for i := 1; i <= n; i++ {
-		w.Write([]string{"B-" + strconv.Itoa(i), "token", strconv.Itoa(100 + i%5000) + ".00", "RUB", "Bench Person", fmt.Sprintf("tok_%08x", i)})
+		w.Write([]string{"B-" + strconv.Itoa(i), "token", strconv.Itoa(100+i%5000) + ".00", "RUB", "Bench Person", fmt.Sprintf("tok_%08x", i)})
 	}
 	w.Flush()
 	f.Close()

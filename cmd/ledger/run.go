@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/queue"
 )
@@ -34,15 +34,17 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", 50, "FX rate tolerance at the gate, in `basis points`")
 	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", 100, "commission tolerance at the gate, in `basis points`")
 	fs.IntVar(&cfg.Streams.Replicas, "replicas", 0, "JetStream stream `replicas` (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
-	verbose := fs.Bool("v", false, "log debug lines (every transition)")
+	var logs cli.LogFlags
+	logs.Register(fs)
+	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9101)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
+	log, err := logs.Logger(os.Stderr)
+	if err != nil {
+		return err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
 
 	db, err := ledger.Open(*dbPath)
 	if err != nil {
@@ -74,6 +76,11 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		case <-time.After(min(time.Duration(attempt)*time.Second, 5*time.Second)):
 		}
 	}
+	if _, err := cli.ServeMetrics(ctx, *metricsAddr, cfg.Logger); err != nil {
+		svc.Close()
+		return err
+	}
+	go db.ExportMetrics(ctx, 5*time.Second)
 	<-ctx.Done()
 	cfg.Logger.Info("ledger stopping")
 	if err := svc.Close(); err != nil {

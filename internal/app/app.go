@@ -97,6 +97,7 @@ type App struct {
 
 	srv        *http.Server
 	cancelProc context.CancelFunc
+	stopGauge  context.CancelFunc
 	procDone   chan struct{}
 	closeOnce  sync.Once
 }
@@ -157,6 +158,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err := a.Ledger.Start(ctx, a.Conn); err != nil {
 		return nil, err
 	}
+	gctx, stopGauge := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopGauge = stopGauge
+	go a.DB.ExportMetrics(gctx, 5*time.Second)
 
 	// payrun's HTTP endpoints: listen first so the sandbox knows where to
 	// send webhooks.
@@ -337,6 +341,9 @@ func (a *App) Close() error {
 		}
 		if a.Sandbox != nil {
 			errs = append(errs, a.Sandbox.Close())
+		}
+		if a.stopGauge != nil {
+			a.stopGauge()
 		}
 		if a.Ledger != nil {
 			errs = append(errs, a.Ledger.Close())

@@ -127,6 +127,7 @@ func (h *hookRun) bank() *bank131.Client { return h.p.bankFor(h.st.Method == pay
 func (h *hookRun) move(ctx context.Context, t ledgerapi.Transition) error {
 	t.Batch, t.Row, t.SessionID, t.Worker, t.Evidence = h.st.Batch, h.st.Row, h.ev.session.ID, h.p.cfg.Worker, h.ev.evidence
 	reply, err := h.p.ledger.Transition(ctx, t)
+	countTransition(t.To, reply, err)
 	if err == nil {
 		if reply.Applied {
 			h.log.Info("row moved by the bank", logKeyTo, t.To, logKeyHookType, h.ev.typ)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/ratelimit"
 )
@@ -161,6 +162,7 @@ func (r *run) move(ctx context.Context, t ledgerapi.Transition) error {
 		t.Evidence.Source = ledgerapi.SourceProcessor
 	}
 	reply, err := r.p.ledger.Transition(ctx, t)
+	countTransition(t.To, reply, err)
 	if err == nil {
 		r.log.Debug("row moved", logKeyState, r.st.State, logKeyTo, t.To)
 		r.st = reply.Row
@@ -376,3 +378,15 @@ func payoutID(s *bank131.Session) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// countTransition feeds payrun_ledger_transitions_total.
+func countTransition(to payout.State, reply *ledgerapi.TransitionReply, err error) {
+	result := "applied"
+	switch {
+	case err != nil:
+		result = "refused"
+	case reply != nil && !reply.Applied:
+		result = "repeat"
+	}
+	metrics.Transitions.WithLabelValues(string(to), result).Inc()
+}
