@@ -385,30 +385,34 @@ func (s *Service) importChunk(tx *Tx, c *ledgerapi.ReportChunk, res *ledgerapi.R
 		l := &c.Lines[i]
 		var refBatch, refRef string
 		var refRow any
-		ref, refErr := payout.ParseBankRef([]byte(l.Metadata))
-		if refErr == nil {
-			refBatch, refRow, refRef = ref.Batch, ref.Row, ref.Reference
+		var ref *payout.BankRef
+		if r, err := payout.ParseBankRef([]byte(l.Metadata)); err == nil {
+			ref = &r
+			refBatch, refRow, refRef = r.Batch, r.Row, r.Reference
+		}
+		batch, row, err := resolveLine(tx, l, ref)
+		if err != nil {
+			return err
 		}
 		feeMinor, feeCur := optAmount(l.Fee)
-		r, err := tx.Exec(`INSERT INTO bank_report_lines (report_id, line, operation_id, session_id, type, metadata,
-			ref_batch, ref_row, ref_reference, transaction_date, finished_at, amount_minor, currency, fee_minor, fee_currency,
-			payment_fast, payment_method, contract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (report_id, line) DO NOTHING`,
-			c.Report, l.Line, l.OperationID, l.SessionID, l.Type, l.Metadata, refBatch, refRow, refRef,
+		ins, err := tx.Exec(`INSERT INTO bank_report_lines (batch_id, row_no, report_id, line, operation_id, session_id, type,
+			metadata, ref_batch, ref_row, ref_reference, transaction_date, finished_at, amount_minor, currency, fee_minor,
+			fee_currency, payment_fast, payment_method, contract)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id, line) DO NOTHING`,
+			batch, row, c.Report, l.Line, l.OperationID, l.SessionID, l.Type, l.Metadata, refBatch, refRow, refRef,
 			l.TransactionDate, l.FinishedAt, l.Amount.Minor, upper(l.Amount.Currency), feeMinor, feeCur,
 			l.PaymentFast, l.PaymentMethod, l.Contract)
 		if err != nil {
 			return fmt.Errorf("record line %d of bank report: %w", l.Line, err)
 		}
-		if n, _ := r.RowsAffected(); n == 0 {
+		if n, _ := ins.RowsAffected(); n == 0 {
 			continue // recorded by an earlier delivery of this chunk
 		}
 		res.New++
-		var refp *payout.BankRef
-		if refErr == nil {
-			refp = &ref
+		if batch != "" {
+			touched[batch] = true
 		}
-		if err := s.settleByReport(tx, c, l, refp, res, touched); err != nil {
+		if err := s.settleByReport(tx, c, l, batch, row, res); err != nil {
 			return err
 		}
 	}
@@ -458,39 +462,48 @@ func maxExceptionID(tx *Tx) int64 {
 	return id
 }
 
-// settleByReport applies one report line to the row it names, through the
-// same transition path as a webhook (source "report"): a paid operation
-// finishes a row that waits for the bank or is in doubt; one for a row that
-// failed, or from a session that is not the row's, opens the exception
-// the transition rules define. A Refund returns a succeeded row.
-func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.BankReportLine, ref *payout.BankRef,
-	res *ledgerapi.ReportImport, touched map[string]bool) error {
-	batch, row := "", 0
+// resolveLine finds the row a report line concerns: the row the ledger
+// recorded its session for, else the row its metadata names. row is 0
+// when the ledger has no such row (batch is then the metadata's, or "").
+func resolveLine(tx *Tx, l *ledgerapi.BankReportLine, ref *payout.BankRef) (batch string, row int, err error) {
 	if l.SessionID != "" {
-		if b, r, err := rowBySession(tx, l.SessionID); err == nil {
-			batch, row = b, r
-		} else if !errors.Is(err, errNotFound) {
-			return err
+		b, r, err := rowBySession(tx, l.SessionID)
+		if err == nil {
+			return b, r, nil
+		}
+		if !errors.Is(err, errNotFound) {
+			return "", 0, err
 		}
 	}
-	if batch == "" && ref != nil {
-		batch, row = ref.Batch, ref.Row
+	if ref == nil {
+		return "", 0, nil
 	}
-	var r *rowRec
-	if batch != "" {
-		var err error
-		r, err = loadRow(tx, batch, row)
-		if err != nil && !errors.Is(err, errNotFound) {
-			return err
-		}
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ? AND row_no = ?`, ref.Batch, ref.Row).Scan(&n); err != nil {
+		return "", 0, fmt.Errorf("look up row %s: %w", ref, err)
 	}
-	if r == nil {
+	if n == 0 {
+		return ref.Batch, 0, nil
+	}
+	return ref.Batch, ref.Row, nil
+}
+
+// settleByReport applies one report line to the row it concerns, through
+// the same transition path as a webhook (source "report"): a paid
+// operation finishes a row that waits for the bank or is in doubt; one for
+// a row that failed, or from a session that is not the row's, opens the
+// exception the transition rules define. A Refund returns a succeeded
+// row. A line that concerns no row of ours opens "paid but not in our
+// records".
+func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.BankReportLine, batch string, row int,
+	res *ledgerapi.ReportImport) error {
+	if row == 0 {
 		res.Unknown++
 		detail := fmt.Sprintf("the bank's report %s (line %d) lists %s %s of %s, session %q, that names no row of ours",
 			c.Source, l.Line, l.Type, l.OperationID, l.Amount, l.SessionID)
 		if batch != "" {
-			detail += fmt.Sprintf(" (its metadata names row %s/%d, which the ledger does not know)", batch, row)
-			touched[batch] = true
+			ref, _ := payout.ParseBankRef([]byte(l.Metadata))
+			detail += fmt.Sprintf(" (its metadata names row %s/%d, which the ledger does not know)", batch, ref.Row)
 		}
 		opened, err := openException(tx, ExceptionNotInRecords, l.OperationID+"/"+l.Type, batch, 0, detail)
 		if err == nil && opened {
@@ -499,7 +512,10 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.
 		}
 		return err
 	}
-	touched[r.Batch] = true
+	r, err := loadRow(tx, batch, row)
+	if err != nil {
+		return err
+	}
 	ev := ledgerapi.Evidence{Source: ledgerapi.SourceReport,
 		Detail: fmt.Sprintf("bank report %s line %d: %s %s", c.Source, l.Line, l.Type, l.OperationID)}
 	var t ledgerapi.Transition

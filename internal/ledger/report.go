@@ -1,17 +1,21 @@
 package ledger
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 )
@@ -68,7 +72,7 @@ type ReportAmount struct {
 }
 
 func reportAmount(a money.Amount) ReportAmount {
-	return ReportAmount{Amount: a.Decimal(), Currency: a.Currency, Minor: a.Minor}
+	return ReportAmount{Amount: decimal(a), Currency: a.Currency, Minor: a.Minor}
 }
 
 func reportAmounts(t money.Totals) []ReportAmount {
@@ -258,10 +262,9 @@ func (rec *Reconciliation) Report() *Report {
 	}
 	reported := newSums()
 	addOps := func(lines []*reportLine) {
-		seen := map[string]bool{}
-		for _, l := range lines {
-			if l.Type == "Advice" && !seen[l.Op] {
-				seen[l.Op] = true
+		for i, l := range lines {
+			if l.Type == ledgerapi.ReportAdvice &&
+				!slices.ContainsFunc(lines[:i], func(o *reportLine) bool { return o.Type == l.Type && o.Op == l.Op }) {
 				reported.add(l.Amount)
 			}
 		}
@@ -333,6 +336,24 @@ func (s *sums) amounts() []ReportAmount {
 	return out
 }
 
+// decimal is money.Amount.Decimal without fmt: a report formats a few
+// hundred thousand amounts (TestDecimalAgrees holds them equal).
+func decimal(a money.Amount) string {
+	exp := money.Exponent(a.Currency)
+	if exp == 0 || a.Minor == math.MinInt64 {
+		return a.Decimal()
+	}
+	v, sign := a.Minor, ""
+	if v < 0 {
+		v, sign = -v, "-"
+	}
+	digits := strconv.FormatInt(v, 10)
+	if len(digits) <= exp {
+		digits = strings.Repeat("0", exp-len(digits)+1) + digits
+	}
+	return sign + digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
+}
+
 // redactCards masks what looks like a card number in free text (13 to 19
 // digits, spaces or dashes between, passing the Luhn check, not part of a
 // word such as a hex id): the last line of defence for text that came from
@@ -354,7 +375,7 @@ func (r *reconRow) reportRow() ReportRow {
 	amount := r.Amount
 	row := ReportRow{
 		Row: r.No, Reference: r.Reference, Method: r.Method, Recipient: r.Recipient, Destination: r.Destination,
-		Amount: r.Amount.Decimal(), Currency: r.Amount.Currency, AmountMinor: r.Amount.Minor, amount: &amount,
+		Amount: decimal(r.Amount), Currency: r.Amount.Currency, AmountMinor: r.Amount.Minor, amount: &amount,
 		Status: string(r.State), BankSession: r.ownSession(), BankPayout: r.PayoutID,
 		ErrorCode: r.ErrorCode, Reason: redactCards(r.Reason),
 		ReceivedAt: rfc3339(r.ReceivedAt), UpdatedAt: rfc3339(r.UpdatedAt), Attempts: r.Attempt,
@@ -368,12 +389,12 @@ func (r *reconRow) reportRow() ReportRow {
 	}
 	if r.Fee != nil {
 		fee := *r.Fee
-		row.Fee, row.FeeCurrency, row.fee = fee.Decimal(), fee.Currency, &fee
+		row.Fee, row.FeeCurrency, row.fee = decimal(fee), fee.Currency, &fee
 	}
 	if r.QuoteDest != nil {
 		dest := *r.QuoteDest
 		row.FXRate = r.QuoteRate
-		row.DestinationAmount, row.DestinationCurrency, row.dest = dest.Decimal(), dest.Currency, &dest
+		row.DestinationAmount, row.DestinationCurrency, row.dest = decimal(dest), dest.Currency, &dest
 	}
 	if h := r.Hook; h != nil {
 		switch {
@@ -382,7 +403,7 @@ func (r *reconRow) reportRow() ReportRow {
 		default:
 			row.Webhook = h.PayoutStatus
 			if h.Amount != nil && h.PayoutStatus == "succeeded" {
-				row.Webhook += " " + h.Amount.String()
+				row.Webhook += " " + decimal(*h.Amount) + " " + h.Amount.Currency
 			}
 			if h.ErrorCode != "" {
 				row.Webhook += " (" + h.ErrorCode + ")"
@@ -390,13 +411,11 @@ func (r *reconRow) reportRow() ReportRow {
 		}
 	}
 	var lines []string
-	seen := map[string]bool{}
-	for _, l := range r.Lines {
-		if seen[l.Type+"/"+l.Op] {
-			continue
+	for i, l := range r.Lines {
+		if slices.ContainsFunc(r.Lines[:i], func(o *reportLine) bool { return o.Type == l.Type && o.Op == l.Op }) {
+			continue // the same operation in another report
 		}
-		seen[l.Type+"/"+l.Op] = true
-		lines = append(lines, fmt.Sprintf("%s %s %s %s", l.Type, l.Op, l.Amount, l.Date))
+		lines = append(lines, l.Type+" "+l.Op+" "+decimal(l.Amount)+" "+l.Amount.Currency+" "+l.Date)
 	}
 	row.BankReport = strings.Join(lines, "; ")
 	return row
@@ -428,11 +447,50 @@ func (rep *Report) FileName(format string) string {
 	return "payrun-report-" + rep.Batch.ID + "." + format
 }
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as JSON: the batch and the summary indented,
+// then one row per line (a 100k-row report stays quick to write and to
+// read with line tools).
 func (rep *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	part := func(key string, v any, last bool) error {
+		b, err := json.MarshalIndent(v, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		bw.WriteString("  \"" + key + "\": ")
+		bw.Write(b)
+		if !last {
+			bw.WriteString(",\n")
+		}
+		return nil
+	}
+	bw.WriteString("{\n")
+	if err := part("batch", rep.Batch, false); err != nil {
+		return fmt.Errorf("write JSON report: %w", err)
+	}
+	if err := part("as_of", rep.AsOf, false); err != nil {
+		return fmt.Errorf("write JSON report: %w", err)
+	}
+	if err := part("summary", rep.Summary, false); err != nil {
+		return fmt.Errorf("write JSON report: %w", err)
+	}
+	bw.WriteString("  \"rows\": [")
+	for i := range rep.Rows {
+		b, err := json.Marshal(&rep.Rows[i])
+		if err != nil {
+			return fmt.Errorf("write JSON report: %w", err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(rep.Rows) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
 	return nil
@@ -459,7 +517,7 @@ func moneyCell(a *money.Amount) cell {
 	if a == nil {
 		return cell{}
 	}
-	return cell{text: a.Decimal(), amount: a}
+	return cell{text: decimal(*a), amount: a}
 }
 
 // cells lays a row out in reportColumns order.

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -440,4 +441,60 @@ func TestReportNeverCarriesAFormula(t *testing.T) {
 	}
 	// JSON keeps the data as it is.
 	require.Equal(t, "=1+2", rep.Rows[0].Reference)
+}
+
+func TestDecimalAgrees(t *testing.T) {
+	for _, cur := range []string{"RUB", "USD", "JPY", "KWD", "xyz"} {
+		for _, minor := range []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, 150050, -1, -99, -100, -150050,
+			1<<53 + 1, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+			a := money.New(minor, cur)
+			require.Equal(t, a.Decimal(), decimal(a), "%d %s", minor, cur)
+		}
+	}
+}
+
+// TestReportJSONReadsBack: the streamed JSON is one valid document that
+// decodes to the report.
+func TestReportJSONReadsBack(t *testing.T) {
+	s, _, id := goldenLedger(t)
+	rep, err := s.db.Report(context.Background(), id)
+	require.NoError(t, err)
+	var back Report
+	require.NoError(t, json.Unmarshal(render(t, rep, FormatJSON), &back))
+	for i := range rep.Rows {
+		rep.Rows[i].amount, rep.Rows[i].fee, rep.Rows[i].dest = nil, nil, nil
+	}
+	require.Equal(t, *rep, back)
+
+	empty := &Report{Rows: []ReportRow{}}
+	require.NoError(t, json.Unmarshal(render(t, empty, FormatJSON), &back))
+}
+
+// TestXLSXTextReadsBack: text the Rows sheet writes itself reads back as
+// the same text (markup, an escape-like "_x0041_", a long cell, characters
+// XML does not allow).
+func TestXLSXTextReadsBack(t *testing.T) {
+	long := strings.Repeat("я", maxCellChars+10)
+	tests := []struct{ in, want string }{
+		{"a < b & c > d", "a < b & c > d"},
+		{"_x0041_ and _x00e9_", "_x0041_ and _x00e9_"},
+		{"_x12_ _xZZZZ_", "_x12_ _xZZZZ_"},
+		{"bell\x07 and nul\x00", "bell\uFFFD and nul\uFFFD"},
+		{"line\nbreak", "line\nbreak"},
+		{" padded ", " padded "},
+		{"Ünïcödé ✓ 中文", "Ünïcödé ✓ 中文"},
+		{long, long[:maxCellChars*2]},
+	}
+	rep := &Report{Batch: ReportBatch{ID: "b00000000000000000000"}, AsOf: "2026-11-25T09:00:00Z"}
+	for i, tt := range tests {
+		rep.Rows = append(rep.Rows, ReportRow{Row: i + 1, Reference: tt.in})
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(render(t, rep, FormatXLSX)))
+	require.NoError(t, err)
+	defer f.Close()
+	for i, tt := range tests {
+		got, err := f.GetCellValue(SheetRows, fmt.Sprintf("B%d", i+2))
+		require.NoError(t, err)
+		require.Equal(t, tt.want, got, "row %d", i+1)
+	}
 }

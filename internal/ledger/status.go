@@ -33,6 +33,21 @@ func (db *DB) Batches(ctx context.Context, limit int) ([]ledgerapi.BatchSummary,
 }
 
 func (db *DB) batches(ctx context.Context, tail string, args ...any) ([]ledgerapi.BatchSummary, error) {
+	out, err := db.batchesUncounted(ctx, tail, args...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := db.countBatch(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// batchesUncounted reads batches without their counts (the reconciliation
+// counts the rows it reads anyway).
+func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([]ledgerapi.BatchSummary, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded),
 		manifest_totals, schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at
 		FROM batches `+tail, args...)
@@ -61,11 +76,6 @@ func (db *DB) batches(ctx context.Context, tail string, args ...any) ([]ledgerap
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
-	}
-	for i := range out {
-		if err := db.countBatch(ctx, &out[i]); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
 }

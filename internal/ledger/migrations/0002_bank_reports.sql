@@ -22,9 +22,14 @@ CREATE TABLE bank_report_days (
 ) STRICT, WITHOUT ROWID;
 
 -- bank_report_lines: every operation line as the bank wrote it (amounts in
--- minor units). The same operation in two files is kept twice; the
--- reconciliation counts operations by id.
+-- minor units), with the row it was found to concern when imported (by the
+-- session the ledger recorded, else by the metadata; row_no 0: no row of
+-- ours). Clustered by that row, so a batch's lines are read in one range.
+-- The same operation in two files is kept twice; the reconciliation counts
+-- operations by id.
 CREATE TABLE bank_report_lines (
+    batch_id         TEXT NOT NULL,        -- the row's batch, or the metadata's; '' when neither
+    row_no           INTEGER NOT NULL,     -- the row; 0 when the ledger has no such row
     report_id        TEXT NOT NULL REFERENCES bank_reports (id),
     line             INTEGER NOT NULL,     -- 1-based data line in the file
     operation_id     TEXT NOT NULL,
@@ -43,10 +48,15 @@ CREATE TABLE bank_report_lines (
     payment_fast     TEXT NOT NULL DEFAULT '',
     payment_method   TEXT NOT NULL DEFAULT '',
     contract         TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (report_id, line)
+    PRIMARY KEY (batch_id, row_no, report_id, line),
+    UNIQUE (report_id, line)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX bank_report_lines_ref ON bank_report_lines (ref_batch, ref_row);
-CREATE INDEX bank_report_lines_session ON bank_report_lines (session_id);
+
+-- The webhooks that finish or return a payout, by the row their metadata
+-- names, with what a report shows of them (read without the bodies).
+CREATE INDEX bank_events_finished ON bank_events (ref_batch, ref_row, stream_seq, session_id, type, payout_status,
+    amount_minor, currency, error_code, recorded_at)
+    WHERE type IN ('payment_finished', 'payment_refunded');
 
 -- session/status answers are transitions with source 'status'; reports
 -- read them per batch without scanning every transition.

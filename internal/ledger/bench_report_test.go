@@ -1,0 +1,130 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchLedger builds a ledger with one released batch of n card rows, 95 %
+// paid (session, payout, paid amount, fee, four transitions and a
+// payment_finished webhook of ~1 KB each) and 5 % failed, and imports the
+// bank's daily report listing every paid row. It reports how long the
+// import took.
+func benchLedger(b *testing.B, n int) (*Service, string) {
+	b.Helper()
+	c := newClock()
+	db, err := Open(b.TempDir() + "/ledger.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.Now = c.Now
+	b.Cleanup(func() { db.Close() })
+	s := NewService(db, testConfig())
+	b.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	tb := makeBatch(n, fmt.Sprint("report", n))
+	msgs := tb.msgs(1)
+	for i := 0; i < len(msgs); i += 5000 {
+		chunk := msgs[i:min(i+5000, len(msgs))]
+		if err := s.w.Do(ctx, func(tx *Tx) error { _, err := recordIntake(tx, chunk); return err }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.ReleaseDue(ctx); err != nil {
+		b.Fatal(err)
+	}
+	body := strings.Repeat("x", 1000)
+	err = s.w.Do(ctx, func(tx *Tx) error {
+		now := formatTime(tx.Now)
+		for _, q := range []string{
+			`UPDATE rows SET state = 'succeeded', session_id = 'ps_' || row_no, payout_id = 'po_' || row_no,
+				paid_minor = amount_minor, paid_currency = currency, fee_minor = 2500, fee_currency = 'RUB', attempt = 1
+				WHERE batch_id = ?1 AND row_no % 20 <> 0`,
+			`UPDATE rows SET state = 'failed', session_id = 'ps_' || row_no, error_code = 'provider_timeout',
+				reason = 'The recipient''s bank did not answer in time.', attempt = 1 WHERE batch_id = ?1 AND row_no % 20 = 0`,
+			`INSERT INTO sessions (session_id, batch_id, row_no, attempt, role, last_status, first_seen, updated_at)
+				SELECT session_id, batch_id, row_no, 1, 'row', state, ?2, ?2 FROM rows WHERE batch_id = ?1`,
+			`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, gen, attempt, session_id)
+				SELECT batch_id, row_no, s.f, s.t, ?2, 'processor', 1, 1, session_id FROM rows,
+				(SELECT 'queued' f, 'claimed' t UNION ALL SELECT 'claimed', 'opening' UNION ALL SELECT 'opening', 'payout_started'
+				 UNION ALL SELECT 'payout_started', 'succeeded') s WHERE batch_id = ?1`,
+			`INSERT INTO bank_events (hook_id, type, session_id, session_status, payout_id, payout_status, amount_minor, currency,
+				fee_minor, fee_currency, ref_batch, ref_row, stream_seq, received_at, recorded_at, body)
+				SELECT 'h' || row_no, 'payment_finished', session_id, 'succeeded', payout_id, state, amount_minor, currency, 2500, 'RUB',
+				batch_id, row_no, row_no, ?2, ?2, ?3 FROM rows WHERE batch_id = ?1`,
+		} {
+			var args []any
+			if strings.Contains(q, "?3") {
+				args = []any{tb.ID, now, body}
+			} else if strings.Contains(q, "?2") {
+				args = []any{tb.ID, now}
+			} else {
+				args = []any{tb.ID}
+			}
+			if _, err := tx.Exec(q, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lines []bankLine
+	for i := 1; i <= n; i++ {
+		if i%20 != 0 {
+			a := rowAmount(i)
+			lines = append(lines, bankLine{op: fmt.Sprintf("po_%d", i), session: fmt.Sprintf("ps_%d", i), batch: tb.ID, row: i,
+				amount: a.Decimal()})
+		}
+	}
+	file := bankReportCSV(lines...)
+	start := time.Now()
+	res, err := s.ImportBankReport(ctx, strings.NewReader(file), "all_2026-11-25_2026-11-25.csv")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("imported a %d-line bank report (%.1f MB) in %s; reconciled %v, opened %d exceptions",
+		res.Lines, float64(len(file))/1e6, time.Since(start).Round(time.Millisecond), res.Batches, res.Opened)
+	return s, tb.ID
+}
+
+// BenchmarkReport100k measures the report of a 100k-row batch: reading
+// and reconciling the batch, then writing it in each format (the target
+// is 2 s).
+func BenchmarkReport100k(b *testing.B) {
+	const n = 100_000
+	s, id := benchLedger(b, n)
+	ctx := context.Background()
+	b.Run("reconcile", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.db.Reconcile(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, f := range ReportFormats {
+		b.Run(f, func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				rep, err := s.db.Report(ctx, id)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var buf bytes.Buffer
+				if err := rep.Write(&buf, f); err != nil {
+					b.Fatal(err)
+				}
+				size = buf.Len()
+				io.Copy(io.Discard, &buf)
+			}
+			b.ReportMetric(float64(size)/1e6, "MB")
+			b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
+		})
+	}
+}
