@@ -4,6 +4,8 @@
 //	ledger status  [--db FILE | --nats-url URL] [--batch ID]
 //	ledger cancel  --batch ID --reason TEXT   (via NATS, to the running ledger)
 //	ledger approve --batch ID                 (via NATS, to the running ledger)
+//	ledger report  --batch ID --format csv|json|xlsx [--out FILE]   (read-only)
+//	ledger import-report FILE|URL|-           (the bank's daily report; via NATS, or --db)
 package main
 
 import (
@@ -35,10 +37,12 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	cmds := map[string]command{
-		"run":     &runCommand{},
-		"status":  &statusCommand{},
-		"cancel":  &batchCommand{name: "cancel"},
-		"approve": &batchCommand{name: "approve"},
+		"run":           &runCommand{},
+		"status":        &statusCommand{},
+		"cancel":        &batchCommand{name: "cancel"},
+		"approve":       &batchCommand{name: "approve"},
+		"report":        &reportCommand{},
+		"import-report": &importReportCommand{},
 	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage()
@@ -60,10 +64,12 @@ func usage() {
 
 Usage:
 
-	ledger run     --db FILE --nats-url URL [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D]
+	ledger run     --db FILE --nats-url URL [--http ADDR] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D]
 	ledger status  [--db FILE | --nats-url URL] [--batch ID] [--json]
 	ledger cancel  --batch ID --reason TEXT [--nats-url URL]
 	ledger approve --batch ID [--nats-url URL]
+	ledger report  --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]
+	ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... FILE|URL|-
 
 Run "ledger COMMAND -h" for a command's flags.
 `)

@@ -37,6 +37,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	var logs cli.LogFlags
 	logs.Register(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9101)")
+	httpAddr := fs.String("http", "", "serve batches and report downloads (GET /batches, /batches/{id}/report.csv|.xlsx|.json) on this `address` (e.g. 127.0.0.1:8131)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +78,10 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	if _, err := cli.ServeMetrics(ctx, *metricsAddr, cfg.Logger); err != nil {
+		svc.Close()
+		return err
+	}
+	if _, err := serveHTTP(ctx, *httpAddr, db, cfg.Logger); err != nil {
 		svc.Close()
 		return err
 	}

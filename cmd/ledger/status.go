@@ -37,6 +37,7 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	var list []ledgerapi.BatchSummary
+	var rec *ledger.Reconciliation // one batch read from the file: its reconciliation too
 	if *url != "" {
 		nc, err := queue.Connect(*url, "payrun-ledger-status")
 		if err != nil {
@@ -68,6 +69,11 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 				return err
 			}
 			list = append(list, *b)
+			if !*asJSON {
+				if rec, err = db.Reconcile(ctx, *batch); err != nil {
+					return err
+				}
+			}
 		} else if list, err = db.Batches(ctx, *limit); err != nil {
 			return err
 		}
@@ -77,7 +83,46 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(list)
 	}
-	return printBatches(os.Stdout, list)
+	if err := printBatches(os.Stdout, list); err != nil {
+		return err
+	}
+	if rec != nil {
+		return printReconciliation(os.Stdout, rec)
+	}
+	return nil
+}
+
+// maxExceptionsShown bounds the exceptions `ledger status --batch` lists.
+const maxExceptionsShown = 20
+
+// printReconciliation writes a batch's rows by reconciliation status and
+// its open exceptions.
+func printReconciliation(w io.Writer, rec *ledger.Reconciliation) error {
+	fmt.Fprintln(w)
+	var parts []string
+	for _, st := range ledger.ReconStatuses {
+		parts = append(parts, fmt.Sprintf("%s %d", st, rec.Counts[st]))
+	}
+	fmt.Fprintf(w, "RECONCILIATION  %s  (as of %s)\n", strings.Join(parts, " · "), rec.AsOf.UTC().Format(time.RFC3339))
+	if len(rec.Exceptions) == 0 {
+		_, err := fmt.Fprintln(w, "no open exceptions")
+		return err
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROW\tEXCEPTION\tDETAIL")
+	for i, e := range rec.Exceptions {
+		if i == maxExceptionsShown {
+			fmt.Fprintf(tw, "…\t%d more\t(ledger report --batch %s)\n", len(rec.Exceptions)-i, rec.Batch)
+			break
+		}
+		row := "batch"
+		if e.Row > 0 {
+			row = fmt.Sprint(e.Row)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", row, e.Category, e.Detail)
+	}
+	return tw.Flush()
 }
 
 // stateOrder is the column order of the counts.

@@ -269,6 +269,11 @@ func (s *Service) ImportBankReport(ctx context.Context, r io.Reader, source stri
 	if err != nil {
 		return nil, err
 	}
+	return s.ImportReport(ctx, rep)
+}
+
+// ImportReport records a parsed bank report; see ImportBankReport.
+func (s *Service) ImportReport(ctx context.Context, rep *BankReport) (*ledgerapi.ReportImport, error) {
 	return sendChunks(rep.Chunks(0), func(c ledgerapi.ReportChunk) (*ledgerapi.ReportImport, error) {
 		return s.ImportReportChunk(ctx, c)
 	})

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// bankReport is a daily report as the sandbox writes it: row 1 paid, and
+// an operation that names no row of ours.
+func bankReport(batch string) string {
+	meta := strings.ReplaceAll(string(payout.BankRef{Batch: batch, Row: 1, Reference: "K-1"}.Metadata()), `"`, `""`)
+	return "operationId,paymentSessionId,paymentSessionMerchantMetadata,typeOfPayment,transactionDate,finishedAt,amount,currency,fee,feeCurrency,paymentFast,paymentMethod,contract\n" +
+		`po_1,ps_1,"` + meta + `",Advice,2026-11-25,2026-11-25T09:00:00.000000Z,10.01,RUB,0.10,RUB,0,bank_card,payrun` + "\n" +
+		"po_x,ps_x,,Advice,2026-11-25,2026-11-25T09:05:00.000000Z,5.00,RUB,0.05,RUB,0,bank_card,payrun\n"
+}
+
+// TestReportCommands runs import-report (over NATS to the running ledger,
+// then again), report in every format, the --http server and status'
+// reconciliation table against a ledger that paid one row of five.
+func TestReportCommands(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(dir, "nats")})
+	require.NoError(t, err)
+	defer srv.Close()
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, queue.EnsureStreams(ctx, js, queue.Config{}))
+	batch := publishRows(t, js, 5)
+
+	dbPath := filepath.Join(dir, "ledger.db")
+	db, err := ledger.Open(dbPath)
+	require.NoError(t, err)
+	defer db.Close()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := ledger.NewService(db, ledger.Config{ReleaseInterval: 20 * time.Millisecond, Logger: quiet})
+	require.NoError(t, svc.Start(ctx, nc))
+	defer svc.Close()
+	client := ledgerapi.NewClient(nc, 10*time.Second)
+	waitFor(t, 30*time.Second, "release", func() bool {
+		b, err := db.Batch(ctx, batch)
+		return err == nil && b.ByState[payout.StateQueued] == 5
+	})
+	paid := money.New(1001, "RUB")
+	for _, tr := range []ledgerapi.Transition{
+		{To: payout.StateClaimed, Worker: "w1"},
+		{To: payout.StateOpening, IdemKey: batch + "/1/init"},
+		{To: payout.StatePayoutStarted, SessionID: "ps_1", PayoutID: "po_1"},
+		{To: payout.StateSucceeded, SessionID: "ps_1", PayoutID: "po_1", Paid: &paid, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook}},
+	} {
+		tr.Batch, tr.Row = batch, 1
+		r, err := client.Transition(ctx, tr)
+		require.NoError(t, err)
+		require.True(t, r.Applied)
+	}
+
+	file := filepath.Join(dir, "all_2026-11-25_2026-11-25.csv")
+	require.NoError(t, os.WriteFile(file, []byte(bankReport(batch)), 0o644))
+	var out bytes.Buffer
+	imp := &importReportCommand{stdout: &out}
+	require.NoError(t, imp.Run(ctx, []string{"--nats-url", srv.URL(), file}))
+	require.Contains(t, out.String(), "2 lines, 2 new")
+	require.Contains(t, out.String(), "operations naming no row of ours: 1")
+	require.Contains(t, out.String(), "reconciled: "+batch)
+	out.Reset()
+	require.NoError(t, imp.Run(ctx, []string{"--nats-url", srv.URL(), file}))
+	require.Contains(t, out.String(), "was imported before: nothing changed")
+
+	// report, in every format, read-only next to the running ledger.
+	out.Reset()
+	rc := &reportCommand{stdout: &out}
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch}))
+	require.Contains(t, out.String(), "1,K-1,card,")
+	require.Contains(t, out.String(), ",matched,")
+	require.Contains(t, out.String(), "reconciliation,awaiting_bank,,4,")
+	xlsx := filepath.Join(dir, "report.xlsx")
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--out", xlsx}))
+	f, err := excelize.OpenFile(xlsx)
+	require.NoError(t, err)
+	v, err := f.GetCellValue(ledger.SheetRows, "B2")
+	require.NoError(t, err)
+	require.Equal(t, "K-1", v)
+	f.Close()
+	out.Reset()
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--format", "json"}))
+	require.Contains(t, out.String(), `"reconciliation":"matched"`)
+	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--format", "pdf"}))
+	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", "b00000000000000000000"}))
+
+	// ledger run --http
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	addr, err := serveHTTP(hctx, "127.0.0.1:0", db, quiet)
+	require.NoError(t, err)
+	resp, err := http.Get("http://" + addr + "/batches/" + batch + "/report.csv")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), ",matched,")
+
+	// status --batch shows the reconciliation.
+	rec, err := db.Reconcile(ctx, batch)
+	require.NoError(t, err)
+	out.Reset()
+	require.NoError(t, printReconciliation(&out, rec))
+	require.Contains(t, out.String(), "matched 1 · awaiting_bank 4 · awaiting_report 0 · exception 0")
+	require.Contains(t, out.String(), "no open exceptions")
+
+	// import-report --db, with the ledger stopped: a refund returns row 1.
+	require.NoError(t, svc.Close())
+	refund := strings.Replace(bankReport(batch), "po_1,ps_1", "rf_1,ps_1", 1)
+	refund = strings.Replace(refund, ",Advice,2026-11-25,2026-11-25T09:00", ",Refund,2026-11-26,2026-11-26T10:00", 1)
+	second := filepath.Join(dir, "all_2026-11-26_2026-11-26.csv")
+	require.NoError(t, os.WriteFile(second, []byte(refund), 0o644))
+	out.Reset()
+	require.NoError(t, (&importReportCommand{stdout: &out}).Run(ctx, []string{"--db", dbPath, "--log-format", "text", second}))
+	require.Contains(t, out.String(), "rows settled by it: 1")
+	rec, err = db.Reconcile(ctx, batch)
+	require.NoError(t, err)
+	require.Equal(t, []string{ledger.ExceptionReturned}, rec.Rows[0].Categories)
+}
