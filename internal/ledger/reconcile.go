@@ -648,16 +648,58 @@ func day(stored string) string {
 // the currency it reports: the row's amount, or for a transfer paid in
 // another currency than the row's, the quote's side in that currency.
 func (r *reconRow) bankAmount(currency string) (money.Amount, bool) {
-	if currency == r.Amount.Currency {
-		return r.Amount, true
-	}
-	if r.QuoteDest != nil && r.QuoteDest.Currency == currency {
-		return *r.QuoteDest, true
-	}
-	if r.QuoteSource != nil && r.QuoteSource.Currency == currency {
-		return *r.QuoteSource, true
+	return expectedIn(currency, r.Amount, r.QuoteSource, r.QuoteDest)
+}
+
+func expectedIn(currency string, amount money.Amount, quoteSource, quoteDest *money.Amount) (money.Amount, bool) {
+	switch {
+	case currency == amount.Currency:
+		return amount, true
+	case quoteDest != nil && quoteDest.Currency == currency:
+		return *quoteDest, true
+	case quoteSource != nil && quoteSource.Currency == currency:
+		return *quoteSource, true
 	}
 	return money.Amount{}, false
+}
+
+// reconcileMove opens, as a row moves, the exceptions its move alone
+// proves (the reconciliation finds them again under the same keys): a
+// success paying another amount or currency than the row's, and a return
+// after success.
+func (s *Service) reconcileMove(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
+	key := fmt.Sprintf("%s/%d", r.Batch, r.Row)
+	label := fmt.Sprintf("row %d (%s)", r.Row, r.Reference)
+	switch {
+	case t.To == payout.StateReturned:
+		_, err := openException(tx, ExceptionReturned, key, r.Batch, r.Row,
+			fmt.Sprintf("%s was paid, then returned by the recipient's bank (%s: %s)", label, t.Evidence.Source,
+				firstNonEmpty(t.Evidence.Detail, t.Reason, t.Evidence.HookType)))
+		return err
+	case t.To == payout.StateSucceeded && t.Paid != nil:
+		var src, dst *money.Amount
+		if r.QuoteID.Valid {
+			if q, err := quoteByID(tx, r.QuoteID.Int64); err == nil {
+				src, dst = &q.Source, &q.Destination
+			}
+		}
+		paid := money.New(t.Paid.Minor, t.Paid.Currency)
+		if want, ok := expectedIn(paid.Currency, r.Amount, src, dst); ok && want == paid {
+			return nil
+		}
+		asked := r.Amount.String()
+		if dst != nil && dst.Currency != r.Amount.Currency {
+			asked += " (" + dst.String() + " at the quoted rate)"
+		}
+		opened, err := openException(tx, ExceptionAmountMismatch, key+"/paid", r.Batch, r.Row,
+			fmt.Sprintf("the bank reported %s paid %s (%s); we asked for %s", label, paid, t.Evidence.Source, asked))
+		if opened {
+			s.log.Error("bank paid another amount than the row's", LogKeyBatch, r.Batch, LogKeyRow, r.Row,
+				LogKeyReference, r.Reference, LogKeySession, t.SessionID)
+		}
+		return err
+	}
+	return nil
 }
 
 // paidAmount is what the ledger expects the bank to report for the row:

@@ -587,3 +587,27 @@ func TestImportOverNATS(t *testing.T) {
 		Lines: rep.Lines[:1]})
 	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "%v", err)
 }
+
+// TestMovesOpenExceptions: what a move alone proves is recorded at once,
+// before any report: a success paying another amount, a return after
+// success. The reconciliation finds the same keys and adds nothing.
+func TestMovesOpenExceptions(t *testing.T) {
+	s, _, b := released(t, 3)
+	payRow(t, s, b.ID, 1, "ps_1", "po_1", rub(99))                  // another amount
+	payRow(t, s, b.ID, 2, "ps_2", "po_2", money.New(100002, "USD")) // another currency
+	payRow(t, s, b.ID, 3, "ps_3", "po_3", rowAmount(3))             // as asked
+	drive(t, s, b.ID, 3, ledgerapi.Transition{To: payout.StateReturned, SessionID: "ps_3",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookType: "payment_refunded"}})
+	open, err := s.db.Exceptions(b.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{ExceptionAmountMismatch, ExceptionAmountMismatch, ExceptionReturned}, categories(open))
+	require.Equal(t, []int{1, 2, 3}, []int{open[0].Row, open[1].Row, open[2].Row})
+	require.Contains(t, open[0].Detail, "paid 0.99 RUB (webhook); we asked for 1000.01 RUB")
+
+	rec, err := s.Reconcile(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Zero(t, rec.Opened)
+	for row, cat := range map[int]string{1: ExceptionAmountMismatch, 2: ExceptionAmountMismatch, 3: ExceptionReturned} {
+		require.Equal(t, []string{cat}, rowStatus(rec, row).Categories, "row %d", row)
+	}
+}

@@ -343,6 +343,9 @@ func (s *Service) apply(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 	if err := s.afterMove(tx, r, r.State, t.To); err != nil {
 		return err
 	}
+	if err := s.reconcileMove(tx, r, t); err != nil {
+		return err
+	}
 	if gen != r.Gen {
 		tx.After(func() { wake(s.kick) })
 	}
