@@ -273,10 +273,14 @@ func TestDeadLetterOpensException(t *testing.T) {
 		if err != nil || len(ex) == 0 {
 			return fmt.Errorf("no exception yet (%v)", err)
 		}
-		if ex[0].Category != ExceptionDeadLetter || ex[0].Row != job.Row {
-			return fmt.Errorf("got %+v", ex[0])
+		// The extra fetches may dead-letter the other row's job too, and
+		// first: look for this job's row.
+		for _, e := range ex {
+			if e.Category == ExceptionDeadLetter && e.Row == job.Row {
+				return nil
+			}
 		}
-		return nil
+		return fmt.Errorf("got %+v", ex)
 	})
 }
 
