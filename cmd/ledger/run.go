@@ -37,7 +37,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	var logs cli.LogFlags
 	logs.Register(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9101)")
-	httpAddr := fs.String("http", "", "serve batches and report downloads (GET /batches, /batches/{id}/report.csv|.xlsx|.json) on this `address` (e.g. 127.0.0.1:8131)")
+	httpAddr := fs.String("http", "", "serve batches and report downloads (GET /batches, /batches/{id}/report.csv|.xlsx|.json) on this `address` (e.g. 127.0.0.1:8132)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
