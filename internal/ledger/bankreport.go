@@ -333,8 +333,8 @@ func (s *Service) ImportReportChunk(ctx context.Context, c ledgerapi.ReportChunk
 	if res.Already || !c.Final {
 		return res, nil
 	}
-	s.log.Info("bank report imported", LogKeyReport, c.Source, LogKeyCount, c.Total, "new", res.New,
-		"settled", res.Settled, "unknown", res.Unknown)
+	s.log.Info("bank report imported", LogKeyReport, c.Source, LogKeyCount, c.Total, LogKeyNew, res.New,
+		LogKeySettled, res.Settled, LogKeyUnknown, res.Unknown)
 	// Reconcile what the report concerns: batches it names, and batches
 	// whose rows may have finished on the days it covers.
 	active, err := s.db.batchesActiveOn(ctx, c.Days)

@@ -25,4 +25,11 @@ const (
 	LogKeyReport    = "report"
 	LogKeyOperation = "operation"
 	LogKeyHTTP      = "http"
+	LogKeyOpened    = "opened"
+	LogKeyClosed    = "closed"
+	LogKeyNew       = "new"
+	LogKeySettled   = "settled"
+	LogKeyUnknown   = "unknown"
+	LogKeyMatched   = "matched"
+	LogKeyExcepted  = "exceptions"
 )

@@ -207,9 +207,16 @@ func (s *Service) Reconcile(ctx context.Context, batch string) (*Reconciliation,
 	if err != nil {
 		return nil, fmt.Errorf("record reconciliation of %s: %w", batch, err)
 	}
+	if rec.Closed > 0 {
+		closed := map[string]bool{}
+		for _, k := range stale {
+			closed[k] = true
+		}
+		rec.Exceptions = slices.DeleteFunc(rec.Exceptions, func(e OpenException) bool { return closed[e.Key] })
+	}
 	if rec.Opened+rec.Closed > 0 {
-		s.log.Info("batch reconciled", LogKeyBatch, batch, "opened", rec.Opened, "closed", rec.Closed,
-			"matched", rec.Counts[ReconMatched], "exception", rec.Counts[ReconException])
+		s.log.Info("batch reconciled", LogKeyBatch, batch, LogKeyOpened, rec.Opened, LogKeyClosed, rec.Closed,
+			LogKeyMatched, rec.Counts[ReconMatched], LogKeyExcepted, rec.Counts[ReconException])
 	}
 	return rec, nil
 }
@@ -634,14 +641,6 @@ func eachRow(ctx context.Context, db *sql.DB, query string, args []any, fn func(
 		}
 	}
 	return rows.Err()
-}
-
-// day is the UTC date of a stored time.
-func day(stored string) string {
-	if len(stored) >= 10 {
-		return stored[:10]
-	}
-	return stored
 }
 
 // bankAmount is what the bank should report as paid out for the row, in
