@@ -184,7 +184,7 @@ func TestReconcileCategories(t *testing.T) {
 			name: "failed and cancelled rows match when the bank reports nothing",
 			rows: 2,
 			setup: func(t *testing.T, e env) {
-				failRow(t, e.s, e.b, 1, "ps_1", "po_1", "card_number_not_exist")
+				failRow(t, e.s, e.b, 1, "ps_1", "po_1", "card_number_does_not_exist")
 				drive(t, e.s, e.b, 2, ledgerapi.Transition{To: payout.StateCancelled, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceOperator}})
 				importCSV(t, e.s, day)
 			},
