@@ -111,10 +111,10 @@ func goldenLedger(t *testing.T) (*Service, *clock, string) {
 				PayoutID: po, PayoutStatus: "succeeded", Amount: bankAmount(paid), Ref: &payout.BankRef{Batch: id, Row: row}})
 		}
 	}
-	pay(1, rub(8500000), wh, nil)                                 // matched
-	pay(2, rub(9250050), wh, nil)                                 // the report shows another amount
+	pay(1, rub(8500000), wh, nil)                                      // matched
+	pay(2, rub(9250050), wh, nil)                                      // the report shows another amount
 	failRow(t, s, id, 3, "ps_3", "po_3", "card_number_does_not_exist") // failed, nothing paid: matched
-	failRow(t, s, id, 4, "ps_4", "po_4", "provider_timeout")      // the report says paid
+	failRow(t, s, id, 4, "ps_4", "po_4", "provider_timeout")           // the report says paid
 	drive(t, s, id, 5, ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"},
 		ledgerapi.Transition{To: payout.StateOpening, IdemKey: id + "/5/init"},
 		ledgerapi.Transition{To: payout.StateInDoubt, Reason: "no answer to session/init/payout"}) // in doubt past the deadline
