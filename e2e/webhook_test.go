@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,9 +38,7 @@ func (s *system) post(t *testing.T, body []byte, key *rsa.PrivateKey) int {
 
 func bankKey(t *testing.T) *rsa.PrivateKey {
 	t.Helper()
-	b, err := os.ReadFile(repoRoot + "/samples/keys/bank_private.pem")
-	require.NoError(t, err)
-	k, err := bank131.LoadPrivateKey(b)
+	k, err := bank131.ReadPrivateKey(repoRoot + "/samples/keys/bank_private.pem")
 	require.NoError(t, err)
 	return k
 }

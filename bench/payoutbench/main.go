@@ -110,19 +110,11 @@ func start(keys string, rate float64, burst, conc int) (*system, error) {
 	if err != nil {
 		return nil, err
 	}
-	pubPEM, err := os.ReadFile(filepath.Join(keys, "partner_public.pem"))
+	pub, err := bank131.ReadPublicKey(filepath.Join(keys, "partner_public.pem"))
 	if err != nil {
 		return nil, err
 	}
-	pub, err := bank131.LoadPublicKey(pubPEM)
-	if err != nil {
-		return nil, err
-	}
-	privPEM, err := os.ReadFile(filepath.Join(keys, "bank_private.pem"))
-	if err != nil {
-		return nil, err
-	}
-	bankKey, err := bank131.LoadPrivateKey(privPEM)
+	bankKey, err := bank131.ReadPrivateKey(filepath.Join(keys, "bank_private.pem"))
 	if err != nil {
 		return nil, err
 	}

@@ -144,25 +144,17 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 }
 
 func readPublicKey(path string) (*rsa.PublicKey, error) {
-	b, err := os.ReadFile(path)
+	k, err := bank131.ReadPublicKey(path)
 	if err != nil {
-		return nil, fmt.Errorf("partner public key: %w", err)
-	}
-	k, err := bank131.LoadPublicKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("partner public key %s: %w", path, err)
+		return nil, fmt.Errorf("partner %w", err)
 	}
 	return k, nil
 }
 
 func readPrivateKey(path string) (*rsa.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	k, err := bank131.ReadPrivateKey(path)
 	if err != nil {
-		return nil, fmt.Errorf("bank private key: %w", err)
-	}
-	k, err := bank131.LoadPrivateKey(b)
-	if err != nil {
-		return nil, fmt.Errorf("bank private key %s: %w", path, err)
+		return nil, fmt.Errorf("bank %w", err)
 	}
 	return k, nil
 }

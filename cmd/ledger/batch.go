@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/queue"
 )
@@ -32,7 +33,7 @@ func (c *batchCommand) Run(ctx context.Context, args []string) error {
 	batch := fs.String("batch", "", "batch `id`")
 	reason := fs.String("reason", "", "why (shown in the report)")
 	by := fs.String("by", os.Getenv("USER"), "who asks")
-	url := fs.String("nats-url", natsURL(), "NATS server `URL`")
+	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func (d *dayList) Set(s string) error { *d = append(*d, s); return nil }
 func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ledger import-report", flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
-	url := fs.String("nats-url", natsURL(), "send the report to the running ledger at this NATS `URL`")
+	url := fs.String("nats-url", cli.NATSURL(), "send the report to the running ledger at this NATS `URL`")
 	dbPath := fs.String("db", "", "import straight into this ledger `file` (only when no ledger runs on it)")
 	var days dayList
 	fs.Var(&days, "date", "a `day` (YYYY-MM-DD) the report covers; repeatable (default: from the file name, else its lines)")

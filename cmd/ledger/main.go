@@ -74,11 +74,3 @@ Usage:
 Run "ledger COMMAND -h" for a command's flags.
 `)
 }
-
-// natsURL is the default NATS URL: $NATS_URL or the local server.
-func natsURL() string {
-	if u := os.Getenv("NATS_URL"); u != "" {
-		return u
-	}
-	return "nats://127.0.0.1:4222"
-}

@@ -23,7 +23,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ledger run", flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
 	dbPath := fs.String("db", "ledger.db", "SQLite database `file`")
-	url := fs.String("nats-url", natsURL(), "NATS server `URL`s (comma-separated)")
+	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s (comma-separated)")
 	var cfg ledger.Config
 	fs.DurationVar(&cfg.StuckAfter, "stuck-after", 5*time.Minute, "re-enqueue a row that did not move before the bank for this `long`")
 	fs.DurationVar(&cfg.PollAfter, "poll-after", 2*time.Minute, "poll session/status for a row whose webhook is this `late`")

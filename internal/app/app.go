@@ -223,21 +223,13 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 
 func (a *App) startSandbox(webhookURL string) error {
 	cfg := a.cfg
-	pubPEM, err := os.ReadFile(filepath.Join(cfg.KeysDir, "partner_public.pem"))
+	pub, err := bank131.ReadPublicKey(filepath.Join(cfg.KeysDir, "partner_public.pem"))
 	if err != nil {
-		return fmt.Errorf("app: sandbox partner public key: %w", err)
+		return fmt.Errorf("app: sandbox partner %w", err)
 	}
-	pub, err := bank131.LoadPublicKey(pubPEM)
+	bankKey, err := bank131.ReadPrivateKey(filepath.Join(cfg.KeysDir, "bank_private.pem"))
 	if err != nil {
-		return fmt.Errorf("app: sandbox partner public key: %w", err)
-	}
-	privPEM, err := os.ReadFile(filepath.Join(cfg.KeysDir, "bank_private.pem"))
-	if err != nil {
-		return fmt.Errorf("app: sandbox bank key: %w", err)
-	}
-	bankKey, err := bank131.LoadPrivateKey(privPEM)
-	if err != nil {
-		return fmt.Errorf("app: sandbox bank key: %w", err)
+		return fmt.Errorf("app: sandbox bank %w", err)
 	}
 	if a.cfg.CardProject == "" {
 		a.cfg.CardProject = "payrun-card"
@@ -275,13 +267,9 @@ func (a *App) startProcessor(ctx context.Context) error {
 	if keyFile == "" {
 		keyFile = filepath.Join(cfg.KeysDir, "partner_private.pem")
 	}
-	pemBytes, err := os.ReadFile(keyFile)
+	key, err := bank131.ReadPrivateKey(keyFile)
 	if err != nil {
-		return fmt.Errorf("app: partner private key: %w", err)
-	}
-	key, err := bank131.LoadPrivateKey(pemBytes)
-	if err != nil {
-		return fmt.Errorf("app: partner private key %s: %w", keyFile, err)
+		return fmt.Errorf("app: partner %w", err)
 	}
 	bankLog := a.log.With("component", "bank131")
 	main, err := bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: cfg.Project, PrivateKey: key, Logger: bankLog})

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 )
 
 // ErrBadSignature is returned (wrapped) when a signature does not verify.
@@ -146,4 +147,30 @@ func (v *Verifier) Verify(body []byte, sig string) error {
 		}
 	}
 	return err
+}
+
+// ReadPrivateKey reads a PEM private key file (PKCS#1 or PKCS#8).
+func ReadPrivateKey(path string) (*rsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("private key %s: %w", path, err)
+	}
+	k, err := LoadPrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("private key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// ReadPublicKey reads a PEM public key file (PKIX or PKCS#1).
+func ReadPublicKey(path string) (*rsa.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("public key %s: %w", path, err)
+	}
+	k, err := LoadPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("public key %s: %w", path, err)
+	}
+	return k, nil
 }

@@ -137,13 +137,9 @@ func (b *BankFlags) Client(base *BankFlags, log *slog.Logger) (*bank131.Client, 
 		}
 		c.URL, c.Submerchant, c.Timeout = base.URL, base.Submerchant, base.Timeout
 	}
-	pemBytes, err := os.ReadFile(c.KeyFile)
+	key, err := bank131.ReadPrivateKey(c.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("read partner private key: %w", err)
-	}
-	key, err := bank131.LoadPrivateKey(pemBytes)
-	if err != nil {
-		return nil, fmt.Errorf("partner private key %s: %w", c.KeyFile, err)
+		return nil, fmt.Errorf("partner %w", err)
 	}
 	return bank131.NewClient(bank131.Config{BaseURL: c.URL, Project: c.Project, Submerchant: c.Submerchant,
 		PrivateKey: key, Timeout: c.Timeout, Logger: log})

@@ -279,13 +279,9 @@ func (r *run) newAttempt(ctx context.Context, key func(string, int, int) string)
 // webhook (our metadata names the row), session/status or daily report
 // settles it.
 func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
-	method, err := domesticMethod(r.row, r.p.cfg.Sealer)
+	method, err := r.method()
 	if err != nil {
-		// A missing or wrong data key is this processor's configuration,
-		// not the row's fault: hand the job back (and to the dead letters
-		// if it never gets fixed).
-		r.log.Error("cannot build the payout", logKeyError, err)
-		return false, later(err)
+		return false, err
 	}
 	req := bank131.InitPayoutRequest{PaymentMethod: method, AmountDetails: ptr(bank131.AmountOf(r.row.Amount)),
 		ParticipantDetails: recipient(r.row), Metadata: metadata(r.row)}
@@ -296,8 +292,7 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 	})
 	switch class {
 	case bank131.ClassOK:
-		return false, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateOpening},
-			SessionID: resp.Session.ID, PayoutID: payoutID(resp.Session)})
+		return false, r.opened(ctx, resp)
 	case bank131.ClassFinal:
 		return false, r.fail(ctx, "session/init/payout", err)
 	case bank131.ClassUnknown, bank131.ClassConflict:
@@ -324,8 +319,7 @@ func (r *run) openTransfer(ctx context.Context, key string) (bool, error) {
 	})
 	switch class {
 	case bank131.ClassOK:
-		return false, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateOpening},
-			SessionID: resp.Session.ID, PayoutID: payoutID(resp.Session)})
+		return false, r.opened(ctx, resp)
 	case bank131.ClassFinal:
 		return false, r.fail(ctx, "bpa/session/multi/init/payment", err)
 	case bank131.ClassConflict:
@@ -342,10 +336,9 @@ func (r *run) openTransfer(ctx context.Context, key string) (bool, error) {
 // is recorded as started, and webhooks or session/status tell the rest.
 func (r *run) start(ctx context.Context) (bool, error) {
 	st := r.st
-	method, err := domesticMethod(r.row, r.p.cfg.Sealer)
+	method, err := r.method()
 	if err != nil {
-		r.log.Error("cannot build the payout", logKeyError, err)
-		return false, later(err)
+		return false, err
 	}
 	key := st.IdemKey
 	if key == "" {
@@ -368,6 +361,25 @@ func (r *run) start(ctx context.Context) (bool, error) {
 			SessionID: st.SessionID, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "session/start/payout outcome unknown: " + err.Error()}})
 	}
 	return false, later(err)
+}
+
+// method is the payout method of a domestic row. A missing or wrong data
+// key is this processor's configuration, not the row's fault: the job is
+// handed back (and becomes a dead letter if it never gets fixed).
+func (r *run) method() (*bank131.PaymentMethod, error) {
+	m, err := domesticMethod(r.row, r.p.cfg.Sealer)
+	if err != nil {
+		r.log.Error("cannot build the payout", logKeyError, err)
+		return nil, later(err)
+	}
+	return m, nil
+}
+
+// opened records a session opened with its payout in one call
+// (session/init/payout, multi/init/payment).
+func (r *run) opened(ctx context.Context, resp *bank131.SessionResponse) error {
+	return r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateOpening},
+		SessionID: resp.Session.ID, PayoutID: payoutID(resp.Session)})
 }
 
 func payoutID(s *bank131.Session) string {

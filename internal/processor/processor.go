@@ -333,17 +333,9 @@ func (p *Processor) loop(ctx context.Context, it jetstream.MessagesContext, hand
 	}
 }
 
-// retryLater asks for a redelivery after a delay: the ledger or the bank is
-// unavailable for now.
-type retryLater struct {
-	after time.Duration
-	err   error
-}
-
-func (r *retryLater) Error() string { return fmt.Sprintf("retry in %s: %v", r.after, r.err) }
-func (r *retryLater) Unwrap() error { return r.err }
-
-func later(err error) error { return &retryLater{err: err} }
+// later marks an error after which the message is handed back for a
+// delayed redelivery: the ledger or the bank is unavailable for now.
+func later(err error) error { return fmt.Errorf("retry later: %w", err) }
 
 // settle acks, naks or leaves a message according to the handler's result.
 func (p *Processor) settle(msg jetstream.Msg, err error) {
@@ -355,11 +347,7 @@ func (p *Processor) settle(msg jetstream.Msg, err error) {
 	if md, mdErr := msg.Metadata(); mdErr == nil {
 		delivered = md.NumDelivered
 	}
-	var rl *retryLater
 	delay := backoff(delivered)
-	if errors.As(err, &rl) && rl.after > 0 {
-		delay = rl.after
-	}
 	p.log.Warn("handing a message back", logKeyError, err, logKeyDelivered, delivered, "subject", msg.Subject())
 	_ = msg.NakWithDelay(delay)
 }
