@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -139,10 +141,7 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 					break fill
 				}
 			}
-			g.msgs = make([]intakeMsg, len(g.all))
-			for i, m := range g.all {
-				g.msgs[i] = parseIntake(m)
-			}
+			g.msgs = parseGroup(g.all)
 			g.last = g.all[len(g.all)-1]
 			select {
 			case groups <- g:
@@ -199,6 +198,35 @@ func (s *Service) logIntake(res *intakeResult) {
 		s.log.Warn("intake conflicts", "conflicts", res.Conflicts, "invalid", res.Invalid)
 	}
 }
+
+// parseGroup parses a group of intake messages, in order, spreading the
+// work over the machine's cores: JSON decoding is the intake's largest
+// cost after SQLite's, and the single writer must not wait for it.
+func parseGroup(all []jetstream.Msg) []intakeMsg {
+	out := make([]intakeMsg, len(all))
+	workers := min(runtime.GOMAXPROCS(0), len(all)/parseShare)
+	if workers <= 1 {
+		for i, m := range all {
+			out[i] = parseIntake(m)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(all) + workers - 1) / workers
+	for lo := 0; lo < len(all); lo += per {
+		hi := min(lo+per, len(all))
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				out[i] = parseIntake(all[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// parseShare is the fewest messages worth a goroutine of their own.
+const parseShare = 64
 
 // parseIntake reads one intake message: a row or a manifest.
 func parseIntake(m jetstream.Msg) intakeMsg {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
+
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 )
@@ -40,11 +42,23 @@ type intakeMsg struct {
 }
 
 // parseRow reads a row message's data.
-func parseRow(data []byte) (*intakeRow, error) {
-	var r payout.Row
-	if err := json.Unmarshal(data, &r); err != nil {
+func parseRow(data []byte) (*intakeRow, error) { return parseRowWith(gojson.Unmarshal, data) }
+
+// parseRowWith is parseRow with the JSON decoder given: the intake uses
+// goccy/go-json, which decodes a row in under half the time
+// encoding/json takes (the fuzz test holds the two to the same answers).
+func parseRowWith(unmarshal func([]byte, any) error, data []byte) (*intakeRow, error) {
+	// Meta is kept as the message carries it (ingest writes it with sorted
+	// keys): decoding it into a map only to encode it again cost a
+	// million-row intake a second of CPU and a map per row.
+	var m struct {
+		payout.Row
+		Meta json.RawMessage `json:"meta,omitempty"`
+	}
+	if err := unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("row message is not JSON: %w", err)
 	}
+	r := &m.Row
 	if !payout.ValidBatchID(r.Batch) {
 		return nil, fmt.Errorf("row message has no valid batch id")
 	}
@@ -63,14 +77,16 @@ func parseRow(data []byte) (*intakeRow, error) {
 		Amount:      money.New(r.Amount.Minor, r.Amount.Currency),
 		Recipient:   r.Recipient(),
 		Destination: r.Destination(),
-		DestHash:    destHash(&r),
+		DestHash:    destHash(r),
 	}
 	if r.Card != nil {
 		out.BIN, out.Last4 = r.Card.BIN, r.Card.Last4
 	}
-	if len(r.Meta) > 0 {
-		b, _ := json.Marshal(r.Meta)
-		out.Meta = string(b)
+	if meta := bytes.TrimSpace(m.Meta); len(meta) > 0 && !bytes.Equal(meta, []byte("null")) && !bytes.Equal(meta, []byte("{}")) {
+		if meta[0] != '{' {
+			return nil, fmt.Errorf("row %s/%d: meta is not an object", r.Batch, r.Index)
+		}
+		out.Meta = string(meta)
 	}
 	return out, nil
 }
@@ -263,30 +279,49 @@ func insertRow(tx *Tx, m *intakeMsg, sealed bool, res *intakeResult) (bool, erro
 // insertChunk is how many rows one INSERT statement carries.
 const insertChunk = 50
 
-const rowInsertHead = `INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
-	recipient, destination, bin, last4, dest_hash, meta, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `
+// rowInsertArgs is how many parameters each row of rowInsertQuery binds;
+// the time (?1) and the state (?2) are bound once per statement.
+const rowInsertArgs = 15
+
+// rowInsertQueries holds rowInsertQuery's statements by row count.
+var rowInsertQueries [insertChunk + 1]string
+
+func init() {
+	for n := 1; n <= insertChunk; n++ {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
+	recipient, destination, bin, last4, dest_hash, meta, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteByte('(')
+			for k := 0; k < rowInsertArgs; k++ {
+				fmt.Fprintf(&q, "?%d, ", 3+i*rowInsertArgs+k)
+			}
+			q.WriteString("?1, ?2, ?1, ?1)")
+		}
+		q.WriteString(" ON CONFLICT (batch_id, row_no) DO NOTHING")
+		rowInsertQueries[n] = q.String()
+	}
+}
+
+// rowInsertQuery is the statement that inserts n rows (1 ≤ n ≤ insertChunk).
+func rowInsertQuery(n int) string { return rowInsertQueries[n] }
 
 // insertRows records rows of one open batch with one statement and returns
 // how many were new. When some already existed, each is compared with the
 // recorded row: the same data is a duplicate, different data a conflict.
 func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
-	var q strings.Builder
-	q.WriteString(rowInsertHead)
-	args := make([]any, 0, 19*len(msgs))
-	now := formatTime(tx.Now)
+	args := make([]any, 0, 2+rowInsertArgs*len(msgs))
+	args = append(args, formatTime(tx.Now), string(payout.StateReceived))
 	for i := range msgs {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		m := &msgs[i]
 		r := m.Row
 		args = append(args, r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:], now,
-			string(payout.StateReceived), now, now)
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:])
 	}
-	q.WriteString(" ON CONFLICT (batch_id, row_no) DO NOTHING")
-	out, err := tx.Exec(q.String(), args...)
+	out, err := tx.Exec(rowInsertQuery(len(msgs)), args...)
 	if err != nil {
 		return 0, fmt.Errorf("record rows of %s: %w", msgs[0].Row.Batch, err)
 	}

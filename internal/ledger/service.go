@@ -47,7 +47,7 @@ type Config struct {
 	// GroupMax is how many requests one write transaction takes. Default 256.
 	GroupMax int
 	// IntakeBatch is how many intake messages are recorded per
-	// transaction. Default 1000.
+	// transaction. Default 4000.
 	IntakeBatch int
 	// ReleaseChunk is how many rows one release transaction moves.
 	// Default 10000.
@@ -80,7 +80,7 @@ func (c Config) withDefaults() Config {
 		c.GroupMax = 256
 	}
 	if c.IntakeBatch <= 0 {
-		c.IntakeBatch = 1000
+		c.IntakeBatch = 4000
 	}
 	if c.ReleaseChunk <= 0 {
 		c.ReleaseChunk = 10000
