@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestUnlimitedNeverWaits(t *testing.T) {
@@ -130,4 +132,47 @@ func TestThrottledHalvesAndRecovers(t *testing.T) {
 	if got := l.Stats().Throttled; got != 12 {
 		t.Errorf("throttled count %d, want 12", got)
 	}
+}
+
+func TestBucketKeepsTheAllowanceBack(t *testing.T) {
+	for _, tc := range []struct {
+		rate  float64
+		burst int
+		want  int
+	}{
+		{200, 20, 14}, // 200 × 30 ms = 6 held back
+		{300, 10, 1},  // 9 held back
+		{10, 5, 4},    // a fraction of a token rounds up to one
+		{1000, 1, 1},  // never below one
+		{0.5, 3, 2},
+	} {
+		require.Equal(t, tc.want, bucketSize(tc.rate, tc.burst), "rate %v burst %d", tc.rate, tc.burst)
+	}
+}
+
+// immediate counts the tokens l grants within d to callers that ask at once.
+func immediate(t *testing.T, l *Limiter, d time.Duration) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	n := 0
+	for l.Wait(ctx, Low) == nil {
+		n++
+	}
+	return n
+}
+
+func TestBurstNeverExceedsTheBucket(t *testing.T) {
+	// 10/s: the next token is 100 ms away, so only the bucket is granted at once.
+	l := New(10, 5)
+	defer l.Close()
+	require.Equal(t, 4, immediate(t, l, 40*time.Millisecond))
+
+	// A token the dispatcher took for a caller that gave up is banked, but
+	// after the bucket refilled it is worth nothing more: the burst stays 4.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	require.Error(t, l.Wait(ctx, Low))
+	cancel()
+	time.Sleep(600 * time.Millisecond) // the bucket refills; the banked token must not add to it
+	require.Equal(t, 4, immediate(t, l, 40*time.Millisecond))
 }
