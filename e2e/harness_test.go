@@ -133,6 +133,7 @@ func startSystem(t *testing.T, o options) *system {
 	require.NoError(t, err)
 
 	s.startLedger()
+	s.waitLedger()
 	s.relayAddr = freeAddr(t)
 	bankAddr := freeAddr(t)
 	s.bankURL = "http://" + bankAddr
@@ -179,12 +180,29 @@ func (s *system) startCluster() {
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
+	// A meta leader answers account info before every peer has reported;
+	// only a placed (and removed) R3 stream shows the cluster can hold ours.
 	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"},
+			Replicas: 3, Storage: jetstream.MemoryStorage}); err != nil {
+			return false
+		}
+		return js.DeleteStream(ctx, "PROBE") == nil
+	}, 30*time.Second, 100*time.Millisecond, "JetStream cluster ready for R3 streams")
+}
+
+// waitLedger waits until the ledger answers over NATS: its streams and
+// consumers exist, so nothing else creates them first.
+func (s *system) waitLedger() {
+	s.t.Helper()
+	require.Eventually(s.t, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_, err := js.AccountInfo(ctx)
+		_, err := s.ledger.Batches(ctx, 1)
 		return err == nil
-	}, 30*time.Second, 100*time.Millisecond, "JetStream cluster ready")
+	}, 60*time.Second, 50*time.Millisecond, "ledger answers")
 }
 
 func (s *system) repo(p string) string { return filepath.Join(repoRoot, p) }

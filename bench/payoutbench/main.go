@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,7 +56,19 @@ func main() {
 	burst := flag.Int("burst", 10, "burst for the rate run")
 	conc := flag.Int("concurrency", 64, "processor concurrency")
 	keys := flag.String("keys", "samples/keys", "sandbox key folder")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "payoutbench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, r := range strings.Split(*run, ",") {
 		var err error
 		switch r {
@@ -75,6 +88,7 @@ func main() {
 			err = fmt.Errorf("unknown run %q", r)
 		}
 		if err != nil {
+			pprof.StopCPUProfile()
 			fmt.Fprintln(os.Stderr, "payoutbench:", err)
 			os.Exit(1)
 		}

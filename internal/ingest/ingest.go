@@ -299,8 +299,22 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 }
 
 // existingManifest returns the batch's manifest if it was sealed before.
+// A stream created a moment ago (in a cluster, by this very ingest) may
+// not answer direct gets yet: "no responders" is retried for a few seconds.
 func existingManifest(ctx context.Context, stream jetstream.Stream, batchID string) (*payout.Manifest, error) {
-	msg, err := stream.GetLastMsgForSubject(ctx, queue.IntakeManifestSubject(batchID))
+	var msg *jetstream.RawStreamMsg
+	var err error
+	for wait := 50 * time.Millisecond; ; wait *= 2 {
+		msg, err = stream.GetLastMsgForSubject(ctx, queue.IntakeManifestSubject(batchID))
+		if !errors.Is(err, nats.ErrNoResponders) || wait > 2*time.Second {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("look up manifest of %s: %w", batchID, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
