@@ -93,6 +93,7 @@ type system struct {
 	ledger    *ledgerapi.Client
 	bankURL   string
 	relayAddr string
+	relayMetrics string // hookrelay --metrics
 	dataKey   string
 	opts      options
 
@@ -146,8 +147,9 @@ func startSystem(t *testing.T, o options) *system {
 		"--webhook-retry-initial", "200ms", "--webhook-retry-max", "2s",
 	}, o.sandboxArgs...)...)
 	s.waitHTTP(s.bankURL + "/sandbox/payouts")
+	s.relayMetrics = freeAddr(t)
 	s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", s.natsURL, "--log-format", "json",
-		"--bank-public-key", s.repo("samples/keys/bank_public.pem"))
+		"--bank-public-key", s.repo("samples/keys/bank_public.pem"), "--metrics", s.relayMetrics)
 	s.waitHTTP("http://" + s.relayAddr + "/readyz")
 	for i := 0; i < o.processors; i++ {
 		s.startProcessor("p" + strconv.Itoa(i+1))

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -141,4 +142,18 @@ func TestWebhooks(t *testing.T) {
 	require.Len(t, paid, 1)
 	require.Equal(t, 1, paid[0].ConfirmsAccepted, "no second confirm")
 	require.Equal(t, "succeeded", paid[0].Status)
+
+	// Metrics are on the operations listener only, never on the bank's.
+	resp, err := http.Get("http://" + s.relayAddr + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "no /metrics on the webhook listener")
+	resp, err = http.Get("http://" + s.relayMetrics + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(body), `payrun_webhooks_total{result="bad_signature",type=""} 3`, "unsigned, wrong key, tampered")
+	require.Contains(t, string(body), `payrun_webhooks_total{result="too_large",type=""} 1`)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/hookrelay"
-	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -26,7 +25,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	fs.SetOutput(stderr)
 	var logs cli.LogFlags
 	logs.Register(fs)
-	listen := fs.String("listen", "127.0.0.1:8080", "`address` serving POST "+hookrelay.Path+", /healthz, /readyz and /metrics")
+	listen := fs.String("listen", "127.0.0.1:8080", "`address` serving POST "+hookrelay.Path+", /healthz and /readyz (the bank's side)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (an operations network, not the bank's listener); empty: off")
 	keyFile := fs.String("bank-public-key", "samples/keys/bank_public.pem", "Bank 131's public key `file` (PEM) that verifies webhooks; the default is the sandbox's")
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
 	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in `bytes`")
@@ -58,15 +58,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: js, Conn: nc, MaxBody: *maxBody, Logger: log})
-	mux := http.NewServeMux()
-	mux.Handle("/", relay)
-	mux.Handle("GET /metrics", metrics.Handler())
+	if _, err := cli.ServeMetrics(ctx, *metricsAddr, log); err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
+	srv := &http.Server{Handler: relay, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("hookrelay listening", "addr", ln.Addr().String(), "path", hookrelay.Path)
