@@ -84,18 +84,18 @@ type options struct {
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
 type system struct {
-	t         *testing.T
-	dir       string
-	nats      *queue.Embedded   // the single node, or node 1 of the cluster
-	nodes     []*queue.Embedded // every node
-	natsURL   string            // every node's client URL, comma-separated
-	nc        *nats.Conn
-	ledger    *ledgerapi.Client
-	bankURL   string
-	relayAddr string
+	t            *testing.T
+	dir          string
+	nats         *queue.Embedded   // the single node, or node 1 of the cluster
+	nodes        []*queue.Embedded // every node
+	natsURL      string            // every node's client URL, comma-separated
+	nc           *nats.Conn
+	ledger       *ledgerapi.Client
+	bankURL      string
+	relayAddr    string
 	relayMetrics string // hookrelay --metrics
-	dataKey   string
-	opts      options
+	dataKey      string
+	opts         options
 
 	mu    sync.Mutex
 	procs []*proc
