@@ -29,6 +29,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.PollAfter, "poll-after", 2*time.Minute, "poll session/status for a row whose webhook is this `late`")
 	fs.DurationVar(&cfg.PollMax, "poll-max", time.Hour, "longest `interval` between polls of one row")
 	fs.DurationVar(&cfg.DoubtDeadline, "doubt-deadline", 24*time.Hour, "open an exception for a row in doubt this `long`")
+	fs.DurationVar(&cfg.StallAfter, "stall-after", 24*time.Hour, "open an exception for a row waiting at the bank this `long` without a final word")
 	fs.DurationVar(&cfg.ReleaseInterval, "release-interval", time.Second, "how `often` due batches are looked for")
 	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", 10*time.Second, "how `often` the sweeper runs")
 	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", 50, "FX rate tolerance at the gate, in `basis points`")

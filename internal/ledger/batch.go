@@ -154,8 +154,19 @@ func cancelBatch(tx *Tx, cmd ledgerapi.BatchCommand) ([]*rowRec, error) {
 	if err := cancelRows(tx, cmd.Batch, reason, ledgerapi.SourceOperator); err != nil {
 		return nil, err
 	}
-	rows, err := tx.Query(`SELECT `+rowColumns+rowFrom+`WHERE r.batch_id = ? AND r.state IN (?, ?, ?, ?)`,
-		cmd.Batch, payout.StateOpening, payout.StateSessionOpen, payout.StateStarting, payout.StatePayoutStarted)
+	// Rows a processor was opening at the bank: a new gen and a new pay job,
+	// so a processor settles each against the cancelled batch now (the
+	// transitions that would start anything are refused): cancelled, or in
+	// doubt for a single-request payout that may have been sent.
+	now := formatTime(tx.Now)
+	if _, err := tx.Exec(`UPDATE rows SET gen = gen + 1, moved_at = ?, updated_at = ? WHERE batch_id = ? AND state IN (?, ?, ?)`,
+		now, now, cmd.Batch, payout.StateOpening, payout.StateSessionOpen, payout.StateStarting); err != nil {
+		return nil, fmt.Errorf("re-enqueue opening rows of %s: %w", cmd.Batch, err)
+	}
+	// Rows whose session may wait at ready_to_confirm (started, or a
+	// confirm not known to have landed): a poll, and the gate cancels them.
+	rows, err := tx.Query(`SELECT `+rowColumns+rowFrom+`WHERE r.batch_id = ? AND r.state IN (?, ?, ?) AND (r.session_id <> '' OR r.confirm_session <> '')`,
+		cmd.Batch, payout.StateStarting, payout.StatePayoutStarted, payout.StateConfirming)
 	if err != nil {
 		return nil, fmt.Errorf("find live rows of %s: %w", cmd.Batch, err)
 	}

@@ -8,15 +8,16 @@ import (
 
 // Exception categories.
 const (
-	ExceptionIntakeInvalid = "intake_invalid" // an intake message the ledger cannot read
-	ExceptionRowConflict   = "row_conflict"   // a row arrived again with different data
-	ExceptionLateRow       = "late_row"       // a row arrived after its batch's manifest
-	ExceptionManifest      = "manifest"       // a batch was rejected, or a second manifest differs
-	ExceptionTwoOperations = "two_operations" // the bank reports a second operation for one row
-	ExceptionInDoubt       = "in_doubt"       // a row stayed in_doubt past the doubt deadline
-	ExceptionDeadLetter    = "dead_letter"    // a job or hook exhausted its deliveries
-	ExceptionUnknownHook   = "unmatched_hook" // a webhook names a row the ledger does not know
-	ExceptionGateMismatch  = "gate_mismatch"  // the gate refused the row's own session
+	ExceptionIntakeInvalid = "intake_invalid"  // an intake message the ledger cannot read
+	ExceptionRowConflict   = "row_conflict"    // a row arrived again with different data
+	ExceptionLateRow       = "late_row"        // a row arrived after its batch's manifest
+	ExceptionManifest      = "manifest"        // a batch was rejected, or a second manifest differs
+	ExceptionTwoOperations = "two_operations"  // the bank reports a second operation for one row
+	ExceptionInDoubt       = "in_doubt"        // a row stayed in_doubt past the doubt deadline
+	ExceptionStalled       = "stalled_at_bank" // a row at the bank had no final word past the doubt deadline
+	ExceptionDeadLetter    = "dead_letter"     // a job or hook exhausted its deliveries
+	ExceptionUnknownHook   = "unmatched_hook"  // a webhook names a row the ledger does not know
+	ExceptionGateMismatch  = "gate_mismatch"   // the gate refused the row's own session
 	ExceptionAfterCancel   = "paid_after_cancel"
 )
 

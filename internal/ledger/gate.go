@@ -57,6 +57,19 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 
 	// 1. The session that holds the confirm: a repeat.
 	if r.ConfirmSession != "" && r.ConfirmSession == g.SessionID {
+		if r.State == payout.StateConfirming && r.BatchStatus == payout.BatchCancelled {
+			// The bank still waits for a decision, so the confirm we
+			// recorded may never have landed: cancel instead of repeating
+			// it. Had it landed, the bank refuses the cancel and its final
+			// word settles the row; the session keeps its role.
+			reason := "batch cancelled before the confirm was known to reach the bank"
+			if err := s.recordGate(tx, r, g, ledgerapi.DecisionCancel, reason); err != nil {
+				return nil, err
+			}
+			s.log.Info("gate", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
+				LogKeySession, g.SessionID, LogKeyDecision, ledgerapi.DecisionCancel, LogKeyReason, reason)
+			return &ledgerapi.GateReply{Decision: ledgerapi.DecisionCancel, Reason: reason, Row: apiRow(tx, r)}, nil
+		}
 		if r.State == payout.StateConfirming {
 			return decide(ledgerapi.DecisionConfirm, "repeat: this session holds the confirm")
 		}

@@ -179,3 +179,38 @@ func TestGateTransferQuote(t *testing.T) {
 		})
 	}
 }
+
+// A batch cancelled while a row's confirm was recorded but not known to have
+// landed: the bank asking again means it still waits, so the gate cancels
+// instead of repeating the confirm, and leaves the row for the bank's final
+// word either way.
+func TestGateCancelledBatchWhileConfirming(t *testing.T) {
+	s, _, b := released(t, 2)
+	ev := ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookType: "ready_to_confirm"}
+	obs := ledgerapi.Observed{Amount: money.New(100001, "rub"), Last4: "4242"}
+	force(t, s, b.ID, 1, payout.StatePayoutStarted, "ps_1")
+	r := gate(t, s, ledgerapi.GateRequest{Batch: b.ID, Row: 1, SessionID: "ps_1", Observed: obs, Evidence: ev})
+	require.Equal(t, ledgerapi.DecisionConfirm, r.Decision, r.Reason)
+	force(t, s, b.ID, 2, payout.StatePayoutStarted, "ps_2")
+	r = gate(t, s, ledgerapi.GateRequest{Batch: b.ID, Row: 2, SessionID: "ps_2", Observed: ledgerapi.Observed{Amount: money.New(100002, "rub"), Last4: "4242"}, Evidence: ev})
+	require.Equal(t, ledgerapi.DecisionConfirm, r.Decision, r.Reason)
+
+	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
+		_, err := cancelBatch(tx, ledgerapi.BatchCommand{Batch: b.ID, By: "anna", Reason: "wrong file"})
+		return err
+	}))
+	for row, session := range map[int]string{1: "ps_1", 2: "ps_2"} {
+		r = gate(t, s, ledgerapi.GateRequest{Batch: b.ID, Row: row, SessionID: session, Observed: obs, Evidence: ev})
+		require.Equal(t, ledgerapi.DecisionCancel, r.Decision, "row %d: no repeated confirm for a cancelled batch", row)
+		require.Contains(t, r.Reason, "batch cancelled")
+		require.Equal(t, payout.StateConfirming, mustRow(t, s, b.ID, row).State, "the row waits for the bank's word")
+	}
+	// The cancel landed for row 1: the bank's cancelled session fails it.
+	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, SessionID: "ps_1", To: payout.StateFailed, ErrorCode: "session_cancelled"})
+	require.Equal(t, payout.StateFailed, mustRow(t, s, b.ID, 1).State)
+	// The earlier confirm had landed for row 2: the bank refused the cancel
+	// and pays; the session is still the row's, so the success is recorded.
+	reply := move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 2, SessionID: "ps_2", To: payout.StateSucceeded, PayoutID: "po_2"})
+	require.Nil(t, reply.Error)
+	require.Equal(t, payout.StateSucceeded, mustRow(t, s, b.ID, 2).State)
+}

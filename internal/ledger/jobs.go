@@ -26,8 +26,8 @@ func jobMsg(j ledgerapi.Job, msgID string) *nats.Msg {
 }
 
 // PollMsgID is the Nats-Msg-Id of the n-th poll job of a row's gen.
-func PollMsgID(batch string, row, gen, n int) string {
-	return queue.JobMsgID(batch, row, gen) + ":p" + strconv.Itoa(n)
+func PollMsgID(batch string, row, gen, n int, since time.Time) string {
+	return queue.JobMsgID(batch, row, gen) + ":p" + strconv.Itoa(n) + "@" + strconv.FormatInt(since.UnixMilli(), 10)
 }
 
 // pendingJob is a row whose current pay job JetStream has not acknowledged.
@@ -176,5 +176,7 @@ func (s *Service) schedulePoll(tx *Tx, r *rowRec) (ledgerapi.Job, string, error)
 	}
 	j := ledgerapi.Job{Kind: ledgerapi.JobPoll, Batch: r.Batch, Row: r.Row, Gen: r.Gen, IntakeSeq: r.IntakeSeq,
 		RowDigest: hex.EncodeToString(r.Digest), SessionID: firstNonEmpty(r.ConfirmSession, r.SessionID)}
-	return j, PollMsgID(r.Batch, r.Row, r.Gen, n), nil
+	// The count restarts at every move, so the id also names the move it
+	// follows: a poll after a later move is never taken for a duplicate.
+	return j, PollMsgID(r.Batch, r.Row, r.Gen, n, parseTime(r.MovedAt)), nil
 }

@@ -49,6 +49,7 @@ var exceptionLabels = map[string]string{
 	ExceptionMissingFromReport: "success missing from the bank's report",
 	ExceptionReturned:          "returned after success",
 	ExceptionInDoubt:           "in doubt past its deadline",
+	ExceptionStalled:           "no final word from the bank past its deadline",
 	ExceptionBatchTotals:       "batch totals do not add up",
 	ExceptionGateMismatch:      "bank's payout did not match the row; cancelled at the gate",
 	ExceptionDeadLetter:        "job or webhook exhausted its deliveries",
@@ -62,7 +63,7 @@ var exceptionLabels = map[string]string{
 // categoryOrder is the order categories are listed in.
 var categoryOrder = []string{
 	ExceptionNotInRecords, ExceptionAfterCancel, ExceptionAmountMismatch, ExceptionTwoOperations,
-	ExceptionMissingFromReport, ExceptionReturned, ExceptionInDoubt, ExceptionBatchTotals,
+	ExceptionMissingFromReport, ExceptionReturned, ExceptionInDoubt, ExceptionStalled, ExceptionBatchTotals,
 	ExceptionGateMismatch, ExceptionDeadLetter, ExceptionUnknownHook, ExceptionManifest,
 	ExceptionRowConflict, ExceptionLateRow, ExceptionIntakeInvalid,
 }

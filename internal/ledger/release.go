@@ -90,7 +90,10 @@ func (s *Service) Cancel(ctx context.Context, cmd ledgerapi.BatchCommand) error 
 			}
 			jobs, ids = append(jobs, j), append(ids, id)
 		}
-		tx.After(func() { s.publishPolls(jobs, ids) })
+		tx.After(func() {
+			s.publishPolls(jobs, ids)
+			wake(s.kick) // the pay jobs of rows that were opening
+		})
 		return nil
 	})
 	if err != nil {

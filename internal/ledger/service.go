@@ -31,6 +31,10 @@ type Config struct {
 	// DoubtDeadline: an in_doubt row older than this opens an exception.
 	// Default 24 hours.
 	DoubtDeadline time.Duration
+	// StallAfter: a row waiting at the bank (payout_started, confirming,
+	// confirmed, action_required) this long without a final word opens an
+	// exception; polls go on. Default 24h.
+	StallAfter time.Duration
 	// ReleaseInterval is how often due batches are looked for. Default 1s.
 	ReleaseInterval time.Duration
 	// SweepInterval is how often the sweeper runs. Default 10s.
@@ -68,6 +72,7 @@ func (c Config) withDefaults() Config {
 	def(&c.PollAfter, 2*time.Minute)
 	def(&c.PollMax, time.Hour)
 	def(&c.DoubtDeadline, 24*time.Hour)
+	def(&c.StallAfter, 24*time.Hour)
 	def(&c.ReleaseInterval, time.Second)
 	def(&c.SweepInterval, 10*time.Second)
 	if c.FXToleranceBps <= 0 {

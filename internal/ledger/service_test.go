@@ -124,7 +124,8 @@ func TestCancelOverNATS(t *testing.T) {
 		}
 		return nil
 	})
-	// Row 1 is at the bank waiting for ready_to_confirm; row 2 is claimed.
+	// Row 1 has a session but no payout; row 3 is at the bank waiting for
+	// ready_to_confirm; row 2 is claimed.
 	_, err := client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateClaimed, Gen: 1})
 	require.NoError(t, err)
 	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateOpening, NewAttempt: true})
@@ -133,26 +134,38 @@ func TestCancelOverNATS(t *testing.T) {
 	require.NoError(t, err)
 	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 2, To: payout.StateClaimed, Gen: 1})
 	require.NoError(t, err)
+	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 3, To: payout.StateClaimed, Gen: 1})
+	require.NoError(t, err)
+	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 3, To: payout.StateOpening, IdemKey: "k3"})
+	require.NoError(t, err)
+	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 3, To: payout.StatePayoutStarted, SessionID: "ps_c3"})
+	require.NoError(t, err)
 
 	sum, err := client.Cancel(ctx, ledgerapi.BatchCommand{Batch: b.ID, By: "anna", Reason: "duplicate payroll"})
 	require.NoError(t, err)
 	require.Equal(t, payout.BatchCancelled, sum.Status)
-	require.Equal(t, 4, sum.ByState[payout.StateCancelled])
+	require.Equal(t, 3, sum.ByState[payout.StateCancelled])
 	require.Equal(t, 1, sum.ByState[payout.StateSessionOpen])
+	require.Equal(t, 1, sum.ByState[payout.StatePayoutStarted])
 
 	// Nothing new starts.
 	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateStarting})
 	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeIllegal), "got %v", err)
 	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 2, To: payout.StateOpening})
 	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeIllegal), "got %v", err)
-	// The live session got a poll job.
+	// The row a processor was opening got a new pay job, so a processor
+	// settles it against the cancelled batch now; the started payout got a
+	// poll job, so the gate cancels it at the bank.
 	eventually(t, 5*time.Second, func() error {
+		var pay, poll bool
 		for _, j := range jobs(t, env.js) {
-			if j.Kind == ledgerapi.JobPoll && j.Row == 1 && j.SessionID == "ps_c1" {
-				return nil
-			}
+			pay = pay || j.Kind == ledgerapi.JobPay && j.Row == 1 && j.Gen == 2
+			poll = poll || j.Kind == ledgerapi.JobPoll && j.Row == 3 && j.SessionID == "ps_c3"
 		}
-		return fmt.Errorf("no poll job")
+		if !pay || !poll {
+			return fmt.Errorf("pay job of row 1: %v, poll job of row 3: %v", pay, poll)
+		}
+		return nil
 	})
 	// Approving a cancelled batch is refused; cancelling again is a no-op.
 	_, err = client.Approve(ctx, ledgerapi.BatchCommand{Batch: b.ID})
@@ -336,4 +349,44 @@ func publishHook(t *testing.T, js jetstream.JetStream, typ string, body []byte) 
 	msg.Header.Set(queue.HeaderReceived, time.Now().UTC().Format(time.RFC3339Nano))
 	_, err := js.PublishMsg(context.Background(), msg)
 	require.NoError(t, err)
+}
+
+// A row waiting at the bank with no final word (a start the bank never
+// acted on, every webhook and poll lost) is never left unseen: past
+// StallAfter it opens an exception, once; the bank's final word closes it.
+func TestSweeperOpensStalledException(t *testing.T) {
+	env := startNATS(t)
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	t.Cleanup(func() { db.Close() })
+	cfg := testConfig()
+	cfg.StallAfter = 2 * time.Hour
+	s := startService(t, db, env, cfg)
+	ctx := context.Background()
+	b := makeBatch(3, "stalled")
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(ctx))
+	force(t, s, b.ID, 1, payout.StatePayoutStarted, "ps_1")
+	force(t, s, b.ID, 2, payout.StateActionRequired, "ps_2")
+
+	c.Add(time.Hour)
+	res, err := s.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, res.Stalled, "not yet")
+	c.Add(90 * time.Minute)
+	res, err = s.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, res.Stalled)
+	res, _ = s.Sweep(ctx)
+	require.Zero(t, res.Stalled, "once per row and attempt")
+	ex, err := db.Exceptions(b.ID, false)
+	require.NoError(t, err)
+	require.Len(t, ex, 2)
+	for _, e := range ex {
+		require.Equal(t, ExceptionStalled, e.Category)
+	}
+	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, SessionID: "ps_1", To: payout.StateSucceeded, PayoutID: "po_1"})
+	ex, _ = db.Exceptions(b.ID, false)
+	require.Len(t, ex, 1, "the final word closes row 1's exception")
+	require.Equal(t, 2, ex[0].Row)
 }

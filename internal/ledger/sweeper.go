@@ -30,7 +30,7 @@ var waitingForBank = map[payout.State]bool{
 
 // SweepResult counts what one sweep did.
 type SweepResult struct {
-	Requeued, Polled, Doubts int
+	Requeued, Polled, Doubts, Stalled int
 }
 
 func (s *Service) runSweeper(ctx context.Context) {
@@ -49,8 +49,9 @@ func (s *Service) runSweeper(ctx context.Context) {
 }
 
 // Sweep runs the sweeper once: re-enqueue rows stuck before the bank, poll
-// rows whose webhook is late, and open an exception for rows in doubt past
-// the deadline. In-doubt rows are never re-enqueued.
+// rows whose webhook is late, and open an exception for rows in doubt, or
+// waiting at the bank, past the deadline. In-doubt rows are never
+// re-enqueued.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	for {
@@ -66,6 +67,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		res.Requeued += n.Requeued
 		res.Polled += n.Polled
 		res.Doubts += n.Doubts
+		res.Stalled += n.Stalled
 		if n.Requeued+n.Polled == 0 {
 			break
 		}
@@ -143,6 +145,30 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 	}
 	if len(jobs) > 0 {
 		tx.After(func() { s.publishPolls(jobs, ids) })
+	}
+
+	// At the bank past the deadline with no final word (a start the bank
+	// never acted on, a webhook and every poll lost): an exception, once
+	// per row and attempt, so no row waits unseen; the polls go on.
+	stalled, err := pick(`r.state IN ('payout_started', 'confirming', 'confirmed', 'action_required') AND r.moved_at < ?
+		AND NOT EXISTS (SELECT 1 FROM exceptions e
+		WHERE e.key = 'stalled_at_bank:' || r.batch_id || '/' || r.row_no || '/' || r.attempt)`,
+		formatTime(now.Add(-s.cfg.StallAfter)))
+	if err != nil {
+		return res, err
+	}
+	for _, r := range stalled {
+		detail := fmt.Sprintf("row %d (%s) has waited at the bank in %s since %s, session %q, without a final word; polls go on, and the bank's daily report or support settles it",
+			r.Row, r.Reference, r.State, r.MovedAt, firstNonEmpty(r.ConfirmSession, r.SessionID))
+		opened, err := openException(tx, ExceptionStalled, fmt.Sprintf("%s/%d/%d", r.Batch, r.Row, r.Attempt), r.Batch, r.Row, detail)
+		if err != nil {
+			return res, err
+		}
+		if opened {
+			s.log.Error("row without a final word from the bank past its deadline", LogKeyBatch, r.Batch, LogKeyRow, r.Row,
+				LogKeyReference, r.Reference, LogKeyState, r.State)
+			res.Stalled++
+		}
 	}
 
 	// In doubt past the deadline: an exception (once per row), never a retry.

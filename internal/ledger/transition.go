@@ -363,7 +363,7 @@ func (s *Service) afterMove(tx *Tx, r *rowRec, from, to payout.State) error {
 	if _, err := tx.Exec(`UPDATE batches SET rows_terminal = rows_terminal + 1 WHERE id = ?`, r.Batch); err != nil {
 		return fmt.Errorf("count terminal rows of %s: %w", r.Batch, err)
 	}
-	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), ExceptionInDoubt); err != nil {
+	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), ExceptionInDoubt, ExceptionStalled); err != nil {
 		return err
 	}
 	return finishBatch(tx, r.Batch)

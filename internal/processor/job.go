@@ -113,9 +113,17 @@ func (p *Processor) loadRow(ctx context.Context, st *ledgerapi.RowState) (*payou
 }
 
 // singleRequest reports whether the row is paid with one
-// session/init/payout call.
+// session/init/payout call. Once the opening intent is recorded its key
+// says which flow the row took, whatever this processor's --card-flow: a
+// processor configured otherwise resumes the row the way it started.
 func (r *run) singleRequest() bool {
-	return r.row.Method == payout.MethodCard && r.p.cfg.CardFlow == CardSingleRequest
+	if r.row.Method != payout.MethodCard {
+		return false
+	}
+	if r.st.State == payout.StateOpening && r.st.IdemKey != "" {
+		return r.st.IdemKey == singleKey(r.st.Batch, r.st.Row)
+	}
+	return r.p.cfg.CardFlow == CardSingleRequest
 }
 
 func (r *run) bank() *bank131.Client { return r.p.bankFor(r.row.Method == payout.MethodCard) }
@@ -125,6 +133,9 @@ func (r *run) bank() *bank131.Client { return r.p.bankFor(r.row.Method == payout
 func (r *run) step(ctx context.Context) (done bool, err error) {
 	st := r.st
 	b, n, a := st.Batch, st.Row, st.Attempt
+	if st.BatchStatus == payout.BatchCancelled {
+		return r.cancelled(ctx)
+	}
 	switch st.State {
 	case payout.StateQueued:
 		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateClaimed, Expect: []payout.State{payout.StateQueued}})
@@ -150,6 +161,52 @@ func (r *run) step(ctx context.Context) (done bool, err error) {
 	// only the bank moves the row now (webhooks, polls); final: nothing.
 	return true, nil
 }
+
+// cancelled settles a row of a cancelled batch that stands before the bank
+// could pay it: nothing new is sent. Every flow but single-request needs our
+// session/confirm before money moves (and the gate cancels any session
+// that reaches ready_to_confirm for a finished row), so such a row is
+// cancelled. A single-request row at opening may have reached the bank in
+// an earlier delivery (a crash between the send and its record): it is in
+// doubt until the bank's webhook, session/status or daily report tells.
+func (r *run) cancelled(ctx context.Context) (bool, error) {
+	st := r.st
+	switch st.State {
+	case payout.StateOpening, payout.StateSessionOpen, payout.StateStarting:
+	default:
+		return true, nil // before opening the ledger cancelled it; later only the bank moves it
+	}
+	if st.State == payout.StateOpening && r.singleRequest() {
+		return true, r.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, Expect: []payout.State{payout.StateOpening},
+			Reason:   "The batch was cancelled while this payout's request may already have reached the bank; waiting for the bank's word.",
+			Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "batch cancelled at opening (session/init/payout)"}})
+	}
+	return true, r.move(ctx, ledgerapi.Transition{To: payout.StateCancelled, Expect: []payout.State{st.State},
+		ErrorCode: "batch_cancelled", Reason: "The batch was cancelled before this payout was confirmed.",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "batch cancelled at " + string(st.State)}})
+}
+
+// stillOpen re-reads the row before a single-request payout is sent again:
+// between attempts the batch may have been cancelled, or the row handed to
+// newer work. It returns errStopSend when nothing may be sent.
+func (r *run) stillOpen(ctx context.Context) error {
+	st, err := r.p.ledger.Get(ctx, ledgerapi.RowRequest{Batch: r.st.Batch, Row: r.st.Row})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNoCheck, err)
+	}
+	if st.State != payout.StateOpening || st.Gen != r.st.Gen || st.Attempt != r.st.Attempt || st.BatchStatus == payout.BatchCancelled {
+		r.st = st
+		return errStopSend
+	}
+	return nil
+}
+
+// errStopSend stops a send loop: the row changed under it. errNoCheck
+// stops it too: the ledger could not say, so nothing is sent now.
+var (
+	errStopSend = errors.New("row changed; nothing sent")
+	errNoCheck  = errors.New("re-read row before sending")
+)
 
 // move asks the ledger for a transition guarded by the job's generation and
 // the row's attempt, and adopts the row the ledger answers with.
@@ -286,10 +343,28 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 	req := bank131.InitPayoutRequest{PaymentMethod: method, AmountDetails: ptr(bank131.AmountOf(r.row.Amount)),
 		ParticipantDetails: recipient(r.row), Metadata: metadata(r.row)}
 	var resp *bank131.SessionResponse
+	sends := 0
 	class, err := r.p.call(ctx, "session/init/payout", ratelimit.Low, func(ctx context.Context) (err error) {
+		if sends++; sends > 1 {
+			// A retry: the bank did not act on the last send, but the
+			// batch may have been cancelled while we waited.
+			if err := r.stillOpen(ctx); err != nil {
+				return err
+			}
+		}
 		resp, err = r.bank().InitPayout(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if errors.Is(err, errStopSend) {
+		r.log.Info("row changed before the payout was sent again", logKeyState, r.st.State, "batch_status", r.st.BatchStatus)
+		if r.st.State == payout.StateOpening && r.st.Gen == r.job.Gen {
+			return false, nil // the next step settles it (a cancelled batch)
+		}
+		return true, errDrop
+	}
+	if errors.Is(err, errNoCheck) {
+		return false, later(err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		return false, r.opened(ctx, resp)

@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// TestCancelWhileTheBankIsDown: the bank answers every call with HTTP 500,
+// so the rows wait before it (a card row and a token row at opening, their
+// calls retried; a transfer at claimed, its quote retried). Finance cancels
+// the batch with `ledger cancel`; then the bank recovers. Nothing may be
+// paid: the token and transfer rows are cancelled (neither moves money
+// without our confirm), and the single-request card row is in doubt (an
+// earlier send may have reached the bank), never sent again. The sandbox's
+// own record has no payout of the batch.
+func TestCancelWhileTheBankIsDown(t *testing.T) {
+	s := startSystem(t, options{sandboxArgs: []string{"--fault-5xx", "1"}})
+	file := payoutFile(t, s.dir, "cancel.csv", []map[string]string{
+		cardRow("X-1", "1500.00", "Ivanov Ivan", "4242424242424242"),
+		tokenRow("X-2", "700.00", "Petrova Anna", "tok_cancel_0002"),
+		transferRow("X-3", "25000.00", "RUB", "cash"),
+	})
+	batch := s.ingest(file)
+	want := map[int]payout.State{1: payout.StateOpening, 2: payout.StateOpening, 3: payout.StateClaimed}
+	require.Eventually(t, func() bool {
+		for n, st := range want {
+			if r := s.tryRow(batch, n); r == nil || r.State != st {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "rows waiting before the bank")
+
+	out, err := exec.Command(filepath.Join(binDir, "ledger"), "cancel", "--batch", batch, "--reason", "wrong file",
+		"--by", "anna", "--nats-url", s.natsURL).CombinedOutput()
+	require.NoError(t, err, "ledger cancel: %s", out)
+	require.Contains(t, string(out), "cancelled")
+
+	// The bank recovers: the same address, no faults.
+	s.mu.Lock()
+	var bank *proc
+	for _, p := range s.procs {
+		if p.name == "bank131-sandbox" && !p.exited() {
+			bank = p
+		}
+	}
+	s.mu.Unlock()
+	bank.stop()
+	i := slices.Index(bank.args, "--fault-5xx")
+	require.GreaterOrEqual(t, i, 0)
+	s.start("bank131-sandbox", slices.Delete(slices.Clone(bank.args), i, i+2)...)
+	s.waitHTTP(s.bankURL + "/sandbox/payouts")
+
+	sum := s.waitFinal(batch, 3, 30*time.Second, func(st payout.State) bool {
+		return st.Terminal() || st == payout.StateInDoubt
+	})
+	require.Equal(t, payout.BatchCancelled, sum.Status)
+	checkRows(t, s, batch, []expect{
+		{payout.StateInDoubt, ""},
+		{payout.StateCancelled, "batch_cancelled"},
+		{payout.StateCancelled, ""},
+	})
+	// Give every retry, redelivery and sweep time to misbehave.
+	time.Sleep(5 * time.Second)
+	for n, st := range map[int]payout.State{1: payout.StateInDoubt, 2: payout.StateCancelled, 3: payout.StateCancelled} {
+		require.Equal(t, st, s.row(batch, n).State, "row %d", n)
+	}
+	for ref, ps := range s.bankPayouts() {
+		require.NotContains(t, ref, batch, "the bank has a payout of the cancelled batch: %+v", ps)
+	}
+	s.agree(batch, 3)
+}
