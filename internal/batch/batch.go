@@ -49,6 +49,11 @@ type Options struct {
 	OnError func(Error)
 	// OnWarning, like OnError, is called for every warning.
 	OnWarning func(Error)
+	// Name is the batch's name given with the upload (ingest --name, the
+	// form field name), checked as free text: no card number, no control
+	// or invisible characters, at most 255 characters. Its problems are
+	// file-level errors in column "name".
+	Name string
 	// OnRecord, if set, is called by Validate for the header, for every data
 	// record and, at the end, once for file-level errors (see Record). The
 	// errors report (ErrorsCSV) is such a hook. The record is only valid
@@ -84,7 +89,8 @@ type Error struct {
 	Line int `json:"line,omitempty"`
 	// Column is the column's name, or "" for problems of a row or the file.
 	Column string `json:"column,omitempty"`
-	// Message says what is wrong. It never holds a full card number.
+	// Message says what is wrong. It never holds a full card number: every
+	// value it quotes is masked (424242******4242).
 	Message string `json:"message"`
 }
 
@@ -183,7 +189,7 @@ func Rows(r io.Reader, opts Options, seal SealFunc) iter.Seq2[*payout.Row, error
 	return func(yield func(*payout.Row, error) bool) {
 		res := &Result{Totals: money.Totals{}, ByMethod: map[string]int{}}
 		opts.OnError, opts.OnWarning, opts.OnRecord = nil, nil, nil
-		opts.ExpectCount, opts.ExpectTotal = 0, ""
+		opts.ExpectCount, opts.ExpectTotal, opts.Name = 0, "", ""
 		s := newScanner(opts, res, false)
 		s.seal = seal
 		stopped := false

@@ -181,7 +181,12 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 		n := normalizeName(h)
 		norm[i] = n
 		positions[i] = strconv.Itoa(i + 1)
-		l.names[i] = n
+		l.names[i] = redactPANs(n)
+		if msg := headerProblem(n); msg != "" {
+			errs = append(errs, Error{Line: line, Column: quote(n), Message: msg})
+			norm[i] = "\x00bad" + strconv.Itoa(i) // never a tag, nor metadata
+			continue
+		}
 		if n == "" {
 			l.unnamed = append(l.unnamed, i)
 			norm[i] = "\x00unnamed" + strconv.Itoa(i) // never a tag
@@ -217,6 +222,21 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 		errs = append(errs, Error{Line: line, Column: redactPANs(strings.TrimSpace(rec[i])), Message: unknownColumn(redactPANs(n))})
 	}
 	return l, errs
+}
+
+// headerProblem checks a column name as text: a name becomes a metadata
+// key (meta_…), so it may hold no card number and no invisible character.
+func headerProblem(n string) string {
+	if n == "" {
+		return ""
+	}
+	if msg := textProblem(n); msg != "" {
+		return "column name " + msg
+	}
+	if masked, ok := findPAN(n); ok {
+		return "column name contains what looks like a card number (" + masked + ")"
+	}
+	return ""
 }
 
 // sliceReader gives gocsv records that were already read.

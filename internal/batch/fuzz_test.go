@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FuzzValidate feeds arbitrary bytes to the parser: it must not panic, and
@@ -20,6 +22,10 @@ func FuzzValidate(f *testing.F) {
 	}
 	f.Add([]byte("reference;method;amount\n\"a\nb\";card;1\n"))
 	f.Add([]byte("\xef\xbb\xbfreference\tmethod\tamount\r\n"))
+	f.Add([]byte(cardFile(map[string]string{"full_name": "Ivan.4242.4242.4242.4242", "reference": "4111111111111111-2026"})))
+	f.Add([]byte(cardFile(map[string]string{"description": "card 5555 5555 5555 4444 2027", "meta_note": "5105.1051.0510.5100"})))
+	f.Add([]byte(cardFile(map[string]string{"phone": "4000_0566_5566_5556", "amount": "4111/1111/1111/1111"})))
+	f.Add([]byte(cardFile(map[string]string{"description": "a\u202eb\u200bc\u0085d", "amount": "1 500 0,5"})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := 1 + bytes.Count(data, []byte("\n"))
 		var seen int
@@ -32,10 +38,8 @@ func FuzzValidate(f *testing.F) {
 				if e.Line < 0 || e.Line > lines {
 					t.Fatalf("error line %d outside the input's %d lines: %v", e.Line, lines, e)
 				}
-				for _, p := range testPANs[:3] {
-					if strings.Contains(e.String(), p) {
-						t.Fatalf("message shows a card number: %v", e)
-					}
+				if p, ok := showsTestPAN(e.String()); ok {
+					t.Fatalf("message shows card number %s: %v", p, e)
 				}
 			}})
 		if err != nil {
@@ -58,4 +62,29 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 	})
+}
+
+// showsTestPAN reports whether s holds one of the Luhn-valid test card
+// numbers in groups of four with a separator the detector knows, not glued
+// to more digits.
+func showsTestPAN(s string) (string, bool) {
+	for _, p := range testPANs[:6] {
+		for _, sep := range []string{"", " ", "-", ".", "/", "_", "  ", "\t", "\u00a0", "–", "—"} {
+			form := p[0:4] + sep + p[4:8] + sep + p[8:12] + sep + p[12:16]
+			for i := 0; ; {
+				j := strings.Index(s[i:], form)
+				if j < 0 {
+					break
+				}
+				j += i
+				before, _ := utf8.DecodeLastRuneInString(s[:j])
+				after, _ := utf8.DecodeRuneInString(s[j+len(form):])
+				if !unicode.IsDigit(before) && !unicode.IsDigit(after) {
+					return p, true
+				}
+				i = j + 1
+			}
+		}
+	}
+	return "", false
 }

@@ -226,7 +226,8 @@ func (s *scanner) limit(cur string) int64 {
 	return l
 }
 
-// checkCard: 13–19 digits after removing spaces and dashes, Luhn-valid.
+// checkCard: 13–19 digits after removing spaces and dashes, Luhn-valid,
+// not all one digit.
 func (s *scanner) checkCard() {
 	v := s.cell(colCardNumber)
 	if !s.required(colCardNumber, v, " for method card") {
@@ -258,6 +259,8 @@ func (s *scanner) checkCard() {
 		s.fail(colCardNumber, "may hold only digits, spaces and dashes"+last4)
 	case len(d) < 13 || len(d) > 19:
 		s.failf(colCardNumber, "has %d digits; a card number has 13–19%s", len(d), last4)
+	case fakePAN(d):
+		s.fail(colCardNumber, "is not a card number: all its digits are the same"+last4+"; enter the recipient's card number")
 	case !payout.Luhn(string(d)):
 		s.fail(colCardNumber, "fails the Luhn check"+last4)
 	default:

@@ -31,7 +31,7 @@ const (
 	kindPhone                    // phones: a leading + is not a formula
 	kindID                       // ids: scientific notation gets its own message
 	kindCard                     // card_number
-	kindToken                    // a whole-cell card number is rejected
+	kindToken                    // card numbers inside are rejected
 	kindHash                     // 64 hex characters
 )
 
@@ -119,33 +119,20 @@ func (s *scanner) required(c col, v, why string) bool {
 // quote shows a cell in a message, shortened and with any card number
 // masked.
 func quote(v string) string {
+	v = redactPANs(v) // before shortening: a card number cut in two is no longer found
 	if utf8.RuneCountInString(v) > 40 {
 		r := []rune(v)
 		v = string(r[:37]) + "…"
 	}
-	return strconv.Quote(redactPANs(v))
+	return strconv.Quote(v)
 }
 
 // cellProblem runs the checks every cell gets: encoding, control
 // characters, formulas, card numbers in the wrong place, scientific
 // notation. It returns "" when the cell passes.
 func cellProblem(v string, kind columnKind) string {
-	ascii := true
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c >= 0x7F {
-			ascii = false
-			break
-		}
-	}
-	if !ascii {
-		if !utf8.ValidString(v) {
-			return "is not valid UTF-8 text; save the whole file as CSV UTF-8 and upload again"
-		}
-		for _, r := range v {
-			if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7F || r == utf8.RuneError {
-				return fmt.Sprintf("contains a control character (U+%04X)", r)
-			}
-		}
+	if msg := textProblem(v); msg != "" {
+		return msg
 	}
 	switch v[0] {
 	case '=', '@':
@@ -172,15 +159,91 @@ func cellProblem(v string, kind columnKind) string {
 	}
 	switch kind {
 	case kindToken:
-		if digits, ok := wholePAN(v); ok {
-			return "looks like a card number (last4 " + digits[len(digits)-4:] + "), not a token; card numbers go into card_number with method card"
+		if masked, ok := wholePAN(v); ok {
+			return "looks like a card number (" + masked + "), not a token; card numbers go into card_number with method card"
+		}
+		if masked, ok := findPAN(v); ok {
+			return "contains what looks like a card number (" + masked + "); card numbers go only into card_number"
 		}
 	case kindText, kindID:
-		if last4, ok := findPAN(v); ok {
-			return "contains what looks like a card number (last4 " + last4 + "); card numbers go only into card_number"
+		if masked, ok := findPAN(v); ok {
+			return "contains what looks like a card number (" + masked + "); card numbers go only into card_number"
 		}
 	}
 	return ""
+}
+
+// textProblem checks text of any kind (a cell, a column name, the batch
+// name): valid UTF-8, no control characters (C0 but tab and line breaks,
+// DEL, C1), no invisible formatting characters (Unicode Cf: zero-width
+// and bidirectional controls, soft hyphen, BOM) and no line or paragraph
+// separators (Zl, Zp). It returns "" when the text passes.
+func textProblem(v string) string {
+	i := 0
+	for i < len(v) && v[i] >= 0x20 && v[i] < 0x7F {
+		i++
+	}
+	if i == len(v) {
+		return "" // printable ASCII
+	}
+	if !utf8.ValidString(v) {
+		return "is not valid UTF-8 text; save the whole file as CSV UTF-8 and upload again"
+	}
+	pos := 0
+	for _, r := range v {
+		pos++
+		switch {
+		case r < 0x80:
+			if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7F {
+				return fmt.Sprintf("contains a control character (U+%04X) at character %d", r, pos)
+			}
+		case r <= 0x9F:
+			return fmt.Sprintf("contains a control character (U+%04X) at character %d", r, pos)
+		case r == utf8.RuneError:
+			return fmt.Sprintf("contains the replacement character (U+FFFD) at character %d: the text was damaged by a conversion; export the file again", pos)
+		case r == 0xAD || r >= 0x600 && invisible(r):
+			return fmt.Sprintf("contains an invisible character, %s, at character %d; delete it (it often comes with text pasted from a web page or a document)", invisibleName(r), pos)
+		}
+	}
+	return ""
+}
+
+// invisible reports whether r is a format character (Cf) or a line or
+// paragraph separator. Below U+0600 the only one is U+00AD.
+func invisible(r rune) bool {
+	return r == 0x2028 || r == 0x2029 || unicode.Is(unicode.Cf, r)
+}
+
+// invisibleName says which invisible character r is.
+func invisibleName(r rune) string {
+	name := ""
+	switch {
+	case r == 0xAD:
+		name = "soft hyphen"
+	case r == 0x200B:
+		name = "zero-width space"
+	case r == 0x200C:
+		name = "zero-width non-joiner"
+	case r == 0x200D:
+		name = "zero-width joiner"
+	case r == 0x200E:
+		name = "left-to-right mark"
+	case r == 0x200F:
+		name = "right-to-left mark"
+	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x061C:
+		name = "bidirectional text control"
+	case r == 0x2028:
+		name = "line separator"
+	case r == 0x2029:
+		name = "paragraph separator"
+	case r == 0x2060:
+		name = "word joiner"
+	case r == 0xFEFF:
+		name = "byte order mark"
+	default:
+		name = "formatting character"
+	}
+	return fmt.Sprintf("U+%04X (%s)", r, name)
 }
 
 // scientific reports whether v looks like a number a spreadsheet wrote in
@@ -211,93 +274,6 @@ func scientific(v string) bool {
 		i++
 	}
 	return digits() > 0 && i == n
-}
-
-// wholePAN reports whether the whole cell is a Luhn-valid 13–19 digit
-// number (spaces and dashes between digits allowed) and returns its digits.
-func wholePAN(v string) (string, bool) {
-	var d []byte
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case c >= '0' && c <= '9':
-			d = append(d, c)
-		case c == ' ' || c == '-':
-		default:
-			return "", false
-		}
-	}
-	if len(d) < 13 || len(d) > 19 || !payout.Luhn(string(d)) {
-		return "", false
-	}
-	return string(d), true
-}
-
-// findPAN looks for a Luhn-valid run of 13–19 digits (single spaces or
-// dashes between digits allowed) inside free text and returns its last four.
-func findPAN(v string) (string, bool) {
-	count := 0
-	for i := 0; i < len(v); i++ {
-		if v[i] >= '0' && v[i] <= '9' {
-			count++
-		}
-	}
-	if count < 13 {
-		return "", false
-	}
-	var found string
-	eachDigitRun(v, func(start, end int, digits []byte) {
-		if found == "" && len(digits) >= 13 && len(digits) <= 19 && payout.Luhn(string(digits)) {
-			found = string(digits[len(digits)-4:])
-		}
-	})
-	return found, found != ""
-}
-
-// eachDigitRun calls fn for every run of digits in v that may have single
-// spaces or dashes between its digits; start and end are byte offsets.
-func eachDigitRun(v string, fn func(start, end int, digits []byte)) {
-	var digits []byte
-	for i := 0; i < len(v); {
-		if v[i] < '0' || v[i] > '9' {
-			i++
-			continue
-		}
-		start, end := i, i
-		digits = digits[:0]
-		for i < len(v) {
-			c := v[i]
-			if c >= '0' && c <= '9' {
-				digits = append(digits, c)
-				i++
-				end = i
-				continue
-			}
-			if (c == ' ' || c == '-') && i+1 < len(v) && v[i+1] >= '0' && v[i+1] <= '9' {
-				i++
-				continue
-			}
-			break
-		}
-		fn(start, end, digits)
-	}
-}
-
-// redactPANs replaces every Luhn-valid 13–19 digit run in v by ****last4.
-func redactPANs(v string) string {
-	if _, ok := findPAN(v); !ok {
-		return v
-	}
-	var b strings.Builder
-	last := 0
-	eachDigitRun(v, func(start, end int, digits []byte) {
-		if len(digits) >= 13 && len(digits) <= 19 && payout.Luhn(string(digits)) {
-			b.WriteString(v[last:start])
-			b.WriteString("****" + string(digits[len(digits)-4:]))
-			last = end
-		}
-	})
-	b.WriteString(v[last:])
-	return b.String()
 }
 
 // checkReference: 1–64 of A–Z a–z 0–9 _ . : / -.

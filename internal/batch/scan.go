@@ -184,6 +184,7 @@ func (s *scanner) readHeader() error {
 		}
 	}
 	s.errs = errs
+	s.maskErrors()
 	if s.opts.OnRecord != nil {
 		s.opts.OnRecord(&Record{Kind: RecordHeader, Delimiter: s.cr.Comma, Line: line, Header: s.header, Cells: s.header, Errors: errs})
 	}
@@ -194,6 +195,7 @@ func (s *scanner) readHeader() error {
 // endRecord reports the current record's errors and warnings.
 func (s *scanner) endRecord(rec []string) {
 	slices.SortStableFunc(s.errs, func(a, b Error) int { return a.Line - b.Line })
+	s.maskErrors()
 	if s.opts.OnRecord != nil {
 		s.opts.OnRecord(&Record{Kind: RecordRow, Delimiter: s.cr.Comma, Line: s.line, Row: s.index, Header: s.header, Cells: rec,
 			Errors: s.errs, Warnings: s.warns})
@@ -201,7 +203,20 @@ func (s *scanner) endRecord(rec []string) {
 	s.flush()
 }
 
+// maskErrors masks any card number left in the current errors and
+// warnings. Messages quote values through quote, which masks them already;
+// this is the last line of defence for anything that does not.
+func (s *scanner) maskErrors() {
+	for _, list := range [][]Error{s.errs, s.warns} {
+		for i := range list {
+			list[i].Column = redactPANs(list[i].Column)
+			list[i].Message = redactPANs(list[i].Message)
+		}
+	}
+}
+
 func (s *scanner) flush() {
+	s.maskErrors()
 	max := s.opts.maxErrors()
 	for _, e := range s.errs {
 		s.res.ErrorCount++
@@ -240,6 +255,10 @@ func (s *scanner) finishFile() {
 			s.checkExpectTotal(t)
 		}
 	}
+	if s.pass1 {
+		s.checkBatchName()
+	}
+	s.maskErrors()
 	if len(s.errs) > 0 && s.opts.OnRecord != nil {
 		r := &Record{Kind: RecordFile, Header: s.header, Errors: s.errs}
 		if s.cr != nil {
@@ -266,11 +285,30 @@ func (s *scanner) checkExpectTotal(text string) {
 	got := amounts[0]
 	want, err := money.Parse(text, got.Currency)
 	if err != nil {
-		s.fileError(Error{Message: fmt.Sprintf("control total %q is not an amount in %s", text, got.Currency)})
+		s.fileError(Error{Message: fmt.Sprintf("control total %s is not an amount in %s", quote(text), got.Currency)})
 		return
 	}
 	if want.Minor != got.Minor {
 		s.fileError(Error{Message: fmt.Sprintf("the file's total is %s, expected %s (control total)", got, want)})
+	}
+}
+
+// checkBatchName checks Options.Name as free text.
+func (s *scanner) checkBatchName() {
+	v := strings.TrimSpace(s.opts.Name)
+	if v == "" {
+		return
+	}
+	msg := textProblem(v)
+	if msg == "" {
+		if masked, ok := findPAN(v); ok {
+			msg = "contains what looks like a card number (" + masked + "); a batch name must not hold card data"
+		} else if n := utf8.RuneCountInString(v); n > maxText {
+			msg = fmt.Sprintf("is %d characters long; at most %d", n, maxText)
+		}
+	}
+	if msg != "" {
+		s.fileError(Error{Column: "name", Message: msg})
 	}
 }
 

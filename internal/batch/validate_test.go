@@ -85,8 +85,8 @@ func TestValidateFiles(t *testing.T) {
 				"6: card_number: may hold only digits, spaces and dashes (last4 2424)",
 				"7: card_number: is required for method card",
 				"8: card_number: \"4.24242E+15\" is in scientific notation: a spreadsheet turned the card number into a float and lost digits; format the column as text and export again",
-				"9: description: contains what looks like a card number (last4 4444); card numbers go only into card_number",
-				"10: card_token: looks like a card number (last4 4444), not a token; card numbers go into card_number with method card",
+				"9: description: contains what looks like a card number (555555******4444); card numbers go only into card_number",
+				"10: card_token: looks like a card number (555555******4444), not a token; card numbers go into card_number with method card",
 				"11: card_token: is required for method token",
 				"12: card_token: \"tok abc\" is not a token: it may hold only letters, digits and punctuation, no spaces",
 				"13: card_number: has 20 digits; a card number has 13–19 (last4 1234)",
@@ -449,10 +449,10 @@ func TestErrorsCSV(t *testing.T) {
 	require.Equal(t, "reference,method,amount,full_name,card_number,card_token,description,error_column,error_message", lines[0])
 	require.Equal(t, "C-1,card,100,Ivan Petrov,424242******4242,,,,", lines[1])
 	require.Equal(t, "C-2,card,100,Ivan Petrov,424242******4243,,,card_number,card_number: fails the Luhn check (last4 4243)", lines[2])
-	require.Equal(t, "C-8,card,100,Ivan Petrov,220000******0004,,paid to card ****4444 as agreed,description,"+
-		"description: contains what looks like a card number (last4 4444); card numbers go only into card_number", lines[8])
-	require.Equal(t, "C-9,token,100,Ivan Petrov,,****4444,,card_token,"+
-		`"card_token: looks like a card number (last4 4444), not a token; card numbers go into card_number with method card"`, lines[9])
+	require.Equal(t, "C-8,card,100,Ivan Petrov,220000******0004,,paid to card 555555******4444 as agreed,description,"+
+		"description: contains what looks like a card number (555555******4444); card numbers go only into card_number", lines[8])
+	require.Equal(t, "C-9,token,100,Ivan Petrov,,555555******4444,,card_token,"+
+		`"card_token: looks like a card number (555555******4444), not a token; card numbers go into card_number with method card"`, lines[9])
 
 	// The report is an upload again: the error columns are ignored, and
 	// the masked card numbers say what to do.
