@@ -241,14 +241,14 @@ func (h *Handler) options(f map[string]string) (Options, error) {
 	if v := f["require_approval"]; v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return opts, badRequest("require_approval %q is not true or false", v)
+			return opts, badRequest("require_approval %q is not true or false", batch.RedactCards(v))
 		}
 		opts.RequireApproval = b
 	}
 	if v := f["expect_count"]; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return opts, badRequest("expect_count %q is not a positive number", v)
+			return opts, badRequest("expect_count %q is not a positive number", batch.RedactCards(v))
 		}
 		opts.Batch.ExpectCount = n
 	}
@@ -266,7 +266,7 @@ func (h *Handler) options(f map[string]string) (Options, error) {
 func ParseSchedule(v string) (*time.Time, error) {
 	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
 	if err != nil {
-		return nil, fmt.Errorf("schedule %q is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00", v)
+		return nil, fmt.Errorf("schedule %q is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00", batch.RedactCards(v))
 	}
 	return &t, nil
 }
@@ -276,7 +276,7 @@ func ParseSchedule(v string) (*time.Time, error) {
 func CheckExpectTotal(v string) error {
 	a, err := money.Parse(v, "RUB")
 	if err != nil || a.Minor <= 0 {
-		return fmt.Errorf("control total %q is not a positive amount such as 1234.56", v)
+		return fmt.Errorf("control total %q is not a positive amount such as 1234.56", batch.RedactCards(v))
 	}
 	return nil
 }

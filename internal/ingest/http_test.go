@@ -126,6 +126,10 @@ func TestHandlerRefusals(t *testing.T) {
 			`schedule "tomorrow" is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00`},
 		{"bad count", "/batches?expect_count=-1", "text/csv", strings.NewReader("x"), http.StatusBadRequest, `expect_count "-1" is not a positive number`},
 		{"bad total", "/batches?expect_total=abc", "text/csv", strings.NewReader("x"), http.StatusBadRequest, `control total "abc" is not a positive amount such as 1234.56`},
+		{"card number in a total", "/batches?expect_total=4111.1111.1111.1111", "text/csv", strings.NewReader("x"), http.StatusBadRequest,
+			`control total "411111******1111" is not a positive amount such as 1234.56`},
+		{"card number in a schedule", "/batches?schedule_at=4111-1111-1111-1111", "text/csv", strings.NewReader("x"), http.StatusBadRequest,
+			`schedule "411111******1111" is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00`},
 		{"no file", "/batches", "multipart/form-data; boundary=x", strings.NewReader("--x--\r\n"), http.StatusBadRequest, `the form has no "file" field`},
 	}
 	for _, tt := range tests {
@@ -139,4 +143,21 @@ func TestHandlerRefusals(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// TestHandlerCardNumberInName: the batch name is checked like the file's
+// text; the answer shows it and the file name masked.
+func TestHandlerCardNumberInName(t *testing.T) {
+	srv, e, _ := newTestServer(t, 0)
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	body, ct := multipartBody(t, "pay 4111 1111 1111 1111.csv", data, map[string]string{"name": "Payroll Ivan.4242.4242.4242.4242"})
+	status, out := post(t, srv.URL+"/batches", ct, body)
+	require.Equal(t, http.StatusUnprocessableEntity, status, out)
+	require.Equal(t, "invalid", out["status"])
+	require.Equal(t, []any{map[string]any{"column": "name",
+		"message": "contains what looks like a card number (424242******4242); a batch name must not hold card data"}}, out["errors"])
+	require.Equal(t, "Payroll Ivan.424242******4242", out["name"])
+	require.Equal(t, "pay 411111******1111.csv", out["file_name"])
+	require.Empty(t, streamMsgs(t, e.js))
 }

@@ -145,6 +145,7 @@ func Check(path string, opts Options) (*Result, error) {
 	var rows atomic.Int64
 	pr := newProgressReader(f, PhaseValidate, size, &rows, opts.Progress)
 	bopts := opts.Batch
+	bopts.Name = opts.Name // checked with the file: no card numbers, no invisible characters
 	if pr != nil {
 		onRecord := bopts.OnRecord
 		bopts.OnRecord = func(r *batch.Record) {
@@ -175,7 +176,7 @@ func Check(path string, opts Options) (*Result, error) {
 		Totals:          vr.Totals,
 		TotalsDecimal:   decimals(vr.Totals),
 		ByMethod:        vr.ByMethod,
-		Name:            opts.Name,
+		Name:            batch.RedactCards(opts.Name), // as given when valid
 		ScheduleAt:      opts.ScheduleAt,
 		RequireApproval: opts.RequireApproval,
 		Errors:          vr.Errors,
@@ -192,11 +193,13 @@ func Check(path string, opts Options) (*Result, error) {
 	return res, nil
 }
 
+// fileName is the name the result and the manifest show, with any card
+// number in it masked.
 func fileName(path string, opts Options) string {
 	if opts.FileName != "" {
-		return opts.FileName
+		return batch.RedactCards(opts.FileName)
 	}
-	return filepath.Base(path)
+	return batch.RedactCards(filepath.Base(path))
 }
 
 func decimals(t money.Totals) map[string]string {

@@ -349,3 +349,29 @@ func TestCheck(t *testing.T) {
 	_, err = Check("no/such/file.csv", testOptions(t))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+func TestCheckName(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"Payroll November 2026", ""},
+		{"Payroll 5105.1051.0510.5100", "contains what looks like a card number (510510******5100); a batch name must not hold card data"},
+		{"Payroll\u202eNovember", "contains an invisible character, U+202E (bidirectional text control), at character 8; delete it (it often comes with text pasted from a web page or a document)"},
+	}
+	for _, tt := range tests {
+		opts := testOptions(t)
+		opts.Name = tt.name
+		var seen []batch.Error
+		opts.Batch.OnError = func(e batch.Error) { seen = append(seen, e) }
+		res, err := Check(samplePath, opts)
+		require.NoError(t, err)
+		if tt.want == "" {
+			require.Equal(t, StatusValid, res.Status)
+			require.Equal(t, tt.name, res.Name)
+			continue
+		}
+		require.Equal(t, StatusInvalid, res.Status)
+		want := []batch.Error{{Column: "name", Message: tt.want}}
+		require.Equal(t, want, res.Errors)
+		require.Equal(t, want, seen, "the CLI prints it")
+		require.NotContains(t, res.Name, "5105.1051")
+	}
+}
