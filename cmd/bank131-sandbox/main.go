@@ -75,6 +75,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 		jitter      = fs.Duration("fault-jitter", 0, "random extra latency up to this")
 		errors5xx   = fs.Float64("fault-5xx", 0, "share of API requests answered 500/502 without processing (0..1)")
 		drops       = fs.Float64("fault-drop", 0, "share of API requests processed and answered by closing the connection")
+		lost        = fs.Float64("fault-lost", 0, "share of API requests lost: read, not processed, the connection closed")
 		rateLimit   = fs.Float64("fault-rate-limit", 0, "requests per second above which the sandbox answers 429 (0: off)")
 		rateBurst   = fs.Int("fault-rate-burst", 1, "burst of the rate limit")
 		hookDup     = fs.Float64("fault-webhook-duplicate", 0, "share of webhooks sent twice")
@@ -123,7 +124,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 			ErrorResolve: *errorResolve, Refund: *refundDelay},
 		WebhookRetry: sandbox.WebhookRetry{Initial: *retryInitial, Max: *retryMax, GiveUp: *retryGiveUp},
 		Faults: sandbox.Faults{Seed: *seed, Latency: *latency, Jitter: *jitter, ServerErrors: *errors5xx,
-			Drops: *drops, RateLimit: *rateLimit, RateBurst: *rateBurst, WebhookDuplicates: *hookDup,
+			Drops: *drops, Lost: *lost, RateLimit: *rateLimit, RateBurst: *rateBurst, WebhookDuplicates: *hookDup,
 			WebhookReorders: *hookReorder, WebhookDrops: *hookDrop},
 	})
 	if err != nil {

@@ -363,8 +363,32 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 		ev.typ = bank131.HookReadyToConfirm
 	case s.RedirectURL() != "":
 		ev.typ = bank131.HookActionRequired
+	case s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted:
+		return p.startNeverArrived(ctx, st, session)
 	default:
 		return nil
 	}
 	return p.apply(ctx, msg, ev)
+}
+
+// startNeverArrived handles a row recorded as started whose session the
+// bank still shows empty: the session/start/payout whose outcome was
+// unknown never reached it. The row takes a new attempt (a new session and
+// keys); the old session is abandoned, so should its start ever arrive,
+// the gate cancels it. A cancelled batch refuses the new attempt and the
+// row waits for the stall exception.
+func (p *Processor) startNeverArrived(ctx context.Context, st *ledgerapi.RowState, session string) error {
+	log := p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeySession, session)
+	_, err := p.ledger.Transition(ctx, ledgerapi.Transition{Batch: st.Batch, Row: st.Row, To: payout.StateQueued,
+		Expect: []payout.State{payout.StatePayoutStarted}, Gen: st.Gen, Attempt: st.Attempt, NewAttempt: true, Worker: p.cfg.Worker,
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceStatus, Detail: "session/status: " + session + " created, no payout: the start never reached it; new attempt"}})
+	if err != nil {
+		if errors.As(err, new(*ledgerapi.Error)) {
+			log.Info("session without its payout; the ledger keeps the row", logKeyError, err)
+			return nil
+		}
+		return later(err)
+	}
+	log.Warn("session without its payout: the start never reached the bank; new attempt")
+	return nil
 }

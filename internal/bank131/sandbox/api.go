@@ -85,6 +85,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if s.faults.roll(shareLost) {
+		s.sleep(r, latency)
+		s.log.Info("fault: request lost, not processed, connection closed", logKeyMethod, method)
+		hangUp(w)
+		return
+	}
+
 	project, aerr := s.authenticate(r, body)
 	if aerr != nil {
 		s.log.Warn("security: request rejected", logKeyEvent, "bad_request_signature", logKeyMethod, method,
@@ -101,15 +108,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	s.sleep(r, latency)
 	if s.faults.roll(shareDrops) {
 		s.log.Info("fault: processed, connection dropped", logKeyMethod, method)
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		panic(http.ErrAbortHandler) // HTTP/2 or a recorder: abort the answer
+		hangUp(w)
+		return
 	}
 	writeJSON(w, status, answer)
+}
+
+// hangUp closes the connection without an answer.
+func hangUp(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	panic(http.ErrAbortHandler) // HTTP/2 or a recorder: abort the answer
 }
 
 // run calls the handler under the idempotency key, if any.

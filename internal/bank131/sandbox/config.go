@@ -101,6 +101,10 @@ type Faults struct {
 	// Drops is the share of API requests that are processed and then
 	// answered by closing the connection (hijack and close).
 	Drops float64
+	// Lost is the share of API requests whose connection is closed after
+	// the request was read and before it is processed: a request lost on
+	// its way to the bank, which the client cannot tell from a drop.
+	Lost float64
 	// RateLimit, if positive, is the request rate (per second, all projects
 	// together) above which requests get HTTP 429 too_many_requests with
 	// Retry-After: 1. RateBurst is the bucket size (default 1).

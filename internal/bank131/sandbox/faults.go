@@ -82,6 +82,7 @@ func (f *faultState) badGateway() bool {
 
 func shareServerErrors(f Faults) float64      { return f.ServerErrors }
 func shareDrops(f Faults) float64             { return f.Drops }
+func shareLost(f Faults) float64              { return f.Lost }
 func shareWebhookDrops(f Faults) float64      { return f.WebhookDrops }
 func shareWebhookDuplicates(f Faults) float64 { return f.WebhookDuplicates }
 func shareWebhookReorders(f Faults) float64   { return f.WebhookReorders }

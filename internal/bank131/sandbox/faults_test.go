@@ -67,6 +67,23 @@ func TestFaultDrops(t *testing.T) {
 	e.sink.await(p.SessionID, bank131.HookPaymentFinished, 1)
 }
 
+// A lost request looks like a drop to the client (outcome unknown), but the
+// bank never processed it: the same key later is a first request.
+func TestFaultLost(t *testing.T) {
+	e := newEnv(t, func(c *sandbox.Config) { c.Faults = sandbox.Faults{Lost: 1} })
+	c := e.client(projSingle)
+	_, err := c.InitPayout(ctx, initReq(100), bank131.WithIdempotencyKey("b/9/init"))
+	require.Error(t, err)
+	require.Equal(t, bank131.ClassUnknown, bank131.Classify(err), "%v", err)
+	require.Empty(t, e.srv.Payouts(), "not processed")
+
+	e.srv.SetFaults(sandbox.Faults{})
+	r, err := c.InitPayout(ctx, initReq(100), bank131.WithIdempotencyKey("b/9/init"))
+	require.NoError(t, err, "the key was never used")
+	require.Len(t, e.srv.Payouts(), 1)
+	e.sink.await(r.Session.ID, bank131.HookPaymentFinished, 1)
+}
+
 // Latency longer than the client's timeout: the request was processed, the
 // client's outcome is unknown.
 func TestFaultLatency(t *testing.T) {
