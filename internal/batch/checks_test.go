@@ -244,3 +244,34 @@ func TestFakeCardNumbers(t *testing.T) {
 		require.Equal(t, []string{tt.want}, got, tt.in)
 	}
 }
+
+// TestAmountGrouping: spaces separate thousands only; anything else is an
+// error that says which space and why.
+func TestAmountGrouping(t *testing.T) {
+	const tail = "; spaces may only separate thousands, as in 1 500 000,50"
+	tests := []struct {
+		in    string
+		minor int64
+		want  string
+	}{
+		{"1 500", 150000, ""},
+		{"1 500,50", 150050, ""},
+		{"1\u00a0500.5", 150050, ""},
+		{"12 345", 1234500, ""},
+		{"15 00", 0, `2: amount: "15 00" is not an amount: the space at character 3 is followed by 2 digits ("00"), not 3` + tail},
+		{"1 5", 0, `2: amount: "1 5" is not an amount: the space at character 2 is followed by 1 digit ("5"), not 3` + tail},
+		{"1 500 0,5", 0, `2: amount: "1 500 0,5" is not an amount: the space at character 6 is followed by 1 digit ("0"), not 3` + tail},
+		{"1 0 0", 0, `2: amount: "1 0 0" is not an amount: the space at character 2 is followed by 1 digit ("0"), not 3` + tail},
+		{"1000 000", 0, `2: amount: "1000 000" is not an amount: the space at character 5 follows 4 digits ("1000"); before the first space there may be 1–3` + tail},
+		{"1 500,5 0", 0, `2: amount: "1 500,5 0" is not an amount: the space at character 8 is in the fraction, after the decimal separator` + tail},
+	}
+	for _, tt := range tests {
+		res, got := validateText(t, cardFile(map[string]string{"amount": tt.in}), Options{})
+		if tt.want == "" {
+			require.Empty(t, got, tt.in)
+			require.Equal(t, tt.minor, res.Totals["RUB"], tt.in)
+			continue
+		}
+		require.Equal(t, []string{tt.want}, got, tt.in)
+	}
+}

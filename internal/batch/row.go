@@ -174,7 +174,11 @@ func (s *scanner) checkAmount(cur string, curOK bool) {
 		parseCur = "RUB" // still check the amount's syntax
 	}
 	a, err := parseAmount(v, parseCur)
+	var grouping *money.GroupingError
 	switch {
+	case errors.As(err, &grouping):
+		s.failf(colAmount, "%s is not an amount: %s", quote(v), grouping)
+		return
 	case errors.Is(err, money.ErrPrecision):
 		s.failf(colAmount, "%s has more than %d decimal places", quote(v), money.Exponent(parseCur))
 		return

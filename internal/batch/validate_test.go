@@ -547,7 +547,8 @@ func TestErrorString(t *testing.T) {
 
 func TestParseAmountMatchesMoneyParse(t *testing.T) {
 	for _, v := range []string{"0", "1", "1500", "1500.5", "1500.50", "1500,5", "1500.555", "007.10", "1.", ".5",
-		"1 500,50", "-5", "+5", "12a", "123456789012345", "99999999999999999999", "1e5", "1,000.00"} {
+		"1 500,50", "-5", "+5", "12a", "123456789012345", "99999999999999999999", "1e5", "1,000.00",
+		"15 00", "1 5", "1 500 0,5", "1 0 0", "1\u00a0500", "1500 000"} {
 		for _, cur := range []string{"RUB", "JPY", "KWD"} {
 			want, werr := money.Parse(v, cur)
 			got, gerr := parseAmount(v, cur)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Amount is a sum of money in minor units (kopecks, cents, kuruş) of Currency.
@@ -61,67 +62,126 @@ var ErrPrecision = errors.New("too many decimal places")
 // ErrRange is returned by Parse when the amount does not fit in int64 minor units.
 var ErrRange = errors.New("amount out of range")
 
+// ErrGrouping is matched (errors.Is) by the *GroupingError Parse returns
+// for a space that does not separate thousands. Such an error matches
+// ErrSyntax as well.
+var ErrGrouping = errors.New("spaces may only separate thousands")
+
+// GroupingError says which space of an amount does not separate thousands
+// and why: "15 00", "1 5", "1 500 0,5", "1500 000", "1  500", "1,5 0".
+type GroupingError struct {
+	Pos    int    // 1-based position (in characters) of the space in the trimmed text
+	Reason string // what is wrong with it: "is followed by 2 digits (\"00\"), not 3"
+}
+
+func (e *GroupingError) Error() string {
+	return fmt.Sprintf("the space at character %d %s; spaces may only separate thousands, as in 1 500 000,50", e.Pos, e.Reason)
+}
+
+// Is makes a GroupingError match ErrGrouping and ErrSyntax.
+func (e *GroupingError) Is(target error) bool { return target == ErrGrouping || target == ErrSyntax }
+
+// spaceAt returns the length of the thousands separator at s[i] (a space,
+// a no-break space U+00A0 or a narrow no-break space U+202F), or 0.
+func spaceAt(s string, i int) int {
+	switch {
+	case s[i] == ' ':
+		return 1
+	case s[i] == 0xC2 && i+1 < len(s) && s[i+1] == 0xA0:
+		return 2
+	case s[i] == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2] == 0xAF:
+		return 3
+	}
+	return 0
+}
+
 // Parse reads a decimal amount in major units as finance writes it: "1500",
 // "1500.50", "1 500,50", "1\u00a0500.5". Either '.' or ',' is the decimal
-// separator; spaces and no-break spaces may separate thousands. A leading sign
-// is accepted; callers decide whether negatives are allowed.
+// separator. Spaces and no-break spaces may separate thousands, and only
+// thousands: one between groups of the integer part, the first group of 1–3
+// digits, every other of exactly 3 ("1 500 000"); any other space is a
+// *GroupingError ("15 00" is not 1500). A leading sign is accepted; callers
+// decide whether negatives are allowed.
 func Parse(text, currency string) (Amount, error) {
 	cur := strings.ToUpper(strings.TrimSpace(currency))
 	s := strings.TrimSpace(text)
+	i := 0
 	neg := false
 	if s != "" && (s[0] == '-' || s[0] == '+') {
 		neg = s[0] == '-'
-		s = s[1:]
+		i = 1
 	}
-	var intPart, fracPart strings.Builder
-	seenSep := false
-	digits := 0
-	for i := 0; i < len(s); {
+	pos := func(i int) int { return utf8.RuneCountInString(s[:i]) + 1 }
+	var intPart []byte
+	group := 0      // digits in the current group
+	lastSpace := -1 // byte offset of the last separator
+	groupStart := i // byte offset of the current group
+	for i < len(s) {
 		c := s[i]
+		if c >= '0' && c <= '9' {
+			intPart = append(intPart, c)
+			group++
+			i++
+			continue
+		}
+		n := spaceAt(s, i)
+		if n == 0 {
+			break
+		}
 		switch {
-		case c >= '0' && c <= '9':
-			if seenSep {
-				fracPart.WriteByte(c)
-			} else {
-				intPart.WriteByte(c)
+		case len(intPart) == 0:
+			return Amount{}, &GroupingError{Pos: pos(i), Reason: "comes before any digit"}
+		case group == 0:
+			return Amount{}, &GroupingError{Pos: pos(lastSpace), Reason: "is followed by another space"}
+		case lastSpace < 0 && group > 3:
+			return Amount{}, &GroupingError{Pos: pos(i), Reason: fmt.Sprintf("follows %s; before the first space there may be 1–3", digitsShown(s[groupStart:i]))}
+		case lastSpace >= 0 && group != 3:
+			return Amount{}, &GroupingError{Pos: pos(lastSpace), Reason: "is followed by " + digitsShown(s[groupStart:i]) + ", not 3"}
+		}
+		lastSpace = i
+		group = 0
+		i += n
+		groupStart = i
+	}
+	if lastSpace >= 0 && group != 3 {
+		if group == 0 {
+			if i < len(s) && (s[i] == '.' || s[i] == ',') {
+				return Amount{}, &GroupingError{Pos: pos(lastSpace), Reason: "comes right before the decimal separator"}
 			}
-			digits++
-			i++
-		case c == '.' || c == ',':
-			if seenSep || intPart.Len() == 0 {
-				return Amount{}, ErrSyntax
-			}
-			seenSep = true
-			i++
-		case c == ' ' || c == '\'':
-			if seenSep || intPart.Len() == 0 {
-				return Amount{}, ErrSyntax
-			}
-			i++
-		case c == 0xC2 && i+1 < len(s) && s[i+1] == 0xA0: // U+00A0 no-break space
-			if seenSep || intPart.Len() == 0 {
-				return Amount{}, ErrSyntax
-			}
-			i += 2
-		case c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2] == 0xAF: // U+202F narrow no-break space
-			if seenSep || intPart.Len() == 0 {
-				return Amount{}, ErrSyntax
-			}
-			i += 3
-		default:
 			return Amount{}, ErrSyntax
 		}
+		return Amount{}, &GroupingError{Pos: pos(lastSpace), Reason: "is followed by " + digitsShown(s[groupStart:i]) + ", not 3"}
 	}
-	if digits == 0 || (seenSep && fracPart.Len() == 0) {
+	var fracPart []byte
+	seenSep := false
+	if i < len(s) && (s[i] == '.' || s[i] == ',') {
+		if len(intPart) == 0 {
+			return Amount{}, ErrSyntax
+		}
+		seenSep = true
+		i++
+		for i < len(s) {
+			c := s[i]
+			if c >= '0' && c <= '9' {
+				fracPart = append(fracPart, c)
+				i++
+				continue
+			}
+			if spaceAt(s, i) > 0 {
+				return Amount{}, &GroupingError{Pos: pos(i), Reason: "is in the fraction, after the decimal separator"}
+			}
+			break
+		}
+	}
+	if i != len(s) || len(intPart) == 0 || (seenSep && len(fracPart) == 0) {
 		return Amount{}, ErrSyntax
 	}
 	exp := Exponent(cur)
-	frac := fracPart.String()
-	if len(frac) > exp {
+	if len(fracPart) > exp {
 		return Amount{}, ErrPrecision
 	}
-	frac += strings.Repeat("0", exp-len(frac))
-	whole := strings.TrimLeft(intPart.String(), "0")
+	frac := string(fracPart) + strings.Repeat("0", exp-len(fracPart))
+	whole := strings.TrimLeft(string(intPart), "0")
 	if whole == "" {
 		whole = "0"
 	}
@@ -133,6 +193,18 @@ func Parse(text, currency string) (Amount, error) {
 		v = -v
 	}
 	return Amount{Minor: v, Currency: cur}, nil
+}
+
+// digitsShown describes a group of digits: `2 digits ("00")`; a long group
+// is not echoed (it might be a card number pasted into the wrong cell).
+func digitsShown(g string) string {
+	switch {
+	case len(g) == 1:
+		return `1 digit ("` + g + `")`
+	case len(g) <= 6:
+		return strconv.Itoa(len(g)) + ` digits ("` + g + `")`
+	}
+	return strconv.Itoa(len(g)) + " digits"
 }
 
 // MustParse is Parse for constants in tests and examples; it panics on error.

@@ -2,7 +2,10 @@ package money
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestParse(t *testing.T) {
@@ -32,6 +35,24 @@ func TestParse(t *testing.T) {
 		{"99999999999999999999", "RUB", 0, ErrRange},
 		{"15", "JPY", 15, nil},
 		{"15.5", "JPY", 0, ErrPrecision},
+		// Thousands separators.
+		{"1 500 000,50", "RUB", 150000050, nil},
+		{"12 500", "RUB", 1250000, nil},
+		{"123 456 789", "RUB", 12345678900, nil},
+		{"-1 500", "RUB", -150000, nil},
+		{"1\u00a0500\u202f000", "RUB", 150000000, nil},
+		{"15 00", "RUB", 0, ErrGrouping},
+		{"1 5", "RUB", 0, ErrGrouping},
+		{"1 500 0,5", "RUB", 0, ErrGrouping},
+		{"1 0 0", "RUB", 0, ErrGrouping},
+		{"1500 000", "RUB", 0, ErrGrouping},
+		{"1 5000", "RUB", 0, ErrGrouping},
+		{"1  500", "RUB", 0, ErrGrouping},
+		{"1 ,50", "RUB", 0, ErrGrouping},
+		{"1,5 0", "RUB", 0, ErrSyntax},
+		{"- 5", "RUB", 0, ErrSyntax},
+		{"1'500", "RUB", 0, ErrSyntax},
+		{"1 500.5 0", "RUB", 0, ErrGrouping},
 	}
 	for _, tt := range tests {
 		got, err := Parse(tt.in, tt.cur)
@@ -42,6 +63,39 @@ func TestParse(t *testing.T) {
 		if err == nil && got.Minor != tt.want {
 			t.Errorf("Parse(%q) = %d, want %d", tt.in, got.Minor, tt.want)
 		}
+	}
+}
+
+// TestParseGrouping: a space that does not separate thousands is an error
+// that says which space and why.
+func TestParseGrouping(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"15 00", `the space at character 3 is followed by 2 digits ("00"), not 3`},
+		{"1 5", `the space at character 2 is followed by 1 digit ("5"), not 3`},
+		{"1 500 0,5", `the space at character 6 is followed by 1 digit ("0"), not 3`},
+		{"1 0 0", `the space at character 2 is followed by 1 digit ("0"), not 3`},
+		{"1 5000", `the space at character 2 is followed by 4 digits ("5000"), not 3`},
+		{"1500 000", `the space at character 5 follows 4 digits ("1500"); before the first space there may be 1–3`},
+		{"1  500", "the space at character 2 is followed by another space"},
+		{"1 ,50", "the space at character 2 comes right before the decimal separator"},
+		{"1,5 0", "the space at character 4 is in the fraction, after the decimal separator"},
+		{"- 5", "the space at character 2 comes before any digit"},
+		{"1\u00a05", `the space at character 2 is followed by 1 digit ("5"), not 3`},
+		{"1 4111111111111111", "the space at character 2 is followed by 16 digits, not 3"},
+		{"Ж1 5", ""}, // not an amount at all
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.in, "RUB")
+		require.Error(t, err, tt.in)
+		require.ErrorIs(t, err, ErrSyntax, tt.in)
+		var ge *GroupingError
+		if tt.want == "" {
+			require.False(t, errors.As(err, &ge), tt.in)
+			continue
+		}
+		require.ErrorAs(t, err, &ge, tt.in)
+		require.ErrorIs(t, err, ErrGrouping, tt.in)
+		require.Equal(t, tt.want+"; spaces may only separate thousands, as in 1 500 000,50", ge.Error(), tt.in)
 	}
 }
 
@@ -97,7 +151,8 @@ func TestTotals(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"1500", "1 500,50", "-0.01", "1e5", "١٢"} {
+	for _, s := range []string{"1500", "1 500,50", "-0.01", "1e5", "١٢", "15 00", "1 5", "1 500 0,5", "1 0 0",
+		"1\u00a0500\u202f000.5", "1  500", "12 345 678,9"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -109,5 +164,47 @@ func FuzzParse(f *testing.F) {
 		if err != nil || b != a {
 			t.Fatalf("Parse(%q)=%v; reparse of %q = %v, %v", s, a, a.Decimal(), b, err)
 		}
+		// Every space separates thousands: the integer part split at
+		// spaces is a group of 1–3 digits, then groups of exactly 3.
+		t2 := strings.TrimLeft(strings.TrimSpace(s), "+-")
+		t2 = strings.NewReplacer("\u00a0", " ", "\u202f", " ").Replace(t2)
+		intPart, frac, _ := strings.Cut(strings.ReplaceAll(t2, ",", "."), ".")
+		if strings.Contains(frac, " ") {
+			t.Fatalf("Parse(%q) accepted a space in the fraction", s)
+		}
+		groups := strings.Split(intPart, " ")
+		if n := len(groups[0]); n == 0 || len(groups) > 1 && n > 3 {
+			t.Fatalf("Parse(%q) accepted a first group of %d digits", s, n)
+		}
+		for _, g := range groups[1:] {
+			if len(g) != 3 {
+				t.Fatalf("Parse(%q) accepted a group of %d digits after a space", s, len(g))
+			}
+		}
+		// The same amount with its thousands grouped reads the same.
+		c, err := Parse(group(a.Decimal()), "RUB")
+		if err != nil || c != a {
+			t.Fatalf("Parse(%q) = %v, %v; want %v", group(a.Decimal()), c, err, a)
+		}
 	})
+}
+
+// group writes a decimal with a no-break space between thousands.
+func group(dec string) string {
+	sign := ""
+	if strings.HasPrefix(dec, "-") {
+		sign, dec = "-", dec[1:]
+	}
+	intPart, frac, hasFrac := strings.Cut(dec, ".")
+	var b strings.Builder
+	for i, c := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteString("\u00a0")
+		}
+		b.WriteRune(c)
+	}
+	if hasFrac {
+		b.WriteString("," + frac)
+	}
+	return sign + b.String()
 }
