@@ -131,26 +131,37 @@ type Record struct {
 
 // Result is what Validate found.
 type Result struct {
-	Encoding     string         `json:"encoding,omitempty"`  // "utf-8", "utf-8 with BOM" or "windows-1251"
-	Delimiter    string         `json:"delimiter,omitempty"` // ",", ";" or "\t"
-	Columns      []string       `json:"columns,omitempty"`   // the header, normalised
-	Rows         int            `json:"rows"`                // data rows (blank rows are skipped)
-	Totals       money.Totals   `json:"totals"`              // per currency, in minor units, over rows with a valid amount
-	ByMethod     map[string]int `json:"by_method,omitempty"`
-	SHA256       string         `json:"file_sha256"` // of the file's bytes, hex
-	Size         int64          `json:"size"`
-	Errors       []Error        `json:"errors,omitempty"`   // the first Options.MaxErrors errors
-	ErrorCount   int            `json:"error_count"`        // all errors
-	Warnings     []Error        `json:"warnings,omitempty"` // the first Options.MaxErrors warnings
-	WarningCount int            `json:"warning_count,omitempty"`
+	Encoding  string         `json:"encoding,omitempty"`  // "utf-8", "utf-8 with BOM" or "windows-1251"
+	Delimiter string         `json:"delimiter,omitempty"` // ",", ";" or "\t"
+	Columns   []string       `json:"columns,omitempty"`   // the header, normalised
+	Rows      int            `json:"rows"`                // data rows (blank rows are skipped)
+	Totals    money.Totals   `json:"totals"`              // per currency, in minor units, over rows with a valid amount
+	ByMethod  map[string]int `json:"by_method,omitempty"`
+	SHA256    string         `json:"file_sha256"` // of the file's bytes, hex
+	// ContentSHA256 is the SHA-256 (hex) of the file's bytes without a
+	// UTF-8 BOM, with CRLF and CR as LF and the final line breaks as one
+	// LF: the same payroll saved again with other line endings has the
+	// same content digest (and so the same batch id), not the same SHA256.
+	ContentSHA256 string  `json:"content_sha256"`
+	Size          int64   `json:"size"`
+	Errors        []Error `json:"errors,omitempty"`   // the first Options.MaxErrors errors
+	ErrorCount    int     `json:"error_count"`        // all errors
+	Warnings      []Error `json:"warnings,omitempty"` // the first Options.MaxErrors warnings
+	WarningCount  int     `json:"warning_count,omitempty"`
 }
 
 // Valid reports whether the file has no blocking error.
 func (r *Result) Valid() bool { return r.ErrorCount == 0 }
 
-// FileSHA256 returns the file digest as bytes (for payout.BatchID).
+// FileSHA256 returns the file digest as bytes.
 func (r *Result) FileSHA256() []byte {
 	b, _ := hex.DecodeString(r.SHA256)
+	return b
+}
+
+// ContentDigest returns the content digest as bytes (for payout.BatchID).
+func (r *Result) ContentDigest() []byte {
+	b, _ := hex.DecodeString(r.ContentSHA256)
 	return b
 }
 
@@ -159,7 +170,8 @@ func (r *Result) FileSHA256() []byte {
 // for reading failures only.
 func Validate(r io.Reader, opts Options) (*Result, error) {
 	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(r, h)}
+	content := newContentHasher()
+	cr := &countingReader{r: io.TeeReader(r, io.MultiWriter(h, content))}
 	res := &Result{Totals: money.Totals{}, ByMethod: map[string]int{}}
 	s := newScanner(opts, res, true)
 	err := s.run(cr, nil)
@@ -172,6 +184,7 @@ func Validate(r io.Reader, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("read payout file: %w", err)
 	}
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
+	res.ContentSHA256 = hex.EncodeToString(content.Sum())
 	res.Size = cr.n
 	return res, nil
 }

@@ -161,3 +161,25 @@ func TestHandlerCardNumberInName(t *testing.T) {
 	require.Equal(t, "pay 411111******1111.csv", out["file_name"])
 	require.Empty(t, streamMsgs(t, e.js))
 }
+
+// TestHandlerResavedCopy: uploading the payroll again after it was saved
+// with CRLF line endings or extra blank lines answers 200 existing with the
+// same batch.
+func TestHandlerResavedCopy(t *testing.T) {
+	srv, e, _ := newTestServer(t, 0)
+	copies, order := resavedCopies(t)
+	batchID := ""
+	for _, name := range order {
+		body, ct := multipartBody(t, name+".csv", copies[name], nil)
+		status, out := post(t, srv.URL+"/batches", ct, body)
+		if batchID == "" {
+			require.Equal(t, http.StatusCreated, status, out)
+			batchID = out["batch"].(string)
+			continue
+		}
+		require.Equal(t, http.StatusOK, status, "%s: %v", name, out)
+		require.Equal(t, "existing", out["status"], name)
+		require.Equal(t, batchID, out["batch"], name)
+	}
+	require.Len(t, streamMsgs(t, e.js), 24)
+}

@@ -2,10 +2,12 @@
 // validates the whole file first (package batch) and publishes nothing from
 // a file with a blocking error; then it publishes every row, waits until
 // JetStream acknowledged each of them, and seals the batch with a manifest.
-// The same bytes always name the same batch, so uploading a file again
-// reports the existing batch, and an upload that crashed before its
-// manifest is completed by the next one. It also serves uploads over HTTP
-// (Handler).
+// The same content always names the same batch (the batch id comes from
+// the file's bytes without a BOM, with LF line endings and one final line
+// break: batch.Result.ContentSHA256), so uploading a file again, or the same
+// payroll saved again with CRLF or extra blank lines at the end, reports the
+// existing batch, and an upload that crashed before its manifest is
+// completed by the next one. It also serves uploads over HTTP (Handler).
 package ingest
 
 import (
@@ -98,7 +100,7 @@ type Status string
 // Outcomes.
 const (
 	StatusCreated  Status = "created"  // the batch was published and sealed now
-	StatusExisting Status = "existing" // the same bytes were ingested before; nothing published
+	StatusExisting Status = "existing" // the same content was ingested before; nothing published
 	StatusInvalid  Status = "invalid"  // the file has blocking errors; nothing published
 	StatusValid    Status = "valid"    // validated only (Check), nothing published
 )
@@ -188,7 +190,7 @@ func Check(path string, opts Options) (*Result, error) {
 		res.Status = StatusInvalid
 	} else {
 		res.Status = StatusValid
-		res.Batch = payout.BatchID(vr.FileSHA256())
+		res.Batch = payout.BatchID(vr.ContentDigest())
 	}
 	return res, nil
 }
@@ -237,7 +239,7 @@ func logger(opts Options) *slog.Logger {
 }
 
 // Publish publishes a file that Check found valid (checked is Check's
-// result) as a batch: it reports an existing batch of the same bytes, or
+// result) as a batch: it reports an existing batch of the same content, or
 // publishes the rows not yet stored, waits for every acknowledgement and
 // seals the batch with its manifest. It reads the file again and refuses
 // to seal if the file changed since Check.
@@ -255,13 +257,20 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 	if err != nil {
 		return nil, fmt.Errorf("open intake stream: %w", err)
 	}
-	if m, err := existingManifest(ctx, stream, res.Batch); err != nil {
-		return nil, err
-	} else if m != nil {
-		res.Status = StatusExisting
-		res.Manifest = m
-		log.Info("batch already ingested; nothing published", logKeyRows, m.Rows)
-		return &res, nil
+	for _, id := range []string{res.Batch, legacyBatchID(&res)} {
+		if id == "" {
+			continue
+		}
+		if m, err := existingManifest(ctx, stream, id); err != nil {
+			return nil, err
+		} else if m != nil {
+			res.Status = StatusExisting
+			res.Batch = id
+			res.Manifest = m
+			log = logger(opts).With(logKeyFile, res.FileName, logKeyBatch, id)
+			log.Info("batch already ingested; nothing published", logKeyRows, m.Rows)
+			return &res, nil
+		}
 	}
 	stored, err := storedRows(ctx, stream, res.Batch)
 	if err != nil {
@@ -299,6 +308,20 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 	metrics.IngestRows.Add(float64(p.published))
 	log.Info("batch published and sealed", logKeyRows, res.Rows, logKeyPublished, p.published, logKeyStored, p.skipped)
 	return &res, nil
+}
+
+// legacyBatchID is the id the file had when batch ids were the SHA-256 of
+// its bytes, if that differs from its id now (a BOM, CRLF, or not exactly
+// one final line break): an upload sealed under it is the same batch.
+func legacyBatchID(res *Result) string {
+	raw, err := hex.DecodeString(res.FileSHA256)
+	if err != nil || len(raw) != sha256.Size {
+		return ""
+	}
+	if id := payout.BatchID(raw); id != res.Batch {
+		return id
+	}
+	return ""
 }
 
 // existingManifest returns the batch's manifest if it was sealed before.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io/fs"
 	"log/slog"
@@ -374,4 +375,82 @@ func TestCheckName(t *testing.T) {
 		require.Equal(t, want, seen, "the CLI prints it")
 		require.NotContains(t, res.Name, "5105.1051")
 	}
+}
+
+// resavedCopies writes the sample as finance might save it again: CRLF,
+// extra blank lines at the end, a BOM, all of them.
+func resavedCopies(t *testing.T) (map[string][]byte, []string) {
+	t.Helper()
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	crlf := bytes.ReplaceAll(data, []byte("\n"), []byte("\r\n"))
+	copies := map[string][]byte{
+		"lf":        data,
+		"crlf":      crlf,
+		"newlines":  append(bytes.Clone(data), "\n\n\n"...),
+		"bom":       append([]byte("\uFEFF"), data...),
+		"bom+crlf":  append([]byte("\uFEFF"), append(bytes.Clone(crlf), "\r\n"...)...),
+		"no-ending": bytes.TrimSuffix(data, []byte("\n")),
+	}
+	order := []string{"lf", "crlf", "newlines", "bom", "bom+crlf", "no-ending"}
+	return copies, order
+}
+
+// TestIngestResavedCopy: the same payroll saved with other line endings,
+// extra blank lines at the end or a BOM is the same batch: the second
+// upload reports it as existing and publishes nothing.
+func TestIngestResavedCopy(t *testing.T) {
+	e := startJS(t)
+	ctx := context.Background()
+	copies, order := resavedCopies(t)
+	dir := t.TempDir()
+	var first *Result
+	for _, name := range order {
+		p := filepath.Join(dir, name+".csv")
+		require.NoError(t, os.WriteFile(p, copies[name], 0o600))
+		res, err := Ingest(ctx, e.js, p, testOptions(t))
+		require.NoError(t, err, name)
+		sum := sha256.Sum256(copies[name])
+		require.Equal(t, hex.EncodeToString(sum[:]), res.FileSHA256, "%s: the result shows this file's own hash", name)
+		if first == nil {
+			first = res
+			require.Equal(t, StatusCreated, res.Status)
+			require.Equal(t, payout.BatchID(sum[:]), res.Batch, "a file in the canonical form keeps the id it always had")
+			continue
+		}
+		require.Equal(t, StatusExisting, res.Status, name)
+		require.Equal(t, first.Batch, res.Batch, name)
+		require.Zero(t, res.Published, name)
+		require.Equal(t, first.FileSHA256, res.Manifest.FileSHA256, "%s: the manifest keeps the first file's hash", name)
+	}
+	require.Len(t, streamMsgs(t, e.js), 24, "one batch: 23 rows and one manifest")
+	checkBatch(t, e.js, first)
+}
+
+// TestIngestLegacyBatchID: a file sealed before batch ids ignored line
+// endings (its id is the SHA-256 of its CRLF bytes) is recognised when
+// the same file is uploaded again.
+func TestIngestLegacyBatchID(t *testing.T) {
+	e := startJS(t)
+	ctx := context.Background()
+	copies, _ := resavedCopies(t)
+	p := filepath.Join(t.TempDir(), "crlf.csv")
+	require.NoError(t, os.WriteFile(p, copies["crlf"], 0o600))
+	sum := sha256.Sum256(copies["crlf"])
+	legacy := payout.BatchID(sum[:])
+	opts := testOptions(t)
+	publishPrefix(t, e.js, legacy, copies["crlf"], opts.Sealer, 23)
+	require.NoError(t, publishManifest(ctx, e.js, &payout.Manifest{Batch: legacy, FileName: "crlf.csv",
+		FileSHA256: hex.EncodeToString(sum[:]), Rows: 23, CreatedAt: testNow()}))
+
+	res, err := Ingest(ctx, e.js, p, opts)
+	require.NoError(t, err)
+	require.Equal(t, StatusExisting, res.Status)
+	require.Equal(t, legacy, res.Batch)
+	require.Len(t, streamMsgs(t, e.js), 24)
+
+	// Check alone names the new id: the look-up is Publish's.
+	checked, err := Check(p, opts)
+	require.NoError(t, err)
+	require.NotEqual(t, legacy, checked.Batch)
 }
