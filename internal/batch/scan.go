@@ -62,6 +62,8 @@ type scanner struct {
 	limits   map[string]int64 // currency → per-row limit in minor units
 	row      payout.Row
 	digits   []byte
+
+	truncated bool // a record longer than MaxRecordBytes stopped the reading
 }
 
 func newScanner(opts Options, res *Result, pass1 bool) *scanner {
@@ -99,7 +101,7 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 	delim := sniffDelimiter(head)
 	s.res.Delimiter = string(delim)
 
-	s.cr = csv.NewReader(text)
+	s.cr = csv.NewReader(newRecordLimiter(text, delim))
 	s.cr.Comma = delim
 	s.cr.ReuseRecord = true
 	s.cr.LazyQuotes = false
@@ -115,6 +117,15 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 	for {
 		rec, err := s.cr.Read()
 		if errors.Is(err, io.EOF) {
+			break
+		}
+		var long *recordTooLong
+		if errors.As(err, &long) {
+			s.truncated = true
+			s.fileError(Error{Line: long.start, Message: long.message()})
+			if !s.pass1 {
+				s.flush() // Rows reports it as an error
+			}
 			break
 		}
 		if err != nil {
@@ -163,6 +174,11 @@ func (s *scanner) readHeader() error {
 	rec, err := s.cr.Read()
 	if errors.Is(err, io.EOF) {
 		s.fileError(Error{Message: "the file is empty; a header row is required"})
+		return nil
+	}
+	var long *recordTooLong
+	if errors.As(err, &long) {
+		s.fileError(Error{Line: long.start, Message: "header: " + long.message()})
 		return nil
 	}
 	if err != nil {
@@ -244,7 +260,7 @@ func (s *scanner) fileError(e Error) { s.errs = append(s.errs, e) }
 
 // finishFile checks the control totals and reports file-level errors.
 func (s *scanner) finishFile() {
-	if s.lay != nil {
+	if s.lay != nil && !s.truncated { // a file not read to its end has no totals to check
 		if s.res.Rows == 0 && s.index == 0 {
 			s.fileError(Error{Message: "the file has a header but no rows"})
 		}
