@@ -29,6 +29,7 @@ type intakeRow struct {
 	BIN, Last4  string
 	DestHash    string
 	Meta        string
+	Description string
 }
 
 // intakeMsg is one message of PAYRUN_INTAKE, parsed.
@@ -78,6 +79,7 @@ func parseRowWith(unmarshal func([]byte, any) error, data []byte) (*intakeRow, e
 		Recipient:   r.Recipient(),
 		Destination: r.Destination(),
 		DestHash:    destHash(r),
+		Description: r.Description,
 	}
 	if r.Card != nil {
 		out.BIN, out.Last4 = r.Card.BIN, r.Card.Last4
@@ -247,10 +249,10 @@ func insertRow(tx *Tx, m *intakeMsg, sealed bool, res *intakeResult) (bool, erro
 		}
 	} else {
 		out, err := tx.Exec(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
-		recipient, destination, bin, last4, dest_hash, meta, intake_seq, digest, received_at, state, moved_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, row_no) DO NOTHING`,
+		recipient, destination, bin, last4, dest_hash, meta, description, intake_seq, digest, received_at, state, moved_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, row_no) DO NOTHING`,
 			r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:], now,
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, r.Description, int64(m.Seq), m.Digest[:], now,
 			string(payout.StateReceived), now, now)
 		if err != nil {
 			return false, fmt.Errorf("record row %s/%d: %w", r.Batch, r.Row, err)
@@ -281,7 +283,7 @@ const insertChunk = 50
 
 // rowInsertArgs is how many parameters each row of rowInsertQuery binds;
 // the time (?1) and the state (?2) are bound once per statement.
-const rowInsertArgs = 15
+const rowInsertArgs = 16
 
 // rowInsertQueries holds rowInsertQuery's statements by row count.
 var rowInsertQueries [insertChunk + 1]string
@@ -290,7 +292,7 @@ func init() {
 	for n := 1; n <= insertChunk; n++ {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
-	recipient, destination, bin, last4, dest_hash, meta, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `)
+	recipient, destination, bin, last4, dest_hash, meta, description, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `)
 		for i := 0; i < n; i++ {
 			if i > 0 {
 				q.WriteString(", ")
@@ -319,7 +321,7 @@ func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
 		m := &msgs[i]
 		r := m.Row
 		args = append(args, r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, int64(m.Seq), m.Digest[:])
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, r.Description, int64(m.Seq), m.Digest[:])
 	}
 	out, err := tx.Exec(rowInsertQuery(len(msgs)), args...)
 	if err != nil {
