@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// benchLedger builds a ledger with one released batch of n card rows, 95 %
+// benchLedger builds a ledger with one released batch of n card rows (each
+// with a description and two meta_ columns), 95 %
 // paid (session, payout, paid amount, fee, four transitions and a
 // payment_finished webhook of ~1 KB each) and 5 % failed, and imports the
 // bank's daily report listing every paid row. It reports how long the
@@ -42,6 +43,9 @@ func benchLedger(b *testing.B, n int) (*Service, string) {
 	err = s.w.Do(ctx, func(tx *Tx) error {
 		now := formatTime(tx.Now)
 		for _, q := range []string{
+			`UPDATE rows SET description = 'Salary November 2026, employee ' || row_no,
+				meta = '{"department":"' || (CASE row_no % 3 WHEN 0 THEN 'IT' WHEN 1 THEN 'Sales' ELSE 'Склад' END) ||
+				'","employee":"' || row_no || '"}' WHERE batch_id = ?1`,
 			`UPDATE rows SET state = 'succeeded', session_id = 'ps_' || row_no, payout_id = 'po_' || row_no,
 				paid_minor = amount_minor, paid_currency = currency, fee_minor = 2500, fee_currency = 'RUB', attempt = 1
 				WHERE batch_id = ?1 AND row_no % 20 <> 0`,

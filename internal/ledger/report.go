@@ -7,12 +7,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -34,7 +38,9 @@ var ReportFormats = []string{FormatCSV, FormatJSON, FormatXLSX}
 // summary. It is built from the ledger's state alone (times are the ones
 // recorded, AsOf is the latest of them), so the same state gives the same
 // report, byte for byte in CSV and JSON and cell for cell in XLSX. It holds
-// no card number: destinations are the masked ones the ledger keeps.
+// no card number: destinations are the masked ones the ledger keeps, and
+// free text (reasons, the file's description and meta_ columns) is passed
+// through redactCards.
 type Report struct {
 	Batch ReportBatch `json:"batch"`
 	// AsOf: the report shows the ledger's state at this time (the latest
@@ -112,6 +118,10 @@ type ReportRow struct {
 	BankReport          string            `json:"bank_report,omitempty"`    // the operations the bank's reports list for the row
 	Reconciliation      string            `json:"reconciliation"`
 	Exceptions          []ReportException `json:"exceptions,omitempty"`
+	Description         string            `json:"description,omitempty"` // the file's description column
+	// Meta holds the row's meta_<name> columns by name (without the
+	// prefix), as finance wrote them; {} when the row has none.
+	Meta map[string]string `json:"meta"`
 
 	amount, fee, dest *money.Amount
 }
@@ -181,16 +191,202 @@ var stateOrder = []payout.State{
 	payout.StateInDoubt, payout.StateSucceeded, payout.StateFailed, payout.StateCancelled, payout.StateReturned,
 }
 
-// Report reconciles the batch (reading only) and builds its report.
+// Report reconciles the batch (reading only) and builds its report, with
+// each row's description and meta_ columns (read beside the
+// reconciliation's reads).
 func (db *DB) Report(ctx context.Context, batch string) (*Report, error) {
+	var (
+		notes    []rowNote
+		notesErr error
+		done     = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		notes, notesErr = db.rowNotes(ctx, batch)
+	}()
 	rec, err := db.Reconcile(ctx, batch)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	return rec.Report(), nil
+	if notesErr != nil {
+		return nil, fmt.Errorf("report %s: descriptions and meta: %w", batch, notesErr)
+	}
+	rep := rec.Report()
+	rep.addNotes(notes)
+	return rep, nil
 }
 
-// Report builds the batch's report from the reconciliation.
+// rowNote is what finance wrote about a row beside the payout itself: the
+// description and the meta_ columns (by name, without the prefix).
+type rowNote struct {
+	row         int
+	description string
+	meta        map[string]string
+}
+
+// noMeta is the Meta of a row without meta_ columns: one empty map shared
+// by every such row (never written to), so that JSON shows {}.
+var noMeta = map[string]string{}
+
+// rowNotes reads the description and meta of the batch's rows that have
+// either, in row order. The two columns come packed as one text value (see
+// packed): meta is JSON, which cannot hold a raw separator, so the text
+// splits at its first separator even when the description holds one.
+func (db *DB) rowNotes(ctx context.Context, batch string) ([]rowNote, error) {
+	var out []rowNote
+	names := map[string]string{} // meta names, shared by the rows that have them
+	query := `SELECT row_no, ` + packed("meta", "description") + ` FROM rows
+		WHERE batch_id = ? AND (meta <> '' OR description <> '') ORDER BY row_no`
+	read := func(s scanner) error {
+		var no int
+		var text string
+		if err := s.Scan(&no, &text); err != nil {
+			return err
+		}
+		meta, desc, _ := strings.Cut(text, sep)
+		n := rowNote{row: no, description: redactCards(desc), meta: noMeta}
+		if meta != "" {
+			m, err := parseMeta(meta, names)
+			if err != nil {
+				return fmt.Errorf("row %d: meta: %w", no, err)
+			}
+			n.meta = m
+		}
+		out = append(out, n)
+		return nil
+	}
+	err := eachRow(ctx, db.r, query, []any{batch}, read)
+	if err != nil && strings.Contains(err.Error(), "no such column: description") {
+		// A ledger file the running ledger has not migrated yet (a
+		// read-only reader is newer): no row has a description.
+		out = out[:0]
+		query = `SELECT row_no, meta FROM rows WHERE batch_id = ? AND meta <> '' ORDER BY row_no`
+		err = eachRow(ctx, db.r, query, []any{batch}, read)
+	}
+	return out, err
+}
+
+// parseMeta reads a row's meta as ingest writes it: a JSON object of
+// strings. A value of another JSON type is kept as its JSON text. Names
+// and values go through redactCards; should two names become one, the
+// first in name order keeps its value. names interns the names.
+func parseMeta(text string, names map[string]string) (map[string]string, error) {
+	m, ok := parseMetaFast(text, names)
+	if !ok {
+		if err := gojson.Unmarshal([]byte(text), &m); err != nil {
+			var raw map[string]gojson.RawMessage
+			if err2 := gojson.Unmarshal([]byte(text), &raw); err2 != nil {
+				return nil, err
+			}
+			m = make(map[string]string, len(raw))
+			for k, v := range raw {
+				var str string
+				if gojson.Unmarshal(v, &str) != nil {
+					str = string(v)
+				}
+				m[k] = str
+			}
+		}
+	}
+	if len(m) == 0 {
+		return noMeta, nil
+	}
+	clean := true
+	for k, v := range m {
+		if redactCards(k) != k || redactCards(v) != v {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return m, nil
+	}
+	out := make(map[string]string, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		rk := redactCards(k)
+		if _, dup := out[rk]; !dup {
+			out[rk] = redactCards(m[k])
+		}
+	}
+	return out, nil
+}
+
+// parseMetaFast reads meta in the form ingest writes it, {"name":"value",
+// …} without spaces, escapes or control characters, as substrings of text
+// (decoding every row's meta as JSON was about half of reading the meta of
+// a 100k-row batch). ok false: anything else, which parseMeta leaves to
+// the JSON decoder.
+func parseMetaFast(text string, names map[string]string) (m map[string]string, ok bool) {
+	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' || !utf8.ValidString(text) {
+		return nil, false
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 || text[i] == '\\' {
+			return nil, false
+		}
+	}
+	s := text[1 : len(text)-1]
+	str := func() (string, bool) {
+		if len(s) < 2 || s[0] != '"' {
+			return "", false
+		}
+		end := strings.IndexByte(s[1:], '"')
+		if end < 0 {
+			return "", false
+		}
+		v := s[1 : 1+end]
+		s = s[2+end:]
+		return v, true
+	}
+	m = make(map[string]string, 1+strings.Count(s, `","`)/2)
+	for len(s) > 0 {
+		k, ok := str()
+		if !ok || len(s) == 0 || s[0] != ':' {
+			return nil, false
+		}
+		s = s[1:]
+		v, ok := str()
+		if !ok {
+			return nil, false
+		}
+		if len(s) > 0 {
+			if s[0] != ',' || len(s) == 1 {
+				return nil, false
+			}
+			s = s[1:]
+		}
+		if n, seen := names[k]; seen {
+			k = n
+		} else {
+			names[k] = k
+		}
+		m[k] = v
+	}
+	return m, true
+}
+
+// addNotes puts the notes (in row order) on the report's rows (in row
+// order). A note of a row the report does not show (recorded after the
+// reconciliation read the rows) is left out.
+func (rep *Report) addNotes(notes []rowNote) {
+	i := 0
+	for _, n := range notes {
+		for i < len(rep.Rows) && rep.Rows[i].Row < n.row {
+			i++
+		}
+		if i == len(rep.Rows) {
+			break
+		}
+		if rep.Rows[i].Row == n.row {
+			rep.Rows[i].Description, rep.Rows[i].Meta = n.description, n.meta
+		}
+	}
+}
+
+// Report builds the batch's report from the reconciliation. Its rows have
+// no description or meta (the reconciliation does not read them); DB.Report
+// adds them.
 func (rec *Reconciliation) Report() *Report {
 	d := rec.data
 	b := d.sum
@@ -357,8 +553,19 @@ func decimal(a money.Amount) string {
 // redactCards masks what looks like a card number in free text (13 to 19
 // digits, spaces or dashes between, passing the Luhn check, not part of a
 // word such as a hex id): the last line of defence for text that came from
-// outside, such as a bank's error description.
+// outside, such as a bank's error description or a row's meta. Text with
+// fewer than 13 digits is returned without running the expression (a
+// report passes a few hundred thousand short values through here).
 func redactCards(s string) string {
+	digits := 0
+	for i := 0; i < len(s) && digits < 13; i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			digits++
+		}
+	}
+	if digits < 13 {
+		return s
+	}
 	return cardLike.ReplaceAllStringFunc(s, func(m string) string {
 		digits := strings.NewReplacer(" ", "", "-", "").Replace(m)
 		if len(digits) < 13 || len(digits) > 19 || !payout.Luhn(digits) {
@@ -379,7 +586,7 @@ func (r *reconRow) reportRow() ReportRow {
 		Status: string(r.State), BankSession: r.ownSession(), BankPayout: r.PayoutID,
 		ErrorCode: r.ErrorCode, Reason: redactCards(r.Reason),
 		ReceivedAt: rfc3339(r.ReceivedAt), UpdatedAt: rfc3339(r.UpdatedAt), Attempts: r.Attempt,
-		SessionStatus: r.StatusSays, Reconciliation: r.recon.Status,
+		SessionStatus: r.StatusSays, Reconciliation: r.recon.Status, Meta: noMeta,
 	}
 	if row.Reason == "" && r.ErrorCode != "" {
 		row.Reason = bank131.Reason(r.ErrorCode)
@@ -496,7 +703,9 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// rowColumns are the CSV and XLSX columns of the rows.
+// reportColumns are the CSV and XLSX columns every report has, in order;
+// the description column and the batch's meta_ columns follow them (see
+// header).
 var reportColumns = []string{
 	"row", "reference", "method", "recipient", "destination", "amount", "currency", "status",
 	"bank_session", "bank_payout", "fee", "fee_currency", "fx_rate", "destination_amount", "destination_currency",
@@ -520,21 +729,55 @@ func moneyCell(a *money.Amount) cell {
 	return cell{text: decimal(*a), amount: a}
 }
 
-// cells lays a row out in reportColumns order.
-func (row *ReportRow) cells() []cell {
+// descriptionColumn follows reportColumns in CSV and XLSX.
+const descriptionColumn = "description"
+
+// metaKeys are the meta names the report's rows have, sorted: one pass
+// over the rows, a map lookup per name.
+func (rep *Report) metaKeys() []string {
+	seen := map[string]struct{}{}
+	for i := range rep.Rows {
+		for k := range rep.Rows[i].Meta {
+			seen[k] = struct{}{}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// header is the CSV and XLSX rows' header for the meta names: the fixed
+// columns, description, then meta_<name> per name (as the file named it).
+func header(metaKeys []string) []string {
+	h := make([]string, 0, len(reportColumns)+1+len(metaKeys))
+	h = append(h, reportColumns...)
+	h = append(h, descriptionColumn)
+	for _, k := range metaKeys {
+		h = append(h, metaPrefix+k)
+	}
+	return h
+}
+
+// metaPrefix names a meta column, as in the payout file.
+const metaPrefix = "meta_"
+
+// cells lays a row out in header(metaKeys) order into buf (reused).
+func (row *ReportRow) cells(metaKeys []string, buf []cell) []cell {
 	var cats, details []string
 	for _, e := range row.Exceptions {
 		cats = append(cats, e.Category)
 		details = append(details, e.text())
 	}
-	return []cell{
+	buf = append(buf[:0],
 		intCell(row.Row), textCell(row.Reference), textCell(row.Method), textCell(row.Recipient), textCell(row.Destination),
 		moneyCell(row.amount), textCell(row.Currency), textCell(row.Status), textCell(row.BankSession), textCell(row.BankPayout),
 		moneyCell(row.fee), textCell(row.FeeCurrency), textCell(row.FXRate), moneyCell(row.dest), textCell(row.DestinationCurrency),
 		textCell(row.ErrorCode), textCell(row.Reason), textCell(row.ReceivedAt), textCell(row.FinishedAt), textCell(row.UpdatedAt),
 		intCell(row.Attempts), textCell(row.Webhook), textCell(row.SessionStatus), textCell(row.BankReport),
 		textCell(row.Reconciliation), textCell(strings.Join(cats, "; ")), textCell(strings.Join(details, " | ")),
+		textCell(row.Description))
+	for _, k := range metaKeys {
+		buf = append(buf, textCell(row.Meta[k]))
 	}
+	return buf
 }
 
 // summaryColumns head the summary lines.
@@ -611,8 +854,9 @@ func safeCell(s string) string {
 // number of fields, so any CSV reader takes the file as one table.
 func (rep *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	width := len(reportColumns)
-	rec := make([]string, width)
+	keys := rep.metaKeys()
+	columns := header(keys)
+	rec := make([]string, len(columns))
 	put := func(cells []cell) error {
 		clear(rec)
 		for i, c := range cells {
@@ -625,11 +869,13 @@ func (rep *Report) WriteCSV(w io.Writer) error {
 		copy(rec, names)
 		return cw.Write(rec)
 	}
-	if err := heading(reportColumns); err != nil {
+	if err := heading(columns); err != nil {
 		return fmt.Errorf("write CSV report: %w", err)
 	}
+	var buf []cell
 	for i := range rep.Rows {
-		if err := put(rep.Rows[i].cells()); err != nil {
+		buf = rep.Rows[i].cells(keys, buf)
+		if err := put(buf); err != nil {
 			return fmt.Errorf("write CSV report: %w", err)
 		}
 	}

@@ -15,10 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
@@ -269,8 +271,146 @@ func TestReportGolden(t *testing.T) {
 	r := csv.NewReader(bytes.NewReader(render(t, rep, FormatCSV)))
 	all, err := r.ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, reportColumns, all[0])
+	require.Equal(t, append(slices.Clone(reportColumns), "description", "meta_department"), all[0])
 	require.Equal(t, len(rep.Rows)+1, indexOf(all, summaryColumns))
+	// The file's description and meta_department reach the row's line.
+	require.Equal(t, "Зарплата за ноябрь 2026", rep.Rows[0].Description)
+	require.Equal(t, map[string]string{"department": "Бухгалтерия"}, rep.Rows[0].Meta)
+	require.Equal(t, []string{"Зарплата за ноябрь 2026", "Бухгалтерия"}, all[1][len(reportColumns):])
+}
+
+// metaBatch records a batch whose rows carry the given descriptions and
+// meta (nil: none), and releases it.
+func metaBatch(t *testing.T, s *Service, descriptions []string, metas []map[string]string) *testBatch {
+	t.Helper()
+	b := makeBatch(len(metas), t.Name())
+	var digests [][]byte
+	for i, r := range b.Rows {
+		r.Description, r.Meta = descriptions[i], metas[i]
+		data, err := ingest.EncodeRow(r)
+		require.NoError(t, err)
+		b.Data[i] = data
+		d := sha256.Sum256(data)
+		digests = append(digests, d[:])
+	}
+	b.Manifest.RowsSHA256 = payout.DigestRows(digests)
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(context.Background()))
+	return b
+}
+
+// TestReportMetaColumns: rows with different meta names get one column per
+// name in the batch, sorted, after the fixed columns and the description;
+// a row without a name gets an empty cell; JSON carries a meta object per
+// row ({} for none). Values starting with = + - @ are guarded in CSV and
+// XLSX like every other text, and kept as they are in JSON.
+func TestReportMetaColumns(t *testing.T) {
+	s, _ := newService(t)
+	descriptions := []string{"=HYPERLINK(\"http://x\")", "Salary, November", "", "+7 bonus"}
+	metas := []map[string]string{
+		{"department": "=1+2", "cost_center": "+CC-7"},
+		{"department": "Sales", "project": "@apollo"},
+		nil,
+		{"project": "-42", "zone": "north"},
+	}
+	b := metaBatch(t, s, descriptions, metas)
+	rep, err := s.db.Report(context.Background(), b.ID)
+	require.NoError(t, err)
+
+	wantHead := append(slices.Clone(reportColumns), "description", "meta_cost_center", "meta_department", "meta_project", "meta_zone")
+	recs, err := csv.NewReader(bytes.NewReader(render(t, rep, FormatCSV))).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, wantHead, recs[0])
+	tail := func(rec []string) []string { return rec[len(reportColumns):] }
+	require.Equal(t, []string{"'=HYPERLINK(\"http://x\")", "'+CC-7", "'=1+2", "", ""}, tail(recs[1]))
+	require.Equal(t, []string{"Salary, November", "", "Sales", "'@apollo", ""}, tail(recs[2]))
+	require.Equal(t, []string{"", "", "", "", ""}, tail(recs[3]))
+	require.Equal(t, []string{"'+7 bonus", "", "", "'-42", "north"}, tail(recs[4]))
+	for _, rec := range recs {
+		require.Len(t, rec, len(wantHead))
+		for _, c := range rec {
+			if c != "" {
+				require.NotContains(t, "=+-@\t\r", c[:1], "CSV cell %q", c)
+			}
+		}
+	}
+
+	// XLSX: the same cells, as strings, never a formula (xlsxCells fails on one).
+	lines := strings.Split(xlsxCells(t, render(t, rep, FormatXLSX)), "\n")
+	require.Equal(t, "== "+SheetRows, lines[0])
+	head := strings.Split(lines[1], "\t")
+	require.Equal(t, "s:meta_zone", head[len(head)-1])
+	require.Len(t, head, len(wantHead))
+	row1 := strings.Split(lines[2], "\t")
+	require.Equal(t, []string{"s:'=HYPERLINK(\"http://x\")", "s:'+CC-7", "s:'=1+2"}, row1[len(reportColumns):])
+	row4 := strings.Split(lines[5], "\t")
+	require.Equal(t, []string{"s:'+7 bonus", "", "", "s:'-42", "s:north"}, row4[len(reportColumns):])
+
+	// JSON: the values as finance wrote them, {} for a row without meta.
+	var back struct {
+		Rows []struct {
+			Description *string           `json:"description"`
+			Meta        map[string]string `json:"meta"`
+		} `json:"rows"`
+	}
+	js := render(t, rep, FormatJSON)
+	require.NoError(t, json.Unmarshal(js, &back))
+	require.Equal(t, "=HYPERLINK(\"http://x\")", *back.Rows[0].Description)
+	require.Equal(t, map[string]string{"department": "=1+2", "cost_center": "+CC-7"}, back.Rows[0].Meta)
+	require.Equal(t, map[string]string{"department": "Sales", "project": "@apollo"}, back.Rows[1].Meta)
+	require.Nil(t, back.Rows[2].Description)
+	require.NotNil(t, back.Rows[2].Meta)
+	require.Empty(t, back.Rows[2].Meta)
+	require.Contains(t, string(js), `"meta":{}`)
+	require.Contains(t, string(js), `"meta":{"cost_center":"+CC-7","department":"=1+2"}`) // sorted names
+
+	// The same state, the same bytes.
+	again, err := s.db.Report(context.Background(), b.ID)
+	require.NoError(t, err)
+	for _, f := range ReportFormats {
+		require.Equal(t, render(t, rep, f), render(t, again, f), "format %s", f)
+	}
+}
+
+// TestReportMetaNoCardNumber: a card number in a meta name or value or in
+// the description (ingest refuses them; the ledger does not rely on it) is
+// masked in every format.
+func TestReportMetaNoCardNumber(t *testing.T) {
+	s, _ := newService(t)
+	b := metaBatch(t, s, []string{"card 4242 4242 4242 4242 of Ivan"},
+		[]map[string]string{{"note": "paid to 5555555555554444", "card 4000056655665556": "y"}})
+	rep, err := s.db.Report(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, "card ****4242 of Ivan", rep.Rows[0].Description)
+	require.Equal(t, map[string]string{"note": "paid to ****4444", "card ****5556": "y"}, rep.Rows[0].Meta)
+	checkNoPAN(t, "CSV report", render(t, rep, FormatCSV), false)
+	checkNoPAN(t, "JSON report", render(t, rep, FormatJSON), false)
+	checkNoPAN(t, "XLSX report", unzipAll(t, render(t, rep, FormatXLSX)), false)
+}
+
+// TestReportMetaBeforeDescription: a read-only reader newer than the
+// ledger file (no description column yet) still reports meta.
+func TestReportMetaBeforeDescription(t *testing.T) {
+	s, _ := newService(t)
+	b := metaBatch(t, s, []string{"bonus"}, []map[string]string{{"department": "IT"}})
+	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
+		_, err := tx.Exec(`ALTER TABLE rows DROP COLUMN description`)
+		return err
+	}))
+	rep, err := s.db.Report(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, "", rep.Rows[0].Description)
+	require.Equal(t, map[string]string{"department": "IT"}, rep.Rows[0].Meta)
+}
+
+func TestAddNotesSkipsRowsNotShown(t *testing.T) {
+	rep := &Report{Rows: []ReportRow{{Row: 2, Meta: noMeta}, {Row: 5, Meta: noMeta}}}
+	rep.addNotes([]rowNote{{row: 1, description: "a"}, {row: 2, description: "b", meta: map[string]string{"k": "v"}},
+		{row: 4, description: "d"}, {row: 5, description: "e", meta: noMeta}, {row: 6, description: "f"}})
+	require.Equal(t, "b", rep.Rows[0].Description)
+	require.Equal(t, map[string]string{"k": "v"}, rep.Rows[0].Meta)
+	require.Equal(t, "e", rep.Rows[1].Description)
+	require.Equal(t, []string{"k"}, rep.metaKeys())
 }
 
 func indexOf(recs [][]string, head []string) int {
@@ -497,4 +637,36 @@ func TestXLSXTextReadsBack(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tt.want, got, "row %d", i+1)
 	}
+}
+
+// TestParseMeta: the fast reader of meta agrees with the JSON decoder on
+// what it takes, and leaves the rest to it.
+func TestParseMeta(t *testing.T) {
+	for _, text := range []string{
+		`{"department":"IT"}`, `{"a":"1","b":"=2"}`, `{}`, `{"a":""}`, `{"":"x"}`, `{"a":"b","a":"c"}`,
+		`{"a":"b",}`, `{"a":"b","c"}`, `{"a""b"}`, `{"a":"b"x}`, `{"a":1}`, `{"a":"q\"uote"}`, `{"a":"\u00e9"}`,
+		`{ "a" : "b" }`, `{"a":null}`, `{"a":"line\nbreak"}`, "{\"a\":\"tab\there\"}", `{"отдел":"Склад"}`, `[]`, `{`,
+	} {
+		names := map[string]string{}
+		fast, ok := parseMetaFast(text, names)
+		var want map[string]string
+		wantErr := gojson.Unmarshal([]byte(text), &want)
+		if ok {
+			require.NoError(t, wantErr, "fast took %s", text)
+			require.Equal(t, want, fast, text)
+		}
+		got, err := parseMeta(text, names)
+		if wantErr == nil {
+			require.NoError(t, err, text)
+			if len(want) == 0 {
+				want = map[string]string{}
+			}
+			require.Equal(t, want, got, text)
+		}
+	}
+	got, err := parseMeta(`{"a":1,"b":null,"c":"x"}`, map[string]string{})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"a": "1", "b": "", "c": "x"}, got) // null: no value
+	_, err = parseMeta(`{"a":`, map[string]string{})
+	require.Error(t, err)
 }

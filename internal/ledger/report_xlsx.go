@@ -195,7 +195,9 @@ func columnName(n int) string {
 // is text; no float is made of money here).
 func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
-	cols := make([]string, len(reportColumns))
+	keys := rep.metaKeys()
+	columns := header(keys)
+	cols := make([]string, len(columns))
 	for i := range cols {
 		cols[i] = columnName(i + 1)
 	}
@@ -209,7 +211,13 @@ func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 		`<sheetFormatPr defaultRowHeight="15"/>`)
 	bw.WriteString(`<cols><col min="2" max="2" width="18" customWidth="1"/><col min="4" max="5" width="24" customWidth="1"/>` +
 		`<col min="18" max="20" width="21" customWidth="1"/><col min="22" max="24" width="30" customWidth="1"/>` +
-		`<col min="25" max="26" width="16" customWidth="1"/></cols><sheetData>`)
+		`<col min="25" max="26" width="16" customWidth="1"/>`)
+	// The description, then the meta columns.
+	fmt.Fprintf(bw, `<col min="%d" max="%d" width="30" customWidth="1"/>`, len(reportColumns)+1, len(reportColumns)+1)
+	if len(keys) > 0 {
+		fmt.Fprintf(bw, `<col min="%d" max="%d" width="18" customWidth="1"/>`, len(reportColumns)+2, len(columns))
+	}
+	bw.WriteString(`</cols><sheetData>`)
 	var num []byte
 	put := func(row int, col int, c cell, style int) {
 		bw.WriteString(`<c r="`)
@@ -245,17 +253,19 @@ func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 		}
 	}
 	bw.WriteString(`<row r="1">`)
-	for j, name := range reportColumns {
+	for j, name := range columns {
 		put(1, j, textCell(name), st.header)
 	}
 	bw.WriteString(`</row>`)
+	var buf []cell
 	for i := range rep.Rows {
 		r := i + 2
 		num = strconv.AppendInt(num[:0], int64(r), 10)
 		bw.WriteString(`<row r="`)
 		bw.Write(num)
 		bw.WriteString(`">`)
-		for j, c := range rep.Rows[i].cells() {
+		buf = rep.Rows[i].cells(keys, buf)
+		for j, c := range buf {
 			switch {
 			case c.amount != nil:
 				put(r, j, c, st.money[money.Exponent(c.amount.Currency)])
