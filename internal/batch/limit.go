@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -45,6 +46,7 @@ const (
 type recordLimiter struct {
 	r     io.Reader
 	delim byte
+	limit int // MaxRecordBytes; smaller in tests
 	state int
 	n     int // bytes of the current record so far
 	line  int // current physical line
@@ -53,7 +55,7 @@ type recordLimiter struct {
 }
 
 func newRecordLimiter(r io.Reader, delim rune) *recordLimiter {
-	return &recordLimiter{r: r, delim: byte(delim), line: 1, start: 1}
+	return &recordLimiter{r: r, delim: byte(delim), limit: MaxRecordBytes, line: 1, start: 1}
 }
 
 func (l *recordLimiter) Read(p []byte) (int, error) {
@@ -61,52 +63,113 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 		return 0, l.err
 	}
 	n, err := l.r.Read(p)
-	for i := 0; i < n; i++ {
-		c := p[i]
-		l.n++
-		if l.n > MaxRecordBytes {
-			l.err = &recordTooLong{start: l.start, line: l.line}
-			return i, l.err
-		}
-		if c == '\n' {
-			l.line++
-			if l.state == lsQuoted {
-				continue // a line break inside the field
-			}
-			l.state, l.n, l.start = lsFieldStart, 0, l.line
-			continue
-		}
-		switch l.state {
-		case lsFieldStart:
-			switch c {
-			case '"':
-				l.state = lsQuoted
-			case l.delim:
-			default:
-				l.state = lsUnquoted
-			}
-		case lsUnquoted:
-			switch c {
-			case l.delim:
-				l.state = lsFieldStart
-			case '"':
-				l.state = lsSkipLine
-			}
-		case lsQuoted:
-			if c == '"' {
-				l.state = lsQuoteInQuoted
-			}
-		case lsQuoteInQuoted:
-			switch c {
-			case '"':
-				l.state = lsQuoted
-			case l.delim:
-				l.state = lsFieldStart
-			case '\r':
-			default:
-				l.state = lsSkipLine
-			}
-		}
+	if k := l.scan(p[:n]); k >= 0 {
+		return k, l.err
 	}
 	return n, err
+}
+
+// scan follows the bytes of p. If the current record passes the limit, it
+// sets l.err and returns how many bytes of p are within it; else -1. Runs
+// of bytes that change nothing are skipped with IndexByte.
+func (l *recordLimiter) scan(p []byte) int {
+	for i := 0; i < len(p); {
+		// j: the next byte that may change the state.
+		j := len(p)
+		switch l.state {
+		case lsQuoted:
+			if k := bytes.IndexByte(p[i:], '"'); k >= 0 {
+				j = i + k
+			}
+		case lsQuoteInQuoted:
+			j = i
+		default: // field start, unquoted, rest of a bad line
+			if k := bytes.IndexByte(p[i:], '\n'); k >= 0 {
+				j = i + k
+			}
+			if l.state != lsSkipLine {
+				if k := bytes.IndexByte(p[i:j], '"'); k >= 0 {
+					j = i + k
+				}
+			}
+		}
+		if run := p[i:j]; len(run) > 0 {
+			if l.n+len(run) > l.limit {
+				k := l.limit - l.n // bytes of the run within the limit
+				if l.state == lsQuoted {
+					l.line += bytes.Count(run[:k], []byte{'\n'})
+				}
+				l.err = &recordTooLong{start: l.start, line: l.line}
+				return i + k
+			}
+			l.n += len(run)
+			switch l.state {
+			case lsQuoted:
+				l.line += bytes.Count(run, []byte{'\n'})
+			case lsFieldStart, lsUnquoted:
+				if run[len(run)-1] == l.delim {
+					l.state = lsFieldStart
+				} else {
+					l.state = lsUnquoted
+				}
+			}
+		}
+		if j == len(p) {
+			break
+		}
+		if !l.step(p[j]) {
+			return j
+		}
+		i = j + 1
+	}
+	return -1
+}
+
+// step follows one byte; it reports false (and sets l.err) when the
+// record passes the limit with it.
+func (l *recordLimiter) step(c byte) bool {
+	l.n++
+	if l.n > l.limit {
+		l.err = &recordTooLong{start: l.start, line: l.line}
+		return false
+	}
+	if c == '\n' {
+		l.line++
+		if l.state != lsQuoted {
+			l.state, l.n, l.start = lsFieldStart, 0, l.line
+		}
+		return true
+	}
+	switch l.state {
+	case lsFieldStart:
+		switch c {
+		case '"':
+			l.state = lsQuoted
+		case l.delim:
+		default:
+			l.state = lsUnquoted
+		}
+	case lsUnquoted:
+		switch c {
+		case l.delim:
+			l.state = lsFieldStart
+		case '"':
+			l.state = lsSkipLine
+		}
+	case lsQuoted:
+		if c == '"' {
+			l.state = lsQuoteInQuoted
+		}
+	case lsQuoteInQuoted:
+		switch c {
+		case '"':
+			l.state = lsQuoted
+		case l.delim:
+			l.state = lsFieldStart
+		case '\r':
+		default:
+			l.state = lsSkipLine
+		}
+	}
+	return true
 }

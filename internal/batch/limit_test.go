@@ -144,3 +144,47 @@ func FuzzRecordLimiter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRecordLimiterSteps: skipping runs with IndexByte gives what
+// following every byte gives: the same error, at the same byte, with the
+// same lines, whatever the chunks the reader returns.
+func FuzzRecordLimiterSteps(f *testing.F) {
+	f.Add([]byte("a,\"b\nc\"\"\",d\r\ne\"f,g\n\"h"), uint8(5), uint8(3))
+	f.Add([]byte("\"\"\"\n\n,,\"x\"y\n"), uint8(4), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, limit, chunk uint8) {
+		lim := int(limit)%32 + 1
+		fast := newRecordLimiter(nil, ',')
+		fast.limit = lim
+		ref := *fast
+		// The reference: every byte through step.
+		refAt := -1
+		for i, c := range data {
+			if !ref.step(c) {
+				refAt = i
+				break
+			}
+		}
+		// The fast path, in chunks.
+		fastAt, off := -1, 0
+		size := int(chunk)%7 + 1
+		for off < len(data) && fastAt < 0 {
+			end := min(off+size, len(data))
+			if k := fast.scan(data[off:end]); k >= 0 {
+				fastAt = off + k
+			}
+			off = end
+		}
+		if fastAt != refAt {
+			t.Fatalf("limit %d, chunks of %d: fast stops at %d, byte by byte at %d", lim, size, fastAt, refAt)
+		}
+		if refAt >= 0 {
+			if *fast.err.(*recordTooLong) != *ref.err.(*recordTooLong) {
+				t.Fatalf("errors differ: %+v vs %+v", fast.err, ref.err)
+			}
+			return
+		}
+		if fast.state != ref.state || fast.n != ref.n || fast.line != ref.line || fast.start != ref.start {
+			t.Fatalf("state differs: fast %+v, byte by byte %+v", fast, ref)
+		}
+	})
+}

@@ -145,12 +145,16 @@ func enoughDigits(v string) bool {
 		return false
 	}
 	for _, r := range v {
-		if r >= utf8.RuneSelf && unicode.IsDigit(r) {
+		if r >= firstNonASCIIDigit && unicode.IsDigit(r) {
 			n++
 		}
 	}
 	return n >= minPAN
 }
+
+// firstNonASCIIDigit is the first decimal digit after 9 (ARABIC-INDIC
+// DIGIT ZERO): Latin-1, Greek and Cyrillic text has none.
+const firstNonASCIIDigit = 0x0660
 
 // digitValue is the value of a decimal digit of any script. Unicode assigns
 // decimal digits (category Nd) only in runs of ten, 0 to 9.
@@ -158,7 +162,7 @@ func digitValue(r rune) (byte, bool) {
 	if r >= '0' && r <= '9' {
 		return byte(r - '0'), true
 	}
-	if r < utf8.RuneSelf || !unicode.IsDigit(r) {
+	if r < firstNonASCIIDigit || !unicode.IsDigit(r) {
 		return 0, false
 	}
 	for _, rg := range unicode.Digit.R16 {

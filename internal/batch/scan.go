@@ -223,6 +223,9 @@ func (s *scanner) endRecord(rec []string) {
 // warnings. Messages quote values through quote, which masks them already;
 // this is the last line of defence for anything that does not.
 func (s *scanner) maskErrors() {
+	if len(s.errs) == 0 && len(s.warns) == 0 {
+		return
+	}
 	for _, list := range [][]Error{s.errs, s.warns} {
 		for i := range list {
 			list[i].Column = redactPANs(list[i].Column)
