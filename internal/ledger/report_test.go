@@ -284,9 +284,19 @@ func TestReportGolden(t *testing.T) {
 func metaBatch(t *testing.T, s *Service, descriptions []string, metas []map[string]string) *testBatch {
 	t.Helper()
 	b := makeBatch(len(metas), t.Name())
+	b.rewrite(t, func(i int, r *payout.Row) { r.Description, r.Meta = descriptions[i], metas[i] })
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(context.Background()))
+	return b
+}
+
+// rewrite changes the batch's rows and encodes them and the manifest's
+// rows digest again.
+func (b *testBatch) rewrite(t *testing.T, change func(i int, r *payout.Row)) {
+	t.Helper()
 	var digests [][]byte
 	for i, r := range b.Rows {
-		r.Description, r.Meta = descriptions[i], metas[i]
+		change(i, r)
 		data, err := ingest.EncodeRow(r)
 		require.NoError(t, err)
 		b.Data[i] = data
@@ -294,9 +304,6 @@ func metaBatch(t *testing.T, s *Service, descriptions []string, metas []map[stri
 		digests = append(digests, d[:])
 	}
 	b.Manifest.RowsSHA256 = payout.DigestRows(digests)
-	record(t, s, b.msgs(1))
-	require.NoError(t, s.ReleaseDue(context.Background()))
-	return b
 }
 
 // TestReportMetaColumns: rows with different meta names get one column per
@@ -540,16 +547,7 @@ func TestReportNeverCarriesAFormula(t *testing.T) {
 	s, _ := newService(t)
 	b := makeBatch(6, t.Name())
 	nasty := []string{"=1+2", "+SUM(A1:A9)", "-2+3", "@cmd", "\tHYPERLINK", "\r=x"}
-	var digests [][]byte
-	for i, r := range b.Rows {
-		r.Reference, r.FullName = nasty[i], nasty[(i+1)%len(nasty)]
-		data, err := ingest.EncodeRow(r)
-		require.NoError(t, err)
-		b.Data[i] = data
-		d := sha256.Sum256(data)
-		digests = append(digests, d[:])
-	}
-	b.Manifest.RowsSHA256 = payout.DigestRows(digests)
+	b.rewrite(t, func(i int, r *payout.Row) { r.Reference, r.FullName = nasty[i], nasty[(i+1)%len(nasty)] })
 	record(t, s, b.msgs(1))
 	require.NoError(t, s.ReleaseDue(context.Background()))
 	failRow(t, s, b.ID, 1, "ps_1", "po_1", "=cmd|' /C calc'!A0")
