@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +77,52 @@ func TestCancelWhileTheBankIsDown(t *testing.T) {
 		require.NotContains(t, ref, batch, "the bank has a payout of the cancelled batch: %+v", ps)
 	}
 	s.agree(batch, 3)
+}
+
+// TestCancelWhileRateLimited: single-request card rows wait in the rate
+// limiter (1 call/s) with their opening intent recorded when finance
+// cancels the batch. No payout may leave after the cancel: each send is
+// recorded in the ledger once the limiter lets it go, and the ledger
+// refuses it for a cancelled batch; rows that never sent are cancelled.
+func TestCancelWhileRateLimited(t *testing.T) {
+	s := startSystem(t, options{processorArgs: []string{"--rate", "1", "--burst", "1"}})
+	const n = 20
+	var rows []map[string]string
+	for i := 1; i <= n; i++ {
+		rows = append(rows, cardRow("R-"+itoa(i), itoa(100+i)+".00", "Ivanov Ivan", "4242424242424242"))
+	}
+	batch := s.ingest(payoutFile(t, s.dir, "limited.csv", rows))
+	require.Eventually(t, func() bool {
+		opening := 0
+		for i := 1; i <= n; i++ {
+			if r := s.tryRow(batch, i); r != nil && r.State == payout.StateOpening {
+				opening++
+			}
+		}
+		return opening >= 5
+	}, 30*time.Second, 20*time.Millisecond, "rows waiting in the limiter at opening")
+	out, err := exec.Command(filepath.Join(binDir, "ledger"), "cancel", "--batch", batch, "--reason", "wrong file",
+		"--by", "anna", "--nats-url", s.natsURL).CombinedOutput()
+	require.NoError(t, err, "ledger cancel: %s", out)
+	time.Sleep(500 * time.Millisecond) // a send that passed its check before the cancel arrives
+	paid := func() int {
+		k := 0
+		for ref := range s.bankPayouts() {
+			if strings.HasPrefix(ref, batch+"/") {
+				k++
+			}
+		}
+		return k
+	}
+	atCancel := paid()
+	sum := s.waitFinal(batch, n, 60*time.Second, func(st payout.State) bool { return st.Terminal() || st == payout.StateInDoubt })
+	time.Sleep(3 * time.Second) // every waiting send had its turn at 1/s
+	require.Equal(t, atCancel, paid(), "no payout left after the cancel")
+	require.Less(t, atCancel, n, "the cancel came before the end")
+	t.Logf("paid before the cancel: %d; rows: %v", atCancel, sum.ByState)
+	// Rows that waited in the limiter never recorded a send: cancelled, not
+	// in doubt (at most the one whose send was under way).
+	require.LessOrEqual(t, sum.ByState[payout.StateInDoubt], 1, "%v", sum.ByState)
+	require.GreaterOrEqual(t, sum.ByState[payout.StateCancelled], n-atCancel-1, "%v", sum.ByState)
+	s.agree(batch, n)
 }

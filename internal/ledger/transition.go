@@ -21,6 +21,31 @@ func refuse(code, format string, args ...any) *ledgerapi.Error {
 var startStates = []payout.State{payout.StateQueued, payout.StateClaimed, payout.StateQuoted,
 	payout.StateOpening, payout.StateStarting}
 
+// sending records that the call of a row's opening intent is about to
+// leave; the guards above (gen, attempt, a cancelled batch) already passed.
+func (s *Service) sending(tx *Tx, r *rowRec, t *ledgerapi.Transition) (*ledgerapi.TransitionReply, error) {
+	if t.To != payout.StateOpening || r.State != payout.StateOpening {
+		return &ledgerapi.TransitionReply{Row: apiRow(tx, r),
+			Error: refuse(ledgerapi.CodeIllegal, "row is %s: only a row at opening sends its call", r.State)}, nil
+	}
+	now := formatTime(tx.Now)
+	if _, err := tx.Exec(`UPDATE rows SET sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`, now, now, r.Batch, r.Row); err != nil {
+		return nil, fmt.Errorf("record sending of %s/%d: %w", r.Batch, r.Row, err)
+	}
+	ev := t.Evidence
+	if ev.Detail == "" {
+		ev.Detail = "sending the call of key " + r.IdemKey
+	}
+	if err := logTransition(tx, r, r.State, r.State, r.Gen, r.Attempt, ev, t.Worker, r.SessionID, "", r.IdemKey, "", ""); err != nil {
+		return nil, err
+	}
+	r, err := loadRow(tx, r.Batch, r.Row)
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerapi.TransitionReply{Applied: true, Row: apiRow(tx, r)}, nil
+}
+
 // sessionRole is how a session the ledger recorded relates to its row.
 const (
 	roleRow       = "row"       // the row's session
@@ -102,6 +127,10 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 	}
 	if r.BatchStatus == payout.BatchCancelled && slices.Contains(startStates, t.To) {
 		return reply(refuse(ledgerapi.CodeIllegal, "batch %s is cancelled: nothing new starts", r.Batch)), nil
+	}
+
+	if t.Sending {
+		return s.sending(tx, r, t)
 	}
 
 	// A session the row does not own never changes the row.

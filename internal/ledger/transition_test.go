@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -194,4 +195,36 @@ func TestTransitionFinishesBatch(t *testing.T) {
 	ex, _ := s2.db.Exceptions(b2.ID, false)
 	require.Len(t, ex, 1)
 	require.Equal(t, ExceptionAfterCancel, ex[0].Category)
+}
+
+// Sending records that a row's opening call is about to leave, and is
+// refused exactly when nothing may be sent: the row moved on, newer work
+// holds it, or its batch was cancelled.
+func TestSendingIsRecordedAndGuarded(t *testing.T) {
+	s, _, b := released(t, 3)
+	send := func(row, gen int) *ledgerapi.TransitionReply {
+		return move(t, s, ledgerapi.Transition{Batch: b.ID, Row: row, To: payout.StateOpening,
+			Expect: []payout.State{payout.StateOpening}, Gen: gen, Sending: true})
+	}
+	for row := 1; row <= 3; row++ {
+		move(t, s, ledgerapi.Transition{Batch: b.ID, Row: row, To: payout.StateClaimed, Gen: 1})
+		move(t, s, ledgerapi.Transition{Batch: b.ID, Row: row, To: payout.StateOpening, IdemKey: fmt.Sprint("k", row)})
+	}
+	require.False(t, mustRow(t, s, b.ID, 1).Sent)
+	r := send(1, 1)
+	require.Nil(t, r.Error)
+	require.True(t, r.Applied)
+	require.True(t, r.Row.Sent)
+	require.Equal(t, payout.StateOpening, r.Row.State)
+	require.Equal(t, ledgerapi.CodeStale, code(send(2, 7)), "newer work holds the row")
+	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 3, To: payout.StatePayoutStarted, SessionID: "ps_3"})
+	require.Equal(t, ledgerapi.CodeStale, code(send(3, 1)), "the row moved on")
+
+	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
+		_, err := cancelBatch(tx, ledgerapi.BatchCommand{Batch: b.ID, By: "anna", Reason: "wrong file"})
+		return err
+	}))
+	row2 := mustRow(t, s, b.ID, 2)
+	require.Equal(t, ledgerapi.CodeIllegal, code(send(2, row2.Gen)), "a cancelled batch sends nothing")
+	require.False(t, mustRow(t, s, b.ID, 2).Sent)
 }

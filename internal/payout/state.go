@@ -70,7 +70,7 @@ var Next = map[State][]State{
 	StateOpening:          {StateOpening, StateSessionOpen, StatePayoutStarted, StateInDoubt, StateQueued, StateConfirming, StateSucceeded, StateFailed, StateCancelled},
 	StateSessionOpen:      {StateStarting, StateQueued, StateFailed, StateCancelled},
 	StateStarting:         {StateStarting, StatePayoutStarted, StateQueued, StateConfirming, StateSucceeded, StateFailed, StateCancelled},
-	StatePayoutStarted:    {StateConfirming, StateQueued, StateSucceeded, StateFailed, StateCancelled},
+	StatePayoutStarted:    {StateStarting, StateConfirming, StateQueued, StateSucceeded, StateFailed, StateCancelled},
 	StateConfirming:       {StateConfirmed, StateActionRequired, StateInDoubt, StateSucceeded, StateFailed},
 	StateConfirmed:        {StateActionRequired, StateSucceeded, StateFailed},
 	StateActionRequired:   {StateActionRequired, StateSucceeded, StateFailed},

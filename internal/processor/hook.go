@@ -329,8 +329,8 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 	if session == "" {
 		session = st.SessionID
 	}
-	if session == "" || st.State.Terminal() {
-		return nil
+	if session == "" || st.State.Terminal() || job.Gen < st.Gen {
+		return nil // nothing to ask, or a poll of older work
 	}
 	var resp *bank131.SessionResponse
 	bank := p.bankFor(st.Method == payout.MethodCard)
@@ -363,8 +363,8 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 		ev.typ = bank131.HookReadyToConfirm
 	case s.RedirectURL() != "":
 		ev.typ = bank131.HookActionRequired
-	case s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted:
-		return p.startNeverArrived(ctx, st, session)
+	case s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted && session == st.SessionID:
+		return p.startNeverArrived(ctx, msg, job, st)
 	default:
 		return nil
 	}
@@ -373,15 +373,17 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 
 // startNeverArrived handles a row recorded as started whose session the
 // bank still shows empty: the session/start/payout whose outcome was
-// unknown never reached it. The row takes a new attempt (a new session and
-// keys); the old session is abandoned, so should its start ever arrive,
-// the gate cancels it. A cancelled batch refuses the new attempt and the
-// row waits for the stall exception.
-func (p *Processor) startNeverArrived(ctx context.Context, st *ledgerapi.RowState, session string) error {
-	log := p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeySession, session)
-	_, err := p.ledger.Transition(ctx, ledgerapi.Transition{Batch: st.Batch, Row: st.Row, To: payout.StateQueued,
-		Expect: []payout.State{payout.StatePayoutStarted}, Gen: st.Gen, Attempt: st.Attempt, NewAttempt: true, Worker: p.cfg.Worker,
-		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceStatus, Detail: "session/status: " + session + " created, no payout: the start never reached it; new attempt"}})
+// unknown never reached it. The row goes back to starting and the same
+// start is sent again, in the same session with the same key: had the
+// first one arrived meanwhile, the bank treats this one as its repeat, so
+// the row never has two sessions that could pay. A cancelled batch refuses
+// the move, and the row waits for its stall exception.
+func (p *Processor) startNeverArrived(ctx context.Context, msg jetstream.Msg, job ledgerapi.Job, st *ledgerapi.RowState) error {
+	log := p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeySession, st.SessionID)
+	_, err := p.ledger.Transition(ctx, ledgerapi.Transition{Batch: st.Batch, Row: st.Row, To: payout.StateStarting,
+		Expect: []payout.State{payout.StatePayoutStarted}, Gen: st.Gen, Attempt: st.Attempt, SessionID: st.SessionID,
+		IdemKey: st.IdemKey, Worker: p.cfg.Worker,
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceStatus, Detail: "session/status: " + st.SessionID + " created, no payout: the start never reached it; sent again"}})
 	if err != nil {
 		if errors.As(err, new(*ledgerapi.Error)) {
 			log.Info("session without its payout; the ledger keeps the row", logKeyError, err)
@@ -389,6 +391,7 @@ func (p *Processor) startNeverArrived(ctx context.Context, st *ledgerapi.RowStat
 		}
 		return later(err)
 	}
-	log.Warn("session without its payout: the start never reached the bank; new attempt")
-	return nil
+	log.Warn("session without its payout: the start never reached the bank; sending it again")
+	return p.pay(ctx, msg, ledgerapi.Job{Kind: ledgerapi.JobPay, Batch: st.Batch, Row: st.Row, Gen: st.Gen,
+		IntakeSeq: job.IntakeSeq, RowDigest: job.RowDigest})
 }

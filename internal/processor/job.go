@@ -166,9 +166,10 @@ func (r *run) step(ctx context.Context) (done bool, err error) {
 // could pay it: nothing new is sent. Every flow but single-request needs our
 // session/confirm before money moves (and the gate cancels any session
 // that reaches ready_to_confirm for a finished row), so such a row is
-// cancelled. A single-request row at opening may have reached the bank in
-// an earlier delivery (a crash between the send and its record): it is in
-// doubt until the bank's webhook, session/status or daily report tells.
+// cancelled. So is a single-request row at opening that never recorded a
+// send; one that did may have reached the bank (a crash between the send
+// and its answer): it is in doubt until the bank's webhook,
+// session/status or daily report tells.
 func (r *run) cancelled(ctx context.Context) (bool, error) {
 	st := r.st
 	switch st.State {
@@ -176,7 +177,7 @@ func (r *run) cancelled(ctx context.Context) (bool, error) {
 	default:
 		return true, nil // before opening the ledger cancelled it; later only the bank moves it
 	}
-	if st.State == payout.StateOpening && r.singleRequest() {
+	if st.State == payout.StateOpening && r.singleRequest() && st.Sent {
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, Expect: []payout.State{payout.StateOpening},
 			Reason:   "The batch was cancelled while this payout's request may already have reached the bank; waiting for the bank's word.",
 			Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "batch cancelled at opening (session/init/payout)"}})
@@ -186,18 +187,27 @@ func (r *run) cancelled(ctx context.Context) (bool, error) {
 		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "batch cancelled at " + string(st.State)}})
 }
 
-// stillOpen re-reads the row before a single-request payout is sent again:
-// between attempts the batch may have been cancelled, or the row handed to
-// newer work. It returns errStopSend when nothing may be sent.
+// stillOpen records in the ledger, just before each send of a
+// single-request payout (after the limiter let it go), that the payout is
+// about to leave. The ledger refuses when the batch was cancelled or the
+// row handed to newer work meanwhile, and then nothing is sent
+// (errStopSend). The record also tells a cancelled batch later whether
+// this row's payout could have reached the bank.
 func (r *run) stillOpen(ctx context.Context) error {
-	st, err := r.p.ledger.Get(ctx, ledgerapi.RowRequest{Batch: r.st.Batch, Row: r.st.Row})
+	reply, err := r.p.ledger.Transition(ctx, ledgerapi.Transition{Batch: r.st.Batch, Row: r.st.Row, To: payout.StateOpening,
+		Expect: []payout.State{payout.StateOpening}, Gen: r.job.Gen, Attempt: r.st.Attempt, Sending: true, Worker: r.p.cfg.Worker,
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "sending session/init/payout"}})
 	if err != nil {
+		var lerr *ledgerapi.Error
+		if errors.As(err, &lerr) && lerr.Code != ledgerapi.CodeInternal {
+			if reply != nil && reply.Row != nil {
+				r.st = reply.Row
+			}
+			return errStopSend
+		}
 		return fmt.Errorf("%w: %w", errNoCheck, err)
 	}
-	if st.State != payout.StateOpening || st.Gen != r.st.Gen || st.Attempt != r.st.Attempt || st.BatchStatus == payout.BatchCancelled {
-		r.st = st
-		return errStopSend
-	}
+	r.st = reply.Row
 	return nil
 }
 
@@ -343,14 +353,12 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 	req := bank131.InitPayoutRequest{PaymentMethod: method, AmountDetails: ptr(bank131.AmountOf(r.row.Amount)),
 		ParticipantDetails: recipient(r.row), Metadata: metadata(r.row)}
 	var resp *bank131.SessionResponse
-	sends := 0
 	class, err := r.p.call(ctx, "session/init/payout", ratelimit.Low, func(ctx context.Context) (err error) {
-		if sends++; sends > 1 {
-			// A retry: the bank did not act on the last send, but the
-			// batch may have been cancelled while we waited.
-			if err := r.stillOpen(ctx); err != nil {
-				return err
-			}
+		// Nothing stops this payout once sent, and the limiter may have
+		// held it for a while: the batch may have been cancelled, or the
+		// row handed to newer work, since the intent was recorded.
+		if err := r.stillOpen(ctx); err != nil {
+			return err
 		}
 		resp, err = r.bank().InitPayout(ctx, req, bank131.WithIdempotencyKey(key))
 		return err

@@ -102,6 +102,7 @@ type RowState struct {
 	ConfirmSession string             `json:"confirm_session,omitempty"` // the one session allowed to reach confirm
 	PayoutID       string             `json:"payout_id,omitempty"`
 	IdemKey        string             `json:"idem_key,omitempty"` // key of the call recorded by the last intent
+	Sent           bool               `json:"sent,omitempty"`     // the opening call was recorded as about to leave (Transition.Sending)
 	IntakeSeq      uint64             `json:"intake_seq"`         // the row's message in PAYRUN_INTAKE
 	RowDigest      string             `json:"row_digest"`         // sha256 hex of that message's data
 	Quote          *Quote             `json:"quote,omitempty"`
@@ -168,18 +169,23 @@ type Transition struct {
 	Gen       int            `json:"gen,omitempty"`
 	// NewAttempt asks the ledger to bump the row's attempt (a new bank session
 	// will be opened; the old one, if it ever shows up, is cancelled at the gate).
-	NewAttempt bool          `json:"new_attempt,omitempty"`
-	Worker     string        `json:"worker,omitempty"`
-	IdemKey    string        `json:"idem_key,omitempty"`
-	PayoutID   string        `json:"payout_id,omitempty"`
-	Quote      *Quote        `json:"quote,omitempty"`
-	ErrorCode  string        `json:"error_code,omitempty"`
-	Reason     string        `json:"reason,omitempty"` // plain-language reason for finance
-	ActionURL  string        `json:"action_url,omitempty"`
-	TCN        string        `json:"tcn,omitempty"`
-	Fee        *money.Amount `json:"fee,omitempty"`
-	Paid       *money.Amount `json:"paid,omitempty"` // amount the bank reports as paid out
-	Evidence   Evidence      `json:"evidence"`
+	NewAttempt bool `json:"new_attempt,omitempty"`
+	// Sending records, for a row at opening (To opening, Expect opening),
+	// that its call is about to leave: refused like any move to opening
+	// when the batch was cancelled or the row moved on, so a processor that
+	// gets it applied may send, and one that gets it refused must not.
+	Sending   bool          `json:"sending,omitempty"`
+	Worker    string        `json:"worker,omitempty"`
+	IdemKey   string        `json:"idem_key,omitempty"`
+	PayoutID  string        `json:"payout_id,omitempty"`
+	Quote     *Quote        `json:"quote,omitempty"`
+	ErrorCode string        `json:"error_code,omitempty"`
+	Reason    string        `json:"reason,omitempty"` // plain-language reason for finance
+	ActionURL string        `json:"action_url,omitempty"`
+	TCN       string        `json:"tcn,omitempty"`
+	Fee       *money.Amount `json:"fee,omitempty"`
+	Paid      *money.Amount `json:"paid,omitempty"` // amount the bank reports as paid out
+	Evidence  Evidence      `json:"evidence"`
 }
 
 // TransitionReply answers Transition.
