@@ -32,6 +32,7 @@ type rowRec struct {
 	PayoutID       string
 	IdemKey        string
 	SentAt         string
+	Resends        int
 	Worker         string
 	QuoteID        sql.NullInt64
 	ErrorCode      string
@@ -48,7 +49,7 @@ type rowRec struct {
 // rowColumns are the columns scanRow reads, in order (r = rows).
 const rowColumns = `r.batch_id, r.row_no, r.line, r.reference, r.method, r.amount_minor, r.currency,
 	r.recipient, r.destination, r.bin, r.last4, r.dest_hash, r.intake_seq, r.digest, r.state, r.gen, r.job_gen,
-	r.attempt, r.session_id, r.confirm_session, r.payout_id, r.idem_key, r.sent_at, r.worker, r.quote_id, r.error_code,
+	r.attempt, r.session_id, r.confirm_session, r.payout_id, r.idem_key, r.sent_at, r.resends, r.worker, r.quote_id, r.error_code,
 	r.reason, r.action_url, r.tcn, r.fee_minor, r.fee_currency, r.paid_minor, r.paid_currency, r.moved_at,
 	r.polls, r.updated_at, (SELECT b.status FROM batches b WHERE b.id = r.batch_id)`
 
@@ -65,7 +66,7 @@ func scanRow(s scanner) (*rowRec, error) {
 	var feeCur, paidCur string
 	err := s.Scan(&r.Batch, &r.Row, &r.Line, &r.Reference, &r.Method, &r.Amount.Minor, &r.Amount.Currency,
 		&r.Recipient, &r.Destination, &r.BIN, &r.Last4, &r.DestHash, &seq, &r.Digest, &r.State, &r.Gen, &r.JobGen,
-		&r.Attempt, &r.SessionID, &r.ConfirmSession, &r.PayoutID, &r.IdemKey, &r.SentAt, &r.Worker, &r.QuoteID, &r.ErrorCode,
+		&r.Attempt, &r.SessionID, &r.ConfirmSession, &r.PayoutID, &r.IdemKey, &r.SentAt, &r.Resends, &r.Worker, &r.QuoteID, &r.ErrorCode,
 		&r.Reason, &r.ActionURL, &r.TCN, &feeMinor, &feeCur, &paidMinor, &paidCur, &r.MovedAt,
 		&r.Polls, &r.UpdatedAt, &r.BatchStatus)
 	if err != nil {

@@ -16,6 +16,10 @@ func refuse(code, format string, args ...any) *ledgerapi.Error {
 	return &ledgerapi.Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// maxStartResends is how many times one attempt's start is sent again
+// after a poll found that it never reached its session.
+const maxStartResends = 5
+
 // startStates are the states that begin new work at the bank; a cancelled
 // batch refuses them.
 var startStates = []payout.State{payout.StateQueued, payout.StateClaimed, payout.StateQuoted,
@@ -159,6 +163,13 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 			return nil, err
 		}
 		return &ledgerapi.TransitionReply{Applied: false, Row: apiRow(tx, r)}, nil
+	}
+	if r.State == payout.StatePayoutStarted && t.To == payout.StateStarting && r.Resends >= maxStartResends {
+		// A start that never reached its session is sent again a few
+		// times per attempt, no more: a bank that keeps the key of a start
+		// it refused would answer every repeat the same way.
+		return reply(refuse(ledgerapi.CodeConflict, "the start of attempt %d was sent again %d times; the bank's word or the stall exception settles the row",
+			r.Attempt, r.Resends)), nil
 	}
 	if !payout.CanMove(r.State, t.To) {
 		if t.To == payout.StateSucceeded && (r.State == payout.StateFailed || r.State == payout.StateCancelled) {
@@ -359,6 +370,16 @@ func (s *Service) apply(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 		t.ErrorCode, t.ErrorCode, t.Reason, t.Reason, t.ActionURL, t.ActionURL, t.TCN, t.TCN,
 		feeMinor, feeCur, feeCur, paidMinor, paidCur, paidCur, r.Batch, r.Row); err != nil {
 		return fmt.Errorf("move %s/%d to %s: %w", r.Batch, r.Row, t.To, err)
+	}
+	var err error
+	switch {
+	case t.NewAttempt:
+		_, err = tx.Exec(`UPDATE rows SET sent_at = '', resends = 0 WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row)
+	case r.State == payout.StatePayoutStarted && t.To == payout.StateStarting:
+		_, err = tx.Exec(`UPDATE rows SET sent_at = ?, resends = resends + 1 WHERE batch_id = ? AND row_no = ?`, now, r.Batch, r.Row)
+	}
+	if err != nil {
+		return fmt.Errorf("record the send of %s/%d: %w", r.Batch, r.Row, err)
 	}
 	if err := logTransition(tx, r, r.State, t.To, gen, attempt, t.Evidence, t.Worker, firstNonEmpty(t.SessionID, r.SessionID),
 		t.PayoutID, t.IdemKey, t.ErrorCode, t.Reason); err != nil {

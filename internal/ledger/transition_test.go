@@ -228,3 +228,27 @@ func TestSendingIsRecordedAndGuarded(t *testing.T) {
 	require.Equal(t, ledgerapi.CodeIllegal, code(send(2, row2.Gen)), "a cancelled batch sends nothing")
 	require.False(t, mustRow(t, s, b.ID, 2).Sent)
 }
+
+// A start sent again because it never reached its session goes out a few
+// times per attempt, no more; a new attempt may send its own again.
+func TestStartSentAgainOncePerAttempt(t *testing.T) {
+	s, _, b := released(t, 1)
+	force(t, s, b.ID, 1, payout.StatePayoutStarted, "ps_1")
+	again := func() *ledgerapi.TransitionReply {
+		return move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateStarting,
+			Expect: []payout.State{payout.StatePayoutStarted}, SessionID: "ps_1"})
+	}
+	for i := 0; i < maxStartResends; i++ {
+		r := again()
+		require.Nil(t, r.Error)
+		require.Equal(t, payout.StateStarting, r.Row.State)
+		move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StatePayoutStarted, SessionID: "ps_1"})
+	}
+	require.Equal(t, ledgerapi.CodeConflict, code(again()), "a few times per attempt")
+	require.Equal(t, payout.StatePayoutStarted, mustRow(t, s, b.ID, 1).State)
+
+	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateQueued, NewAttempt: true})
+	row := mustRow(t, s, b.ID, 1)
+	require.False(t, row.Sent, "a new attempt starts afresh")
+	require.Equal(t, 1, row.Attempt)
+}

@@ -363,7 +363,8 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 		ev.typ = bank131.HookReadyToConfirm
 	case s.RedirectURL() != "":
 		ev.typ = bank131.HookActionRequired
-	case s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted && session == st.SessionID:
+	case s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted && session == st.SessionID &&
+		st.IdemKey == startKey(st.Batch, st.Row, st.Attempt):
 		return p.startNeverArrived(ctx, msg, job, st)
 	default:
 		return nil

@@ -266,8 +266,10 @@ func (r *run) fail(ctx context.Context, method string, err error) error {
 		code = "request_refused"
 	}
 	r.log.Warn("bank refused the row", "method", method, logKeyCode, code, logKeyError, err)
-	return r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, ErrorCode: code, Reason: bank131.Reason(code),
-		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: method + ": " + err.Error()}})
+	// Only from the state the call was made in: a refusal of a repeated
+	// call must not fail a row the bank moved on meanwhile.
+	return r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, Expect: []payout.State{r.st.State}, ErrorCode: code,
+		Reason: bank131.Reason(code), Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: method + ": " + err.Error()}})
 }
 
 // quote asks bpa/calculate for a transfer's FX quote and records it.

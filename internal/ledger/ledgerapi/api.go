@@ -102,7 +102,7 @@ type RowState struct {
 	ConfirmSession string             `json:"confirm_session,omitempty"` // the one session allowed to reach confirm
 	PayoutID       string             `json:"payout_id,omitempty"`
 	IdemKey        string             `json:"idem_key,omitempty"` // key of the call recorded by the last intent
-	Sent           bool               `json:"sent,omitempty"`     // the opening call was recorded as about to leave (Transition.Sending)
+	Sent           bool               `json:"sent,omitempty"`     // this attempt recorded a send: its opening call (Transition.Sending), or its start sent again
 	IntakeSeq      uint64             `json:"intake_seq"`         // the row's message in PAYRUN_INTAKE
 	RowDigest      string             `json:"row_digest"`         // sha256 hex of that message's data
 	Quote          *Quote             `json:"quote,omitempty"`
