@@ -181,7 +181,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 		n := normalizeName(h)
 		norm[i] = n
 		positions[i] = strconv.Itoa(i + 1)
-		l.names[i] = redactPANs(n)
+		l.names[i] = RedactCards(n)
 		if msg := headerProblem(n); msg != "" {
 			errs = append(errs, Error{Line: line, Column: quote(n), Message: msg})
 			norm[i] = "\x00bad" + strconv.Itoa(i) // never a tag, nor metadata
@@ -193,7 +193,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 			continue
 		}
 		if first, dup := seen[n]; dup {
-			errs = append(errs, Error{Line: line, Column: redactPANs(n),
+			errs = append(errs, Error{Line: line, Column: RedactCards(n),
 				Message: fmt.Sprintf("column appears twice (columns %d and %d)", first+1, i+1)})
 			norm[i] = "\x00dup" + strconv.Itoa(i)
 			continue
@@ -219,7 +219,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 			l.meta = append(l.meta, metaColumn{name: name, pos: i})
 			continue
 		}
-		errs = append(errs, Error{Line: line, Column: redactPANs(strings.TrimSpace(rec[i])), Message: unknownColumn(redactPANs(n))})
+		errs = append(errs, Error{Line: line, Column: RedactCards(strings.TrimSpace(rec[i])), Message: unknownColumn(RedactCards(n))})
 	}
 	return l, errs
 }

@@ -194,7 +194,7 @@ func maskCard(v string) string {
 // spreadsheet would run as a formula by a leading apostrophe. A leading + or
 // - is left alone in amounts and phones when the rest is a plain number.
 func safeCell(v string, kind columnKind) string {
-	v = redactPANs(v)
+	v = RedactCards(v)
 	t := strings.TrimLeft(v, " ")
 	if t == "" {
 		return v

@@ -90,12 +90,12 @@ func TestRedactPANs(t *testing.T) {
 		{"01.05.2026-28.05.2026", "01.05.2026-28.05.2026"},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, redactPANs(tt.in), "%q", tt.in)
+		require.Equal(t, tt.want, RedactCards(tt.in), "%q", tt.in)
 		require.Equal(t, tt.want, RedactCards(tt.in), "%q", tt.in)
 	}
 	// Overlapping card numbers are masked as one span that shows no more
 	// than the first six and last four digits of either.
-	got := redactPANs("4111 1111 1111 1111 1111 1111 1111 1111 1111 1111")
+	got := RedactCards("4111 1111 1111 1111 1111 1111 1111 1111 1111 1111")
 	require.NotContains(t, strings.ReplaceAll(got, " ", ""), "41111111")
 	_, found := findPAN(got)
 	require.False(t, found, got)
@@ -172,9 +172,9 @@ func FuzzRedactPANs(f *testing.F) {
 		if _, ok := findPAN(s); !ok {
 			t.Fatalf("no card number found in %q", s)
 		}
-		red := redactPANs(s)
+		red := RedactCards(s)
 		if strings.Contains(red, formatted) || (sep != "" && strings.Contains(strings.ReplaceAll(red, sep, ""), pan)) {
-			t.Fatalf("redactPANs(%q) = %q shows the card number", s, red)
+			t.Fatalf("RedactCards(%q) = %q shows the card number", s, red)
 		}
 	})
 }

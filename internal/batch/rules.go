@@ -119,7 +119,7 @@ func (s *scanner) required(c col, v, why string) bool {
 // quote shows a cell in a message, shortened and with any card number
 // masked.
 func quote(v string) string {
-	v = redactPANs(v) // before shortening: a card number cut in two is no longer found
+	v = RedactCards(v) // before shortening: a card number cut in two is no longer found
 	if utf8.RuneCountInString(v) > 40 {
 		r := []rune(v)
 		v = string(r[:37]) + "…"
@@ -216,34 +216,22 @@ func invisible(r rune) bool {
 
 // invisibleName says which invisible character r is.
 func invisibleName(r rune) string {
-	name := ""
+	name, ok := invisibleNames[r]
 	switch {
-	case r == 0xAD:
-		name = "soft hyphen"
-	case r == 0x200B:
-		name = "zero-width space"
-	case r == 0x200C:
-		name = "zero-width non-joiner"
-	case r == 0x200D:
-		name = "zero-width joiner"
-	case r == 0x200E:
-		name = "left-to-right mark"
-	case r == 0x200F:
-		name = "right-to-left mark"
+	case ok:
 	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x061C:
 		name = "bidirectional text control"
-	case r == 0x2028:
-		name = "line separator"
-	case r == 0x2029:
-		name = "paragraph separator"
-	case r == 0x2060:
-		name = "word joiner"
-	case r == 0xFEFF:
-		name = "byte order mark"
 	default:
 		name = "formatting character"
 	}
 	return fmt.Sprintf("U+%04X (%s)", r, name)
+}
+
+// invisibleNames names the invisible characters met most often.
+var invisibleNames = map[rune]string{
+	0xAD: "soft hyphen", 0x200B: "zero-width space", 0x200C: "zero-width non-joiner", 0x200D: "zero-width joiner",
+	0x200E: "left-to-right mark", 0x200F: "right-to-left mark", 0x2028: "line separator", 0x2029: "paragraph separator",
+	0x2060: "word joiner", 0xFEFF: "byte order mark",
 }
 
 // scientific reports whether v looks like a number a spreadsheet wrote in

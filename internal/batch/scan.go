@@ -228,8 +228,8 @@ func (s *scanner) maskErrors() {
 	}
 	for _, list := range [][]Error{s.errs, s.warns} {
 		for i := range list {
-			list[i].Column = redactPANs(list[i].Column)
-			list[i].Message = redactPANs(list[i].Message)
+			list[i].Column = RedactCards(list[i].Column)
+			list[i].Message = RedactCards(list[i].Message)
 		}
 	}
 }

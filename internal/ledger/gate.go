@@ -38,14 +38,11 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 	if err != nil {
 		return nil, err
 	}
-	decide := func(decision, reason string) (*ledgerapi.GateReply, error) {
+	// answer records the decision and replies; decide also marks a
+	// cancelled session so it never reaches confirm later.
+	answer := func(decision, reason string) (*ledgerapi.GateReply, error) {
 		if err := s.recordGate(tx, r, g, decision, reason); err != nil {
 			return nil, err
-		}
-		if decision == ledgerapi.DecisionCancel {
-			if err := recordSession(tx, g.SessionID, r.Batch, r.Row, r.Attempt, roleCancelled, "ready_to_confirm"); err != nil {
-				return nil, err
-			}
 		}
 		if r2, err := loadRow(tx, r.Batch, r.Row); err == nil {
 			r = r2
@@ -53,6 +50,14 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 		s.log.Info("gate", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
 			LogKeySession, g.SessionID, LogKeyDecision, decision, LogKeyReason, reason)
 		return &ledgerapi.GateReply{Decision: decision, Reason: reason, Row: apiRow(tx, r)}, nil
+	}
+	decide := func(decision, reason string) (*ledgerapi.GateReply, error) {
+		if decision == ledgerapi.DecisionCancel {
+			if err := recordSession(tx, g.SessionID, r.Batch, r.Row, r.Attempt, roleCancelled, "ready_to_confirm"); err != nil {
+				return nil, err
+			}
+		}
+		return answer(decision, reason)
 	}
 
 	// 1. The session that holds the confirm: a repeat.
@@ -62,13 +67,7 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 			// recorded may never have landed: cancel instead of repeating
 			// it. Had it landed, the bank refuses the cancel and its final
 			// word settles the row; the session keeps its role.
-			reason := "batch cancelled before the confirm was known to reach the bank"
-			if err := s.recordGate(tx, r, g, ledgerapi.DecisionCancel, reason); err != nil {
-				return nil, err
-			}
-			s.log.Info("gate", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-				LogKeySession, g.SessionID, LogKeyDecision, ledgerapi.DecisionCancel, LogKeyReason, reason)
-			return &ledgerapi.GateReply{Decision: ledgerapi.DecisionCancel, Reason: reason, Row: apiRow(tx, r)}, nil
+			return answer(ledgerapi.DecisionCancel, "batch cancelled before the confirm was known to reach the bank")
 		}
 		if r.State == payout.StateConfirming {
 			return decide(ledgerapi.DecisionConfirm, "repeat: this session holds the confirm")

@@ -178,7 +178,7 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 				i = j - 1
 				continue
 			}
-			if _, err := insertRow(tx, m, done, res); err != nil {
+			if err := sealedRow(tx, m, res); err != nil {
 				return nil, err
 			}
 		case m.Manifest != nil:
@@ -224,58 +224,50 @@ func ensureBatch(tx *Tx, batch string) (sealed bool, err error) {
 	return sealed, nil
 }
 
-// insertRow records a row message; it reports whether the row was new.
-// The same data again is a no-op; different data for a recorded row is a
-// conflict, which fails the batch's manifest check (or opens an exception
-// when the batch was already sealed). A new row of a sealed batch is never
-// recorded as a row (it could never be paid): it is kept as a conflict.
-func insertRow(tx *Tx, m *intakeMsg, sealed bool, res *intakeResult) (bool, error) {
+// sealedRow handles a row message of a batch whose manifest arrived: a
+// new row is never recorded (it could never be paid), it is kept as a
+// conflict with an exception; a recorded row is compared (see
+// compareRecorded). Rows of open batches go in through insertRows.
+func sealedRow(tx *Tx, m *intakeMsg, res *intakeResult) error {
 	r := m.Row
-	now := formatTime(tx.Now)
 	var recorded []byte
-	if sealed {
-		err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded)
-		if errors.Is(err, sql.ErrNoRows) {
-			res.Conflicts++
-			detail := fmt.Sprintf("row %d (intake seq %d) arrived after the batch's manifest; it is not recorded and never paid", r.Row, m.Seq)
-			if err := recordConflict(tx, m, nil, detail); err != nil {
-				return false, err
-			}
-			_, err := openException(tx, ExceptionLateRow, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, 0, detail)
-			return false, err
+	err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded)
+	if errors.Is(err, sql.ErrNoRows) {
+		res.Conflicts++
+		detail := fmt.Sprintf("row %d (intake seq %d) arrived after the batch's manifest; it is not recorded and never paid", r.Row, m.Seq)
+		if err := recordConflict(tx, m, nil, detail); err != nil {
+			return err
 		}
-		if err != nil {
-			return false, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
-		}
-	} else {
-		out, err := tx.Exec(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
-		recipient, destination, bin, last4, dest_hash, meta, description, intake_seq, digest, received_at, state, moved_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (batch_id, row_no) DO NOTHING`,
-			r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, r.Description, int64(m.Seq), m.Digest[:], now,
-			string(payout.StateReceived), now, now)
-		if err != nil {
-			return false, fmt.Errorf("record row %s/%d: %w", r.Batch, r.Row, err)
-		}
-		if n, _ := out.RowsAffected(); n == 1 {
-			res.Recorded++
-			return true, nil
-		}
-		if err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded); err != nil {
-			return false, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
-		}
+		_, err := openException(tx, ExceptionLateRow, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, 0, detail)
+		return err
 	}
-	if bytes.Equal(recorded, m.Digest[:]) {
+	if err != nil {
+		return fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
+	}
+	conflict, err := compareRecorded(tx, m, recorded)
+	if conflict {
+		res.Conflicts++
+	} else {
 		res.Duplicates++
+	}
+	return err
+}
+
+// compareRecorded compares a row message with the row the ledger recorded
+// (its digest): the same data is a duplicate and a no-op; different data
+// is a conflict, kept with an exception, which fails the batch's manifest
+// check (or stands as the exception once the batch is sealed).
+func compareRecorded(tx *Tx, m *intakeMsg, recorded []byte) (conflict bool, err error) {
+	if bytes.Equal(recorded, m.Digest[:]) {
 		return false, nil
 	}
-	res.Conflicts++
+	r := m.Row
 	detail := fmt.Sprintf("row %d arrived again (intake seq %d) with different data", r.Row, m.Seq)
 	if err := recordConflict(tx, m, recorded, detail); err != nil {
-		return false, err
+		return true, err
 	}
-	_, err := openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
-	return false, err
+	_, err = openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
+	return true, err
 }
 
 // insertChunk is how many rows one INSERT statement carries.
@@ -340,17 +332,12 @@ func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
 		if err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, m.Row.Batch, m.Row.Row).Scan(&recorded); err != nil {
 			return 0, fmt.Errorf("read row %s/%d: %w", m.Row.Batch, m.Row.Row, err)
 		}
-		if bytes.Equal(recorded, m.Digest[:]) {
-			continue
-		}
-		conflicts++
-		detail := fmt.Sprintf("row %d arrived again (intake seq %d) with different data", m.Row.Row, m.Seq)
-		if err := recordConflict(tx, m, recorded, detail); err != nil {
+		conflict, err := compareRecorded(tx, m, recorded)
+		if err != nil {
 			return 0, err
 		}
-		if _, err := openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", m.Row.Batch, m.Row.Row, m.Digest[:8]),
-			m.Row.Batch, m.Row.Row, detail); err != nil {
-			return 0, err
+		if conflict {
+			conflicts++
 		}
 	}
 	res.Conflicts += conflicts

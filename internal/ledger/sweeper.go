@@ -150,45 +150,49 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 	// At the bank past the deadline with no final word (a start the bank
 	// never acted on, a webhook and every poll lost): an exception, once
 	// per row and attempt, so no row waits unseen; the polls go on.
-	stalled, err := pick(`r.state IN ('payout_started', 'confirming', 'confirmed', 'action_required') AND r.moved_at < ?
-		AND NOT EXISTS (SELECT 1 FROM exceptions e
-		WHERE e.key = 'stalled_at_bank:' || r.batch_id || '/' || r.row_no || '/' || r.attempt)`,
-		formatTime(now.Add(-s.cfg.StallAfter)))
+	n, err := s.openOverdue(tx, pick, ExceptionStalled, `r.state IN ('payout_started', 'confirming', 'confirmed', 'action_required')`,
+		now.Add(-s.cfg.StallAfter), "row without a final word from the bank past its deadline", func(r *rowRec) string {
+			return fmt.Sprintf("row %d (%s) has waited at the bank in %s since %s, session %q, without a final word; polls go on, and the bank's daily report or support settles it",
+				r.Row, r.Reference, r.State, r.MovedAt, firstNonEmpty(r.ConfirmSession, r.SessionID))
+		})
 	if err != nil {
 		return res, err
 	}
-	for _, r := range stalled {
-		detail := fmt.Sprintf("row %d (%s) has waited at the bank in %s since %s, session %q, without a final word; polls go on, and the bank's daily report or support settles it",
-			r.Row, r.Reference, r.State, r.MovedAt, firstNonEmpty(r.ConfirmSession, r.SessionID))
-		opened, err := openException(tx, ExceptionStalled, fmt.Sprintf("%s/%d/%d", r.Batch, r.Row, r.Attempt), r.Batch, r.Row, detail)
-		if err != nil {
-			return res, err
-		}
-		if opened {
-			s.log.Error("row without a final word from the bank past its deadline", LogKeyBatch, r.Batch, LogKeyRow, r.Row,
-				LogKeyReference, r.Reference, LogKeyState, r.State)
-			res.Stalled++
-		}
-	}
+	res.Stalled += n
 
 	// In doubt past the deadline: an exception (once per row), never a retry.
-	doubts, err := pick(`r.state = 'in_doubt' AND r.moved_at < ? AND NOT EXISTS (SELECT 1 FROM exceptions e
-		WHERE e.key = 'in_doubt:' || r.batch_id || '/' || r.row_no || '/' || r.attempt)`,
-		formatTime(now.Add(-s.cfg.DoubtDeadline)))
+	n, err = s.openOverdue(tx, pick, ExceptionInDoubt, `r.state = 'in_doubt'`, now.Add(-s.cfg.DoubtDeadline),
+		"row in doubt past its deadline", func(r *rowRec) string {
+			return fmt.Sprintf("row %d (%s) in doubt past its deadline: since %s, session %q; only the bank's evidence (webhook, session/status, daily report) can settle it",
+				r.Row, r.Reference, r.MovedAt, firstNonEmpty(r.ConfirmSession, r.SessionID))
+		})
 	if err != nil {
 		return res, err
 	}
-	for _, r := range doubts {
-		detail := fmt.Sprintf("row %d (%s) in doubt past its deadline: since %s, session %q; only the bank's evidence (webhook, session/status, daily report) can settle it",
-			r.Row, r.Reference, r.MovedAt, firstNonEmpty(r.ConfirmSession, r.SessionID))
-		opened, err := openException(tx, ExceptionInDoubt, fmt.Sprintf("%s/%d/%d", r.Batch, r.Row, r.Attempt), r.Batch, r.Row, detail)
+	res.Doubts += n
+	return res, nil
+}
+
+// openOverdue opens an exception of category, once per row and attempt,
+// for the rows in states (a condition on r) that have not moved since
+// before; it returns how many it opened.
+func (s *Service) openOverdue(tx *Tx, pick func(where string, args ...any) ([]*rowRec, error), category, states string,
+	before time.Time, msg string, detail func(*rowRec) string) (int, error) {
+	rows, err := pick(states+` AND r.moved_at < ? AND NOT EXISTS (SELECT 1 FROM exceptions e
+		WHERE e.key = '`+category+`:' || r.batch_id || '/' || r.row_no || '/' || r.attempt)`, formatTime(before))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		opened, err := openException(tx, category, fmt.Sprintf("%s/%d/%d", r.Batch, r.Row, r.Attempt), r.Batch, r.Row, detail(r))
 		if err != nil {
-			return res, err
+			return n, err
 		}
 		if opened {
-			s.log.Error("row in doubt past its deadline", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference)
-			res.Doubts++
+			s.log.Error(msg, LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference, LogKeyState, r.State)
+			n++
 		}
 	}
-	return res, nil
+	return n, nil
 }

@@ -187,13 +187,13 @@ func (r *run) cancelled(ctx context.Context) (bool, error) {
 		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "batch cancelled at " + string(st.State)}})
 }
 
-// stillOpen records in the ledger, just before each send of a
+// recordSend records in the ledger, just before each send of a
 // single-request payout (after the limiter let it go), that the payout is
 // about to leave. The ledger refuses when the batch was cancelled or the
 // row handed to newer work meanwhile, and then nothing is sent
 // (errStopSend). The record also tells a cancelled batch later whether
 // this row's payout could have reached the bank.
-func (r *run) stillOpen(ctx context.Context) error {
+func (r *run) recordSend(ctx context.Context) error {
 	reply, err := r.p.ledger.Transition(ctx, ledgerapi.Transition{Batch: r.st.Batch, Row: r.st.Row, To: payout.StateOpening,
 		Expect: []payout.State{payout.StateOpening}, Gen: r.job.Gen, Attempt: r.st.Attempt, Sending: true, Worker: r.p.cfg.Worker,
 		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "sending session/init/payout"}})
@@ -215,7 +215,7 @@ func (r *run) stillOpen(ctx context.Context) error {
 // stops it too: the ledger could not say, so nothing is sent now.
 var (
 	errStopSend = errors.New("row changed; nothing sent")
-	errNoCheck  = errors.New("re-read row before sending")
+	errNoCheck  = errors.New("record the send in the ledger")
 )
 
 // move asks the ledger for a transition guarded by the job's generation and
@@ -359,14 +359,14 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 		// Nothing stops this payout once sent, and the limiter may have
 		// held it for a while: the batch may have been cancelled, or the
 		// row handed to newer work, since the intent was recorded.
-		if err := r.stillOpen(ctx); err != nil {
+		if err := r.recordSend(ctx); err != nil {
 			return err
 		}
 		resp, err = r.bank().InitPayout(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
 	if errors.Is(err, errStopSend) {
-		r.log.Info("row changed before the payout was sent again", logKeyState, r.st.State, "batch_status", r.st.BatchStatus)
+		r.log.Info("row changed before the payout was sent", logKeyState, r.st.State, "batch_status", r.st.BatchStatus)
 		if r.st.State == payout.StateOpening && r.st.Gen == r.job.Gen {
 			return false, nil // the next step settles it (a cancelled batch)
 		}

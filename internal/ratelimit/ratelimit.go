@@ -24,11 +24,10 @@ const (
 
 // Limiter is a priority token bucket. The zero value is not usable; call New.
 type Limiter struct {
-	max    rate.Limit
-	burst  int
-	bucket int // the token bucket's size: burst less the allowance
-	lim    *rate.Limiter
-	clock  func() time.Time
+	max   rate.Limit
+	burst int
+	lim   *rate.Limiter // its burst is the bucket's size: burst less the allowance
+	clock func() time.Time
 
 	mu         sync.Mutex
 	queues     [2][]*waiter
@@ -92,11 +91,10 @@ func New(r float64, burst int) *Limiter {
 	if r <= 0 {
 		l.max = rate.Inf
 	}
-	l.bucket = burst
+	l.lim = rate.NewLimiter(l.max, burst)
 	if r > 0 {
-		l.bucket = bucketSize(r, burst)
+		l.lim = rate.NewLimiter(l.max, bucketSize(r, burst))
 	}
-	l.lim = rate.NewLimiter(l.max, l.bucket)
 	l.stats.Limit = float64(l.max)
 	if l.max != rate.Inf {
 		go l.dispatch()
@@ -211,7 +209,7 @@ func (l *Limiter) trimBanked() {
 	if l.banked == 0 {
 		return
 	}
-	room := l.bucket - int(math.Ceil(l.lim.Tokens()))
+	room := l.lim.Burst() - int(math.Ceil(l.lim.Tokens()))
 	l.banked = max(0, min(l.banked, room))
 }
 
