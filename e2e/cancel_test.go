@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // TestCancelWhileTheBankIsDown: the bank answers every call with HTTP 500,
@@ -30,14 +32,14 @@ func TestCancelWhileTheBankIsDown(t *testing.T) {
 	})
 	batch := s.ingest(file)
 	want := map[int]payout.State{1: payout.StateOpening, 2: payout.StateOpening, 3: payout.StateClaimed}
-	require.Eventually(t, func() bool {
+	testutil.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
 		for n, st := range want {
 			if r := s.tryRow(batch, n); r == nil || r.State != st {
-				return false
+				return fmt.Errorf("row %d is not waiting before the bank at %s", n, st)
 			}
 		}
-		return true
-	}, 30*time.Second, 50*time.Millisecond, "rows waiting before the bank")
+		return nil
+	})
 
 	out, err := exec.Command(filepath.Join(binDir, "ledger"), "cancel", "--batch", batch, "--reason", "wrong file",
 		"--by", "anna", "--nats-url", s.natsURL).CombinedOutput()
@@ -92,15 +94,18 @@ func TestCancelWhileRateLimited(t *testing.T) {
 		rows = append(rows, cardRow("R-"+itoa(i), itoa(100+i)+".00", "Ivanov Ivan", "4242424242424242"))
 	}
 	batch := s.ingest(payoutFile(t, s.dir, "limited.csv", rows))
-	require.Eventually(t, func() bool {
+	testutil.Eventually(t, 30*time.Second, 20*time.Millisecond, func() error {
 		opening := 0
 		for i := 1; i <= n; i++ {
 			if r := s.tryRow(batch, i); r != nil && r.State == payout.StateOpening {
 				opening++
 			}
 		}
-		return opening >= 5
-	}, 30*time.Second, 20*time.Millisecond, "rows waiting in the limiter at opening")
+		if opening < 5 {
+			return fmt.Errorf("%d rows waiting in the limiter at opening", opening)
+		}
+		return nil
+	})
 	out, err := exec.Command(filepath.Join(binDir, "ledger"), "cancel", "--batch", batch, "--reason", "wrong file",
 		"--by", "anna", "--nats-url", s.natsURL).CombinedOutput()
 	require.NoError(t, err, "ledger cancel: %s", out)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // luhnCard returns a 16-digit Visa-like test number that passes Luhn.
@@ -93,10 +94,16 @@ func TestExactlyOnceUnderChaos(t *testing.T) {
 	sum := s.waitFinal(batch, rows, 4*time.Minute, settled)
 	// In-doubt rows become exceptions once past their deadline.
 	if n := sum.ByState[payout.StateInDoubt]; n > 0 {
-		require.Eventually(t, func() bool {
+		testutil.Eventually(t, 30*time.Second, 200*time.Millisecond, func() error {
 			b, err := s.ledger.Batch(t.Context(), batch)
-			return err == nil && b.Exceptions >= n
-		}, 30*time.Second, 200*time.Millisecond, "every in-doubt row is an open exception")
+			if err != nil {
+				return err
+			}
+			if b.Exceptions < n {
+				return fmt.Errorf("%d open exceptions for %d in-doubt rows", b.Exceptions, n)
+			}
+			return nil
+		})
 	}
 	t.Logf("by state: %v", sum.ByState)
 	codes := map[string]int{}

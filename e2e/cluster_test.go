@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // TestClusterSurvivesNodeAndProcessorLoss is the production deployment on
@@ -23,10 +25,16 @@ func TestClusterSurvivesNodeAndProcessorLoss(t *testing.T) {
 	file := payoutFile(t, s.dir, "cluster.csv", chaosRows(rows, 11)[:rows])
 	batch := s.ingest(file)
 
-	require.Eventually(t, func() bool {
+	testutil.Eventually(t, 60*time.Second, 50*time.Millisecond, func() error {
 		b, err := s.ledger.Batch(t.Context(), batch)
-		return err == nil && b.ByState[payout.StateSucceeded] >= rows/10
-	}, 60*time.Second, 50*time.Millisecond, "payouts under way")
+		if err != nil {
+			return err
+		}
+		if n := b.ByState[payout.StateSucceeded]; n < rows/10 {
+			return fmt.Errorf("payouts not under way: %d succeeded", n)
+		}
+		return nil
+	})
 	s.nodes[1].Close()
 	t.Log("nats node 2 stopped")
 	s.mu.Lock()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // expect is a row's final state in the ledger and its error code.
@@ -100,7 +102,12 @@ func TestFlowToken(t *testing.T) {
 	batch := s.ingest(file)
 	s.waitFinal(batch, 5, 60*time.Second, nil)
 	// The refund arrives after the success.
-	require.Eventually(t, func() bool { return s.row(batch, 4).State == payout.StateReturned }, 20*time.Second, 100*time.Millisecond)
+	testutil.Eventually(t, 20*time.Second, 100*time.Millisecond, func() error {
+		if st := s.row(batch, 4).State; st != payout.StateReturned {
+			return fmt.Errorf("row 4 is %s, not returned", st)
+		}
+		return nil
+	})
 	checkRows(t, s, batch, []expect{
 		{payout.StateSucceeded, ""},
 		{payout.StateFailed, "bank_card_expired"},
@@ -142,13 +149,13 @@ func TestFlowTransfer(t *testing.T) {
 	// the senders would.
 	opened := map[int]bool{}
 	var urls []string
-	require.Eventually(t, func() bool {
+	testutil.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
 		for n := 1; n <= 4; n++ {
 			st := s.tryRow(batch, n)
 			if st != nil && st.ActionURL != "" && !opened[n] {
 				resp, err := http.Get(st.ActionURL)
 				if err != nil {
-					return false
+					return err
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
@@ -156,8 +163,11 @@ func TestFlowTransfer(t *testing.T) {
 				urls = append(urls, st.ActionURL)
 			}
 		}
-		return len(opened) == 4
-	}, 60*time.Second, 100*time.Millisecond, "every transfer shows its 3-D Secure link")
+		if len(opened) != 4 {
+			return fmt.Errorf("%d of 4 transfers show their 3-D Secure link", len(opened))
+		}
+		return nil
+	})
 	for _, u := range urls {
 		require.Regexp(t, `^http://127\.0\.0\.1:\d+/sandbox/3ds/`, u)
 	}

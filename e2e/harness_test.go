@@ -30,8 +30,9 @@ import (
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/queue/natsserver"
 	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 var (
@@ -86,9 +87,9 @@ type options struct {
 type system struct {
 	t            *testing.T
 	dir          string
-	nats         *queue.Embedded   // the single node, or node 1 of the cluster
-	nodes        []*queue.Embedded // every node
-	natsURL      string            // every node's client URL, comma-separated
+	nats         *natsserver.Server   // the single node, or node 1 of the cluster
+	nodes        []*natsserver.Server // every node
+	natsURL      string               // every node's client URL, comma-separated
 	nc           *nats.Conn
 	ledger       *ledgerapi.Client
 	bankURL      string
@@ -119,10 +120,8 @@ func startSystem(t *testing.T, o options) *system {
 	if o.cluster {
 		s.startCluster()
 	} else {
-		e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(dir, "nats")})
-		require.NoError(t, err)
-		s.nats, s.nodes, s.natsURL = e, []*queue.Embedded{e}, e.URL()
-		t.Cleanup(e.Close)
+		e := testutil.NATS(t)
+		s.nats, s.nodes, s.natsURL = e, []*natsserver.Server{e}, e.URL()
 	}
 	nc, err := nats.Connect(s.natsURL, nats.MaxReconnects(-1))
 	require.NoError(t, err)
@@ -167,7 +166,7 @@ func (s *system) startCluster() {
 	}
 	var urls []string
 	for i := 0; i < 3; i++ {
-		e, err := queue.StartEmbedded(queue.EmbeddedOptions{
+		e, err := natsserver.Start(natsserver.Options{
 			Dir: filepath.Join(s.dir, fmt.Sprintf("nats-%d", i+1)), ServerName: fmt.Sprintf("payrun-nats-%d", i+1),
 			ClusterName: "payrun", ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes,
 		})
@@ -184,27 +183,27 @@ func (s *system) startCluster() {
 	require.NoError(t, err)
 	// A meta leader answers account info before every peer has reported;
 	// only a placed (and removed) R3 stream shows the cluster can hold ours.
-	require.Eventually(t, func() bool {
+	testutil.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"},
 			Replicas: 3, Storage: jetstream.MemoryStorage}); err != nil {
-			return false
+			return fmt.Errorf("JetStream cluster not ready for R3 streams: %w", err)
 		}
-		return js.DeleteStream(ctx, "PROBE") == nil
-	}, 30*time.Second, 100*time.Millisecond, "JetStream cluster ready for R3 streams")
+		return js.DeleteStream(ctx, "PROBE")
+	})
 }
 
 // waitLedger waits until the ledger answers over NATS: its streams and
 // consumers exist, so nothing else creates them first.
 func (s *system) waitLedger() {
 	s.t.Helper()
-	require.Eventually(s.t, func() bool {
+	testutil.Eventually(s.t, 60*time.Second, 50*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := s.ledger.Batches(ctx, 1)
-		return err == nil
-	}, 60*time.Second, 50*time.Millisecond, "ledger answers")
+		return err
+	})
 }
 
 func (s *system) repo(p string) string { return filepath.Join(repoRoot, p) }
@@ -297,18 +296,17 @@ func (s *system) stopAll() {
 
 func (s *system) waitHTTP(url string) {
 	s.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	testutil.Eventually(s.t, 15*time.Second, 20*time.Millisecond, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return err
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.t.Fatalf("%s did not come up", url)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answers %s", url, resp.Status)
+		}
+		return nil
+	})
 }
 
 // ingest runs the ingest command on a file and returns the batch id.
@@ -334,26 +332,25 @@ func (s *system) waitFinal(batch string, rows int, timeout time.Duration, settle
 	if settled == nil {
 		settled = payout.State.Terminal
 	}
-	deadline := time.Now().Add(timeout)
 	var last *ledgerapi.BatchSummary
-	for time.Now().Before(deadline) {
+	testutil.Eventually(s.t, timeout, 100*time.Millisecond, func() error {
 		b, err := s.ledger.Batch(context.Background(), batch)
-		if err == nil {
-			last = b
-			n := 0
-			for st, c := range b.ByState {
-				if settled(st) {
-					n += c
-				}
-			}
-			if n == rows {
-				return b
+		if err != nil {
+			return err
+		}
+		last = b
+		n := 0
+		for st, c := range b.ByState {
+			if settled(st) {
+				n += c
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.t.Fatalf("batch %s not settled after %s: %+v", batch, timeout, last)
-	return nil
+		if n != rows {
+			return fmt.Errorf("batch %s not settled: %+v", batch, b)
+		}
+		return nil
+	})
+	return last
 }
 
 // tryRow returns the row, or nil while the ledger does not have it.

@@ -30,6 +30,7 @@ import (
 	"github.com/payrun/payrun/internal/batch/batchtest"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/queue/natsserver"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -75,7 +76,7 @@ func tool(generate, serve string, n int) error {
 		}
 		return f.Close()
 	}
-	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: serve})
+	e, err := natsserver.Start(natsserver.Options{Dir: serve})
 	if err != nil {
 		return err
 	}
@@ -230,8 +231,8 @@ func benchGocsv(path string, n int) error {
 }
 
 // server starts a fresh embedded JetStream with the payrun streams.
-func server(dir string) (*queue.Embedded, jetstream.JetStream, *nats.Conn, error) {
-	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: dir})
+func server(dir string) (*natsserver.Server, jetstream.JetStream, *nats.Conn, error) {
+	e, err := natsserver.Start(natsserver.Options{Dir: dir})
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 const sample = "../../samples/payroll.csv"
@@ -112,9 +112,7 @@ func TestCannotRun(t *testing.T) {
 }
 
 func TestPublish(t *testing.T) {
-	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: t.TempDir()})
-	require.NoError(t, err)
-	defer e.Close()
+	e := testutil.NATS(t)
 	t.Setenv("PAYRUN_DATA_KEY", "")
 	key := filepath.Join(t.TempDir(), "data.key")
 	args := []string{"--nats-url", e.URL(), "--data-key", key, "--create-key", "--name", "November",

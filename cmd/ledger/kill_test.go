@@ -28,6 +28,7 @@ import (
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // ledgerProc is a `ledger run` subprocess.
@@ -74,17 +75,6 @@ func query(t *testing.T, db *sql.DB, q string, args ...any) int {
 		return -1 // the file may not exist yet
 	}
 	return int(n.Int64)
-}
-
-func waitFor(t *testing.T, total time.Duration, what string, fn func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for !fn() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // publishRows publishes a batch of n card rows and its manifest as ingest does.
@@ -137,16 +127,9 @@ func TestKillMidIntakeAndMidTransitions(t *testing.T) {
 	build.Stderr = os.Stderr
 	require.NoError(t, build.Run())
 
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(dir, "nats")})
-	require.NoError(t, err)
-	defer srv.Close()
-	nc, err := nats.Connect(srv.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	require.NoError(t, err)
+	srv := testutil.NATS(t)
+	nc, js := testutil.JetStream(t, srv.URL(), jetstream.WithPublishAsyncMaxPending(4096))
 	ctx := context.Background()
-	require.NoError(t, queue.EnsureStreams(ctx, js, queue.Config{}))
 
 	const rows = 50000
 	batch := publishRows(t, js, rows)
@@ -157,16 +140,22 @@ func TestKillMidIntakeAndMidTransitions(t *testing.T) {
 	defer ro.Close()
 
 	// Kill 1: mid-intake.
-	waitFor(t, time.Minute, "intake to start", func() bool {
-		return query(t, ro, `SELECT rows_recorded FROM batches WHERE id = ?`, batch) >= 3000
+	testutil.Eventually(t, time.Minute, 2*time.Millisecond, func() error {
+		if n := query(t, ro, `SELECT rows_recorded FROM batches WHERE id = ?`, batch); n < 3000 {
+			return fmt.Errorf("intake has not started: %d rows recorded", n)
+		}
+		return nil
 	})
 	p.kill(t)
 	atKill := query(t, ro, `SELECT count(*) FROM rows`)
 	t.Logf("killed during intake with %d of %d rows recorded", atKill, rows)
 
 	p = startLedger(t, bin, dbPath, srv.URL())
-	waitFor(t, time.Minute, "release", func() bool {
-		return query(t, ro, `SELECT count(*) FROM rows WHERE state = 'queued' AND job_gen = gen`) == rows
+	testutil.Eventually(t, time.Minute, 2*time.Millisecond, func() error {
+		if n := query(t, ro, `SELECT count(*) FROM rows WHERE state = 'queued' AND job_gen = gen`); n != rows {
+			return fmt.Errorf("release: %d of %d rows queued with their job sent", n, rows)
+		}
+		return nil
 	})
 	require.Equal(t, rows, query(t, ro, `SELECT count(*) FROM rows WHERE batch_id = ?`, batch))
 	require.Equal(t, rows, query(t, ro, `SELECT rows_recorded FROM batches WHERE id = ?`, batch))
@@ -210,8 +199,11 @@ func TestKillMidIntakeAndMidTransitions(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, time.Minute, "transitions to flow", func() bool {
-		return query(t, ro, `SELECT count(*) FROM transitions WHERE to_state = 'claimed'`) >= 3000
+	testutil.Eventually(t, time.Minute, 2*time.Millisecond, func() error {
+		if n := query(t, ro, `SELECT count(*) FROM transitions WHERE to_state = 'claimed'`); n < 3000 {
+			return fmt.Errorf("transitions do not flow: %d claims", n)
+		}
+		return nil
 	})
 	p.kill(t)
 	t.Logf("killed while serving transitions with %d claims committed", query(t, ro, `SELECT count(*) FROM transitions WHERE to_state = 'claimed'`))

@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
@@ -21,7 +19,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // bankReport is a daily report as the sandbox writes it: row 1 paid, and
@@ -38,30 +36,29 @@ func bankReport(batch string) string {
 // reconciliation table against a ledger that paid one row of five.
 func TestReportCommands(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(dir, "nats")})
-	require.NoError(t, err)
-	defer srv.Close()
-	nc, err := nats.Connect(srv.URL())
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	srv := testutil.NATS(t)
+	nc, js := testutil.JetStream(t, srv.URL())
 	ctx := context.Background()
-	require.NoError(t, queue.EnsureStreams(ctx, js, queue.Config{}))
 	batch := publishRows(t, js, 5)
 
 	dbPath := filepath.Join(dir, "ledger.db")
 	db, err := ledger.Open(dbPath)
 	require.NoError(t, err)
 	defer db.Close()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := testutil.QuietLogger()
 	svc := ledger.NewService(db, ledger.Config{ReleaseInterval: 20 * time.Millisecond, Logger: quiet})
 	require.NoError(t, svc.Start(ctx, nc))
 	defer svc.Close()
 	client := ledgerapi.NewClient(nc, 10*time.Second)
-	waitFor(t, 30*time.Second, "release", func() bool {
+	testutil.Eventually(t, 30*time.Second, 2*time.Millisecond, func() error {
 		b, err := db.Batch(ctx, batch)
-		return err == nil && b.ByState[payout.StateQueued] == 5
+		if err != nil {
+			return err
+		}
+		if n := b.ByState[payout.StateQueued]; n != 5 {
+			return fmt.Errorf("release: %d of 5 rows queued", n)
+		}
+		return nil
 	})
 	paid := money.New(1001, "RUB")
 	for _, tr := range []ledgerapi.Transition{

@@ -30,6 +30,7 @@ import (
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/processor"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/queue/natsserver"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -84,7 +85,7 @@ type Config struct {
 type App struct {
 	cfg     Config
 	log     *slog.Logger
-	NATS    *queue.Embedded
+	NATS    *natsserver.Server
 	Conn    *nats.Conn
 	JS      jetstream.JetStream
 	DB      *ledger.DB
@@ -142,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if a.Sealer, err = secret.NewSealer(key); err != nil {
 		return nil, err
 	}
-	if a.NATS, err = queue.StartEmbedded(queue.EmbeddedOptions{Dir: filepath.Join(cfg.Dir, "nats")}); err != nil {
+	if a.NATS, err = natsserver.Start(natsserver.Options{Dir: filepath.Join(cfg.Dir, "nats")}); err != nil {
 		return nil, err
 	}
 	if a.Conn, err = queue.Connect(a.NATS.URL(), "payrun"); err != nil {

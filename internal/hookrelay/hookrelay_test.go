@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // rsaVerifier is the bank's documented scheme, written here from the API
@@ -59,15 +60,7 @@ func newFixture(t *testing.T, pub Publisher) *fixture {
 	f := &fixture{bankKey: bankKey, logs: &bytes.Buffer{}}
 	var nc *nats.Conn
 	if pub == nil {
-		e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: t.TempDir()})
-		require.NoError(t, err)
-		t.Cleanup(e.Close)
-		nc, err = queue.Connect(e.URL(), "test")
-		require.NoError(t, err)
-		t.Cleanup(nc.Close)
-		f.js, err = jetstream.New(nc)
-		require.NoError(t, err)
-		require.NoError(t, queue.EnsureStreams(context.Background(), f.js, queue.Config{}))
+		nc, f.js = testutil.JetStream(t, testutil.NATS(t).URL())
 		pub = f.js
 	}
 	relay := New(Config{
@@ -180,18 +173,12 @@ func TestPublishFailureIsNot200(t *testing.T) {
 }
 
 func TestNATSDownIsNot200(t *testing.T) {
-	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: t.TempDir()})
-	require.NoError(t, err)
-	nc, err := queue.Connect(e.URL(), "test")
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	require.NoError(t, queue.EnsureStreams(context.Background(), js, queue.Config{}))
+	e := testutil.NATS(t)
+	nc, js := testutil.JetStream(t, e.URL())
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	relay := New(Config{Verifier: rsaVerifier{&key.PublicKey}, JS: js, Conn: nc, PublishTimeout: 300 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: testutil.QuietLogger()})
 	srv := httptest.NewServer(relay)
 	defer srv.Close()
 	e.Close()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -15,13 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 func newTestServer(t *testing.T, maxUpload int64) (*httptest.Server, *env, string) {
 	e := startJS(t)
 	tmp := t.TempDir()
 	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow},
-		MaxUpload: maxUpload, TempDir: tmp, Logger: slog.New(slog.DiscardHandler)})
+		MaxUpload: maxUpload, TempDir: tmp, Logger: testutil.QuietLogger()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv, e, tmp

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 const samplePath = "../../samples/payroll.csv"
@@ -46,21 +46,9 @@ type env struct {
 // startJS starts an embedded JetStream with the payrun streams.
 func startJS(t testing.TB) *env {
 	t.Helper()
-	dir := t.TempDir()
-	e, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: dir})
-	require.NoError(t, err)
-	nc, err := queue.Connect(e.URL(), "ingest-test")
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, queue.EnsureStreams(ctx, js, queue.Config{}))
-	t.Cleanup(func() {
-		nc.Close()
-		e.Close()
-	})
-	return &env{js: js, nc: nc, dir: dir, url: e.URL()}
+	e := testutil.NATS(t)
+	nc, js := testutil.JetStream(t, e.URL())
+	return &env{js: js, nc: nc, dir: e.Dir, url: e.URL()}
 }
 
 func testSealer(t testing.TB, b byte) *secret.Sealer {
@@ -71,7 +59,7 @@ func testSealer(t testing.TB, b byte) *secret.Sealer {
 
 func testOptions(t testing.TB) Options {
 	return Options{Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow}, Now: testNow,
-		Logger: slog.New(slog.DiscardHandler)}
+		Logger: testutil.QuietLogger()}
 }
 
 // streamMsgs returns every message stored in the intake stream, in order.

@@ -19,26 +19,7 @@ import (
 // benchNATS starts an embedded nats-server for a benchmark.
 func benchNATS(b *testing.B) *natsEnv {
 	b.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		b.Fatal(err)
-	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := queue.EnsureStreams(context.Background(), js, queue.Config{}); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		nc.Close()
-		srv.Close()
-	})
-	return &natsEnv{srv: srv, nc: nc, js: js}
+	return startNATS(b, jetstream.WithPublishAsyncMaxPending(8192))
 }
 
 // BenchmarkIntake measures the ledger reading a batch of b.N rows from

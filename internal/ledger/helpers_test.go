@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,29 +20,16 @@ import (
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/queue/natsserver"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the tests' settable clock; newClock starts it at a fixed time.
+type clock = testutil.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)} }
+func newClock() *clock { return testutil.NewClock(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)) }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testutil.QuietLogger()
 
 // testConfig has thresholds that the tests move the clock past.
 func testConfig() Config {
@@ -85,24 +69,15 @@ func newService(t *testing.T) (*Service, *clock) {
 
 // natsEnv is an embedded nats-server and a connection to it.
 type natsEnv struct {
-	srv *queue.Embedded
+	srv *natsserver.Server
 	nc  *nats.Conn
 	js  jetstream.JetStream
 }
 
-func startNATS(t *testing.T) *natsEnv {
+func startNATS(t testing.TB, opts ...jetstream.JetStreamOpt) *natsEnv {
 	t.Helper()
-	srv, err := queue.StartEmbedded(queue.EmbeddedOptions{Dir: t.TempDir()})
-	require.NoError(t, err)
-	nc, err := nats.Connect(srv.URL())
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	require.NoError(t, queue.EnsureStreams(context.Background(), js, queue.Config{}))
-	t.Cleanup(func() {
-		nc.Close()
-		srv.Close()
-	})
+	srv := testutil.NATS(t)
+	nc, js := testutil.JetStream(t, srv.URL(), opts...)
 	return &natsEnv{srv: srv, nc: nc, js: js}
 }
 
@@ -113,22 +88,6 @@ func startService(t *testing.T, db *DB, env *natsEnv, cfg Config) *Service {
 	require.NoError(t, s.Start(context.Background(), env.nc))
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// eventually polls fn until it holds or the time runs out.
-func eventually(t *testing.T, total time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %v", total, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // testBatch is a batch built in memory: its row messages and manifest.

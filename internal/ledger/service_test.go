@@ -16,6 +16,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // jobs reads every job now in PAYRUN_JOBS.
@@ -53,7 +54,7 @@ func TestScheduleApprovalAndRestart(t *testing.T) {
 	at := c.Now().Add(2 * time.Hour)
 	b.Manifest.ScheduleAt, b.Manifest.RequireApproval = &at, true
 	b.publish(t, env.js)
-	eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		sum, err := db.Batch(ctx, b.ID)
 		if err != nil {
 			return err
@@ -85,7 +86,7 @@ func TestScheduleApprovalAndRestart(t *testing.T) {
 	require.Equal(t, payout.BatchScheduled, summary(t, db, b.ID).Status)
 
 	c.Add(time.Second)
-	eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if n := len(jobs(t, env.js)); n != 20 {
 			return fmt.Errorf("%d jobs", n)
 		}
@@ -118,7 +119,7 @@ func TestCancelOverNATS(t *testing.T) {
 
 	b := makeBatch(5, "cancel")
 	b.publish(t, env.js)
-	eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if n := len(jobs(t, env.js)); n != 5 {
 			return fmt.Errorf("%d jobs", n)
 		}
@@ -156,7 +157,7 @@ func TestCancelOverNATS(t *testing.T) {
 	// The row a processor was opening got a new pay job, so a processor
 	// settles it against the cancelled batch now; the started payout got a
 	// poll job, so the gate cancels it at the bank.
-	eventually(t, 5*time.Second, func() error {
+	testutil.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
 		var pay, poll bool
 		for _, j := range jobs(t, env.js) {
 			pay = pay || j.Kind == ledgerapi.JobPay && j.Row == 1 && j.Gen == 2
@@ -208,7 +209,7 @@ func TestSweeper(t *testing.T) {
 	require.Equal(t, payout.StateClaimed, r1.State)
 	require.Equal(t, 1, mustRow(t, s, b.ID, 4).Gen)
 	require.Equal(t, 1, mustRow(t, s, b.ID, 3).Gen, "in doubt: never re-enqueued")
-	eventually(t, 5*time.Second, func() error {
+	testutil.Eventually(t, 5*time.Second, 10*time.Millisecond, func() error {
 		var pay2, poll bool
 		for _, j := range jobs(t, env.js) {
 			pay2 = pay2 || (j.Kind == ledgerapi.JobPay && j.Row == 1 && j.Gen == 2)
@@ -258,7 +259,7 @@ func TestDeadLetterOpensException(t *testing.T) {
 	startService(t, db, env, testConfig())
 	b := makeBatch(2, "dead")
 	b.publish(t, env.js)
-	eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		if n := len(jobs(t, env.js)); n != 2 {
 			return fmt.Errorf("%d jobs", n)
 		}
@@ -279,7 +280,7 @@ func TestDeadLetterOpensException(t *testing.T) {
 		require.NoError(t, json.Unmarshal(m.Data(), &job))
 	}
 	require.NotZero(t, job.Row)
-	eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		// Ask once more so the server notices the missed ack deadline.
 		cons.Fetch(1, jetstream.FetchMaxWait(50*time.Millisecond))
 		ex, err := db.Exceptions(b.ID, false)
@@ -318,7 +319,7 @@ func TestBankEventsRecorded(t *testing.T) {
 	publishHook(t, env.js, "payment_finished", []byte(body)) // the bank's retry
 	publishHook(t, env.js, "mystery", []byte(`{"type":"mystery"}`))
 
-	eventually(t, 10*time.Second, func() error {
+	testutil.Eventually(t, 10*time.Second, 10*time.Millisecond, func() error {
 		var n int
 		db.r.QueryRow(`SELECT count(*) FROM bank_events`).Scan(&n)
 		if n != 2 {

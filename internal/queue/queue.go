@@ -1,6 +1,7 @@
 // Package queue wraps NATS JetStream for payrun: the streams and subjects the
-// components share, connecting to a cluster, and the embedded server that the
-// zero-setup default and the tests run.
+// components share and connecting to a cluster. The embedded server that the
+// zero-setup default and the tests run is in queue/natsserver, so that a
+// command which only talks to NATS does not link nats-server.
 package queue
 
 import (

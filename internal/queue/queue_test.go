@@ -7,6 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/queue/natsserver"
 )
 
 func TestToken(t *testing.T) {
@@ -31,7 +33,7 @@ func TestRedactURL(t *testing.T) {
 }
 
 func TestEmbeddedStreams(t *testing.T) {
-	e, err := StartEmbedded(EmbeddedOptions{Dir: t.TempDir()})
+	e, err := natsserver.Start(natsserver.Options{Dir: t.TempDir()})
 	require.NoError(t, err)
 	defer e.Close()
 	nc, err := Connect(e.URL(), "test")

@@ -2,11 +2,14 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 func TestUnlimitedNeverWaits(t *testing.T) {
@@ -65,17 +68,15 @@ func TestHighBeforeLow(t *testing.T) {
 
 func waitQueued(t *testing.T, l *Limiter, p Priority, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
+	testutil.Eventually(t, 5*time.Second, time.Millisecond, func() error {
 		l.mu.Lock()
 		got := len(l.queues[p])
 		l.mu.Unlock()
-		if got >= n {
-			return
+		if got < n {
+			return fmt.Errorf("%d of %d waiters queued", got, n)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("%d waiters never queued", n)
+		return nil
+	})
 }
 
 func TestCancelledWaiterGivesTokenBack(t *testing.T) {

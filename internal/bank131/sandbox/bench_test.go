@@ -1,12 +1,12 @@
 package sandbox_test
 
 import (
-	"log/slog"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // The two benchmarks below run in the same `go test -bench` invocation so
@@ -37,7 +37,7 @@ func BenchmarkSign(b *testing.B) {
 
 func BenchmarkSignedRequests(b *testing.B) {
 	cfg := fastConfig(b)
-	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Logger = testutil.QuietLogger()
 	srv, err := sandbox.New(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -15,8 +15,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 func rawPEM(t *testing.T, name string) []byte {
@@ -113,8 +114,12 @@ func (r *rawReceiver) await(t *testing.T, session, typ string) (map[string]any, 
 	t.Helper()
 	var h map[string]any
 	var raw []byte
-	require.Eventually(t, func() bool { h, raw = r.find(session, typ); return h != nil }, 10*time.Second, 2*time.Millisecond,
-		"webhook %s for %s", typ, session)
+	testutil.Eventually(t, 10*time.Second, 2*time.Millisecond, func() error {
+		if h, raw = r.find(session, typ); h == nil {
+			return fmt.Errorf("no webhook %s for %s", typ, session)
+		}
+		return nil
+	})
 	return h, raw
 }
 
@@ -151,7 +156,7 @@ func conformanceSandbox(t *testing.T) (rawPartner, *rawReceiver, string) {
 		BankKey:    bankPriv,
 		WebhookURL: hooks.URL,
 		Timing:     sandbox.Timing{Processing: 5 * time.Millisecond, Settle: 5 * time.Millisecond},
-		Logger:     slog.New(slog.DiscardHandler),
+		Logger:     testutil.QuietLogger(),
 	})
 	require.NoError(t, err)
 	ts := httptest.NewServer(srv)

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 func initReq(amount int64) bank131.InitPayoutRequest {
@@ -94,7 +96,12 @@ func TestFaultLatency(t *testing.T) {
 	require.NoError(t, err)
 	_, err = impatient.InitPayout(ctx, initReq(100), bank131.WithIdempotencyKey("b/8/init"))
 	require.Equal(t, bank131.ClassUnknown, bank131.Classify(err), "%v", err)
-	eventually(t, func() bool { return len(e.srv.Payouts()) == 1 }, "the slow request was processed")
+	testutil.Eventually(t, wait, 2*time.Millisecond, func() error {
+		if n := len(e.srv.Payouts()); n != 1 {
+			return fmt.Errorf("the slow request was not processed: %d payouts", n)
+		}
+		return nil
+	})
 
 	r, err := e.client(projSingle).InitPayout(ctx, initReq(100))
 	require.NoError(t, err, "a patient client gets the answer")
@@ -145,7 +152,12 @@ func TestFaultWebhookDrops(t *testing.T) {
 	c := e.client(projSingle)
 	r, err := c.InitPayout(ctx, initReq(100))
 	require.NoError(t, err)
-	eventually(t, func() bool { return e.srv.WebhookStats().Dropped == 1 }, "webhook dropped")
+	testutil.Eventually(t, wait, 2*time.Millisecond, func() error {
+		if n := e.srv.WebhookStats().Dropped; n != 1 {
+			return fmt.Errorf("%d webhooks dropped, want 1", n)
+		}
+		return nil
+	})
 	st, err := c.Status(ctx, r.Session.ID)
 	require.NoError(t, err)
 	require.Equal(t, bank131.PayoutSucceeded, st.Session.Payout().Status, "session/status is the source of truth")
@@ -164,7 +176,12 @@ func TestWebhookRetry(t *testing.T) {
 	r, err := e.client(projSingle).InitPayout(ctx, initReq(100))
 	require.NoError(t, err)
 	e.sink.await(r.Session.ID, bank131.HookPaymentFinished, 1)
-	eventually(t, func() bool { return e.srv.WebhookStats().Pending == 0 }, "nothing pending")
+	testutil.Eventually(t, wait, 2*time.Millisecond, func() error {
+		if n := e.srv.WebhookStats().Pending; n != 0 {
+			return fmt.Errorf("%d webhooks pending", n)
+		}
+		return nil
+	})
 	st := e.srv.WebhookStats()
 	require.EqualValues(t, 4, st.Attempts)
 	require.EqualValues(t, 3, st.Failed)
@@ -177,7 +194,12 @@ func TestSetWebhookURL(t *testing.T) {
 	e.srv.SetWebhookURL("")
 	r, err := e.client(projSingle).InitPayout(ctx, initReq(100))
 	require.NoError(t, err)
-	eventually(t, func() bool { return e.srv.WebhookStats().Failed >= 2 }, "attempts without a URL fail")
+	testutil.Eventually(t, wait, 2*time.Millisecond, func() error {
+		if n := e.srv.WebhookStats().Failed; n < 2 {
+			return fmt.Errorf("attempts without a URL do not fail: %d failed", n)
+		}
+		return nil
+	})
 
 	req, err := http.NewRequest(http.MethodPut, e.ts.URL+"/sandbox/webhook-url", stringsReader(e.sink.ts.URL+"/webhooks/bank131"))
 	require.NoError(t, err)
@@ -193,10 +215,13 @@ func TestWebhookSignedWithBankKey(t *testing.T) {
 	e := newEnv(t, func(c *sandbox.Config) { c.BankKey = loadPriv(t, "other_private.pem") })
 	_, err := e.client(projSingle).InitPayout(ctx, initReq(100))
 	require.NoError(t, err)
-	eventually(t, func() bool {
+	testutil.Eventually(t, wait, 2*time.Millisecond, func() error {
 		e.sink.mu.Lock()
 		defer e.sink.mu.Unlock()
-		return e.sink.rejected >= 2
-	}, "the sink rejects webhooks signed with another key, and the sandbox retries")
+		if e.sink.rejected < 2 {
+			return fmt.Errorf("the sink rejected %d webhooks signed with another key; want the sandbox to retry", e.sink.rejected)
+		}
+		return nil
+	})
 	require.Empty(t, e.sink.hooks)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // Projects every test environment has.
@@ -27,7 +27,7 @@ const (
 	projAuto    = "payrun-auto"
 )
 
-// wait bounds every "eventually" in these tests; nothing asserts on time.
+// wait bounds every wait in these tests; nothing asserts on time.
 const wait = 10 * time.Second
 
 func loadPriv(t testing.TB, name string) *rsa.PrivateKey {
@@ -71,7 +71,7 @@ func fastConfig(t testing.TB) sandbox.Config {
 		FirstID:      1000,
 		Timing:       sandbox.Timing{Processing: 5 * time.Millisecond, Settle: 5 * time.Millisecond, ErrorResolve: 50 * time.Millisecond, Refund: 30 * time.Millisecond},
 		WebhookRetry: sandbox.WebhookRetry{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, GiveUp: 5 * time.Second, Timeout: 2 * time.Second},
-		Logger:       slog.New(slog.DiscardHandler),
+		Logger:       testutil.QuietLogger(),
 	}
 }
 
@@ -223,12 +223,6 @@ func (s *sink) summaryLocked() string {
 		}
 	}
 	return "[" + out + " ]"
-}
-
-// eventually polls cond until it holds or wait passes.
-func eventually(t *testing.T, cond func() bool, msg string) {
-	t.Helper()
-	require.Eventually(t, cond, wait, 2*time.Millisecond, msg)
 }
 
 var ctx = context.Background()

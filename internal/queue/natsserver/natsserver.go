@@ -1,17 +1,23 @@
-package queue
+// Package natsserver runs nats-server with JetStream inside this process:
+// the zero-setup default (`payrun demo`, `payrun up`), the benchmarks and the
+// tests. It is a package of its own so that the commands which only talk to
+// NATS (processor, hookrelay, ingest, ledger) do not link the server;
+// TestCommandsDoNotLinkServer holds them to it.
+package natsserver
 
 import (
 	"fmt"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// EmbeddedOptions configure an in-process nats-server with JetStream.
-type EmbeddedOptions struct {
+// Options configure an in-process nats-server with JetStream.
+type Options struct {
 	Dir        string // JetStream file store folder (required)
 	Host       string // default 127.0.0.1
 	Port       int    // 0 picks a free port
@@ -24,14 +30,15 @@ type EmbeddedOptions struct {
 	Logs          bool // print the server's own log lines
 }
 
-// Embedded is a running in-process nats-server.
-type Embedded struct {
+// Server is a running in-process nats-server.
+type Server struct {
 	Server *server.Server
+	Dir    string // the JetStream file store folder (Options.Dir)
 }
 
-// StartEmbedded starts nats-server with JetStream (file store) in this
-// process and waits until it accepts connections.
-func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
+// Start starts nats-server with JetStream (file store) in this process and
+// waits until it accepts connections.
+func Start(o Options) (*Server, error) {
 	if o.Dir == "" {
 		return nil, fmt.Errorf("embedded nats-server: a data folder is required")
 	}
@@ -68,7 +75,7 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		opts.Cluster.Name = o.ClusterName
 		opts.Cluster.Host = h
 		opts.Cluster.Port, _ = strconv.Atoi(p)
-		opts.Routes = server.RoutesFromStr(joinComma(o.Routes))
+		opts.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -82,25 +89,14 @@ func StartEmbedded(o EmbeddedOptions) (*Embedded, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("embedded nats-server: not ready after 30s")
 	}
-	return &Embedded{Server: s}, nil
+	return &Server{Server: s, Dir: o.Dir}, nil
 }
 
-// URL is the client URL of the embedded server.
-func (e *Embedded) URL() string { return e.Server.ClientURL() }
+// URL is the client URL of the server.
+func (s *Server) URL() string { return s.Server.ClientURL() }
 
 // Close shuts the server down and waits for it.
-func (e *Embedded) Close() {
-	e.Server.Shutdown()
-	e.Server.WaitForShutdown()
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, v := range s {
-		if i > 0 {
-			out += ","
-		}
-		out += v
-	}
-	return out
+func (s *Server) Close() {
+	s.Server.Shutdown()
+	s.Server.WaitForShutdown()
 }
