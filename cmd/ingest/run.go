@@ -29,9 +29,6 @@ const (
 	exitInvalid = 2 // the file has blocking errors; nothing published
 )
 
-// DefaultDataKey is where the embedded default keeps the data key.
-const DefaultDataKey = "payrun-data/data.key"
-
 // config is what the flags say.
 type config struct {
 	file            string
@@ -61,8 +58,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.requireApproval, "require-approval", false, "hold the batch until an operator approves it")
 	fs.IntVar(&c.expectCount, "expect-count", 0, "control count: the file must have `N` rows")
 	fs.StringVar(&c.expectTotal, "expect-total", "", "control total: the file must add up to `AMOUNT` in its one currency")
-	fs.StringVar(&c.maxAmount, "max-amount", "1000000.00", "per-row limit, the same `AMOUNT` in every currency")
-	fs.StringVar(&c.dataKey, "data-key", DefaultDataKey, "data key `file` sealing card numbers ($"+secret.EnvKey+" takes precedence)")
+	fs.StringVar(&c.maxAmount, "max-amount", money.New(batch.DefaultMaxAmount, "RUB").Decimal(), "per-row limit, the same `AMOUNT` in every currency")
+	fs.StringVar(&c.dataKey, "data-key", secret.DefaultKeyFile, "data key `file` sealing card numbers ($"+secret.EnvKey+" takes precedence)")
 	fs.BoolVar(&c.createKey, "create-key", false, "create the data key file if it does not exist")
 	fs.StringVar(&c.natsURL, "nats-url", envOr("NATS_URL", nats.DefaultURL), "NATS `URL` ($NATS_URL)")
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")

@@ -24,17 +24,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
 	dbPath := fs.String("db", "ledger.db", "SQLite database `file`")
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s (comma-separated)")
-	var cfg ledger.Config
-	fs.DurationVar(&cfg.StuckAfter, "stuck-after", 5*time.Minute, "re-enqueue a row that did not move before the bank for this `long`")
-	fs.DurationVar(&cfg.PollAfter, "poll-after", 2*time.Minute, "poll session/status for a row whose webhook is this `late`")
-	fs.DurationVar(&cfg.PollMax, "poll-max", time.Hour, "longest `interval` between polls of one row")
-	fs.DurationVar(&cfg.DoubtDeadline, "doubt-deadline", 24*time.Hour, "open an exception for a row in doubt this `long`")
-	fs.DurationVar(&cfg.StallAfter, "stall-after", 24*time.Hour, "open an exception for a row waiting at the bank this `long` without a final word")
-	fs.DurationVar(&cfg.ReleaseInterval, "release-interval", time.Second, "how `often` due batches are looked for")
-	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", 10*time.Second, "how `often` the sweeper runs")
-	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", 50, "FX rate tolerance at the gate, in `basis points`")
-	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", 100, "commission tolerance at the gate, in `basis points`")
-	fs.IntVar(&cfg.Streams.Replicas, "replicas", 0, "JetStream stream `replicas` (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
+	cfg := configFlags(fs)
 	var logs cli.LogFlags
 	logs.Register(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9101)")
@@ -60,7 +50,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	defer nc.Close()
 	var svc *ledger.Service
 	for attempt := 1; ; attempt++ {
-		svc = ledger.NewService(db, cfg)
+		svc = ledger.NewService(db, *cfg)
 		err := svc.Start(ctx, nc)
 		if err == nil {
 			break
@@ -96,4 +86,22 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("drain NATS: %w", err)
 	}
 	return nil
+}
+
+// configFlags adds the service's flags to fs and returns the config they
+// fill. It starts as ledger.DefaultConfig(), so the flags' defaults (and
+// their help) are the ones `payrun up` and every other caller get.
+func configFlags(fs *flag.FlagSet) *ledger.Config {
+	cfg := ledger.DefaultConfig()
+	fs.DurationVar(&cfg.StuckAfter, "stuck-after", cfg.StuckAfter, "re-enqueue a row that did not move before the bank for this `long`")
+	fs.DurationVar(&cfg.PollAfter, "poll-after", cfg.PollAfter, "poll session/status for a row whose webhook is this `late`")
+	fs.DurationVar(&cfg.PollMax, "poll-max", cfg.PollMax, "longest `interval` between polls of one row")
+	fs.DurationVar(&cfg.DoubtDeadline, "doubt-deadline", cfg.DoubtDeadline, "open an exception for a row in doubt this `long`")
+	fs.DurationVar(&cfg.StallAfter, "stall-after", cfg.StallAfter, "open an exception for a row waiting at the bank this `long` without a final word")
+	fs.DurationVar(&cfg.ReleaseInterval, "release-interval", cfg.ReleaseInterval, "how `often` due batches are looked for")
+	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", cfg.SweepInterval, "how `often` the sweeper runs")
+	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", cfg.FXToleranceBps, "FX rate tolerance at the gate, in `basis points`")
+	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", cfg.CommissionToleranceBps, "commission tolerance at the gate, in `basis points`")
+	fs.IntVar(&cfg.Streams.Replicas, "replicas", cfg.Streams.Replicas, "JetStream stream `replicas` (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
+	return &cfg
 }

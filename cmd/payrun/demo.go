@@ -24,6 +24,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/processor"
 )
 
 // systemFlags are the flags demo and up share.
@@ -41,9 +42,10 @@ func (f *systemFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&f.data, "data", defaultData, "data `folder` (JetStream store, ledger.db, data.key, reports)")
 	fs.StringVar(&f.keys, "keys", "samples/keys", "`folder` with the sandbox-only key pairs (partner and bank)")
 	f.logs.Register(fs)
-	fs.Float64Var(&f.rate, "rate", 0, "Bank 131 calls per second (0: unlimited)")
-	fs.IntVar(&f.burst, "burst", 1, "rate limiter burst")
-	fs.IntVar(&f.concurrency, "concurrency", 16, "rows and webhooks worked on at once")
+	proc := processor.DefaultConfig()
+	fs.Float64Var(&f.rate, "rate", proc.Rate, "Bank 131 calls per second (0: unlimited)")
+	fs.IntVar(&f.burst, "burst", proc.Burst, "rate limiter burst")
+	fs.IntVar(&f.concurrency, "concurrency", proc.Concurrency, "rows and webhooks worked on at once")
 }
 
 // logger writes component logs to stderr with -v, else to a file in the

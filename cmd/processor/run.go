@@ -5,16 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/processor"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
 )
-
-// DefaultDataKey is where the embedded default keeps its data key.
-const DefaultDataKey = "payrun-data/data.key"
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("processor", flag.ContinueOnError)
@@ -23,21 +19,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		logs     cli.LogFlags
 		bank     cli.BankFlags
 		cardBank cli.BankFlags
-		cfg      processor.Config
 	)
 	logs.Register(fs)
 	bank.Register(fs, "", "for every flow")
 	cardBank.Register(fs, "card-", "for card-number payouts (PCI DSS)")
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
-	cardFlow := fs.String("card-flow", "single", "how card-number rows are paid: single (session/init/payout) or two-step")
-	dataKey := fs.String("data-key", DefaultDataKey, "data key `file` that opens sealed card numbers ($"+secret.EnvKey+" takes precedence)")
-	fs.Float64Var(&cfg.Rate, "rate", 0, "Bank 131 calls per second for this process (0: unlimited)")
-	fs.IntVar(&cfg.Burst, "burst", 1, "rate limiter burst")
-	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "jobs and webhooks worked on at once (each)")
-	fs.StringVar(&cfg.Worker, "worker", "", "this processor's name in the ledger (default host-pid)")
-	fs.IntVar(&cfg.MaxDeliver, "max-deliver", 20, "deliveries of a job or webhook before it becomes a dead letter")
-	fs.DurationVar(&cfg.AckWait, "ack-wait", 30*time.Second, "redeliver a message whose processor went silent this `long`")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 20*time.Second, "on SIGTERM, wait this `long` for the work in flight")
+	dataKey := fs.String("data-key", secret.DefaultKeyFile, "data key `file` that opens sealed card numbers ($"+secret.EnvKey+" takes precedence)")
+	cfg := configFlags(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9102)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -50,7 +38,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger = log
-	cfg.CardFlow = processor.CardFlow(*cardFlow)
 	if cfg.Bank, err = bank.Client(nil, log); err != nil {
 		return err
 	}
@@ -72,7 +59,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer nc.Close()
 	cfg.Conn = nc
-	p, err := processor.New(cfg)
+	p, err := processor.New(*cfg)
 	if err != nil {
 		return err
 	}
@@ -83,4 +70,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("drain NATS: %w", err)
 	}
 	return nil
+}
+
+// configFlags adds the processor's tunables to fs and returns the config
+// they fill. It starts as processor.DefaultConfig(), so the flags'
+// defaults (and their help) are the processor's one set.
+func configFlags(fs *flag.FlagSet) *processor.Config {
+	cfg := processor.DefaultConfig()
+	fs.StringVar((*string)(&cfg.CardFlow), "card-flow", string(cfg.CardFlow), "how card-number rows are paid: single (session/init/payout) or two-step")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "Bank 131 calls per second for this process (0: unlimited)")
+	fs.IntVar(&cfg.Burst, "burst", cfg.Burst, "rate limiter burst")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "jobs and webhooks worked on at once (each)")
+	fs.StringVar(&cfg.Worker, "worker", cfg.Worker, "this processor's name in the ledger (default host-pid)")
+	fs.IntVar(&cfg.MaxDeliver, "max-deliver", cfg.MaxDeliver, "deliveries of a job or webhook before it becomes a dead letter")
+	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "redeliver a message whose processor went silent this `long`")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, wait this `long` for the work in flight")
+	return &cfg
 }

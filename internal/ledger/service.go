@@ -15,46 +15,43 @@ import (
 	"github.com/payrun/payrun/internal/queue"
 )
 
-// Config tunes the ledger service. The zero value is the production
-// default; tests shrink the durations.
+// Config tunes the ledger service. A zero field takes its value from
+// DefaultConfig, the production default; tests shrink the durations.
 type Config struct {
 	// StuckAfter: a row before the bank (queued, claimed, quoted, opening,
 	// session_open, starting) that did not move for this long is
-	// re-enqueued with gen+1. Default 5 minutes.
+	// re-enqueued with gen+1.
 	StuckAfter time.Duration
 	// PollAfter: a row waiting for the bank (payout_started, confirming,
 	// confirmed, action_required, in_doubt with a session) that did not move
 	// for this long gets a poll job; the interval then doubles per poll up
-	// to PollMax. Default 2 minutes.
+	// to PollMax.
 	PollAfter time.Duration
-	PollMax   time.Duration // default 1 hour
+	PollMax   time.Duration
 	// DoubtDeadline: an in_doubt row older than this opens an exception.
-	// Default 24 hours.
 	DoubtDeadline time.Duration
 	// StallAfter: a row waiting at the bank (payout_started, confirming,
 	// confirmed, action_required) this long without a final word opens an
-	// exception; polls go on. Default 24h.
+	// exception; polls go on.
 	StallAfter time.Duration
-	// ReleaseInterval is how often due batches are looked for. Default 1s.
+	// ReleaseInterval is how often due batches are looked for.
 	ReleaseInterval time.Duration
-	// SweepInterval is how often the sweeper runs. Default 10s.
+	// SweepInterval is how often the sweeper runs.
 	SweepInterval time.Duration
 	// FXToleranceBps is how far (in basis points) the FX rate the bank
 	// shows at ready_to_confirm may differ from the recorded quote's.
-	// Default 50 (0.5 %).
 	FXToleranceBps int64
 	// CommissionToleranceBps and CommissionToleranceMinor bound how far the
 	// commission the bank shows may differ from the quote's fees: the
-	// larger of the two applies. Defaults 100 (1 %) and 0.
+	// larger of the two applies.
 	CommissionToleranceBps   int64
 	CommissionToleranceMinor int64
-	// GroupMax is how many requests one write transaction takes. Default 256.
+	// GroupMax is how many requests one write transaction takes.
 	GroupMax int
 	// IntakeBatch is how many intake messages are recorded per
-	// transaction. Default 4000.
+	// transaction.
 	IntakeBatch int
 	// ReleaseChunk is how many rows one release transaction moves.
-	// Default 10000.
 	ReleaseChunk int
 	// Streams sizes the JetStream streams the service ensures at start.
 	Streams queue.Config
@@ -62,33 +59,54 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultConfig returns the ledger's defaults: what a zero field of Config
+// means, and the defaults of `ledger run`'s flags. Logger and Streams are
+// left zero (slog.Default(), the embedded stream sizes).
+func DefaultConfig() Config {
+	return Config{
+		StuckAfter:             5 * time.Minute,
+		PollAfter:              2 * time.Minute,
+		PollMax:                time.Hour,
+		DoubtDeadline:          24 * time.Hour,
+		StallAfter:             24 * time.Hour,
+		ReleaseInterval:        time.Second,
+		SweepInterval:          10 * time.Second,
+		FXToleranceBps:         50,  // 0.5 %
+		CommissionToleranceBps: 100, // 1 %
+		GroupMax:               256,
+		IntakeBatch:            4000,
+		ReleaseChunk:           10000,
+	}
+}
+
 func (c Config) withDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+	d := DefaultConfig()
+	def := func(v *time.Duration, dv time.Duration) {
+		if *v <= 0 {
+			*v = dv
 		}
 	}
-	def(&c.StuckAfter, 5*time.Minute)
-	def(&c.PollAfter, 2*time.Minute)
-	def(&c.PollMax, time.Hour)
-	def(&c.DoubtDeadline, 24*time.Hour)
-	def(&c.StallAfter, 24*time.Hour)
-	def(&c.ReleaseInterval, time.Second)
-	def(&c.SweepInterval, 10*time.Second)
+	def(&c.StuckAfter, d.StuckAfter)
+	def(&c.PollAfter, d.PollAfter)
+	def(&c.PollMax, d.PollMax)
+	def(&c.DoubtDeadline, d.DoubtDeadline)
+	def(&c.StallAfter, d.StallAfter)
+	def(&c.ReleaseInterval, d.ReleaseInterval)
+	def(&c.SweepInterval, d.SweepInterval)
 	if c.FXToleranceBps <= 0 {
-		c.FXToleranceBps = 50
+		c.FXToleranceBps = d.FXToleranceBps
 	}
 	if c.CommissionToleranceBps <= 0 {
-		c.CommissionToleranceBps = 100
+		c.CommissionToleranceBps = d.CommissionToleranceBps
 	}
 	if c.GroupMax <= 0 {
-		c.GroupMax = 256
+		c.GroupMax = d.GroupMax
 	}
 	if c.IntakeBatch <= 0 {
-		c.IntakeBatch = 4000
+		c.IntakeBatch = d.IntakeBatch
 	}
 	if c.ReleaseChunk <= 0 {
-		c.ReleaseChunk = 10000
+		c.ReleaseChunk = d.ReleaseChunk
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -102,33 +102,53 @@ type Config struct {
 	Logger        *slog.Logger
 }
 
+// DefaultConfig returns the processor's defaults: what a zero field of
+// Config means (a negative CallRetries means none), and the defaults of the
+// processor's and payrun's flags. Worker's default (host-pid) is computed.
+func DefaultConfig() Config {
+	return Config{
+		CardFlow:     CardSingleRequest,
+		Burst:        1,
+		Concurrency:  16,
+		MaxDeliver:   20,
+		AckWait:      30 * time.Second,
+		CallRetries:  3,
+		RetryBase:    200 * time.Millisecond,
+		DrainTimeout: 20 * time.Second,
+	}
+}
+
 func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.CardFlow == "" {
-		c.CardFlow = CardSingleRequest
+		c.CardFlow = d.CardFlow
+	}
+	if c.Burst <= 0 {
+		c.Burst = d.Burst
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 16
+		c.Concurrency = d.Concurrency
 	}
 	if c.Worker == "" {
 		host, _ := os.Hostname()
 		c.Worker = host + "-" + strconv.Itoa(os.Getpid())
 	}
 	if c.MaxDeliver <= 0 {
-		c.MaxDeliver = 20
+		c.MaxDeliver = d.MaxDeliver
 	}
 	if c.AckWait <= 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = d.AckWait
 	}
 	if c.CallRetries < 0 {
 		c.CallRetries = 0
 	} else if c.CallRetries == 0 {
-		c.CallRetries = 3
+		c.CallRetries = d.CallRetries
 	}
 	if c.RetryBase <= 0 {
-		c.RetryBase = 200 * time.Millisecond
+		c.RetryBase = d.RetryBase
 	}
 	if c.DrainTimeout <= 0 {
-		c.DrainTimeout = 20 * time.Second
+		c.DrainTimeout = d.DrainTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

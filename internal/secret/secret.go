@@ -30,6 +30,10 @@ const KeySize = 32
 // characters; it takes precedence over a key file.
 const EnvKey = "PAYRUN_DATA_KEY"
 
+// DefaultKeyFile is the data key file ingest and the processor read when
+// --data-key is not given.
+const DefaultKeyFile = "payrun-data/data.key"
+
 // Sealer encrypts and decrypts card data with one data key.
 type Sealer struct {
 	aead   cipher.AEAD
