@@ -18,12 +18,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
-)
-
-// Log keys.
-const (
-	logKeyError = "error"
-	logKeyURL   = "url"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // extraProjects collects --extra-project NAME:MODE values.
@@ -133,13 +128,13 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 	if err := srv.Start(*listen); err != nil {
 		return err
 	}
-	log.Info("sandbox ready", logKeyURL, srv.URL())
+	log.Info("sandbox ready", "url", srv.URL())
 	if ready != nil {
 		ready(srv.URL())
 	}
 	<-ctx.Done()
 	if err := srv.Close(); err != nil {
-		log.Warn("close", logKeyError, err)
+		log.Warn("close", logkey.Error, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // serveHTTP serves ledger.NewHTTPHandler (batches and report downloads)
@@ -26,7 +27,7 @@ func serveHTTP(ctx context.Context, addr string, db *ledger.DB, log *slog.Logger
 	srv := &http.Server{Handler: ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(log)), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("reports server stopped", ledger.LogKeyError, err)
+			log.Error("reports server stopped", logkey.Error, err)
 		}
 	}()
 	go func() {
@@ -35,6 +36,6 @@ func serveHTTP(ctx context.Context, addr string, db *ledger.DB, log *slog.Logger
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("batches and reports over HTTP", ledger.LogKeyHTTP, "http://"+ln.Addr().String()+"/batches")
+	log.Info("batches and reports over HTTP", "http", "http://"+ln.Addr().String()+"/batches")
 	return ln.Addr().String(), nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -61,7 +62,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		if ctx.Err() != nil || attempt == 30 {
 			return err
 		}
-		cfg.Logger.Warn("ledger cannot start yet; retrying", "error", err, "attempt", attempt)
+		cfg.Logger.Warn("ledger cannot start yet; retrying", logkey.Error, err, "attempt", attempt)
 		select {
 		case <-ctx.Done():
 			return err

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/processor"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
@@ -46,7 +47,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	key, err := secret.LoadKey(*dataKey, false)
 	if err != nil {
-		log.Warn("no data key: rows paid by card number will fail", "error", err)
+		log.Warn("no data key: rows paid by card number will fail", logkey.Error, err)
 	} else if cfg.Sealer, err = secret.NewSealer(key); err != nil {
 		return err
 	}

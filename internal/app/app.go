@@ -27,18 +27,12 @@ import (
 	"github.com/payrun/payrun/internal/hookrelay"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/processor"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/queue/natsserver"
 	"github.com/payrun/payrun/internal/secret"
-)
-
-// Log keys.
-const (
-	logKeyURL   = "url"
-	logKeyDir   = "dir"
-	logKeyError = "error"
 )
 
 // Config configures the all-in-one system.
@@ -211,14 +205,14 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("http server stopped", logKeyError, err)
+			a.log.Error("http server stopped", logkey.Error, err)
 		}
 	}()
 
 	if err := a.startProcessor(ctx); err != nil {
 		return nil, err
 	}
-	a.log.Info("payrun running", logKeyURL, a.URL, "bank", a.BankURL, logKeyDir, cfg.Dir)
+	a.log.Info("payrun running", "url", a.URL, "bank", a.BankURL, "dir", cfg.Dir)
 	return a, nil
 }
 
@@ -237,7 +231,7 @@ func (a *App) startSandbox(webhookURL string) error {
 	}
 	sbLog := slog.New(slog.DiscardHandler)
 	if cfg.SandboxInfoLogs {
-		sbLog = a.log.With("component", "bank131-sandbox")
+		sbLog = a.log.With(logkey.Component, "bank131-sandbox")
 	}
 	sb, err := sandbox.New(sandbox.Config{
 		Projects: []sandbox.Project{
@@ -272,7 +266,7 @@ func (a *App) startProcessor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: partner %w", err)
 	}
-	bankLog := a.log.With("component", "bank131")
+	bankLog := a.log.With(logkey.Component, "bank131")
 	main, err := bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: cfg.Project, PrivateKey: key, Logger: bankLog})
 	if err != nil {
 		return err
@@ -289,7 +283,7 @@ func (a *App) startProcessor(ctx context.Context) error {
 	}
 	p, err := processor.New(processor.Config{Conn: a.Conn, Bank: main, CardBank: card, CardFlow: flow, Sealer: a.Sealer,
 		Rate: cfg.Rate, Burst: cfg.Burst, Concurrency: cfg.Concurrency, Worker: "embedded",
-		AckWait: 10 * time.Second, Logger: a.log.With("component", "processor")})
+		AckWait: 10 * time.Second, Logger: a.log.With(logkey.Component, "processor")})
 	if err != nil {
 		return err
 	}
@@ -299,7 +293,7 @@ func (a *App) startProcessor(ctx context.Context) error {
 	go func() {
 		defer close(a.procDone)
 		if err := p.Run(pctx); err != nil {
-			a.log.Error("processor stopped", logKeyError, err)
+			a.log.Error("processor stopped", logkey.Error, err)
 		}
 	}()
 	return nil

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -34,16 +35,6 @@ const DefaultTimeout = 30 * time.Second
 
 // maxResponse caps a response body.
 const maxResponse = 4 << 20
-
-// Log keys.
-const (
-	logKeyMethod = "bank_method"
-	logKeyBody   = "body"
-	logKeyStatus = "http_status"
-	logKeyKey    = "idempotency_key"
-	logKeyTook   = "took"
-	logKeyError  = "error"
-)
 
 // Config configures a Client.
 type Config struct {
@@ -195,17 +186,17 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 	if err != nil {
 		terr := &TransportError{Method: method, Sent: wrote.Load(), Err: err}
 		if debug {
-			c.log.Debug("bank call failed", logKeyMethod, method, logKeyKey, o.idempotencyKey,
-				logKeyTook, time.Since(start), logKeyError, terr)
+			c.log.Debug("bank call failed", "bank_method", method, "idempotency_key", o.idempotencyKey,
+				"took", time.Since(start), logkey.Error, terr)
 		}
 		return terr
 	}
 	defer resp.Body.Close()
 	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if debug {
-		c.log.Debug("bank call", logKeyMethod, method, logKeyKey, o.idempotencyKey,
-			logKeyStatus, resp.StatusCode, logKeyTook, time.Since(start),
-			logKeyBody, payout.RedactDigits(string(body)))
+		c.log.Debug("bank call", "bank_method", method, "idempotency_key", o.idempotencyKey,
+			"http_status", resp.StatusCode, "took", time.Since(start),
+			"body", payout.RedactDigits(string(body)))
 	}
 	if readErr != nil {
 		if resp.StatusCode >= 400 {

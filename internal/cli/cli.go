@@ -19,13 +19,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
-)
-
-// Log keys.
-const (
-	logKeyAddr  = "addr"
-	logKeyError = "error"
 )
 
 // LogFlags are --log-format and -v.
@@ -82,7 +77,7 @@ func ServeMetrics(ctx context.Context, addr string, log *slog.Logger) (string, e
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", logKeyError, err)
+			log.Error("metrics server stopped", logkey.Error, err)
 		}
 	}()
 	go func() {
@@ -91,7 +86,7 @@ func ServeMetrics(ctx context.Context, addr string, log *slog.Logger) (string, e
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	log.Info("metrics on /metrics", logKeyAddr, ln.Addr().String())
+	log.Info("metrics on /metrics", "addr", ln.Addr().String())
 	return ln.Addr().String(), nil
 }
 

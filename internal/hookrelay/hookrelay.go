@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/queue"
 )
@@ -30,16 +31,6 @@ const Path = "/webhooks/bank131"
 // DefaultMaxBody caps a webhook body. The bank's largest documented
 // webhooks (cross-border transfers) are a few kilobytes.
 const DefaultMaxBody = 256 << 10
-
-// Log keys.
-const (
-	logKeyType   = "hook_type"
-	logKeyHookID = "hook_id"
-	logKeyRemote = "remote"
-	logKeyError  = "error"
-	logKeySize   = "size"
-	logKeyEvent  = "event"
-)
 
 // UnparseableType is the subject token for verified bodies that are not JSON
 // objects with a type: kept as evidence, ignored by processors.
@@ -107,17 +98,17 @@ func (r *Relay) ready(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
-	log := r.cfg.Logger.With(logKeyRemote, req.RemoteAddr)
+	log := r.cfg.Logger.With("remote", req.RemoteAddr)
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.cfg.MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			metrics.Webhooks.WithLabelValues("", "too_large").Inc()
-			log.Warn("webhook body too large", logKeySize, tooLarge.Limit)
+			log.Warn("webhook body too large", "size", tooLarge.Limit)
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
-		log.Warn("read webhook body", logKeyError, err)
+		log.Warn("read webhook body", logkey.Error, err)
 		http.Error(w, "cannot read body", http.StatusBadRequest)
 		return
 	}
@@ -130,8 +121,8 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 	sig := req.Header.Get("X-PARTNER-SIGN")
 	if err := r.cfg.Verifier.Verify(body, sig); err != nil {
 		metrics.Webhooks.WithLabelValues("", "bad_signature").Inc()
-		log.Warn("security: webhook rejected, signature does not verify", logKeyEvent, "webhook_bad_signature",
-			logKeySize, len(body), logKeyError, err)
+		log.Warn("security: webhook rejected, signature does not verify", "event", "webhook_bad_signature",
+			"size", len(body), logkey.Error, err)
 		http.Error(w, "signature does not verify", http.StatusUnauthorized)
 		return
 	}
@@ -144,7 +135,7 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 	if err := json.Unmarshal(body, &head); err == nil && head.Type != "" {
 		hookType = head.Type
 	} else {
-		log.Warn("verified webhook is not a JSON object with a type; kept as evidence", logKeyError, err)
+		log.Warn("verified webhook is not a JSON object with a type; kept as evidence", logkey.Error, err)
 	}
 	sum := sha256.Sum256(body)
 	id := hex.EncodeToString(sum[:])
@@ -162,12 +153,12 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 	defer cancel()
 	if _, err := r.cfg.JS.PublishMsg(ctx, msg); err != nil {
 		metrics.Webhooks.WithLabelValues(queue.Token(hookType), "publish_failed").Inc()
-		log.Error("publish webhook", logKeyType, hookType, logKeyHookID, id, logKeyError, err)
+		log.Error("publish webhook", logkey.HookType, hookType, logkey.HookID, id, logkey.Error, err)
 		http.Error(w, "not stored, retry later", http.StatusServiceUnavailable)
 		return
 	}
 	metrics.Webhooks.WithLabelValues(queue.Token(hookType), "published").Inc()
-	log.Info("webhook published", logKeyType, hookType, logKeyHookID, id)
+	log.Info("webhook published", logkey.HookType, hookType, logkey.HookID, id)
 	w.WriteHeader(http.StatusOK)
 	w.Write([]byte("ok\n"))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/secret"
 )
@@ -119,7 +120,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		res, err = Check(path, opts)
 	}
 	if err != nil {
-		h.cfg.Logger.Error("upload failed", logKeyFile, opts.FileName, logKeyError, err)
+		h.cfg.Logger.Error("upload failed", "file", opts.FileName, logkey.Error, err)
 		status := http.StatusInternalServerError
 		if publish && !errors.Is(err, os.ErrNotExist) {
 			status = http.StatusServiceUnavailable // JetStream did not take it; retry later
@@ -284,7 +285,7 @@ func CheckExpectTotal(v string) error {
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	var he *httpError
 	if !errors.As(err, &he) {
-		h.cfg.Logger.Error("upload failed", logKeyError, err)
+		h.cfg.Logger.Error("upload failed", logkey.Error, err)
 		he = &httpError{status: http.StatusInternalServerError, msg: "internal error"}
 	}
 	writeJSON(w, he.status, map[string]string{"error": he.msg})

@@ -30,22 +30,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
-)
-
-// Log keys.
-const (
-	logKeyBatch     = "batch"
-	logKeyFile      = "file"
-	logKeyRows      = "rows"
-	logKeyPublished = "published"
-	logKeyStored    = "already_stored"
-	logKeyErrors    = "errors"
-	logKeyError     = "error"
 )
 
 // DefaultWindow is how many row publishes may wait for their
@@ -225,7 +215,7 @@ func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Optio
 		return nil, err
 	}
 	if res.Status == StatusInvalid {
-		logger(opts).Info("payout file rejected; nothing published", logKeyFile, res.FileName, logKeyErrors, res.ErrorCount)
+		logger(opts).Info("payout file rejected; nothing published", "file", res.FileName, "errors", res.ErrorCount)
 		return res, nil
 	}
 	return Publish(ctx, js, path, res, opts)
@@ -251,7 +241,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 		return nil, fmt.Errorf("ingest: publish a file whose check status is %q", checked.Status)
 	}
 	res := *checked
-	log := logger(opts).With(logKeyFile, res.FileName, logKeyBatch, res.Batch)
+	log := logger(opts).With("file", res.FileName, logkey.Batch, res.Batch)
 
 	stream, err := js.Stream(ctx, queue.StreamIntake)
 	if err != nil {
@@ -267,8 +257,8 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 			res.Status = StatusExisting
 			res.Batch = id
 			res.Manifest = m
-			log = logger(opts).With(logKeyFile, res.FileName, logKeyBatch, id)
-			log.Info("batch already ingested; nothing published", logKeyRows, m.Rows)
+			log = logger(opts).With("file", res.FileName, logkey.Batch, id)
+			log.Info("batch already ingested; nothing published", "rows", m.Rows)
 			return &res, nil
 		}
 	}
@@ -306,7 +296,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 	res.Status = StatusCreated
 	res.Manifest = m
 	metrics.IngestRows.Add(float64(p.published))
-	log.Info("batch published and sealed", logKeyRows, res.Rows, logKeyPublished, p.published, logKeyStored, p.skipped)
+	log.Info("batch published and sealed", "rows", res.Rows, "published", p.published, "already_stored", p.skipped)
 	return &res, nil
 }
 
@@ -534,7 +524,7 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 func (p *publisher) retry(ctx context.Context, msg *nats.Msg, cause error) error {
 	row := msg.Header.Get(queue.HeaderRow)
 	for attempt := 1; attempt <= 3; attempt++ {
-		p.log.Warn("row publish failed; retrying", "row", row, logKeyError, cause)
+		p.log.Warn("row publish failed; retrying", logkey.Row, row, logkey.Error, cause)
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := p.js.PublishMsg(tctx, msg)
 		cancel()

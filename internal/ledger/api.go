@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // Transition applies a transition (see ledgerapi.Transition). Refusals are
@@ -81,7 +82,7 @@ func (s *Service) apiError(err error) *ledgerapi.Error {
 	case errors.Is(err, errInvalid):
 		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: err.Error()}
 	}
-	s.log.Error("ledger request failed", LogKeyError, err)
+	s.log.Error("ledger request failed", logkey.Error, err)
 	return &ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}
 }
 

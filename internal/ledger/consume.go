@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // consumeGroups reads an explicitly acked consumer in groups of up to max
@@ -14,11 +16,11 @@ import (
 // until ctx ends, reconnecting after errors.
 func consumeGroups(ctx context.Context, s *Service, c jetstream.Consumer, name string, max int,
 	fn func(tx *Tx, msgs []jetstream.Msg) error) {
-	log := s.log.With(LogKeyComponent, name)
+	log := s.log.With(logkey.Component, name)
 	for ctx.Err() == nil {
 		mc, err := c.Messages(jetstream.PullMaxMessages(2*max), jetstream.PullExpiry(5*time.Second))
 		if err != nil {
-			log.Error("consume", LogKeyError, err)
+			log.Error("consume", logkey.Error, err)
 			if !sleep(ctx, time.Second) {
 				return
 			}
@@ -32,7 +34,7 @@ func consumeGroups(ctx context.Context, s *Service, c jetstream.Consumer, name s
 				m, err := mc.Next()
 				if err != nil {
 					if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-						log.Warn("read", LogKeyError, err)
+						log.Warn("read", logkey.Error, err)
 					}
 					return
 				}
@@ -62,7 +64,7 @@ func consumeGroups(ctx context.Context, s *Service, c jetstream.Consumer, name s
 				}
 			}
 			if err != nil {
-				log.Error("record", LogKeyError, err, LogKeyCount, len(group))
+				log.Error("record", logkey.Error, err, "count", len(group))
 			}
 		}
 		stop()

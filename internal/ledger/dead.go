@@ -11,6 +11,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -95,7 +96,7 @@ func (s *Service) recordDead(tx *Tx, data []byte) error {
 		ref := ""
 		if r, err := loadRow(tx, j.Batch, j.Row); err == nil {
 			ref = r.Reference
-			s.log.Error("dead letter", LogKeyBatch, j.Batch, LogKeyRow, j.Row, LogKeyReference, r.Reference, LogKeyState, r.State)
+			s.log.Error("dead letter", logkey.Batch, j.Batch, logkey.Row, j.Row, logkey.Reference, r.Reference, logkey.State, r.State)
 		}
 		_, err := openException(tx, ExceptionDeadLetter, key, j.Batch, j.Row,
 			fmt.Sprintf("%s job (gen %d) for row %d (%s) could not be processed: %s", j.Kind, j.Gen, j.Row, ref, base))

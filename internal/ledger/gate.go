@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 )
@@ -47,8 +48,8 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 		if r2, err := loadRow(tx, r.Batch, r.Row); err == nil {
 			r = r2
 		}
-		s.log.Info("gate", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-			LogKeySession, g.SessionID, LogKeyDecision, decision, LogKeyReason, reason)
+		s.log.Info("gate", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+			logkey.Session, g.SessionID, "decision", decision, "reason", reason)
 		return &ledgerapi.GateReply{Decision: decision, Reason: reason, Row: apiRow(tx, r)}, nil
 	}
 	decide := func(decision, reason string) (*ledgerapi.GateReply, error) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -62,7 +63,7 @@ type httpError struct {
 func (h *httpHandler) writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		h.log.Error("encode HTTP reply", LogKeyError, err)
+		h.log.Error("encode HTTP reply", logkey.Error, err)
 		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -80,7 +81,7 @@ func (h *httpHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errInvalid):
 		h.writeJSON(w, http.StatusBadRequest, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: err.Error()}})
 	default:
-		h.log.Error("ledger HTTP request failed", LogKeyHTTP, r.URL.Path, LogKeyError, err)
+		h.log.Error("ledger HTTP request failed", "http", r.URL.Path, logkey.Error, err)
 		h.writeJSON(w, http.StatusInternalServerError, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}})
 	}
 }

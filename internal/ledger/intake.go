@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 )
@@ -67,13 +68,13 @@ type intakeGroup struct {
 // acknowledged after the commit. A failure stops the pipeline without
 // acking anything later (redelivery makes a retry safe) and starts over.
 func (s *Service) runIntake(ctx context.Context, c jetstream.Consumer) {
-	log := s.log.With(LogKeyComponent, "intake")
+	log := s.log.With(logkey.Component, "intake")
 	for ctx.Err() == nil {
 		err := s.intakeOnce(ctx, c)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Error("intake stopped; restarting from the cursor", LogKeyError, err)
+		log.Error("intake stopped; restarting from the cursor", logkey.Error, err)
 		for {
 			if !sleep(ctx, time.Second) {
 				return
@@ -81,7 +82,7 @@ func (s *Service) runIntake(ctx context.Context, c jetstream.Consumer) {
 			if c, err = s.intakeConsumer(ctx); err == nil {
 				break
 			}
-			log.Error("intake consumer", LogKeyError, err)
+			log.Error("intake consumer", logkey.Error, err)
 		}
 	}
 }
@@ -178,7 +179,7 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 			return fmt.Errorf("record intake: %w", err)
 		}
 		if err := g.last.Ack(); err != nil {
-			s.log.Warn("ack intake", LogKeyError, err) // redelivery is a no-op
+			s.log.Warn("ack intake", logkey.Error, err) // redelivery is a no-op
 		}
 		s.logIntake(res)
 		if len(res.Accepted) > 0 {
@@ -189,10 +190,10 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 
 func (s *Service) logIntake(res *intakeResult) {
 	for _, b := range res.Accepted {
-		s.log.Info("batch sealed: manifest matches", LogKeyBatch, b)
+		s.log.Info("batch sealed: manifest matches", logkey.Batch, b)
 	}
 	for _, b := range res.Rejected {
-		s.log.Warn("batch rejected: manifest does not match", LogKeyBatch, b, LogKeyReason, res.Reasons[b])
+		s.log.Warn("batch rejected: manifest does not match", logkey.Batch, b, "reason", res.Reasons[b])
 	}
 	if res.Conflicts > 0 || res.Invalid > 0 {
 		s.log.Warn("intake conflicts", "conflicts", res.Conflicts, "invalid", res.Invalid)

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -44,14 +45,14 @@ type pendingJob struct {
 // window a no-op; after it, a duplicate job is dropped by the processor's
 // gen and state checks.
 func (s *Service) runPublisher(ctx context.Context) {
-	log := s.log.With(LogKeyComponent, "publisher")
+	log := s.log.With(logkey.Component, "publisher")
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	for {
 		for ctx.Err() == nil {
 			n, err := s.publishPending(ctx)
 			if err != nil {
-				log.Error("publish jobs", LogKeyError, err)
+				log.Error("publish jobs", logkey.Error, err)
 				break
 			}
 			if n == 0 {
@@ -111,7 +112,7 @@ func (s *Service) publishPending(ctx context.Context) (int, error) {
 		case <-p.fut.Ok():
 			acked = append(acked, p)
 		case err := <-p.fut.Err():
-			s.log.Warn("job publish failed; will retry", LogKeyBatch, p.job.Batch, LogKeyRow, p.job.Row, LogKeyError, err)
+			s.log.Warn("job publish failed; will retry", logkey.Batch, p.job.Batch, logkey.Row, p.job.Row, logkey.Error, err)
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
@@ -148,14 +149,14 @@ func (s *Service) publishPolls(jobs []ledgerapi.Job, ids []string) {
 	for i, j := range jobs {
 		fut, err := s.js.PublishMsgAsync(jobMsg(j, ids[i]))
 		if err != nil {
-			s.log.Warn("poll job not published", LogKeyBatch, j.Batch, LogKeyRow, j.Row, LogKeyError, err)
+			s.log.Warn("poll job not published", logkey.Batch, j.Batch, logkey.Row, j.Row, logkey.Error, err)
 			continue
 		}
 		go func() {
 			select {
 			case <-fut.Ok():
 			case err := <-fut.Err():
-				s.log.Warn("poll job not published", LogKeyBatch, j.Batch, LogKeyRow, j.Row, LogKeyError, err)
+				s.log.Warn("poll job not published", logkey.Batch, j.Batch, logkey.Row, j.Row, logkey.Error, err)
 			}
 		}()
 	}

@@ -1,30 +1,23 @@
 package ledger
 
-// Log keys: every line about a row carries batch and reference.
+import "github.com/payrun/payrun/internal/logkey"
+
+// Log keys of reconcile.go and bankreport.go, kept while issue 10 moves
+// those files; the rest of the package writes logkey's shared keys or a
+// key of its own in place.
 const (
-	LogKeyBatch     = "batch"
-	LogKeyRow       = "row"
-	LogKeyReference = "reference"
-	LogKeyState     = "state"
+	LogKeyBatch     = logkey.Batch
+	LogKeyRow       = logkey.Row
+	LogKeyReference = logkey.Reference
+	LogKeyState     = logkey.State
 	LogKeyFrom      = "from"
 	LogKeyTo        = "to"
-	LogKeyGen       = "gen"
-	LogKeySession   = "session"
-	LogKeyDecision  = "decision"
+	LogKeySession   = logkey.Session
 	LogKeyReason    = "reason"
 	LogKeyCategory  = "category"
-	LogKeyRows      = "rows"
 	LogKeyCount     = "count"
-	LogKeySeq       = "seq"
-	LogKeyHookID    = "hook_id"
-	LogKeyHookType  = "hook_type"
-	LogKeyStatus    = "status"
-	LogKeyError     = "error"
-	LogKeyDB        = "db"
-	LogKeyComponent = "component"
 	LogKeyReport    = "report"
 	LogKeyOperation = "operation"
-	LogKeyHTTP      = "http"
 	LogKeyOpened    = "opened"
 	LogKeyClosed    = "closed"
 	LogKeyNew       = "new"

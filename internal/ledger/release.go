@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // runReleaser releases due batches: on a ticker (so a schedule survives
@@ -15,7 +16,7 @@ func (s *Service) runReleaser(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		if err := s.ReleaseDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("release", LogKeyError, err)
+			s.log.Error("release", logkey.Error, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -54,7 +55,7 @@ func (s *Service) ReleaseDue(ctx context.Context) error {
 			total += n
 			wake(s.kick)
 		}
-		s.log.Info("batch released", LogKeyBatch, b, LogKeyRows, total)
+		s.log.Info("batch released", logkey.Batch, b, "rows", total)
 	}
 	return nil
 }
@@ -65,7 +66,7 @@ func (s *Service) Approve(ctx context.Context, cmd ledgerapi.BatchCommand) error
 	if err := s.w.Do(ctx, func(tx *Tx) error { return approveBatch(tx, cmd) }); err != nil {
 		return err
 	}
-	s.log.Info("batch approved", LogKeyBatch, cmd.Batch, "by", cmd.By)
+	s.log.Info("batch approved", logkey.Batch, cmd.Batch, "by", cmd.By)
 	wake(s.release)
 	return nil
 }
@@ -99,6 +100,6 @@ func (s *Service) Cancel(ctx context.Context, cmd ledgerapi.BatchCommand) error 
 	if err != nil {
 		return err
 	}
-	s.log.Info("batch cancelled", LogKeyBatch, cmd.Batch, "by", cmd.By, LogKeyReason, cmd.Reason, "live_sessions", live)
+	s.log.Info("batch cancelled", logkey.Batch, cmd.Batch, "by", cmd.By, "reason", cmd.Reason, "live_sessions", live)
 	return nil
 }

@@ -206,7 +206,7 @@ func (s *Service) Start(ctx context.Context, nc *nats.Conn) error {
 			loop(ctx)
 		}()
 	}
-	s.log.Info("ledger started", LogKeyDB, s.db.Path())
+	s.log.Info("ledger started", "db", s.db.Path())
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -43,7 +44,7 @@ func (s *Service) runSweeper(ctx context.Context) {
 		case <-tick.C:
 		}
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("sweep", LogKeyError, err)
+			s.log.Error("sweep", logkey.Error, err)
 		}
 	}
 }
@@ -118,8 +119,8 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 			"", r.SessionID, "", "", "", ""); err != nil {
 			return res, err
 		}
-		s.log.Warn("row stuck; re-enqueued", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-			LogKeyState, r.State, LogKeyGen, gen)
+		s.log.Warn("row stuck; re-enqueued", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+			logkey.State, r.State, "gen", gen)
 		res.Requeued++
 	}
 
@@ -139,8 +140,8 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 			return res, err
 		}
 		jobs, ids = append(jobs, j), append(ids, id)
-		s.log.Info("webhook late; poll", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-			LogKeyState, r.State, LogKeySession, j.SessionID, "poll", r.Polls+1)
+		s.log.Info("webhook late; poll", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+			logkey.State, r.State, logkey.Session, j.SessionID, "poll", r.Polls+1)
 		res.Polled++
 	}
 	if len(jobs) > 0 {
@@ -190,7 +191,7 @@ func (s *Service) openOverdue(tx *Tx, pick func(where string, args ...any) ([]*r
 			return n, err
 		}
 		if opened {
-			s.log.Error(msg, LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference, LogKeyState, r.State)
+			s.log.Error(msg, logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference, logkey.State, r.State)
 			n++
 		}
 	}

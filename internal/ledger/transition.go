@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 )
@@ -178,8 +179,8 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 			if _, err := openException(tx, ExceptionAfterCancel, fmt.Sprintf("%s/%d", r.Batch, r.Row), r.Batch, r.Row, detail); err != nil {
 				return nil, err
 			}
-			s.log.Error("row paid after the ledger finished it", LogKeyBatch, r.Batch, LogKeyRow, r.Row,
-				LogKeyReference, r.Reference, LogKeyState, r.State, LogKeySession, t.SessionID)
+			s.log.Error("row paid after the ledger finished it", logkey.Batch, r.Batch, logkey.Row, r.Row,
+				logkey.Reference, r.Reference, logkey.State, r.State, logkey.Session, t.SessionID)
 		}
 		return reply(refuse(ledgerapi.CodeIllegal, "row is %s; %s → %s is not allowed", r.State, r.State, t.To)), nil
 	}
@@ -296,8 +297,8 @@ func (s *Service) recordForeign(tx *Tx, r *rowRec, session string, to payout.Sta
 	if err := recordSession(tx, session, r.Batch, r.Row, r.Attempt, roleForeign, string(to)); err != nil {
 		return err
 	}
-	s.log.Warn("foreign session ignored", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-		LogKeySession, session, LogKeyTo, to, LogKeyHookID, ev.HookID)
+	s.log.Warn("foreign session ignored", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+		logkey.Session, session, "to", to, logkey.HookID, ev.HookID)
 	if to != payout.StateSucceeded {
 		return nil
 	}
@@ -399,8 +400,8 @@ func (s *Service) apply(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 	if gen != r.Gen {
 		tx.After(func() { wake(s.kick) })
 	}
-	s.log.Debug("row moved", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-		LogKeyFrom, r.State, LogKeyTo, t.To, LogKeyGen, gen)
+	s.log.Debug("row moved", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+		"from", r.State, "to", t.To, "gen", gen)
 	return nil
 }
 

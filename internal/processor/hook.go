@@ -12,6 +12,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/ratelimit"
 )
@@ -56,11 +57,11 @@ func (p *Processor) apply(ctx context.Context, msg jetstream.Msg, ev event) erro
 		return err
 	}
 	if st == nil {
-		p.log.Info("bank event for a session payrun does not know; ignored", logKeySession, ev.session.ID, logKeyHookType, ev.typ)
+		p.log.Info("bank event for a session payrun does not know; ignored", logkey.Session, ev.session.ID, logkey.HookType, ev.typ)
 		return nil
 	}
 	h := &hookRun{p: p, msg: msg, ev: ev, st: st,
-		log: p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeyReference, st.Reference, logKeySession, ev.session.ID)}
+		log: p.log.With(logkey.Batch, st.Batch, logkey.Row, st.Row, logkey.Reference, st.Reference, logkey.Session, ev.session.ID)}
 	switch ev.typ {
 	case bank131.HookReadyToConfirm:
 		return h.readyToConfirm(ctx)
@@ -130,7 +131,7 @@ func (h *hookRun) move(ctx context.Context, t ledgerapi.Transition) error {
 	countTransition(t.To, reply, err)
 	if err == nil {
 		if reply.Applied {
-			h.log.Info("row moved by the bank", logKeyTo, t.To, logKeyHookType, h.ev.typ)
+			h.log.Info("row moved by the bank", "to", t.To, logkey.HookType, h.ev.typ)
 		}
 		return nil
 	}
@@ -140,7 +141,7 @@ func (h *hookRun) move(ctx context.Context, t ledgerapi.Transition) error {
 		if reply != nil && reply.Row != nil {
 			state = reply.Row.State
 		}
-		h.log.Info("bank event not applied", logKeyTo, t.To, logKeyCode, lerr.Code, logKeyState, state, logKeyHookType, h.ev.typ)
+		h.log.Info("bank event not applied", "to", t.To, "code", lerr.Code, logkey.State, state, logkey.HookType, h.ev.typ)
 		if lerr.Code == ledgerapi.CodeInternal {
 			return later(err)
 		}
@@ -157,7 +158,7 @@ func (h *hookRun) readyToConfirm(ctx context.Context) error {
 	reply, err := h.p.ledger.Gate(ctx, g)
 	if err != nil {
 		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) || ledgerapi.IsCode(err, ledgerapi.CodeIllegal) {
-			h.log.Info("gate: nothing to do", logKeyError, err)
+			h.log.Info("gate: nothing to do", logkey.Error, err)
 			return nil
 		}
 		return later(fmt.Errorf("gate: %w", err))
@@ -166,7 +167,7 @@ func (h *hookRun) readyToConfirm(ctx context.Context) error {
 	case ledgerapi.DecisionConfirm:
 		return h.confirm(ctx)
 	case ledgerapi.DecisionCancel:
-		h.log.Warn("gate cancels the session", logKeyReason, reply.Reason)
+		h.log.Warn("gate cancels the session", "reason", reply.Reason)
 		return h.cancel(ctx)
 	}
 	return nil
@@ -227,7 +228,7 @@ func (h *hookRun) confirm(ctx context.Context) error {
 	case bank131.ClassFinal:
 		// The bank refused the confirm. Whether an earlier confirm of ours
 		// went through only the bank can tell: in doubt until it does.
-		h.log.Warn("session/confirm refused; row in doubt until the bank's final word", logKeyError, err)
+		h.log.Warn("session/confirm refused; row in doubt until the bank's final word", logkey.Error, err)
 		return h.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, ErrorCode: bank131.ErrorCode(err),
 			Reason: "The bank refused the confirmation; waiting for the bank's final status."})
 	}
@@ -250,7 +251,7 @@ func (h *hookRun) cancel(ctx context.Context) error {
 	switch class {
 	case bank131.ClassOK, bank131.ClassConflict, bank131.ClassFinal:
 		if err != nil {
-			h.log.Info("session/cancel answered with an error", logKeyError, err)
+			h.log.Info("session/cancel answered with an error", logkey.Error, err)
 		}
 		return nil
 	}
@@ -273,7 +274,7 @@ func (h *hookRun) finished(ctx context.Context) error {
 	switch {
 	case s.Status == bank131.SessionError:
 		// Not final: the bank is still working on it. A poll settles it.
-		h.log.Warn("session in error at the bank; waiting", logKeyCode, errCode(s.Error))
+		h.log.Warn("session in error at the bank; waiting", "code", errCode(s.Error))
 		return nil
 	case po != nil && po.Status == bank131.PayoutSucceeded:
 		t := ledgerapi.Transition{To: payout.StateSucceeded, PayoutID: po.ID}
@@ -304,7 +305,7 @@ func (h *hookRun) finished(ctx context.Context) error {
 		}
 		return h.move(ctx, t)
 	}
-	h.log.Info("payment_finished without a final payout status; waiting", logKeyState, s.Status)
+	h.log.Info("payment_finished without a final payout status; waiting", logkey.State, s.Status)
 	return nil
 }
 
@@ -341,7 +342,7 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 	switch class {
 	case bank131.ClassOK:
 	case bank131.ClassFinal:
-		p.log.Warn("session/status refused", logKeyBatch, st.Batch, logKeyRow, st.Row, logKeySession, session, logKeyError, err)
+		p.log.Warn("session/status refused", logkey.Batch, st.Batch, logkey.Row, st.Row, logkey.Session, session, logkey.Error, err)
 		return nil
 	default:
 		return later(err)
@@ -380,14 +381,14 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 // the row never has two sessions that could pay. A cancelled batch refuses
 // the move, and the row waits for its stall exception.
 func (p *Processor) startNeverArrived(ctx context.Context, msg jetstream.Msg, job ledgerapi.Job, st *ledgerapi.RowState) error {
-	log := p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeySession, st.SessionID)
+	log := p.log.With(logkey.Batch, st.Batch, logkey.Row, st.Row, logkey.Session, st.SessionID)
 	_, err := p.ledger.Transition(ctx, ledgerapi.Transition{Batch: st.Batch, Row: st.Row, To: payout.StateStarting,
 		Expect: []payout.State{payout.StatePayoutStarted}, Gen: st.Gen, Attempt: st.Attempt, SessionID: st.SessionID,
 		IdemKey: st.IdemKey, Worker: p.cfg.Worker,
 		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceStatus, Detail: "session/status: " + st.SessionID + " created, no payout: the start never reached it; sent again"}})
 	if err != nil {
 		if errors.As(err, new(*ledgerapi.Error)) {
-			log.Info("session without its payout; the ledger keeps the row", logKeyError, err)
+			log.Info("session without its payout; the ledger keeps the row", logkey.Error, err)
 			return nil
 		}
 		return later(err)

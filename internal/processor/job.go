@@ -13,6 +13,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/ratelimit"
@@ -30,7 +31,7 @@ var errDrop = errors.New("drop job")
 func (p *Processor) handleJob(ctx context.Context, msg jetstream.Msg) error {
 	var job ledgerapi.Job
 	if err := json.Unmarshal(msg.Data(), &job); err != nil || job.Batch == "" || job.Row < 1 {
-		p.log.Error("job is not readable; dropped", logKeyError, err, "subject", msg.Subject())
+		p.log.Error("job is not readable; dropped", logkey.Error, err, "subject", msg.Subject())
 		return nil
 	}
 	var err error
@@ -40,7 +41,7 @@ func (p *Processor) handleJob(ctx context.Context, msg jetstream.Msg) error {
 	case ledgerapi.JobPay, "":
 		err = p.pay(ctx, msg, job)
 	default:
-		p.log.Warn("unknown job kind; dropped", logKeyKind, job.Kind, logKeyBatch, job.Batch, logKeyRow, job.Row)
+		p.log.Warn("unknown job kind; dropped", "kind", job.Kind, logkey.Batch, job.Batch, logkey.Row, job.Row)
 		return nil
 	}
 	if errors.Is(err, errDrop) {
@@ -65,7 +66,7 @@ func (p *Processor) pay(ctx context.Context, msg jetstream.Msg, job ledgerapi.Jo
 	st, err := p.ledger.Get(ctx, ledgerapi.RowRequest{Batch: job.Batch, Row: job.Row})
 	if err != nil {
 		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
-			p.log.Error("job for a row the ledger does not know; dropped", logKeyBatch, job.Batch, logKeyRow, job.Row)
+			p.log.Error("job for a row the ledger does not know; dropped", logkey.Batch, job.Batch, logkey.Row, job.Row)
 			return errDrop
 		}
 		return later(fmt.Errorf("read row %s/%d: %w", job.Batch, job.Row, err))
@@ -74,10 +75,10 @@ func (p *Processor) pay(ctx context.Context, msg jetstream.Msg, job ledgerapi.Jo
 		return errDrop
 	}
 	r := &run{p: p, msg: msg, job: job, st: st,
-		log: p.log.With(logKeyBatch, st.Batch, logKeyRow, st.Row, logKeyReference, st.Reference)}
+		log: p.log.With(logkey.Batch, st.Batch, logkey.Row, st.Row, logkey.Reference, st.Reference)}
 	row, err := p.loadRow(ctx, st)
 	if err != nil {
-		r.log.Error("cannot read the row's intake message", logKeyError, err)
+		r.log.Error("cannot read the row's intake message", logkey.Error, err)
 		return later(err)
 	}
 	r.row = row
@@ -231,7 +232,7 @@ func (r *run) move(ctx context.Context, t ledgerapi.Transition) error {
 	reply, err := r.p.ledger.Transition(ctx, t)
 	countTransition(t.To, reply, err)
 	if err == nil {
-		r.log.Debug("row moved", logKeyState, r.st.State, logKeyTo, t.To)
+		r.log.Debug("row moved", logkey.State, r.st.State, "to", t.To)
 		r.st = reply.Row
 		return nil
 	}
@@ -241,13 +242,13 @@ func (r *run) move(ctx context.Context, t ledgerapi.Transition) error {
 	}
 	switch lerr.Code {
 	case ledgerapi.CodeStale, ledgerapi.CodeForeignSession, ledgerapi.CodeNotFound:
-		r.log.Info("row belongs to newer work; job dropped", logKeyTo, t.To, logKeyCode, lerr.Code)
+		r.log.Info("row belongs to newer work; job dropped", "to", t.To, "code", lerr.Code)
 		return errDrop
 	case ledgerapi.CodeIllegal, ledgerapi.CodeConflict:
 		// The row moved meanwhile (a webhook, a cancellation): continue
 		// from where it stands now.
 		if reply != nil && reply.Row != nil {
-			r.log.Info("row moved meanwhile", logKeyTo, t.To, logKeyState, reply.Row.State, logKeyCode, lerr.Code)
+			r.log.Info("row moved meanwhile", "to", t.To, logkey.State, reply.Row.State, "code", lerr.Code)
 			if reply.Row.State == r.st.State {
 				return errDrop
 			}
@@ -265,7 +266,7 @@ func (r *run) fail(ctx context.Context, method string, err error) error {
 	if code == "" {
 		code = "request_refused"
 	}
-	r.log.Warn("bank refused the row", "method", method, logKeyCode, code, logKeyError, err)
+	r.log.Warn("bank refused the row", "method", method, "code", code, logkey.Error, err)
 	// Only from the state the call was made in: a refusal of a repeated
 	// call must not fail a row the bank moved on meanwhile.
 	return r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, Expect: []payout.State{r.st.State}, ErrorCode: code,
@@ -328,7 +329,7 @@ func (r *run) openTwoStep(ctx context.Context, key string) (bool, error) {
 	case bank131.ClassFinal:
 		return false, r.fail(ctx, "session/create", err)
 	case bank131.ClassUnknown, bank131.ClassConflict:
-		r.log.Info("session/create outcome unknown; opening a new attempt", logKeyClass, class.String(), logKeyError, err)
+		r.log.Info("session/create outcome unknown; opening a new attempt", "class", class.String(), logkey.Error, err)
 		return false, r.newAttempt(ctx, createKey)
 	}
 	return false, later(err)
@@ -366,7 +367,7 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 		return err
 	})
 	if errors.Is(err, errStopSend) {
-		r.log.Info("row changed before the payout was sent", logKeyState, r.st.State, "batch_status", r.st.BatchStatus)
+		r.log.Info("row changed before the payout was sent", logkey.State, r.st.State, "batch_status", r.st.BatchStatus)
 		if r.st.State == payout.StateOpening && r.st.Gen == r.job.Gen {
 			return false, nil // the next step settles it (a cancelled batch)
 		}
@@ -381,7 +382,7 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 	case bank131.ClassFinal:
 		return false, r.fail(ctx, "session/init/payout", err)
 	case bank131.ClassUnknown, bank131.ClassConflict:
-		r.log.Warn("session/init/payout outcome unknown; row in doubt until the bank tells", logKeyClass, class.String(), logKeyError, err)
+		r.log.Warn("session/init/payout outcome unknown; row in doubt until the bank tells", "class", class.String(), logkey.Error, err)
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, Expect: []payout.State{payout.StateOpening},
 			Reason:   "The bank may have received this payout; waiting for its confirmation before doing anything else.",
 			Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "session/init/payout: " + err.Error()}})
@@ -454,7 +455,7 @@ func (r *run) start(ctx context.Context) (bool, error) {
 func (r *run) method() (*bank131.PaymentMethod, error) {
 	m, err := domesticMethod(r.row, r.p.cfg.Sealer)
 	if err != nil {
-		r.log.Error("cannot build the payout", logKeyError, err)
+		r.log.Error("cannot build the payout", logkey.Error, err)
 		return nil, later(err)
 	}
 	return m, nil

@@ -22,6 +22,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/ratelimit"
@@ -39,25 +40,6 @@ const (
 	// CardTwoStep pays with session/create, session/start/payout and
 	// session/confirm after the gate, like the other domestic methods.
 	CardTwoStep CardFlow = "two-step"
-)
-
-// Log keys.
-const (
-	logKeyBatch     = "batch"
-	logKeyRow       = "row"
-	logKeyReference = "reference"
-	logKeyState     = "state"
-	logKeyTo        = "to"
-	logKeySession   = "session"
-	logKeyKind      = "kind"
-	logKeyHookType  = "hook_type"
-	logKeyError     = "error"
-	logKeyCode      = "code"
-	logKeyClass     = "class"
-	logKeyWorker    = "worker"
-	logKeyDecision  = "decision"
-	logKeyReason    = "reason"
-	logKeyDelivered = "delivered"
 )
 
 // Config configures a Processor.
@@ -213,7 +195,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		}
 		// A cluster that is still electing leaders answers "insufficient
 		// resources" or times out for a while: keep trying.
-		p.log.Warn("processor cannot set up its consumers yet; retrying", logKeyError, err, "attempt", attempt)
+		p.log.Warn("processor cannot set up its consumers yet; retrying", logkey.Error, err, "attempt", attempt)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("processor: stopped before set-up: %w", err)
@@ -257,11 +239,11 @@ func (p *Processor) Run(ctx context.Context) error {
 		defer wg.Done()
 		p.watchLag(ctx, jobs, hooks)
 	}()
-	p.log.Info("processor running", logKeyWorker, p.cfg.Worker)
+	p.log.Info("processor running", "worker", p.cfg.Worker)
 
 	<-ctx.Done()
 	p.stop.Store(true)
-	p.log.Info("processor stopping: finishing the work in flight", logKeyWorker, p.cfg.Worker)
+	p.log.Info("processor stopping: finishing the work in flight", "worker", p.cfg.Worker)
 	for _, it := range iters {
 		it.Drain()
 	}
@@ -274,7 +256,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		cancelWork()
 		<-done
 	}
-	p.log.Info("processor stopped", logKeyWorker, p.cfg.Worker)
+	p.log.Info("processor stopped", "worker", p.cfg.Worker)
 	return nil
 }
 
@@ -368,7 +350,7 @@ func (p *Processor) settle(msg jetstream.Msg, err error) {
 		delivered = md.NumDelivered
 	}
 	delay := backoff(delivered)
-	p.log.Warn("handing a message back", logKeyError, err, logKeyDelivered, delivered, "subject", msg.Subject())
+	p.log.Warn("handing a message back", logkey.Error, err, "delivered", delivered, "subject", msg.Subject())
 	_ = msg.NakWithDelay(delay)
 }
 

@@ -74,7 +74,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.faults.roll(shareServerErrors) {
 		s.sleep(r, latency)
-		s.log.Info("fault: 5xx answer, request not processed", logKeyMethod, method)
+		s.log.Info("fault: 5xx answer, request not processed", "method", method)
 		if s.faults.badGateway() {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusBadGateway)
@@ -87,15 +87,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 	if s.faults.roll(shareLost) {
 		s.sleep(r, latency)
-		s.log.Info("fault: request lost, not processed, connection closed", logKeyMethod, method)
+		s.log.Info("fault: request lost, not processed, connection closed", "method", method)
 		hangUp(w)
 		return
 	}
 
 	project, aerr := s.authenticate(r, body)
 	if aerr != nil {
-		s.log.Warn("security: request rejected", logKeyEvent, "bad_request_signature", logKeyMethod, method,
-			logKeyProject, r.Header.Get(bank131.HeaderProject), logKeyCode, aerr.code)
+		s.log.Warn("security: request rejected", "event", "bad_request_signature", "method", method,
+			"project", r.Header.Get(bank131.HeaderProject), "code", aerr.code)
 		writeError(w, aerr)
 		return
 	}
@@ -103,11 +103,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 	status, answer := s.run(c, rt.handler, r.Header.Get(bank131.HeaderIdempotency))
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.log.Debug("api call", logKeyProject, project.Name, logKeyMethod, r.URL.Path, logKeyStatus, status)
+		s.log.Debug("api call", "project", project.Name, "method", r.URL.Path, "http_status", status)
 	}
 	s.sleep(r, latency)
 	if s.faults.roll(shareDrops) {
-		s.log.Info("fault: processed, connection dropped", logKeyMethod, method)
+		s.log.Info("fault: processed, connection dropped", "method", method)
 		hangUp(w)
 		return
 	}

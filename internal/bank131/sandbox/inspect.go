@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 )
 
@@ -156,7 +157,7 @@ func (s *Server) serveReport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s_%s_%s.csv"`, name, day, day))
 	if err := s.WriteReport(w, date, project); err != nil {
-		s.log.Error("report", logKeyError, err)
+		s.log.Error("report", logkey.Error, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // The payout session state machine (shared/bank131-api.md §8.3):
@@ -40,7 +41,7 @@ func (s *Server) answer(sess *session, version string) ([]byte, *apiError) {
 func (s *Server) emit(sess *session, typ bank131.WebhookType, ci json.RawMessage, details *bank131.WebhookDetails) {
 	body, err := marshal(hookBody{Type: typ, Session: sess.render(sess.version), ConfirmInformation: ci, Details: details})
 	if err != nil {
-		s.log.Error("render webhook", logKeySession, sess.id, logKeyError, err)
+		s.log.Error("render webhook", logkey.Session, sess.id, logkey.Error, err)
 		return
 	}
 	s.hooks.send(&hook{session: sess.id, typ: typ, body: body})
@@ -238,7 +239,7 @@ func (s *Server) readyToConfirm(sess *session) {
 	sess.touch(s.now())
 	s.emit(sess, bank131.HookReadyToConfirm, nil, nil)
 	s.after(s.cfg.Timing.ConfirmTimeout, sess, func(sess *session) {
-		s.log.Info("confirmation timed out", logKeySession, sess.id)
+		s.log.Info("confirmation timed out", logkey.Session, sess.id)
 		s.cancelDone(sess, bank131.CodeConfirmTimeout)
 	})
 }

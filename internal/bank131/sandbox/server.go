@@ -9,21 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
-)
 
-// Log keys.
-const (
-	logKeyProject = "project"
-	logKeyMethod  = "method"
-	logKeySession = "session"
-	logKeyHook    = "hook_type"
-	logKeyAttempt = "attempt"
-	logKeyStatus  = "http_status"
-	logKeyError   = "error"
-	logKeyWait    = "wait"
-	logKeyCode    = "code"
-	logKeyAddr    = "addr"
-	logKeyEvent   = "event"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 var errNoWebhookURL = errors.New("no webhook URL configured")
@@ -114,10 +101,10 @@ func (s *Server) Start(addr string) error {
 	go func() {
 		defer s.serveWG.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("sandbox serve", logKeyError, err)
+			s.log.Error("sandbox serve", logkey.Error, err)
 		}
 	}()
-	s.log.Info("bank131 sandbox listening", logKeyAddr, ln.Addr().String())
+	s.log.Info("bank131 sandbox listening", "addr", ln.Addr().String())
 	return nil
 }
 

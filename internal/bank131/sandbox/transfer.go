@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // Cross-border transfers (page 003):
@@ -123,7 +124,7 @@ func (s *Server) transferReady(sess *session) {
 		Commission:  &bank131.Amount{Amount: q.fee, Currency: "RUB"},
 	}}})
 	if err != nil {
-		s.log.Error("render confirm_information", logKeySession, sess.id, logKeyError, err)
+		s.log.Error("render confirm_information", logkey.Session, sess.id, logkey.Error, err)
 		return
 	}
 	x.confirmInfo = ci

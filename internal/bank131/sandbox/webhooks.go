@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/logkey"
 )
 
 // hook is one webhook to deliver.
@@ -69,14 +70,14 @@ func (d *dispatcher) send(h *hook) {
 	f := d.srv.faults
 	if f.roll(shareWebhookDrops) {
 		d.dropped.Add(1)
-		d.srv.log.Info("fault: webhook dropped", logKeySession, h.session, logKeyHook, h.typ)
+		d.srv.log.Info("fault: webhook dropped", logkey.Session, h.session, logkey.HookType, h.typ)
 		return
 	}
 	copies := []*hook{h}
 	if f.roll(shareWebhookDuplicates) {
 		dup := *h
 		copies = append(copies, &dup)
-		d.srv.log.Info("fault: webhook duplicated", logKeySession, h.session, logKeyHook, h.typ)
+		d.srv.log.Info("fault: webhook duplicated", logkey.Session, h.session, logkey.HookType, h.typ)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -85,7 +86,7 @@ func (d *dispatcher) send(h *hook) {
 	}
 	held := d.held[h.session]
 	if held == nil && f.roll(shareWebhookReorders) {
-		d.srv.log.Info("fault: webhook held back to be reordered", logKeySession, h.session, logKeyHook, h.typ)
+		d.srv.log.Info("fault: webhook held back to be reordered", logkey.Session, h.session, logkey.HookType, h.typ)
 		hh := &heldHook{h: copies[0]}
 		d.held[h.session] = hh
 		d.pending.Add(1)
@@ -150,11 +151,11 @@ func (d *dispatcher) run(session string, l *lane) {
 
 // deliver posts one webhook until it is answered with 200 or GiveUp passed.
 func (d *dispatcher) deliver(h *hook) {
-	log := d.srv.log.With(logKeySession, h.session, logKeyHook, h.typ)
+	log := d.srv.log.With(logkey.Session, h.session, logkey.HookType, h.typ)
 	if h.sig == "" {
 		sig, err := bank131.Sign(d.srv.cfg.BankKey, h.body)
 		if err != nil {
-			log.Error("sign webhook", logKeyError, err)
+			log.Error("sign webhook", logkey.Error, err)
 			return
 		}
 		h.sig = sig
@@ -170,17 +171,17 @@ func (d *dispatcher) deliver(h *hook) {
 		d.attempts.Add(1)
 		if err == nil && status == http.StatusOK {
 			d.delivered.Add(1)
-			log.Debug("webhook delivered", logKeyAttempt, attempt)
+			log.Debug("webhook delivered", "attempt", attempt)
 			return
 		}
 		d.failed.Add(1)
 		if time.Since(start)+wait > retry.GiveUp {
 			d.gaveUp.Add(1)
-			log.Warn("webhook given up", logKeyAttempt, attempt, logKeyStatus, status, logKeyError, err)
+			log.Warn("webhook given up", "attempt", attempt, "http_status", status, logkey.Error, err)
 			return
 		}
-		log.Info("webhook not accepted; will retry", logKeyAttempt, attempt, logKeyStatus, status,
-			logKeyError, err, logKeyWait, wait)
+		log.Info("webhook not accepted; will retry", "attempt", attempt, "http_status", status,
+			logkey.Error, err, "wait", wait)
 		select {
 		case <-d.ctx.Done():
 			return
