@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/cardmask"
 )
 
 // Header names of the partner API.
@@ -205,7 +205,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 	if debug {
 		c.log.Debug("bank call", logKeyMethod, method, logKeyKey, o.idempotencyKey,
 			logKeyStatus, resp.StatusCode, logKeyTook, time.Since(start),
-			logKeyBody, payout.RedactDigits(string(body)))
+			logKeyBody, cardmask.Redact(string(body)))
 	}
 	if readErr != nil {
 		if resp.StatusCode >= 400 {

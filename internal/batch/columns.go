@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
+
+	"github.com/payrun/payrun/internal/cardmask"
 )
 
 // col is a known column of the payout file format.
@@ -181,7 +183,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 		n := normalizeName(h)
 		norm[i] = n
 		positions[i] = strconv.Itoa(i + 1)
-		l.names[i] = RedactCards(n)
+		l.names[i] = cardmask.Redact(n)
 		if msg := headerProblem(n); msg != "" {
 			errs = append(errs, Error{Line: line, Column: quote(n), Message: msg})
 			norm[i] = "\x00bad" + strconv.Itoa(i) // never a tag, nor metadata
@@ -193,7 +195,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 			continue
 		}
 		if first, dup := seen[n]; dup {
-			errs = append(errs, Error{Line: line, Column: RedactCards(n),
+			errs = append(errs, Error{Line: line, Column: cardmask.Redact(n),
 				Message: fmt.Sprintf("column appears twice (columns %d and %d)", first+1, i+1)})
 			norm[i] = "\x00dup" + strconv.Itoa(i)
 			continue
@@ -219,7 +221,7 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 			l.meta = append(l.meta, metaColumn{name: name, pos: i})
 			continue
 		}
-		errs = append(errs, Error{Line: line, Column: RedactCards(strings.TrimSpace(rec[i])), Message: unknownColumn(RedactCards(n))})
+		errs = append(errs, Error{Line: line, Column: cardmask.Redact(strings.TrimSpace(rec[i])), Message: unknownColumn(cardmask.Redact(n))})
 	}
 	return l, errs
 }
@@ -233,7 +235,7 @@ func headerProblem(n string) string {
 	if msg := textProblem(n); msg != "" {
 		return "column name " + msg
 	}
-	if masked, ok := findPAN(n); ok {
+	if masked, ok := cardmask.Find(n); ok {
 		return "column name contains what looks like a card number (" + masked + ")"
 	}
 	return ""

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gocarina/gocsv"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -194,7 +195,7 @@ func maskCard(v string) string {
 // spreadsheet would run as a formula by a leading apostrophe. A leading + or
 // - is left alone in amounts and phones when the rest is a plain number.
 func safeCell(v string, kind columnKind) string {
-	v = RedactCards(v)
+	v = cardmask.Redact(v)
 	t := strings.TrimLeft(v, " ")
 	if t == "" {
 		return v

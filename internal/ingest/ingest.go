@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/money"
@@ -178,7 +179,7 @@ func Check(path string, opts Options) (*Result, error) {
 		Totals:          vr.Totals,
 		TotalsDecimal:   decimals(vr.Totals),
 		ByMethod:        vr.ByMethod,
-		Name:            batch.RedactCards(opts.Name), // as given when valid
+		Name:            cardmask.Redact(opts.Name), // as given when valid
 		ScheduleAt:      opts.ScheduleAt,
 		RequireApproval: opts.RequireApproval,
 		Errors:          vr.Errors,
@@ -199,9 +200,9 @@ func Check(path string, opts Options) (*Result, error) {
 // number in it masked.
 func fileName(path string, opts Options) string {
 	if opts.FileName != "" {
-		return batch.RedactCards(opts.FileName)
+		return cardmask.Redact(opts.FileName)
 	}
-	return batch.RedactCards(filepath.Base(path))
+	return cardmask.Redact(filepath.Base(path))
 }
 
 func decimals(t money.Totals) map[string]string {

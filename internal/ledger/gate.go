@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -48,7 +49,7 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 			r = r2
 		}
 		s.log.Info("gate", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-			LogKeySession, g.SessionID, LogKeyDecision, decision, LogKeyReason, reason)
+			LogKeySession, g.SessionID, LogKeyDecision, decision, LogKeyReason, cardmask.Redact(reason))
 		return &ledgerapi.GateReply{Decision: decision, Reason: reason, Row: apiRow(tx, r)}, nil
 	}
 	decide := func(decision, reason string) (*ledgerapi.GateReply, error) {

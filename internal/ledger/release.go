@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 )
 
@@ -65,7 +66,7 @@ func (s *Service) Approve(ctx context.Context, cmd ledgerapi.BatchCommand) error
 	if err := s.w.Do(ctx, func(tx *Tx) error { return approveBatch(tx, cmd) }); err != nil {
 		return err
 	}
-	s.log.Info("batch approved", LogKeyBatch, cmd.Batch, "by", cmd.By)
+	s.log.Info("batch approved", LogKeyBatch, cmd.Batch, "by", cardmask.Redact(cmd.By))
 	wake(s.release)
 	return nil
 }
@@ -99,6 +100,7 @@ func (s *Service) Cancel(ctx context.Context, cmd ledgerapi.BatchCommand) error 
 	if err != nil {
 		return err
 	}
-	s.log.Info("batch cancelled", LogKeyBatch, cmd.Batch, "by", cmd.By, LogKeyReason, cmd.Reason, "live_sessions", live)
+	s.log.Info("batch cancelled", LogKeyBatch, cmd.Batch, "by", cardmask.Redact(cmd.By), LogKeyReason, cardmask.Redact(cmd.Reason),
+		"live_sessions", live)
 	return nil
 }

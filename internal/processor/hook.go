@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/ratelimit"
@@ -166,7 +167,7 @@ func (h *hookRun) readyToConfirm(ctx context.Context) error {
 	case ledgerapi.DecisionConfirm:
 		return h.confirm(ctx)
 	case ledgerapi.DecisionCancel:
-		h.log.Warn("gate cancels the session", logKeyReason, reply.Reason)
+		h.log.Warn("gate cancels the session", logKeyReason, cardmask.Redact(reply.Reason))
 		return h.cancel(ctx)
 	}
 	return nil
