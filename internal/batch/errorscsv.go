@@ -19,7 +19,8 @@ import (
 // header and file-level problems come last, on lines with empty cells.
 //
 // The report never carries a full card number: card_number cells are masked
-// (424242******4242) and card numbers inside other cells become ****1234.
+// (424242******4242), and so are card numbers inside other cells
+// (cardmask.Redact).
 // Cells a spreadsheet would run as a formula get a leading apostrophe. It is
 // written in UTF-8 with a BOM (so Excel reads Cyrillic) with the input's
 // delimiter.
