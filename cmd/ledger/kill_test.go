@@ -23,7 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -88,12 +88,11 @@ func publishRows(t *testing.T, js jetstream.JetStream, n int) string {
 		r := &payout.Row{Batch: batch, Index: i, Line: i + 1, Reference: "K-" + strconv.Itoa(i), Method: payout.MethodCard,
 			Amount: money.New(int64(1000+i), "RUB"), FullName: "Olga Smirnova",
 			Card: &payout.Card{Sealed: "c2VhbGVk", BIN: "220000", Last4: "0004"}}
-		data, err := ingest.EncodeRow(r)
-		require.NoError(t, err)
+		data := intake.EncodeRow(r)
 		d := sha256.Sum256(data)
 		digests = append(digests, d[:])
 		totals.Add(r.Amount)
-		_, err = js.PublishMsgAsync(&nats.Msg{Subject: queue.IntakeRowSubject(batch), Data: data, Header: nats.Header{
+		_, err := js.PublishMsgAsync(&nats.Msg{Subject: queue.IntakeRowSubject(batch), Data: data, Header: nats.Header{
 			jetstream.MsgIDHeader: []string{queue.RowMsgID(batch, i)},
 			queue.HeaderKind:      []string{"row"},
 		}})
@@ -106,8 +105,9 @@ func publishRows(t *testing.T, js jetstream.JetStream, n int) string {
 	}
 	m := payout.Manifest{Batch: batch, FileName: "kill.csv", FileSHA256: hex.EncodeToString(sum[:]), Rows: n,
 		Totals: totals, RowsSHA256: payout.DigestRows(digests), CreatedAt: time.Now().UTC()}
-	data, _ := jsonMarshal(m)
-	_, err := js.PublishMsg(context.Background(), &nats.Msg{Subject: queue.IntakeManifestSubject(batch), Data: data,
+	data, err := intake.EncodeManifest(&m)
+	require.NoError(t, err)
+	_, err = js.PublishMsg(context.Background(), &nats.Msg{Subject: queue.IntakeManifestSubject(batch), Data: data,
 		Header: nats.Header{jetstream.MsgIDHeader: []string{queue.ManifestMsgID(batch)}, queue.HeaderKind: []string{"manifest"}}})
 	require.NoError(t, err)
 	return batch

@@ -17,8 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/logkey"
-	"github.com/payrun/payrun/internal/payout"
 )
 
 // Header names of the partner API.
@@ -196,7 +196,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 	if debug {
 		c.log.Debug("bank call", "bank_method", method, "idempotency_key", o.idempotencyKey,
 			"http_status", resp.StatusCode, "took", time.Since(start),
-			"body", payout.RedactDigits(string(body)))
+			"body", cardmask.Redact(string(body)))
 	}
 	if readErr != nil {
 		if resp.StatusCode >= 400 {

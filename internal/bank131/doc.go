@@ -12,5 +12,6 @@
 //
 // Card numbers given for bank_card payouts are never logged: BankCard masks
 // itself when formatted, and debug logging of request bodies passes through
-// payout.RedactDigits.
+// cardmask.Redact. The bank's own text (an error's description) is masked
+// the same way wherever an error shows it.
 package bank131

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/payrun/payrun/internal/cardmask"
 )
 
 // Error codes payrun treats specially. Reason describes every code it knows.
@@ -43,7 +45,10 @@ type APIError struct {
 	Method string
 }
 
-// Error implements error.
+// Error implements error. The bank's code and description are its text:
+// they pass cardmask.Redact, so wherever the error is shown (a log line,
+// a transition's evidence, a report) a card number the bank echoed is
+// masked.
 func (e *APIError) Error() string {
 	code := e.Code
 	if code == "" {
@@ -53,7 +58,7 @@ func (e *APIError) Error() string {
 	if e.Description != "" {
 		msg += ": " + e.Description
 	}
-	return msg
+	return cardmask.Redact(msg)
 }
 
 // TransportError is a call that did not get an answer from the bank. Sent

@@ -1,6 +1,10 @@
 package bank131
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/payrun/payrun/internal/cardmask"
+)
 
 // reasons explains the bank's error codes in plain English for finance
 // reports. Source: the bank's error reference (partial, see
@@ -43,7 +47,7 @@ func Reason(code string) string {
 	if strings.TrimSpace(code) == "" {
 		return "The bank reported an error without a code."
 	}
-	return "The bank reported error " + code + "."
+	return "The bank reported error " + cardmask.Redact(code) + "."
 }
 
 // KnownCode reports whether Reason has a specific explanation for code.

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/cardmask"
 )
 
 // validateText validates a file held in a string and returns its errors
@@ -180,7 +182,7 @@ func TestErrorsNeverShowCardNumbers(t *testing.T) {
 		}
 	}
 	for _, g := range got {
-		_, leak := findPAN(g)
+		_, leak := cardmask.Find(g)
 		require.False(t, leak, g)
 	}
 }

@@ -2,19 +2,16 @@ package batch
 
 import (
 	"fmt"
-	"io"
-	"reflect"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/gocarina/gocsv"
+	"github.com/payrun/payrun/internal/cardmask"
 )
 
 // col is a known column of the payout file format.
 type col int
 
-// The known columns, in the order of the header struct's fields.
+// The known columns; columnNames holds their names.
 const (
 	colReference col = iota
 	colMethod
@@ -62,68 +59,53 @@ const (
 	numCols
 )
 
-// header maps column names to their positions in a file. Its csv tags are
-// the one list of column names the format knows; gocsv fills it from the
-// file's normalised header (see mapHeader). A field holds position+1, so 0
-// means the column is absent. Field i is column col(i).
-type header struct {
-	Reference            int `csv:"reference"`
-	Method               int `csv:"method"`
-	Amount               int `csv:"amount"`
-	Currency             int `csv:"currency"`
-	Description          int `csv:"description"`
-	Email                int `csv:"email"`
-	Phone                int `csv:"phone"`
-	FullName             int `csv:"full_name"`
-	CardNumber           int `csv:"card_number"`
-	CardToken            int `csv:"card_token"`
-	NumberHash           int `csv:"number_hash"`
-	ExpirationDateHash   int `csv:"expiration_date_hash"`
-	CardholderNameHash   int `csv:"cardholder_name_hash"`
-	SecurityCodeHash     int `csv:"security_code_hash"`
-	Country              int `csv:"country"`
-	TransferType         int `csv:"transfer_type"`
-	IBAN                 int `csv:"iban"`
-	RecipientCardToken   int `csv:"recipient_card_token"`
-	SenderCardToken      int `csv:"sender_card_token"`
-	RecipientFirstName   int `csv:"recipient_first_name"`
-	RecipientLastName    int `csv:"recipient_last_name"`
-	RecipientCitizenship int `csv:"recipient_citizenship"`
-	RecipientPhone       int `csv:"recipient_phone"`
-	SenderFirstName      int `csv:"sender_first_name"`
-	SenderLastName       int `csv:"sender_last_name"`
-	SenderMiddleName     int `csv:"sender_middle_name"`
-	SenderBirthDate      int `csv:"sender_birth_date"`
-	SenderCitizenship    int `csv:"sender_citizenship"`
-	SenderDocNumber      int `csv:"sender_document_number"`
-	SenderDocIssueDate   int `csv:"sender_document_issue_date"`
-	SenderDocIssuedBy    int `csv:"sender_document_issued_by"`
-	SenderDocDivision    int `csv:"sender_document_division_code"`
-	SenderPhone          int `csv:"sender_phone"`
-	SenderCountry        int `csv:"sender_country"`
-	SenderCity           int `csv:"sender_city"`
-	SenderBuilding       int `csv:"sender_building"`
-	SenderPostalCode     int `csv:"sender_postal_code"`
-	SenderState          int `csv:"sender_state"`
-	SenderStreet         int `csv:"sender_street"`
-	SenderFlat           int `csv:"sender_flat"`
-	SourceOfMoney        int `csv:"source_of_money"`
-	ErrorColumn          int `csv:"error_column"`
-	ErrorMessage         int `csv:"error_message"`
+// columnNames are the known column names by col: the one list of column
+// names the format knows.
+var columnNames = [numCols]string{
+	colReference:            "reference",
+	colMethod:               "method",
+	colAmount:               "amount",
+	colCurrency:             "currency",
+	colDescription:          "description",
+	colEmail:                "email",
+	colPhone:                "phone",
+	colFullName:             "full_name",
+	colCardNumber:           "card_number",
+	colCardToken:            "card_token",
+	colNumberHash:           "number_hash",
+	colExpirationDateHash:   "expiration_date_hash",
+	colCardholderNameHash:   "cardholder_name_hash",
+	colSecurityCodeHash:     "security_code_hash",
+	colCountry:              "country",
+	colTransferType:         "transfer_type",
+	colIBAN:                 "iban",
+	colRecipientCardToken:   "recipient_card_token",
+	colSenderCardToken:      "sender_card_token",
+	colRecipientFirstName:   "recipient_first_name",
+	colRecipientLastName:    "recipient_last_name",
+	colRecipientCitizenship: "recipient_citizenship",
+	colRecipientPhone:       "recipient_phone",
+	colSenderFirstName:      "sender_first_name",
+	colSenderLastName:       "sender_last_name",
+	colSenderMiddleName:     "sender_middle_name",
+	colSenderBirthDate:      "sender_birth_date",
+	colSenderCitizenship:    "sender_citizenship",
+	colSenderDocNumber:      "sender_document_number",
+	colSenderDocIssueDate:   "sender_document_issue_date",
+	colSenderDocIssuedBy:    "sender_document_issued_by",
+	colSenderDocDivision:    "sender_document_division_code",
+	colSenderPhone:          "sender_phone",
+	colSenderCountry:        "sender_country",
+	colSenderCity:           "sender_city",
+	colSenderBuilding:       "sender_building",
+	colSenderPostalCode:     "sender_postal_code",
+	colSenderState:          "sender_state",
+	colSenderStreet:         "sender_street",
+	colSenderFlat:           "sender_flat",
+	colSourceOfMoney:        "source_of_money",
+	colErrorColumn:          ErrorColumnName,
+	colErrorMessage:         ErrorMessageName,
 }
-
-// columnNames lists the known column names by col, read from header's tags.
-var columnNames = func() [numCols]string {
-	var names [numCols]string
-	t := reflect.TypeFor[header]()
-	if t.NumField() != int(numCols) {
-		panic("batch: header struct and column constants disagree")
-	}
-	for i := range t.NumField() {
-		names[i] = t.Field(i).Tag.Get("csv")
-	}
-	return names
-}()
 
 // columnByName finds a known column by its normalised name.
 var columnByName = func() map[string]col {
@@ -167,59 +149,48 @@ type metaColumn struct {
 	pos  int
 }
 
-// mapHeader reads a header record. gocsv matches the normalised names to
-// the header struct's tags (it sees the header and one record holding each
-// column's position); everything it leaves unmatched is checked here:
-// meta_ columns, unnamed columns, unknown and repeated names.
+// mapHeader reads a header record. Names that cannot be columns (a card
+// number, an invisible character), unnamed and repeated columns are found
+// first; then every other name is a known column (columnByName), a meta_
+// column or unknown.
 func mapHeader(rec []string, line int) (*layout, []Error) {
 	l := &layout{names: make([]string, len(rec))}
+	for c := range l.pos {
+		l.pos[c] = -1
+	}
 	var errs []Error
-	norm := make([]string, len(rec))
-	positions := make([]string, len(rec))
+	names := make([]string, len(rec)) // normalised; "" when not a column name
 	seen := make(map[string]int, len(rec))
 	for i, h := range rec {
 		n := normalizeName(h)
-		norm[i] = n
-		positions[i] = strconv.Itoa(i + 1)
-		l.names[i] = RedactCards(n)
-		if msg := headerProblem(n); msg != "" {
-			errs = append(errs, Error{Line: line, Column: quote(n), Message: msg})
-			norm[i] = "\x00bad" + strconv.Itoa(i) // never a tag, nor metadata
-			continue
-		}
-		if n == "" {
+		l.names[i] = cardmask.Redact(n)
+		problem := headerProblem(n)
+		switch first, dup := seen[n]; {
+		case problem != "":
+			errs = append(errs, Error{Line: line, Column: quote(n), Message: problem})
+		case n == "":
 			l.unnamed = append(l.unnamed, i)
-			norm[i] = "\x00unnamed" + strconv.Itoa(i) // never a tag
-			continue
-		}
-		if first, dup := seen[n]; dup {
-			errs = append(errs, Error{Line: line, Column: RedactCards(n),
+		case dup:
+			errs = append(errs, Error{Line: line, Column: cardmask.Redact(n),
 				Message: fmt.Sprintf("column appears twice (columns %d and %d)", first+1, i+1)})
-			norm[i] = "\x00dup" + strconv.Itoa(i)
+		default:
+			seen[n] = i
+			names[i] = n
+		}
+	}
+	for i, n := range names {
+		if n == "" {
 			continue
 		}
-		seen[n] = i
-	}
-
-	var hs []header
-	if err := gocsv.UnmarshalCSV(&sliceReader{records: [][]string{norm, positions}}, &hs); err != nil || len(hs) != 1 {
-		// Cannot happen for a record of names and numbers; fail loudly.
-		panic(fmt.Sprintf("batch: map header with gocsv: %v", err))
-	}
-	v := reflect.ValueOf(hs[0])
-	for c := range numCols {
-		l.pos[c] = int(v.Field(int(c)).Int()) - 1
-	}
-
-	for i, n := range norm {
-		if _, known := columnByName[n]; known || strings.HasPrefix(n, "\x00") {
+		if c, known := columnByName[n]; known {
+			l.pos[c] = i
 			continue
 		}
 		if name, ok := strings.CutPrefix(n, MetaPrefix); ok && name != "" {
 			l.meta = append(l.meta, metaColumn{name: name, pos: i})
 			continue
 		}
-		errs = append(errs, Error{Line: line, Column: RedactCards(strings.TrimSpace(rec[i])), Message: unknownColumn(RedactCards(n))})
+		errs = append(errs, Error{Line: line, Column: cardmask.Redact(strings.TrimSpace(rec[i])), Message: unknownColumn(cardmask.Redact(n))})
 	}
 	return l, errs
 }
@@ -233,28 +204,10 @@ func headerProblem(n string) string {
 	if msg := textProblem(n); msg != "" {
 		return "column name " + msg
 	}
-	if masked, ok := findPAN(n); ok {
+	if masked, ok := cardmask.Find(n); ok {
 		return "column name contains what looks like a card number (" + masked + ")"
 	}
 	return ""
-}
-
-// sliceReader gives gocsv records that were already read.
-type sliceReader struct{ records [][]string }
-
-func (s *sliceReader) Read() ([]string, error) {
-	if len(s.records) == 0 {
-		return nil, io.EOF
-	}
-	r := s.records[0]
-	s.records = s.records[1:]
-	return r, nil
-}
-
-func (s *sliceReader) ReadAll() ([][]string, error) {
-	r := s.records
-	s.records = nil
-	return r, nil
 }
 
 // unknownColumn explains an unknown column and names the closest known one.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gocarina/gocsv"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -18,7 +19,8 @@ import (
 // header and file-level problems come last, on lines with empty cells.
 //
 // The report never carries a full card number: card_number cells are masked
-// (424242******4242) and card numbers inside other cells become ****1234.
+// (424242******4242), and so are card numbers inside other cells
+// (cardmask.Redact).
 // Cells a spreadsheet would run as a formula get a leading apostrophe. It is
 // written in UTF-8 with a BOM (so Excel reads Cyrillic) with the input's
 // delimiter.
@@ -194,7 +196,7 @@ func maskCard(v string) string {
 // spreadsheet would run as a formula by a leading apostrophe. A leading + or
 // - is left alone in amounts and phones when the rest is a plain number.
 func safeCell(v string, kind columnKind) string {
-	v = RedactCards(v)
+	v = cardmask.Redact(v)
 	t := strings.TrimLeft(v, " ")
 	if t == "" {
 		return v

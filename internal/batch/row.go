@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 )
@@ -263,7 +264,7 @@ func (s *scanner) checkCard() {
 		s.fail(colCardNumber, "may hold only digits, spaces and dashes"+last4)
 	case len(d) < 13 || len(d) > 19:
 		s.failf(colCardNumber, "has %d digits; a card number has 13–19%s", len(d), last4)
-	case fakePAN(d):
+	case cardmask.OneDigit(d):
 		s.fail(colCardNumber, "is not a card number: all its digits are the same"+last4+"; enter the recipient's card number")
 	case !payout.Luhn(string(d)):
 		s.fail(colCardNumber, "fails the Luhn check"+last4)

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -119,7 +120,7 @@ func (s *scanner) required(c col, v, why string) bool {
 // quote shows a cell in a message, shortened and with any card number
 // masked.
 func quote(v string) string {
-	v = RedactCards(v) // before shortening: a card number cut in two is no longer found
+	v = cardmask.Redact(v) // before shortening: a card number cut in two is no longer found
 	if utf8.RuneCountInString(v) > 40 {
 		r := []rune(v)
 		v = string(r[:37]) + "…"
@@ -159,14 +160,14 @@ func cellProblem(v string, kind columnKind) string {
 	}
 	switch kind {
 	case kindToken:
-		if masked, ok := wholePAN(v); ok {
+		if masked, ok := cardmask.Whole(v); ok {
 			return "looks like a card number (" + masked + "), not a token; card numbers go into card_number with method card"
 		}
-		if masked, ok := findPAN(v); ok {
+		if masked, ok := cardmask.Find(v); ok {
 			return "contains what looks like a card number (" + masked + "); card numbers go only into card_number"
 		}
 	case kindText, kindID:
-		if masked, ok := findPAN(v); ok {
+		if masked, ok := cardmask.Find(v); ok {
 			return "contains what looks like a card number (" + masked + "); card numbers go only into card_number"
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/transform"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 )
@@ -228,8 +229,8 @@ func (s *scanner) maskErrors() {
 	}
 	for _, list := range [][]Error{s.errs, s.warns} {
 		for i := range list {
-			list[i].Column = RedactCards(list[i].Column)
-			list[i].Message = RedactCards(list[i].Message)
+			list[i].Column = cardmask.Redact(list[i].Column)
+			list[i].Message = cardmask.Redact(list[i].Message)
 		}
 	}
 }
@@ -320,7 +321,7 @@ func (s *scanner) checkBatchName() {
 	}
 	msg := textProblem(v)
 	if msg == "" {
-		if masked, ok := findPAN(v); ok {
+		if masked, ok := cardmask.Find(v); ok {
 			msg = "contains what looks like a card number (" + masked + "); a batch name must not hold card data"
 		} else if n := utf8.RuneCountInString(v); n > maxText {
 			msg = fmt.Sprintf("is %d characters long; at most %d", n, maxText)

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/secret"
@@ -120,7 +121,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		res, err = Check(path, opts)
 	}
 	if err != nil {
-		h.cfg.Logger.Error("upload failed", "file", opts.FileName, logkey.Error, err)
+		h.cfg.Logger.Error("upload failed", "file", cardmask.Redact(opts.FileName), logkey.Error, cardmask.Redact(err.Error()))
 		status := http.StatusInternalServerError
 		if publish && !errors.Is(err, os.ErrNotExist) {
 			status = http.StatusServiceUnavailable // JetStream did not take it; retry later
@@ -200,7 +201,7 @@ func (h *Handler) spool(r *http.Request) (path string, fields map[string]string,
 			return path, nil, uploadError(err)
 		}
 		if len(b) > maxField {
-			return path, nil, badRequest("form field %q is too long", name)
+			return path, nil, badRequest("form field %q is too long", cardmask.Redact(name))
 		}
 		fields[name] = string(b)
 	}
@@ -242,14 +243,14 @@ func (h *Handler) options(f map[string]string) (Options, error) {
 	if v := f["require_approval"]; v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return opts, badRequest("require_approval %q is not true or false", batch.RedactCards(v))
+			return opts, badRequest("require_approval %q is not true or false", cardmask.Redact(v))
 		}
 		opts.RequireApproval = b
 	}
 	if v := f["expect_count"]; v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n <= 0 {
-			return opts, badRequest("expect_count %q is not a positive number", batch.RedactCards(v))
+			return opts, badRequest("expect_count %q is not a positive number", cardmask.Redact(v))
 		}
 		opts.Batch.ExpectCount = n
 	}
@@ -267,7 +268,7 @@ func (h *Handler) options(f map[string]string) (Options, error) {
 func ParseSchedule(v string) (*time.Time, error) {
 	t, err := time.Parse(time.RFC3339, strings.TrimSpace(v))
 	if err != nil {
-		return nil, fmt.Errorf("schedule %q is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00", batch.RedactCards(v))
+		return nil, fmt.Errorf("schedule %q is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00", cardmask.Redact(v))
 	}
 	return &t, nil
 }
@@ -277,18 +278,21 @@ func ParseSchedule(v string) (*time.Time, error) {
 func CheckExpectTotal(v string) error {
 	a, err := money.Parse(v, "RUB")
 	if err != nil || a.Minor <= 0 {
-		return fmt.Errorf("control total %q is not a positive amount such as 1234.56", batch.RedactCards(v))
+		return fmt.Errorf("control total %q is not a positive amount such as 1234.56", cardmask.Redact(v))
 	}
 	return nil
 }
 
+// fail answers a request the handler refuses. The message may echo what
+// the request sent (a field's name or value, a multipart error), so it is
+// answered and logged with card numbers masked.
 func (h *Handler) fail(w http.ResponseWriter, err error) {
 	var he *httpError
 	if !errors.As(err, &he) {
-		h.cfg.Logger.Error("upload failed", logkey.Error, err)
+		h.cfg.Logger.Error("upload failed", logkey.Error, cardmask.Redact(err.Error()))
 		he = &httpError{status: http.StatusInternalServerError, msg: "internal error"}
 	}
-	writeJSON(w, he.status, map[string]string{"error": he.msg})
+	writeJSON(w, he.status, map[string]string{"error": cardmask.Redact(he.msg)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/batch/batchtest"
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
@@ -245,8 +246,7 @@ func publishPrefix(t *testing.T, js jetstream.JetStream, id string, data []byte,
 			break
 		}
 		row.Batch = id
-		b, err := EncodeRow(row)
-		require.NoError(t, err)
+		b := intake.EncodeRow(row)
 		msg := &nats.Msg{Subject: queue.IntakeRowSubject(id), Data: b, Header: nats.Header{}}
 		msg.Header.Set(queue.HeaderBatch, id)
 		msg.Header.Set(queue.HeaderRow, strconv.Itoa(row.Index))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 )
@@ -73,16 +74,16 @@ func (s *Service) startAPI() error {
 }
 
 // apiError turns an error into the protocol's error: invalid requests and
-// unknown ids keep their message; anything else is logged and shown as an
-// internal error.
+// unknown ids keep their message (card numbers masked: it may echo the
+// request); anything else is logged and shown as an internal error.
 func (s *Service) apiError(err error) *ledgerapi.Error {
 	switch {
 	case errors.Is(err, errNotFound):
-		return &ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: err.Error()}
+		return &ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: cardmask.Redact(err.Error())}
 	case errors.Is(err, errInvalid):
-		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: err.Error()}
+		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: cardmask.Redact(err.Error())}
 	}
-	s.log.Error("ledger request failed", logkey.Error, err)
+	s.log.Error("ledger request failed", logkey.Error, cardmask.Redact(err.Error()))
 	return &ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}
 }
 
@@ -97,7 +98,7 @@ func respond(req micro.Request, v any) {
 
 func decode(req micro.Request, v any) *ledgerapi.Error {
 	if err := json.Unmarshal(req.Data(), v); err != nil {
-		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: "request is not valid JSON: " + err.Error()}
+		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: "request is not valid JSON: " + cardmask.Redact(err.Error())}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -552,7 +553,7 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.
 			LogKeyFrom, r.State, LogKeyTo, t.To, LogKeyOperation, l.OperationID)
 	} else if reply.Error != nil {
 		s.log.Warn("bank report line not applied", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-			LogKeyState, r.State, LogKeyOperation, l.OperationID, LogKeyReason, reply.Error.Message)
+			LogKeyState, r.State, LogKeyOperation, l.OperationID, LogKeyReason, cardmask.Redact(reply.Error.Message))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
@@ -38,7 +39,7 @@ func BenchmarkIntake(b *testing.B) {
 		}
 	}
 	<-env.js.PublishAsyncComplete()
-	raw, _ := jsonMarshal(tb.Manifest)
+	raw, _ := intake.EncodeManifest(tb.Manifest)
 	if _, err := env.js.PublishMsg(ctx, &nats.Msg{Subject: queue.IntakeManifestSubject(tb.ID), Data: raw,
 		Header: nats.Header{queue.HeaderKind: []string{"manifest"}}}); err != nil {
 		b.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strings"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
@@ -49,7 +50,7 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 			r = r2
 		}
 		s.log.Info("gate", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
-			logkey.Session, g.SessionID, "decision", decision, "reason", reason)
+			logkey.Session, g.SessionID, "decision", decision, "reason", cardmask.Redact(reason))
 		return &ledgerapi.GateReply{Decision: decision, Reason: reason, Row: apiRow(tx, r)}, nil
 	}
 	decide := func(decision, reason string) (*ledgerapi.GateReply, error) {

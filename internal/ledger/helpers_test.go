@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -15,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
-	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -113,10 +112,7 @@ func makeBatch(n int, seed string) *testBatch {
 			Card:     &payout.Card{Sealed: "c2VhbGVk" + strconv.Itoa(i), BIN: "424242", Last4: "4242"},
 			Meta:     map[string]string{"employee": strconv.Itoa(i)},
 		}
-		data, err := ingest.EncodeRow(r)
-		if err != nil {
-			panic(err)
-		}
+		data := intake.EncodeRow(r)
 		d := sha256.Sum256(data)
 		digests = append(digests, d[:])
 		totals.Add(r.Amount)
@@ -140,7 +136,7 @@ func (b *testBatch) msgs(start uint64) []intakeMsg {
 		}
 		out = append(out, intakeMsg{Seq: start + uint64(i), Digest: sha256.Sum256(data), Row: r})
 	}
-	raw, _ := jsonMarshal(b.Manifest)
+	raw, _ := intake.EncodeManifest(b.Manifest)
 	m := *b.Manifest
 	out = append(out, intakeMsg{Seq: start + uint64(len(b.Data)), Digest: sha256.Sum256(raw), Manifest: &m, Raw: raw})
 	return out
@@ -178,7 +174,7 @@ func (b *testBatch) publish(t *testing.T, js jetstream.JetStream) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("publish timed out")
 	}
-	raw, _ := jsonMarshal(b.Manifest)
+	raw, _ := intake.EncodeManifest(b.Manifest)
 	_, err := js.PublishMsg(ctx, &nats.Msg{Subject: queue.IntakeManifestSubject(b.ID), Data: raw, Header: nats.Header{
 		jetstream.MsgIDHeader: []string{queue.ManifestMsgID(b.ID)},
 		queue.HeaderBatch:     []string{b.ID},
@@ -186,8 +182,6 @@ func (b *testBatch) publish(t *testing.T, js jetstream.JetStream) {
 	}})
 	require.NoError(t, err)
 }
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // mustRow reads a row.
 func mustRow(t *testing.T, s *Service, batch string, row int) *ledgerapi.RowState {

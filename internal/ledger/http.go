@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
@@ -74,14 +75,16 @@ func (h *httpHandler) writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // fail answers an error: not found → 404, invalid → 400, else 500 (logged).
+// A message may echo the request (a path, a query value), so it is shown
+// and logged with card numbers masked.
 func (h *httpHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, errNotFound):
-		h.writeJSON(w, http.StatusNotFound, httpError{&ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: err.Error()}})
+		h.writeJSON(w, http.StatusNotFound, httpError{&ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: cardmask.Redact(err.Error())}})
 	case errors.Is(err, errInvalid):
-		h.writeJSON(w, http.StatusBadRequest, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: err.Error()}})
+		h.writeJSON(w, http.StatusBadRequest, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: cardmask.Redact(err.Error())}})
 	default:
-		h.log.Error("ledger HTTP request failed", "http", r.URL.Path, logkey.Error, err)
+		h.log.Error("ledger HTTP request failed", "http", cardmask.Redact(r.URL.Path), logkey.Error, cardmask.Redact(err.Error()))
 		h.writeJSON(w, http.StatusInternalServerError, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}})
 	}
 }
@@ -91,7 +94,9 @@ func (h *httpHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (h *httpHandler) batchID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	if !payout.ValidBatchID(id) {
-		h.fail(w, r, errors.Join(errNotFound, errors.New("batch "+strconv.Quote(id)+": not found")))
+		// Masked before quoting: %q writes a no-break space as \u00a0,
+		// which no masker reads as a separator.
+		h.fail(w, r, errors.Join(errNotFound, errors.New("batch "+strconv.Quote(cardmask.Redact(id))+": not found")))
 		return "", false
 	}
 	return id, true

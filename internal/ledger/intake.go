@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -13,8 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/logkey"
-	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -247,16 +246,12 @@ func parseIntake(m jetstream.Msg) intakeMsg {
 	}
 	switch kind {
 	case "manifest":
-		var man payout.Manifest
-		if err := json.Unmarshal(data, &man); err != nil {
-			out.Invalid = fmt.Sprintf("manifest is not JSON: %v", err)
+		man, err := intake.DecodeManifest(data)
+		if err != nil {
+			out.Invalid = err.Error()
 			return out
 		}
-		if !payout.ValidBatchID(man.Batch) {
-			out.Invalid = "manifest has no valid batch id"
-			return out
-		}
-		out.Manifest = &man
+		out.Manifest = man
 		out.Raw = data
 	default:
 		r, err := parseRow(data)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -69,7 +69,7 @@ func TestIntakeRejectsTamperedManifest(t *testing.T) {
 			m := b.msgs(1)
 			other := *b.Rows[6]
 			other.Reference = "E-99999"
-			data, _ := ingest.EncodeRow(&other)
+			data := intake.EncodeRow(&other)
 			r, _ := parseRow(data)
 			extra := intakeMsg{Seq: 100, Digest: sha256.Sum256(data), Row: r}
 			return append(m[:10], extra, m[10])

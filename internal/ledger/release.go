@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 )
@@ -66,7 +67,7 @@ func (s *Service) Approve(ctx context.Context, cmd ledgerapi.BatchCommand) error
 	if err := s.w.Do(ctx, func(tx *Tx) error { return approveBatch(tx, cmd) }); err != nil {
 		return err
 	}
-	s.log.Info("batch approved", logkey.Batch, cmd.Batch, "by", cmd.By)
+	s.log.Info("batch approved", logkey.Batch, cmd.Batch, "by", cardmask.Redact(cmd.By))
 	wake(s.release)
 	return nil
 }
@@ -100,6 +101,7 @@ func (s *Service) Cancel(ctx context.Context, cmd ledgerapi.BatchCommand) error 
 	if err != nil {
 		return err
 	}
-	s.log.Info("batch cancelled", logkey.Batch, cmd.Batch, "by", cmd.By, "reason", cmd.Reason, "live_sessions", live)
+	s.log.Info("batch cancelled", logkey.Batch, cmd.Batch, "by", cardmask.Redact(cmd.By), "reason", cardmask.Redact(cmd.Reason),
+		"live_sessions", live)
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	gojson "github.com/goccy/go-json"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -550,32 +550,10 @@ func decimal(a money.Amount) string {
 	return sign + digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
 }
 
-// redactCards masks what looks like a card number in free text (13 to 19
-// digits, spaces or dashes between, passing the Luhn check, not part of a
-// word such as a hex id): the last line of defence for text that came from
-// outside, such as a bank's error description or a row's meta. Text with
-// fewer than 13 digits is returned without running the expression (a
-// report passes a few hundred thousand short values through here).
-func redactCards(s string) string {
-	digits := 0
-	for i := 0; i < len(s) && digits < 13; i++ {
-		if '0' <= s[i] && s[i] <= '9' {
-			digits++
-		}
-	}
-	if digits < 13 {
-		return s
-	}
-	return cardLike.ReplaceAllStringFunc(s, func(m string) string {
-		digits := strings.NewReplacer(" ", "", "-", "").Replace(m)
-		if len(digits) < 13 || len(digits) > 19 || !payout.Luhn(digits) {
-			return m
-		}
-		return "****" + digits[len(digits)-4:]
-	})
-}
-
-var cardLike = regexp.MustCompile(`\b\d(?:[ -]?\d){12,18}\b`)
+// redactCards masks card numbers in free text that came from outside,
+// such as a bank's error description or a row's meta: cardmask.Redact, the
+// one masker (424242******4242).
+func redactCards(s string) string { return cardmask.Redact(s) }
 
 // reportRow formats a row for the report.
 func (r *reconRow) reportRow() ReportRow {

@@ -381,18 +381,30 @@ func TestReportMetaColumns(t *testing.T) {
 
 // TestReportMetaNoCardNumber: a card number in a meta name or value or in
 // the description (ingest refuses them; the ledger does not rely on it) is
-// masked in every format.
+// masked in every format, also in groupings the report's old expression
+// let through (dots, no-break spaces).
 func TestReportMetaNoCardNumber(t *testing.T) {
 	s, _ := newService(t)
-	b := metaBatch(t, s, []string{"card 4242 4242 4242 4242 of Ivan"},
-		[]map[string]string{{"note": "paid to 5555555555554444", "card 4000056655665556": "y"}})
+	b := metaBatch(t, s, []string{"card 4242 4242 4242 4242 of Ivan", "card 4111.1111.1111.1111 refused", "x"},
+		[]map[string]string{{"note": "paid to 5555555555554444", "card 4000056655665556": "y"}, nil,
+			{"note": "card 5105\u00a01051\u00a00510\u00a05100 refused"}})
 	rep, err := s.db.Report(context.Background(), b.ID)
 	require.NoError(t, err)
-	require.Equal(t, "card ****4242 of Ivan", rep.Rows[0].Description)
-	require.Equal(t, map[string]string{"note": "paid to ****4444", "card ****5556": "y"}, rep.Rows[0].Meta)
-	checkNoPAN(t, "CSV report", render(t, rep, FormatCSV), false)
-	checkNoPAN(t, "JSON report", render(t, rep, FormatJSON), false)
-	checkNoPAN(t, "XLSX report", unzipAll(t, render(t, rep, FormatXLSX)), false)
+	require.Equal(t, "card 424242******4242 of Ivan", rep.Rows[0].Description)
+	require.Equal(t, map[string]string{"note": "paid to 555555******4444", "card 400005******5556": "y"}, rep.Rows[0].Meta)
+	require.Equal(t, "card 411111******1111 refused", rep.Rows[1].Description)
+	require.Equal(t, map[string]string{"note": "card 510510******5100 refused"}, rep.Rows[2].Meta)
+	for _, f := range ReportFormats {
+		out := render(t, rep, f)
+		if f == FormatXLSX {
+			out = unzipAll(t, out)
+		}
+		checkNoPAN(t, f+" report", out, false)
+		for _, raw := range []string{"4111.1111.1111.1111", "5105\u00a01051\u00a00510\u00a05100", `5105\u00a01051`} {
+			require.NotContains(t, string(out), raw, "%s report", f)
+		}
+		require.Contains(t, string(out), "card 411111******1111 refused", "%s report", f)
+	}
 }
 
 // TestReportMetaBeforeDescription: a read-only reader newer than the

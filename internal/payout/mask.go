@@ -45,40 +45,6 @@ func MaskIBAN(iban string) string {
 	return s[:4] + "…" + s[len(s)-4:]
 }
 
-// RedactDigits replaces every run of 12 or more digits (spaces and dashes
-// inside allowed) with a masked form, so text that may hold a card number
-// can be logged. It is the last line of defence, not the first.
-func RedactDigits(s string) string {
-	var out strings.Builder
-	i := 0
-	for i < len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			out.WriteByte(s[i])
-			i++
-			continue
-		}
-		j := i
-		var digits []byte
-		for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ' ' || s[j] == '-') {
-			if s[j] >= '0' && s[j] <= '9' {
-				digits = append(digits, s[j])
-			}
-			j++
-		}
-		// Do not swallow trailing separators.
-		for j > i && (s[j-1] == ' ' || s[j-1] == '-') {
-			j--
-		}
-		if len(digits) >= 12 {
-			out.WriteString("****" + string(digits[len(digits)-4:]))
-		} else {
-			out.WriteString(s[i:j])
-		}
-		i = j
-	}
-	return out.String()
-}
-
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s

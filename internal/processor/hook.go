@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
@@ -167,7 +168,7 @@ func (h *hookRun) readyToConfirm(ctx context.Context) error {
 	case ledgerapi.DecisionConfirm:
 		return h.confirm(ctx)
 	case ledgerapi.DecisionCancel:
-		h.log.Warn("gate cancels the session", "reason", reply.Reason)
+		h.log.Warn("gate cancels the session", "reason", cardmask.Redact(reply.Reason))
 		return h.cancel(ctx)
 	}
 	return nil

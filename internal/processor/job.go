@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
@@ -103,14 +104,15 @@ func (p *Processor) loadRow(ctx context.Context, st *ledgerapi.RowState) (*payou
 	if hex.EncodeToString(sum[:]) != st.RowDigest {
 		return nil, fmt.Errorf("intake message %d does not match the ledger's digest", st.IntakeSeq)
 	}
-	var row payout.Row
-	if err := json.Unmarshal(m.Data, &row); err != nil {
+	msg, err := intake.DecodeRow(m.Data)
+	if err != nil {
 		return nil, fmt.Errorf("decode intake message %d: %w", st.IntakeSeq, err)
 	}
+	row := &msg.Row // its meta is not needed to pay
 	if row.Batch != st.Batch || row.Index != st.Row {
 		return nil, fmt.Errorf("intake message %d is row %s/%d, not %s/%d", st.IntakeSeq, row.Batch, row.Index, st.Batch, st.Row)
 	}
-	return &row, nil
+	return row, nil
 }
 
 // singleRequest reports whether the row is paid with one

@@ -1,17 +1,14 @@
-package batch
+package cardmask
 
 import (
 	"strings"
 	"testing"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/payrun/payrun/internal/payout"
 )
 
-func TestFindPAN(t *testing.T) {
+func TestFind(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string // masked card number; "" when none
@@ -73,15 +70,20 @@ func TestFindPAN(t *testing.T) {
 		{"424242******4242", ""},                       // masked
 	}
 	for _, tt := range tests {
-		got, ok := findPAN(tt.in)
+		got, ok := Find(tt.in)
 		require.Equal(t, tt.want != "", ok, "%q", tt.in)
 		require.Equal(t, tt.want, got, "%q", tt.in)
 	}
 }
 
-func TestRedactPANs(t *testing.T) {
+func TestRedact(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"no card", "no card"},
+		{"card 4242424242424242 failed", "card 424242******4242 failed"},
+		{"card 4242 4242 4242 4242.", "card 424242******4242."},
+		{"amount 150050 rows 12", "amount 150050 rows 12"},
+		{"phone +79376151530", "phone +79376151530"},
+		{`{"number":"4111111111111111","expiration_month":"12"}`, `{"number":"411111******1111","expiration_month":"12"}`},
 		{"Ivan.4242.4242.4242.4242", "Ivan.424242******4242"},
 		{"4111111111111111-2026", "411111******1111-2026"},
 		{"a 4111 1111 1111 1111 b 5555-5555-5555-4444 c", "a 411111******1111 b 555555******4444 c"},
@@ -90,18 +92,33 @@ func TestRedactPANs(t *testing.T) {
 		{"01.05.2026-28.05.2026", "01.05.2026-28.05.2026"},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, RedactCards(tt.in), "%q", tt.in)
-		require.Equal(t, tt.want, RedactCards(tt.in), "%q", tt.in)
+		require.Equal(t, tt.want, Redact(tt.in), "%q", tt.in)
 	}
 	// Overlapping card numbers are masked as one span that shows no more
 	// than the first six and last four digits of either.
-	got := RedactCards("4111 1111 1111 1111 1111 1111 1111 1111 1111 1111")
+	got := Redact("4111 1111 1111 1111 1111 1111 1111 1111 1111 1111")
 	require.NotContains(t, strings.ReplaceAll(got, " ", ""), "41111111")
-	_, found := findPAN(got)
+	_, found := Find(got)
 	require.False(t, found, got)
 }
 
-func TestWholePAN(t *testing.T) {
+// TestRedactMeasured holds the two texts issue 10 measured: both passed
+// the report's and the log's old maskers (a regular expression over ASCII
+// digits with spaces or dashes, and a run of digits, spaces and dashes)
+// unchanged.
+func TestRedactMeasured(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"card 4111.1111.1111.1111 refused", "card 411111******1111 refused"},
+		{"card 4242\u00a04242\u00a04242\u00a04242 refused", "card 424242******4242 refused"},
+		{"карта 5555\u202f5555\u202f5555\u202f4444: отказ", "карта 555555******4444: отказ"},
+		{"４２４２４２４２４２４２４２４２", "424242******4242"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, Redact(tt.in), "%q", tt.in)
+	}
+}
+
+func TestWhole(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string
@@ -114,7 +131,7 @@ func TestWholePAN(t *testing.T) {
 		{"tok_abc", ""},
 	}
 	for _, tt := range tests {
-		got, ok := wholePAN(tt.in)
+		got, ok := Whole(tt.in)
 		require.Equal(t, tt.want != "", ok, "%q", tt.in)
 		require.Equal(t, tt.want, got, "%q", tt.in)
 	}
@@ -140,41 +157,4 @@ func TestDigitValue(t *testing.T) {
 		_, ok := digitValue(r)
 		require.False(t, ok, "%U", r)
 	}
-}
-
-// FuzzRedactPANs puts a test card number, in groups of four with a
-// separator, between arbitrary text: it must be found, and masked.
-func FuzzRedactPANs(f *testing.F) {
-	f.Add("Ivan.", ".", "", uint8(0))
-	f.Add("card ", " ", " 2027", uint8(1))
-	f.Add("", "-", "-2026", uint8(3))
-	f.Add("40817810099910004312 ", "\u00a0", "", uint8(4))
-	f.Add("01.05.2026-", "–", "x", uint8(5))
-	f.Fuzz(func(t *testing.T, prefix, sep, suffix string, pick uint8) {
-		if !utf8.ValidString(prefix + sep + suffix) {
-			return
-		}
-		if n := utf8.RuneCountInString(sep); n > maxPANSeparator || strings.ContainsFunc(sep, alphanumeric) {
-			return
-		}
-		if r, _ := utf8.DecodeLastRuneInString(prefix); unicode.IsDigit(r) {
-			return
-		}
-		if r, _ := utf8.DecodeRuneInString(suffix); unicode.IsDigit(r) {
-			return
-		}
-		pan := testPANs[int(pick)%len(testPANs)]
-		if !payout.Luhn(pan) {
-			return
-		}
-		formatted := pan[0:4] + sep + pan[4:8] + sep + pan[8:12] + sep + pan[12:16]
-		s := prefix + formatted + suffix
-		if _, ok := findPAN(s); !ok {
-			t.Fatalf("no card number found in %q", s)
-		}
-		red := RedactCards(s)
-		if strings.Contains(red, formatted) || (sep != "" && strings.Contains(strings.ReplaceAll(red, sep, ""), pan)) {
-			t.Fatalf("RedactCards(%q) = %q shows the card number", s, red)
-		}
-	})
 }

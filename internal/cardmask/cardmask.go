@@ -1,18 +1,13 @@
-package batch
-
-import (
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/payrun/payrun/internal/payout"
-)
-
-// Card numbers outside card_number.
+// Package cardmask finds card numbers in text and masks them. It is the one
+// card-number detector and masker of payrun: ingest refuses a file that
+// holds a card number outside card_number (Find, Whole), and every piece of
+// text that came from outside and is written anywhere (a report's cells,
+// log attributes, error messages, HTTP answers: the bank's descriptions,
+// a row's free text, names, form values) passes Redact first.
 //
 // Text is split into digit groups: maximal runs of decimal digits of any
 // script (ASCII, full-width, Arabic-Indic, …). Groups separated by at most
-// maxPANSeparator characters that are neither letters nor digits (spaces,
+// maxSeparator characters that are neither letters nor digits (spaces,
 // tabs, no-break spaces, . / _ - – —, …) form a chain. Every contiguous
 // sequence of groups in a chain whose digits total 13–19 is a candidate; a
 // candidate is a card number when it passes the Luhn check and is not all
@@ -25,6 +20,18 @@ import (
 // made only of such groups is skipped, so "01.11.2026-30.11.2026" in a
 // description is not taken for a card. No card number is written in groups
 // of one or two digits, so this skips no real one.
+//
+// A found card number is shown as its first six and last four digits
+// (424242******4242, payout.MaskPAN), the form the ledger keeps.
+package cardmask
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/payrun/payrun/internal/payout"
+)
 
 // Length limits of a card number (ISO/IEC 7812).
 const (
@@ -32,9 +39,9 @@ const (
 	maxPAN = 19
 )
 
-// maxPANSeparator is the longest run of separator characters between two
+// maxSeparator is the longest run of separator characters between two
 // digit groups of one card number.
-const maxPANSeparator = 3
+const maxSeparator = 3
 
 // panMatch is a card number found in text.
 type panMatch struct {
@@ -62,23 +69,41 @@ type panScanner struct {
 	cand   []byte
 }
 
-// findPAN reports the first card number in v, masked (424242******4242).
-func findPAN(v string) (string, bool) {
+// Find reports the first card number in v, masked (424242******4242).
+func Find(v string) (masked string, ok bool) {
 	var ps panScanner
-	var found string
 	ps.scan(v, func(m panMatch) bool {
-		found = m.masked()
+		masked = m.masked()
 		return false
 	})
-	return found, found != ""
+	return masked, masked != ""
 }
 
-// RedactCards replaces every card number in v by its masked form
-// (424242******4242), by the same rule that rejects card numbers outside
-// card_number; overlapping card numbers are masked as one span. Anything
-// that may echo user input (a batch name, a file name) should pass
-// through it.
-func RedactCards(v string) string {
+// Redact replaces every card number in v by its masked form
+// (424242******4242); overlapping card numbers are masked as one span. Text
+// without one is returned as it is, without allocating; text with fewer
+// than 13 digits is not scanned at all.
+//
+// The result holds nothing Find would take for a card number, so text
+// redacted twice (the bank's message in an error, then in a report) reads
+// the same: a mask's first six digits can form a new candidate with digits
+// before it ("7999043 411111******1111"), which is masked in turn. That
+// shows no digit that was not shown already.
+func Redact(v string) string {
+	for {
+		out := redactOnce(v)
+		if out == v {
+			return v
+		}
+		if _, again := Find(out); !again {
+			return out
+		}
+		v = out
+	}
+}
+
+// redactOnce masks the card numbers Find sees in v.
+func redactOnce(v string) string {
 	if !enoughDigits(v) {
 		return v
 	}
@@ -208,7 +233,7 @@ func (ps *panScanner) scan(v string, fn func(panMatch) bool) {
 				i += size
 				continue
 			}
-			if broken || sepRunes > maxPANSeparator {
+			if broken || sepRunes > maxSeparator {
 				if !ps.chain(v, chainStart, fn) {
 					return
 				}
@@ -262,7 +287,7 @@ func (ps *panScanner) chain(v string, first int, fn func(panMatch) bool) bool {
 			for k := i; k <= j; k++ {
 				ps.cand = append(ps.cand, ps.digits[g[k].d0:g[k].d1]...)
 			}
-			if !fakePAN(ps.cand) && payout.Luhn(string(ps.cand)) {
+			if !OneDigit(ps.cand) && payout.Luhn(string(ps.cand)) {
 				if !fn(panMatch{start: g[i].start, end: g[j].end, digits: string(ps.cand)}) {
 					return false
 				}
@@ -272,9 +297,12 @@ func (ps *panScanner) chain(v string, first int, fn func(panMatch) bool) bool {
 	return true
 }
 
-// fakePAN reports whether the digits are all the same (0000000000000):
+// OneDigit reports whether the digits are all the same (0000000000000):
 // Luhn-valid or not, no card has such a number.
-func fakePAN(d []byte) bool {
+func OneDigit(d []byte) bool {
+	if len(d) == 0 {
+		return false
+	}
 	for _, c := range d[1:] {
 		if c != d[0] {
 			return false
@@ -339,19 +367,18 @@ func markDates(g []digitGroup, digits []byte) {
 	}
 }
 
-// wholePAN reports whether the whole cell is one card number (separators
-// allowed) and returns it masked.
-func wholePAN(v string) (string, bool) {
+// Whole reports whether the whole of v is one card number (separators
+// and surrounding punctuation allowed) and returns it masked.
+func Whole(v string) (masked string, ok bool) {
 	var ps panScanner
-	var found string
 	ps.scan(v, func(m panMatch) bool {
 		if strings.TrimFunc(v[:m.start], notAlphanumeric) == "" && strings.TrimFunc(v[m.end:], notAlphanumeric) == "" {
-			found = m.masked()
+			masked = m.masked()
 			return false
 		}
 		return true
 	})
-	return found, found != ""
+	return masked, masked != ""
 }
 
 func notAlphanumeric(r rune) bool { return !alphanumeric(r) }

@@ -1,11 +1,13 @@
-package ingest
+package intake
 
 import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -13,6 +15,12 @@ import (
 	"github.com/payrun/payrun/internal/payout"
 )
 
+// samplePath is the sample payroll file of the repository.
+const samplePath = "../../samples/payroll.csv"
+
+func testNow() time.Time { return time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC) }
+
+// stdJSON is the row as encoding/json writes it without HTML escaping.
 func stdJSON(t *testing.T, row *payout.Row) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -52,17 +60,17 @@ func TestAppendRowMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"plain", `q"uo\te`, "line\nbreak\r\ttab\x01\x1f", "<&> Иванов \u2028\u2029 ✓", "bad\xffutf8"} {
 		var row payout.Row
 		fill(reflect.ValueOf(&row).Elem(), s, -42)
-		require.Equal(t, string(stdJSON(t, &row)), string(appendRow(nil, &row)), "%q", s)
+		require.Equal(t, string(stdJSON(t, &row)), string(AppendRow(nil, &row)), "%q", s)
 	}
 	var empty payout.Row
-	require.Equal(t, string(stdJSON(t, &empty)), string(appendRow(nil, &empty)))
+	require.Equal(t, string(stdJSON(t, &empty)), string(AppendRow(nil, &empty)))
 
 	data, err := os.ReadFile(samplePath)
 	require.NoError(t, err)
 	for row, err := range batch.Rows(bytes.NewReader(data), batch.Options{Now: testNow}, func(pan string, r int) string { return "sealed" }) {
 		require.NoError(t, err)
 		row.Batch = "b0123456789abcdef0123"
-		require.Equal(t, string(stdJSON(t, row)), string(appendRow(nil, row)))
+		require.Equal(t, string(stdJSON(t, row)), string(AppendRow(nil, row)))
 	}
 }
 
@@ -74,12 +82,35 @@ func BenchmarkEncodeRow(b *testing.B) {
 	buf := make([]byte, 0, 2048)
 	b.Run("append", func(b *testing.B) {
 		for b.Loop() {
-			buf = appendRow(buf[:0], &row)
+			buf = AppendRow(buf[:0], &row)
 		}
 	})
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
 			json.Marshal(&row)
+		}
+	})
+}
+
+// BenchmarkDecodeRow compares DecodeRow (goccy/go-json) with the same
+// decode by encoding/json, on a row of the sample file with metadata.
+func BenchmarkDecodeRow(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "golden", "row_card.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("goccy", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := DecodeRow(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeRowWith(json.Unmarshal, data); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -1,0 +1,32 @@
+// Package intake is the format of PAYRUN_INTAKE's messages: the row message
+// ingest publishes for every row of a batch and the manifest that seals the
+// batch. Ingest encodes them here, the ledger and the processor decode them
+// here; nothing else reads or writes their bytes. The types are the payout
+// domain's (payout.Row, payout.Manifest); this package owns their bytes.
+//
+// # The row message
+//
+// A row message is the JSON of a payout.Row exactly as encoding/json writes
+// it with SetEscapeHTML(false): fields in the struct's order, empty optional
+// fields left out (omitempty), strings escaped as encoding/json escapes
+// them (\" \\ \n \r \t \b \f, other control characters as \u00XX, U+2028
+// and U+2029 as \u2028 \u2029, invalid UTF-8 as \ufffd; < > & as they are),
+// no spaces, no trailing newline, meta keys sorted. The bytes are part of
+// the contract: the ledger keeps the SHA-256 of each message, the
+// processor checks it before paying, and a re-ingest of the same file with
+// the same data key must produce byte-identical messages (the stream's
+// duplicate window and the ledger's digest comparison rely on it).
+// testdata/golden holds the bytes of one message per method; a change to
+// them breaks every stream written before.
+//
+// DecodeRow accepts what encoding/json accepts into a payout.Row (the
+// differential fuzz test FuzzDecodeRow holds it to that) and checks what
+// makes a row message: a valid batch id, a row number, a positive amount,
+// a meta object. Meta is kept as the message carries it (RowMessage.Meta).
+//
+// # The manifest
+//
+// A manifest is encoding/json's json.Marshal of a payout.Manifest (HTML
+// characters escaped as \u003c \u003e \u0026, times in RFC 3339 with
+// nanoseconds when they have them, totals' currencies sorted).
+package intake
