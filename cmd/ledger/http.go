@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
+	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ledger"
 )
 
@@ -19,22 +16,10 @@ func serveHTTP(ctx context.Context, addr string, db *ledger.DB, log *slog.Logger
 	if addr == "" {
 		return "", nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := httpserve.Serve(ctx, addr, ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(log)), httpserve.Logger(log))
 	if err != nil {
-		return "", fmt.Errorf("reports listener %s: %w", addr, err)
+		return "", fmt.Errorf("reports listener: %w", err)
 	}
-	srv := &http.Server{Handler: ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(log)), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("reports server stopped", ledger.LogKeyError, err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("batches and reports over HTTP", ledger.LogKeyHTTP, "http://"+ln.Addr().String()+"/batches")
-	return ln.Addr().String(), nil
+	log.Info("batches and reports over HTTP", ledger.LogKeyHTTP, srv.URL()+"/batches")
+	return srv.Addr(), nil
 }
