@@ -117,8 +117,7 @@ func AsError(err error) *Error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	if errors.As(err, &e) && e == err {
+	if e, ok := err.(*Error); ok && e.Code != CodeInternal {
 		return e
 	}
 	return &Error{Code: ErrorCode(err), Message: ErrorMessage(err)}
