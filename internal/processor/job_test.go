@@ -45,7 +45,9 @@ func TestStep(t *testing.T) {
 			from: payout.StateClaimed, want: payout.StateOpening, check: wantKey(createKey, 0)},
 		{name: "claimed, card single-request: intent to init", row: cardRow("S-05", "105.00", "4242424242424242"), flow: CardSingleRequest,
 			from: payout.StateClaimed, want: payout.StateOpening,
-			check: func(t *testing.T, h *harness, r *run) { require.Equal(t, singleKey(r.st.Batch, r.st.Row), r.st.IdemKey) }},
+			check: func(t *testing.T, h *harness, r *run) {
+				require.Equal(t, singleKey(r.st.Batch, r.st.Row), r.st.IdemKey)
+			}},
 		{name: "quoted: intent to init the transfer", row: transferRow("S-06", "1000.00", senderToken), from: payout.StateQuoted,
 			want: payout.StateOpening, check: wantKey(transferKey, 0)},
 		{name: "opening, session/create ok", row: tokenRow("S-07", "107.00", "tok_s07"), from: payout.StateOpening,
