@@ -121,7 +121,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "the file could not be published; try again later"))
 			return
 		}
-		h.fail(w, r, fmt.Errorf("upload %s: %w", opts.FileName, err))
+		h.fail(w, r, fmt.Errorf("validate upload: %w", err))
 		return
 	}
 	status := http.StatusOK

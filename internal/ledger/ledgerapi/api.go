@@ -1,7 +1,9 @@
 // Package ledgerapi is the ledger's request/reply protocol over NATS: the
 // messages processors, relays and operator tools exchange with the ledger,
 // the job message the ledger releases, and a client. It does not import
-// SQLite, so processors on other hosts need only NATS.
+// SQLite, so processors on other hosts need only NATS. Its Error and Code
+// are payrun's one error vocabulary, which the HTTP answers share
+// (internal/httpapi).
 //
 // The ledger serves these endpoints as a nats.go/micro service named
 // "payrun-ledger"; every request and reply is JSON.
