@@ -119,7 +119,7 @@ func AsError(err error) *Error {
 	if err == nil {
 		return nil
 	}
-	if e, ok := err.(*Error); ok && e.Code != CodeInternal {
+	if e, ok := err.(*Error); ok && e.Code != CodeInternal && e.Message != "" {
 		return e
 	}
 	return &Error{Code: ErrorCode(err), Message: ErrorMessage(err)}
