@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/hookrelay"
+	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -62,26 +60,17 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 
-	ln, err := net.Listen("tcp", *listen)
+	srv, err := httpserve.Listen(*listen, relay, httpserve.ReadTimeout(30*time.Second),
+		httpserve.ShutdownGrace(10*time.Second), httpserve.Logger(log))
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *listen, err)
+		return err
 	}
-	srv := &http.Server{Handler: relay, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("hookrelay listening", "addr", ln.Addr().String(), "path", hookrelay.Path)
+	log.Info("hookrelay listening", "addr", srv.Addr(), "path", hookrelay.Path)
 	if ready != nil {
-		ready <- ln.Addr().String()
+		ready <- srv.Addr()
 	}
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shut down: %w", err)
+	if err := srv.Run(ctx); err != nil {
+		return err
 	}
 	log.Info("hookrelay stopped")
 	return nc.Drain()

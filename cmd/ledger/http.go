@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"time"
 
+	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ledger"
-	"github.com/payrun/payrun/internal/logkey"
 )
 
 // serveHTTP serves ledger.NewHTTPHandler (batches and report downloads)
@@ -20,22 +16,10 @@ func serveHTTP(ctx context.Context, addr string, db *ledger.DB, log *slog.Logger
 	if addr == "" {
 		return "", nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	srv, err := httpserve.Serve(ctx, addr, ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(log)), httpserve.Logger(log))
 	if err != nil {
-		return "", fmt.Errorf("reports listener %s: %w", addr, err)
+		return "", fmt.Errorf("reports listener: %w", err)
 	}
-	srv := &http.Server{Handler: ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(log)), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("reports server stopped", logkey.Error, err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("batches and reports over HTTP", "http", "http://"+ln.Addr().String()+"/batches")
-	return ln.Addr().String(), nil
+	log.Info("batches and reports over HTTP", "http", srv.URL()+"/batches")
+	return srv.Addr(), nil
 }

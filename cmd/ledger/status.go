@@ -18,8 +18,11 @@ import (
 )
 
 // statusCommand prints batches with their counts by state and totals,
-// from the SQLite file (read-only) or from the running ledger over NATS.
-type statusCommand struct{}
+// from the SQLite file (read-only) or from the running ledger over NATS:
+// both are a statusSource, read the same way (readStatus).
+type statusCommand struct {
+	stdout io.Writer // default os.Stdout
+}
 
 func (c *statusCommand) Usage() {
 	fmt.Fprintln(os.Stderr, "usage: ledger status [--db FILE | --nats-url URL] [--batch ID] [--json]")
@@ -36,24 +39,18 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var list []ledgerapi.BatchSummary
-	var rec *ledger.Reconciliation // one batch read from the file: its reconciliation too
+	stdout := c.stdout
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	var src statusSource
 	if *url != "" {
 		nc, err := queue.Connect(*url, "payrun-ledger-status")
 		if err != nil {
 			return err
 		}
 		defer nc.Close()
-		client := ledgerapi.NewClient(nc, 30*time.Second)
-		if *batch != "" {
-			b, err := client.Batch(ctx, *batch)
-			if err != nil {
-				return err
-			}
-			list = append(list, *b)
-		} else if list, err = client.Batches(ctx, *limit); err != nil {
-			return err
-		}
+		src = ledgerapi.NewClient(nc, 30*time.Second)
 	} else {
 		if _, err := os.Stat(*dbPath); err != nil {
 			return fmt.Errorf("ledger database: %w", err)
@@ -63,33 +60,71 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer db.Close()
-		if *batch != "" {
-			b, err := db.Batch(ctx, *batch)
-			if err != nil {
-				return err
-			}
-			list = append(list, *b)
-			if !*asJSON {
-				if rec, err = db.Reconcile(ctx, *batch); err != nil {
-					return err
-				}
-			}
-		} else if list, err = db.Batches(ctx, *limit); err != nil {
-			return err
-		}
+		src = db
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
-	}
-	if err := printBatches(os.Stdout, list); err != nil {
+	st, err := readStatus(ctx, src, *batch, *limit, !*asJSON)
+	if err != nil {
 		return err
 	}
-	if rec != nil {
-		return printReconciliation(os.Stdout, rec)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st.Batches)
+	}
+	if err := printBatches(stdout, st.Batches); err != nil {
+		return err
+	}
+	if st.Reconciliation != nil {
+		return printReconciliation(stdout, st.Reconciliation)
 	}
 	return nil
+}
+
+// statusSource is where `ledger status` reads: *ledger.DB (the file) and
+// *ledgerapi.Client (the running ledger) answer with the same summaries
+// and the same errors (an unknown batch is a ledgerapi.CodeNotFound error).
+type statusSource interface {
+	Batch(ctx context.Context, id string) (*ledgerapi.BatchSummary, error)
+	Batches(ctx context.Context, limit int) ([]ledgerapi.BatchSummary, error)
+}
+
+// reconciler is a statusSource that reconciles a batch too (the file).
+type reconciler interface {
+	Reconcile(ctx context.Context, batch string) (*ledger.Reconciliation, error)
+}
+
+// batchStatus is what `ledger status` shows.
+type batchStatus struct {
+	Batches []ledgerapi.BatchSummary
+	// Reconciliation is the batch's rows by reconciliation status and its
+	// open exceptions, when one batch was asked for with reconcile and the
+	// source reconciles.
+	Reconciliation *ledger.Reconciliation
+}
+
+// readStatus reads one batch (batch not empty) or the newest limit batches
+// from src.
+func readStatus(ctx context.Context, src statusSource, batch string, limit int, reconcile bool) (*batchStatus, error) {
+	st := &batchStatus{}
+	if batch == "" {
+		list, err := src.Batches(ctx, limit)
+		if err != nil {
+			return nil, err
+		}
+		st.Batches = list
+		return st, nil
+	}
+	b, err := src.Batch(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	st.Batches = []ledgerapi.BatchSummary{*b}
+	if r, ok := src.(reconciler); ok && reconcile {
+		if st.Reconciliation, err = r.Reconcile(ctx, batch); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // maxExceptionsShown bounds the exceptions `ledger status --batch` lists.

@@ -10,10 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,6 +22,8 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/hookrelay"
+	"github.com/payrun/payrun/internal/httpapi"
+	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
@@ -90,7 +89,7 @@ type App struct {
 	URL     string // payrun's HTTP endpoints
 	BankURL string
 
-	srv        *http.Server
+	srv        *httpserve.Server
 	cancelProc context.CancelFunc
 	stopGauge  context.CancelFunc
 	procDone   chan struct{}
@@ -157,57 +156,40 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.stopGauge = stopGauge
 	go a.DB.ExportMetrics(gctx, 5*time.Second)
 
-	// payrun's HTTP endpoints: listen first so the sandbox knows where to
-	// send webhooks.
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("app: listen on %s: %w", cfg.Listen, err)
-	}
-	a.URL = "http://" + ln.Addr().String()
-	public := cfg.PublicURL
-	if public == "" {
-		public = a.URL
-	}
-
+	// payrun's HTTP endpoints (httpapi.Routes): bound before the sandbox
+	// starts, so it knows where to send webhooks; served once it runs.
 	bankPub := cfg.BankPublicKey
-	if cfg.BankURL == "" {
-		if err := a.startSandbox(public + hookrelay.Path); err != nil {
-			ln.Close()
-			return nil, err
-		}
-	} else {
-		a.BankURL = cfg.BankURL
-	}
 	if bankPub == nil {
 		if bankPub, err = os.ReadFile(filepath.Join(cfg.KeysDir, "bank_public.pem")); err != nil {
-			ln.Close()
 			return nil, fmt.Errorf("app: bank public key: %w", err)
 		}
 	}
 	verifier, err := bank131.NewVerifierPEM(bankPub)
 	if err != nil {
-		ln.Close()
 		return nil, fmt.Errorf("app: bank public key: %w", err)
 	}
-	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger})
-	uploads := ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger})
-	mux := http.NewServeMux()
-	mux.Handle("POST "+hookrelay.Path, relay)
-	mux.Handle("GET /healthz", relay)
-	mux.Handle("GET /readyz", relay)
-	mux.Handle("GET /metrics", metrics.Handler())
-	mux.Handle("POST /batches", uploads)
-	mux.Handle("POST /batches/validate", uploads)
-	reports := ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger))
-	mux.Handle("GET /batches", reports)
-	mux.Handle("GET /batches/", reports)
-	mux.Handle("GET /exceptions", reports)
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("http server stopped", logkey.Error, err)
+	routes := httpapi.Routes{
+		Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger}),
+		Uploads:  ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger}),
+		Reports:  ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
+		Metrics:  metrics.Handler(),
+	}
+	if a.srv, err = httpserve.Listen(cfg.Listen, routes.Handler(), httpserve.Logger(cfg.Logger)); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.URL = a.srv.URL()
+	public := cfg.PublicURL
+	if public == "" {
+		public = a.URL
+	}
+	if cfg.BankURL == "" {
+		if err := a.startSandbox(public + hookrelay.Path); err != nil {
+			return nil, err
 		}
-	}()
+	} else {
+		a.BankURL = cfg.BankURL
+	}
+	a.srv.Start()
 
 	if err := a.startProcessor(ctx); err != nil {
 		return nil, err
@@ -318,9 +300,7 @@ func (a *App) Close() error {
 			<-a.procDone
 		}
 		if a.srv != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, ignoreClosed(a.srv.Shutdown(sctx)))
-			cancel()
+			errs = append(errs, a.srv.Shutdown())
 		}
 		if a.Sandbox != nil {
 			errs = append(errs, a.Sandbox.Close())
@@ -342,11 +322,4 @@ func (a *App) Close() error {
 		}
 	})
 	return errors.Join(errs...)
-}
-
-func ignoreClosed(err error) error {
-	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, io.EOF) {
-		return nil
-	}
-	return err
 }

@@ -5,12 +5,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -19,7 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/payrun/payrun/internal/bank131"
-	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/metrics"
 )
 
@@ -67,27 +65,15 @@ func ServeMetrics(ctx context.Context, addr string, log *slog.Logger) (string, e
 	if addr == "" {
 		return "", nil
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("metrics listener %s: %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", logkey.Error, err)
-		}
-	}()
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	log.Info("metrics on /metrics", "addr", ln.Addr().String())
-	return ln.Addr().String(), nil
+	srv, err := httpserve.Serve(ctx, addr, mux, httpserve.ShutdownGrace(2*time.Second), httpserve.Logger(log))
+	if err != nil {
+		return "", fmt.Errorf("metrics listener: %w", err)
+	}
+	log.Info("metrics on /metrics", "addr", srv.Addr())
+	return srv.Addr(), nil
 }
 
 // BankFlags build a Bank 131 client.

@@ -20,13 +20,15 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/httpapi"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/queue"
 )
 
-// Path is where the bank posts webhooks.
-const Path = "/webhooks/bank131"
+// Path is where the bank posts webhooks (httpapi.WebhookPath).
+const Path = httpapi.WebhookPath
 
 // DefaultMaxBody caps a webhook body. The bank's largest documented
 // webhooks (cross-border transfers) are a few kilobytes.
@@ -89,9 +91,14 @@ func New(cfg Config) *Relay {
 // ServeHTTP implements http.Handler.
 func (r *Relay) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
 
-func (r *Relay) ready(w http.ResponseWriter, _ *http.Request) {
+// fail answers a refused webhook with httpapi's one error answer.
+func (r *Relay) fail(w http.ResponseWriter, req *http.Request, err error) {
+	httpapi.Error(w, req, r.cfg.Logger, err)
+}
+
+func (r *Relay) ready(w http.ResponseWriter, req *http.Request) {
 	if r.cfg.Conn != nil && !r.cfg.Conn.IsConnected() {
-		http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
+		r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "not connected to NATS"))
 		return
 	}
 	w.Write([]byte("ready\n"))
@@ -105,17 +112,17 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 		if errors.As(err, &tooLarge) {
 			metrics.Webhooks.WithLabelValues("", "too_large").Inc()
 			log.Warn("webhook body too large", "size", tooLarge.Limit)
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+			r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeTooLarge, "body too large"))
 			return
 		}
 		log.Warn("read webhook body", logkey.Error, err)
-		http.Error(w, "cannot read body", http.StatusBadRequest)
+		r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeInvalid, "cannot read body"))
 		return
 	}
 	if len(body) == 0 {
 		metrics.Webhooks.WithLabelValues("", "invalid").Inc()
 		log.Warn("empty webhook body")
-		http.Error(w, "empty body", http.StatusBadRequest)
+		r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeInvalid, "empty body"))
 		return
 	}
 	sig := req.Header.Get("X-PARTNER-SIGN")
@@ -123,7 +130,7 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 		metrics.Webhooks.WithLabelValues("", "bad_signature").Inc()
 		log.Warn("security: webhook rejected, signature does not verify", "event", "webhook_bad_signature",
 			"size", len(body), logkey.Error, err)
-		http.Error(w, "signature does not verify", http.StatusUnauthorized)
+		r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeUnauthorized, "signature does not verify"))
 		return
 	}
 
@@ -154,7 +161,7 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 	if _, err := r.cfg.JS.PublishMsg(ctx, msg); err != nil {
 		metrics.Webhooks.WithLabelValues(queue.Token(hookType), "publish_failed").Inc()
 		log.Error("publish webhook", logkey.HookType, hookType, logkey.HookID, id, logkey.Error, err)
-		http.Error(w, "not stored, retry later", http.StatusServiceUnavailable)
+		r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "not stored, retry later"))
 		return
 	}
 	metrics.Webhooks.WithLabelValues(queue.Token(hookType), "published").Inc()

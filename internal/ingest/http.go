@@ -19,6 +19,8 @@ import (
 
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/cardmask"
+	"github.com/payrun/payrun/internal/httpapi"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/secret"
@@ -53,7 +55,9 @@ type HandlerConfig struct {
 // Options come as form fields or query parameters: name, file_name (raw
 // body), schedule_at (RFC 3339), require_approval (true/false),
 // expect_count, expect_total. The answer is a Result as JSON; a request
-// that cannot be served gets {"error": "..."} with 400, 413, 503 or 500.
+// that cannot be served gets httpapi's error answer
+// {"error":{"code":"…","message":"…"}} with 400 (invalid), 413
+// (too_large), 503 (unavailable: JetStream did not take it, retry) or 500.
 type Handler struct {
 	cfg HandlerConfig
 	mux *http.ServeMux
@@ -79,16 +83,8 @@ func NewHandler(cfg HandlerConfig) *Handler {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// httpError is a request the handler refuses, with its status.
-type httpError struct {
-	status int
-	msg    string
-}
-
-func (e *httpError) Error() string { return e.msg }
-
 func badRequest(format string, args ...any) error {
-	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+	return ledgerapi.Errorf(ledgerapi.CodeInvalid, format, args...)
 }
 
 func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
@@ -101,19 +97,19 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		defer os.Remove(path)
 	}
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	opts, err := h.options(fields)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 
 	var res *Result
 	if publish {
 		if h.cfg.JS == nil || h.cfg.Sealer == nil {
-			h.fail(w, &httpError{status: http.StatusServiceUnavailable, msg: "publishing is not configured"})
+			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "publishing is not configured"))
 			return
 		}
 		res, err = Ingest(ctx, h.cfg.JS, path, opts)
@@ -121,12 +117,13 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		res, err = Check(path, opts)
 	}
 	if err != nil {
-		h.cfg.Logger.Error("upload failed", "file", cardmask.Redact(opts.FileName), logkey.Error, cardmask.Redact(err.Error()))
-		status := http.StatusInternalServerError
 		if publish && !errors.Is(err, os.ErrNotExist) {
-			status = http.StatusServiceUnavailable // JetStream did not take it; retry later
+			// JetStream did not take it; retry later.
+			h.cfg.Logger.Error("upload failed", "file", cardmask.Redact(opts.FileName), logkey.Error, cardmask.Redact(err.Error()))
+			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "the file could not be published; try again later"))
+			return
 		}
-		h.fail(w, &httpError{status: status, msg: "the file could not be published; try again later"})
+		h.fail(w, r, fmt.Errorf("validate upload: %w", err))
 		return
 	}
 	status := http.StatusOK
@@ -217,8 +214,7 @@ func (h *Handler) spool(r *http.Request) (path string, fields map[string]string,
 func uploadError(err error) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return &httpError{status: http.StatusRequestEntityTooLarge,
-			msg: fmt.Sprintf("the upload is larger than %d bytes", tooLarge.Limit)}
+		return ledgerapi.Errorf(ledgerapi.CodeTooLarge, "the upload is larger than %d bytes", tooLarge.Limit)
 	}
 	return badRequest("read upload: %v", err)
 }
@@ -283,16 +279,10 @@ func CheckExpectTotal(v string) error {
 	return nil
 }
 
-// fail answers a request the handler refuses. The message may echo what
-// the request sent (a field's name or value, a multipart error), so it is
-// answered and logged with card numbers masked.
-func (h *Handler) fail(w http.ResponseWriter, err error) {
-	var he *httpError
-	if !errors.As(err, &he) {
-		h.cfg.Logger.Error("upload failed", logkey.Error, cardmask.Redact(err.Error()))
-		he = &httpError{status: http.StatusInternalServerError, msg: "internal error"}
-	}
-	writeJSON(w, he.status, map[string]string{"error": cardmask.Redact(he.msg)})
+// fail answers err with httpapi's error answer; an internal error is
+// logged in full and answered "internal error".
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	httpapi.Error(w, r, h.cfg.Logger, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -119,24 +119,25 @@ func TestHandlerRefusals(t *testing.T) {
 		name, url, ct string
 		body          io.Reader
 		status        int
-		msg           string
+		code, msg     string
 	}{
-		{"too large", "/batches", "text/csv", bytes.NewReader(data), http.StatusRequestEntityTooLarge, "the upload is larger than 1000 bytes"},
-		{"bad schedule", "/batches?schedule_at=tomorrow", "text/csv", strings.NewReader("x"), http.StatusBadRequest,
+		{"too large", "/batches", "text/csv", bytes.NewReader(data), http.StatusRequestEntityTooLarge, "too_large", "the upload is larger than 1000 bytes"},
+		{"bad schedule", "/batches?schedule_at=tomorrow", "text/csv", strings.NewReader("x"), http.StatusBadRequest, "invalid",
 			`schedule "tomorrow" is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00`},
-		{"bad count", "/batches?expect_count=-1", "text/csv", strings.NewReader("x"), http.StatusBadRequest, `expect_count "-1" is not a positive number`},
-		{"bad total", "/batches?expect_total=abc", "text/csv", strings.NewReader("x"), http.StatusBadRequest, `control total "abc" is not a positive amount such as 1234.56`},
-		{"card number in a total", "/batches?expect_total=4111.1111.1111.1111", "text/csv", strings.NewReader("x"), http.StatusBadRequest,
+		{"bad count", "/batches?expect_count=-1", "text/csv", strings.NewReader("x"), http.StatusBadRequest, "invalid", `expect_count "-1" is not a positive number`},
+		{"bad total", "/batches?expect_total=abc", "text/csv", strings.NewReader("x"), http.StatusBadRequest, "invalid", `control total "abc" is not a positive amount such as 1234.56`},
+		{"card number in a total", "/batches?expect_total=4111.1111.1111.1111", "text/csv", strings.NewReader("x"), http.StatusBadRequest, "invalid",
 			`control total "411111******1111" is not a positive amount such as 1234.56`},
-		{"card number in a schedule", "/batches?schedule_at=4111-1111-1111-1111", "text/csv", strings.NewReader("x"), http.StatusBadRequest,
+		{"card number in a schedule", "/batches?schedule_at=4111-1111-1111-1111", "text/csv", strings.NewReader("x"), http.StatusBadRequest, "invalid",
 			`schedule "411111******1111" is not an RFC 3339 time such as 2026-12-25T09:00:00+03:00`},
-		{"no file", "/batches", "multipart/form-data; boundary=x", strings.NewReader("--x--\r\n"), http.StatusBadRequest, `the form has no "file" field`},
+		{"no file", "/batches", "multipart/form-data; boundary=x", strings.NewReader("--x--\r\n"), http.StatusBadRequest, "invalid", `the form has no "file" field`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			status, out := post(t, srv.URL+tt.url, tt.ct, tt.body)
 			require.Equal(t, tt.status, status)
-			require.Equal(t, tt.msg, out["error"])
+			// httpapi's one error answer: {"error":{"code","message"}}.
+			require.Equal(t, map[string]any{"code": tt.code, "message": tt.msg}, out["error"])
 		})
 	}
 	resp, err := http.Get(srv.URL + "/batches")

@@ -23,7 +23,7 @@ func TestHandlerErrorMasksCardNumbers(t *testing.T) {
 		body, ct := multipartBody(t, "payroll.csv", data, map[string]string{name: strings.Repeat("x", maxField+1)})
 		status, out := post(t, srv.URL+"/batches", ct, body)
 		require.Equal(t, http.StatusBadRequest, status, out)
-		require.Equal(t, want, out["error"])
+		require.Equal(t, want, out["error"].(map[string]any)["message"])
 	}
 	require.Empty(t, streamMsgs(t, e.js))
 }

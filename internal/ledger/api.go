@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/nats-io/nats.go/micro"
@@ -13,8 +12,26 @@ import (
 	"github.com/payrun/payrun/internal/logkey"
 )
 
-// Transition applies a transition (see ledgerapi.Transition). Refusals are
-// in the reply's Error; the error result is an internal failure.
+// Get returns a row's current state, by batch and row or by session
+// (ledgerapi.RowRequest). An unknown row is a CodeNotFound *ledgerapi.Error.
+func (s *Service) Get(ctx context.Context, req ledgerapi.RowRequest) (*ledgerapi.RowState, error) {
+	var row *ledgerapi.RowState
+	var err error
+	if req.Batch == "" && req.SessionID != "" {
+		row, err = s.db.RowBySession(req.SessionID)
+	} else {
+		row, err = s.db.Row(req.Batch, req.Row)
+	}
+	if err != nil {
+		return nil, s.apiError(err)
+	}
+	return row, nil
+}
+
+// Transition applies a transition (see ledgerapi.Transition). It answers
+// as ledgerapi.Client does: a refusal returns the reply, with the current
+// row, and its *ledgerapi.Error; a failure of the ledger is a CodeInternal
+// *ledgerapi.Error (logged in full).
 func (s *Service) Transition(ctx context.Context, t ledgerapi.Transition) (*ledgerapi.TransitionReply, error) {
 	var reply *ledgerapi.TransitionReply
 	err := s.w.Do(ctx, func(tx *Tx) error {
@@ -22,10 +39,17 @@ func (s *Service) Transition(ctx context.Context, t ledgerapi.Transition) (*ledg
 		reply, err = s.transition(tx, &t)
 		return err
 	})
-	return reply, err
+	if err != nil {
+		return nil, s.apiError(err)
+	}
+	if reply.Error != nil {
+		return reply, reply.Error
+	}
+	return reply, nil
 }
 
-// Gate asks the gate (see ledgerapi.GateRequest).
+// Gate asks the gate (see ledgerapi.GateRequest). Refusals and failures
+// come back as from Transition.
 func (s *Service) Gate(ctx context.Context, g ledgerapi.GateRequest) (*ledgerapi.GateReply, error) {
 	var reply *ledgerapi.GateReply
 	err := s.w.Do(ctx, func(tx *Tx) error {
@@ -33,7 +57,13 @@ func (s *Service) Gate(ctx context.Context, g ledgerapi.GateRequest) (*ledgerapi
 		reply, err = s.gate(tx, &g)
 		return err
 	})
-	return reply, err
+	if err != nil {
+		return nil, s.apiError(err)
+	}
+	if reply.Error != nil {
+		return reply, reply.Error
+	}
+	return reply, nil
 }
 
 // startAPI serves the ledgerapi endpoints as the micro service
@@ -73,18 +103,16 @@ func (s *Service) startAPI() error {
 	return nil
 }
 
-// apiError turns an error into the protocol's error: invalid requests and
-// unknown ids keep their message (card numbers masked: it may echo the
-// request); anything else is logged and shown as an internal error.
+// apiError turns an error into the protocol's error: a ledgerapi code and
+// the message users may see (ledgerapi.ErrorMessage); an internal failure
+// is logged in full and answered as "internal error".
 func (s *Service) apiError(err error) *ledgerapi.Error {
-	switch {
-	case errors.Is(err, errNotFound):
-		return &ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: cardmask.Redact(err.Error())}
-	case errors.Is(err, errInvalid):
-		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: cardmask.Redact(err.Error())}
+	if ledgerapi.ErrorCode(err) == ledgerapi.CodeInternal {
+		s.log.Error("ledger request failed", logkey.Error, cardmask.Redact(err.Error()))
 	}
-	s.log.Error("ledger request failed", logkey.Error, cardmask.Redact(err.Error()))
-	return &ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}
+	// The message may echo the request: answered with card numbers masked.
+	e := ledgerapi.AsError(err)
+	return &ledgerapi.Error{Code: e.Code, Message: cardmask.Redact(e.Message)}
 }
 
 func respond(req micro.Request, v any) {
@@ -98,7 +126,7 @@ func respond(req micro.Request, v any) {
 
 func decode(req micro.Request, v any) *ledgerapi.Error {
 	if err := json.Unmarshal(req.Data(), v); err != nil {
-		return &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: "request is not valid JSON: " + cardmask.Redact(err.Error())}
+		return ledgerapi.Errorf(ledgerapi.CodeInvalid, "request is not valid JSON: %v", err)
 	}
 	return nil
 }
@@ -147,15 +175,9 @@ func (s *Service) handleRowGet(req micro.Request) {
 		respond(req, ledgerapi.RowReply{Error: e})
 		return
 	}
-	var row *ledgerapi.RowState
-	var err error
-	if r.Batch == "" && r.SessionID != "" {
-		row, err = s.db.RowBySession(r.SessionID)
-	} else {
-		row, err = s.db.Row(r.Batch, r.Row)
-	}
+	row, err := s.Get(context.Background(), r)
 	if err != nil {
-		respond(req, ledgerapi.RowReply{Error: s.apiError(err)})
+		respond(req, ledgerapi.RowReply{Error: ledgerapi.AsError(err)})
 		return
 	}
 	respond(req, ledgerapi.RowReply{Row: row})
@@ -199,7 +221,7 @@ func (s *Service) handleBatchCommand(do func(context.Context, ledgerapi.BatchCom
 			return
 		}
 		if cmd.Batch == "" {
-			respond(req, ledgerapi.BatchReply{Error: &ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: "a batch id is required"}})
+			respond(req, ledgerapi.BatchReply{Error: ledgerapi.Errorf(ledgerapi.CodeInvalid, "a batch id is required")})
 			return
 		}
 		if cmd.By == "" {

@@ -11,19 +11,20 @@ import (
 
 const ledgerSource = ledgerapi.SourceLedger
 
-// errInvalid marks a request the ledger refuses as it stands.
-var errInvalid = errors.New("invalid")
+// errInvalid marks a request the ledger refuses as it stands: wrapped
+// with why ("%w: batch %s is %s"), it is a ledgerapi.CodeInvalid error.
+var errInvalid = &ledgerapi.Error{Code: ledgerapi.CodeInvalid}
 
 // moveRows moves every row of batch in state from to state to, logging one
 // transition per row. It returns how many rows moved.
-func moveRows(tx *Tx, batch string, from, to payout.State, source, by, detail string) error {
+func moveRows(tx *Tx, batch string, from, to payout.State, source ledgerapi.Source, by, detail string) error {
 	_, err := moveRowsN(tx, batch, from, to, source, by, detail, -1)
 	return err
 }
 
 // moveRowsN is moveRows for at most limit rows (in row order; -1 for all).
 // Moving to queued bumps each row's gen (a release).
-func moveRowsN(tx *Tx, batch string, from, to payout.State, source, by, detail string, limit int) (int, error) {
+func moveRowsN(tx *Tx, batch string, from, to payout.State, source ledgerapi.Source, by, detail string, limit int) (int, error) {
 	now := formatTime(tx.Now)
 	bump := 0
 	if to == payout.StateQueued {
@@ -32,7 +33,7 @@ func moveRowsN(tx *Tx, batch string, from, to payout.State, source, by, detail s
 	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, reason, detail)
 		SELECT batch_id, row_no, state, ?, ?, ?, ?, gen + ?, attempt, '', ? FROM rows
 		WHERE batch_id = ? AND state = ? ORDER BY row_no LIMIT ?`,
-		string(to), now, source, by, bump, detail, batch, string(from), limit); err != nil {
+		string(to), now, string(source), by, bump, detail, batch, string(from), limit); err != nil {
 		return 0, fmt.Errorf("log %s → %s of %s: %w", from, to, batch, err)
 	}
 	var res sql.Result
@@ -63,7 +64,7 @@ var notAtBank = []payout.State{payout.StateReceived, payout.StateScheduled, payo
 	payout.StateQueued, payout.StateClaimed, payout.StateQuoted}
 
 // cancelRows cancels a batch's rows that are not at the bank yet.
-func cancelRows(tx *Tx, batch, reason, source string) error {
+func cancelRows(tx *Tx, batch, reason string, source ledgerapi.Source) error {
 	for _, st := range notAtBank {
 		if _, err := tx.Exec(`UPDATE rows SET reason = ?, job_gen = gen WHERE batch_id = ? AND state = ?`,
 			reason, batch, string(st)); err != nil {

@@ -19,7 +19,7 @@ import (
 // row's confirm session.
 func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, error) {
 	if g.SessionID == "" {
-		return &ledgerapi.GateReply{Error: refuse(ledgerapi.CodeInvalid, "the gate needs a session")}, nil
+		return &ledgerapi.GateReply{Error: ledgerapi.Errorf(ledgerapi.CodeInvalid, "the gate needs a session")}, nil
 	}
 	if g.Evidence.Source == "" {
 		g.Evidence.Source = ledgerapi.SourceWebhook
@@ -28,21 +28,21 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 	if batch == "" {
 		var err error
 		if batch, rowNo, err = rowBySession(tx, g.SessionID); errors.Is(err, errNotFound) {
-			return &ledgerapi.GateReply{Error: refuse(ledgerapi.CodeNotFound, "no row has session %s", g.SessionID)}, nil
+			return &ledgerapi.GateReply{Error: ledgerapi.Errorf(ledgerapi.CodeNotFound, "no row has session %s", g.SessionID)}, nil
 		} else if err != nil {
 			return nil, err
 		}
 	}
 	r, err := loadRow(tx, batch, rowNo)
 	if errors.Is(err, errNotFound) {
-		return &ledgerapi.GateReply{Error: refuse(ledgerapi.CodeNotFound, "no row %s/%d", batch, rowNo)}, nil
+		return &ledgerapi.GateReply{Error: ledgerapi.Errorf(ledgerapi.CodeNotFound, "no row %s/%d", batch, rowNo)}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	// answer records the decision and replies; decide also marks a
 	// cancelled session so it never reaches confirm later.
-	answer := func(decision, reason string) (*ledgerapi.GateReply, error) {
+	answer := func(decision ledgerapi.Decision, reason string) (*ledgerapi.GateReply, error) {
 		if err := s.recordGate(tx, r, g, decision, reason); err != nil {
 			return nil, err
 		}
@@ -53,7 +53,7 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 			logkey.Session, g.SessionID, "decision", decision, "reason", cardmask.Redact(reason))
 		return &ledgerapi.GateReply{Decision: decision, Reason: reason, Row: apiRow(tx, r)}, nil
 	}
-	decide := func(decision, reason string) (*ledgerapi.GateReply, error) {
+	decide := func(decision ledgerapi.Decision, reason string) (*ledgerapi.GateReply, error) {
 		if decision == ledgerapi.DecisionCancel {
 			if err := recordSession(tx, g.SessionID, r.Batch, r.Row, r.Attempt, roleCancelled, "ready_to_confirm"); err != nil {
 				return nil, err
@@ -119,7 +119,7 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 	}
 	if !payout.CanMove(r.State, payout.StateConfirming) {
 		return &ledgerapi.GateReply{Row: apiRow(tx, r),
-			Error: refuse(ledgerapi.CodeIllegal, "row is %s; the gate opens from opening, starting, payout_started or in_doubt", r.State)}, nil
+			Error: ledgerapi.Errorf(ledgerapi.CodeIllegal, "row is %s; the gate opens from opening, starting, payout_started or in_doubt", r.State)}, nil
 	}
 	// 7. What the bank is about to pay must be what the row says.
 	var quote *ledgerapi.Quote
@@ -159,12 +159,12 @@ func (s *Service) gateMove(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, to payou
 }
 
 // recordGate keeps every gate decision with what the bank showed.
-func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decision, reason string) error {
+func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decision ledgerapi.Decision, reason string) error {
 	obs, _ := json.Marshal(g.Observed)
 	if _, err := tx.Exec(`INSERT INTO gate_checks (batch_id, row_no, session_id, payout_id, decision, reason, observed,
 		confirm_info, tcn, source, hook_id, hook_type, worker, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Batch, r.Row, g.SessionID, g.PayoutID, decision, reason, string(obs), string(g.ConfirmInfo), g.TCN,
-		g.Evidence.Source, g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now)); err != nil {
+		r.Batch, r.Row, g.SessionID, g.PayoutID, string(decision), reason, string(obs), string(g.ConfirmInfo), g.TCN,
+		string(g.Evidence.Source), g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now)); err != nil {
 		return fmt.Errorf("record gate check of %s/%d: %w", r.Batch, r.Row, err)
 	}
 	return nil

@@ -2,16 +2,15 @@ package ledger
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 
 	"github.com/payrun/payrun/internal/cardmask"
+	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -39,7 +38,8 @@ type httpHandler struct {
 //	GET /batches/{id}/report.json   the report as a JSON download
 //	GET /exceptions                 open exceptions (?batch=ID, ?all=1 for closed ones too)
 //
-// An unknown batch is 404 with a JSON error. Mount it under a prefix with
+// Errors are httpapi's one answer: an unknown batch is 404
+// {"error":{"code":"not_found","message":…}}. Mount it under a prefix with
 // http.StripPrefix.
 func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
 	h := &httpHandler{db: db, log: slog.Default()}
@@ -56,37 +56,14 @@ func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
 	return mux
 }
 
-// httpError is the JSON body of an error.
-type httpError struct {
-	Error *ledgerapi.Error `json:"error"`
-}
-
 func (h *httpHandler) writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		h.log.Error("encode HTTP reply", logkey.Error, err)
-		status, body = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	httpapi.WriteJSON(w, status, v, h.log)
 }
 
-// fail answers an error: not found → 404, invalid → 400, else 500 (logged).
-// A message may echo the request (a path, a query value), so it is shown
-// and logged with card numbers masked.
+// fail answers an error the one way every payrun route does
+// (httpapi.Error): not found 404, invalid 400, else 500 (logged).
 func (h *httpHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, errNotFound):
-		h.writeJSON(w, http.StatusNotFound, httpError{&ledgerapi.Error{Code: ledgerapi.CodeNotFound, Message: cardmask.Redact(err.Error())}})
-	case errors.Is(err, errInvalid):
-		h.writeJSON(w, http.StatusBadRequest, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInvalid, Message: cardmask.Redact(err.Error())}})
-	default:
-		h.log.Error("ledger HTTP request failed", "http", cardmask.Redact(r.URL.Path), logkey.Error, cardmask.Redact(err.Error()))
-		h.writeJSON(w, http.StatusInternalServerError, httpError{&ledgerapi.Error{Code: ledgerapi.CodeInternal, Message: "internal error"}})
-	}
+	httpapi.Error(w, r, h.log, err)
 }
 
 // batchID reads and checks the {id} of the path; a malformed id is
@@ -94,9 +71,7 @@ func (h *httpHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (h *httpHandler) batchID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	if !payout.ValidBatchID(id) {
-		// Masked before quoting: %q writes a no-break space as \u00a0,
-		// which no masker reads as a separator.
-		h.fail(w, r, errors.Join(errNotFound, errors.New("batch "+strconv.Quote(cardmask.Redact(id))+": not found")))
+		h.fail(w, r, fmt.Errorf("batch %s: %w", strconv.Quote(cardmask.Redact(id)), errNotFound))
 		return "", false
 	}
 	return id, true
@@ -107,7 +82,7 @@ func (h *httpHandler) batches(w http.ResponseWriter, r *http.Request) {
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			h.fail(w, r, errors.Join(errInvalid, errors.New("limit must be a positive number")))
+			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeInvalid, "limit must be a positive number"))
 			return
 		}
 		limit = n

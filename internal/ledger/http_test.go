@@ -84,7 +84,9 @@ func TestHTTPHandler(t *testing.T) {
 		t.Run("404 "+path, func(t *testing.T) {
 			resp, body := get(t, srv, path)
 			require.Equal(t, http.StatusNotFound, resp.StatusCode)
-			var e httpError
+			var e struct {
+				Error struct{ Code, Message string } `json:"error"`
+			}
 			require.NoError(t, json.Unmarshal(body, &e), string(body))
 			require.Equal(t, "not_found", e.Error.Code)
 		})

@@ -71,7 +71,7 @@ func csvBatch(t *testing.T, path string) (*testBatch, []byte) {
 
 // paySteps are a row's transitions from queued to succeeded; source is the
 // evidence of the success (webhook or status).
-func paySteps(batch string, row int, session, payoutID string, paid money.Amount, source string, quote *ledgerapi.Quote) []ledgerapi.Transition {
+func paySteps(batch string, row int, session, payoutID string, paid money.Amount, source ledgerapi.Source, quote *ledgerapi.Quote) []ledgerapi.Transition {
 	fee := rub(2500)
 	trs := []ledgerapi.Transition{{To: payout.StateClaimed, Worker: "w1"}}
 	if quote != nil {
@@ -105,7 +105,7 @@ func goldenLedger(t *testing.T) (*Service, *clock, string) {
 	require.NoError(t, s.ReleaseDue(ctx))
 	id := b.ID
 	wh := ledgerapi.SourceWebhook
-	pay := func(row int, paid money.Amount, source string, q *ledgerapi.Quote) {
+	pay := func(row int, paid money.Amount, source ledgerapi.Source, q *ledgerapi.Quote) {
 		session, po := fmt.Sprintf("ps_%d", row), fmt.Sprintf("po_%d", row)
 		drive(t, s, id, row, paySteps(id, row, session, po, paid, source, q)...)
 		if source == wh {

@@ -82,8 +82,9 @@ func scanRow(s scanner) (*rowRec, error) {
 	return &r, nil
 }
 
-// errNotFound is a missing batch, row or session.
-var errNotFound = errors.New("not found")
+// errNotFound is a missing batch, row or session: wrapped with what is
+// missing ("row %s/%d: %w"), it is a ledgerapi.CodeNotFound error.
+var errNotFound = &ledgerapi.Error{Code: ledgerapi.CodeNotFound}
 
 // loadRow reads a row inside the writer's transaction.
 func loadRow(tx *Tx, batch string, row int) (*rowRec, error) {

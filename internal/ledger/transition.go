@@ -12,11 +12,6 @@ import (
 	"github.com/payrun/payrun/internal/payout"
 )
 
-// refuse builds a refusal reply.
-func refuse(code, format string, args ...any) *ledgerapi.Error {
-	return &ledgerapi.Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
 // maxStartResends is how many times one attempt's start is sent again
 // after a poll found that it never reached its session.
 const maxStartResends = 5
@@ -31,7 +26,7 @@ var startStates = []payout.State{payout.StateQueued, payout.StateClaimed, payout
 func (s *Service) sending(tx *Tx, r *rowRec, t *ledgerapi.Transition) (*ledgerapi.TransitionReply, error) {
 	if t.To != payout.StateOpening || r.State != payout.StateOpening {
 		return &ledgerapi.TransitionReply{Row: apiRow(tx, r),
-			Error: refuse(ledgerapi.CodeIllegal, "row is %s: only a row at opening sends its call", r.State)}, nil
+			Error: ledgerapi.Errorf(ledgerapi.CodeIllegal, "row is %s: only a row at opening sends its call", r.State)}, nil
 	}
 	now := formatTime(tx.Now)
 	if _, err := tx.Exec(`UPDATE rows SET sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`, now, now, r.Batch, r.Row); err != nil {
@@ -89,10 +84,10 @@ func sessionOwner(tx *Tx, session string) (batch string, row int, role string, e
 // failure that rolls the request back.
 func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.TransitionReply, error) {
 	if _, ok := payout.Next[t.To]; !ok {
-		return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeInvalid, "unknown state %q", t.To)}, nil
+		return &ledgerapi.TransitionReply{Error: ledgerapi.Errorf(ledgerapi.CodeInvalid, "unknown state %q", t.To)}, nil
 	}
 	if t.To == payout.StateConfirming {
-		return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeIllegal, "confirming is reached only through the gate")}, nil
+		return &ledgerapi.TransitionReply{Error: ledgerapi.Errorf(ledgerapi.CodeIllegal, "confirming is reached only through the gate")}, nil
 	}
 	if t.Evidence.Source == "" {
 		t.Evidence.Source = ledgerapi.SourceProcessor
@@ -100,18 +95,18 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 	batch, rowNo := t.Batch, t.Row
 	if batch == "" {
 		if t.SessionID == "" {
-			return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeInvalid, "a transition needs batch and row, or a session")}, nil
+			return &ledgerapi.TransitionReply{Error: ledgerapi.Errorf(ledgerapi.CodeInvalid, "a transition needs batch and row, or a session")}, nil
 		}
 		var err error
 		if batch, rowNo, err = rowBySession(tx, t.SessionID); errors.Is(err, errNotFound) {
-			return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeNotFound, "no row has session %s", t.SessionID)}, nil
+			return &ledgerapi.TransitionReply{Error: ledgerapi.Errorf(ledgerapi.CodeNotFound, "no row has session %s", t.SessionID)}, nil
 		} else if err != nil {
 			return nil, err
 		}
 	}
 	r, err := loadRow(tx, batch, rowNo)
 	if errors.Is(err, errNotFound) {
-		return &ledgerapi.TransitionReply{Error: refuse(ledgerapi.CodeNotFound, "no row %s/%d", batch, rowNo)}, nil
+		return &ledgerapi.TransitionReply{Error: ledgerapi.Errorf(ledgerapi.CodeNotFound, "no row %s/%d", batch, rowNo)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -122,16 +117,16 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 
 	// Guards.
 	if len(t.Expect) > 0 && !slices.Contains(t.Expect, r.State) {
-		return reply(refuse(ledgerapi.CodeStale, "row is %s, expected %v", r.State, t.Expect)), nil
+		return reply(ledgerapi.Errorf(ledgerapi.CodeStale, "row is %s, expected %v", r.State, t.Expect)), nil
 	}
 	if t.Attempt != 0 && t.Attempt != r.Attempt {
-		return reply(refuse(ledgerapi.CodeStale, "row is at attempt %d, request is for attempt %d", r.Attempt, t.Attempt)), nil
+		return reply(ledgerapi.Errorf(ledgerapi.CodeStale, "row is at attempt %d, request is for attempt %d", r.Attempt, t.Attempt)), nil
 	}
 	if t.Gen != 0 && t.Gen != r.Gen {
-		return reply(refuse(ledgerapi.CodeStale, "row is at gen %d, request is for gen %d", r.Gen, t.Gen)), nil
+		return reply(ledgerapi.Errorf(ledgerapi.CodeStale, "row is at gen %d, request is for gen %d", r.Gen, t.Gen)), nil
 	}
 	if r.BatchStatus == payout.BatchCancelled && slices.Contains(startStates, t.To) {
-		return reply(refuse(ledgerapi.CodeIllegal, "batch %s is cancelled: nothing new starts", r.Batch)), nil
+		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "batch %s is cancelled: nothing new starts", r.Batch)), nil
 	}
 
 	if t.Sending {
@@ -148,14 +143,14 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 			if err := s.recordForeign(tx, r, t.SessionID, t.To, t.PayoutID, t.Evidence); err != nil {
 				return nil, err
 			}
-			return reply(refuse(ledgerapi.CodeForeignSession, "%s", foreign)), nil
+			return reply(ledgerapi.Errorf(ledgerapi.CodeForeignSession, "%s", foreign)), nil
 		}
 	}
 
 	if r.State == t.To && !t.NewAttempt && !selfMove(r, t) {
 		// A repeat: merge facts that agree, refuse facts that do not.
 		if msg := disagree(r, t); msg != "" {
-			return reply(refuse(ledgerapi.CodeConflict, "row already %s: %s", r.State, msg)), nil
+			return reply(ledgerapi.Errorf(ledgerapi.CodeConflict, "row already %s: %s", r.State, msg)), nil
 		}
 		if err := mergeFacts(tx, r, t); err != nil {
 			return nil, err
@@ -169,7 +164,7 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 		// A start that never reached its session is sent again a few
 		// times per attempt, no more: a bank that keeps the key of a start
 		// it refused would answer every repeat the same way.
-		return reply(refuse(ledgerapi.CodeConflict, "the start of attempt %d was sent again %d times; the bank's word or the stall exception settles the row",
+		return reply(ledgerapi.Errorf(ledgerapi.CodeConflict, "the start of attempt %d was sent again %d times; the bank's word or the stall exception settles the row",
 			r.Attempt, r.Resends)), nil
 	}
 	if !payout.CanMove(r.State, t.To) {
@@ -182,10 +177,10 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 			s.log.Error("row paid after the ledger finished it", logkey.Batch, r.Batch, logkey.Row, r.Row,
 				logkey.Reference, r.Reference, logkey.State, r.State, logkey.Session, t.SessionID)
 		}
-		return reply(refuse(ledgerapi.CodeIllegal, "row is %s; %s → %s is not allowed", r.State, r.State, t.To)), nil
+		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "row is %s; %s → %s is not allowed", r.State, r.State, t.To)), nil
 	}
 	if t.NewAttempt && r.ConfirmSession != "" {
-		return reply(refuse(ledgerapi.CodeIllegal, "session %s holds the confirm; no new attempt", r.ConfirmSession)), nil
+		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "session %s holds the confirm; no new attempt", r.ConfirmSession)), nil
 	}
 	if err := s.apply(tx, r, t); err != nil {
 		return nil, err
@@ -426,7 +421,7 @@ func logTransition(tx *Tx, r *rowRec, from, to payout.State, gen, attempt int, e
 	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt,
 		session_id, payout_id, idem_key, error_code, reason, hook_id, hook_type, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Batch, r.Row, string(from), string(to), formatTime(tx.Now), ev.Source, worker, gen, attempt,
+		r.Batch, r.Row, string(from), string(to), formatTime(tx.Now), string(ev.Source), worker, gen, attempt,
 		session, payoutID, idemKey, errorCode, reason, ev.HookID, ev.HookType, ev.Detail); err != nil {
 		return fmt.Errorf("log transition of %s/%d: %w", r.Batch, r.Row, err)
 	}

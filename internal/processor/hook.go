@@ -48,11 +48,11 @@ func (p *Processor) handleHook(ctx context.Context, msg jetstream.Msg) error {
 			ev.tcn = tcn
 		}
 	}
-	return p.apply(ctx, msg, ev)
+	return p.apply(ctx, ev)
 }
 
 // apply moves the row an event is about.
-func (p *Processor) apply(ctx context.Context, msg jetstream.Msg, ev event) error {
+func (p *Processor) apply(ctx context.Context, ev event) error {
 	st, err := p.rowOf(ctx, ev.session)
 	if err != nil {
 		return err
@@ -61,7 +61,7 @@ func (p *Processor) apply(ctx context.Context, msg jetstream.Msg, ev event) erro
 		p.log.Info("bank event for a session payrun does not know; ignored", logkey.Session, ev.session.ID, logkey.HookType, ev.typ)
 		return nil
 	}
-	h := &hookRun{p: p, msg: msg, ev: ev, st: st,
+	h := &hookRun{p: p, ev: ev, st: st,
 		log: p.log.With(logkey.Batch, st.Batch, logkey.Row, st.Row, logkey.Reference, st.Reference, logkey.Session, ev.session.ID)}
 	switch ev.typ {
 	case bank131.HookReadyToConfirm:
@@ -115,7 +115,6 @@ func refOf(s *bank131.Session) (payout.BankRef, bool) {
 
 type hookRun struct {
 	p   *Processor
-	msg jetstream.Msg
 	ev  event
 	st  *ledgerapi.RowState
 	log *slog.Logger
@@ -319,7 +318,7 @@ func errCode(e *bank131.Error) string {
 
 // poll asks session/status about a row whose webhook is late and feeds the
 // answer through the same path as a webhook.
-func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.Job) error {
+func (p *Processor) poll(ctx context.Context, msg progress, job ledgerapi.Job) error {
 	st, err := p.ledger.Get(ctx, ledgerapi.RowRequest{Batch: job.Batch, Row: job.Row})
 	if err != nil {
 		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
@@ -371,7 +370,7 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 	default:
 		return nil
 	}
-	return p.apply(ctx, msg, ev)
+	return p.apply(ctx, ev)
 }
 
 // startNeverArrived handles a row recorded as started whose session the
@@ -381,7 +380,7 @@ func (p *Processor) poll(ctx context.Context, msg jetstream.Msg, job ledgerapi.J
 // first one arrived meanwhile, the bank treats this one as its repeat, so
 // the row never has two sessions that could pay. A cancelled batch refuses
 // the move, and the row waits for its stall exception.
-func (p *Processor) startNeverArrived(ctx context.Context, msg jetstream.Msg, job ledgerapi.Job, st *ledgerapi.RowState) error {
+func (p *Processor) startNeverArrived(ctx context.Context, msg progress, job ledgerapi.Job, st *ledgerapi.RowState) error {
 	log := p.log.With(logkey.Batch, st.Batch, logkey.Row, st.Row, logkey.Session, st.SessionID)
 	_, err := p.ledger.Transition(ctx, ledgerapi.Transition{Batch: st.Batch, Row: st.Row, To: payout.StateStarting,
 		Expect: []payout.State{payout.StatePayoutStarted}, Gen: st.Gen, Attempt: st.Attempt, SessionID: st.SessionID,

@@ -51,10 +51,15 @@ func (p *Processor) handleJob(ctx context.Context, msg jetstream.Msg) error {
 	return err
 }
 
+// progress is what a job needs of its JetStream message while it works:
+// to signal progress before each step, so the message is not redelivered
+// meanwhile (jetstream.Msg).
+type progress interface{ InProgress() error }
+
 // run is one pay job at work on one row.
 type run struct {
 	p   *Processor
-	msg jetstream.Msg
+	msg progress
 	job ledgerapi.Job
 	st  *ledgerapi.RowState
 	row *payout.Row
@@ -63,7 +68,7 @@ type run struct {
 
 // pay drives a row from wherever it stands up to the point where only the
 // bank can move it (payout started, in doubt, or final).
-func (p *Processor) pay(ctx context.Context, msg jetstream.Msg, job ledgerapi.Job) error {
+func (p *Processor) pay(ctx context.Context, msg progress, job ledgerapi.Job) error {
 	st, err := p.ledger.Get(ctx, ledgerapi.RowRequest{Batch: job.Batch, Row: job.Row})
 	if err != nil {
 		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {

@@ -42,9 +42,24 @@ const (
 	CardTwoStep CardFlow = "two-step"
 )
 
+// Ledger is what the processor asks of the ledger: a row's state, a
+// transition, the confirm gate. ledgerapi.Client serves it over NATS (the
+// default); ledger.Service serves it in process (the step machine's tests).
+// A refusal is a *ledgerapi.Error, returned with the reply and the current
+// row by Transition and Gate; a CodeInternal one, or any other error,
+// means the ledger could not answer and the work is handed back.
+type Ledger interface {
+	Get(context.Context, ledgerapi.RowRequest) (*ledgerapi.RowState, error)
+	Transition(context.Context, ledgerapi.Transition) (*ledgerapi.TransitionReply, error)
+	Gate(context.Context, ledgerapi.GateRequest) (*ledgerapi.GateReply, error)
+}
+
 // Config configures a Processor.
 type Config struct {
 	Conn *nats.Conn // required
+	// Ledger answers the processor's ledger requests; default a
+	// ledgerapi.Client on Conn with LedgerTimeout.
+	Ledger Ledger
 	// Bank is the Bank 131 client for every flow (and card rows, unless
 	// CardBank is set).
 	Bank *bank131.Client
@@ -143,7 +158,7 @@ type Processor struct {
 	cfg    Config
 	log    *slog.Logger
 	js     jetstream.JetStream
-	ledger *ledgerapi.Client
+	ledger Ledger
 	lim    *ratelimit.Limiter
 	ownLim bool
 	intake jetstream.Stream
@@ -168,7 +183,10 @@ func New(cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("processor: jetstream: %w", err)
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger, js: js, ledger: ledgerapi.NewClient(cfg.Conn, cfg.LedgerTimeout), lim: cfg.Limiter}
+	p := &Processor{cfg: cfg, log: cfg.Logger, js: js, ledger: cfg.Ledger, lim: cfg.Limiter}
+	if p.ledger == nil {
+		p.ledger = ledgerapi.NewClient(cfg.Conn, cfg.LedgerTimeout)
+	}
 	if p.lim == nil {
 		p.lim = ratelimit.New(cfg.Rate, cfg.Burst)
 		p.ownLim = true

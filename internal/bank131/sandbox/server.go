@@ -1,16 +1,14 @@
 package sandbox
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/httpserve"
 )
 
 var errNoWebhookURL = errors.New("no webhook URL configured")
@@ -38,9 +36,7 @@ type Server struct {
 	failedOnce  map[string]bool   // AmountInternalOnce: metadata already failed once
 	publicToken map[string]bool
 
-	httpSrv *http.Server
-	ln      net.Listener
-	serveWG sync.WaitGroup
+	httpSrv *httpserve.Server
 }
 
 // New returns a sandbox for cfg.
@@ -85,26 +81,18 @@ func (s *Server) Handler() http.Handler { return s }
 // Start listens on addr (e.g. "127.0.0.1:8131" or "127.0.0.1:0") and serves
 // in the background. URL returns the address it got.
 func (s *Server) Start(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	srv, err := httpserve.Listen(addr, s, httpserve.ShutdownGrace(2*time.Second), httpserve.Logger(s.log))
 	if err != nil {
-		return fmt.Errorf("sandbox: listen: %w", err)
+		return fmt.Errorf("sandbox: %w", err)
 	}
 	s.mu.Lock()
-	s.ln = ln
 	if s.publicURL == "" {
-		s.publicURL = "http://" + ln.Addr().String()
+		s.publicURL = srv.URL()
 	}
-	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	srv := s.httpSrv
+	s.httpSrv = srv
 	s.mu.Unlock()
-	s.serveWG.Add(1)
-	go func() {
-		defer s.serveWG.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("sandbox serve", logkey.Error, err)
-		}
-	}()
-	s.log.Info("bank131 sandbox listening", "addr", ln.Addr().String())
+	srv.Start()
+	s.log.Info("bank131 sandbox listening", "addr", srv.Addr())
 	return nil
 }
 
@@ -164,13 +152,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	var err error
 	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err = srv.Shutdown(ctx)
-		cancel()
-		if err != nil {
-			err = srv.Close()
-		}
-		s.serveWG.Wait()
+		err = srv.Shutdown()
 	}
 	s.hooks.close()
 	return err

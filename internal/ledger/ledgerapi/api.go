@@ -1,7 +1,9 @@
 // Package ledgerapi is the ledger's request/reply protocol over NATS: the
 // messages processors, relays and operator tools exchange with the ledger,
 // the job message the ledger releases, and a client. It does not import
-// SQLite, so processors on other hosts need only NATS.
+// SQLite, so processors on other hosts need only NATS. Its Error and Code
+// are payrun's one error vocabulary, which the HTTP answers share
+// (internal/httpapi).
 //
 // The ledger serves these endpoints as a nats.go/micro service named
 // "payrun-ledger"; every request and reply is JSON.
@@ -9,6 +11,9 @@ package ledgerapi
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/internal/money"
@@ -27,48 +32,124 @@ const (
 	ServiceName          = "payrun-ledger"
 )
 
-// Error codes in replies.
+// Code says what kind of refusal or failure an Error is. It is payrun's
+// one error vocabulary: the ledger's replies over NATS carry it, and every
+// HTTP error answer (internal/httpapi) maps it to a status.
+type Code string
+
+// Error codes. The first seven are the ledger's; the last three are
+// HTTP-only (uploads, webhooks).
 const (
-	CodeNotFound = "not_found" // no such batch, row or session
-	CodeIllegal  = "illegal"   // the transition is not allowed from the row's current state
-	CodeStale    = "stale"     // the request's guard (expected state, attempt, generation) no longer holds
-	CodeInvalid  = "invalid"   // the request itself is malformed
-	CodeInternal = "internal"  // the ledger failed; try again
+	CodeNotFound Code = "not_found" // no such batch, row or session
+	CodeIllegal  Code = "illegal"   // the transition is not allowed from the row's current state
+	CodeStale    Code = "stale"     // the request's guard (expected state, attempt, generation) no longer holds
+	CodeInvalid  Code = "invalid"   // the request itself is malformed
+	CodeInternal Code = "internal"  // the ledger failed; try again
 	// CodeConflict: the row already is in the requested state but the
 	// request's facts (payout id, session, error code) disagree with the
 	// recorded ones; nothing was changed.
-	CodeConflict = "conflict"
+	CodeConflict Code = "conflict"
 	// CodeForeignSession: the request names a bank session that is neither
 	// the row's session nor its confirm session. The ledger recorded it as
 	// evidence (and opened an exception when that session succeeded) but
 	// never changes the row for it. The caller should not retry.
-	CodeForeignSession = "foreign_session"
+	CodeForeignSession Code = "foreign_session"
+
+	CodeUnauthorized Code = "unauthorized" // the request's signature does not verify
+	CodeTooLarge     Code = "too_large"    // the request's body is over the limit
+	CodeUnavailable  Code = "unavailable"  // a dependency (JetStream) did not take it; retry later
 )
 
-// Error is the error part of a reply.
+// Error is payrun's application error: a Code and a message a user may
+// read. The ledger's refusals are Errors whether they come from the
+// in-process ledger.Service or over NATS from Client, and an error
+// answer over HTTP is {"error": Error}. An error that carries no Error is
+// internal: users see "internal error", the log sees the rest.
+//
+// An Error with no message marks the errors that wrap it
+// (fmt.Errorf("batch %s: %w", id, &Error{Code: CodeNotFound})): their
+// text is the message.
 type Error struct {
-	Code    string `json:"code"`
+	Code    Code   `json:"code"`
 	Message string `json:"message"`
 }
 
-func (e *Error) Error() string { return "ledger: " + e.Code + ": " + e.Message }
+// Errorf returns an Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
 
-// Evidence sources: who or what caused a transition.
+// Error returns the message, or the code in words when there is none.
+func (e *Error) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return strings.ReplaceAll(string(e.Code), "_", " ")
+}
+
+// ErrorCode returns the code of the Error in err's chain: CodeInternal
+// when there is none, "" for nil.
+func ErrorCode(err error) Code {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns what a user may read of err: its text when it
+// carries an Error other than CodeInternal, else "internal error" ("" for
+// nil).
+func ErrorMessage(err error) string {
+	switch ErrorCode(err) {
+	case "":
+		return ""
+	case CodeInternal:
+		return "internal error"
+	}
+	return err.Error()
+}
+
+// AsError returns err as the Error a reply carries: its code and
+// ErrorMessage (nil for nil).
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := err.(*Error); ok && e.Code != CodeInternal && e.Message != "" {
+		return e
+	}
+	return &Error{Code: ErrorCode(err), Message: ErrorMessage(err)}
+}
+
+// IsCode reports whether err carries an Error with code.
+func IsCode(err error, code Code) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// Source says who or what caused a transition.
+type Source string
+
+// Evidence sources.
 const (
-	SourceProcessor = "processor" // our own call to the bank and its answer
-	SourceWebhook   = "webhook"   // a verified Bank 131 webhook
-	SourceStatus    = "status"    // a session/status answer
-	SourceReport    = "report"    // the bank's daily report
-	SourceSweeper   = "sweeper"   // the ledger's own re-enqueue or deadline
-	SourceOperator  = "operator"  // a person, through the ledger command or HTTP
-	SourceLedger    = "ledger"    // the ledger itself: release, a batch cancellation
-	SourceDead      = "dead_letter"
+	SourceProcessor Source = "processor" // our own call to the bank and its answer
+	SourceWebhook   Source = "webhook"   // a verified Bank 131 webhook
+	SourceStatus    Source = "status"    // a session/status answer
+	SourceReport    Source = "report"    // the bank's daily report
+	SourceSweeper   Source = "sweeper"   // the ledger's own re-enqueue or deadline
+	SourceOperator  Source = "operator"  // a person, through the ledger command or HTTP
+	SourceLedger    Source = "ledger"    // the ledger itself: release, a batch cancellation
+	SourceDead      Source = "dead_letter"
 )
 
 // Evidence says why a transition happened; the ledger stores it with the
 // transition so reconciliation and auditors can follow every change.
 type Evidence struct {
-	Source   string `json:"source"`
+	Source   Source `json:"source"`
 	HookID   string `json:"hook_id,omitempty"`   // sha256 of the verified webhook body
 	HookType string `json:"hook_type,omitempty"` // ready_to_confirm, payment_finished, ...
 	Detail   string `json:"detail,omitempty"`    // free text, never a card number
@@ -249,18 +330,21 @@ type GateRequest struct {
 	Evidence    Evidence        `json:"evidence"`
 }
 
+// Decision is the gate's answer to a ready_to_confirm session.
+type Decision string
+
 // Gate decisions.
 const (
-	DecisionConfirm = "confirm" // this is the row's session and everything matches: call session/confirm
-	DecisionCancel  = "cancel"  // call session/cancel for this session; Reason says why
-	DecisionIgnore  = "ignore"  // nothing to do (duplicate hook for a row already past this point)
+	DecisionConfirm Decision = "confirm" // this is the row's session and everything matches: call session/confirm
+	DecisionCancel  Decision = "cancel"  // call session/cancel for this session; Reason says why
+	DecisionIgnore  Decision = "ignore"  // nothing to do (duplicate hook for a row already past this point)
 )
 
 // GateReply answers GateRequest. A confirm decision is recorded before the
 // reply is sent: the row is in StateConfirming with ConfirmSession = the
 // request's session, and no other session of the row can get a confirm.
 type GateReply struct {
-	Decision string    `json:"decision"`
+	Decision Decision  `json:"decision"`
 	Reason   string    `json:"reason,omitempty"`
 	Row      *RowState `json:"row,omitempty"`
 	Error    *Error    `json:"error,omitempty"`

@@ -134,9 +134,3 @@ func (c *Client) batchCommand(ctx context.Context, subject string, cmd BatchComm
 	}
 	return r.Batch, nil
 }
-
-// IsCode reports whether err is a ledger *Error with code.
-func IsCode(err error, code string) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Code == code
-}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/testutil"
+)
+
+// TestStatusFileAndNATS: `ledger status` reads the file and the running
+// ledger the same way: the same summaries, the same JSON, the same error
+// for an unknown batch; only the file adds a batch's reconciliation.
+func TestStatusFileAndNATS(t *testing.T) {
+	dir := t.TempDir()
+	srv := testutil.NATS(t)
+	nc, js := testutil.JetStream(t, srv.URL())
+	ctx := context.Background()
+	batch := publishRows(t, js, 3)
+
+	dbPath := filepath.Join(dir, "ledger.db")
+	db, err := ledger.Open(dbPath)
+	require.NoError(t, err)
+	defer db.Close()
+	svc := ledger.NewService(db, ledger.Config{ReleaseInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, svc.Start(ctx, nc))
+	defer svc.Close()
+	testutil.Eventually(t, 30*time.Second, 10*time.Millisecond, func() error {
+		b, err := db.Batch(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if n := b.ByState[payout.StateQueued]; n != 3 {
+			return fmt.Errorf("%d rows queued, want 3", n)
+		}
+		return nil
+	})
+	client := ledgerapi.NewClient(nc, 10*time.Second)
+
+	sources := map[string]statusSource{"file": db, "nats": client}
+	reads := map[string]*batchStatus{}
+	for name, src := range sources {
+		all, err := readStatus(ctx, src, "", 10, true)
+		require.NoError(t, err, name)
+		require.Len(t, all.Batches, 1, name)
+		one, err := readStatus(ctx, src, batch, 10, true)
+		require.NoError(t, err, name)
+		require.Equal(t, all.Batches, one.Batches, name)
+		reads[name] = one
+
+		_, err = readStatus(ctx, src, "b00000000000000000000", 10, true)
+		require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeNotFound), "%s: got %v", name, err)
+		require.Equal(t, "batch b00000000000000000000: not found", err.Error(), name)
+	}
+	require.Equal(t, reads["file"].Batches, reads["nats"].Batches)
+	require.NotNil(t, reads["file"].Reconciliation)
+	require.Nil(t, reads["nats"].Reconciliation, "the running ledger answers summaries only")
+
+	// The command: the same JSON either way; the table from the file ends
+	// with the reconciliation.
+	outputs := map[string]string{}
+	for name, args := range map[string][]string{"file": {"--db", dbPath}, "nats": {"--nats-url", srv.URL()}} {
+		var out bytes.Buffer
+		require.NoError(t, (&statusCommand{stdout: &out}).Run(ctx, append(args, "--batch", batch, "--json")), name)
+		var list []ledgerapi.BatchSummary
+		require.NoError(t, json.Unmarshal(out.Bytes(), &list), name)
+		require.Equal(t, batch, list[0].Batch)
+		outputs[name] = out.String()
+		out.Reset()
+		require.NoError(t, (&statusCommand{stdout: &out}).Run(ctx, append(args, "--batch", batch)), name)
+		require.Contains(t, out.String(), batch, name)
+		require.Contains(t, out.String(), "QUEUED", name)
+		if name == "file" {
+			require.Contains(t, out.String(), "RECONCILIATION", name)
+		}
+	}
+	require.Equal(t, outputs["file"], outputs["nats"])
+}
