@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -78,7 +77,7 @@ type ReportAmount struct {
 }
 
 func reportAmount(a money.Amount) ReportAmount {
-	return ReportAmount{Amount: decimal(a), Currency: a.Currency, Minor: a.Minor}
+	return ReportAmount{Amount: a.Decimal(), Currency: a.Currency, Minor: a.Minor}
 }
 
 func reportAmounts(t money.Totals) []ReportAmount {
@@ -532,24 +531,6 @@ func (s *sums) amounts() []ReportAmount {
 	return out
 }
 
-// decimal is money.Amount.Decimal without fmt: a report formats a few
-// hundred thousand amounts (TestDecimalAgrees holds them equal).
-func decimal(a money.Amount) string {
-	exp := money.Exponent(a.Currency)
-	if exp == 0 || a.Minor == math.MinInt64 {
-		return a.Decimal()
-	}
-	v, sign := a.Minor, ""
-	if v < 0 {
-		v, sign = -v, "-"
-	}
-	digits := strconv.FormatInt(v, 10)
-	if len(digits) <= exp {
-		digits = strings.Repeat("0", exp-len(digits)+1) + digits
-	}
-	return sign + digits[:len(digits)-exp] + "." + digits[len(digits)-exp:]
-}
-
 // redactCards masks what looks like a card number in free text (13 to 19
 // digits, spaces or dashes between, passing the Luhn check, not part of a
 // word such as a hex id): the last line of defence for text that came from
@@ -582,7 +563,7 @@ func (r *reconRow) reportRow() ReportRow {
 	amount := r.Amount
 	row := ReportRow{
 		Row: r.No, Reference: r.Reference, Method: r.Method, Recipient: r.Recipient, Destination: r.Destination,
-		Amount: decimal(r.Amount), Currency: r.Amount.Currency, AmountMinor: r.Amount.Minor, amount: &amount,
+		Amount: r.Amount.Decimal(), Currency: r.Amount.Currency, AmountMinor: r.Amount.Minor, amount: &amount,
 		Status: string(r.State), BankSession: r.ownSession(), BankPayout: r.PayoutID,
 		ErrorCode: r.ErrorCode, Reason: redactCards(r.Reason),
 		ReceivedAt: rfc3339(r.ReceivedAt), UpdatedAt: rfc3339(r.UpdatedAt), Attempts: r.Attempt,
@@ -596,12 +577,12 @@ func (r *reconRow) reportRow() ReportRow {
 	}
 	if r.Fee != nil {
 		fee := *r.Fee
-		row.Fee, row.FeeCurrency, row.fee = decimal(fee), fee.Currency, &fee
+		row.Fee, row.FeeCurrency, row.fee = fee.Decimal(), fee.Currency, &fee
 	}
 	if r.QuoteDest != nil {
 		dest := *r.QuoteDest
 		row.FXRate = r.QuoteRate
-		row.DestinationAmount, row.DestinationCurrency, row.dest = decimal(dest), dest.Currency, &dest
+		row.DestinationAmount, row.DestinationCurrency, row.dest = dest.Decimal(), dest.Currency, &dest
 	}
 	if h := r.Hook; h != nil {
 		switch {
@@ -610,7 +591,7 @@ func (r *reconRow) reportRow() ReportRow {
 		default:
 			row.Webhook = h.PayoutStatus
 			if h.Amount != nil && h.PayoutStatus == "succeeded" {
-				row.Webhook += " " + decimal(*h.Amount) + " " + h.Amount.Currency
+				row.Webhook += " " + h.Amount.Decimal() + " " + h.Amount.Currency
 			}
 			if h.ErrorCode != "" {
 				row.Webhook += " (" + h.ErrorCode + ")"
@@ -622,7 +603,7 @@ func (r *reconRow) reportRow() ReportRow {
 		if slices.ContainsFunc(r.Lines[:i], func(o *reportLine) bool { return o.Type == l.Type && o.Op == l.Op }) {
 			continue // the same operation in another report
 		}
-		lines = append(lines, l.Type+" "+l.Op+" "+decimal(l.Amount)+" "+l.Amount.Currency+" "+l.Date)
+		lines = append(lines, l.Type+" "+l.Op+" "+l.Amount.Decimal()+" "+l.Amount.Currency+" "+l.Date)
 	}
 	row.BankReport = strings.Join(lines, "; ")
 	return row
@@ -726,7 +707,7 @@ func moneyCell(a *money.Amount) cell {
 	if a == nil {
 		return cell{}
 	}
-	return cell{text: decimal(*a), amount: a}
+	return cell{text: a.Decimal(), amount: a}
 }
 
 // descriptionColumn follows reportColumns in CSV and XLSX.

@@ -163,7 +163,7 @@ func (rep *Report) summarySheet(f *excelize.File, st *xlsxStyles) error {
 				err = f.SetCellInt(SheetSummary, ref, int64(*c.num))
 			case c.amount != nil:
 				// The same number the Rows sheet writes as decimal text.
-				v, _ := strconv.ParseFloat(decimal(*c.amount), 64)
+				v, _ := strconv.ParseFloat(c.amount.Decimal(), 64)
 				if err = f.SetCellFloat(SheetSummary, ref, v, -1, 64); err == nil {
 					err = f.SetCellStyle(SheetSummary, ref, ref, st.money[money.Exponent(c.amount.Currency)])
 				}
