@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 
@@ -234,7 +233,6 @@ var noMeta = map[string]string{}
 // splits at its first separator even when the description holds one.
 func (db *DB) rowNotes(ctx context.Context, batch string) ([]rowNote, error) {
 	var out []rowNote
-	names := map[string]string{} // meta names, shared by the rows that have them
 	query := `SELECT row_no, ` + packed("meta", "description") + ` FROM rows
 		WHERE batch_id = ? AND (meta <> '' OR description <> '') ORDER BY row_no`
 	read := func(s scanner) error {
@@ -246,7 +244,7 @@ func (db *DB) rowNotes(ctx context.Context, batch string) ([]rowNote, error) {
 		meta, desc, _ := strings.Cut(text, sep)
 		n := rowNote{row: no, description: redactCards(desc), meta: noMeta}
 		if meta != "" {
-			m, err := parseMeta(meta, names)
+			m, err := parseMeta(meta)
 			if err != nil {
 				return fmt.Errorf("row %d: meta: %w", no, err)
 			}
@@ -266,27 +264,13 @@ func (db *DB) rowNotes(ctx context.Context, batch string) ([]rowNote, error) {
 	return out, err
 }
 
-// parseMeta reads a row's meta as ingest writes it: a JSON object of
-// strings. A value of another JSON type is kept as its JSON text. Names
-// and values go through redactCards; should two names become one, the
-// first in name order keeps its value. names interns the names.
-func parseMeta(text string, names map[string]string) (map[string]string, error) {
-	m, ok := parseMetaFast(text, names)
-	if !ok {
-		if err := gojson.Unmarshal([]byte(text), &m); err != nil {
-			var raw map[string]gojson.RawMessage
-			if err2 := gojson.Unmarshal([]byte(text), &raw); err2 != nil {
-				return nil, err
-			}
-			m = make(map[string]string, len(raw))
-			for k, v := range raw {
-				var str string
-				if gojson.Unmarshal(v, &str) != nil {
-					str = string(v)
-				}
-				m[k] = str
-			}
-		}
+// parseMeta reads a row's meta (see decodeMeta). Names and values go
+// through redactCards; should two names become one, the first in name
+// order keeps its value.
+func parseMeta(text string) (map[string]string, error) {
+	m, err := decodeMeta(text)
+	if err != nil {
+		return nil, err
 	}
 	if len(m) == 0 {
 		return noMeta, nil
@@ -311,58 +295,28 @@ func parseMeta(text string, names map[string]string) (map[string]string, error) 
 	return out, nil
 }
 
-// parseMetaFast reads meta in the form ingest writes it, {"name":"value",
-// …} without spaces, escapes or control characters, as substrings of text
-// (decoding every row's meta as JSON was about half of reading the meta of
-// a 100k-row batch). ok false: anything else, which parseMeta leaves to
-// the JSON decoder.
-func parseMetaFast(text string, names map[string]string) (m map[string]string, ok bool) {
-	if len(text) < 2 || text[0] != '{' || text[len(text)-1] != '}' || !utf8.ValidString(text) {
-		return nil, false
+// decodeMeta decodes a row's meta as the intake message carries it: a
+// JSON object of strings; a value of another JSON type is kept as its JSON
+// text, null as "". It is the report's one decoder of meta.
+func decodeMeta(text string) (map[string]string, error) {
+	var m map[string]string
+	err := gojson.Unmarshal([]byte(text), &m)
+	if err == nil {
+		return m, nil
 	}
-	for i := 0; i < len(text); i++ {
-		if text[i] < 0x20 || text[i] == '\\' {
-			return nil, false
-		}
+	var raw map[string]gojson.RawMessage
+	if gojson.Unmarshal([]byte(text), &raw) != nil {
+		return nil, err
 	}
-	s := text[1 : len(text)-1]
-	str := func() (string, bool) {
-		if len(s) < 2 || s[0] != '"' {
-			return "", false
+	m = make(map[string]string, len(raw))
+	for k, v := range raw {
+		var str string
+		if gojson.Unmarshal(v, &str) != nil {
+			str = string(v)
 		}
-		end := strings.IndexByte(s[1:], '"')
-		if end < 0 {
-			return "", false
-		}
-		v := s[1 : 1+end]
-		s = s[2+end:]
-		return v, true
+		m[k] = str
 	}
-	m = make(map[string]string, 1+strings.Count(s, `","`)/2)
-	for len(s) > 0 {
-		k, ok := str()
-		if !ok || len(s) == 0 || s[0] != ':' {
-			return nil, false
-		}
-		s = s[1:]
-		v, ok := str()
-		if !ok {
-			return nil, false
-		}
-		if len(s) > 0 {
-			if s[0] != ',' || len(s) == 1 {
-				return nil, false
-			}
-			s = s[1:]
-		}
-		if n, seen := names[k]; seen {
-			k = n
-		} else {
-			names[k] = k
-		}
-		m[k] = v
-	}
-	return m, true
+	return m, nil
 }
 
 // addNotes puts the notes (in row order) on the report's rows (in row
