@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -352,28 +351,21 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*batchData, error) {
 	run("webhooks", func() error {
 		// By the metadata (covering index), and by session for the few
 		// webhooks without it.
-		cols := packed("e.session_id", "e.type", "e.payout_status", "e.amount_minor", "e.currency", "e.error_code",
-			"e.stream_seq", "e.recorded_at")
+		const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
 		return eachRow(ctx, db.r, `SELECT coalesce(e.ref_row, 0), `+cols+` FROM bank_events e
 			WHERE e.ref_batch = ? AND e.type IN ('payment_finished', 'payment_refunded')
 			UNION ALL SELECT s.row_no, `+cols+` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
 			WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?`,
 			[]any{batch, batch}, func(s scanner) error {
 				h := &hookRec{}
-				var text string
-				if err := s.Scan(&h.row, &text); err != nil {
+				var amount sql.NullInt64
+				if err := s.Scan(&h.row, &h.session, &h.Type, &h.PayoutStatus, &amount, &h.currency, &h.ErrorCode,
+					&h.seq, &h.recorded); err != nil {
 					return err
 				}
-				f := strings.Split(text, sep)
-				if len(f) != 8 {
-					return nil // a separator inside a field: not a webhook we wrote down
+				if amount.Valid {
+					h.Amount = &money.Amount{Minor: amount.Int64, Currency: h.currency}
 				}
-				h.session, h.Type, h.PayoutStatus, h.currency, h.ErrorCode, h.recorded = f[0], f[1], f[2], f[4], f[5], f[7]
-				if f[3] != "" {
-					v, _ := strconv.ParseInt(f[3], 10, 64)
-					h.Amount = &money.Amount{Minor: v, Currency: h.currency}
-				}
-				h.seq, _ = strconv.ParseInt(f[6], 10, 64)
 				hooks = append(hooks, h)
 				return nil
 			})
@@ -411,21 +403,14 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*batchData, error) {
 		}); err != nil {
 			return err
 		}
-		return eachRow(ctx, db.r, `SELECT row_no, line, `+packed("report_id", "operation_id", "session_id", "type",
-			"transaction_date", "amount_minor", "currency")+` FROM bank_report_lines WHERE batch_id = ?`,
+		return eachRow(ctx, db.r, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
+			amount_minor, currency FROM bank_report_lines WHERE batch_id = ?`,
 			[]any{batch}, func(s scanner) error {
 				l := &reportLine{}
-				var text string
-				if err := s.Scan(&l.RefRow, &l.Line, &text); err != nil {
+				if err := s.Scan(&l.RefRow, &l.Line, &l.Report, &l.Op, &l.Session, &l.Type, &l.Date,
+					&l.Amount.Minor, &l.Amount.Currency); err != nil {
 					return err
 				}
-				f := strings.Split(text, sep)
-				if len(f) != 7 {
-					return fmt.Errorf("report line %d: unexpected separator in its fields", l.Line)
-				}
-				l.Report, l.Op, l.Session, l.Type, l.Date = f[0], f[1], f[2], f[3], f[4]
-				l.Amount.Minor, _ = strconv.ParseInt(f[5], 10, 64)
-				l.Amount.Currency = f[6]
 				lines = append(lines, l)
 				return nil
 			})
@@ -527,28 +512,6 @@ type statusRec struct {
 	to  string
 }
 
-// sep separates the fields of a packed column (see packed).
-const sep = "\x1f"
-
-// packed is an SQL expression that joins columns into one text value,
-// NULL as "". Wide reads of 100k rows spend most of their time converting
-// columns one by one in the driver; one text column per row split in Go
-// reads a batch about twice as fast (bench/README.md). Callers check the
-// number of fields: a separator inside a value (ingest refuses control
-// characters, but the ledger does not rely on it) takes the slow path.
-func packed(cols ...string) string {
-	parts := make([]string, len(cols))
-	for i, c := range cols {
-		parts[i] = "coalesce(" + c + ", '')"
-	}
-	return strings.Join(parts, " || char(31) || ")
-}
-
-// rowCols are the row columns the reconciliation reads, in order.
-var rowCols = []string{"r.amount_minor", "r.attempt", "r.fee_minor", "r.paid_minor", "r.quote_id", "r.reference", "r.method",
-	"r.currency", "r.recipient", "r.destination", "r.state", "r.session_id", "r.confirm_session", "r.payout_id", "r.error_code",
-	"r.reason", "r.fee_currency", "r.paid_currency", "r.received_at", "r.moved_at", "r.updated_at"}
-
 // loadRows reads the batch's rows with their quotes, in row order.
 func (d *batchData) loadRows(ctx context.Context, db *sql.DB, batch string) error {
 	quotes := map[int64]*ledgerapi.Quote{}
@@ -566,40 +529,26 @@ func (d *batchData) loadRows(ctx context.Context, db *sql.DB, batch string) erro
 	}
 	d.rows = make([]*reconRow, 0, 1024)
 	var latest string
-	err := eachRow(ctx, db, `SELECT r.row_no, `+packed(rowCols...)+` FROM rows r WHERE r.batch_id = ? ORDER BY r.row_no`,
+	err := eachRow(ctx, db, `SELECT row_no, amount_minor, currency, attempt, fee_minor, fee_currency, paid_minor, paid_currency,
+		quote_id, reference, method, recipient, destination, state, session_id, confirm_session, payout_id, error_code, reason,
+		received_at, moved_at, updated_at FROM rows WHERE batch_id = ? ORDER BY row_no`,
 		[]any{batch}, func(s scanner) error {
 			r := &reconRow{}
-			var text string
-			if err := s.Scan(&r.No, &text); err != nil {
+			var fee, paid, quote sql.NullInt64
+			var feeCur, paidCur string
+			if err := s.Scan(&r.No, &r.Amount.Minor, &r.Amount.Currency, &r.Attempt, &fee, &feeCur, &paid, &paidCur,
+				&quote, &r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
+				&r.PayoutID, &r.ErrorCode, &r.Reason, &r.ReceivedAt, &r.MovedAt, &r.UpdatedAt); err != nil {
 				return err
 			}
-			f := strings.Split(text, sep)
-			if len(f) != len(rowCols) {
-				var err error
-				if f, err = rowFields(ctx, db, batch, r.No); err != nil {
-					return err
-				}
+			if fee.Valid {
+				r.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
 			}
-			num := func(s string) (int64, bool) {
-				v, err := strconv.ParseInt(s, 10, 64)
-				return v, err == nil
+			if paid.Valid {
+				r.Paid = &money.Amount{Minor: paid.Int64, Currency: paidCur}
 			}
-			r.Amount.Minor, _ = num(f[0])
-			attempt, _ := num(f[1])
-			r.Attempt = int(attempt)
-			r.Reference, r.Method, r.Amount.Currency, r.Recipient, r.Destination = f[5], f[6], f[7], f[8], f[9]
-			r.State, r.SessionID, r.ConfirmSession, r.PayoutID, r.ErrorCode = payout.State(f[10]), f[11], f[12], f[13], f[14]
-			r.Reason, r.ReceivedAt, r.MovedAt, r.UpdatedAt = f[15], f[18], f[19], f[20]
-			if v, ok := num(f[2]); ok {
-				r.Fee = &money.Amount{Minor: v, Currency: f[16]}
-			}
-			if v, ok := num(f[3]); ok {
-				r.Paid = &money.Amount{Minor: v, Currency: f[17]}
-			}
-			if id, ok := num(f[4]); ok {
-				if q := quotes[id]; q != nil {
-					r.QuoteRate, r.QuoteSource, r.QuoteDest = q.FXRate, &q.Source, &q.Destination
-				}
+			if q := quotes[quote.Int64]; quote.Valid && q != nil {
+				r.QuoteRate, r.QuoteSource, r.QuoteDest = q.FXRate, &q.Source, &q.Destination
 			}
 			latest = max(latest, r.UpdatedAt)
 			d.rows = append(d.rows, r)
@@ -608,25 +557,6 @@ func (d *batchData) loadRows(ctx context.Context, db *sql.DB, batch string) erro
 		})
 	d.seen(latest) // the only goroutine of loadBatch that touches asOf
 	return err
-}
-
-// rowFields reads one row's fields column by column: the slow path of
-// loadRows for a row whose text holds the separator.
-func rowFields(ctx context.Context, db *sql.DB, batch string, row int) ([]string, error) {
-	f := make([]sql.NullString, len(rowCols))
-	ptrs := make([]any, len(f))
-	for i := range f {
-		ptrs[i] = &f[i]
-	}
-	if err := db.QueryRowContext(ctx, `SELECT `+strings.Join(rowCols, ", ")+` FROM rows r WHERE r.batch_id = ? AND r.row_no = ?`,
-		batch, row).Scan(ptrs...); err != nil {
-		return nil, fmt.Errorf("row %d: %w", row, err)
-	}
-	out := make([]string, len(f))
-	for i, v := range f {
-		out[i] = v.String
-	}
-	return out, nil
 }
 
 // eachRow runs a query on the read pool and calls fn for every row.

@@ -228,38 +228,34 @@ type rowNote struct {
 var noMeta = map[string]string{}
 
 // rowNotes reads the description and meta of the batch's rows that have
-// either, in row order. The two columns come packed as one text value (see
-// packed): meta is JSON, which cannot hold a raw separator, so the text
-// splits at its first separator even when the description holds one.
+// either, in row order.
 func (db *DB) rowNotes(ctx context.Context, batch string) ([]rowNote, error) {
 	var out []rowNote
-	query := `SELECT row_no, ` + packed("meta", "description") + ` FROM rows
-		WHERE batch_id = ? AND (meta <> '' OR description <> '') ORDER BY row_no`
 	read := func(s scanner) error {
-		var no int
-		var text string
-		if err := s.Scan(&no, &text); err != nil {
+		var n rowNote
+		var meta string
+		if err := s.Scan(&n.row, &meta, &n.description); err != nil {
 			return err
 		}
-		meta, desc, _ := strings.Cut(text, sep)
-		n := rowNote{row: no, description: redactCards(desc), meta: noMeta}
+		n.description, n.meta = redactCards(n.description), noMeta
 		if meta != "" {
 			m, err := parseMeta(meta)
 			if err != nil {
-				return fmt.Errorf("row %d: meta: %w", no, err)
+				return fmt.Errorf("row %d: meta: %w", n.row, err)
 			}
 			n.meta = m
 		}
 		out = append(out, n)
 		return nil
 	}
-	err := eachRow(ctx, db.r, query, []any{batch}, read)
+	err := eachRow(ctx, db.r, `SELECT row_no, meta, description FROM rows
+		WHERE batch_id = ? AND (meta <> '' OR description <> '') ORDER BY row_no`, []any{batch}, read)
 	if err != nil && strings.Contains(err.Error(), "no such column: description") {
 		// A ledger file the running ledger has not migrated yet (a
 		// read-only reader is newer): no row has a description.
 		out = out[:0]
-		query = `SELECT row_no, meta FROM rows WHERE batch_id = ? AND meta <> '' ORDER BY row_no`
-		err = eachRow(ctx, db.r, query, []any{batch}, read)
+		err = eachRow(ctx, db.r, `SELECT row_no, meta, '' FROM rows WHERE batch_id = ? AND meta <> '' ORDER BY row_no`,
+			[]any{batch}, read)
 	}
 	return out, err
 }
