@@ -20,6 +20,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // Report formats.
@@ -770,16 +771,6 @@ func (rep *Report) summaryLines() [][]cell {
 	return out
 }
 
-// safeCell keeps a spreadsheet from reading text as a formula: a value
-// that starts with = + - @ tab or carriage return gets a leading
-// apostrophe.
-func safeCell(s string) string {
-	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
-		return "'" + s
-	}
-	return s
-}
-
 // WriteCSV writes the rows (one line each, header first), an empty line,
 // and the summary lines under their own header. Every record has the same
 // number of fields, so any CSV reader takes the file as one table.
@@ -791,7 +782,7 @@ func (rep *Report) WriteCSV(w io.Writer) error {
 	put := func(cells []cell) error {
 		clear(rec)
 		for i, c := range cells {
-			rec[i] = safeCell(c.text)
+			rec[i] = spreadsheet.SafeCell(c.text)
 		}
 		return cw.Write(rec)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // Sheet names of the XLSX report.
@@ -168,7 +169,7 @@ func (rep *Report) summarySheet(f *excelize.File, st *xlsxStyles) error {
 					err = f.SetCellStyle(SheetSummary, ref, ref, st.money[money.Exponent(c.amount.Currency)])
 				}
 			case c.text != "":
-				err = f.SetCellStr(SheetSummary, ref, safeCell(c.text))
+				err = f.SetCellStr(SheetSummary, ref, spreadsheet.SafeCell(c.text))
 			}
 			if err != nil {
 				return err
@@ -242,7 +243,7 @@ func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 			bw.WriteString(c.text)
 			bw.WriteString("</v></c>")
 		default:
-			text := xlsxText(safeCell(c.text))
+			text := xlsxText(spreadsheet.SafeCell(c.text))
 			bw.WriteString(` t="inlineStr"><is><t`)
 			if text != strings.TrimSpace(text) {
 				bw.WriteString(` xml:space="preserve"`)
