@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -682,13 +683,13 @@ func (d *batchData) reconcile() *Reconciliation {
 		seenOps := map[string]bool{}
 		for _, l := range r.Lines {
 			switch l.Type {
-			case ledgerapi.ReportAdvice:
+			case bank131.ReportAdvice:
 				if !seenOps[l.Op] {
 					seenOps[l.Op] = true
 					advice = append(advice, l)
 					reported.Add(l.Amount)
 				}
-			case ledgerapi.ReportRefund:
+			case bank131.ReportRefund:
 				refunds = append(refunds, l)
 			}
 		}
@@ -795,7 +796,7 @@ func (d *batchData) reconcile() *Reconciliation {
 
 	// The batch as a whole.
 	for _, l := range d.orphans {
-		if l.Type == ledgerapi.ReportAdvice {
+		if l.Type == bank131.ReportAdvice {
 			reported.Add(l.Amount)
 		}
 		add(ExceptionNotInRecords, 0, l.Op+"/"+l.Type, "the bank's report lists %s %s of %s, session %q, for row %s/%d, which the ledger does not know",

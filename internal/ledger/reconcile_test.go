@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/bank131"
-	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -34,7 +33,7 @@ type bankLine struct {
 func bankReportCSV(lines ...bankLine) string {
 	var sb strings.Builder
 	w := csv.NewWriter(&sb)
-	w.Write(bankReportColumns)
+	w.Write(bank131.ReportColumns)
 	for _, l := range lines {
 		meta := ""
 		if l.batch != "" {
@@ -42,7 +41,7 @@ func bankReportCSV(lines ...bankLine) string {
 		}
 		typ, at, cur, fee := l.typ, l.at, l.currency, l.fee
 		if typ == "" {
-			typ = ledgerapi.ReportAdvice
+			typ = bank131.ReportAdvice
 		}
 		if at.IsZero() {
 			at = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -147,10 +146,6 @@ func rowStatus(rec *Reconciliation, row int) RowReconciliation {
 		}
 	}
 	return RowReconciliation{}
-}
-
-func TestBankReportHeaderIsTheSandboxs(t *testing.T) {
-	require.Equal(t, sandbox.ReportHeader, bankReportColumns)
 }
 
 // TestReconcileCategories constructs every reconciliation status and
@@ -264,7 +259,7 @@ func TestReconcileCategories(t *testing.T) {
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
 				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
-					bankLine{op: "rf_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01", typ: ledgerapi.ReportRefund})
+					bankLine{op: "rf_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01", typ: bank131.ReportRefund})
 				require.Equal(t, payout.StateReturned, mustRow(t, e.s, e.b, 1).State)
 			},
 			want: map[int]string{1: ReconException},
@@ -471,79 +466,6 @@ func TestImportSameFileTwiceChangesNothing(t *testing.T) {
 	require.Equal(t, before, dump(t, s.db))
 }
 
-func TestParseBankReport(t *testing.T) {
-	good := bankReportCSV(bankLine{op: "po_1", session: "ps_1", batch: "b0123456789abcdef0123", row: 7, amount: "1500.50"},
-		bankLine{op: "rf_1", session: "ps_1", amount: "12", typ: "Refund", at: time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)})
-	tests := []struct {
-		name, file, source string
-		days               []string
-		wantDays           []string
-		wantErr            string
-	}{
-		{name: "sandbox name", file: good, source: "all_2026-11-20_2026-11-22.csv", wantDays: []string{"2026-11-20", "2026-11-21", "2026-11-22"}},
-		{name: "URL date", file: good, source: "http://127.0.0.1:9/sandbox/report?date=2026-11-24", wantDays: []string{"2026-11-24"}},
-		{name: "lines' dates", file: good, source: "report.csv", wantDays: []string{"2026-11-25", "2026-11-26"}},
-		{name: "explicit days", file: good, source: "all_2026-11-20_2026-11-22.csv", days: []string{"2026-11-30"}, wantDays: []string{"2026-11-30"}},
-		{name: "columns in another order, BOM", source: "x.csv", wantDays: []string{"2026-11-25"},
-			file: "\ufeffcurrency,amount,operationId,paymentSessionId,paymentSessionMerchantMetadata,typeOfPayment,transactionDate,finishedAt\n" +
-				"RUB,1 500.00,po_1,ps_1,,Advice,2026-11-25,2026-11-25T09:00:00Z\n"},
-		{name: "missing column", file: "operationId,amount\npo_1,1\n", source: "x.csv", wantErr: "header lacks paymentSessionId"},
-		{name: "float amount", source: "x.csv", wantErr: "line 1: amount \"1e3\"",
-			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,2026-11-25,x,1e3,RUB,0,RUB,0,card,c\n"},
-		{name: "too many decimals", source: "x.csv", wantErr: "too many decimal places",
-			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,2026-11-25,x,1.001,RUB,0,RUB,0,card,c\n"},
-		{name: "bad date", source: "x.csv", wantErr: "transactionDate",
-			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,25.11.2026,x,1.00,RUB,0,RUB,0,card,c\n"},
-		{name: "no operation", source: "x.csv", wantErr: "no operationId",
-			file: strings.Join(bankReportColumns, ",") + "\n,ps_1,,Advice,2026-11-25,x,1.00,RUB,0,RUB,0,card,c\n"},
-		{name: "empty", file: "", source: "x.csv", wantErr: "empty file"},
-		{name: "bad explicit day", file: good, source: "x.csv", days: []string{"yesterday"}, wantErr: "not YYYY-MM-DD"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rep, err := ParseBankReport(strings.NewReader(tt.file), tt.source, tt.days...)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.wantDays, rep.Days)
-			require.Len(t, rep.ID, 64)
-			require.NotEmpty(t, rep.Lines)
-		})
-	}
-	rep, err := ParseBankReport(strings.NewReader(good), "x.csv")
-	require.NoError(t, err)
-	require.Equal(t, money.New(150050, "RUB"), rep.Lines[0].Amount)
-	require.Equal(t, money.New(1000, "RUB"), *rep.Lines[0].Fee)
-	ref, err := payout.ParseBankRef([]byte(rep.Lines[0].Metadata))
-	require.NoError(t, err)
-	require.Equal(t, 7, ref.Row)
-	require.Equal(t, money.New(1200, "RUB"), rep.Lines[1].Amount)
-}
-
-func TestReportChunks(t *testing.T) {
-	var lines []bankLine
-	for i := 1; i <= 50; i++ {
-		lines = append(lines, bankLine{op: fmt.Sprintf("po_%d", i), session: fmt.Sprintf("ps_%d", i), amount: "1.00"})
-	}
-	rep, err := ParseBankReport(strings.NewReader(bankReportCSV(lines...)), "all_2026-11-25_2026-11-25.csv")
-	require.NoError(t, err)
-	chunks := rep.Chunks(2000)
-	require.Greater(t, len(chunks), 3)
-	n := 0
-	for i, c := range chunks {
-		require.Equal(t, i == len(chunks)-1, c.Final)
-		require.Equal(t, 50, c.Total)
-		n += len(c.Lines)
-	}
-	require.Equal(t, 50, n)
-	empty, err := ParseBankReport(strings.NewReader(bankReportCSV()), "x_2026-11-25.csv")
-	require.NoError(t, err)
-	require.Len(t, empty.Chunks(0), 1)
-	require.True(t, empty.Chunks(0)[0].Final)
-}
-
 // TestImportOverNATS sends a report to the running ledger in small chunks,
 // as `ledger import-report` does, and again: the second time changes nothing.
 func TestImportOverNATS(t *testing.T) {
@@ -557,7 +479,7 @@ func TestImportOverNATS(t *testing.T) {
 	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
 	payRow(t, s, b.ID, 2, "ps_2", "po_2", rowAmount(2))
 
-	rep, err := ParseBankReport(strings.NewReader(bankReportCSV(
+	rep, err := bank131.ParseDailyReport(strings.NewReader(bankReportCSV(
 		bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"},
 		bankLine{op: "po_2", session: "ps_2", batch: b.ID, row: 2, amount: "1000.02"},
 		bankLine{op: "po_3", session: "ps_3", batch: b.ID, row: 3, amount: "1000.03"},
@@ -565,7 +487,7 @@ func TestImportOverNATS(t *testing.T) {
 	require.NoError(t, err)
 	client := ledgerapi.NewClient(env.nc, 10*time.Second)
 	ctx := context.Background()
-	res, err := SendBankReport(ctx, client, rep, 600)
+	res, err := ledgerapi.SendBankReport(ctx, client, rep, 600)
 	require.NoError(t, err)
 	require.True(t, res.Complete)
 	require.Equal(t, 3, res.New)
@@ -577,7 +499,7 @@ func TestImportOverNATS(t *testing.T) {
 	require.Equal(t, ReconMatched, rowStatus(rec, 2).Status)
 	require.Equal(t, ReconAwaitingBank, rowStatus(rec, 3).Status)
 
-	again, err := SendBankReport(ctx, client, rep, 600)
+	again, err := ledgerapi.SendBankReport(ctx, client, rep, 600)
 	require.NoError(t, err)
 	require.True(t, again.Already)
 	require.Zero(t, again.New)

@@ -17,7 +17,6 @@ import (
 	gojson "github.com/goccy/go-json"
 
 	"github.com/payrun/payrun/internal/bank131"
-	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/spreadsheet"
@@ -409,7 +408,7 @@ func (rec *Reconciliation) Report() *Report {
 	reported := newSums()
 	addOps := func(lines []*reportLine) {
 		for i, l := range lines {
-			if l.Type == ledgerapi.ReportAdvice &&
+			if l.Type == bank131.ReportAdvice &&
 				!slices.ContainsFunc(lines[:i], func(o *reportLine) bool { return o.Type == l.Type && o.Op == l.Op }) {
 				reported.add(l.Amount)
 			}

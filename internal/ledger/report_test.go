@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -162,7 +163,7 @@ func goldenLedger(t *testing.T) (*Service, *clock, string) {
 			amount: a.Decimal(), currency: a.Currency}
 	}
 	refund := line(7, rub(4500000))
-	refund.op, refund.typ, refund.at = "rf_7", ledgerapi.ReportRefund, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	refund.op, refund.typ, refund.at = "rf_7", bank131.ReportRefund, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	second := line(8, rub(3999999))
 	second.op, second.session = "po_8b", "ps_8b"
 	orphan := line(99, rub(100000))
