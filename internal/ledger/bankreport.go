@@ -14,6 +14,7 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // ImportBankReport records a bank daily report read from r: every line as
@@ -238,7 +239,7 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.Re
 			ref, _ := payout.ParseBankRef([]byte(l.Metadata))
 			detail += fmt.Sprintf(" (its metadata names row %s/%d, which the ledger does not know)", batch, ref.Row)
 		}
-		opened, err := openException(tx, ExceptionNotInRecords, l.OperationID+"/"+l.Type, batch, 0, detail)
+		opened, err := openException(tx, reconcile.PaidNotInRecords, l.OperationID+"/"+l.Type, batch, 0, detail)
 		if err == nil && opened {
 			s.log.Error("bank report: operation not in our records", LogKeyBatch, batch, LogKeyOperation, l.OperationID,
 				LogKeySession, l.SessionID)
@@ -296,7 +297,7 @@ func (db *DB) batchesActiveOn(ctx context.Context, days []string) ([]string, err
 	last, _ := time.Parse(time.DateOnly, slices.Max(days))
 	rows, err := db.r.QueryContext(ctx, `SELECT id FROM batches WHERE released_at IS NOT NULL AND released_at < ?
 		AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id`,
-		formatTime(last.AddDate(0, 0, 1)), formatTime(first.Add(-reportGrace)))
+		formatTime(last.AddDate(0, 0, 1)), formatTime(first.Add(-reconcile.ReportGrace)))
 	if err != nil {
 		return nil, fmt.Errorf("find batches active on %v: %w", days, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // maxDeliveriesAdvisory is the part of JetStream's MAX_DELIVERIES advisory
@@ -73,7 +74,7 @@ func (s *Service) fetchOriginal(adv maxDeliveriesAdvisory) ([]byte, string) {
 func (s *Service) recordDead(tx *Tx, data []byte) error {
 	var adv maxDeliveriesAdvisory
 	if err := json.Unmarshal(data, &adv); err != nil || adv.Stream == "" {
-		_, err := openException(tx, ExceptionDeadLetter, fmt.Sprintf("unreadable/%x", sha8(data)), "", 0,
+		_, err := openException(tx, reconcile.DeadLetter, fmt.Sprintf("unreadable/%x", sha8(data)), "", 0,
 			"a dead-letter advisory could not be read")
 		return err
 	}
@@ -82,14 +83,14 @@ func (s *Service) recordDead(tx *Tx, data []byte) error {
 	key := fmt.Sprintf("%s/%d", adv.Stream, adv.StreamSeq)
 	base := fmt.Sprintf("%s message %d exhausted %d deliveries on consumer %s", adv.Stream, adv.StreamSeq, adv.Deliveries, adv.Consumer)
 	if orig == nil {
-		_, err := openException(tx, ExceptionDeadLetter, key, "", 0, base+"; "+gone)
+		_, err := openException(tx, reconcile.DeadLetter, key, "", 0, base+"; "+gone)
 		return err
 	}
 	switch adv.Stream {
 	case queue.StreamJobs:
 		var j ledgerapi.Job
 		if err := json.Unmarshal(orig, &j); err != nil || j.Batch == "" {
-			_, err := openException(tx, ExceptionDeadLetter, key, "", 0, base+"; not a job")
+			_, err := openException(tx, reconcile.DeadLetter, key, "", 0, base+"; not a job")
 			return err
 		}
 		ref := ""
@@ -97,7 +98,7 @@ func (s *Service) recordDead(tx *Tx, data []byte) error {
 			ref = r.Reference
 			s.log.Error("dead letter", LogKeyBatch, j.Batch, LogKeyRow, j.Row, LogKeyReference, r.Reference, LogKeyState, r.State)
 		}
-		_, err := openException(tx, ExceptionDeadLetter, key, j.Batch, j.Row,
+		_, err := openException(tx, reconcile.DeadLetter, key, j.Batch, j.Row,
 			fmt.Sprintf("%s job (gen %d) for row %d (%s) could not be processed: %s", j.Kind, j.Gen, j.Row, ref, base))
 		return err
 	case queue.StreamHooks:
@@ -119,11 +120,11 @@ func (s *Service) recordDead(tx *Tx, data []byte) error {
 				batch, row = "", 0
 			}
 		}
-		_, err := openException(tx, ExceptionDeadLetter, key, batch, row,
+		_, err := openException(tx, reconcile.DeadLetter, key, batch, row,
 			fmt.Sprintf("%s webhook for session %s could not be processed: %s", ev.Type, ev.SessionID, base))
 		return err
 	}
-	_, err := openException(tx, ExceptionDeadLetter, key, "", 0, base)
+	_, err := openException(tx, reconcile.DeadLetter, key, "", 0, base)
 	return err
 }
 
