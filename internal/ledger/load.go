@@ -110,14 +110,14 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSumm
 		// By the metadata (covering index), and by session for the few
 		// webhooks without it.
 		const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
+		var amount sql.NullInt64 // scanned into for every webhook
+		var currency string
 		return eachRow(ctx, db.r, `SELECT coalesce(e.ref_row, 0), `+cols+` FROM bank_events e
 			WHERE e.ref_batch = ? AND e.type IN ('payment_finished', 'payment_refunded')
 			UNION ALL SELECT s.row_no, `+cols+` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
 			WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?`,
 			[]any{batch, batch}, func(s scanner) error {
 				h := &hookRec{}
-				var amount sql.NullInt64
-				var currency string
 				if err := s.Scan(&h.row, &h.session, &h.Type, &h.PayoutStatus, &amount, &currency, &h.ErrorCode,
 					&h.seq, &h.recorded); err != nil {
 					return err
@@ -286,13 +286,17 @@ func (ld *batchLoad) loadRows(ctx context.Context, db *sql.DB, batch string) err
 	}
 	ld.d.Rows = make([]*reconcile.Row, 0, 1024)
 	var latest string
+	// The columns that need converting, scanned into the same variables
+	// for every row (locals handed to Scan would each be allocated).
+	var (
+		fee, paid, quote                          sql.NullInt64
+		feeCur, paidCur, received, moved, updated string
+	)
 	err := eachRow(ctx, db, `SELECT row_no, amount_minor, currency, attempt, fee_minor, fee_currency, paid_minor, paid_currency,
 		quote_id, reference, method, recipient, destination, state, session_id, confirm_session, payout_id, error_code, reason,
 		received_at, moved_at, updated_at FROM rows WHERE batch_id = ? ORDER BY row_no`,
 		[]any{batch}, func(s scanner) error {
 			r := &reconcile.Row{}
-			var fee, paid, quote sql.NullInt64
-			var feeCur, paidCur, received, moved, updated string
 			if err := s.Scan(&r.No, &r.Amount.Minor, &r.Amount.Currency, &r.Attempt, &fee, &feeCur, &paid, &paidCur,
 				&quote, &r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
 				&r.PayoutID, &r.ErrorCode, &r.Reason, &received, &moved, &updated); err != nil {

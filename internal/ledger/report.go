@@ -47,9 +47,10 @@ func (rec *Reconciliation) Report() *report.Report {
 // either, in row order.
 func (db *DB) rowNotes(ctx context.Context, batch string) ([]report.Note, error) {
 	var out []report.Note
+	var n report.Note // scanned into for every row, then copied
+	var meta string
 	read := func(s scanner) error {
-		var n report.Note
-		var meta string
+		n.Meta = nil
 		if err := s.Scan(&n.Row, &meta, &n.Description); err != nil {
 			return err
 		}
