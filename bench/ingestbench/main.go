@@ -29,6 +29,7 @@ import (
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/batch/batchtest"
 	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/queue/natsserver"
 	"github.com/payrun/payrun/internal/secret"
@@ -295,7 +296,7 @@ func benchIngest(dir, path string, n int) error {
 			return err
 		}
 		row.Batch = res.Batch
-		b, _ := ingest.EncodeRow(row)
+		b := intake.EncodeRow(row)
 		total += len(b)
 		if count++; count == 1000 {
 			break

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -59,9 +60,9 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer rc.Close()
 	if len(days) == 0 {
-		days = ledger.DaysFromName(source)
+		days = bank131.DaysFromName(source)
 	}
-	rep, err := ledger.ParseBankReport(rc, source, days...)
+	rep, err := bank131.ParseDailyReport(rc, source, days...)
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 		defer nc.Close()
 		client := ledgerapi.NewClient(nc, 5*time.Minute)
 		max := int(nc.MaxPayload()) - 64<<10
-		if res, err = ledger.SendBankReport(ctx, client, rep, max); err != nil {
+		if res, err = ledgerapi.SendBankReport(ctx, client, rep, max); err != nil {
 			return err
 		}
 	}
@@ -130,7 +131,7 @@ func openReport(ctx context.Context, arg string) (io.ReadCloser, string, error) 
 			return nil, "", fmt.Errorf("bank report %s: %s: %s", arg, resp.Status, strings.TrimSpace(string(body)))
 		}
 		source := arg
-		if ledger.DaysFromName(arg) == nil {
+		if bank131.DaysFromName(arg) == nil {
 			if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil && params["filename"] != "" {
 				source = arg + "#" + params["filename"]
 			}

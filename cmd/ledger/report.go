@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // reportCommand writes a batch's reconciliation report from the SQLite
@@ -41,18 +42,18 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 		return errors.New("--batch is required (and nothing else)")
 	}
 	if *format == "" {
-		*format = ledger.FormatCSV
-		if ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(*out)), "."); slices.Contains(ledger.ReportFormats, ext) {
+		*format = report.FormatCSV
+		if ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(*out)), "."); slices.Contains(report.Formats, ext) {
 			*format = ext
 		}
 	}
-	if !slices.Contains(ledger.ReportFormats, *format) {
+	if !slices.Contains(report.Formats, *format) {
 		return fmt.Errorf("--format %q: want csv, json or xlsx", *format)
 	}
 	stdout := c.stdout
 	if stdout == nil {
 		stdout = os.Stdout
-		if *out == "" && *format == ledger.FormatXLSX && term.IsTerminal(int(os.Stdout.Fd())) {
+		if *out == "" && *format == report.FormatXLSX && term.IsTerminal(int(os.Stdout.Fd())) {
 			return errors.New("an XLSX report is binary: give --out FILE or redirect the output")
 		}
 	}

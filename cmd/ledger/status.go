@@ -15,6 +15,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // statusCommand prints batches with their counts by state and totals,
@@ -135,7 +136,7 @@ const maxExceptionsShown = 20
 func printReconciliation(w io.Writer, rec *ledger.Reconciliation) error {
 	fmt.Fprintln(w)
 	var parts []string
-	for _, st := range ledger.ReconStatuses {
+	for _, st := range reconcile.Statuses {
 		parts = append(parts, fmt.Sprintf("%s %d", st, rec.Counts[st]))
 	}
 	fmt.Fprintf(w, "RECONCILIATION  %s  (as of %s)\n", strings.Join(parts, " · "), rec.AsOf.UTC().Format(time.RFC3339))

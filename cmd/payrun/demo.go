@@ -25,6 +25,7 @@ import (
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/processor"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // systemFlags are the flags demo and up share.
@@ -136,7 +137,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	var paths []string
-	for _, format := range []string{ledger.FormatCSV, ledger.FormatXLSX} {
+	for _, format := range []string{report.FormatCSV, report.FormatXLSX} {
 		path := filepath.Join(dir, rep.FileName(format))
 		if err := writeReport(rep, path, format); err != nil {
 			return err
@@ -173,7 +174,7 @@ func importBankReport(ctx context.Context, a *app.App, day string) (*ledgerapi.R
 	return imp, nil
 }
 
-func writeReport(rep *ledger.Report, path, format string) error {
+func writeReport(rep *report.Report, path, format string) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("report file: %w", err)

@@ -2,7 +2,8 @@
 // signing (RSA PKCS#1 v1.5 over SHA-256 of the exact body bytes, Base64 in
 // X-PARTNER-SIGN), the session, token and cross-border (BPA) calls the
 // payout flows need, errors typed by the bank's error.code and classified for
-// retries, and webhook verification and parsing.
+// retries, webhook verification and parsing, and the daily report of
+// successful operations (ParseDailyReport).
 //
 // The wire format follows the bank's API v1 names (payment_method, payments,
 // acquiring_payments); the v2 names (payout_details, payout_list,

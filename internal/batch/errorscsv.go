@@ -8,6 +8,7 @@ import (
 
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // ErrorsCSV writes the errors report finance fixes and uploads again: the
@@ -192,35 +193,14 @@ func maskCard(v string) string {
 	}
 }
 
-// safeCell masks card numbers inside a cell and neutralises a cell a
-// spreadsheet would run as a formula by a leading apostrophe. A leading + or
-// - is left alone in amounts and phones when the rest is a plain number.
+// safeCell masks card numbers inside a cell and guards it against being
+// run as a formula (spreadsheet.SafeCell); amounts and phone numbers keep
+// their sign when the rest is a plain number (spreadsheet.SafeNumber), so
+// the report stays an upload.
 func safeCell(v string, kind columnKind) string {
 	v = cardmask.Redact(v)
-	t := strings.TrimLeft(v, " ")
-	if t == "" {
-		return v
+	if kind == kindNumber || kind == kindPhone {
+		return spreadsheet.SafeNumber(v)
 	}
-	switch t[0] {
-	case '=', '@', '\t', '\r':
-		return "'" + v
-	case '+', '-':
-		if len(t) == 1 || (kind == kindNumber || kind == kindPhone) && plainNumber(t[1:]) {
-			return v
-		}
-		return "'" + v
-	}
-	return v
-}
-
-func plainNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || strings.IndexByte(" .,()-", c) >= 0) {
-			return false
-		}
-	}
-	return true
+	return spreadsheet.SafeCell(v)
 }

@@ -473,7 +473,7 @@ func TestErrorsCSVNeutralisesFormulas(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	lines := strings.Split(strings.TrimPrefix(report.String(), "\uFEFF"), "\n")
-	require.Equal(t, "F-1,card,+100,Ivan Petrov,424242******4242,+79991234567,ok,-,,", lines[1], "numbers and phones keep their sign")
+	require.Equal(t, "F-1,card,+100,Ivan Petrov,424242******4242,+79991234567,ok,'-,,", lines[1], "numbers and phones keep their sign")
 	require.True(t, strings.HasPrefix(lines[2], "F-2,card,'=1+2,"), lines[2])
 	require.Contains(t, lines[3], `"'=HYPERLINK(""http://x"",""click"")"`)
 	require.Contains(t, lines[4], ",'@SUM(A1),")

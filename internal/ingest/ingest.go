@@ -567,11 +567,3 @@ func publishManifest(ctx context.Context, js jetstream.JetStream, m *payout.Mani
 	}
 	return fmt.Errorf("publish manifest of %s: %w", m.Batch, last)
 }
-
-// EncodeRow is the row message's data, as ingest publishes it.
-//
-// Deprecated: use intake.EncodeRow; this stays only until the tests that
-// still call it are moved.
-func EncodeRow(row *payout.Row) ([]byte, error) {
-	return intake.EncodeRow(row), nil
-}

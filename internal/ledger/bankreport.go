@@ -2,259 +2,21 @@ package ledger
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/csv"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"path"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
-
-// BankReport is a parsed Bank 131 daily report of successful operations:
-// the file's SHA-256 (its identity), where it came from, the days it
-// covers and its lines.
-type BankReport struct {
-	ID     string // sha256 hex of the file's bytes
-	Source string
-	Days   []string // YYYY-MM-DD, sorted
-	Lines  []ledgerapi.BankReportLine
-}
-
-// bankReportColumns are the report's columns; the first eight are required.
-var bankReportColumns = []string{
-	"operationId", "paymentSessionId", "paymentSessionMerchantMetadata", "typeOfPayment",
-	"transactionDate", "finishedAt", "amount", "currency",
-	"fee", "feeCurrency", "paymentFast", "paymentMethod", "contract",
-}
-
-const requiredReportColumns = 8
-
-// maxReportSize bounds a report file (a 1M-operation day is ~250 MB).
-const maxReportSize = 1 << 30
-
-// ParseBankReport reads a daily report CSV as the bank (and the sandbox's
-// GET /sandbox/report) writes it. Amounts are decimal text in major units
-// and are read with money.Parse, never as floats. The whole file is
-// checked before anything is recorded: any bad line fails the parse.
-//
-// days names the days (YYYY-MM-DD) the report covers. When empty they are
-// taken from source: a URL's date= parameter, or a file name with a range
-// "…_FROM_TO.csv" (the bank's and the sandbox's naming) or one date; else
-// the transaction dates of its lines (an empty report then covers no day).
-func ParseBankReport(r io.Reader, source string, days ...string) (*BankReport, error) {
-	h := sha256.New()
-	cr := csv.NewReader(io.TeeReader(io.LimitReader(r, maxReportSize), h))
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("bank report %s: empty file", source)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("bank report %s: read header: %w", source, err)
-	}
-	idx := make([]int, len(bankReportColumns))
-	for i := range idx {
-		idx[i] = -1
-	}
-	for i, name := range header {
-		name = strings.TrimSpace(strings.TrimPrefix(name, "\ufeff"))
-		if j := slices.Index(bankReportColumns, name); j >= 0 {
-			idx[j] = i
-		}
-	}
-	var missing []string
-	for j := 0; j < requiredReportColumns; j++ {
-		if idx[j] < 0 {
-			missing = append(missing, bankReportColumns[j])
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("bank report %s: header lacks %s", source, strings.Join(missing, ", "))
-	}
-	rep := &BankReport{Source: source}
-	seenDays := map[string]bool{}
-	for n := 1; ; n++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("bank report %s: %w", source, err)
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			n--
-			continue
-		}
-		if len(rec) != len(header) {
-			return nil, fmt.Errorf("bank report %s line %d: %d fields, the header has %d", source, n, len(rec), len(header))
-		}
-		col := func(j int) string {
-			if idx[j] < 0 {
-				return ""
-			}
-			return strings.TrimSpace(rec[idx[j]])
-		}
-		l, err := parseReportLine(n, col)
-		if err != nil {
-			return nil, fmt.Errorf("bank report %s line %d: %w", source, n, err)
-		}
-		seenDays[l.TransactionDate] = true
-		rep.Lines = append(rep.Lines, l)
-	}
-	io.Copy(h, io.LimitReader(r, maxReportSize)) // the digest covers the whole file
-	rep.ID = hex.EncodeToString(h.Sum(nil))
-	switch {
-	case len(days) > 0:
-		for _, d := range days {
-			if _, err := time.Parse(time.DateOnly, d); err != nil {
-				return nil, fmt.Errorf("bank report %s: day %q is not YYYY-MM-DD", source, d)
-			}
-		}
-		rep.Days = days
-	default:
-		rep.Days = DaysFromName(source)
-		if rep.Days == nil {
-			for d := range seenDays {
-				rep.Days = append(rep.Days, d)
-			}
-		}
-	}
-	slices.Sort(rep.Days)
-	rep.Days = slices.Compact(rep.Days)
-	return rep, nil
-}
-
-func parseReportLine(n int, col func(int) string) (ledgerapi.BankReportLine, error) {
-	l := ledgerapi.BankReportLine{
-		Line: n, OperationID: col(0), SessionID: col(1), Metadata: col(2), Type: col(3),
-		TransactionDate: col(4), FinishedAt: col(5), PaymentFast: col(10), PaymentMethod: col(11), Contract: col(12),
-	}
-	if l.OperationID == "" {
-		return l, errors.New("no operationId")
-	}
-	if l.Type == "" {
-		return l, errors.New("no typeOfPayment")
-	}
-	if _, err := time.Parse(time.DateOnly, l.TransactionDate); err != nil {
-		return l, fmt.Errorf("transactionDate %q is not YYYY-MM-DD", l.TransactionDate)
-	}
-	cur := strings.ToUpper(col(7))
-	if len(cur) != 3 {
-		return l, fmt.Errorf("currency %q is not an ISO 4217 code", col(7))
-	}
-	a, err := money.Parse(col(6), cur)
-	if err != nil {
-		return l, fmt.Errorf("amount %q: %w", col(6), err)
-	}
-	l.Amount = a
-	if fee := col(8); fee != "" {
-		fcur := strings.ToUpper(col(9))
-		if fcur == "" {
-			fcur = cur
-		}
-		f, err := money.Parse(fee, fcur)
-		if err != nil {
-			return l, fmt.Errorf("fee %q: %w", fee, err)
-		}
-		l.Fee = &f
-	}
-	return l, nil
-}
-
-var (
-	dayRangeRe = regexp.MustCompile(`(\d{4}-\d{2}-\d{2})_(\d{4}-\d{2}-\d{2})`)
-	dayRe      = regexp.MustCompile(`\d{4}-\d{2}-\d{2}`)
-)
-
-// DaysFromName returns the days a report's source name says it covers: a
-// URL's date= parameter, or in the file name a range FROM_TO (at most 366
-// days) or a single date. nil when the name says nothing.
-func DaysFromName(source string) []string {
-	name := source
-	if u, err := url.Parse(source); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		if d := u.Query().Get("date"); d != "" {
-			if _, err := time.Parse(time.DateOnly, d); err == nil {
-				return []string{d}
-			}
-		}
-		name = u.Path
-	}
-	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
-	if m := dayRangeRe.FindStringSubmatch(name); m != nil {
-		from, err1 := time.Parse(time.DateOnly, m[1])
-		to, err2 := time.Parse(time.DateOnly, m[2])
-		if err1 == nil && err2 == nil && !to.Before(from) && to.Sub(from) <= 366*24*time.Hour {
-			var out []string
-			for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
-				out = append(out, d.Format(time.DateOnly))
-			}
-			return out
-		}
-	}
-	if m := dayRe.FindString(name); m != "" {
-		if _, err := time.Parse(time.DateOnly, m); err == nil {
-			return []string{m}
-		}
-	}
-	return nil
-}
-
-// Chunks splits the report into ledgerapi.ReportChunk messages of at most
-// about maxBytes of JSON each (≤ 0: 512 KiB), the last one Final. An empty
-// report is one final chunk.
-func (rep *BankReport) Chunks(maxBytes int) []ledgerapi.ReportChunk {
-	if maxBytes <= 0 {
-		maxBytes = 512 << 10
-	}
-	head := ledgerapi.ReportChunk{Report: rep.ID, Source: rep.Source, Days: rep.Days, Total: len(rep.Lines)}
-	var out []ledgerapi.ReportChunk
-	cur, size := head, 512
-	for _, l := range rep.Lines {
-		b, _ := json.Marshal(l)
-		if len(cur.Lines) > 0 && size+len(b)+1 > maxBytes {
-			out = append(out, cur)
-			cur, size = head, 512
-		}
-		cur.Lines = append(cur.Lines, l)
-		size += len(b) + 1
-	}
-	cur.Final = true
-	return append(out, cur)
-}
-
-// addImport adds a chunk's counts to the running total of an import.
-func addImport(total, part *ledgerapi.ReportImport) {
-	total.Report, total.Source, total.Days = part.Report, part.Source, part.Days
-	total.Lines = part.Lines
-	total.New += part.New
-	total.Settled += part.Settled
-	total.Unknown += part.Unknown
-	total.Opened += part.Opened
-	total.Already = part.Already // the final chunk's answer decides
-	total.Complete = part.Complete
-	for _, b := range part.Batches {
-		if !slices.Contains(total.Batches, b) {
-			total.Batches = append(total.Batches, b)
-		}
-	}
-	slices.Sort(total.Batches)
-}
 
 // ImportBankReport records a bank daily report read from r: every line as
 // evidence, then applies what it proves (a row in doubt or waiting for the
@@ -262,11 +24,11 @@ func addImport(total, part *ledgerapi.ReportImport) {
 // "report"; a Refund moves a succeeded row to returned; an operation that
 // names no row of ours opens "paid but not in our records") and finally
 // reconciles every batch the report concerns. source names the file (see
-// ParseBankReport for days). Importing the same file again changes
+// bank131.ParseDailyReport for days). Importing the same file again changes
 // nothing. Writes go through the ledger's writer in chunks, so a large
 // report does not hold the writer for long.
 func (s *Service) ImportBankReport(ctx context.Context, r io.Reader, source string, days ...string) (*ledgerapi.ReportImport, error) {
-	rep, err := ParseBankReport(r, source, days...)
+	rep, err := bank131.ParseDailyReport(r, source, days...)
 	if err != nil {
 		return nil, err
 	}
@@ -274,43 +36,10 @@ func (s *Service) ImportBankReport(ctx context.Context, r io.Reader, source stri
 }
 
 // ImportReport records a parsed bank report; see ImportBankReport.
-func (s *Service) ImportReport(ctx context.Context, rep *BankReport) (*ledgerapi.ReportImport, error) {
-	return sendChunks(rep.Chunks(0), func(c ledgerapi.ReportChunk) (*ledgerapi.ReportImport, error) {
+func (s *Service) ImportReport(ctx context.Context, rep *bank131.DailyReport) (*ledgerapi.ReportImport, error) {
+	return ledgerapi.SendChunks(ledgerapi.Chunks(rep, 0), func(c ledgerapi.ReportChunk) (*ledgerapi.ReportImport, error) {
 		return s.ImportReportChunk(ctx, c)
 	})
-}
-
-// sendChunks sends a report's chunks in order. When the ledger answers
-// that the report was imported before, only the final chunk follows,
-// without its lines (it may add days the report now covers).
-func sendChunks(chunks []ledgerapi.ReportChunk, send func(ledgerapi.ReportChunk) (*ledgerapi.ReportImport, error)) (*ledgerapi.ReportImport, error) {
-	total := &ledgerapi.ReportImport{}
-	for i := 0; i < len(chunks); i++ {
-		part, err := send(chunks[i])
-		if err != nil {
-			return nil, err
-		}
-		addImport(total, part)
-		if part.Already && i < len(chunks)-1 {
-			last := chunks[len(chunks)-1]
-			last.Lines = nil
-			chunks[len(chunks)-1] = last
-			i = len(chunks) - 2
-		}
-	}
-	return total, nil
-}
-
-// SendBankReport sends a parsed report to the running ledger over NATS in
-// chunks that fit maxBytes (the connection's max payload, say).
-func SendBankReport(ctx context.Context, c *ledgerapi.Client, rep *BankReport, maxBytes int) (*ledgerapi.ReportImport, error) {
-	res, err := sendChunks(rep.Chunks(maxBytes), func(ch ledgerapi.ReportChunk) (*ledgerapi.ReportImport, error) {
-		return c.ImportReportChunk(ctx, ch)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("send bank report %s: %w", rep.Source, err)
-	}
-	return res, nil
 }
 
 // ImportReportChunk records one chunk of a bank report (see
@@ -471,7 +200,7 @@ func maxExceptionID(tx *Tx) int64 {
 // resolveLine finds the row a report line concerns: the row the ledger
 // recorded its session for, else the row its metadata names. row is 0
 // when the ledger has no such row (batch is then the metadata's, or "").
-func resolveLine(tx *Tx, l *ledgerapi.BankReportLine, ref *payout.BankRef) (batch string, row int, err error) {
+func resolveLine(tx *Tx, l *bank131.ReportLine, ref *payout.BankRef) (batch string, row int, err error) {
 	if l.SessionID != "" {
 		b, r, err := rowBySession(tx, l.SessionID)
 		if err == nil {
@@ -501,7 +230,7 @@ func resolveLine(tx *Tx, l *ledgerapi.BankReportLine, ref *payout.BankRef) (batc
 // exception the transition rules define. A Refund returns a succeeded
 // row. A line that concerns no row of ours opens "paid but not in our
 // records".
-func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.BankReportLine, batch string, row int,
+func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.ReportLine, batch string, row int,
 	res *ledgerapi.ReportImport) error {
 	if row == 0 {
 		res.Unknown++
@@ -511,7 +240,7 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.
 			ref, _ := payout.ParseBankRef([]byte(l.Metadata))
 			detail += fmt.Sprintf(" (its metadata names row %s/%d, which the ledger does not know)", batch, ref.Row)
 		}
-		opened, err := openException(tx, ExceptionNotInRecords, l.OperationID+"/"+l.Type, batch, 0, detail)
+		opened, err := openException(tx, reconcile.PaidNotInRecords, l.OperationID+"/"+l.Type, batch, 0, detail)
 		if err == nil && opened {
 			s.log.Error("bank report: operation not in our records", LogKeyBatch, batch, LogKeyOperation, l.OperationID,
 				LogKeySession, l.SessionID)
@@ -526,7 +255,7 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.
 		Detail: fmt.Sprintf("bank report %s line %d: %s %s", c.Source, l.Line, l.Type, l.OperationID)}
 	var t ledgerapi.Transition
 	switch l.Type {
-	case ledgerapi.ReportAdvice:
+	case bank131.ReportAdvice:
 		own := l.SessionID == "" || l.SessionID == r.SessionID || l.SessionID == r.ConfirmSession
 		if (r.State == payout.StateSucceeded || r.State == payout.StateReturned) && own {
 			return nil // the report agrees; the reconciliation compares the facts
@@ -534,7 +263,7 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *ledgerapi.
 		amount := l.Amount
 		t = ledgerapi.Transition{Batch: r.Batch, Row: r.Row, SessionID: l.SessionID, To: payout.StateSucceeded,
 			PayoutID: l.OperationID, Paid: &amount, Fee: l.Fee, Evidence: ev}
-	case ledgerapi.ReportRefund:
+	case bank131.ReportRefund:
 		if r.State != payout.StateSucceeded {
 			return nil
 		}
@@ -569,7 +298,7 @@ func (db *DB) batchesActiveOn(ctx context.Context, days []string) ([]string, err
 	last, _ := time.Parse(time.DateOnly, slices.Max(days))
 	rows, err := db.r.QueryContext(ctx, `SELECT id FROM batches WHERE released_at IS NOT NULL AND released_at < ?
 		AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id`,
-		formatTime(last.AddDate(0, 0, 1)), formatTime(first.Add(-reportGrace)))
+		formatTime(last.AddDate(0, 0, 1)), formatTime(first.Add(-reconcile.ReportGrace)))
 	if err != nil {
 		return nil, fmt.Errorf("find batches active on %v: %w", days, err)
 	}

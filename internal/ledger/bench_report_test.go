@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/payrun/payrun/internal/report"
 )
 
 // benchLedger builds a ledger with one released batch of n card rows (each
@@ -112,7 +114,7 @@ func BenchmarkReport100k(b *testing.B) {
 			}
 		}
 	})
-	for _, f := range ReportFormats {
+	for _, f := range report.Formats {
 		b.Run(f, func(b *testing.B) {
 			var size int
 			for b.Loop() {

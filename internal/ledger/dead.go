@@ -13,6 +13,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // maxDeliveriesAdvisory is the part of JetStream's MAX_DELIVERIES advisory
@@ -74,7 +75,7 @@ func (s *Service) fetchOriginal(adv maxDeliveriesAdvisory) ([]byte, string) {
 func (s *Service) recordDead(tx *Tx, data []byte) error {
 	var adv maxDeliveriesAdvisory
 	if err := json.Unmarshal(data, &adv); err != nil || adv.Stream == "" {
-		_, err := openException(tx, ExceptionDeadLetter, fmt.Sprintf("unreadable/%x", sha8(data)), "", 0,
+		_, err := openException(tx, reconcile.DeadLetter, fmt.Sprintf("unreadable/%x", sha8(data)), "", 0,
 			"a dead-letter advisory could not be read")
 		return err
 	}
@@ -83,14 +84,14 @@ func (s *Service) recordDead(tx *Tx, data []byte) error {
 	key := fmt.Sprintf("%s/%d", adv.Stream, adv.StreamSeq)
 	base := fmt.Sprintf("%s message %d exhausted %d deliveries on consumer %s", adv.Stream, adv.StreamSeq, adv.Deliveries, adv.Consumer)
 	if orig == nil {
-		_, err := openException(tx, ExceptionDeadLetter, key, "", 0, base+"; "+gone)
+		_, err := openException(tx, reconcile.DeadLetter, key, "", 0, base+"; "+gone)
 		return err
 	}
 	switch adv.Stream {
 	case queue.StreamJobs:
 		var j ledgerapi.Job
 		if err := json.Unmarshal(orig, &j); err != nil || j.Batch == "" {
-			_, err := openException(tx, ExceptionDeadLetter, key, "", 0, base+"; not a job")
+			_, err := openException(tx, reconcile.DeadLetter, key, "", 0, base+"; not a job")
 			return err
 		}
 		ref := ""
@@ -98,7 +99,7 @@ func (s *Service) recordDead(tx *Tx, data []byte) error {
 			ref = r.Reference
 			s.log.Error("dead letter", logkey.Batch, j.Batch, logkey.Row, j.Row, logkey.Reference, r.Reference, logkey.State, r.State)
 		}
-		_, err := openException(tx, ExceptionDeadLetter, key, j.Batch, j.Row,
+		_, err := openException(tx, reconcile.DeadLetter, key, j.Batch, j.Row,
 			fmt.Sprintf("%s job (gen %d) for row %d (%s) could not be processed: %s", j.Kind, j.Gen, j.Row, ref, base))
 		return err
 	case queue.StreamHooks:
@@ -120,11 +121,11 @@ func (s *Service) recordDead(tx *Tx, data []byte) error {
 				batch, row = "", 0
 			}
 		}
-		_, err := openException(tx, ExceptionDeadLetter, key, batch, row,
+		_, err := openException(tx, reconcile.DeadLetter, key, batch, row,
 			fmt.Sprintf("%s webhook for session %s could not be processed: %s", ev.Type, ev.SessionID, base))
 		return err
 	}
-	_, err := openException(tx, ExceptionDeadLetter, key, "", 0, base)
+	_, err := openException(tx, reconcile.DeadLetter, key, "", 0, base)
 	return err
 }
 

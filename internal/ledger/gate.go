@@ -12,6 +12,7 @@ import (
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // gate decides whether a session at ready_to_confirm may be confirmed; see
@@ -133,7 +134,7 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 		if err := s.gateMove(tx, r, g, payout.StateFailed, "gate_mismatch", reason); err != nil {
 			return nil, err
 		}
-		if _, err := openException(tx, ExceptionGateMismatch, fmt.Sprintf("%s/%d/%s", r.Batch, r.Row, g.SessionID), r.Batch, r.Row,
+		if _, err := openException(tx, reconcile.GateMismatch, fmt.Sprintf("%s/%d/%s", r.Batch, r.Row, g.SessionID), r.Batch, r.Row,
 			fmt.Sprintf("session %s cancelled at the gate: %s", g.SessionID, reason)); err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // bankEvent is a verified webhook reduced to the facts the ledger keeps.
@@ -171,7 +172,7 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 	}
 	r, err := loadRow(tx, batch, row)
 	if errors.Is(err, errNotFound) {
-		_, err := openException(tx, ExceptionUnknownHook, ev.HookID, batch, 0,
+		_, err := openException(tx, reconcile.UnmatchedHook, ev.HookID, batch, 0,
 			fmt.Sprintf("webhook %s (%s, session %s) names row %s/%d, which the ledger does not know", ev.HookID, ev.Type, ev.SessionID, batch, row))
 		return err
 	}

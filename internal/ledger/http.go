@@ -12,6 +12,7 @@ import (
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // HTTPOption configures NewHTTPHandler.
@@ -49,9 +50,9 @@ func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /batches", h.batches)
 	mux.HandleFunc("GET /batches/{id}", h.batch)
-	mux.HandleFunc("GET /batches/{id}/report.csv", h.report(FormatCSV))
-	mux.HandleFunc("GET /batches/{id}/report.xlsx", h.report(FormatXLSX))
-	mux.HandleFunc("GET /batches/{id}/report.json", h.report(FormatJSON))
+	mux.HandleFunc("GET /batches/{id}/report.csv", h.report(report.FormatCSV))
+	mux.HandleFunc("GET /batches/{id}/report.xlsx", h.report(report.FormatXLSX))
+	mux.HandleFunc("GET /batches/{id}/report.json", h.report(report.FormatJSON))
 	mux.HandleFunc("GET /exceptions", h.exceptions)
 	return mux
 }
@@ -104,7 +105,7 @@ func (h *httpHandler) batches(w http.ResponseWriter, r *http.Request) {
 type BatchDetail struct {
 	Batch   *ledgerapi.BatchSummary `json:"batch"`
 	AsOf    string                  `json:"as_of"`
-	Summary ReportSummary           `json:"summary"`
+	Summary report.Summary          `json:"summary"`
 	Reports map[string]string       `json:"reports"` // format → download path
 }
 
@@ -120,16 +121,16 @@ func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	rep := rec.Report()
 	links := map[string]string{}
-	for _, f := range ReportFormats {
+	for _, f := range report.Formats {
 		links[f] = "batches/" + id + "/report." + f
 	}
-	h.writeJSON(w, http.StatusOK, BatchDetail{Batch: rec.data.sum, AsOf: rep.AsOf, Summary: rep.Summary, Reports: links})
+	h.writeJSON(w, http.StatusOK, BatchDetail{Batch: rec.sum, AsOf: rep.AsOf, Summary: rep.Summary, Reports: links})
 }
 
 var reportTypes = map[string]string{
-	FormatCSV:  "text/csv; charset=utf-8",
-	FormatJSON: "application/json; charset=utf-8",
-	FormatXLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	report.FormatCSV:  "text/csv; charset=utf-8",
+	report.FormatJSON: "application/json; charset=utf-8",
+	report.FormatXLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 func (h *httpHandler) report(format string) http.HandlerFunc {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/report"
 )
 
 func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, []byte) {
@@ -58,9 +60,9 @@ func TestHTTPHandler(t *testing.T) {
 	downloads := []struct {
 		path, format, ctype string
 	}{
-		{"/report.csv", FormatCSV, "text/csv; charset=utf-8"},
-		{"/report.xlsx", FormatXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
-		{"/report.json", FormatJSON, "application/json; charset=utf-8"},
+		{"/report.csv", report.FormatCSV, "text/csv; charset=utf-8"},
+		{"/report.xlsx", report.FormatXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+		{"/report.json", report.FormatJSON, "application/json; charset=utf-8"},
 	}
 	for _, tt := range downloads {
 		t.Run("download "+tt.format, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // intakeRow is a row message reduced to what the ledger records.
@@ -122,7 +123,7 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 		switch {
 		case m.Invalid != "":
 			res.Invalid++
-			if _, err := openException(tx, ExceptionIntakeInvalid, fmt.Sprint(m.Seq), "", 0,
+			if _, err := openException(tx, reconcile.IntakeInvalid, fmt.Sprint(m.Seq), "", 0,
 				fmt.Sprintf("intake message %d: %s", m.Seq, m.Invalid)); err != nil {
 				return nil, err
 			}
@@ -212,7 +213,7 @@ func sealedRow(tx *Tx, m *intakeMsg, res *intakeResult) error {
 		if err := recordConflict(tx, m, nil, detail); err != nil {
 			return err
 		}
-		_, err := openException(tx, ExceptionLateRow, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, 0, detail)
+		_, err := openException(tx, reconcile.LateRow, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, 0, detail)
 		return err
 	}
 	if err != nil {
@@ -240,7 +241,7 @@ func compareRecorded(tx *Tx, m *intakeMsg, recorded []byte) (conflict bool, err 
 	if err := recordConflict(tx, m, recorded, detail); err != nil {
 		return true, err
 	}
-	_, err = openException(tx, ExceptionRowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
+	_, err = openException(tx, reconcile.RowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
 	return true, err
 }
 
@@ -342,7 +343,7 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 	}
 	if prevDigest.Valid {
 		if prevDigest.String != man.RowsSHA256 {
-			_, err := openException(tx, ExceptionManifest, fmt.Sprintf("%s/second/%d", man.Batch, m.Seq), man.Batch, 0,
+			_, err := openException(tx, reconcile.Manifest, fmt.Sprintf("%s/second/%d", man.Batch, m.Seq), man.Batch, 0,
 				fmt.Sprintf("a second manifest (intake seq %d) differs from the first; ignored", m.Seq))
 			return false, "", err
 		}
@@ -369,7 +370,7 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 		if _, err := tx.Exec(`UPDATE batches SET status = ?, reason = ? WHERE id = ?`, payout.BatchRejected, reason, man.Batch); err != nil {
 			return false, "", fmt.Errorf("reject batch %s: %w", man.Batch, err)
 		}
-		_, err := openException(tx, ExceptionManifest, man.Batch+"/rejected", man.Batch, 0, "batch rejected: "+reason)
+		_, err := openException(tx, reconcile.Manifest, man.Batch+"/rejected", man.Batch, 0, "batch rejected: "+reason)
 		return false, reason, err
 	}
 	// Accepted: the rows stay received; the batch's status (scheduled or

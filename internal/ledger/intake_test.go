@@ -10,6 +10,7 @@ import (
 
 	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 func TestIntakeAcceptsMatchingManifest(t *testing.T) {
@@ -112,7 +113,7 @@ func TestIntakeLateRowIsNeverReleased(t *testing.T) {
 	ex, err := s.db.Exceptions(b.ID, false)
 	require.NoError(t, err)
 	require.Len(t, ex, 1)
-	require.Equal(t, ExceptionLateRow, ex[0].Category)
+	require.Equal(t, reconcile.LateRow, ex[0].Category)
 }
 
 func mustDigest(t *testing.T, h string) []byte {

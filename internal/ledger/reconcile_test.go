@@ -12,10 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/bank131"
-	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // bankLine is one line of a constructed bank daily report.
@@ -34,7 +34,7 @@ type bankLine struct {
 func bankReportCSV(lines ...bankLine) string {
 	var sb strings.Builder
 	w := csv.NewWriter(&sb)
-	w.Write(bankReportColumns)
+	w.Write(bank131.ReportColumns)
 	for _, l := range lines {
 		meta := ""
 		if l.batch != "" {
@@ -42,7 +42,7 @@ func bankReportCSV(lines ...bankLine) string {
 		}
 		typ, at, cur, fee := l.typ, l.at, l.currency, l.fee
 		if typ == "" {
-			typ = ledgerapi.ReportAdvice
+			typ = bank131.ReportAdvice
 		}
 		if at.IsZero() {
 			at = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
@@ -132,25 +132,21 @@ func bankAmount(a money.Amount) *bank131.Amount {
 func rowAmount(i int) money.Amount { return rub(100000 + int64(i)) }
 
 // categories lists the categories of exceptions, in order.
-func categories(list []Exception) []string {
-	var out []string
+func categories(list []Exception) []reconcile.Category {
+	var out []reconcile.Category
 	for _, e := range list {
 		out = append(out, e.Category)
 	}
 	return out
 }
 
-func rowStatus(rec *Reconciliation, row int) RowReconciliation {
+func rowStatus(rec *Reconciliation, row int) reconcile.RowResult {
 	for _, r := range rec.Rows {
 		if r.Row == row {
 			return r
 		}
 	}
-	return RowReconciliation{}
-}
-
-func TestBankReportHeaderIsTheSandboxs(t *testing.T) {
-	require.Equal(t, sandbox.ReportHeader, bankReportColumns)
+	return reconcile.RowResult{}
 }
 
 // TestReconcileCategories constructs every reconciliation status and
@@ -167,9 +163,9 @@ func TestReconcileCategories(t *testing.T) {
 		name     string
 		rows     int
 		setup    func(t *testing.T, e env)
-		want     map[int]string   // row → status
-		cats     map[int][]string // row → categories
-		batchExc []string         // batch-level exception categories
+		want     map[int]reconcile.Status     // row → status
+		cats     map[int][]reconcile.Category // row → categories
+		batchExc []reconcile.Category         // batch-level exception categories
 	}{
 		{
 			name: "matched: webhook, report and row agree",
@@ -178,7 +174,7 @@ func TestReconcileCategories(t *testing.T) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
 				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
 			},
-			want: map[int]string{1: ReconMatched, 2: ReconAwaitingBank},
+			want: map[int]reconcile.Status{1: reconcile.StatusMatched, 2: reconcile.StatusAwaitingBank},
 		},
 		{
 			name: "failed and cancelled rows match when the bank reports nothing",
@@ -188,7 +184,7 @@ func TestReconcileCategories(t *testing.T) {
 				drive(t, e.s, e.b, 2, ledgerapi.Transition{To: payout.StateCancelled, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceOperator}})
 				importCSV(t, e.s, day)
 			},
-			want: map[int]string{1: ReconMatched, 2: ReconMatched},
+			want: map[int]reconcile.Status{1: reconcile.StatusMatched, 2: reconcile.StatusMatched},
 		},
 		{
 			name: "awaiting report: paid by webhook, no report covers the day",
@@ -197,7 +193,7 @@ func TestReconcileCategories(t *testing.T) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
 				importCSV(t, e.s, "2026-11-24", bankLine{op: "po_other", session: "ps_other", amount: "5.00"})
 			},
-			want: map[int]string{1: ReconAwaitingReport},
+			want: map[int]reconcile.Status{1: reconcile.StatusAwaitingReport},
 		},
 		{
 			name: "paid but not in our records",
@@ -207,8 +203,8 @@ func TestReconcileCategories(t *testing.T) {
 				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
 					bankLine{op: "po_9", session: "ps_9", batch: e.b, row: 9, amount: "700.00"})
 			},
-			want:     map[int]string{1: ReconMatched},
-			batchExc: []string{ExceptionNotInRecords, ExceptionBatchTotals},
+			want:     map[int]reconcile.Status{1: reconcile.StatusMatched},
+			batchExc: []reconcile.Category{reconcile.PaidNotInRecords, reconcile.BatchTotals},
 		},
 		{
 			name: "bank says paid while we say failed",
@@ -217,9 +213,9 @@ func TestReconcileCategories(t *testing.T) {
 				failRow(t, e.s, e.b, 1, "ps_1", "po_1", "provider_timeout")
 				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
 			},
-			want:     map[int]string{1: ReconException},
-			cats:     map[int][]string{1: {ExceptionAfterCancel}},
-			batchExc: []string{ExceptionBatchTotals},
+			want:     map[int]reconcile.Status{1: reconcile.StatusException},
+			cats:     map[int][]reconcile.Category{1: {reconcile.PaidAfterCancel}},
+			batchExc: []reconcile.Category{reconcile.BatchTotals},
 		},
 		{
 			name: "amount or currency mismatch",
@@ -230,9 +226,9 @@ func TestReconcileCategories(t *testing.T) {
 				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "999.00"},
 					bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 2, amount: "1000.02", currency: "USD"})
 			},
-			want:     map[int]string{1: ReconException, 2: ReconException},
-			cats:     map[int][]string{1: {ExceptionAmountMismatch}, 2: {ExceptionAmountMismatch}},
-			batchExc: []string{ExceptionBatchTotals},
+			want:     map[int]reconcile.Status{1: reconcile.StatusException, 2: reconcile.StatusException},
+			cats:     map[int][]reconcile.Category{1: {reconcile.AmountMismatch}, 2: {reconcile.AmountMismatch}},
+			batchExc: []reconcile.Category{reconcile.BatchTotals},
 		},
 		{
 			name: "two bank operations for one row",
@@ -242,9 +238,9 @@ func TestReconcileCategories(t *testing.T) {
 				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
 					bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 1, amount: "1000.01"})
 			},
-			want:     map[int]string{1: ReconException},
-			cats:     map[int][]string{1: {ExceptionTwoOperations}},
-			batchExc: []string{ExceptionBatchTotals},
+			want:     map[int]reconcile.Status{1: reconcile.StatusException},
+			cats:     map[int][]reconcile.Category{1: {reconcile.TwoOperations}},
+			batchExc: []reconcile.Category{reconcile.BatchTotals},
 		},
 		{
 			name: "success missing from the report",
@@ -254,9 +250,9 @@ func TestReconcileCategories(t *testing.T) {
 				payRow(t, e.s, e.b, 2, "ps_2", "po_2", rowAmount(2))
 				importCSV(t, e.s, day, bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 2, amount: "1000.02"})
 			},
-			want:     map[int]string{1: ReconException, 2: ReconMatched},
-			cats:     map[int][]string{1: {ExceptionMissingFromReport}},
-			batchExc: []string{ExceptionBatchTotals},
+			want:     map[int]reconcile.Status{1: reconcile.StatusException, 2: reconcile.StatusMatched},
+			cats:     map[int][]reconcile.Category{1: {reconcile.MissingFromReport}},
+			batchExc: []reconcile.Category{reconcile.BatchTotals},
 		},
 		{
 			name: "returned after success",
@@ -264,11 +260,11 @@ func TestReconcileCategories(t *testing.T) {
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
 				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
-					bankLine{op: "rf_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01", typ: ledgerapi.ReportRefund})
+					bankLine{op: "rf_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01", typ: bank131.ReportRefund})
 				require.Equal(t, payout.StateReturned, mustRow(t, e.s, e.b, 1).State)
 			},
-			want: map[int]string{1: ReconException},
-			cats: map[int][]string{1: {ExceptionReturned}},
+			want: map[int]reconcile.Status{1: reconcile.StatusException},
+			cats: map[int][]reconcile.Category{1: {reconcile.ReturnedAfterSuccess}},
 		},
 		{
 			name: "in doubt past its deadline",
@@ -283,8 +279,8 @@ func TestReconcileCategories(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, 1, res.Doubts)
 			},
-			want: map[int]string{1: ReconException},
-			cats: map[int][]string{1: {ExceptionInDoubt}},
+			want: map[int]reconcile.Status{1: reconcile.StatusException},
+			cats: map[int][]reconcile.Category{1: {reconcile.InDoubt}},
 		},
 		{
 			name: "batch totals do not add up to the manifest",
@@ -295,8 +291,8 @@ func TestReconcileCategories(t *testing.T) {
 					return err
 				}))
 			},
-			want:     map[int]string{1: ReconAwaitingBank, 2: ReconAwaitingBank},
-			batchExc: []string{ExceptionBatchTotals},
+			want:     map[int]reconcile.Status{1: reconcile.StatusAwaitingBank, 2: reconcile.StatusAwaitingBank},
+			batchExc: []reconcile.Category{reconcile.BatchTotals},
 		},
 	}
 	for _, tt := range tests {
@@ -313,8 +309,8 @@ func TestReconcileCategories(t *testing.T) {
 			// Every category found is recorded, on its row or the batch.
 			exc, err := s.db.Exceptions(b.ID, false)
 			require.NoError(t, err)
-			var rowCats = map[int][]string{}
-			var batchCats []string
+			var rowCats = map[int][]reconcile.Category{}
+			var batchCats []reconcile.Category
 			for _, e := range exc {
 				if e.Row == 0 {
 					batchCats = append(batchCats, e.Category)
@@ -357,7 +353,7 @@ func TestReportSettlesInDoubt(t *testing.T) {
 	require.NoError(t, err)
 	open, err := s.db.Exceptions(b.ID, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{ExceptionInDoubt}, categories(open))
+	require.Equal(t, []reconcile.Category{reconcile.InDoubt}, categories(open))
 
 	res := importCSV(t, s, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01",
 		at: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)})
@@ -379,7 +375,7 @@ func TestReportSettlesInDoubt(t *testing.T) {
 	require.Empty(t, open)
 	rec, err := s.db.Reconcile(context.Background(), b.ID)
 	require.NoError(t, err)
-	require.Equal(t, ReconMatched, rowStatus(rec, 1).Status)
+	require.Equal(t, reconcile.StatusMatched, rowStatus(rec, 1).Status)
 }
 
 // TestMissingFromReportCloses: a later report that lists the row closes
@@ -390,7 +386,7 @@ func TestMissingFromReportCloses(t *testing.T) {
 	importCSV(t, s, "2026-11-25")
 	open, err := s.db.Exceptions(b.ID, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{ExceptionMissingFromReport, ExceptionBatchTotals}, categories(open))
+	require.Equal(t, []reconcile.Category{reconcile.MissingFromReport, reconcile.BatchTotals}, categories(open))
 
 	res := importCSV(t, s, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"})
 	require.Zero(t, res.Settled)
@@ -403,7 +399,7 @@ func TestMissingFromReportCloses(t *testing.T) {
 	require.Equal(t, "reconciled: no longer found", all[0].Resolution)
 	rec, err := s.db.Reconcile(context.Background(), b.ID)
 	require.NoError(t, err)
-	require.Equal(t, ReconMatched, rowStatus(rec, 1).Status)
+	require.Equal(t, reconcile.StatusMatched, rowStatus(rec, 1).Status)
 }
 
 // TestReportGrace: a success the ledger recorded shortly after midnight
@@ -416,11 +412,11 @@ func TestReportGrace(t *testing.T) {
 	importCSV(t, s, "2026-11-26")
 	rec, err := s.db.Reconcile(context.Background(), b.ID)
 	require.NoError(t, err)
-	require.Equal(t, ReconAwaitingReport, rowStatus(rec, 1).Status)
+	require.Equal(t, reconcile.StatusAwaitingReport, rowStatus(rec, 1).Status)
 	importCSV(t, s, "2026-11-25")
 	rec, err = s.db.Reconcile(context.Background(), b.ID)
 	require.NoError(t, err)
-	require.Equal(t, []string{ExceptionMissingFromReport}, rowStatus(rec, 1).Categories)
+	require.Equal(t, []reconcile.Category{reconcile.MissingFromReport}, rowStatus(rec, 1).Categories)
 }
 
 // dump renders every table the import or reconciliation may write.
@@ -471,79 +467,6 @@ func TestImportSameFileTwiceChangesNothing(t *testing.T) {
 	require.Equal(t, before, dump(t, s.db))
 }
 
-func TestParseBankReport(t *testing.T) {
-	good := bankReportCSV(bankLine{op: "po_1", session: "ps_1", batch: "b0123456789abcdef0123", row: 7, amount: "1500.50"},
-		bankLine{op: "rf_1", session: "ps_1", amount: "12", typ: "Refund", at: time.Date(2026, 11, 26, 1, 0, 0, 0, time.UTC)})
-	tests := []struct {
-		name, file, source string
-		days               []string
-		wantDays           []string
-		wantErr            string
-	}{
-		{name: "sandbox name", file: good, source: "all_2026-11-20_2026-11-22.csv", wantDays: []string{"2026-11-20", "2026-11-21", "2026-11-22"}},
-		{name: "URL date", file: good, source: "http://127.0.0.1:9/sandbox/report?date=2026-11-24", wantDays: []string{"2026-11-24"}},
-		{name: "lines' dates", file: good, source: "report.csv", wantDays: []string{"2026-11-25", "2026-11-26"}},
-		{name: "explicit days", file: good, source: "all_2026-11-20_2026-11-22.csv", days: []string{"2026-11-30"}, wantDays: []string{"2026-11-30"}},
-		{name: "columns in another order, BOM", source: "x.csv", wantDays: []string{"2026-11-25"},
-			file: "\ufeffcurrency,amount,operationId,paymentSessionId,paymentSessionMerchantMetadata,typeOfPayment,transactionDate,finishedAt\n" +
-				"RUB,1 500.00,po_1,ps_1,,Advice,2026-11-25,2026-11-25T09:00:00Z\n"},
-		{name: "missing column", file: "operationId,amount\npo_1,1\n", source: "x.csv", wantErr: "header lacks paymentSessionId"},
-		{name: "float amount", source: "x.csv", wantErr: "line 1: amount \"1e3\"",
-			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,2026-11-25,x,1e3,RUB,0,RUB,0,card,c\n"},
-		{name: "too many decimals", source: "x.csv", wantErr: "too many decimal places",
-			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,2026-11-25,x,1.001,RUB,0,RUB,0,card,c\n"},
-		{name: "bad date", source: "x.csv", wantErr: "transactionDate",
-			file: strings.Join(bankReportColumns, ",") + "\npo_1,ps_1,,Advice,25.11.2026,x,1.00,RUB,0,RUB,0,card,c\n"},
-		{name: "no operation", source: "x.csv", wantErr: "no operationId",
-			file: strings.Join(bankReportColumns, ",") + "\n,ps_1,,Advice,2026-11-25,x,1.00,RUB,0,RUB,0,card,c\n"},
-		{name: "empty", file: "", source: "x.csv", wantErr: "empty file"},
-		{name: "bad explicit day", file: good, source: "x.csv", days: []string{"yesterday"}, wantErr: "not YYYY-MM-DD"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rep, err := ParseBankReport(strings.NewReader(tt.file), tt.source, tt.days...)
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.wantDays, rep.Days)
-			require.Len(t, rep.ID, 64)
-			require.NotEmpty(t, rep.Lines)
-		})
-	}
-	rep, err := ParseBankReport(strings.NewReader(good), "x.csv")
-	require.NoError(t, err)
-	require.Equal(t, money.New(150050, "RUB"), rep.Lines[0].Amount)
-	require.Equal(t, money.New(1000, "RUB"), *rep.Lines[0].Fee)
-	ref, err := payout.ParseBankRef([]byte(rep.Lines[0].Metadata))
-	require.NoError(t, err)
-	require.Equal(t, 7, ref.Row)
-	require.Equal(t, money.New(1200, "RUB"), rep.Lines[1].Amount)
-}
-
-func TestReportChunks(t *testing.T) {
-	var lines []bankLine
-	for i := 1; i <= 50; i++ {
-		lines = append(lines, bankLine{op: fmt.Sprintf("po_%d", i), session: fmt.Sprintf("ps_%d", i), amount: "1.00"})
-	}
-	rep, err := ParseBankReport(strings.NewReader(bankReportCSV(lines...)), "all_2026-11-25_2026-11-25.csv")
-	require.NoError(t, err)
-	chunks := rep.Chunks(2000)
-	require.Greater(t, len(chunks), 3)
-	n := 0
-	for i, c := range chunks {
-		require.Equal(t, i == len(chunks)-1, c.Final)
-		require.Equal(t, 50, c.Total)
-		n += len(c.Lines)
-	}
-	require.Equal(t, 50, n)
-	empty, err := ParseBankReport(strings.NewReader(bankReportCSV()), "x_2026-11-25.csv")
-	require.NoError(t, err)
-	require.Len(t, empty.Chunks(0), 1)
-	require.True(t, empty.Chunks(0)[0].Final)
-}
-
 // TestImportOverNATS sends a report to the running ledger in small chunks,
 // as `ledger import-report` does, and again: the second time changes nothing.
 func TestImportOverNATS(t *testing.T) {
@@ -557,7 +480,7 @@ func TestImportOverNATS(t *testing.T) {
 	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
 	payRow(t, s, b.ID, 2, "ps_2", "po_2", rowAmount(2))
 
-	rep, err := ParseBankReport(strings.NewReader(bankReportCSV(
+	rep, err := bank131.ParseDailyReport(strings.NewReader(bankReportCSV(
 		bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"},
 		bankLine{op: "po_2", session: "ps_2", batch: b.ID, row: 2, amount: "1000.02"},
 		bankLine{op: "po_3", session: "ps_3", batch: b.ID, row: 3, amount: "1000.03"},
@@ -565,7 +488,7 @@ func TestImportOverNATS(t *testing.T) {
 	require.NoError(t, err)
 	client := ledgerapi.NewClient(env.nc, 10*time.Second)
 	ctx := context.Background()
-	res, err := SendBankReport(ctx, client, rep, 600)
+	res, err := ledgerapi.SendBankReport(ctx, client, rep, 600)
 	require.NoError(t, err)
 	require.True(t, res.Complete)
 	require.Equal(t, 3, res.New)
@@ -573,11 +496,11 @@ func TestImportOverNATS(t *testing.T) {
 	require.Equal(t, []string{b.ID}, res.Batches)
 	rec, err := db.Reconcile(ctx, b.ID)
 	require.NoError(t, err)
-	require.Equal(t, ReconMatched, rowStatus(rec, 1).Status)
-	require.Equal(t, ReconMatched, rowStatus(rec, 2).Status)
-	require.Equal(t, ReconAwaitingBank, rowStatus(rec, 3).Status)
+	require.Equal(t, reconcile.StatusMatched, rowStatus(rec, 1).Status)
+	require.Equal(t, reconcile.StatusMatched, rowStatus(rec, 2).Status)
+	require.Equal(t, reconcile.StatusAwaitingBank, rowStatus(rec, 3).Status)
 
-	again, err := SendBankReport(ctx, client, rep, 600)
+	again, err := ledgerapi.SendBankReport(ctx, client, rep, 600)
 	require.NoError(t, err)
 	require.True(t, again.Already)
 	require.Zero(t, again.New)
@@ -600,14 +523,14 @@ func TestMovesOpenExceptions(t *testing.T) {
 		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookType: "payment_refunded"}})
 	open, err := s.db.Exceptions(b.ID, false)
 	require.NoError(t, err)
-	require.Equal(t, []string{ExceptionAmountMismatch, ExceptionAmountMismatch, ExceptionReturned}, categories(open))
+	require.Equal(t, []reconcile.Category{reconcile.AmountMismatch, reconcile.AmountMismatch, reconcile.ReturnedAfterSuccess}, categories(open))
 	require.Equal(t, []int{1, 2, 3}, []int{open[0].Row, open[1].Row, open[2].Row})
 	require.Contains(t, open[0].Detail, "paid 0.99 RUB (webhook); we asked for 1000.01 RUB")
 
 	rec, err := s.Reconcile(context.Background(), b.ID)
 	require.NoError(t, err)
 	require.Zero(t, rec.Opened)
-	for row, cat := range map[int]string{1: ExceptionAmountMismatch, 2: ExceptionAmountMismatch, 3: ExceptionReturned} {
-		require.Equal(t, []string{cat}, rowStatus(rec, row).Categories, "row %d", row)
+	for row, cat := range map[int]reconcile.Category{1: reconcile.AmountMismatch, 2: reconcile.AmountMismatch, 3: reconcile.ReturnedAfterSuccess} {
+		require.Equal(t, []reconcile.Category{cat}, rowStatus(rec, row).Categories, "row %d", row)
 	}
 }

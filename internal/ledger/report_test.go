@@ -6,184 +6,33 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/stretchr/testify/require"
-	"github.com/xuri/excelize/v2"
 
-	"github.com/payrun/payrun/internal/batch"
-	"github.com/payrun/payrun/internal/ingest"
-	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/reconcile"
+	"github.com/payrun/payrun/internal/report"
 )
 
-var update = flag.Bool("update", false, "rewrite the report golden files in testdata/")
+var update = flag.Bool("update", false, "rewrite the report golden files in ../report/testdata/")
 
-// csvBatch turns a payout file into intake messages as ingest does: the
-// file is validated, card numbers are sealed, each row is encoded, and
-// the manifest seals the batch.
-func csvBatch(t *testing.T, path string) (*testBatch, []byte) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	opts := batch.Options{Now: func() time.Time { return time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC) }}
-	res, err := batch.Validate(bytes.NewReader(data), opts)
-	require.NoError(t, err)
-	require.True(t, res.Valid(), "%v", res.Errors)
-	sum := sha256.Sum256(data)
-	b := &testBatch{ID: payout.BatchID(sum[:])}
-	sealer, err := secret.NewSealer(bytes.Repeat([]byte{7}, secret.KeySize))
-	require.NoError(t, err)
-	totals := money.Totals{}
-	var digests [][]byte
-	for row, err := range batch.Rows(bytes.NewReader(data), opts, func(pan string, row int) string {
-		return sealer.Seal(pan, fmt.Sprintf("%s/%d", b.ID, row))
-	}) {
-		require.NoError(t, err)
-		row.Batch = b.ID
-		enc, err := ingest.EncodeRow(row)
-		require.NoError(t, err)
-		d := sha256.Sum256(enc)
-		digests = append(digests, d[:])
-		totals.Add(row.Amount)
-		b.Data = append(b.Data, enc)
-	}
-	b.Manifest = &payout.Manifest{Batch: b.ID, Name: "Payroll November 2026", FileName: filepath.Base(path),
-		FileSHA256: hex.EncodeToString(sum[:]), Rows: len(b.Data), Totals: totals, RowsSHA256: payout.DigestRows(digests),
-		CreatedAt: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
-	return b, data
-}
-
-// paySteps are a row's transitions from queued to succeeded; source is the
-// evidence of the success (webhook or status).
-func paySteps(batch string, row int, session, payoutID string, paid money.Amount, source ledgerapi.Source, quote *ledgerapi.Quote) []ledgerapi.Transition {
-	fee := rub(2500)
-	trs := []ledgerapi.Transition{{To: payout.StateClaimed, Worker: "w1"}}
-	if quote != nil {
-		trs = append(trs, ledgerapi.Transition{To: payout.StateQuoted, Quote: quote})
-	}
-	return append(trs,
-		ledgerapi.Transition{To: payout.StateOpening, IdemKey: fmt.Sprintf("%s/%d/init", batch, row)},
-		ledgerapi.Transition{To: payout.StatePayoutStarted, SessionID: session, PayoutID: payoutID},
-		ledgerapi.Transition{To: payout.StateSucceeded, SessionID: session, PayoutID: payoutID, Paid: &paid, Fee: &fee,
-			Evidence: ledgerapi.Evidence{Source: source}})
-}
-
-func quoteOf(src money.Amount, dst money.Amount, rate string) *ledgerapi.Quote {
-	fee := rub(src.Minor / 1000)
-	pay := src
-	pay.Minor += fee.Minor
-	return &ledgerapi.Quote{Source: src, Destination: dst, TransferFee: fee, SMSFee: rub(0), Payment: pay, FXRate: rate, Quantity: 1}
-}
-
-func amt(minor int64, cur string) money.Amount { return money.New(minor, cur) }
-
-// goldenLedger builds the ledger state the golden reports show: the
-// sample payroll file (cards, tokens, encrypted cards, transfers) with a
-// row in every reconciliation status and every exception category.
-func goldenLedger(t *testing.T) (*Service, *clock, string) {
-	t.Helper()
-	s, c := newService(t)
-	b, _ := csvBatch(t, filepath.Join("testdata", "payroll.csv"))
-	record(t, s, b.msgs(1))
-	ctx := context.Background()
-	require.NoError(t, s.ReleaseDue(ctx))
-	id := b.ID
-	wh := ledgerapi.SourceWebhook
-	pay := func(row int, paid money.Amount, source ledgerapi.Source, q *ledgerapi.Quote) {
-		session, po := fmt.Sprintf("ps_%d", row), fmt.Sprintf("po_%d", row)
-		drive(t, s, id, row, paySteps(id, row, session, po, paid, source, q)...)
-		if source == wh {
-			recordEvent(t, s, bankEvent{HookID: "hook-" + po, Type: "payment_finished", SessionID: session, SessionStatus: "succeeded",
-				PayoutID: po, PayoutStatus: "succeeded", Amount: bankAmount(paid), Ref: &payout.BankRef{Batch: id, Row: row}})
-		}
-	}
-	pay(1, rub(8500000), wh, nil)                                      // matched
-	pay(2, rub(9250050), wh, nil)                                      // the report shows another amount
-	failRow(t, s, id, 3, "ps_3", "po_3", "card_number_does_not_exist") // failed, nothing paid: matched
-	failRow(t, s, id, 4, "ps_4", "po_4", "provider_timeout")           // the report says paid
-	drive(t, s, id, 5, ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"},
-		ledgerapi.Transition{To: payout.StateOpening, IdemKey: id + "/5/init"},
-		ledgerapi.Transition{To: payout.StateInDoubt, Reason: "no answer to session/init/payout"}) // in doubt past the deadline
-	pay(6, rub(12000000), wh, nil)        // missing from the report
-	pay(7, rub(4500000), wh, nil)         // returned
-	pay(8, rub(3999999), wh, nil)         // two operations
-	startRow(t, s, id, 9, "ps_9", "po_9") // at the bank: awaiting bank
-	// row 10 stays queued
-	drive(t, s, id, 11, ledgerapi.Transition{To: payout.StateCancelled, Reason: "removed by finance",
-		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceOperator}})
-	pay(12, rub(5400000), ledgerapi.SourceStatus, nil) // paid, as session/status said
-	drive(t, s, id, 13, ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"},
-		ledgerapi.Transition{To: payout.StateOpening, IdemKey: id + "/13/init"},
-		ledgerapi.Transition{To: payout.StateInDoubt, Reason: "no answer"}) // settled by the report
-	// row 14 is paid tomorrow: awaiting the report
-	pay(15, amt(27500, "USD"), wh, quoteOf(rub(2500000), amt(27500, "USD"), "90.9091"))
-	pay(16, amt(30000, "USD"), wh, quoteOf(rub(2760000), amt(30000, "USD"), "92.0000"))
-	// row 17: 3-D Secure pending (gate passed, confirmed, action required)
-	q17 := quoteOf(rub(4000000), amt(1333333, "TRY"), "3.0000")
-	drive(t, s, id, 17, ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"}, ledgerapi.Transition{To: payout.StateQuoted, Quote: q17},
-		ledgerapi.Transition{To: payout.StateOpening, NewAttempt: true, IdemKey: id + "/17/a1/init"})
-	g := gate(t, s, ledgerapi.GateRequest{Batch: id, Row: 17, SessionID: "ps_17", PayoutID: "po_17", Observed: ledgerapi.Observed{
-		Source: &q17.Source, Destination: &q17.Destination, Commission: &q17.TransferFee}, Evidence: ledgerapi.Evidence{Source: wh}})
-	require.Equal(t, ledgerapi.DecisionConfirm, g.Decision, g.Reason)
-	drive(t, s, id, 17, ledgerapi.Transition{To: payout.StateConfirmed, SessionID: "ps_17"},
-		ledgerapi.Transition{To: payout.StateActionRequired, SessionID: "ps_17", ActionURL: "https://bank.example/3ds/ps_17"})
-	// row 18: the bank's exchange does not match the quote: cancelled at the gate
-	q18 := quoteOf(rub(3750000), amt(1250000, "TRY"), "3.0000")
-	drive(t, s, id, 18, ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"}, ledgerapi.Transition{To: payout.StateQuoted, Quote: q18},
-		ledgerapi.Transition{To: payout.StateOpening, NewAttempt: true, IdemKey: id + "/18/a1/init"})
-	bad := amt(1200000, "TRY")
-	g = gate(t, s, ledgerapi.GateRequest{Batch: id, Row: 18, SessionID: "ps_18", Observed: ledgerapi.Observed{
-		Source: &q18.Source, Destination: &bad, Commission: &q18.TransferFee}, Evidence: ledgerapi.Evidence{Source: wh}})
-	require.Equal(t, ledgerapi.DecisionCancel, g.Decision)
-	pay(19, amt(2850000, "KGS"), wh, quoteOf(rub(3000000), amt(2850000, "KGS"), "0.9500")) // the report shows RUB
-	pay(20, amt(1500000, "KGS"), wh, quoteOf(rub(1580000), amt(1500000, "KGS"), "0.9494"))
-
-	c.Add(2 * time.Hour)
-	_, err := s.Sweep(ctx)
-	require.NoError(t, err)
-
-	line := func(row int, a money.Amount) bankLine {
-		return bankLine{op: fmt.Sprintf("po_%d", row), session: fmt.Sprintf("ps_%d", row), batch: id, row: row,
-			amount: a.Decimal(), currency: a.Currency}
-	}
-	refund := line(7, rub(4500000))
-	refund.op, refund.typ, refund.at = "rf_7", ledgerapi.ReportRefund, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	second := line(8, rub(3999999))
-	second.op, second.session = "po_8b", "ps_8b"
-	orphan := line(99, rub(100000))
-	importCSV(t, s, "2026-11-25",
-		line(1, rub(8500000)), line(2, rub(9250000)), line(4, rub(7100000)), line(7, rub(4500000)), refund,
-		line(8, rub(3999999)), second, line(12, rub(5400000)), line(13, rub(6125050)),
-		line(15, amt(27500, "USD")), line(16, amt(30000, "USD")), line(19, rub(2850000)), line(20, amt(1500000, "KGS")),
-		orphan, bankLine{op: "po_zz", session: "ps_zz", amount: "5.00"})
-
-	c.Add(22 * time.Hour) // 2026-11-26 09:00
-	pay(14, rub(3300000), wh, nil)
-	_, err = s.Reconcile(ctx, id)
-	require.NoError(t, err)
-	return s, c, id
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
+// golden compares got with the report's golden file name (the report
+// package's tests render the same files from report.json), or rewrites it
+// with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
+	path := filepath.Join("..", "report", "testdata", name)
 	if *update {
 		require.NoError(t, os.WriteFile(path, got, 0o644))
 		return
@@ -194,38 +43,25 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 // xlsxCells renders every cell of every sheet as type:value (s string, n
-// number), one line per spreadsheet row, and fails on any formula.
+// number), one line per spreadsheet row, and fails on any formula
+// (report.ReadXLSX refuses one).
 func xlsxCells(t *testing.T, data []byte) string {
 	t.Helper()
-	f, err := excelize.OpenReader(bytes.NewReader(data))
+	sheets, err := report.ReadXLSX(data)
 	require.NoError(t, err)
-	defer f.Close()
 	var sb strings.Builder
-	for _, sheet := range f.GetSheetList() {
-		fmt.Fprintf(&sb, "== %s\n", sheet)
-		rows, err := f.GetRows(sheet)
-		require.NoError(t, err)
-		for i, row := range rows {
-			var cells []string
-			for j, v := range row {
-				ref, _ := excelize.CoordinatesToCellName(j+1, i+1)
-				formula, err := f.GetCellFormula(sheet, ref)
-				require.NoError(t, err)
-				require.Empty(t, formula, "%s!%s holds a formula", sheet, ref)
-				typ, err := f.GetCellType(sheet, ref)
-				require.NoError(t, err)
-				kind := "s"
-				switch typ {
-				case excelize.CellTypeNumber, excelize.CellTypeUnset:
-					if v != "" {
-						kind = "n"
-					}
+	for _, sheet := range sheets {
+		fmt.Fprintf(&sb, "== %s\n", sheet.Name)
+		for _, row := range sheet.Rows {
+			cells := make([]string, len(row))
+			for j, c := range row {
+				switch {
+				case c.Value == "":
+				case c.Number:
+					cells[j] = "n:" + c.Value
+				default:
+					cells[j] = "s:" + c.Value
 				}
-				if v == "" {
-					cells = append(cells, "")
-					continue
-				}
-				cells = append(cells, kind+":"+v)
 			}
 			sb.WriteString(strings.Join(cells, "\t") + "\n")
 		}
@@ -233,7 +69,7 @@ func xlsxCells(t *testing.T, data []byte) string {
 	return sb.String()
 }
 
-func render(t *testing.T, rep *Report, format string) []byte {
+func render(t *testing.T, rep *report.Report, format string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	require.NoError(t, rep.Write(&buf, format))
@@ -253,30 +89,30 @@ func TestReportGolden(t *testing.T) {
 	for _, r := range rep.Rows {
 		statuses[r.Reconciliation] = true
 	}
-	require.Len(t, statuses, len(ReconStatuses))
-	cats := map[string]bool{}
+	require.Len(t, statuses, len(reconcile.Statuses))
+	cats := map[reconcile.Category]bool{}
 	for _, e := range rep.Summary.Exceptions {
 		cats[e.Category] = true
 	}
-	for _, c := range []string{ExceptionNotInRecords, ExceptionAfterCancel, ExceptionAmountMismatch, ExceptionTwoOperations,
-		ExceptionMissingFromReport, ExceptionReturned, ExceptionInDoubt, ExceptionGateMismatch} {
+	for _, c := range []reconcile.Category{reconcile.PaidNotInRecords, reconcile.PaidAfterCancel, reconcile.AmountMismatch, reconcile.TwoOperations,
+		reconcile.MissingFromReport, reconcile.ReturnedAfterSuccess, reconcile.InDoubt, reconcile.GateMismatch} {
 		require.True(t, cats[c], "category %s in the golden report", c)
 	}
 
-	golden(t, "report.csv", render(t, rep, FormatCSV))
-	golden(t, "report.json", render(t, rep, FormatJSON))
-	golden(t, "report.xlsx.txt", []byte(xlsxCells(t, render(t, rep, FormatXLSX))))
+	golden(t, "report.csv", render(t, rep, report.FormatCSV))
+	golden(t, "report.json", render(t, rep, report.FormatJSON))
+	golden(t, "report.xlsx.txt", []byte(xlsxCells(t, render(t, rep, report.FormatXLSX))))
 
 	// The CSV reads back as one table.
-	r := csv.NewReader(bytes.NewReader(render(t, rep, FormatCSV)))
+	r := csv.NewReader(bytes.NewReader(render(t, rep, report.FormatCSV)))
 	all, err := r.ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, append(slices.Clone(reportColumns), "description", "meta_department"), all[0])
-	require.Equal(t, len(rep.Rows)+1, indexOf(all, summaryColumns))
+	require.Equal(t, append(report.Columns(), "description", "meta_department"), all[0])
+	require.Equal(t, len(rep.Rows)+1, indexOf(all, report.SummaryColumns()))
 	// The file's description and meta_department reach the row's line.
 	require.Equal(t, "Зарплата за ноябрь 2026", rep.Rows[0].Description)
 	require.Equal(t, map[string]string{"department": "Бухгалтерия"}, rep.Rows[0].Meta)
-	require.Equal(t, []string{"Зарплата за ноябрь 2026", "Бухгалтерия"}, all[1][len(reportColumns):])
+	require.Equal(t, []string{"Зарплата за ноябрь 2026", "Бухгалтерия"}, all[1][len(report.Columns()):])
 }
 
 // metaBatch records a batch whose rows carry the given descriptions and
@@ -297,8 +133,7 @@ func (b *testBatch) rewrite(t *testing.T, change func(i int, r *payout.Row)) {
 	var digests [][]byte
 	for i, r := range b.Rows {
 		change(i, r)
-		data, err := ingest.EncodeRow(r)
-		require.NoError(t, err)
+		data := intake.EncodeRow(r)
 		b.Data[i] = data
 		d := sha256.Sum256(data)
 		digests = append(digests, d[:])
@@ -324,11 +159,11 @@ func TestReportMetaColumns(t *testing.T) {
 	rep, err := s.db.Report(context.Background(), b.ID)
 	require.NoError(t, err)
 
-	wantHead := append(slices.Clone(reportColumns), "description", "meta_cost_center", "meta_department", "meta_project", "meta_zone")
-	recs, err := csv.NewReader(bytes.NewReader(render(t, rep, FormatCSV))).ReadAll()
+	wantHead := append(report.Columns(), "description", "meta_cost_center", "meta_department", "meta_project", "meta_zone")
+	recs, err := csv.NewReader(bytes.NewReader(render(t, rep, report.FormatCSV))).ReadAll()
 	require.NoError(t, err)
 	require.Equal(t, wantHead, recs[0])
-	tail := func(rec []string) []string { return rec[len(reportColumns):] }
+	tail := func(rec []string) []string { return rec[len(report.Columns()):] }
 	require.Equal(t, []string{"'=HYPERLINK(\"http://x\")", "'+CC-7", "'=1+2", "", ""}, tail(recs[1]))
 	require.Equal(t, []string{"Salary, November", "", "Sales", "'@apollo", ""}, tail(recs[2]))
 	require.Equal(t, []string{"", "", "", "", ""}, tail(recs[3]))
@@ -343,15 +178,15 @@ func TestReportMetaColumns(t *testing.T) {
 	}
 
 	// XLSX: the same cells, as strings, never a formula (xlsxCells fails on one).
-	lines := strings.Split(xlsxCells(t, render(t, rep, FormatXLSX)), "\n")
-	require.Equal(t, "== "+SheetRows, lines[0])
+	lines := strings.Split(xlsxCells(t, render(t, rep, report.FormatXLSX)), "\n")
+	require.Equal(t, "== "+report.SheetRows, lines[0])
 	head := strings.Split(lines[1], "\t")
 	require.Equal(t, "s:meta_zone", head[len(head)-1])
 	require.Len(t, head, len(wantHead))
 	row1 := strings.Split(lines[2], "\t")
-	require.Equal(t, []string{"s:'=HYPERLINK(\"http://x\")", "s:'+CC-7", "s:'=1+2"}, row1[len(reportColumns):])
+	require.Equal(t, []string{"s:'=HYPERLINK(\"http://x\")", "s:'+CC-7", "s:'=1+2"}, row1[len(report.Columns()):])
 	row4 := strings.Split(lines[5], "\t")
-	require.Equal(t, []string{"s:'+7 bonus", "", "", "s:'-42", "s:north"}, row4[len(reportColumns):])
+	require.Equal(t, []string{"s:'+7 bonus", "", "", "s:'-42", "s:north"}, row4[len(report.Columns()):])
 
 	// JSON: the values as finance wrote them, {} for a row without meta.
 	var back struct {
@@ -360,7 +195,7 @@ func TestReportMetaColumns(t *testing.T) {
 			Meta        map[string]string `json:"meta"`
 		} `json:"rows"`
 	}
-	js := render(t, rep, FormatJSON)
+	js := render(t, rep, report.FormatJSON)
 	require.NoError(t, json.Unmarshal(js, &back))
 	require.Equal(t, "=HYPERLINK(\"http://x\")", *back.Rows[0].Description)
 	require.Equal(t, map[string]string{"department": "=1+2", "cost_center": "+CC-7"}, back.Rows[0].Meta)
@@ -374,7 +209,7 @@ func TestReportMetaColumns(t *testing.T) {
 	// The same state, the same bytes.
 	again, err := s.db.Report(context.Background(), b.ID)
 	require.NoError(t, err)
-	for _, f := range ReportFormats {
+	for _, f := range report.Formats {
 		require.Equal(t, render(t, rep, f), render(t, again, f), "format %s", f)
 	}
 }
@@ -394,9 +229,9 @@ func TestReportMetaNoCardNumber(t *testing.T) {
 	require.Equal(t, map[string]string{"note": "paid to 555555******4444", "card 400005******5556": "y"}, rep.Rows[0].Meta)
 	require.Equal(t, "card 411111******1111 refused", rep.Rows[1].Description)
 	require.Equal(t, map[string]string{"note": "card 510510******5100 refused"}, rep.Rows[2].Meta)
-	for _, f := range ReportFormats {
+	for _, f := range report.Formats {
 		out := render(t, rep, f)
-		if f == FormatXLSX {
+		if f == report.FormatXLSX {
 			out = unzipAll(t, out)
 		}
 		checkNoPAN(t, f+" report", out, false)
@@ -422,16 +257,6 @@ func TestReportMetaBeforeDescription(t *testing.T) {
 	require.Equal(t, map[string]string{"department": "IT"}, rep.Rows[0].Meta)
 }
 
-func TestAddNotesSkipsRowsNotShown(t *testing.T) {
-	rep := &Report{Rows: []ReportRow{{Row: 2, Meta: noMeta}, {Row: 5, Meta: noMeta}}}
-	rep.addNotes([]rowNote{{row: 1, description: "a"}, {row: 2, description: "b", meta: map[string]string{"k": "v"}},
-		{row: 4, description: "d"}, {row: 5, description: "e", meta: noMeta}, {row: 6, description: "f"}})
-	require.Equal(t, "b", rep.Rows[0].Description)
-	require.Equal(t, map[string]string{"k": "v"}, rep.Rows[0].Meta)
-	require.Equal(t, "e", rep.Rows[1].Description)
-	require.Equal(t, []string{"k"}, rep.metaKeys())
-}
-
 func indexOf(recs [][]string, head []string) int {
 	for i, r := range recs {
 		if strings.Join(r[:len(head)], ",") == strings.Join(head, ",") {
@@ -449,7 +274,7 @@ func TestReportIsDeterministic(t *testing.T) {
 	first := map[string][]byte{}
 	rep, err := s.db.Report(ctx, id)
 	require.NoError(t, err)
-	for _, f := range ReportFormats {
+	for _, f := range report.Formats {
 		first[f] = render(t, rep, f)
 	}
 	ro, err := OpenReadOnly(s.db.Path())
@@ -457,7 +282,7 @@ func TestReportIsDeterministic(t *testing.T) {
 	defer ro.Close()
 	again, err := ro.Report(ctx, id)
 	require.NoError(t, err)
-	for _, f := range ReportFormats {
+	for _, f := range report.Formats {
 		require.Equal(t, first[f], render(t, again, f), "format %s", f)
 	}
 	// No clock of the reader in the content: the state's own time is.
@@ -530,9 +355,9 @@ func TestNoCardNumberAnywhere(t *testing.T) {
 	ctx := context.Background()
 	rep, err := s.db.Report(ctx, id)
 	require.NoError(t, err)
-	checkNoPAN(t, "CSV report", render(t, rep, FormatCSV), true)
-	checkNoPAN(t, "JSON report", render(t, rep, FormatJSON), true)
-	checkNoPAN(t, "XLSX report", unzipAll(t, render(t, rep, FormatXLSX)), true)
+	checkNoPAN(t, "CSV report", render(t, rep, report.FormatCSV), true)
+	checkNoPAN(t, "JSON report", render(t, rep, report.FormatJSON), true)
+	checkNoPAN(t, "XLSX report", unzipAll(t, render(t, rep, report.FormatXLSX)), true)
 	rec, err := s.db.Reconcile(ctx, id)
 	require.NoError(t, err)
 	js, err := json.Marshal(rec)
@@ -566,7 +391,7 @@ func TestReportNeverCarriesAFormula(t *testing.T) {
 	rep, err := s.db.Report(context.Background(), b.ID)
 	require.NoError(t, err)
 
-	recs, err := csv.NewReader(bytes.NewReader(render(t, rep, FormatCSV))).ReadAll()
+	recs, err := csv.NewReader(bytes.NewReader(render(t, rep, report.FormatCSV))).ReadAll()
 	require.NoError(t, err)
 	refs := map[string]bool{}
 	for _, rec := range recs {
@@ -581,7 +406,7 @@ func TestReportNeverCarriesAFormula(t *testing.T) {
 		require.True(t, refs["'"+n], "reference %q kept, guarded", n)
 	}
 	// xlsxCells fails on any formula.
-	cells := xlsxCells(t, render(t, rep, FormatXLSX))
+	cells := xlsxCells(t, render(t, rep, report.FormatXLSX))
 	for _, line := range strings.Split(cells, "\n") {
 		for _, c := range strings.Split(line, "\t") {
 			if v, ok := strings.CutPrefix(c, "s:"); ok && v != "" {
@@ -593,90 +418,41 @@ func TestReportNeverCarriesAFormula(t *testing.T) {
 	require.Equal(t, "=1+2", rep.Rows[0].Reference)
 }
 
-func TestDecimalAgrees(t *testing.T) {
-	for _, cur := range []string{"RUB", "USD", "JPY", "KWD", "xyz"} {
-		for _, minor := range []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, 150050, -1, -99, -100, -150050,
-			1<<53 + 1, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
-			a := money.New(minor, cur)
-			require.Equal(t, a.Decimal(), decimal(a), "%d %s", minor, cur)
-		}
-	}
-}
-
 // TestReportJSONReadsBack: the streamed JSON is one valid document that
 // decodes to the report.
 func TestReportJSONReadsBack(t *testing.T) {
 	s, _, id := goldenLedger(t)
 	rep, err := s.db.Report(context.Background(), id)
 	require.NoError(t, err)
-	var back Report
-	require.NoError(t, json.Unmarshal(render(t, rep, FormatJSON), &back))
-	for i := range rep.Rows {
-		rep.Rows[i].amount, rep.Rows[i].fee, rep.Rows[i].dest = nil, nil, nil
-	}
+	var back report.Report
+	require.NoError(t, json.Unmarshal(render(t, rep, report.FormatJSON), &back))
 	require.Equal(t, *rep, back)
 
-	empty := &Report{Rows: []ReportRow{}}
-	require.NoError(t, json.Unmarshal(render(t, empty, FormatJSON), &back))
+	empty := &report.Report{Rows: []report.Row{}}
+	require.NoError(t, json.Unmarshal(render(t, empty, report.FormatJSON), &back))
 }
 
-// TestXLSXTextReadsBack: text the Rows sheet writes itself reads back as
-// the same text (markup, an escape-like "_x0041_", a long cell, characters
-// XML does not allow).
-func TestXLSXTextReadsBack(t *testing.T) {
-	long := strings.Repeat("я", maxCellChars+10)
-	tests := []struct{ in, want string }{
-		{"a < b & c > d", "a < b & c > d"},
-		{"_x0041_ and _x00e9_", "_x0041_ and _x00e9_"},
-		{"_x12_ _xZZZZ_", "_x12_ _xZZZZ_"},
-		{"bell\x07 and nul\x00", "bell\uFFFD and nul\uFFFD"},
-		{"line\nbreak", "line\nbreak"},
-		{" padded ", " padded "},
-		{"Ünïcödé ✓ 中文", "Ünïcödé ✓ 中文"},
-		{long, long[:maxCellChars*2]},
-	}
-	rep := &Report{Batch: ReportBatch{ID: "b00000000000000000000"}, AsOf: "2026-11-25T09:00:00Z"}
-	for i, tt := range tests {
-		rep.Rows = append(rep.Rows, ReportRow{Row: i + 1, Reference: tt.in})
-	}
-	f, err := excelize.OpenReader(bytes.NewReader(render(t, rep, FormatXLSX)))
-	require.NoError(t, err)
-	defer f.Close()
-	for i, tt := range tests {
-		got, err := f.GetCellValue(SheetRows, fmt.Sprintf("B%d", i+2))
-		require.NoError(t, err)
-		require.Equal(t, tt.want, got, "row %d", i+1)
-	}
-}
-
-// TestParseMeta: the fast reader of meta agrees with the JSON decoder on
-// what it takes, and leaves the rest to it.
-func TestParseMeta(t *testing.T) {
+// TestDecodeMeta: meta is read as the JSON decoder reads it.
+func TestDecodeMeta(t *testing.T) {
 	for _, text := range []string{
 		`{"department":"IT"}`, `{"a":"1","b":"=2"}`, `{}`, `{"a":""}`, `{"":"x"}`, `{"a":"b","a":"c"}`,
 		`{"a":"b",}`, `{"a":"b","c"}`, `{"a""b"}`, `{"a":"b"x}`, `{"a":1}`, `{"a":"q\"uote"}`, `{"a":"\u00e9"}`,
 		`{ "a" : "b" }`, `{"a":null}`, `{"a":"line\nbreak"}`, "{\"a\":\"tab\there\"}", `{"отдел":"Склад"}`, `[]`, `{`,
 	} {
-		names := map[string]string{}
-		fast, ok := parseMetaFast(text, names)
 		var want map[string]string
 		wantErr := gojson.Unmarshal([]byte(text), &want)
-		if ok {
-			require.NoError(t, wantErr, "fast took %s", text)
-			require.Equal(t, want, fast, text)
-		}
-		got, err := parseMeta(text, names)
+		got, err := decodeMeta(text)
 		if wantErr == nil {
 			require.NoError(t, err, text)
 			if len(want) == 0 {
-				want = map[string]string{}
+				want = nil // no meta (intake.DecodeMeta)
 			}
 			require.Equal(t, want, got, text)
 		}
 	}
-	got, err := parseMeta(`{"a":1,"b":null,"c":"x"}`, map[string]string{})
+	got, err := decodeMeta(`{"a":1,"b":null,"c":"x"}`)
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"a": "1", "b": "", "c": "x"}, got) // null: no value
-	_, err = parseMeta(`{"a":`, map[string]string{})
+	_, err = decodeMeta(`{"a":`)
 	require.Error(t, err)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/reconcile"
 	"github.com/payrun/payrun/internal/testutil"
 )
 
@@ -242,7 +243,7 @@ func TestSweeper(t *testing.T) {
 	ex, err := db.Exceptions(b.ID, false)
 	require.NoError(t, err)
 	require.Len(t, ex, 1)
-	require.Equal(t, ExceptionInDoubt, ex[0].Category)
+	require.Equal(t, reconcile.InDoubt, ex[0].Category)
 	require.Equal(t, 3, ex[0].Row)
 	// Evidence settles it and closes the exception.
 	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 3, To: payout.StateFailed, SessionID: "ps_3",
@@ -290,7 +291,7 @@ func TestDeadLetterOpensException(t *testing.T) {
 		// The extra fetches may dead-letter the other row's job too, and
 		// first: look for this job's row.
 		for _, e := range ex {
-			if e.Category == ExceptionDeadLetter && e.Row == job.Row {
+			if e.Category == reconcile.DeadLetter && e.Row == job.Row {
 				return nil
 			}
 		}
@@ -338,7 +339,7 @@ func TestBankEventsRecorded(t *testing.T) {
 	ex, err := db.Exceptions(b.ID, false)
 	require.NoError(t, err)
 	require.Len(t, ex, 1)
-	require.Equal(t, ExceptionTwoOperations, ex[0].Category)
+	require.Equal(t, reconcile.TwoOperations, ex[0].Category)
 	require.Equal(t, payout.StateConfirmed, mustRow(t, s, b.ID, 1).State)
 }
 
@@ -384,7 +385,7 @@ func TestSweeperOpensStalledException(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ex, 2)
 	for _, e := range ex {
-		require.Equal(t, ExceptionStalled, e.Category)
+		require.Equal(t, reconcile.StalledAtBank, e.Category)
 	}
 	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, SessionID: "ps_1", To: payout.StateSucceeded, PayoutID: "po_1"})
 	ex, _ = db.Exceptions(b.ID, false)

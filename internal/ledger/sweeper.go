@@ -8,6 +8,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // liveStates is the WHERE term of the rows_live partial index, repeated
@@ -151,7 +152,7 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 	// At the bank past the deadline with no final word (a start the bank
 	// never acted on, a webhook and every poll lost): an exception, once
 	// per row and attempt, so no row waits unseen; the polls go on.
-	n, err := s.openOverdue(tx, pick, ExceptionStalled, `r.state IN ('payout_started', 'confirming', 'confirmed', 'action_required')`,
+	n, err := s.openOverdue(tx, pick, reconcile.StalledAtBank, `r.state IN ('payout_started', 'confirming', 'confirmed', 'action_required')`,
 		now.Add(-s.cfg.StallAfter), "row without a final word from the bank past its deadline", func(r *rowRec) string {
 			return fmt.Sprintf("row %d (%s) has waited at the bank in %s since %s, session %q, without a final word; polls go on, and the bank's daily report or support settles it",
 				r.Row, r.Reference, r.State, r.MovedAt, firstNonEmpty(r.ConfirmSession, r.SessionID))
@@ -162,7 +163,7 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 	res.Stalled += n
 
 	// In doubt past the deadline: an exception (once per row), never a retry.
-	n, err = s.openOverdue(tx, pick, ExceptionInDoubt, `r.state = 'in_doubt'`, now.Add(-s.cfg.DoubtDeadline),
+	n, err = s.openOverdue(tx, pick, reconcile.InDoubt, `r.state = 'in_doubt'`, now.Add(-s.cfg.DoubtDeadline),
 		"row in doubt past its deadline", func(r *rowRec) string {
 			return fmt.Sprintf("row %d (%s) in doubt past its deadline: since %s, session %q; only the bank's evidence (webhook, session/status, daily report) can settle it",
 				r.Row, r.Reference, r.MovedAt, firstNonEmpty(r.ConfirmSession, r.SessionID))
@@ -177,10 +178,10 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 // openOverdue opens an exception of category, once per row and attempt,
 // for the rows in states (a condition on r) that have not moved since
 // before; it returns how many it opened.
-func (s *Service) openOverdue(tx *Tx, pick func(where string, args ...any) ([]*rowRec, error), category, states string,
+func (s *Service) openOverdue(tx *Tx, pick func(where string, args ...any) ([]*rowRec, error), category reconcile.Category, states string,
 	before time.Time, msg string, detail func(*rowRec) string) (int, error) {
 	rows, err := pick(states+` AND r.moved_at < ? AND NOT EXISTS (SELECT 1 FROM exceptions e
-		WHERE e.key = '`+category+`:' || r.batch_id || '/' || r.row_no || '/' || r.attempt)`, formatTime(before))
+		WHERE e.key = '`+string(category)+`:' || r.batch_id || '/' || r.row_no || '/' || r.attempt)`, formatTime(before))
 	if err != nil {
 		return 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // maxStartResends is how many times one attempt's start is sent again
@@ -171,7 +172,7 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 		if t.To == payout.StateSucceeded && (r.State == payout.StateFailed || r.State == payout.StateCancelled) {
 			detail := fmt.Sprintf("the bank reports row %d (%s) paid (session %s) but the ledger recorded it %s",
 				r.Row, r.Reference, t.SessionID, r.State)
-			if _, err := openException(tx, ExceptionAfterCancel, fmt.Sprintf("%s/%d", r.Batch, r.Row), r.Batch, r.Row, detail); err != nil {
+			if _, err := openException(tx, reconcile.PaidAfterCancel, fmt.Sprintf("%s/%d", r.Batch, r.Row), r.Batch, r.Row, detail); err != nil {
 				return nil, err
 			}
 			s.log.Error("row paid after the ledger finished it", logkey.Batch, r.Batch, logkey.Row, r.Row,
@@ -302,7 +303,7 @@ func (s *Service) recordForeign(tx *Tx, r *rowRec, session string, to payout.Sta
 	if ev.HookID != "" {
 		detail += "; webhook " + ev.HookID
 	}
-	_, err := openException(tx, ExceptionTwoOperations, fmt.Sprintf("%s/%d/%s", r.Batch, r.Row, session), r.Batch, r.Row, detail)
+	_, err := openException(tx, reconcile.TwoOperations, fmt.Sprintf("%s/%d/%s", r.Batch, r.Row, session), r.Batch, r.Row, detail)
 	return err
 }
 
@@ -409,7 +410,7 @@ func (s *Service) afterMove(tx *Tx, r *rowRec, from, to payout.State) error {
 	if _, err := tx.Exec(`UPDATE batches SET rows_terminal = rows_terminal + 1 WHERE id = ?`, r.Batch); err != nil {
 		return fmt.Errorf("count terminal rows of %s: %w", r.Batch, err)
 	}
-	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), ExceptionInDoubt, ExceptionStalled); err != nil {
+	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), reconcile.InDoubt, reconcile.StalledAtBank); err != nil {
 		return err
 	}
 	return finishBatch(tx, r.Batch)

@@ -10,6 +10,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // released returns a service with one released batch of n rows.
@@ -172,7 +173,7 @@ func TestTransitionForeignSession(t *testing.T) {
 	require.Equal(t, "ps_mine", row.SessionID)
 	ex, _ = s.db.Exceptions(b.ID, false)
 	require.Len(t, ex, 1)
-	require.Equal(t, ExceptionTwoOperations, ex[0].Category)
+	require.Equal(t, reconcile.TwoOperations, ex[0].Category)
 	require.Contains(t, ex[0].Detail, "ps_third")
 
 	// The row's own session finishes it; a repeat agrees.
@@ -207,7 +208,7 @@ func TestTransitionFinishesBatch(t *testing.T) {
 	require.Equal(t, ledgerapi.CodeIllegal, code(r))
 	ex, _ := s2.db.Exceptions(b2.ID, false)
 	require.Len(t, ex, 1)
-	require.Equal(t, ExceptionAfterCancel, ex[0].Category)
+	require.Equal(t, reconcile.PaidAfterCancel, ex[0].Category)
 }
 
 // Sending records that a row's opening call is about to leave, and is

@@ -218,27 +218,46 @@ func MustParse(text, currency string) Amount {
 
 // Decimal formats the amount in major units with '.' as separator and no
 // grouping, as finance and spreadsheets read it: "1500.50", "-3.07", "12".
+// It allocates only the string it returns (a report formats a few hundred
+// thousand amounts).
 func (a Amount) Decimal() string {
-	exp := Exponent(a.Currency)
+	var buf [24]byte // a sign, 19 digits and the separator
+	return string(a.AppendDecimal(buf[:0]))
+}
+
+// AppendDecimal appends the amount as Decimal formats it to b and returns
+// the extended buffer; it allocates only when b has no room.
+func (a Amount) AppendDecimal(b []byte) []byte {
 	v := a.Minor
-	sign := ""
 	if v < 0 {
-		sign = "-"
-		if v == math.MinInt64 {
-			return "-" + strconv.FormatUint(uint64(math.MaxInt64)+1, 10)
+		b = append(b, '-')
+		if v == math.MinInt64 { // -v does not fit; written as it always was, without a separator
+			return strconv.AppendUint(b, uint64(math.MaxInt64)+1, 10)
 		}
 		v = -v
 	}
+	exp := Exponent(a.Currency)
 	if exp == 0 {
-		return sign + strconv.FormatInt(v, 10)
+		return strconv.AppendInt(b, v, 10)
 	}
-	p := int64(math.Pow10(exp))
-	return fmt.Sprintf("%s%d.%0*d", sign, v/p, exp, v%p)
+	p := pow10[exp]
+	b = strconv.AppendInt(b, v/p, 10)
+	b = append(b, '.')
+	frac := v % p
+	for d := p / 10; d > 1 && frac < d; d /= 10 {
+		b = append(b, '0')
+	}
+	return strconv.AppendInt(b, frac, 10)
 }
+
+// pow10 are the divisors of the exponents Exponent returns.
+var pow10 = [...]int64{1, 10, 100, 1000}
 
 // String formats the amount as "1500.50 RUB".
 func (a Amount) String() string {
-	return a.Decimal() + " " + a.Currency
+	var buf [32]byte
+	b := append(a.AppendDecimal(buf[:0]), ' ')
+	return string(append(b, a.Currency...))
 }
 
 // IsZero reports whether the amount is zero.

@@ -2,6 +2,9 @@ package money
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,6 +117,60 @@ func TestDecimal(t *testing.T) {
 		if got := tt.a.Decimal(); got != tt.want {
 			t.Errorf("%v.Decimal() = %q, want %q", tt.a, got, tt.want)
 		}
+	}
+}
+
+// decimalFmt is how Decimal formatted amounts before it appended digits
+// itself: the reference AppendDecimal is held to.
+func decimalFmt(a Amount) string {
+	exp := Exponent(a.Currency)
+	v := a.Minor
+	sign := ""
+	if v < 0 {
+		sign = "-"
+		if v == math.MinInt64 {
+			return "-" + strconv.FormatUint(uint64(math.MaxInt64)+1, 10)
+		}
+		v = -v
+	}
+	if exp == 0 {
+		return sign + strconv.FormatInt(v, 10)
+	}
+	p := int64(math.Pow10(exp))
+	return fmt.Sprintf("%s%d.%0*d", sign, v/p, exp, v%p)
+}
+
+func TestDecimalAgrees(t *testing.T) {
+	for _, cur := range []string{"RUB", "USD", "JPY", "KWD", "xyz", ""} {
+		for _, minor := range []int64{0, 1, 9, 10, 99, 100, 101, 999, 1000, 1001, 150050, -1, -99, -100, -150050,
+			1<<53 + 1, math.MaxInt64, math.MinInt64, math.MinInt64 + 1} {
+			a := New(minor, cur)
+			want := decimalFmt(a)
+			require.Equal(t, want, a.Decimal(), "%d %s", minor, cur)
+			require.Equal(t, "x"+want, string(a.AppendDecimal([]byte("x"))), "%d %s", minor, cur)
+			require.Equal(t, want+" "+a.Currency, a.String(), "%d %s", minor, cur)
+		}
+	}
+}
+
+// TestDecimalAllocs: Decimal allocates its result only, AppendDecimal
+// nothing when the buffer has room.
+func TestDecimalAllocs(t *testing.T) {
+	a := New(-150050, "RUB")
+	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() { sink = a.Decimal() }))
+	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() { sink = a.String() }))
+	buf := make([]byte, 0, 32)
+	require.Zero(t, testing.AllocsPerRun(100, func() { buf = a.AppendDecimal(buf[:0]) }))
+}
+
+// sink keeps results on the heap, as a caller's would be.
+var sink string
+
+func BenchmarkDecimal(b *testing.B) {
+	a := New(123456789, "RUB")
+	b.ReportAllocs()
+	for b.Loop() {
+		sink = a.Decimal()
 	}
 }
 

@@ -2,36 +2,16 @@ package ledgerapi
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
 
-	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/bank131"
 )
 
 // SubjectReportImport receives a bank daily report in chunks
 // (ReportChunk → ReportImportReply); the running ledger records it.
 const SubjectReportImport = "payrun.ledger.report.import"
-
-// BankReportLine is one operation of Bank 131's daily report of successful
-// operations, as the bank wrote it (amounts converted from major units).
-type BankReportLine struct {
-	Line            int           `json:"line"`         // 1-based data line in the file
-	OperationID     string        `json:"operation_id"` // the payout (or refund) id
-	SessionID       string        `json:"session_id"`
-	Metadata        string        `json:"metadata,omitempty"` // our metadata, echoed: {"payrun":"<batch>/<row>",...}
-	Type            string        `json:"type"`               // Advice (paid) | Refund (returned)
-	TransactionDate string        `json:"transaction_date"`   // YYYY-MM-DD
-	FinishedAt      string        `json:"finished_at"`        // as the bank wrote it
-	Amount          money.Amount  `json:"amount"`
-	Fee             *money.Amount `json:"fee,omitempty"`
-	PaymentFast     string        `json:"payment_fast,omitempty"`
-	PaymentMethod   string        `json:"payment_method,omitempty"`
-	Contract        string        `json:"contract,omitempty"`
-}
-
-// Report line types.
-const (
-	ReportAdvice = "Advice" // a successful payout
-	ReportRefund = "Refund" // a payout returned after success
-)
 
 // ReportChunk carries part of a bank report to the ledger. Every chunk of
 // one file names the file by its SHA-256 (Report) and the total number of
@@ -40,12 +20,12 @@ const (
 // Chunks may be resent: lines already recorded are skipped, and a report
 // already complete changes nothing.
 type ReportChunk struct {
-	Report string           `json:"report"` // sha256 hex of the file's bytes
-	Source string           `json:"source"` // file name or URL, for the record
-	Days   []string         `json:"days"`   // YYYY-MM-DD the report covers
-	Total  int              `json:"total"`  // lines in the whole file
-	Lines  []BankReportLine `json:"lines"`
-	Final  bool             `json:"final,omitempty"`
+	Report string               `json:"report"` // sha256 hex of the file's bytes
+	Source string               `json:"source"` // file name or URL, for the record
+	Days   []string             `json:"days"`   // YYYY-MM-DD the report covers
+	Total  int                  `json:"total"`  // lines in the whole file
+	Lines  []bank131.ReportLine `json:"lines"`
+	Final  bool                 `json:"final,omitempty"`
 }
 
 // ReportImport is what importing a bank report did.
@@ -79,4 +59,79 @@ func (c *Client) ImportReportChunk(ctx context.Context, chunk ReportChunk) (*Rep
 		return nil, r.Error
 	}
 	return r.Import, nil
+}
+
+// Chunks splits a parsed bank report into ReportChunk messages of at most
+// about maxBytes of JSON each (≤ 0: 512 KiB), the last one Final. An empty
+// report is one final chunk.
+func Chunks(rep *bank131.DailyReport, maxBytes int) []ReportChunk {
+	if maxBytes <= 0 {
+		maxBytes = 512 << 10
+	}
+	head := ReportChunk{Report: rep.ID, Source: rep.Source, Days: rep.Days, Total: len(rep.Lines)}
+	var out []ReportChunk
+	cur, size := head, 512
+	for _, l := range rep.Lines {
+		b, _ := json.Marshal(l)
+		if len(cur.Lines) > 0 && size+len(b)+1 > maxBytes {
+			out = append(out, cur)
+			cur, size = head, 512
+		}
+		cur.Lines = append(cur.Lines, l)
+		size += len(b) + 1
+	}
+	cur.Final = true
+	return append(out, cur)
+}
+
+// SendChunks sends a report's chunks in order through send and adds up
+// the answers. When the ledger answers that the report was imported
+// before, only the final chunk follows, without its lines (it may add days
+// the report now covers).
+func SendChunks(chunks []ReportChunk, send func(ReportChunk) (*ReportImport, error)) (*ReportImport, error) {
+	total := &ReportImport{}
+	for i := 0; i < len(chunks); i++ {
+		part, err := send(chunks[i])
+		if err != nil {
+			return nil, err
+		}
+		total.add(part)
+		if part.Already && i < len(chunks)-1 {
+			last := chunks[len(chunks)-1]
+			last.Lines = nil
+			chunks[len(chunks)-1] = last
+			i = len(chunks) - 2
+		}
+	}
+	return total, nil
+}
+
+// SendBankReport sends a parsed report to the running ledger in chunks
+// that fit maxBytes (the connection's max payload, say).
+func SendBankReport(ctx context.Context, c *Client, rep *bank131.DailyReport, maxBytes int) (*ReportImport, error) {
+	res, err := SendChunks(Chunks(rep, maxBytes), func(ch ReportChunk) (*ReportImport, error) {
+		return c.ImportReportChunk(ctx, ch)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("send bank report %s: %w", rep.Source, err)
+	}
+	return res, nil
+}
+
+// add adds a chunk's answer to the running total of an import.
+func (total *ReportImport) add(part *ReportImport) {
+	total.Report, total.Source, total.Days = part.Report, part.Source, part.Days
+	total.Lines = part.Lines
+	total.New += part.New
+	total.Settled += part.Settled
+	total.Unknown += part.Unknown
+	total.Opened += part.Opened
+	total.Already = part.Already // the final chunk's answer decides
+	total.Complete = part.Complete
+	for _, b := range part.Batches {
+		if !slices.Contains(total.Batches, b) {
+			total.Batches = append(total.Batches, b)
+		}
+	}
+	slices.Sort(total.Batches)
 }

@@ -1,8 +1,9 @@
-package ledger
+package report
 
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // Sheet names of the XLSX report.
@@ -161,14 +163,14 @@ func (rep *Report) summarySheet(f *excelize.File, st *xlsxStyles) error {
 			switch {
 			case c.num != nil:
 				err = f.SetCellInt(SheetSummary, ref, int64(*c.num))
-			case c.amount != nil:
+			case c.isMoney():
 				// The same number the Rows sheet writes as decimal text.
-				v, _ := strconv.ParseFloat(decimal(*c.amount), 64)
+				v, _ := strconv.ParseFloat(c.text, 64)
 				if err = f.SetCellFloat(SheetSummary, ref, v, -1, 64); err == nil {
-					err = f.SetCellStyle(SheetSummary, ref, ref, st.money[money.Exponent(c.amount.Currency)])
+					err = f.SetCellStyle(SheetSummary, ref, ref, st.money[money.Exponent(c.currency)])
 				}
 			case c.text != "":
-				err = f.SetCellStr(SheetSummary, ref, safeCell(c.text))
+				err = f.SetCellStr(SheetSummary, ref, spreadsheet.SafeCell(c.text))
 			}
 			if err != nil {
 				return err
@@ -196,8 +198,8 @@ func columnName(n int) string {
 func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	keys := rep.metaKeys()
-	columns := header(keys)
-	cols := make([]string, len(columns))
+	head := header(keys)
+	cols := make([]string, len(head))
 	for i := range cols {
 		cols[i] = columnName(i + 1)
 	}
@@ -213,9 +215,9 @@ func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 		`<col min="18" max="20" width="21" customWidth="1"/><col min="22" max="24" width="30" customWidth="1"/>` +
 		`<col min="25" max="26" width="16" customWidth="1"/>`)
 	// The description, then the meta columns.
-	fmt.Fprintf(bw, `<col min="%d" max="%d" width="30" customWidth="1"/>`, len(reportColumns)+1, len(reportColumns)+1)
+	fmt.Fprintf(bw, `<col min="%d" max="%d" width="30" customWidth="1"/>`, len(columns)+1, len(columns)+1)
 	if len(keys) > 0 {
-		fmt.Fprintf(bw, `<col min="%d" max="%d" width="18" customWidth="1"/>`, len(reportColumns)+2, len(columns))
+		fmt.Fprintf(bw, `<col min="%d" max="%d" width="18" customWidth="1"/>`, len(columns)+2, len(head))
 	}
 	bw.WriteString(`</cols><sheetData>`)
 	var num []byte
@@ -237,12 +239,12 @@ func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 			bw.WriteString("><v>")
 			bw.Write(num)
 			bw.WriteString("</v></c>")
-		case c.amount != nil:
+		case c.isMoney():
 			bw.WriteString("><v>")
 			bw.WriteString(c.text)
 			bw.WriteString("</v></c>")
 		default:
-			text := xlsxText(safeCell(c.text))
+			text := xlsxText(spreadsheet.SafeCell(c.text))
 			bw.WriteString(` t="inlineStr"><is><t`)
 			if text != strings.TrimSpace(text) {
 				bw.WriteString(` xml:space="preserve"`)
@@ -253,7 +255,7 @@ func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 		}
 	}
 	bw.WriteString(`<row r="1">`)
-	for j, name := range columns {
+	for j, name := range head {
 		put(1, j, textCell(name), st.header)
 	}
 	bw.WriteString(`</row>`)
@@ -267,8 +269,8 @@ func (rep *Report) writeRowsSheet(w io.Writer, st *xlsxStyles) error {
 		buf = rep.Rows[i].cells(keys, buf)
 		for j, c := range buf {
 			switch {
-			case c.amount != nil:
-				put(r, j, c, st.money[money.Exponent(c.amount.Currency)])
+			case c.isMoney():
+				put(r, j, c, st.money[money.Exponent(c.currency)])
 			case c.num != nil || c.text != "":
 				put(r, j, c, 0)
 			}
@@ -361,4 +363,58 @@ func writeXMLText(w *bufio.Writer, s string) {
 		start = i
 	}
 	w.WriteString(s[start:])
+}
+
+// Cell is a cell of a workbook as ReadXLSX reads it back.
+type Cell struct {
+	Number bool // a number; else text
+	Value  string
+}
+
+// Sheet is a sheet of a workbook as ReadXLSX reads it back: its rows, each
+// with its cells up to the last one that holds a value.
+type Sheet struct {
+	Name string
+	Rows [][]Cell
+}
+
+// ReadXLSX reads back a workbook WriteXLSX wrote: every sheet with its
+// cells' values and kinds. A formula anywhere is an error: reports never
+// write one. Tests and tools read the XLSX report through it, so that
+// excelize stays in this package.
+func ReadXLSX(data []byte) ([]Sheet, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("read XLSX: %w", err)
+	}
+	defer f.Close()
+	var out []Sheet
+	for _, name := range f.GetSheetList() {
+		rows, err := f.GetRows(name)
+		if err != nil {
+			return nil, fmt.Errorf("read XLSX sheet %s: %w", name, err)
+		}
+		sheet := Sheet{Name: name, Rows: make([][]Cell, len(rows))}
+		for i, row := range rows {
+			sheet.Rows[i] = make([]Cell, len(row))
+			for j, v := range row {
+				ref, _ := excelize.CoordinatesToCellName(j+1, i+1)
+				formula, err := f.GetCellFormula(name, ref)
+				if err != nil {
+					return nil, fmt.Errorf("read XLSX cell %s!%s: %w", name, ref, err)
+				}
+				if formula != "" {
+					return nil, fmt.Errorf("XLSX cell %s!%s holds a formula", name, ref)
+				}
+				typ, err := f.GetCellType(name, ref)
+				if err != nil {
+					return nil, fmt.Errorf("read XLSX cell %s!%s: %w", name, ref, err)
+				}
+				number := v != "" && (typ == excelize.CellTypeNumber || typ == excelize.CellTypeUnset)
+				sheet.Rows[i][j] = Cell{Number: number, Value: v}
+			}
+		}
+		out = append(out, sheet)
+	}
+	return out, nil
 }

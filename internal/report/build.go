@@ -1,0 +1,242 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/cardmask"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
+)
+
+// stateOrder is the order states are listed in.
+var stateOrder = []payout.State{
+	payout.StateReceived, payout.StateScheduled, payout.StateAwaitingApproval, payout.StateQueued,
+	payout.StateClaimed, payout.StateQuoted, payout.StateOpening, payout.StateSessionOpen, payout.StateStarting,
+	payout.StatePayoutStarted, payout.StateConfirming, payout.StateConfirmed, payout.StateActionRequired,
+	payout.StateInDoubt, payout.StateSucceeded, payout.StateFailed, payout.StateCancelled, payout.StateReturned,
+}
+
+// totalNames are the summary's sums, in order (the manifest's follows).
+var totalNames = []string{"requested", "paid", "returned", "failed", "cancelled", "pending", "fees", "bank_reported"}
+
+// noMeta is the Meta of a row without meta_ columns: one empty map shared
+// by every such row (never written to), so that JSON shows {}.
+var noMeta = map[string]string{}
+
+// Build lays out the report of a batch: its summary (sum), the state the
+// reconciliation read (b) and what it found (rec, whose rows are b's in
+// the same order). Its rows have no description or meta (the
+// reconciliation does not read them); AddNotes adds them.
+func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Result) *Report {
+	rep := &Report{
+		Batch: Batch{
+			ID: sum.Batch, Name: sum.Name, FileName: sum.FileName, FileSHA256: sum.FileSHA256, Status: string(sum.Status),
+			Reason: cardmask.Redact(sum.Reason), CreatedAt: timeText(&sum.CreatedAt), ScheduleAt: timeText(sum.ScheduleAt),
+			RequireApproval: sum.RequireApproval, ApprovedBy: sum.ApprovedBy, ReleasedAt: timeText(sum.ReleasedAt),
+			FinishedAt: timeText(sum.FinishedAt), ManifestRows: b.ManifestRows, ManifestTotals: amounts(b.ManifestTotals),
+		},
+		AsOf: reconcile.TimeText(b.AsOf),
+		Rows: make([]Row, 0, len(b.Rows)),
+	}
+	byRow := map[int][]Exception{}
+	refs := map[int]string{}
+	for _, r := range b.Rows {
+		refs[r.No] = r.Reference
+	}
+	excCount := map[reconcile.Category]int{}
+	for _, e := range rec.Exceptions {
+		x := Exception{Category: e.Category, Label: e.Category.Label(), Row: e.Row, Reference: refs[e.Row],
+			Detail: cardmask.Redact(e.Detail), OpenedAt: e.OpenedAt}
+		rep.Summary.Exceptions = append(rep.Summary.Exceptions, x)
+		excCount[e.Category]++
+		if e.Row > 0 {
+			byRow[e.Row] = append(byRow[e.Row], x)
+		}
+	}
+	if rep.Summary.Exceptions == nil {
+		rep.Summary.Exceptions = []Exception{}
+	}
+
+	states := map[payout.State]*sums{}
+	totals := map[string]*sums{}
+	for _, w := range totalNames {
+		totals[w] = newSums()
+	}
+	for i, r := range b.Rows {
+		status := rec.Rows[i].Status
+		row := reportRow(r, status)
+		row.Exceptions = byRow[r.No]
+		if status == reconcile.StatusException && len(row.Exceptions) == 0 && sum.Status == payout.BatchRejected {
+			row.Exceptions = []Exception{{Category: reconcile.Manifest, Label: reconcile.Manifest.Label(),
+				Row: r.No, Reference: r.Reference, Detail: "batch rejected: " + rep.Batch.Reason}}
+		}
+		rep.Rows = append(rep.Rows, row)
+
+		st := states[r.State]
+		if st == nil {
+			st = newSums()
+			states[r.State] = st
+		}
+		st.add(r.Amount)
+		totals["requested"].add(r.Amount)
+		switch r.State {
+		case payout.StateSucceeded:
+			totals["paid"].add(r.Amount)
+		case payout.StateReturned:
+			totals["returned"].add(r.Amount)
+		case payout.StateFailed:
+			totals["failed"].add(r.Amount)
+		case payout.StateCancelled:
+			totals["cancelled"].add(r.Amount)
+		default:
+			totals["pending"].add(r.Amount)
+		}
+		if r.Fee != nil {
+			totals["fees"].add(*r.Fee)
+		}
+	}
+	reported := newSums()
+	addOps := func(lines []*reconcile.Line) {
+		for i, l := range lines {
+			if l.Type == bank131.ReportAdvice && !slices.ContainsFunc(lines[:i], sameOp(l)) {
+				reported.add(l.Amount)
+			}
+		}
+	}
+	for _, r := range b.Rows {
+		addOps(r.Lines)
+	}
+	addOps(b.Orphans)
+	totals["bank_reported"] = reported
+
+	s := &rep.Summary
+	s.Rows = len(b.Rows)
+	s.ByState = []StateCount{}
+	for _, st := range stateOrder {
+		if v := states[st]; v != nil {
+			s.ByState = append(s.ByState, StateCount{State: string(st), Rows: v.rows, Amounts: v.amounts()})
+		}
+	}
+	for _, st := range reconcile.Statuses {
+		s.ByReconciliation = append(s.ByReconciliation, StatusCount{Status: st, Rows: rec.Counts[st]})
+	}
+	for _, w := range totalNames {
+		s.Totals = append(s.Totals, TotalLine{What: w, Rows: totals[w].rows, Amounts: totals[w].amounts()})
+	}
+	s.Totals = append(s.Totals, TotalLine{What: "manifest", Rows: b.ManifestRows, Amounts: amounts(b.ManifestTotals)})
+	cats := make([]reconcile.Category, 0, len(excCount))
+	for c := range excCount {
+		cats = append(cats, c)
+	}
+	reconcile.SortCategories(cats)
+	s.ExceptionCounts = []CategoryCount{}
+	for _, c := range cats {
+		s.ExceptionCounts = append(s.ExceptionCounts, CategoryCount{Category: c, Label: c.Label(), Count: excCount[c]})
+	}
+	return rep
+}
+
+// sameOp matches a report line of the same operation (in another report).
+func sameOp(l *reconcile.Line) func(*reconcile.Line) bool {
+	return func(o *reconcile.Line) bool { return o.Type == l.Type && o.Op == l.Op }
+}
+
+// reportRow lays a row out for the report.
+func reportRow(r *reconcile.Row, status reconcile.Status) Row {
+	row := Row{
+		Row: r.No, Reference: r.Reference, Method: r.Method, Recipient: r.Recipient, Destination: r.Destination,
+		Amount: r.Amount.Decimal(), Currency: r.Amount.Currency, AmountMinor: r.Amount.Minor,
+		Status: string(r.State), BankSession: r.OwnSession(), BankPayout: r.PayoutID,
+		ErrorCode: r.ErrorCode, Reason: cardmask.Redact(r.Reason),
+		ReceivedAt: reconcile.TimeText(r.ReceivedAt), UpdatedAt: reconcile.TimeText(r.UpdatedAt), Attempts: r.Attempt,
+		SessionStatus: r.StatusSays, Reconciliation: string(status), Meta: noMeta,
+	}
+	if row.Reason == "" && r.ErrorCode != "" {
+		row.Reason = bank131.Reason(r.ErrorCode)
+	}
+	if r.State.Terminal() {
+		row.FinishedAt = reconcile.TimeText(r.MovedAt)
+	}
+	if r.Fee != nil {
+		row.Fee, row.FeeCurrency = r.Fee.Decimal(), r.Fee.Currency
+	}
+	if r.QuoteDest != nil {
+		row.FXRate = r.QuoteRate
+		row.DestinationAmount, row.DestinationCurrency = r.QuoteDest.Decimal(), r.QuoteDest.Currency
+	}
+	if h := r.Hook; h != nil {
+		switch {
+		case h.Type == "payment_refunded":
+			row.Webhook = "refunded"
+		default:
+			row.Webhook = h.PayoutStatus
+			if h.Amount != nil && h.PayoutStatus == "succeeded" {
+				row.Webhook += " " + h.Amount.Decimal() + " " + h.Amount.Currency
+			}
+			if h.ErrorCode != "" {
+				row.Webhook += " (" + h.ErrorCode + ")"
+			}
+		}
+	}
+	var lines []string
+	for i, l := range r.Lines {
+		if slices.ContainsFunc(r.Lines[:i], sameOp(l)) {
+			continue // the same operation in another report
+		}
+		lines = append(lines, l.Type+" "+l.Op+" "+l.Amount.Decimal()+" "+l.Amount.Currency+" "+l.Date)
+	}
+	row.BankReport = strings.Join(lines, "; ")
+	return row
+}
+
+func amount(a money.Amount) Amount {
+	return Amount{Amount: a.Decimal(), Currency: a.Currency, Minor: a.Minor}
+}
+
+func amounts(t money.Totals) []Amount {
+	out := []Amount{}
+	for _, a := range t.Amounts() {
+		out = append(out, amount(a))
+	}
+	return out
+}
+
+// sums adds amounts per currency and counts what it added.
+type sums struct {
+	rows   int
+	totals money.Totals
+	counts map[string]int
+}
+
+func newSums() *sums { return &sums{totals: money.Totals{}, counts: map[string]int{}} }
+
+func (s *sums) add(a money.Amount) {
+	s.rows++
+	s.totals.Add(a)
+	s.counts[a.Currency]++
+}
+
+func (s *sums) amounts() []Amount {
+	out := amounts(s.totals)
+	for i := range out {
+		out[i].Rows = s.counts[out[i].Currency]
+	}
+	return out
+}
+
+// timeText formats a time as RFC 3339 UTC to the second; "" for none.
+func timeText(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return reconcile.TimeText(*t)
+}
+
+// rowLabel names a row in the summary's exception lines.
+func rowLabel(row int, reference string) string { return fmt.Sprintf("row %d (%s)", row, reference) }

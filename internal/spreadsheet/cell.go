@@ -1,0 +1,47 @@
+// Package spreadsheet holds the one rule for text payrun writes into a
+// spreadsheet cell, in CSV (the ingest errors report, the ledger's
+// reports) or XLSX: a cell a spreadsheet would run as a formula gets a
+// leading apostrophe, so that it shows as the text it is.
+package spreadsheet
+
+import "strings"
+
+// SafeCell returns s as a cell a spreadsheet shows as text and never runs:
+// a value whose first character, or first after leading spaces, is = + -
+// or @, or that starts with a tab or a carriage return, gets a leading
+// apostrophe. Everything else is returned as it is.
+func SafeCell(s string) string {
+	t := strings.TrimLeft(s, " ")
+	if t != "" && strings.IndexByte("=+-@\t\r", t[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
+
+// SafeNumber is SafeCell for a cell meant as a number (an amount, a phone
+// number): a sign followed by digits, spaces and . , ( ) - only ("+100",
+// "-5.00", "+7 (999) 123-45-67") is a number to a spreadsheet, not a
+// formula, and is written as it is, so that a report of the payout file
+// reads back as the same file; anything else is text and goes through
+// SafeCell.
+func SafeNumber(s string) string {
+	t := strings.TrimLeft(s, " ")
+	if t != "" && (t[0] == '+' || t[0] == '-') && plainNumber(t[1:]) {
+		return s
+	}
+	return SafeCell(s)
+}
+
+// plainNumber reports whether s is digits with the separators numbers and
+// phone numbers are written with, and at least one character.
+func plainNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || strings.IndexByte(" .,()-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
