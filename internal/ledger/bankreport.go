@@ -14,6 +14,7 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
 )
@@ -63,8 +64,8 @@ func (s *Service) ImportReportChunk(ctx context.Context, c ledgerapi.ReportChunk
 	if res.Already || !c.Final {
 		return res, nil
 	}
-	s.log.Info("bank report imported", LogKeyReport, c.Source, LogKeyCount, c.Total, LogKeyNew, res.New,
-		LogKeySettled, res.Settled, LogKeyUnknown, res.Unknown)
+	s.log.Info("bank report imported", "report", c.Source, "count", c.Total, "new", res.New,
+		"settled", res.Settled, "unknown", res.Unknown)
 	// Reconcile what the report concerns: batches it names, and batches
 	// whose rows may have finished on the days it covers.
 	active, err := s.db.batchesActiveOn(ctx, c.Days)
@@ -242,8 +243,8 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.Re
 		}
 		opened, err := openException(tx, reconcile.PaidNotInRecords, l.OperationID+"/"+l.Type, batch, 0, detail)
 		if err == nil && opened {
-			s.log.Error("bank report: operation not in our records", LogKeyBatch, batch, LogKeyOperation, l.OperationID,
-				LogKeySession, l.SessionID)
+			s.log.Error("bank report: operation not in our records", logkey.Batch, batch, "operation", l.OperationID,
+				logkey.Session, l.SessionID)
 		}
 		return err
 	}
@@ -278,11 +279,11 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.Re
 	}
 	if reply.Applied {
 		res.Settled++
-		s.log.Info("row settled by the bank's report", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-			LogKeyFrom, r.State, LogKeyTo, t.To, LogKeyOperation, l.OperationID)
+		s.log.Info("row settled by the bank's report", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+			"from", r.State, "to", t.To, "operation", l.OperationID)
 	} else if reply.Error != nil {
-		s.log.Warn("bank report line not applied", LogKeyBatch, r.Batch, LogKeyRow, r.Row, LogKeyReference, r.Reference,
-			LogKeyState, r.State, LogKeyOperation, l.OperationID, LogKeyReason, cardmask.Redact(reply.Error.Message))
+		s.log.Warn("bank report line not applied", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+			logkey.State, r.State, "operation", l.OperationID, "reason", cardmask.Redact(reply.Error.Message))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
 )
@@ -67,8 +68,8 @@ func (s *Service) Reconcile(ctx context.Context, batch string) (*Reconciliation,
 			}
 			if opened {
 				rec.Opened++
-				s.log.Warn("reconciliation exception", LogKeyBatch, batch, LogKeyRow, f.Row, LogKeyCategory, f.Category,
-					LogKeyReason, f.Detail)
+				s.log.Warn("reconciliation exception", logkey.Batch, batch, logkey.Row, f.Row, "category", f.Category,
+					"reason", f.Detail)
 			}
 		}
 		for _, key := range stale {
@@ -93,8 +94,8 @@ func (s *Service) Reconcile(ctx context.Context, batch string) (*Reconciliation,
 		rec.Exceptions = slices.DeleteFunc(rec.Exceptions, func(e reconcile.OpenException) bool { return closed[e.Key] })
 	}
 	if rec.Opened+rec.Closed > 0 {
-		s.log.Info("batch reconciled", LogKeyBatch, batch, LogKeyOpened, rec.Opened, LogKeyClosed, rec.Closed,
-			LogKeyMatched, rec.Counts[reconcile.StatusMatched], LogKeyExcepted, rec.Counts[reconcile.StatusException])
+		s.log.Info("batch reconciled", logkey.Batch, batch, "opened", rec.Opened, "closed", rec.Closed,
+			"matched", rec.Counts[reconcile.StatusMatched], "exceptions", rec.Counts[reconcile.StatusException])
 	}
 	return rec, nil
 }
@@ -117,8 +118,8 @@ func (s *Service) reconcileMove(tx *Tx, r *rowRec, t *ledgerapi.Transition) erro
 	}
 	opened, err := openException(tx, f.Category, f.Key, r.Batch, r.Row, f.Detail)
 	if opened && f.Category == reconcile.AmountMismatch {
-		s.log.Error("bank paid another amount than the row's", LogKeyBatch, r.Batch, LogKeyRow, r.Row,
-			LogKeyReference, r.Reference, LogKeySession, t.SessionID)
+		s.log.Error("bank paid another amount than the row's", logkey.Batch, r.Batch, logkey.Row, r.Row,
+			logkey.Reference, r.Reference, logkey.Session, t.SessionID)
 	}
 	return err
 }
