@@ -231,6 +231,13 @@ func recipient(name string) *bank131.ParticipantDetails {
 	return &bank131.ParticipantDetails{Recipient: &bank131.Participant{FullName: name}}
 }
 
+// ruAccount is a Russian bank account payout (the only method the bank
+// refunds, DOC-refunds).
+func ruAccount() *bank131.PaymentMethod {
+	return &bank131.PaymentMethod{Type: bank131.MethodBankAccount, BankAccount: &bank131.BankAccount{SystemType: bank131.SystemRU,
+		RU: &bank131.BankAccountRU{BIK: "044525974", Account: "40817810000000000001", FullName: "Ivanov Ivan", Description: "salary"}}}
+}
+
 func rub(minor int64) *bank131.Amount { return &bank131.Amount{Amount: minor, Currency: "rub"} }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
