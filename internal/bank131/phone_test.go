@@ -38,7 +38,7 @@ func TestPhoneFromE164(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"", "79376151530", "+", "+7937615153", "+793761515300", "+7 937 615 15 3x",
-		"+71234567890", // +7 1xx is neither Russian nor Kazakh
+		"+71234567890",                                                  // +7 1xx is neither Russian nor Kazakh
 		"+9053212345", "+99655512345", "+4912345678901", "+43523452345", // Austria: the seed's "TUR" example is not Turkish
 	} {
 		_, err := PhoneFromE164(bad)
