@@ -127,6 +127,7 @@ type sink struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	hooks    []*bank131.Webhook
+	raws     [][]byte // the bodies of hooks, as received
 	rejected int
 	attempts int
 	// fail, if set, gives the HTTP status for the n-th attempt (1-based).
@@ -169,6 +170,7 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.hooks = append(s.hooks, h)
+	s.raws = append(s.raws, body)
 	s.cond.Broadcast()
 }
 
@@ -200,6 +202,22 @@ func (s *sink) await(session string, typ bank131.WebhookType, n int) *bank131.We
 		}
 		s.cond.Wait()
 	}
+}
+
+// raw returns the body of the n-th webhook of typ for session (1-based),
+// waiting for it.
+func (s *sink) raw(session string, typ bank131.WebhookType, n int) []byte {
+	s.t.Helper()
+	h := s.await(session, typ, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, got := range s.hooks {
+		if got == h {
+			return s.raws[i]
+		}
+	}
+	s.t.Fatalf("webhook not found")
+	return nil
 }
 
 // of returns the webhooks received for session, in arrival order.

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/logkey"
@@ -162,14 +163,14 @@ func refundable(m *bank131.PaymentMethod) bool {
 }
 
 // failOnce implements the "once" triggers (AmountInternalOnce and the
-// like): the first call per project and metadata is answered with the
+// like): the first call per project, amount and metadata is answered with the
 // trigger's code, later calls go through.
 func (s *Server) failOnce(c *call, amount int64, metadata json.RawMessage) *apiError {
 	code, ok := onceTriggers[amount]
 	if !ok {
 		return nil
 	}
-	key := c.project.Name + "\x00" + string(metadata)
+	key := fmt.Sprintf("%s\x00%d\x00%s", c.project.Name, amount, metadata)
 	if s.failedOnce[key] {
 		return nil
 	}
