@@ -64,6 +64,29 @@ type CalcAmount struct {
 	Currency string `json:"currency"`
 }
 
+// UnmarshalJSON implements json.Unmarshaler: null is "to compute", a number
+// is read like Amount's (10000.0 is 10000).
+func (c *CalcAmount) UnmarshalJSON(b []byte) error {
+	var v struct {
+		Amount   json.RawMessage `json:"amount"`
+		Currency string          `json:"currency"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*c = CalcAmount{Currency: v.Currency}
+	raw := bytes.TrimSpace(v.Amount)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return nil
+	}
+	minor, err := money.ParseMinor(string(raw))
+	if err != nil {
+		return fmt.Errorf("amount %s: %w", raw, err)
+	}
+	c.Amount = &minor
+	return nil
+}
+
 // Given returns a CalcAmount with a value: the side the caller fixes.
 func Given(minor int64, currency string) CalcAmount {
 	return CalcAmount{Amount: &minor, Currency: currency}

@@ -44,6 +44,21 @@ func TestAmountReadsNumbersLeniently(t *testing.T) {
 	require.JSONEq(t, `{"amount":10000,"currency":"rub"}`, string(b))
 }
 
+func TestCalcAmountReadsNumbersLeniently(t *testing.T) {
+	for body, want := range map[string]CalcAmount{
+		`{"amount":357912,"currency":"RUB"}`:   Given(357912, "RUB"),
+		`{"amount":357912.0,"currency":"RUB"}`: Given(357912, "RUB"),
+		`{"amount":null,"currency":"TRY"}`:     ToCompute("TRY"),
+		`{"currency":"TRY"}`:                   ToCompute("TRY"),
+	} {
+		var got CalcAmount
+		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+		require.Equal(t, want, got, body)
+	}
+	var c CalcAmount
+	require.Error(t, json.Unmarshal([]byte(`{"amount":1.5,"currency":"RUB"}`), &c))
+}
+
 func TestTimeForms(t *testing.T) {
 	msk := ZonelessLocation
 	tests := []struct {

@@ -166,6 +166,7 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h, err := bank131.ParseWebhook(body)
 	if err != nil {
+		s.t.Logf("sink: unreadable webhook: %v: %s", err, body)
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}
