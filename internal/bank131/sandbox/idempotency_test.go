@@ -46,7 +46,7 @@ func TestIdempotencyFailedFirstRequest(t *testing.T) {
 
 func TestIdempotencyScope(t *testing.T) {
 	tests := []struct {
-		mode                     string
+		mode                      string
 		otherMethod, otherProject bool // a repeat of the key there is a new request
 	}{
 		{"", false, true},
