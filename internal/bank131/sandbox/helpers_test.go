@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"io"
@@ -260,3 +261,21 @@ func ruAccount() *bank131.PaymentMethod {
 func rub(minor int64) *bank131.Amount { return &bank131.Amount{Amount: minor, Currency: "rub"} }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// syncBuffer is a bytes.Buffer safe for a logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
