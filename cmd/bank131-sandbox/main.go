@@ -65,6 +65,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 		processing     = fs.Duration("processing-delay", 200*time.Millisecond, "start → ready_to_confirm (or → final in single-request mode)")
 		settle         = fs.Duration("settle-delay", 200*time.Millisecond, "confirm/cancel/3-D Secure → final status")
 		confirmTimeout = fs.Duration("confirm-timeout", 240*time.Minute, "cancel payouts not confirmed within this time (confirm_timeout)")
+		threeDS        = fs.Duration("3ds-timeout", 15*time.Minute, "fail transfers whose 3-D Secure page was not passed within this time (3DS_error)")
 		errorResolve   = fs.Duration("error-resolve-delay", 2*time.Second, "session error trigger → resolved")
 		refundDelay    = fs.Duration("refund-delay", time.Second, "refund trigger: success → payment_refunded")
 		retryInitial   = fs.Duration("webhook-retry-initial", time.Second, "first webhook retry interval (doubles)")
@@ -131,7 +132,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 		UnknownProjectCode: *unknownCode, IdempotencyReplay: *replay, NoFinishedOnCancel: *noCancelFin,
 		AutoThreeDS: *auto3DS, FirstID: *firstID, Logger: log, WalletBalance: balance.Minor, Modes: modes,
 		Timing: sandbox.Timing{Processing: *processing, Settle: *settle, ConfirmTimeout: *confirmTimeout,
-			ErrorResolve: *errorResolve, Refund: *refundDelay},
+			ThreeDSTimeout: *threeDS, ErrorResolve: *errorResolve, Refund: *refundDelay},
 		WebhookRetry: sandbox.WebhookRetry{Initial: *retryInitial, Max: *retryMax, GiveUp: *retryGiveUp},
 		Faults: sandbox.Faults{Seed: *seed, Latency: *latency, Jitter: *jitter, ServerErrors: *errors5xx,
 			Drops: *drops, Lost: *lost, RateLimit: *rateLimit, RateBurst: *rateBurst, WebhookDuplicates: *hookDup,

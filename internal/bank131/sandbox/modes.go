@@ -65,6 +65,9 @@ type Modes struct {
 	// 24h, the sibling API's figure).
 	PublicTokenTTL time.Duration
 	Submerchant    string // ignore | required
+	// RecurrentFinishedAt is token/info's finished_at of a recurrent
+	// token: a year ahead, or none.
+	RecurrentFinishedAt string // year | none
 }
 
 // Mode values used in code (the full lists are in modeSpecs).
@@ -125,6 +128,7 @@ const (
 	modeBPA               = "bpa"
 	modeUnlimited         = "unlimited"
 	modeSingleUse         = "single-use"
+	modeYear              = "year"
 )
 
 // modeSpec is one string mode: its flag, its values (the first is the
@@ -197,6 +201,8 @@ var modeSpecs = []modeSpec{
 		[]string{modeOptional, modeRequired}, "recipient name for a widget (encrypted_card) payout"},
 	{"public-token", func(m *Modes) *string { return &m.PublicToken },
 		[]string{modeUnlimited, modeSingleUse}, "public tokens: never expire and reusable, or single use within --public-token-ttl"},
+	{"recurrent-finished-at", func(m *Modes) *string { return &m.RecurrentFinishedAt },
+		[]string{modeYear, modeNone}, "token/info finished_at of a recurrent token: a year ahead or none"},
 	{"submerchant", func(m *Modes) *string { return &m.Submerchant },
 		[]string{modeIgnore, modeRequired}, "X-PARTNER-SUBMERCHANT: recorded only, or required on every call (a non-resident partner; missing: authorization_error)"},
 }

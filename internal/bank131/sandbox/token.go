@@ -114,8 +114,10 @@ func (s *Server) handleTokenInfo(c *call) ([]byte, *apiError) {
 		if req.RecurrentToken == nil || req.RecurrentToken.Token == "" {
 			return nil, invalid("recurrent_token.token is required")
 		}
-		info = bank131.TokenInfo{Token: req.RecurrentToken.Token, Type: bank131.TokenInfoRecurrent, IsActive: &yes,
-			FinishedAt: bank131.NewTime(s.now().AddDate(1, 0, 0))}
+		info = bank131.TokenInfo{Token: req.RecurrentToken.Token, Type: bank131.TokenInfoRecurrent, IsActive: &yes}
+		if s.cfg.Modes.RecurrentFinishedAt == modeYear {
+			info.FinishedAt = bank131.NewTime(s.now().AddDate(1, 0, 0))
+		}
 	default:
 		return nil, invalid("type must be card, public_token or recurrent_token")
 	}

@@ -218,3 +218,15 @@ func TestSubmerchant(t *testing.T) {
 		})
 	}
 }
+
+func TestRecurrentFinishedAtMode(t *testing.T) {
+	for _, mode := range []string{"year", "none"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, func(c *sandbox.Config) { c.Modes.RecurrentFinishedAt = mode })
+			info, err := e.client(projTwoStep).TokenInfo(ctx, bank131.TokenInfoRequest{Type: bank131.TokenInfoRecurrent, RecurrentToken: &bank131.TokenRef{Token: "rt_1"}})
+			require.NoError(t, err)
+			require.True(t, *info.Info.IsActive)
+			require.Equal(t, mode == "year", !info.Info.FinishedAt.IsZero())
+		})
+	}
+}
