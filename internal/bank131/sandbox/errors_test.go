@@ -30,22 +30,28 @@ func TestWrongStateCalls(t *testing.T) {
 			}
 			e := newEnv(t, func(c *sandbox.Config) { c.Modes.WrongStateCode = mode })
 			c := e.client(projTwoStep)
-			s, err := c.CreateSession(ctx, bank131.CreateSessionRequest{})
+			// A payout that stays in progress (trigger 13106).
+			stuck, err := c.CreateSession(ctx, bank131.CreateSessionRequest{})
 			require.NoError(t, err)
-			start := bank131.StartPayoutRequest{SessionID: s.Session.ID, PaymentMethod: bank131.TokenizedCardMethod("ab"), AmountDetails: rub(100), ParticipantDetails: recipient("A B")}
-			_, err = c.Confirm(ctx, s.Session.ID, nil)
+			start := bank131.StartPayoutRequest{SessionID: stuck.Session.ID, PaymentMethod: bank131.TokenizedCardMethod("ab"), AmountDetails: rub(sandbox.AmountStuck), ParticipantDetails: recipient("A B")}
+			_, err = c.Confirm(ctx, stuck.Session.ID, nil)
 			require.Equal(t, want, bank131.ErrorCode(err), "confirm of a created session")
 			_, err = c.StartPayout(ctx, start)
 			require.NoError(t, err)
 			_, err = c.StartPayout(ctx, start)
 			require.Equal(t, want, bank131.ErrorCode(err), "a second start")
 			require.Equal(t, http.StatusBadRequest, httpStatus(t, err))
-			_, err = c.Cancel(ctx, s.Session.ID)
+			_, err = c.Cancel(ctx, stuck.Session.ID)
 			require.Equal(t, want, bank131.ErrorCode(err), "cancel while in progress")
+			_, err = c.Confirm(ctx, stuck.Session.ID, nil)
+			require.Equal(t, want, bank131.ErrorCode(err), "confirm while in progress")
 			if want == bank131.CodeSessionWrongState {
 				require.True(t, bank131.IsWrongState(err))
 				require.Equal(t, bank131.ClassReadStatus, bank131.Diagnose(err))
 			}
+
+			s, err := c.InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: bank131.TokenizedCardMethod("ab"), AmountDetails: rub(100), ParticipantDetails: recipient("A B")})
+			require.NoError(t, err)
 			e.sink.await(s.Session.ID, bank131.HookReadyToConfirm, 1)
 			_, err = c.Confirm(ctx, s.Session.ID, nil)
 			require.NoError(t, err)
