@@ -140,9 +140,9 @@ func (f FeeRule) Fee(amount int64) int64 {
 // DefaultFee is 0.5 % of the payout, at least 15.00 RUB.
 var DefaultFee = FeeRule{BasisPoints: 50, Min: 1500}
 
-// DefaultWalletBalance is each project's starting wallet: 10 billion RUB,
-// more than any test pays.
-const DefaultWalletBalance int64 = 1_000_000_000_000
+// DefaultWalletBalance is each project's starting wallet: 100 trillion RUB
+// (10^16 kopecks), more than any test or benchmark pays.
+const DefaultWalletBalance int64 = 10_000_000_000_000_000
 
 // DefaultTransferFee is the cross-border transfer fee charged to the
 // sender: 1 % of the source amount, no minimum.
