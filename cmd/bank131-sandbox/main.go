@@ -1,6 +1,10 @@
 // Command bank131-sandbox runs the Bank 131 sandbox bank on a local address:
 // the partner API under /api/v1, /api/v2 and /api/v1.1, signed webhooks to
-// --webhook-url, and /sandbox/payouts, /sandbox/report for inspection.
+// --webhook-url, /sandbox/payouts, /sandbox/report, /sandbox/wallet and
+// /sandbox/submerchants for inspection, POST /sandbox/wallet to top a
+// wallet up, and the tokenization widget stand-in under /sandbox/widget/.
+// Where the bank leaves a behaviour open, a flag chooses it (see
+// internal/bank131/sandbox/README.md).
 package main
 
 import (
@@ -19,6 +23,7 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/money"
 )
 
 // extraProjects collects --extra-project NAME:MODE values.
@@ -55,10 +60,12 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 		unknownCode = fs.String("unknown-project-code", "identification_error", "error code for an unknown project: identification_error or authorization_error")
 		firstID     = fs.Int64("first-id", 0, "first session/payout number (0: derived from the clock)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		wallet      = fs.String("wallet-balance", money.New(sandbox.DefaultWalletBalance, "RUB").Decimal(), "each project's wallet at the start, in RUB (0: empty)")
 
 		processing     = fs.Duration("processing-delay", 200*time.Millisecond, "start → ready_to_confirm (or → final in single-request mode)")
 		settle         = fs.Duration("settle-delay", 200*time.Millisecond, "confirm/cancel/3-D Secure → final status")
 		confirmTimeout = fs.Duration("confirm-timeout", 240*time.Minute, "cancel payouts not confirmed within this time (confirm_timeout)")
+		threeDS        = fs.Duration("3ds-timeout", 15*time.Minute, "fail transfers whose 3-D Secure page was not passed within this time (3DS_error)")
 		errorResolve   = fs.Duration("error-resolve-delay", 2*time.Second, "session error trigger → resolved")
 		refundDelay    = fs.Duration("refund-delay", time.Second, "refund trigger: success → payment_refunded")
 		retryInitial   = fs.Duration("webhook-retry-initial", time.Second, "first webhook retry interval (doubles)")
@@ -79,8 +86,17 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 	)
 	var extra extraProjects
 	fs.Var(&extra, "extra-project", "another project NAME:MODE sharing the partner key (repeatable), e.g. payrun-pci:single-request")
+	var modes sandbox.Modes
+	modes.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	balance, err := money.Parse(*wallet, "RUB")
+	if err != nil || balance.Minor < 0 {
+		return fmt.Errorf("--wallet-balance %q: want a non-negative amount in RUB", *wallet)
+	}
+	if balance.Minor == 0 {
+		balance.Minor = -1 // the sandbox's "empty wallet"
 	}
 
 	var level slog.Level
@@ -114,9 +130,9 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 	srv, err := sandbox.New(sandbox.Config{
 		Projects: projects, BankKey: bankPriv, WebhookURL: *webhookURL, PublicURL: *publicURL,
 		UnknownProjectCode: *unknownCode, IdempotencyReplay: *replay, NoFinishedOnCancel: *noCancelFin,
-		AutoThreeDS: *auto3DS, FirstID: *firstID, Logger: log,
+		AutoThreeDS: *auto3DS, FirstID: *firstID, Logger: log, WalletBalance: balance.Minor, Modes: modes,
 		Timing: sandbox.Timing{Processing: *processing, Settle: *settle, ConfirmTimeout: *confirmTimeout,
-			ErrorResolve: *errorResolve, Refund: *refundDelay},
+			ThreeDSTimeout: *threeDS, ErrorResolve: *errorResolve, Refund: *refundDelay},
 		WebhookRetry: sandbox.WebhookRetry{Initial: *retryInitial, Max: *retryMax, GiveUp: *retryGiveUp},
 		Faults: sandbox.Faults{Seed: *seed, Latency: *latency, Jitter: *jitter, ServerErrors: *errors5xx,
 			Drops: *drops, Lost: *lost, RateLimit: *rateLimit, RateBurst: *rateBurst, WebhookDuplicates: *hookDup,

@@ -1,6 +1,7 @@
 package bank131
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -87,20 +88,89 @@ func ParseDecimal(s string) (*big.Rat, error) {
 // ready_to_confirm webhook carries. Confirm with the raw bytes, never with a
 // re-encoding of this view.
 type ConfirmInformation struct {
-	Exchanges       []Exchange      `json:"exchanges,omitempty"`
+	Exchanges       Exchanges       `json:"exchanges,omitempty"`
 	TransferDetails json.RawMessage `json:"transfer_details,omitempty"`
 	AccountDetails  json.RawMessage `json:"account_details,omitempty"`
 }
 
 // Exchange is one conversion the sender agrees to: Source is taken (plus
 // Commission on top), Destination is paid out, FXRate is the decimal rate
-// as the bank writes it (a string).
+// as the bank writes it (a string, or the text of a number).
 type Exchange struct {
 	ID          string  `json:"id"`
 	Source      Amount  `json:"source"`
 	Destination Amount  `json:"destination"`
 	FXRate      string  `json:"fx_rate"`
 	Commission  *Amount `json:"commission,omitempty"`
+}
+
+// Exchanges is confirm_information.exchanges. Seed 003's examples and the
+// SDK (ConfirmInformation.php: ConfirmExchange[]) write an array; the seed's
+// parameter table types it as an object. Both are read: an object is one
+// exchange. It is written as an array.
+type Exchanges []Exchange
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (x *Exchanges) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*x = nil
+		return nil
+	case len(b) > 0 && b[0] == '{':
+		var one Exchange
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*x = Exchanges{one}
+		return nil
+	case len(b) > 0 && b[0] == '[':
+		var list []Exchange
+		if err := json.Unmarshal(b, &list); err != nil {
+			return err
+		}
+		*x = list
+		return nil
+	}
+	return fmt.Errorf("exchanges is neither an array nor an object: %.20s", b)
+}
+
+// UnmarshalJSON implements json.Unmarshaler: fx_rate may be a string (seed
+// 003's confirm_information, the SDK's ConfirmExchange) or a number (as
+// bpa/calculate writes its rate); FXRate keeps the text as written.
+func (e *Exchange) UnmarshalJSON(b []byte) error {
+	type plain Exchange
+	var v struct {
+		plain
+		FXRate json.RawMessage `json:"fx_rate"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	rate, err := decimalText(v.FXRate)
+	if err != nil {
+		return fmt.Errorf("fx_rate: %w", err)
+	}
+	*e = Exchange(v.plain)
+	e.FXRate = rate
+	return nil
+}
+
+// decimalText returns a JSON string's content or a JSON number's text;
+// absent and null are "".
+func decimalText(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+		return "", nil
+	case raw[0] == '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		return string(raw), nil
+	}
+	return "", fmt.Errorf("%.20s is neither a string nor a number", raw)
 }
 
 // ParseConfirmInformation reads the typed view of a confirm_information value.

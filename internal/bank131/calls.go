@@ -19,7 +19,23 @@ const (
 	PathStatus           = "/api/v1/session/status"
 	PathCalculate        = "/api/v1/bpa/calculate"
 	PathMultiInitPayment = "/api/v1.1/bpa/session/multi/init/payment"
+	PathWalletBalance    = "/api/v1/wallet/balance"
 )
+
+// DefaultBPAVersion is the API version of bpa/session/multi/init/payment
+// when Config.BPAVersion is empty: seed 003's "Адрес для отправки запроса"
+// and its curl use /api/v1.1/; its heading says /api/v1/.
+const DefaultBPAVersion = "v1.1"
+
+// MultiInitPaymentPath returns the path of bpa/session/multi/init/payment
+// for an API version, "v1.1" or "v1".
+func MultiInitPaymentPath(version string) (string, error) {
+	switch version {
+	case "v1.1", "v1":
+		return "/api/" + version + "/bpa/session/multi/init/payment", nil
+	}
+	return "", fmt.Errorf("bank131: BPA version %q: want v1.1 or v1", version)
+}
 
 func (c *Client) session(ctx context.Context, method, path string, req any, opts []CallOption) (*SessionResponse, error) {
 	var out SessionResponse
@@ -143,8 +159,10 @@ func (c *Client) Calculate(ctx context.Context, req CalculateRequest, opts ...Ca
 	return &out, nil
 }
 
-// MultiInitPayment calls bpa/session/multi/init/payment (API v1.1) to start
-// a cross-border transfer. ready_to_confirm with confirm_information follows.
+// MultiInitPayment calls bpa/session/multi/init/payment (API v1.1, or the
+// version of Config.BPAVersion) to start a cross-border transfer.
+// ready_to_confirm with confirm_information follows.
 func (c *Client) MultiInitPayment(ctx context.Context, req MultiInitPaymentRequest, opts ...CallOption) (*SessionResponse, error) {
-	return c.session(ctx, "bpa/session/multi/init/payment", PathMultiInitPayment, req, opts)
+	path, _ := MultiInitPaymentPath(c.cfg.BPAVersion) // checked by NewClient
+	return c.session(ctx, "bpa/session/multi/init/payment", path, req, opts)
 }

@@ -43,8 +43,14 @@ type Config struct {
 	BaseURL string
 	// Project is the X-PARTNER-PROJECT value.
 	Project string
-	// Submerchant, if set, is sent as X-PARTNER-SUBMERCHANT.
+	// Submerchant, if set, is sent as X-PARTNER-SUBMERCHANT on every call
+	// (as the SDK's AuthenticateMiddleware does; mandatory for non-resident
+	// financial institutions).
 	Submerchant string
+	// BPAVersion is the API version of bpa/session/multi/init/payment:
+	// "v1.1" (the default, seed 003's request address and curl) or "v1"
+	// (the same page's heading). See MultiInitPaymentPath.
+	BPAVersion string
 	// PrivateKey signs every request body.
 	PrivateKey *rsa.PrivateKey
 	// HTTPClient sends the requests; nil means a client with keep-alive
@@ -84,6 +90,12 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.BPAVersion == "" {
+		cfg.BPAVersion = DefaultBPAVersion
+	}
+	if _, err := MultiInitPaymentPath(cfg.BPAVersion); err != nil {
+		return nil, err
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {

@@ -1,7 +1,9 @@
 package processor
 
 import (
+	"bytes"
 	"context"
+	"crypto/rsa"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -43,18 +45,20 @@ const keys = "../../samples/keys"
 // sandbox bank behind a counter of the calls it gets, and the relay that
 // verifies its webhooks into PAYRUN_HOOKS.
 type harness struct {
-	t      *testing.T
-	ctx    context.Context
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	db     *ledger.DB
-	svc    *ledger.Service
-	sb     *sandbox.Server
-	calls  *callCounter
-	bank   *bank131.Client // two-step project "payrun"
-	card   *bank131.Client // single-request project "payrun-card"
-	sealer *secret.Sealer
-	now    *testutil.Clock
+	t       *testing.T
+	ctx     context.Context
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	db      *ledger.DB
+	svc     *ledger.Service
+	sb      *sandbox.Server
+	calls   *callCounter
+	bank    *bank131.Client // two-step project "payrun"
+	card    *bank131.Client // single-request project "payrun-card"
+	sealer  *secret.Sealer
+	now     *testutil.Clock
+	relay   string          // the relay's webhook URL
+	bankKey *rsa.PrivateKey // the sandbox bank's signing key
 }
 
 // startNATS starts the embedded nats-server and connects to it.
@@ -91,11 +95,13 @@ func newHarness(t *testing.T) *harness {
 	require.NoError(t, err)
 	relay := httptest.NewServer(hookrelay.New(hookrelay.Config{Verifier: verifier, JS: h.js, Conn: h.nc, Logger: quiet}))
 	t.Cleanup(relay.Close)
+	h.relay = relay.URL + hookrelay.Path
 
 	partnerPub, err := bank131.ReadPublicKey(filepath.Join(keys, "partner_public.pem"))
 	require.NoError(t, err)
 	bankKey, err := bank131.ReadPrivateKey(filepath.Join(keys, "bank_private.pem"))
 	require.NoError(t, err)
+	h.bankKey = bankKey
 	h.sb, err = sandbox.New(sandbox.Config{
 		Projects: []sandbox.Project{
 			{Name: "payrun", PublicKey: partnerPub, Mode: sandbox.ModeTwoStep},
@@ -316,3 +322,19 @@ var (
 	dropAnswers = sandbox.Faults{Drops: 1}
 	loseCalls   = sandbox.Faults{Lost: 1}
 )
+
+// deliver signs body with the bank's key and posts it to the relay, as the
+// bank would send a webhook the sandbox does not (a payment_refunded for a
+// payout the sandbox never returns).
+func (h *harness) deliver(body []byte) {
+	h.t.Helper()
+	sig, err := bank131.Sign(h.bankKey, body)
+	require.NoError(h.t, err)
+	req, err := http.NewRequest(http.MethodPost, h.relay, bytes.NewReader(body))
+	require.NoError(h.t, err)
+	req.Header.Set(bank131.HeaderSign, sig)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(h.t, err)
+	resp.Body.Close()
+	require.Equal(h.t, http.StatusOK, resp.StatusCode)
+}

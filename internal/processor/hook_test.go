@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -63,6 +64,15 @@ func TestHooksTwoStep(t *testing.T) {
 			}
 			if tt.refunded {
 				require.Equal(t, payout.StateSucceeded, h.row(batch, n).State)
+				// The sandbox returns only payouts to Russian bank accounts
+				// (as the bank does); the bank's payment_refunded is the
+				// payment_finished body under the other type.
+				var body map[string]any
+				require.NoError(t, json.Unmarshal(finished[len(finished)-1].Data(), &body))
+				body["type"] = string(bank131.HookPaymentRefunded)
+				raw, err := json.Marshal(body)
+				require.NoError(t, err)
+				h.deliver(raw)
 				require.NoError(t, p.handleHook(h.ctx, h.hooks(bank131.HookPaymentRefunded, st.SessionID, 1)[0]))
 			}
 			st = h.row(batch, n)

@@ -17,11 +17,12 @@ const maxBody = 1 << 20
 
 // call is one authenticated API request.
 type call struct {
-	project *Project
-	version string // v1, v2 or v1.1
-	method  string // e.g. session/start/payout
-	body    []byte // exactly as received (and verified)
-	baseURL string // the sandbox's address as the caller reached it
+	project     *Project
+	version     string // v1, v2 or v1.1
+	method      string // e.g. session/start/payout
+	body        []byte // exactly as received (and verified)
+	baseURL     string // the sandbox's address as the caller reached it
+	submerchant string // X-PARTNER-SUBMERCHANT, if sent
 }
 
 type apiHandler func(c *call) ([]byte, *apiError)
@@ -44,7 +45,8 @@ func (s *Server) api() map[string]route {
 		"token":                          {s.handleToken, []string{"v1"}},
 		"token/info":                     {s.handleTokenInfo, []string{"v1"}},
 		"bpa/calculate":                  {s.handleCalculate, []string{"v1"}},
-		"bpa/session/multi/init/payment": {s.handleMultiInit, []string{"v1.1", "v1"}},
+		"bpa/session/multi/init/payment": {s.handleMultiInit, []string{s.cfg.Modes.BPAVersion}},
+		"wallet/balance":                 {s.handleWalletBalance, []string{"v1"}},
 	}
 }
 
@@ -54,22 +56,22 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	version, method, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/api/"), "/")
 	rt, ok := s.table[method]
 	if !ok || !contains(rt.versions, version) {
-		writeError(w, &apiError{status: http.StatusNotFound, code: bank131.CodeInvalidRequest, desc: "unknown API method " + r.URL.Path})
+		s.writeError(w, &apiError{status: http.StatusNotFound, code: bank131.CodeInvalidRequest, desc: "unknown API method " + r.URL.Path})
 		return
 	}
 	if r.Method != http.MethodPost {
-		writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: bank131.CodeInvalidRequest, desc: "use POST"})
+		s.writeError(w, &apiError{status: http.StatusMethodNotAllowed, code: bank131.CodeInvalidRequest, desc: "use POST"})
 		return
 	}
 	if s.faults.throttled() {
 		w.Header().Set("Retry-After", "1")
-		writeError(w, newAPIError(bank131.CodeTooManyRequests, "request rate limit exceeded"))
+		s.writeError(w, newAPIError(bank131.CodeTooManyRequests, "request rate limit exceeded"))
 		return
 	}
 	latency := s.faults.latency()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
-		writeError(w, invalid("cannot read the request body: %v", err))
+		s.writeError(w, invalid("cannot read the request body: %v", err))
 		return
 	}
 	if s.faults.roll(shareServerErrors) {
@@ -81,7 +83,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "<html><body><h1>502 Bad Gateway</h1></body></html>\n")
 			return
 		}
-		writeError(w, newAPIError(bank131.CodeInternal, "internal error (injected)"))
+		s.writeError(w, &apiError{status: http.StatusInternalServerError, code: bank131.CodeInternal, desc: "internal error (injected)"})
 		return
 	}
 
@@ -96,10 +98,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if aerr != nil {
 		s.log.Warn("security: request rejected", "event", "bad_request_signature", "method", method,
 			"project", r.Header.Get(bank131.HeaderProject), "code", aerr.code)
-		writeError(w, aerr)
+		s.writeError(w, aerr)
 		return
 	}
-	c := &call{project: project, version: version, method: method, body: body, baseURL: s.baseURL(r)}
+	c := &call{project: project, version: version, method: method, body: body, baseURL: s.baseURL(r),
+		submerchant: strings.TrimSpace(r.Header.Get(bank131.HeaderSubmerchant))}
+	s.noteSubmerchant(c.submerchant)
+	if c.submerchant == "" && s.cfg.Modes.Submerchant == modeRequired {
+		s.writeError(w, newAPIError(bank131.CodeAuthorization, "X-PARTNER-SUBMERCHANT is required for this partner"))
+		return
+	}
 
 	status, answer := s.run(c, rt.handler, r.Header.Get(bank131.HeaderIdempotency))
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
@@ -123,35 +131,6 @@ func hangUp(w http.ResponseWriter) {
 		}
 	}
 	panic(http.ErrAbortHandler) // HTTP/2 or a recorder: abort the answer
-}
-
-// run calls the handler under the idempotency key, if any.
-func (s *Server) run(c *call, h apiHandler, key string) (int, []byte) {
-	if key == "" {
-		body, aerr := h(c)
-		if aerr != nil {
-			return aerr.status, aerr.body()
-		}
-		return http.StatusOK, body
-	}
-	entry, aerr := s.idem.begin(c.project.Name, key)
-	if aerr != nil {
-		return aerr.status, aerr.body()
-	}
-	if entry != nil {
-		if s.cfg.IdempotencyReplay {
-			return entry.status, entry.body
-		}
-		e := newAPIError(bank131.CodeIdempotencyConflict, "a request with this idempotency key was already processed")
-		return e.status, e.body()
-	}
-	body, aerr := h(c)
-	if aerr != nil {
-		s.idem.finish(c.project.Name, key, false, 0, nil)
-		return aerr.status, aerr.body()
-	}
-	s.idem.finish(c.project.Name, key, true, http.StatusOK, body)
-	return http.StatusOK, body
 }
 
 // authenticate finds the project and verifies X-PARTNER-SIGN over the raw
@@ -197,7 +176,9 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
-func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.status, e.body()) }
+func (s *Server) writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, s.statusOf(e), e.body())
+}
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

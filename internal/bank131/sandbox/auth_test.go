@@ -107,7 +107,7 @@ func TestIdempotency(t *testing.T) {
 	require.True(t, bank131.IsIdempotencyConflict(err))
 	// Without a key the state machine still refuses a second start.
 	_, err = tc.StartPayout(ctx, start)
-	require.Equal(t, bank131.CodeInvalidRequest, bank131.ErrorCode(err))
+	require.Equal(t, bank131.CodeSessionWrongState, bank131.ErrorCode(err))
 }
 
 func TestIdempotencyReplay(t *testing.T) {

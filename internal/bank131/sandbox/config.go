@@ -140,6 +140,10 @@ func (f FeeRule) Fee(amount int64) int64 {
 // DefaultFee is 0.5 % of the payout, at least 15.00 RUB.
 var DefaultFee = FeeRule{BasisPoints: 50, Min: 1500}
 
+// DefaultWalletBalance is each project's starting wallet: 100 trillion RUB
+// (10^16 kopecks), more than any test or benchmark pays.
+const DefaultWalletBalance int64 = 10_000_000_000_000_000
+
 // DefaultTransferFee is the cross-border transfer fee charged to the
 // sender: 1 % of the source amount, no minimum.
 var DefaultTransferFee = FeeRule{BasisPoints: 100}
@@ -177,6 +181,13 @@ type Config struct {
 	// TransferFee is the cross-border transfer fee (DefaultTransferFee when
 	// zero; set BasisPoints -1 for no fee).
 	TransferFee FeeRule
+	// WalletBalance is each project's wallet (collateral account) at the
+	// start, in RUB kopecks: payouts draw it down by amount plus fee, and
+	// a payout it does not cover is answered insufficient_wallet_balance.
+	// Zero means DefaultWalletBalance; negative means an empty wallet.
+	WalletBalance int64
+	// Modes choose among behaviours the bank leaves open (README.md).
+	Modes Modes
 	// FirstID is the number the first session, payout and payment ids
 	// count from. Zero derives it from the start time, so a restarted
 	// sandbox does not repeat ids.
@@ -226,6 +237,15 @@ func (c *Config) setDefaults() error {
 	case bank131.CodeIdentification, bank131.CodeAuthorization:
 	default:
 		return fmt.Errorf("sandbox: unknown-project code %q", c.UnknownProjectCode)
+	}
+	if err := c.Modes.setDefaults(); err != nil {
+		return err
+	}
+	switch {
+	case c.WalletBalance == 0:
+		c.WalletBalance = DefaultWalletBalance
+	case c.WalletBalance < 0:
+		c.WalletBalance = 0
 	}
 	if c.Rates == nil {
 		c.Rates = DefaultRates

@@ -11,6 +11,14 @@
 // Deterministic triggers (card numbers, tokens, amounts) force failures,
 // and fault injection (latency, 5xx, dropped connections, 429, duplicate,
 // reordered or lost webhooks) exercises the caller's error handling. State
-// lives in memory. GET /sandbox/payouts and GET /sandbox/report expose what
-// the bank did. The README's "Bank 131 sandbox" section is the user guide.
+// lives in memory. GET /sandbox/payouts, /sandbox/wallet, /sandbox/report
+// and /sandbox/submerchants expose what the bank did; POST /sandbox/wallet
+// tops a project's wallet up; /sandbox/widget/ is a stand-in for the bank's
+// tokenization widget.
+//
+// Every behaviour follows a bank page or the SDK; where the bank is silent
+// the sandbox offers each plausible behaviour as a mode (Modes, one flag of
+// cmd/bank131-sandbox each). README.md in this directory is the conformance
+// table; the repository README's "Bank 131 sandbox" section is the user
+// guide.
 package sandbox

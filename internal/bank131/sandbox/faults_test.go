@@ -134,7 +134,7 @@ func TestFaultWebhookDuplicates(t *testing.T) {
 
 func TestFaultWebhookReorder(t *testing.T) {
 	e := newEnv(t, func(c *sandbox.Config) { c.Faults = sandbox.Faults{WebhookReorders: 1} })
-	r, err := e.client(projSingle).InitPayout(ctx, initReq(sandbox.AmountRefunded))
+	r, err := e.client(projSingle).InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: ruAccount(), AmountDetails: rub(sandbox.AmountRefunded)})
 	require.NoError(t, err)
 	e.sink.await(r.Session.ID, bank131.HookPaymentFinished, 1)
 	require.Equal(t, []bank131.WebhookType{bank131.HookPaymentRefunded, bank131.HookPaymentFinished}, e.sink.of(r.Session.ID),

@@ -91,7 +91,7 @@ func TestFlowCancelAtReadyToConfirm(t *testing.T) {
 	require.Equal(t, bank131.PayoutPending, cancelled.Session.Payout().Status, "the answer still shows the state before the cancel")
 
 	_, err = c.Confirm(ctx, id, nil)
-	require.Equal(t, bank131.CodeInvalidRequest, bank131.ErrorCode(err), "no confirm after a cancel")
+	require.Equal(t, bank131.CodeSessionWrongState, bank131.ErrorCode(err), "no confirm after a cancel")
 
 	fin := e.sink.await(id, bank131.HookPaymentFinished, 1)
 	require.Equal(t, bank131.SessionCancelled, fin.Session.Status)
@@ -109,7 +109,7 @@ func TestFlowCancelAtReadyToConfirm(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, bank131.SessionCancelled, gone.Session.Status)
 	_, err = c.StartPayout(ctx, bank131.StartPayoutRequest{SessionID: empty.Session.ID, PaymentMethod: bank131.TokenizedCardMethod("aa"), AmountDetails: rub(100), ParticipantDetails: recipient("A B")})
-	require.Equal(t, bank131.CodeInvalidRequest, bank131.ErrorCode(err))
+	require.Equal(t, bank131.CodeSessionWrongState, bank131.ErrorCode(err))
 }
 
 // Flow B (page 001): a single-request project; no ready_to_confirm.
@@ -133,7 +133,7 @@ func TestFlowSingleRequest(t *testing.T) {
 	require.Equal(t, []bank131.WebhookType{bank131.HookPaymentFinished}, e.sink.of(id))
 
 	_, err = c.Confirm(ctx, id, nil)
-	require.Equal(t, bank131.CodeInvalidRequest, bank131.ErrorCode(err))
+	require.Equal(t, bank131.CodeSessionWrongState, bank131.ErrorCode(err))
 	got := e.payout(id)
 	require.Equal(t, 1, got.ConfirmCount)
 	require.Equal(t, 0, got.ConfirmsAccepted)
@@ -204,8 +204,9 @@ func TestConfirmTwice(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Confirm(ctx, id, nil)
 	require.Error(t, err)
-	require.Equal(t, bank131.CodeInvalidRequest, bank131.ErrorCode(err))
+	require.Equal(t, bank131.CodeSessionWrongState, bank131.ErrorCode(err))
 	require.Equal(t, bank131.ClassFinal, bank131.Classify(err))
+	require.Equal(t, bank131.ClassReadStatus, bank131.Diagnose(err))
 	e.sink.await(id, bank131.HookPaymentFinished, 1)
 	_, err = c.Confirm(ctx, id, nil)
 	require.Error(t, err)
@@ -240,7 +241,7 @@ func TestInspectionEndpoints(t *testing.T) {
 	r, err := c.InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: bank131.BankCardMethod("4242424242424242"), AmountDetails: rub(150050), ParticipantDetails: recipient("A B"), Metadata: meta})
 	require.NoError(t, err)
 	e.sink.await(r.Session.ID, bank131.HookPaymentFinished, 1)
-	ref, err := c.InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: bank131.BankCardMethod("4242424242424242"), AmountDetails: rub(sandbox.AmountRefunded), ParticipantDetails: recipient("A B")})
+	ref, err := c.InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: ruAccount(), AmountDetails: rub(sandbox.AmountRefunded)})
 	require.NoError(t, err)
 	e.sink.await(ref.Session.ID, bank131.HookPaymentRefunded, 1)
 

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"io"
@@ -127,6 +128,7 @@ type sink struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	hooks    []*bank131.Webhook
+	raws     [][]byte // the bodies of hooks, as received
 	rejected int
 	attempts int
 	// fail, if set, gives the HTTP status for the n-th attempt (1-based).
@@ -165,10 +167,12 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h, err := bank131.ParseWebhook(body)
 	if err != nil {
+		s.t.Logf("sink: unreadable webhook: %v: %s", err, body)
 		http.Error(w, "bad body", http.StatusBadRequest)
 		return
 	}
 	s.hooks = append(s.hooks, h)
+	s.raws = append(s.raws, body)
 	s.cond.Broadcast()
 }
 
@@ -202,6 +206,22 @@ func (s *sink) await(session string, typ bank131.WebhookType, n int) *bank131.We
 	}
 }
 
+// raw returns the body of the n-th webhook of typ for session (1-based),
+// waiting for it.
+func (s *sink) raw(session string, typ bank131.WebhookType, n int) []byte {
+	s.t.Helper()
+	h := s.await(session, typ, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, got := range s.hooks {
+		if got == h {
+			return s.raws[i]
+		}
+	}
+	s.t.Fatalf("webhook not found")
+	return nil
+}
+
 // of returns the webhooks received for session, in arrival order.
 func (s *sink) of(session string) []bank131.WebhookType {
 	s.mu.Lock()
@@ -231,6 +251,31 @@ func recipient(name string) *bank131.ParticipantDetails {
 	return &bank131.ParticipantDetails{Recipient: &bank131.Participant{FullName: name}}
 }
 
+// ruAccount is a Russian bank account payout (the only method the bank
+// refunds, DOC-refunds).
+func ruAccount() *bank131.PaymentMethod {
+	return &bank131.PaymentMethod{Type: bank131.MethodBankAccount, BankAccount: &bank131.BankAccount{SystemType: bank131.SystemRU,
+		RU: &bank131.BankAccountRU{BIK: "044525974", Account: "40817810000000000001", FullName: "Ivanov Ivan", Description: "salary"}}}
+}
+
 func rub(minor int64) *bank131.Amount { return &bank131.Amount{Amount: minor, Currency: "rub"} }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// syncBuffer is a bytes.Buffer safe for a logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

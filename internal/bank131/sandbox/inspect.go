@@ -31,13 +31,18 @@ type PayoutInfo struct {
 	// processed for the session (accepted or refused; a repeat stopped by
 	// its idempotency key is not counted). ConfirmsAccepted is how many it
 	// acted on: never more than one.
-	ConfirmCount     int       `json:"confirm_count"`
-	ConfirmsAccepted int       `json:"confirms_accepted"`
-	ErrorCode        string    `json:"error_code,omitempty"`
-	Fee              int64     `json:"fee"` // RUB minor units, once succeeded
-	Refunded         bool      `json:"refunded"`
-	CreatedAt        time.Time `json:"created_at"`
-	FinishedAt       time.Time `json:"finished_at,omitzero"`
+	ConfirmCount     int    `json:"confirm_count"`
+	ConfirmsAccepted int    `json:"confirms_accepted"`
+	ErrorCode        string `json:"error_code,omitempty"`
+	Fee              int64  `json:"fee"` // RUB minor units, once succeeded
+	Refunded         bool   `json:"refunded"`
+	// Submerchant is the X-PARTNER-SUBMERCHANT of the calls about the
+	// session (the last one sent); CallsWithoutSubmerchant counts those
+	// that had none.
+	Submerchant             string    `json:"submerchant,omitempty"`
+	CallsWithoutSubmerchant int       `json:"calls_without_submerchant"`
+	CreatedAt               time.Time `json:"created_at"`
+	FinishedAt              time.Time `json:"finished_at,omitzero"`
 }
 
 // Payouts lists every payout, oldest first.
@@ -56,6 +61,7 @@ func (s *Server) Payouts() []PayoutInfo {
 			Status: string(p.status), SessionStatus: string(sess.status), Method: p.kind, Last4: p.last4,
 			ConfirmCount: sess.confirmCalls, ConfirmsAccepted: sess.confirmsAccepted,
 			Fee: p.fee, Refunded: len(p.refunds) > 0, CreatedAt: p.createdAt, FinishedAt: p.finished,
+			Submerchant: sess.submerchant, CallsWithoutSubmerchant: sess.noSubmerchant,
 		}
 		if p.err != nil {
 			info.ErrorCode = p.err.Code

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/logkey"
@@ -16,9 +17,11 @@ import (
 //
 // single-request: start ─(Processing)─▶ final. auto-confirm: start
 // ─(Processing)─▶ confirmed by the bank ─(Settle)─▶ final. A failed payout
-// leaves the session cancelled; the session-error trigger shows session
-// "error" with a failed payout first and resolves to accepted/succeeded
-// after ErrorResolve.
+// leaves the session cancelled (Modes.FailedSession); the session-error
+// trigger shows session "error" with a failed payout first and resolves to
+// accepted/succeeded after ErrorResolve (Modes.SessionError). A call that
+// does not fit the state is answered session_wrong_state
+// (Modes.WrongStateCode).
 
 // sessionVersion is the version whose names a session's webhooks use.
 func sessionVersion(v string) string {
@@ -30,7 +33,7 @@ func sessionVersion(v string) string {
 
 // answer renders sess for the caller's API version.
 func (s *Server) answer(sess *session, version string) ([]byte, *apiError) {
-	b, err := marshal(sessionAnswer{Status: "ok", Session: sess.render(sessionVersion(version))})
+	b, err := marshal(sessionAnswer{Status: "ok", Session: s.view(sess, sessionVersion(version), false)})
 	if err != nil {
 		return nil, newAPIError(bank131.CodeInternal, "render session: %v", err)
 	}
@@ -39,7 +42,10 @@ func (s *Server) answer(sess *session, version string) ([]byte, *apiError) {
 
 // emit sends a webhook with the session's current state. Caller holds s.mu.
 func (s *Server) emit(sess *session, typ bank131.WebhookType, ci json.RawMessage, details *bank131.WebhookDetails) {
-	body, err := marshal(hookBody{Type: typ, Session: sess.render(sess.version), ConfirmInformation: ci, Details: details})
+	body, err := marshal(hookBody{Type: typ, Session: s.view(sess, sess.version, true), ConfirmInformation: ci, Details: details})
+	if err == nil {
+		body, err = s.hookForm(body)
+	}
 	if err != nil {
 		s.log.Error("render webhook", logkey.Session, sess.id, logkey.Error, err)
 		return
@@ -54,8 +60,9 @@ func (s *Server) lookup(c *call, id string) (*session, *apiError) {
 	}
 	sess, ok := s.sessions[id]
 	if !ok || sess.project != c.project {
-		return nil, invalid("session %s not found", id)
+		return nil, newAPIError(s.cfg.Modes.UnknownSession, "session %s not found", id)
 	}
+	s.noteCall(sess, c)
 	return sess, nil
 }
 
@@ -67,6 +74,7 @@ func (s *Server) newSession(c *call) *session {
 	}
 	s.sessions[sess.id] = sess
 	s.order = append(s.order, sess)
+	s.noteCall(sess, c)
 	return sess
 }
 
@@ -110,7 +118,7 @@ type payoutSpec struct {
 // admit validates a payout and applies the call-time triggers. Caller
 // holds s.mu.
 func (s *Server) admit(c *call, p payoutSpec) (outcome, *apiError) {
-	if err := checkPayoutMethod(p.method, p.participants); err != nil {
+	if err := checkPayoutMethod(p.method, p.participants, s.cfg.Modes.EncryptedCardName == modeRequired); err != nil {
 		return outcome{}, err
 	}
 	if err := checkAmount(p.amount); err != nil {
@@ -120,30 +128,61 @@ func (s *Server) admit(c *call, p payoutSpec) (outcome, *apiError) {
 	if reject != "" {
 		return outcome{}, newAPIError(reject, "%s", bank131.Reason(reject))
 	}
-	if err := s.internalOnce(c, p.amount.Amount, p.metadata); err != nil {
+	if err := s.failOnce(c, p.amount.Amount, p.metadata); err != nil {
 		return outcome{}, err
+	}
+	// Refunds happen to Russian bank accounts only, never FPS (DOC-refunds).
+	out.refund = out.refund && refundable(p.method)
+	w := s.wallets[c.project.Name]
+	if w.balance-w.reserved < s.need(p.amount.Amount) {
+		if s.cfg.Modes.WalletShortAt == modeCall {
+			return outcome{}, newAPIError(bank131.CodeWalletShort, "the balance does not have enough funds for the payout and its fee")
+		}
+		out.walletShort = true
+		if out.failCode == "" {
+			out.failCode = bank131.CodeWalletShort
+		}
 	}
 	return out, nil
 }
 
-// internalOnce implements AmountInternalOnce.
-func (s *Server) internalOnce(c *call, amount int64, metadata json.RawMessage) *apiError {
-	if amount != AmountInternalOnce {
+// need is what a domestic payout of amount takes from the wallet.
+func (s *Server) need(amount int64) int64 { return amount + s.cfg.Fee.Fee(amount) }
+
+// refundable reports whether the bank may return a payout to this method:
+// a Russian bank account, not by FPS.
+func refundable(m *bank131.PaymentMethod) bool {
+	if m == nil || m.BankAccount == nil {
+		return false
+	}
+	st := m.BankAccount.SystemType
+	if st == "" {
+		st = m.SystemType
+	}
+	return st == bank131.SystemRU
+}
+
+// failOnce implements the "once" triggers (AmountInternalOnce and the
+// like): the first call per project, amount and metadata is answered with the
+// trigger's code, later calls go through.
+func (s *Server) failOnce(c *call, amount int64, metadata json.RawMessage) *apiError {
+	code, ok := onceTriggers[amount]
+	if !ok {
 		return nil
 	}
-	key := c.project.Name + "\x00" + string(metadata)
+	key := fmt.Sprintf("%s\x00%d\x00%s", c.project.Name, amount, metadata)
 	if s.failedOnce[key] {
 		return nil
 	}
 	s.failedOnce[key] = true
-	return newAPIError(bank131.CodeInternal, "internal error (trigger %d: first attempt)", AmountInternalOnce)
+	return newAPIError(code, "%s (trigger %d: first attempt)", bank131.Reason(code), amount)
 }
 
 // startPayout puts the payout into the session and schedules its life.
 // Caller holds s.mu and has admitted p.
 func (s *Server) startPayout(sess *session, p payoutSpec, out outcome) {
 	now := s.now()
-	m, kind, last4 := shown(p.method)
+	m, kind, last4 := s.shown(p.method)
 	sess.payout = &payoutRec{
 		id: s.newID("po_"), status: bank131.PayoutInProgress, createdAt: now,
 		method: m, kind: kind, last4: last4, amount: *p.amount,
@@ -153,6 +192,9 @@ func (s *Server) startPayout(sess *session, p payoutSpec, out outcome) {
 	sess.status = bank131.SessionInProgress
 	sess.outcome = out
 	sess.touch(now)
+	if !out.walletShort {
+		s.reserve(sess, s.need(p.amount.Amount)) // admit checked that it is covered
+	}
 	if out.stuck {
 		return
 	}
@@ -182,7 +224,7 @@ func (s *Server) handleStart(c *call) ([]byte, *apiError) {
 		return nil, err
 	}
 	if sess.status != bank131.SessionCreated || sess.payout != nil || sess.xfer != nil {
-		return nil, invalid("session %s is %s: a payout can only be started in a created session", sess.id, sess.status)
+		return nil, s.wrongState("session %s is %s: a payout can only be started in a created session", sess.id, sess.status)
 	}
 	p := payoutSpec{
 		method: pick(req.PaymentMethod, req.PayoutDetails), amount: req.AmountDetails,
@@ -265,7 +307,7 @@ func (s *Server) handleConfirm(c *call) ([]byte, *apiError) {
 		return s.confirmTransfer(c, sess, req.ConfirmInformation)
 	}
 	if sess.payout == nil || sess.payout.status != bank131.PayoutPending || sess.next != bank131.NextActionConfirm || sess.cancelling {
-		return nil, invalid("session %s is not waiting for confirmation (session %s)", sess.id, sess.status)
+		return nil, s.wrongState("session %s is not waiting for confirmation (session %s)", sess.id, sess.status)
 	}
 	sess.confirmsAccepted++
 	now := s.now()
@@ -290,6 +332,9 @@ func (s *Server) handleCancel(c *call) ([]byte, *apiError) {
 	}
 	switch {
 	case sess.status == bank131.SessionCancelled || sess.cancelling:
+		if s.cfg.Modes.RepeatCancel == modeSessionWrongState {
+			return nil, s.wrongState("session %s is already cancelled", sess.id)
+		}
 		return s.answer(sess, c.version) // repeated cancel: nothing more to do
 	case sess.status == bank131.SessionCreated && sess.payout == nil:
 		now := s.now()
@@ -306,7 +351,7 @@ func (s *Server) handleCancel(c *call) ([]byte, *apiError) {
 		s.after(s.cfg.Timing.Settle, sess, func(sess *session) { s.cancelDone(sess, "") })
 		return answer, aerr
 	}
-	return nil, invalid("session %s cannot be cancelled now (session %s)", sess.id, sess.status)
+	return nil, s.wrongState("session %s cannot be cancelled now (session %s)", sess.id, sess.status)
 }
 
 // cancelDone ends a session cancelled by the partner (code "") or by a
@@ -323,6 +368,7 @@ func (s *Server) cancelDone(sess *session, code string) {
 	if p := sess.payout; p != nil && !p.status.Final() {
 		p.status, p.err, p.finished = bank131.PayoutFailed, e, now
 	}
+	s.settleWallet(sess, false)
 	sess.status = bank131.SessionCancelled
 	sess.next = ""
 	sess.cancelling = false
@@ -346,21 +392,50 @@ func (s *Server) finish(sess *session) {
 		sess.err = &bank131.Error{Code: bank131.CodeInternal, Description: "the result is not final; contact support"}
 		sess.touch(now)
 		s.emit(sess, bank131.HookPaymentFinished, nil, nil)
-		s.after(s.cfg.Timing.ErrorResolve, sess, func(sess *session) {
-			sess.err, sess.payout.err = nil, nil
-			s.succeed(sess)
-		})
+		switch s.cfg.Modes.SessionError {
+		case modeSucceeds:
+			s.after(s.cfg.Timing.ErrorResolve, sess, func(sess *session) {
+				sess.err, sess.payout.err = nil, nil
+				s.succeed(sess)
+			})
+		case modeFails:
+			s.after(s.cfg.Timing.ErrorResolve, sess, func(sess *session) {
+				sess.err = nil
+				s.payoutFailed(sess, bank131.CodeInternal)
+			})
+		}
 	case out.failCode != "":
-		p.status = bank131.PayoutFailed
-		p.err = &bank131.Error{Code: out.failCode, Description: bank131.Reason(out.failCode)}
-		p.finished = now
-		sess.status = bank131.SessionCancelled
-		sess.finished = now
-		sess.touch(now)
-		s.emit(sess, bank131.HookPaymentFinished, nil, nil)
+		s.payoutFailed(sess, out.failCode)
 	default:
 		s.succeed(sess)
 	}
+}
+
+// failedStatus is the session's status after its payout failed: the bank
+// does not say (shared/bank131-api.md §9 item 6), Modes.FailedSession
+// chooses.
+func (s *Server) failedStatus() bank131.SessionStatus {
+	switch s.cfg.Modes.FailedSession {
+	case modeAccepted:
+		return bank131.SessionAccepted
+	case modeError:
+		return bank131.SessionError
+	}
+	return bank131.SessionCancelled
+}
+
+// payoutFailed fails a domestic payout with code. Caller holds s.mu.
+func (s *Server) payoutFailed(sess *session, code string) {
+	now := s.now()
+	p := sess.payout
+	p.status = bank131.PayoutFailed
+	p.err = &bank131.Error{Code: code, Description: bank131.Reason(code)}
+	p.finished = now
+	s.settleWallet(sess, false)
+	sess.status = s.failedStatus()
+	sess.finished = now
+	sess.touch(now)
+	s.emit(sess, bank131.HookPaymentFinished, nil, nil)
 }
 
 // succeed pays the payout. Caller holds s.mu.
@@ -374,6 +449,7 @@ func (s *Server) succeed(sess *session) {
 	} else {
 		p.fee = s.cfg.Fee.Fee(p.amount.Amount)
 	}
+	s.settleWallet(sess, true)
 	sess.status = bank131.SessionAccepted
 	sess.finished = now
 	sess.touch(now)
@@ -392,6 +468,8 @@ func (s *Server) refund(sess *session) {
 		ID: s.newID("rf_"), Status: "accepted",
 		CreatedAt: bank131.NewTime(now), FinishedAt: bank131.NewTime(now), AmountDetails: &amount,
 	})
+	// The returned money comes back to the wallet; the fee is the bank's.
+	s.wallets[sess.project.Name].balance += amount.Amount
 	sess.touch(now)
 	s.emit(sess, bank131.HookPaymentRefunded, nil, nil)
 }

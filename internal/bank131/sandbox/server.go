@@ -33,8 +33,12 @@ type Server struct {
 	webhookURL  string
 	publicURL   string
 	threeDS     map[string]string // 3-D Secure token → session id
-	failedOnce  map[string]bool   // AmountInternalOnce: metadata already failed once
-	publicToken map[string]bool
+	failedOnce  map[string]bool   // the "once" triggers: metadata already failed once
+	publicToken map[string]*publicToken
+	wallets     map[string]*wallet    // per project
+	widgetCards map[string]widgetCard // number_hash → the card the widget stand-in tokenized
+	submerchant map[string]int        // X-PARTNER-SUBMERCHANT value → authenticated calls ("" = none)
+	widgetKey   []byte                // HMAC key of the widget stand-in's hashes
 
 	httpSrv *httpserve.Server
 }
@@ -59,11 +63,16 @@ func New(cfg Config) (*Server, error) {
 		publicURL:   cfg.PublicURL,
 		threeDS:     map[string]string{},
 		failedOnce:  map[string]bool{},
-		publicToken: map[string]bool{},
+		publicToken: map[string]*publicToken{},
+		wallets:     map[string]*wallet{},
+		widgetCards: map[string]widgetCard{},
+		submerchant: map[string]int{},
+		widgetKey:   randomBytes(32),
 	}
 	for i := range cfg.Projects {
 		p := cfg.Projects[i]
 		s.projects[p.Name] = &p
+		s.wallets[p.Name] = &wallet{balance: cfg.WalletBalance}
 	}
 	s.hooks = newDispatcher(s)
 	s.table = s.api()
@@ -203,6 +212,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /sandbox/3ds/{token}", s.serve3DS)
 	m.HandleFunc("PUT /sandbox/webhook-url", s.serveSetWebhookURL)
 	m.HandleFunc("GET /sandbox/webhooks", s.serveWebhookStats)
+	m.HandleFunc("GET /sandbox/wallet", s.serveWallets)
+	m.HandleFunc("POST /sandbox/wallet", s.serveTopUp)
+	m.HandleFunc("GET /sandbox/submerchants", s.serveSubmerchants)
+	m.HandleFunc("GET "+WidgetScriptPath, s.serveWidgetScript)
+	m.HandleFunc("GET "+widgetFormPath, s.serveWidgetForm)
+	m.HandleFunc("POST "+widgetTokenizePath, s.serveWidgetTokenize)
 	m.HandleFunc("GET /sandbox/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -40,6 +40,10 @@ type session struct {
 	// passed authentication; confirmsAccepted those the bank acted on.
 	confirmCalls     int
 	confirmsAccepted int
+	// submerchant is the last X-PARTNER-SUBMERCHANT of a call about this
+	// session; noSubmerchant counts the calls about it without one.
+	submerchant   string
+	noSubmerchant int
 	// gen increases at every state change; timers scheduled for an older
 	// gen do nothing.
 	gen int
@@ -61,6 +65,7 @@ type payoutRec struct {
 	metadata     json.RawMessage
 	err          *bank131.Error
 	fee          int64 // RUB minor units, on success
+	reserved     int64 // RUB minor units held in the wallet until the payout ends
 	fast         bool
 	refunds      []bank131.Refund
 }
@@ -140,6 +145,38 @@ func (s *session) render(version string) *bank131.Session {
 			po.PaymentMethod = p.method
 			out.PaymentsV1 = []bank131.Payout{po}
 		}
+	}
+	return out
+}
+
+// view renders sess for an API answer or (hook) a webhook, applying the
+// modes that change what the bank shows: actions.confirm only on transfers
+// (Modes.ActionsConfirm bpa), and a succeeded payout's fee in webhooks
+// (Modes.HookFees). Caller holds s.mu.
+func (s *Server) view(sess *session, version string, hook bool) *bank131.Session {
+	out := sess.render(version)
+	if s.cfg.Modes.ActionsConfirm == modeBPA && sess.xfer == nil {
+		out.Actions = nil
+	}
+	p := sess.payout
+	if !hook || p == nil || p.status != bank131.PayoutSucceeded || s.cfg.Modes.HookFees == modeNone {
+		return out
+	}
+	fee := &bank131.Amount{Amount: p.fee, Currency: "rub"}
+	amounts := &bank131.Amounts{Fee: &bank131.Fee{MerchantFee: fee}}
+	if s.cfg.Modes.HookFees == modeFull {
+		net := p.amount
+		gross := bank131.Amount{Amount: p.amount.Amount + p.fee, Currency: p.amount.Currency}
+		if sess.xfer != nil {
+			gross = bank131.Amount{Amount: sess.xfer.quote.source + p.fee, Currency: "rub"}
+		}
+		amounts.Net, amounts.Gross = &net, &gross
+	}
+	for i := range out.PaymentsV1 {
+		out.PaymentsV1[i].Amounts = amounts
+	}
+	for i := range out.PayoutList {
+		out.PayoutList[i].Amounts = amounts
 	}
 	return out
 }

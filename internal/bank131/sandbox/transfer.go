@@ -37,10 +37,11 @@ type transfer struct {
 	threeDSDone bool
 }
 
-// calculateAnswer is bpa/calculate's answer. The bank's example has no
-// status field; the sandbox adds "status":"ok" like every other answer.
+// calculateBody is bpa/calculate's answer. The bank's example has no
+// status field; the sandbox adds "status":"ok" like every other answer
+// unless Modes.CalculateStatus is none.
 type calculateBody struct {
-	Status string `json:"status"`
+	Status string `json:"status,omitempty"`
 	bank131.CalculateResponse
 }
 
@@ -53,7 +54,11 @@ func (s *Server) handleCalculate(c *call) ([]byte, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	b, merr := marshal(calculateBody{Status: "ok", CalculateResponse: calculateAnswer(req, q)})
+	status := "ok"
+	if s.cfg.Modes.CalculateStatus == modeNone {
+		status = ""
+	}
+	b, merr := marshal(calculateBody{Status: status, CalculateResponse: calculateAnswer(req, q)})
 	if merr != nil {
 		return nil, newAPIError(bank131.CodeInternal, "render: %v", merr)
 	}
@@ -65,7 +70,7 @@ func (s *Server) handleMultiInit(c *call) ([]byte, *apiError) {
 	if err := decode(c.body, &req); err != nil {
 		return nil, err
 	}
-	kind, err := checkTransfer(&req, s.now())
+	kind, err := checkTransfer(&req, s.now(), s.cfg.Modes)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +85,7 @@ func (s *Server) handleMultiInit(c *call) ([]byte, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.internalOnce(c, q.given, req.Metadata); err != nil {
+	if err := s.failOnce(c, q.given, req.Metadata); err != nil {
 		return nil, err
 	}
 	sess := s.newSession(c)
@@ -92,7 +97,7 @@ func (s *Server) handleMultiInit(c *call) ([]byte, *apiError) {
 		participants: &req.ParticipantDetails, customer: req.Customer, calculate: &calc,
 		options: req.PaymentOptions, metadata: req.Metadata,
 	}
-	_, kindName, last4 := shown(po)
+	_, kindName, last4 := s.shown(po)
 	sess.payout = &payoutRec{
 		id: s.newID("po_"), status: bank131.PayoutInProgress, createdAt: now,
 		method: po, kind: kindName, last4: last4,
@@ -103,6 +108,7 @@ func (s *Server) handleMultiInit(c *call) ([]byte, *apiError) {
 	sess.metadata = req.Metadata
 	sess.xfer = &transfer{quote: q, kind: kind, baseURL: c.baseURL}
 	sess.status = bank131.SessionInProgress
+	out.refund = false // transfers are not refunded (DOC-refunds: Russian bank accounts only)
 	sess.outcome = out
 	sess.touch(now)
 	if !out.stuck {
@@ -115,14 +121,10 @@ func (s *Server) handleMultiInit(c *call) ([]byte, *apiError) {
 // transfer control number.
 func (s *Server) transferReady(sess *session) {
 	x := sess.xfer
-	q := x.quote
-	ci, err := marshal(bank131.ConfirmInformation{Exchanges: []bank131.Exchange{{
-		ID:          sess.acq.id,
-		Source:      bank131.Amount{Amount: q.source, Currency: "RUB"},
-		Destination: bank131.Amount{Amount: q.destination, Currency: q.currency},
-		FXRate:      q.fxRate(),
-		Commission:  &bank131.Amount{Amount: q.fee, Currency: "RUB"},
-	}}})
+	ci, err := s.confirmInformation(sess)
+	if err == nil {
+		ci, err = s.forms(ci, false)
+	}
 	if err != nil {
 		s.log.Error("render confirm_information", logkey.Session, sess.id, logkey.Error, err)
 		return
@@ -139,6 +141,43 @@ func (s *Server) transferReady(sess *session) {
 		TCNCodeEncoded: base64.StdEncoding.EncodeToString([]byte(x.tcn)),
 	})
 	s.after(s.cfg.Timing.ConfirmTimeout, sess, func(sess *session) { s.cancelDone(sess, bank131.CodeConfirmTimeout) })
+}
+
+// confirmExchange is one exchange of confirm_information as the sandbox
+// writes it: fx_rate a JSON string or number (Modes.ConfirmFXRate).
+type confirmExchange struct {
+	ID          string          `json:"id"`
+	Source      bank131.Amount  `json:"source"`
+	Destination bank131.Amount  `json:"destination"`
+	FXRate      json.RawMessage `json:"fx_rate"`
+	Commission  bank131.Amount  `json:"commission"`
+}
+
+// confirmInformation renders the confirm_information of a transfer: seed
+// 003's example (an array of exchanges, fx_rate a string; S3:605-624, the
+// SDK's ConfirmInformation), or in the modes the seed's table's object
+// (S3:639) and a number rate.
+func (s *Server) confirmInformation(sess *session) ([]byte, error) {
+	q := sess.xfer.quote
+	rate, _ := json.Marshal(q.fxRate())
+	if s.cfg.Modes.ConfirmFXRate == modeNumber {
+		rate = json.RawMessage(q.fxRate())
+	}
+	x := confirmExchange{
+		ID:          sess.acq.id,
+		Source:      bank131.Amount{Amount: q.source, Currency: "RUB"},
+		Destination: bank131.Amount{Amount: q.destination, Currency: q.currency},
+		FXRate:      rate,
+		Commission:  bank131.Amount{Amount: q.fee, Currency: "RUB"},
+	}
+	if s.cfg.Modes.ConfirmExchanges == modeObject {
+		return marshal(struct {
+			Exchanges confirmExchange `json:"exchanges"`
+		}{x})
+	}
+	return marshal(struct {
+		Exchanges []confirmExchange `json:"exchanges"`
+	}{[]confirmExchange{x}})
 }
 
 // sameJSON reports whether a and b are the same JSON value: key order and
@@ -160,7 +199,7 @@ func jsonValue(b []byte) (any, error) {
 // confirmTransfer confirms a cross-border transfer. Caller holds s.mu.
 func (s *Server) confirmTransfer(c *call, sess *session, ci json.RawMessage) ([]byte, *apiError) {
 	if sess.acq.status != bank131.PayoutPending || sess.next != bank131.NextActionConfirm || sess.cancelling {
-		return nil, invalid("session %s is not waiting for confirmation (session %s)", sess.id, sess.status)
+		return nil, s.wrongState("session %s is not waiting for confirmation (session %s)", sess.id, sess.status)
 	}
 	if len(ci) == 0 || bytes.Equal(ci, []byte("null")) {
 		return nil, invalid("confirm_information is required: send the object of ready_to_confirm unchanged")
@@ -230,7 +269,7 @@ func (s *Server) transferFailed(sess *session, code string) {
 	sess.acq.status, sess.acq.err, sess.acq.finished, sess.acq.updatedAt = bank131.PayoutFailed, e, now, now
 	sess.acq.interaction = nil
 	sess.payout.status, sess.payout.err, sess.payout.finished = bank131.PayoutFailed, e, now
-	sess.status = bank131.SessionCancelled
+	sess.status = s.failedStatus()
 	sess.finished = now
 	sess.touch(now)
 	s.emit(sess, bank131.HookPaymentFinished, nil, nil)

@@ -11,9 +11,10 @@ import (
 type outcome struct {
 	failCode     string // the payout fails with this code
 	stuck        bool   // the payout stays in_progress for ever
-	sessionError bool   // session "error" with a failed payout, later resolved to succeeded
-	refund       bool   // succeeds, then payment_refunded
+	sessionError bool   // session "error" with a failed payout, resolved by Modes.SessionError
+	refund       bool   // succeeds, then payment_refunded (Russian bank accounts only)
 	fail3DS      bool   // transfers: 3-D Secure fails
+	walletShort  bool   // the wallet did not cover it (Modes.WalletShortAt webhook): nothing reserved
 }
 
 // Trigger amounts in minor units (kopecks): 131.01 RUB … 131.09 RUB. For
@@ -25,11 +26,29 @@ const (
 	AmountFailInternal  = 13104 // payout fails: internal_error
 	AmountFailExpired   = 13105 // payout fails: bank_card_expired
 	AmountStuck         = 13106 // payout stays in_progress
-	AmountSessionError  = 13107 // session error (payout failed internal_error), resolved to succeeded later
-	AmountRefunded      = 13108 // succeeds, then payment_refunded
+	AmountSessionError  = 13107 // session error (payout failed internal_error), resolved later (Modes.SessionError)
+	AmountRefunded      = 13108 // succeeds, then payment_refunded: Russian bank accounts only (DOC-refunds); others just succeed
 	AmountFail3DS       = 13109 // transfers: 3-D Secure fails (3DS_error)
 	AmountFailNoAccount = 13110 // payout fails: account_not_found
+
+	// Bank-side faults the error page documents ("retry later"): the first
+	// call per project and metadata is answered with the code, retries
+	// succeed, like AmountInternalOnce.
+	AmountWalletInternalOnce  = 13111 // wallet_internal_error
+	AmountRoutingInternalOnce = 13112 // routing_internal_error
+	AmountNPDInternalOnce     = 13113 // npd_service_internal_error
+	AmountWalletShortOnce     = 13114 // insufficient_wallet_balance, as if the wallet were short once
+	AmountFailWalletShort     = 13115 // payout fails: insufficient_wallet_balance (in payment_finished)
 )
+
+// onceTriggers are the amounts whose first call fails with a code.
+var onceTriggers = map[int64]string{
+	AmountInternalOnce:        bank131.CodeInternal,
+	AmountWalletInternalOnce:  bank131.CodeWalletInternal,
+	AmountRoutingInternalOnce: bank131.CodeRoutingInternal,
+	AmountNPDInternalOnce:     bank131.CodeNPDInternal,
+	AmountWalletShortOnce:     bank131.CodeWalletShort,
+}
 
 // Trigger card numbers (bank_card, Luhn-valid). Any other Luhn-valid number
 // of 14–19 digits succeeds; a number failing the Luhn check is answered
@@ -88,15 +107,30 @@ var tokenTriggers = map[string]trigger{
 }
 
 var amountTriggers = map[int64]trigger{
-	AmountRejectLimit:   {reject: bank131.CodeProviderAmountLimit},
-	AmountFailLimit:     {out: outcome{failCode: bank131.CodeProviderAmountLimit}},
-	AmountFailInternal:  {out: outcome{failCode: bank131.CodeInternal}},
-	AmountFailExpired:   {out: outcome{failCode: bank131.CodeBankCardExpired}},
-	AmountStuck:         {out: outcome{stuck: true}},
-	AmountSessionError:  {out: outcome{sessionError: true}},
-	AmountRefunded:      {out: outcome{refund: true}},
-	AmountFail3DS:       {out: outcome{fail3DS: true}},
-	AmountFailNoAccount: {out: outcome{failCode: "account_not_found"}},
+	AmountRejectLimit:     {reject: bank131.CodeProviderAmountLimit},
+	AmountFailLimit:       {out: outcome{failCode: bank131.CodeProviderAmountLimit}},
+	AmountFailInternal:    {out: outcome{failCode: bank131.CodeInternal}},
+	AmountFailExpired:     {out: outcome{failCode: bank131.CodeBankCardExpired}},
+	AmountStuck:           {out: outcome{stuck: true}},
+	AmountSessionError:    {out: outcome{sessionError: true}},
+	AmountRefunded:        {out: outcome{refund: true}},
+	AmountFail3DS:         {out: outcome{fail3DS: true}},
+	AmountFailNoAccount:   {out: outcome{failCode: bank131.CodeAccountNotFound}},
+	AmountFailWalletShort: {out: outcome{failCode: bank131.CodeWalletShort}},
+}
+
+// cardTokenTrigger maps each trigger card number to the token suffix with
+// the same trigger, so a card typed into the widget stand-in gets a
+// number_hash that behaves like the card.
+var cardTokenTrigger = map[string]string{
+	CardRejectNotExist: TokenRejectNotExist,
+	CardRejectExpired:  TokenRejectExpired,
+	CardFailExpired:    TokenFailExpired,
+	CardFailNotExist:   TokenFailNotExist,
+	CardFailLimit:      TokenFailLimit,
+	CardFailInternal:   TokenFailInternal,
+	CardStuck:          TokenStuck,
+	CardSessionError:   TokenSessionError,
 }
 
 // tokenTrigger finds the trigger of a token by its suffix.

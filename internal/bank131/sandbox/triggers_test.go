@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -144,9 +145,12 @@ func TestTriggerInternalErrorOnce(t *testing.T) {
 	require.Equal(t, bank131.PayoutSucceeded, fin.Session.Payout().Status)
 }
 
+// The bank returns payouts to Russian bank accounts only, never by FPS or
+// to cards (DOC-refunds): the refund trigger does nothing elsewhere.
 func TestTriggerRefund(t *testing.T) {
 	e := newEnv(t)
-	r, err := e.client(projSingle).InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: bank131.TokenizedCardMethod("t"), AmountDetails: rub(sandbox.AmountRefunded), ParticipantDetails: recipient("A B")})
+	c := e.client(projSingle)
+	r, err := c.InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: ruAccount(), AmountDetails: rub(sandbox.AmountRefunded)})
 	require.NoError(t, err)
 	e.sink.await(r.Session.ID, bank131.HookPaymentFinished, 1)
 	ref := e.sink.await(r.Session.ID, bank131.HookPaymentRefunded, 1)
@@ -154,6 +158,23 @@ func TestTriggerRefund(t *testing.T) {
 	require.Equal(t, bank131.PayoutSucceeded, p.Status)
 	require.Len(t, p.Refunds, 1)
 	require.EqualValues(t, sandbox.AmountRefunded, p.Refunds[0].AmountDetails.Amount)
+
+	fps := &bank131.PaymentMethod{Type: bank131.MethodBankAccount, BankAccount: &bank131.BankAccount{SystemType: bank131.SystemFPS,
+		FPS: &bank131.FPS{Phone: "79991234567", BankID: "100000000004", Description: "salary"}}}
+	var ids []string
+	for _, m := range []*bank131.PaymentMethod{bank131.TokenizedCardMethod("t"), bank131.BankCardMethod("4242424242424242"), fps} {
+		r, err := c.InitPayout(ctx, bank131.InitPayoutRequest{PaymentMethod: m, AmountDetails: rub(sandbox.AmountRefunded), ParticipantDetails: recipient("A B")})
+		require.NoError(t, err)
+		e.sink.await(r.Session.ID, bank131.HookPaymentFinished, 1)
+		ids = append(ids, r.Session.ID)
+	}
+	// A refund would come one Refund delay after the success; the first
+	// payout's came, so these had the time.
+	time.Sleep(3 * fastConfig(t).Timing.Refund)
+	for _, id := range ids {
+		require.Equal(t, []bank131.WebhookType{bank131.HookPaymentFinished}, e.sink.of(id))
+		require.False(t, e.payout(id).Refunded)
+	}
 }
 
 func TestValidation(t *testing.T) {

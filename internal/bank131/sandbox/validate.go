@@ -31,8 +31,9 @@ func checkAmount(a *bank131.Amount) *apiError {
 
 // checkPayoutMethod validates a domestic payout method. Card payouts by
 // number or token need the recipient's name; widget (encrypted) cards
-// carry it in cardholder_name_hash.
-func checkPayoutMethod(m *bank131.PaymentMethod, pd *bank131.ParticipantDetails) *apiError {
+// carry it in cardholder_name_hash (seed 000's start example has no name,
+// its text says a Russian card needs one: encName, Modes.EncryptedCardName).
+func checkPayoutMethod(m *bank131.PaymentMethod, pd *bank131.ParticipantDetails, encName bool) *apiError {
 	if m == nil {
 		return invalid("payment_method (payout_details) is required (in session/create or in this call)")
 	}
@@ -58,6 +59,9 @@ func checkPayoutMethod(m *bank131.PaymentMethod, pd *bank131.ParticipantDetails)
 		case bank131.CardEncrypted:
 			if c.EncryptedCard == nil || c.EncryptedCard.NumberHash == "" {
 				return invalid("payment_method.card.encrypted_card.number_hash is required")
+			}
+			if encName {
+				return needRecipientName(pd)
 			}
 			return nil
 		case bank131.CardTokenized:
@@ -132,9 +136,11 @@ func needRecipientName(pd *bank131.ParticipantDetails) *apiError {
 }
 
 // shown returns the method as the bank shows it on the payout: card numbers
-// and widget cards masked to brand and last four, tokens and accounts as
-// given. It also returns the method kind and last four digits.
-func shown(m *bank131.PaymentMethod) (*bank131.PaymentMethod, string, string) {
+// and widget cards masked to brand and last four (a card the widget
+// stand-in tokenized shows its real last four and brand, others a stable
+// made-up one), tokens and accounts as given. It also returns the method
+// kind and last four digits. Caller holds s.mu.
+func (s *Server) shown(m *bank131.PaymentMethod) (*bank131.PaymentMethod, string, string) {
 	kind := m.Kind()
 	if m.Card == nil {
 		return m, kind, ""
@@ -146,10 +152,10 @@ func shown(m *bank131.PaymentMethod) (*bank131.PaymentMethod, string, string) {
 			Brand: brand(n), Last4: n[len(n)-4:], BIN: n[:6],
 		}}, kind, n[len(n)-4:]
 	case m.Card.EncryptedCard != nil:
-		l4 := fakeLast4(m.Card.EncryptedCard.NumberHash)
+		card := s.widgetCard(m.Card.EncryptedCard.NumberHash)
 		return &bank131.PaymentMethod{Type: m.Type, Country: m.Country, Card: &bank131.Card{
-			Brand: "visa", Last4: l4,
-		}}, kind, l4
+			Brand: card.brand, Last4: card.last4,
+		}}, kind, card.last4
 	case m.Card.TokenizedCard != nil:
 		return m, kind, fakeLast4(m.Card.TokenizedCard.Token)
 	}
@@ -185,8 +191,9 @@ type transferKind struct {
 }
 
 // checkTransfer validates a multi/init/payment request (page 003) and
-// returns the destination currency the payout method implies.
-func checkTransfer(req *bank131.MultiInitPaymentRequest, now time.Time) (transferKind, *apiError) {
+// returns the destination currency the payout method implies. The
+// participants' checks depend on Modes.TransferChecks.
+func checkTransfer(req *bank131.MultiInitPaymentRequest, now time.Time, modes Modes) (transferKind, *apiError) {
 	if len(req.PaymentDetailsMulti) == 0 {
 		return transferKind{}, invalid("payment_details_multi is required")
 	}
@@ -231,7 +238,7 @@ func checkTransfer(req *bank131.MultiInitPaymentRequest, now time.Time) (transfe
 		return k, invalid("%s payouts to %s are paid in %s, not %q", po.Type, k.country, k.currency,
 			req.Calculate.Amounts.Destination.Currency)
 	}
-	if err := checkSender(req.ParticipantDetails.Sender, now); err != nil {
+	if err := checkSender(req.ParticipantDetails.Sender, now, modes); err != nil {
 		return k, err
 	}
 	r := req.ParticipantDetails.Recipient
@@ -241,8 +248,15 @@ func checkTransfer(req *bank131.MultiInitPaymentRequest, now time.Time) (transfe
 	if k.names && (r.FirstName == "" || r.LastName == "") {
 		return k, invalid("participant_details.recipient.first_name and last_name are required for IBAN and cash transfers")
 	}
-	if r.Contacts != nil && r.Contacts.Phone != nil && !strings.HasPrefix(r.Contacts.Phone.FullNumber, "+") {
-		return k, invalid("recipient phone full_number must be +<country code><number>")
+	if r.Contacts != nil && r.Contacts.Phone != nil {
+		ph := r.Contacts.Phone
+		if modes.TransferChecks == modeDocumented && modes.RecipientPhone == modeFour {
+			if err := checkPhone("recipient", ph); err != nil {
+				return k, err
+			}
+		} else if !strings.HasPrefix(ph.FullNumber, "+") {
+			return k, invalid("recipient phone full_number must be +<country code><number>")
+		}
 	}
 	return k, nil
 }
@@ -251,7 +265,7 @@ func hasCardToken(c *bank131.Card) bool {
 	return (c.TokenizedCard != nil && c.TokenizedCard.Token != "") || (c.Recurrent != nil && c.Recurrent.Token != "")
 }
 
-func checkSender(s *bank131.Participant, now time.Time) *apiError {
+func checkSender(s *bank131.Participant, now time.Time, modes Modes) *apiError {
 	if s == nil {
 		return invalid("participant_details.sender is required")
 	}
@@ -277,6 +291,9 @@ func checkSender(s *bank131.Participant, now time.Time) *apiError {
 	if born.AddDate(18, 0, 0).After(now) {
 		return invalid("the sender must be 18 or older")
 	}
+	if modes.TransferChecks == modeDocumented {
+		return checkSenderDocumented(s, modes)
+	}
 	doc, foreign := s.IdentityDocument, s.DocumentsForeigner
 	switch {
 	case doc != nil:
@@ -292,6 +309,114 @@ func checkSender(s *bank131.Participant, now time.Time) *apiError {
 	}
 	if s.Contacts != nil && s.Contacts.Phone != nil && !strings.HasPrefix(s.Contacts.Phone.FullNumber, "+") {
 		return invalid("sender phone full_number must be +<country code><number>")
+	}
+	return nil
+}
+
+// idTypeRussianPassport is the one id_type value seed 003 documents
+// (S3:243). The sandbox keeps its own copy: it follows the page, not
+// payrun's client.
+const idTypeRussianPassport = "Паспорт гражданина Российской Федерации"
+
+// checkSenderDocumented checks the sender's documents and phone against
+// seed 003's parameter table (S3:220-251):
+//   - identity_document is required unless documents_foreigner is given
+//     (S3:242), and documents_foreigner is required for a foreign citizen
+//     (S3:248);
+//   - identity_document.id_type is "Паспорт гражданина Российской
+//     Федерации" (S3:243), id_number and issue_date (YYYY-MM-DD) are
+//     required (S3:244-245);
+//   - documents_foreigner needs id_number and issue_date (S3:249-250; the
+//     example S3:564-569 has no id_number: Modes.ForeignerDocuments);
+//   - id_number "без пробелов" (S3:244, 249), though the examples have a
+//     space (Modes.IDNumberSpaces);
+//   - a phone has full_number, country_iso3, operator_code and
+//     short_number (S3:238-241), consistent with each other;
+//   - tax_reference, if given, is 12 digits (S3:233).
+func checkSenderDocumented(s *bank131.Participant, modes Modes) *apiError {
+	const at = "participant_details.sender."
+	doc, foreign := s.IdentityDocument, s.DocumentsForeigner
+	if doc == nil && foreign == nil {
+		return invalid("%sidentity_document is required unless documents_foreigner is given", at)
+	}
+	if !strings.EqualFold(s.CitizenshipCountryISO3, "RUS") && foreign == nil {
+		return invalid(at+"documents_foreigner is required: the sender is a citizen of %s", s.CitizenshipCountryISO3)
+	}
+	idNumber := func(field, v string, required bool) *apiError {
+		switch {
+		case v == "" && required:
+			return invalid(at+"%s.id_number is required", field)
+		case strings.ContainsAny(v, "  ") && modes.IDNumberSpaces == modeRefuse:
+			return invalid(at+"%s.id_number must be written without spaces", field)
+		}
+		return nil
+	}
+	date := func(field, v string, required bool) *apiError {
+		if v == "" && !required {
+			return nil
+		}
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			return invalid(at+"%s must be YYYY-MM-DD, got %q", field, v)
+		}
+		return nil
+	}
+	if doc != nil {
+		if doc.IDType != idTypeRussianPassport {
+			return invalid(at+"identity_document.id_type must be %q, got %q", idTypeRussianPassport, doc.IDType)
+		}
+		if err := idNumber("identity_document", doc.IDNumber, true); err != nil {
+			return err
+		}
+		if err := date("identity_document.issue_date", doc.IssueDate, true); err != nil {
+			return err
+		}
+	}
+	if foreign != nil {
+		if err := idNumber("documents_foreigner", foreign.IDNumber, modes.ForeignerDocuments == modeTable); err != nil {
+			return err
+		}
+		if err := date("documents_foreigner.issue_date", foreign.IssueDate, true); err != nil {
+			return err
+		}
+		if err := date("documents_foreigner.id_expiration_date", foreign.IDExpirationDate, false); err != nil {
+			return err
+		}
+	}
+	if t := s.TaxReference; t != "" && (len(t) != 12 || strings.Trim(t, "0123456789") != "") {
+		return invalid("%stax_reference must be 12 digits", at)
+	}
+	if s.Contacts != nil && s.Contacts.Phone != nil {
+		return checkPhone("sender", s.Contacts.Phone)
+	}
+	return nil
+}
+
+// callingCodes are the country calling codes (ITU-T E.164 assignments) of
+// the countries whose phones the sandbox checks for consistency.
+var callingCodes = map[string]string{"RUS": "7", "KAZ": "7", "TUR": "90", "KGZ": "996", "UZB": "998", "TJK": "992", "ARM": "374", "AZE": "994", "GEO": "995", "BLR": "375"}
+
+// checkPhone checks the four phone fields of seed 003 (S3:238-241) and that
+// they agree: full_number = "+" + the country's calling code +
+// operator_code + short_number.
+func checkPhone(who string, p *bank131.Phone) *apiError {
+	at := "participant_details." + who + ".contacts.phone."
+	for field, v := range map[string]string{"full_number": p.FullNumber, "country_iso3": p.CountryISO3,
+		"operator_code": p.OperatorCode, "short_number": p.ShortNumber} {
+		if strings.TrimSpace(v) == "" {
+			return invalid(at+"%s is required", field)
+		}
+	}
+	digits := func(v string) bool { return strings.Trim(v, "0123456789") == "" }
+	if !strings.HasPrefix(p.FullNumber, "+") || !digits(p.FullNumber[1:]) || !digits(p.OperatorCode) || !digits(p.ShortNumber) {
+		return invalid("%sfull_number must be +<country code><number> and the parts digits only", at)
+	}
+	want := p.OperatorCode + p.ShortNumber
+	if cc, ok := callingCodes[strings.ToUpper(p.CountryISO3)]; ok {
+		want = "+" + cc + want
+	}
+	if !strings.HasSuffix(p.FullNumber, want) || (want[0] == '+' && p.FullNumber != want) {
+		return invalid(at+"full_number %s does not match country_iso3 %s, operator_code %s and short_number %s",
+			p.FullNumber, p.CountryISO3, p.OperatorCode, p.ShortNumber)
 	}
 	return nil
 }
