@@ -122,19 +122,50 @@ type Result struct {
 	WarningCount    int               `json:"warning_count,omitempty"`
 }
 
+// A Source is a payout file that can be read more than once: Check reads
+// it once, Publish once more. A file on disk is one (File); the upload
+// handler's encrypted spool (internal/spool) is another.
+type Source interface {
+	// Open returns a reader from the file's first byte.
+	Open() (io.ReadCloser, error)
+	// Size is the file's size in bytes (for progress; 0 if unknown).
+	Size() int64
+}
+
+// File is a payout file on disk as a Source.
+type File string
+
+// Open opens the file.
+func (f File) Open() (io.ReadCloser, error) { return os.Open(string(f)) }
+
+// Size is the file's size, 0 if it cannot be read.
+func (f File) Size() int64 {
+	st, err := os.Stat(string(f))
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
 // Check validates the file at path without publishing anything. The
 // result's status is StatusValid (with the batch id the file would get) or
 // StatusInvalid.
 func Check(path string, opts Options) (*Result, error) {
-	f, err := os.Open(path)
+	if opts.FileName == "" {
+		opts.FileName = filepath.Base(path)
+	}
+	return CheckSource(File(path), opts)
+}
+
+// CheckSource is Check of a Source; the result's file name is
+// opts.FileName.
+func CheckSource(source Source, opts Options) (*Result, error) {
+	f, err := source.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open payout file: %w", err)
 	}
 	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
+	size := source.Size()
 	var rows atomic.Int64
 	pr := newProgressReader(f, PhaseValidate, size, &rows, opts.Progress)
 	bopts := opts.Batch
@@ -160,7 +191,7 @@ func Check(path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{
-		FileName:        fileName(path, opts),
+		FileName:        cardmask.Redact(opts.FileName),
 		FileSHA256:      vr.SHA256,
 		Size:            vr.Size,
 		Encoding:        vr.Encoding,
@@ -186,15 +217,6 @@ func Check(path string, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// fileName is the name the result and the manifest show, with any card
-// number in it masked.
-func fileName(path string, opts Options) string {
-	if opts.FileName != "" {
-		return cardmask.Redact(opts.FileName)
-	}
-	return cardmask.Redact(filepath.Base(path))
-}
-
 func decimals(t money.Totals) map[string]string {
 	out := make(map[string]string, len(t))
 	for _, a := range t.Amounts() {
@@ -208,10 +230,19 @@ func decimals(t money.Totals) map[string]string {
 // An invalid file is not an error: the result has StatusInvalid and the
 // errors, and nothing was published. It is Check followed by Publish.
 func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Options) (*Result, error) {
+	if opts.FileName == "" {
+		opts.FileName = filepath.Base(path)
+	}
+	return IngestSource(ctx, js, File(path), opts)
+}
+
+// IngestSource is Ingest of a Source; the result's file name is
+// opts.FileName.
+func IngestSource(ctx context.Context, js jetstream.JetStream, src Source, opts Options) (*Result, error) {
 	if opts.Sealer == nil {
 		return nil, errors.New("ingest: no data key to seal card numbers")
 	}
-	res, err := Check(path, opts)
+	res, err := CheckSource(src, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +250,7 @@ func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Optio
 		logger(opts).Info("payout file rejected; nothing published", "file", res.FileName, "errors", res.ErrorCount)
 		return res, nil
 	}
-	return Publish(ctx, js, path, res, opts)
+	return PublishSource(ctx, js, src, res, opts)
 }
 
 func logger(opts Options) *slog.Logger {
@@ -235,6 +266,11 @@ func logger(opts Options) *slog.Logger {
 // seals the batch with its manifest. It reads the file again and refuses
 // to seal if the file changed since Check.
 func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *Result, opts Options) (*Result, error) {
+	return PublishSource(ctx, js, File(path), checked, opts)
+}
+
+// PublishSource is Publish of a Source.
+func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, checked *Result, opts Options) (*Result, error) {
 	if opts.Sealer == nil {
 		return nil, errors.New("ingest: no data key to seal card numbers")
 	}
@@ -269,7 +305,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 	}
 
 	p := &publisher{js: js, batch: res.Batch, window: opts.Window, stored: stored, log: log}
-	rowsDigest, err := p.publishFile(ctx, path, &res, opts)
+	rowsDigest, err := p.publishFile(ctx, src, &res, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -407,12 +443,12 @@ type publisher struct {
 // publishFile reads the file a second time, publishes every row not yet
 // stored and waits for every acknowledgement. It returns the rows digest
 // (payout.DigestRows over the SHA-256 of every row message, in order).
-func (p *publisher) publishFile(ctx context.Context, path string, res *Result, opts Options) (string, error) {
+func (p *publisher) publishFile(ctx context.Context, source Source, res *Result, opts Options) (string, error) {
 	if p.window <= 0 {
 		p.window = DefaultWindow
 	}
 	p.ring = make([]jetstream.PubAckFuture, p.window)
-	f, err := os.Open(path)
+	f, err := source.Open()
 	if err != nil {
 		return "", fmt.Errorf("open payout file: %w", err)
 	}
