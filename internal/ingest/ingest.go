@@ -13,6 +13,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -327,12 +328,20 @@ func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, chec
 		RequireApproval: opts.RequireApproval,
 		CreatedAt:       now().UTC(),
 	}
-	if err := publishManifest(ctx, js, m); err != nil {
+	sealed, err := publishManifest(ctx, js, stream, m)
+	if err != nil {
 		return nil, err
+	}
+	metrics.IngestRows.Add(float64(p.published))
+	if sealed != nil {
+		// A concurrent upload of the same content sealed it first.
+		res.Status = StatusExisting
+		res.Manifest = sealed
+		log.Info("batch sealed by a concurrent upload; nothing more published", "rows", res.Rows, "published", p.published, "already_stored", p.skipped)
+		return &res, nil
 	}
 	res.Status = StatusCreated
 	res.Manifest = m
-	metrics.IngestRows.Add(float64(p.published))
 	log.Info("batch published and sealed", "rows", res.Rows, "published", p.published, "already_stored", p.skipped)
 	return &res, nil
 }
@@ -352,9 +361,16 @@ func legacyBatchID(res *Result) string {
 }
 
 // existingManifest returns the batch's manifest if it was sealed before.
-// A stream created a moment ago (in a cluster, by this very ingest) may
-// not answer direct gets yet: "no responders" is retried for a few seconds.
 func existingManifest(ctx context.Context, stream jetstream.Stream, batchID string) (*payout.Manifest, error) {
+	m, _, err := storedManifest(ctx, stream, batchID)
+	return m, err
+}
+
+// storedManifest returns the batch's manifest and its message's headers if
+// it was sealed before. A stream created a moment ago (in a cluster, by
+// this very ingest) may not answer direct gets yet: "no responders" is
+// retried for a few seconds.
+func storedManifest(ctx context.Context, stream jetstream.Stream, batchID string) (*payout.Manifest, nats.Header, error) {
 	var msg *jetstream.RawStreamMsg
 	var err error
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
@@ -364,21 +380,21 @@ func existingManifest(ctx context.Context, stream jetstream.Stream, batchID stri
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("look up manifest of %s: %w", batchID, ctx.Err())
+			return nil, nil, fmt.Errorf("look up manifest of %s: %w", batchID, ctx.Err())
 		case <-time.After(wait):
 		}
 	}
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up manifest of %s: %w", batchID, err)
+		return nil, nil, fmt.Errorf("look up manifest of %s: %w", batchID, err)
 	}
 	m, err := intake.DecodeManifest(msg.Data)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest of %s: %w", batchID, err)
+		return nil, nil, fmt.Errorf("read manifest of %s: %w", batchID, err)
 	}
-	return m, nil
+	return m, msg.Header, nil
 }
 
 // storedRows finds the rows an earlier, unfinished upload of the same
@@ -545,7 +561,13 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 	p.head = (p.head + 1) % len(p.ring)
 	p.n--
 	select {
-	case <-fut.Ok():
+	case ack := <-fut.Ok():
+		if ack.Duplicate {
+			// A concurrent upload of the same file stored this row first.
+			p.skipped++
+			p.rows.Add(1)
+			return nil
+		}
 	case err := <-fut.Err():
 		if err := p.retry(ctx, fut.Msg(), err); err != nil {
 			return err
@@ -578,28 +600,63 @@ func (p *publisher) retry(ctx context.Context, msg *nats.Msg, cause error) error
 	return fmt.Errorf("publish row %s: %w", row, cause)
 }
 
-// publishManifest seals the batch, after every row was acknowledged.
-func publishManifest(ctx context.Context, js jetstream.JetStream, m *payout.Manifest) error {
+// publishManifest seals the batch, after every row was acknowledged. Of
+// concurrent uploads of the same content exactly one seals it: the
+// manifest is published only onto an empty manifest subject (expected last
+// subject sequence 0; its message id deduplicates as well), so every other
+// upload is refused, reads the stored manifest and returns it (sealed).
+// Which upload won is told by the Payrun-Upload header, a random id of this
+// call: a retry after an answer that was lost finds its own manifest and
+// still counts as the winner. sealed is nil when this call sealed it.
+func publishManifest(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, m *payout.Manifest) (sealed *payout.Manifest, err error) {
 	data, err := intake.EncodeManifest(m)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	upload := make([]byte, 16)
+	if _, err := rand.Read(upload); err != nil {
+		return nil, fmt.Errorf("publish manifest of %s: %w", m.Batch, err)
+	}
+	uploadID := hex.EncodeToString(upload)
 	msg := &nats.Msg{Subject: queue.IntakeManifestSubject(m.Batch), Data: data, Header: nats.Header{
-		queue.HeaderBatch: []string{m.Batch},
-		queue.HeaderKind:  []string{"manifest"},
+		queue.HeaderBatch:  []string{m.Batch},
+		queue.HeaderKind:   []string{"manifest"},
+		queue.HeaderUpload: []string{uploadID},
 	}}
 	var last error
 	for attempt := 0; attempt < 3; attempt++ {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := js.PublishMsg(tctx, msg, jetstream.WithMsgID(queue.ManifestMsgID(m.Batch)), jetstream.WithExpectStream(queue.StreamIntake))
+		ack, err := js.PublishMsg(tctx, msg, jetstream.WithMsgID(queue.ManifestMsgID(m.Batch)),
+			jetstream.WithExpectStream(queue.StreamIntake), jetstream.WithExpectLastSequencePerSubject(0))
 		cancel()
-		if err == nil {
-			return nil
+		if err == nil && !ack.Duplicate {
+			return nil, nil
+		}
+		if (err == nil && ack.Duplicate) || wrongLastSequence(err) {
+			stored, hdr, err := storedManifest(ctx, stream, m.Batch)
+			if err != nil {
+				return nil, err
+			}
+			if stored == nil {
+				return nil, fmt.Errorf("publish manifest of %s: refused as sealed, but no manifest is stored", m.Batch)
+			}
+			if hdr.Get(queue.HeaderUpload) == uploadID {
+				return nil, nil // ours: an earlier attempt's answer was lost
+			}
+			return stored, nil
 		}
 		last = err
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return fmt.Errorf("publish manifest of %s: %w", m.Batch, last)
+	return nil, fmt.Errorf("publish manifest of %s: %w", m.Batch, last)
+}
+
+// wrongLastSequence tells a refused expected-last-sequence publish (a
+// replicated stream answers with its own code).
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
