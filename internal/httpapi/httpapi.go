@@ -71,6 +71,8 @@ var statuses = map[ledgerapi.Code]int{
 	ledgerapi.CodeForeignSession: http.StatusConflict,
 	ledgerapi.CodeTooLarge:       http.StatusRequestEntityTooLarge,
 	ledgerapi.CodeUnavailable:    http.StatusServiceUnavailable,
+	ledgerapi.CodeTooMany:        http.StatusTooManyRequests,
+	ledgerapi.CodeTimeout:        http.StatusRequestTimeout,
 	ledgerapi.CodeInternal:       http.StatusInternalServerError,
 }
 
