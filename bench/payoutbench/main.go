@@ -155,7 +155,7 @@ func start(keys string, rate float64, burst, conc int) (*system, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb.SetWebhookURL(a.URL + hookrelay.Path)
+	sb.SetWebhookURL(a.WebhookURL + hookrelay.Path)
 	return &system{app: a, sb: sb, cnt: cnt, dir: dir, stop: func() {
 		a.Close()
 		srv.Close()

@@ -101,7 +101,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer a.Close()
 	p.line("bank:     %s (sandbox; sandbox-only keys from samples/keys)", a.BankURL)
-	p.line("payrun:   %s (webhooks, uploads, reports, /metrics)", a.URL)
+	p.line("payrun:   %s (uploads, reports, /metrics); webhooks on %s", a.URL, a.WebhookURL)
 
 	res, err := a.Ingest(ctx, *file, ingest.Options{Name: "Demo " + filepath.Base(*file)})
 	if err != nil {

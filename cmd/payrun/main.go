@@ -32,7 +32,7 @@ func run(ctx context.Context, args []string) error {
 Usage:
 
 	payrun demo [--file samples/payroll.csv] [--data payrun-data]   pay a file through the sandbox bank, print the summary, write the report
-	payrun up   [--listen 127.0.0.1:8080] [--data payrun-data/up]   run everything until stopped (upload, reports, webhooks, metrics)
+	payrun up   [--listen 127.0.0.1:8080] [--webhook-listen 127.0.0.1:8081] [--data payrun-data/up]   run everything until stopped (uploads, reports, metrics; the bank's webhooks on their own listener)
 
 Run "payrun COMMAND -h" for a command's flags. The separate commands for production are
 ingest, ledger, processor, hookrelay and bank131-sandbox.

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/hookrelay"
 )
 
 // up runs the embedded system until ctx ends.
@@ -16,7 +17,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var f systemFlags
 	f.register(fs, "payrun-data/up")
-	listen := fs.String("listen", "127.0.0.1:8080", "`address` of payrun's endpoints: uploads, reports, webhooks, /metrics")
+	listen := fs.String("listen", "127.0.0.1:8080", "`address` of people's endpoints: uploads, reports, /metrics")
+	webhookListen := fs.String("webhook-listen", "127.0.0.1:8081", "`address` of the bank's endpoints, a listener of their own: "+hookrelay.Path+", /healthz, /readyz")
 	bankListen := fs.String("sandbox-listen", "127.0.0.1:8131", "`address` of the embedded Bank 131 sandbox")
 	fs.BoolVar(&f.auto3DS, "auto-3ds", false, "let the sandbox complete 3-D Secure without anyone opening the link")
 	if err := fs.Parse(args); err != nil {
@@ -33,7 +35,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLog()
-	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, SandboxListen: *bankListen, AutoThreeDS: f.auto3DS,
+	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, WebhookListen: *webhookListen,
+		SandboxListen: *bankListen, AutoThreeDS: f.auto3DS,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log})
 	if err != nil {
 		return err
@@ -48,7 +51,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   exceptions      curl %[1]s/exceptions
   metrics         curl %[1]s/metrics
   bank sandbox    %[3]s/sandbox/payouts
-`, a.URL, f.data, a.BankURL)
+  bank webhooks   %[4]s%[5]s (a listener of its own)
+`, a.URL, f.data, a.BankURL, a.WebhookURL, hookrelay.Path)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: finishing the work in flight")
 	return a.Close()

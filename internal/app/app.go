@@ -4,6 +4,10 @@
 // relay, ingest's upload endpoint, the ledger's report endpoints and, unless
 // a real bank is configured, the Bank 131 sandbox. `payrun demo`, `payrun
 // up` and the benchmarks run it.
+//
+// It serves two listeners, as production does with hookrelay on its own:
+// people's (uploads, reports, metrics) and the bank's (webhooks, health),
+// so that however people's requests load theirs, webhooks still get in.
 package app
 
 import (
@@ -38,10 +42,14 @@ import (
 type Config struct {
 	// Dir is the data folder: nats/ (JetStream), ledger.db, data.key.
 	Dir string
-	// Listen is the address of payrun's HTTP endpoints (webhooks, uploads,
-	// reports, metrics). Default 127.0.0.1:0 (any free port).
+	// Listen is the address of people's HTTP endpoints (uploads, reports,
+	// metrics). Default 127.0.0.1:0 (any free port).
 	Listen string
-	// PublicURL is how the bank reaches Listen (webhooks); default
+	// WebhookListen is the address of the bank's endpoints (POST
+	// /webhooks/bank131, /healthz, /readyz), a listener of their own.
+	// Default 127.0.0.1:0.
+	WebhookListen string
+	// PublicURL is how the bank reaches WebhookListen; default
 	// http://<bound address>.
 	PublicURL string
 
@@ -76,20 +84,22 @@ type Config struct {
 
 // App is the running system.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	NATS    *natsserver.Server
-	Conn    *nats.Conn
-	JS      jetstream.JetStream
-	DB      *ledger.DB
-	Ledger  *ledger.Service
-	Sandbox *sandbox.Server // nil with a real bank
-	Sealer  *secret.Sealer
-	Proc    *processor.Processor
-	URL     string // payrun's HTTP endpoints
-	BankURL string
+	cfg        Config
+	log        *slog.Logger
+	NATS       *natsserver.Server
+	Conn       *nats.Conn
+	JS         jetstream.JetStream
+	DB         *ledger.DB
+	Ledger     *ledger.Service
+	Sandbox    *sandbox.Server // nil with a real bank
+	Sealer     *secret.Sealer
+	Proc       *processor.Processor
+	URL        string // people's HTTP endpoints: uploads, reports, metrics
+	WebhookURL string // the bank's: webhooks (hookrelay.Path), health
+	BankURL    string
 
 	srv        *httpserve.Server
+	hooks      *httpserve.Server
 	cancelProc context.CancelFunc
 	stopGauge  context.CancelFunc
 	procDone   chan struct{}
@@ -106,6 +116,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.WebhookListen == "" {
+		cfg.WebhookListen = "127.0.0.1:0"
 	}
 	if cfg.KeysDir == "" {
 		cfg.KeysDir = "samples/keys"
@@ -156,8 +169,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.stopGauge = stopGauge
 	go a.DB.ExportMetrics(gctx, 5*time.Second)
 
-	// payrun's HTTP endpoints (httpapi.Routes): bound before the sandbox
-	// starts, so it knows where to send webhooks; served once it runs.
+	// payrun's HTTP endpoints (httpapi.Routes) on two listeners: bound
+	// before the sandbox starts, so it knows where to send webhooks; served
+	// once it runs.
 	bankPub := cfg.BankPublicKey
 	if bankPub == nil {
 		if bankPub, err = os.ReadFile(filepath.Join(cfg.KeysDir, "bank_public.pem")); err != nil {
@@ -168,19 +182,26 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: bank public key: %w", err)
 	}
-	routes := httpapi.Routes{
-		Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger}),
-		Uploads:  ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger}),
-		Reports:  ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
-		Metrics:  metrics.Handler(),
+	people := httpapi.Routes{
+		Uploads: ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger}),
+		Reports: ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
+		Metrics: metrics.Handler(),
 	}
-	if a.srv, err = httpserve.Listen(cfg.Listen, routes.Handler(), httpserve.Logger(cfg.Logger)); err != nil {
+	if a.srv, err = httpserve.Listen(cfg.Listen, people.Handler(), httpserve.Logger(cfg.Logger)); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	a.URL = a.srv.URL()
+	// The bank's listener: webhooks are small, so the whole request is
+	// bounded as hookrelay's is (cmd/hookrelay).
+	bank := httpapi.Routes{Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger})}
+	if a.hooks, err = httpserve.Listen(cfg.WebhookListen, bank.Handler(), httpserve.ReadTimeout(30*time.Second),
+		httpserve.WriteTimeout(30*time.Second), httpserve.Logger(cfg.Logger)); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.WebhookURL = a.hooks.URL()
 	public := cfg.PublicURL
 	if public == "" {
-		public = a.URL
+		public = a.WebhookURL
 	}
 	if cfg.BankURL == "" {
 		if err := a.startSandbox(public + hookrelay.Path); err != nil {
@@ -189,12 +210,13 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	} else {
 		a.BankURL = cfg.BankURL
 	}
+	a.hooks.Start()
 	a.srv.Start()
 
 	if err := a.startProcessor(ctx); err != nil {
 		return nil, err
 	}
-	a.log.Info("payrun running", "url", a.URL, "bank", a.BankURL, "dir", cfg.Dir)
+	a.log.Info("payrun running", "url", a.URL, "webhooks", a.WebhookURL, "bank", a.BankURL, "dir", cfg.Dir)
 	return a, nil
 }
 
@@ -301,6 +323,9 @@ func (a *App) Close() error {
 		}
 		if a.srv != nil {
 			errs = append(errs, a.srv.Shutdown())
+		}
+		if a.hooks != nil {
+			errs = append(errs, a.hooks.Shutdown())
 		}
 		if a.Sandbox != nil {
 			errs = append(errs, a.Sandbox.Close())

@@ -1,8 +1,9 @@
 // Package httpapi is payrun's HTTP API: the routes payrun serves and the
 // one error answer every one of them gives.
 //
-// Routes (the all-in-one `payrun up` serves them all on one listener; the
-// production commands serve their part):
+// Routes (the all-in-one `payrun up` serves the webhooks and health checks
+// on the bank's listener and the others on people's; the production
+// commands serve their part):
 //
 //	POST /webhooks/bank131        Bank 131's webhooks (internal/hookrelay; cmd/hookrelay)
 //	GET  /healthz, /readyz        liveness, NATS connection (internal/hookrelay; cmd/hookrelay)
@@ -71,6 +72,8 @@ var statuses = map[ledgerapi.Code]int{
 	ledgerapi.CodeForeignSession: http.StatusConflict,
 	ledgerapi.CodeTooLarge:       http.StatusRequestEntityTooLarge,
 	ledgerapi.CodeUnavailable:    http.StatusServiceUnavailable,
+	ledgerapi.CodeTooMany:        http.StatusTooManyRequests,
+	ledgerapi.CodeTimeout:        http.StatusRequestTimeout,
 	ledgerapi.CodeInternal:       http.StatusInternalServerError,
 }
 

@@ -33,6 +33,8 @@ func TestError(t *testing.T) {
 		{"unauthorized", ledgerapi.Errorf(ledgerapi.CodeUnauthorized, "signature does not verify"), 401, "unauthorized", "signature does not verify", false},
 		{"stale", ledgerapi.Errorf(ledgerapi.CodeStale, "row is at gen 2"), 409, "stale", "row is at gen 2", false},
 		{"unavailable", ledgerapi.Errorf(ledgerapi.CodeUnavailable, "try again later"), 503, "unavailable", "try again later", false},
+		{"too many", ledgerapi.Errorf(ledgerapi.CodeTooMany, "2 uploads of yours are running"), 429, "too_many", "2 uploads of yours are running", false},
+		{"timeout", ledgerapi.Errorf(ledgerapi.CodeTimeout, "the body did not arrive within 5m0s"), 408, "timeout", "the body did not arrive within 5m0s", false},
 		{"plain error", errors.New("disk full at /var/lib/payrun"), 500, "internal", "internal error", true},
 		{"internal code", ledgerapi.Errorf(ledgerapi.CodeInternal, "sqlite: locked"), 500, "internal", "internal error", true},
 		{"unknown code", ledgerapi.Errorf("teapot", "short and stout"), 500, "teapot", "short and stout", false},

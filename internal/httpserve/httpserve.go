@@ -3,6 +3,14 @@
 // metrics listeners and the sandbox bank) is a Server with the same
 // timeouts and the same graceful shutdown. It knows nothing of payrun's
 // routes or error answers (internal/httpapi), so the sandbox uses it too.
+//
+// Every request is bounded: its headers by ReadHeaderTimeout, its body by
+// a body timeout that starts when its handler starts (DefaultBodyTimeout;
+// a handler that takes large bodies, the upload handler, sets its own with
+// SetBodyDeadline), and an idle connection by IdleTimeout. The body bound
+// is a read deadline set per request rather than http.Server.ReadTimeout,
+// so it can differ per route; it ends when the body was read, so a handler
+// that works longer than that (publishing an upload) is not cut by it.
 package httpserve
 
 import (
@@ -26,18 +34,26 @@ const (
 	// Grace is how long a shutdown waits for the requests in flight before
 	// it closes their connections.
 	Grace = 5 * time.Second
+	// DefaultBodyTimeout bounds how long a client may take to send a
+	// request's body, from the moment its handler starts.
+	DefaultBodyTimeout = time.Minute
 )
 
 // Option tunes a Server.
 type Option func(*Server)
 
-// ReadTimeout bounds reading a whole request, body included (default: no
-// bound beyond the headers', for uploads of any size).
+// ReadTimeout bounds reading a whole request, body included, from its
+// first byte (default: none; the body timeout bounds the body).
 func ReadTimeout(d time.Duration) Option { return func(s *Server) { s.srv.ReadTimeout = d } }
 
 // WriteTimeout bounds writing an answer (default: none, for downloads of
 // any size).
 func WriteTimeout(d time.Duration) Option { return func(s *Server) { s.srv.WriteTimeout = d } }
+
+// BodyTimeout sets how long a client may take to send a request's body
+// (default DefaultBodyTimeout; 0 or less: no bound). With ReadTimeout set,
+// ReadTimeout bounds the body instead.
+func BodyTimeout(d time.Duration) Option { return func(s *Server) { s.body = d } }
 
 // ShutdownGrace sets how long a shutdown waits for requests in flight
 // (default Grace).
@@ -53,6 +69,7 @@ type Server struct {
 	srv   *http.Server
 	ln    net.Listener
 	grace time.Duration
+	body  time.Duration
 	log   *slog.Logger
 
 	start sync.Once
@@ -66,12 +83,18 @@ func Listen(addr string, h http.Handler, opts ...Option) (*Server, error) {
 	s := &Server{
 		srv:   &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout},
 		grace: Grace,
+		body:  DefaultBodyTimeout,
 		log:   slog.Default(),
 		done:  make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)
 	}
+	body := s.body
+	if s.srv.ReadTimeout > 0 {
+		body = 0 // the whole request's bound is the body's too
+	}
+	s.srv.Handler = boundBody(h, body)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -148,4 +171,38 @@ func (s *Server) Shutdown() error {
 		<-s.done
 	})
 	return s.err
+}
+
+// bodyKey is the context key of a request's *http.ResponseController
+// over the server's own ResponseWriter.
+type bodyKey struct{}
+
+// boundBody gives every request with a body d to send it. net/http lifts
+// the deadline itself once the body was read to its end (it then reads
+// the connection in the background, without a deadline, to notice a
+// client that went away), so a handler working on afterwards is not cut.
+func boundBody(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rc := http.NewResponseController(w)
+		if d > 0 {
+			_ = rc.SetReadDeadline(time.Now().Add(d))
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyKey{}, rc)))
+	})
+}
+
+// SetBodyDeadline sets when the rest of r's body must have arrived (the
+// zero time: no bound). A read after it fails with an error that
+// errors.Is(err, os.ErrDeadlineExceeded). Under a Server it reaches the
+// connection however middleware wrapped w; elsewhere it goes through
+// http.ResponseController(w) and may fail with http.ErrNotSupported.
+func SetBodyDeadline(w http.ResponseWriter, r *http.Request, t time.Time) error {
+	if rc, ok := r.Context().Value(bodyKey{}).(*http.ResponseController); ok {
+		return rc.SetReadDeadline(t)
+	}
+	return http.NewResponseController(w).SetReadDeadline(t)
 }

@@ -2,9 +2,13 @@ package httpserve_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +131,99 @@ func TestListenRefusesABusyAddress(t *testing.T) {
 	defer srv.Shutdown()
 	_, err = httpserve.Listen(srv.Addr(), http.NotFoundHandler(), quiet)
 	require.ErrorContains(t, err, "listen on "+srv.Addr())
+}
+
+// slowPost sends a POST announcing size bytes of body, then only first;
+// the connection stays open until the test ends.
+func slowPost(t *testing.T, addr string, size int, first string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	_, err = fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", size, first)
+	require.NoError(t, err)
+	return c
+}
+
+// TestBodyTimeout: a body that does not arrive in time fails the
+// handler's read with a deadline error; a handler may extend its own
+// request's deadline, also behind a ResponseWriter wrapper without
+// Unwrap; a handler that outlives the timeout after reading its body, or
+// without a body, is not cancelled.
+func TestBodyTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	type result struct {
+		body   string
+		err    error
+		ctxErr error
+	}
+	got := make(chan result, 1)
+	srv, err := httpserve.Listen("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("extend") {
+			// A wrapper that hides the connection, as some middleware does.
+			hidden := struct{ http.ResponseWriter }{w}
+			require.NoError(t, httpserve.SetBodyDeadline(hidden, r, time.Now().Add(10*timeout)))
+		}
+		b, err := io.ReadAll(r.Body)
+		if err == nil {
+			time.Sleep(2 * timeout) // work on after the body
+		}
+		got <- result{string(b), err, r.Context().Err()}
+	}), quiet, httpserve.BodyTimeout(timeout))
+	require.NoError(t, err)
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown() })
+
+	// Never finished: cut off.
+	slowPost(t, srv.Addr(), 100, "0123456789")
+	r := <-got
+	require.ErrorIs(t, r.err, os.ErrDeadlineExceeded)
+
+	// Extended: the rest may come later than the default timeout.
+	c, err := net.Dial("tcp", srv.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+	fmt.Fprintf(c, "POST /?extend HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+	time.Sleep(2 * timeout)
+	io.WriteString(c, "56789")
+	r = <-got
+	require.NoError(t, r.err)
+	require.Equal(t, "0123456789", r.body)
+	require.NoError(t, r.ctxErr, "the deadline ends once the body was read")
+
+	// A whole body, then work longer than the timeout.
+	resp, err := http.Post(srv.URL(), "text/plain", strings.NewReader("hello"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	r = <-got
+	require.NoError(t, r.err)
+	require.NoError(t, r.ctxErr)
+
+	// No body at all.
+	resp, err = http.Get(srv.URL())
+	require.NoError(t, err)
+	resp.Body.Close()
+	r = <-got
+	require.NoError(t, r.err)
+	require.NoError(t, r.ctxErr)
+}
+
+// TestReadTimeoutBoundsTheBody: with ReadTimeout set, the body timeout
+// does not extend it.
+func TestReadTimeoutBoundsTheBody(t *testing.T) {
+	errs := make(chan error, 1)
+	srv, err := httpserve.Listen("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		errs <- err
+	}), quiet, httpserve.ReadTimeout(200*time.Millisecond), httpserve.BodyTimeout(time.Hour))
+	require.NoError(t, err)
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown() })
+	slowPost(t, srv.Addr(), 100, "0123456789")
+	select {
+	case err := <-errs:
+		require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the body was not cut off by ReadTimeout")
+	}
 }

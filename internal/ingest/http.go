@@ -20,15 +20,37 @@ import (
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/httpapi"
+	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/spool"
 )
 
-// DefaultMaxUpload caps an uploaded file (about 1.5 million rows of a
-// typical payroll file).
-const DefaultMaxUpload = 256 << 20
+// Upload bounds by default.
+const (
+	// DefaultMaxUpload caps an uploaded file (about 1.5 million rows of a
+	// typical payroll file).
+	DefaultMaxUpload = 256 << 20
+	// DefaultBodyTimeout is how long a client may take to send its whole
+	// upload (256 MiB at 1 MiB/s takes about 4.5 minutes).
+	DefaultBodyTimeout = 5 * time.Minute
+	// DefaultMaxUploads is how many uploads are served at once in all
+	// (validating takes about one core each).
+	DefaultMaxUploads = 4
+	// DefaultMaxUploadsPerKey is how many uploads one uploader
+	// (HandlerConfig.UploadKey) may have served at once.
+	DefaultMaxUploadsPerKey = 2
+)
+
+// Spool files: an upload is spooled, encrypted, as SpoolPattern in the
+// handler's TempDir while it is validated and published (internal/spool).
+// OldSpoolPattern is the plain-text spool of earlier versions.
+const (
+	SpoolPattern    = "payrun-upload-*.spool"
+	OldSpoolPattern = "payrun-upload-*.csv"
+)
 
 // maxField caps a form field other than the file.
 const maxField = 4 << 10
@@ -39,10 +61,20 @@ type HandlerConfig struct {
 	Sealer *secret.Sealer
 	// Batch holds the validation defaults (per-row limit, clock); uploads
 	// cannot change the limit.
-	Batch     batch.Options
-	MaxUpload int64         // default DefaultMaxUpload
-	TempDir   string        // where uploads are spooled; default os.TempDir()
-	Timeout   time.Duration // per upload, publishing included; default 10 minutes
+	Batch       batch.Options
+	MaxUpload   int64         // default DefaultMaxUpload
+	TempDir     string        // where uploads are spooled, encrypted; default os.TempDir()
+	BodyTimeout time.Duration // to receive the whole body; default DefaultBodyTimeout
+	Timeout     time.Duration // per upload, publishing included; default 10 minutes
+	// MaxUploads caps the uploads served at once (default
+	// DefaultMaxUploads); MaxUploadsPerKey caps them per UploadKey
+	// (default DefaultMaxUploadsPerKey). An upload over either is answered
+	// 429 too_many before its body is read.
+	MaxUploads       int
+	MaxUploadsPerKey int
+	// UploadKey names who uploads, for MaxUploadsPerKey: the signed-in
+	// user's id once requests carry one; default the client's IP address.
+	UploadKey func(*http.Request) string
 	Logger    *slog.Logger
 }
 
@@ -56,25 +88,55 @@ type HandlerConfig struct {
 // body), schedule_at (RFC 3339), require_approval (true/false),
 // expect_count, expect_total. The answer is a Result as JSON; a request
 // that cannot be served gets httpapi's error answer
-// {"error":{"code":"…","message":"…"}} with 400 (invalid), 413
-// (too_large), 503 (unavailable: JetStream did not take it, retry) or 500.
+// {"error":{"code":"…","message":"…"}} with 400 (invalid), 408 (timeout:
+// the body did not arrive within BodyTimeout), 413 (too_large), 429
+// (too_many: too many uploads at once, with Retry-After), 503
+// (unavailable: JetStream did not take it, retry) or 500.
+//
+// The upload never touches the disk in plain text: it is spooled
+// encrypted under a key only this process holds, in a file without a name
+// (internal/spool), and closed on every way out of the request.
 type Handler struct {
-	cfg HandlerConfig
-	mux *http.ServeMux
+	cfg   HandlerConfig
+	mux   *http.ServeMux
+	slots *slots
 }
 
-// NewHandler returns the upload handler.
+// NewHandler returns the upload handler. It first removes the spool files
+// an earlier process left in TempDir (a crash where names cannot be
+// removed early, or plain-text spools of an older version) and logs what
+// it removed.
 func NewHandler(cfg HandlerConfig) *Handler {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Minute
+	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = DefaultMaxUploads
+	}
+	if cfg.MaxUploadsPerKey <= 0 {
+		cfg.MaxUploadsPerKey = DefaultMaxUploadsPerKey
+	}
+	if cfg.UploadKey == nil {
+		cfg.UploadKey = remoteIP
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	removed, err := spool.Clean(cfg.TempDir, SpoolPattern, OldSpoolPattern)
+	if len(removed) > 0 {
+		cfg.Logger.Warn("removed partial uploads an earlier run left behind", "count", len(removed),
+			"dir", filepath.Dir(removed[0]))
+	}
+	if err != nil {
+		cfg.Logger.Error("could not remove partial uploads an earlier run left behind", logkey.Error, err)
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), slots: newSlots(cfg.MaxUploads, cfg.MaxUploadsPerKey)}
 	h.mux.HandleFunc("POST /batches", func(w http.ResponseWriter, r *http.Request) { h.upload(w, r, true) })
 	h.mux.HandleFunc("POST /batches/validate", func(w http.ResponseWriter, r *http.Request) { h.upload(w, r, false) })
 	return h
@@ -88,13 +150,30 @@ func badRequest(format string, args ...any) error {
 }
 
 func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
+	release, err := h.slots.take(h.cfg.UploadKey(r))
+	if err != nil {
+		// Answered before the body is read; the connection is closed
+		// rather than drained.
+		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Connection", "close")
+		h.fail(w, r, err)
+		return
+	}
+	defer release()
+	if publish && (h.cfg.JS == nil || h.cfg.Sealer == nil) {
+		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "publishing is not configured"))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
+	if err := httpserve.SetBodyDeadline(w, r, time.Now().Add(h.cfg.BodyTimeout)); err != nil {
+		h.cfg.Logger.Warn("upload body has no time bound of its own", logkey.Error, err)
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxUpload)
 
-	path, fields, err := h.spool(r)
-	if path != "" {
-		defer os.Remove(path)
+	file, fields, err := h.spool(r)
+	if file.File != nil {
+		defer file.Close()
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -106,25 +185,21 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		return
 	}
 
-	var res *Result
-	if publish {
-		if h.cfg.JS == nil || h.cfg.Sealer == nil {
-			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "publishing is not configured"))
-			return
-		}
-		res, err = Ingest(ctx, h.cfg.JS, path, opts)
-	} else {
-		res, err = Check(path, opts)
-	}
+	res, err := CheckSource(file, opts)
 	if err != nil {
-		if publish && !errors.Is(err, os.ErrNotExist) {
+		h.fail(w, r, fmt.Errorf("validate upload: %w", err))
+		return
+	}
+	if publish && res.Status == StatusValid {
+		checked := res
+		if res, err = PublishSource(ctx, h.cfg.JS, file, checked, opts); err != nil {
 			// JetStream did not take it; retry later.
-			h.cfg.Logger.Error("upload failed", "file", cardmask.Redact(opts.FileName), logkey.Error, cardmask.Redact(err.Error()))
+			h.cfg.Logger.Error("upload failed", "file", checked.FileName, logkey.Error, cardmask.Redact(err.Error()))
 			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "the file could not be published; try again later"))
 			return
 		}
-		h.fail(w, r, fmt.Errorf("validate upload: %w", err))
-		return
+	} else if publish {
+		h.cfg.Logger.Info("payout file rejected; nothing published", "file", res.FileName, "errors", res.ErrorCount)
 	}
 	status := http.StatusOK
 	switch res.Status {
@@ -136,39 +211,54 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 	writeJSON(w, status, res)
 }
 
-// spool streams the upload into a temporary file (the file is read twice:
-// validate, then publish) and collects the option fields.
-func (h *Handler) spool(r *http.Request) (path string, fields map[string]string, err error) {
+// spoolFile is an upload's encrypted spool as a Source.
+type spoolFile struct{ *spool.File }
+
+func (f spoolFile) Open() (io.ReadCloser, error) { return f.File.Open() }
+
+// spool streams the upload into an encrypted spool file (the file is read
+// twice: validate, then publish) and collects the option fields. The file
+// is returned, to be closed, whenever it was created.
+func (h *Handler) spool(r *http.Request) (file spoolFile, fields map[string]string, err error) {
 	fields = map[string]string{}
 	for k, v := range r.URL.Query() {
 		if len(v) > 0 {
 			fields[k] = v[0]
 		}
 	}
-	tmp, err := os.CreateTemp(h.cfg.TempDir, "payrun-upload-*.csv")
+	sp, err := spool.Create(h.cfg.TempDir, SpoolPattern)
 	if err != nil {
-		return "", nil, fmt.Errorf("spool upload: %w", err)
+		return spoolFile{}, nil, fmt.Errorf("spool upload: %w", err)
 	}
-	path = tmp.Name()
-	defer func() {
-		if cerr := tmp.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("spool upload: %w", cerr)
-		}
-	}()
+	file = spoolFile{sp}
+	if err := h.receive(r, sp, fields); err != nil {
+		return file, nil, err
+	}
+	if err := sp.Finish(); err != nil {
+		return file, nil, fmt.Errorf("spool upload: %w", err)
+	}
+	// The body's deadline stays: net/http lifts it when the body was read
+	// to its end, and a body left unread after the form's last part must
+	// not hold the connection once the answer is sent.
+	return file, fields, nil
+}
 
+// receive copies the uploaded file into sp and the option fields into
+// fields.
+func (h *Handler) receive(r *http.Request, sp *spool.File, fields map[string]string) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		if _, err := io.Copy(tmp, r.Body); err != nil {
-			return path, nil, uploadError(err)
+		if _, err := io.Copy(sp, r.Body); err != nil {
+			return h.uploadError(err)
 		}
 		if fields["file_name"] == "" {
 			fields["file_name"] = "upload.csv"
 		}
-		return path, fields, nil
+		return nil
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return path, nil, badRequest("read multipart form: %v", err)
+		return badRequest("read multipart form: %v", err)
 	}
 	gotFile := false
 	for {
@@ -177,16 +267,16 @@ func (h *Handler) spool(r *http.Request) (path string, fields map[string]string,
 			break
 		}
 		if err != nil {
-			return path, nil, uploadError(err)
+			return h.uploadError(err)
 		}
 		name := part.FormName()
 		if name == "file" {
 			if gotFile {
-				return path, nil, badRequest("one file per upload")
+				return badRequest("one file per upload")
 			}
 			gotFile = true
-			if _, err := io.Copy(tmp, part); err != nil {
-				return path, nil, uploadError(err)
+			if _, err := io.Copy(sp, part); err != nil {
+				return h.uploadError(err)
 			}
 			if fields["file_name"] == "" {
 				fields["file_name"] = filepath.Base(part.FileName())
@@ -195,26 +285,30 @@ func (h *Handler) spool(r *http.Request) (path string, fields map[string]string,
 		}
 		b, err := io.ReadAll(io.LimitReader(part, maxField+1))
 		if err != nil {
-			return path, nil, uploadError(err)
+			return h.uploadError(err)
 		}
 		if len(b) > maxField {
-			return path, nil, badRequest("form field %q is too long", cardmask.Redact(name))
+			return badRequest("form field %q is too long", cardmask.Redact(name))
 		}
 		fields[name] = string(b)
 	}
 	if !gotFile {
-		return path, nil, badRequest(`the form has no "file" field`)
+		return badRequest(`the form has no "file" field`)
 	}
 	if fn := fields["file_name"]; fn == "" || fn == "." || fn == "/" {
 		fields["file_name"] = "upload.csv"
 	}
-	return path, fields, nil
+	return nil
 }
 
-func uploadError(err error) error {
+// uploadError is the answer to a failure to read the upload.
+func (h *Handler) uploadError(err error) error {
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return ledgerapi.Errorf(ledgerapi.CodeTooLarge, "the upload is larger than %d bytes", tooLarge.Limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return ledgerapi.Errorf(ledgerapi.CodeTimeout, "the upload did not arrive within %s; nothing was kept, send it again", h.cfg.BodyTimeout)
 	}
 	return badRequest("read upload: %v", err)
 }

@@ -13,6 +13,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -122,19 +123,50 @@ type Result struct {
 	WarningCount    int               `json:"warning_count,omitempty"`
 }
 
+// A Source is a payout file that can be read more than once: Check reads
+// it once, Publish once more. A file on disk is one (File); the upload
+// handler's encrypted spool (internal/spool) is another.
+type Source interface {
+	// Open returns a reader from the file's first byte.
+	Open() (io.ReadCloser, error)
+	// Size is the file's size in bytes (for progress; 0 if unknown).
+	Size() int64
+}
+
+// File is a payout file on disk as a Source.
+type File string
+
+// Open opens the file.
+func (f File) Open() (io.ReadCloser, error) { return os.Open(string(f)) }
+
+// Size is the file's size, 0 if it cannot be read.
+func (f File) Size() int64 {
+	st, err := os.Stat(string(f))
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
 // Check validates the file at path without publishing anything. The
 // result's status is StatusValid (with the batch id the file would get) or
 // StatusInvalid.
 func Check(path string, opts Options) (*Result, error) {
-	f, err := os.Open(path)
+	if opts.FileName == "" {
+		opts.FileName = filepath.Base(path)
+	}
+	return CheckSource(File(path), opts)
+}
+
+// CheckSource is Check of a Source; the result's file name is
+// opts.FileName.
+func CheckSource(source Source, opts Options) (*Result, error) {
+	f, err := source.Open()
 	if err != nil {
 		return nil, fmt.Errorf("open payout file: %w", err)
 	}
 	defer f.Close()
-	var size int64
-	if st, err := f.Stat(); err == nil {
-		size = st.Size()
-	}
+	size := source.Size()
 	var rows atomic.Int64
 	pr := newProgressReader(f, PhaseValidate, size, &rows, opts.Progress)
 	bopts := opts.Batch
@@ -160,7 +192,7 @@ func Check(path string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{
-		FileName:        fileName(path, opts),
+		FileName:        cardmask.Redact(opts.FileName),
 		FileSHA256:      vr.SHA256,
 		Size:            vr.Size,
 		Encoding:        vr.Encoding,
@@ -186,15 +218,6 @@ func Check(path string, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// fileName is the name the result and the manifest show, with any card
-// number in it masked.
-func fileName(path string, opts Options) string {
-	if opts.FileName != "" {
-		return cardmask.Redact(opts.FileName)
-	}
-	return cardmask.Redact(filepath.Base(path))
-}
-
 func decimals(t money.Totals) map[string]string {
 	out := make(map[string]string, len(t))
 	for _, a := range t.Amounts() {
@@ -208,10 +231,19 @@ func decimals(t money.Totals) map[string]string {
 // An invalid file is not an error: the result has StatusInvalid and the
 // errors, and nothing was published. It is Check followed by Publish.
 func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Options) (*Result, error) {
+	if opts.FileName == "" {
+		opts.FileName = filepath.Base(path)
+	}
+	return IngestSource(ctx, js, File(path), opts)
+}
+
+// IngestSource is Ingest of a Source; the result's file name is
+// opts.FileName.
+func IngestSource(ctx context.Context, js jetstream.JetStream, src Source, opts Options) (*Result, error) {
 	if opts.Sealer == nil {
 		return nil, errors.New("ingest: no data key to seal card numbers")
 	}
-	res, err := Check(path, opts)
+	res, err := CheckSource(src, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +251,7 @@ func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Optio
 		logger(opts).Info("payout file rejected; nothing published", "file", res.FileName, "errors", res.ErrorCount)
 		return res, nil
 	}
-	return Publish(ctx, js, path, res, opts)
+	return PublishSource(ctx, js, src, res, opts)
 }
 
 func logger(opts Options) *slog.Logger {
@@ -235,6 +267,11 @@ func logger(opts Options) *slog.Logger {
 // seals the batch with its manifest. It reads the file again and refuses
 // to seal if the file changed since Check.
 func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *Result, opts Options) (*Result, error) {
+	return PublishSource(ctx, js, File(path), checked, opts)
+}
+
+// PublishSource is Publish of a Source.
+func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, checked *Result, opts Options) (*Result, error) {
 	if opts.Sealer == nil {
 		return nil, errors.New("ingest: no data key to seal card numbers")
 	}
@@ -269,7 +306,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 	}
 
 	p := &publisher{js: js, batch: res.Batch, window: opts.Window, stored: stored, log: log}
-	rowsDigest, err := p.publishFile(ctx, path, &res, opts)
+	rowsDigest, err := p.publishFile(ctx, src, &res, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -291,12 +328,20 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 		RequireApproval: opts.RequireApproval,
 		CreatedAt:       now().UTC(),
 	}
-	if err := publishManifest(ctx, js, m); err != nil {
+	sealed, err := publishManifest(ctx, js, stream, m)
+	if err != nil {
 		return nil, err
+	}
+	metrics.IngestRows.Add(float64(p.published))
+	if sealed != nil {
+		// A concurrent upload of the same content sealed it first.
+		res.Status = StatusExisting
+		res.Manifest = sealed
+		log.Info("batch sealed by a concurrent upload; nothing more published", "rows", res.Rows, "published", p.published, "already_stored", p.skipped)
+		return &res, nil
 	}
 	res.Status = StatusCreated
 	res.Manifest = m
-	metrics.IngestRows.Add(float64(p.published))
 	log.Info("batch published and sealed", "rows", res.Rows, "published", p.published, "already_stored", p.skipped)
 	return &res, nil
 }
@@ -316,9 +361,16 @@ func legacyBatchID(res *Result) string {
 }
 
 // existingManifest returns the batch's manifest if it was sealed before.
-// A stream created a moment ago (in a cluster, by this very ingest) may
-// not answer direct gets yet: "no responders" is retried for a few seconds.
 func existingManifest(ctx context.Context, stream jetstream.Stream, batchID string) (*payout.Manifest, error) {
+	m, _, err := storedManifest(ctx, stream, batchID)
+	return m, err
+}
+
+// storedManifest returns the batch's manifest and its message's headers if
+// it was sealed before. A stream created a moment ago (in a cluster, by
+// this very ingest) may not answer direct gets yet: "no responders" is
+// retried for a few seconds.
+func storedManifest(ctx context.Context, stream jetstream.Stream, batchID string) (*payout.Manifest, nats.Header, error) {
 	var msg *jetstream.RawStreamMsg
 	var err error
 	for wait := 50 * time.Millisecond; ; wait *= 2 {
@@ -328,21 +380,21 @@ func existingManifest(ctx context.Context, stream jetstream.Stream, batchID stri
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("look up manifest of %s: %w", batchID, ctx.Err())
+			return nil, nil, fmt.Errorf("look up manifest of %s: %w", batchID, ctx.Err())
 		case <-time.After(wait):
 		}
 	}
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("look up manifest of %s: %w", batchID, err)
+		return nil, nil, fmt.Errorf("look up manifest of %s: %w", batchID, err)
 	}
 	m, err := intake.DecodeManifest(msg.Data)
 	if err != nil {
-		return nil, fmt.Errorf("read manifest of %s: %w", batchID, err)
+		return nil, nil, fmt.Errorf("read manifest of %s: %w", batchID, err)
 	}
-	return m, nil
+	return m, msg.Header, nil
 }
 
 // storedRows finds the rows an earlier, unfinished upload of the same
@@ -407,12 +459,12 @@ type publisher struct {
 // publishFile reads the file a second time, publishes every row not yet
 // stored and waits for every acknowledgement. It returns the rows digest
 // (payout.DigestRows over the SHA-256 of every row message, in order).
-func (p *publisher) publishFile(ctx context.Context, path string, res *Result, opts Options) (string, error) {
+func (p *publisher) publishFile(ctx context.Context, source Source, res *Result, opts Options) (string, error) {
 	if p.window <= 0 {
 		p.window = DefaultWindow
 	}
 	p.ring = make([]jetstream.PubAckFuture, p.window)
-	f, err := os.Open(path)
+	f, err := source.Open()
 	if err != nil {
 		return "", fmt.Errorf("open payout file: %w", err)
 	}
@@ -509,7 +561,13 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 	p.head = (p.head + 1) % len(p.ring)
 	p.n--
 	select {
-	case <-fut.Ok():
+	case ack := <-fut.Ok():
+		if ack.Duplicate {
+			// A concurrent upload of the same file stored this row first.
+			p.skipped++
+			p.rows.Add(1)
+			return nil
+		}
 	case err := <-fut.Err():
 		if err := p.retry(ctx, fut.Msg(), err); err != nil {
 			return err
@@ -542,28 +600,63 @@ func (p *publisher) retry(ctx context.Context, msg *nats.Msg, cause error) error
 	return fmt.Errorf("publish row %s: %w", row, cause)
 }
 
-// publishManifest seals the batch, after every row was acknowledged.
-func publishManifest(ctx context.Context, js jetstream.JetStream, m *payout.Manifest) error {
+// publishManifest seals the batch, after every row was acknowledged. Of
+// concurrent uploads of the same content exactly one seals it: the
+// manifest is published only onto an empty manifest subject (expected last
+// subject sequence 0; its message id deduplicates as well), so every other
+// upload is refused, reads the stored manifest and returns it (sealed).
+// Which upload won is told by the Payrun-Upload header, a random id of this
+// call: a retry after an answer that was lost finds its own manifest and
+// still counts as the winner. sealed is nil when this call sealed it.
+func publishManifest(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, m *payout.Manifest) (sealed *payout.Manifest, err error) {
 	data, err := intake.EncodeManifest(m)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	upload := make([]byte, 16)
+	if _, err := rand.Read(upload); err != nil {
+		return nil, fmt.Errorf("publish manifest of %s: %w", m.Batch, err)
+	}
+	uploadID := hex.EncodeToString(upload)
 	msg := &nats.Msg{Subject: queue.IntakeManifestSubject(m.Batch), Data: data, Header: nats.Header{
-		queue.HeaderBatch: []string{m.Batch},
-		queue.HeaderKind:  []string{"manifest"},
+		queue.HeaderBatch:  []string{m.Batch},
+		queue.HeaderKind:   []string{"manifest"},
+		queue.HeaderUpload: []string{uploadID},
 	}}
 	var last error
 	for attempt := 0; attempt < 3; attempt++ {
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := js.PublishMsg(tctx, msg, jetstream.WithMsgID(queue.ManifestMsgID(m.Batch)), jetstream.WithExpectStream(queue.StreamIntake))
+		ack, err := js.PublishMsg(tctx, msg, jetstream.WithMsgID(queue.ManifestMsgID(m.Batch)),
+			jetstream.WithExpectStream(queue.StreamIntake), jetstream.WithExpectLastSequencePerSubject(0))
 		cancel()
-		if err == nil {
-			return nil
+		if err == nil && !ack.Duplicate {
+			return nil, nil
+		}
+		if (err == nil && ack.Duplicate) || wrongLastSequence(err) {
+			stored, hdr, err := storedManifest(ctx, stream, m.Batch)
+			if err != nil {
+				return nil, err
+			}
+			if stored == nil {
+				return nil, fmt.Errorf("publish manifest of %s: refused as sealed, but no manifest is stored", m.Batch)
+			}
+			if hdr.Get(queue.HeaderUpload) == uploadID {
+				return nil, nil // ours: an earlier attempt's answer was lost
+			}
+			return stored, nil
 		}
 		last = err
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return fmt.Errorf("publish manifest of %s: %w", m.Batch, last)
+	return nil, fmt.Errorf("publish manifest of %s: %w", m.Batch, last)
+}
+
+// wrongLastSequence tells a refused expected-last-sequence publish (a
+// replicated stream answers with its own code).
+func wrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }

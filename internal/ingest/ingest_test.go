@@ -256,26 +256,53 @@ func publishPrefix(t *testing.T, js jetstream.JetStream, id string, data []byte,
 	}
 }
 
-// TestIngestConcurrentUploads: two uploads of the same bytes at once still
-// store every row and the manifest once.
+// TestIngestConcurrentUploads: ten uploads of the same bytes at once store
+// every row and the manifest once, and exactly one of them says created:
+// the others say existing and show the manifest the winner sealed.
 func TestIngestConcurrentUploads(t *testing.T) {
-	e := startJS(t)
-	var wg sync.WaitGroup
-	results := make([]*Result, 2)
-	errs := make([]error, 2)
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = Ingest(context.Background(), e.js, samplePath, testOptions(t))
-		}()
+	for round := range 3 {
+		e := startJS(t)
+		const n = 10
+		var wg sync.WaitGroup
+		results := make([]*Result, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				opts := testOptions(t)
+				opts.Name = "upload " + strconv.Itoa(i) // tells the manifests apart
+				<-start
+				results[i], errs[i] = Ingest(context.Background(), e.js, samplePath, opts)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		created := -1
+		for i := range n {
+			require.NoError(t, errs[i])
+			switch results[i].Status {
+			case StatusCreated:
+				require.Equal(t, -1, created, "round %d: uploads %d and %d both say created", round, created, i)
+				created = i
+			case StatusExisting:
+			default:
+				t.Fatalf("upload %d: status %q", i, results[i].Status)
+			}
+		}
+		require.NotEqual(t, -1, created, "round %d: no upload says created", round)
+		checkBatch(t, e.js, results[created])
+		winner := results[created].Manifest
+		require.Equal(t, "upload "+strconv.Itoa(created), winner.Name)
+		published := 0
+		for i := range n {
+			require.Equal(t, results[created].Batch, results[i].Batch)
+			require.Equal(t, winner.Name, results[i].Manifest.Name, "upload %d shows the sealed manifest", i)
+			published += results[i].Published
+		}
+		require.Equal(t, 23, published, "round %d: each row counted as published by one upload", round)
 	}
-	wg.Wait()
-	for i := range 2 {
-		require.NoError(t, errs[i])
-		require.Contains(t, []Status{StatusCreated, StatusExisting}, results[i].Status)
-	}
-	checkBatch(t, e.js, results[0])
 }
 
 func TestIngestInvalidPublishesNothing(t *testing.T) {
@@ -428,8 +455,12 @@ func TestIngestLegacyBatchID(t *testing.T) {
 	legacy := payout.BatchID(sum[:])
 	opts := testOptions(t)
 	publishPrefix(t, e.js, legacy, copies["crlf"], opts.Sealer, 23)
-	require.NoError(t, publishManifest(ctx, e.js, &payout.Manifest{Batch: legacy, FileName: "crlf.csv",
-		FileSHA256: hex.EncodeToString(sum[:]), Rows: 23, CreatedAt: testNow()}))
+	stream, err := e.js.Stream(ctx, queue.StreamIntake)
+	require.NoError(t, err)
+	sealed, err := publishManifest(ctx, e.js, stream, &payout.Manifest{Batch: legacy, FileName: "crlf.csv",
+		FileSHA256: hex.EncodeToString(sum[:]), Rows: 23, CreatedAt: testNow()})
+	require.NoError(t, err)
+	require.Nil(t, sealed)
 
 	res, err := Ingest(ctx, e.js, p, opts)
 	require.NoError(t, err)
@@ -441,4 +472,65 @@ func TestIngestLegacyBatchID(t *testing.T) {
 	checked, err := Check(p, opts)
 	require.NoError(t, err)
 	require.NotEqual(t, legacy, checked.Batch)
+}
+
+// lostAnswer is JetStream whose first manifest publish is stored but
+// answered with a timeout, as when the answer is lost on the way back.
+type lostAnswer struct {
+	jetstream.JetStream
+	lost bool
+}
+
+func (l *lostAnswer) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := l.JetStream.PublishMsg(ctx, msg, opts...)
+	if err == nil && !l.lost && msg.Header.Get(queue.HeaderKind) == "manifest" {
+		l.lost = true
+		return nil, nats.ErrTimeout
+	}
+	return ack, err
+}
+
+// TestPublishManifestOnce: a batch's second manifest is refused even when
+// its message id would no longer deduplicate it, and the caller gets the
+// stored one; an upload whose own manifest was stored but whose answer was
+// lost still knows it sealed the batch.
+func TestPublishManifestOnce(t *testing.T) {
+	e := startJS(t)
+	ctx := context.Background()
+	stream, err := e.js.Stream(ctx, queue.StreamIntake)
+	require.NoError(t, err)
+
+	once, lostID := payout.BatchID(bytes.Repeat([]byte{1}, 32)), payout.BatchID(bytes.Repeat([]byte{2}, 32))
+	first := &payout.Manifest{Batch: once, Name: "first", Rows: 1, CreatedAt: testNow()}
+	sealed, err := publishManifest(ctx, e.js, stream, first)
+	require.NoError(t, err)
+	require.Nil(t, sealed, "the first one seals it")
+
+	// Another message id, so only the expected subject sequence refuses it.
+	second := &payout.Manifest{Batch: once, Name: "second", Rows: 1, CreatedAt: testNow()}
+	data, err := intake.EncodeManifest(second)
+	require.NoError(t, err)
+	_, err = e.js.PublishMsg(ctx, &nats.Msg{Subject: queue.IntakeManifestSubject(once), Data: data},
+		jetstream.WithMsgID("another-id"), jetstream.WithExpectLastSequencePerSubject(0))
+	require.True(t, wrongLastSequence(err), "got %v", err)
+
+	sealed, err = publishManifest(ctx, e.js, stream, second)
+	require.NoError(t, err)
+	require.NotNil(t, sealed)
+	require.Equal(t, "first", sealed.Name)
+
+	lost := &lostAnswer{JetStream: e.js}
+	sealed, err = publishManifest(ctx, lost, stream, &payout.Manifest{Batch: lostID, Rows: 1, CreatedAt: testNow()})
+	require.NoError(t, err)
+	require.True(t, lost.lost)
+	require.Nil(t, sealed, "its own manifest, stored by the attempt whose answer was lost")
+
+	n := 0
+	for _, m := range streamMsgs(t, e.js) {
+		if m.Header.Get(queue.HeaderKind) == "manifest" {
+			n++
+			require.NotEmpty(t, m.Header.Get(queue.HeaderUpload))
+		}
+	}
+	require.Equal(t, 2, n, "one manifest per batch")
 }

@@ -41,6 +41,7 @@ const (
 	HeaderSig      = "Bank131-Sign"    // the webhook's X-PARTNER-SIGN, kept with the verified body
 	HeaderReceived = "Payrun-Received" // RFC 3339 time the relay received a webhook
 	HeaderKind     = "Payrun-Kind"     // "row" or "manifest" on intake messages
+	HeaderUpload   = "Payrun-Upload"   // a manifest's random upload id: tells concurrent uploads which one sealed the batch
 )
 
 // Subject prefixes.

@@ -37,8 +37,8 @@ const (
 // HTTP error answer (internal/httpapi) maps it to a status.
 type Code string
 
-// Error codes. The first seven are the ledger's; the last three are
-// HTTP-only (uploads, webhooks).
+// Error codes. The first seven are the ledger's; the others are HTTP-only
+// (uploads, webhooks).
 const (
 	CodeNotFound Code = "not_found" // no such batch, row or session
 	CodeIllegal  Code = "illegal"   // the transition is not allowed from the row's current state
@@ -58,6 +58,8 @@ const (
 	CodeUnauthorized Code = "unauthorized" // the request's signature does not verify
 	CodeTooLarge     Code = "too_large"    // the request's body is over the limit
 	CodeUnavailable  Code = "unavailable"  // a dependency (JetStream) did not take it; retry later
+	CodeTooMany      Code = "too_many"     // too many requests of this kind at once (uploads); retry later
+	CodeTimeout      Code = "timeout"      // the request's body did not arrive in time
 )
 
 // Error is payrun's application error: a Code and a message a user may

@@ -1,0 +1,152 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/hookrelay"
+	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/testutil"
+)
+
+const keys = "../../samples/keys"
+
+// slowUpload opens a connection to addr and starts an upload that never
+// finishes: complete is false for a client that does not even finish its
+// headers. Its answer, if one comes, is sent to answers.
+func slowUpload(t *testing.T, addr string, complete bool, answers chan<- int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	if !complete {
+		_, err = fmt.Fprintf(c, "POST /batches HTTP/1.1\r\nHost: %s\r\nContent-Type: text/csv\r\n", addr)
+		require.NoError(t, err)
+		return c
+	}
+	_, err = fmt.Fprintf(c, "POST /batches HTTP/1.1\r\nHost: %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\nreference,method,amount\n",
+		addr, 10<<20)
+	require.NoError(t, err)
+	go func() {
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			resp.Body.Close()
+			answers <- resp.StatusCode
+		}
+	}()
+	return c
+}
+
+// TestSlowUploadsDoNotStarveWebhooks: with 80 uploads held open by clients
+// that never finish their bodies and 20 that never finish their headers,
+// uploads over the cap are refused at once, the bank's webhooks are
+// answered on their own listener, and a batch is paid to the end (every
+// payout's outcome comes by webhook).
+func TestSlowUploadsDoNotStarveWebhooks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	a, err := Start(ctx, Config{Dir: t.TempDir(), KeysDir: keys, AutoThreeDS: true, Logger: testutil.QuietLogger(),
+		SandboxTiming: sandbox.Timing{Processing: 20 * time.Millisecond, Settle: 20 * time.Millisecond}})
+	require.NoError(t, err)
+	defer a.Close()
+	require.NotEqual(t, a.URL, a.WebhookURL)
+
+	people := strings.TrimPrefix(a.URL, "http://")
+	answers := make(chan int, 100)
+	const held, headerless = 80, 20
+	for i := range held + headerless {
+		slowUpload(t, people, i < held, answers)
+	}
+	// All but the uploads being served are refused at once (they all come
+	// from one address: the cap per uploader).
+	for range held - ingest.DefaultMaxUploadsPerKey {
+		select {
+		case status := <-answers:
+			require.Equal(t, http.StatusTooManyRequests, status)
+		case <-ctx.Done():
+			t.Fatal("the uploads over the cap were not refused")
+		}
+	}
+
+	// The bank's listener answers while people's is held; people's does
+	// not take webhooks at all.
+	priv, err := bank131.ReadPrivateKey(filepath.Join(keys, "bank_private.pem"))
+	require.NoError(t, err)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 20 {
+		body := fmt.Sprintf("%q", fmt.Sprintf("evidence %d", i)) // verified, not an object: kept as evidence only
+		sig, err := bank131.Sign(priv, []byte(body))
+		require.NoError(t, err)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.WebhookURL+hookrelay.Path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-PARTNER-SIGN", sig)
+		resp, err := client.Do(req)
+		require.NoError(t, err, "webhook %d", i)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "webhook %d", i)
+	}
+	resp, err := client.Post(a.URL+hookrelay.Path, "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode, "people's listener serves no webhooks")
+	resp, err = client.Get(a.WebhookURL + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// A whole batch is paid while the slow uploads are still held.
+	res, err := a.Ingest(ctx, "../../samples/payroll.csv", ingest.Options{})
+	require.NoError(t, err)
+	require.Equal(t, ingest.StatusCreated, res.Status)
+	lc := ledgerapi.NewClient(a.Conn, 5*time.Second)
+	var sum *ledgerapi.BatchSummary
+	require.Eventually(t, func() bool {
+		sum, err = lc.Batch(ctx, res.Batch)
+		return err == nil && sum.Status == payout.BatchDone
+	}, 2*time.Minute, 100*time.Millisecond, "batch not paid to the end: %+v", sum)
+	require.Equal(t, 20, sum.ByState[payout.StateSucceeded])
+
+	// The held uploads are still being served (their bodies have minutes).
+	select {
+	case status := <-answers:
+		t.Fatalf("a held upload was answered %d", status)
+	default:
+	}
+}
+
+// TestTwoListeners: both addresses are the configured ones and Close
+// stops both.
+func TestTwoListeners(t *testing.T) {
+	a, err := Start(context.Background(), Config{Dir: t.TempDir(), KeysDir: keys, Logger: testutil.QuietLogger()})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for _, url := range []string{a.URL + "/metrics", a.WebhookURL + "/healthz"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(url)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode, url)
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, a.Close())
+	for _, url := range []string{a.URL, a.WebhookURL} {
+		_, err := http.Get(url + "/healthz")
+		require.Error(t, err, "%s still listening", url)
+	}
+}
