@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		binDir = dir
 		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
-			"./cmd/ledger", "./cmd/processor", "./cmd/hookrelay", "./cmd/bank131-sandbox", "./cmd/ingest")
+			"./cmd/ledger", "./cmd/processor", "./cmd/hookrelay", "./cmd/bank131-sandbox", "./cmd/ingest", "./cmd/payrun")
 		cmd.Dir = repoRoot
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {

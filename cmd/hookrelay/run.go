@@ -27,12 +27,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (an operations network, not the bank's listener); empty: off")
 	keyFile := fs.String("bank-public-key", "samples/keys/bank_public.pem", "Bank 131's public key `file` (PEM) that verifies webhooks; the default is the sandbox's")
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
-	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in `bytes`")
-	if err := fs.Parse(args); err != nil {
+	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in bytes")
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	log, err := logs.Logger(stderr)
 	if err != nil {

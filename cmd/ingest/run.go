@@ -16,17 +16,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
 )
 
-// Exit codes.
+// Exit codes: payrun's (internal/cli) and one of ingest's own.
 const (
-	exitOK      = 0
-	exitCannot  = 1 // bad flags, unreadable file, no key, NATS unreachable, publish failed
-	exitInvalid = 2 // the file has blocking errors; nothing published
+	exitOK      = cli.ExitOK     // published, already there, or valid with --validate; -h, --version
+	exitCannot  = cli.ExitFailed // unreadable file, no key, NATS unreachable, publish failed
+	exitInvalid = 3              // the file has blocking errors; nothing published (2 is a usage error)
 )
 
 // config is what the flags say.
@@ -65,7 +66,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ingest [flags] FILE\n\nValidates a payout file completely, then reads it into JetStream as one batch.\n"+
-			"Exit status: 0 published (or already there), 2 invalid file (nothing published), 1 cannot run.\n\nFlags:\n")
+			"Exit status: 0 published (or already there), 3 invalid file (nothing published), 2 bad flags, 1 cannot run.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	return fs
@@ -84,7 +85,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs := newFlagSet(c, stderr)
 	var files []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
@@ -95,11 +96,11 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if len(files) != 1 {
 		fs.Usage()
-		return nil, errors.New("give exactly one FILE")
+		return nil, cli.Usagef("give exactly one FILE")
 	}
 	c.file = files[0]
 	if c.progress != "auto" && c.progress != "always" && c.progress != "never" {
-		return nil, fmt.Errorf("--progress %q: use auto, always or never", c.progress)
+		return nil, cli.Usagef("--progress %q: use auto, always or never", c.progress)
 	}
 	return c, nil
 }
@@ -108,17 +109,12 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 // It returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "ingest:", err)
-		return exitCannot
+		return cli.Report("ingest", err, stdout, stderr)
 	}
 	opts, err := c.options()
 	if err != nil {
-		fmt.Fprintln(stderr, "ingest:", err)
-		return exitCannot
+		return cli.Report("ingest", &cli.UsageError{Err: err}, stdout, stderr)
 	}
 	con := newConsole(stderr, c.progress)
 	defer con.clear()

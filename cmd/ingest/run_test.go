@@ -43,7 +43,7 @@ func TestInvalidFile(t *testing.T) {
 	file := "../../internal/batch/testdata/validate/amounts.csv"
 	out := filepath.Join(t.TempDir(), "errors.csv")
 	code, stdout, stderr := run(t, "--validate", file, "--errors-csv", out)
-	require.Equal(t, 2, code)
+	require.Equal(t, 3, code)
 	require.Empty(t, stdout)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	require.Equal(t, file+`:4: amount: "1500.555" has more than 2 decimal places`, lines[0])
@@ -56,7 +56,7 @@ func TestInvalidFile(t *testing.T) {
 
 	// --json: the same errors for programs, nothing on stderr.
 	code, stdout, stderr = run(t, "--validate", "--json", file)
-	require.Equal(t, 2, code)
+	require.Equal(t, 3, code)
 	require.Empty(t, stderr)
 	var res struct {
 		Status     string `json:"status"`
@@ -90,25 +90,38 @@ func TestCannotRun(t *testing.T) {
 		name string
 		args []string
 		want string
+		code int
 	}{
-		{"no file", []string{"--validate"}, "ingest: give exactly one FILE"},
-		{"missing file", []string{"--validate", filepath.Join(dir, "nope.csv")}, "no such file"},
-		{"bad flag", []string{"--frobnicate", sample}, "flag provided but not defined"},
-		{"bad schedule", []string{"--schedule-at", "tomorrow", sample}, "--schedule-at: schedule \"tomorrow\" is not an RFC 3339 time"},
-		{"bad max amount", []string{"--max-amount", "lots", sample}, `--max-amount "lots"`},
+		{"no file", []string{"--validate"}, "ingest: give exactly one FILE", 2},
+		{"two files", []string{"--validate", sample, sample}, "ingest: give exactly one FILE", 2},
+		{"missing file", []string{"--validate", filepath.Join(dir, "nope.csv")}, "no such file", 1},
+		{"bad flag", []string{"--frobnicate", sample}, "flag provided but not defined", 2},
+		{"bad progress", []string{"--progress", "sometimes", sample}, `ingest: --progress "sometimes": use auto, always or never`, 2},
+		{"bad schedule", []string{"--schedule-at", "tomorrow", sample}, "--schedule-at: schedule \"tomorrow\" is not an RFC 3339 time", 2},
+		{"bad max amount", []string{"--max-amount", "lots", sample}, `--max-amount "lots"`, 2},
 		{"no key", []string{"--data-key", filepath.Join(dir, "data.key"), sample},
-			"no data key at " + filepath.Join(dir, "data.key") + ": set $PAYRUN_DATA_KEY, point --data-key at the key file, or add --create-key"},
+			"no data key at " + filepath.Join(dir, "data.key") + ": set $PAYRUN_DATA_KEY, point --data-key at the key file, or add --create-key", 1},
 		{"nats unreachable", []string{"--data-key", filepath.Join(dir, "k"), "--create-key", "--nats-url", "nats://127.0.0.1:1", sample},
-			"ingest: cannot reach NATS at nats://127.0.0.1:1"},
+			"ingest: cannot reach NATS at nats://127.0.0.1:1", 1},
 	}
 	t.Setenv("PAYRUN_DATA_KEY", "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := run(t, tt.args...)
-			require.Equal(t, 1, code, stderr)
+			require.Equal(t, tt.code, code, stderr)
 			require.Contains(t, stderr, tt.want)
 		})
 	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	code, stdout, stderr := run(t, "-h")
+	require.Equal(t, 0, code)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "usage: ingest [flags] FILE")
+	code, stdout, _ = run(t, "--version")
+	require.Equal(t, 0, code)
+	require.True(t, strings.HasPrefix(stdout, "ingest "), stdout)
 }
 
 func TestPublish(t *testing.T) {
@@ -136,6 +149,6 @@ func TestPublish(t *testing.T) {
 
 	// A control total on a file in several currencies is a file error.
 	code, _, stderr = run(t, "--nats-url", e.URL(), "--data-key", key, "--expect-total", "10", sample)
-	require.Equal(t, 2, code)
+	require.Equal(t, 3, code)
 	require.Contains(t, stderr, sample+": a control total needs a file in one currency; this file has KGS, RUB, TRY, USD\n")
 }

@@ -28,11 +28,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	dataKey := fs.String("data-key", secret.DefaultKeyFile, "data key `file` that opens sealed card numbers ($"+secret.EnvKey+" takes precedence)")
 	cfg := configFlags(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9102)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	log, err := logs.Logger(stderr)
 	if err != nil {
@@ -84,7 +81,7 @@ func configFlags(fs *flag.FlagSet) *processor.Config {
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "jobs and webhooks worked on at once (each)")
 	fs.StringVar(&cfg.Worker, "worker", cfg.Worker, "this processor's name in the ledger (default host-pid)")
 	fs.IntVar(&cfg.MaxDeliver, "max-deliver", cfg.MaxDeliver, "deliveries of a job or webhook before it becomes a dead letter")
-	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "redeliver a message whose processor went silent this `long`")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, wait this `long` for the work in flight")
+	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "redeliver a message whose processor went silent this long")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, wait this long for the work in flight")
 	return &cfg
 }

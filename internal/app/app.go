@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,6 +46,9 @@ type Config struct {
 	// PublicURL is how the bank reaches Listen (webhooks); default
 	// http://<bound address>.
 	PublicURL string
+	// NATSListen is the embedded nats-server's client address
+	// (host:port). Default 127.0.0.1:0 (any free port).
+	NATSListen string
 
 	// Bank: when BankURL is empty the embedded sandbox is started and used
 	// with the sandbox-only keys in KeysDir.
@@ -97,7 +102,7 @@ type App struct {
 }
 
 // Start starts every component and returns when they accept work.
-func Start(ctx context.Context, cfg Config) (a *App, err error) {
+func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("app: no data folder")
 	}
@@ -119,7 +124,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if cfg.Ledger.Logger == nil {
 		cfg.Ledger.Logger = cfg.Logger
 	}
-	a = &App{cfg: cfg, log: cfg.Logger}
+	// a stays set when Start fails, so what did start is closed (the
+	// results are nil then).
+	a := &App{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -136,7 +143,18 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if a.Sealer, err = secret.NewSealer(key); err != nil {
 		return nil, err
 	}
-	if a.NATS, err = natsserver.Start(natsserver.Options{Dir: filepath.Join(cfg.Dir, "nats")}); err != nil {
+	natsOpts := natsserver.Options{Dir: filepath.Join(cfg.Dir, "nats")}
+	if cfg.NATSListen != "" {
+		host, port, err := net.SplitHostPort(cfg.NATSListen)
+		if err != nil {
+			return nil, fmt.Errorf("app: NATS listen address %q: want host:port", cfg.NATSListen)
+		}
+		if natsOpts.Port, err = strconv.Atoi(port); err != nil || natsOpts.Port < 0 || natsOpts.Port > 65535 {
+			return nil, fmt.Errorf("app: NATS listen address %q: port is not a number from 0 to 65535", cfg.NATSListen)
+		}
+		natsOpts.Host = host
+	}
+	if a.NATS, err = natsserver.Start(natsOpts); err != nil {
 		return nil, err
 	}
 	if a.Conn, err = queue.Connect(a.NATS.URL(), "payrun"); err != nil {
