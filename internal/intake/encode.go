@@ -45,6 +45,7 @@ func AppendRow(b []byte, r *payout.Row) []byte {
 		b = appendString(b, c.BIN)
 		b = append(b, `,"last4":`...)
 		b = appendString(b, c.Last4)
+		b = appendOpt(b, "fingerprint", c.Fingerprint)
 		b = append(b, '}')
 	}
 	b = appendOpt(b, "card_token", r.CardToken)
@@ -105,7 +106,24 @@ func AppendRow(b []byte, r *payout.Row) []byte {
 		}
 		b = append(b, '}')
 	}
+	b = appendOpt(b, "digest", r.Digest)
 	return append(b, '}')
+}
+
+// AppendDigestInput appends what a row's keyed digest covers (see the
+// package comment): the row message of r with the card number pan in
+// place of the sealed one, and neither the digest nor the card's
+// fingerprint. Every field of the row is covered, as AppendRow writes it;
+// the bytes never leave the process that holds the number.
+func AppendDigestInput(b []byte, r *payout.Row, pan string) []byte {
+	plain := *r
+	plain.Digest = ""
+	if r.Card != nil {
+		c := *r.Card
+		c.Sealed, c.Fingerprint = pan, ""
+		plain.Card = &c
+	}
+	return AppendRow(b, &plain)
 }
 
 func appendReq(b []byte, key, v string) []byte {
