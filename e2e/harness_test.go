@@ -95,7 +95,7 @@ type system struct {
 	bankURL      string
 	relayAddr    string
 	relayMetrics string // hookrelay --metrics
-	dataKey      string
+	keys         string // the key files (secret.EnsureKeys): card.key, card.pub, upload.key
 	opts         options
 
 	mu    sync.Mutex
@@ -116,7 +116,7 @@ func startSystem(t *testing.T, o options) *system {
 		o.processors = 1
 	}
 	dir := t.TempDir()
-	s := &system{t: t, dir: dir, opts: o, dataKey: filepath.Join(dir, "data.key")}
+	s := &system{t: t, dir: dir, opts: o, keys: filepath.Join(dir, "keys")}
 	if o.cluster {
 		s.startCluster()
 	} else {
@@ -129,7 +129,7 @@ func startSystem(t *testing.T, o options) *system {
 	s.nc = nc
 	s.ledger = ledgerapi.NewClient(nc, 5*time.Second)
 	t.Cleanup(s.stopAll)
-	_, err = secret.LoadKey(s.dataKey, true)
+	_, err = secret.EnsureKeys(s.keys)
 	require.NoError(t, err)
 
 	s.startLedger()
@@ -217,7 +217,7 @@ func (s *system) startLedger() *proc {
 func (s *system) startProcessor(name string, extra ...string) *proc {
 	args := append([]string{"--nats-url", s.natsURL, "--bank-url", s.bankURL, "--project", "payrun",
 		"--card-project", "payrun-card", "--card-flow", "single",
-		"--private-key", s.repo("samples/keys/partner_private.pem"), "--data-key", s.dataKey,
+		"--private-key", s.repo("samples/keys/partner_private.pem"), "--card-key", filepath.Join(s.keys, secret.CardKeyFile),
 		"--worker", name, "--ack-wait", "5s", "--log-format", "json", "-v"}, s.opts.processorArgs...)
 	p := s.start("processor", append(args, extra...)...)
 	p.name = name
@@ -237,7 +237,6 @@ func (s *system) start(bin string, args ...string) *proc {
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
 	cmd.Dir = repoRoot
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")
 	require.NoError(t, cmd.Start(), "start %s", bin)
 	p := &proc{name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
@@ -312,10 +311,10 @@ func (s *system) waitHTTP(url string) {
 // ingest runs the ingest command on a file and returns the batch id.
 func (s *system) ingest(path string, extra ...string) string {
 	s.t.Helper()
-	args := append([]string{"--nats-url", s.natsURL, "--data-key", s.dataKey, "--create-key", "--json"}, extra...)
+	args := append([]string{"--nats-url", s.natsURL, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
+		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile), "--json"}, extra...)
 	cmd := exec.Command(filepath.Join(binDir, "ingest"), append(args, path)...)
 	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(s.t, cmd.Run(), "ingest: %s\n%s", stderr.String(), stdout.String())

@@ -42,8 +42,8 @@ type config struct {
 	expectCount     int
 	expectTotal     string
 	maxAmount       string
-	dataKey         string
-	createKey       bool
+	publicKey       string
+	uploadKey       string
 	natsURL         string
 	progress        string
 }
@@ -60,8 +60,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.expectCount, "expect-count", 0, "control count: the file must have `N` rows")
 	fs.StringVar(&c.expectTotal, "expect-total", "", "control total: the file must add up to `AMOUNT` in its one currency")
 	fs.StringVar(&c.maxAmount, "max-amount", money.New(batch.DefaultMaxAmount, "RUB").Decimal(), "per-row limit, the same `AMOUNT` in every currency")
-	fs.StringVar(&c.dataKey, "data-key", secret.DefaultKeyFile, "data key `file` sealing card numbers ($"+secret.EnvKey+" takes precedence)")
-	fs.BoolVar(&c.createKey, "create-key", false, "create the data key file if it does not exist")
+	fs.StringVar(&c.publicKey, "card-public-key", filepath.Join(secret.DefaultDir, secret.CardPublicFile), "card public keys `file` (PEM): card numbers are sealed to the last one")
+	fs.StringVar(&c.uploadKey, "upload-key", filepath.Join(secret.DefaultDir, secret.UploadKeyFile), "upload keys `file` (PEM) that digest rows and fingerprint card numbers")
 	fs.StringVar(&c.natsURL, "nats-url", envOr("NATS_URL", nats.DefaultURL), "NATS `URL` ($NATS_URL)")
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")
 	fs.Usage = func() {
@@ -223,15 +223,14 @@ func (c *config) options() (ingest.Options, error) {
 	return opts, nil
 }
 
+// loadSealer reads the card public keys and the upload keys. ingest
+// needs no private key: it seals, it never opens.
 func loadSealer(c *config) (*secret.Sealer, error) {
-	key, err := secret.LoadKey(c.dataKey, c.createKey)
+	s, err := secret.LoadSealer(c.publicKey, c.uploadKey)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no data key at %s: set $%s, point --data-key at the key file, or add --create-key to create one", c.dataKey, secret.EnvKey)
+		return nil, fmt.Errorf("%w; copy card.pub and upload.key from where the keys were made (payrun keys init), or point --card-public-key and --upload-key at them", err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return secret.NewSealer(key)
+	return s, err
 }
 
 // connect dials NATS and makes sure the payrun streams exist.

@@ -38,7 +38,9 @@ import (
 
 // Config configures the all-in-one system.
 type Config struct {
-	// Dir is the data folder: nats/ (JetStream), ledger.db, data.key.
+	// Dir is the data folder: nats/ (JetStream), ledger.db, and the key
+	// files (card.key, card.pub, upload.key: made on the first run; a
+	// data.key of an earlier payrun is read to open what it sealed).
 	Dir string
 	// Listen is the address of payrun's HTTP endpoints (webhooks, uploads,
 	// reports, metrics). Default 127.0.0.1:0 (any free port).
@@ -89,7 +91,8 @@ type App struct {
 	DB      *ledger.DB
 	Ledger  *ledger.Service
 	Sandbox *sandbox.Server // nil with a real bank
-	Sealer  *secret.Sealer
+	Sealer  *secret.Sealer  // the upload side's keys
+	Opener  *secret.Opener  // the processor's
 	Proc    *processor.Processor
 	URL     string // payrun's HTTP endpoints
 	BankURL string
@@ -136,11 +139,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, fmt.Errorf("app: data folder: %w", err)
 	}
 
-	key, err := secret.LoadKey(filepath.Join(cfg.Dir, "data.key"), true)
-	if err != nil {
-		return nil, err
-	}
-	if a.Sealer, err = secret.NewSealer(key); err != nil {
+	if err := a.loadKeys(); err != nil {
 		return nil, err
 	}
 	natsOpts := natsserver.Options{Dir: filepath.Join(cfg.Dir, "nats")}
@@ -216,6 +215,31 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// loadKeys makes the data folder's key files on the first run and reads
+// them: the upload side's (card.pub, upload.key) and the processor's
+// (card.key, and data.key when an earlier payrun left one).
+func (a *App) loadKeys() error {
+	dir := a.cfg.Dir
+	made, err := secret.EnsureKeys(dir)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	if len(made) > 0 {
+		a.log.Info("made the card keys", "files", made)
+	}
+	if a.Sealer, err = secret.LoadSealer(filepath.Join(dir, secret.CardPublicFile), filepath.Join(dir, secret.UploadKeyFile)); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	legacy := filepath.Join(dir, secret.LegacyKeyFile)
+	if _, err := os.Stat(legacy); err != nil {
+		legacy = ""
+	}
+	if a.Opener, err = secret.LoadOpener(filepath.Join(dir, secret.CardKeyFile), legacy); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	return nil
+}
+
 func (a *App) startSandbox(webhookURL string) error {
 	cfg := a.cfg
 	pub, err := bank131.ReadPublicKey(filepath.Join(cfg.KeysDir, "partner_public.pem"))
@@ -281,7 +305,7 @@ func (a *App) startProcessor(ctx context.Context) error {
 	if flow == "" && card == nil {
 		flow = processor.CardTwoStep
 	}
-	p, err := processor.New(processor.Config{Conn: a.Conn, Bank: main, CardBank: card, CardFlow: flow, Sealer: a.Sealer,
+	p, err := processor.New(processor.Config{Conn: a.Conn, Bank: main, CardBank: card, CardFlow: flow, Opener: a.Opener,
 		Rate: cfg.Rate, Burst: cfg.Burst, Concurrency: cfg.Concurrency, Worker: "embedded",
 		AckWait: 10 * time.Second, Logger: a.log.With(logkey.Component, "processor")})
 	if err != nil {
