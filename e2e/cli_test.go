@@ -71,6 +71,7 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{"payrun", []string{"up"}, true},
 		{"payrun", []string{"demo"}, true},
+		{"payrun", []string{"keys", "init"}, true},
 		{"ledger", []string{"run"}, true},
 		{"ledger", []string{"status"}, true},
 		{"ledger", []string{"report"}, false},

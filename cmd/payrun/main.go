@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return demo(ctx, args[1:], stdout, stderr)
 	case "up":
 		return up(ctx, args[1:], stdout, stderr)
+	case "keys":
+		return keys(args[1:], stdout, stderr)
 	}
 	return cli.Usagef("unknown command %q (want demo, up or keys)", args[0])
 }
