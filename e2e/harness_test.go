@@ -67,6 +67,7 @@ func TestMain(m *testing.M) {
 
 // proc is one running payrun or sandbox binary.
 type proc struct {
+	bin  string
 	name string
 	args []string
 	cmd  *exec.Cmd
@@ -79,8 +80,9 @@ type options struct {
 	sandboxArgs   []string // extra flags for bank131-sandbox
 	processorArgs []string // extra flags for every processor
 	ledgerArgs    []string
-	processors    int  // default 1
-	cluster       bool // three nats-server nodes with R3 streams instead of one
+	processors    int    // default 1
+	cluster       bool   // three nats-server nodes with R3 streams instead of one
+	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
@@ -96,6 +98,8 @@ type system struct {
 	relayAddr    string
 	relayMetrics string // hookrelay --metrics
 	keys         string // the key files (secret.EnsureKeys): card.key, card.pub, upload.key
+	sandbox      *proc  // the sandbox bank binary
+	relay        *proc  // the hookrelay binary
 	opts         options
 
 	mu    sync.Mutex
@@ -135,25 +139,48 @@ func startSystem(t *testing.T, o options) *system {
 	s.startLedger()
 	s.waitLedger()
 	s.relayAddr = freeAddr(t)
-	bankAddr := freeAddr(t)
-	s.bankURL = "http://" + bankAddr
-	s.start("bank131-sandbox", append([]string{
-		"--listen", bankAddr, "--project", "payrun", "--extra-project", "payrun-card:single-request",
-		"--partner-public-key", s.repo("samples/keys/partner_public.pem"),
-		"--bank-private-key", s.repo("samples/keys/bank_private.pem"),
-		"--webhook-url", "http://" + s.relayAddr + "/webhooks/bank131",
-		"--processing-delay", "30ms", "--settle-delay", "30ms", "--error-resolve-delay", "300ms", "--refund-delay", "200ms",
-		"--webhook-retry-initial", "200ms", "--webhook-retry-max", "2s",
-	}, o.sandboxArgs...)...)
-	s.waitHTTP(s.bankURL + "/sandbox/payouts")
+	s.bankURL = "http://" + freeAddr(t)
+	s.startSandbox(s.repo("samples/keys/bank_private.pem"))
 	s.relayMetrics = freeAddr(t)
-	s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", s.natsURL, "--log-format", "json",
-		"--bank-public-key", s.repo("samples/keys/bank_public.pem"), "--metrics", s.relayMetrics)
-	s.waitHTTP("http://" + s.relayAddr + "/readyz")
+	bankPublic := o.bankPublicKey
+	if bankPublic == "" {
+		bankPublic = s.repo("samples/keys/bank_public.pem")
+	}
+	s.startRelay(bankPublic)
 	for i := 0; i < o.processors; i++ {
 		s.startProcessor("p" + strconv.Itoa(i+1))
 	}
 	return s
+}
+
+// startSandbox starts the sandbox bank at s.bankURL, signing webhooks
+// with bankPrivate, and waits until it answers. extra are more flags
+// (a sandbox started again needs --first-id past the ids it gave out: it
+// forgets them, and the bank never reuses one).
+func (s *system) startSandbox(bankPrivate string, extra ...string) *proc {
+	s.t.Helper()
+	p := s.start("bank131-sandbox", append(append([]string{
+		"--listen", strings.TrimPrefix(s.bankURL, "http://"), "--project", "payrun", "--extra-project", "payrun-card:single-request",
+		"--partner-public-key", s.repo("samples/keys/partner_public.pem"),
+		"--bank-private-key", bankPrivate,
+		"--webhook-url", "http://" + s.relayAddr + "/webhooks/bank131",
+		"--processing-delay", "30ms", "--settle-delay", "30ms", "--error-resolve-delay", "300ms", "--refund-delay", "200ms",
+		"--webhook-retry-initial", "200ms", "--webhook-retry-max", "2s",
+	}, s.opts.sandboxArgs...), extra...)...)
+	s.waitHTTP(s.bankURL + "/sandbox/payouts")
+	s.sandbox = p
+	return p
+}
+
+// startRelay starts hookrelay at s.relayAddr, verifying webhooks with the
+// keys in bankPublic, and waits until it is ready.
+func (s *system) startRelay(bankPublic string) *proc {
+	s.t.Helper()
+	p := s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", s.natsURL, "--log-format", "json",
+		"--bank-public-key", bankPublic, "--metrics", s.relayMetrics)
+	s.waitHTTP("http://" + s.relayAddr + "/readyz")
+	s.relay = p
+	return p
 }
 
 // startCluster starts three nats-server nodes routed into one JetStream
@@ -238,7 +265,7 @@ func (s *system) start(bin string, args ...string) *proc {
 	cmd.Dir = repoRoot
 	cmd.Stdout, cmd.Stderr = f, f
 	require.NoError(t, cmd.Start(), "start %s", bin)
-	p := &proc{name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{bin: bin, name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
