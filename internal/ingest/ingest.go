@@ -469,8 +469,8 @@ func (p *publisher) publishFile(ctx context.Context, path string, res *Result, o
 		return "", err
 	}
 	buf := make([]byte, 0, 2048)
-	plain := make([]byte, 0, 2048) // what a row's keyed digest covers; never leaves this process
-	digest := sha256.New()         // DigestRows, incrementally
+	var blank []byte       // a stored row of an older upload is compared without its number
+	digest := sha256.New() // DigestRows, incrementally
 	subject := queue.IntakeRowSubject(p.batch)
 	aadPrefix := p.batch + "/"
 	var pan string // the card number of the row being read, if it has one
@@ -491,13 +491,13 @@ func (p *publisher) publishFile(ctx context.Context, path string, res *Result, o
 		number := pan
 		pan = ""
 		var keyed [32]byte
-		buf, keyed, err = rowMessage(buf[:0], opts.Sealer, row, number, &plain)
+		buf, keyed, err = rowMessage(buf[:0], env, row, number)
 		if err != nil {
 			return "", err
 		}
 		if prev, ok := p.stored[row.Index]; ok {
 			same := prev.keyed && prev.identity == keyed ||
-				!prev.keyed && prev.blank == sha256.Sum256(intake.AppendDigestInput(plain[:0], row, ""))
+				!prev.keyed && prev.blank == sha256.Sum256(intake.AppendDigestInput(blank[:0], row, ""))
 			if !same {
 				return "", fmt.Errorf("batch %s already holds different data for row %d (was it uploaded with other upload keys?)", p.batch, row.Index)
 			}
@@ -532,10 +532,12 @@ func (p *publisher) publishFile(ctx context.Context, path string, res *Result, o
 }
 
 // rowMessage completes a row read from the file, whose card number (if
-// any) is number: the card's fingerprint and the row's keyed digest. It
-// appends the row message to buf and returns it with the digest. plain is
-// a buffer for what the digest covers; it is cleared after use.
-func rowMessage(buf []byte, s *secret.Sealer, row *payout.Row, number string, plain *[]byte) ([]byte, [32]byte, error) {
+// any) is number: the card's fingerprint and the row's keyed digest, from
+// the upload's envelope. It appends the row message to buf and returns it
+// with the digest. The row is encoded once: the digest covers its message
+// with the number in place of the sealed value (intake.WriteDigestInput),
+// so the number goes only into the HMAC, never into a buffer.
+func rowMessage(buf []byte, s *secret.Envelope, row *payout.Row, number string) ([]byte, [32]byte, error) {
 	if row.Card != nil {
 		if number == "" {
 			return nil, [32]byte{}, fmt.Errorf("row %d: card row without a sealed number", row.Index)
@@ -543,11 +545,14 @@ func rowMessage(buf []byte, s *secret.Sealer, row *payout.Row, number string, pl
 		row.Card.Fingerprint = s.Fingerprint(number)
 	}
 	row.Digest = ""
-	*plain = intake.AppendDigestInput((*plain)[:0], row, number)
-	keyed := s.RowDigest(*plain)
-	clear(*plain)
+	start := len(buf)
+	buf = intake.AppendRow(buf, row)
+	keyed, ok := s.RowDigestFrom(func(w io.Writer) bool { return intake.WriteDigestInput(w, buf[start:], number) })
+	if !ok {
+		return nil, [32]byte{}, fmt.Errorf("row %d: cannot digest its message", row.Index)
+	}
 	row.Digest = hex.EncodeToString(keyed[:])
-	return intake.AppendRow(buf, row), keyed, nil
+	return intake.AppendDigest(buf, row.Digest), keyed, nil
 }
 
 // publish sends msg asynchronously, first waiting for the oldest publish

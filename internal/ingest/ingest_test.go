@@ -369,14 +369,13 @@ func publishPrefix(t *testing.T, js jetstream.JetStream, id string, data []byte,
 	require.NoError(t, err)
 	var number string
 	seal := func(pan string, row int) string { number = pan; return env.Seal(pan, id+"/"+strconv.Itoa(row)) }
-	var plain []byte
 	for row, err := range batch.Rows(bytes.NewReader(data), batch.Options{Now: testNow}, seal) {
 		require.NoError(t, err)
 		if row.Index > n {
 			break
 		}
 		row.Batch = id
-		b, _, err := rowMessage(nil, sealer, row, number, &plain)
+		b, _, err := rowMessage(nil, env, row, number)
 		require.NoError(t, err)
 		number = ""
 		publishRow(t, js, id, row.Index, b)

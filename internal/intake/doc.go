@@ -21,7 +21,9 @@
 // So every row message ingest writes now carries "digest", the keyed
 // digest (secret.Sealer.RowDigest, hex) of AppendDigestInput's bytes: the
 // row message with the card number in plaintext in place of the sealed one
-// and without the digest and the fingerprint. Ingest (resuming an upload)
+// and without the digest and the fingerprint (WriteDigestInput writes the
+// same bytes from the encoded message, AppendDigest adds the digest to it,
+// so ingest encodes a row once). Ingest (resuming an upload)
 // and the ledger (a row arriving again) compare rows by it; a card row also
 // carries the card's keyed "fingerprint". Messages written before have
 // neither and decode as before; they are compared by their SHA-256.
