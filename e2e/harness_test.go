@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		binDir = dir
 		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
-			"./cmd/ledger", "./cmd/processor", "./cmd/hookrelay", "./cmd/bank131-sandbox", "./cmd/ingest")
+			"./cmd/ledger", "./cmd/processor", "./cmd/hookrelay", "./cmd/bank131-sandbox", "./cmd/ingest", "./cmd/payrun")
 		cmd.Dir = repoRoot
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
@@ -67,6 +67,7 @@ func TestMain(m *testing.M) {
 
 // proc is one running payrun or sandbox binary.
 type proc struct {
+	bin  string
 	name string
 	args []string
 	cmd  *exec.Cmd
@@ -79,8 +80,9 @@ type options struct {
 	sandboxArgs   []string // extra flags for bank131-sandbox
 	processorArgs []string // extra flags for every processor
 	ledgerArgs    []string
-	processors    int  // default 1
-	cluster       bool // three nats-server nodes with R3 streams instead of one
+	processors    int    // default 1
+	cluster       bool   // three nats-server nodes with R3 streams instead of one
+	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
@@ -95,7 +97,9 @@ type system struct {
 	bankURL      string
 	relayAddr    string
 	relayMetrics string // hookrelay --metrics
-	dataKey      string
+	keys         string // the key files (secret.EnsureKeys): card.key, card.pub, upload.key
+	sandbox      *proc  // the sandbox bank binary
+	relay        *proc  // the hookrelay binary
 	opts         options
 
 	mu    sync.Mutex
@@ -116,7 +120,7 @@ func startSystem(t *testing.T, o options) *system {
 		o.processors = 1
 	}
 	dir := t.TempDir()
-	s := &system{t: t, dir: dir, opts: o, dataKey: filepath.Join(dir, "data.key")}
+	s := &system{t: t, dir: dir, opts: o, keys: filepath.Join(dir, "keys")}
 	if o.cluster {
 		s.startCluster()
 	} else {
@@ -129,31 +133,54 @@ func startSystem(t *testing.T, o options) *system {
 	s.nc = nc
 	s.ledger = ledgerapi.NewClient(nc, 5*time.Second)
 	t.Cleanup(s.stopAll)
-	_, err = secret.LoadKey(s.dataKey, true)
+	_, err = secret.EnsureKeys(s.keys)
 	require.NoError(t, err)
 
 	s.startLedger()
 	s.waitLedger()
 	s.relayAddr = freeAddr(t)
-	bankAddr := freeAddr(t)
-	s.bankURL = "http://" + bankAddr
-	s.start("bank131-sandbox", append([]string{
-		"--listen", bankAddr, "--project", "payrun", "--extra-project", "payrun-card:single-request",
-		"--partner-public-key", s.repo("samples/keys/partner_public.pem"),
-		"--bank-private-key", s.repo("samples/keys/bank_private.pem"),
-		"--webhook-url", "http://" + s.relayAddr + "/webhooks/bank131",
-		"--processing-delay", "30ms", "--settle-delay", "30ms", "--error-resolve-delay", "300ms", "--refund-delay", "200ms",
-		"--webhook-retry-initial", "200ms", "--webhook-retry-max", "2s",
-	}, o.sandboxArgs...)...)
-	s.waitHTTP(s.bankURL + "/sandbox/payouts")
+	s.bankURL = "http://" + freeAddr(t)
+	s.startSandbox(s.repo("samples/keys/bank_private.pem"))
 	s.relayMetrics = freeAddr(t)
-	s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", s.natsURL, "--log-format", "json",
-		"--bank-public-key", s.repo("samples/keys/bank_public.pem"), "--metrics", s.relayMetrics)
-	s.waitHTTP("http://" + s.relayAddr + "/readyz")
+	bankPublic := o.bankPublicKey
+	if bankPublic == "" {
+		bankPublic = s.repo("samples/keys/bank_public.pem")
+	}
+	s.startRelay(bankPublic)
 	for i := 0; i < o.processors; i++ {
 		s.startProcessor("p" + strconv.Itoa(i+1))
 	}
 	return s
+}
+
+// startSandbox starts the sandbox bank at s.bankURL, signing webhooks
+// with bankPrivate, and waits until it answers. extra are more flags
+// (a sandbox started again needs --first-id past the ids it gave out: it
+// forgets them, and the bank never reuses one).
+func (s *system) startSandbox(bankPrivate string, extra ...string) *proc {
+	s.t.Helper()
+	p := s.start("bank131-sandbox", append(append([]string{
+		"--listen", strings.TrimPrefix(s.bankURL, "http://"), "--project", "payrun", "--extra-project", "payrun-card:single-request",
+		"--partner-public-key", s.repo("samples/keys/partner_public.pem"),
+		"--bank-private-key", bankPrivate,
+		"--webhook-url", "http://" + s.relayAddr + "/webhooks/bank131",
+		"--processing-delay", "30ms", "--settle-delay", "30ms", "--error-resolve-delay", "300ms", "--refund-delay", "200ms",
+		"--webhook-retry-initial", "200ms", "--webhook-retry-max", "2s",
+	}, s.opts.sandboxArgs...), extra...)...)
+	s.waitHTTP(s.bankURL + "/sandbox/payouts")
+	s.sandbox = p
+	return p
+}
+
+// startRelay starts hookrelay at s.relayAddr, verifying webhooks with the
+// keys in bankPublic, and waits until it is ready.
+func (s *system) startRelay(bankPublic string) *proc {
+	s.t.Helper()
+	p := s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", s.natsURL, "--log-format", "json",
+		"--bank-public-key", bankPublic, "--metrics", s.relayMetrics)
+	s.waitHTTP("http://" + s.relayAddr + "/readyz")
+	s.relay = p
+	return p
 }
 
 // startCluster starts three nats-server nodes routed into one JetStream
@@ -217,7 +244,7 @@ func (s *system) startLedger() *proc {
 func (s *system) startProcessor(name string, extra ...string) *proc {
 	args := append([]string{"--nats-url", s.natsURL, "--bank-url", s.bankURL, "--project", "payrun",
 		"--card-project", "payrun-card", "--card-flow", "single",
-		"--private-key", s.repo("samples/keys/partner_private.pem"), "--data-key", s.dataKey,
+		"--private-key", s.repo("samples/keys/partner_private.pem"), "--card-key", filepath.Join(s.keys, secret.CardKeyFile),
 		"--worker", name, "--ack-wait", "5s", "--log-format", "json", "-v"}, s.opts.processorArgs...)
 	p := s.start("processor", append(args, extra...)...)
 	p.name = name
@@ -237,9 +264,8 @@ func (s *system) start(bin string, args ...string) *proc {
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
 	cmd.Dir = repoRoot
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")
 	require.NoError(t, cmd.Start(), "start %s", bin)
-	p := &proc{name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{bin: bin, name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
@@ -312,10 +338,10 @@ func (s *system) waitHTTP(url string) {
 // ingest runs the ingest command on a file and returns the batch id.
 func (s *system) ingest(path string, extra ...string) string {
 	s.t.Helper()
-	args := append([]string{"--nats-url", s.natsURL, "--data-key", s.dataKey, "--create-key", "--json"}, extra...)
+	args := append([]string{"--nats-url", s.natsURL, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
+		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile), "--json"}, extra...)
 	cmd := exec.Command(filepath.Join(binDir, "ingest"), append(args, path)...)
 	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(s.t, cmd.Run(), "ingest: %s\n%s", stderr.String(), stdout.String())

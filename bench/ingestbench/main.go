@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -254,7 +255,17 @@ func server(dir string) (*natsserver.Server, jetstream.JetStream, *nats.Conn, er
 }
 
 func benchIngest(dir, path string, n int) error {
-	sealer, err := secret.NewSealer(bytes.Repeat([]byte{7}, secret.KeySize))
+	// A deployment's keys: a card key pair (the public half seals) and
+	// upload keys.
+	card, err := secret.GenerateCardKey()
+	if err != nil {
+		return err
+	}
+	sealer, err := secret.NewSealer(card.Public(), secret.GenerateUploadKeys())
+	if err != nil {
+		return err
+	}
+	env, err := sealer.Begin()
 	if err != nil {
 		return err
 	}
@@ -290,12 +301,16 @@ func benchIngest(dir, path string, n int) error {
 		return err
 	}
 	total, count := 0, 0
-	for row, err := range batch.Rows(f, batch.Options{}, func(pan string, r int) string { return sealer.Seal(pan, res.Batch+"/"+strconv.Itoa(r)) }) {
+	for row, err := range batch.Rows(f, batch.Options{}, func(pan string, r int) string { return env.Seal(pan, res.Batch+"/"+strconv.Itoa(r)) }) {
 		if err != nil {
 			f.Close()
 			return err
 		}
 		row.Batch = res.Batch
+		if row.Card != nil {
+			row.Card.Fingerprint = sealer.Fingerprint(row.Card.Last4) // the size of a fingerprint
+		}
+		row.Digest = strings.Repeat("0", 64) // the size of a row digest
 		b := intake.EncodeRow(row)
 		total += len(b)
 		if count++; count == 1000 {

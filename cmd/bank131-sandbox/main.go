@@ -22,6 +22,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 )
@@ -34,11 +35,9 @@ func (e *extraProjects) Set(v string) error { *e = append(*e, v); return nil }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
-		fmt.Fprintln(os.Stderr, "bank131-sandbox:", err)
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	cli.Exit("bank131-sandbox", err)
 }
 
 // run starts the sandbox from command-line arguments, calls ready with its
@@ -88,7 +87,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 	fs.Var(&extra, "extra-project", "another project NAME:MODE sharing the partner key (repeatable), e.g. payrun-pci:single-request")
 	var modes sandbox.Modes
 	modes.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
 	balance, err := money.Parse(*wallet, "RUB")
@@ -101,7 +100,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return cli.Usagef("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
@@ -115,14 +114,14 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 	}
 	m, err := sandbox.ParseMode(*mode)
 	if err != nil {
-		return fmt.Errorf("--mode: %w", err)
+		return cli.Usagef("--mode: %w", err)
 	}
 	projects := []sandbox.Project{{Name: *project, PublicKey: pub, Mode: m}}
 	for _, e := range extra {
 		name, modeText, ok := strings.Cut(e, ":")
 		m, err := sandbox.ParseMode(modeText)
 		if err != nil || !ok || name == "" {
-			return fmt.Errorf("--extra-project %q: want NAME:MODE", e)
+			return cli.Usagef("--extra-project %q: want NAME:MODE", e)
 		}
 		projects = append(projects, sandbox.Project{Name: name, PublicKey: pub, Mode: m})
 	}

@@ -25,14 +25,11 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	logs.Register(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` serving POST "+hookrelay.Path+", /healthz and /readyz (the bank's side)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (an operations network, not the bank's listener); empty: off")
-	keyFile := fs.String("bank-public-key", "samples/keys/bank_public.pem", "Bank 131's public key `file` (PEM) that verifies webhooks; the default is the sandbox's")
+	keyFile := fs.String("bank-public-key", "samples/keys/bank_public.pem", "Bank 131's public key `file` (PEM) that verifies webhooks; every block is a key, so the old and the new key overlap during a rotation; the default is the sandbox's")
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
-	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in `bytes`")
-	if err := fs.Parse(args); err != nil {
+	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in bytes")
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	log, err := logs.Logger(stderr)
 	if err != nil {
@@ -65,7 +62,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	log.Info("hookrelay listening", "addr", srv.Addr(), "path", hookrelay.Path)
+	log.Info("hookrelay listening", "addr", srv.Addr(), "path", hookrelay.Path, "bank_keys", verifier.Keys())
 	if ready != nil {
 		ready <- srv.Addr()
 	}

@@ -4,7 +4,7 @@
 //	ingest [flags] FILE
 //
 // Exit status: 0 published (or already there, or valid with --validate),
-// 2 the file is invalid (nothing published), 1 cannot run.
+// 3 the file is invalid (nothing published), 2 bad flags, 1 cannot run.
 package main
 
 import (

@@ -16,17 +16,18 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/batch"
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
 )
 
-// Exit codes.
+// Exit codes: payrun's (internal/cli) and one of ingest's own.
 const (
-	exitOK      = 0
-	exitCannot  = 1 // bad flags, unreadable file, no key, NATS unreachable, publish failed
-	exitInvalid = 2 // the file has blocking errors; nothing published
+	exitOK      = cli.ExitOK     // published, already there, or valid with --validate; -h, --version
+	exitCannot  = cli.ExitFailed // unreadable file, no key, NATS unreachable, publish failed
+	exitInvalid = 3              // the file has blocking errors; nothing published (2 is a usage error)
 )
 
 // config is what the flags say.
@@ -41,8 +42,8 @@ type config struct {
 	expectCount     int
 	expectTotal     string
 	maxAmount       string
-	dataKey         string
-	createKey       bool
+	publicKey       string
+	uploadKey       string
 	natsURL         string
 	progress        string
 }
@@ -59,13 +60,13 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.expectCount, "expect-count", 0, "control count: the file must have `N` rows")
 	fs.StringVar(&c.expectTotal, "expect-total", "", "control total: the file must add up to `AMOUNT` in its one currency")
 	fs.StringVar(&c.maxAmount, "max-amount", money.New(batch.DefaultMaxAmount, "RUB").Decimal(), "per-row limit, the same `AMOUNT` in every currency")
-	fs.StringVar(&c.dataKey, "data-key", secret.DefaultKeyFile, "data key `file` sealing card numbers ($"+secret.EnvKey+" takes precedence)")
-	fs.BoolVar(&c.createKey, "create-key", false, "create the data key file if it does not exist")
+	fs.StringVar(&c.publicKey, "card-public-key", filepath.Join(secret.DefaultDir, secret.CardPublicFile), "card public keys `file` (PEM): card numbers are sealed to the last one")
+	fs.StringVar(&c.uploadKey, "upload-key", filepath.Join(secret.DefaultDir, secret.UploadKeyFile), "upload keys `file` (PEM) that digest rows and fingerprint card numbers")
 	fs.StringVar(&c.natsURL, "nats-url", envOr("NATS_URL", nats.DefaultURL), "NATS `URL` ($NATS_URL)")
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ingest [flags] FILE\n\nValidates a payout file completely, then reads it into JetStream as one batch.\n"+
-			"Exit status: 0 published (or already there), 2 invalid file (nothing published), 1 cannot run.\n\nFlags:\n")
+			"Exit status: 0 published (or already there), 3 invalid file (nothing published), 2 bad flags, 1 cannot run.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	return fs
@@ -84,7 +85,7 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	fs := newFlagSet(c, stderr)
 	var files []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
@@ -95,11 +96,11 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 	}
 	if len(files) != 1 {
 		fs.Usage()
-		return nil, errors.New("give exactly one FILE")
+		return nil, cli.Usagef("give exactly one FILE")
 	}
 	c.file = files[0]
 	if c.progress != "auto" && c.progress != "always" && c.progress != "never" {
-		return nil, fmt.Errorf("--progress %q: use auto, always or never", c.progress)
+		return nil, cli.Usagef("--progress %q: use auto, always or never", c.progress)
 	}
 	return c, nil
 }
@@ -108,17 +109,12 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 // It returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parseArgs(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "ingest:", err)
-		return exitCannot
+		return cli.Report("ingest", err, stdout, stderr)
 	}
 	opts, err := c.options()
 	if err != nil {
-		fmt.Fprintln(stderr, "ingest:", err)
-		return exitCannot
+		return cli.Report("ingest", &cli.UsageError{Err: err}, stdout, stderr)
 	}
 	con := newConsole(stderr, c.progress)
 	defer con.clear()
@@ -227,15 +223,14 @@ func (c *config) options() (ingest.Options, error) {
 	return opts, nil
 }
 
+// loadSealer reads the card public keys and the upload keys. ingest
+// needs no private key: it seals, it never opens.
 func loadSealer(c *config) (*secret.Sealer, error) {
-	key, err := secret.LoadKey(c.dataKey, c.createKey)
+	s, err := secret.LoadSealer(c.publicKey, c.uploadKey)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no data key at %s: set $%s, point --data-key at the key file, or add --create-key to create one", c.dataKey, secret.EnvKey)
+		return nil, fmt.Errorf("%w; copy card.pub and upload.key from where the keys were made (payrun keys init), or point --card-public-key and --upload-key at them", err)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return secret.NewSealer(key)
+	return s, err
 }
 
 // connect dials NATS and makes sure the payrun streams exist.

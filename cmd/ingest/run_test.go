@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/secret"
 	"github.com/payrun/payrun/internal/testutil"
 )
 
@@ -43,7 +44,7 @@ func TestInvalidFile(t *testing.T) {
 	file := "../../internal/batch/testdata/validate/amounts.csv"
 	out := filepath.Join(t.TempDir(), "errors.csv")
 	code, stdout, stderr := run(t, "--validate", file, "--errors-csv", out)
-	require.Equal(t, 2, code)
+	require.Equal(t, 3, code)
 	require.Empty(t, stdout)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	require.Equal(t, file+`:4: amount: "1500.555" has more than 2 decimal places`, lines[0])
@@ -56,7 +57,7 @@ func TestInvalidFile(t *testing.T) {
 
 	// --json: the same errors for programs, nothing on stderr.
 	code, stdout, stderr = run(t, "--validate", "--json", file)
-	require.Equal(t, 2, code)
+	require.Equal(t, 3, code)
 	require.Empty(t, stderr)
 	var res struct {
 		Status     string `json:"status"`
@@ -86,56 +87,81 @@ func TestErrorsCSVNotWrittenForValidFile(t *testing.T) {
 
 func TestCannotRun(t *testing.T) {
 	dir := t.TempDir()
+	keys := testKeys(t)
 	tests := []struct {
 		name string
 		args []string
 		want string
+		code int
 	}{
-		{"no file", []string{"--validate"}, "ingest: give exactly one FILE"},
-		{"missing file", []string{"--validate", filepath.Join(dir, "nope.csv")}, "no such file"},
-		{"bad flag", []string{"--frobnicate", sample}, "flag provided but not defined"},
-		{"bad schedule", []string{"--schedule-at", "tomorrow", sample}, "--schedule-at: schedule \"tomorrow\" is not an RFC 3339 time"},
-		{"bad max amount", []string{"--max-amount", "lots", sample}, `--max-amount "lots"`},
-		{"no key", []string{"--data-key", filepath.Join(dir, "data.key"), sample},
-			"no data key at " + filepath.Join(dir, "data.key") + ": set $PAYRUN_DATA_KEY, point --data-key at the key file, or add --create-key"},
-		{"nats unreachable", []string{"--data-key", filepath.Join(dir, "k"), "--create-key", "--nats-url", "nats://127.0.0.1:1", sample},
-			"ingest: cannot reach NATS at nats://127.0.0.1:1"},
+		{"no file", []string{"--validate"}, "ingest: give exactly one FILE", 2},
+		{"two files", []string{"--validate", sample, sample}, "ingest: give exactly one FILE", 2},
+		{"missing file", []string{"--validate", filepath.Join(dir, "nope.csv")}, "no such file", 1},
+		{"bad flag", []string{"--frobnicate", sample}, "flag provided but not defined", 2},
+		{"bad progress", []string{"--progress", "sometimes", sample}, `ingest: --progress "sometimes": use auto, always or never`, 2},
+		{"bad schedule", []string{"--schedule-at", "tomorrow", sample}, "--schedule-at: schedule \"tomorrow\" is not an RFC 3339 time", 2},
+		{"bad max amount", []string{"--max-amount", "lots", sample}, `--max-amount "lots"`, 2},
+		{"no public key", []string{"--card-public-key", filepath.Join(dir, "card.pub"), "--upload-key", filepath.Join(keys, "upload.key"), sample},
+			"ingest: card public keys: open " + filepath.Join(dir, "card.pub") + ": no such file or directory; copy card.pub and upload.key from where the keys were made (payrun keys init), or point --card-public-key and --upload-key at them", 1},
+		{"no upload key", []string{"--card-public-key", filepath.Join(keys, "card.pub"), "--upload-key", filepath.Join(dir, "upload.key"), sample},
+			"ingest: upload keys: open " + filepath.Join(dir, "upload.key") + ": no such file or directory", 1},
+		{"keys swapped", []string{"--card-public-key", filepath.Join(keys, "upload.key"), "--upload-key", filepath.Join(keys, "card.pub"), sample},
+			`ingest: card public keys ` + filepath.Join(keys, "upload.key") + `: PEM block 1 is "PAYRUN ROW DIGEST KEY", want "PAYRUN CARD PUBLIC KEY"`, 1},
+		{"nats unreachable", []string{"--card-public-key", filepath.Join(keys, "card.pub"), "--upload-key", filepath.Join(keys, "upload.key"), "--nats-url", "nats://127.0.0.1:1", sample},
+			"ingest: cannot reach NATS at nats://127.0.0.1:1", 1},
 	}
-	t.Setenv("PAYRUN_DATA_KEY", "")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := run(t, tt.args...)
-			require.Equal(t, 1, code, stderr)
+			require.Equal(t, tt.code, code, stderr)
 			require.Contains(t, stderr, tt.want)
 		})
 	}
 }
 
+func TestHelpAndVersion(t *testing.T) {
+	code, stdout, stderr := run(t, "-h")
+	require.Equal(t, 0, code)
+	require.Empty(t, stdout)
+	require.Contains(t, stderr, "usage: ingest [flags] FILE")
+	code, stdout, _ = run(t, "--version")
+	require.Equal(t, 0, code)
+	require.True(t, strings.HasPrefix(stdout, "ingest "), stdout)
+}
+
+// testKeys makes a folder with the upload side's key files only: card.pub
+// and upload.key, no private key (ingest seals, it never opens).
+func testKeys(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	_, err := secret.EnsureKeys(dir)
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(filepath.Join(dir, "card.key"), filepath.Join(t.TempDir(), "card.key")))
+	return dir
+}
+
 func TestPublish(t *testing.T) {
 	e := testutil.NATS(t)
-	t.Setenv("PAYRUN_DATA_KEY", "")
-	key := filepath.Join(t.TempDir(), "data.key")
-	args := []string{"--nats-url", e.URL(), "--data-key", key, "--create-key", "--name", "November",
-		"--schedule-at", "2026-12-25T09:00:00+03:00", "--require-approval", "--expect-count", "23", sample}
+	keys := testKeys(t)
+	key := []string{"--card-public-key", filepath.Join(keys, "card.pub"), "--upload-key", filepath.Join(keys, "upload.key")}
+	args := append(append([]string{"--nats-url", e.URL()}, key...), "--name", "November",
+		"--schedule-at", "2026-12-25T09:00:00+03:00", "--require-approval", "--expect-count", "23", sample)
 
 	code, stdout, stderr := run(t, args...)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "batch:    bb4963472404661e1edc1\n")
 	require.Contains(t, stdout, "name:     November\nschedule: 2026-12-25T09:00:00+03:00\napproval: required\n")
 	require.True(t, strings.HasSuffix(stdout, "status:   published 23 rows and sealed the batch\n"), stdout)
-	info, err := os.Stat(key)
-	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 
 	// Again: recognised, nothing published.
-	code, stdout, stderr = run(t, "--nats-url", e.URL(), "--data-key", key, sample)
+	code, stdout, stderr = run(t, append(append([]string{"--nats-url", e.URL()}, key...), sample)...)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "status:   already ingested at ")
 	require.Contains(t, stdout, "; nothing published\n")
 	require.Contains(t, stdout, "name:     November\n", "the existing batch's options")
 
 	// A control total on a file in several currencies is a file error.
-	code, _, stderr = run(t, "--nats-url", e.URL(), "--data-key", key, "--expect-total", "10", sample)
-	require.Equal(t, 2, code)
+	code, _, stderr = run(t, append(append([]string{"--nats-url", e.URL()}, key...), "--expect-total", "10", sample)...)
+	require.Equal(t, 3, code)
 	require.Contains(t, stderr, sample+": a control total needs a file in one currency; this file has KGS, RUB, TRY, USD\n")
 }

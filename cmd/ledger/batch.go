@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -34,16 +33,16 @@ func (c *batchCommand) Run(ctx context.Context, args []string) error {
 	reason := fs.String("reason", "", "why (shown in the report)")
 	by := fs.String("by", os.Getenv("USER"), "who asks")
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
 	if *batch == "" {
 		fs.Usage()
-		return errors.New("--batch is required")
+		return cli.Usagef("--batch is required")
 	}
 	if c.name == "cancel" && *reason == "" {
 		fs.Usage()
-		return errors.New("--reason is required")
+		return cli.Usagef("--reason is required")
 	}
 	nc, err := queue.Connect(*url, "payrun-ledger-"+c.name)
 	if err != nil {

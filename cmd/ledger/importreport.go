@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -47,12 +46,12 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var logs cli.LogFlags
 	logs.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return errors.New("name one report: a file, an http(s) URL or - for standard input")
+		return cli.Usagef("name one report: a file, an http(s) URL or - for standard input")
 	}
 	rc, source, err := openReport(ctx, fs.Arg(0))
 	if err != nil {

@@ -11,11 +11,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/payrun/payrun/internal/cli"
 )
 
 // command is one subcommand.
@@ -26,13 +27,9 @@ type command interface {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "ledger:", err)
-		}
-		os.Exit(1)
-	}
+	err := run(ctx, os.Args[1:])
+	stop()
+	cli.Exit("ledger", err)
 }
 
 func run(ctx context.Context, args []string) error {
@@ -44,17 +41,21 @@ func run(ctx context.Context, args []string) error {
 		"report":        &reportCommand{},
 		"import-report": &importReportCommand{},
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage()
-		if len(args) == 0 {
-			return flag.ErrHelp
-		}
+		return &cli.UsageError{Err: errors.New("no command"), Reported: true}
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage()
 		return nil
+	case "version", "-version", "--version":
+		return cli.ErrVersion
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
 		usage()
-		return fmt.Errorf("unknown command %q", args[0])
+		return cli.Usagef("unknown command %q", args[0])
 	}
 	return cmd.Run(ctx, args[1:])
 }
@@ -71,6 +72,6 @@ Usage:
 	ledger report  --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]
 	ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... FILE|URL|-
 
-Run "ledger COMMAND -h" for a command's flags.
+Run "ledger COMMAND -h" for a command's flags; "ledger --version" prints the build.
 `)
 }

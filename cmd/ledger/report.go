@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/report"
 )
@@ -34,12 +35,12 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	batch := fs.String("batch", "", "batch `id`")
 	format := fs.String("format", "", "csv, json or xlsx (default: from --out's extension, else csv)")
 	out := fs.String("out", "", "write to this `file` (default: standard output)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *batch == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return errors.New("--batch is required (and nothing else)")
+		return cli.Usagef("--batch is required (and nothing else)")
 	}
 	if *format == "" {
 		*format = report.FormatCSV
@@ -48,7 +49,7 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	if !slices.Contains(report.Formats, *format) {
-		return fmt.Errorf("--format %q: want csv, json or xlsx", *format)
+		return cli.Usagef("--format %q: want csv, json or xlsx", *format)
 	}
 	stdout := c.stdout
 	if stdout == nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/payrun/payrun/internal/cli"
@@ -30,7 +31,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	logs.Register(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9101)")
 	httpAddr := fs.String("http", "", "serve batches and report downloads (GET /batches, /batches/{id}/report.csv|.xlsx|.json) on this `address` (e.g. 127.0.0.1:8132)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
 	log, err := logs.Logger(os.Stderr)
@@ -39,6 +40,11 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	cfg.Logger = log
 
+	// The database's folder is made when missing (a fresh host's state
+	// directory); its files are the ledger's alone.
+	if err := os.MkdirAll(filepath.Dir(*dbPath), 0o700); err != nil {
+		return fmt.Errorf("ledger database folder: %w", err)
+	}
 	db, err := ledger.Open(*dbPath)
 	if err != nil {
 		return err
@@ -94,15 +100,15 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 // their help) are the ones `payrun up` and every other caller get.
 func configFlags(fs *flag.FlagSet) *ledger.Config {
 	cfg := ledger.DefaultConfig()
-	fs.DurationVar(&cfg.StuckAfter, "stuck-after", cfg.StuckAfter, "re-enqueue a row that did not move before the bank for this `long`")
-	fs.DurationVar(&cfg.PollAfter, "poll-after", cfg.PollAfter, "poll session/status for a row whose webhook is this `late`")
-	fs.DurationVar(&cfg.PollMax, "poll-max", cfg.PollMax, "longest `interval` between polls of one row")
-	fs.DurationVar(&cfg.DoubtDeadline, "doubt-deadline", cfg.DoubtDeadline, "open an exception for a row in doubt this `long`")
-	fs.DurationVar(&cfg.StallAfter, "stall-after", cfg.StallAfter, "open an exception for a row waiting at the bank this `long` without a final word")
-	fs.DurationVar(&cfg.ReleaseInterval, "release-interval", cfg.ReleaseInterval, "how `often` due batches are looked for")
-	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", cfg.SweepInterval, "how `often` the sweeper runs")
-	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", cfg.FXToleranceBps, "FX rate tolerance at the gate, in `basis points`")
-	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", cfg.CommissionToleranceBps, "commission tolerance at the gate, in `basis points`")
-	fs.IntVar(&cfg.Streams.Replicas, "replicas", cfg.Streams.Replicas, "JetStream stream `replicas` (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
+	fs.DurationVar(&cfg.StuckAfter, "stuck-after", cfg.StuckAfter, "re-enqueue a row that did not move before the bank for this long")
+	fs.DurationVar(&cfg.PollAfter, "poll-after", cfg.PollAfter, "poll session/status for a row whose webhook is this late")
+	fs.DurationVar(&cfg.PollMax, "poll-max", cfg.PollMax, "longest interval between polls of one row")
+	fs.DurationVar(&cfg.DoubtDeadline, "doubt-deadline", cfg.DoubtDeadline, "open an exception for a row in doubt this long")
+	fs.DurationVar(&cfg.StallAfter, "stall-after", cfg.StallAfter, "open an exception for a row waiting at the bank this long without a final word")
+	fs.DurationVar(&cfg.ReleaseInterval, "release-interval", cfg.ReleaseInterval, "how often due batches are looked for")
+	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", cfg.SweepInterval, "how often the sweeper runs")
+	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", cfg.FXToleranceBps, "FX rate tolerance at the gate, in basis points")
+	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", cfg.CommissionToleranceBps, "commission tolerance at the gate, in basis points")
+	fs.IntVar(&cfg.Streams.Replicas, "replicas", cfg.Streams.Replicas, "JetStream stream replicas (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
 	return &cfg
 }

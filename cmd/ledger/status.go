@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
@@ -37,7 +38,7 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 	batch := fs.String("batch", "", "only this batch `id`")
 	limit := fs.Int("limit", 50, "at most this many batches")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
 	stdout := c.stdout

@@ -40,7 +40,7 @@ type systemFlags struct {
 }
 
 func (f *systemFlags) register(fs *flag.FlagSet, defaultData string) {
-	fs.StringVar(&f.data, "data", defaultData, "data `folder` (JetStream store, ledger.db, data.key, reports)")
+	fs.StringVar(&f.data, "data", defaultData, "data `folder` (JetStream store, ledger.db, the card keys, reports)")
 	fs.StringVar(&f.keys, "keys", "samples/keys", "`folder` with the sandbox-only key pairs (partner and bank)")
 	f.logs.Register(fs)
 	proc := processor.DefaultConfig()
@@ -70,12 +70,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f systemFlags
 	f.register(fs, "payrun-data")
 	file := fs.String("file", "samples/payroll.csv", "payout `file` to pay")
-	timeout := fs.Duration("timeout", 3*time.Minute, "give up when the batch is not finished after this `long`")
-	if err := fs.Parse(args); err != nil {
+	timeout := fs.Duration("timeout", 3*time.Minute, "give up when the batch is not finished after this `duration`")
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	// Every demo run gets a fresh folder: nothing earlier is touched.
 	dir := filepath.Join(f.data, "demo-"+time.Now().Format("20060102-150405"))

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/hookrelay"
 )
 
@@ -20,12 +21,10 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` of people's endpoints: uploads, reports, /metrics")
 	webhookListen := fs.String("webhook-listen", "127.0.0.1:8081", "`address` of the bank's endpoints, a listener of their own: "+hookrelay.Path+", /healthz, /readyz")
 	bankListen := fs.String("sandbox-listen", "127.0.0.1:8131", "`address` of the embedded Bank 131 sandbox")
+	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "`address` of the embedded NATS server (port 0: any free port)")
 	fs.BoolVar(&f.auto3DS, "auto-3ds", false, "let the sandbox complete 3-D Secure without anyone opening the link")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
@@ -35,13 +34,15 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer closeLog()
-	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, WebhookListen: *webhookListen,
+	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, NATSListen: *natsListen, WebhookListen: *webhookListen,
 		SandboxListen: *bankListen, AutoThreeDS: f.auto3DS,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, `payrun is up (data in %[2]s). Stop with Ctrl-C.
+
+  NATS            %[4]s   (ingest --nats-url %[4]s FILE)
 
   upload a file   curl -F file=@samples/payroll.csv %[1]s/batches
   validate only   curl -F file=@samples/payroll.csv %[1]s/batches/validate
@@ -51,8 +52,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   exceptions      curl %[1]s/exceptions
   metrics         curl %[1]s/metrics
   bank sandbox    %[3]s/sandbox/payouts
-  bank webhooks   %[4]s%[5]s (a listener of its own)
-`, a.URL, f.data, a.BankURL, a.WebhookURL, hookrelay.Path)
+  bank webhooks   %[5]s%[6]s (a listener of its own)
+`, a.URL, f.data, a.BankURL, a.NATS.URL(), a.WebhookURL, hookrelay.Path)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: finishing the work in flight")
 	return a.Close()

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/payrun/payrun/internal/cli"
-	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/processor"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
@@ -25,14 +27,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	bank.Register(fs, "", "for every flow")
 	cardBank.Register(fs, "card-", "for card-number payouts (PCI DSS)")
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
-	dataKey := fs.String("data-key", secret.DefaultKeyFile, "data key `file` that opens sealed card numbers ($"+secret.EnvKey+" takes precedence)")
+	cardKey := fs.String("card-key", filepath.Join(secret.DefaultDir, secret.CardKeyFile), "card private keys `file` (PEM) that open card numbers (README \"Keys\")")
+	dataKey := fs.String("data-key", "", "the shared data key `file` of an earlier payrun (64 hex characters), only to open card numbers sealed with it")
+	noCardRows := fs.Bool("no-card-rows", false, "start without card keys: no batch has rows paid by card number (a card row is handed back)")
 	cfg := configFlags(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9102)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.NoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	log, err := logs.Logger(stderr)
 	if err != nil {
@@ -45,11 +46,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if cfg.CardBank, err = cardBank.Client(&bank, log); err != nil {
 		return err
 	}
-	key, err := secret.LoadKey(*dataKey, false)
-	if err != nil {
-		log.Warn("no data key: rows paid by card number will fail", logkey.Error, err)
-	} else if cfg.Sealer, err = secret.NewSealer(key); err != nil {
+	if cfg.Opener, err = opener(fs, *cardKey, *dataKey, *noCardRows); err != nil {
 		return err
+	}
+	if cfg.Opener == nil {
+		log.Warn("no card keys (--no-card-rows): rows paid by card number are handed back to other processors")
+	} else {
+		log.Info("card keys loaded", "key_ids", cfg.Opener.KeyIDs(), "legacy_data_key", cfg.Opener.Legacy())
 	}
 	if _, err := cli.ServeMetrics(ctx, *metricsAddr, log); err != nil {
 		return err
@@ -73,6 +76,34 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// opener reads the card keys (and the legacy data key, when given), or
+// none with --no-card-rows. A processor without its card keys refuses to
+// start: every card row would wait for another processor.
+func opener(fs *flag.FlagSet, cardKey, dataKey string, noCardRows bool) (*secret.Opener, error) {
+	if noCardRows {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["card-key"] || set["data-key"] {
+			return nil, cli.Usagef("--no-card-rows starts without card keys: give it without --card-key and --data-key")
+		}
+		return nil, nil
+	}
+	keys, err := secret.ReadCardKeys(cardKey)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w; a processor needs the card keys to pay rows paid by card number (make them with payrun keys init), or --no-card-rows when no batch has such rows", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var legacy []byte
+	if dataKey != "" {
+		if legacy, err = secret.LoadLegacyKey(dataKey); err != nil {
+			return nil, err
+		}
+	}
+	return secret.NewOpener(keys, legacy)
+}
+
 // configFlags adds the processor's tunables to fs and returns the config
 // they fill. It starts as processor.DefaultConfig(), so the flags'
 // defaults (and their help) are the processor's one set.
@@ -84,7 +115,7 @@ func configFlags(fs *flag.FlagSet) *processor.Config {
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "jobs and webhooks worked on at once (each)")
 	fs.StringVar(&cfg.Worker, "worker", cfg.Worker, "this processor's name in the ledger (default host-pid)")
 	fs.IntVar(&cfg.MaxDeliver, "max-deliver", cfg.MaxDeliver, "deliveries of a job or webhook before it becomes a dead letter")
-	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "redeliver a message whose processor went silent this `long`")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, wait this `long` for the work in flight")
+	fs.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "redeliver a message whose processor went silent this long")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM, wait this long for the work in flight")
 	return &cfg
 }

@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,7 +42,9 @@ import (
 
 // Config configures the all-in-one system.
 type Config struct {
-	// Dir is the data folder: nats/ (JetStream), ledger.db, data.key.
+	// Dir is the data folder: nats/ (JetStream), ledger.db, and the key
+	// files (card.key, card.pub, upload.key: made on the first run; a
+	// data.key of an earlier payrun is read to open what it sealed).
 	Dir string
 	// Listen is the address of people's HTTP endpoints (uploads, reports,
 	// metrics). Default 127.0.0.1:0 (any free port).
@@ -52,6 +56,9 @@ type Config struct {
 	// PublicURL is how the bank reaches WebhookListen; default
 	// http://<bound address>.
 	PublicURL string
+	// NATSListen is the embedded nats-server's client address
+	// (host:port). Default 127.0.0.1:0 (any free port).
+	NATSListen string
 
 	// Bank: when BankURL is empty the embedded sandbox is started and used
 	// with the sandbox-only keys in KeysDir.
@@ -92,7 +99,8 @@ type App struct {
 	DB         *ledger.DB
 	Ledger     *ledger.Service
 	Sandbox    *sandbox.Server // nil with a real bank
-	Sealer     *secret.Sealer
+	Sealer     *secret.Sealer  // the upload side's keys
+	Opener     *secret.Opener  // the processor's
 	Proc       *processor.Processor
 	URL        string // people's HTTP endpoints: uploads, reports, metrics
 	WebhookURL string // the bank's: webhooks (hookrelay.Path), health
@@ -107,7 +115,7 @@ type App struct {
 }
 
 // Start starts every component and returns when they accept work.
-func Start(ctx context.Context, cfg Config) (a *App, err error) {
+func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("app: no data folder")
 	}
@@ -132,7 +140,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if cfg.Ledger.Logger == nil {
 		cfg.Ledger.Logger = cfg.Logger
 	}
-	a = &App{cfg: cfg, log: cfg.Logger}
+	// a stays set when Start fails, so what did start is closed (the
+	// results are nil then).
+	a := &App{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			a.Close()
@@ -142,14 +152,21 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, fmt.Errorf("app: data folder: %w", err)
 	}
 
-	key, err := secret.LoadKey(filepath.Join(cfg.Dir, "data.key"), true)
-	if err != nil {
+	if err := a.loadKeys(); err != nil {
 		return nil, err
 	}
-	if a.Sealer, err = secret.NewSealer(key); err != nil {
-		return nil, err
+	natsOpts := natsserver.Options{Dir: filepath.Join(cfg.Dir, "nats")}
+	if cfg.NATSListen != "" {
+		host, port, err := net.SplitHostPort(cfg.NATSListen)
+		if err != nil {
+			return nil, fmt.Errorf("app: NATS listen address %q: want host:port", cfg.NATSListen)
+		}
+		if natsOpts.Port, err = strconv.Atoi(port); err != nil || natsOpts.Port < 0 || natsOpts.Port > 65535 {
+			return nil, fmt.Errorf("app: NATS listen address %q: port is not a number from 0 to 65535", cfg.NATSListen)
+		}
+		natsOpts.Host = host
 	}
-	if a.NATS, err = natsserver.Start(natsserver.Options{Dir: filepath.Join(cfg.Dir, "nats")}); err != nil {
+	if a.NATS, err = natsserver.Start(natsOpts); err != nil {
 		return nil, err
 	}
 	if a.Conn, err = queue.Connect(a.NATS.URL(), "payrun"); err != nil {
@@ -220,6 +237,31 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	return a, nil
 }
 
+// loadKeys makes the data folder's key files on the first run and reads
+// them: the upload side's (card.pub, upload.key) and the processor's
+// (card.key, and data.key when an earlier payrun left one).
+func (a *App) loadKeys() error {
+	dir := a.cfg.Dir
+	made, err := secret.EnsureKeys(dir)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	if len(made) > 0 {
+		a.log.Info("made the card keys", "files", made)
+	}
+	if a.Sealer, err = secret.LoadSealer(filepath.Join(dir, secret.CardPublicFile), filepath.Join(dir, secret.UploadKeyFile)); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	legacy := filepath.Join(dir, secret.LegacyKeyFile)
+	if _, err := os.Stat(legacy); err != nil {
+		legacy = ""
+	}
+	if a.Opener, err = secret.LoadOpener(filepath.Join(dir, secret.CardKeyFile), legacy); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	return nil
+}
+
 func (a *App) startSandbox(webhookURL string) error {
 	cfg := a.cfg
 	pub, err := bank131.ReadPublicKey(filepath.Join(cfg.KeysDir, "partner_public.pem"))
@@ -285,7 +327,7 @@ func (a *App) startProcessor(ctx context.Context) error {
 	if flow == "" && card == nil {
 		flow = processor.CardTwoStep
 	}
-	p, err := processor.New(processor.Config{Conn: a.Conn, Bank: main, CardBank: card, CardFlow: flow, Sealer: a.Sealer,
+	p, err := processor.New(processor.Config{Conn: a.Conn, Bank: main, CardBank: card, CardFlow: flow, Opener: a.Opener,
 		Rate: cfg.Rate, Burst: cfg.Burst, Concurrency: cfg.Concurrency, Worker: "embedded",
 		AckWait: 10 * time.Second, Logger: a.log.With(logkey.Component, "processor")})
 	if err != nil {

@@ -39,12 +39,44 @@ func LoadPrivateKey(pemBytes []byte) (*rsa.PrivateKey, error) {
 }
 
 // LoadPublicKey reads an RSA public key from PEM, in PKIX
-// ("PUBLIC KEY", SubjectPublicKeyInfo) or PKCS#1 ("RSA PUBLIC KEY") form.
+// ("PUBLIC KEY", SubjectPublicKeyInfo) or PKCS#1 ("RSA PUBLIC KEY") form:
+// the first block (LoadPublicKeys reads them all).
 func LoadPublicKey(pemBytes []byte) (*rsa.PublicKey, error) {
 	block, err := decodePEM(pemBytes)
 	if err != nil {
 		return nil, err
 	}
+	return parsePublicKey(block)
+}
+
+// LoadPublicKeys reads every PEM block of pemBytes as an RSA public key
+// (PKIX or PKCS#1), in order. The bank's webhook key file holds the old
+// and the new key during a rotation; text around the blocks (a comment
+// line) is ignored.
+func LoadPublicKeys(pemBytes []byte) ([]*rsa.PublicKey, error) {
+	var keys []*rsa.PublicKey
+	for rest := pemBytes; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if len(block.Headers) > 0 {
+			return nil, fmt.Errorf("PEM block %d: encrypted or annotated PEM keys are not supported", len(keys)+1)
+		}
+		k, err := parsePublicKey(block)
+		if err != nil {
+			return nil, fmt.Errorf("PEM block %d: %w", len(keys)+1, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no PEM block found")
+	}
+	return keys, nil
+}
+
+func parsePublicKey(block *pem.Block) (*rsa.PublicKey, error) {
 	if k, err := x509.ParsePKIXPublicKey(block.Bytes); err == nil {
 		rk, ok := k.(*rsa.PublicKey)
 		if !ok {
@@ -128,14 +160,19 @@ func NewVerifier(keys ...*rsa.PublicKey) (*Verifier, error) {
 	return &Verifier{keys: keys}, nil
 }
 
-// NewVerifierPEM returns a Verifier for a PEM-encoded public key.
+// NewVerifierPEM returns a Verifier for every PEM-encoded public key in
+// pemBytes: while the bank rotates its key the file holds the old and the
+// new one, and a webhook signed with either is accepted.
 func NewVerifierPEM(pemBytes []byte) (*Verifier, error) {
-	k, err := LoadPublicKey(pemBytes)
+	keys, err := LoadPublicKeys(pemBytes)
 	if err != nil {
 		return nil, fmt.Errorf("load bank public key: %w", err)
 	}
-	return NewVerifier(k)
+	return NewVerifier(keys...)
 }
+
+// Keys is how many public keys the Verifier accepts signatures of.
+func (v *Verifier) Keys() int { return len(v.keys) }
 
 // Verify checks sig (the X-PARTNER-SIGN header) over the raw body bytes. The
 // error wraps ErrBadSignature when no key verifies it.

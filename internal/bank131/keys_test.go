@@ -126,3 +126,39 @@ func TestNewVerifierPEM(t *testing.T) {
 	_, err = NewVerifier()
 	require.Error(t, err)
 }
+
+// TestVerifierPEMRotation: a key file with the old and the new bank key
+// accepts a webhook signed with either; with the old key removed, a
+// webhook signed with it is refused.
+func TestVerifierPEMRotation(t *testing.T) {
+	oldPriv, err := LoadPrivateKey(readFile(t, "keys/bank_private.pem"))
+	require.NoError(t, err)
+	newPriv, err := LoadPrivateKey(readFile(t, "keys/other_private.pem"))
+	require.NoError(t, err)
+	body := []byte(`{"type":"payment_finished","session":{"id":"ps_1"}}`)
+	oldSig, err := Sign(oldPriv, body)
+	require.NoError(t, err)
+	newSig, err := Sign(newPriv, body)
+	require.NoError(t, err)
+
+	both := append(append([]byte("# the bank's webhook keys: the old one until the rotation is over\n"),
+		readFile(t, "keys/bank_public.pem")...), readFile(t, "keys/other_public.pem")...)
+	v, err := NewVerifierPEM(both)
+	require.NoError(t, err)
+	require.Equal(t, 2, v.Keys())
+	require.NoError(t, v.Verify(body, oldSig), "signed with the old key")
+	require.NoError(t, v.Verify(body, newSig), "signed with the new key")
+	require.ErrorIs(t, v.Verify(append(body, ' '), newSig), ErrBadSignature)
+
+	onlyNew, err := NewVerifierPEM(readFile(t, "keys/other_public.pem"))
+	require.NoError(t, err)
+	require.Equal(t, 1, onlyNew.Keys())
+	require.NoError(t, onlyNew.Verify(body, newSig))
+	require.ErrorIs(t, onlyNew.Verify(body, oldSig), ErrBadSignature, "the old key was removed")
+
+	// A bad second block names itself; a private key is not a public one.
+	_, err = NewVerifierPEM(append(readFile(t, "keys/bank_public.pem"), readFile(t, "keys/partner_pkcs1.pem")...))
+	require.ErrorContains(t, err, "PEM block 2: parse public key")
+	_, err = NewVerifierPEM([]byte("no keys here"))
+	require.ErrorContains(t, err, "no PEM block found")
+}

@@ -33,9 +33,14 @@ func (l *LogFlags) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&l.Verbose, "v", false, "log debug lines")
 }
 
-// Logger returns the logger the flags ask for, writing to w.
+// Logger returns the logger the flags ask for, writing to w. An unknown
+// format is a usage error.
 func (l *LogFlags) Logger(w io.Writer) (*slog.Logger, error) {
-	return NewLogger(w, l.Format, l.Verbose)
+	log, err := NewLogger(w, l.Format, l.Verbose)
+	if err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("--log-format: %w", err)}
+	}
+	return log, nil
 }
 
 // NewLogger returns a slog logger: format is auto, text or json; auto means

@@ -20,7 +20,7 @@ import (
 func newTestServer(t *testing.T, maxUpload int64) (*httptest.Server, *env, string) {
 	e := startJS(t)
 	tmp := t.TempDir()
-	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow},
+	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t), Batch: batch.Options{Now: testNow},
 		MaxUpload: maxUpload, TempDir: tmp, Logger: testutil.QuietLogger()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

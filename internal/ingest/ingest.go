@@ -58,7 +58,8 @@ type Options struct {
 	ScheduleAt *time.Time
 	// RequireApproval holds the batch until an operator approves it.
 	RequireApproval bool
-	// Sealer seals card numbers; required to publish.
+	// Sealer seals card numbers to the processors' public key and digests
+	// rows with the upload keys; required to publish.
 	Sealer *secret.Sealer
 	// Progress, if set, is called a few times a second from another
 	// goroutine, and once at the end of each phase.
@@ -241,7 +242,7 @@ func Ingest(ctx context.Context, js jetstream.JetStream, path string, opts Optio
 // opts.FileName.
 func IngestSource(ctx context.Context, js jetstream.JetStream, src Source, opts Options) (*Result, error) {
 	if opts.Sealer == nil {
-		return nil, errors.New("ingest: no data key to seal card numbers")
+		return nil, errors.New("ingest: no card public key and upload keys to seal card numbers")
 	}
 	res, err := CheckSource(src, opts)
 	if err != nil {
@@ -273,7 +274,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 // PublishSource is Publish of a Source.
 func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, checked *Result, opts Options) (*Result, error) {
 	if opts.Sealer == nil {
-		return nil, errors.New("ingest: no data key to seal card numbers")
+		return nil, errors.New("ingest: no card public key and upload keys to seal card numbers")
 	}
 	if checked.Status != StatusValid {
 		return nil, fmt.Errorf("ingest: publish a file whose check status is %q", checked.Status)
@@ -317,16 +318,16 @@ func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, chec
 		now = opts.Now
 	}
 	m := &payout.Manifest{
-		Batch:           res.Batch,
-		Name:            opts.Name,
-		FileName:        res.FileName,
-		FileSHA256:      res.FileSHA256,
-		Rows:            res.Rows,
-		Totals:          res.Totals,
-		RowsSHA256:      rowsDigest,
-		ScheduleAt:      opts.ScheduleAt,
-		RequireApproval: opts.RequireApproval,
-		CreatedAt:       now().UTC(),
+		Batch:            res.Batch,
+		Name:             opts.Name,
+		FileName:         res.FileName,
+		FileSHA256:       res.FileSHA256,
+		Rows:             res.Rows,
+		Totals:           res.Totals,
+		RowDigestsSHA256: rowsDigest,
+		ScheduleAt:       opts.ScheduleAt,
+		RequireApproval:  opts.RequireApproval,
+		CreatedAt:        now().UTC(),
 	}
 	sealed, err := publishManifest(ctx, js, stream, m)
 	if err != nil {
@@ -397,10 +398,44 @@ func storedManifest(ctx context.Context, stream jetstream.Stream, batchID string
 	return m, msg.Header, nil
 }
 
+// storedRow is what an earlier upload stored for a row, as a new upload
+// compares it.
+type storedRow struct {
+	// identity is the row's keyed digest, or for a message without one
+	// (stored before public-key sealing) the SHA-256 of the message: what
+	// the ledger compares and the manifest's row digests cover.
+	identity [32]byte
+	keyed    bool
+	// blank, for a message without a keyed digest, is the SHA-256 of the
+	// row without its sealed card number (intake.AppendDigestInput with no
+	// number): the part a new upload can compare.
+	blank [32]byte
+}
+
+// readStoredRow reads a stored row message.
+func readStoredRow(data []byte) (storedRow, error) {
+	m, err := intake.DecodeRow(data)
+	if err != nil {
+		return storedRow{}, err
+	}
+	if m.Digest != "" {
+		raw, err := hex.DecodeString(m.Digest)
+		if err != nil || len(raw) != sha256.Size {
+			return storedRow{}, fmt.Errorf("row %d: digest %q is not 64 hex characters", m.Index, m.Digest)
+		}
+		return storedRow{identity: [32]byte(raw), keyed: true}, nil
+	}
+	r := m.Row
+	if r.Meta, err = intake.DecodeMeta(m.Meta); err != nil {
+		return storedRow{}, err
+	}
+	return storedRow{identity: sha256.Sum256(data), blank: sha256.Sum256(intake.AppendDigestInput(nil, &r, ""))}, nil
+}
+
 // storedRows finds the rows an earlier, unfinished upload of the same
-// batch stored, with the SHA-256 of each row's message. Usually there are
-// none and it costs one stream info request.
-func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (map[int][32]byte, error) {
+// batch stored. Usually there are none and it costs one stream info
+// request.
+func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (map[int]storedRow, error) {
 	subject := queue.IntakeRowSubject(batchID)
 	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
 	if err != nil {
@@ -414,7 +449,7 @@ func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (m
 	if err != nil {
 		return nil, fmt.Errorf("read stored rows of %s: %w", batchID, err)
 	}
-	stored := make(map[int][32]byte, n)
+	stored := make(map[int]storedRow, n)
 	var seen uint64
 	for seen < n {
 		batch, err := cons.Fetch(int(min(n-seen, 1000)), jetstream.FetchMaxWait(2*time.Second))
@@ -429,7 +464,9 @@ func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (m
 			if err != nil {
 				return nil, fmt.Errorf("stored row of %s without a row number", batchID)
 			}
-			stored[row] = sha256.Sum256(msg.Data())
+			if stored[row], err = readStoredRow(msg.Data()); err != nil {
+				return nil, fmt.Errorf("stored row %d of %s: %w", row, batchID, err)
+			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
 			return nil, fmt.Errorf("read stored rows of %s: %w", batchID, err)
@@ -447,7 +484,7 @@ type publisher struct {
 	js        jetstream.JetStream
 	batch     string
 	window    int
-	stored    map[int][32]byte
+	stored    map[int]storedRow
 	log       *slog.Logger
 	ring      []jetstream.PubAckFuture
 	head, n   int
@@ -456,9 +493,11 @@ type publisher struct {
 	rows      atomic.Int64
 }
 
-// publishFile reads the file a second time, publishes every row not yet
-// stored and waits for every acknowledgement. It returns the rows digest
-// (payout.DigestRows over the SHA-256 of every row message, in order).
+// publishFile reads the file a second time, seals its card numbers (one
+// envelope for the upload), publishes every row not yet stored and waits
+// for every acknowledgement. It returns the manifest's row digests
+// (payout.DigestRows over every row's keyed digest, in order; for a row an
+// older upload stored without one, the SHA-256 of its message).
 func (p *publisher) publishFile(ctx context.Context, source Source, res *Result, opts Options) (string, error) {
 	if p.window <= 0 {
 		p.window = DefaultWindow
@@ -477,11 +516,20 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 		defer pr.stop()
 	}
 
+	env, err := opts.Sealer.Begin()
+	if err != nil {
+		return "", err
+	}
 	buf := make([]byte, 0, 2048)
+	var blank []byte       // a stored row of an older upload is compared without its number
 	digest := sha256.New() // DigestRows, incrementally
 	subject := queue.IntakeRowSubject(p.batch)
 	aadPrefix := p.batch + "/"
-	seal := func(pan string, row int) string { return opts.Sealer.Seal(pan, aadPrefix+strconv.Itoa(row)) }
+	var pan string // the card number of the row being read, if it has one
+	seal := func(number string, row int) string {
+		pan = number
+		return env.Seal(number, aadPrefix+strconv.Itoa(row))
+	}
 	bopts := opts.Batch
 	bopts.OnRecord, bopts.OnError, bopts.OnWarning = nil, nil, nil
 
@@ -492,18 +540,26 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 		}
 		count++
 		row.Batch = p.batch
-		buf = intake.AppendRow(buf[:0], row)
-		data := bytes.Clone(buf) // an async publish keeps its message until the ack
-		sum := sha256.Sum256(data)
-		digest.Write(sum[:])
+		number := pan
+		pan = ""
+		var keyed [32]byte
+		buf, keyed, err = rowMessage(buf[:0], env, row, number)
+		if err != nil {
+			return "", err
+		}
 		if prev, ok := p.stored[row.Index]; ok {
-			if prev != sum {
-				return "", fmt.Errorf("batch %s already holds different data for row %d (was it ingested with another data key?)", p.batch, row.Index)
+			same := prev.keyed && prev.identity == keyed ||
+				!prev.keyed && prev.blank == sha256.Sum256(intake.AppendDigestInput(blank[:0], row, ""))
+			if !same {
+				return "", fmt.Errorf("batch %s already holds different data for row %d (was it uploaded with other upload keys?)", p.batch, row.Index)
 			}
+			digest.Write(prev.identity[:])
 			p.skipped++
 			p.rows.Add(1)
 			continue
 		}
+		digest.Write(keyed[:])
+		data := bytes.Clone(buf) // an async publish keeps its message until the ack
 		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
 			jetstream.MsgIDHeader: []string{queue.RowMsgID(p.batch, row.Index)},
 			queue.HeaderBatch:     []string{p.batch},
@@ -525,6 +581,30 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 		return "", fmt.Errorf("payout file changed while it was ingested (sha256 %s, validated %s); the batch was not sealed, upload it again", got, res.FileSHA256)
 	}
 	return hex.EncodeToString(digest.Sum(nil)), nil
+}
+
+// rowMessage completes a row read from the file, whose card number (if
+// any) is number: the card's fingerprint and the row's keyed digest, from
+// the upload's envelope. It appends the row message to buf and returns it
+// with the digest. The row is encoded once: the digest covers its message
+// with the number in place of the sealed value (intake.WriteDigestInput),
+// so the number goes only into the HMAC, never into a buffer.
+func rowMessage(buf []byte, s *secret.Envelope, row *payout.Row, number string) ([]byte, [32]byte, error) {
+	if row.Card != nil {
+		if number == "" {
+			return nil, [32]byte{}, fmt.Errorf("row %d: card row without a sealed number", row.Index)
+		}
+		row.Card.Fingerprint = s.Fingerprint(number)
+	}
+	row.Digest = ""
+	start := len(buf)
+	buf = intake.AppendRow(buf, row)
+	keyed, ok := s.RowDigestFrom(func(w io.Writer) bool { return intake.WriteDigestInput(w, buf[start:], number) })
+	if !ok {
+		return nil, [32]byte{}, fmt.Errorf("row %d: cannot digest its message", row.Index)
+	}
+	row.Digest = hex.EncodeToString(keyed[:])
+	return intake.AppendDigest(buf, row.Digest), keyed, nil
 }
 
 // publish sends msg asynchronously, first waiting for the oldest publish

@@ -32,7 +32,7 @@ const samplePath = "../../samples/payroll.csv"
 // testPANs are the card numbers of the sample files; none may appear in
 // the stream.
 var testPANs = []string{"4242424242424242", "5555555555554444", "2200000000000004", "4111111111111111",
-	"5105105105105100", "4000056655665556"}
+	"5105105105105100", "4000056655665556", "4000000000000028", "4000000000000002"}
 
 func testNow() time.Time { return time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC) }
 
@@ -52,15 +52,38 @@ func startJS(t testing.TB) *env {
 	return &env{js: js, nc: nc, dir: e.Dir, url: e.URL()}
 }
 
-func testSealer(t testing.TB, b byte) *secret.Sealer {
-	s, err := secret.NewSealer(bytes.Repeat([]byte{b}, secret.KeySize))
-	require.NoError(t, err)
-	return s
+// The keys of this package's tests: one card key pair, one set of
+// upload keys, as one deployment has.
+var (
+	keysOnce   sync.Once
+	testKeys   *secret.Sealer
+	testOpener *secret.Opener
+)
+
+func testSealer(t testing.TB) *secret.Sealer {
+	keysOnce.Do(func() { testKeys, testOpener = testutil.Keys(t) })
+	return testKeys
 }
 
 func testOptions(t testing.TB) Options {
-	return Options{Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow}, Now: testNow,
+	return Options{Sealer: testSealer(t), Batch: batch.Options{Now: testNow}, Now: testNow,
 		Logger: testutil.QuietLogger()}
+}
+
+// rowIdentity is what the manifest's row digests cover for a stored row
+// message: its keyed digest, or the SHA-256 of a message without one.
+func rowIdentity(t *testing.T, data []byte) []byte {
+	t.Helper()
+	m, err := intake.DecodeRow(data)
+	require.NoError(t, err)
+	if m.Digest == "" {
+		sum := sha256.Sum256(data)
+		return sum[:]
+	}
+	d, err := hex.DecodeString(m.Digest)
+	require.NoError(t, err)
+	require.Len(t, d, sha256.Size)
+	return d
 }
 
 // streamMsgs returns every message stored in the intake stream, in order.
@@ -121,11 +144,11 @@ func checkBatch(t *testing.T, js jetstream.JetStream, res *Result) {
 		byIndex[row.Index] = d
 	}
 	for i := range rows {
-		sum := sha256.Sum256(byIndex[i+1])
-		digests[i] = sum[:]
+		digests[i] = rowIdentity(t, byIndex[i+1])
 	}
 	m := manifests[0]
-	require.Equal(t, payout.DigestRows(digests), m.RowsSHA256)
+	require.Equal(t, payout.DigestRows(digests), m.RowDigestsSHA256)
+	require.Empty(t, m.RowsSHA256, "the digest of the messages is the old manifests'")
 	require.Equal(t, res.Rows, m.Rows)
 	require.Equal(t, res.FileSHA256, m.FileSHA256)
 	require.True(t, res.Totals.Equal(m.Totals))
@@ -195,7 +218,7 @@ func TestIngestOnce(t *testing.T) {
 	require.Equal(t, StatusExisting, again.Status)
 	require.Equal(t, res.Batch, again.Batch)
 	require.Equal(t, 0, again.Published)
-	require.Equal(t, res.Manifest.RowsSHA256, again.Manifest.RowsSHA256)
+	require.Equal(t, res.Manifest.RowDigestsSHA256, again.Manifest.RowDigestsSHA256)
 	require.Len(t, streamMsgs(t, e.js), 24)
 }
 
@@ -210,7 +233,8 @@ func TestIngestAfterCrash(t *testing.T) {
 	sum := sha256.Sum256(data)
 	id := payout.BatchID(sum[:])
 	publishPrefix(t, e.js, id, data, opts.Sealer, 10)
-	require.Len(t, streamMsgs(t, e.js), 10)
+	stored := streamMsgs(t, e.js)
+	require.Len(t, stored, 10)
 
 	res, err := Ingest(ctx, e.js, samplePath, opts)
 	require.NoError(t, err)
@@ -218,42 +242,155 @@ func TestIngestAfterCrash(t *testing.T) {
 	require.Equal(t, 10, res.AlreadyStored)
 	require.Equal(t, 13, res.Published)
 	checkBatch(t, e.js, res)
+	// The stored rows were kept as they were, card numbers sealed by the
+	// crashed upload: this one sealed its own, to the same key.
+	for i, m := range streamMsgs(t, e.js)[:10] {
+		require.Equal(t, stored[i].Data, m.Data)
+	}
 }
 
-// TestIngestAfterCrashOtherKey refuses to seal a batch whose stored rows
-// were sealed with another data key.
-func TestIngestAfterCrashOtherKey(t *testing.T) {
+// TestIngestAfterCrashOtherKeys refuses to seal a batch whose stored rows
+// were digested with other upload keys: it cannot tell they are the same.
+func TestIngestAfterCrashOtherKeys(t *testing.T) {
 	e := startJS(t)
 	data, err := os.ReadFile(samplePath)
 	require.NoError(t, err)
 	sum := sha256.Sum256(data)
-	publishPrefix(t, e.js, payout.BatchID(sum[:]), data, testSealer(t, 9), 3)
+	other, _ := testutil.Keys(t)
+	publishPrefix(t, e.js, payout.BatchID(sum[:]), data, other, 3)
 
 	_, err = Ingest(context.Background(), e.js, samplePath, testOptions(t))
-	require.ErrorContains(t, err, "already holds different data for row 1")
+	require.ErrorContains(t, err, "already holds different data for row 1 (was it uploaded with other upload keys?)")
 	for _, m := range streamMsgs(t, e.js) {
 		require.NotEqual(t, "manifest", m.Header.Get(queue.HeaderKind))
 	}
 }
 
-// publishPrefix publishes the first n rows the way Ingest does.
-func publishPrefix(t *testing.T, js jetstream.JetStream, id string, data []byte, sealer *secret.Sealer, n int) {
+// TestIngestAfterCrashBeforeUpgrade: an upload that stopped before
+// public-key sealing stored rows without keyed digests, their card numbers
+// sealed with the old shared key. The next upload compares what it can
+// (everything but the sealed number), keeps them, and the manifest covers
+// them by the SHA-256 of their messages, as the ledger recorded them.
+func TestIngestAfterCrashBeforeUpgrade(t *testing.T) {
+	e := startJS(t)
+	ctx := context.Background()
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	sum := sha256.Sum256(data)
+	id := payout.BatchID(sum[:])
+	publishLegacyPrefix(t, e.js, id, data, 8, nil)
+
+	res, err := Ingest(ctx, e.js, samplePath, testOptions(t))
+	require.NoError(t, err)
+	require.Equal(t, StatusCreated, res.Status)
+	require.Equal(t, 8, res.AlreadyStored)
+	checkBatch(t, e.js, res)
+
+	// A stored row whose other fields differ is refused.
+	e2 := startJS(t)
+	publishLegacyPrefix(t, e2.js, id, data, 3, func(r *payout.Row) {
+		if r.Index == 2 {
+			r.Amount.Minor++
+		}
+	})
+	_, err = Ingest(ctx, e2.js, samplePath, testOptions(t))
+	require.ErrorContains(t, err, "already holds different data for row 2")
+}
+
+// TestReingestSealsAnew: the same file ingested into two streams seals its
+// card numbers differently (HPKE is randomized) but digests every row the
+// same, so the manifests agree, and the processor opens both.
+func TestReingestSealsAnew(t *testing.T) {
+	ctx := context.Background()
+	var runs [2][]*jetstream.RawStreamMsg
+	var manifests [2]*payout.Manifest
+	for i := range runs {
+		e := startJS(t)
+		res, err := Ingest(ctx, e.js, samplePath, testOptions(t))
+		require.NoError(t, err)
+		runs[i], manifests[i] = streamMsgs(t, e.js), res.Manifest
+	}
+	require.Equal(t, manifests[0].RowDigestsSHA256, manifests[1].RowDigestsSHA256)
+	cards := 0
+	for i := range runs[0] {
+		a, b := runs[0][i], runs[1][i]
+		if a.Header.Get(queue.HeaderKind) != "row" {
+			continue
+		}
+		ma, err := intake.DecodeRow(a.Data)
+		require.NoError(t, err)
+		mb, err := intake.DecodeRow(b.Data)
+		require.NoError(t, err)
+		require.Len(t, ma.Digest, 64)
+		require.Equal(t, ma.Digest, mb.Digest, "row %d", ma.Index)
+		if ma.Card == nil {
+			require.Equal(t, string(a.Data), string(b.Data), "a row without a card number is written the same")
+			continue
+		}
+		cards++
+		require.NotEqual(t, ma.Card.Sealed, mb.Card.Sealed, "row %d sealed anew", ma.Index)
+		require.Equal(t, ma.Card.Fingerprint, mb.Card.Fingerprint)
+		require.Len(t, ma.Card.Fingerprint, 32)
+		pa, err := testOpener.Open(ma.Card.Sealed, ma.Batch+"/"+strconv.Itoa(ma.Index))
+		require.NoError(t, err)
+		pb, err := testOpener.Open(mb.Card.Sealed, mb.Batch+"/"+strconv.Itoa(mb.Index))
+		require.NoError(t, err)
+		require.Equal(t, pa, pb)
+		require.Contains(t, testPANs, pa)
+	}
+	require.NotZero(t, cards)
+}
+
+// publishLegacyPrefix publishes the first n rows as payrun wrote them
+// before public-key sealing: no digest, no fingerprint, the number sealed
+// with a shared key (here an opaque base64 text: ingest never opens it).
+// change, if set, alters a row first.
+func publishLegacyPrefix(t *testing.T, js jetstream.JetStream, id string, data []byte, n int, change func(*payout.Row)) {
 	t.Helper()
-	seal := func(pan string, row int) string { return sealer.Seal(pan, id+"/"+strconv.Itoa(row)) }
+	seal := func(pan string, row int) string { return "bGVnYWN5LXNlYWxlZC0" + strconv.Itoa(row) + "=" }
 	for row, err := range batch.Rows(bytes.NewReader(data), batch.Options{Now: testNow}, seal) {
 		require.NoError(t, err)
 		if row.Index > n {
 			break
 		}
 		row.Batch = id
-		b := intake.EncodeRow(row)
-		msg := &nats.Msg{Subject: queue.IntakeRowSubject(id), Data: b, Header: nats.Header{}}
-		msg.Header.Set(queue.HeaderBatch, id)
-		msg.Header.Set(queue.HeaderRow, strconv.Itoa(row.Index))
-		msg.Header.Set(queue.HeaderKind, "row")
-		_, err = js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(queue.RowMsgID(id, row.Index)))
-		require.NoError(t, err)
+		if change != nil {
+			change(row)
+		}
+		publishRow(t, js, id, row.Index, intake.EncodeRow(row))
 	}
+}
+
+// publishPrefix publishes the first n rows the way Ingest does, sealed
+// and digested by sealer.
+func publishPrefix(t *testing.T, js jetstream.JetStream, id string, data []byte, sealer *secret.Sealer, n int) {
+	t.Helper()
+	env, err := sealer.Begin()
+	require.NoError(t, err)
+	var number string
+	seal := func(pan string, row int) string { number = pan; return env.Seal(pan, id+"/"+strconv.Itoa(row)) }
+	for row, err := range batch.Rows(bytes.NewReader(data), batch.Options{Now: testNow}, seal) {
+		require.NoError(t, err)
+		if row.Index > n {
+			break
+		}
+		row.Batch = id
+		b, _, err := rowMessage(nil, env, row, number)
+		require.NoError(t, err)
+		number = ""
+		publishRow(t, js, id, row.Index, b)
+	}
+}
+
+// publishRow publishes row n's message with the headers Ingest sets.
+func publishRow(t *testing.T, js jetstream.JetStream, id string, n int, b []byte) {
+	t.Helper()
+	msg := &nats.Msg{Subject: queue.IntakeRowSubject(id), Data: b, Header: nats.Header{}}
+	msg.Header.Set(queue.HeaderBatch, id)
+	msg.Header.Set(queue.HeaderRow, strconv.Itoa(n))
+	msg.Header.Set(queue.HeaderKind, "row")
+	_, err := js.PublishMsg(context.Background(), msg, jetstream.WithMsgID(queue.RowMsgID(id, n)))
+	require.NoError(t, err)
 }
 
 // TestIngestConcurrentUploads: ten uploads of the same bytes at once store

@@ -109,7 +109,7 @@ func spooledBytes(dir string) int64 {
 func TestHandlerHangingUploadLeavesNoCardNumber(t *testing.T) {
 	e := startJS(t)
 	tmp := t.TempDir()
-	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow},
+	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t), Batch: batch.Options{Now: testNow},
 		TempDir: tmp, BodyTimeout: 2 * time.Second, Logger: testutil.QuietLogger()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -228,7 +228,7 @@ func holdUpload(url, user string) *heldUpload {
 // too_many at once, with Retry-After, without its body being read.
 func TestHandlerUploadLimits(t *testing.T) {
 	e := startJS(t)
-	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow},
+	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t), Batch: batch.Options{Now: testNow},
 		TempDir: t.TempDir(), MaxUploads: 2, MaxUploadsPerKey: 1, Logger: testutil.QuietLogger(),
 		UploadKey: func(r *http.Request) string { return r.Header.Get("X-Test-User") }})
 	srv := httptest.NewServer(h)
@@ -275,7 +275,7 @@ func TestHandlerUploadLimits(t *testing.T) {
 // existing.
 func TestHandlerConcurrentIdenticalUploads(t *testing.T) {
 	e := startJS(t)
-	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t, 7), Batch: batch.Options{Now: testNow},
+	h := NewHandler(HandlerConfig{JS: e.js, Sealer: testSealer(t), Batch: batch.Options{Now: testNow},
 		TempDir: t.TempDir(), MaxUploads: 10, MaxUploadsPerKey: 10, Logger: testutil.QuietLogger()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -12,12 +12,21 @@
 // them (\" \\ \n \r \t \b \f, other control characters as \u00XX, U+2028
 // and U+2029 as \u2028 \u2029, invalid UTF-8 as \ufffd; < > & as they are),
 // no spaces, no trailing newline, meta keys sorted. The bytes are part of
-// the contract: the ledger keeps the SHA-256 of each message, the
-// processor checks it before paying, and a re-ingest of the same file with
-// the same data key must produce byte-identical messages (the stream's
-// duplicate window and the ledger's digest comparison rely on it).
-// testdata/golden holds the bytes of one message per method; a change to
-// them breaks every stream written before.
+// the contract: the ledger keeps the SHA-256 of each message and the
+// processor checks it before paying. testdata/golden holds the bytes of one
+// message per method; a change to them breaks every stream written before.
+//
+// A card number is sealed to the processors' public key (package secret),
+// which is randomized: the same file ingested twice gives different bytes.
+// So every row message ingest writes now carries "digest", the keyed
+// digest (secret.Sealer.RowDigest, hex) of AppendDigestInput's bytes: the
+// row message with the card number in plaintext in place of the sealed one
+// and without the digest and the fingerprint (WriteDigestInput writes the
+// same bytes from the encoded message, AppendDigest adds the digest to it,
+// so ingest encodes a row once). Ingest (resuming an upload)
+// and the ledger (a row arriving again) compare rows by it; a card row also
+// carries the card's keyed "fingerprint". Messages written before have
+// neither and decode as before; they are compared by their SHA-256.
 //
 // DecodeRow accepts what encoding/json accepts into a payout.Row (the
 // differential fuzz test FuzzDecodeRow holds it to that) and checks what

@@ -1,6 +1,8 @@
 package intake
 
 import (
+	"bytes"
+	"io"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -45,6 +47,7 @@ func AppendRow(b []byte, r *payout.Row) []byte {
 		b = appendString(b, c.BIN)
 		b = append(b, `,"last4":`...)
 		b = appendString(b, c.Last4)
+		b = appendOpt(b, "fingerprint", c.Fingerprint)
 		b = append(b, '}')
 	}
 	b = appendOpt(b, "card_token", r.CardToken)
@@ -105,7 +108,108 @@ func AppendRow(b []byte, r *payout.Row) []byte {
 		}
 		b = append(b, '}')
 	}
+	b = appendOpt(b, "digest", r.Digest)
 	return append(b, '}')
+}
+
+// cardSealedKey starts a row message's card object; a string value cannot
+// hold it (its quotes would be escaped), so its first occurrence is the card.
+const cardSealedKey = `,"card":{"sealed":"`
+
+// fingerprintKey starts the card's fingerprint in a row message.
+const fingerprintKey = `,"fingerprint":"`
+
+// WriteDigestInput writes to w the bytes AppendDigestInput(r, pan) appends,
+// from msg = AppendRow(r) of the row without its digest: the same bytes,
+// without encoding the row a second time (ingest does this for every row;
+// TestWriteDigestInput holds the two to the same bytes). It returns false,
+// writing nothing, when msg has a digest or its card object is not as
+// AppendRow writes it.
+func WriteDigestInput(w io.Writer, msg []byte, pan string) bool {
+	// A digest is the last field: ,"digest":"<64 hex>"} ends the message.
+	if tail := len(digestKey) + 2*sha256Size + 2; len(msg) >= tail && bytes.HasPrefix(msg[len(msg)-tail:], []byte(digestKey)) {
+		return false
+	}
+	i := bytes.Index(msg, []byte(cardSealedKey))
+	if i < 0 {
+		w.Write(msg)
+		return true
+	}
+	// The card object as AppendRow writes it: sealed, bin, last4 and an
+	// optional fingerprint, strings each.
+	sealed := i + len(cardSealedKey)
+	p := stringEnd(msg, sealed) // the closing quote of the sealed value
+	if p < 0 {
+		return false
+	}
+	binStart := p + 1
+	for _, key := range []string{`,"bin":"`, `,"last4":"`} {
+		if !bytes.HasPrefix(msg[p+1:], []byte(key)) {
+			return false
+		}
+		if p = stringEnd(msg, p+1+len(key)); p < 0 {
+			return false
+		}
+	}
+	binEnd := p + 1
+	if bytes.HasPrefix(msg[p+1:], []byte(fingerprintKey)) {
+		if p = stringEnd(msg, p+1+len(fingerprintKey)); p < 0 {
+			return false
+		}
+	}
+	if p+1 >= len(msg) || msg[p+1] != '}' {
+		return false
+	}
+	w.Write(msg[:sealed])
+	w.Write(appendString(nil, pan)[1:]) // the number and its closing quote
+	w.Write(msg[binStart:binEnd])
+	w.Write(msg[p+1:])
+	return true
+}
+
+// stringEnd is the index of the quote that closes the JSON string whose
+// text starts at b[i], or -1.
+func stringEnd(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
+}
+
+// sha256Size is the length of a SHA-256 in bytes; digestKey starts a
+// row's digest.
+const (
+	sha256Size = 32
+	digestKey  = `,"digest":"`
+)
+
+// AppendDigest appends digest (hex) to msg, AppendRow's message of a row
+// without one: the bytes AppendRow writes for the row with that digest.
+func AppendDigest(msg []byte, digest string) []byte {
+	msg = append(msg[:len(msg)-1], digestKey...)
+	msg = append(msg, digest...)
+	return append(msg, '"', '}')
+}
+
+// AppendDigestInput appends what a row's keyed digest covers (see the
+// package comment): the row message of r with the card number pan in
+// place of the sealed one, and neither the digest nor the card's
+// fingerprint. Every field of the row is covered, as AppendRow writes it;
+// the bytes never leave the process that holds the number.
+func AppendDigestInput(b []byte, r *payout.Row, pan string) []byte {
+	plain := *r
+	plain.Digest = ""
+	if r.Card != nil {
+		c := *r.Card
+		c.Sealed, c.Fingerprint = pan, ""
+		plain.Card = &c
+	}
+	return AppendRow(b, &plain)
 }
 
 func appendReq(b []byte, key, v string) []byte {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +114,51 @@ func BenchmarkDecodeRow(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestWriteDigestInput holds WriteDigestInput and AppendDigest to what
+// AppendDigestInput and AppendRow write, for every row of the golden files,
+// the sample file and a row with every field filled.
+func TestWriteDigestInput(t *testing.T) {
+	var rows []*payout.Row
+	for _, r := range goldenRows() {
+		rows = append(rows, r)
+	}
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	for row, err := range batch.Rows(bytes.NewReader(data), batch.Options{Now: testNow}, func(pan string, r int) string {
+		return "hpke1:0123456789abcdef:ZW5j:Y3Q="
+	}) {
+		require.NoError(t, err)
+		r := *row
+		if r.Card != nil {
+			c := *r.Card
+			c.Fingerprint = "0123456789abcdef0123456789abcdef"
+			r.Card = &c
+		}
+		rows = append(rows, &r)
+	}
+	for _, s := range []string{"plain", `q"uo\te,"card":{"sealed":"x`, "<&> Иванов \u2028"} {
+		var row payout.Row
+		fill(reflect.ValueOf(&row).Elem(), s, 7)
+		rows = append(rows, &row)
+	}
+	for i, r := range rows {
+		const pan = "4111111111111111"
+		digest := r.Digest
+		plain := *r
+		plain.Digest = ""
+		msg := AppendRow(nil, &plain)
+		var got bytes.Buffer
+		require.True(t, WriteDigestInput(&got, msg, pan), "row %d", i)
+		require.Equal(t, string(AppendDigestInput(nil, r, pan)), got.String(), "row %d", i)
+
+		if len(digest) != 64 {
+			digest = strings.Repeat("ab", 32) // ingest's are 64 hex characters
+		}
+		with := plain
+		with.Digest = digest
+		require.Equal(t, string(AppendRow(nil, &with)), string(AppendDigest(msg, digest)), "row %d", i)
+		require.False(t, WriteDigestInput(&got, AppendRow(nil, &with), pan), "row %d: a message with a digest", i)
+	}
 }

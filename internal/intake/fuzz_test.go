@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/payout"
 )
 
 // goldenSeeds adds every golden message to the corpus.
@@ -88,5 +91,23 @@ func FuzzAppendString(f *testing.F) {
 		m, err := DecodeMeta([]byte(`{"k":` + string(got) + `}`))
 		require.NoError(t, err)
 		require.Equal(t, std, m["k"], "%q", s)
+	})
+}
+
+// FuzzWriteDigestInput holds WriteDigestInput to AppendDigestInput for a
+// row with every field set to any string, card number included.
+func FuzzWriteDigestInput(f *testing.F) {
+	for _, s := range []string{"", "plain", `,"card":{"sealed":"`, `\"}`, `,"fingerprint":"`, "\xff"} {
+		f.Add(s, "4242424242424242")
+	}
+	f.Fuzz(func(t *testing.T, s, pan string) {
+		var row payout.Row
+		fill(reflect.ValueOf(&row).Elem(), s, 3)
+		row.Digest = ""
+		var got bytes.Buffer
+		if !WriteDigestInput(&got, AppendRow(nil, &row), pan) {
+			t.Fatalf("refused the message of %q", s)
+		}
+		require.Equal(t, string(AppendDigestInput(nil, &row, pan)), got.String())
 	})
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // csvBatch turns a payout file into intake messages as ingest does: the
@@ -35,12 +35,13 @@ func csvBatch(t *testing.T, path string) (*testBatch, []byte) {
 	require.True(t, res.Valid(), "%v", res.Errors)
 	sum := sha256.Sum256(data)
 	b := &testBatch{ID: payout.BatchID(sum[:])}
-	sealer, err := secret.NewSealer(bytes.Repeat([]byte{7}, secret.KeySize))
+	sealer, _ := testutil.Keys(t)
+	env, err := sealer.Begin()
 	require.NoError(t, err)
 	totals := money.Totals{}
 	var digests [][]byte
 	for row, err := range batch.Rows(bytes.NewReader(data), opts, func(pan string, row int) string {
-		return sealer.Seal(pan, fmt.Sprintf("%s/%d", b.ID, row))
+		return env.Seal(pan, fmt.Sprintf("%s/%d", b.ID, row))
 	}) {
 		require.NoError(t, err)
 		row.Batch = b.ID

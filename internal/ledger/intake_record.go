@@ -30,12 +30,18 @@ type intakeRow struct {
 	DestHash    string
 	Meta        string
 	Description string
+	// RowDigest is the keyed digest the message carries (32 bytes), nil
+	// in a message written before public-key sealing.
+	RowDigest []byte
+	// Fingerprint is the card's keyed fingerprint, "" for other rows and
+	// older messages.
+	Fingerprint string
 }
 
 // intakeMsg is one message of PAYRUN_INTAKE, parsed.
 type intakeMsg struct {
 	Seq      uint64
-	Digest   [32]byte
+	Digest   [32]byte // SHA-256 of the message's data
 	Row      *intakeRow
 	Manifest *payout.Manifest
 	Raw      []byte // the manifest's data
@@ -63,9 +69,43 @@ func parseRow(data []byte) (*intakeRow, error) {
 		Description: r.Description,
 	}
 	if r.Card != nil {
-		out.BIN, out.Last4 = r.Card.BIN, r.Card.Last4
+		out.BIN, out.Last4, out.Fingerprint = r.Card.BIN, r.Card.Last4, r.Card.Fingerprint
+		if f := out.Fingerprint; f != "" && (len(f) != 32 || !isHex(f)) {
+			return nil, fmt.Errorf("row %s/%d: card fingerprint %q is not 32 hex characters", r.Batch, r.Index, f)
+		}
+	}
+	if r.Digest != "" {
+		d, err := hex.DecodeString(r.Digest)
+		if err != nil || len(d) != sha256.Size {
+			return nil, fmt.Errorf("row %s/%d: digest %q is not 64 hex characters", r.Batch, r.Index, r.Digest)
+		}
+		out.RowDigest = d
 	}
 	return out, nil
+}
+
+// nullString is s, or NULL for "".
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// identity is what a row message is compared by: the keyed digest of its
+// plaintext fields it carries, else (a message written before public-key
+// sealing) the SHA-256 of its bytes. A recorded row's is
+// coalesce(row_digest, digest).
+func (m *intakeMsg) identity() []byte {
+	if m.Row != nil && m.Row.RowDigest != nil {
+		return m.Row.RowDigest
+	}
+	return m.Digest[:]
 }
 
 // destHash is the SHA-256 of what identifies the destination for methods
@@ -205,8 +245,9 @@ func ensureBatch(tx *Tx, batch string) (sealed bool, err error) {
 // compareRecorded). Rows of open batches go in through insertRows.
 func sealedRow(tx *Tx, m *intakeMsg, res *intakeResult) error {
 	r := m.Row
-	var recorded []byte
-	err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&recorded)
+	var recorded recordedDigests
+	err := tx.QueryRow(`SELECT digest, row_digest FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).
+		Scan(&recorded.digest, &recorded.rowDigest)
 	if errors.Is(err, sql.ErrNoRows) {
 		res.Conflicts++
 		detail := fmt.Sprintf("row %d (intake seq %d) arrived after the batch's manifest; it is not recorded and never paid", r.Row, m.Seq)
@@ -228,17 +269,34 @@ func sealedRow(tx *Tx, m *intakeMsg, res *intakeResult) error {
 	return err
 }
 
+// recordedDigests are a recorded row's digests: of its message, and the
+// keyed one it carried (nil for a row ingested before public-key sealing).
+type recordedDigests struct {
+	digest, rowDigest []byte
+}
+
+// identity is coalesce(row_digest, digest): what a row seen again is
+// compared with.
+func (r recordedDigests) identity() []byte {
+	if r.rowDigest != nil {
+		return r.rowDigest
+	}
+	return r.digest
+}
+
 // compareRecorded compares a row message with the row the ledger recorded
-// (its digest): the same data is a duplicate and a no-op; different data
-// is a conflict, kept with an exception, which fails the batch's manifest
-// check (or stands as the exception once the batch is sealed).
-func compareRecorded(tx *Tx, m *intakeMsg, recorded []byte) (conflict bool, err error) {
-	if bytes.Equal(recorded, m.Digest[:]) {
+// by their identities (the keyed digests of the plaintext fields, which a
+// re-ingest sealed anew keeps; the SHA-256 of the message for rows written
+// before): the same data is a duplicate and a no-op; different data is a
+// conflict, kept with an exception, which fails the batch's manifest check
+// (or stands as the exception once the batch is sealed).
+func compareRecorded(tx *Tx, m *intakeMsg, recorded recordedDigests) (conflict bool, err error) {
+	if bytes.Equal(recorded.identity(), m.identity()) {
 		return false, nil
 	}
 	r := m.Row
 	detail := fmt.Sprintf("row %d arrived again (intake seq %d) with different data", r.Row, m.Seq)
-	if err := recordConflict(tx, m, recorded, detail); err != nil {
+	if err := recordConflict(tx, m, recorded.digest, detail); err != nil {
 		return true, err
 	}
 	_, err = openException(tx, reconcile.RowConflict, fmt.Sprintf("%s/%d/%x", r.Batch, r.Row, m.Digest[:8]), r.Batch, r.Row, detail)
@@ -250,7 +308,7 @@ const insertChunk = 50
 
 // rowInsertArgs is how many parameters each row of rowInsertQuery binds;
 // the time (?1) and the state (?2) are bound once per statement.
-const rowInsertArgs = 16
+const rowInsertArgs = 18
 
 // rowInsertQueries holds rowInsertQuery's statements by row count.
 var rowInsertQueries [insertChunk + 1]string
@@ -259,7 +317,8 @@ func init() {
 	for n := 1; n <= insertChunk; n++ {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
-	recipient, destination, bin, last4, dest_hash, meta, description, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `)
+	recipient, destination, bin, last4, dest_hash, meta, description, intake_seq, digest, row_digest, card_fingerprint,
+	received_at, state, moved_at, updated_at) VALUES `)
 		for i := 0; i < n; i++ {
 			if i > 0 {
 				q.WriteString(", ")
@@ -288,7 +347,8 @@ func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
 		m := &msgs[i]
 		r := m.Row
 		args = append(args, r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, r.Description, int64(m.Seq), m.Digest[:])
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, r.Description, int64(m.Seq), m.Digest[:],
+			r.RowDigest, nullString(r.Fingerprint))
 	}
 	out, err := tx.Exec(rowInsertQuery(len(msgs)), args...)
 	if err != nil {
@@ -303,8 +363,9 @@ func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
 	conflicts := 0
 	for i := range msgs {
 		m := &msgs[i]
-		var recorded []byte
-		if err := tx.QueryRow(`SELECT digest FROM rows WHERE batch_id = ? AND row_no = ?`, m.Row.Batch, m.Row.Row).Scan(&recorded); err != nil {
+		var recorded recordedDigests
+		if err := tx.QueryRow(`SELECT digest, row_digest FROM rows WHERE batch_id = ? AND row_no = ?`, m.Row.Batch, m.Row.Row).
+			Scan(&recorded.digest, &recorded.rowDigest); err != nil {
 			return 0, fmt.Errorf("read row %s/%d: %w", m.Row.Batch, m.Row.Row, err)
 		}
 		conflict, err := compareRecorded(tx, m, recorded)
@@ -342,7 +403,7 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 		return false, "", fmt.Errorf("read batch %s: %w", man.Batch, err)
 	}
 	if prevDigest.Valid {
-		if prevDigest.String != man.RowsSHA256 {
+		if prevDigest.String != manifestDigest(man) {
 			_, err := openException(tx, reconcile.Manifest, fmt.Sprintf("%s/second/%d", man.Batch, m.Seq), man.Batch, 0,
 				fmt.Sprintf("a second manifest (intake seq %d) differs from the first; ignored", m.Seq))
 			return false, "", err
@@ -357,7 +418,7 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 	totals, _ := json.Marshal(man.Totals)
 	if _, err := tx.Exec(`UPDATE batches SET name = ?, file_name = ?, file_sha256 = ?, manifest_rows = ?, manifest_totals = ?,
 		manifest_digest = ?, manifest_seq = ?, manifest_json = ?, schedule_at = ?, require_approval = ?, created_at = ?
-		WHERE id = ?`, man.Name, man.FileName, man.FileSHA256, man.Rows, string(totals), man.RowsSHA256, int64(m.Seq),
+		WHERE id = ?`, man.Name, man.FileName, man.FileSHA256, man.Rows, string(totals), manifestDigest(man), int64(m.Seq),
 		string(m.Raw), nullTime(man.ScheduleAt), man.RequireApproval, nullTime(&man.CreatedAt), man.Batch); err != nil {
 		return false, "", fmt.Errorf("record manifest of %s: %w", man.Batch, err)
 	}
@@ -386,9 +447,19 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 	return true, "", nil
 }
 
+// manifestDigest is the rows digest a manifest carries: its row digests
+// (since public-key sealing), else the digest of its row messages.
+func manifestDigest(man *payout.Manifest) string {
+	if man.RowDigestsSHA256 != "" {
+		return man.RowDigestsSHA256
+	}
+	return man.RowsSHA256
+}
+
 // compareManifest checks count, totals per currency and the rows digest
-// (payout.DigestRows over the recorded row digests in row order). It
-// returns the reasons the batch must be rejected, or "".
+// (payout.DigestRows in row order over the recorded rows' identities, for
+// a manifest with row digests; over the digests of their messages for an
+// older one). It returns the reasons the batch must be rejected, or "".
 func compareManifest(tx *Tx, man *payout.Manifest) (string, error) {
 	var reasons []string
 	var conflicts int
@@ -443,21 +514,27 @@ func compareManifest(tx *Tx, man *payout.Manifest) (string, error) {
 			}
 		}
 	}
-	digest, err := rowsDigest(tx, man.Batch)
+	digest, err := rowsDigest(tx, man.Batch, man.RowDigestsSHA256 != "")
 	if err != nil {
 		return "", err
 	}
-	if digest != man.RowsSHA256 {
+	if digest != manifestDigest(man) {
 		reasons = append(reasons, "rows digest differs")
 	}
 	return strings.Join(reasons, "; "), nil
 }
 
-// rowsDigest computes payout.DigestRows over the recorded row digests in
-// row order, streaming (a million rows need no million-entry slice).
-func rowsDigest(tx *Tx, batch string) (string, error) {
+// rowsDigest computes payout.DigestRows over the recorded rows in row
+// order, streaming (a million rows need no million-entry slice): over their
+// identities (coalesce(row_digest, digest)) when keyed, else over the
+// digests of their messages.
+func rowsDigest(tx *Tx, batch string, keyed bool) (string, error) {
 	h := sha256.New()
-	rows, err := tx.Query(`SELECT digest FROM rows WHERE batch_id = ? ORDER BY row_no`, batch)
+	q := `SELECT digest FROM rows WHERE batch_id = ? ORDER BY row_no`
+	if keyed {
+		q = `SELECT coalesce(row_digest, digest) FROM rows WHERE batch_id = ? ORDER BY row_no`
+	}
+	rows, err := tx.Query(q, batch)
 	if err != nil {
 		return "", fmt.Errorf("digest rows of %s: %w", batch, err)
 	}

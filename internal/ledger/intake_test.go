@@ -3,12 +3,17 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/intake"
+	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
 )
@@ -123,4 +128,126 @@ func mustDigest(t *testing.T, h string) []byte {
 	require.NoError(t, err)
 	require.Equal(t, 32, n)
 	return out[:]
+}
+
+// makeKeyedBatch builds n card rows as ingest writes them since public-key
+// sealing: each carries its keyed digest and the card's fingerprint, and
+// the manifest covers the digests (RowDigestsSHA256). seal names the
+// upload: the same seed with another seal is the same rows sealed anew.
+func makeKeyedBatch(n int, seed, seal string) *testBatch {
+	sum := sha256.Sum256([]byte(seed))
+	b := &testBatch{ID: payout.BatchID(sum[:])}
+	totals := money.Totals{}
+	var digests [][]byte
+	for i := 1; i <= n; i++ {
+		d := sha256.Sum256([]byte(seed + "/row/" + strconv.Itoa(i))) // stands in for the HMAC ingest computes
+		r := &payout.Row{
+			Batch: b.ID, Index: i, Line: i + 1, Reference: fmt.Sprintf("E-%05d", i), Method: payout.MethodCard,
+			Amount: money.New(100000+int64(i), "RUB"), FullName: "Ivan Petrov " + strconv.Itoa(i),
+			Card: &payout.Card{Sealed: "hpke1:0123456789abcdef:" + seal + ":" + strconv.Itoa(i), BIN: "424242", Last4: "4242",
+				Fingerprint: fmt.Sprintf("%032x", i%3)},
+			Digest: hex.EncodeToString(d[:]),
+		}
+		digests = append(digests, d[:])
+		totals.Add(r.Amount)
+		b.Rows = append(b.Rows, r)
+		b.Data = append(b.Data, intake.EncodeRow(r))
+	}
+	b.Manifest = &payout.Manifest{Batch: b.ID, Name: "test " + seed, FileName: seed + ".csv",
+		FileSHA256: hex.EncodeToString(sum[:]), Rows: n, Totals: totals, RowDigestsSHA256: payout.DigestRows(digests),
+		CreatedAt: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
+	return b
+}
+
+// TestIntakeComparesKeyedDigests: a row sealed anew (other message bytes,
+// the same keyed digest) is a duplicate, not a conflict; the row keeps the
+// message the ledger recorded first, whose SHA-256 the processor checks;
+// the manifest is checked against the keyed digests; the card's
+// fingerprint is recorded.
+func TestIntakeComparesKeyedDigests(t *testing.T) {
+	s, _ := newService(t)
+	first := makeKeyedBatch(6, "keyed", "upload-1")
+	again := makeKeyedBatch(6, "keyed", "upload-2")
+	require.NotEqual(t, first.Data[0], again.Data[0], "sealed anew: other bytes")
+	require.Equal(t, first.Manifest.RowDigestsSHA256, again.Manifest.RowDigestsSHA256)
+
+	// Half the rows arrive from one upload, all of them from another (an
+	// upload that stopped, then the whole file again), then a manifest of
+	// each.
+	m1, m2 := first.msgs(1), again.msgs(20)
+	msgs := append(append(append([]intakeMsg{}, m1[:3]...), m2[:6]...), m2[6], m1[6])
+	res := record(t, s, msgs)
+	require.Equal(t, 6, res.Recorded)
+	require.Equal(t, 3, res.Duplicates)
+	require.Zero(t, res.Conflicts)
+	require.Equal(t, []string{first.ID}, res.Accepted)
+	ex, err := s.db.Exceptions(first.ID, false)
+	require.NoError(t, err)
+	require.Empty(t, ex, "the second manifest is a repeat")
+
+	for n, data := range map[int][]byte{1: first.Data[0], 3: first.Data[2], 4: again.Data[3], 6: again.Data[5]} {
+		r := mustRow(t, s, first.ID, n)
+		d := sha256.Sum256(data)
+		require.Equal(t, d[:], mustDigest(t, r.RowDigest), "row %d: the processor checks the message recorded first", n)
+	}
+	var fp string
+	var rowDigest []byte
+	require.NoError(t, s.db.r.QueryRow(`SELECT card_fingerprint, row_digest FROM rows WHERE batch_id = ? AND row_no = 4`, first.ID).
+		Scan(&fp, &rowDigest))
+	require.Equal(t, first.Rows[3].Card.Fingerprint, fp)
+	require.Equal(t, first.Rows[3].Digest, hex.EncodeToString(rowDigest))
+
+	// A row arriving again with another keyed digest is a conflict.
+	other := *again.Rows[1]
+	other.Amount.Minor++
+	other.Digest = strings.Repeat("ab", 32)
+	data := intake.EncodeRow(&other)
+	r, err := parseRow(data)
+	require.NoError(t, err)
+	res = record(t, s, []intakeMsg{{Seq: 50, Digest: sha256.Sum256(data), Row: r}})
+	require.Equal(t, 1, res.Conflicts)
+	ex, err = s.db.Exceptions(first.ID, false)
+	require.NoError(t, err)
+	require.Len(t, ex, 1)
+	require.Equal(t, reconcile.RowConflict, ex[0].Category)
+}
+
+// TestIntakeKeyedManifestRejects: a manifest whose row digests do not
+// match, or a row conflicting by its keyed digest before the manifest,
+// rejects the batch.
+func TestIntakeKeyedManifestRejects(t *testing.T) {
+	t.Run("digest", func(t *testing.T) {
+		s, _ := newService(t)
+		b := makeKeyedBatch(4, "keyed-bad", "u")
+		b.Manifest.RowDigestsSHA256 = payout.DigestRows([][]byte{{1}})
+		res := record(t, s, b.msgs(1))
+		require.Equal(t, []string{b.ID}, res.Rejected)
+		require.Equal(t, "rows digest differs", summary(t, s.db, b.ID).Reason)
+	})
+	t.Run("conflict", func(t *testing.T) {
+		s, _ := newService(t)
+		b := makeKeyedBatch(4, "keyed-conflict", "u")
+		m := b.msgs(1)
+		other := *b.Rows[1]
+		other.FullName = "Someone Else"
+		other.Digest = strings.Repeat("cd", 32)
+		data := intake.EncodeRow(&other)
+		r, err := parseRow(data)
+		require.NoError(t, err)
+		res := record(t, s, append(m[:4], intakeMsg{Seq: 30, Digest: sha256.Sum256(data), Row: r}, m[4]))
+		require.Equal(t, []string{b.ID}, res.Rejected)
+		require.True(t, strings.HasPrefix(summary(t, s.db, b.ID).Reason, "row 2 arrived twice with different data"))
+	})
+	t.Run("bad digest text", func(t *testing.T) {
+		for _, d := range []string{"abc", strings.Repeat("zz", 32)} {
+			row := *makeKeyedBatch(1, "keyed-text", "u").Rows[0]
+			row.Digest = d
+			_, err := parseRow(intake.EncodeRow(&row))
+			require.ErrorContains(t, err, "is not 64 hex characters")
+		}
+		row := *makeKeyedBatch(1, "keyed-text", "u").Rows[0]
+		row.Card.Fingerprint = "4242424242424242"
+		_, err := parseRow(intake.EncodeRow(&row))
+		require.ErrorContains(t, err, "card fingerprint \"4242424242424242\" is not 32 hex characters")
+	})
 }

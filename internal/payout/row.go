@@ -8,7 +8,7 @@ import (
 
 // Row is one validated line of a payout file, as it travels through the
 // intake stream. It never carries a card number in plaintext: Card.Sealed is
-// the number encrypted with the deployment's data key (see package secret).
+// the number sealed to the processors' public key (see package secret).
 type Row struct {
 	Batch       string            `json:"batch"`
 	Index       int               `json:"row"`  // 1-based data row number within the file
@@ -25,14 +25,23 @@ type Row struct {
 	Encrypted   *EncryptedCard    `json:"encrypted_card,omitempty"` // method encrypted_card
 	Transfer    *Transfer         `json:"transfer,omitempty"`       // method transfer
 	Meta        map[string]string `json:"meta,omitempty"`           // meta_<name> columns, without the prefix
+	// Digest is the keyed digest of the row's plaintext fields (hex
+	// HMAC-SHA256 under the upload side's row digest key, card number
+	// included: secret.Sealer.RowDigest), by which a row seen again is
+	// compared. Empty in rows ingested before public-key sealing.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Card is a card number as payrun keeps it: sealed, with the parts that may
 // be shown (first six and last four digits).
 type Card struct {
-	Sealed string `json:"sealed"` // base64 AES-GCM ciphertext of the digits
+	Sealed string `json:"sealed"` // the digits sealed by secret.Envelope (older rows: with the shared data key)
 	BIN    string `json:"bin"`
 	Last4  string `json:"last4"`
+	// Fingerprint is the keyed fingerprint of the number
+	// (secret.Sealer.Fingerprint): the same card has the same one in every
+	// batch, and it reveals nothing without the key. Empty in older rows.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // EncryptedCard is card data collected by the Bank 131 tokenization widget.
@@ -154,14 +163,20 @@ func (r *Row) Recipient() string {
 // row was acknowledged, and the ledger accepts the batch only if the rows it
 // recorded match it.
 type Manifest struct {
-	Batch           string       `json:"batch"`
-	Name            string       `json:"name,omitempty"`
-	FileName        string       `json:"file_name"`
-	FileSHA256      string       `json:"file_sha256"`
-	Rows            int          `json:"rows"`
-	Totals          money.Totals `json:"totals"`      // minor units per currency
-	RowsSHA256      string       `json:"rows_sha256"` // DigestRows over the row messages in order
-	ScheduleAt      *time.Time   `json:"schedule_at,omitempty"`
-	RequireApproval bool         `json:"require_approval,omitempty"`
-	CreatedAt       time.Time    `json:"created_at"`
+	Batch      string       `json:"batch"`
+	Name       string       `json:"name,omitempty"`
+	FileName   string       `json:"file_name"`
+	FileSHA256 string       `json:"file_sha256"`
+	Rows       int          `json:"rows"`
+	Totals     money.Totals `json:"totals"` // minor units per currency
+	// RowDigestsSHA256 is DigestRows over each row's Digest in row order
+	// (the SHA-256 of its message for a row without one): a re-ingest
+	// sealed anew has the same. Manifests written before public-key
+	// sealing have RowsSHA256 instead: DigestRows over the SHA-256 of the
+	// row messages in order.
+	RowDigestsSHA256 string     `json:"row_digests_sha256,omitempty"`
+	RowsSHA256       string     `json:"rows_sha256,omitempty"`
+	ScheduleAt       *time.Time `json:"schedule_at,omitempty"`
+	RequireApproval  bool       `json:"require_approval,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
 }

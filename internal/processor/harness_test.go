@@ -55,7 +55,8 @@ type harness struct {
 	calls   *callCounter
 	bank    *bank131.Client // two-step project "payrun"
 	card    *bank131.Client // single-request project "payrun-card"
-	sealer  *secret.Sealer
+	sealer  *secret.Sealer  // the upload side's keys (ingest)
+	opener  *secret.Opener  // the processor's
 	now     *testutil.Clock
 	relay   string          // the relay's webhook URL
 	bankKey *rsa.PrivateKey // the sandbox bank's signing key
@@ -127,8 +128,7 @@ func newHarness(t *testing.T) *harness {
 	require.NoError(t, err)
 	h.card, err = bank131.NewClient(bank131.Config{BaseURL: bankSrv.URL, Project: "payrun-card", PrivateKey: partnerKey, Logger: quiet})
 	require.NoError(t, err)
-	h.sealer, err = secret.NewSealer(make([]byte, 32))
-	require.NoError(t, err)
+	h.sealer, h.opener = testutil.Keys(t)
 	return h
 }
 
@@ -137,7 +137,7 @@ func newHarness(t *testing.T) *harness {
 // project with CardTwoStep.
 func (h *harness) processor(flow CardFlow) *Processor {
 	h.t.Helper()
-	cfg := Config{Conn: h.nc, Bank: h.bank, CardFlow: flow, Sealer: h.sealer, Ledger: h.svc,
+	cfg := Config{Conn: h.nc, Bank: h.bank, CardFlow: flow, Opener: h.opener, Ledger: h.svc,
 		CallRetries: 1, RetryBase: time.Millisecond, Worker: "w-test", Logger: quiet}
 	if flow == CardSingleRequest {
 		cfg.CardBank = h.card

@@ -456,11 +456,12 @@ func (r *run) start(ctx context.Context) (bool, error) {
 	return false, later(err)
 }
 
-// method is the payout method of a domestic row. A missing or wrong data
+// method is the payout method of a domestic row. A missing or wrong card
 // key is this processor's configuration, not the row's fault: the job is
-// handed back (and becomes a dead letter if it never gets fixed).
+// handed back, so a processor holding the key may take it (and it becomes
+// a dead letter if none ever does).
 func (r *run) method() (*bank131.PaymentMethod, error) {
-	m, err := domesticMethod(r.row, r.p.cfg.Sealer)
+	m, err := domesticMethod(r.row, r.p.cfg.Opener)
 	if err != nil {
 		r.log.Error("cannot build the payout", logkey.Error, err)
 		return nil, later(err)

@@ -66,8 +66,10 @@ type Config struct {
 	// CardBank, when set, is the client for rows paid by card number: a
 	// separate (PCI DSS) project, often in single-request mode.
 	CardBank *bank131.Client
-	CardFlow CardFlow       // default CardSingleRequest
-	Sealer   *secret.Sealer // opens sealed card numbers; required for card rows
+	CardFlow CardFlow // default CardSingleRequest
+	// Opener opens sealed card numbers (the card keys, and the legacy data
+	// key for older rows); a processor without one hands card rows back.
+	Opener *secret.Opener
 	// Rate is bank calls per second for this process (0: unlimited), Burst
 	// the bucket size. Limiter, when set, is used instead (tests share one).
 	Rate    float64

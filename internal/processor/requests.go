@@ -52,16 +52,16 @@ func recipient(r *payout.Row) *bank131.ParticipantDetails {
 // domesticMethod is the payout method of a card, token or widget row. A
 // card number is opened from its sealed form here, in memory, and nowhere
 // else.
-func domesticMethod(r *payout.Row, sealer *secret.Sealer) (*bank131.PaymentMethod, error) {
+func domesticMethod(r *payout.Row, opener *secret.Opener) (*bank131.PaymentMethod, error) {
 	switch r.Method {
 	case payout.MethodCard:
 		if r.Card == nil {
 			return nil, fmt.Errorf("row %d: card row without a card", r.Index)
 		}
-		if sealer == nil {
-			return nil, fmt.Errorf("row %d: no data key to open the card number", r.Index)
+		if opener == nil {
+			return nil, fmt.Errorf("row %d: this processor has no card key to open the card number (started with --no-card-rows)", r.Index)
 		}
-		pan, err := sealer.Open(r.Card.Sealed, r.Batch+"/"+strconv.Itoa(r.Index))
+		pan, err := opener.Open(r.Card.Sealed, r.Batch+"/"+strconv.Itoa(r.Index))
 		if err != nil {
 			return nil, fmt.Errorf("row %d: open card number: %w", r.Index, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 func TestIdempotencyKeys(t *testing.T) {
@@ -91,24 +92,24 @@ func TestTransferRequest(t *testing.T) {
 }
 
 func TestDomesticMethodOpensTheCardOnlyWithTheKey(t *testing.T) {
-	key := make([]byte, 32)
-	sealer, err := secret.NewSealer(key)
+	sealer, opener := testutil.Keys(t)
+	env, err := sealer.Begin()
 	require.NoError(t, err)
 	row := &payout.Row{Batch: "b0123456789abcdef0123", Index: 1, Method: payout.MethodCard,
-		Card: &payout.Card{Sealed: sealer.Seal("4242424242424242", "b0123456789abcdef0123/1"), BIN: "424242", Last4: "4242"}}
-	m, err := domesticMethod(row, sealer)
+		Card: &payout.Card{Sealed: env.Seal("4242424242424242", "b0123456789abcdef0123/1"), BIN: "424242", Last4: "4242"}}
+	m, err := domesticMethod(row, opener)
 	require.NoError(t, err)
 	require.Equal(t, "4242424242424242", m.Card.BankCard.Number)
 
 	_, err = domesticMethod(row, nil)
-	require.ErrorContains(t, err, "no data key")
-	other, err := secret.NewSealer(append([]byte{1}, key[1:]...))
-	require.NoError(t, err)
+	require.ErrorContains(t, err, "this processor has no card key to open the card number (started with --no-card-rows)")
+	_, other := testutil.Keys(t)
 	_, err = domesticMethod(row, other)
-	require.ErrorContains(t, err, "open card number")
+	require.ErrorContains(t, err, "open card number: cannot open sealed value: sealed to card key "+sealer.KeyID())
+	require.ErrorIs(t, err, secret.ErrOpen)
 	row.Index = 2 // sealed for row 1: the associated data does not match
-	_, err = domesticMethod(row, sealer)
-	require.Error(t, err)
+	_, err = domesticMethod(row, opener)
+	require.ErrorIs(t, err, secret.ErrOpen)
 }
 
 func TestObserve(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package testutil holds what the tests of several packages share: one
-// eventually-poll, an embedded nats-server per test, a settable clock and a
-// quiet logger. Only tests import it (TestOnlyTestsImport); it links
+// eventually-poll, an embedded nats-server per test, a settable clock, a
+// quiet logger and card keys (Keys). Only tests import it (TestOnlyTestsImport); it links
 // nats-server, which the commands must not.
 package testutil
 

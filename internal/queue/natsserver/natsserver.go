@@ -54,6 +54,14 @@ func Start(o Options) (*Server, error) {
 	port := o.Port
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else {
+		// nats-server reports a port it cannot bind only in its log and
+		// never becomes ready; try it first for a plain error.
+		ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats-server: %w", err)
+		}
+		ln.Close()
 	}
 	opts := &server.Options{
 		ServerName: o.ServerName,
