@@ -27,7 +27,7 @@ import (
 const (
 	exitOK      = cli.ExitOK     // published, already there, or valid with --validate; -h, --version
 	exitCannot  = cli.ExitFailed // unreadable file, no key, NATS unreachable, publish failed
-	exitInvalid = 3              // the file has blocking errors; nothing published (2 is a usage error)
+	exitInvalid = 2              // the file has blocking errors; nothing published (csv-format.md: "The CLI exits 2"; a usage error is 2 as well)
 )
 
 // config is what the flags say.
