@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/payrun/payrun/internal/auth"
 	"io"
 	"net/http"
 	"os"
@@ -47,6 +48,9 @@ func TestReportCommands(t *testing.T) {
 	defer db.Close()
 	quiet := testutil.QuietLogger()
 	svc := ledger.NewService(db, ledger.Config{ReleaseInterval: 20 * time.Millisecond, Logger: quiet})
+	// These tests are about what follows approval: no batch needs one.
+	_, err = svc.SetPolicy(ctx, auth.HostActor("test"), auth.Policy{Approvals: 1})
+	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx, nc))
 	defer svc.Close()
 	client := ledgerapi.NewClient(nc, 10*time.Second)

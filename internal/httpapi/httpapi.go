@@ -64,6 +64,8 @@ func (r Routes) Handler() http.Handler {
 var statuses = map[ledgerapi.Code]int{
 	ledgerapi.CodeInvalid:        http.StatusBadRequest,
 	ledgerapi.CodeUnauthorized:   http.StatusUnauthorized,
+	ledgerapi.CodeForbidden:      http.StatusForbidden,
+	ledgerapi.CodeRateLimited:    http.StatusTooManyRequests,
 	ledgerapi.CodeNotFound:       http.StatusNotFound,
 	ledgerapi.CodeConflict:       http.StatusConflict,
 	ledgerapi.CodeIllegal:        http.StatusConflict,
