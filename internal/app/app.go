@@ -19,10 +19,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/apiserver"
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/hookrelay"
-	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger"
@@ -70,6 +71,10 @@ type Config struct {
 	// Ledger holds the ledger's settings; zero values take the ledger's
 	// defaults, except the release interval (100ms here).
 	Ledger ledger.Config
+	// Policy, when set, is saved as the approval policy on the first start
+	// of the data folder (a ledger that never had one); default: the
+	// ledger's (one approval for every batch).
+	Policy *auth.Policy
 
 	Logger *slog.Logger
 }
@@ -88,6 +93,12 @@ type App struct {
 	Proc    *processor.Processor
 	URL     string // payrun's HTTP endpoints
 	BankURL string
+	// AdminToken is <data>/admin.token: the first admin's API token,
+	// written on the first start of the data folder (AdminCreated).
+	AdminToken   string
+	AdminCreated bool
+
+	api *apiserver.API
 
 	srv        *httpserve.Server
 	cancelProc context.CancelFunc
@@ -168,13 +179,17 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: bank public key: %w", err)
 	}
-	routes := httpapi.Routes{
-		Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger}),
-		Uploads:  ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger}),
-		Reports:  ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
-		Metrics:  metrics.Handler(),
+	if err := a.bootstrap(ctx); err != nil {
+		return nil, err
 	}
-	if a.srv, err = httpserve.Listen(cfg.Listen, routes.Handler(), httpserve.Logger(cfg.Logger)); err != nil {
+	// People reach the API authenticated (apiserver); the bank's webhooks
+	// are verified by its signature.
+	if a.api, err = apiserver.New(apiserver.Config{Ledger: a.Ledger, JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger,
+		Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger}),
+		Metrics:  metrics.Handler()}); err != nil {
+		return nil, err
+	}
+	if a.srv, err = httpserve.Listen(cfg.Listen, a.api.Handler, httpserve.Logger(cfg.Logger)); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	a.URL = a.srv.URL()
@@ -196,6 +211,31 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	a.log.Info("payrun running", "url", a.URL, "bank", a.BankURL, "dir", cfg.Dir)
 	return a, nil
+}
+
+// bootstrap makes the first admin of a new data folder (its token in
+// <data>/admin.token) and saves the configured policy if the ledger has
+// none yet.
+func (a *App) bootstrap(ctx context.Context) error {
+	a.AdminToken = filepath.Join(a.cfg.Dir, "admin.token")
+	created, err := a.Ledger.BootstrapAdmin(ctx, a.AdminToken)
+	if err != nil {
+		return fmt.Errorf("app: bootstrap admin: %w", err)
+	}
+	a.AdminCreated = created
+	if a.cfg.Policy == nil {
+		return nil
+	}
+	p, err := a.DB.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Version == 0 {
+		if _, err := a.Ledger.SetPolicy(ctx, auth.Actor{Name: "payrun", Via: auth.ViaHost}, *a.cfg.Policy); err != nil {
+			return fmt.Errorf("app: policy: %w", err)
+		}
+	}
+	return nil
 }
 
 func (a *App) startSandbox(webhookURL string) error {
@@ -301,6 +341,9 @@ func (a *App) Close() error {
 		}
 		if a.srv != nil {
 			errs = append(errs, a.srv.Shutdown())
+		}
+		if a.api != nil {
+			errs = append(errs, a.api.Close())
 		}
 		if a.Sandbox != nil {
 			errs = append(errs, a.Sandbox.Close())

@@ -15,6 +15,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -196,4 +197,23 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(ctxKey{}).(*Principal)
 	return p
+}
+
+// UnmarshalJSON reads ["maker","checker"] or "maker,checker", refusing
+// unknown roles.
+func (rs *Roles) UnmarshalJSON(b []byte) error {
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("roles: use a list such as [\"maker\", \"checker\"]")
+		}
+		list = []string{s}
+	}
+	out, err := ParseRoles(strings.Join(list, ","))
+	if err != nil {
+		return err
+	}
+	*rs = out
+	return nil
 }

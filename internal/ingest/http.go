@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/httpapi"
@@ -44,6 +45,9 @@ type HandlerConfig struct {
 	TempDir   string        // where uploads are spooled; default os.TempDir()
 	Timeout   time.Duration // per upload, publishing included; default 10 minutes
 	Logger    *slog.Logger
+	// Audit, when set, records every upload and validation in the audit
+	// log, with the request's principal (http_auth.go).
+	Audit func(context.Context, auth.Entry) error
 }
 
 // Handler serves uploads for the finance web tools:
@@ -88,11 +92,16 @@ func badRequest(format string, args ...any) error {
 }
 
 func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
+	var res *Result
+	var err error
+	file := ""
+	defer func() { h.audit(r, publish, file, res, err) }()
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxUpload)
 
 	path, fields, err := h.spool(r)
+	file = fields["file_name"]
 	if path != "" {
 		defer os.Remove(path)
 	}
@@ -105,8 +114,8 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		h.fail(w, r, err)
 		return
 	}
+	opts.UploadedBy, opts.UploaderID = uploader(r)
 
-	var res *Result
 	if publish {
 		if h.cfg.JS == nil || h.cfg.Sealer == nil {
 			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "publishing is not configured"))

@@ -57,6 +57,11 @@ type Options struct {
 	ScheduleAt *time.Time
 	// RequireApproval holds the batch until an operator approves it.
 	RequireApproval bool
+	// UploadedBy and UploaderID name the person uploading (the API sets
+	// them from the authenticated principal); they go into the manifest,
+	// and the ledger never lets that person approve the batch.
+	UploadedBy string
+	UploaderID int64
 	// Sealer seals card numbers; required to publish.
 	Sealer *secret.Sealer
 	// Progress, if set, is called a few times a second from another
@@ -290,6 +295,8 @@ func Publish(ctx context.Context, js jetstream.JetStream, path string, checked *
 		ScheduleAt:      opts.ScheduleAt,
 		RequireApproval: opts.RequireApproval,
 		CreatedAt:       now().UTC(),
+		UploadedBy:      opts.UploadedBy,
+		UploaderID:      opts.UploaderID,
 	}
 	if err := publishManifest(ctx, js, m); err != nil {
 		return nil, err

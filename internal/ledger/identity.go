@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -567,4 +568,30 @@ func (s *Service) SignedIn(ctx context.Context, id int64, at time.Time) {
 		_, err := tx.Exec(`UPDATE users SET last_sign_in = ? WHERE id = ?`, formatTime(at), id)
 		return err
 	}, func(error) {})
+}
+
+// BootstrapAdmin makes the first admin of a ledger that has no users yet:
+// user "admin" (role admin, no password) with a token written to
+// tokenFile (mode 0600). It reports whether it did; a ledger with users
+// is left alone (so a restart changes nothing).
+func (s *Service) BootstrapAdmin(ctx context.Context, tokenFile string) (bool, error) {
+	users, err := s.db.Users(ctx)
+	if err != nil {
+		return false, err
+	}
+	if len(users) > 0 {
+		return false, nil
+	}
+	by := auth.Actor{Name: "bootstrap", Via: auth.ViaHost}
+	if _, err := s.AddUser(ctx, by, NewUser{Name: "admin", Roles: auth.Roles{auth.RoleAdmin}}); err != nil {
+		return false, err
+	}
+	text, _, err := s.CreateToken(ctx, by, NewToken{User: "admin", Name: "bootstrap"})
+	if err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(tokenFile, []byte(text+"\n"), 0o600); err != nil {
+		return false, fmt.Errorf("write admin token: %w", err)
+	}
+	return true, nil
 }
