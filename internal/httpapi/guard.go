@@ -147,7 +147,7 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		SecurityHeaders(w, r)
 		if !g.hostAllowed(r.Host) {
-			Error(w, r, g.log, ledgerapi.Errorf(ledgerapi.CodeForbidden, "host %q is not served here", cardmask.Redact(r.Host)))
+			g.refuse(w, r, nil, ledgerapi.Errorf(ledgerapi.CodeForbidden, "host %q is not served here", cardmask.Redact(r.Host)))
 			return
 		}
 		protected.ServeHTTP(w, r)
