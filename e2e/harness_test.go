@@ -97,8 +97,8 @@ type system struct {
 	relayMetrics string // hookrelay --metrics
 	dataKey      string
 	opts         options
-	apiAddr      string // ledger run --http: the people-facing API
-	api          string // http://apiAddr
+	apiAddr      string            // ledger run --http: the people-facing API
+	api          string            // http://apiAddr
 	tokens       map[string]string // user → token file: the harness's people
 
 	mu    sync.Mutex
@@ -235,7 +235,11 @@ func (s *system) addPeople() {
 // host runs a `ledger` command against the database, as on its host.
 func (s *system) host(args ...string) string {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args[:2:2], append([]string{"--db", filepath.Join(s.dir, "ledger.db")}, args[2:]...)...)...)
+	n := 2 // "users add", "tokens create", "policy set"
+	if args[0] == "audit" {
+		n = 1
+	}
+	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args[:n:n], append([]string{"--db", filepath.Join(s.dir, "ledger.db")}, args[n:]...)...)...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(s.t, err, "ledger %s: %s", strings.Join(args, " "), out)
 	return string(out)

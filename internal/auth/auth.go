@@ -183,7 +183,7 @@ func HostActor(osUser string) Actor {
 	if osUser == "" {
 		osUser = "host"
 	}
-	return Actor{Name: osUser, Via: ViaHost}
+	return Actor{Name: osUser, Via: ViaHost, Remote: "local"}
 }
 
 type ctxKey struct{}

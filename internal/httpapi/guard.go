@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"golang.org/x/time/rate"
 )
 
 // GuardConfig configures the Guard.

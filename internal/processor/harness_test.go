@@ -3,7 +3,6 @@ package processor
 import (
 	"context"
 	"fmt"
-	"github.com/payrun/payrun/internal/auth"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/hookrelay"
