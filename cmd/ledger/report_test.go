@@ -77,16 +77,37 @@ func TestReportCommands(t *testing.T) {
 		require.True(t, r.Applied)
 	}
 
+	// ledger run --http: the API a checker imports the bank's report through.
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	addr, closeHTTP, err := serveHTTP(hctx, httpFlags{addr: "127.0.0.1:0"}, svc, nil, quiet)
+	require.NoError(t, err)
+	defer closeHTTP()
+	host := auth.HostActor("test")
+	token := func(name string, role auth.Role) string {
+		_, err := svc.AddUser(ctx, host, ledger.NewUser{Name: name, Roles: auth.Roles{role}})
+		require.NoError(t, err)
+		tok, _, err := svc.CreateToken(ctx, host, ledger.NewToken{User: name, Name: "test"})
+		require.NoError(t, err)
+		f := filepath.Join(dir, name+".token")
+		require.NoError(t, os.WriteFile(f, []byte(tok+"\n"), 0o600))
+		return f
+	}
+	carl, vera := token("carl", auth.RoleChecker), token("vera", auth.RoleViewer)
+	api := "http://" + addr
+
 	file := filepath.Join(dir, "all_2026-11-25_2026-11-25.csv")
 	require.NoError(t, os.WriteFile(file, []byte(bankReport(batch)), 0o644))
 	var out bytes.Buffer
 	imp := &importReportCommand{stdout: &out}
-	require.NoError(t, imp.Run(ctx, []string{"--nats-url", srv.URL(), file}))
+	err = imp.Run(ctx, []string{"--api", api, "--token-file", vera, file})
+	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeForbidden), "a viewer does not import: %v", err)
+	require.NoError(t, imp.Run(ctx, []string{"--api", api, "--token-file", carl, file}))
 	require.Contains(t, out.String(), "2 lines, 2 new")
 	require.Contains(t, out.String(), "operations naming no row of ours: 1")
 	require.Contains(t, out.String(), "reconciled: "+batch)
 	out.Reset()
-	require.NoError(t, imp.Run(ctx, []string{"--nats-url", srv.URL(), file}))
+	require.NoError(t, imp.Run(ctx, []string{"--api", api, "--token-file", carl, file}))
 	require.Contains(t, out.String(), "was imported before: nothing changed")
 
 	// report, in every format, read-only next to the running ledger.
@@ -110,23 +131,16 @@ func TestReportCommands(t *testing.T) {
 	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--format", "pdf"}))
 	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", "b00000000000000000000"}))
 
-	// ledger run --http
-	hctx, stop := context.WithCancel(ctx)
-	defer stop()
-	addr, closeHTTP, err := serveHTTP(hctx, httpFlags{addr: "127.0.0.1:0"}, svc, nil, quiet)
-	require.NoError(t, err)
-	defer closeHTTP()
-	url := "http://" + addr + "/batches/" + batch + "/report.csv"
+	// ledger run --http serves the report to someone signed in.
+	url := api + "/batches/" + batch + "/report.csv"
 	resp, err := http.Get(url)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "anonymous")
-	_, err = svc.AddUser(ctx, auth.HostActor("test"), ledger.NewUser{Name: "vera", Roles: auth.Roles{auth.RoleViewer}})
-	require.NoError(t, err)
-	tok, _, err := svc.CreateToken(ctx, auth.HostActor("test"), ledger.NewToken{User: "vera", Name: "test"})
+	tok, err := os.ReadFile(vera)
 	require.NoError(t, err)
 	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
