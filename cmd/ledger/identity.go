@@ -72,7 +72,9 @@ func (c *hostCommand) Run(ctx context.Context, args []string) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*dbPath); err != nil {
+	// The first user and the first policy may come before the first
+	// `ledger run`; anything else on a missing file is a wrong --db.
+	if _, err := os.Stat(*dbPath); err != nil && !(sub == "add" || sub == "set") {
 		return fmt.Errorf("ledger database: %w", err)
 	}
 	db, err := ledger.Open(*dbPath)
