@@ -90,6 +90,19 @@ func actor(r *http.Request) (auth.Actor, error) {
 func input(r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
 	ct := r.Header.Get("Content-Type")
+	raw := []byte(nil)
+	if !strings.HasPrefix(ct, "multipart/form-data") {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return ledgerapi.Errorf(ledgerapi.CodeInvalid, "read the request: %v", err)
+		}
+		raw = b
+		// curl -d sends JSON labelled as a form: JSON is JSON.
+		if t := strings.TrimSpace(string(b)); t == "" || t[0] == '{' {
+			ct = "application/json"
+		}
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+	}
 	if strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data") {
 		if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
 			return ledgerapi.Errorf(ledgerapi.CodeInvalid, "the form cannot be read: %v", err)
@@ -110,10 +123,7 @@ func input(r *http.Request, v any) error {
 		b, _ := json.Marshal(m)
 		return decodeStrict(b, v)
 	}
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return ledgerapi.Errorf(ledgerapi.CodeInvalid, "read the request: %v", err)
-	}
+	b := raw
 	if len(strings.TrimSpace(string(b))) == 0 {
 		b = []byte("{}")
 	}
