@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -41,8 +39,7 @@ func TestCancelWhileTheBankIsDown(t *testing.T) {
 		return nil
 	})
 
-	out, err := exec.Command(filepath.Join(binDir, "ledger"), "cancel", "--batch", batch, "--reason", "wrong file",
-		"--by", "anna", "--nats-url", s.natsURL).CombinedOutput()
+	out, err := s.asUser("mia", "cancel", "--batch", batch, "--reason", "wrong file")
 	require.NoError(t, err, "ledger cancel: %s", out)
 	require.Contains(t, string(out), "cancelled")
 
@@ -106,8 +103,7 @@ func TestCancelWhileRateLimited(t *testing.T) {
 		}
 		return nil
 	})
-	out, err := exec.Command(filepath.Join(binDir, "ledger"), "cancel", "--batch", batch, "--reason", "wrong file",
-		"--by", "anna", "--nats-url", s.natsURL).CombinedOutput()
+	out, err := s.asUser("mia", "cancel", "--batch", batch, "--reason", "wrong file")
 	require.NoError(t, err, "ledger cancel: %s", out)
 	time.Sleep(500 * time.Millisecond) // a send that passed its check before the cancel arrives
 	paid := func() int {

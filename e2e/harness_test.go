@@ -101,6 +101,9 @@ type system struct {
 	sandbox      *proc  // the sandbox bank binary
 	relay        *proc  // the hookrelay binary
 	opts         options
+	apiAddr      string            // ledger run --http: the people-facing API
+	api          string            // http://apiAddr
+	tokens       map[string]string // user → token file: the harness's people
 
 	mu    sync.Mutex
 	procs []*proc
@@ -136,8 +139,12 @@ func startSystem(t *testing.T, o options) *system {
 	_, err = secret.EnsureKeys(s.keys)
 	require.NoError(t, err)
 
+	s.apiAddr = freeAddr(t)
+	s.api = "http://" + s.apiAddr
 	s.startLedger()
 	s.waitLedger()
+	s.waitHTTP(s.api + "/healthz")
+	s.addPeople()
 	s.relayAddr = freeAddr(t)
 	s.bankURL = "http://" + freeAddr(t)
 	s.startSandbox(s.repo("samples/keys/bank_private.pem"))
@@ -235,8 +242,48 @@ func (s *system) waitLedger() {
 
 func (s *system) repo(p string) string { return filepath.Join(repoRoot, p) }
 
+// addPeople makes the harness's users on the ledger's host, as an admin
+// would (`ledger users add`, `ledger tokens create`), while the ledger
+// runs: mia the maker, carl and dora the checkers, vera the viewer, ada
+// the admin; each gets an API token in <dir>/<name>.token.
+func (s *system) addPeople() {
+	s.t.Helper()
+	s.tokens = map[string]string{}
+	for _, u := range []struct{ name, roles string }{
+		{"mia", "maker"}, {"carl", "checker"}, {"dora", "checker"}, {"vera", "viewer"}, {"ada", "admin"},
+	} {
+		s.host("users", "add", "--name", u.name, "--roles", u.roles)
+		file := filepath.Join(s.dir, u.name+".token")
+		s.host("tokens", "create", "--user", u.name, "--name", "e2e", "--out", file)
+		s.tokens[u.name] = file
+	}
+}
+
+// host runs a `ledger` command against the database, as on its host.
+func (s *system) host(args ...string) string {
+	s.t.Helper()
+	n := 2 // "users add", "tokens create", "policy set"
+	if args[0] == "audit" {
+		n = 1
+	}
+	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args[:n:n], append([]string{"--db", filepath.Join(s.dir, "ledger.db")}, args[n:]...)...)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(s.t, err, "ledger %s: %s", strings.Join(args, " "), out)
+	return string(out)
+}
+
+// asUser runs a `ledger` command through the API with a user's token.
+func (s *system) asUser(user string, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args, "--api", s.api, "--token-file", s.tokens[user])...)
+	cmd.Env = append(os.Environ(), "PAYRUN_TOKEN=")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 func (s *system) startLedger() *proc {
 	return s.start("ledger", append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db"), "--nats-url", s.natsURL,
+		"--http", s.apiAddr, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
+		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile),
 		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s", "--poll-max", "4s",
 		"--doubt-deadline", "20s"}, s.opts.ledgerArgs...)...)
 }
@@ -335,20 +382,67 @@ func (s *system) waitHTTP(url string) {
 	})
 }
 
-// ingest runs the ingest command on a file and returns the batch id.
+// ingest uploads a file as mia the maker through the API (`ingest --api`)
+// and has carl the checker approve it (`ledger approve`): the four eyes
+// every batch needs under the default policy. It returns the batch id.
 func (s *system) ingest(path string, extra ...string) string {
 	s.t.Helper()
-	args := append([]string{"--nats-url", s.natsURL, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
-		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile), "--json"}, extra...)
+	batch := s.upload("mia", path, extra...)
+	s.approve("carl", batch)
+	return batch
+}
+
+// upload runs `ingest --api` with a user's token and returns the batch.
+func (s *system) upload(user, path string, extra ...string) string {
+	s.t.Helper()
+	res, stderr, err := s.tryUpload(user, path, extra...)
+	require.NoError(s.t, err, "ingest: %s", stderr)
+	require.True(s.t, payout.ValidBatchID(res.Batch), "%+v", res)
+	return res.Batch
+}
+
+func (s *system) tryUpload(user, path string, extra ...string) (*ingest.Result, string, error) {
+	args := append([]string{"--api", s.api, "--token-file", s.tokens[user], "--json"}, extra...)
 	cmd := exec.Command(filepath.Join(binDir, "ingest"), append(args, path)...)
 	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "PAYRUN_TOKEN=", "PAYRUN_API=")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(s.t, cmd.Run(), "ingest: %s\n%s", stderr.String(), stdout.String())
+	if err := cmd.Run(); err != nil {
+		return nil, stderr.String() + stdout.String(), err
+	}
 	var res ingest.Result
-	require.NoError(s.t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
-	require.True(s.t, payout.ValidBatchID(res.Batch), stdout.String())
-	return res.Batch
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		return nil, stdout.String(), err
+	}
+	return &res, stderr.String(), nil
+}
+
+// sealed waits until the ledger sealed the batch.
+func (s *system) sealed(batch string) *ledgerapi.BatchSummary {
+	s.t.Helper()
+	var sum *ledgerapi.BatchSummary
+	testutil.Eventually(s.t, 30*time.Second, 20*time.Millisecond, func() error {
+		b, err := s.ledger.Batch(context.Background(), batch)
+		if err != nil {
+			return err
+		}
+		if b.Status == payout.BatchReceiving {
+			return fmt.Errorf("batch %s is still receiving", batch)
+		}
+		sum = b
+		return nil
+	})
+	return sum
+}
+
+// approve has a checker approve a sealed batch with `ledger approve`.
+func (s *system) approve(user, batch string) string {
+	s.t.Helper()
+	require.Equal(s.t, payout.BatchAwaitingApproval, s.sealed(batch).Status)
+	out, err := s.asUser(user, "approve", "--batch", batch)
+	require.NoError(s.t, err, "ledger approve: %s", out)
+	return out
 }
 
 // waitFinal waits until every row of the batch is final (or, with

@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/intake"
-	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
@@ -104,7 +103,7 @@ func TestKeyRotation(t *testing.T) {
 		cardRow("R1-2", "2500.50", "Petrova Anna", pans[1]),
 		tokenRow("R1-3", "700.00", "Token Person", "tok_rot_0001"),
 	})
-	batch1 := s.ingest(file1, "--require-approval")
+	batch1 := s.upload("mia", file1) // waits for its approval (the default policy)
 	testutil.Eventually(t, 30*time.Second, 50*time.Millisecond, func() error {
 		b, err := s.ledger.Batch(context.Background(), batch1)
 		if err != nil {
@@ -157,8 +156,7 @@ func TestKeyRotation(t *testing.T) {
 
 	// Batch 1 is paid: numbers sealed to A opened by processors holding A
 	// and B, webhooks signed with the old bank key.
-	_, err = s.ledger.Approve(context.Background(), ledgerapi.BatchCommand{Batch: batch1, By: "e2e"})
-	require.NoError(t, err)
+	s.approve("carl", batch1)
 	sum := s.waitFinal(batch1, 3, 60*time.Second, nil)
 	require.Equal(t, 3, sum.ByState[payout.StateSucceeded], "%+v", sum)
 	s.agree(batch1, 3)

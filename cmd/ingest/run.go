@@ -46,6 +46,8 @@ type config struct {
 	uploadKey       string
 	natsURL         string
 	progress        string
+	api             string // upload through payrun's HTTP API (a person's upload)
+	tokenFile       string
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -64,6 +66,8 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.uploadKey, "upload-key", filepath.Join(secret.DefaultDir, secret.UploadKeyFile), "upload keys `file` (PEM) that digest rows and fingerprint card numbers")
 	fs.StringVar(&c.natsURL, "nats-url", envOr("NATS_URL", nats.DefaultURL), "NATS `URL` ($NATS_URL)")
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")
+	fs.StringVar(&c.api, "api", os.Getenv("PAYRUN_API"), "upload through payrun's HTTP API at `URL` with your token ($PAYRUN_API); without it the file is published to NATS directly (payrun's own components)")
+	fs.StringVar(&c.tokenFile, "token-file", "", "with --api: `file` holding your API token (default $PAYRUN_TOKEN)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: ingest [flags] FILE\n\nValidates a payout file completely, then reads it into JetStream as one batch.\n"+
 			"Exit status: 0 published (or already there), 3 invalid file (nothing published), 2 bad flags, 1 cannot run.\n\nFlags:\n")
@@ -168,6 +172,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
+	if c.api != "" {
+		con.clear()
+		return uploadAPI(ctx, c, stdout, stderr)
+	}
 	if opts.Sealer, err = loadSealer(c); err != nil {
 		con.clear()
 		fmt.Fprintln(stderr, "ingest:", err)

@@ -4,22 +4,67 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/payrun/payrun/internal/apiserver"
 	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/secret"
 )
 
-// serveHTTP serves ledger.NewHTTPHandler (batches and report downloads)
-// on addr until ctx ends. An empty addr serves nothing. It returns the
-// bound address.
-func serveHTTP(ctx context.Context, addr string, db *ledger.DB, log *slog.Logger) (string, error) {
-	if addr == "" {
-		return "", nil
+// hostList is a repeatable --host flag.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+func (h *hostList) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*h = append(*h, p)
+		}
 	}
-	srv, err := httpserve.Serve(ctx, addr, ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(log)), httpserve.Logger(log))
+	return nil
+}
+
+// httpFlags configure the people-facing API.
+type httpFlags struct {
+	addr      string
+	hosts     hostList
+	secure    bool
+	publicKey string // card.pub: uploads seal card numbers to the processors' public key
+	uploadKey string // upload.key: row digests and card fingerprints
+}
+
+// serveHTTP serves the authenticated API (apiserver: uploads, batches and
+// reports, approvals, the audit log, users, tokens, policy) on addr until
+// ctx ends. An empty addr serves nothing. It returns the bound address and
+// a function closing what it opened.
+func serveHTTP(ctx context.Context, f httpFlags, svc *ledger.Service, js jetstream.JetStream, log *slog.Logger) (string, func(), error) {
+	if f.addr == "" {
+		return "", func() {}, nil
+	}
+	// Uploads seal card numbers to the processors' public key: the API
+	// holds no key that opens one. Without the keys it validates but does
+	// not publish.
+	var sealer *secret.Sealer
+	if f.publicKey != "" || f.uploadKey != "" {
+		var err error
+		if sealer, err = secret.LoadSealer(f.publicKey, f.uploadKey); err != nil {
+			return "", nil, fmt.Errorf("upload keys (--card-public-key, --upload-key): %w", err)
+		}
+	}
+	api, err := apiserver.New(apiserver.Config{Ledger: svc, JS: js, Sealer: sealer, Hosts: f.hosts, Secure: f.secure,
+		TempDir: os.TempDir(), Logger: log})
 	if err != nil {
-		return "", fmt.Errorf("reports listener: %w", err)
+		return "", nil, err
 	}
-	log.Info("batches and reports over HTTP", "http", srv.URL()+"/batches")
-	return srv.Addr(), nil
+	srv, err := httpserve.Serve(ctx, f.addr, api.Handler, httpserve.Logger(log))
+	if err != nil {
+		api.Close()
+		return "", nil, fmt.Errorf("API listener: %w", err)
+	}
+	log.Info("API over HTTP", "http", srv.URL(), "hosts", f.hosts.String())
+	return srv.Addr(), func() { api.Close() }, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -8,26 +9,25 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/queue"
 )
 
 // importReportCommand imports the bank's daily report: to the running
-// ledger over NATS (the ledger is the database's only writer), or with
-// --db straight into a ledger file no ledger is running on.
+// ledger through its HTTP API with a token (a checker's), or with --db
+// straight into a ledger file no ledger is running on.
 type importReportCommand struct {
 	stdout io.Writer
 }
 
 func (c *importReportCommand) Usage() {
-	fmt.Fprintln(os.Stderr, "usage: ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... [--json] FILE|URL|-")
+	fmt.Fprintln(os.Stderr, "usage: ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... [--json] FILE|URL|-")
 }
 
 // dayList is a repeatable --date flag.
@@ -39,7 +39,8 @@ func (d *dayList) Set(s string) error { *d = append(*d, s); return nil }
 func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ledger import-report", flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
-	url := fs.String("nats-url", cli.NATSURL(), "send the report to the running ledger at this NATS `URL`")
+	var api cli.APIFlags
+	api.Register(fs)
 	dbPath := fs.String("db", "", "import straight into this ledger `file` (only when no ledger runs on it)")
 	var days dayList
 	fs.Var(&days, "date", "a `day` (YYYY-MM-DD) the report covers; repeatable (default: from the file name, else its lines)")
@@ -61,7 +62,11 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	if len(days) == 0 {
 		days = bank131.DaysFromName(source)
 	}
-	rep, err := bank131.ParseDailyReport(rc, source, days...)
+	raw, err := io.ReadAll(io.LimitReader(rc, 512<<20))
+	if err != nil {
+		return fmt.Errorf("bank report: %w", err)
+	}
+	rep, err := bank131.ParseDailyReport(bytes.NewReader(raw), source, days...)
 	if err != nil {
 		return err
 	}
@@ -86,15 +91,22 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	} else {
-		nc, err := queue.Connect(*url, "payrun-ledger-import-report")
+		client, err := api.Client()
 		if err != nil {
 			return err
 		}
-		defer nc.Close()
-		client := ledgerapi.NewClient(nc, 5*time.Minute)
-		max := int(nc.MaxPayload()) - 64<<10
-		if res, err = ledgerapi.SendBankReport(ctx, client, rep, max); err != nil {
+		// Checked here; the ledger reads the same bytes again.
+		q := "?name=" + url.QueryEscape(source)
+		for _, d := range days {
+			q += "&date=" + url.QueryEscape(d)
+		}
+		res = new(ledgerapi.ReportImport)
+		raw, err := client.Raw(ctx, "POST", "/reports/bank"+q, "text/csv", bytes.NewReader(raw))
+		if err != nil {
 			return err
+		}
+		if err := json.Unmarshal(raw, res); err != nil {
+			return fmt.Errorf("import report: %w", err)
 		}
 	}
 	stdout := c.stdout

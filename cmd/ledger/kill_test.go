@@ -134,6 +134,12 @@ func TestKillMidIntakeAndMidTransitions(t *testing.T) {
 	const rows = 50000
 	batch := publishRows(t, js, rows)
 	dbPath := filepath.Join(dir, "ledger.db")
+	// This test is about what follows approval: a policy that needs none,
+	// set on the host before the first start.
+	policy := filepath.Join(dir, "policy.json")
+	require.NoError(t, os.WriteFile(policy, []byte(`{"approvals": 1}`), 0o600))
+	out, err := exec.Command(bin, "policy", "set", "--db", dbPath, policy).CombinedOutput()
+	require.NoError(t, err, "%s", out)
 	p := startLedger(t, bin, dbPath, srv.URL())
 	ro, err := sql.Open("sqlite3", "file:"+dbPath+"?mode=ro&_busy_timeout=5000")
 	require.NoError(t, err)
@@ -233,7 +239,7 @@ func TestKillMidIntakeAndMidTransitions(t *testing.T) {
 	require.Equal(t, uint64(rows), info.State.Msgs)
 
 	// status reads the file while the ledger runs.
-	out, err := exec.Command(bin, "status", "--db", dbPath).CombinedOutput()
+	out, err = exec.Command(bin, "status", "--db", dbPath).CombinedOutput()
 	require.NoError(t, err, string(out))
 	require.Contains(t, string(out), batch)
 	require.Contains(t, string(out), "CLAIMED")

@@ -2,10 +2,11 @@
 //
 //	ledger run     --db FILE --nats-url URL   run intake, release, API and sweeper until SIGTERM
 //	ledger status  [--db FILE | --nats-url URL] [--batch ID]
-//	ledger cancel  --batch ID --reason TEXT   (via NATS, to the running ledger)
-//	ledger approve --batch ID                 (via NATS, to the running ledger)
+//	ledger approve|reject|cancel --batch ID   (a person's decision, through the HTTP API with a token)
 //	ledger report  --batch ID --format csv|json|xlsx [--out FILE]   (read-only)
-//	ledger import-report FILE|URL|-           (the bank's daily report; via NATS, or --db)
+//	ledger import-report FILE|URL|-           (the bank's daily report; through the HTTP API, or --db)
+//	ledger users|tokens|policy ...            (on the ledger's host, against its database)
+//	ledger audit   [--batch ID] [--since DAY] (the audit log: --db on the host, or the HTTP API)
 package main
 
 import (
@@ -38,6 +39,11 @@ func run(ctx context.Context, args []string) error {
 		"status":        &statusCommand{},
 		"cancel":        &batchCommand{name: "cancel"},
 		"approve":       &batchCommand{name: "approve"},
+		"reject":        &batchCommand{name: "reject"},
+		"users":         &hostCommand{name: "users"},
+		"tokens":        &hostCommand{name: "tokens"},
+		"policy":        &hostCommand{name: "policy"},
+		"audit":         &auditCommand{},
 		"report":        &reportCommand{},
 		"import-report": &importReportCommand{},
 	}
@@ -65,12 +71,21 @@ func usage() {
 
 Usage:
 
-	ledger run     --db FILE --nats-url URL [--http ADDR] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D]
+	ledger run     --db FILE --nats-url URL [--http ADDR --host NAME... --data-key FILE] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D]
 	ledger status  [--db FILE | --nats-url URL] [--batch ID] [--json]
-	ledger cancel  --batch ID --reason TEXT [--nats-url URL]
-	ledger approve --batch ID [--nats-url URL]
+	ledger approve --batch ID [--sha256 HEX --totals RUB=1500.00] [--api URL] [--token-file FILE]
+	ledger reject  --batch ID --reason TEXT [--api URL] [--token-file FILE]
+	ledger cancel  --batch ID --reason TEXT [--api URL] [--token-file FILE]
 	ledger report  --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]
-	ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... FILE|URL|-
+	ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... FILE|URL|-
+	ledger users   add|list|disable|enable|roles|password|totp [--db FILE] ...
+	ledger tokens  create|list|revoke [--db FILE] ...
+	ledger policy  show|set [--db FILE] [FILE|-]
+	ledger audit   [--db FILE | --api URL --token-file FILE] [--batch ID] [--since DAY] [--format csv|json] [--verify]
+
+A person's commands (approve, reject, cancel, import-report, audit) go through the
+authenticated HTTP API of "ledger run --http" with an API token (--token-file or
+$PAYRUN_TOKEN); users, tokens and policy are set on the ledger's host.
 
 Run "ledger COMMAND -h" for a command's flags; "ledger --version" prints the build.
 `)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
@@ -48,6 +49,9 @@ func TestReportCommands(t *testing.T) {
 	defer db.Close()
 	quiet := testutil.QuietLogger()
 	svc := ledger.NewService(db, ledger.Config{ReleaseInterval: 20 * time.Millisecond, Logger: quiet})
+	// These tests are about what follows approval: no batch needs one.
+	_, err = svc.SetPolicy(ctx, auth.HostActor("test"), auth.Policy{Approvals: 1})
+	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx, nc))
 	defer svc.Close()
 	client := ledgerapi.NewClient(nc, 10*time.Second)
@@ -74,16 +78,37 @@ func TestReportCommands(t *testing.T) {
 		require.True(t, r.Applied)
 	}
 
+	// ledger run --http: the API a checker imports the bank's report through.
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	addr, closeHTTP, err := serveHTTP(hctx, httpFlags{addr: "127.0.0.1:0"}, svc, nil, quiet)
+	require.NoError(t, err)
+	defer closeHTTP()
+	host := auth.HostActor("test")
+	token := func(name string, role auth.Role) string {
+		_, err := svc.AddUser(ctx, host, ledger.NewUser{Name: name, Roles: auth.Roles{role}})
+		require.NoError(t, err)
+		tok, _, err := svc.CreateToken(ctx, host, ledger.NewToken{User: name, Name: "test"})
+		require.NoError(t, err)
+		f := filepath.Join(dir, name+".token")
+		require.NoError(t, os.WriteFile(f, []byte(tok+"\n"), 0o600))
+		return f
+	}
+	carl, vera := token("carl", auth.RoleChecker), token("vera", auth.RoleViewer)
+	api := "http://" + addr
+
 	file := filepath.Join(dir, "all_2026-11-25_2026-11-25.csv")
 	require.NoError(t, os.WriteFile(file, []byte(bankReport(batch)), 0o644))
 	var out bytes.Buffer
 	imp := &importReportCommand{stdout: &out}
-	require.NoError(t, imp.Run(ctx, []string{"--nats-url", srv.URL(), file}))
+	err = imp.Run(ctx, []string{"--api", api, "--token-file", vera, file})
+	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeForbidden), "a viewer does not import: %v", err)
+	require.NoError(t, imp.Run(ctx, []string{"--api", api, "--token-file", carl, file}))
 	require.Contains(t, out.String(), "2 lines, 2 new")
 	require.Contains(t, out.String(), "operations naming no row of ours: 1")
 	require.Contains(t, out.String(), "reconciled: "+batch)
 	out.Reset()
-	require.NoError(t, imp.Run(ctx, []string{"--nats-url", srv.URL(), file}))
+	require.NoError(t, imp.Run(ctx, []string{"--api", api, "--token-file", carl, file}))
 	require.Contains(t, out.String(), "was imported before: nothing changed")
 
 	// report, in every format, read-only next to the running ledger.
@@ -107,12 +132,17 @@ func TestReportCommands(t *testing.T) {
 	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--format", "pdf"}))
 	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", "b00000000000000000000"}))
 
-	// ledger run --http
-	hctx, stop := context.WithCancel(ctx)
-	defer stop()
-	addr, err := serveHTTP(hctx, "127.0.0.1:0", db, quiet)
+	// ledger run --http serves the report to someone signed in.
+	url := api + "/batches/" + batch + "/report.csv"
+	resp, err := http.Get(url)
 	require.NoError(t, err)
-	resp, err := http.Get("http://" + addr + "/batches/" + batch + "/report.csv")
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "anonymous")
+	tok, err := os.ReadFile(vera)
+	require.NoError(t, err)
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()

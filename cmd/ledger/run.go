@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
@@ -30,7 +32,12 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	var logs cli.LogFlags
 	logs.Register(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9101)")
-	httpAddr := fs.String("http", "", "serve batches and report downloads (GET /batches, /batches/{id}/report.csv|.xlsx|.json) on this `address` (e.g. 127.0.0.1:8132)")
+	var hf httpFlags
+	fs.StringVar(&hf.addr, "http", "", "serve the authenticated API (uploads, batches, reports, approvals, audit, users, tokens, policy) on this `address` (e.g. 127.0.0.1:8132)")
+	fs.Var(&hf.hosts, "host", "a host `name` the API answers to (repeatable; default localhost, 127.0.0.1, ::1); any other Host header is refused")
+	fs.BoolVar(&hf.secure, "secure-cookies", false, "mark the sign-in cookie Secure (people reach the API over HTTPS)")
+	fs.StringVar(&hf.publicKey, "card-public-key", "", "card public keys `file` (card.pub) uploads are sealed to; with --upload-key (without them the API validates but does not publish)")
+	fs.StringVar(&hf.uploadKey, "upload-key", "", "upload keys `file` (upload.key): row digests and card fingerprints of uploads")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
@@ -79,10 +86,17 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		svc.Close()
 		return err
 	}
-	if _, err := serveHTTP(ctx, *httpAddr, db, cfg.Logger); err != nil {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		svc.Close()
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	_, closeHTTP, err := serveHTTP(ctx, hf, svc, js, cfg.Logger)
+	if err != nil {
 		svc.Close()
 		return err
 	}
+	defer closeHTTP()
 	go db.ExportMetrics(ctx, 5*time.Second)
 	<-ctx.Done()
 	cfg.Logger.Info("ledger stopping")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
@@ -34,6 +35,9 @@ func TestStatusFileAndNATS(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	svc := ledger.NewService(db, ledger.Config{ReleaseInterval: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// These tests are about what follows approval: no batch needs one.
+	_, err = svc.SetPolicy(ctx, auth.HostActor("test"), auth.Policy{Approvals: 1})
+	require.NoError(t, err)
 	require.NoError(t, svc.Start(ctx, nc))
 	defer svc.Close()
 	testutil.Eventually(t, 30*time.Second, 10*time.Millisecond, func() error {

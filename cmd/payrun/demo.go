@@ -17,8 +17,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -100,9 +102,16 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	p.line("bank:     %s (sandbox; sandbox-only keys from samples/keys)", a.BankURL)
 	p.line("payrun:   %s (uploads, reports, /metrics); webhooks on %s", a.URL, a.WebhookURL)
 
-	res, err := a.Ingest(ctx, *file, ingest.Options{Name: "Demo " + filepath.Base(*file)})
+	// Four eyes: the demo's maker uploads through the API, its checker
+	// approves what they were shown; the admin made both.
+	mia, carl, err := demoPeople(ctx, a)
 	if err != nil {
 		return err
+	}
+	p.line("people:   admin (token in %s), mia (maker), carl (checker)", a.AdminToken)
+	var res ingest.Result
+	if _, err := mia.Upload(ctx, "/batches", *file, map[string]string{"name": "Demo " + filepath.Base(*file)}, &res); err != nil {
+		return fmt.Errorf("upload: %w", err)
 	}
 	if res.Status == ingest.StatusInvalid {
 		for _, e := range res.Errors {
@@ -111,6 +120,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s is not valid: %d errors; nothing was paid", *file, res.ErrorCount)
 	}
 	p.line("batch:    %s from %s: %d rows, %s", res.Batch, res.FileName, res.Rows, totalsText(res.Totals))
+	if err := demoApprove(ctx, carl, res.Batch, p); err != nil {
+		return err
+	}
 
 	client := ledgerapi.NewClient(a.Conn, 5*time.Second)
 	sum, err := watch(ctx, client, res.Batch, res.Rows, *timeout, p)
@@ -147,6 +159,67 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if sum.Status != payout.BatchDone {
 		return fmt.Errorf("batch %s is %s, not done", sum.Batch, sum.Status)
 	}
+	return nil
+}
+
+// demoPeople has the admin make the demo's maker and checker through the
+// API and returns a client acting as each.
+func demoPeople(ctx context.Context, a *app.App) (maker, checker *httpapi.Client, err error) {
+	tok, err := httpapi.LoadToken(a.AdminToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	admin := httpapi.NewClient(a.URL, tok)
+	person := func(name string, role auth.Role) (*httpapi.Client, error) {
+		if err := admin.Do(ctx, "POST", "/users", map[string]any{"name": name, "roles": []auth.Role{role}}, nil); err != nil {
+			return nil, fmt.Errorf("add %s: %w", name, err)
+		}
+		var t ledger.CreatedToken
+		if err := admin.Do(ctx, "POST", "/tokens", map[string]any{"user": name, "name": "demo"}, &t); err != nil {
+			return nil, fmt.Errorf("token of %s: %w", name, err)
+		}
+		return httpapi.NewClient(a.URL, t.Token), nil
+	}
+	if maker, err = person("mia", auth.RoleMaker); err != nil {
+		return nil, nil, err
+	}
+	if checker, err = person("carl", auth.RoleChecker); err != nil {
+		return nil, nil, err
+	}
+	return maker, checker, nil
+}
+
+// demoApprove waits until the ledger sealed the batch and the checker
+// approves it, bound to the file hash and totals the API shows.
+func demoApprove(ctx context.Context, carl *httpapi.Client, batch string, p *printer) error {
+	var detail struct {
+		Batch *ledgerapi.BatchSummary `json:"batch"`
+	}
+	for deadline := time.Now().Add(time.Minute); ; {
+		err := carl.Do(ctx, "GET", "/batches/"+batch, nil, &detail)
+		if err == nil && detail.Batch.Status == payout.BatchAwaitingApproval {
+			break
+		}
+		if err != nil && !ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("batch %s is not waiting for approval", batch)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	b := detail.Batch
+	var res ledger.DecisionResult
+	if err := carl.Do(ctx, "POST", "/batches/"+batch+"/approve",
+		map[string]any{"file_sha256": b.FileSHA256, "totals": b.Totals}, &res); err != nil {
+		return fmt.Errorf("approve: %w", err)
+	}
+	p.line("approval: uploaded by %s; approved by %s (%d of %d), bound to sha256 %s… and %s",
+		b.UploadedBy, res.Batch.ApprovedBy, res.Given, res.Required, b.FileSHA256[:16], totalsText(b.Totals))
 	return nil
 }
 

@@ -27,6 +27,15 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, 6, strings.Count(out, "3-D Secure: T-"), out)
 	require.Contains(t, out, "E-015/2026-11  failed    52000.00 RUB  The recipient's card has expired.")
 	require.Contains(t, out, "bank report")
+	// Four eyes: the maker uploaded through the API, the checker approved.
+	require.Contains(t, out, "people:   admin (token in ")
+	require.Contains(t, out, "approval: uploaded by mia; approved by carl (1 of 1), bound to sha256 b4963472404661e1…")
+	tok, err := filepath.Glob(filepath.Join(dir, "demo-*", "admin.token"))
+	require.NoError(t, err)
+	require.Len(t, tok, 1)
+	st, err := os.Stat(tok[0])
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 
 	reports, err := filepath.Glob(filepath.Join(dir, "demo-*", "payrun-report-bb4963472404661e1edc1.*"))
 	require.NoError(t, err)

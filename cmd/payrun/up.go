@@ -40,20 +40,26 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tokenNote := "the first admin's API token, written on the first start of this folder"
+	if !a.AdminCreated {
+		tokenNote = "the first admin's API token (this folder's users and tokens are kept)"
+	}
 	fmt.Fprintf(stdout, `payrun is up (data in %[2]s). Stop with Ctrl-C.
 
-  NATS            %[4]s   (ingest --nats-url %[4]s FILE)
-
-  upload a file   curl -F file=@samples/payroll.csv %[1]s/batches
-  validate only   curl -F file=@samples/payroll.csv %[1]s/batches/validate
-  batches         curl %[1]s/batches
-  one batch       curl %[1]s/batches/ID
-  report          curl -OJ %[1]s/batches/ID/report.csv   (or report.xlsx, report.json)
-  exceptions      curl %[1]s/exceptions
-  metrics         curl %[1]s/metrics
+  NATS            %[6]s   (ingest --nats-url %[6]s FILE)
+  admin token     %[4]s  (%[5]s)
+                  A="Authorization: Bearer $(cat %[4]s)"
+  people          curl -H "$A" -d '{"name":"mia","roles":["maker"]}' %[1]s/users
+                  curl -H "$A" -d '{"name":"carl","roles":["checker"],"password":"a long passphrase"}' %[1]s/users
+  their tokens    curl -H "$A" -d '{"user":"mia","name":"curl"}' %[1]s/tokens     (the answer's "token", shown once)
+  upload a file   curl -H "Authorization: Bearer MIA_TOKEN" -F file=@samples/payroll.csv %[1]s/batches
+  approve         curl -H "Authorization: Bearer CARL_TOKEN" -d '{"file_sha256":"…","totals":{…}}' %[1]s/batches/ID/approve
+  batches         curl -H "$A" %[1]s/batches        (one batch: /batches/ID; report: -OJ /batches/ID/report.csv)
+  audit log       curl -H "$A" '%[1]s/audit?format=csv'
+  sign in         %[1]s/signin                    (people with a password)
   bank sandbox    %[3]s/sandbox/payouts
-  bank webhooks   %[5]s%[6]s (a listener of its own)
-`, a.URL, f.data, a.BankURL, a.NATS.URL(), a.WebhookURL, hookrelay.Path)
+  bank webhooks   %[7]s%[8]s (a listener of its own)
+`, a.URL, f.data, a.BankURL, a.AdminToken, tokenNote, a.NATS.URL(), a.WebhookURL, hookrelay.Path)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: finishing the work in flight")
 	return a.Close()

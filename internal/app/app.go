@@ -25,6 +25,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/apiserver"
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/hookrelay"
@@ -85,6 +87,10 @@ type Config struct {
 	// Ledger holds the ledger's settings; zero values take the ledger's
 	// defaults, except the release interval (100ms here).
 	Ledger ledger.Config
+	// Policy, when set, is saved as the approval policy on the first start
+	// of the data folder (a ledger that never had one); default: the
+	// ledger's (one approval for every batch).
+	Policy *auth.Policy
 
 	Logger *slog.Logger
 }
@@ -105,6 +111,12 @@ type App struct {
 	URL        string // people's HTTP endpoints: uploads, reports, metrics
 	WebhookURL string // the bank's: webhooks (hookrelay.Path), health
 	BankURL    string
+	// AdminToken is <data>/admin.token: the first admin's API token,
+	// written on the first start of the data folder (AdminCreated).
+	AdminToken   string
+	AdminCreated bool
+
+	api *apiserver.API
 
 	srv        *httpserve.Server
 	hooks      *httpserve.Server
@@ -199,12 +211,16 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: bank public key: %w", err)
 	}
-	people := httpapi.Routes{
-		Uploads: ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger}),
-		Reports: ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
-		Metrics: metrics.Handler(),
+	if err := a.bootstrap(ctx); err != nil {
+		return nil, err
 	}
-	if a.srv, err = httpserve.Listen(cfg.Listen, people.Handler(), httpserve.Logger(cfg.Logger)); err != nil {
+	// People reach the API authenticated (apiserver) on their listener;
+	// the bank's webhooks, verified by its signature, have their own.
+	if a.api, err = apiserver.New(apiserver.Config{Ledger: a.Ledger, JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger,
+		Metrics: metrics.Handler()}); err != nil {
+		return nil, err
+	}
+	if a.srv, err = httpserve.Listen(cfg.Listen, a.api.Handler, httpserve.Logger(cfg.Logger)); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	a.URL = a.srv.URL()
@@ -258,6 +274,31 @@ func (a *App) loadKeys() error {
 	}
 	if a.Opener, err = secret.LoadOpener(filepath.Join(dir, secret.CardKeyFile), legacy); err != nil {
 		return fmt.Errorf("app: %w", err)
+	}
+	return nil
+}
+
+// bootstrap makes the first admin of a new data folder (its token in
+// <data>/admin.token) and saves the configured policy if the ledger has
+// none yet.
+func (a *App) bootstrap(ctx context.Context) error {
+	a.AdminToken = filepath.Join(a.cfg.Dir, "admin.token")
+	created, err := a.Ledger.BootstrapAdmin(ctx, a.AdminToken)
+	if err != nil {
+		return fmt.Errorf("app: bootstrap admin: %w", err)
+	}
+	a.AdminCreated = created
+	if a.cfg.Policy == nil {
+		return nil
+	}
+	p, err := a.DB.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Version == 0 {
+		if _, err := a.Ledger.SetPolicy(ctx, auth.Actor{Name: "payrun", Via: auth.ViaHost}, *a.cfg.Policy); err != nil {
+			return fmt.Errorf("app: policy: %w", err)
+		}
 	}
 	return nil
 }
@@ -368,6 +409,9 @@ func (a *App) Close() error {
 		}
 		if a.hooks != nil {
 			errs = append(errs, a.hooks.Shutdown())
+		}
+		if a.api != nil {
+			errs = append(errs, a.api.Close())
 		}
 		if a.Sandbox != nil {
 			errs = append(errs, a.Sandbox.Close())

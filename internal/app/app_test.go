@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,10 +15,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/hookrelay"
 	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/testutil"
@@ -28,18 +31,18 @@ const keys = "../../samples/keys"
 // slowUpload opens a connection to addr and starts an upload that never
 // finishes: complete is false for a client that does not even finish its
 // headers. Its answer, if one comes, is sent to answers.
-func slowUpload(t *testing.T, addr string, complete bool, answers chan<- int) net.Conn {
+func slowUpload(t *testing.T, addr, token string, complete bool, answers chan<- int) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	if !complete {
-		_, err = fmt.Fprintf(c, "POST /batches HTTP/1.1\r\nHost: %s\r\nContent-Type: text/csv\r\n", addr)
+		_, err = fmt.Fprintf(c, "POST /batches HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\n", addr, token)
 		require.NoError(t, err)
 		return c
 	}
-	_, err = fmt.Fprintf(c, "POST /batches HTTP/1.1\r\nHost: %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\nreference,method,amount\n",
-		addr, 10<<20)
+	_, err = fmt.Fprintf(c, "POST /batches HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: text/csv\r\nContent-Length: %d\r\n\r\nreference,method,amount\n",
+		addr, token, 10<<20)
 	require.NoError(t, err)
 	go func() {
 		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
@@ -58,17 +61,19 @@ func slowUpload(t *testing.T, addr string, complete bool, answers chan<- int) ne
 func TestSlowUploadsDoNotStarveWebhooks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	noApproval := auth.Policy{Approvals: 1}
 	a, err := Start(ctx, Config{Dir: t.TempDir(), KeysDir: keys, AutoThreeDS: true, Logger: testutil.QuietLogger(),
-		SandboxTiming: sandbox.Timing{Processing: 20 * time.Millisecond, Settle: 20 * time.Millisecond}})
+		SandboxTiming: sandbox.Timing{Processing: 20 * time.Millisecond, Settle: 20 * time.Millisecond}, Policy: &noApproval})
 	require.NoError(t, err)
 	defer a.Close()
 	require.NotEqual(t, a.URL, a.WebhookURL)
 
 	people := strings.TrimPrefix(a.URL, "http://")
+	token := makerToken(t, a)
 	answers := make(chan int, 100)
 	const held, headerless = 80, 20
 	for i := range held + headerless {
-		slowUpload(t, people, i < held, answers)
+		slowUpload(t, people, token, i < held, answers)
 	}
 	// All but the uploads being served are refused at once (they all come
 	// from one address: the cap per uploader).
@@ -101,7 +106,8 @@ func TestSlowUploadsDoNotStarveWebhooks(t *testing.T) {
 	resp, err := client.Post(a.URL+hookrelay.Path, "application/json", strings.NewReader(`{}`))
 	require.NoError(t, err)
 	resp.Body.Close()
-	require.Equal(t, http.StatusNotFound, resp.StatusCode, "people's listener serves no webhooks")
+	// An unknown path is 401 to anonymous (httpapi): not served either way.
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "people's listener serves no webhooks")
 	resp, err = client.Get(a.WebhookURL + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -132,12 +138,16 @@ func TestSlowUploadsDoNotStarveWebhooks(t *testing.T) {
 func TestTwoListeners(t *testing.T) {
 	a, err := Start(context.Background(), Config{Dir: t.TempDir(), KeysDir: keys, Logger: testutil.QuietLogger()})
 	require.NoError(t, err)
+	token := adminToken(t, a)
 	var wg sync.WaitGroup
 	for _, url := range []string{a.URL + "/metrics", a.WebhookURL + "/healthz"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := http.Get(url)
+			req, err := http.NewRequest(http.MethodGet, url, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+token) // /metrics needs a token
+			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			resp.Body.Close()
 			require.Equal(t, http.StatusOK, resp.StatusCode, url)
@@ -149,4 +159,24 @@ func TestTwoListeners(t *testing.T) {
 		_, err := http.Get(url + "/healthz")
 		require.Error(t, err, "%s still listening", url)
 	}
+}
+
+// adminToken reads the first admin's API token the app wrote.
+func adminToken(t *testing.T, a *App) string {
+	t.Helper()
+	b, err := os.ReadFile(a.AdminToken)
+	require.NoError(t, err)
+	return strings.TrimSpace(string(b))
+}
+
+// makerToken makes a maker and returns a token of theirs (uploads).
+func makerToken(t *testing.T, a *App) string {
+	t.Helper()
+	ctx := context.Background()
+	by := auth.Actor{Name: "test", Via: auth.ViaHost}
+	_, err := a.Ledger.AddUser(ctx, by, ledger.NewUser{Name: "mia", Roles: auth.Roles{auth.RoleMaker}})
+	require.NoError(t, err)
+	tok, _, err := a.Ledger.CreateToken(ctx, by, ledger.NewToken{User: "mia", Name: "test"})
+	require.NoError(t, err)
+	return tok
 }

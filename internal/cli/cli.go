@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/metrics"
 )
@@ -139,4 +140,26 @@ func envOr(name, fallback string) string {
 		return v
 	}
 	return fallback
+}
+
+// APIFlags are --api and --token-file: how a command acts for a person,
+// through payrun's authenticated HTTP API.
+type APIFlags struct {
+	URL       string
+	TokenFile string
+}
+
+// Register adds the flags to fs.
+func (a *APIFlags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&a.URL, "api", envOr("PAYRUN_API", "http://127.0.0.1:8132"), "payrun's HTTP API `URL` ($PAYRUN_API; `ledger run --http`, `payrun up`)")
+	fs.StringVar(&a.TokenFile, "token-file", "", "`file` with your API token (default $"+httpapi.TokenEnv+")")
+}
+
+// Client returns an API client with the token.
+func (a *APIFlags) Client() (*httpapi.Client, error) {
+	tok, err := httpapi.LoadToken(a.TokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.NewClient(a.URL, tok), nil
 }

@@ -1,19 +1,34 @@
-// Package httpapi is payrun's HTTP API: the routes payrun serves and the
-// one error answer every one of them gives.
+// Package httpapi is payrun's HTTP API: the routes payrun serves, who may
+// call each of them, and the one error answer every one of them gives.
 //
-// Routes (the all-in-one `payrun up` serves the webhooks and health checks
-// on the bank's listener and the others on people's; the production
-// commands serve their part):
+// Routes (Table; `payrun up` serves the webhooks and health checks on the
+// bank's listener and the others on people's, `ledger run --http` all but
+// the webhooks; cmd/hookrelay serves the webhooks alone):
 //
-//	POST /webhooks/bank131        Bank 131's webhooks (internal/hookrelay; cmd/hookrelay)
-//	GET  /healthz, /readyz        liveness, NATS connection (internal/hookrelay; cmd/hookrelay)
-//	POST /batches                 validate and publish a payout file (internal/ingest)
+//	POST /webhooks/bank131        public: verified by the bank's signature (internal/hookrelay)
+//	GET  /healthz, /readyz        public: liveness, NATS connection
+//	GET  /signin                  public: the sign-in form; POST /signin signs in (form or JSON)
+//	POST /signout                 ends the session
+//	GET  /session                 who the request acts as
+//	GET  /                        a page: signed-in landing (anonymous: redirect to /signin)
+//	POST /batches                 upload: validate and publish a payout file (internal/ingest)
 //	POST /batches/validate        validate only (internal/ingest)
-//	GET  /batches                 batch summaries (internal/ledger; `ledger run --http`)
-//	GET  /batches/{id}            a batch with its report's summary (internal/ledger)
-//	GET  /batches/{id}/report.csv|.xlsx|.json   the report (internal/ledger)
-//	GET  /exceptions              open exceptions (internal/ledger)
-//	GET  /metrics                 Prometheus metrics (internal/metrics; every command's --metrics)
+//	GET  /batches, /batches/{id}, /batches/{id}/report.csv|.xlsx|.json, /exceptions   read (internal/ledger)
+//	GET  /batches/{id}/approvals  read: the checkers' decisions
+//	POST /batches/{id}/approve    approve: bound to the file SHA-256 and totals shown
+//	POST /batches/{id}/reject     approve: reject with a reason
+//	POST /batches/{id}/cancel     cancel (makers: their own batches)
+//	POST /reports/bank            import_report: the bank's daily report
+//	GET  /audit                   audit: the audit log (?batch, ?since, ?format=csv|json)
+//	GET  /policy                  read; PUT /policy admin: a new version
+//	GET|POST /users, POST /users/{name}/disable|enable|password|roles   admin
+//	GET|POST /tokens, POST /tokens/{id}/revoke                           admin
+//	GET  /metrics                 read: Prometheus metrics
+//
+// Every route but the public ones passes the Guard: security headers, the
+// Host allowlist, cross-origin protection, a session or a token, and the
+// route's permission (401 anonymous, 403 not allowed). An unknown path is
+// 401 to anonymous and 404 to a signed-in principal.
 //
 // An error is answered as {"error":{"code":"…","message":"…"}} with the
 // status of its ledgerapi.Code (Status). The message is the error's own for
@@ -24,10 +39,11 @@ package httpapi
 
 import (
 	"encoding/json"
-	"github.com/payrun/payrun/internal/cardmask"
 	"log/slog"
 	"net/http"
 
+	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 )
 
@@ -37,34 +53,115 @@ type Routes struct {
 	Webhooks http.Handler // POST /webhooks/bank131, GET /healthz, GET /readyz
 	Uploads  http.Handler // POST /batches, POST /batches/validate
 	Reports  http.Handler // GET /batches, /batches/…, /exceptions
+	Commands http.Handler // approvals, cancel, the bank's report, audit, policy, users, tokens (ledger.NewCommandHandler)
 	Metrics  http.Handler // GET /metrics
+	Pages    http.Handler // GET / and the console's pages; default a minimal signed-in page
+	// Guard authenticates and authorizes every route but the public ones.
+	// Without one those routes answer 401: nothing is served unguarded.
+	Guard *Guard
 }
 
 // WebhookPath is where the bank posts webhooks (hookrelay.Path).
 const WebhookPath = "/webhooks/bank131"
 
+// Route is one row of the route table.
+type Route struct {
+	Pattern string
+	Perm    auth.Permission // "" for the session routes every principal may use
+	Page    bool            // anonymous browsers are redirected to the sign-in form
+	handler func(Routes) http.Handler
+}
+
+func uploads(r Routes) http.Handler  { return r.Uploads }
+func reports(r Routes) http.Handler  { return r.Reports }
+func commands(r Routes) http.Handler { return r.Commands }
+func metricsH(r Routes) http.Handler { return r.Metrics }
+func pages(r Routes) http.Handler {
+	if r.Pages != nil {
+		return r.Pages
+	}
+	return landing
+}
+
+// Table is every guarded route and the permission it needs.
+var Table = []Route{
+	{"POST /batches", auth.PermUpload, false, uploads},
+	{"POST /batches/validate", auth.PermValidate, false, uploads},
+	{"GET /batches", auth.PermRead, false, reports},
+	{"GET /batches/{id}", auth.PermRead, false, reports},
+	{"GET /batches/{id}/report.csv", auth.PermRead, false, reports},
+	{"GET /batches/{id}/report.xlsx", auth.PermRead, false, reports},
+	{"GET /batches/{id}/report.json", auth.PermRead, false, reports},
+	{"GET /exceptions", auth.PermRead, false, reports},
+	{"GET /batches/{id}/approvals", auth.PermRead, false, commands},
+	{"POST /batches/{id}/approve", auth.PermApprove, false, commands},
+	{"POST /batches/{id}/reject", auth.PermApprove, false, commands},
+	{"POST /batches/{id}/cancel", auth.PermCancel, false, commands},
+	{"POST /reports/bank", auth.PermImportReport, false, commands},
+	{"GET /audit", auth.PermAudit, false, commands},
+	{"GET /policy", auth.PermRead, false, commands},
+	{"PUT /policy", auth.PermAdmin, false, commands},
+	{"GET /users", auth.PermAdmin, false, commands},
+	{"POST /users", auth.PermAdmin, false, commands},
+	{"POST /users/{name}/disable", auth.PermAdmin, false, commands},
+	{"POST /users/{name}/enable", auth.PermAdmin, false, commands},
+	{"POST /users/{name}/roles", auth.PermAdmin, false, commands},
+	{"GET /tokens", auth.PermAdmin, false, commands},
+	{"POST /tokens", auth.PermAdmin, false, commands},
+	{"POST /tokens/{id}/revoke", auth.PermAdmin, false, commands},
+	{"GET /metrics", auth.PermRead, false, metricsH},
+	{"GET /{$}", auth.PermRead, true, pages},
+}
+
 // Handler returns the mux serving the routes.
 func (r Routes) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mount := func(h http.Handler, patterns ...string) {
-		if h == nil {
-			return
+	public := http.NewServeMux()
+	if r.Webhooks != nil {
+		for _, p := range []string{"POST " + WebhookPath, "GET /healthz", "GET /readyz"} {
+			public.Handle(p, r.Webhooks)
 		}
-		for _, p := range patterns {
-			mux.Handle(p, h)
+	} else {
+		public.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Write([]byte("ok\n"))
+		})
+	}
+	g := r.Guard
+	if g == nil {
+		public.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			Error(w, req, nil, ledgerapi.Errorf(ledgerapi.CodeUnauthorized, "this listener has no authentication configured"))
+		}))
+		return public
+	}
+	guarded := http.NewServeMux()
+	for _, rt := range Table {
+		h := rt.handler(r)
+		if h == nil {
+			continue
+		}
+		if rt.Page {
+			guarded.Handle(rt.Pattern, g.Page(rt.Perm, h))
+		} else {
+			guarded.Handle(rt.Pattern, g.API(rt.Perm, h))
 		}
 	}
-	mount(r.Webhooks, "POST "+WebhookPath, "GET /healthz", "GET /readyz")
-	mount(r.Uploads, "POST /batches", "POST /batches/validate")
-	mount(r.Reports, "GET /batches", "GET /batches/", "GET /exceptions")
-	mount(r.Metrics, "GET /metrics")
-	return mux
+	guarded.Handle("GET "+SignInPath, g.SignInForm())
+	guarded.Handle("POST "+SignInPath, g.SignIn())
+	guarded.Handle("POST "+SignOutPath, g.SignOut())
+	guarded.Handle("GET "+SessionPath, g.API(auth.PermRead, g.WhoAmI()))
+	guarded.Handle("/", g.API(auth.PermRead, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		Error(w, req, nil, ledgerapi.Errorf(ledgerapi.CodeNotFound, "no such route: %s %s", req.Method, req.URL.Path))
+	})))
+	public.Handle("/", g.Wrap(guarded))
+	return public
 }
 
 // statuses maps codes to HTTP statuses; a code not listed is 500.
 var statuses = map[ledgerapi.Code]int{
 	ledgerapi.CodeInvalid:        http.StatusBadRequest,
 	ledgerapi.CodeUnauthorized:   http.StatusUnauthorized,
+	ledgerapi.CodeForbidden:      http.StatusForbidden,
+	ledgerapi.CodeRateLimited:    http.StatusTooManyRequests,
 	ledgerapi.CodeNotFound:       http.StatusNotFound,
 	ledgerapi.CodeConflict:       http.StatusConflict,
 	ledgerapi.CodeIllegal:        http.StatusConflict,

@@ -2,19 +2,24 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/hookrelay"
 	"github.com/payrun/payrun/internal/httpapi"
+	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 func TestError(t *testing.T) {
@@ -75,7 +80,20 @@ func TestRoutes(t *testing.T) {
 	named := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, name) })
 	}
-	h := httpapi.Routes{Webhooks: named("webhooks"), Uploads: named("uploads"), Reports: named("reports"), Metrics: named("metrics")}.Handler()
+	db, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	svc := ledger.NewService(db, ledger.Config{Logger: testutil.QuietLogger()})
+	defer svc.Close()
+	ctx := context.Background()
+	_, err = svc.AddUser(ctx, auth.HostActor("test"), ledger.NewUser{Name: "all", Roles: auth.AllRoles})
+	require.NoError(t, err)
+	tok, _, err := svc.CreateToken(ctx, auth.HostActor("test"), ledger.NewToken{User: "all", Name: "test"})
+	require.NoError(t, err)
+	g := httpapi.NewGuard(httpapi.GuardConfig{Directory: svc, Hosts: []string{"example.com"}, Logger: testutil.QuietLogger()})
+	routes := httpapi.Routes{Webhooks: named("webhooks"), Uploads: named("uploads"), Reports: named("reports"), Metrics: named("metrics"),
+		Commands: named("commands"), Pages: named("pages"), Guard: g}
+	h := routes.Handler()
 	tests := []struct{ method, path, want string }{
 		{"POST", "/webhooks/bank131", "webhooks"},
 		{"GET", "/healthz", "webhooks"},
@@ -86,13 +104,22 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/batches/b0123456789abcdef0123/report.csv", "reports"},
 		{"GET", "/exceptions", "reports"},
 		{"GET", "/metrics", "metrics"},
+		{"POST", "/batches/b0123456789abcdef0123/approve", "commands"},
+		{"GET", "/audit", "commands"},
+		{"PUT", "/policy", "commands"},
+		{"POST", "/tokens/3/revoke", "commands"},
+		{"GET", "/", "pages"},
 	}
 	for _, tt := range tests {
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, httptest.NewRequest(tt.method, tt.path, nil))
+		req := httptest.NewRequest(tt.method, tt.path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		h.ServeHTTP(w, req)
 		require.Equal(t, tt.want, w.Body.String(), "%s %s", tt.method, tt.path)
 	}
 	w := httptest.NewRecorder()
-	httpapi.Routes{Reports: named("reports")}.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	httpapi.Routes{Reports: named("reports"), Guard: g}.Handler().ServeHTTP(w, req)
 	require.Equal(t, http.StatusNotFound, w.Code, "a route without its handler is not mounted")
 }

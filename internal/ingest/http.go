@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/httpapi"
@@ -76,6 +77,9 @@ type HandlerConfig struct {
 	// user's id once requests carry one; default the client's IP address.
 	UploadKey func(*http.Request) string
 	Logger    *slog.Logger
+	// Audit, when set, records every upload and validation in the audit
+	// log, with the request's principal (http_auth.go).
+	Audit func(context.Context, auth.Entry) error
 }
 
 // Handler serves uploads for the finance web tools:
@@ -123,7 +127,7 @@ func NewHandler(cfg HandlerConfig) *Handler {
 		cfg.MaxUploadsPerKey = DefaultMaxUploadsPerKey
 	}
 	if cfg.UploadKey == nil {
-		cfg.UploadKey = remoteIP
+		cfg.UploadKey = uploadKey
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -150,6 +154,10 @@ func badRequest(format string, args ...any) error {
 }
 
 func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
+	var res *Result
+	var err error
+	fileName := ""
+	defer func() { h.audit(r, publish, fileName, res, err) }()
 	release, err := h.slots.take(h.cfg.UploadKey(r))
 	if err != nil {
 		// Answered before the body is read; the connection is closed
@@ -161,7 +169,8 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 	}
 	defer release()
 	if publish && (h.cfg.JS == nil || h.cfg.Sealer == nil) {
-		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "publishing is not configured"))
+		err = ledgerapi.Errorf(ledgerapi.CodeUnavailable, "publishing is not configured")
+		h.fail(w, r, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
@@ -172,6 +181,7 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxUpload)
 
 	file, fields, err := h.spool(r)
+	fileName = fields["file_name"]
 	if file.File != nil {
 		defer file.Close()
 	}
@@ -184,8 +194,9 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		h.fail(w, r, err)
 		return
 	}
+	opts.UploadedBy, opts.UploaderID = uploader(r)
 
-	res, err := CheckSource(file, opts)
+	res, err = CheckSource(file, opts)
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("validate upload: %w", err))
 		return

@@ -58,6 +58,11 @@ type Options struct {
 	ScheduleAt *time.Time
 	// RequireApproval holds the batch until an operator approves it.
 	RequireApproval bool
+	// UploadedBy and UploaderID name the person uploading (the API sets
+	// them from the authenticated principal); they go into the manifest,
+	// and the ledger never lets that person approve the batch.
+	UploadedBy string
+	UploaderID int64
 	// Sealer seals card numbers to the processors' public key and digests
 	// rows with the upload keys; required to publish.
 	Sealer *secret.Sealer
@@ -328,6 +333,8 @@ func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, chec
 		ScheduleAt:       opts.ScheduleAt,
 		RequireApproval:  opts.RequireApproval,
 		CreatedAt:        now().UTC(),
+		UploadedBy:       opts.UploadedBy,
+		UploaderID:       opts.UploaderID,
 	}
 	sealed, err := publishManifest(ctx, js, stream, m)
 	if err != nil {

@@ -88,9 +88,11 @@ func (s *Service) startAPI() error {
 		{"row_gate", ledgerapi.SubjectRowGate, s.handleGate},
 		{"batch_get", ledgerapi.SubjectBatchGet, s.handleBatchGet},
 		{"batch_list", ledgerapi.SubjectBatchList, s.handleBatchList},
-		{"batch_cancel", ledgerapi.SubjectBatchCancel, s.handleBatchCommand(s.Cancel)},
-		{"batch_approve", ledgerapi.SubjectBatchApprove, s.handleBatchCommand(s.Approve)},
 		{"report_import", ledgerapi.SubjectReportImport, s.handleReportImport},
+		// No subject approves, rejects or cancels a batch: those are
+		// people's actions, which reach the ledger only through its
+		// authenticated HTTP API (a name typed into a NATS request proves
+		// nothing). `ledger import-report` goes through the API too.
 	}
 	for _, e := range endpoints {
 		if err := svc.AddEndpoint(e.name, e.h, micro.WithEndpointSubject(e.subject),
@@ -209,35 +211,4 @@ func (s *Service) handleBatchList(req micro.Request) {
 		return
 	}
 	respond(req, ledgerapi.BatchListReply{Batches: list})
-}
-
-// handleBatchCommand serves cancel and approve; they run in their own
-// goroutine because a cancellation of a large batch takes a while.
-func (s *Service) handleBatchCommand(do func(context.Context, ledgerapi.BatchCommand) error) micro.HandlerFunc {
-	return func(req micro.Request) {
-		var cmd ledgerapi.BatchCommand
-		if e := decode(req, &cmd); e != nil {
-			respond(req, ledgerapi.BatchReply{Error: e})
-			return
-		}
-		if cmd.Batch == "" {
-			respond(req, ledgerapi.BatchReply{Error: ledgerapi.Errorf(ledgerapi.CodeInvalid, "a batch id is required")})
-			return
-		}
-		if cmd.By == "" {
-			cmd.By = "operator"
-		}
-		go func() {
-			if err := do(context.Background(), cmd); err != nil {
-				respond(req, ledgerapi.BatchReply{Error: s.apiError(err)})
-				return
-			}
-			b, err := s.db.Batch(context.Background(), cmd.Batch)
-			if err != nil {
-				respond(req, ledgerapi.BatchReply{Error: s.apiError(err)})
-				return
-			}
-			respond(req, ledgerapi.BatchReply{Batch: b})
-		}()
-	}
 }

@@ -15,6 +15,9 @@ const ledgerSource = ledgerapi.SourceLedger
 // with why ("%w: batch %s is %s"), it is a ledgerapi.CodeInvalid error.
 var errInvalid = &ledgerapi.Error{Code: ledgerapi.CodeInvalid}
 
+// errNotApproved refuses to release a batch whose approvals are not in.
+var errNotApproved = errors.New("not released")
+
 // moveRows moves every row of batch in state from to state to, logging one
 // transition per row. It returns how many rows moved.
 func moveRows(tx *Tx, batch string, from, to payout.State, source ledgerapi.Source, by, detail string) error {
@@ -104,29 +107,6 @@ func batchStatus(tx *Tx, batch string) (payout.BatchStatus, string, error) {
 	return st, reason, nil
 }
 
-// approveBatch approves a batch waiting for approval. Approving a batch
-// that needs none, or was approved, is a no-op.
-func approveBatch(tx *Tx, cmd ledgerapi.BatchCommand) error {
-	st, _, err := batchStatus(tx, cmd.Batch)
-	if err != nil {
-		return err
-	}
-	switch st {
-	case payout.BatchAwaitingApproval:
-	case payout.BatchScheduled, payout.BatchReleased, payout.BatchDone:
-		return nil
-	case payout.BatchReceiving:
-		return fmt.Errorf("%w: batch %s is still receiving rows; approve it after its manifest", errInvalid, cmd.Batch)
-	default:
-		return fmt.Errorf("%w: batch %s is %s", errInvalid, cmd.Batch, st)
-	}
-	if _, err := tx.Exec(`UPDATE batches SET status = ?, approved_by = ?, approved_at = ? WHERE id = ?`,
-		payout.BatchScheduled, cmd.By, formatTime(tx.Now), cmd.Batch); err != nil {
-		return fmt.Errorf("approve batch %s: %w", cmd.Batch, err)
-	}
-	return nil
-}
-
 // cancelBatch cancels a batch: rows not at the bank yet are cancelled; the
 // rows it returns hold a live session that may wait at ready_to_confirm
 // and need a poll so the gate cancels them at the bank.
@@ -214,6 +194,14 @@ func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err er
 	}
 	if st != payout.BatchScheduled && st != payout.BatchReleased {
 		return 0, true, nil // cancelled meanwhile
+	}
+	// The release gate: the approvals the policy asked for are in.
+	var required, given int
+	if err := tx.QueryRow(`SELECT approvals_required, approvals_given FROM batches WHERE id = ?`, batch).Scan(&required, &given); err != nil {
+		return 0, false, fmt.Errorf("read approvals of %s: %w", batch, err)
+	}
+	if given < required {
+		return 0, true, fmt.Errorf("batch %s is %s with %d of %d approvals: %w", batch, st, given, required, errNotApproved)
 	}
 	if st == payout.BatchScheduled {
 		if _, err := tx.Exec(`UPDATE batches SET status = ?, released_at = ? WHERE id = ?`,

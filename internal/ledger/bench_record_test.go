@@ -19,6 +19,7 @@ func BenchmarkRecordRows(b *testing.B) {
 	db.Now = c.Now
 	defer db.Close()
 	s := NewService(db, testConfig())
+	noApprovals(b, s)
 	defer s.Close()
 	tb := makeBatch(b.N, fmt.Sprint("rec", b.N))
 	msgs := tb.msgs(1)

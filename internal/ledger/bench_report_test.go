@@ -28,6 +28,7 @@ func benchLedger(b *testing.B, n int) (*Service, string) {
 	db.Now = c.Now
 	b.Cleanup(func() { db.Close() })
 	s := NewService(db, testConfig())
+	noApprovals(b, s)
 	b.Cleanup(func() { s.Close() })
 	ctx := context.Background()
 	tb := makeBatch(n, fmt.Sprint("report", n))

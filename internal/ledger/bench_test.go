@@ -58,6 +58,7 @@ func BenchmarkIntake(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	s := NewService(db, cfg)
+	noApprovals(b, s)
 	if err := s.Start(ctx, env.nc); err != nil {
 		b.Fatal(err)
 	}
@@ -90,6 +91,7 @@ func BenchmarkTransitions(b *testing.B) {
 	db.Now = c.Now
 	defer db.Close()
 	s := NewService(db, testConfig())
+	noApprovals(b, s)
 	ctx := context.Background()
 	tb := makeBatch(b.N, fmt.Sprint("tr", b.N))
 	msgs := tb.msgs(1)

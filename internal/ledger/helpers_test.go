@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
@@ -63,7 +64,19 @@ func newService(t *testing.T) (*Service, *clock) {
 		s.Close()
 		db.Close()
 	})
+	noApprovals(t, s)
 	return s, c
+}
+
+// testAdmin is who changes the tests' policies and users.
+var testAdmin = auth.HostActor("test")
+
+// noApprovals saves a policy under which no batch needs approval (unless
+// its manifest asks), for the tests about everything after it.
+func noApprovals(t testing.TB, s *Service) {
+	t.Helper()
+	_, err := s.SetPolicy(context.Background(), testAdmin, auth.Policy{Approvals: 1})
+	require.NoError(t, err)
 }
 
 // natsEnv is an embedded nats-server and a connection to it.
@@ -84,6 +97,7 @@ func startNATS(t testing.TB, opts ...jetstream.JetStreamOpt) *natsEnv {
 func startService(t *testing.T, db *DB, env *natsEnv, cfg Config) *Service {
 	t.Helper()
 	s := NewService(db, cfg)
+	noApprovals(t, s)
 	require.NoError(t, s.Start(context.Background(), env.nc))
 	t.Cleanup(func() { s.Close() })
 	return s

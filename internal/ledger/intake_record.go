@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -411,7 +413,7 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 		return false, "", nil // a repeat
 	}
 
-	reason, err = compareManifest(tx, man)
+	reason, facts, err := compareManifest(tx, man)
 	if err != nil {
 		return false, "", err
 	}
@@ -422,7 +424,6 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 		string(m.Raw), nullTime(man.ScheduleAt), man.RequireApproval, nullTime(&man.CreatedAt), man.Batch); err != nil {
 		return false, "", fmt.Errorf("record manifest of %s: %w", man.Batch, err)
 	}
-	now := formatTime(tx.Now)
 	switch {
 	case st == payout.BatchCancelled:
 		// Cancelled while its rows arrived: nothing of it starts.
@@ -437,12 +438,10 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 	// Accepted: the rows stay received; the batch's status (scheduled or
 	// awaiting_approval) holds them until the release moves each to queued.
 	// One write per row is saved (a million-row batch seals in one UPDATE).
-	next := payout.BatchScheduled
-	if man.RequireApproval {
-		next = payout.BatchAwaitingApproval
-	}
-	if _, err := tx.Exec(`UPDATE batches SET status = ?, accepted_at = ? WHERE id = ?`, next, now, man.Batch); err != nil {
-		return false, "", fmt.Errorf("accept batch %s: %w", man.Batch, err)
+	// The approval policy in force judges it (approval.go).
+	facts.Requested = man.RequireApproval
+	if err := judgeBatch(tx, man, facts); err != nil {
+		return false, "", err
 	}
 	return true, "", nil
 }
@@ -460,7 +459,16 @@ func manifestDigest(man *payout.Manifest) string {
 // (payout.DigestRows in row order over the recorded rows' identities, for
 // a manifest with row digests; over the digests of their messages for an
 // older one). It returns the reasons the batch must be rejected, or "".
-func compareManifest(tx *Tx, man *payout.Manifest) (string, error) {
+func compareManifest(tx *Tx, man *payout.Manifest) (string, auth.Facts, error) {
+	facts := auth.Facts{Totals: money.Totals{}, Largest: money.Totals{}, Methods: map[payout.Method]int{}}
+	reason, err := compareManifestFacts(tx, man, &facts)
+	return reason, facts, err
+}
+
+// compareManifestFacts is compareManifest; the one pass over the rows that
+// sums them per currency also fills the facts the approval policy judges
+// (the largest row per currency, the rows per method).
+func compareManifestFacts(tx *Tx, man *payout.Manifest, facts *auth.Facts) (string, error) {
 	var reasons []string
 	var conflicts int
 	var firstConflict sql.NullInt64
@@ -482,22 +490,31 @@ func compareManifest(tx *Tx, man *payout.Manifest) (string, error) {
 		reasons = append(reasons, fmt.Sprintf("row numbers are not 1..%d (highest %d)", count, maxRow))
 	}
 	got := money.Totals{}
-	rows, err := tx.Query(`SELECT currency, sum(amount_minor) FROM rows WHERE batch_id = ? GROUP BY currency`, man.Batch)
+	rows, err := tx.Query(`SELECT currency, method, count(*), sum(amount_minor), max(amount_minor) FROM rows WHERE batch_id = ?
+		GROUP BY currency, method`, man.Batch)
 	if err != nil {
 		return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
 	}
+	overflow := false
 	for rows.Next() {
 		var c string
-		var v int64
-		if err := rows.Scan(&c, &v); err != nil {
+		var m payout.Method
+		var n int
+		var v, largest int64
+		if err := rows.Scan(&c, &m, &n, &v, &largest); err != nil {
 			rows.Close()
 			return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
 		}
-		got[c] = v
+		if got.Add(money.Amount{Minor: v, Currency: c}) != nil {
+			overflow = true
+		}
+		facts.Methods[m] += n
+		facts.Largest[c] = max(facts.Largest[c], largest)
 	}
+	maps.Copy(facts.Totals, got)
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		if strings.Contains(err.Error(), "integer overflow") {
+	if err := rows.Err(); err != nil || overflow {
+		if overflow || strings.Contains(err.Error(), "integer overflow") {
 			return "the rows' total does not fit in 64 bits", nil
 		}
 		return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)

@@ -49,6 +49,7 @@ func TestLogMasksCardNumbers(t *testing.T) {
 	cfg := testConfig()
 	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	s := NewService(db, cfg)
+	noApprovals(t, s)
 	t.Cleanup(func() {
 		s.Close()
 		db.Close()

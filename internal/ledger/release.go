@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/payrun/payrun/internal/cardmask"
@@ -16,6 +17,9 @@ func (s *Service) runReleaser(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.ReleaseInterval)
 	defer tick.Stop()
 	for {
+		if err := s.ExpireApprovals(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("expire approvals", logkey.Error, err)
+		}
 		if err := s.ReleaseDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("release", logkey.Error, err)
 		}
@@ -50,6 +54,12 @@ func (s *Service) ReleaseDue(ctx context.Context) error {
 				n, done, err = releaseChunk(tx, b, s.cfg.ReleaseChunk)
 				return err
 			})
+			if errors.Is(err, errNotApproved) {
+				// Scheduled without the approvals its policy asked for: only
+				// a change made around the ledger does that. Never released.
+				s.log.Error("release refused", logkey.Batch, b, logkey.Error, err)
+				break
+			}
 			if err != nil {
 				return err
 			}
@@ -61,20 +71,11 @@ func (s *Service) ReleaseDue(ctx context.Context) error {
 	return nil
 }
 
-// Approve approves a batch that waits for approval; it is released at its
-// schedule.
-func (s *Service) Approve(ctx context.Context, cmd ledgerapi.BatchCommand) error {
-	if err := s.w.Do(ctx, func(tx *Tx) error { return approveBatch(tx, cmd) }); err != nil {
-		return err
-	}
-	s.log.Info("batch approved", logkey.Batch, cmd.Batch, "by", cardmask.Redact(cmd.By))
-	wake(s.release)
-	return nil
-}
-
 // Cancel cancels a batch: rows not at the bank become cancelled; rows with
 // a live session get a poll job, so a processor asks session/status and the
-// gate cancels them at the bank.
+// gate cancels them at the bank. It is the in-process command (payrun's
+// own components, tests); a person cancels through CancelAs, which checks
+// their role and writes the audit log.
 func (s *Service) Cancel(ctx context.Context, cmd ledgerapi.BatchCommand) error {
 	var live int
 	err := s.w.Do(ctx, func(tx *Tx) error {

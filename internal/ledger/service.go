@@ -128,6 +128,8 @@ type Service struct {
 	js  jetstream.JetStream
 	svc micro.Service
 
+	touched touches // last writes of token and sign-in times
+
 	kick    chan struct{} // wakes the job publisher
 	release chan struct{} // wakes the releaser
 

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
@@ -48,7 +49,6 @@ func TestScheduleApprovalAndRestart(t *testing.T) {
 	c := newClock()
 	db := openDB(t, dir, c)
 	s := startService(t, db, env, testConfig())
-	client := ledgerapi.NewClient(env.nc, 5*time.Second)
 	ctx := context.Background()
 
 	b := makeBatch(20, "scheduled")
@@ -65,9 +65,17 @@ func TestScheduleApprovalAndRestart(t *testing.T) {
 		}
 		return nil
 	})
-	got, err := client.Approve(ctx, ledgerapi.BatchCommand{Batch: b.ID, By: "anna"})
+	anna, err := s.AddUser(ctx, testAdmin, NewUser{Name: "anna", Roles: auth.Roles{auth.RoleChecker}})
 	require.NoError(t, err)
+	sum := summary(t, db, b.ID)
+	require.Equal(t, 1, sum.ApprovalsRequired)
+	require.Equal(t, []string{"the uploader asked for approval"}, sum.ApprovalReasons)
+	res, err := s.Decide(ctx, auth.Actor{UserID: anna.ID, Name: "anna", Via: auth.ViaToken},
+		Decision{Batch: b.ID, Approve: true, FileSHA256: sum.FileSHA256, Totals: sum.Totals})
+	require.NoError(t, err)
+	got := res.Batch
 	require.Equal(t, payout.BatchScheduled, got.Status)
+	require.Equal(t, "anna", got.ApprovedBy)
 	require.Equal(t, 20, got.ByState[payout.StateReceived])
 
 	// Not due: several release ticks pass, nothing is released.
@@ -98,7 +106,7 @@ func TestScheduleApprovalAndRestart(t *testing.T) {
 		}
 		return nil
 	})
-	sum := summary(t, db, b.ID)
+	sum = summary(t, db, b.ID)
 	require.Equal(t, payout.BatchReleased, sum.Status)
 	require.Equal(t, 20, sum.ByState[payout.StateQueued])
 	j := jobs(t, env.js)[4]
@@ -109,12 +117,12 @@ func TestScheduleApprovalAndRestart(t *testing.T) {
 	require.Equal(t, row.RowDigest, j.RowDigest)
 }
 
-func TestCancelOverNATS(t *testing.T) {
+func TestCancel(t *testing.T) {
 	env := startNATS(t)
 	c := newClock()
 	db := openDB(t, t.TempDir(), c)
 	t.Cleanup(func() { db.Close() })
-	startService(t, db, env, testConfig())
+	s := startService(t, db, env, testConfig())
 	client := ledgerapi.NewClient(env.nc, 5*time.Second)
 	ctx := context.Background()
 
@@ -143,8 +151,8 @@ func TestCancelOverNATS(t *testing.T) {
 	_, err = client.Transition(ctx, ledgerapi.Transition{Batch: b.ID, Row: 3, To: payout.StatePayoutStarted, SessionID: "ps_c3"})
 	require.NoError(t, err)
 
-	sum, err := client.Cancel(ctx, ledgerapi.BatchCommand{Batch: b.ID, By: "anna", Reason: "duplicate payroll"})
-	require.NoError(t, err)
+	require.NoError(t, s.Cancel(ctx, ledgerapi.BatchCommand{Batch: b.ID, By: "anna", Reason: "duplicate payroll"}))
+	sum := summary(t, db, b.ID)
 	require.Equal(t, payout.BatchCancelled, sum.Status)
 	require.Equal(t, 3, sum.ByState[payout.StateCancelled])
 	require.Equal(t, 1, sum.ByState[payout.StateSessionOpen])
@@ -170,10 +178,17 @@ func TestCancelOverNATS(t *testing.T) {
 		return nil
 	})
 	// Approving a cancelled batch is refused; cancelling again is a no-op.
-	_, err = client.Approve(ctx, ledgerapi.BatchCommand{Batch: b.ID})
-	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "got %v", err)
-	_, err = client.Cancel(ctx, ledgerapi.BatchCommand{Batch: b.ID})
+	carl, err := s.AddUser(ctx, testAdmin, NewUser{Name: "carl", Roles: auth.Roles{auth.RoleChecker}})
 	require.NoError(t, err)
+	_, err = s.Decide(ctx, auth.Actor{UserID: carl.ID, Name: "carl"}, Decision{Batch: b.ID, Approve: true})
+	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "got %v", err)
+	require.ErrorContains(t, err, "is cancelled")
+	require.NoError(t, s.Cancel(ctx, ledgerapi.BatchCommand{Batch: b.ID}))
+	// The people-facing subjects are gone: nobody approves or cancels over NATS.
+	for _, subj := range []string{"payrun.ledger.batch.approve", "payrun.ledger.batch.cancel"} {
+		_, err := env.nc.Request(subj, []byte(`{"batch":"`+b.ID+`","by":"anna"}`), 200*time.Millisecond)
+		require.ErrorIs(t, err, nats.ErrNoResponders, subj)
+	}
 	_, err = client.Batch(ctx, "b00000000000000000000")
 	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeNotFound), "got %v", err)
 }

@@ -49,7 +49,8 @@ func (db *DB) batches(ctx context.Context, tail string, args ...any) ([]ledgerap
 // counts the rows it reads anyway).
 func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([]ledgerapi.BatchSummary, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded),
-		manifest_totals, schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at
+		manifest_totals, schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at,
+		uploaded_by, coalesce(policy_version, 0), approvals_required, approvals_given, approval_reasons, approval_expires_at
 		FROM batches `+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
@@ -57,9 +58,11 @@ func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([
 	var out []ledgerapi.BatchSummary
 	for rows.Next() {
 		var b ledgerapi.BatchSummary
-		var totals, schedule, created, released, finished sql.NullString
+		var totals, schedule, created, released, finished, expires sql.NullString
+		var reasons string
 		if err := rows.Scan(&b.Batch, &b.Name, &b.FileName, &b.FileSHA256, &b.Status, &b.Reason, &b.Rows, &totals,
-			&schedule, &b.RequireApproval, &b.ApprovedBy, &created, &released, &finished); err != nil {
+			&schedule, &b.RequireApproval, &b.ApprovedBy, &created, &released, &finished,
+			&b.UploadedBy, &b.PolicyVersion, &b.ApprovalsRequired, &b.ApprovalsGiven, &reasons, &expires); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list batches: %w", err)
 		}
@@ -68,6 +71,10 @@ func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([
 			json.Unmarshal([]byte(totals.String), &b.Totals)
 		}
 		b.ScheduleAt, b.ReleasedAt, b.FinishedAt = scanTime(schedule), scanTime(released), scanTime(finished)
+		b.ApprovalExpiresAt = scanTime(expires)
+		if reasons != "" {
+			json.Unmarshal([]byte(reasons), &b.ApprovalReasons)
+		}
 		if t := scanTime(created); t != nil {
 			b.CreatedAt = *t
 		}

@@ -179,4 +179,9 @@ type Manifest struct {
 	ScheduleAt       *time.Time `json:"schedule_at,omitempty"`
 	RequireApproval  bool       `json:"require_approval,omitempty"`
 	CreatedAt        time.Time  `json:"created_at"`
+	// UploadedBy and UploaderID name the person whose upload this is, as
+	// the API that authenticated them says (empty for a component's own
+	// publish): the ledger never lets them approve the batch.
+	UploadedBy string `json:"uploaded_by,omitempty"`
+	UploaderID int64  `json:"uploader_id,omitempty"`
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/hookrelay"
@@ -84,6 +85,9 @@ func newHarness(t *testing.T) *harness {
 	h.db.Now = h.now.Now
 	h.svc = ledger.NewService(h.db, ledger.Config{StuckAfter: time.Minute, ReleaseInterval: 20 * time.Millisecond,
 		SweepInterval: time.Hour, Logger: quiet}) // the tests sweep themselves
+	// These tests are about what follows approval: no batch needs one.
+	_, err = h.svc.SetPolicy(ctx, auth.HostActor("test"), auth.Policy{Approvals: 1})
+	require.NoError(t, err)
 	require.NoError(t, h.svc.Start(ctx, h.nc))
 	t.Cleanup(func() {
 		h.svc.Close()

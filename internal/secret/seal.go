@@ -13,8 +13,11 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 const (
@@ -35,8 +38,28 @@ const (
 // and fingerprints card numbers with. It cannot open what it seals. It is
 // safe for concurrent use.
 type Sealer struct {
+	mu  sync.Mutex
 	pub PublicKey
 	up  UploadKeys
+	// pubFile, when the Sealer was loaded from files, is re-read when it
+	// changes, so a long-running upload API seals to a rotated key
+	// without a restart; the upload keys never change under it.
+	pubFile  string
+	pubStamp fileStamp
+}
+
+// fileStamp is what tells that a key file changed.
+type fileStamp struct {
+	mod  time.Time
+	size int64
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{fi.ModTime(), fi.Size()}, nil
 }
 
 // NewSealer returns a Sealer for a public key and the upload keys.
@@ -61,28 +84,55 @@ func LoadSealer(publicFile, uploadKeyFile string) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewSealer(pubs[len(pubs)-1], up)
+	stamp, err := stampOf(publicFile)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := NewSealer(pubs[len(pubs)-1], up)
+	if err != nil {
+		return nil, err
+	}
+	sl.pubFile, sl.pubStamp = publicFile, stamp
+	return sl, nil
 }
 
 // KeyID is the id of the key this Sealer seals to.
-func (s *Sealer) KeyID() string { return s.pub.ID }
+func (s *Sealer) KeyID() string { return s.publicKey().ID }
+
+// publicKey is the key to seal to: the newest of card.pub, read again
+// when the file changed since (a rotation). A file that cannot be read
+// now keeps the key read before.
+func (s *Sealer) publicKey() PublicKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pubFile == "" {
+		return s.pub
+	}
+	if stamp, err := stampOf(s.pubFile); err == nil && stamp != s.pubStamp {
+		if pubs, err := ReadPublicKeys(s.pubFile); err == nil {
+			s.pub, s.pubStamp = pubs[len(pubs)-1], stamp
+		}
+	}
+	return s.pub
+}
 
 // Begin starts sealing one upload: one HPKE encapsulation to the public
 // key, whose exported secret seals every card number of the upload.
 func (s *Sealer) Begin() (*Envelope, error) {
-	enc, sender, err := hpke.NewSender(s.pub.pub, kdf, hpke.ExportOnly(), []byte(hpkeInfo))
+	pub := s.publicKey()
+	enc, sender, err := hpke.NewSender(pub.pub, kdf, hpke.ExportOnly(), []byte(hpkeInfo))
 	if err != nil {
-		return nil, fmt.Errorf("seal to card key %s: %w", s.pub.ID, err)
+		return nil, fmt.Errorf("seal to card key %s: %w", pub.ID, err)
 	}
 	key, err := sender.Export(exportLabel, 32)
 	if err != nil {
-		return nil, fmt.Errorf("seal to card key %s: %w", s.pub.ID, err)
+		return nil, fmt.Errorf("seal to card key %s: %w", pub.ID, err)
 	}
 	aead, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
-	return &Envelope{aead: aead, prefix: sealedPrefix + s.pub.ID + ":" + base64.StdEncoding.EncodeToString(enc) + ":",
+	return &Envelope{aead: aead, prefix: sealedPrefix + pub.ID + ":" + base64.StdEncoding.EncodeToString(enc) + ":",
 		rowDigest: hmac.New(sha256.New, s.up.RowDigest), fingerprint: hmac.New(sha256.New, s.up.Fingerprint)}, nil
 }
 

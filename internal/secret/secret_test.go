@@ -207,6 +207,7 @@ func TestKeyFiles(t *testing.T) {
 	require.Equal(t, []string{s.KeyID()}, o.KeyIDs())
 	env, _ := s.Begin()
 	v1 := env.Seal(pan, "b1/1")
+	first := s.KeyID()
 
 	// Rotate: the new key is last in both files; uploads seal to it.
 	k2, err := RotateCardKey(dir)
@@ -216,7 +217,12 @@ func TestKeyFiles(t *testing.T) {
 	require.Equal(t, k2.ID, s2.KeyID())
 	o2, err := LoadOpener(filepath.Join(dir, CardKeyFile), "")
 	require.NoError(t, err)
-	require.Equal(t, []string{s.KeyID(), k2.ID}, o2.KeyIDs())
+	require.Equal(t, []string{first, k2.ID}, o2.KeyIDs())
+	// A Sealer loaded before the rotation (a long-running upload API)
+	// seals to the new key from then on.
+	require.Equal(t, k2.ID, s.KeyID())
+	envOld, _ := s.Begin()
+	require.Contains(t, envOld.Seal(pan, "b3/1"), ":"+k2.ID+":")
 	env2, _ := s2.Begin()
 	v2 := env2.Seal(pan, "b2/1")
 	for v, aad := range map[string]string{v1: "b1/1", v2: "b2/1"} {
@@ -230,7 +236,7 @@ func TestKeyFiles(t *testing.T) {
 
 	// Retire the old key: values sealed to it are no longer opened.
 	require.ErrorContains(t, RetireCardKey(dir, "0000000000000000"), "no card key 0000000000000000")
-	require.NoError(t, RetireCardKey(dir, s.KeyID()))
+	require.NoError(t, RetireCardKey(dir, first))
 	o3, err := LoadOpener(filepath.Join(dir, CardKeyFile), "")
 	require.NoError(t, err)
 	require.Equal(t, []string{k2.ID}, o3.KeyIDs())

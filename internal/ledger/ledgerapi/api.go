@@ -27,8 +27,6 @@ const (
 	SubjectRowGate       = "payrun.ledger.row.gate"       // GateRequest → GateReply
 	SubjectBatchGet      = "payrun.ledger.batch.get"      // BatchRequest → BatchReply
 	SubjectBatchList     = "payrun.ledger.batch.list"     // BatchListRequest → BatchListReply
-	SubjectBatchCancel   = "payrun.ledger.batch.cancel"   // BatchCommand → BatchReply
-	SubjectBatchApprove  = "payrun.ledger.batch.approve"  // BatchCommand → BatchReply
 	ServiceName          = "payrun-ledger"
 )
 
@@ -37,8 +35,9 @@ const (
 // HTTP error answer (internal/httpapi) maps it to a status.
 type Code string
 
-// Error codes. The first seven are the ledger's; the others are HTTP-only
-// (uploads, webhooks).
+// Error codes. The first seven are the ledger's transitions'; forbidden
+// is also the ledger's (an approval by the uploader, a role missing); the
+// others are HTTP's (uploads, sign-in, webhooks).
 const (
 	CodeNotFound Code = "not_found" // no such batch, row or session
 	CodeIllegal  Code = "illegal"   // the transition is not allowed from the row's current state
@@ -55,7 +54,9 @@ const (
 	// never changes the row for it. The caller should not retry.
 	CodeForeignSession Code = "foreign_session"
 
-	CodeUnauthorized Code = "unauthorized" // the request's signature does not verify
+	CodeUnauthorized Code = "unauthorized" // no valid session, token or signature: who asks is not known
+	CodeForbidden    Code = "forbidden"    // who asks is known, but their roles, the policy or the origin do not allow it
+	CodeRateLimited  Code = "rate_limited" // too many attempts (sign-in); retry after the time the answer says
 	CodeTooLarge     Code = "too_large"    // the request's body is over the limit
 	CodeUnavailable  Code = "unavailable"  // a dependency (JetStream) did not take it; retry later
 	CodeTooMany      Code = "too_many"     // too many requests of this kind at once (uploads); retry later
@@ -357,7 +358,8 @@ type BatchRequest struct {
 	Batch string `json:"batch"`
 }
 
-// BatchCommand is an operator's command on a batch.
+// BatchCommand is a command on a batch inside the ledger's process (a
+// person's go through the HTTP API, which names them).
 type BatchCommand struct {
 	Batch  string `json:"batch"`
 	By     string `json:"by"`     // who asked
@@ -366,25 +368,46 @@ type BatchCommand struct {
 
 // BatchSummary is a batch with its counts.
 type BatchSummary struct {
-	Batch           string                 `json:"batch"`
-	Name            string                 `json:"name,omitempty"`
-	FileName        string                 `json:"file_name"`
-	FileSHA256      string                 `json:"file_sha256"`
-	Status          payout.BatchStatus     `json:"status"`
-	Reason          string                 `json:"reason,omitempty"` // why rejected or cancelled
-	Rows            int                    `json:"rows"`
-	Totals          money.Totals           `json:"totals"`
-	ScheduleAt      *time.Time             `json:"schedule_at,omitempty"`
-	RequireApproval bool                   `json:"require_approval,omitempty"`
-	ApprovedBy      string                 `json:"approved_by,omitempty"`
-	CreatedAt       time.Time              `json:"created_at"`
-	ReleasedAt      *time.Time             `json:"released_at,omitempty"`
-	FinishedAt      *time.Time             `json:"finished_at,omitempty"`
-	ByState         map[payout.State]int   `json:"by_state"`
-	PaidTotals      money.Totals           `json:"paid_totals"`
-	FailedTotals    money.Totals           `json:"failed_totals"`
-	Exceptions      int                    `json:"exceptions"`
-	Extra           map[string]interface{} `json:"extra,omitempty"`
+	Batch           string             `json:"batch"`
+	Name            string             `json:"name,omitempty"`
+	FileName        string             `json:"file_name"`
+	FileSHA256      string             `json:"file_sha256"`
+	Status          payout.BatchStatus `json:"status"`
+	Reason          string             `json:"reason,omitempty"` // why rejected or cancelled
+	Rows            int                `json:"rows"`
+	Totals          money.Totals       `json:"totals"`
+	ScheduleAt      *time.Time         `json:"schedule_at,omitempty"`
+	RequireApproval bool               `json:"require_approval,omitempty"`
+	ApprovedBy      string             `json:"approved_by,omitempty"` // the checkers who approved, comma-separated
+	// UploadedBy is who uploaded the batch through the API ("" for a
+	// component's publish); PolicyVersion the approval policy it was
+	// judged by (0: the default); ApprovalsRequired how many distinct
+	// checkers it needs and why, ApprovalsGiven how many approved;
+	// ApprovalExpiresAt when it is cancelled if still not approved.
+	UploadedBy        string                 `json:"uploaded_by,omitempty"`
+	PolicyVersion     int                    `json:"policy_version"`
+	ApprovalsRequired int                    `json:"approvals_required"`
+	ApprovalsGiven    int                    `json:"approvals_given"`
+	ApprovalReasons   []string               `json:"approval_reasons,omitempty"`
+	ApprovalExpiresAt *time.Time             `json:"approval_expires_at,omitempty"`
+	CreatedAt         time.Time              `json:"created_at"`
+	ReleasedAt        *time.Time             `json:"released_at,omitempty"`
+	FinishedAt        *time.Time             `json:"finished_at,omitempty"`
+	ByState           map[payout.State]int   `json:"by_state"`
+	PaidTotals        money.Totals           `json:"paid_totals"`
+	FailedTotals      money.Totals           `json:"failed_totals"`
+	Exceptions        int                    `json:"exceptions"`
+	Extra             map[string]interface{} `json:"extra,omitempty"`
+}
+
+// Approval is one checker's decision on a batch and what they were shown.
+type Approval struct {
+	By         string       `json:"by"`
+	Decision   string       `json:"decision"` // approve | reject
+	FileSHA256 string       `json:"file_sha256"`
+	Totals     money.Totals `json:"totals"`
+	Reason     string       `json:"reason,omitempty"`
+	At         time.Time    `json:"at"`
 }
 
 // BatchReply answers BatchRequest and BatchCommand.

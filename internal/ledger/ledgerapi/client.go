@@ -112,25 +112,3 @@ func (c *Client) Batches(ctx context.Context, limit int) ([]BatchSummary, error)
 	}
 	return r.Batches, nil
 }
-
-// Cancel cancels a batch: nothing new starts; rows waiting at
-// ready_to_confirm are cancelled at the bank by the gate.
-func (c *Client) Cancel(ctx context.Context, cmd BatchCommand) (*BatchSummary, error) {
-	return c.batchCommand(ctx, SubjectBatchCancel, cmd)
-}
-
-// Approve approves a batch that requires approval.
-func (c *Client) Approve(ctx context.Context, cmd BatchCommand) (*BatchSummary, error) {
-	return c.batchCommand(ctx, SubjectBatchApprove, cmd)
-}
-
-func (c *Client) batchCommand(ctx context.Context, subject string, cmd BatchCommand) (*BatchSummary, error) {
-	var r BatchReply
-	if err := c.call(ctx, subject, cmd, &r); err != nil {
-		return nil, err
-	}
-	if r.Error != nil {
-		return nil, r.Error
-	}
-	return r.Batch, nil
-}
