@@ -18,6 +18,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // importReportCommand imports the bank's daily report: to the running
@@ -45,6 +46,7 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	var days dayList
 	fs.Var(&days, "date", "a `day` (YYYY-MM-DD) the report covers; repeatable (default: from the file name, else its lines)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
+	zoneName := fs.String("report-zone", bank131.DefaultReportZone, "the bank's time `zone` for report times without an offset")
 	var logs cli.LogFlags
 	logs.Register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -62,7 +64,11 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	if len(days) == 0 {
 		days = bank131.DaysFromName(source)
 	}
-	rep, err := bank131.ParseDailyReport(rc, source, days...)
+	zone, err := bank131.LoadReportZone(*zoneName)
+	if err != nil {
+		return err
+	}
+	rep, err := bank131.ParseDailyReport(rc, source, bank131.ReportOptions{Days: days, Zone: zone, XLSX: report.ReadWorkbook})
 	if err != nil {
 		return err
 	}
