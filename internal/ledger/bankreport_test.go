@@ -33,7 +33,7 @@ func payRowFee(t *testing.T, s *Service, batch string, row int, fee *money.Amoun
 // from the webhook's is an exception, and the report's totals add the fees.
 func TestReportRecordsFees(t *testing.T) {
 	s, c, b := released(t, 4)
-	payRowFee(t, s, b.ID, 1, nil)                // the webhook carried no fee (the bank's default)
+	payRowFee(t, s, b.ID, 1, nil)                  // the webhook carried no fee (the bank's default)
 	payRowFee(t, s, b.ID, 2, ptrAmount(rub(1500))) // the same fee as the report's
 	payRowFee(t, s, b.ID, 3, ptrAmount(rub(1000))) // another fee than the report's
 	drive(t, s, b.ID, 4,                           // in doubt: the report settles it, with its fee
