@@ -19,17 +19,21 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/report"
+	"github.com/payrun/payrun/internal/reportdrop"
 )
 
 // importReportCommand imports the bank's daily report: to the running
 // ledger over NATS (the ledger is the database's only writer), or with
-// --db straight into a ledger file no ledger is running on.
+// --db straight into a ledger file no ledger is running on. Several files
+// are the parts of one report; --watch imports every report that appears
+// in a folder.
 type importReportCommand struct {
 	stdout io.Writer
 }
 
 func (c *importReportCommand) Usage() {
-	fmt.Fprintln(os.Stderr, "usage: ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... [--json] FILE|URL|-")
+	fmt.Fprintln(os.Stderr, "usage: ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... [--json] FILE|URL|- [FILE...]")
+	fmt.Fprintln(os.Stderr, "       ledger import-report [--nats-url URL | --db FILE] --watch DIR [--settle D] [--interval D]")
 }
 
 // dayList is a repeatable --date flag.
@@ -46,39 +50,30 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	var days dayList
 	fs.Var(&days, "date", "a `day` (YYYY-MM-DD) the report covers; repeatable (default: from the file name, else its lines)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	zoneName := fs.String("report-zone", bank131.DefaultReportZone, "the bank's time `zone` for report times without an offset")
+	zone := bank131.ReportZone()
+	fs.Var(zoneFlag{&zone}, "report-zone", "the bank's time `zone` for report times without an offset (IANA name or +03:00)")
+	parts := fs.Int("report-parts", ledger.DefaultConfig().ReportParts, "with --db: part `files` of a day's report (see ledger run)")
+	watch := fs.String("watch", "", "import every report file that appears in this `folder` (an SFTP drop folder), until stopped")
+	settle := fs.Duration("settle", 5*time.Second, "with --watch: read a file once it did not change for this `long`")
+	interval := fs.Duration("interval", 2*time.Second, "with --watch: look at the folder this `often`")
 	var logs cli.LogFlags
 	logs.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if (*watch == "") == (fs.NArg() == 0) {
 		fs.Usage()
-		return errors.New("name one report: a file, an http(s) URL or - for standard input")
+		return errors.New("name one report (files of its parts, an http(s) URL, or - for standard input), or a folder to --watch")
 	}
-	rc, source, err := openReport(ctx, fs.Arg(0))
+	log, err := logs.Logger(os.Stderr)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	if len(days) == 0 {
-		days = bank131.DaysFromName(source)
-	}
-	zone, err := bank131.LoadReportZone(*zoneName)
-	if err != nil {
-		return err
-	}
-	rep, err := bank131.ParseDailyReport(rc, source, bank131.ReportOptions{Days: days, Zone: zone, XLSX: report.ReadWorkbook})
-	if err != nil {
-		return err
-	}
+	opts := bank131.ReportOptions{Days: days, Zone: zone, XLSX: report.ReadWorkbook}
 
-	var res *ledgerapi.ReportImport
+	// send records a parsed report: in the ledger file, or over NATS.
+	var send func(ctx context.Context, rep *bank131.DailyReport) (*ledgerapi.ReportImport, error)
 	if *dbPath != "" {
-		log, err := logs.Logger(os.Stderr)
-		if err != nil {
-			return err
-		}
 		if _, err := os.Stat(*dbPath); err != nil {
 			return fmt.Errorf("ledger database: %w", err)
 		}
@@ -87,11 +82,9 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 		defer db.Close()
-		svc := ledger.NewService(db, ledger.Config{Logger: log})
+		svc := ledger.NewService(db, ledger.Config{Logger: log, ReportZone: zone, ReportParts: *parts})
 		defer svc.Close()
-		if res, err = svc.ImportReport(ctx, rep); err != nil {
-			return err
-		}
+		send = svc.ImportReport
 	} else {
 		nc, err := queue.Connect(*url, "payrun-ledger-import-report")
 		if err != nil {
@@ -100,9 +93,37 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 		defer nc.Close()
 		client := ledgerapi.NewClient(nc, 5*time.Minute)
 		max := int(nc.MaxPayload()) - 64<<10
-		if res, err = ledgerapi.SendBankReport(ctx, client, rep, max); err != nil {
+		send = func(ctx context.Context, rep *bank131.DailyReport) (*ledgerapi.ReportImport, error) {
+			return ledgerapi.SendBankReport(ctx, client, rep, max)
+		}
+	}
+
+	if *watch != "" {
+		w, err := reportdrop.New(reportdrop.Config{Dir: *watch, Settle: *settle, Interval: *interval, Logger: log, Send: send,
+			Parse: func(f bank131.NamedFile) (*bank131.DailyReport, error) {
+				return bank131.ParseDailyReportFiles([]bank131.NamedFile{f}, opts)
+			}})
+		if err != nil {
 			return err
 		}
+		return w.Run(ctx)
+	}
+
+	var files []bank131.NamedFile
+	for _, arg := range fs.Args() {
+		f, err := readReport(ctx, arg)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+	}
+	rep, err := bank131.ParseDailyReportFiles(files, opts)
+	if err != nil {
+		return err
+	}
+	res, err := send(ctx, rep)
+	if err != nil {
+		return err
 	}
 	stdout := c.stdout
 	if stdout == nil {
@@ -116,8 +137,28 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	return printImport(stdout, res)
 }
 
-// openReport opens a report file, URL or standard input; the source names
-// it for the record (an URL's download name when it has no date= part).
+// maxDownload bounds a report read from standard input or a URL.
+const maxDownload = 1 << 30
+
+// readReport reads a report file, URL or standard input; its name is the
+// source for the record (a URL's download name when it has no date= part).
+func readReport(ctx context.Context, arg string) (bank131.NamedFile, error) {
+	rc, source, err := openReport(ctx, arg)
+	if err != nil {
+		return bank131.NamedFile{}, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxDownload+1))
+	if err != nil {
+		return bank131.NamedFile{}, fmt.Errorf("bank report %s: %w", source, err)
+	}
+	if len(data) > maxDownload {
+		return bank131.NamedFile{}, fmt.Errorf("bank report %s: larger than %d MB", source, maxDownload>>20)
+	}
+	return bank131.NamedFile{Name: source, Data: data}, nil
+}
+
+// openReport opens a report file, URL or standard input.
 func openReport(ctx context.Context, arg string) (io.ReadCloser, string, error) {
 	switch {
 	case arg == "-":
@@ -137,10 +178,8 @@ func openReport(ctx context.Context, arg string) (io.ReadCloser, string, error) 
 			return nil, "", fmt.Errorf("bank report %s: %s: %s", arg, resp.Status, strings.TrimSpace(string(body)))
 		}
 		source := arg
-		if bank131.DaysFromName(arg) == nil {
-			if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil && params["filename"] != "" {
-				source = arg + "#" + params["filename"]
-			}
+		if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil && params["filename"] != "" {
+			source = arg + "#" + params["filename"] // the bank's file name says its days and part
 		}
 		return resp.Body, source, nil
 	}
@@ -157,7 +196,17 @@ func printImport(w io.Writer, r *ledgerapi.ReportImport) error {
 		return err
 	}
 	fmt.Fprintf(w, "report %s (%s), days %s: %d lines, %d new\n", r.Source, short(r.Report), strings.Join(r.Days, ", "), r.Lines, r.New)
-	fmt.Fprintf(w, "rows settled by it: %d; operations naming no row of ours: %d; exceptions opened: %d\n", r.Settled, r.Unknown, r.Opened)
+	fmt.Fprintf(w, "rows settled by it: %d; fees recorded: %d; operations naming no row of ours: %d; exceptions opened: %d\n",
+		r.Settled, r.Fees, r.Unknown, r.Opened)
+	if r.NotPaid > 0 {
+		fmt.Fprintf(w, "rows in doubt settled not paid (their request never reached the bank): %d\n", r.NotPaid)
+	}
+	if len(r.Partial) > 0 {
+		fmt.Fprintf(w, "partial (the day was not over in the bank's time zone; it stays open): %s\n", strings.Join(r.Partial, ", "))
+	}
+	if len(r.Covered) > 0 {
+		fmt.Fprintf(w, "days the reports now cover: %s\n", strings.Join(r.Covered, ", "))
+	}
 	if len(r.Batches) > 0 {
 		fmt.Fprintf(w, "reconciled: %s\n", strings.Join(r.Batches, " "))
 	}

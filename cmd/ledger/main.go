@@ -5,7 +5,8 @@
 //	ledger cancel  --batch ID --reason TEXT   (via NATS, to the running ledger)
 //	ledger approve --batch ID                 (via NATS, to the running ledger)
 //	ledger report  --batch ID --format csv|json|xlsx [--out FILE]   (read-only)
-//	ledger import-report FILE|URL|-           (the bank's daily report; via NATS, or --db)
+//	ledger import-report FILE|URL|- [FILE...]  (the bank's daily report, or its parts; via NATS, or --db)
+//	ledger import-report --watch DIR          (every report that appears in an SFTP drop folder)
 package main
 
 import (
@@ -64,12 +65,13 @@ func usage() {
 
 Usage:
 
-	ledger run     --db FILE --nats-url URL [--http ADDR] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D]
+	ledger run     --db FILE --nats-url URL [--http ADDR] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D] [--report-zone Z] [--report-parts N]
 	ledger status  [--db FILE | --nats-url URL] [--batch ID] [--json]
 	ledger cancel  --batch ID --reason TEXT [--nats-url URL]
 	ledger approve --batch ID [--nats-url URL]
 	ledger report  --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]
-	ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... FILE|URL|-
+	ledger import-report [--nats-url URL | --db FILE] [--date YYYY-MM-DD]... FILE|URL|- [FILE...]
+	ledger import-report [--nats-url URL | --db FILE] --watch DIR [--settle D] [--interval D]
 
 Run "ledger COMMAND -h" for a command's flags.
 `)

@@ -88,13 +88,19 @@ func (s *Service) ImportReportChunk(ctx context.Context, c ledgerapi.ReportChunk
 		res.Batches = append(res.Batches, b)
 	}
 	slices.Sort(res.Batches)
+	known := res.Batches[:0]
 	for _, b := range res.Batches {
 		rec, err := s.Reconcile(ctx, b)
+		if errors.Is(err, errNotFound) {
+			continue // named by a line's metadata, but not a batch of ours (its paid_not_in_records is open)
+		}
 		if err != nil {
 			return nil, err
 		}
+		known = append(known, b)
 		res.Opened += rec.Opened
 	}
+	res.Batches = known
 	return res, nil
 }
 

@@ -281,3 +281,16 @@ func TestNotSentSettledNotPaid(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, categories(open), reconcile.PaidAfterCancel)
 }
+
+// TestReportOfUnknownBatch: a report whose lines name a batch the ledger
+// does not know imports (each line opens paid_not_in_records) instead of
+// failing after its lines were recorded.
+func TestReportOfUnknownBatch(t *testing.T) {
+	s, c, _ := released(t, 1)
+	res := importCSV(t, s, c, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: "b0123456789abcdef0123", row: 1, amount: "10.00"})
+	require.Equal(t, 1, res.Unknown)
+	require.NotContains(t, res.Batches, "b0123456789abcdef0123")
+	open, err := s.db.Exceptions("b0123456789abcdef0123", false)
+	require.NoError(t, err)
+	require.Equal(t, []reconcile.Category{reconcile.PaidNotInRecords}, categories(open))
+}
