@@ -55,6 +55,7 @@ type Config struct {
 	KeysDir         string // default samples/keys
 	SandboxListen   string // default 127.0.0.1:0
 	SandboxFaults   sandbox.Faults
+	SandboxModes    sandbox.Modes
 	SandboxTiming   sandbox.Timing
 	AutoThreeDS     bool
 	SandboxRetry    sandbox.WebhookRetry
@@ -222,7 +223,7 @@ func (a *App) startSandbox(webhookURL string) error {
 		},
 		BankKey: bankKey, WebhookURL: webhookURL, AutoThreeDS: cfg.AutoThreeDS,
 		Timing: cfg.SandboxTiming, WebhookRetry: cfg.SandboxRetry, Faults: cfg.SandboxFaults,
-		FirstID: cfg.SandboxFirstID, Logger: sbLog,
+		FirstID: cfg.SandboxFirstID, Modes: cfg.SandboxModes, Logger: sbLog,
 	})
 	if err != nil {
 		return err
@@ -279,6 +280,15 @@ func (a *App) startProcessor(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// Projects are the bank projects payrun pays through: the main one, then
+// the card project when it is another (each has its own daily report).
+func (a *App) Projects() []string {
+	if a.cfg.CardProject != "" && a.cfg.CardProject != a.cfg.Project {
+		return []string{a.cfg.Project, a.cfg.CardProject}
+	}
+	return []string{a.cfg.Project}
 }
 
 // Ingest validates a payout file and publishes it as a batch.

@@ -180,8 +180,12 @@ func (s *Server) reportLines(date time.Time, p *Project) []reportLine {
 		if m.ReportDay == modeCreated {
 			keyed = po.createdAt
 		}
+		fee := po.fee
+		if sess.xfer != nil {
+			fee = 0 // the sender's card paid the transfer's commission (seed 003), not the partner's wallet
+		}
 		if succeeded && onDay(keyed) {
-			lines = append(lines, s.reportLine(sess, p, po.id, "Advice", po.amount.Amount, po.fee, po.createdAt, po.finished))
+			lines = append(lines, s.reportLine(sess, p, po.id, "Advice", po.amount.Amount, fee, po.createdAt, po.finished))
 		}
 		for _, r := range po.refunds {
 			if !onDay(r.CreatedAt.Time) {
