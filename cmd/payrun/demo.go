@@ -99,7 +99,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// The bank is silent on whether cross-border transfers are in the
 		// payout report; the demo's bank lists them, so every row matches.
 		SandboxModes: sandbox.Modes{ReportTransfers: "include"},
-		Ledger:        ledger.Config{PollAfter: 5 * time.Second, StuckAfter: 20 * time.Second, SweepInterval: time.Second},
+		Ledger:       ledger.Config{PollAfter: 5 * time.Second, StuckAfter: 20 * time.Second, SweepInterval: time.Second},
 	})
 	if err != nil {
 		return err
