@@ -71,6 +71,10 @@ type Config struct {
 	// Ledger holds the ledger's settings; zero values take the ledger's
 	// defaults, except the release interval (100ms here).
 	Ledger ledger.Config
+	// LedgerClock replaces the ledger's clock (ledger.DB.Now); nil: the
+	// time. Tests move it on to import the bank's reports of days that
+	// are over.
+	LedgerClock func() time.Time
 
 	Logger *slog.Logger
 }
@@ -148,6 +152,9 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	if a.DB, err = ledger.Open(filepath.Join(cfg.Dir, "ledger.db")); err != nil {
 		return nil, err
+	}
+	if cfg.LedgerClock != nil {
+		a.DB.Now = cfg.LedgerClock
 	}
 	a.Ledger = ledger.NewService(a.DB, cfg.Ledger)
 	if err := a.Ledger.Start(ctx, a.Conn); err != nil {
