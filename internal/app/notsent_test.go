@@ -181,4 +181,3 @@ func TestLostRequestsSettledByReports(t *testing.T) {
 	require.Equal(t, payout.BatchDone, sum.Status)
 	require.Zero(t, sum.ByState[payout.StateInDoubt])
 }
-
