@@ -1,6 +1,7 @@
 // Command bank131-sandbox runs the Bank 131 sandbox bank on a local address:
 // the partner API under /api/v1, /api/v2 and /api/v1.1, signed webhooks to
-// --webhook-url, /sandbox/payouts, /sandbox/report, /sandbox/wallet and
+// --webhook-url, /sandbox/payouts, /sandbox/report (and the daily report
+// files dropped into --report-dir), /sandbox/wallet and
 // /sandbox/submerchants for inspection, POST /sandbox/wallet to top a
 // wallet up, and the tokenization widget stand-in under /sandbox/widget/.
 // Where the bank leaves a behaviour open, a flag chooses it (see
@@ -59,6 +60,9 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 		unknownCode = fs.String("unknown-project-code", "identification_error", "error code for an unknown project: identification_error or authorization_error")
 		firstID     = fs.Int64("first-id", 0, "first session/payout number (0: derived from the clock)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		reportDir   = fs.String("report-dir", "", "drop each day's report files into this `folder` (the bank's SFTP delivery) at the day's end and on POST /sandbox/report/drop")
+		contract    = fs.String("contract", sandbox.DefaultContract, "the contract number the daily report names")
+		product     = fs.String("product", sandbox.DefaultProduct, "the product the daily report names")
 		wallet      = fs.String("wallet-balance", money.New(sandbox.DefaultWalletBalance, "RUB").Decimal(), "each project's wallet at the start, in RUB (0: empty)")
 
 		processing     = fs.Duration("processing-delay", 200*time.Millisecond, "start → ready_to_confirm (or → final in single-request mode)")
@@ -116,20 +120,20 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 	if err != nil {
 		return cli.Usagef("--mode: %w", err)
 	}
-	projects := []sandbox.Project{{Name: *project, PublicKey: pub, Mode: m}}
+	projects := []sandbox.Project{{Name: *project, PublicKey: pub, Mode: m, Contract: *contract, Product: *product}}
 	for _, e := range extra {
 		name, modeText, ok := strings.Cut(e, ":")
 		m, err := sandbox.ParseMode(modeText)
 		if err != nil || !ok || name == "" {
 			return cli.Usagef("--extra-project %q: want NAME:MODE", e)
 		}
-		projects = append(projects, sandbox.Project{Name: name, PublicKey: pub, Mode: m})
+		projects = append(projects, sandbox.Project{Name: name, PublicKey: pub, Mode: m, Contract: *contract, Product: *product})
 	}
 
 	srv, err := sandbox.New(sandbox.Config{
 		Projects: projects, BankKey: bankPriv, WebhookURL: *webhookURL, PublicURL: *publicURL,
 		UnknownProjectCode: *unknownCode, IdempotencyReplay: *replay, NoFinishedOnCancel: *noCancelFin,
-		AutoThreeDS: *auto3DS, FirstID: *firstID, Logger: log, WalletBalance: balance.Minor, Modes: modes,
+		AutoThreeDS: *auto3DS, FirstID: *firstID, Logger: log, WalletBalance: balance.Minor, Modes: modes, ReportDir: *reportDir,
 		Timing: sandbox.Timing{Processing: *processing, Settle: *settle, ConfirmTimeout: *confirmTimeout,
 			ThreeDSTimeout: *threeDS, ErrorResolve: *errorResolve, Refund: *refundDelay},
 		WebhookRetry: sandbox.WebhookRetry{Initial: *retryInitial, Max: *retryMax, GiveUp: *retryGiveUp},

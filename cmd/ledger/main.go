@@ -4,7 +4,8 @@
 //	ledger status  [--db FILE | --nats-url URL] [--batch ID]
 //	ledger approve|reject|cancel --batch ID   (a person's decision, through the HTTP API with a token)
 //	ledger report  --batch ID --format csv|json|xlsx [--out FILE]   (read-only)
-//	ledger import-report FILE|URL|-           (the bank's daily report; through the HTTP API, or --db)
+//	ledger import-report FILE|URL|- [FILE...]  (the bank's daily report, or its parts; through the HTTP API, or --db)
+//	ledger import-report --watch DIR          (every report that appears in an SFTP drop folder; a component, over NATS)
 //	ledger users|tokens|policy ...            (on the ledger's host, against its database)
 //	ledger audit   [--batch ID] [--since DAY] (the audit log: --db on the host, or the HTTP API)
 package main
@@ -71,13 +72,14 @@ func usage() {
 
 Usage:
 
-	ledger run     --db FILE --nats-url URL [--http ADDR --host NAME... --data-key FILE] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D]
+	ledger run     --db FILE --nats-url URL [--http ADDR --host NAME... --card-public-key FILE --upload-key FILE] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D] [--report-zone Z] [--report-parts N]
 	ledger status  [--db FILE | --nats-url URL] [--batch ID] [--json]
 	ledger approve --batch ID [--sha256 HEX --totals RUB=1500.00] [--api URL] [--token-file FILE]
 	ledger reject  --batch ID --reason TEXT [--api URL] [--token-file FILE]
 	ledger cancel  --batch ID --reason TEXT [--api URL] [--token-file FILE]
 	ledger report  --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]
-	ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... FILE|URL|-
+	ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... FILE|URL|- [FILE...]
+	ledger import-report [--nats-url URL | --db FILE] --watch DIR [--settle D] [--interval D]
 	ledger users   add|list|disable|enable|roles|password|totp [--db FILE] ...
 	ledger tokens  create|list|revoke [--db FILE] ...
 	ledger policy  show|set [--db FILE] [FILE|-]

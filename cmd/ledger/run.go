@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
@@ -124,5 +125,29 @@ func configFlags(fs *flag.FlagSet) *ledger.Config {
 	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", cfg.FXToleranceBps, "FX rate tolerance at the gate, in basis points")
 	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", cfg.CommissionToleranceBps, "commission tolerance at the gate, in basis points")
 	fs.IntVar(&cfg.Streams.Replicas, "replicas", cfg.Streams.Replicas, "JetStream stream replicas (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
+	fs.Var(zoneFlag{&cfg.ReportZone}, "report-zone", "the bank's time `zone`: its report's days and times without an offset (IANA name or +03:00)")
+	fs.IntVar(&cfg.ReportParts, "report-parts", cfg.ReportParts, "part `files` of a day's bank report: the day is covered once that many distinct parts (or one whole report) were imported")
 	return &cfg
+}
+
+// zoneFlag is a time-zone flag (bank131.LoadReportZone).
+type zoneFlag struct{ loc **time.Location }
+
+func (z zoneFlag) String() string {
+	if z.loc == nil || *z.loc == nil {
+		return bank131.DefaultReportZone
+	}
+	if *z.loc == bank131.ReportZone() {
+		return bank131.DefaultReportZone
+	}
+	return (*z.loc).String()
+}
+
+func (z zoneFlag) Set(s string) error {
+	loc, err := bank131.LoadReportZone(s)
+	if err != nil {
+		return err
+	}
+	*z.loc = loc
+	return nil
 }

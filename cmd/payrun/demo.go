@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/httpapi"
@@ -93,7 +95,10 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a, err := app.Start(ctx, app.Config{
 		Dir: dir, KeysDir: f.keys, Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log,
 		SandboxTiming: sandbox.Timing{Processing: 300 * time.Millisecond, Settle: 300 * time.Millisecond},
-		Ledger:        ledger.Config{PollAfter: 5 * time.Second, StuckAfter: 20 * time.Second, SweepInterval: time.Second},
+		// The bank is silent on whether cross-border transfers are in the
+		// payout report; the demo's bank lists them, so every row matches.
+		SandboxModes: sandbox.Modes{ReportTransfers: "include"},
+		Ledger:       ledger.Config{PollAfter: 5 * time.Second, StuckAfter: 20 * time.Second, SweepInterval: time.Second},
 	})
 	if err != nil {
 		return err
@@ -129,22 +134,31 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p.line("")
-	printSummary(ctx, p, client, sum)
 
 	// Finance's last step: the bank's daily report of successful
-	// operations, reconciled against the ledger.
-	day := time.Now().UTC().Format("2006-01-02")
-	imp, err := importBankReport(ctx, a, day)
-	if err != nil {
+	// operations (one per project, in the bank's documented format),
+	// reconciled against the ledger. It brings the bank's fees.
+	day := time.Now().In(bank131.ReportZone())
+	for _, project := range a.Projects() {
+		imp, err := importBankReport(ctx, a, project, day)
+		if err != nil {
+			return err
+		}
+		partial := ""
+		if len(imp.Partial) > 0 {
+			partial = " (partial: the day is not over in Moscow)"
+		}
+		p.line("bank report %s: %d operations, fees for %d rows, %d exceptions opened%s", imp.Source, imp.Lines, imp.Fees, imp.Opened, partial)
+	}
+	if sum, err = client.Batch(ctx, res.Batch); err != nil {
 		return err
 	}
-	p.line("  bank report %s: %d operations, %d exceptions opened", day, imp.Lines, imp.Opened)
-
 	rep, err := a.DB.Report(ctx, res.Batch)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	p.line("")
+	printSummary(ctx, p, client, sum, rep)
 	var paths []string
 	for _, format := range []string{report.FormatCSV, report.FormatXLSX} {
 		path := filepath.Join(dir, rep.FileName(format))
@@ -223,9 +237,12 @@ func demoApprove(ctx context.Context, carl *httpapi.Client, batch string, p *pri
 	return nil
 }
 
-// importBankReport fetches the sandbox's daily report and imports it.
-func importBankReport(ctx context.Context, a *app.App, day string) (*ledgerapi.ReportImport, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.BankURL+"/sandbox/report?date="+day, nil)
+// importBankReport fetches a project's daily report from the sandbox, as
+// the bank would deliver it (<Project>_YYYY-MM-DD_YYYY-MM-DD.csv), and
+// imports it.
+func importBankReport(ctx context.Context, a *app.App, project string, day time.Time) (*ledgerapi.ReportImport, error) {
+	date := day.Format(time.DateOnly)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.BankURL+"/sandbox/report?project="+project+"&date="+date, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +254,11 @@ func importBankReport(ctx context.Context, a *app.App, day string) (*ledgerapi.R
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("bank report: %s", resp.Status)
 	}
-	imp, err := a.Ledger.ImportBankReport(ctx, resp.Body, "sandbox-report-"+day+".csv", day)
+	name := fmt.Sprintf("%s_%s_%s.csv", project, date, date)
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil && params["filename"] != "" {
+		name = params["filename"]
+	}
+	imp, err := a.Ledger.ImportBankReport(ctx, resp.Body, name)
 	if err != nil {
 		return nil, fmt.Errorf("import bank report: %w", err)
 	}
@@ -335,11 +356,21 @@ func open3DS(ctx context.Context, url string) error {
 	return nil
 }
 
-func printSummary(ctx context.Context, p *printer, c *ledgerapi.Client, b *ledgerapi.BatchSummary) {
+func printSummary(ctx context.Context, p *printer, c *ledgerapi.Client, b *ledgerapi.BatchSummary, rep *report.Report) {
 	p.line("summary of %s (%s): %s", b.Batch, b.Status, statesText(b.ByState))
 	p.line("  requested  %s", totalsText(b.Totals))
 	p.line("  paid       %s", totalsText(b.PaidTotals))
 	p.line("  failed     %s", totalsText(b.FailedTotals))
+	for _, t := range rep.Summary.Totals {
+		if t.What == "fees" {
+			p.line("  fees       %s (the bank's, %d rows)", amountsText(t.Amounts), t.Rows)
+		}
+	}
+	var recon []string
+	for _, s := range rep.Summary.ByReconciliation {
+		recon = append(recon, fmt.Sprintf("%s %d", s.Status, s.Rows))
+	}
+	p.line("  reconciled %s", strings.Join(recon, " · "))
 	p.line("  exceptions %d", b.Exceptions)
 	for row := 1; row <= b.Rows; row++ {
 		st, err := c.Get(ctx, ledgerapi.RowRequest{Batch: b.Batch, Row: row})
@@ -348,6 +379,22 @@ func printSummary(ctx context.Context, p *printer, c *ledgerapi.Client, b *ledge
 		}
 		p.line("  %-14s %-9s %s  %s", st.Reference, st.State, st.Amount, firstNonEmpty(st.Reason, st.ErrorCode))
 	}
+}
+
+func amountsText(as []report.Amount) string {
+	if len(as) == 0 {
+		return "—"
+	}
+	var parts []string
+	for _, a := range as {
+		if a.Minor != 0 { // a transfer's line says fee 0 in its own currency
+			parts = append(parts, a.Amount+" "+a.Currency)
+		}
+	}
+	if len(parts) == 0 {
+		return "0"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func statesText(by map[payout.State]int) string {

@@ -26,7 +26,10 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, out, "summary of bb4963472404661e1edc1 (done): failed 3 · succeeded 20")
 	require.Equal(t, 6, strings.Count(out, "3-D Secure: T-"), out)
 	require.Contains(t, out, "E-015/2026-11  failed    52000.00 RUB  The recipient's card has expired.")
-	require.Contains(t, out, "bank report")
+	require.Contains(t, out, "bank report payrun_")
+	require.Contains(t, out, "bank report payrun-card_")
+	require.Regexp(t, `fees       \d+\.\d\d RUB \(the bank's, 20 rows\)`, out, "every paid row has the bank's fee")
+	require.Contains(t, out, "reconciled matched 23 · awaiting_bank 0 · awaiting_report 0 · exception 0")
 	// Four eyes: the maker uploaded through the API, the checker approved.
 	require.Contains(t, out, "people:   admin (token in ")
 	require.Contains(t, out, "approval: uploaded by mia; approved by carl (1 of 1), bound to sha256 b4963472404661e1…")
@@ -43,6 +46,12 @@ func TestDemo(t *testing.T) {
 	csv, err := os.ReadFile(reports[0])
 	require.NoError(t, err)
 	require.Contains(t, string(csv), "reconciliation,matched,,23", "every row matched against the bank's report")
+	lines := strings.Split(string(csv), "\n")
+	for _, l := range lines[1:21] { // the 20 paid rows: each with the fee of the bank's report
+		f := strings.Split(l, ",")
+		require.Equal(t, "succeeded", f[7], l)
+		require.NotEmpty(t, f[10], "fee of %s", l)
+	}
 	require.Contains(t, out, reports[0])
 
 	// No full card number anywhere in the data folder: JetStream store,

@@ -72,6 +72,7 @@ type Config struct {
 	KeysDir         string // default samples/keys
 	SandboxListen   string // default 127.0.0.1:0
 	SandboxFaults   sandbox.Faults
+	SandboxModes    sandbox.Modes
 	SandboxTiming   sandbox.Timing
 	AutoThreeDS     bool
 	SandboxRetry    sandbox.WebhookRetry
@@ -91,6 +92,10 @@ type Config struct {
 	// of the data folder (a ledger that never had one); default: the
 	// ledger's (one approval for every batch).
 	Policy *auth.Policy
+	// LedgerClock replaces the ledger's clock (ledger.DB.Now); nil: the
+	// time. Tests move it on to import the bank's reports of days that
+	// are over.
+	LedgerClock func() time.Time
 
 	Logger *slog.Logger
 }
@@ -189,6 +194,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	if a.DB, err = ledger.Open(filepath.Join(cfg.Dir, "ledger.db")); err != nil {
 		return nil, err
+	}
+	if cfg.LedgerClock != nil {
+		a.DB.Now = cfg.LedgerClock
 	}
 	a.Ledger = ledger.NewService(a.DB, cfg.Ledger)
 	if err := a.Ledger.Start(ctx, a.Conn); err != nil {
@@ -327,7 +335,7 @@ func (a *App) startSandbox(webhookURL string) error {
 		},
 		BankKey: bankKey, WebhookURL: webhookURL, AutoThreeDS: cfg.AutoThreeDS,
 		Timing: cfg.SandboxTiming, WebhookRetry: cfg.SandboxRetry, Faults: cfg.SandboxFaults,
-		FirstID: cfg.SandboxFirstID, Logger: sbLog,
+		FirstID: cfg.SandboxFirstID, Modes: cfg.SandboxModes, Logger: sbLog,
 	})
 	if err != nil {
 		return err
@@ -384,6 +392,15 @@ func (a *App) startProcessor(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// Projects are the bank projects payrun pays through: the main one, then
+// the card project when it is another (each has its own daily report).
+func (a *App) Projects() []string {
+	if a.cfg.CardProject != "" && a.cfg.CardProject != a.cfg.Project {
+		return []string{a.cfg.Project, a.cfg.CardProject}
+	}
+	return []string{a.cfg.Project}
 }
 
 // Ingest validates a payout file and publishes it as a batch.

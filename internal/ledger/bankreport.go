@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // ImportBankReport records a bank daily report read from r: every line as
@@ -29,11 +31,18 @@ import (
 // nothing. Writes go through the ledger's writer in chunks, so a large
 // report does not hold the writer for long.
 func (s *Service) ImportBankReport(ctx context.Context, r io.Reader, source string, days ...string) (*ledgerapi.ReportImport, error) {
-	rep, err := bank131.ParseDailyReport(r, source, days...)
+	rep, err := bank131.ParseDailyReport(r, source, s.ReportOptions(days...))
 	if err != nil {
 		return nil, err
 	}
 	return s.ImportReport(ctx, rep)
+}
+
+// ReportOptions are how the ledger reads the bank's report files: in its
+// report zone, XLSX through internal/report, for days (empty: from the
+// file names, else the lines).
+func (s *Service) ReportOptions(days ...string) bank131.ReportOptions {
+	return bank131.ReportOptions{Days: days, Zone: s.cfg.ReportZone, XLSX: report.ReadWorkbook}
 }
 
 // ImportReport records a parsed bank report; see ImportBankReport.
@@ -68,7 +77,7 @@ func (s *Service) ImportReportChunk(ctx context.Context, c ledgerapi.ReportChunk
 		"settled", res.Settled, "unknown", res.Unknown)
 	// Reconcile what the report concerns: batches it names, and batches
 	// whose rows may have finished on the days it covers.
-	active, err := s.db.batchesActiveOn(ctx, c.Days)
+	active, err := s.db.batchesActiveOn(ctx, c.Days, s.cfg.ReportZone)
 	if err != nil {
 		return nil, err
 	}
@@ -79,13 +88,19 @@ func (s *Service) ImportReportChunk(ctx context.Context, c ledgerapi.ReportChunk
 		res.Batches = append(res.Batches, b)
 	}
 	slices.Sort(res.Batches)
+	known := res.Batches[:0]
 	for _, b := range res.Batches {
 		rec, err := s.Reconcile(ctx, b)
+		if errors.Is(err, errNotFound) {
+			continue // named by a line's metadata, but not a batch of ours (its paid_not_in_records is open)
+		}
 		if err != nil {
 			return nil, err
 		}
+		known = append(known, b)
 		res.Opened += rec.Opened
 	}
+	res.Batches = known
 	return res, nil
 }
 
@@ -95,8 +110,13 @@ func (s *Service) importChunk(tx *Tx, c *ledgerapi.ReportChunk, res *ledgerapi.R
 	err := tx.QueryRow(`SELECT complete, lines FROM bank_reports WHERE id = ?`, c.Report).Scan(&complete, &lines)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		if _, err := tx.Exec(`INSERT INTO bank_reports (id, source, lines, started_at) VALUES (?, ?, ?, ?)`,
-			c.Report, c.Source, c.Total, formatTime(tx.Now)); err != nil {
+		var files string
+		if len(c.Files) > 0 {
+			b, _ := json.Marshal(c.Files)
+			files = string(b)
+		}
+		if _, err := tx.Exec(`INSERT INTO bank_reports (id, source, lines, started_at, part, files) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.Report, c.Source, c.Total, formatTime(tx.Now), c.Part, files); err != nil {
 			return fmt.Errorf("record bank report: %w", err)
 		}
 	case err != nil:
@@ -106,11 +126,16 @@ func (s *Service) importChunk(tx *Tx, c *ledgerapi.ReportChunk, res *ledgerapi.R
 		// (the same empty report bytes may come for several days).
 		res.Already, res.Complete = true, true
 		if c.Final {
-			added, err := coverDays(tx, c)
+			added, err := s.coverDays(tx, c, res)
 			if err != nil {
 				return err
 			}
 			res.Already = added == 0
+			if added > 0 {
+				if err := s.settleNotSent(tx, res, touched); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	case lines != c.Total:
@@ -131,13 +156,14 @@ func (s *Service) importChunk(tx *Tx, c *ledgerapi.ReportChunk, res *ledgerapi.R
 			return err
 		}
 		feeMinor, feeCur := optAmount(l.Fee)
+		grossMinor, _ := optAmount(l.Gross)
 		ins, err := tx.Exec(`INSERT INTO bank_report_lines (batch_id, row_no, report_id, line, operation_id, session_id, type,
 			metadata, ref_batch, ref_row, ref_reference, transaction_date, finished_at, amount_minor, currency, fee_minor,
-			fee_currency, payment_fast, payment_method, contract)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id, line) DO NOTHING`,
+			fee_currency, payment_fast, payment_method, contract, created_at, gross_minor, product, file, file_line)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id, line) DO NOTHING`,
 			batch, row, c.Report, l.Line, l.OperationID, l.SessionID, l.Type, l.Metadata, refBatch, refRow, refRef,
 			l.TransactionDate, l.FinishedAt, l.Amount.Minor, upper(l.Amount.Currency), feeMinor, feeCur,
-			l.PaymentFast, l.PaymentMethod, l.Contract)
+			l.PaymentFast, cardmask.Redact(l.PaymentMethod), l.Contract, l.CreatedAt, grossMinor, l.Product, l.File, l.FileLine)
 		if err != nil {
 			return fmt.Errorf("record line %d of bank report: %w", l.Line, err)
 		}
@@ -160,32 +186,70 @@ func (s *Service) importChunk(tx *Tx, c *ledgerapi.ReportChunk, res *ledgerapi.R
 		if n != c.Total {
 			return fmt.Errorf("%w: report %s: %d of %d lines recorded; send the missing chunks", errInvalid, c.Report, n, c.Total)
 		}
-		if _, err := coverDays(tx, c); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(`UPDATE bank_reports SET complete = 1, imported_at = ? WHERE id = ?`, formatTime(tx.Now), c.Report); err != nil {
 			return fmt.Errorf("complete bank report: %w", err)
 		}
+		if _, err := s.coverDays(tx, c, res); err != nil {
+			return err
+		}
 		res.Complete = true
+		if err := s.settleNotSent(tx, res, touched); err != nil {
+			return err
+		}
 	}
 	res.Opened += int(maxExceptionID(tx) - before)
 	return nil
 }
 
-// coverDays records the days a report covers; it returns how many it did
-// not cover yet.
-func coverDays(tx *Tx, c *ledgerapi.ReportChunk) (int, error) {
+// coverDays records the days a complete report covers, each one partial
+// when it was not over yet in the bank's time zone, and then which of them
+// the reports now cover completely (bank_days): a whole report, or
+// Config.ReportParts distinct parts, that is not partial. It returns how
+// many days it recorded for the report that it had not recorded before.
+func (s *Service) coverDays(tx *Tx, c *ledgerapi.ReportChunk, res *ledgerapi.ReportImport) (int, error) {
 	added := 0
+	res.Partial, res.Covered = nil, nil
 	for _, d := range c.Days {
-		if _, err := time.Parse(time.DateOnly, d); err != nil {
+		day, err := time.ParseInLocation(time.DateOnly, d, s.cfg.ReportZone)
+		if err != nil {
 			return 0, fmt.Errorf("%w: day %q is not YYYY-MM-DD", errInvalid, d)
 		}
-		r, err := tx.Exec(`INSERT INTO bank_report_days (day, report_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, d, c.Report)
+		partial := tx.Now.Before(day.AddDate(0, 0, 1))
+		r, err := tx.Exec(`INSERT INTO bank_report_days (day, report_id, partial) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+			d, c.Report, partial)
 		if err != nil {
 			return 0, fmt.Errorf("record bank report days: %w", err)
 		}
 		n, _ := r.RowsAffected()
 		added += int(n)
+		var isPartial bool
+		if err := tx.QueryRow(`SELECT partial FROM bank_report_days WHERE day = ? AND report_id = ?`, d, c.Report).Scan(&isPartial); err != nil {
+			return 0, fmt.Errorf("read bank report day %s: %w", d, err)
+		}
+		if isPartial {
+			res.Partial = append(res.Partial, d)
+			s.log.Warn("bank report of a day that is not over: partial, the day stays open", "report", c.Source, "day", d,
+				"zone", s.cfg.ReportZone.String())
+			continue
+		}
+		var whole bool
+		var parts, maxPart int
+		if err := tx.QueryRow(`SELECT coalesce(max(r.part = 0), 0), count(DISTINCT nullif(r.part, 0)), coalesce(max(r.part), 0)
+			FROM bank_report_days d JOIN bank_reports r ON r.id = d.report_id
+			WHERE d.day = ? AND d.partial = 0 AND r.complete = 1`, d).Scan(&whole, &parts, &maxPart); err != nil {
+			return 0, fmt.Errorf("read the reports of %s: %w", d, err)
+		}
+		if maxPart > s.cfg.ReportParts {
+			s.log.Warn("bank report part beyond the parts a day has (--report-parts)", "report", c.Source, "day", d,
+				"part", maxPart, "parts", s.cfg.ReportParts)
+		}
+		if !whole && parts < s.cfg.ReportParts {
+			continue
+		}
+		if _, err := tx.Exec(`INSERT INTO bank_days (day, covered_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, d, formatTime(tx.Now)); err != nil {
+			return 0, fmt.Errorf("record covered day %s: %w", d, err)
+		}
+		res.Covered = append(res.Covered, d)
 	}
 	return added, nil
 }
@@ -226,11 +290,12 @@ func resolveLine(tx *Tx, l *bank131.ReportLine, ref *payout.BankRef) (batch stri
 
 // settleByReport applies one report line to the row it concerns, through
 // the same transition path as a webhook (source "report"): a paid
-// operation finishes a row that waits for the bank or is in doubt; one for
-// a row that failed, or from a session that is not the row's, opens the
-// exception the transition rules define. A Refund returns a succeeded
-// row. A line that concerns no row of ours opens "paid but not in our
-// records".
+// operation finishes a row that waits for the bank or is in doubt, with
+// the bank's fee; one for a row that failed, or from a session that is not
+// the row's, opens the exception the transition rules define. A row the
+// report agrees with gets the report's fee (a webhook may have brought
+// none, or another: an exception). A Refund returns a succeeded row. A
+// line that concerns no row of ours opens "paid but not in our records".
 func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.ReportLine, batch string, row int,
 	res *ledgerapi.ReportImport) error {
 	if row == 0 {
@@ -259,7 +324,9 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.Re
 	case bank131.ReportAdvice:
 		own := l.SessionID == "" || l.SessionID == r.SessionID || l.SessionID == r.ConfirmSession
 		if (r.State == payout.StateSucceeded || r.State == payout.StateReturned) && own {
-			return nil // the report agrees; the reconciliation compares the facts
+			// The report agrees (the reconciliation compares the
+			// amounts); what it adds is the fee.
+			return s.recordReportFee(tx, c, l, r, res)
 		}
 		amount := l.Amount
 		t = ledgerapi.Transition{Batch: r.Batch, Row: r.Row, SessionID: l.SessionID, To: payout.StateSucceeded,
@@ -279,6 +346,9 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.Re
 	}
 	if reply.Applied {
 		res.Settled++
+		if t.Fee != nil {
+			res.Fees++
+		}
 		s.log.Info("row settled by the bank's report", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
 			"from", r.State, "to", t.To, "operation", l.OperationID)
 	} else if reply.Error != nil {
@@ -288,15 +358,44 @@ func (s *Service) settleByReport(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.Re
 	return nil
 }
 
+// recordReportFee records the fee a report line gives for a row already
+// paid: the report is the bank's statement, so its fee is the row's; one
+// that differs from the fee a webhook recorded is also an exception.
+func (s *Service) recordReportFee(tx *Tx, c *ledgerapi.ReportChunk, l *bank131.ReportLine, r *rowRec, res *ledgerapi.ReportImport) error {
+	if l.Fee == nil || (r.PayoutID != "" && l.OperationID != r.PayoutID) {
+		return nil // no fee, or a second operation (the reconciliation's two_operations)
+	}
+	if r.Fee != nil && (r.Fee.Minor == l.Fee.Minor || upper(r.Fee.Currency) != upper(l.Fee.Currency)) {
+		return nil // the same fee; or in another currency (a transfer's line): the webhook's stays, the line is the evidence
+	}
+	if r.Fee != nil {
+		detail := fmt.Sprintf("the bank's report %s (line %d) lists the fee of %s for row %d (%s) as %s; its webhook said %s",
+			c.Source, l.Line, l.OperationID, r.Row, r.Reference, l.Fee, r.Fee)
+		if _, err := openException(tx, reconcile.AmountMismatch, reconcile.RowKey(r.Batch, r.Row)+"/fee/"+l.OperationID,
+			r.Batch, r.Row, detail); err != nil {
+			return err
+		}
+		s.log.Warn("bank report fee differs from the webhook's", logkey.Batch, r.Batch, logkey.Row, r.Row,
+			"report_fee", l.Fee.String(), "webhook_fee", r.Fee.String())
+	}
+	if _, err := tx.Exec(`UPDATE rows SET fee_minor = ?, fee_currency = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`,
+		l.Fee.Minor, upper(l.Fee.Currency), formatTime(tx.Now), r.Batch, r.Row); err != nil {
+		return fmt.Errorf("record the fee of %s/%d: %w", r.Batch, r.Row, err)
+	}
+	res.Fees++
+	return nil
+}
+
 // batchesActiveOn lists batches released before the end of the last day
-// and not finished before the first day minus the report grace: the only
-// ones whose rows can have succeeded on those days.
-func (db *DB) batchesActiveOn(ctx context.Context, days []string) ([]string, error) {
+// and not finished before the first day minus the report grace (days of
+// the bank's zone): the only ones whose rows can have succeeded on those
+// days.
+func (db *DB) batchesActiveOn(ctx context.Context, days []string, zone *time.Location) ([]string, error) {
 	if len(days) == 0 {
 		return nil, nil
 	}
-	first, _ := time.Parse(time.DateOnly, slices.Min(days))
-	last, _ := time.Parse(time.DateOnly, slices.Max(days))
+	first, _ := time.ParseInLocation(time.DateOnly, slices.Min(days), zone)
+	last, _ := time.ParseInLocation(time.DateOnly, slices.Max(days), zone)
 	rows, err := db.r.QueryContext(ctx, `SELECT id FROM batches WHERE released_at IS NOT NULL AND released_at < ?
 		AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id`,
 		formatTime(last.AddDate(0, 0, 1)), formatTime(first.Add(-reconcile.ReportGrace)))

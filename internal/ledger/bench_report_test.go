@@ -87,7 +87,7 @@ func benchLedger(b *testing.B, n int) (*Service, string) {
 		if i%20 != 0 {
 			a := rowAmount(i)
 			lines = append(lines, bankLine{op: fmt.Sprintf("po_%d", i), session: fmt.Sprintf("ps_%d", i), batch: tb.ID, row: i,
-				amount: a.Decimal()})
+				amount: a.Decimal(), fee: "25.00"}) // the fee the webhooks gave
 		}
 	}
 	file := bankReportCSV(lines...)

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
+
+	"github.com/payrun/payrun/internal/bank131"
 )
 
 //go:embed migrations/*.sql
@@ -39,12 +41,16 @@ type DB struct {
 
 	// Now is the clock; tests replace it before the service starts.
 	Now func() time.Time
+	// ReportZone is the bank's time zone, in which a success is due in
+	// the report of its day (NewService sets Config.ReportZone; Open sets
+	// bank131.ReportZone()).
+	ReportZone *time.Location
 }
 
 // Open opens (creating if needed) the ledger database at path and applies
 // the migrations it has not applied yet.
 func Open(path string) (*DB, error) {
-	db := &DB{path: path, stmts: map[string]*sql.Stmt{}, Now: time.Now}
+	db := &DB{path: path, stmts: map[string]*sql.Stmt{}, Now: time.Now, ReportZone: bank131.ReportZone()}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_synchronous", "FULL") // money state: a commit survives power loss

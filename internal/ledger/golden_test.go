@@ -148,20 +148,20 @@ func goldenLedger(t *testing.T) (*Service, *clock, string) {
 
 	line := func(row int, a money.Amount) bankLine {
 		return bankLine{op: fmt.Sprintf("po_%d", row), session: fmt.Sprintf("ps_%d", row), batch: id, row: row,
-			amount: a.Decimal(), currency: a.Currency}
+			amount: a.Decimal(), currency: a.Currency, fee: "25.00"} // the fee the webhooks gave
 	}
 	refund := line(7, rub(4500000))
 	refund.op, refund.typ, refund.at = "rf_7", bank131.ReportRefund, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	second := line(8, rub(3999999))
 	second.op, second.session = "po_8b", "ps_8b"
 	orphan := line(99, rub(100000))
-	importCSV(t, s, "2026-11-25",
+	importCSV(t, s, c, "2026-11-25",
 		line(1, rub(8500000)), line(2, rub(9250000)), line(4, rub(7100000)), line(7, rub(4500000)), refund,
 		line(8, rub(3999999)), second, line(12, rub(5400000)), line(13, rub(6125050)),
 		line(15, amt(27500, "USD")), line(16, amt(30000, "USD")), line(19, rub(2850000)), line(20, amt(1500000, "KGS")),
 		orphan, bankLine{op: "po_zz", session: "ps_zz", amount: "5.00"})
 
-	c.Add(22 * time.Hour) // 2026-11-26 09:00
+	c.Add(9 * time.Hour) // 2026-11-26 09:00 (the report came at 03:00 Moscow time)
 	pay(14, rub(3300000), wh, nil)
 	_, err = s.Reconcile(ctx, id)
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // commandHandler serves people's commands to the ledger over HTTP.
@@ -240,18 +242,19 @@ func (h *commandHandler) importReport(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	source := q.Get("name")
-	if source == "" {
-		source = "upload.csv"
+	files, err := reportFiles(w, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
-	days := q["date"]
-	if len(days) == 0 {
-		days = bank131.DaysFromName(source)
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
 	}
 	e := auth.NewEntry(by, auth.ActImportReport, auth.OutcomeOK)
-	e.Target = source
-	rep, err := bank131.ParseDailyReport(http.MaxBytesReader(w, r.Body, 512<<20), source, days...)
+	e.Target = strings.Join(names, ", ")
+	rep, err := bank131.ParseDailyReportFiles(files, bank131.ReportOptions{Days: r.URL.Query()["date"],
+		Zone: h.db.ReportZone, XLSX: report.ReadWorkbook})
 	var res *ledgerapi.ReportImport
 	if err == nil {
 		res, err = h.svc.ImportReport(r.Context(), rep)
@@ -528,4 +531,53 @@ func (h *commandHandler) revokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxReportUpload bounds the bank's report sent to POST /reports/bank.
+const maxReportUpload = 512 << 20
+
+// reportFiles reads the report files of POST /reports/bank: every "file"
+// part of a multipart form (the parts of one report), or the body itself
+// as one file named by ?name= (default upload.csv).
+func reportFiles(w http.ResponseWriter, r *http.Request) ([]bank131.NamedFile, error) {
+	body := http.MaxBytesReader(w, r.Body, maxReportUpload)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "multipart/form-data" {
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "read the report: %v", err)
+		}
+		name := r.URL.Query().Get("name")
+		if name == "" {
+			name = "upload.csv"
+		}
+		return []bank131.NamedFile{{Name: name, Data: data}}, nil
+	}
+	r.Body = body
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "read the report: %v", err)
+	}
+	var files []bank131.NamedFile
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "read the report: %v", err)
+		}
+		if part.FormName() != "file" {
+			continue
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "read the report: %v", err)
+		}
+		files = append(files, bank131.NamedFile{Name: part.FileName(), Data: data})
+	}
+	if len(files) == 0 {
+		return nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "no report file in the form (field \"file\")")
+	}
+	return files, nil
 }

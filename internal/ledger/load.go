@@ -47,7 +47,7 @@ type statusRec struct {
 // answers, report lines, covered days and exceptions. The independent
 // reads run side by side on the read pool.
 func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSummary, *reconcile.Batch, error) {
-	ld := &batchLoad{d: &reconcile.Batch{ID: batch, Covered: map[string]bool{}, ManifestTotals: money.Totals{}},
+	ld := &batchLoad{d: &reconcile.Batch{ID: batch, Covered: map[string]bool{}, Zone: db.ReportZone, ManifestTotals: money.Totals{}},
 		byNo: map[int]*reconcile.Row{}}
 	d := ld.d
 	fail := func(what string, err error) error { return fmt.Errorf("reconcile %s: %s: %w", batch, what, err) }
@@ -151,8 +151,7 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSumm
 		}); err != nil {
 			return err
 		}
-		if err := eachRow(ctx, db.r, `SELECT DISTINCT d.day FROM bank_report_days d JOIN bank_reports r ON r.id = d.report_id
-			WHERE r.complete = 1`, nil, func(s scanner) error {
+		if err := eachRow(ctx, db.r, `SELECT day FROM bank_days`, nil, func(s scanner) error {
 			var day string
 			if err := s.Scan(&day); err != nil {
 				return err
@@ -163,12 +162,20 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSumm
 			return err
 		}
 		return eachRow(ctx, db.r, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
-			amount_minor, currency FROM bank_report_lines WHERE batch_id = ?`,
+			amount_minor, currency, gross_minor, fee_minor, fee_currency FROM bank_report_lines WHERE batch_id = ?`,
 			[]any{batch}, func(s scanner) error {
 				l := &reconcile.Line{}
+				var gross, fee sql.NullInt64
+				var feeCur string
 				if err := s.Scan(&l.RefRow, &l.Line, &l.Report, &l.Op, &l.Session, &l.Type, &l.Date,
-					&l.Amount.Minor, &l.Amount.Currency); err != nil {
+					&l.Amount.Minor, &l.Amount.Currency, &gross, &fee, &feeCur); err != nil {
 					return err
+				}
+				if gross.Valid {
+					l.Gross = &money.Amount{Minor: gross.Int64, Currency: l.Amount.Currency}
+				}
+				if fee.Valid {
+					l.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
 				}
 				lines = append(lines, l)
 				return nil

@@ -30,7 +30,8 @@ type bankLine struct {
 	fee         string    // default 10.00
 }
 
-// bankReportCSV writes lines as the bank (and the sandbox) write a daily report.
+// bankReportCSV writes lines as the bank writes its daily report: the
+// documented columns, times in Moscow time, the fee on top of the amount.
 func bankReportCSV(lines ...bankLine) string {
 	var sb strings.Builder
 	w := csv.NewWriter(&sb)
@@ -53,16 +54,29 @@ func bankReportCSV(lines ...bankLine) string {
 		if fee == "" {
 			fee = "10.00"
 		}
-		w.Write([]string{l.op, l.session, meta, typ, at.Format(time.DateOnly), at.Format("2006-01-02T15:04:05.000000Z07:00"),
-			l.amount, cur, fee, "RUB", "0", "bank_card", "payrun"})
+		pay := money.MustParse(l.amount, cur)
+		gross, err := pay.Add(money.MustParse(fee, cur))
+		if err != nil {
+			panic(err)
+		}
+		msk := at.In(bank131.ReportZone())
+		w.Write([]string{l.op, msk.Add(-5 * time.Second).Format(time.DateTime), msk.Format(time.DateTime), typ, "0", l.session,
+			"100-C-000000", meta, "424242******4242", "payrun_payouts", gross.Decimal(), pay.Decimal(), fee, cur})
 	}
 	w.Flush()
 	return sb.String()
 }
 
-// importCSV imports a constructed report under the sandbox's file name for day.
-func importCSV(t *testing.T, s *Service, day string, lines ...bankLine) *ledgerapi.ReportImport {
+// importCSV imports a constructed report under the bank's file name for
+// day, as the bank delivers it: after the day is over in Moscow (the clock
+// moves on to 03:00 Moscow time of the next day when it is earlier).
+func importCSV(t *testing.T, s *Service, c *clock, day string, lines ...bankLine) *ledgerapi.ReportImport {
 	t.Helper()
+	d, err := time.ParseInLocation(time.DateOnly, day, bank131.ReportZone())
+	require.NoError(t, err)
+	if at := d.AddDate(0, 0, 1).Add(3 * time.Hour); c.Now().Before(at) {
+		c.Add(at.Sub(c.Now()))
+	}
 	res, err := s.ImportBankReport(context.Background(), strings.NewReader(bankReportCSV(lines...)),
 		fmt.Sprintf("all_%s_%s.csv", day, day))
 	require.NoError(t, err)
@@ -172,7 +186,7 @@ func TestReconcileCategories(t *testing.T) {
 			rows: 2,
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
-				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
+				importCSV(t, e.s, e.c, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
 			},
 			want: map[int]reconcile.Status{1: reconcile.StatusMatched, 2: reconcile.StatusAwaitingBank},
 		},
@@ -182,7 +196,7 @@ func TestReconcileCategories(t *testing.T) {
 			setup: func(t *testing.T, e env) {
 				failRow(t, e.s, e.b, 1, "ps_1", "po_1", "card_number_does_not_exist")
 				drive(t, e.s, e.b, 2, ledgerapi.Transition{To: payout.StateCancelled, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceOperator}})
-				importCSV(t, e.s, day)
+				importCSV(t, e.s, e.c, day)
 			},
 			want: map[int]reconcile.Status{1: reconcile.StatusMatched, 2: reconcile.StatusMatched},
 		},
@@ -191,7 +205,7 @@ func TestReconcileCategories(t *testing.T) {
 			rows: 1,
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
-				importCSV(t, e.s, "2026-11-24", bankLine{op: "po_other", session: "ps_other", amount: "5.00"})
+				importCSV(t, e.s, e.c, "2026-11-24", bankLine{op: "po_other", session: "ps_other", amount: "5.00"})
 			},
 			want: map[int]reconcile.Status{1: reconcile.StatusAwaitingReport},
 		},
@@ -200,7 +214,7 @@ func TestReconcileCategories(t *testing.T) {
 			rows: 1,
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
-				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
+				importCSV(t, e.s, e.c, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
 					bankLine{op: "po_9", session: "ps_9", batch: e.b, row: 9, amount: "700.00"})
 			},
 			want:     map[int]reconcile.Status{1: reconcile.StatusMatched},
@@ -211,7 +225,7 @@ func TestReconcileCategories(t *testing.T) {
 			rows: 1,
 			setup: func(t *testing.T, e env) {
 				failRow(t, e.s, e.b, 1, "ps_1", "po_1", "provider_timeout")
-				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
+				importCSV(t, e.s, e.c, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"})
 			},
 			want:     map[int]reconcile.Status{1: reconcile.StatusException},
 			cats:     map[int][]reconcile.Category{1: {reconcile.PaidAfterCancel}},
@@ -223,7 +237,7 @@ func TestReconcileCategories(t *testing.T) {
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
 				payRow(t, e.s, e.b, 2, "ps_2", "po_2", rowAmount(2))
-				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "999.00"},
+				importCSV(t, e.s, e.c, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "999.00"},
 					bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 2, amount: "1000.02", currency: "USD"})
 			},
 			want:     map[int]reconcile.Status{1: reconcile.StatusException, 2: reconcile.StatusException},
@@ -235,7 +249,7 @@ func TestReconcileCategories(t *testing.T) {
 			rows: 1,
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
-				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
+				importCSV(t, e.s, e.c, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
 					bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 1, amount: "1000.01"})
 			},
 			want:     map[int]reconcile.Status{1: reconcile.StatusException},
@@ -248,7 +262,7 @@ func TestReconcileCategories(t *testing.T) {
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
 				payRow(t, e.s, e.b, 2, "ps_2", "po_2", rowAmount(2))
-				importCSV(t, e.s, day, bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 2, amount: "1000.02"})
+				importCSV(t, e.s, e.c, day, bankLine{op: "po_2", session: "ps_2", batch: e.b, row: 2, amount: "1000.02"})
 			},
 			want:     map[int]reconcile.Status{1: reconcile.StatusException, 2: reconcile.StatusMatched},
 			cats:     map[int][]reconcile.Category{1: {reconcile.MissingFromReport}},
@@ -259,7 +273,7 @@ func TestReconcileCategories(t *testing.T) {
 			rows: 1,
 			setup: func(t *testing.T, e env) {
 				payRow(t, e.s, e.b, 1, "ps_1", "po_1", rowAmount(1))
-				importCSV(t, e.s, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
+				importCSV(t, e.s, e.c, day, bankLine{op: "po_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01"},
 					bankLine{op: "rf_1", session: "ps_1", batch: e.b, row: 1, amount: "1000.01", typ: bank131.ReportRefund})
 				require.Equal(t, payout.StateReturned, mustRow(t, e.s, e.b, 1).State)
 			},
@@ -355,7 +369,7 @@ func TestReportSettlesInDoubt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []reconcile.Category{reconcile.InDoubt}, categories(open))
 
-	res := importCSV(t, s, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01",
+	res := importCSV(t, s, c, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01",
 		at: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)})
 	require.Equal(t, 1, res.Settled)
 	require.Equal(t, []string{b.ID}, res.Batches)
@@ -381,14 +395,14 @@ func TestReportSettlesInDoubt(t *testing.T) {
 // TestMissingFromReportCloses: a later report that lists the row closes
 // the exception the earlier one caused.
 func TestMissingFromReportCloses(t *testing.T) {
-	s, _, b := released(t, 1)
+	s, c, b := released(t, 1)
 	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
-	importCSV(t, s, "2026-11-25")
+	importCSV(t, s, c, "2026-11-25")
 	open, err := s.db.Exceptions(b.ID, false)
 	require.NoError(t, err)
 	require.Equal(t, []reconcile.Category{reconcile.MissingFromReport, reconcile.BatchTotals}, categories(open))
 
-	res := importCSV(t, s, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"})
+	res := importCSV(t, s, c, "2026-11-25", bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"})
 	require.Zero(t, res.Settled)
 	open, err = s.db.Exceptions(b.ID, false)
 	require.NoError(t, err)
@@ -403,17 +417,17 @@ func TestMissingFromReportCloses(t *testing.T) {
 }
 
 // TestReportGrace: a success the ledger recorded shortly after midnight
-// may have finished at the bank the day before; it is missing only when
-// the reports cover both days.
+// (the bank's, Moscow's) may have finished at the bank the day before; it
+// is missing only when the reports cover both days.
 func TestReportGrace(t *testing.T) {
 	s, c, b := released(t, 1)
-	c.Add(15*time.Hour + 30*time.Minute) // 2026-11-26 00:30
+	c.Add(12*time.Hour + 30*time.Minute) // 2026-11-25 21:30 UTC, 2026-11-26 00:30 in Moscow
 	payRow(t, s, b.ID, 1, "ps_1", "po_1", rowAmount(1))
-	importCSV(t, s, "2026-11-26")
+	importCSV(t, s, c, "2026-11-26")
 	rec, err := s.db.Reconcile(context.Background(), b.ID)
 	require.NoError(t, err)
 	require.Equal(t, reconcile.StatusAwaitingReport, rowStatus(rec, 1).Status)
-	importCSV(t, s, "2026-11-25")
+	importCSV(t, s, c, "2026-11-25")
 	rec, err = s.db.Reconcile(context.Background(), b.ID)
 	require.NoError(t, err)
 	require.Equal(t, []reconcile.Category{reconcile.MissingFromReport}, rowStatus(rec, 1).Categories)
@@ -484,7 +498,7 @@ func TestImportOverNATS(t *testing.T) {
 		bankLine{op: "po_1", session: "ps_1", batch: b.ID, row: 1, amount: "1000.01"},
 		bankLine{op: "po_2", session: "ps_2", batch: b.ID, row: 2, amount: "1000.02"},
 		bankLine{op: "po_3", session: "ps_3", batch: b.ID, row: 3, amount: "1000.03"},
-	)), "all_2026-11-25_2026-11-25.csv")
+	)), "all_2026-11-25_2026-11-25.csv", s.ReportOptions())
 	require.NoError(t, err)
 	client := ledgerapi.NewClient(env.nc, 10*time.Second)
 	ctx := context.Background()

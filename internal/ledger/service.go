@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -53,6 +54,15 @@ type Config struct {
 	IntakeBatch int
 	// ReleaseChunk is how many rows one release transaction moves.
 	ReleaseChunk int
+	// ReportZone is the bank's time zone: the daily report's times
+	// without an offset are read in it, its days are its days, and a day
+	// is over (its report complete) at its midnight. Default
+	// bank131.ReportZone() (Europe/Moscow).
+	ReportZone *time.Location
+	// ReportParts is how many part files the bank splits a day's report
+	// into: a day is covered once that many distinct parts of it (or one
+	// whole report) were imported after it ended. Default 1.
+	ReportParts int
 	// Streams sizes the JetStream streams the service ensures at start.
 	Streams queue.Config
 	// Logger receives the service's logs; default slog.Default().
@@ -76,6 +86,8 @@ func DefaultConfig() Config {
 		GroupMax:               256,
 		IntakeBatch:            4000,
 		ReleaseChunk:           10000,
+		ReportZone:             bank131.ReportZone(),
+		ReportParts:            1,
 	}
 }
 
@@ -107,6 +119,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReleaseChunk <= 0 {
 		c.ReleaseChunk = d.ReleaseChunk
+	}
+	if c.ReportZone == nil {
+		c.ReportZone = d.ReportZone
+	}
+	if c.ReportParts <= 0 {
+		c.ReportParts = d.ReportParts
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -151,6 +169,7 @@ func NewService(db *DB, cfg Config) *Service {
 		kick:    make(chan struct{}, 1),
 		release: make(chan struct{}, 1),
 	}
+	db.ReportZone = cfg.ReportZone
 	go s.w.run()
 	return s
 }

@@ -34,11 +34,14 @@ type Batch struct {
 	ManifestTotals money.Totals
 	// AsOf is the latest time recorded in the state read (transitions,
 	// webhooks, imported reports, exceptions).
-	AsOf       time.Time
-	Rows       []*Row          // in row order
-	Orphans    []*Line         // report lines naming this batch but no row of it
-	Covered    map[string]bool // days (YYYY-MM-DD) a complete imported report covers
-	Exceptions []*Recorded     // open and closed, in the order recorded
+	AsOf    time.Time
+	Rows    []*Row          // in row order
+	Orphans []*Line         // report lines naming this batch but no row of it
+	Covered map[string]bool // days (YYYY-MM-DD, Zone) the imported reports cover completely
+	// Zone is the bank's time zone, whose days the reports cover (nil:
+	// bank131.ReportZone()).
+	Zone       *time.Location
+	Exceptions []*Recorded // open and closed, in the order recorded
 }
 
 // Row is a row as recorded, with the evidence about it.
@@ -76,10 +79,12 @@ type Line struct {
 	Line    int
 	Op      string // operation id
 	Session string
-	Type    string // bank131.ReportAdvice | bank131.ReportRefund
-	Date    string // transaction date, YYYY-MM-DD
-	Amount  money.Amount
-	RefRow  int // the row it concerns; 0: none of ours
+	Type    string        // bank131.ReportAdvice | bank131.ReportRefund
+	Date    string        // the line's day, YYYY-MM-DD
+	Amount  money.Amount  // paymentLocalAmount
+	Gross   *money.Amount // grossLocalAmount, when the report gives it
+	Fee     *money.Amount // feesLocalAmount, when the report gives it
+	RefRow  int           // the row it concerns; 0: none of ours
 }
 
 // Recorded is an exception the ledger recorded, open or closed.
@@ -177,6 +182,10 @@ func (b *Batch) Reconcile() *Result {
 		}
 		found = append(found, Finding{Category: cat, Key: k, Row: row, Detail: cardmask.Redact(fmt.Sprintf(format, args...))})
 	}
+	zone := b.Zone
+	if zone == nil {
+		zone = bank131.ReportZone()
+	}
 	rejected := b.Status == payout.BatchRejected
 	pending := 0 // rows not final, or paid on a day no report covers yet
 	paid, reported := money.Totals{}, money.Totals{}
@@ -237,7 +246,13 @@ func (b *Batch) Reconcile() *Result {
 				advice[own].Op, advice[own].Session, advice[own].Amount, l.Op, l.Session, l.Amount, r.label())
 		}
 		for _, l := range advice {
-			if want, ok := r.bankAmount(l.Amount.Currency); !ok || want != l.Amount {
+			want, ok := r.bankAmount(l.Amount.Currency)
+			switch {
+			case ok && want == l.Amount:
+			case ok && l.Gross != nil && *l.Gross == want && l.Fee != nil && l.Fee.Minor > 0:
+				add(AmountMismatch, r.No, key+"/"+l.Op, "the bank deducted its fee from the payout (%s): the bank's report lists %s paid %s, "+
+					"fee %s, gross %s; we asked for %s to be paid", r.label(), l.Op, l.Amount, l.Fee, l.Gross, r.expected())
+			default:
 				add(AmountMismatch, r.No, key+"/"+l.Op, "the bank's report lists %s paid %s for %s; we asked for %s",
 					l.Op, l.Amount, r.label(), r.expected())
 			}
@@ -250,7 +265,7 @@ func (b *Batch) Reconcile() *Result {
 		}
 		reportDue := r.State == payout.StateSucceeded && len(advice) == 0
 		if reportDue {
-			d1, d0 := r.MovedAt.Format(time.DateOnly), r.MovedAt.Add(-ReportGrace).Format(time.DateOnly)
+			d1, d0 := r.MovedAt.In(zone).Format(time.DateOnly), r.MovedAt.Add(-ReportGrace).In(zone).Format(time.DateOnly)
 			if b.Covered[d1] && b.Covered[d0] {
 				add(MissingFromReport, r.No, key, "%s succeeded at %s (session %s, payout %s) but the bank's report for %s does not list it",
 					r.label(), TimeText(r.MovedAt), r.OwnSession(), r.PayoutID, d1)

@@ -41,10 +41,10 @@ func advice(r *Row) *Line {
 }
 
 // batch is a released batch of rows whose manifest agrees with them; the
-// reports cover day.
+// reports cover day (the bank's days are UTC days here).
 func batch(rows ...*Row) *Batch {
 	b := &Batch{ID: "b1", Status: payout.BatchReleased, HasManifest: true, ManifestTotals: money.Totals{},
-		Covered: map[string]bool{day: true}, AsOf: paidAt, Rows: rows}
+		Covered: map[string]bool{day: true}, Zone: time.UTC, AsOf: paidAt, Rows: rows}
 	b.ManifestRows = len(rows)
 	for _, r := range rows {
 		b.ManifestTotals.Add(r.Amount)
@@ -114,6 +114,34 @@ func TestReconcile(t *testing.T) {
 				return b
 			},
 			status: map[int]Status{1: StatusAwaitingReport},
+		},
+		{
+			name: "the bank's days are Moscow days: 23:30 UTC is the next day",
+			batch: func() *Batch {
+				r := row(1, payout.StateSucceeded)
+				r.MovedAt = time.Date(2026, 11, 25, 23, 30, 0, 0, time.UTC)
+				b := batch(r)
+				b.Zone = nil // bank131.ReportZone(): Moscow
+				b.Covered = map[string]bool{"2026-11-26": true}
+				return b
+			},
+			status:   map[int]Status{1: StatusException},
+			cats:     map[int][]Category{1: {MissingFromReport}},
+			findings: []string{"missing_from_report:b1/1", "batch_totals:b1/paid"},
+		},
+		{
+			name: "the bank deducted its fee from the payout",
+			batch: func() *Batch {
+				r := row(1, payout.StateSucceeded)
+				l := advice(r)
+				l.Gross, l.Fee = ptr(r.Amount), ptr(rub(1500))
+				l.Amount = rub(r.Amount.Minor - 1500)
+				r.Lines = []*Line{l}
+				return batch(r)
+			},
+			status:   map[int]Status{1: StatusException},
+			cats:     map[int][]Category{1: {AmountMismatch}},
+			findings: []string{"amount_mismatch:b1/1/po_1", "batch_totals:b1/paid"},
 		},
 		{
 			name: "bank says paid while we say failed",

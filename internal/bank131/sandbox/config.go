@@ -48,6 +48,10 @@ type Project struct {
 	Name      string
 	PublicKey *rsa.PublicKey // verifies the partner's X-PARTNER-SIGN
 	Mode      Mode
+	// Contract and Product are what the daily report names in its
+	// contract and product columns (DefaultContract, DefaultProduct when
+	// empty): set by the bank per agreement.
+	Contract, Product string
 }
 
 // Timing holds the sandbox's delays. Zero values take the defaults noted.
@@ -188,6 +192,10 @@ type Config struct {
 	WalletBalance int64
 	// Modes choose among behaviours the bank leaves open (README.md).
 	Modes Modes
+	// ReportDir is the report drop folder (the bank's SFTP delivery): a
+	// day's report files are written there a minute after the day ends
+	// in the report zone, and on POST /sandbox/report/drop. Empty: none.
+	ReportDir string
 	// FirstID is the number the first session, payout and payment ids
 	// count from. Zero derives it from the start time, so a restarted
 	// sandbox does not repeat ids.

@@ -263,24 +263,31 @@ func TestInspectionEndpoints(t *testing.T) {
 	require.Equal(t, "4242", first.Last4)
 	require.True(t, list.Payouts[1].Refunded)
 
-	day := first.FinishedAt.UTC().Format("2006-01-02")
+	msk := time.FixedZone("MSK", 3*3600)
+	day := first.FinishedAt.In(msk).Format("2006-01-02")
 	resp, err = http.Get(e.ts.URL + "/sandbox/report?date=" + day)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "the bank reports per project")
+	resp, err = http.Get(e.ts.URL + "/sandbox/report?project=" + projSingle + "&date=" + day)
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Contains(t, resp.Header.Get("Content-Disposition"), "all_"+day+"_"+day)
+	require.Contains(t, resp.Header.Get("Content-Disposition"), `filename="`+projSingle+"_"+day+"_"+day+`.csv"`)
 	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
-	require.Equal(t, strings.Join(sandbox.ReportHeader, ","), lines[0])
-	require.Equal(t, "operationId,paymentSessionId,paymentSessionMerchantMetadata,typeOfPayment,transactionDate,finishedAt,amount,currency,fee,feeCurrency,paymentFast,paymentMethod,contract", lines[0])
+	require.Equal(t, "operationId,transactionDate,finishedAt,typeOfPayment,paymentFast,paymentSessionId,contract,"+
+		"paymentSessionMerchantMetadata,paymentMethodIdentity,product,grossLocalAmount,paymentLocalAmount,feesLocalAmount,currency", lines[0])
 	if len(lines) == 4 { // not across midnight
-		require.Contains(t, lines[1], first.PayoutID+","+r.Session.ID+`,"{""payrun"":""b0123456789abcdef0123/1"",""reference"":""E-1, \""quoted\""""}",Advice,`+day)
-		require.Contains(t, lines[1], ",1500.50,RUB,15.00,RUB,0,card/bank_card,payrun-pci")
-		require.Contains(t, lines[2], ",Advice,")
-		require.Contains(t, lines[2], ",131.08,RUB,15.00,RUB,")
-		require.True(t, strings.HasPrefix(lines[3], "rf_"), lines[3])
+		require.Equal(t, first.PayoutID+","+first.CreatedAt.In(msk).Format(time.DateTime)+","+first.FinishedAt.In(msk).Format(time.DateTime)+
+			",Advice,0,"+r.Session.ID+`,100-C-000000,"{""payrun"":""b0123456789abcdef0123/1"",""reference"":""E-1, \""quoted\""""}",`+
+			"424242******4242,payouts,1515.5,1500.5,15,RUB", lines[1])
+		require.Contains(t, lines[2], ",Advice,0,")
+		require.Contains(t, lines[2], ",40817810000000000001,payouts,146.08,131.08,15,RUB")
+		require.True(t, strings.HasPrefix(lines[3], list.Payouts[1].PayoutID+","), "a refund line names the payout (DOC-refunds): %s", lines[3])
 		require.Contains(t, lines[3], ",Refund,")
+		require.Contains(t, lines[3], ",131.08,131.08,0,RUB")
 	}
 
 	resp, err = http.Get(e.ts.URL + "/sandbox/report?date=yesterday")

@@ -68,6 +68,29 @@ type Modes struct {
 	// RecurrentFinishedAt is token/info's finished_at of a recurrent
 	// token: a year ahead, or none.
 	RecurrentFinishedAt string // year | none
+
+	// The daily report (GET /sandbox/report, the drop folder): the page
+	// names the columns and that CSV, XLSX, parts and ZIPs exist, nothing
+	// of their form.
+	ReportFormat     string // csv | xlsx
+	ReportCSV        string // comma (',' and '.') | semicolon-comma (';' and ',') | semicolon-dot
+	ReportEncoding   string // utf-8 | utf-8-bom | windows-1251
+	ReportXLSXCells  string // text | typed (number and date cells)
+	ReportZip        string // off | one (one ZIP of the files) | each (a ZIP per file)
+	ReportPartHeader string // every (each part has the header) | first
+	ReportAmounts    string // plain (110, as the page's examples) | fixed (110.00)
+	ReportDay        string // finished (a line on the day it finished) | created
+	ReportZone       string // moscow | utc
+	ReportFee        string // on-top (gross = amount + fee) | deducted (gross = amount, payment = amount − fee)
+	ReportFeeSign    string // positive | negative
+	ReportRefund     string // payout (the payout's id, positive) | refund-id (rf_…) | negative
+	ReportCurrency   string // upper | lower
+	ReportEmpty      string // header (an empty register is the header) | zero (zero bytes)
+	ReportMetadata   string // json (as sent) | quoted (a JSON string of it)
+	ReportTransfers  string // exclude | include
+	// ReportParts splits a day's report into this many files (0 or 1:
+	// one file).
+	ReportParts int
 }
 
 // Mode values used in code (the full lists are in modeSpecs).
@@ -129,6 +152,40 @@ const (
 	modeUnlimited         = "unlimited"
 	modeSingleUse         = "single-use"
 	modeYear              = "year"
+	modeCSV               = "csv"
+	modeXLSX              = "xlsx"
+	modeComma             = "comma"
+	modeSemicolonComma    = "semicolon-comma"
+	modeSemicolonDot      = "semicolon-dot"
+	modeUTF8              = "utf-8"
+	modeUTF8BOM           = "utf-8-bom"
+	modeWindows1251       = "windows-1251"
+	modeText              = "text"
+	modeTyped             = "typed"
+	modeOne               = "one"
+	modeEach              = "each"
+	modeEvery             = "every"
+	modeFirst             = "first"
+	modePlain             = "plain"
+	modeFixed             = "fixed"
+	modeFinished          = "finished"
+	modeCreated           = "created"
+	modeMoscow            = "moscow"
+	modeUTC               = "utc"
+	modeOnTop             = "on-top"
+	modeDeducted          = "deducted"
+	modePositive          = "positive"
+	modeNegative          = "negative"
+	modePayout            = "payout"
+	modeRefundID          = "refund-id"
+	modeUpper             = "upper"
+	modeLower             = "lower"
+	modeHeader            = "header"
+	modeZero              = "zero"
+	modeJSON              = "json"
+	modeQuoted            = "quoted"
+	modeExclude           = "exclude"
+	modeInclude           = "include"
 )
 
 // modeSpec is one string mode: its flag, its values (the first is the
@@ -205,6 +262,38 @@ var modeSpecs = []modeSpec{
 		[]string{modeYear, modeNone}, "token/info finished_at of a recurrent token: a year ahead or none"},
 	{"submerchant", func(m *Modes) *string { return &m.Submerchant },
 		[]string{modeIgnore, modeRequired}, "X-PARTNER-SUBMERCHANT: recorded only, or required on every call (a non-resident partner; missing: authorization_error)"},
+	{"report-format", func(m *Modes) *string { return &m.ReportFormat },
+		[]string{modeCSV, modeXLSX}, "daily report file format"},
+	{"report-csv", func(m *Modes) *string { return &m.ReportCSV },
+		[]string{modeComma, modeSemicolonComma, modeSemicolonDot}, "daily report CSV delimiter and decimal separator: ',' and '.', ';' and ',', or ';' and '.'"},
+	{"report-encoding", func(m *Modes) *string { return &m.ReportEncoding },
+		[]string{modeUTF8, modeUTF8BOM, modeWindows1251}, "daily report CSV encoding"},
+	{"report-xlsx-cells", func(m *Modes) *string { return &m.ReportXLSXCells },
+		[]string{modeText, modeTyped}, "daily report XLSX cells: all text, or numbers for amounts and date cells for times"},
+	{"report-zip", func(m *Modes) *string { return &m.ReportZip },
+		[]string{modeOff, modeOne, modeEach}, "daily report ZIPs: none, one ZIP of all files, or one ZIP per file"},
+	{"report-part-header", func(m *Modes) *string { return &m.ReportPartHeader },
+		[]string{modeEvery, modeFirst}, "with --report-parts: the header in every part, or in the first only"},
+	{"report-amounts", func(m *Modes) *string { return &m.ReportAmounts },
+		[]string{modePlain, modeFixed}, "daily report amounts as 110 (the page's examples) or 110.00"},
+	{"report-day", func(m *Modes) *string { return &m.ReportDay },
+		[]string{modeFinished, modeCreated}, "the day a payout's line is in: the day it finished, or was created (transactionDate)"},
+	{"report-zone", func(m *Modes) *string { return &m.ReportZone },
+		[]string{modeMoscow, modeUTC}, "daily report time zone (times and days)"},
+	{"report-fee", func(m *Modes) *string { return &m.ReportFee },
+		[]string{modeOnTop, modeDeducted}, "daily report fee model: on top of the payout (gross = amount + fee), or deducted from it"},
+	{"report-fee-sign", func(m *Modes) *string { return &m.ReportFeeSign },
+		[]string{modePositive, modeNegative}, "daily report fee sign (the acquiring report writes it negative)"},
+	{"report-refund", func(m *Modes) *string { return &m.ReportRefund },
+		[]string{modePayout, modeRefundID, modeNegative}, "a Refund line: the payout's id with positive amounts, the refund's rf_ id, or negative amounts"},
+	{"report-currency", func(m *Modes) *string { return &m.ReportCurrency },
+		[]string{modeUpper, modeLower}, "daily report currency code RUB or rub"},
+	{"report-empty", func(m *Modes) *string { return &m.ReportEmpty },
+		[]string{modeHeader, modeZero}, "an empty register (no operations): the header alone, or zero bytes"},
+	{"report-metadata", func(m *Modes) *string { return &m.ReportMetadata },
+		[]string{modeJSON, modeQuoted}, "paymentSessionMerchantMetadata as sent, or as a JSON string of it"},
+	{"report-transfers", func(m *Modes) *string { return &m.ReportTransfers },
+		[]string{modeExclude, modeInclude}, "cross-border transfers in the payout report"},
 }
 
 // setDefaults fills empty modes with their defaults and refuses unknown
@@ -218,6 +307,9 @@ func (m *Modes) setDefaults() error {
 		case !contains(spec.values, *v):
 			return fmt.Errorf("sandbox: mode %s %q: want %s", spec.flag, *v, strings.Join(spec.values, ", "))
 		}
+	}
+	if m.ReportParts < 0 {
+		return fmt.Errorf("sandbox: report parts %d is negative", m.ReportParts)
 	}
 	if m.IdempotencyTTL < 0 {
 		return fmt.Errorf("sandbox: idempotency TTL %s is negative", m.IdempotencyTTL)
@@ -234,4 +326,5 @@ func (m *Modes) RegisterFlags(fs *flag.FlagSet) {
 	}
 	fs.DurationVar(&m.IdempotencyTTL, "idempotency-ttl", 0, "forget an idempotency key this long after its request (0: never)")
 	fs.DurationVar(&m.PublicTokenTTL, "public-token-ttl", 24*time.Hour, "lifetime of a public token with --public-token single-use")
+	fs.IntVar(&m.ReportParts, "report-parts", 0, "split each day's report into this many files (0 or 1: one file)")
 }

@@ -41,6 +41,7 @@ type Server struct {
 	widgetKey   []byte                // HMAC key of the widget stand-in's hashes
 
 	httpSrv *httpserve.Server
+	done    chan struct{} // closed by Close: stops the report drop
 }
 
 // New returns a sandbox for cfg.
@@ -68,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 		widgetCards: map[string]widgetCard{},
 		submerchant: map[string]int{},
 		widgetKey:   randomBytes(32),
+		done:        make(chan struct{}),
 	}
 	for i := range cfg.Projects {
 		p := cfg.Projects[i]
@@ -77,6 +79,9 @@ func New(cfg Config) (*Server, error) {
 	s.hooks = newDispatcher(s)
 	s.table = s.api()
 	s.routes()
+	if cfg.ReportDir != "" {
+		go s.dropDaily(s.done)
+	}
 	return s, nil
 }
 
@@ -158,6 +163,7 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	srv := s.httpSrv
+	close(s.done)
 	s.mu.Unlock()
 	var err error
 	if srv != nil {
@@ -209,6 +215,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/", s.serveAPI)
 	m.HandleFunc("GET /sandbox/payouts", s.servePayouts)
 	m.HandleFunc("GET /sandbox/report", s.serveReport)
+	m.HandleFunc("POST /sandbox/report/drop", s.serveDropReport)
 	m.HandleFunc("GET /sandbox/3ds/{token}", s.serve3DS)
 	m.HandleFunc("PUT /sandbox/webhook-url", s.serveSetWebhookURL)
 	m.HandleFunc("GET /sandbox/webhooks", s.serveWebhookStats)

@@ -400,10 +400,10 @@ var callingCodes = map[string]string{"RUS": "7", "KAZ": "7", "TUR": "90", "KGZ":
 // operator_code + short_number.
 func checkPhone(who string, p *bank131.Phone) *apiError {
 	at := "participant_details." + who + ".contacts.phone."
-	for _, f := range []struct{ name, v string }{{"full_number", p.FullNumber}, {"country_iso3", p.CountryISO3},
-		{"operator_code", p.OperatorCode}, {"short_number", p.ShortNumber}} { // in the seed's order, so the answer is stable
+	for _, f := range []struct{ field, v string }{{"full_number", p.FullNumber}, {"country_iso3", p.CountryISO3},
+		{"operator_code", p.OperatorCode}, {"short_number", p.ShortNumber}} { // in the seed's order, not a map's
 		if strings.TrimSpace(f.v) == "" {
-			return invalid(at+"%s is required", f.name)
+			return invalid(at+"%s is required", f.field)
 		}
 	}
 	digits := func(v string) bool { return strings.Trim(v, "0123456789") == "" }

@@ -20,12 +20,15 @@ const SubjectReportImport = "payrun.ledger.report.import"
 // Chunks may be resent: lines already recorded are skipped, and a report
 // already complete changes nothing.
 type ReportChunk struct {
-	Report string               `json:"report"` // sha256 hex of the file's bytes
-	Source string               `json:"source"` // file name or URL, for the record
-	Days   []string             `json:"days"`   // YYYY-MM-DD the report covers
-	Total  int                  `json:"total"`  // lines in the whole file
-	Lines  []bank131.ReportLine `json:"lines"`
-	Final  bool                 `json:"final,omitempty"`
+	Report string   `json:"report"` // sha256 hex of the file's bytes (of its parts' digests when read from several)
+	Source string   `json:"source"` // file name or URL, for the record
+	Days   []string `json:"days"`   // YYYY-MM-DD the report covers
+	// Part is the part of a split report the file is (bank131.DailyReport.Part); 0: whole.
+	Part  int                  `json:"part,omitempty"`
+	Files []bank131.ReportFile `json:"files,omitempty"` // how its tables were read (first chunk)
+	Total int                  `json:"total"`           // lines in the whole file
+	Lines []bank131.ReportLine `json:"lines"`
+	Final bool                 `json:"final,omitempty"`
 }
 
 // ReportImport is what importing a bank report did.
@@ -40,7 +43,20 @@ type ReportImport struct {
 	Unknown  int      `json:"unknown"`           // operations naming no row of ours
 	Batches  []string `json:"batches,omitempty"` // batches reconciled after the import
 	Opened   int      `json:"opened"`            // exceptions opened by the import and its reconciliation
-	Complete bool     `json:"complete"`          // every line recorded and the days marked covered
+	Complete bool     `json:"complete"`          // every line recorded and the days recorded
+	// Fees is how many rows got the bank's fee from the report (rows a
+	// webhook had settled without one included).
+	Fees int `json:"fees"`
+	// Partial lists the days that were not over in the bank's time zone
+	// when the report was imported: it lists some of their operations and
+	// never covers them.
+	Partial []string `json:"partial,omitempty"`
+	// Covered lists the days the reports now cover completely (this one
+	// and the parts imported before).
+	Covered []string `json:"covered,omitempty"`
+	// NotPaid is how many in-doubt rows the complete reports proved never
+	// reached the bank: settled failed (not_in_bank_report).
+	NotPaid int `json:"not_paid,omitempty"`
 }
 
 // ReportImportReply answers ReportChunk.
@@ -68,9 +84,10 @@ func Chunks(rep *bank131.DailyReport, maxBytes int) []ReportChunk {
 	if maxBytes <= 0 {
 		maxBytes = 512 << 10
 	}
-	head := ReportChunk{Report: rep.ID, Source: rep.Source, Days: rep.Days, Total: len(rep.Lines)}
+	head := ReportChunk{Report: rep.ID, Source: rep.Source, Days: rep.Days, Part: rep.Part, Total: len(rep.Lines)}
 	var out []ReportChunk
 	cur, size := head, 512
+	cur.Files = rep.Files
 	for _, l := range rep.Lines {
 		b, _ := json.Marshal(l)
 		if len(cur.Lines) > 0 && size+len(b)+1 > maxBytes {
@@ -128,6 +145,11 @@ func (total *ReportImport) add(part *ReportImport) {
 	total.Opened += part.Opened
 	total.Already = part.Already // the final chunk's answer decides
 	total.Complete = part.Complete
+	total.Fees += part.Fees
+	total.NotPaid += part.NotPaid
+	if part.Complete {
+		total.Partial, total.Covered = part.Partial, part.Covered
+	}
 	for _, b := range part.Batches {
 		if !slices.Contains(total.Batches, b) {
 			total.Batches = append(total.Batches, b)
@@ -135,3 +157,10 @@ func (total *ReportImport) add(part *ReportImport) {
 	}
 	slices.Sort(total.Batches)
 }
+
+// ErrorNotInBankReport is the error code of a row the bank's complete daily
+// reports proved not paid: a single-request payout in doubt whose request
+// never reached the bank (no session, no webhook, and no line in the
+// reports of the day it was sent and the next). Its failure is final for
+// the attempt: the row may be sent again (a resubmit), never twice paid.
+const ErrorNotInBankReport = "not_in_bank_report"
