@@ -87,7 +87,7 @@ func (e *ErrorsCSV) start(r *Record) {
 			e.skip[i] = true
 			continue
 		}
-		if c, ok := columnByName[n]; ok {
+		if c, ok := columnByName[foldName(n)]; ok {
 			e.kinds[i] = columnKinds[c]
 			e.card[i] = c == colCardNumber
 		}

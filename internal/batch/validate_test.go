@@ -454,13 +454,10 @@ func TestErrorsCSV(t *testing.T) {
 	require.Equal(t, "C-9,token,100,Ivan Petrov,,555555******4444,,card_token,"+
 		`"card_token: looks like a card number (555555******4444), not a token; card numbers go into card_number with method card"`, lines[9])
 
-	// The report is an upload again: the error columns are ignored, and
-	// the masked card numbers say what to do.
+	// The report is not an upload: it says so.
 	_, got := validateFile(t, writeTemp(t, out), Options{})
-	require.Contains(t, got, "2: card_number: holds a masked number (last4 4242); enter the full card number")
-	for _, g := range got {
-		require.NotContains(t, g, "error_")
-	}
+	require.Contains(t, got, "1: this is an errors report payrun wrote (it has error_column and error_message), not a payout file: "+
+		"fix the rows it lists in the original file and upload the original again")
 }
 
 func TestErrorsCSVNeutralisesFormulas(t *testing.T) {
