@@ -15,6 +15,7 @@ import (
 	"io"
 	"iter"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/internal/money"
@@ -59,6 +60,45 @@ type Options struct {
 	// errors report (ErrorsCSV) is such a hook. The record is only valid
 	// during the call.
 	OnRecord func(*Record)
+	// Method, when set, is the method of every row that names none (a file
+	// without a method column, or an empty method cell: ingest --method).
+	// Without it such a row's method is told by its filled columns
+	// (card_number: card, card_token: token, number_hash and the other
+	// hashes: encrypted_card, the transfer columns: transfer); a row with
+	// the columns of two methods is an error naming them.
+	Method payout.Method
+	// Lang is the language of the messages added since format version 1
+	// had only English ones: "ru" for Russian, anything else English.
+	// Older messages are English in either.
+	Lang string
+}
+
+// ParseLang reads a message language: "ru" or "en" (case-insensitive),
+// "" for the default (English).
+func ParseLang(s string) (string, error) {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "", "en", "ru":
+		return l, nil
+	}
+	return "", fmt.Errorf("language %q: use ru or en", s)
+}
+
+// tr picks a message in the language lang: Russian for "ru", else English.
+func tr(lang, en, ru string) string {
+	if lang == "ru" {
+		return ru
+	}
+	return en
+}
+
+// check refuses options no file can be read with.
+func (o Options) check() error {
+	if o.Method != "" {
+		if _, ok := payout.ParseMethod(string(o.Method)); !ok || strings.ToLower(string(o.Method)) != string(o.Method) {
+			return fmt.Errorf("method %q: use card, token, encrypted_card or transfer", o.Method)
+		}
+	}
+	return nil
 }
 
 func (o Options) maxAmount() int64 {
@@ -169,6 +209,9 @@ func (r *Result) ContentDigest() []byte {
 // A file with problems is not an error: they are in the Result. The error is
 // for reading failures only.
 func Validate(r io.Reader, opts Options) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	h := sha256.New()
 	content := newContentHasher()
 	cr := &countingReader{r: io.TeeReader(r, io.MultiWriter(h, content))}
@@ -200,6 +243,10 @@ type SealFunc func(pan string, row int) string
 // the error and stops.
 func Rows(r io.Reader, opts Options, seal SealFunc) iter.Seq2[*payout.Row, error] {
 	return func(yield func(*payout.Row, error) bool) {
+		if err := opts.check(); err != nil {
+			yield(nil, err)
+			return
+		}
 		res := &Result{Totals: money.Totals{}, ByMethod: map[string]int{}}
 		opts.OnError, opts.OnWarning, opts.OnRecord = nil, nil, nil
 		opts.ExpectCount, opts.ExpectTotal, opts.Name = 0, "", ""

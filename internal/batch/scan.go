@@ -195,7 +195,7 @@ func (s *scanner) readHeader() error {
 	lay, errs := mapHeader(s.header, line)
 	s.lay = lay
 	s.res.Columns = lay.names
-	for _, c := range []col{colReference, colMethod, colAmount} {
+	for _, c := range []col{colReference, colAmount} {
 		if lay.pos[c] < 0 {
 			errs = append(errs, Error{Line: line, Column: c.String(), Message: "required column is missing from the header"})
 		}

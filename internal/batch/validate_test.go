@@ -112,7 +112,7 @@ func TestValidateFiles(t *testing.T) {
 				"9: phone: \"89991234567\" must be \"+\" and 10–15 digits, e.g. +79991234567",
 				"10: phone: \"+7999\" must be \"+\" and 10–15 digits, e.g. +79991234567",
 				"11: method: \"cash\" is not a method; use card, token, encrypted_card or transfer",
-				"12: method: is required",
+				"12: method: cannot tell the method: the row fills the columns of card_token (token) and number_hash (encrypted_card); fill in method or keep the columns of one method only",
 				"13: description: is 216 characters long; at most 210",
 				"warning: 14: number_hash: ignored for method token",
 			},
