@@ -67,6 +67,9 @@ type Options struct {
 	// hashes: encrypted_card, the transfer columns: transfer); a row with
 	// the columns of two methods is an error naming them.
 	Method payout.Method
+	// Sheet names the sheet of an XLSX workbook to read (ingest --sheet,
+	// case-insensitive); "" reads the first.
+	Sheet string
 	// Lang is the language of the messages added since format version 1
 	// had only English ones: "ru" for Russian, anything else English.
 	// Older messages are English in either.
@@ -171,6 +174,8 @@ type Record struct {
 
 // Result is what Validate found.
 type Result struct {
+	Format    string         `json:"format,omitempty"`    // "csv" or "xlsx"
+	Sheet     string         `json:"sheet,omitempty"`     // the sheet read, for a workbook
 	Encoding  string         `json:"encoding,omitempty"`  // "utf-8", "utf-8 with BOM" or "windows-1251"
 	Delimiter string         `json:"delimiter,omitempty"` // ",", ";" or "\t"
 	Columns   []string       `json:"columns,omitempty"`   // the header, normalised
@@ -182,6 +187,10 @@ type Result struct {
 	// UTF-8 BOM, with CRLF and CR as LF and the final line breaks as one
 	// LF: the same payroll saved again with other line endings has the
 	// same content digest (and so the same batch id), not the same SHA256.
+	// For a workbook it is the SHA-256 of its records as read (each cell
+	// as the validator sees it), written as CSV (",", LF): the payroll
+	// saved again, which changes the workbook's bytes, names the same
+	// batch, and so does the same table uploaded as that CSV.
 	ContentSHA256 string  `json:"content_sha256"`
 	Size          int64   `json:"size"`
 	Errors        []Error `json:"errors,omitempty"`   // the first Options.MaxErrors errors
@@ -228,6 +237,10 @@ func Validate(r io.Reader, opts Options) (*Result, error) {
 	}
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
 	res.ContentSHA256 = hex.EncodeToString(content.Sum())
+	if s.digest != nil {
+		s.digestCSV.Flush()
+		res.ContentSHA256 = hex.EncodeToString(s.digest.Sum(nil))
+	}
 	res.Size = cr.n
 	return res, nil
 }

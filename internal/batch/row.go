@@ -18,10 +18,13 @@ func (s *scanner) checkRow() bool {
 	s.row = payout.Row{Index: s.index, Line: s.line}
 	row := &s.row
 
+	if s.sheet != nil {
+		s.reportSheetProblems()
+	}
 	// Cell-level checks for every filled cell.
 	for c := range numCols {
 		p := s.lay.pos[c]
-		if p < 0 || c == colErrorColumn || c == colErrorMessage {
+		if p < 0 || c == colErrorColumn || c == colErrorMessage || s.bad[c] {
 			continue
 		}
 		if v := strings.TrimSpace(s.rec[p]); v != "" {
