@@ -158,6 +158,7 @@ const (
 	RecordHeader RecordKind = iota // the header row; Cells are the column names as written
 	RecordRow                      // a data record
 	RecordFile                     // file-level errors, once at the end (Cells nil)
+	RecordTotals                   // the totals line at the end, when it has errors
 )
 
 // Record is what Options.OnRecord sees.
@@ -191,12 +192,23 @@ type Result struct {
 	// as the validator sees it), written as CSV (",", LF): the payroll
 	// saved again, which changes the workbook's bytes, names the same
 	// batch, and so does the same table uploaded as that CSV.
-	ContentSHA256 string  `json:"content_sha256"`
-	Size          int64   `json:"size"`
-	Errors        []Error `json:"errors,omitempty"`   // the first Options.MaxErrors errors
-	ErrorCount    int     `json:"error_count"`        // all errors
-	Warnings      []Error `json:"warnings,omitempty"` // the first Options.MaxErrors warnings
-	WarningCount  int     `json:"warning_count,omitempty"`
+	ContentSHA256 string `json:"content_sha256"`
+	Size          int64  `json:"size"`
+	// TotalsLine is the totals line at the end of the file, if it has one
+	// (not a payout; checked against the rows above it).
+	TotalsLine   *TotalsLine `json:"totals_line,omitempty"`
+	Errors       []Error     `json:"errors,omitempty"`   // the first Options.MaxErrors errors
+	ErrorCount   int         `json:"error_count"`        // all errors
+	Warnings     []Error     `json:"warnings,omitempty"` // the first Options.MaxErrors warnings
+	WarningCount int         `json:"warning_count,omitempty"`
+}
+
+// TotalsLine is what the totals line at the end of a file says.
+type TotalsLine struct {
+	Line   int    `json:"line"`
+	Label  string `json:"label,omitempty"`  // "Итого", as written
+	Rows   int    `json:"rows,omitempty"`   // the number of rows it gives
+	Amount string `json:"amount,omitempty"` // the total it gives, "250000.00 RUB"
 }
 
 // Valid reports whether the file has no blocking error.

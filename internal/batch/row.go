@@ -35,7 +35,7 @@ func (s *scanner) checkRow() bool {
 	}
 	for _, p := range s.lay.unnamed {
 		if v := strings.TrimSpace(s.rec[p]); v != "" {
-			line, _ := s.cr.FieldPos(p)
+			line := s.fieldLine(p)
 			s.errs = append(s.errs, Error{Line: line,
 				Message: fmt.Sprintf("column %d has no name in the header but holds %s", p+1, quote(v))})
 		}
@@ -126,12 +126,12 @@ func (s *scanner) checkRow() bool {
 			continue
 		}
 		if msg := cellProblem(v, kindText); msg != "" {
-			line, _ := s.cr.FieldPos(m.pos)
+			line := s.fieldLine(m.pos)
 			s.errs = append(s.errs, Error{Line: line, Column: MetaPrefix + m.name, Message: msg})
 			continue
 		}
 		if n := len([]rune(v)); n > maxText {
-			line, _ := s.cr.FieldPos(m.pos)
+			line := s.fieldLine(m.pos)
 			s.errs = append(s.errs, Error{Line: line, Column: MetaPrefix + m.name,
 				Message: fmt.Sprintf("is %d characters long; at most %d", n, maxText)})
 			continue

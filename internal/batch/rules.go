@@ -75,6 +75,9 @@ var commonColumns = []col{colReference, colMethod, colAmount, colCurrency, colDe
 // fail records an error in column c of the current record.
 func (s *scanner) fail(c col, msg string) {
 	s.bad[c] = true
+	if c == colAmount {
+		s.amountErrors++
+	}
 	s.errs = append(s.errs, Error{Line: s.lineOf(c), Column: c.String(), Message: msg})
 }
 
@@ -87,7 +90,7 @@ func (s *scanner) warn(c col, msg string) {
 // lineOf is the physical line where column c of the current record starts.
 func (s *scanner) lineOf(c col) int {
 	if p := s.lay.pos[c]; p >= 0 && p < len(s.rec) {
-		line, _ := s.cr.FieldPos(p)
+		line := s.fieldLine(p)
 		return line
 	}
 	return s.line

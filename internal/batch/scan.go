@@ -81,6 +81,11 @@ type scanner struct {
 	digits   []byte
 
 	truncated bool // a record longer than MaxRecordBytes stopped the reading
+
+	amountErrors int            // rows whose amount has an error: no sum to check a totals line with
+	held         *heldRecord    // a record that may be the totals line
+	pos          []int          // lines of the current record's fields when it is not the reader's last
+	probs        []sheetProblem // the current record's sheet problems
 }
 
 func newScanner(opts Options, res *Result, pass1 bool) *scanner {
@@ -137,7 +142,9 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 	return s.readRecords(emit)
 }
 
-// readRecords reads the header and every record.
+// readRecords reads the header and every record. A record that may be a
+// totals line (totalsCandidate) is held until the next one: followed by
+// another it is a row, at the end it is the file's totals line.
 func (s *scanner) readRecords(emit func(*payout.Row) bool) error {
 	if err := s.readHeader(); err != nil {
 		return err
@@ -153,6 +160,9 @@ func (s *scanner) readRecords(emit func(*payout.Row) bool) error {
 		}
 		var long *recordTooLong
 		if errors.As(err, &long) {
+			if !s.releaseHeld(emit) {
+				return nil
+			}
 			s.truncated = true
 			s.fileError(Error{Line: long.start, Message: long.message()})
 			if !s.pass1 {
@@ -164,6 +174,9 @@ func (s *scanner) readRecords(emit func(*payout.Row) bool) error {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
 				if s.sheet != nil {
+					if !s.releaseHeld(emit) {
+						return nil
+					}
 					s.truncated = true
 					s.fileError(Error{Message: s.sheet.readError(err)})
 					if !s.pass1 {
@@ -176,26 +189,48 @@ func (s *scanner) readRecords(emit func(*payout.Row) bool) error {
 			if errors.Is(pe.Err, csv.ErrFieldCount) && blank(rec) {
 				continue
 			}
+			if !s.releaseHeld(emit) {
+				return nil
+			}
 			s.index++
 			s.line = pe.StartLine
 			s.syntaxError(pe, len(rec))
 			s.endRecord(rec)
 		} else {
-			if blank(rec) && (s.sheet == nil || len(s.sheet.probs) == 0) {
+			var probs []sheetProblem
+			if s.sheet != nil {
+				probs = s.sheet.probs
+			}
+			if blank(rec) && len(probs) == 0 {
 				continue
 			}
 			s.hashRecord(rec)
-			s.index++
-			s.line, _ = s.cr.FieldPos(0)
-			s.rec = rec
-			ok := s.checkRow()
-			s.endRecord(rec)
-			if ok && emit != nil && !emit(&s.row) {
+			if !s.releaseHeld(emit) {
+				return nil
+			}
+			line, _ := s.cr.FieldPos(0)
+			if s.totalsCandidate(rec) {
+				s.hold(rec, line, probs)
+				continue
+			}
+			if !s.processRow(rec, line, nil, probs, emit) {
 				return nil
 			}
 		}
 		if !s.pass1 && s.res.ErrorCount > 0 {
 			return nil
+		}
+	}
+	if h := s.held; h != nil {
+		if s.index == 0 || s.truncated { // a totals line totals the rows above it
+			if !s.releaseHeld(emit) {
+				return nil
+			}
+		} else {
+			s.held = nil
+			if s.pass1 { // pass 2 reads a file whose totals line checked out
+				s.checkTotalsLine(h)
+			}
 		}
 	}
 	s.res.Rows = s.index
@@ -208,6 +243,33 @@ func (s *scanner) readRecords(emit func(*payout.Row) bool) error {
 		s.finishFile()
 	}
 	return nil
+}
+
+// processRow checks a data record and passes a valid row to emit; false
+// when emit stopped the run. pos holds the line of every field of a
+// record that is no longer the reader's last (nil: ask the reader).
+func (s *scanner) processRow(rec []string, line int, pos []int, probs []sheetProblem, emit func(*payout.Row) bool) bool {
+	s.index++
+	s.line = line
+	s.rec = rec
+	s.pos = pos
+	s.probs = probs
+	ok := s.checkRow()
+	s.endRecord(rec)
+	s.pos, s.probs = nil, nil
+	return !(ok && emit != nil && !emit(&s.row))
+}
+
+// fieldLine is the line where field p of the current record starts.
+func (s *scanner) fieldLine(p int) int {
+	if s.pos != nil {
+		if p < len(s.pos) {
+			return s.pos[p]
+		}
+		return s.line
+	}
+	line, _ := s.cr.FieldPos(p)
+	return line
 }
 
 // readHeader reads the first record and maps its columns.

@@ -301,7 +301,7 @@ func (x *sheetRecords) readError(err error) string { return workbookUnreadable(x
 // report it again.
 func (s *scanner) reportSheetProblems() {
 	x := s.sheet
-	for _, p := range x.probs {
+	for _, p := range s.probs {
 		switch {
 		case p.field >= 0 && p.field < len(x.cols) && x.cols[p.field] >= 0:
 			s.fail(x.cols[p.field], p.msg)
