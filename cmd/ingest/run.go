@@ -18,8 +18,10 @@ import (
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // Exit codes.
@@ -45,6 +47,11 @@ type config struct {
 	createKey       bool
 	natsURL         string
 	progress        string
+	dialect         spreadsheet.Dialect // of --csv-dialect
+	method          string
+	sheet           string
+	lang            string
+	csvDialect      string
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -52,7 +59,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.validateOnly, "validate", false, "only validate the file; NATS is not needed")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result (batch or errors) as JSON on stdout")
-	fs.StringVar(&c.errorsCSV, "errors-csv", "", "when the file is invalid, write its rows plus error_column and error_message to `OUT`")
+	fs.StringVar(&c.errorsCSV, "errors-csv", "", "when the file is invalid, write its failed rows (with their lines, error_column and error_message) to `OUT`")
 	fs.StringVar(&c.scheduleAt, "schedule-at", "", "RFC 3339 `time` before which no payout starts (2026-12-25T09:00:00+03:00)")
 	fs.StringVar(&c.name, "name", "", "the batch's `name`")
 	fs.BoolVar(&c.requireApproval, "require-approval", false, "hold the batch until an operator approves it")
@@ -63,8 +70,13 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&c.createKey, "create-key", false, "create the data key file if it does not exist")
 	fs.StringVar(&c.natsURL, "nats-url", envOr("NATS_URL", nats.DefaultURL), "NATS `URL` ($NATS_URL)")
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")
+	fs.StringVar(&c.method, "method", "", "the `method` of every row that names none (card, token, encrypted_card, transfer); default: told by the row's filled columns")
+	fs.StringVar(&c.sheet, "sheet", "", "the `sheet` of an XLSX workbook to read (default the first)")
+	fs.StringVar(&c.lang, "lang", "", "language of the messages that have both: en or ru")
+	fs.StringVar(&c.csvDialect, "csv-dialect", string(spreadsheet.ExcelRU), "`dialect` of the errors report: excel-ru (; BOM, decimal comma) or rfc4180 (,)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ingest [flags] FILE\n\nValidates a payout file completely, then reads it into JetStream as one batch.\n"+
+		fmt.Fprintf(stderr, "usage: ingest [flags] FILE\n       ingest template --method METHOD [--lang ru|en] [--format csv|xlsx] [--out FILE]\n\n"+
+			"Validates a payout file (CSV or XLSX) completely, then reads it into JetStream as one batch.\n"+
 			"Exit status: 0 published (or already there), 2 invalid file (nothing published), 1 cannot run.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -133,7 +145,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var report *errorsReport
 	if c.errorsCSV != "" {
-		if report, err = newErrorsReport(c.errorsCSV); err != nil {
+		if report, err = newErrorsReport(c.errorsCSV, c.dialect); err != nil {
 			fmt.Fprintln(stderr, "ingest:", err)
 			return exitCannot
 		}
@@ -161,7 +173,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stderr, "%s: %s; nothing published\n", c.file, countErrors(res))
 			if report != nil {
-				fmt.Fprintf(stderr, "%s: rows with their errors written to %s\n", c.file, c.errorsCSV)
+				fmt.Fprintf(stderr, "%s: the failed rows and their lines written to %s; fix them in %s and upload it again\n", c.file, c.errorsCSV, c.file)
 			}
 		}
 		return exitInvalid
@@ -224,6 +236,20 @@ func (c *config) options() (ingest.Options, error) {
 		return opts, fmt.Errorf("--max-amount %q: not a positive amount such as 1000000.00", c.maxAmount)
 	}
 	opts.Batch.MaxAmount = max.Minor
+	if c.method != "" {
+		m, ok := payout.ParseMethod(c.method)
+		if !ok {
+			return opts, fmt.Errorf("--method %q: use card, token, encrypted_card or transfer", c.method)
+		}
+		opts.Batch.Method = m
+	}
+	opts.Batch.Sheet = c.sheet
+	if opts.Batch.Lang, err = batch.ParseLang(c.lang); err != nil {
+		return opts, fmt.Errorf("--lang: %w", err)
+	}
+	if c.dialect, err = spreadsheet.ParseDialect(c.csvDialect); err != nil {
+		return opts, fmt.Errorf("--csv-dialect: %w", err)
+	}
 	return opts, nil
 }
 
@@ -342,12 +368,12 @@ type errorsReport struct {
 	done bool
 }
 
-func newErrorsReport(path string) (*errorsReport, error) {
+func newErrorsReport(path string, d spreadsheet.Dialect) (*errorsReport, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return nil, fmt.Errorf("errors report: %w", err)
 	}
-	return &errorsReport{path: path, tmp: tmp, w: batch.NewErrorsCSV(tmp)}, nil
+	return &errorsReport{path: path, tmp: tmp, w: batch.NewErrorsCSV(tmp, d)}, nil
 }
 
 func (r *errorsReport) finish(keep bool) error {

@@ -49,10 +49,19 @@ func TestInvalidFile(t *testing.T) {
 	require.Equal(t, file+`:4: amount: "1500.555" has more than 2 decimal places`, lines[0])
 	require.Equal(t, file+`:12: currency: "USD" is not allowed for method card: domestic payouts are in RUB`, lines[8])
 	require.Equal(t, file+": 9 errors; nothing published", lines[9])
-	require.Equal(t, file+": rows with their errors written to "+out, lines[10])
+	require.Equal(t, file+": the failed rows and their lines written to "+out+"; fix them in "+file+" and upload it again", lines[10])
 	report, err := os.ReadFile(out)
 	require.NoError(t, err)
-	require.Contains(t, string(report), `A-3,card,1500.555,,Ivan Petrov,424242******4242,amount,"amount: ""1500.555"" has more than 2 decimal places"`)
+	require.True(t, strings.HasPrefix(string(report), "\uFEFFline;reference;method;amount;"), "excel-ru by default")
+	require.Contains(t, string(report), "\r\n4;A-3;card;1500,555;;Ivan Petrov;424242******4242;amount;\"amount: \"\"1500.555\"\" has more than 2 decimal places\"\r\n")
+	require.Len(t, strings.Split(strings.TrimSpace(string(report)), "\r\n"), 1+9, "the header and the failed rows")
+
+	// --csv-dialect rfc4180.
+	code, _, _ = run(t, "--validate", file, "--errors-csv", out, "--csv-dialect", "rfc4180")
+	require.Equal(t, 2, code)
+	report, err = os.ReadFile(out)
+	require.NoError(t, err)
+	require.Contains(t, string(report), "\r\n4,A-3,card,1500.555,,Ivan Petrov,424242******4242,amount,\"amount: \"\"1500.555\"\" has more than 2 decimal places\"\r\n")
 
 	// --json: the same errors for programs, nothing on stderr.
 	code, stdout, stderr = run(t, "--validate", "--json", file)
@@ -96,6 +105,9 @@ func TestCannotRun(t *testing.T) {
 		{"bad flag", []string{"--frobnicate", sample}, "flag provided but not defined"},
 		{"bad schedule", []string{"--schedule-at", "tomorrow", sample}, "--schedule-at: schedule \"tomorrow\" is not an RFC 3339 time"},
 		{"bad max amount", []string{"--max-amount", "lots", sample}, `--max-amount "lots"`},
+		{"bad method", []string{"--method", "cash", sample}, `--method "cash": use card, token, encrypted_card or transfer`},
+		{"bad lang", []string{"--lang", "de", sample}, `--lang: language "de": use ru or en`},
+		{"bad dialect", []string{"--csv-dialect", "excel", sample}, `--csv-dialect: CSV dialect "excel": use excel-ru or rfc4180`},
 		{"no key", []string{"--data-key", filepath.Join(dir, "data.key"), sample},
 			"no data key at " + filepath.Join(dir, "data.key") + ": set $PAYRUN_DATA_KEY, point --data-key at the key file, or add --create-key"},
 		{"nats unreachable", []string{"--data-key", filepath.Join(dir, "k"), "--create-key", "--nats-url", "nats://127.0.0.1:1", sample},

@@ -23,6 +23,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -54,7 +55,9 @@ type HandlerConfig struct {
 // The file is the multipart form field "file", or the raw request body.
 // Options come as form fields or query parameters: name, file_name (raw
 // body), schedule_at (RFC 3339), require_approval (true/false),
-// expect_count, expect_total. The answer is a Result as JSON; a request
+// expect_count, expect_total, method (the method of rows that name none),
+// sheet (of an XLSX workbook), lang (ru or en: the language of the
+// messages that have both). The answer is a Result as JSON; a request
 // that cannot be served gets httpapi's error answer
 // {"error":{"code":"…","message":"…"}} with 400 (invalid), 413
 // (too_large), 503 (unavailable: JetStream did not take it, retry) or 500.
@@ -256,6 +259,19 @@ func (h *Handler) options(f map[string]string) (Options, error) {
 		}
 		opts.Batch.ExpectTotal = v
 	}
+	if v := f["method"]; v != "" {
+		m, ok := payout.ParseMethod(v)
+		if !ok {
+			return opts, badRequest("method %q: use card, token, encrypted_card or transfer", cardmask.Redact(v))
+		}
+		opts.Batch.Method = m
+	}
+	opts.Batch.Sheet = strings.TrimSpace(f["sheet"])
+	lang, err := batch.ParseLang(f["lang"])
+	if err != nil {
+		return opts, badRequest("%v", cardmask.Redact(err.Error()))
+	}
+	opts.Batch.Lang = lang
 	return opts, nil
 }
 
