@@ -283,6 +283,12 @@ func (s *scanner) checkReference(v string) bool {
 			return false
 		}
 	}
+	if len(v) >= len(ExamplePrefix) && strings.EqualFold(v[:len(ExamplePrefix)], ExamplePrefix) {
+		s.fail(colReference, tr(s.opts.Lang,
+			quote(v)+" is the template's example row; replace it with a payout of yours or delete the row",
+			quote(v)+" — строка-пример из шаблона; замените её своей выплатой или удалите строку"))
+		return false
+	}
 	return true
 }
 
