@@ -119,6 +119,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 // Run is the command: it parses args, validates the file and publishes it.
 // It returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "template" {
+		return runTemplate(args[1:], stdout, stderr)
+	}
 	c, err := parseArgs(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,7 @@ import (
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // DefaultMaxUpload caps an uploaded file (about 1.5 million rows of a
@@ -51,6 +53,7 @@ type HandlerConfig struct {
 //
 //	POST /batches           validate, then publish; 201 created, 200 existing, 422 invalid
 //	POST /batches/validate  validate only; 200 valid, 422 invalid
+//	GET  /templates/{method}.csv|.xlsx?lang=ru|en  the payout file template of a method
 //
 // The file is the multipart form field "file", or the raw request body.
 // Options come as form fields or query parameters: name, file_name (raw
@@ -80,7 +83,52 @@ func NewHandler(cfg HandlerConfig) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /batches", func(w http.ResponseWriter, r *http.Request) { h.upload(w, r, true) })
 	h.mux.HandleFunc("POST /batches/validate", func(w http.ResponseWriter, r *http.Request) { h.upload(w, r, false) })
+	h.mux.HandleFunc("GET /templates/{file}", h.template)
 	return h
+}
+
+// template serves the template of a method: GET /templates/card.xlsx,
+// /templates/transfer.csv?lang=ru (a CSV in excel-ru for Russian,
+// rfc4180 for English, or ?csv_dialect=).
+func (h *Handler) template(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	name, ext, _ := strings.Cut(file, ".")
+	method, ok := payout.ParseMethod(name)
+	if !ok || strings.ToLower(name) != name {
+		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeNotFound, "no template %q: use /templates/{card,token,encrypted_card,transfer}.{csv,xlsx}", cardmask.Redact(file)))
+		return
+	}
+	format, err := batch.ParseTemplateFormat(ext)
+	if err != nil || ext == "" {
+		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeNotFound, "no template %q: use /templates/{card,token,encrypted_card,transfer}.{csv,xlsx}", cardmask.Redact(file)))
+		return
+	}
+	q := r.URL.Query()
+	lang, err := batch.ParseLang(q.Get("lang"))
+	if err != nil {
+		h.fail(w, r, badRequest("%v", cardmask.Redact(err.Error())))
+		return
+	}
+	var dialect spreadsheet.Dialect
+	if v := q.Get("csv_dialect"); v != "" {
+		if dialect, err = spreadsheet.ParseDialect(v); err != nil {
+			h.fail(w, r, badRequest("%v", cardmask.Redact(err.Error())))
+			return
+		}
+	}
+	var buf bytes.Buffer
+	if err := batch.WriteTemplate(&buf, method, lang, format, dialect); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctype := "text/csv; charset=utf-8"
+	if format == batch.FormatXLSX {
+		ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="payrun-template-%s.%s"`, method, format))
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
 }
 
 // ServeHTTP implements http.Handler.
