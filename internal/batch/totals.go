@@ -94,8 +94,9 @@ func rowCount(v string) (int, bool) {
 	return n, err == nil
 }
 
-// labelCount reads the number of rows after a label: "Итого: 23",
-// "Всего 23 строки", "Total (23 rows)".
+// labelCount reads a number of rows at the start of text: after a label
+// ("Итого: 23", "Всего 23 строки", "Total (23 rows)") or in a cell of a
+// labelled line ("23 сотрудника").
 func labelCount(rest string) (int, bool) {
 	rest = strings.TrimLeft(rest, " \t:.-–—(№#")
 	end := 0
@@ -140,23 +141,29 @@ func (s *scanner) readTotals(rec []string) (totals, bool) {
 		}
 	}
 	labelled, others := false, false
+	for _, v := range rec {
+		if rest, ok := totalsLabel(v); ok && strings.TrimSpace(v) != "" {
+			labelled, t.label = true, strings.TrimSpace(v)
+			if n, ok := labelCount(rest); ok {
+				t.count, t.hasCount, t.countCell = n, true, t.label
+			}
+			break
+		}
+	}
 	for i, v := range rec {
 		v = strings.TrimSpace(v)
-		if v == "" || i == amt || i == cur {
+		if v == "" || i == amt || i == cur || labelled && v == t.label {
 			continue
 		}
-		if rest, ok := totalsLabel(v); ok && !labelled {
-			labelled, t.label = true, v
-			if n, ok := labelCount(rest); ok {
-				t.count, t.hasCount, t.countCell = n, true, v
-			}
-			continue
+		n, ok := rowCount(v) // "23"; in a labelled line also "23 сотрудника"
+		if !ok && labelled {
+			n, ok = labelCount(v)
 		}
-		if n, ok := rowCount(v); ok && !t.hasCount {
+		if ok && !t.hasCount {
 			t.count, t.hasCount, t.countCell = n, true, v
 			continue
 		}
-		if i == ref {
+		if i == ref && !ok {
 			return t, false // a reference: a payout row
 		}
 		others = true
@@ -203,7 +210,7 @@ func (s *scanner) checkTotalsLine(h *heldRecord) {
 		if t.count != s.index {
 			errs = append(errs, Error{Line: h.line, Message: tr(lang,
 				fmt.Sprintf("the totals line says %d rows, the file has %d rows above it", t.count, s.index),
-				fmt.Sprintf("в строке итогов %d строк, а в файле над ней %d", t.count, s.index))})
+				fmt.Sprintf("в строке итогов число строк %d, а в файле над ней строк: %d", t.count, s.index))})
 		}
 	}
 	if t.amount != "" {

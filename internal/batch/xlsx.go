@@ -19,7 +19,6 @@ import (
 // first), its first row that holds something as the header, every row
 // after it as a record of the cells as displayed.
 func (s *scanner) runWorkbook(br *bufio.Reader, emit func(*payout.Row) bool) error {
-	s.res.Format = FormatXLSX
 	lang := s.opts.Lang
 	data, err := io.ReadAll(io.LimitReader(br, MaxWorkbookSize+1))
 	if err != nil {
@@ -38,6 +37,7 @@ func (s *scanner) runWorkbook(br *bufio.Reader, emit func(*payout.Row) bool) err
 	if msg := zipFormat(data, lang); msg != "" {
 		return reject(msg)
 	}
+	s.res.Format = FormatXLSX
 	book, err := workbook.Open(bytes.NewReader(data), int64(len(data)))
 	if errors.Is(err, workbook.ErrTooLarge) {
 		return reject(tr(lang,
