@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -312,9 +313,22 @@ func (c *config) print(w io.Writer, res *ingest.Result) {
 	kv := func(k, v string) { fmt.Fprintf(w, "%-10s%s\n", k+":", v) }
 	kv("batch", res.Batch)
 	kv("file", res.FileName)
+	if res.Sheet != "" {
+		kv("sheet", res.Sheet)
+	}
 	kv("rows", fmt.Sprint(res.Rows))
 	for _, a := range res.Totals.Amounts() {
 		kv("total", a.String())
+	}
+	if tl := res.TotalsLine; tl != nil {
+		var says []string
+		if tl.Rows > 0 {
+			says = append(says, fmt.Sprintf("%d rows", tl.Rows))
+		}
+		if tl.Amount != "" {
+			says = append(says, tl.Amount)
+		}
+		kv("checked", fmt.Sprintf("totals line %d (%s): %s", tl.Line, tl.Label, strings.Join(says, ", ")))
 	}
 	kv("sha256", res.FileSHA256)
 	if m := res.Manifest; m != nil && res.Status == ingest.StatusExisting {

@@ -151,3 +151,14 @@ func TestPublish(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, sample+": a control total needs a file in one currency; this file has KGS, RUB, TRY, USD\n")
 }
+
+// TestRussianExport: a 1C export with Russian headers, no method column
+// and a totals line validates as it is.
+func TestRussianExport(t *testing.T) {
+	code, stdout, stderr := run(t, "--validate", "--method", "card", "../../internal/batch/testdata/golden/1c_totals.csv")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "rows:     5\ntotal:    324950.75 RUB\nchecked:  totals line 7 (Итого): 5 rows, 324950.75 RUB\n")
+	code, _, stderr = run(t, "--validate", "--lang", "ru", "../../internal/batch/testdata/golden/1c_totals_wrong.csv")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "1c_totals_wrong.csv:7: в строке итогов число строк 6, а в файле над ней строк: 5\n")
+}
