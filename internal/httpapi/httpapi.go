@@ -8,6 +8,7 @@
 //	GET  /healthz, /readyz        liveness, NATS connection (internal/hookrelay; cmd/hookrelay)
 //	POST /batches                 validate and publish a payout file (internal/ingest)
 //	POST /batches/validate        validate only (internal/ingest)
+//	GET  /templates/{method}.csv|.xlsx   a payout file template (internal/ingest)
 //	GET  /batches                 batch summaries (internal/ledger; `ledger run --http`)
 //	GET  /batches/{id}            a batch with its report's summary (internal/ledger)
 //	GET  /batches/{id}/report.csv|.xlsx|.json   the report (internal/ledger)
@@ -34,7 +35,7 @@ import (
 // mux. A nil handler leaves its routes out.
 type Routes struct {
 	Webhooks http.Handler // POST /webhooks/bank131, GET /healthz, GET /readyz
-	Uploads  http.Handler // POST /batches, POST /batches/validate
+	Uploads  http.Handler // POST /batches, POST /batches/validate, GET /templates/…
 	Reports  http.Handler // GET /batches, /batches/…, /exceptions
 	Metrics  http.Handler // GET /metrics
 }
@@ -54,7 +55,7 @@ func (r Routes) Handler() http.Handler {
 		}
 	}
 	mount(r.Webhooks, "POST "+WebhookPath, "GET /healthz", "GET /readyz")
-	mount(r.Uploads, "POST /batches", "POST /batches/validate")
+	mount(r.Uploads, "POST /batches", "POST /batches/validate", "GET /templates/")
 	mount(r.Reports, "GET /batches", "GET /batches/", "GET /exceptions")
 	mount(r.Metrics, "GET /metrics")
 	return mux
