@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -132,5 +133,29 @@ func TestMapHeader(t *testing.T) {
 			require.Equal(t, tt.errs, errs)
 			require.Len(t, l.names, len(tt.rec))
 		})
+	}
+}
+
+// TestREADMERussianNames: the README's table of Russian names is the
+// column table's.
+func TestREADMERussianNames(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "| `") && strings.Count(line, "|") == 3 {
+			cells := strings.Split(line, "|")
+			rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = strings.TrimSpace(cells[2])
+		}
+	}
+	for c := range numCols {
+		if len(russianNames[c]) == 0 {
+			continue
+		}
+		q := make([]string, len(russianNames[c]))
+		for i, n := range russianNames[c] {
+			q[i] = "`" + n + "`"
+		}
+		require.Equal(t, strings.Join(q, ", "), rows[c.String()], "README row of %s", c)
 	}
 }
