@@ -140,4 +140,3 @@ func General(f float64) string {
 	}
 	return s
 }
-
