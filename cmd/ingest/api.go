@@ -37,6 +37,11 @@ func uploadAPI(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 	if c.expectTotal != "" {
 		fields["expect_total"] = c.expectTotal
 	}
+	for k, v := range map[string]string{"method": c.method, "sheet": c.sheet, "lang": c.lang} {
+		if v != "" {
+			fields[k] = v
+		}
+	}
 	var res ingest.Result
 	if _, err := httpapi.NewClient(c.api, tok).Upload(ctx, "/batches", c.file, fields, &res); err != nil {
 		fmt.Fprintln(stderr, "ingest:", err)

@@ -2,6 +2,7 @@
 // JetStream as one batch. See the README's "ingest" section.
 //
 //	ingest [flags] FILE
+//	ingest template --method METHOD [--lang ru|en] [--format csv|xlsx] [--out FILE]
 //
 // Exit status: 0 published (or already there, or valid with --validate),
 // 3 the file is invalid (nothing published), 2 bad flags, 1 cannot run.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,8 +20,10 @@ import (
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // Exit codes: payrun's (internal/cli) and one of ingest's own.
@@ -48,6 +51,11 @@ type config struct {
 	progress        string
 	api             string // upload through payrun's HTTP API (a person's upload)
 	tokenFile       string
+	dialect         spreadsheet.Dialect // of --csv-dialect
+	method          string
+	sheet           string
+	lang            string
+	csvDialect      string
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
@@ -55,7 +63,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.validateOnly, "validate", false, "only validate the file; NATS is not needed")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result (batch or errors) as JSON on stdout")
-	fs.StringVar(&c.errorsCSV, "errors-csv", "", "when the file is invalid, write its rows plus error_column and error_message to `OUT`")
+	fs.StringVar(&c.errorsCSV, "errors-csv", "", "when the file is invalid, write its failed rows (with their lines, error_column and error_message) to `OUT`")
 	fs.StringVar(&c.scheduleAt, "schedule-at", "", "RFC 3339 `time` before which no payout starts (2026-12-25T09:00:00+03:00)")
 	fs.StringVar(&c.name, "name", "", "the batch's `name`")
 	fs.BoolVar(&c.requireApproval, "require-approval", false, "hold the batch until an operator approves it")
@@ -68,9 +76,14 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")
 	fs.StringVar(&c.api, "api", os.Getenv("PAYRUN_API"), "upload through payrun's HTTP API at `URL` with your token ($PAYRUN_API); without it the file is published to NATS directly (payrun's own components)")
 	fs.StringVar(&c.tokenFile, "token-file", "", "with --api: `file` holding your API token (default $PAYRUN_TOKEN)")
+	fs.StringVar(&c.method, "method", "", "the `method` of every row that names none (card, token, encrypted_card, transfer); default: told by the row's filled columns")
+	fs.StringVar(&c.sheet, "sheet", "", "the `sheet` of an XLSX workbook to read (default the first)")
+	fs.StringVar(&c.lang, "lang", "", "language of the messages that have both: en or ru")
+	fs.StringVar(&c.csvDialect, "csv-dialect", string(spreadsheet.ExcelRU), "`dialect` of the errors report: excel-ru (; BOM, decimal comma) or rfc4180 (,)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ingest [flags] FILE\n\nValidates a payout file completely, then reads it into JetStream as one batch.\n"+
-			"Exit status: 0 published (or already there), 3 invalid file (nothing published), 2 bad flags, 1 cannot run.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "usage: ingest [flags] FILE\n       ingest template --method METHOD [--lang ru|en] [--format csv|xlsx] [--out FILE]\n\n"+
+			"Validates a payout file (CSV or XLSX) completely, then reads it into JetStream as one batch.\n"+
+			"Exit status: 0 published (or already there), 2 invalid file (nothing published) or bad flags, 1 cannot run.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	return fs
@@ -112,6 +125,9 @@ func parseArgs(args []string, stderr io.Writer) (*config, error) {
 // Run is the command: it parses args, validates the file and publishes it.
 // It returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "template" {
+		return runTemplate(args[1:], stdout, stderr)
+	}
 	c, err := parseArgs(args, stderr)
 	if err != nil {
 		return cli.Report("ingest", err, stdout, stderr)
@@ -133,7 +149,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var report *errorsReport
 	if c.errorsCSV != "" {
-		if report, err = newErrorsReport(c.errorsCSV); err != nil {
+		if report, err = newErrorsReport(c.errorsCSV, c.dialect); err != nil {
 			fmt.Fprintln(stderr, "ingest:", err)
 			return exitCannot
 		}
@@ -161,7 +177,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		} else {
 			fmt.Fprintf(stderr, "%s: %s; nothing published\n", c.file, countErrors(res))
 			if report != nil {
-				fmt.Fprintf(stderr, "%s: rows with their errors written to %s\n", c.file, c.errorsCSV)
+				fmt.Fprintf(stderr, "%s: the failed rows and their lines written to %s; fix them in %s and upload it again\n", c.file, c.errorsCSV, c.file)
 			}
 		}
 		return exitInvalid
@@ -228,6 +244,20 @@ func (c *config) options() (ingest.Options, error) {
 		return opts, fmt.Errorf("--max-amount %q: not a positive amount such as 1000000.00", c.maxAmount)
 	}
 	opts.Batch.MaxAmount = max.Minor
+	if c.method != "" {
+		m, ok := payout.ParseMethod(c.method)
+		if !ok {
+			return opts, fmt.Errorf("--method %q: use card, token, encrypted_card or transfer", c.method)
+		}
+		opts.Batch.Method = m
+	}
+	opts.Batch.Sheet = c.sheet
+	if opts.Batch.Lang, err = batch.ParseLang(c.lang); err != nil {
+		return opts, fmt.Errorf("--lang: %w", err)
+	}
+	if c.dialect, err = spreadsheet.ParseDialect(c.csvDialect); err != nil {
+		return opts, fmt.Errorf("--csv-dialect: %w", err)
+	}
 	return opts, nil
 }
 
@@ -286,9 +316,22 @@ func (c *config) print(w io.Writer, res *ingest.Result) {
 	kv := func(k, v string) { fmt.Fprintf(w, "%-10s%s\n", k+":", v) }
 	kv("batch", res.Batch)
 	kv("file", res.FileName)
+	if res.Sheet != "" {
+		kv("sheet", res.Sheet)
+	}
 	kv("rows", fmt.Sprint(res.Rows))
 	for _, a := range res.Totals.Amounts() {
 		kv("total", a.String())
+	}
+	if tl := res.TotalsLine; tl != nil {
+		var says []string
+		if tl.Rows > 0 {
+			says = append(says, fmt.Sprintf("%d rows", tl.Rows))
+		}
+		if tl.Amount != "" {
+			says = append(says, tl.Amount)
+		}
+		kv("checked", fmt.Sprintf("totals line %d (%s): %s", tl.Line, tl.Label, strings.Join(says, ", ")))
 	}
 	kv("sha256", res.FileSHA256)
 	if m := res.Manifest; m != nil && res.Status == ingest.StatusExisting {
@@ -345,12 +388,12 @@ type errorsReport struct {
 	done bool
 }
 
-func newErrorsReport(path string) (*errorsReport, error) {
+func newErrorsReport(path string, d spreadsheet.Dialect) (*errorsReport, error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return nil, fmt.Errorf("errors report: %w", err)
 	}
-	return &errorsReport{path: path, tmp: tmp, w: batch.NewErrorsCSV(tmp)}, nil
+	return &errorsReport{path: path, tmp: tmp, w: batch.NewErrorsCSV(tmp, d)}, nil
 }
 
 func (r *errorsReport) finish(keep bool) error {

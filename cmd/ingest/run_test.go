@@ -50,10 +50,19 @@ func TestInvalidFile(t *testing.T) {
 	require.Equal(t, file+`:4: amount: "1500.555" has more than 2 decimal places`, lines[0])
 	require.Equal(t, file+`:12: currency: "USD" is not allowed for method card: domestic payouts are in RUB`, lines[8])
 	require.Equal(t, file+": 9 errors; nothing published", lines[9])
-	require.Equal(t, file+": rows with their errors written to "+out, lines[10])
+	require.Equal(t, file+": the failed rows and their lines written to "+out+"; fix them in "+file+" and upload it again", lines[10])
 	report, err := os.ReadFile(out)
 	require.NoError(t, err)
-	require.Contains(t, string(report), `A-3,card,1500.555,,Ivan Petrov,424242******4242,amount,"amount: ""1500.555"" has more than 2 decimal places"`)
+	require.True(t, strings.HasPrefix(string(report), "\uFEFFline;reference;method;amount;"), "excel-ru by default")
+	require.Contains(t, string(report), "\r\n4;A-3;card;1500,555;;Ivan Petrov;424242******4242;amount;\"amount: \"\"1500.555\"\" has more than 2 decimal places\"\r\n")
+	require.Len(t, strings.Split(strings.TrimSpace(string(report)), "\r\n"), 1+9, "the header and the failed rows")
+
+	// --csv-dialect rfc4180.
+	code, _, _ = run(t, "--validate", file, "--errors-csv", out, "--csv-dialect", "rfc4180")
+	require.Equal(t, 2, code)
+	report, err = os.ReadFile(out)
+	require.NoError(t, err)
+	require.Contains(t, string(report), "\r\n4,A-3,card,1500.555,,Ivan Petrov,424242******4242,amount,\"amount: \"\"1500.555\"\" has more than 2 decimal places\"\r\n")
 
 	// --json: the same errors for programs, nothing on stderr.
 	code, stdout, stderr = run(t, "--validate", "--json", file)
@@ -109,6 +118,9 @@ func TestCannotRun(t *testing.T) {
 			`ingest: card public keys ` + filepath.Join(keys, "upload.key") + `: PEM block 1 is "PAYRUN ROW DIGEST KEY", want "PAYRUN CARD PUBLIC KEY"`, 1},
 		{"nats unreachable", []string{"--card-public-key", filepath.Join(keys, "card.pub"), "--upload-key", filepath.Join(keys, "upload.key"), "--nats-url", "nats://127.0.0.1:1", sample},
 			"ingest: cannot reach NATS at nats://127.0.0.1:1", 1},
+		{"bad method", []string{"--method", "cash", sample}, `--method "cash": use card, token, encrypted_card or transfer`, 2},
+		{"bad lang", []string{"--lang", "de", sample}, `--lang: language "de": use ru or en`, 2},
+		{"bad dialect", []string{"--csv-dialect", "excel", sample}, `--csv-dialect: CSV dialect "excel": use excel-ru or rfc4180`, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,4 +176,15 @@ func TestPublish(t *testing.T) {
 	code, _, stderr = run(t, append(append([]string{"--nats-url", e.URL()}, key...), "--expect-total", "10", sample)...)
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, sample+": a control total needs a file in one currency; this file has KGS, RUB, TRY, USD\n")
+}
+
+// TestRussianExport: a 1C export with Russian headers, no method column
+// and a totals line validates as it is.
+func TestRussianExport(t *testing.T) {
+	code, stdout, stderr := run(t, "--validate", "--method", "card", "../../internal/batch/testdata/golden/1c_totals.csv")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "rows:     5\ntotal:    324950.75 RUB\nchecked:  totals line 7 (Итого): 5 rows, 324950.75 RUB\n")
+	code, _, stderr = run(t, "--validate", "--lang", "ru", "../../internal/batch/testdata/golden/1c_totals_wrong.csv")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "1c_totals_wrong.csv:7: в строке итогов число строк 6, а в файле над ней строк: 5\n")
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"iter"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/internal/money"
@@ -59,6 +60,48 @@ type Options struct {
 	// errors report (ErrorsCSV) is such a hook. The record is only valid
 	// during the call.
 	OnRecord func(*Record)
+	// Method, when set, is the method of every row that names none (a file
+	// without a method column, or an empty method cell: ingest --method).
+	// Without it such a row's method is told by its filled columns
+	// (card_number: card, card_token: token, number_hash and the other
+	// hashes: encrypted_card, the transfer columns: transfer); a row with
+	// the columns of two methods is an error naming them.
+	Method payout.Method
+	// Sheet names the sheet of an XLSX workbook to read (ingest --sheet,
+	// case-insensitive); "" reads the first.
+	Sheet string
+	// Lang is the language of the messages added since format version 1
+	// had only English ones: "ru" for Russian, anything else English.
+	// Older messages are English in either.
+	Lang string
+}
+
+// ParseLang reads a message language: "ru" or "en" (case-insensitive),
+// "" for the default (English).
+func ParseLang(s string) (string, error) {
+	switch l := strings.ToLower(strings.TrimSpace(s)); l {
+	case "", "en", "ru":
+		return l, nil
+	}
+	return "", fmt.Errorf("language %q: use ru or en", s)
+}
+
+// tr picks a message in the language lang: Russian for "ru", else English.
+func tr(lang, en, ru string) string {
+	if lang == "ru" {
+		return ru
+	}
+	return en
+}
+
+// check refuses options no file can be read with.
+func (o Options) check() error {
+	if o.Method != "" {
+		if _, ok := payout.ParseMethod(string(o.Method)); !ok || strings.ToLower(string(o.Method)) != string(o.Method) {
+			return fmt.Errorf("method %q: use card, token, encrypted_card or transfer", o.Method)
+		}
+	}
+	return nil
 }
 
 func (o Options) maxAmount() int64 {
@@ -115,6 +158,7 @@ const (
 	RecordHeader RecordKind = iota // the header row; Cells are the column names as written
 	RecordRow                      // a data record
 	RecordFile                     // file-level errors, once at the end (Cells nil)
+	RecordTotals                   // the totals line at the end, when it has errors
 )
 
 // Record is what Options.OnRecord sees.
@@ -131,6 +175,8 @@ type Record struct {
 
 // Result is what Validate found.
 type Result struct {
+	Format    string         `json:"format,omitempty"`    // "csv" or "xlsx"
+	Sheet     string         `json:"sheet,omitempty"`     // the sheet read, for a workbook
 	Encoding  string         `json:"encoding,omitempty"`  // "utf-8", "utf-8 with BOM" or "windows-1251"
 	Delimiter string         `json:"delimiter,omitempty"` // ",", ";" or "\t"
 	Columns   []string       `json:"columns,omitempty"`   // the header, normalised
@@ -142,12 +188,27 @@ type Result struct {
 	// UTF-8 BOM, with CRLF and CR as LF and the final line breaks as one
 	// LF: the same payroll saved again with other line endings has the
 	// same content digest (and so the same batch id), not the same SHA256.
-	ContentSHA256 string  `json:"content_sha256"`
-	Size          int64   `json:"size"`
-	Errors        []Error `json:"errors,omitempty"`   // the first Options.MaxErrors errors
-	ErrorCount    int     `json:"error_count"`        // all errors
-	Warnings      []Error `json:"warnings,omitempty"` // the first Options.MaxErrors warnings
-	WarningCount  int     `json:"warning_count,omitempty"`
+	// For a workbook it is the SHA-256 of its records as read (each cell
+	// as the validator sees it), written as CSV (",", LF): the payroll
+	// saved again, which changes the workbook's bytes, names the same
+	// batch, and so does the same table uploaded as that CSV.
+	ContentSHA256 string `json:"content_sha256"`
+	Size          int64  `json:"size"`
+	// TotalsLine is the totals line at the end of the file, if it has one
+	// (not a payout; checked against the rows above it).
+	TotalsLine   *TotalsLine `json:"totals_line,omitempty"`
+	Errors       []Error     `json:"errors,omitempty"`   // the first Options.MaxErrors errors
+	ErrorCount   int         `json:"error_count"`        // all errors
+	Warnings     []Error     `json:"warnings,omitempty"` // the first Options.MaxErrors warnings
+	WarningCount int         `json:"warning_count,omitempty"`
+}
+
+// TotalsLine is what the totals line at the end of a file says.
+type TotalsLine struct {
+	Line   int    `json:"line"`
+	Label  string `json:"label,omitempty"`  // "Итого", as written
+	Rows   int    `json:"rows,omitempty"`   // the number of rows it gives
+	Amount string `json:"amount,omitempty"` // the total it gives, "250000.00 RUB"
 }
 
 // Valid reports whether the file has no blocking error.
@@ -169,6 +230,9 @@ func (r *Result) ContentDigest() []byte {
 // A file with problems is not an error: they are in the Result. The error is
 // for reading failures only.
 func Validate(r io.Reader, opts Options) (*Result, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	h := sha256.New()
 	content := newContentHasher()
 	cr := &countingReader{r: io.TeeReader(r, io.MultiWriter(h, content))}
@@ -185,6 +249,10 @@ func Validate(r io.Reader, opts Options) (*Result, error) {
 	}
 	res.SHA256 = hex.EncodeToString(h.Sum(nil))
 	res.ContentSHA256 = hex.EncodeToString(content.Sum())
+	if s.digest != nil {
+		s.digestCSV.Flush()
+		res.ContentSHA256 = hex.EncodeToString(s.digest.Sum(nil))
+	}
 	res.Size = cr.n
 	return res, nil
 }
@@ -200,6 +268,10 @@ type SealFunc func(pan string, row int) string
 // the error and stops.
 func Rows(r io.Reader, opts Options, seal SealFunc) iter.Seq2[*payout.Row, error] {
 	return func(yield func(*payout.Row, error) bool) {
+		if err := opts.check(); err != nil {
+			yield(nil, err)
+			return
+		}
 		res := &Result{Totals: money.Totals{}, ByMethod: map[string]int{}}
 		opts.OnError, opts.OnWarning, opts.OnRecord = nil, nil, nil
 		opts.ExpectCount, opts.ExpectTotal, opts.Name = 0, "", ""

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/cardmask"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // validateText validates a file held in a string and returns its errors
@@ -135,7 +136,7 @@ func TestCardNumberInHeaderAndName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var report bytes.Buffer
-		w := NewErrorsCSV(&report)
+		w := NewErrorsCSV(&report, spreadsheet.RFC4180)
 		res, got := validateText(t, cardFile(nil), Options{Name: tt.name, OnRecord: w.Record})
 		require.NoError(t, w.Close())
 		if tt.want == "" {
@@ -169,7 +170,7 @@ func TestErrorsNeverShowCardNumbers(t *testing.T) {
 		}
 	}
 	var report bytes.Buffer
-	w := NewErrorsCSV(&report)
+	w := NewErrorsCSV(&report, spreadsheet.RFC4180)
 	res, got := validateText(t, b.String(), Options{OnRecord: w.Record})
 	require.NoError(t, w.Close())
 	require.False(t, res.Valid())

@@ -3,6 +3,7 @@ package batch
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/payrun/payrun/internal/cardmask"
@@ -107,11 +108,81 @@ var columnNames = [numCols]string{
 	colErrorMessage:         ErrorMessageName,
 }
 
-// columnByName finds a known column by its normalised name.
+// russianNames are the Russian names of every column, as 1C and Excel
+// exports and Russian finance teams write them. The first is the one the
+// README documents and a Russian template (--lang ru) writes. A header
+// cell matches a name when the two fold to the same text (foldName).
+var russianNames = [numCols][]string{
+	colReference:            {"Номер", "Табельный номер", "Таб. номер", "Табельный №", "Таб. №", "Референс", "Идентификатор"},
+	colMethod:               {"Способ выплаты", "Способ", "Метод"},
+	colAmount:               {"Сумма", "Сумма выплаты", "Сумма к выплате", "К выплате"},
+	colCurrency:             {"Валюта"},
+	colDescription:          {"Назначение платежа", "Назначение", "Описание"},
+	colEmail:                {"Электронная почта", "Эл. почта", "Почта", "E-mail"},
+	colPhone:                {"Телефон", "Номер телефона"},
+	colFullName:             {"ФИО", "Ф.И.О.", "Получатель", "ФИО получателя", "ФИО сотрудника", "Сотрудник", "Работник"},
+	colCardNumber:           {"Номер карты", "Номер банковской карты", "Номер карты получателя", "Карта"},
+	colCardToken:            {"Токен карты", "Токен"},
+	colNumberHash:           {"Хеш номера карты", "Хэш номера карты"},
+	colExpirationDateHash:   {"Хеш срока действия", "Хэш срока действия"},
+	colCardholderNameHash:   {"Хеш имени держателя", "Хэш имени держателя"},
+	colSecurityCodeHash:     {"Хеш кода безопасности", "Хэш кода безопасности"},
+	colCountry:              {"Страна назначения", "Страна"},
+	colTransferType:         {"Тип перевода", "Способ получения"},
+	colIBAN:                 {"IBAN получателя", "Счёт IBAN"},
+	colRecipientCardToken:   {"Токен карты получателя"},
+	colSenderCardToken:      {"Токен карты отправителя"},
+	colRecipientFirstName:   {"Имя получателя"},
+	colRecipientLastName:    {"Фамилия получателя"},
+	colRecipientCitizenship: {"Гражданство получателя"},
+	colRecipientPhone:       {"Телефон получателя"},
+	colSenderFirstName:      {"Имя отправителя"},
+	colSenderLastName:       {"Фамилия отправителя"},
+	colSenderMiddleName:     {"Отчество отправителя"},
+	colSenderBirthDate:      {"Дата рождения отправителя", "Дата рождения"},
+	colSenderCitizenship:    {"Гражданство отправителя"},
+	colSenderDocNumber:      {"Номер документа отправителя", "Серия и номер документа", "Номер документа"},
+	colSenderDocIssueDate:   {"Дата выдачи документа", "Дата выдачи"},
+	colSenderDocIssuedBy:    {"Кем выдан документ", "Кем выдан"},
+	colSenderDocDivision:    {"Код подразделения"},
+	colSenderPhone:          {"Телефон отправителя"},
+	colSenderCountry:        {"Страна отправителя"},
+	colSenderCity:           {"Город отправителя"},
+	colSenderBuilding:       {"Дом отправителя"},
+	colSenderPostalCode:     {"Индекс отправителя", "Почтовый индекс"},
+	colSenderState:          {"Регион отправителя"},
+	colSenderStreet:         {"Улица отправителя"},
+	colSenderFlat:           {"Квартира отправителя"},
+	colSourceOfMoney:        {"Источник средств"},
+}
+
+// RussianName is the documented Russian name of a column (the first of
+// russianNames), or "" for a name the format does not know.
+func RussianName(name string) string {
+	if c, ok := columnByName[foldName(name)]; ok && len(russianNames[c]) > 0 {
+		return russianNames[c][0]
+	}
+	return ""
+}
+
+// columnByName finds a known column by its folded name (foldName): the
+// English names of columnNames and the Russian ones of russianNames.
 var columnByName = func() map[string]col {
-	m := make(map[string]col, numCols)
+	m := make(map[string]col, 8*numCols)
+	add := func(name string, c col) {
+		k := foldName(name)
+		if prev, dup := m[k]; dup && prev != c {
+			panic("batch: column name " + name + " names two columns")
+		}
+		m[k] = c
+	}
 	for c, n := range columnNames {
-		m[n] = col(c)
+		add(n, col(c))
+	}
+	for c, names := range russianNames {
+		for _, n := range names {
+			add(n, col(c))
+		}
 	}
 	return m
 }()
@@ -122,17 +193,45 @@ func (c col) String() string { return columnNames[c] }
 // the prefix) and its report line.
 const MetaPrefix = "meta_"
 
-// Column names the reader understands but that are not part of a payout:
-// the error report adds them, so a corrected report can be uploaded as is.
+// Column names the errors report writes. A file with both is an errors
+// report, not a payout file, and is refused (see mapHeader).
 const (
 	ErrorColumnName  = "error_column"
 	ErrorMessageName = "error_message"
 )
 
-// normalizeName is how header cells are compared: surrounding spaces
-// (including no-break spaces) removed, lower case.
+// normalizeName is how header cells are shown and how meta_ names are
+// kept: surrounding spaces (including no-break spaces) removed, lower case.
 func normalizeName(s string) string {
 	return strings.ToLower(strings.TrimSpace(strings.ReplaceAll(s, "\u00a0", " ")))
+}
+
+// foldName is how a header cell is matched against the known names: lower
+// case, ё as е, and every run of spaces, no-break spaces, tabs,
+// underscores, hyphens and dots as one underscore, none at either end. So
+// "Номер карты", "номер_карты" and " НОМЕР  КАРТЫ " are one name, "Full
+// Name" is full_name and "Ф.И.О." is "ф_и_о".
+func foldName(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	sep := false
+	for _, r := range s {
+		switch r {
+		case ' ', '\u00a0', '\t', '_', '-', '.':
+			sep = true
+			continue
+		case 'ё', 'Ё':
+			r = 'е'
+		default:
+			r = unicode.ToLower(r)
+		}
+		if sep && b.Len() > 0 {
+			b.WriteByte('_')
+		}
+		sep = false
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // layout is what a file's header tells: where every known column is, which
@@ -151,8 +250,10 @@ type metaColumn struct {
 
 // mapHeader reads a header record. Names that cannot be columns (a card
 // number, an invisible character), unnamed and repeated columns are found
-// first; then every other name is a known column (columnByName), a meta_
-// column or unknown.
+// first (a column named twice, in English, Russian or both, counts once);
+// then every other name is a known column (columnByName), a meta_ column
+// or unknown. A header with error_column or error_message is an errors
+// report, which is refused: it lists failed rows for fixing the original.
 func mapHeader(rec []string, line int) (*layout, []Error) {
 	l := &layout{names: make([]string, len(rec))}
 	for c := range l.pos {
@@ -164,26 +265,37 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 	for i, h := range rec {
 		n := normalizeName(h)
 		l.names[i] = cardmask.Redact(n)
-		problem := headerProblem(n)
-		switch first, dup := seen[n]; {
-		case problem != "":
+		if problem := headerProblem(n); problem != "" {
 			errs = append(errs, Error{Line: line, Column: quote(n), Message: problem})
-		case n == "":
-			l.unnamed = append(l.unnamed, i)
-		case dup:
-			errs = append(errs, Error{Line: line, Column: cardmask.Redact(n),
-				Message: fmt.Sprintf("column appears twice (columns %d and %d)", first+1, i+1)})
-		default:
-			seen[n] = i
-			names[i] = n
+			continue
 		}
+		if n == "" {
+			l.unnamed = append(l.unnamed, i)
+			continue
+		}
+		key, shown := n, cardmask.Redact(n)
+		if c, known := columnByName[foldName(n)]; known {
+			key, shown = "\x00"+c.String(), c.String()
+		}
+		if first, dup := seen[key]; dup {
+			msg := fmt.Sprintf("column appears twice (columns %d and %d)", first+1, i+1)
+			if a, b := strings.TrimSpace(rec[first]), strings.TrimSpace(rec[i]); normalizeName(a) != n {
+				msg = fmt.Sprintf("column appears twice (columns %d and %d: %s and %s)", first+1, i+1, quote(a), quote(b))
+			}
+			errs = append(errs, Error{Line: line, Column: shown, Message: msg})
+			continue
+		}
+		seen[key] = i
+		names[i] = n
 	}
+	report := false
 	for i, n := range names {
 		if n == "" {
 			continue
 		}
-		if c, known := columnByName[n]; known {
+		if c, known := columnByName[foldName(n)]; known {
 			l.pos[c] = i
+			report = report || c == colErrorColumn || c == colErrorMessage
 			continue
 		}
 		if name, ok := strings.CutPrefix(n, MetaPrefix); ok && name != "" {
@@ -191,6 +303,10 @@ func mapHeader(rec []string, line int) (*layout, []Error) {
 			continue
 		}
 		errs = append(errs, Error{Line: line, Column: cardmask.Redact(strings.TrimSpace(rec[i])), Message: unknownColumn(cardmask.Redact(n))})
+	}
+	if report {
+		errs = append(errs, Error{Line: line, Message: "this is an errors report payrun wrote (it has error_column and error_message), not a payout file: " +
+			"fix the rows it lists in the original file and upload the original again"})
 	}
 	return l, errs
 }
@@ -210,15 +326,28 @@ func headerProblem(n string) string {
 	return ""
 }
 
-// unknownColumn explains an unknown column and names the closest known one.
+// unknownColumn explains an unknown column and names the closest known
+// one in the same script: a name with Cyrillic letters is compared with
+// the Russian names, any other with the English ones.
 func unknownColumn(n string) string {
+	f := foldName(n)
 	best, bestD := "", 1<<30
-	for c, name := range columnNames {
-		if col(c) == colErrorColumn || col(c) == colErrorMessage {
-			continue
-		}
-		if d := distance(n, name); d < bestD {
+	consider := func(name string) {
+		if d := distance(f, foldName(name)); d < bestD {
 			best, bestD = name, d
+		}
+	}
+	if cyrillic(n) {
+		for _, names := range russianNames {
+			for _, name := range names {
+				consider(name)
+			}
+		}
+	} else {
+		for c, name := range columnNames {
+			if col(c) != colErrorColumn && col(c) != colErrorMessage {
+				consider(name)
+			}
 		}
 	}
 	msg := "unknown column; did you mean " + best + "?"
@@ -226,6 +355,16 @@ func unknownColumn(n string) string {
 		msg += " (to carry it into the report, name it " + MetaPrefix + strings.ReplaceAll(n, " ", "_") + ")"
 	}
 	return msg
+}
+
+// cyrillic reports whether s has a Cyrillic letter.
+func cyrillic(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Cyrillic, r) {
+			return true
+		}
+	}
+	return false
 }
 
 // distance is the Levenshtein distance between a and b, over runes.

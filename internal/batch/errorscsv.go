@@ -2,6 +2,7 @@ package batch
 
 import (
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/gocarina/gocsv"
@@ -11,39 +12,51 @@ import (
 	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
-// ErrorsCSV writes the errors report finance fixes and uploads again: the
-// original header and rows in file order, plus error_column (the columns
-// with a problem, "; "-separated) and error_message (one "column: message"
-// per problem, "; "-separated; warnings start with "warning:"). One report
-// line per file record, so the corrected report is a valid upload: the
-// reader ignores error_column and error_message. Header problems follow the
-// header and file-level problems come last, on lines with empty cells.
+// LineColumnName is the first column of the errors report: the line of
+// the file (a workbook's row number) where the failed row starts.
+const LineColumnName = "line"
+
+// ErrorsCSV writes the errors report of a rejected file: the rows that
+// failed, each with its line in the uploaded file, for finance to find
+// and fix in the original file and upload that again. Its columns are
+// line, the file's own columns as its header names them, error_column (the
+// columns with a problem, "; "-separated) and error_message (one "column:
+// message" per problem, "; "-separated; warnings of the row start with
+// "warning:"). Problems of the header are on a line of their own with
+// the header's line, problems of the whole file come last with an empty
+// line. Rows without an error are not in it.
 //
-// The report never carries a full card number: card_number cells are masked
-// (424242******4242), and so are card numbers inside other cells
-// (cardmask.Redact).
-// Cells a spreadsheet would run as a formula get a leading apostrophe. It is
-// written in UTF-8 with a BOM (so Excel reads Cyrillic) with the input's
-// delimiter.
+// The report is not an upload (the reader refuses a file with its
+// error_column and error_message) and it never holds a full card number:
+// card_number cells are masked (424242******4242), so are card numbers
+// inside other cells (cardmask.Redact), and cells a spreadsheet would run
+// as a formula get a leading apostrophe. It is written in a CSV dialect
+// (spreadsheet.Dialect, the reports' own): excel-ru (";", a BOM, amounts
+// with a decimal comma) or rfc4180 (",").
 type ErrorsCSV struct {
-	w      *gocsv.SafeCSVWriter
-	out    io.Writer
-	header bool
-	width  int          // original columns
-	skip   []bool       // columns of an earlier report, dropped
-	kinds  []columnKind // per original column
-	card   []bool
-	buf    []string
-	err    error
+	w       *gocsv.SafeCSVWriter
+	out     io.Writer
+	dialect spreadsheet.Dialect
+	header  bool
+	width   int          // original columns
+	skip    []bool       // columns of an earlier report, dropped
+	kinds   []columnKind // per original column
+	card    []bool
+	buf     []string
+	err     error
 }
 
-// NewErrorsCSV returns a report writer; pass its Record method as
-// Options.OnRecord and call Close when Validate returns.
-func NewErrorsCSV(w io.Writer) *ErrorsCSV {
-	return &ErrorsCSV{out: w}
+// NewErrorsCSV returns a report writer in a dialect ("" is excel-ru);
+// pass its Record method as Options.OnRecord and call Close when
+// Validate returns.
+func NewErrorsCSV(w io.Writer, dialect spreadsheet.Dialect) *ErrorsCSV {
+	if dialect == "" {
+		dialect = spreadsheet.ExcelRU
+	}
+	return &ErrorsCSV{out: w, dialect: dialect}
 }
 
-// Record writes one record of the report.
+// Record writes one record of the report when it has an error.
 func (e *ErrorsCSV) Record(r *Record) {
 	if e.err != nil {
 		return
@@ -51,43 +64,43 @@ func (e *ErrorsCSV) Record(r *Record) {
 	if !e.header {
 		e.start(r)
 	}
+	if len(r.Errors) == 0 {
+		return
+	}
 	switch r.Kind {
 	case RecordHeader:
-		if len(r.Errors) > 0 {
-			e.write(nil, r.Errors, nil)
-		}
-	case RecordRow:
-		e.write(r.Cells, r.Errors, r.Warnings)
+		e.write(r.Line, nil, r.Errors, nil)
+	case RecordRow, RecordTotals:
+		e.write(r.Line, r.Cells, r.Errors, r.Warnings)
 	case RecordFile:
-		e.write(nil, r.Errors, nil)
+		e.write(0, nil, r.Errors, nil)
 	}
 }
 
 func (e *ErrorsCSV) start(r *Record) {
 	e.header = true
-	delim := ','
-	if r.Delimiter != 0 {
-		delim = r.Delimiter
-	}
-	if _, err := io.WriteString(e.out, "\uFEFF"); err != nil {
-		e.err = err
-		return
+	if e.dialect.BOM() {
+		if _, err := io.WriteString(e.out, "\uFEFF"); err != nil {
+			e.err = err
+			return
+		}
 	}
 	cw := gocsv.DefaultCSVWriter(e.out)
-	cw.Comma = delim
+	cw.Comma = e.dialect.Comma()
+	cw.UseCRLF = e.dialect.CRLF()
 	e.w = cw
 	e.width = len(r.Header)
 	e.skip = make([]bool, e.width)
 	e.kinds = make([]columnKind, e.width)
 	e.card = make([]bool, e.width)
-	var head []string
+	head := []string{LineColumnName}
 	for i, h := range r.Header {
-		n := normalizeName(h)
-		if n == ErrorColumnName || n == ErrorMessageName {
+		c, ok := columnByName[foldName(normalizeName(h))]
+		if ok && (c == colErrorColumn || c == colErrorMessage) {
 			e.skip[i] = true
 			continue
 		}
-		if c, ok := columnByName[n]; ok {
+		if ok {
 			e.kinds[i] = columnKinds[c]
 			e.card[i] = c == colCardNumber
 		}
@@ -97,8 +110,13 @@ func (e *ErrorsCSV) start(r *Record) {
 	e.put(head)
 }
 
-func (e *ErrorsCSV) write(cells []string, errs, warns []Error) {
+func (e *ErrorsCSV) write(line int, cells []string, errs, warns []Error) {
 	e.buf = e.buf[:0]
+	if line > 0 {
+		e.buf = append(e.buf, strconv.Itoa(line))
+	} else {
+		e.buf = append(e.buf, "")
+	}
 	for i := range e.width {
 		if e.skip[i] {
 			continue
@@ -106,16 +124,19 @@ func (e *ErrorsCSV) write(cells []string, errs, warns []Error) {
 		v := ""
 		if i < len(cells) {
 			v = cells[i]
-			if e.card[i] {
+			switch {
+			case e.card[i]:
 				v = maskCard(v)
-			} else {
+			case e.kinds[i] == kindNumber:
+				v = e.dialect.Decimal(safeCell(v, kindNumber))
+			default:
 				v = safeCell(v, e.kinds[i])
 			}
 		}
 		e.buf = append(e.buf, v)
 	}
 	// Cells beyond the header (a record with too many fields) are kept too,
-	// so nothing the user wrote is lost.
+	// so finance sees what is there.
 	for i := e.width; i < len(cells); i++ {
 		e.buf = append(e.buf, safeCell(cells[i], kindText))
 	}
@@ -195,8 +216,7 @@ func maskCard(v string) string {
 
 // safeCell masks card numbers inside a cell and guards it against being
 // run as a formula (spreadsheet.SafeCell); amounts and phone numbers keep
-// their sign when the rest is a plain number (spreadsheet.SafeNumber), so
-// the report stays an upload.
+// their sign when the rest is a plain number (spreadsheet.SafeNumber).
 func safeCell(v string, kind columnKind) string {
 	v = cardmask.Redact(v)
 	if kind == kindNumber || kind == kindPhone {

@@ -26,8 +26,12 @@ func FuzzValidate(f *testing.F) {
 	f.Add([]byte(cardFile(map[string]string{"description": "card 5555 5555 5555 4444 2027", "meta_note": "5105.1051.0510.5100"})))
 	f.Add([]byte(cardFile(map[string]string{"phone": "4000_0566_5566_5556", "amount": "4111/1111/1111/1111"})))
 	f.Add([]byte(cardFile(map[string]string{"description": "a\u202eb\u200bc\u0085d", "amount": "1 500 0,5"})))
+	f.Add(book(f, [][]any{{"Номер", "ФИО", "Номер карты", "Сумма"}, {"E-1", "Иван", "4242424242424242", 100}, {"Итого", "", "", 100}}, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lines := 1 + bytes.Count(data, []byte("\n"))
+		if isZIP(data) {
+			lines = 1 << 20 // a workbook's lines are its rows
+		}
 		var seen int
 		res, err := Validate(bytes.NewReader(data), Options{Now: testNow, MaxErrors: -1,
 			OnError: func(e Error) {
@@ -87,4 +91,57 @@ func showsTestPAN(s string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// FuzzHeader maps arbitrary header cells: folding is idempotent and leaves
+// no separator at either end or doubled; a cell that folds to a known name
+// maps to that column unless it repeats an earlier one or is no name at
+// all; no column is mapped twice; every error is on the header's line.
+func FuzzHeader(f *testing.F) {
+	f.Add("Табельный номер;ФИО;Номер карты;Сумма")
+	f.Add("reference;ФИО;full name;FULL_NAME;meta_x;Ё;__;error_column")
+	f.Add("Назначение  платежа;НАЗНАЧЕНИЕ_ПЛАТЕЖА;Счёт IBAN;счет iban;Ф.И.О.;ф и о")
+	f.Add("\u00a0Сумма\u00a0;Сума;amout;;card 4111 1111 1111 1111")
+	f.Fuzz(func(t *testing.T, header string) {
+		rec := strings.Split(header, ";")
+		for _, h := range rec {
+			k := foldName(h)
+			if foldName(k) != k {
+				t.Fatalf("foldName(%q) = %q, folded again %q", h, k, foldName(k))
+			}
+			if strings.HasPrefix(k, "_") || strings.HasSuffix(k, "_") || strings.Contains(k, "__") {
+				t.Fatalf("foldName(%q) = %q keeps a separator", h, k)
+			}
+		}
+		l, errs := mapHeader(rec, 1)
+		for _, e := range errs {
+			if e.Line != 1 || e.Message == "" {
+				t.Fatalf("header error %+v", e)
+			}
+		}
+		at := map[int]col{}
+		for c := range numCols {
+			p := l.pos[c]
+			if p < 0 {
+				continue
+			}
+			if prev, dup := at[p]; dup {
+				t.Fatalf("cell %d maps to %s and %s", p, prev, c)
+			}
+			at[p] = c
+			if got := columnByName[foldName(normalizeName(rec[p]))]; got != c {
+				t.Fatalf("cell %q maps to %s, its name is %s's", rec[p], c, got)
+			}
+		}
+		for i, h := range rec {
+			n := normalizeName(h)
+			c, known := columnByName[foldName(n)]
+			if !known || headerProblem(n) != "" {
+				continue
+			}
+			if l.pos[c] < 0 || l.pos[c] > i {
+				t.Fatalf("cell %d %q names %s, mapped at %d", i, h, c, l.pos[c])
+			}
+		}
+	})
 }

@@ -18,10 +18,13 @@ func (s *scanner) checkRow() bool {
 	s.row = payout.Row{Index: s.index, Line: s.line}
 	row := &s.row
 
+	if s.sheet != nil {
+		s.reportSheetProblems()
+	}
 	// Cell-level checks for every filled cell.
 	for c := range numCols {
 		p := s.lay.pos[c]
-		if p < 0 || c == colErrorColumn || c == colErrorMessage {
+		if p < 0 || c == colErrorColumn || c == colErrorMessage || s.bad[c] {
 			continue
 		}
 		if v := strings.TrimSpace(s.rec[p]); v != "" {
@@ -32,7 +35,7 @@ func (s *scanner) checkRow() bool {
 	}
 	for _, p := range s.lay.unnamed {
 		if v := strings.TrimSpace(s.rec[p]); v != "" {
-			line, _ := s.cr.FieldPos(p)
+			line := s.fieldLine(p)
 			s.errs = append(s.errs, Error{Line: line,
 				Message: fmt.Sprintf("column %d has no name in the header but holds %s", p+1, quote(v))})
 		}
@@ -52,11 +55,21 @@ func (s *scanner) checkRow() bool {
 		}
 	}
 
-	// method
+	// method: the cell, else the file's (Options.Method), else the one the
+	// filled columns tell.
 	methodText := s.cell(colMethod)
-	method, methodOK := payout.ParseMethod(methodText)
-	if s.required(colMethod, methodText, "") && !methodOK {
-		s.failf(colMethod, "%s is not a method; use card, token, encrypted_card or transfer", quote(methodText))
+	var method payout.Method
+	methodOK := false
+	switch {
+	case s.bad[colMethod]:
+	case methodText != "":
+		if method, methodOK = payout.ParseMethod(methodText); !methodOK {
+			s.failf(colMethod, "%s is not a method; use card, token, encrypted_card or transfer", quote(methodText))
+		}
+	case s.opts.Method != "":
+		method, methodOK = s.opts.Method, true
+	default:
+		method, methodOK = s.inferMethod()
 	}
 	row.Method = method
 	if methodOK {
@@ -113,12 +126,12 @@ func (s *scanner) checkRow() bool {
 			continue
 		}
 		if msg := cellProblem(v, kindText); msg != "" {
-			line, _ := s.cr.FieldPos(m.pos)
+			line := s.fieldLine(m.pos)
 			s.errs = append(s.errs, Error{Line: line, Column: MetaPrefix + m.name, Message: msg})
 			continue
 		}
 		if n := len([]rune(v)); n > maxText {
-			line, _ := s.cr.FieldPos(m.pos)
+			line := s.fieldLine(m.pos)
 			s.errs = append(s.errs, Error{Line: line, Column: MetaPrefix + m.name,
 				Message: fmt.Sprintf("is %d characters long; at most %d", n, maxText)})
 			continue
@@ -132,6 +145,53 @@ func (s *scanner) checkRow() bool {
 		row.Meta[m.name] = v
 	}
 	return len(s.errs) == 0
+}
+
+// methodColumns are, per method, the columns whose being filled tells a
+// row's method when it names none.
+var methodColumns = [...]struct {
+	method payout.Method
+	cols   []col
+}{
+	{payout.MethodCard, []col{colCardNumber}},
+	{payout.MethodToken, []col{colCardToken}},
+	{payout.MethodEncryptedCard, []col{colNumberHash, colExpirationDateHash, colCardholderNameHash, colSecurityCodeHash}},
+	{payout.MethodTransfer, applies[payout.MethodTransfer]},
+}
+
+// inferMethod tells the method of a row that names none from its filled
+// columns: the one method whose columns are filled. None or several is an
+// error that names what it found.
+func (s *scanner) inferMethod() (payout.Method, bool) {
+	var found []string
+	var method payout.Method
+	for _, mc := range methodColumns {
+		for _, c := range mc.cols {
+			if s.lay.pos[c] >= 0 && s.cell(c) != "" {
+				found = append(found, c.String()+" ("+string(mc.method)+")")
+				method = mc.method
+				break
+			}
+		}
+	}
+	lang := s.opts.Lang
+	switch {
+	case len(found) == 1:
+		return method, true
+	case len(found) == 0 && s.lay.pos[colMethod] < 0:
+		s.fail(colMethod, tr(lang,
+			"the file has no method column and the row has none of card_number, card_token, number_hash or the transfer columns; fill one in, add a method column or give the file's method (ingest --method)",
+			"в файле нет колонки method (Способ выплаты), а в строке не заполнены ни card_number, ни card_token, ни number_hash, ни колонки перевода; заполните одну из них, добавьте колонку method или укажите способ для всего файла (ingest --method)"))
+	case len(found) == 0:
+		s.fail(colMethod, tr(lang,
+			"is empty and the row has none of card_number, card_token, number_hash or the transfer columns; fill in the method (card, token, encrypted_card or transfer)",
+			"не заполнен, а в строке нет ни card_number, ни card_token, ни number_hash, ни колонок перевода; укажите способ (card, token, encrypted_card или transfer)"))
+	default:
+		s.fail(colMethod, tr(lang,
+			"cannot tell the method: the row fills the columns of "+strings.Join(found, " and ")+"; fill in method or keep the columns of one method only",
+			"нельзя определить способ выплаты: в строке заполнены колонки разных способов: "+strings.Join(found, " и ")+"; укажите method или оставьте колонки одного способа"))
+	}
+	return "", false
 }
 
 // checkCurrency reads the currency: default RUB, RUB only for domestic

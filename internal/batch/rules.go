@@ -75,6 +75,9 @@ var commonColumns = []col{colReference, colMethod, colAmount, colCurrency, colDe
 // fail records an error in column c of the current record.
 func (s *scanner) fail(c col, msg string) {
 	s.bad[c] = true
+	if c == colAmount {
+		s.amountErrors++
+	}
 	s.errs = append(s.errs, Error{Line: s.lineOf(c), Column: c.String(), Message: msg})
 }
 
@@ -87,7 +90,7 @@ func (s *scanner) warn(c col, msg string) {
 // lineOf is the physical line where column c of the current record starts.
 func (s *scanner) lineOf(c col) int {
 	if p := s.lay.pos[c]; p >= 0 && p < len(s.rec) {
-		line, _ := s.cr.FieldPos(p)
+		line := s.fieldLine(p)
 		return line
 	}
 	return s.line
@@ -279,6 +282,12 @@ func (s *scanner) checkReference(v string) bool {
 			s.failf(colReference, "%s may hold only letters A–Z, digits and _ . : / - (found %q)", quote(v), r)
 			return false
 		}
+	}
+	if len(v) >= len(ExamplePrefix) && strings.EqualFold(v[:len(ExamplePrefix)], ExamplePrefix) {
+		s.fail(colReference, tr(s.opts.Lang,
+			quote(v)+" is the template's example row; replace it with a payout of yours or delete the row",
+			quote(v)+" — строка-пример из шаблона; замените её своей выплатой или удалите строку"))
+		return false
 	}
 	return true
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/maphash"
 	"io"
 	"slices"
@@ -39,19 +40,34 @@ func (s *scanner) refKey(ref string) refKey {
 	return refKey{maphash.String(s.seed[0], ref), maphash.String(s.seed[1], ref)}
 }
 
-// scanner reads one file: the sniffing, the CSV records and the rules.
+// records is where the scanner reads records from: a CSV reader, or the
+// rows of a sheet of a workbook (sheetRecords).
+type records interface {
+	// Read returns the next record, io.EOF after the last.
+	Read() ([]string, error)
+	// FieldPos is where a field of the last record starts: line (a sheet's
+	// row number) and column.
+	FieldPos(field int) (line, column int)
+}
+
+// scanner reads one file: the sniffing, the records and the rules.
 type scanner struct {
 	opts  Options
 	res   *Result
 	pass1 bool     // validation pass: uniqueness, control totals, hooks
 	seal  SealFunc // pass 2: seals card numbers
 
-	cr     *csv.Reader
-	lay    *layout
-	header []string // as written
-	rec    []string // current record
-	line   int      // current record's first line
-	index  int      // current data row number
+	cr        records
+	csv       *csv.Reader   // the CSV reader cr is, nil for a workbook
+	sheet     *sheetRecords // the sheet cr is, nil for CSV
+	delim     rune          // the CSV file's delimiter, 0 for a workbook
+	digest    hash.Hash     // pass 1 of a workbook: the content digest of its records
+	digestCSV *csv.Writer   // writes the records into digest
+	lay       *layout
+	header    []string // as written
+	rec       []string // current record
+	line      int      // current record's first line
+	index     int      // current data row number
 
 	errs  []Error // current record's errors
 	warns []Error
@@ -65,6 +81,11 @@ type scanner struct {
 	digits   []byte
 
 	truncated bool // a record longer than MaxRecordBytes stopped the reading
+
+	amountErrors int            // rows whose amount has an error: no sum to check a totals line with
+	held         *heldRecord    // a record that may be the totals line
+	pos          []int          // lines of the current record's fields when it is not the reader's last
+	probs        []sheetProblem // the current record's sheet problems
 }
 
 func newScanner(opts Options, res *Result, pass1 bool) *scanner {
@@ -84,12 +105,21 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return err
 	}
+	if isZIP(head) {
+		return s.runWorkbook(br, emit)
+	}
+	if msg := otherFormat(head, s.opts.Lang); msg != "" {
+		s.fileError(Error{Message: msg})
+		s.finishFile()
+		return nil
+	}
 	enc, msg := sniffEncoding(head)
 	if msg != "" {
 		s.fileError(Error{Message: msg})
 		s.finishFile()
 		return nil
 	}
+	s.res.Format = FormatCSV
 	s.res.Encoding = enc
 	var text io.Reader = br
 	switch enc {
@@ -101,13 +131,21 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 	}
 	delim := sniffDelimiter(head)
 	s.res.Delimiter = string(delim)
+	s.delim = delim
 
-	s.cr = csv.NewReader(newRecordLimiter(text, delim))
-	s.cr.Comma = delim
-	s.cr.ReuseRecord = true
-	s.cr.LazyQuotes = false
-	s.cr.FieldsPerRecord = 0 // the header's count, checked for every record
+	s.csv = csv.NewReader(newRecordLimiter(text, delim))
+	s.csv.Comma = delim
+	s.csv.ReuseRecord = true
+	s.csv.LazyQuotes = false
+	s.csv.FieldsPerRecord = 0 // the header's count, checked for every record
+	s.cr = s.csv
+	return s.readRecords(emit)
+}
 
+// readRecords reads the header and every record. A record that may be a
+// totals line (totalsCandidate) is held until the next one: followed by
+// another it is a row, at the end it is the file's totals line.
+func (s *scanner) readRecords(emit func(*payout.Row) bool) error {
 	if err := s.readHeader(); err != nil {
 		return err
 	}
@@ -122,6 +160,9 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 		}
 		var long *recordTooLong
 		if errors.As(err, &long) {
+			if !s.releaseHeld(emit) {
+				return nil
+			}
 			s.truncated = true
 			s.fileError(Error{Line: long.start, Message: long.message()})
 			if !s.pass1 {
@@ -132,30 +173,64 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
+				if s.sheet != nil {
+					if !s.releaseHeld(emit) {
+						return nil
+					}
+					s.truncated = true
+					s.fileError(Error{Message: s.sheet.readError(err)})
+					if !s.pass1 {
+						s.flush()
+					}
+					break
+				}
 				return err
 			}
 			if errors.Is(pe.Err, csv.ErrFieldCount) && blank(rec) {
 				continue
+			}
+			if !s.releaseHeld(emit) {
+				return nil
 			}
 			s.index++
 			s.line = pe.StartLine
 			s.syntaxError(pe, len(rec))
 			s.endRecord(rec)
 		} else {
-			if blank(rec) {
+			var probs []sheetProblem
+			if s.sheet != nil {
+				probs = s.sheet.probs
+			}
+			if blank(rec) && len(probs) == 0 {
 				continue
 			}
-			s.index++
-			s.line, _ = s.cr.FieldPos(0)
-			s.rec = rec
-			ok := s.checkRow()
-			s.endRecord(rec)
-			if ok && emit != nil && !emit(&s.row) {
+			s.hashRecord(rec)
+			if !s.releaseHeld(emit) {
+				return nil
+			}
+			line, _ := s.cr.FieldPos(0)
+			if s.totalsCandidate(rec) {
+				s.hold(rec, line, probs)
+				continue
+			}
+			if !s.processRow(rec, line, nil, probs, emit) {
 				return nil
 			}
 		}
 		if !s.pass1 && s.res.ErrorCount > 0 {
 			return nil
+		}
+	}
+	if h := s.held; h != nil {
+		if s.index == 0 || s.truncated { // a totals line totals the rows above it
+			if !s.releaseHeld(emit) {
+				return nil
+			}
+		} else {
+			s.held = nil
+			if s.pass1 { // pass 2 reads a file whose totals line checked out
+				s.checkTotalsLine(h)
+			}
 		}
 	}
 	s.res.Rows = s.index
@@ -170,10 +245,42 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 	return nil
 }
 
+// processRow checks a data record and passes a valid row to emit; false
+// when emit stopped the run. pos holds the line of every field of a
+// record that is no longer the reader's last (nil: ask the reader).
+func (s *scanner) processRow(rec []string, line int, pos []int, probs []sheetProblem, emit func(*payout.Row) bool) bool {
+	s.index++
+	s.line = line
+	s.rec = rec
+	s.pos = pos
+	s.probs = probs
+	ok := s.checkRow()
+	s.endRecord(rec)
+	s.pos, s.probs = nil, nil
+	return !(ok && emit != nil && !emit(&s.row))
+}
+
+// fieldLine is the line where field p of the current record starts.
+func (s *scanner) fieldLine(p int) int {
+	if s.pos != nil {
+		if p < len(s.pos) {
+			return s.pos[p]
+		}
+		return s.line
+	}
+	line, _ := s.cr.FieldPos(p)
+	return line
+}
+
 // readHeader reads the first record and maps its columns.
 func (s *scanner) readHeader() error {
 	rec, err := s.cr.Read()
 	if errors.Is(err, io.EOF) {
+		if s.sheet != nil {
+			s.fileError(Error{Message: tr(s.opts.Lang, fmt.Sprintf("sheet %s is empty; a header row is required", quote(s.res.Sheet)),
+				fmt.Sprintf("лист %s пуст; нужна строка заголовка", quote(s.res.Sheet)))})
+			return nil
+		}
 		s.fileError(Error{Message: "the file is empty; a header row is required"})
 		return nil
 	}
@@ -185,6 +292,10 @@ func (s *scanner) readHeader() error {
 	if err != nil {
 		var pe *csv.ParseError
 		if !errors.As(err, &pe) {
+			if s.sheet != nil {
+				s.fileError(Error{Message: s.sheet.readError(err)})
+				return nil
+			}
 			return err
 		}
 		s.fileError(Error{Line: pe.Line, Message: "header: " + syntaxMessage(pe.Err)})
@@ -192,10 +303,19 @@ func (s *scanner) readHeader() error {
 	}
 	line, _ := s.cr.FieldPos(0)
 	s.header = slices.Clone(rec)
-	lay, errs := mapHeader(s.header, line)
+	s.hashRecord(rec)
+	var errs []Error
+	if s.sheet != nil {
+		errs = s.sheet.headerErrors(line)
+	}
+	lay, herrs := mapHeader(s.header, line)
+	errs = append(errs, herrs...)
+	if s.sheet != nil {
+		s.sheet.setLayout(lay)
+	}
 	s.lay = lay
 	s.res.Columns = lay.names
-	for _, c := range []col{colReference, colMethod, colAmount} {
+	for _, c := range []col{colReference, colAmount} {
 		if lay.pos[c] < 0 {
 			errs = append(errs, Error{Line: line, Column: c.String(), Message: "required column is missing from the header"})
 		}
@@ -203,7 +323,7 @@ func (s *scanner) readHeader() error {
 	s.errs = errs
 	s.maskErrors()
 	if s.opts.OnRecord != nil {
-		s.opts.OnRecord(&Record{Kind: RecordHeader, Delimiter: s.cr.Comma, Line: line, Header: s.header, Cells: s.header, Errors: errs})
+		s.opts.OnRecord(&Record{Kind: RecordHeader, Delimiter: s.delim, Line: line, Header: s.header, Cells: s.header, Errors: errs})
 	}
 	s.flush()
 	return nil
@@ -214,7 +334,7 @@ func (s *scanner) endRecord(rec []string) {
 	slices.SortStableFunc(s.errs, func(a, b Error) int { return a.Line - b.Line })
 	s.maskErrors()
 	if s.opts.OnRecord != nil {
-		s.opts.OnRecord(&Record{Kind: RecordRow, Delimiter: s.cr.Comma, Line: s.line, Row: s.index, Header: s.header, Cells: rec,
+		s.opts.OnRecord(&Record{Kind: RecordRow, Delimiter: s.delim, Line: s.line, Row: s.index, Header: s.header, Cells: rec,
 			Errors: s.errs, Warnings: s.warns})
 	}
 	s.flush()
@@ -280,11 +400,7 @@ func (s *scanner) finishFile() {
 	}
 	s.maskErrors()
 	if len(s.errs) > 0 && s.opts.OnRecord != nil {
-		r := &Record{Kind: RecordFile, Header: s.header, Errors: s.errs}
-		if s.cr != nil {
-			r.Delimiter = s.cr.Comma
-		}
-		s.opts.OnRecord(r)
+		s.opts.OnRecord(&Record{Kind: RecordFile, Delimiter: s.delim, Header: s.header, Errors: s.errs})
 	}
 	s.flush()
 }

@@ -113,7 +113,7 @@ func TestValidateFiles(t *testing.T) {
 				"9: phone: \"89991234567\" must be \"+\" and 10–15 digits, e.g. +79991234567",
 				"10: phone: \"+7999\" must be \"+\" and 10–15 digits, e.g. +79991234567",
 				"11: method: \"cash\" is not a method; use card, token, encrypted_card or transfer",
-				"12: method: is required",
+				"12: method: cannot tell the method: the row fills the columns of card_token (token) and number_hash (encrypted_card); fill in method or keep the columns of one method only",
 				"13: description: is 216 characters long; at most 210",
 				"warning: 14: number_hash: ignored for method token",
 			},
@@ -441,70 +441,6 @@ func TestRowsStopsAtAnError(t *testing.T) {
 	}
 	require.Equal(t, 2, n, "the rows before the first error")
 	require.ErrorContains(t, last, `changed since it was validated: 4: amount: "1500.555" has more than 2 decimal places`)
-}
-
-func TestErrorsCSV(t *testing.T) {
-	var report bytes.Buffer
-	w := NewErrorsCSV(&report)
-	f, err := os.Open("testdata/validate/card.csv")
-	require.NoError(t, err)
-	defer f.Close()
-	res, err := Validate(f, Options{Now: testNow, OnRecord: w.Record})
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	require.False(t, res.Valid())
-
-	out := report.String()
-	require.True(t, strings.HasPrefix(out, "\uFEFF"), "UTF-8 BOM for Excel")
-	for _, p := range testPANs {
-		require.NotContains(t, out, p)
-	}
-	lines := strings.Split(strings.TrimSuffix(strings.TrimPrefix(out, "\uFEFF"), "\n"), "\n")
-	require.Len(t, lines, 13, "header and one line per record")
-	require.Equal(t, "reference,method,amount,full_name,card_number,card_token,description,error_column,error_message", lines[0])
-	require.Equal(t, "C-1,card,100,Ivan Petrov,424242******4242,,,,", lines[1])
-	require.Equal(t, "C-2,card,100,Ivan Petrov,424242******4243,,,card_number,card_number: fails the Luhn check (last4 4243)", lines[2])
-	require.Equal(t, "C-8,card,100,Ivan Petrov,220000******0004,,paid to card 555555******4444 as agreed,description,"+
-		"description: contains what looks like a card number (555555******4444); card numbers go only into card_number", lines[8])
-	require.Equal(t, "C-9,token,100,Ivan Petrov,,555555******4444,,card_token,"+
-		`"card_token: looks like a card number (555555******4444), not a token; card numbers go into card_number with method card"`, lines[9])
-
-	// The report is an upload again: the error columns are ignored, and
-	// the masked card numbers say what to do.
-	_, got := validateFile(t, writeTemp(t, out), Options{})
-	require.Contains(t, got, "2: card_number: holds a masked number (last4 4242); enter the full card number")
-	for _, g := range got {
-		require.NotContains(t, g, "error_")
-	}
-}
-
-func TestErrorsCSVNeutralisesFormulas(t *testing.T) {
-	var report bytes.Buffer
-	w := NewErrorsCSV(&report)
-	f, err := os.Open("testdata/validate/formula.csv")
-	require.NoError(t, err)
-	defer f.Close()
-	_, err = Validate(f, Options{Now: testNow, OnRecord: w.Record})
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	lines := strings.Split(strings.TrimPrefix(report.String(), "\uFEFF"), "\n")
-	require.Equal(t, "F-1,card,+100,Ivan Petrov,424242******4242,+79991234567,ok,'-,,", lines[1], "numbers and phones keep their sign")
-	require.True(t, strings.HasPrefix(lines[2], "F-2,card,'=1+2,"), lines[2])
-	require.Contains(t, lines[3], `"'=HYPERLINK(""http://x"",""click"")"`)
-	require.Contains(t, lines[4], ",'@SUM(A1),")
-	require.Contains(t, lines[5], ",'+cmd,")
-	require.Contains(t, lines[6], ",'-bonus,")
-	require.Contains(t, lines[7], `,'=cmd|' /C calc'!A0,`)
-	require.True(t, strings.HasPrefix(lines[8], "F-8,card,100,'=Ivan,"), lines[8])
-}
-
-func TestErrorsCSVRejectedEncoding(t *testing.T) {
-	var report bytes.Buffer
-	w := NewErrorsCSV(&report)
-	_, err := Validate(bytes.NewReader([]byte("\xff\xfea\x00")), Options{OnRecord: w.Record})
-	require.NoError(t, err)
-	require.NoError(t, w.Close())
-	require.Equal(t, "\uFEFFerror_column,error_message\n,\"the file is UTF-16 text (\"\"Unicode text\"\" in Excel); save it as CSV UTF-8 (or Windows-1251) and upload again\"\n", report.String())
 }
 
 func writeTemp(t *testing.T, content string) string {

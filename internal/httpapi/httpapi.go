@@ -13,6 +13,7 @@
 //	GET  /                        a page: signed-in landing (anonymous: redirect to /signin)
 //	POST /batches                 upload: validate and publish a payout file (internal/ingest)
 //	POST /batches/validate        validate only (internal/ingest)
+//	GET  /templates/{method}.csv|.xlsx   validate: a payout file template (internal/ingest)
 //	GET  /batches, /batches/{id}, /batches/{id}/report.csv|.xlsx|.json, /exceptions   read (internal/ledger)
 //	GET  /batches/{id}/approvals  read: the checkers' decisions
 //	POST /batches/{id}/approve    approve: bound to the file SHA-256 and totals shown
@@ -51,7 +52,7 @@ import (
 // mux. A nil handler leaves its routes out.
 type Routes struct {
 	Webhooks http.Handler // POST /webhooks/bank131, GET /healthz, GET /readyz
-	Uploads  http.Handler // POST /batches, POST /batches/validate
+	Uploads  http.Handler // POST /batches, POST /batches/validate, GET /templates/…
 	Reports  http.Handler // GET /batches, /batches/…, /exceptions
 	Commands http.Handler // approvals, cancel, the bank's report, audit, policy, users, tokens (ledger.NewCommandHandler)
 	Metrics  http.Handler // GET /metrics
@@ -87,6 +88,7 @@ func pages(r Routes) http.Handler {
 var Table = []Route{
 	{"POST /batches", auth.PermUpload, false, uploads},
 	{"POST /batches/validate", auth.PermValidate, false, uploads},
+	{"GET /templates/{file}", auth.PermValidate, false, uploads},
 	{"GET /batches", auth.PermRead, false, reports},
 	{"GET /batches/{id}", auth.PermRead, false, reports},
 	{"GET /batches/{id}/report.csv", auth.PermRead, false, reports},

@@ -100,6 +100,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/readyz", "webhooks"},
 		{"POST", "/batches", "uploads"},
 		{"POST", "/batches/validate", "uploads"},
+		{"GET", "/templates/card.xlsx", "uploads"},
 		{"GET", "/batches", "reports"},
 		{"GET", "/batches/b0123456789abcdef0123/report.csv", "reports"},
 		{"GET", "/exceptions", "reports"},

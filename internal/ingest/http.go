@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,8 +26,10 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/secret"
 	"github.com/payrun/payrun/internal/spool"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // Upload bounds by default.
@@ -86,11 +89,14 @@ type HandlerConfig struct {
 //
 //	POST /batches           validate, then publish; 201 created, 200 existing, 422 invalid
 //	POST /batches/validate  validate only; 200 valid, 422 invalid
+//	GET  /templates/{method}.csv|.xlsx?lang=ru|en  the payout file template of a method
 //
 // The file is the multipart form field "file", or the raw request body.
 // Options come as form fields or query parameters: name, file_name (raw
 // body), schedule_at (RFC 3339), require_approval (true/false),
-// expect_count, expect_total. The answer is a Result as JSON; a request
+// expect_count, expect_total, method (the method of rows that name none),
+// sheet (of an XLSX workbook), lang (ru or en: the language of the
+// messages that have both). The answer is a Result as JSON; a request
 // that cannot be served gets httpapi's error answer
 // {"error":{"code":"…","message":"…"}} with 400 (invalid), 408 (timeout:
 // the body did not arrive within BodyTimeout), 413 (too_large), 429
@@ -143,7 +149,52 @@ func NewHandler(cfg HandlerConfig) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), slots: newSlots(cfg.MaxUploads, cfg.MaxUploadsPerKey)}
 	h.mux.HandleFunc("POST /batches", func(w http.ResponseWriter, r *http.Request) { h.upload(w, r, true) })
 	h.mux.HandleFunc("POST /batches/validate", func(w http.ResponseWriter, r *http.Request) { h.upload(w, r, false) })
+	h.mux.HandleFunc("GET /templates/{file}", h.template)
 	return h
+}
+
+// template serves the template of a method: GET /templates/card.xlsx,
+// /templates/transfer.csv?lang=ru (a CSV in excel-ru for Russian,
+// rfc4180 for English, or ?csv_dialect=).
+func (h *Handler) template(w http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	name, ext, _ := strings.Cut(file, ".")
+	method, ok := payout.ParseMethod(name)
+	if !ok || strings.ToLower(name) != name {
+		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeNotFound, "no template %q: use /templates/{card,token,encrypted_card,transfer}.{csv,xlsx}", cardmask.Redact(file)))
+		return
+	}
+	format, err := batch.ParseTemplateFormat(ext)
+	if err != nil || ext == "" {
+		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeNotFound, "no template %q: use /templates/{card,token,encrypted_card,transfer}.{csv,xlsx}", cardmask.Redact(file)))
+		return
+	}
+	q := r.URL.Query()
+	lang, err := batch.ParseLang(q.Get("lang"))
+	if err != nil {
+		h.fail(w, r, badRequest("%v", cardmask.Redact(err.Error())))
+		return
+	}
+	var dialect spreadsheet.Dialect
+	if v := q.Get("csv_dialect"); v != "" {
+		if dialect, err = spreadsheet.ParseDialect(v); err != nil {
+			h.fail(w, r, badRequest("%v", cardmask.Redact(err.Error())))
+			return
+		}
+	}
+	var buf bytes.Buffer
+	if err := batch.WriteTemplate(&buf, method, lang, format, dialect); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctype := "text/csv; charset=utf-8"
+	if format == batch.FormatXLSX {
+		ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="payrun-template-%s.%s"`, method, format))
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Write(buf.Bytes())
 }
 
 // ServeHTTP implements http.Handler.
@@ -361,6 +412,19 @@ func (h *Handler) options(f map[string]string) (Options, error) {
 		}
 		opts.Batch.ExpectTotal = v
 	}
+	if v := f["method"]; v != "" {
+		m, ok := payout.ParseMethod(v)
+		if !ok {
+			return opts, badRequest("method %q: use card, token, encrypted_card or transfer", cardmask.Redact(v))
+		}
+		opts.Batch.Method = m
+	}
+	opts.Batch.Sheet = strings.TrimSpace(f["sheet"])
+	lang, err := batch.ParseLang(f["lang"])
+	if err != nil {
+		return opts, badRequest("%v", cardmask.Redact(err.Error()))
+	}
+	opts.Batch.Lang = lang
 	return opts, nil
 }
 

@@ -111,12 +111,15 @@ type Result struct {
 	FileName        string            `json:"file_name"`
 	FileSHA256      string            `json:"file_sha256"`
 	Size            int64             `json:"size"`
+	Format          string            `json:"format,omitempty"` // csv or xlsx
+	Sheet           string            `json:"sheet,omitempty"`  // the sheet read, for a workbook
 	Encoding        string            `json:"encoding,omitempty"`
 	Delimiter       string            `json:"delimiter,omitempty"`
 	Rows            int               `json:"rows"`
 	Totals          money.Totals      `json:"totals"`         // minor units per currency
 	TotalsDecimal   map[string]string `json:"totals_decimal"` // "1500.50" per currency
 	ByMethod        map[string]int    `json:"by_method,omitempty"`
+	TotalsLine      *batch.TotalsLine `json:"totals_line,omitempty"`
 	Name            string            `json:"name,omitempty"`
 	ScheduleAt      *time.Time        `json:"schedule_at,omitempty"`
 	RequireApproval bool              `json:"require_approval,omitempty"`
@@ -201,12 +204,15 @@ func CheckSource(source Source, opts Options) (*Result, error) {
 		FileName:        cardmask.Redact(opts.FileName),
 		FileSHA256:      vr.SHA256,
 		Size:            vr.Size,
+		Format:          vr.Format,
+		Sheet:           vr.Sheet,
 		Encoding:        vr.Encoding,
 		Delimiter:       vr.Delimiter,
 		Rows:            vr.Rows,
 		Totals:          vr.Totals,
 		TotalsDecimal:   decimals(vr.Totals),
 		ByMethod:        vr.ByMethod,
+		TotalsLine:      vr.TotalsLine,
 		Name:            cardmask.Redact(opts.Name), // as given when valid
 		ScheduleAt:      opts.ScheduleAt,
 		RequireApproval: opts.RequireApproval,

@@ -1,7 +1,9 @@
 // Package spreadsheet holds the one rule for text payrun writes into a
 // spreadsheet cell, in CSV (the ingest errors report, the ledger's
 // reports) or XLSX: a cell a spreadsheet would run as a formula gets a
-// leading apostrophe, so that it shows as the text it is.
+// leading apostrophe, so that it shows as the text it is; and the CSV
+// dialects payrun writes (Dialect), one list for the errors report and the
+// reports.
 package spreadsheet
 
 import "strings"
