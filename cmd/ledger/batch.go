@@ -9,7 +9,6 @@ import (
 
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/queue"
 )
 
 // batchCommand sends cancel or approve to the running ledger over NATS
@@ -32,7 +31,8 @@ func (c *batchCommand) Run(ctx context.Context, args []string) error {
 	batch := fs.String("batch", "", "batch `id`")
 	reason := fs.String("reason", "", "why (shown in the report)")
 	by := fs.String("by", os.Getenv("USER"), "who asks")
-	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`")
+	var nf cli.NATSFlags
+	nf.Register(fs, cli.NATSURL(), "NATS server `URL`")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func (c *batchCommand) Run(ctx context.Context, args []string) error {
 		fs.Usage()
 		return cli.Usagef("--reason is required")
 	}
-	nc, err := queue.Connect(*url, "payrun-ledger-"+c.name)
+	nc, err := nf.Connect("payrun-ledger-"+c.name, nil)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/queue"
 )
 
 // importReportCommand imports the bank's daily report: to the running
@@ -39,7 +38,8 @@ func (d *dayList) Set(s string) error { *d = append(*d, s); return nil }
 func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ledger import-report", flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
-	url := fs.String("nats-url", cli.NATSURL(), "send the report to the running ledger at this NATS `URL`")
+	var nf cli.NATSFlags
+	nf.Register(fs, cli.NATSURL(), "send the report to the running ledger at this NATS `URL`")
 	dbPath := fs.String("db", "", "import straight into this ledger `file` (only when no ledger runs on it)")
 	var days dayList
 	fs.Var(&days, "date", "a `day` (YYYY-MM-DD) the report covers; repeatable (default: from the file name, else its lines)")
@@ -86,7 +86,7 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	} else {
-		nc, err := queue.Connect(*url, "payrun-ledger-import-report")
+		nc, err := nf.Connect("payrun-ledger-import-report", nil)
 		if err != nil {
 			return err
 		}

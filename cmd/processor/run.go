@@ -11,7 +11,6 @@ import (
 
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/processor"
-	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -26,7 +25,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	logs.Register(fs)
 	bank.Register(fs, "", "for every flow")
 	cardBank.Register(fs, "card-", "for card-number payouts (PCI DSS)")
-	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
+	var nf cli.NATSFlags
+	nf.Register(fs, cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
 	cardKey := fs.String("card-key", filepath.Join(secret.DefaultDir, secret.CardKeyFile), "card private keys `file` (PEM) that open card numbers (README \"Keys\")")
 	dataKey := fs.String("data-key", "", "the shared data key `file` of an earlier payrun (64 hex characters), only to open card numbers sealed with it")
 	noCardRows := fs.Bool("no-card-rows", false, "start without card keys: no batch has rows paid by card number (a card row is handed back)")
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, err := cli.ServeMetrics(ctx, *metricsAddr, log); err != nil {
 		return err
 	}
-	nc, err := queue.Connect(*url, "payrun-processor")
+	nc, err := nf.Connect("payrun-processor", log)
 	if err != nil {
 		return err
 	}

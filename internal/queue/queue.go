@@ -198,13 +198,16 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 }
 
 // Connect dials NATS with the options payrun's long-running components want:
-// a name, unlimited reconnects, and a clear error when nothing listens.
+// a name, replies under InboxPrefix(name), unlimited reconnects, and a clear
+// error when nothing listens. Security's Options add the identity and TLS
+// (cli.NATSFlags builds them from the --nats-* flags).
 func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	if url == "" {
 		url = nats.DefaultURL
 	}
 	base := []nats.Option{
 		nats.Name(name),
+		nats.CustomInboxPrefix(InboxPrefix(name)),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
@@ -213,6 +216,9 @@ func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	if err != nil {
 		if errors.Is(err, nats.ErrNoServers) {
 			return nil, fmt.Errorf("cannot reach NATS at %s (is nats-server running? set --nats-url or NATS_URL): %w", RedactURL(url), err)
+		}
+		if errors.Is(err, nats.ErrAuthorization) {
+			return nil, fmt.Errorf("NATS at %s refused this component's identity (check --nats-nkey or --nats-creds and the server's users): %w", RedactURL(url), err)
 		}
 		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURL(url), err)
 	}
