@@ -82,13 +82,13 @@ type options struct {
 	sandboxArgs   []string // extra flags for bank131-sandbox
 	processorArgs []string // extra flags for every processor
 	ledgerArgs    []string
-	processors    int    // default 1
-	cluster       bool   // three nats-server nodes with R3 streams instead of one
+	processors    int  // default 1
+	cluster       bool // three nats-server nodes with R3 streams instead of one
 	// secure runs the cluster as deploy/nats does: TLS on clients and
 	// routes, each component with its own nkey and client certificate and
 	// the permissions of deploy/nats/payrun-auth.conf (keys from `payrun
 	// keys nats`). Only with cluster.
-	secure bool
+	secure        bool
 	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
 }
 
