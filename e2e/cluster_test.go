@@ -108,7 +108,7 @@ func (v *violations) handler(_ *nats.Conn, _ *nats.Subscription, err error) {
 }
 
 // saw waits until the server has refused an operation on subject.
-func (v *violations) saw(t *testing.T, what, subject string) {
+func (v *violations) saw(t testing.TB, what, subject string) {
 	t.Helper()
 	testutil.Eventually(t, 5*time.Second, 20*time.Millisecond, func() error {
 		v.mu.Lock()

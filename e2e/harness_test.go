@@ -94,7 +94,7 @@ type options struct {
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
 type system struct {
-	t            *testing.T
+	t            testing.TB
 	dir          string
 	nats         *natsserver.Server   // the single node, or node 1 of the cluster
 	nodes        []*natsserver.Server // every node
@@ -114,7 +114,7 @@ type system struct {
 	procs []*proc
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -122,7 +122,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startSystem(t *testing.T, o options) *system {
+func startSystem(t testing.TB, o options) *system {
 	t.Helper()
 	if o.processors == 0 {
 		o.processors = 1
@@ -519,7 +519,7 @@ func (s *system) agree(batch string, rows int) {
 }
 
 // payoutFile writes a payout file with the given rows (column → value).
-func payoutFile(t *testing.T, dir, name string, rows []map[string]string) string {
+func payoutFile(t testing.TB, dir, name string, rows []map[string]string) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)

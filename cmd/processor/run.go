@@ -110,8 +110,9 @@ func opener(fs *flag.FlagSet, cardKey, dataKey string, noCardRows bool) (*secret
 func configFlags(fs *flag.FlagSet) *processor.Config {
 	cfg := processor.DefaultConfig()
 	fs.StringVar((*string)(&cfg.CardFlow), "card-flow", string(cfg.CardFlow), "how card-number rows are paid: single (session/init/payout) or two-step")
-	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "Bank 131 calls per second for this process (0: unlimited)")
-	fs.IntVar(&cfg.Burst, "burst", cfg.Burst, "rate limiter burst")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "Bank 131 calls per second for this process (0: unlimited); see --bank-rate")
+	fs.Float64Var(&cfg.BankRate, "bank-rate", cfg.BankRate, "the bank's limit in calls per second for all processors together, shared among the live ones (NATS KV payrun_rate); --burst is then their burst. Instead of --rate")
+	fs.IntVar(&cfg.Burst, "burst", cfg.Burst, "rate limiter burst (with --bank-rate: of all processors together)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "jobs and webhooks worked on at once (each)")
 	fs.StringVar(&cfg.Worker, "worker", cfg.Worker, "this processor's name in the ledger (default host-pid)")
 	fs.IntVar(&cfg.MaxDeliver, "max-deliver", cfg.MaxDeliver, "deliveries of a job or webhook before it becomes a dead letter")

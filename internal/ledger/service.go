@@ -168,6 +168,11 @@ func (s *Service) Start(ctx context.Context, nc *nats.Conn) error {
 	if err := queue.EnsureStreams(ctx, js, s.cfg.Streams); err != nil {
 		return fmt.Errorf("start ledger: %w", err)
 	}
+	// The processors' shared rate limit lives beside the streams, with
+	// their replicas.
+	if _, err := queue.EnsureRateBucket(ctx, js, s.cfg.Streams); err != nil {
+		return fmt.Errorf("start ledger: %w", err)
+	}
 	s.nc, s.js = nc, js
 	ctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel

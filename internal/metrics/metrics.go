@@ -42,6 +42,19 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 	}, []string{"priority"})
 
+	// RateShares is how many shares of the bank's rate limit this
+	// processor holds (--bank-rate; ratelimit.Shared).
+	RateShares = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "payrun_rate_shares_held",
+		Help: "Shares of the bank's rate limit this processor holds (of 20), with --bank-rate.",
+	})
+
+	// RateLimit is the rate this processor's limiter runs at.
+	RateLimit = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "payrun_rate_limit_calls_per_second",
+		Help: "Bank calls per second this processor's rate limiter lets go (its part of --bank-rate).",
+	})
+
 	// Throttled counts HTTP 429 answers from the bank.
 	Throttled = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "payrun_bank_throttled_total",
@@ -71,7 +84,7 @@ func init() {
 	Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		RowsByState, Transitions, BankCalls, LimiterWait, Throttled, QueueLag, Webhooks, IngestRows,
+		RowsByState, Transitions, BankCalls, LimiterWait, RateShares, RateLimit, Throttled, QueueLag, Webhooks, IngestRows,
 	)
 }
 
