@@ -26,16 +26,16 @@ const (
 type Limiter struct {
 	max       rate.Limit
 	burst     int
-	unlimited bool // New with r ≤ 0: never waits, no dispatcher
-	lim   *rate.Limiter // its burst is the bucket's size: burst less the allowance
-	clock func() time.Time
+	unlimited bool          // New with r ≤ 0: never waits, no dispatcher
+	lim       *rate.Limiter // its burst is the bucket's size: burst less the allowance
+	clock     func() time.Time
 
 	mu         sync.Mutex
 	queues     [2][]*waiter
 	wake       chan struct{}
 	changed    chan struct{} // SetRate: the dispatcher drops its reservation and starts over
 	paused     bool          // SetRate(0): no token is handed out
-	banked     int // tokens taken from the bucket whose waiter gave up
+	banked     int           // tokens taken from the bucket whose waiter gave up
 	closed     bool
 	last429    time.Time
 	lastAdjust time.Time
