@@ -71,10 +71,13 @@ func (a *arrivals) times() []time.Time {
 
 // busiest is the most arrivals in any one-second window (sliding) and where
 // it starts, from the first arrival.
-func busiest(at []time.Time) (int, time.Duration) {
+func busiest(at []time.Time) (int, time.Duration) { return busiestIn(at, time.Second) }
+
+// busiestIn is the same for a window of width w.
+func busiestIn(at []time.Time, w time.Duration) (int, time.Duration) {
 	most, from, j := 0, time.Duration(0), 0
 	for i := range at {
-		for at[i].Sub(at[j]) >= time.Second {
+		for at[i].Sub(at[j]) >= w {
 			j++
 		}
 		if i-j+1 > most {
@@ -161,6 +164,21 @@ func BenchmarkSharedRate(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				at, took := sharedRateRun(b, n, rows, r, burst)
 				most, from := busiest(at)
+				most100, from100 := busiestIn(at, 100*time.Millisecond)
+				b.Logf("busiest 100 ms: %d calls from +%s (R × 0.1 s = %.0f)", most100, from100.Round(time.Millisecond), r/10)
+				if end := from + time.Second; true {
+					var tenths []int
+					for d := from; d < end; d += 100 * time.Millisecond {
+						n := 0
+						for _, a := range at {
+							if off := a.Sub(at[0]); off >= d && off < d+100*time.Millisecond {
+								n++
+							}
+						}
+						tenths = append(tenths, n)
+					}
+					b.Logf("the busiest second by tenths: %v", tenths)
+				}
 				need := time.Duration(float64(len(at)) / r * float64(time.Second))
 				mean := float64(len(at)-1) / at[len(at)-1].Sub(at[0]).Seconds()
 				b.ReportMetric(float64(most), "busiest-second-calls")

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -140,6 +141,7 @@ type Service struct {
 // NewService returns a service over db. The writer starts at once, so the
 // service's methods may be used before Start (tests drive it directly).
 func NewService(db *DB, cfg Config) *Service {
+	metrics.Ledger.Register()
 	cfg = cfg.withDefaults()
 	s := &Service{
 		db:      db,

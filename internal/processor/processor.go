@@ -177,6 +177,7 @@ type Processor struct {
 
 // New checks cfg and returns a processor.
 func New(cfg Config) (*Processor, error) {
+	metrics.Processor.Register()
 	cfg = cfg.withDefaults()
 	if cfg.Conn == nil {
 		return nil, errors.New("processor: no NATS connection")
