@@ -87,6 +87,17 @@ func busiestIn(at []time.Time, w time.Duration) (int, time.Duration) {
 	return most, from
 }
 
+// tenths counts the arrivals in each tenth of the second from +from.
+func tenths(at []time.Time, from time.Duration) []int {
+	out := make([]int, 10)
+	for _, a := range at {
+		if off := a.Sub(at[0]) - from; off >= 0 && off < time.Second {
+			out[off/(100*time.Millisecond)]++
+		}
+	}
+	return out
+}
+
 // sharedRateRun pays rows of tokens (three calls each: session/create,
 // session/start/payout, session/confirm) with n processors sharing
 // --bank-rate r --burst b, and kills one with SIGKILL once a third of the
@@ -166,19 +177,7 @@ func BenchmarkSharedRate(b *testing.B) {
 				most, from := busiest(at)
 				most100, from100 := busiestIn(at, 100*time.Millisecond)
 				b.Logf("busiest 100 ms: %d calls from +%s (R × 0.1 s = %.0f)", most100, from100.Round(time.Millisecond), r/10)
-				if end := from + time.Second; true {
-					var tenths []int
-					for d := from; d < end; d += 100 * time.Millisecond {
-						n := 0
-						for _, a := range at {
-							if off := a.Sub(at[0]); off >= d && off < d+100*time.Millisecond {
-								n++
-							}
-						}
-						tenths = append(tenths, n)
-					}
-					b.Logf("the busiest second by tenths: %v", tenths)
-				}
+				b.Logf("the busiest second by tenths: %v", tenths(at, from))
 				need := time.Duration(float64(len(at)) / r * float64(time.Second))
 				mean := float64(len(at)-1) / at[len(at)-1].Sub(at[0]).Seconds()
 				b.ReportMetric(float64(most), "busiest-second-calls")
