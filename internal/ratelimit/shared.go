@@ -41,6 +41,8 @@ type Shared struct {
 
 	mu     sync.Mutex
 	held   map[int]lease
+	rate   float64 // what the limiter was last set to
+	burst  int
 	slot   int // member key, -1 while none
 	member lease
 	live   int
@@ -311,7 +313,13 @@ func (s *Shared) apply() {
 	s.mu.Unlock()
 	r := s.cfg.Rate * float64(held) / float64(s.cfg.Shares)
 	burst := max(1, s.cfg.Burst*held/s.cfg.Shares)
-	s.lim.SetRate(r, burst)
+	s.mu.Lock()
+	same := r == s.rate && burst == s.burst
+	s.rate, s.burst = r, burst
+	s.mu.Unlock()
+	if !same { // a reservation is not given back every round for nothing
+		s.lim.SetRate(r, burst)
+	}
 	if s.cfg.Changed != nil {
 		s.cfg.Changed(held, live, r)
 	}
