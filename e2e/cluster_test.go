@@ -28,13 +28,17 @@ import (
 // processors and a relay as separate processes. A processor's identity is
 // refused when it tries to approve or cancel a batch or to publish a
 // webhook. Mid-batch one node and one processor die; every row is still
-// paid exactly once.
+// paid exactly once; the surviving processor takes the killed one's share of
+// the bank's rate limit.
 func TestClusterSurvivesNodeAndProcessorLoss(t *testing.T) {
 	rows := 600
 	if testing.Short() {
 		rows = 200
 	}
-	s := startSystem(t, options{cluster: true, secure: true, processors: 2, ledgerArgs: []string{"--replicas", "3"}, sandboxArgs: []string{"--auto-3ds"}})
+	// The processors share the bank's limit through the R3 KV bucket, which
+	// must go on working with a node down.
+	s := startSystem(t, options{cluster: true, secure: true, processors: 2, ledgerArgs: []string{"--replicas", "3"},
+		processorArgs: []string{"--bank-rate", "400", "--burst", "20"}, sandboxArgs: []string{"--auto-3ds"}})
 
 	held := s.ingest(payoutFile(t, s.dir, "held.csv", []map[string]string{
 		tokenRow("HELD-1", "101.00", "Held One", "tok_held_0001"), tokenRow("HELD-2", "102.00", "Held Two", "tok_held_0002"),
@@ -72,6 +76,21 @@ func TestClusterSurvivesNodeAndProcessorLoss(t *testing.T) {
 	t.Logf("by state: %v", sum.ByState)
 	s.agree(batch, rows)
 	require.Equal(t, rows, sum.ByState[payout.StateSucceeded], "every row paid: %v", sum.ByState)
+
+	s.mu.Lock()
+	var p1 *proc
+	for _, p := range s.procs {
+		if p.name == "p1" {
+			p1 = p
+		}
+	}
+	s.mu.Unlock()
+	testutil.Eventually(t, 10*time.Second, 100*time.Millisecond, func() error {
+		if !strings.Contains(readLog(p1), `"msg":"rate limit share","held":20,"of":20,"live":1`) {
+			return fmt.Errorf("%s does not hold the whole rate limit", p1.name)
+		}
+		return nil
+	})
 
 	hb, err := s.ledger.Batch(t.Context(), held)
 	require.NoError(t, err)

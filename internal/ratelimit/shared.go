@@ -319,6 +319,7 @@ func (s *Shared) apply() {
 	s.mu.Unlock()
 	if !same { // a reservation is not given back every round for nothing
 		s.lim.SetRate(r, burst)
+		s.log.Info("rate limit share", "held", held, "of", s.cfg.Shares, "live", live, "rate", r, "burst", burst)
 	}
 	if s.cfg.Changed != nil {
 		s.cfg.Changed(held, live, r)
