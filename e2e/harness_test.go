@@ -30,6 +30,8 @@ import (
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+	"github.com/payrun/payrun/internal/queue/natsauth"
 	"github.com/payrun/payrun/internal/queue/natsserver"
 	"github.com/payrun/payrun/internal/secret"
 	"github.com/payrun/payrun/internal/testutil"
@@ -80,14 +82,19 @@ type options struct {
 	sandboxArgs   []string // extra flags for bank131-sandbox
 	processorArgs []string // extra flags for every processor
 	ledgerArgs    []string
-	processors    int    // default 1
-	cluster       bool   // three nats-server nodes with R3 streams instead of one
+	processors    int  // default 1
+	cluster       bool // three nats-server nodes with R3 streams instead of one
+	// secure runs the cluster as deploy/nats does: TLS on clients and
+	// routes, each component with its own nkey and client certificate and
+	// the permissions of deploy/nats/payrun-auth.conf (keys from `payrun
+	// keys nats`). Only with cluster.
+	secure        bool
 	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
 type system struct {
-	t            *testing.T
+	t            testing.TB
 	dir          string
 	nats         *natsserver.Server   // the single node, or node 1 of the cluster
 	nodes        []*natsserver.Server // every node
@@ -98,6 +105,7 @@ type system struct {
 	relayAddr    string
 	relayMetrics string // hookrelay --metrics
 	keys         string // the key files (secret.EnsureKeys): card.key, card.pub, upload.key
+	natsKeys     string // with secure: the NATS keys and certificates (payrun keys nats)
 	sandbox      *proc  // the sandbox bank binary
 	relay        *proc  // the hookrelay binary
 	opts         options
@@ -109,7 +117,7 @@ type system struct {
 	procs []*proc
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -117,7 +125,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startSystem(t *testing.T, o options) *system {
+func startSystem(t testing.TB, o options) *system {
 	t.Helper()
 	if o.processors == 0 {
 		o.processors = 1
@@ -130,7 +138,8 @@ func startSystem(t *testing.T, o options) *system {
 		e := testutil.NATS(t)
 		s.nats, s.nodes, s.natsURL = e, []*natsserver.Server{e}, e.URL()
 	}
-	nc, err := nats.Connect(s.natsURL, nats.MaxReconnects(-1))
+	// The test reads the ledger as an operator would (the ops identity).
+	nc, err := queue.Connect(s.natsURL, "payrun-ops", s.natsOptions("ops")...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	s.nc = nc
@@ -183,33 +192,93 @@ func (s *system) startSandbox(bankPrivate string, extra ...string) *proc {
 // keys in bankPublic, and waits until it is ready.
 func (s *system) startRelay(bankPublic string) *proc {
 	s.t.Helper()
-	p := s.start("hookrelay", "--listen", s.relayAddr, "--nats-url", s.natsURL, "--log-format", "json",
-		"--bank-public-key", bankPublic, "--metrics", s.relayMetrics)
+	p := s.start("hookrelay", append(s.natsArgs("hookrelay"), "--listen", s.relayAddr, "--log-format", "json",
+		"--bank-public-key", bankPublic, "--metrics", s.relayMetrics)...)
 	s.waitHTTP("http://" + s.relayAddr + "/readyz")
 	s.relay = p
 	return p
 }
 
+// natsArgs are a component's --nats-* flags: the URL and, with secure, its
+// nkey and client certificate (component is its identity in
+// deploy/nats/payrun-auth.conf).
+func (s *system) natsArgs(component string) []string {
+	args := []string{"--nats-url", s.natsURL}
+	if s.opts.secure {
+		k := func(f string) string { return filepath.Join(s.natsKeys, f) }
+		args = append(args, "--nats-nkey", k(natsauth.Seed(component)), "--nats-ca", k(natsauth.CAFile),
+			"--nats-cert", k(natsauth.ClientCert(component)), "--nats-key", k(natsauth.ClientKey(component)))
+	}
+	return args
+}
+
+// natsOptions are the same for a connection of the test's own.
+func (s *system) natsOptions(component string) []nats.Option {
+	s.t.Helper()
+	opts := []nats.Option{nats.MaxReconnects(-1)}
+	if !s.opts.secure {
+		return opts
+	}
+	k := func(f string) string { return filepath.Join(s.natsKeys, f) }
+	sec, err := queue.Security{NKey: k(natsauth.Seed(component)), CA: k(natsauth.CAFile),
+		Cert: k(natsauth.ClientCert(component)), Key: k(natsauth.ClientKey(component))}.Options()
+	require.NoError(s.t, err)
+	return append(opts, sec...)
+}
+
 // startCluster starts three nats-server nodes routed into one JetStream
-// cluster and waits until it has a meta leader.
+// cluster and waits until it has a meta leader. With secure, each node runs
+// a configuration like deploy/nats/nats-N.conf on loopback ports, including
+// deploy/nats/payrun-auth.conf as shipped.
 func (s *system) startCluster() {
 	t := s.t
 	routes := make([]string, 3)
 	for i := range routes {
 		routes[i] = "nats-route://" + freeAddr(t)
 	}
+	if s.opts.secure {
+		s.makeNATSKeys()
+	}
 	var urls []string
 	for i := 0; i < 3; i++ {
-		e, err := natsserver.Start(natsserver.Options{
+		o := natsserver.Options{
 			Dir: filepath.Join(s.dir, fmt.Sprintf("nats-%d", i+1)), ServerName: fmt.Sprintf("payrun-nats-%d", i+1),
 			ClusterName: "payrun", ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes,
-		})
+		}
+		if s.opts.secure {
+			o.ConfigFile = s.nodeConfig(i+1, freeAddr(t), o.ClusterListen, routes)
+		}
+		e, err := natsserver.Start(o)
 		require.NoError(t, err)
 		t.Cleanup(e.Close)
 		s.nodes = append(s.nodes, e)
 		urls = append(urls, e.URL())
 	}
 	s.nats, s.natsURL = s.nodes[0], strings.Join(urls, ",")
+	if s.opts.secure {
+		// No identity may create a stream of its own: wait until there is
+		// one meta leader that has every peer's current stats (what placing
+		// an R3 stream needs) and every node is current; the ledger retries
+		// its set-up until the R3 streams can be placed.
+		testutil.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+			var peers []string
+			leaders := 0
+			for _, n := range s.nodes {
+				if !n.Server.JetStreamIsCurrent() {
+					return fmt.Errorf("%s is not current", n.Server.Name())
+				}
+				if n.Server.JetStreamIsLeader() {
+					leaders++
+					peers = n.Server.JetStreamClusterPeers()
+				}
+			}
+			if leaders != 1 || len(peers) != 3 {
+				return fmt.Errorf("%d meta leaders; the leader sees JetStream peers %v", leaders, peers)
+			}
+			return nil
+		})
+		return
+	}
 	nc, err := nats.Connect(s.natsURL)
 	require.NoError(t, err)
 	defer nc.Close()
@@ -281,18 +350,19 @@ func (s *system) asUser(user string, args ...string) (string, error) {
 }
 
 func (s *system) startLedger() *proc {
-	return s.start("ledger", append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db"), "--nats-url", s.natsURL,
-		"--http", s.apiAddr, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
+	args := append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db")}, s.natsArgs("ledger")...)
+	args = append(args, "--http", s.apiAddr, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
 		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile),
-		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s", "--poll-max", "4s",
-		"--doubt-deadline", "20s"}, s.opts.ledgerArgs...)...)
+		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s",
+		"--poll-max", "4s", "--doubt-deadline", "20s")
+	return s.start("ledger", append(args, s.opts.ledgerArgs...)...)
 }
 
 func (s *system) startProcessor(name string, extra ...string) *proc {
-	args := append([]string{"--nats-url", s.natsURL, "--bank-url", s.bankURL, "--project", "payrun",
+	args := append(append(s.natsArgs("processor"), "--bank-url", s.bankURL, "--project", "payrun",
 		"--card-project", "payrun-card", "--card-flow", "single",
 		"--private-key", s.repo("samples/keys/partner_private.pem"), "--card-key", filepath.Join(s.keys, secret.CardKeyFile),
-		"--worker", name, "--ack-wait", "5s", "--log-format", "json", "-v"}, s.opts.processorArgs...)
+		"--worker", name, "--ack-wait", "5s", "--log-format", "json", "-v"), s.opts.processorArgs...)
 	p := s.start("processor", append(args, extra...)...)
 	p.name = name
 	return p
@@ -543,7 +613,7 @@ func (s *system) agree(batch string, rows int) {
 }
 
 // payoutFile writes a payout file with the given rows (column → value).
-func payoutFile(t *testing.T, dir, name string, rows []map[string]string) string {
+func payoutFile(t testing.TB, dir, name string, rows []map[string]string) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -624,4 +694,33 @@ func logsHaveNoCardNumbers(t *testing.T, s *system, pans ...string) {
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+// makeNATSKeys runs `payrun keys nats` for the three nodes and puts the
+// shipped permissions beside the keys, as deploy/README.md installs them.
+func (s *system) makeNATSKeys() {
+	t := s.t
+	s.natsKeys = filepath.Join(s.dir, "nats-keys")
+	cmd := exec.Command(filepath.Join(binDir, "payrun"), "keys", "nats", "--dir", s.natsKeys,
+		"--server", "payrun-nats-1", "--server", "payrun-nats-2", "--server", "payrun-nats-3")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "payrun keys nats: %s", out)
+	auth, err := os.ReadFile(s.repo("deploy/nats/payrun-auth.conf"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(s.natsKeys, "payrun-auth.conf"), auth, 0o644))
+}
+
+// nodeConfig writes node n's configuration: deploy/nats/nats-N.conf's TLS
+// and users on loopback ports.
+func (s *system) nodeConfig(n int, listen, clusterListen string, routes []string) string {
+	k := func(f string) string { return strconv.Quote(filepath.Join(s.natsKeys, f)) }
+	name := fmt.Sprintf("payrun-nats-%d", n)
+	tls := fmt.Sprintf("tls {\n  cert_file: %s\n  key_file: %s\n  ca_file: %s\n  verify: true\n  timeout: 5\n}\n",
+		k(natsauth.ServerCert(name)), k(natsauth.ServerKey(name)), k(natsauth.CAFile))
+	conf := fmt.Sprintf("server_name: %s\nlisten: %s\nmax_payload: 4MB\nwrite_deadline: \"10s\"\n%sinclude ./payrun-auth.conf\n"+
+		"cluster {\n  name: payrun\n  listen: %s\n  %s  routes: [%s]\n}\n",
+		name, listen, tls, clusterListen, strings.ReplaceAll(tls, "\n", "\n  "), strings.Join(routes, ", "))
+	path := filepath.Join(s.natsKeys, name+".conf")
+	require.NoError(s.t, os.WriteFile(path, []byte(conf), 0o644))
+	return path
 }

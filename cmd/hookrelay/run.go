@@ -14,7 +14,6 @@ import (
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/hookrelay"
 	"github.com/payrun/payrun/internal/httpserve"
-	"github.com/payrun/payrun/internal/queue"
 )
 
 // run serves until ctx ends. ready, if not nil, receives the bound address.
@@ -26,7 +25,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` serving POST "+hookrelay.Path+", /healthz and /readyz (the bank's side)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (an operations network, not the bank's listener); empty: off")
 	keyFile := fs.String("bank-public-key", "samples/keys/bank_public.pem", "Bank 131's public key `file` (PEM) that verifies webhooks; every block is a key, so the old and the new key overlap during a rotation; the default is the sandbox's")
-	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
+	var nf cli.NATSFlags
+	nf.Register(fs, cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
 	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in bytes")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("bank public key %s: %w", *keyFile, err)
 	}
-	nc, err := queue.Connect(*url, "payrun-hookrelay")
+	nc, err := nf.Connect("payrun-hookrelay", log)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ type config struct {
 	maxAmount       string
 	publicKey       string
 	uploadKey       string
-	natsURL         string
+	nats            cli.NATSFlags
 	progress        string
 	api             string // upload through payrun's HTTP API (a person's upload)
 	tokenFile       string
@@ -72,7 +72,7 @@ func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.maxAmount, "max-amount", money.New(batch.DefaultMaxAmount, "RUB").Decimal(), "per-row limit, the same `AMOUNT` in every currency")
 	fs.StringVar(&c.publicKey, "card-public-key", filepath.Join(secret.DefaultDir, secret.CardPublicFile), "card public keys `file` (PEM): card numbers are sealed to the last one")
 	fs.StringVar(&c.uploadKey, "upload-key", filepath.Join(secret.DefaultDir, secret.UploadKeyFile), "upload keys `file` (PEM) that digest rows and fingerprint card numbers")
-	fs.StringVar(&c.natsURL, "nats-url", envOr("NATS_URL", nats.DefaultURL), "NATS `URL` ($NATS_URL)")
+	c.nats.Register(fs, envOr("NATS_URL", nats.DefaultURL), "NATS `URL` ($NATS_URL)")
 	fs.StringVar(&c.progress, "progress", "auto", "progress bar on stderr: auto (on a terminal), always, never")
 	fs.StringVar(&c.api, "api", os.Getenv("PAYRUN_API"), "upload through payrun's HTTP API at `URL` with your token ($PAYRUN_API); without it the file is published to NATS directly (payrun's own components)")
 	fs.StringVar(&c.tokenFile, "token-file", "", "with --api: `file` holding your API token (default $PAYRUN_TOKEN)")
@@ -197,7 +197,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ingest:", err)
 		return exitCannot
 	}
-	js, closeNATS, err := connect(ctx, c.natsURL)
+	js, closeNATS, err := connect(ctx, &c.nats)
 	if err != nil {
 		con.clear()
 		fmt.Fprintln(stderr, "ingest:", err)
@@ -272,8 +272,9 @@ func loadSealer(c *config) (*secret.Sealer, error) {
 }
 
 // connect dials NATS and makes sure the payrun streams exist.
-func connect(ctx context.Context, url string) (jetstream.JetStream, func(), error) {
-	nc, err := queue.Connect(url, "payrun-ingest", nats.Timeout(3*time.Second))
+func connect(ctx context.Context, nf *cli.NATSFlags) (jetstream.JetStream, func(), error) {
+	url := nf.URL
+	nc, err := nf.Connect("payrun-ingest", nil, nats.Timeout(3*time.Second))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/report"
 	"github.com/payrun/payrun/internal/reportdrop"
 )
@@ -51,7 +50,8 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
 	var api cli.APIFlags
 	api.Register(fs)
-	natsURL := fs.String("nats-url", cli.NATSURL(), "with --watch: the running ledger's NATS `URL` (the watcher is a component)")
+	var nf cli.NATSFlags
+	nf.Register(fs, cli.NATSURL(), "with --watch: the running ledger's NATS `URL` (the watcher is a component)")
 	dbPath := fs.String("db", "", "import straight into this ledger `file` (only when no ledger runs on it)")
 	var days dayList
 	fs.Var(&days, "date", "a `day` (YYYY-MM-DD) the report covers; repeatable (default: from the file name, else its lines)")
@@ -94,7 +94,7 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 		defer svc.Close()
 		send = svc.ImportReport
 	case *watch != "":
-		nc, err := queue.Connect(*natsURL, "payrun-ledger-import-report")
+		nc, err := nf.Connect("payrun-ledger-import-report", log)
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
-	"github.com/payrun/payrun/internal/queue"
 )
 
 // runCommand runs the ledger service until SIGINT or SIGTERM.
@@ -28,7 +27,8 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ledger run", flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
 	dbPath := fs.String("db", "ledger.db", "SQLite database `file`")
-	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s (comma-separated)")
+	var nf cli.NATSFlags
+	nf.Register(fs, cli.NATSURL(), "NATS server `URL`s (comma-separated)")
 	cfg := configFlags(fs)
 	var logs cli.LogFlags
 	logs.Register(fs)
@@ -58,7 +58,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	nc, err := queue.Connect(*url, "payrun-ledger")
+	nc, err := nf.Connect("payrun-ledger", log)
 	if err != nil {
 		return err
 	}

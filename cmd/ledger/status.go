@@ -15,7 +15,6 @@ import (
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/reconcile"
 )
 
@@ -34,7 +33,8 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ledger status", flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
 	dbPath := fs.String("db", "ledger.db", "SQLite database `file`, read-only")
-	url := fs.String("nats-url", "", "ask the running ledger at this NATS `URL` instead of reading the file")
+	var nf cli.NATSFlags
+	nf.Register(fs, "", "ask the running ledger at this NATS `URL` instead of reading the file")
 	batch := fs.String("batch", "", "only this batch `id`")
 	limit := fs.Int("limit", 50, "at most this many batches")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -46,8 +46,8 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 		stdout = os.Stdout
 	}
 	var src statusSource
-	if *url != "" {
-		nc, err := queue.Connect(*url, "payrun-ledger-status")
+	if nf.URL != "" {
+		nc, err := nf.Connect("payrun-ledger-status", nil)
 		if err != nil {
 			return err
 		}

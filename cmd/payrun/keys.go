@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/queue/natsauth"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -22,6 +23,8 @@ card.key (processors only, 0600), card.pub (the upload side) and upload.key (the
 	rotate   add a new key pair to card.key and card.pub; uploads seal to it once they read the new card.pub
 	retire   --key-id ID: remove a key pair once every batch sealed with it is done
 	list     show the key ids in card.key and card.pub, and which one uploads seal to
+	nats     --dir DIR --server NAME[=HOST,...]...: the NATS cluster's CA and TLS certificates, a
+	         client certificate and nkey per component, nkeys.conf (deploy/nats, deploy/README.md)
 `
 
 // keys is `payrun keys`.
@@ -35,9 +38,11 @@ func keys(args []string, stdout, stderr io.Writer) error {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintf(stderr, keysUsage, secret.DefaultDir)
 		return nil
+	case "nats":
+		return natsKeys(args[1:], stdout, stderr)
 	case "init", "rotate", "retire", "list":
 	default:
-		return cli.Usagef("keys: unknown command %q (want init, rotate, retire or list)", name)
+		return cli.Usagef("keys: unknown command %q (want init, rotate, retire, list or nats)", name)
 	}
 	fs := flag.NewFlagSet("payrun keys "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -131,5 +136,49 @@ func listKeys(w io.Writer, dir string) error {
 	if !found {
 		return fmt.Errorf("no key files in %s (payrun keys init makes them)", dir)
 	}
+	return nil
+}
+
+// serverList collects --server NAME[=HOST,HOST...] values.
+type serverList []natsauth.Server
+
+func (l *serverList) String() string { return fmt.Sprint(len(*l), " servers") }
+func (l *serverList) Set(v string) error {
+	name, hosts, _ := strings.Cut(v, "=")
+	if name == "" {
+		return errors.New("a server needs a name: NAME or NAME=HOST,HOST")
+	}
+	s := natsauth.Server{Name: name}
+	if hosts != "" {
+		s.Hosts = strings.Split(hosts, ",")
+	}
+	*l = append(*l, s)
+	return nil
+}
+
+// natsKeys is `payrun keys nats`: the files of a locked-down NATS cluster.
+func natsKeys(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("payrun keys nats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "nats-keys", "keys `folder`")
+	var servers serverList
+	fs.Var(&servers, "server", "a nats-server's `NAME[=HOST,...]`: its certificate names NAME, the HOSTs (names or addresses), localhost and 127.0.0.1; repeatable")
+	if err := cli.NoArgs(fs, args); err != nil {
+		return err
+	}
+	made, err := natsauth.Make(*dir, servers)
+	if err != nil {
+		return err
+	}
+	for _, p := range made {
+		fmt.Fprintln(stdout, "made", p)
+	}
+	if len(made) == 0 {
+		fmt.Fprintf(stdout, "%s has every file already; nothing made\n", *dir)
+	}
+	fmt.Fprintf(stdout, `Servers: %[1]s, server-NAME.pem/.key and %[2]s (with deploy/nats/payrun-auth.conf) in /etc/payrun/nats.
+Each component's host: %[1]s, COMPONENT.pem/.key and COMPONENT.nk only (--nats-ca, --nats-cert,
+--nats-key, --nats-nkey). Keep %[3]s off the servers.
+`, natsauth.CAFile, natsauth.NKeysConf, natsauth.CAKeyFile)
 	return nil
 }

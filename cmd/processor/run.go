@@ -11,7 +11,6 @@ import (
 
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/processor"
-	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -26,7 +25,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	logs.Register(fs)
 	bank.Register(fs, "", "for every flow")
 	cardBank.Register(fs, "card-", "for card-number payouts (PCI DSS)")
-	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
+	var nf cli.NATSFlags
+	nf.Register(fs, cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
 	cardKey := fs.String("card-key", filepath.Join(secret.DefaultDir, secret.CardKeyFile), "card private keys `file` (PEM) that open card numbers (README \"Keys\")")
 	dataKey := fs.String("data-key", "", "the shared data key `file` of an earlier payrun (64 hex characters), only to open card numbers sealed with it")
 	noCardRows := fs.Bool("no-card-rows", false, "start without card keys: no batch has rows paid by card number (a card row is handed back)")
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if _, err := cli.ServeMetrics(ctx, *metricsAddr, log); err != nil {
 		return err
 	}
-	nc, err := queue.Connect(*url, "payrun-processor")
+	nc, err := nf.Connect("payrun-processor", log)
 	if err != nil {
 		return err
 	}
@@ -110,8 +110,9 @@ func opener(fs *flag.FlagSet, cardKey, dataKey string, noCardRows bool) (*secret
 func configFlags(fs *flag.FlagSet) *processor.Config {
 	cfg := processor.DefaultConfig()
 	fs.StringVar((*string)(&cfg.CardFlow), "card-flow", string(cfg.CardFlow), "how card-number rows are paid: single (session/init/payout) or two-step")
-	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "Bank 131 calls per second for this process (0: unlimited)")
-	fs.IntVar(&cfg.Burst, "burst", cfg.Burst, "rate limiter burst")
+	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "Bank 131 calls per second for this process (0: unlimited); see --bank-rate")
+	fs.Float64Var(&cfg.BankRate, "bank-rate", cfg.BankRate, "the bank's limit in calls per second for all processors together, shared among the live ones (NATS KV payrun_rate); --burst is then their burst. Instead of --rate")
+	fs.IntVar(&cfg.Burst, "burst", cfg.Burst, "rate limiter burst (with --bank-rate: of all processors together)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "jobs and webhooks worked on at once (each)")
 	fs.StringVar(&cfg.Worker, "worker", cfg.Worker, "this processor's name in the ledger (default host-pid)")
 	fs.IntVar(&cfg.MaxDeliver, "max-deliver", cfg.MaxDeliver, "deliveries of a job or webhook before it becomes a dead letter")

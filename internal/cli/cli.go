@@ -1,6 +1,6 @@
 // Package cli holds what payrun's long-running commands share: logging
-// (text on a terminal, JSON when asked), the /metrics listener, and the
-// flags that build a Bank 131 client.
+// (text on a terminal, JSON when asked), the /metrics listener, the flags
+// that connect to NATS and the flags that build a Bank 131 client.
 package cli
 
 import (
@@ -14,12 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"golang.org/x/term"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/metrics"
+	"github.com/payrun/payrun/internal/queue"
 )
 
 // LogFlags are --log-format and -v.
@@ -162,4 +164,39 @@ func (a *APIFlags) Client() (*httpapi.Client, error) {
 		return nil, err
 	}
 	return httpapi.NewClient(a.URL, tok), nil
+}
+
+// NATSFlags are --nats-url and the identity and TLS flags every command that
+// talks to NATS takes (queue.Security): --nats-nkey or --nats-creds, and
+// --nats-ca, --nats-cert, --nats-key. Each also reads its variable
+// ($NATS_URL, $NATS_NKEY, $NATS_CREDS, $NATS_CA, $NATS_CERT, $NATS_KEY), so
+// a unit's environment file holds them once.
+type NATSFlags struct {
+	URL string
+	queue.Security
+}
+
+// Register adds the flags to fs; url is --nats-url's default and help says
+// what the URL is for.
+func (n *NATSFlags) Register(fs *flag.FlagSet, url, help string) {
+	fs.StringVar(&n.URL, "nats-url", url, help)
+	fs.StringVar(&n.NKey, "nats-nkey", envOr("NATS_NKEY", ""), "this component's NATS user nkey seed `file` (deploy/nats; $NATS_NKEY)")
+	fs.StringVar(&n.Creds, "nats-creds", envOr("NATS_CREDS", ""), "this component's NATS credentials `file` (user JWT and seed; $NATS_CREDS), instead of --nats-nkey")
+	fs.StringVar(&n.CA, "nats-ca", envOr("NATS_CA", ""), "CA certificate `file` (PEM) that signed the NATS servers' certificates; turns TLS on ($NATS_CA)")
+	fs.StringVar(&n.Cert, "nats-cert", envOr("NATS_CERT", ""), "client certificate `file` (PEM) for mutual TLS ($NATS_CERT)")
+	fs.StringVar(&n.Key, "nats-key", envOr("NATS_KEY", ""), "client certificate's private key `file` (PEM) ($NATS_KEY)")
+}
+
+// Connect dials n.URL as the component name (queue.Connect) with the
+// identity and TLS the flags give; the server's asynchronous refusals are
+// logged to log.
+func (n *NATSFlags) Connect(name string, log *slog.Logger, opts ...nats.Option) (*nats.Conn, error) {
+	sec, err := n.Options()
+	if err != nil {
+		return nil, err
+	}
+	if log != nil {
+		sec = append(sec, queue.LogErrors(log))
+	}
+	return queue.Connect(n.URL, name, append(sec, opts...)...)
 }

@@ -67,6 +67,7 @@ type Relay struct {
 
 // New returns a Relay serving POST /webhooks/bank131, GET /healthz and GET /readyz.
 func New(cfg Config) *Relay {
+	metrics.Relay.Register()
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}

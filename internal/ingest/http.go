@@ -25,6 +25,7 @@ import (
 	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/secret"
@@ -117,6 +118,7 @@ type Handler struct {
 // removed early, or plain-text spools of an older version) and logs what
 // it removed.
 func NewHandler(cfg HandlerConfig) *Handler {
+	metrics.Ingest.Register()
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -160,6 +161,7 @@ type Service struct {
 // NewService returns a service over db. The writer starts at once, so the
 // service's methods may be used before Start (tests drive it directly).
 func NewService(db *DB, cfg Config) *Service {
+	metrics.Ledger.Register()
 	cfg = cfg.withDefaults()
 	s := &Service{
 		db:      db,
@@ -187,6 +189,11 @@ func (s *Service) Start(ctx context.Context, nc *nats.Conn) error {
 		return fmt.Errorf("start ledger: %w", err)
 	}
 	if err := queue.EnsureStreams(ctx, js, s.cfg.Streams); err != nil {
+		return fmt.Errorf("start ledger: %w", err)
+	}
+	// The processors' shared rate limit lives beside the streams, with
+	// their replicas.
+	if _, err := queue.EnsureRateBucket(ctx, js, s.cfg.Streams); err != nil {
 		return fmt.Errorf("start ledger: %w", err)
 	}
 	s.nc, s.js = nc, js

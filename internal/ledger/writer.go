@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/payrun/payrun/internal/metrics"
 )
 
 // Tx is the writer's open transaction. Every operation in one group commit
@@ -179,6 +181,7 @@ func (w *writer) stop() {
 // apply runs one group of operations in one transaction.
 func (w *writer) apply(batch []*op) {
 	ctx := context.Background()
+	start := time.Now()
 	tx := &Tx{db: w.db, ctx: ctx, Now: w.db.Now().UTC()}
 	errs := make([]error, len(batch))
 	var after []func()
@@ -214,6 +217,8 @@ func (w *writer) apply(batch []*op) {
 		}
 		return
 	}
+	metrics.Commit.Observe(time.Since(start).Seconds())
+	metrics.CommitOps.Add(float64(len(batch)))
 	for _, fn := range after {
 		fn()
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -75,6 +76,12 @@ type Config struct {
 	Rate    float64
 	Burst   int
 	Limiter *ratelimit.Limiter
+	// BankRate, when above 0, is the bank's limit for all processors
+	// together (and Burst their burst), instead of Rate: the live
+	// processors share it through leases in the KV bucket
+	// queue.RateBucket (ratelimit.Shared), so a processor that is down
+	// leaves its part to the others.
+	BankRate float64
 	// Concurrency is how many jobs and how many webhooks are worked on at
 	// once. Default 16 each.
 	Concurrency int
@@ -163,12 +170,14 @@ type Processor struct {
 	ledger Ledger
 	lim    *ratelimit.Limiter
 	ownLim bool
+	shared *ratelimit.Shared
 	intake jetstream.Stream
 	stop   atomic.Bool
 }
 
 // New checks cfg and returns a processor.
 func New(cfg Config) (*Processor, error) {
+	metrics.Processor.Register()
 	cfg = cfg.withDefaults()
 	if cfg.Conn == nil {
 		return nil, errors.New("processor: no NATS connection")
@@ -189,15 +198,42 @@ func New(cfg Config) (*Processor, error) {
 	if p.ledger == nil {
 		p.ledger = ledgerapi.NewClient(cfg.Conn, cfg.LedgerTimeout)
 	}
-	if p.lim == nil {
+	if cfg.BankRate > 0 && cfg.Rate > 0 {
+		return nil, errors.New("processor: a rate of its own or a share of the bank's rate, not both")
+	}
+	if p.lim == nil && cfg.BankRate == 0 {
 		p.lim = ratelimit.New(cfg.Rate, cfg.Burst)
 		p.ownLim = true
 	}
 	return p, nil
 }
 
-// Limiter returns the processor's rate limiter.
+// Limiter returns the processor's rate limiter (with BankRate, once Run
+// has set it up).
 func (p *Processor) Limiter() *ratelimit.Limiter { return p.lim }
+
+// sharedRate sets up the limiter that holds this processor's part of
+// BankRate.
+func (p *Processor) sharedRate(ctx context.Context) error {
+	if p.cfg.BankRate == 0 || p.shared != nil {
+		return nil
+	}
+	kv, err := queue.EnsureRateBucket(ctx, p.js, p.cfg.Streams)
+	if err != nil {
+		return fmt.Errorf("processor: shared rate limit: %w", err)
+	}
+	s, err := ratelimit.NewShared(ratelimit.SharedConfig{KV: kv, TTL: queue.RateLeaseTTL, Rate: p.cfg.BankRate,
+		Burst: p.cfg.Burst, ID: p.cfg.Worker + "-" + nuid.Next(), Logger: p.log,
+		Changed: func(held, live int, r float64) {
+			metrics.RateShares.Set(float64(held))
+			metrics.RateLimit.Set(r)
+		}})
+	if err != nil {
+		return fmt.Errorf("processor: %w", err)
+	}
+	p.shared, p.lim = s, s.Limiter()
+	return nil
+}
 
 // Run consumes jobs and webhooks until ctx ends, then stops taking new
 // messages, lets the work in flight finish (at most DrainTimeout; what is
@@ -227,6 +263,14 @@ func (p *Processor) Run(ctx context.Context) error {
 	// drain deadline cancels it.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
+	if p.shared != nil {
+		// The shares are held until the work in flight is done, then given
+		// back.
+		shareDone := make(chan struct{})
+		go func() { defer close(shareDone); p.shared.Run(work) }()
+		defer func() { cancelWork(); <-shareDone }()
+		p.log.Info("processor shares the bank's rate limit", "limit", p.shared.String())
+	}
 
 	var wg sync.WaitGroup
 	var iters []jetstream.MessagesContext
@@ -285,6 +329,9 @@ func (p *Processor) setup(ctx context.Context) (jobs, hooks jetstream.Consumer, 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := p.ensureStreams(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := p.sharedRate(ctx); err != nil {
 		return nil, nil, err
 	}
 	intake, err := p.js.Stream(ctx, queue.StreamIntake)

@@ -198,13 +198,16 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 }
 
 // Connect dials NATS with the options payrun's long-running components want:
-// a name, unlimited reconnects, and a clear error when nothing listens.
+// a name, replies under InboxPrefix(name), unlimited reconnects, and a clear
+// error when nothing listens. Security's Options add the identity and TLS
+// (cli.NATSFlags builds them from the --nats-* flags).
 func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	if url == "" {
 		url = nats.DefaultURL
 	}
 	base := []nats.Option{
 		nats.Name(name),
+		nats.CustomInboxPrefix(InboxPrefix(name)),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(false),
@@ -213,6 +216,9 @@ func Connect(url, name string, opts ...nats.Option) (*nats.Conn, error) {
 	if err != nil {
 		if errors.Is(err, nats.ErrNoServers) {
 			return nil, fmt.Errorf("cannot reach NATS at %s (is nats-server running? set --nats-url or NATS_URL): %w", RedactURL(url), err)
+		}
+		if errors.Is(err, nats.ErrAuthorization) {
+			return nil, fmt.Errorf("NATS at %s refused this component's identity (check --nats-nkey or --nats-creds and the server's users): %w", RedactURL(url), err)
 		}
 		return nil, fmt.Errorf("connect to NATS at %s: %w", RedactURL(url), err)
 	}
@@ -231,4 +237,52 @@ func RedactURL(url string) string {
 		out = append(out, u)
 	}
 	return strings.Join(out, ",")
+}
+
+// The KV bucket in which processors share the bank's rate limit
+// (internal/ratelimit.Shared): a key per share of the limit and per live
+// processor, each held with a lease. An entry not renewed within
+// RateLeaseTTL is gone, so the shares of a processor that died pass to the
+// others. Memory storage: leases are worth nothing after a restart.
+const (
+	RateBucket   = "payrun_rate"
+	RateLeaseTTL = 3 * time.Second
+)
+
+// RateBucketConfig is the configuration of RateBucket.
+func RateBucketConfig(c Config) jetstream.KeyValueConfig {
+	c = c.withDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket:      RateBucket,
+		Description: "payrun: leases on shares of the bank's rate limit, one per key",
+		History:     1,
+		TTL:         RateLeaseTTL,
+		Storage:     jetstream.MemoryStorage,
+		Replicas:    c.Replicas,
+	}
+}
+
+// EnsureRateBucket returns RateBucket, creating it when missing; with
+// cfg.Replicas set it also updates it to cfg (the ledger's --replicas, as
+// EnsureStreams does). It is apart from EnsureStreams: only the ledger and
+// the processors may touch it (deploy/nats/payrun-auth.conf).
+func EnsureRateBucket(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.KeyValue, error) {
+	if cfg.Replicas != 0 {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, RateBucketConfig(cfg))
+		if err != nil {
+			return nil, fmt.Errorf("ensure KV bucket %s: %w", RateBucket, err)
+		}
+		return kv, nil
+	}
+	kv, err := js.KeyValue(ctx, RateBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, RateBucketConfig(cfg))
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, RateBucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("KV bucket %s: %w", RateBucket, err)
+	}
+	return kv, nil
 }

@@ -141,10 +141,11 @@ func TestBucketKeepsTheAllowanceBack(t *testing.T) {
 		burst int
 		want  int
 	}{
-		{200, 20, 14}, // 200 × 30 ms = 6 held back
-		{300, 10, 1},  // 9 held back
-		{10, 5, 4},    // a fraction of a token rounds up to one
-		{1000, 1, 1},  // never below one
+		{200, 20, 8}, // 200 × 60 ms = 12 held back
+		{100, 10, 4}, // 6 held back
+		{300, 10, 1}, // 18 held back
+		{10, 5, 4},   // a fraction of a token rounds up to one
+		{1000, 1, 1}, // never below one
 		{0.5, 3, 2},
 	} {
 		require.Equal(t, tc.want, bucketSize(tc.rate, tc.burst), "rate %v burst %d", tc.rate, tc.burst)

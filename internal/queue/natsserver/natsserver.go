@@ -28,6 +28,11 @@ type Options struct {
 	ClusterListen string
 	Routes        []string
 	Logs          bool // print the server's own log lines
+	// ConfigFile, when set, is a nats-server configuration file (TLS,
+	// accounts, permissions, cluster: deploy/nats); it gives every setting
+	// but Dir, which is still the JetStream store. Host, Port and the
+	// cluster fields above are then ignored.
+	ConfigFile string
 }
 
 // Server is a running in-process nats-server.
@@ -63,6 +68,9 @@ func Start(o Options) (*Server, error) {
 		}
 		ln.Close()
 	}
+	if o.ConfigFile != "" {
+		return startFile(o)
+	}
 	opts := &server.Options{
 		ServerName: o.ServerName,
 		Host:       o.Host,
@@ -85,6 +93,26 @@ func Start(o Options) (*Server, error) {
 		opts.Cluster.Port, _ = strconv.Atoi(p)
 		opts.Routes = server.RoutesFromStr(strings.Join(o.Routes, ","))
 	}
+	return run(opts, o)
+}
+
+// startFile starts a server from a configuration file.
+func startFile(o Options) (*Server, error) {
+	opts, err := server.ProcessConfigFile(o.ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats-server: %w", err)
+	}
+	opts.StoreDir = o.Dir
+	opts.JetStream = true
+	opts.NoSigs = true
+	opts.NoLog = !o.Logs
+	if opts.MaxPayload == 0 {
+		opts.MaxPayload = 4 << 20
+	}
+	return run(opts, o)
+}
+
+func run(opts *server.Options, o Options) (*Server, error) {
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
