@@ -47,6 +47,7 @@ func AppendRow(b []byte, r *payout.Row) []byte {
 		b = appendString(b, c.Last4)
 		b = append(b, '}')
 	}
+	b = appendOpt(b, "card_fingerprint", r.CardFingerprint)
 	b = appendOpt(b, "card_token", r.CardToken)
 	if e := r.Encrypted; e != nil {
 		b = append(b, `,"encrypted_card":{"number_hash":`...)

@@ -27,12 +27,12 @@ func BenchmarkRecordRows(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < len(msgs)-1; i += 5000 {
 		chunk := msgs[i:min(i+5000, len(msgs)-1)]
-		if err := s.w.Do(ctx, func(tx *Tx) error { _, err := recordIntake(tx, chunk); return err }); err != nil {
+		if err := s.w.Do(ctx, func(tx *Tx) error { _, err := s.recordIntake(tx, chunk); return err }); err != nil {
 			b.Fatal(err)
 		}
 	}
 	rows := time.Since(start)
-	if err := s.w.Do(ctx, func(tx *Tx) error { _, err := recordIntake(tx, msgs[len(msgs)-1:]); return err }); err != nil {
+	if err := s.w.Do(ctx, func(tx *Tx) error { _, err := s.recordIntake(tx, msgs[len(msgs)-1:]); return err }); err != nil {
 		b.Fatal(err)
 	}
 	b.StopTimer()

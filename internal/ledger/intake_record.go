@@ -28,6 +28,7 @@ type intakeRow struct {
 	Destination string
 	BIN, Last4  string
 	DestHash    string
+	Payee       []byte // payout.PayeeKey.Bytes(), nil when the row names no payee
 	Meta        string
 	Description string
 }
@@ -64,6 +65,9 @@ func parseRow(data []byte) (*intakeRow, error) {
 	}
 	if r.Card != nil {
 		out.BIN, out.Last4 = r.Card.BIN, r.Card.Last4
+	}
+	if k, ok := r.PayeeKey(); ok {
+		out.Payee = k.Bytes()
 	}
 	return out, nil
 }
@@ -102,11 +106,14 @@ type intakeResult struct {
 	Reasons                                  map[string]string
 }
 
-// recordIntake records a group of intake messages, in order, in tx.
-func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
+// recordIntake records a group of intake messages, in order, in tx. The
+// rows it records go through the duplicate guard before their batch can
+// be sealed (guard.go).
+func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 	res := &intakeResult{Reasons: map[string]string{}}
 	sealed := map[string]bool{}
 	added := map[string]int{}
+	fresh := map[string]*rowSpan{} // rows recorded in this group, by batch, for the guard
 	flush := func() error {
 		for b, n := range added {
 			if _, err := tx.Exec(`UPDATE batches SET rows_recorded = rows_recorded + ? WHERE id = ?`, n, b); err != nil {
@@ -114,6 +121,12 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 			}
 		}
 		clear(added)
+		for b, sp := range fresh {
+			if _, err := s.guardRows(tx, b, sp.lo, sp.hi, false); err != nil {
+				return err
+			}
+		}
+		clear(fresh)
 		return nil
 	}
 	var last uint64
@@ -150,6 +163,16 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 					return nil, err
 				}
 				added[m.Row.Batch] += n
+				if n > 0 {
+					sp := fresh[m.Row.Batch]
+					if sp == nil {
+						sp = &rowSpan{lo: m.Row.Row, hi: m.Row.Row}
+						fresh[m.Row.Batch] = sp
+					}
+					for k := i; k < j; k++ {
+						sp.add(msgs[k].Row.Row)
+					}
+				}
 				i = j - 1
 				continue
 			}
@@ -163,7 +186,7 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 			if _, err := ensureBatch(tx, m.Manifest.Batch); err != nil {
 				return nil, err
 			}
-			accepted, reason, err := checkManifest(tx, m)
+			accepted, reason, err := s.checkManifest(tx, m)
 			if err != nil {
 				return nil, err
 			}
@@ -250,7 +273,7 @@ const insertChunk = 50
 
 // rowInsertArgs is how many parameters each row of rowInsertQuery binds;
 // the time (?1) and the state (?2) are bound once per statement.
-const rowInsertArgs = 16
+const rowInsertArgs = 17
 
 // rowInsertQueries holds rowInsertQuery's statements by row count.
 var rowInsertQueries [insertChunk + 1]string
@@ -259,7 +282,7 @@ func init() {
 	for n := 1; n <= insertChunk; n++ {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
-	recipient, destination, bin, last4, dest_hash, meta, description, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `)
+	recipient, destination, bin, last4, dest_hash, payee, meta, description, intake_seq, digest, received_at, state, moved_at, updated_at) VALUES `)
 		for i := 0; i < n; i++ {
 			if i > 0 {
 				q.WriteString(", ")
@@ -288,7 +311,7 @@ func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
 		m := &msgs[i]
 		r := m.Row
 		args = append(args, r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, r.Description, int64(m.Seq), m.Digest[:])
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Payee, r.Meta, r.Description, int64(m.Seq), m.Digest[:])
 	}
 	out, err := tx.Exec(rowInsertQuery(len(msgs)), args...)
 	if err != nil {
@@ -334,7 +357,7 @@ func recordConflict(tx *Tx, m *intakeMsg, recorded []byte, detail string) error 
 // ledger recorded and accepts (scheduled or awaiting_approval) or rejects
 // the batch as a whole. A repeated manifest is a no-op. It returns the
 // rejection reason, if any.
-func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err error) {
+func (s *Service) checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err error) {
 	man := m.Manifest
 	var st payout.BatchStatus
 	var prevDigest sql.NullString
@@ -376,8 +399,13 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 	// Accepted: the rows stay received; the batch's status (scheduled or
 	// awaiting_approval) holds them until the release moves each to queued.
 	// One write per row is saved (a million-row batch seals in one UPDATE).
+	// Rows the duplicate guard held stay received until a person decides.
+	held, err := s.sealHeld(tx, man.Batch)
+	if err != nil {
+		return false, "", err
+	}
 	next := payout.BatchScheduled
-	if man.RequireApproval {
+	if s.approvalRequired(man.RequireApproval, held) {
 		next = payout.BatchAwaitingApproval
 	}
 	if _, err := tx.Exec(`UPDATE batches SET status = ?, accepted_at = ? WHERE id = ?`, next, now, man.Batch); err != nil {

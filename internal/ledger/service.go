@@ -53,6 +53,21 @@ type Config struct {
 	IntakeBatch int
 	// ReleaseChunk is how many rows one release transaction moves.
 	ReleaseChunk int
+	// RepeatRetention is how long a row counts for the duplicate guard's
+	// repeats (the same reference paid or in flight in another batch).
+	RepeatRetention time.Duration
+	// DuplicateWindow is how long a row counts for probable duplicates
+	// (the same payee and amount under another reference).
+	DuplicateWindow time.Duration
+	// HeldNeedApproval makes a batch whose rows the guard held wait for
+	// approval as a whole; otherwise the rest of it goes on and only the
+	// held rows wait.
+	HeldNeedApproval bool
+	// BreakerFailures of the last BreakerWindow finished rows of a batch
+	// failing with the same bank code put the batch on hold (the circuit
+	// breaker). A negative BreakerFailures turns the breaker off.
+	BreakerFailures int
+	BreakerWindow   int
 	// Streams sizes the JetStream streams the service ensures at start.
 	Streams queue.Config
 	// Logger receives the service's logs; default slog.Default().
@@ -76,6 +91,10 @@ func DefaultConfig() Config {
 		GroupMax:               256,
 		IntakeBatch:            4000,
 		ReleaseChunk:           10000,
+		RepeatRetention:        400 * 24 * time.Hour,
+		DuplicateWindow:        35 * 24 * time.Hour,
+		BreakerFailures:        20,
+		BreakerWindow:          50,
 	}
 }
 
@@ -107,6 +126,14 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReleaseChunk <= 0 {
 		c.ReleaseChunk = d.ReleaseChunk
+	}
+	def(&c.RepeatRetention, d.RepeatRetention)
+	def(&c.DuplicateWindow, d.DuplicateWindow)
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = d.BreakerFailures
+	}
+	if c.BreakerWindow <= 0 {
+		c.BreakerWindow = max(d.BreakerWindow, c.BreakerFailures)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -103,7 +103,9 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 	}
 
 	// Stuck before the bank: a new gen and a new pay job.
-	stuck, err := pick(`r.state IN ('queued', 'claimed', 'quoted', 'opening', 'session_open', 'starting') AND r.moved_at < ?`,
+	// Rows on hold wait for their resume, which re-enqueues them.
+	stuck, err := pick(`r.state IN ('queued', 'claimed', 'quoted', 'opening', 'session_open', 'starting') AND r.moved_at < ?
+		AND r.stop <> 'hold' AND (SELECT b.hold_source FROM batches b WHERE b.id = r.batch_id) = ''`,
 		formatTime(now.Add(-s.cfg.StuckAfter)))
 	if err != nil {
 		return res, err

@@ -10,21 +10,26 @@ import (
 // intake stream. It never carries a card number in plaintext: Card.Sealed is
 // the number encrypted with the deployment's data key (see package secret).
 type Row struct {
-	Batch       string            `json:"batch"`
-	Index       int               `json:"row"`  // 1-based data row number within the file
-	Line        int               `json:"line"` // physical line of the file where the row starts
-	Reference   string            `json:"reference"`
-	Method      Method            `json:"method"`
-	Amount      money.Amount      `json:"amount"`
-	Description string            `json:"description,omitempty"`
-	Email       string            `json:"email,omitempty"`
-	Phone       string            `json:"phone,omitempty"`
-	FullName    string            `json:"full_name,omitempty"`
-	Card        *Card             `json:"card,omitempty"`           // method card
-	CardToken   string            `json:"card_token,omitempty"`     // method token
-	Encrypted   *EncryptedCard    `json:"encrypted_card,omitempty"` // method encrypted_card
-	Transfer    *Transfer         `json:"transfer,omitempty"`       // method transfer
-	Meta        map[string]string `json:"meta,omitempty"`           // meta_<name> columns, without the prefix
+	Batch       string       `json:"batch"`
+	Index       int          `json:"row"`  // 1-based data row number within the file
+	Line        int          `json:"line"` // physical line of the file where the row starts
+	Reference   string       `json:"reference"`
+	Method      Method       `json:"method"`
+	Amount      money.Amount `json:"amount"`
+	Description string       `json:"description,omitempty"`
+	Email       string       `json:"email,omitempty"`
+	Phone       string       `json:"phone,omitempty"`
+	FullName    string       `json:"full_name,omitempty"`
+	Card        *Card        `json:"card,omitempty"` // method card
+	// CardFingerprint is a keyed digest of the card number (hex), the same
+	// for the same number under one deployment's key, so the ledger's
+	// duplicate guard can tell two rows pay one card without ever seeing
+	// the number (method card).
+	CardFingerprint string            `json:"card_fingerprint,omitempty"`
+	CardToken       string            `json:"card_token,omitempty"`     // method token
+	Encrypted       *EncryptedCard    `json:"encrypted_card,omitempty"` // method encrypted_card
+	Transfer        *Transfer         `json:"transfer,omitempty"`       // method transfer
+	Meta            map[string]string `json:"meta,omitempty"`           // meta_<name> columns, without the prefix
 }
 
 // Card is a card number as payrun keeps it: sealed, with the parts that may

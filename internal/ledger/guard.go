@@ -1,0 +1,442 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/payrun/payrun/internal/cardmask"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
+)
+
+// The duplicate guard. Every row is checked when the ledger records it,
+// before its batch can be sealed (so before anything of it can be
+// released), against every earlier row still in the ledger:
+//
+//   - a repeat: an earlier row with the same reference in another batch,
+//     paid or still in flight (not failed, cancelled or returned, its batch
+//     not rejected), recorded within RepeatRetention;
+//   - a probable duplicate: an earlier row, in another batch or the same
+//     one, with the same payee (payout.PayeeKey) and the same amount and
+//     currency under another reference, paid or in flight, recorded within
+//     DuplicateWindow.
+//
+// "Earlier" is the intake's order: recorded before, or in the same group
+// with a lower stream sequence, so of two batches carrying one reference
+// exactly one is held. A held row stays received (rows.held = 1, its
+// reason in holds) whatever happens to the rest of its batch, until a
+// person releases or drops it (Service.ReleaseHeld, Service.DropHeld).
+
+// Hold kinds.
+const (
+	HoldRepeat    = "repeat"
+	HoldDuplicate = "duplicate"
+)
+
+// rowSpan is the range of row numbers of one batch recorded in a group.
+type rowSpan struct{ lo, hi int }
+
+func (s *rowSpan) add(n int) { s.lo, s.hi = min(s.lo, n), max(s.hi, n) }
+
+// earlierRow is an earlier row a new row repeats.
+type earlierRow struct {
+	row                     int // the new row
+	kind                    string
+	batch                   string
+	no                      int
+	reference               string
+	state                   payout.State
+	movedAt                 string
+	payee                   []byte
+	amount                  money.Amount
+	sameBatch, newReference bool
+}
+
+// guardQuery finds, for the rows of batch ?1 numbered ?2..?3 that are not
+// held and were never held, the earlier rows they repeat: by reference
+// (kind repeat) or by payee and amount under another reference (kind
+// duplicate). ?4 and ?5 are the oldest recorded times that count for each;
+// ?6 = 1 takes every other row as earlier (a batch made in the ledger,
+// after every row it is checked against).
+const guardQuery = `
+SELECT 'repeat', r.row_no, o.batch_id, o.row_no, o.reference, o.state, o.moved_at, r.payee, r.amount_minor, r.currency
+FROM rows r JOIN rows o ON o.reference = r.reference
+WHERE r.batch_id = ?1 AND r.row_no BETWEEN ?2 AND ?3 AND r.held = 0 AND r.state = 'received'
+  AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.batch_id = r.batch_id AND h.row_no = r.row_no)
+  AND o.batch_id <> r.batch_id
+  AND (?6 = 1 OR o.received_at < r.received_at OR (o.received_at = r.received_at AND o.intake_seq < r.intake_seq))
+  AND o.received_at >= ?4
+  AND o.state NOT IN ('failed', 'cancelled', 'returned')
+  AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'
+UNION ALL
+SELECT 'duplicate', r.row_no, o.batch_id, o.row_no, o.reference, o.state, o.moved_at, r.payee, r.amount_minor, r.currency
+FROM rows r JOIN rows o ON o.payee = r.payee AND o.amount_minor = r.amount_minor AND o.currency = r.currency
+WHERE r.batch_id = ?1 AND r.row_no BETWEEN ?2 AND ?3 AND r.held = 0 AND r.state = 'received' AND r.payee IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.batch_id = r.batch_id AND h.row_no = r.row_no)
+  AND o.payee IS NOT NULL AND o.reference <> r.reference
+  AND NOT (o.batch_id = r.batch_id AND o.row_no = r.row_no)
+  AND (?6 = 1 OR o.received_at < r.received_at OR (o.received_at = r.received_at AND o.intake_seq < r.intake_seq))
+  AND o.received_at >= ?5
+  AND o.state NOT IN ('failed', 'cancelled', 'returned')
+  AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'`
+
+// guardRows checks the rows lo..hi of batch and holds those that repeat
+// an earlier row; it returns how many it held. allEarlier takes every
+// other row in the ledger as earlier (a resubmitted batch).
+func (s *Service) guardRows(tx *Tx, batch string, lo, hi int, allEarlier bool) (int, error) {
+	rows, err := tx.Query(guardQuery, batch, lo, hi, formatTime(tx.Now.Add(-s.cfg.RepeatRetention)),
+		formatTime(tx.Now.Add(-s.cfg.DuplicateWindow)), allEarlier)
+	if err != nil {
+		return 0, fmt.Errorf("guard rows of %s: %w", batch, err)
+	}
+	best := map[int]*earlierRow{}
+	var order []int
+	for rows.Next() {
+		e := &earlierRow{}
+		if err := rows.Scan(&e.kind, &e.row, &e.batch, &e.no, &e.reference, &e.state, &e.movedAt, &e.payee,
+			&e.amount.Minor, &e.amount.Currency); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("guard rows of %s: %w", batch, err)
+		}
+		e.sameBatch = e.batch == batch
+		if cur, ok := best[e.row]; !ok {
+			order = append(order, e.row)
+			best[e.row] = e
+		} else if e.better(cur) {
+			best[e.row] = e
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("guard rows of %s: %w", batch, err)
+	}
+	for _, n := range order {
+		if err := s.hold(tx, batch, best[n]); err != nil {
+			return 0, err
+		}
+	}
+	return len(order), nil
+}
+
+// better orders the earlier rows a held row may name: a repeat before a
+// probable duplicate, a paid row before one in flight, then the oldest.
+func (e *earlierRow) better(o *earlierRow) bool {
+	if (e.kind == HoldRepeat) != (o.kind == HoldRepeat) {
+		return e.kind == HoldRepeat
+	}
+	if ep, op := e.state == payout.StateSucceeded, o.state == payout.StateSucceeded; ep != op {
+		return ep
+	}
+	return e.batch < o.batch || e.batch == o.batch && e.no < o.no
+}
+
+// reason says why a row is held, naming the earlier row: "E-001/2026-11
+// was paid on 2026-12-01 in batch b… row 1".
+func (e *earlierRow) reason(reference string) string {
+	where := fmt.Sprintf("in batch %s row %d", e.batch, e.no)
+	if e.sameBatch {
+		where = fmt.Sprintf("in this batch, row %d", e.no)
+	}
+	status := fmt.Sprintf("is in flight %s (%s, not paid yet)", where, e.state)
+	paid := e.state == payout.StateSucceeded
+	if paid {
+		status = fmt.Sprintf("was paid on %s %s", dayOf(e.movedAt), where)
+	}
+	if e.kind == HoldRepeat {
+		return fmt.Sprintf("%s %s", reference, status)
+	}
+	noun := "payee"
+	if k, err := payout.PayeeKeyFromBytes(e.payee); err == nil {
+		noun = k.Kind.Noun()
+	}
+	if paid {
+		return fmt.Sprintf("probable duplicate: the same %s was paid %s as %s on %s %s", noun, e.amount, e.reference,
+			dayOf(e.movedAt), where)
+	}
+	return fmt.Sprintf("probable duplicate: the same %s and amount %s as %s, which %s", noun, e.amount, e.reference, status)
+}
+
+// dayOf is the date (UTC) of a stored time.
+func dayOf(stored string) string { return parseTime(stored).UTC().Format(time.DateOnly) }
+
+// hold holds one row for the earlier row it repeats.
+func (s *Service) hold(tx *Tx, batch string, e *earlierRow) error {
+	r, err := loadRow(tx, batch, e.row)
+	if err != nil {
+		return err
+	}
+	reason := e.reason(r.Reference)
+	if _, err := tx.Exec(`INSERT INTO holds (batch_id, row_no, kind, earlier_batch, earlier_row, reason, held_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, batch, e.row, e.kind, e.batch, e.no, reason, formatTime(tx.Now)); err != nil {
+		return fmt.Errorf("hold %s/%d: %w", batch, e.row, err)
+	}
+	if _, err := tx.Exec(`UPDATE rows SET held = 1, reason = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`,
+		reason, formatTime(tx.Now), batch, e.row); err != nil {
+		return fmt.Errorf("hold %s/%d: %w", batch, e.row, err)
+	}
+	if err := logTransition(tx, r, r.State, r.State, r.Gen, r.Attempt,
+		ledgerapi.Evidence{Source: ledgerSource, Detail: "held by the duplicate guard: " + reason}, "", "", "", "", "", reason); err != nil {
+		return err
+	}
+	s.log.Warn("row held by the duplicate guard", logkey.Batch, batch, logkey.Row, e.row, logkey.Reference, r.Reference,
+		"kind", e.kind, "earlier_batch", e.batch, "earlier_row", e.no)
+	return nil
+}
+
+// sealHeld counts a batch's held rows when it is sealed (or made) and
+// opens the exception that asks a person to decide about them.
+func (s *Service) sealHeld(tx *Tx, batch string) (int, error) {
+	n, err := heldRows(tx, batch)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	what := "rows are"
+	if n == 1 {
+		what = "row is"
+	}
+	_, err = openException(tx, reconcile.HeldRows, batch, batch, 0, fmt.Sprintf(
+		"%d %s held as repeats or probable duplicates of earlier payouts; each waits until a person releases or drops it", n, what))
+	return n, err
+}
+
+// heldRows counts the rows of a batch the guard holds now.
+func heldRows(tx *Tx, batch string) (int, error) {
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ? AND held = 1`, batch).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count held rows of %s: %w", batch, err)
+	}
+	return n, nil
+}
+
+// approvalRequired decides whether a sealed batch waits for approval: the
+// upload asked for it, or (Config.HeldNeedApproval) the guard held some of
+// its rows. This is where the approval policy decides.
+func (s *Service) approvalRequired(requested bool, held int) bool {
+	return requested || held > 0 && s.cfg.HeldNeedApproval
+}
+
+// HasHeldRows reports whether the guard holds rows of the batch that wait
+// for a person's decision: the predicate an approval policy asks.
+func (db *DB) HasHeldRows(ctx context.Context, batch string) (bool, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM rows WHERE batch_id = ? AND held = 1`, batch).Scan(&n); err != nil {
+		return false, fmt.Errorf("count held rows of %s: %w", batch, err)
+	}
+	return n > 0, nil
+}
+
+// Hold is a row the duplicate guard held, with the decision about it.
+type Hold = ledgerapi.Hold
+
+// Holds lists the rows of a batch the guard held (waiting or decided), in
+// row order; limit ≤ 0 lists them all.
+func (db *DB) Holds(ctx context.Context, batch string, limit int) ([]Hold, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT h.row_no, r.reference, r.amount_minor, r.currency, h.kind, h.earlier_batch,
+		h.earlier_row, h.reason, h.held_at, h.decision, h.decided_by, h.decided_at, h.decision_reason
+		FROM holds h JOIN rows r ON r.batch_id = h.batch_id AND r.row_no = h.row_no
+		WHERE h.batch_id = ? ORDER BY h.row_no LIMIT ?`, batch, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list holds of %s: %w", batch, err)
+	}
+	defer rows.Close()
+	var out []Hold
+	for rows.Next() {
+		var h Hold
+		var held string
+		var decided sql.NullString
+		if err := rows.Scan(&h.Row, &h.Reference, &h.Amount.Minor, &h.Amount.Currency, &h.Kind, &h.EarlierBatch, &h.EarlierRow,
+			&h.Reason, &held, &h.Decision, &h.DecidedBy, &decided, &h.DecisionReason); err != nil {
+			return nil, fmt.Errorf("list holds of %s: %w", batch, err)
+		}
+		h.HeldAt = parseTime(held)
+		h.DecidedAt = scanTime(decided)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ReleaseHeld releases a row the guard held: it is paid as its batch is
+// (now, if the batch was released already). The decision is recorded with
+// who and why in the same transaction.
+func (s *Service) ReleaseHeld(ctx context.Context, cmd ledgerapi.RowCommand) error {
+	return s.decideHeld(ctx, cmd, ActionRelease)
+}
+
+// DropHeld drops a row the guard held: it is cancelled and never paid.
+func (s *Service) DropHeld(ctx context.Context, cmd ledgerapi.RowCommand) error {
+	return s.decideHeld(ctx, cmd, ActionDrop)
+}
+
+func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, action string) error {
+	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+		return err
+	}
+	err := s.w.Do(ctx, func(tx *Tx) error {
+		r, err := loadRow(tx, cmd.Batch, cmd.Row)
+		if err != nil {
+			return err
+		}
+		var decision string
+		err = tx.QueryRow(`SELECT decision FROM holds WHERE batch_id = ? AND row_no = ?`, cmd.Batch, cmd.Row).Scan(&decision)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: row %d of %s was not held by the duplicate guard", errInvalid, cmd.Row, cmd.Batch)
+		}
+		if err != nil {
+			return fmt.Errorf("read hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		word := map[string]string{ActionRelease: "released", ActionDrop: "dropped"}[action]
+		if decision != "" {
+			if decision == word {
+				return nil // the same decision again
+			}
+			return fmt.Errorf("%w: row %d of %s was %s already", errInvalid, cmd.Row, cmd.Batch, decision)
+		}
+		if r.BatchStatus == payout.BatchRejected {
+			return fmt.Errorf("%w: batch %s was rejected; nothing of it is paid", errInvalid, cmd.Batch)
+		}
+		now := formatTime(tx.Now)
+		if _, err := tx.Exec(`UPDATE holds SET decision = ?, decided_by = ?, decided_at = ?, decision_reason = ?
+			WHERE batch_id = ? AND row_no = ?`, word, cmd.By, now, cmd.Reason, cmd.Batch, cmd.Row); err != nil {
+			return fmt.Errorf("decide hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		if _, err := tx.Exec(`UPDATE rows SET held = 0, reason = '', updated_at = ? WHERE batch_id = ? AND row_no = ?`, now, cmd.Batch, cmd.Row); err != nil {
+			return fmt.Errorf("decide hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		detail := word + " by " + cmd.By + ": " + cmd.Reason
+		if err := recordDecision(tx, cmd.By, action, cmd.Batch, cmd.Row, cmd.Reason, ""); err != nil {
+			return err
+		}
+		if r.State == payout.StateReceived {
+			if action == ActionDrop {
+				if err := s.cancelOne(tx, r, "dropped by "+cmd.By+": "+cmd.Reason, "held_dropped", ledgerapi.SourceOperator, detail); err != nil {
+					return err
+				}
+			} else if err := s.releaseOne(tx, r, detail); err != nil {
+				return err
+			}
+		}
+		if n, err := heldRows(tx, cmd.Batch); err != nil {
+			return err
+		} else if n == 0 {
+			if err := closeBatchExceptions(tx, cmd.Batch, "every held row was decided", reconcile.HeldRows); err != nil {
+				return err
+			}
+		}
+		return finishBatch(tx, cmd.Batch)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("held row decided", logkey.Batch, cmd.Batch, logkey.Row, cmd.Row, "decision", action, "by", cardmask.Redact(cmd.By),
+		"reason", cardmask.Redact(cmd.Reason))
+	wake(s.kick)
+	return nil
+}
+
+// releaseOne moves a received row to queued when its batch was released
+// and nothing stops it; otherwise the batch's release takes it later.
+func (s *Service) releaseOne(tx *Tx, r *rowRec, detail string) error {
+	if r.State != payout.StateReceived || r.BatchStatus != payout.BatchReleased {
+		return nil
+	}
+	var stop, hold string
+	if err := tx.QueryRow(`SELECT r.stop, b.hold_source FROM rows r, batches b WHERE b.id = r.batch_id AND r.batch_id = ? AND r.row_no = ?`,
+		r.Batch, r.Row).Scan(&stop, &hold); err != nil {
+		return fmt.Errorf("read %s/%d: %w", r.Batch, r.Row, err)
+	}
+	if stop != "" || hold != "" {
+		return nil // its resume releases it
+	}
+	return s.apply(tx, r, &ledgerapi.Transition{Batch: r.Batch, Row: r.Row, To: payout.StateQueued,
+		Evidence: ledgerapi.Evidence{Source: ledgerSource, Detail: detail}})
+}
+
+// cancelOne cancels one row that is not at the bank yet.
+func (s *Service) cancelOne(tx *Tx, r *rowRec, reason, code string, source ledgerapi.Source, detail string) error {
+	return s.apply(tx, r, &ledgerapi.Transition{Batch: r.Batch, Row: r.Row, To: payout.StateCancelled, ErrorCode: code,
+		Reason: reason, Evidence: ledgerapi.Evidence{Source: source, Detail: detail}})
+}
+
+// Actions a person (or the breaker) takes, as the decisions table keeps them.
+const (
+	ActionRelease  = "release"
+	ActionDrop     = "drop"
+	ActionCancel   = "cancel"
+	ActionHold     = "hold"
+	ActionResume   = "resume"
+	ActionResubmit = "resubmit"
+	ActionApprove  = "approve"
+)
+
+// recordDecision keeps a decision with who and why; row 0 is the batch.
+func recordDecision(tx *Tx, actor, action, batch string, row int, reason, detail string) error {
+	var rowArg any
+	if row > 0 {
+		rowArg = row
+	}
+	if _, err := tx.Exec(`INSERT INTO decisions (at, actor, action, batch_id, row_no, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		formatTime(tx.Now), actor, action, batch, rowArg, reason, detail); err != nil {
+		return fmt.Errorf("record decision %s on %s: %w", action, batch, err)
+	}
+	return nil
+}
+
+// Decision is a recorded decision.
+type Decision = ledgerapi.DecisionRecord
+
+// Decisions lists the decisions taken on a batch, oldest first.
+func (db *DB) Decisions(ctx context.Context, batch string) ([]Decision, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT at, actor, action, coalesce(row_no, 0), reason, detail FROM decisions
+		WHERE batch_id = ? ORDER BY id`, batch)
+	if err != nil {
+		return nil, fmt.Errorf("list decisions of %s: %w", batch, err)
+	}
+	defer rows.Close()
+	var out []Decision
+	for rows.Next() {
+		var d Decision
+		var at string
+		if err := rows.Scan(&at, &d.By, &d.Action, &d.Row, &d.Reason, &d.Detail); err != nil {
+			return nil, fmt.Errorf("list decisions of %s: %w", batch, err)
+		}
+		d.At = parseTime(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// checkCommand refuses a person's command without a batch, a name or a
+// reason: every decision is recorded with who and why.
+func checkCommand(batch, by, reason string) error {
+	switch {
+	case !payout.ValidBatchID(batch):
+		return fmt.Errorf("%w: %s is not a batch id", errInvalid, strconv.Quote(cardmask.Redact(batch)))
+	case strings.TrimSpace(by) == "":
+		return fmt.Errorf("%w: who decides is required", errInvalid)
+	case strings.TrimSpace(reason) == "":
+		return fmt.Errorf("%w: a reason is required", errInvalid)
+	}
+	return nil
+}
+
+// closeBatchExceptions closes a batch's open exceptions of the categories.
+func closeBatchExceptions(tx *Tx, batch, resolution string, categories ...reconcile.Category) error {
+	for _, c := range categories {
+		if _, err := tx.Exec(`UPDATE exceptions SET closed_at = ?, resolution = ?
+			WHERE batch_id = ? AND category = ? AND closed_at IS NULL`, formatTime(tx.Now), resolution, batch, string(c)); err != nil {
+			return fmt.Errorf("close exceptions of %s: %w", batch, err)
+		}
+	}
+	return nil
+}
