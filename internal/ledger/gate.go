@@ -185,9 +185,9 @@ func (s *Service) gateMove(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, to payou
 func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decision ledgerapi.Decision, reason string) error {
 	obs, _ := json.Marshal(g.Observed)
 	if _, err := tx.Exec(`INSERT INTO gate_checks (batch_id, row_no, session_id, payout_id, decision, reason, observed,
-		confirm_info, tcn, source, hook_id, hook_type, worker, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		confirm_info, tcn, source, hook_id, hook_type, worker, at, hook_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Batch, r.Row, g.SessionID, g.PayoutID, string(decision), reason, string(obs), string(g.ConfirmInfo), g.TCN,
-		string(g.Evidence.Source), g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now)); err != nil {
+		string(g.Evidence.Source), g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now), int64(g.Evidence.HookSeq)); err != nil {
 		return fmt.Errorf("record gate check of %s/%d: %w", r.Batch, r.Row, err)
 	}
 	return nil

@@ -242,9 +242,12 @@ func (s *Service) reask(tx *Tx, batch string, row int) ([]ledgerapi.Job, []strin
 		if r.State.Terminal() || r.onHold() {
 			continue
 		}
+		// The webhook the gate answered, by the sequence the processor
+		// gave, else as the ledger's hooks consumer recorded it.
 		var seq int64
-		err = tx.QueryRow(`SELECT e.stream_seq FROM gate_checks g JOIN bank_events e ON e.hook_id = g.hook_id
-			WHERE g.batch_id = ? AND g.row_no = ? AND g.session_id = ? AND g.hook_id <> '' ORDER BY g.id DESC LIMIT 1`,
+		err = tx.QueryRow(`SELECT coalesce(nullif(g.hook_seq, 0), (SELECT e.stream_seq FROM bank_events e WHERE e.hook_id = g.hook_id))
+			FROM gate_checks g WHERE g.batch_id = ? AND g.row_no = ? AND g.session_id = ? AND g.hook_id <> ''
+			AND (g.hook_seq > 0 OR EXISTS (SELECT 1 FROM bank_events e WHERE e.hook_id = g.hook_id)) ORDER BY g.id DESC LIMIT 1`,
 			batch, w.row, w.session).Scan(&seq)
 		switch {
 		case err == nil:

@@ -162,6 +162,7 @@ type Processor struct {
 	lim    *ratelimit.Limiter
 	ownLim bool
 	intake jetstream.Stream
+	hooks  jetstream.Stream // read by sequence for hook jobs
 	stop   atomic.Bool
 }
 
@@ -290,6 +291,9 @@ func (p *Processor) setup(ctx context.Context) (jobs, hooks jetstream.Consumer, 
 		return nil, nil, fmt.Errorf("processor: intake stream: %w", err)
 	}
 	p.intake = intake
+	if p.hooks, err = p.js.Stream(ctx, queue.StreamHooks); err != nil {
+		return nil, nil, fmt.Errorf("processor: hooks stream: %w", err)
+	}
 	if jobs, err = p.consumer(ctx, queue.StreamJobs, queue.ConsumerJobs, queue.JobsPrefix+">"); err != nil {
 		return nil, nil, err
 	}

@@ -154,6 +154,7 @@ type Evidence struct {
 	HookID   string `json:"hook_id,omitempty"`   // sha256 of the verified webhook body
 	HookType string `json:"hook_type,omitempty"` // ready_to_confirm, payment_finished, ...
 	Detail   string `json:"detail,omitempty"`    // free text, never a card number
+	HookSeq  uint64 `json:"hook_seq,omitempty"`  // the webhook's sequence in PAYRUN_HOOKS (the gate keeps it to ask again)
 }
 
 // Quote is an FX quote from bpa/calculate, kept for the gate and the report.

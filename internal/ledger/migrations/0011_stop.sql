@@ -26,3 +26,7 @@ CREATE TABLE breaker_window (
     code     TEXT NOT NULL,
     PRIMARY KEY (batch_id, slot)
 ) STRICT, WITHOUT ROWID;
+
+-- gate_checks.hook_seq: the webhook's sequence in PAYRUN_HOOKS, so a
+-- session the gate told to wait is asked about again with that webhook.
+ALTER TABLE gate_checks ADD COLUMN hook_seq INTEGER NOT NULL DEFAULT 0;
