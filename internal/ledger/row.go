@@ -62,7 +62,9 @@ const (
 func (r *rowRec) onHold() bool { return r.Stop == stopHold || r.BatchHold != "" }
 
 // cancelled reports whether the row or its batch was cancelled.
-func (r *rowRec) cancelled() bool { return r.Stop == stopCancel || r.BatchStatus == payout.BatchCancelled }
+func (r *rowRec) cancelled() bool {
+	return r.Stop == stopCancel || r.BatchStatus == payout.BatchCancelled
+}
 
 // rowColumns are the columns scanRow reads, in order (r = rows).
 const rowColumns = `r.batch_id, r.row_no, r.line, r.reference, r.method, r.amount_minor, r.currency,
