@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,6 +112,16 @@ func makeBatch(n int, seed string) *testBatch {
 		})
 	}
 	return makeRows(seed, rows)
+}
+
+// uniqueBatch is makeBatch with references of its own (seed/E-00001…),
+// so the duplicate guard holds none of them for another batch's.
+func uniqueBatch(n int, seed string) *testBatch {
+	b := makeBatch(n, seed)
+	for _, r := range b.Rows {
+		r.Reference = strings.ReplaceAll(seed, " ", "-") + "/" + r.Reference
+	}
+	return makeRows(seed, b.Rows)
 }
 
 // makeRows makes a batch of the rows given (their batch, row number and
