@@ -64,8 +64,9 @@ type earlierRow struct {
 // held and were never held, the earlier rows they repeat: by reference
 // (kind repeat) or by payee and amount under another reference (kind
 // duplicate). ?4 and ?5 are the oldest recorded times that count for each;
-// ?6 = 1 takes every other row as earlier (a batch made in the ledger,
-// after every row it is checked against).
+// ?6 = 1 takes every row of another batch as earlier (a batch made in the
+// ledger, after every row it is checked against). In one batch the row
+// order is the order.
 const guardQuery = `
 SELECT 'repeat', r.row_no, o.batch_id, o.row_no, o.reference, o.state, o.moved_at, r.payee, r.amount_minor, r.currency
 FROM rows r JOIN rows o ON o.reference = r.reference
@@ -82,8 +83,8 @@ FROM rows r JOIN rows o ON o.payee = r.payee AND o.amount_minor = r.amount_minor
 WHERE r.batch_id = ?1 AND r.row_no BETWEEN ?2 AND ?3 AND r.held = 0 AND r.state = 'received' AND r.payee IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.batch_id = r.batch_id AND h.row_no = r.row_no)
   AND o.payee IS NOT NULL AND o.reference <> r.reference
-  AND NOT (o.batch_id = r.batch_id AND o.row_no = r.row_no)
-  AND (?6 = 1 OR o.received_at < r.received_at OR (o.received_at = r.received_at AND o.intake_seq < r.intake_seq))
+  AND (o.batch_id = r.batch_id AND o.row_no < r.row_no OR o.batch_id <> r.batch_id
+       AND (?6 = 1 OR o.received_at < r.received_at OR (o.received_at = r.received_at AND o.intake_seq < r.intake_seq)))
   AND o.received_at >= ?5
   AND o.state NOT IN ('failed', 'cancelled', 'returned')
   AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'`

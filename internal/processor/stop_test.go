@@ -225,3 +225,55 @@ func TestBankFaultsSlowTheLimiter(t *testing.T) {
 		require.Less(t, stats.Limit, 100.0, "the limiter slowed down")
 	}
 }
+
+// TestResubmittedRowPaysFromItsParentsMessage: a child row of a resubmit
+// reads its parent's intake message, opens the card number sealed for the
+// parent's row, and names itself to the bank (metadata, keys); the webhook
+// settles the child, not the parent.
+func TestResubmittedRowPaysFromItsParentsMessage(t *testing.T) {
+	for _, flow := range []CardFlow{CardSingleRequest, CardTwoStep} {
+		t.Run(string(flow), func(t *testing.T) {
+			h := newHarness(t)
+			p := h.processor(flow)
+			parent := h.ingest(cardRow("R-1", "301.00", "4242424242424242"), tokenRow("R-2", "302.00", "tok_r2"))
+			for n := 1; n <= 2; n++ {
+				_, err := h.svc.Transition(h.ctx, ledgerapi.Transition{Batch: parent, Row: n, To: payout.StateClaimed, Gen: 1})
+				require.NoError(t, err)
+				_, err = h.svc.Transition(h.ctx, ledgerapi.Transition{Batch: parent, Row: n, To: payout.StateFailed,
+					ErrorCode: "authentication_error", Reason: "wrong key"})
+				require.NoError(t, err)
+			}
+			reply, err := h.svc.Resubmit(h.ctx, ledgerapi.ResubmitCommand{Batch: parent, Failed: true, By: "anna", Reason: "key fixed"})
+			require.NoError(t, err)
+			child := reply.Batch.Batch
+			require.Eventually(t, func() bool {
+				b, err := h.db.Batch(h.ctx, child)
+				return err == nil && b.ByState[payout.StateQueued] == 2
+			}, 5*time.Second, 10*time.Millisecond)
+			for n := 1; n <= 2; n++ {
+				require.NoError(t, p.pay(h.ctx, &progressCount{}, h.job(child, n)))
+				st := h.row(child, n)
+				require.Equal(t, payout.StatePayoutStarted, st.State, "row %d", n)
+				po := sandboxPayout(t, h, st.SessionID)
+				ref, err := payout.ParseBankRef(po.Metadata)
+				require.NoError(t, err)
+				require.Equal(t, payout.BankRef{Batch: child, Row: n, Reference: "R-" + itoa(n)}, ref, "the bank knows the child row")
+				if n == 1 {
+					require.Equal(t, "card/bank_card", po.Method, "the card number opened with the parent's row")
+					require.Equal(t, "4242", po.Last4)
+				}
+			}
+			// The first row's webhook settles the child row; the parent
+			// stays failed.
+			st := h.row(child, 1)
+			if flow == CardTwoStep {
+				require.NoError(t, p.handleHook(h.ctx, h.hooks(bank131.HookReadyToConfirm, st.SessionID, 1)[0]))
+			}
+			require.NoError(t, p.handleHook(h.ctx, h.hooks(bank131.HookPaymentFinished, st.SessionID, 1)[0]))
+			require.Equal(t, payout.StateSucceeded, h.row(child, 1).State)
+			require.Equal(t, payout.StateFailed, h.row(parent, 1).State)
+		})
+	}
+}
+
+func itoa(n int) string { return string(rune('0' + n)) }
