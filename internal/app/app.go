@@ -170,9 +170,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	routes := httpapi.Routes{
 		Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger}),
-		Uploads:  ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger}),
-		Reports:  ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
-		Metrics:  metrics.Handler(),
+		Uploads: ingest.NewHandler(ingest.HandlerConfig{JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger,
+			Ledger: a.Ledger}),
+		Reports: ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
+		Metrics: metrics.Handler(),
 	}
 	if a.srv, err = httpserve.Listen(cfg.Listen, routes.Handler(), httpserve.Logger(cfg.Logger)); err != nil {
 		return nil, fmt.Errorf("app: %w", err)

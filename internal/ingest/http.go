@@ -44,12 +44,16 @@ type HandlerConfig struct {
 	TempDir   string        // where uploads are spooled; default os.TempDir()
 	Timeout   time.Duration // per upload, publishing included; default 10 minutes
 	Logger    *slog.Logger
+	// Ledger, if set, is asked on validation which rows its duplicate
+	// guard would hold (CheckDuplicates); they come back as warnings.
+	Ledger Prechecker
 }
 
 // Handler serves uploads for the finance web tools:
 //
 //	POST /batches           validate, then publish; 201 created, 200 existing, 422 invalid
-//	POST /batches/validate  validate only; 200 valid, 422 invalid
+//	POST /batches/validate  validate only; 200 valid, 422 invalid; with a Ledger,
+//	                        repeats and probable duplicates of earlier payouts are warnings
 //
 // The file is the multipart form field "file", or the raw request body.
 // Options come as form fields or query parameters: name, file_name (raw
@@ -115,6 +119,9 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 		res, err = Ingest(ctx, h.cfg.JS, path, opts)
 	} else {
 		res, err = Check(path, opts)
+		if err == nil && res.Status == StatusValid {
+			err = CheckDuplicates(ctx, path, res, opts, h.cfg.Ledger, "")
+		}
 	}
 	if err != nil {
 		if publish && !errors.Is(err, os.ErrNotExist) {

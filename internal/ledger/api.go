@@ -91,6 +91,7 @@ func (s *Service) startAPI() error {
 		{"batch_cancel", ledgerapi.SubjectBatchCancel, s.handleBatchCommand(s.Cancel)},
 		{"batch_approve", ledgerapi.SubjectBatchApprove, s.handleBatchCommand(s.Approve)},
 		{"report_import", ledgerapi.SubjectReportImport, s.handleReportImport},
+		{"batch_precheck", ledgerapi.SubjectBatchPrecheck, s.handlePrecheck},
 	}
 	for _, e := range endpoints {
 		if err := svc.AddEndpoint(e.name, e.h, micro.WithEndpointSubject(e.subject),

@@ -321,3 +321,52 @@ func TestGuardCancelledBatchDropsHeldRows(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, exc)
 }
+
+// Precheck tells ingest, before an upload, what the guard would hold; in
+// process and over NATS alike, recording nothing.
+func TestPrecheck(t *testing.T) {
+	env := startNATS(t)
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	s := startService(t, db, env, testConfig())
+	a := makeRows("a", []*payout.Row{tokenRow("T-1", 50000, "tok_a"), tokenRow("T-2", 60000, "tok_b")})
+	record(t, s, a.msgs(1))
+	setStates(t, s, a.ID, payout.StateSucceeded)
+	key := func(token string) string {
+		k, _ := payout.PayeeKeyOf(payout.PayeeToken, token)
+		return k.String()
+	}
+	req := ledgerapi.PrecheckRequest{Batch: "b00000000000000000000", Rows: []ledgerapi.PrecheckRow{
+		{Line: 2, Reference: "T-1", Payee: key("tok_z"), Amount: money.New(1, "RUB")},
+		{Line: 3, Reference: "T-9", Payee: key("tok_b"), Amount: money.New(60000, "rub")},
+		{Line: 4, Reference: "T-8", Payee: key("tok_b"), Amount: money.New(60001, "RUB")},
+		{Line: 5, Reference: "T-7"},
+	}}
+	client := ledgerapi.NewClient(env.nc, 5*time.Second)
+	for name, check := range map[string]func(context.Context, ledgerapi.PrecheckRequest) (*ledgerapi.PrecheckReply, error){
+		"in process": s.Precheck, "over NATS": client.Precheck,
+	} {
+		t.Run(name, func(t *testing.T) {
+			reply, err := check(context.Background(), req)
+			require.NoError(t, err)
+			require.Equal(t, []ledgerapi.PrecheckHit{
+				{Line: 2, Kind: HoldRepeat, EarlierBatch: a.ID, EarlierRow: 1, Reason: "T-1 was paid on 2026-11-25 in batch " + a.ID + " row 1"},
+				{Line: 3, Kind: HoldDuplicate, EarlierBatch: a.ID, EarlierRow: 2,
+					Reason: "probable duplicate: the same card token was paid 600.00 RUB as T-2 on 2026-11-25 in batch " + a.ID + " row 2"},
+			}, reply.Hits)
+
+			// The same file again is no repeat of itself.
+			same := req
+			same.Batch = a.ID
+			reply, err = check(context.Background(), same)
+			require.NoError(t, err)
+			require.Empty(t, reply.Hits)
+
+			_, err = check(context.Background(), ledgerapi.PrecheckRequest{Rows: []ledgerapi.PrecheckRow{{Line: 2, Reference: "x", Payee: "zz"}}})
+			require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "%v", err)
+		})
+	}
+	h, err := db.Holds(context.Background(), a.ID, 0)
+	require.NoError(t, err)
+	require.Empty(t, h, "nothing recorded")
+}

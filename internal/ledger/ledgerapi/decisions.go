@@ -91,7 +91,10 @@ type Resubmitted struct {
 // would be held by its duplicate guard. Ingest sends the file's rows in
 // chunks (PrecheckChunk rows each); nothing is recorded.
 type PrecheckRequest struct {
-	Rows []PrecheckRow `json:"rows"`
+	// Batch is the id the file would get: its own rows (the same file,
+	// uploaded before) are not repeats of it.
+	Batch string        `json:"batch,omitempty"`
+	Rows  []PrecheckRow `json:"rows"`
 }
 
 // PrecheckChunk is how many rows one PrecheckRequest carries (well under
