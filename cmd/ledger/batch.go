@@ -13,37 +13,41 @@ import (
 	"github.com/payrun/payrun/internal/queue"
 )
 
-// batchCommand sends cancel or approve to the running ledger over NATS
-// (the ledger is the database's only writer).
+// batchCommand sends cancel or approve to the running ledger: over NATS
+// (the ledger is the database's only writer), or with --url or --row to
+// its HTTP API (decide.go).
 type batchCommand struct {
 	name string
 }
 
-func (c *batchCommand) Usage() {
-	if c.name == "cancel" {
-		fmt.Fprintln(os.Stderr, "usage: ledger cancel --batch ID --reason TEXT [--nats-url URL]")
-		return
-	}
-	fmt.Fprintln(os.Stderr, "usage: ledger approve --batch ID [--nats-url URL]")
-}
+func (c *batchCommand) Usage() { fmt.Fprintln(os.Stderr, "usage: "+decideUsage[c.name]) }
 
 func (c *batchCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("ledger "+c.name, flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
-	batch := fs.String("batch", "", "batch `id`")
-	reason := fs.String("reason", "", "why (shown in the report)")
-	by := fs.String("by", os.Getenv("USER"), "who asks")
+	dc := &decideCommand{name: c.name}
+	var d decision
+	dc.flags(fs, &d)
 	url := fs.String("nats-url", cli.NATSURL(), "NATS server `URL`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *batch == "" {
+	if d.batch == "" {
 		fs.Usage()
 		return errors.New("--batch is required")
 	}
-	if c.name == "cancel" && *reason == "" {
+	if c.name == "cancel" && d.reason == "" {
 		fs.Usage()
 		return errors.New("--reason is required")
+	}
+	overHTTP := d.row > 0
+	fs.Visit(func(f *flag.Flag) { overHTTP = overHTTP || f.Name == "url" })
+	if overHTTP {
+		if err := dc.check(&d, ""); err != nil {
+			fs.Usage()
+			return err
+		}
+		return dc.send(ctx, d)
 	}
 	nc, err := queue.Connect(*url, "payrun-ledger-"+c.name)
 	if err != nil {
@@ -51,7 +55,7 @@ func (c *batchCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer nc.Close()
 	client := ledgerapi.NewClient(nc, 2*time.Minute)
-	cmd := ledgerapi.BatchCommand{Batch: *batch, By: *by, Reason: *reason}
+	cmd := ledgerapi.BatchCommand{Batch: d.batch, By: d.by, Reason: d.reason}
 	var sum *ledgerapi.BatchSummary
 	if c.name == "cancel" {
 		sum, err = client.Cancel(ctx, cmd)

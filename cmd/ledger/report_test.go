@@ -110,7 +110,7 @@ func TestReportCommands(t *testing.T) {
 	// ledger run --http
 	hctx, stop := context.WithCancel(ctx)
 	defer stop()
-	addr, err := serveHTTP(hctx, "127.0.0.1:0", db, quiet)
+	addr, err := serveHTTP(hctx, "127.0.0.1:0", svc, quiet)
 	require.NoError(t, err)
 	resp, err := http.Get("http://" + addr + "/batches/" + batch + "/report.csv")
 	require.NoError(t, err)

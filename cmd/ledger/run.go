@@ -29,7 +29,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	var logs cli.LogFlags
 	logs.Register(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9101)")
-	httpAddr := fs.String("http", "", "serve batches and report downloads (GET /batches, /batches/{id}/report.csv|.xlsx|.json) on this `address` (e.g. 127.0.0.1:8132)")
+	httpAddr := fs.String("http", "", "serve batches, report downloads (GET /batches, /batches/{id}/report.csv|.xlsx|.json) and decisions (POST /batches/{id}/…) on this `address` (e.g. 127.0.0.1:8132)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		svc.Close()
 		return err
 	}
-	if _, err := serveHTTP(ctx, *httpAddr, db, cfg.Logger); err != nil {
+	if _, err := serveHTTP(ctx, *httpAddr, svc, cfg.Logger); err != nil {
 		svc.Close()
 		return err
 	}
@@ -103,6 +103,11 @@ func configFlags(fs *flag.FlagSet) *ledger.Config {
 	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", cfg.SweepInterval, "how `often` the sweeper runs")
 	fs.Int64Var(&cfg.FXToleranceBps, "fx-tolerance-bp", cfg.FXToleranceBps, "FX rate tolerance at the gate, in `basis points`")
 	fs.Int64Var(&cfg.CommissionToleranceBps, "commission-tolerance-bp", cfg.CommissionToleranceBps, "commission tolerance at the gate, in `basis points`")
+	fs.DurationVar(&cfg.RepeatRetention, "repeat-retention", cfg.RepeatRetention, "the duplicate guard holds a reference paid or in flight in another batch this `long`")
+	fs.DurationVar(&cfg.DuplicateWindow, "duplicate-window", cfg.DuplicateWindow, "the duplicate guard holds the same payee and amount under another reference within this `window`")
+	fs.BoolVar(&cfg.HeldNeedApproval, "held-need-approval", cfg.HeldNeedApproval, "a batch with rows the duplicate guard held waits for approval as a whole")
+	fs.IntVar(&cfg.BreakerFailures, "breaker-failures", cfg.BreakerFailures, "put a batch on hold when this `many` of its last --breaker-window finished rows failed with one bank code (-1: never)")
+	fs.IntVar(&cfg.BreakerWindow, "breaker-window", cfg.BreakerWindow, "the breaker looks at this `many` finished rows")
 	fs.IntVar(&cfg.Streams.Replicas, "replicas", cfg.Streams.Replicas, "JetStream stream `replicas` (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
 	return &cfg
 }

@@ -175,6 +175,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		Reports: ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger)),
 		Metrics: metrics.Handler(),
 	}
+	routes.Decisions = ledger.NewHTTPHandler(a.DB, ledger.WithHTTPLogger(cfg.Logger), ledger.WithService(a.Ledger))
 	if a.srv, err = httpserve.Listen(cfg.Listen, routes.Handler(), httpserve.Logger(cfg.Logger)); err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}

@@ -12,6 +12,9 @@
 //	GET  /batches/{id}            a batch with its report's summary (internal/ledger)
 //	GET  /batches/{id}/report.csv|.xlsx|.json   the report (internal/ledger)
 //	GET  /exceptions              open exceptions (internal/ledger)
+//	GET  /batches/{id}/held|decisions   rows the duplicate guard held; decisions taken (internal/ledger)
+//	POST /batches/{id}/approve|cancel|hold|resume|resubmit   a person's decision on a batch (internal/ledger, Decisions)
+//	POST /batches/{id}/rows/{row}/cancel|hold|resume|release|drop   a person's decision on a row (internal/ledger, Decisions)
 //	GET  /metrics                 Prometheus metrics (internal/metrics; every command's --metrics)
 //
 // An error is answered as {"error":{"code":"…","message":"…"}} with the
@@ -36,7 +39,10 @@ type Routes struct {
 	Webhooks http.Handler // POST /webhooks/bank131, GET /healthz, GET /readyz
 	Uploads  http.Handler // POST /batches, POST /batches/validate
 	Reports  http.Handler // GET /batches, /batches/…, /exceptions
-	Metrics  http.Handler // GET /metrics
+	// Decisions are the decisions people take on batches and rows
+	// (POST /batches/{id}/…): where who decides must be known.
+	Decisions http.Handler
+	Metrics   http.Handler // GET /metrics
 }
 
 // WebhookPath is where the bank posts webhooks (hookrelay.Path).
@@ -56,6 +62,7 @@ func (r Routes) Handler() http.Handler {
 	mount(r.Webhooks, "POST "+WebhookPath, "GET /healthz", "GET /readyz")
 	mount(r.Uploads, "POST /batches", "POST /batches/validate")
 	mount(r.Reports, "GET /batches", "GET /batches/", "GET /exceptions")
+	mount(r.Decisions, "POST /batches/{id}/")
 	mount(r.Metrics, "GET /metrics")
 	return mux
 }

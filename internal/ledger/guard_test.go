@@ -126,6 +126,18 @@ func TestGuardHoldsRepeatsOfPaidRows(t *testing.T) {
 	err = s.ReleaseHeld(context.Background(), ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: "anna"})
 	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "a reason is required: %v", err)
 
+	// The report shows why each row was held and who decided what.
+	rep, err := s.db.Report(context.Background(), b.ID)
+	require.NoError(t, err)
+	require.Equal(t, "held: E-00003 was paid on 2026-11-25 in batch "+a.ID+" row 3", rep.Rows[2].Held)
+	require.Equal(t, "released by anna: the corrected amount", rep.Rows[2].Decision)
+	require.Equal(t, "dropped by anna: paid in November", rep.Rows[3].Decision)
+	require.Empty(t, rep.Rows[1].Decision)
+	require.Empty(t, rep.Rows[4].Held)
+	var csv strings.Builder
+	require.NoError(t, rep.Write(&csv, "csv"))
+	require.Contains(t, csv.String(), ",held: E-00003 was paid on 2026-11-25 in batch "+a.ID+" row 3,released by anna: the corrected amount,,")
+
 	// The last decisions close the exception; the batch can finish.
 	for _, n := range []int{1, 2} {
 		require.NoError(t, s.DropHeld(context.Background(), ledgerapi.RowCommand{Batch: b.ID, Row: n, By: "anna", Reason: "paid"}))

@@ -88,6 +88,18 @@ func TestResubmitFailedRows(t *testing.T) {
 	require.Equal(t, p.ID, g.IntakeBatch)
 	require.Equal(t, 2, g.IntakeRow)
 
+	// The parent's report shows where each failed row went; the child's
+	// where its rows came from.
+	rep, err := s.db.Report(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "resubmitted in batch "+child+" row 1", rep.Rows[1].Resubmit)
+	require.Equal(t, "resubmitted in batch "+child+" row 3", rep.Rows[5].Resubmit)
+	require.Empty(t, rep.Rows[2].Resubmit)
+	rep, err = s.db.Report(ctx, child)
+	require.NoError(t, err)
+	require.Equal(t, "resubmits batch "+p.ID+" row 5", rep.Rows[1].Resubmit)
+	require.Contains(t, rep.Rows[2].Held, "held: "+p.Rows[5].Reference+" was paid")
+
 	dec, err := s.db.Decisions(ctx, p.ID)
 	require.NoError(t, err)
 	require.Len(t, dec, 1)

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,11 +12,15 @@ import (
 	"github.com/payrun/payrun/internal/reconcile"
 )
 
+// nextSeq hands each batch releaseBatch records stream sequences of its
+// own, in the order the batches are made (as the intake stream would).
+var nextSeq atomic.Uint64
+
 // releaseBatch records a batch of n rows and releases it.
 func releaseBatch(t *testing.T, s *Service, n int, seed string) *testBatch {
 	t.Helper()
 	b := makeBatch(n, seed)
-	record(t, s, b.msgs(1))
+	record(t, s, b.msgs(nextSeq.Add(1000)))
 	require.NoError(t, s.ReleaseDue(context.Background()))
 	return b
 }
