@@ -68,6 +68,7 @@ func TestMain(m *testing.M) {
 // proc is one running payrun or sandbox binary.
 type proc struct {
 	name string
+	bin  string
 	args []string
 	cmd  *exec.Cmd
 	log  string // file with its stdout and stderr
@@ -95,6 +96,7 @@ type system struct {
 	bankURL      string
 	relayAddr    string
 	relayMetrics string // hookrelay --metrics
+	ledgerURL    string // ledger run --http: batches, reports, decisions
 	dataKey      string
 	opts         options
 
@@ -132,6 +134,7 @@ func startSystem(t *testing.T, o options) *system {
 	_, err = secret.LoadKey(s.dataKey, true)
 	require.NoError(t, err)
 
+	s.ledgerURL = "http://" + freeAddr(t)
 	s.startLedger()
 	s.waitLedger()
 	s.relayAddr = freeAddr(t)
@@ -211,7 +214,7 @@ func (s *system) repo(p string) string { return filepath.Join(repoRoot, p) }
 func (s *system) startLedger() *proc {
 	return s.start("ledger", append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db"), "--nats-url", s.natsURL,
 		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s", "--poll-max", "4s",
-		"--doubt-deadline", "20s"}, s.opts.ledgerArgs...)...)
+		"--doubt-deadline", "20s", "--http", strings.TrimPrefix(s.ledgerURL, "http://")}, s.opts.ledgerArgs...)...)
 }
 
 func (s *system) startProcessor(name string, extra ...string) *proc {
@@ -239,7 +242,7 @@ func (s *system) start(bin string, args ...string) *proc {
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), "PAYRUN_DATA_KEY=")
 	require.NoError(t, cmd.Start(), "start %s", bin)
-	p := &proc{name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &proc{name: bin, bin: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		f.Close()
