@@ -41,11 +41,6 @@ const (
 	HoldDuplicate = "duplicate"
 )
 
-// rowSpan is the range of row numbers of one batch recorded in a group.
-type rowSpan struct{ lo, hi int }
-
-func (s *rowSpan) add(n int) { s.lo, s.hi = min(s.lo, n), max(s.hi, n) }
-
 // earlierRow is an earlier row a new row repeats.
 type earlierRow struct {
 	row                     int // the new row
@@ -60,71 +55,126 @@ type earlierRow struct {
 	sameBatch, newReference bool
 }
 
-// guardQuery finds, for the rows of batch ?1 numbered ?2..?3 that are not
-// held and were never held, the earlier rows they repeat: by reference
-// (kind repeat) or by payee and amount under another reference (kind
-// duplicate). ?4 and ?5 are the oldest recorded times that count for each;
-// ?6 = 1 takes every row of another batch as earlier (a batch made in the
-// ledger, after every row it is checked against). In one batch the row
-// order is the order.
-const guardQuery = `
-SELECT 'repeat', r.row_no, o.batch_id, o.row_no, o.reference, o.state, o.moved_at, r.payee, r.amount_minor, r.currency
-FROM rows r JOIN rows o ON o.reference = r.reference
-WHERE r.batch_id = ?1 AND r.row_no BETWEEN ?2 AND ?3 AND r.held = 0 AND r.state = 'received'
-  AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.batch_id = r.batch_id AND h.row_no = r.row_no)
-  AND o.batch_id <> r.batch_id
-  AND (?6 = 1 OR o.received_at < r.received_at OR (o.received_at = r.received_at AND o.intake_seq < r.intake_seq))
-  AND o.received_at >= ?4
-  AND o.state NOT IN ('failed', 'cancelled', 'returned')
-  AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'
-UNION ALL
-SELECT 'duplicate', r.row_no, o.batch_id, o.row_no, o.reference, o.state, o.moved_at, r.payee, r.amount_minor, r.currency
-FROM rows r JOIN rows o ON o.payee = r.payee AND o.amount_minor = r.amount_minor AND o.currency = r.currency
-WHERE r.batch_id = ?1 AND r.row_no BETWEEN ?2 AND ?3 AND r.held = 0 AND r.state = 'received' AND r.payee IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.batch_id = r.batch_id AND h.row_no = r.row_no)
-  AND o.payee IS NOT NULL AND o.reference <> r.reference
-  AND (o.batch_id = r.batch_id AND o.row_no < r.row_no OR o.batch_id <> r.batch_id
-       AND (?6 = 1 OR o.received_at < r.received_at OR (o.received_at = r.received_at AND o.intake_seq < r.intake_seq)))
-  AND o.received_at >= ?5
-  AND o.state NOT IN ('failed', 'cancelled', 'returned')
-  AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'`
+// repeatQuery finds the best earlier row of another batch than ?2 with the
+// reference ?1 that counts (paid or in flight, recorded since ?3): with
+// ?4 = 1 every row of another batch is earlier (a batch made in the
+// ledger, after every row it is checked against); else earlier is the
+// intake's order before a row recorded at ?5 with stream sequence ?6.
+const repeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at FROM rows o
+	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND o.received_at >= ?3
+	AND o.state NOT IN ('failed', 'cancelled', 'returned')
+	AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'
+	AND (?4 = 1 OR o.received_at < ?5 OR (o.received_at = ?5 AND o.intake_seq < ?6))
+	ORDER BY o.state = 'succeeded' DESC, o.batch_id, o.row_no LIMIT 1`
 
-// guardRows checks the rows lo..hi of batch and holds those that repeat
-// an earlier row; it returns how many it held. allEarlier takes every
-// other row in the ledger as earlier (a resubmitted batch).
-func (s *Service) guardRows(tx *Tx, batch string, lo, hi int, allEarlier bool) (int, error) {
-	rows, err := tx.Query(guardQuery, batch, lo, hi, formatTime(tx.Now.Add(-s.cfg.RepeatRetention)),
-		formatTime(tx.Now.Add(-s.cfg.DuplicateWindow)), allEarlier)
+// guardRow is a row the guard checks: just recorded, never held.
+type guardRow struct {
+	batch     string
+	row       int
+	reference string
+	payee     []byte // nil: no payee
+	amount    money.Amount
+	seq       uint64
+}
+
+// guard checks rows just recorded, in the order given (the intake's), and
+// holds those that repeat an earlier row; it returns how many it held.
+// Each row is then taken into the guard's indexes, so a later row is
+// checked against it. allEarlier takes every other batch's row as earlier
+// (a resubmitted batch).
+func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
+	g, err := s.guardIndex()
 	if err != nil {
-		return 0, fmt.Errorf("guard rows of %s: %w", batch, err)
+		return 0, err
 	}
-	best := map[int]*earlierRow{}
-	var order []int
-	for rows.Next() {
-		e := &earlierRow{}
-		if err := rows.Scan(&e.kind, &e.row, &e.batch, &e.no, &e.reference, &e.state, &e.movedAt, &e.payee,
-			&e.amount.Minor, &e.amount.Currency); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("guard rows of %s: %w", batch, err)
-		}
-		e.sameBatch = e.batch == batch
-		if cur, ok := best[e.row]; !ok {
-			order = append(order, e.row)
-			best[e.row] = e
-		} else if e.better(cur) {
-			best[e.row] = e
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("guard rows of %s: %w", batch, err)
-	}
-	for _, n := range order {
-		if err := s.hold(tx, batch, best[n]); err != nil {
+	if g.refs.Load().full() {
+		if err := s.rebuildRefs(tx, g); err != nil {
 			return 0, err
 		}
 	}
-	return len(order), nil
+	refs := g.refs.Load()
+	refSince := formatTime(tx.Now.Add(-s.cfg.RepeatRetention))
+	window := tx.Now.Add(-s.cfg.DuplicateWindow)
+	now := formatTime(tx.Now)
+	held := 0
+	for _, r := range rows {
+		var e *earlierRow
+		if refs.mayHave(r.reference) {
+			c := &earlierRow{kind: HoldRepeat}
+			err := tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)).
+				Scan(&c.batch, &c.no, &c.reference, &c.state, &c.movedAt)
+			switch {
+			case err == nil:
+				e = c
+			case !isNoRows(err):
+				return held, fmt.Errorf("guard row %s/%d: %w", r.batch, r.row, err)
+			}
+		}
+		if e == nil && r.payee != nil {
+			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window); err != nil {
+				return held, err
+			}
+		}
+		refs.add(r.reference)
+		if r.payee != nil {
+			g.payees.add(r.payee, r.amount, r.batch, r.row, tx.Now)
+		}
+		if e == nil {
+			continue
+		}
+		e.row, e.sameBatch = r.row, e.batch == r.batch
+		if err := s.hold(tx, r.batch, e); err != nil {
+			return held, err
+		}
+		held++
+	}
+	return held, nil
+}
+
+// guardIndex returns the guard's in-memory indexes, loading them if the
+// start could not.
+func (s *Service) guardIndex() (*guardIndex, error) {
+	s.gidxMu.Lock()
+	defer s.gidxMu.Unlock()
+	if s.gidx != nil {
+		return s.gidx, nil
+	}
+	now := s.db.Now()
+	g, err := loadGuardIndex(context.Background(), s.db, now.Add(-s.cfg.RepeatRetention), now.Add(-s.cfg.DuplicateWindow))
+	if err != nil {
+		return nil, err
+	}
+	s.gidx = g
+	return g, nil
+}
+
+// rebuildRefs replaces a full reference filter by one twice its size,
+// from the rows in tx (the writer's: it sees the rows recorded in it).
+func (s *Service) rebuildRefs(tx *Tx, g *guardIndex) error {
+	var n int
+	since := formatTime(tx.Now.Add(-s.cfg.RepeatRetention))
+	if err := tx.QueryRow(`SELECT count(*) FROM rows WHERE received_at >= ?`, since).Scan(&n); err != nil {
+		return fmt.Errorf("rebuild references: %w", err)
+	}
+	f := newRefFilter(2 * n)
+	rows, err := tx.Query(`SELECT reference FROM rows WHERE received_at >= ?`, since)
+	if err != nil {
+		return fmt.Errorf("rebuild references: %w", err)
+	}
+	defer rows.Close()
+	var ref string
+	for rows.Next() {
+		if err := rows.Scan(&ref); err != nil {
+			return fmt.Errorf("rebuild references: %w", err)
+		}
+		f.add(ref)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("rebuild references: %w", err)
+	}
+	g.refs.Store(f)
+	s.log.Info("duplicate guard: reference filter rebuilt", "references", n)
+	return nil
 }
 
 // better orders the earlier rows a held row may name: a repeat before a

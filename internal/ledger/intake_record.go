@@ -113,7 +113,7 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 	res := &intakeResult{Reasons: map[string]string{}}
 	sealed := map[string]bool{}
 	added := map[string]int{}
-	fresh := map[string]*rowSpan{} // rows recorded in this group, by batch, for the guard
+	var fresh []guardRow // rows recorded in this group, in the stream's order, for the guard
 	flush := func() error {
 		for b, n := range added {
 			if _, err := tx.Exec(`UPDATE batches SET rows_recorded = rows_recorded + ? WHERE id = ?`, n, b); err != nil {
@@ -121,12 +121,10 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 			}
 		}
 		clear(added)
-		for b, sp := range fresh {
-			if _, err := s.guardRows(tx, b, sp.lo, sp.hi, false); err != nil {
-				return err
-			}
+		if _, err := s.guard(tx, fresh, false); err != nil {
+			return err
 		}
-		clear(fresh)
+		fresh = fresh[:0]
 		return nil
 	}
 	var last uint64
@@ -163,15 +161,8 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 					return nil, err
 				}
 				added[m.Row.Batch] += n
-				if n > 0 {
-					sp := fresh[m.Row.Batch]
-					if sp == nil {
-						sp = &rowSpan{lo: m.Row.Row, hi: m.Row.Row}
-						fresh[m.Row.Batch] = sp
-					}
-					for k := i; k < j; k++ {
-						sp.add(msgs[k].Row.Row)
-					}
+				if fresh, err = freshRows(tx, fresh, msgs[i:j], n); err != nil {
+					return nil, err
 				}
 				i = j - 1
 				continue
@@ -207,6 +198,27 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 		return nil, fmt.Errorf("advance intake cursor: %w", err)
 	}
 	return res, nil
+}
+
+// freshRows adds to fresh the rows of msgs that insertRows recorded now (n
+// of them): all of them, or, when some were there already, those whose
+// recorded message is this one.
+func freshRows(tx *Tx, fresh []guardRow, msgs []intakeMsg, n int) ([]guardRow, error) {
+	for i := range msgs {
+		m := &msgs[i]
+		r := m.Row
+		if n < len(msgs) {
+			var seq int64
+			if err := tx.QueryRow(`SELECT intake_seq FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&seq); err != nil {
+				return nil, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
+			}
+			if uint64(seq) != m.Seq {
+				continue // recorded before
+			}
+		}
+		fresh = append(fresh, guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq})
+	}
+	return fresh, nil
 }
 
 // ensureBatch creates the batch record on its first message and reports

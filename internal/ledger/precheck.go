@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/micro"
 
@@ -19,58 +18,49 @@ import (
 // Repeats inside the file itself are for ingest to find (it has the whole
 // file).
 func (s *Service) Precheck(ctx context.Context, req ledgerapi.PrecheckRequest) (*ledgerapi.PrecheckReply, error) {
-	return s.db.Precheck(ctx, req, s.cfg.RepeatRetention, s.cfg.DuplicateWindow)
-}
-
-// precheckLive lists the rows that count for the guard (paid or in flight,
-// their batch not rejected).
-const precheckLive = ` AND o.state NOT IN ('failed', 'cancelled', 'returned')
-	AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected' AND o.batch_id <> ?
-	ORDER BY o.state = 'succeeded' DESC, o.batch_id, o.row_no LIMIT 1`
-
-// Precheck is Service.Precheck on a database (read-only works).
-func (db *DB) Precheck(ctx context.Context, req ledgerapi.PrecheckRequest, retention, window time.Duration) (*ledgerapi.PrecheckReply, error) {
 	if len(req.Rows) > ledgerapi.PrecheckChunk {
 		return nil, fmt.Errorf("%w: at most %d rows per request", errInvalid, ledgerapi.PrecheckChunk)
 	}
-	now := db.Now()
-	conn, err := db.r.Conn(ctx)
+	g, err := s.guardIndex()
 	if err != nil {
-		return nil, fmt.Errorf("precheck: %w", err)
+		return nil, err
 	}
-	defer conn.Close()
-	byRef, err := conn.PrepareContext(ctx, `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at FROM rows o
-		WHERE o.reference = ? AND o.received_at >= ?`+precheckLive)
+	refs := g.refs.Load()
+	now := s.db.Now()
+	byRef, err := s.db.r.PrepareContext(ctx, `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at FROM rows o
+		WHERE o.reference = ? AND o.received_at >= ? AND o.state NOT IN ('failed', 'cancelled', 'returned')
+		AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected' AND o.batch_id <> ?
+		ORDER BY o.state = 'succeeded' DESC, o.batch_id, o.row_no LIMIT 1`)
 	if err != nil {
 		return nil, fmt.Errorf("precheck: %w", err)
 	}
 	defer byRef.Close()
-	byPayee, err := conn.PrepareContext(ctx, `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at FROM rows o
-		WHERE o.payee = ? AND o.amount_minor = ? AND o.currency = ? AND o.reference <> ? AND o.received_at >= ?`+precheckLive)
-	if err != nil {
-		return nil, fmt.Errorf("precheck: %w", err)
-	}
-	defer byPayee.Close()
-	refSince, payeeSince := formatTime(now.Add(-retention)), formatTime(now.Add(-window))
+	refSince := formatTime(now.Add(-s.cfg.RepeatRetention))
+	window := now.Add(-s.cfg.DuplicateWindow)
 	reply := &ledgerapi.PrecheckReply{}
 	for _, r := range req.Rows {
 		e := &earlierRow{kind: HoldRepeat}
-		err := byRef.QueryRowContext(ctx, r.Reference, refSince, req.Batch).Scan(&e.batch, &e.no, &e.reference, &e.state, &e.movedAt)
-		if errors.Is(err, sql.ErrNoRows) && r.Payee != "" {
-			var k payout.PayeeKey
-			if k, err = payout.ParsePayeeKey(r.Payee); err != nil {
-				return nil, fmt.Errorf("%w: line %d: %w", errInvalid, r.Line, err)
+		err := sql.ErrNoRows
+		if refs.mayHave(r.Reference) {
+			err = byRef.QueryRowContext(ctx, r.Reference, refSince, req.Batch).Scan(&e.batch, &e.no, &e.reference, &e.state, &e.movedAt)
+		}
+		switch {
+		case errors.Is(err, sql.ErrNoRows) && r.Payee != "":
+			k, kerr := payout.ParsePayeeKey(r.Payee)
+			if kerr != nil {
+				return nil, fmt.Errorf("%w: line %d: %w", errInvalid, r.Line, kerr)
 			}
-			amount := norm(r.Amount)
-			e = &earlierRow{kind: HoldDuplicate, payee: k.Bytes(), amount: amount}
-			err = byPayee.QueryRowContext(ctx, k.Bytes(), amount.Minor, amount.Currency, r.Reference, payeeSince, req.Batch).
-				Scan(&e.batch, &e.no, &e.reference, &e.state, &e.movedAt)
-		}
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
-		if err != nil {
+			// The same file, uploaded before, is no duplicate of itself.
+			if e, err = earlierPayee(s.db.r, g.payees, k.Bytes(), norm(r.Amount), r.Reference, rowRef{batch: req.Batch}, window); err != nil {
+				return nil, err
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			e = nil
+		case err != nil:
 			return nil, fmt.Errorf("precheck line %d: %w", r.Line, err)
+		}
+		if e == nil {
+			continue
 		}
 		reply.Hits = append(reply.Hits, ledgerapi.PrecheckHit{Line: r.Line, Kind: e.kind, EarlierBatch: e.batch,
 			EarlierRow: e.no, Reason: e.reason(r.Reference)})

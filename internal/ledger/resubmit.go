@@ -201,7 +201,7 @@ func (s *Service) resubmit(tx *Tx, cmd ledgerapi.ResubmitCommand) (string, []led
 	if err := rows.Err(); err != nil {
 		return "", nil, 0, fmt.Errorf("sum batch %s: %w", child, err)
 	}
-	if _, err := s.guardRows(tx, child, 1, len(cand), true); err != nil {
+	if err := s.guardChild(tx, child); err != nil {
 		return "", nil, 0, err
 	}
 	held, err := s.sealHeld(tx, child)
@@ -276,4 +276,28 @@ func resubmitID(parent string, rows []int) string {
 		h.Write([]byte("\x00" + strconv.Itoa(n)))
 	}
 	return payout.BatchID(h.Sum(nil))
+}
+
+// guardChild puts a child batch's rows through the duplicate guard: every
+// row of another batch in the ledger is earlier than them.
+func (s *Service) guardChild(tx *Tx, child string) error {
+	rows, err := tx.Query(`SELECT row_no, reference, payee, amount_minor, currency FROM rows WHERE batch_id = ? ORDER BY row_no`, child)
+	if err != nil {
+		return fmt.Errorf("guard batch %s: %w", child, err)
+	}
+	var list []guardRow
+	for rows.Next() {
+		r := guardRow{batch: child}
+		if err := rows.Scan(&r.row, &r.reference, &r.payee, &r.amount.Minor, &r.amount.Currency); err != nil {
+			rows.Close()
+			return fmt.Errorf("guard batch %s: %w", child, err)
+		}
+		list = append(list, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("guard batch %s: %w", child, err)
+	}
+	_, err = s.guard(tx, list, true)
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -158,6 +159,13 @@ type Service struct {
 	kick    chan struct{} // wakes the job publisher
 	release chan struct{} // wakes the releaser
 
+	// gidx is the duplicate guard's indexes in memory (guardindex.go),
+	// loaded at start (guardIndex loads them if that failed); gidxDay is
+	// the day the payees were last compacted.
+	gidx    *guardIndex
+	gidxMu  sync.Mutex
+	gidxDay int32
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -177,6 +185,9 @@ func NewService(db *DB, cfg Config) *Service {
 		release: make(chan struct{}, 1),
 	}
 	go s.w.run()
+	if _, err := s.guardIndex(); err != nil {
+		s.log.Error("load the duplicate guard's indexes; retried before the next intake", logkey.Error, err)
+	}
 	return s
 }
 

@@ -55,6 +55,7 @@ func (s *Service) runSweeper(ctx context.Context) {
 // waiting at the bank, past the deadline. In-doubt rows are never
 // re-enqueued.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
+	s.compactPayees()
 	var res SweepResult
 	for {
 		var n SweepResult
@@ -199,4 +200,16 @@ func (s *Service) openOverdue(tx *Tx, pick func(where string, args ...any) ([]*r
 		}
 	}
 	return n, nil
+}
+
+// compactPayees drops, once a day, the payee index's entries older than
+// the duplicate window.
+func (s *Service) compactPayees() {
+	s.gidxMu.Lock()
+	defer s.gidxMu.Unlock()
+	now := s.db.Now()
+	if d := dayNumber(now); s.gidx != nil && d != s.gidxDay {
+		s.gidx.payees.compact(now.Add(-s.cfg.DuplicateWindow))
+		s.gidxDay = d
+	}
 }

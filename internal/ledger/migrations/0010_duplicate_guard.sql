@@ -10,8 +10,10 @@ ALTER TABLE rows ADD COLUMN payee BLOB;
 -- rows.held: 1 while the guard holds the row; the release passes it by.
 ALTER TABLE rows ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
 
+-- References are looked up by this index; payees by the ledger's payee
+-- index in memory (ledger/payees.go: an index of digests takes every
+-- insert at a random page).
 CREATE INDEX rows_reference ON rows (reference);
-CREATE INDEX rows_payee ON rows (payee, amount_minor, currency) WHERE payee IS NOT NULL;
 
 -- holds: why the guard held a row (the earlier row it repeats) and what a
 -- person decided about it.
