@@ -258,10 +258,11 @@ func (s *Service) sealHeld(tx *Tx, batch string) (int, error) {
 	return n, err
 }
 
-// heldRows counts the rows of a batch the guard holds now.
+// heldRows counts the rows of a batch the guard holds now (by their
+// holds without a decision: a million-row batch is not read for it).
 func heldRows(tx *Tx, batch string) (int, error) {
 	var n int
-	if err := tx.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ? AND held = 1`, batch).Scan(&n); err != nil {
+	if err := tx.QueryRow(`SELECT count(*) FROM holds WHERE batch_id = ? AND decision = ''`, batch).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count held rows of %s: %w", batch, err)
 	}
 	return n, nil
@@ -278,7 +279,7 @@ func (s *Service) approvalRequired(requested bool, held int) bool {
 // for a person's decision: the predicate an approval policy asks.
 func (db *DB) HasHeldRows(ctx context.Context, batch string) (bool, error) {
 	var n int
-	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM rows WHERE batch_id = ? AND held = 1`, batch).Scan(&n); err != nil {
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM holds WHERE batch_id = ? AND decision = ''`, batch).Scan(&n); err != nil {
 		return false, fmt.Errorf("count held rows of %s: %w", batch, err)
 	}
 	return n > 0, nil

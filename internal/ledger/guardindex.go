@@ -187,6 +187,10 @@ func (x *payeeIndex) add(payee []byte, a money.Amount, batch string, row int, at
 	k := x.key(payee, a)
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.addLocked(k, batch, row, at)
+}
+
+func (x *payeeIndex) addLocked(k uint64, batch string, row int, at time.Time) {
 	b, ok := x.batches[batch]
 	if !ok {
 		b = int32(len(x.names))
@@ -208,7 +212,7 @@ type rowRef struct {
 }
 
 // candidates lists the rows recorded with the payee and amount since
-// (by day), newest first.
+// (by day).
 func (x *payeeIndex) candidates(payee []byte, a money.Amount, since time.Time) []rowRef {
 	k := x.key(payee, a)
 	first := dayNumber(since)
@@ -220,11 +224,9 @@ func (x *payeeIndex) candidates(payee []byte, a money.Amount, since time.Time) [
 	}
 	var out []rowRef
 	for ; i >= 0; i = x.entries[i].next {
-		e := x.entries[i]
-		if e.day < first {
-			break // older entries are older still
+		if e := x.entries[i]; e.day >= first {
+			out = append(out, rowRef{x.names[e.batch], int(e.row)})
 		}
-		out = append(out, rowRef{x.names[e.batch], int(e.row)})
 	}
 	return out
 }
@@ -241,10 +243,9 @@ func (x *payeeIndex) compact(since time.Time) {
 	for k, i := range x.heads {
 		var chain []payeeEntry
 		for ; i >= 0; i = old[i].next {
-			if old[i].day < first {
-				break
+			if old[i].day >= first {
+				chain = append(chain, old[i])
 			}
-			chain = append(chain, old[i])
 		}
 		next := int32(-1)
 		for j := len(chain) - 1; j >= 0; j-- {
@@ -260,16 +261,24 @@ func (x *payeeIndex) compact(since time.Time) {
 	x.heads = heads
 }
 
-// load fills the index from the rows recorded since, in the order they
-// were recorded.
+// load fills the index from the rows recorded since, in one pass (no
+// order: a chain is read whole).
 func (x *payeeIndex) load(ctx context.Context, db *DB, since time.Time) error {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM rows WHERE payee IS NOT NULL AND received_at >= ?`,
+		formatTime(since)).Scan(&n); err != nil {
+		return fmt.Errorf("load payees: %w", err)
+	}
 	rows, err := db.r.QueryContext(ctx, `SELECT batch_id, row_no, payee, amount_minor, currency, received_at FROM rows
-		WHERE payee IS NOT NULL AND received_at >= ? AND state NOT IN ('failed', 'cancelled', 'returned')
-		ORDER BY received_at, intake_seq, batch_id, row_no`, formatTime(since))
+		WHERE payee IS NOT NULL AND received_at >= ? AND state NOT IN ('failed', 'cancelled', 'returned')`, formatTime(since))
 	if err != nil {
 		return fmt.Errorf("load payees: %w", err)
 	}
 	defer rows.Close()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.heads = make(map[uint64]int32, n)
+	x.entries = make([]payeeEntry, 0, n)
 	var batch, at string
 	var row int
 	var payee []byte
@@ -278,7 +287,7 @@ func (x *payeeIndex) load(ctx context.Context, db *DB, since time.Time) error {
 		if err := rows.Scan(&batch, &row, &payee, &a.Minor, &a.Currency, &at); err != nil {
 			return fmt.Errorf("load payees: %w", err)
 		}
-		x.add(payee, a, batch, row, parseTime(at))
+		x.addLocked(x.key(payee, a), batch, row, parseTime(at))
 	}
 	return rows.Err()
 }
