@@ -73,7 +73,8 @@ func TestRoutes(t *testing.T) {
 	named := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, name) })
 	}
-	h := httpapi.Routes{Webhooks: named("webhooks"), Uploads: named("uploads"), Reports: named("reports"), Metrics: named("metrics")}.Handler()
+	h := httpapi.Routes{Webhooks: named("webhooks"), Uploads: named("uploads"), Reports: named("reports"),
+		Decisions: named("decisions"), Metrics: named("metrics")}.Handler()
 	tests := []struct{ method, path, want string }{
 		{"POST", "/webhooks/bank131", "webhooks"},
 		{"GET", "/healthz", "webhooks"},
@@ -83,6 +84,9 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/batches", "reports"},
 		{"GET", "/batches/b0123456789abcdef0123/report.csv", "reports"},
 		{"GET", "/exceptions", "reports"},
+		{"GET", "/batches/b0123456789abcdef0123/held", "reports"},
+		{"POST", "/batches/b0123456789abcdef0123/hold", "decisions"},
+		{"POST", "/batches/b0123456789abcdef0123/rows/3/release", "decisions"},
 		{"GET", "/metrics", "metrics"},
 	}
 	for _, tt := range tests {
