@@ -111,7 +111,11 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 			}
 		}
 		if e == nil && r.payee != nil {
-			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window); err != nil {
+			var place *intakePlace
+			if !allEarlier {
+				place = &intakePlace{at: now, seq: r.seq}
+			}
+			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place); err != nil {
 				return held, err
 			}
 		}

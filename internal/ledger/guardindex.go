@@ -297,7 +297,13 @@ func (x *payeeIndex) load(ctx context.Context, db *DB, since time.Time) error {
 // or in flight, recorded within the window), read back from q; nil for
 // none. self is the row itself (row 0: every row of that batch) and never
 // counts.
-func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, reference string, self rowRef, since time.Time) (*earlierRow, error) {
+//
+// before, when set, is the row's own place in the intake (recorded at
+// before.at with stream sequence before.seq): a candidate recorded in the
+// same transaction that comes later in the stream is not earlier (an
+// entry left by a write rolled back and recorded again).
+func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, reference string, self rowRef, since time.Time,
+	before *intakePlace) (*earlierRow, error) {
 	var best *earlierRow
 	for _, c := range x.candidates(payee, a, since) {
 		if c == self || self.row == 0 && c.batch == self.batch {
@@ -306,9 +312,10 @@ func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, refere
 		e := &earlierRow{kind: HoldDuplicate, batch: c.batch, no: c.row, payee: payee, amount: a}
 		var p []byte
 		var received, st string
+		var seq int64
 		err := q.QueryRow(`SELECT o.reference, o.state, o.moved_at, o.payee, o.amount_minor, o.currency, o.received_at,
-			(SELECT b.status FROM batches b WHERE b.id = o.batch_id) FROM rows o WHERE o.batch_id = ? AND o.row_no = ?`,
-			c.batch, c.row).Scan(&e.reference, &e.state, &e.movedAt, &p, &e.amount.Minor, &e.amount.Currency, &received, &st)
+			(SELECT b.status FROM batches b WHERE b.id = o.batch_id), o.intake_seq FROM rows o WHERE o.batch_id = ? AND o.row_no = ?`,
+			c.batch, c.row).Scan(&e.reference, &e.state, &e.movedAt, &p, &e.amount.Minor, &e.amount.Currency, &received, &st, &seq)
 		if err != nil {
 			if isNoRows(err) {
 				continue // a write rolled back
@@ -318,6 +325,12 @@ func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, refere
 		if !bytes.Equal(p, payee) || e.amount != a || e.reference == reference || st == "rejected" ||
 			received < formatTime(since) || !countsForGuard(string(e.state)) {
 			continue
+		}
+		if before != nil && c.batch != self.batch && received == before.at && uint64(seq) > before.seq {
+			continue // later in this group's stream
+		}
+		if before != nil && c.batch == self.batch && c.row > self.row {
+			continue // later in this file
 		}
 		if best == nil || e.better(best) {
 			best = e
@@ -341,4 +354,11 @@ func countsForGuard(st string) bool {
 		return false
 	}
 	return true
+}
+
+// intakePlace is where a row stands in the intake: the time its group was
+// recorded and its stream sequence.
+type intakePlace struct {
+	at  string
+	seq uint64
 }

@@ -76,3 +76,30 @@ func TestGuardAfterRestart(t *testing.T) {
 	require.Equal(t, HoldRepeat, h[0].Kind)
 	require.Equal(t, HoldDuplicate, h[1].Kind)
 }
+
+// A group whose write is rolled back leaves entries in the guard's
+// indexes; recorded again, it holds what it would have held the first
+// time, no more.
+func TestGuardAfterRolledBackGroup(t *testing.T) {
+	s, _ := newService(t)
+	a := makeRows("a", []*payout.Row{tokenRow("T-1", 100, "tok_1"), tokenRow("T-2", 100, "tok_1")})
+	b := makeRows("b", []*payout.Row{tokenRow("U-1", 100, "tok_1")})
+	msgs := append(a.msgs(1), b.msgs(10)...)
+	failed := fmt.Errorf("the commit failed")
+	err := s.w.Do(context.Background(), func(tx *Tx) error {
+		if _, err := s.recordIntake(tx, msgs); err != nil {
+			return err
+		}
+		return failed
+	})
+	require.ErrorIs(t, err, failed)
+	record(t, s, msgs)
+	ha, err := s.db.Holds(context.Background(), a.ID, 0)
+	require.NoError(t, err)
+	require.Len(t, ha, 1, "T-2 repeats T-1's payee; T-1 is first")
+	require.Equal(t, 2, ha[0].Row)
+	hb, err := s.db.Holds(context.Background(), b.ID, 0)
+	require.NoError(t, err)
+	require.Len(t, hb, 1)
+	require.Equal(t, a.ID, hb[0].EarlierBatch)
+}
