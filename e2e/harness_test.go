@@ -69,8 +69,8 @@ func TestMain(m *testing.M) {
 
 // proc is one running payrun or sandbox binary.
 type proc struct {
-	bin  string
 	name string
+	bin  string
 	args []string
 	cmd  *exec.Cmd
 	log  string // file with its stdout and stderr

@@ -19,6 +19,7 @@ import (
 	"github.com/payrun/payrun/internal/batch"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ingest"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
@@ -56,12 +57,14 @@ type config struct {
 	sheet           string
 	lang            string
 	csvDialect      string
+	offline         bool
 }
 
 func newFlagSet(c *config, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.BoolVar(&c.validateOnly, "validate", false, "only validate the file; NATS is not needed")
+	fs.BoolVar(&c.validateOnly, "validate", false, "only validate the file; with NATS, also ask the ledger which rows repeat earlier payouts")
+	fs.BoolVar(&c.offline, "offline", false, "with --validate: do not ask the ledger (only the file itself is checked for duplicates)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the result (batch or errors) as JSON on stdout")
 	fs.StringVar(&c.errorsCSV, "errors-csv", "", "when the file is invalid, write its failed rows (with their lines, error_column and error_message) to `OUT`")
 	fs.StringVar(&c.scheduleAt, "schedule-at", "", "RFC 3339 `time` before which no payout starts (2026-12-25T09:00:00+03:00)")
@@ -183,6 +186,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitInvalid
 	}
 	if c.validateOnly {
+		led, notRun, closeLed := c.ledger()
+		defer closeLed()
+		if err := ingest.CheckDuplicates(ctx, ingest.File(c.file), res, opts, led, notRun); err != nil {
+			con.clear()
+			fmt.Fprintln(stderr, "ingest:", err)
+			return exitCannot
+		}
 		con.clear()
 		c.print(stdout, res)
 		return exitOK
@@ -269,6 +279,19 @@ func loadSealer(c *config) (*secret.Sealer, error) {
 		return nil, fmt.Errorf("%w; copy card.pub and upload.key from where the keys were made (payrun keys init), or point --card-public-key and --upload-key at them", err)
 	}
 	return s, err
+}
+
+// ledger returns the ledger to ask about duplicates before an upload, or
+// why there is none (--offline, NATS unreachable).
+func (c *config) ledger() (ingest.Prechecker, string, func()) {
+	if c.offline {
+		return nil, "--offline", func() {}
+	}
+	nc, err := c.nats.Connect("payrun-ingest-validate", nil, nats.Timeout(2*time.Second), nats.MaxReconnects(0))
+	if err != nil {
+		return nil, "no NATS at " + queue.RedactURL(c.nats.URL), func() {}
+	}
+	return ledgerapi.NewClient(nc, 30*time.Second), "", nc.Close
 }
 
 // connect dials NATS and makes sure the payrun streams exist.
@@ -358,6 +381,9 @@ func (c *config) print(w io.Writer, res *ingest.Result) {
 	}
 	if res.WarningCount > 0 {
 		kv("warnings", fmt.Sprint(res.WarningCount))
+	}
+	if res.CrossFileCheck != "" {
+		kv("repeats", res.CrossFileCheck)
 	}
 	switch res.Status {
 	case ingest.StatusValid:

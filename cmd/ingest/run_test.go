@@ -25,7 +25,7 @@ func run(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestValidateOnly(t *testing.T) {
-	code, stdout, stderr := run(t, "--validate", sample)
+	code, stdout, stderr := run(t, "--validate", "--offline", sample)
 	require.Equal(t, 0, code, stderr)
 	require.Equal(t, `batch:    bb4963472404661e1edc1
 file:     payroll.csv
@@ -35,9 +35,15 @@ total:    1079332.77 RUB
 total:    12500.00 TRY
 total:    300.00 USD
 sha256:   b4963472404661e1edc1f6cdea321627469d02fa9781a4f4270aa3e5a076d36e
+repeats:  not run: --offline; only this file was checked
 status:   valid; not published (--validate)
 `, stdout)
 	require.Empty(t, stderr)
+
+	// Without a reachable NATS the cross-file check is not run, and says so.
+	code, stdout, stderr = run(t, "--validate", "--nats-url", "nats://127.0.0.1:1", sample)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "repeats:  not run: no NATS at nats://127.0.0.1:1; only this file was checked\n")
 }
 
 func TestInvalidFile(t *testing.T) {

@@ -26,12 +26,23 @@ func (c *batchCommand) Usage() {
 	switch c.name {
 	case "approve":
 		fmt.Fprintln(os.Stderr, "usage: ledger approve --batch ID [--sha256 HEX --totals RUB=1500.00,...] [--api URL] [--token-file FILE]")
+		fmt.Fprintln(os.Stderr, "       "+decideUsage["approve"])
 	default:
 		fmt.Fprintf(os.Stderr, "usage: ledger %s --batch ID --reason TEXT [--api URL] [--token-file FILE]\n", c.name)
+		if u, ok := decideUsage[c.name]; ok {
+			fmt.Fprintln(os.Stderr, "       "+u)
+		}
 	}
 }
 
 func (c *batchCommand) Run(ctx context.Context, args []string) error {
+	// A row's cancel, and approve --row (the release of a row the
+	// duplicate guard held), are row decisions (decide.go).
+	for _, a := range args {
+		if a == "--row" || a == "-row" || strings.HasPrefix(a, "--row=") || strings.HasPrefix(a, "-row=") {
+			return (&decideCommand{name: c.name, stdout: c.stdout}).Run(ctx, args)
+		}
+	}
 	fs := flag.NewFlagSet("ledger "+c.name, flag.ContinueOnError)
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
 	batch := fs.String("batch", "", "batch `id`")

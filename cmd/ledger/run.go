@@ -127,6 +127,11 @@ func configFlags(fs *flag.FlagSet) *ledger.Config {
 	fs.IntVar(&cfg.Streams.Replicas, "replicas", cfg.Streams.Replicas, "JetStream stream replicas (3 in a 3-node cluster); 0 keeps existing streams and creates missing ones with 1")
 	fs.Var(zoneFlag{&cfg.ReportZone}, "report-zone", "the bank's time `zone`: its report's days and times without an offset (IANA name or +03:00)")
 	fs.IntVar(&cfg.ReportParts, "report-parts", cfg.ReportParts, "part `files` of a day's bank report: the day is covered once that many distinct parts (or one whole report) were imported")
+	fs.DurationVar(&cfg.RepeatRetention, "repeat-retention", cfg.RepeatRetention, "the duplicate guard holds a reference paid or in flight in another batch this long")
+	fs.DurationVar(&cfg.DuplicateWindow, "duplicate-window", cfg.DuplicateWindow, "the duplicate guard holds the same payee and amount under another reference within this window")
+	fs.BoolVar(&cfg.HeldNeedApproval, "held-need-approval", cfg.HeldNeedApproval, "a batch with rows the duplicate guard held waits for approval as a whole")
+	fs.IntVar(&cfg.BreakerFailures, "breaker-failures", cfg.BreakerFailures, "put a batch on hold when this `many` of its last --breaker-window finished rows failed with one bank code (-1: never)")
+	fs.IntVar(&cfg.BreakerWindow, "breaker-window", cfg.BreakerWindow, "the breaker looks at this `many` finished rows")
 	return &cfg
 }
 

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -75,6 +76,11 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 	}
 	if err := printBatches(stdout, st.Batches); err != nil {
 		return err
+	}
+	if *batch != "" && len(st.Batches) == 1 {
+		if err := printStops(stdout, &st.Batches[0]); err != nil {
+			return err
+		}
 	}
 	if st.Reconciliation != nil {
 		return printReconciliation(stdout, st.Reconciliation)
@@ -178,10 +184,14 @@ func printBatches(w io.Writer, list []ledgerapi.BatchSummary) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "BATCH\tSTATUS\tROWS\tTOTAL\tPAID\tFAILED\tEXCEPTIONS\tNAME\tREASON")
+	fmt.Fprintln(tw, "BATCH\tSTATUS\tROWS\tTOTAL\tPAID\tFAILED\tEXCEPTIONS\tHELD\tNAME\tREASON")
 	for _, b := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%s\t%s\n", b.Batch, b.Status, b.Rows, dash(b.Totals.String()),
-			dash(b.PaidTotals.String()), dash(b.FailedTotals.String()), b.Exceptions, dash(b.Name), dash(b.Reason))
+		status := string(b.Status)
+		if b.Hold != nil {
+			status += " (on hold)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", b.Batch, status, b.Rows, dash(b.Totals.String()),
+			dash(b.PaidTotals.String()), dash(b.FailedTotals.String()), b.Exceptions, b.Held, dash(b.Name), dash(b.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -219,4 +229,55 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printStops writes what stops a batch: its hold, the rows the duplicate
+// guard held with the decisions about them (who and why), and the batches
+// it was resubmitted from or to.
+func printStops(w io.Writer, b *ledgerapi.BatchSummary) error {
+	if h := b.Hold; h != nil {
+		fmt.Fprintf(w, "\nON HOLD since %s by %s (%s): %s\n", h.Since.UTC().Format(time.RFC3339), h.By, h.Source, h.Reason)
+	}
+	if b.RowsOnHold > 0 {
+		fmt.Fprintf(w, "\n%d rows on hold one by one\n", b.RowsOnHold)
+	}
+	if b.Parent != "" {
+		fmt.Fprintf(w, "\nresubmits failed rows of batch %s\n", b.Parent)
+	}
+	if len(b.Children) > 0 {
+		fmt.Fprintf(w, "\nfailed rows resubmitted in %s\n", strings.Join(b.Children, ", "))
+	}
+	if len(b.HeldRows) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nHELD BY THE DUPLICATE GUARD  %d waiting for a decision\n", b.Held)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROW\tREFERENCE\tAMOUNT\tKIND\tWHY\tDECISION")
+	for _, h := range b.HeldRows {
+		decision := "waiting: ledger release|drop --batch " + b.Batch + " --row " + fmt.Sprint(h.Row)
+		if h.Decision != "" {
+			decision = h.Decision + " by " + h.DecidedBy
+			if h.DecidedAt != nil {
+				decision += " at " + h.DecidedAt.UTC().Format(time.RFC3339)
+			}
+			if h.DecisionReason != "" {
+				decision += ": " + h.DecisionReason
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.Row, h.Reference, h.Amount, h.Kind, h.Reason, cardmask.Redact(decision))
+	}
+	if b.Held > len(b.HeldRows)-countDecided(b.HeldRows) {
+		fmt.Fprintf(tw, "…\t\t\t\t(GET /batches/%s/held lists them all)\t\n", b.Batch)
+	}
+	return tw.Flush()
+}
+
+func countDecided(list []ledgerapi.Hold) int {
+	n := 0
+	for _, h := range list {
+		if h.Decision != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -70,12 +70,13 @@ func New(cfg Config) (*API, error) {
 	routes := httpapi.Routes{
 		Webhooks: cfg.Webhooks,
 		Uploads: ingest.NewHandler(ingest.HandlerConfig{JS: cfg.JS, Sealer: cfg.Sealer, TempDir: cfg.TempDir, Logger: cfg.Logger,
-			Audit: cfg.Ledger.Audit}),
-		Reports:  ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger)),
-		Commands: ledger.NewCommandHandler(cfg.Ledger, ledger.WithHTTPLogger(cfg.Logger)),
-		Metrics:  cfg.Metrics,
-		Pages:    cfg.Pages,
-		Guard:    guard,
+			Audit: cfg.Ledger.Audit, Ledger: cfg.Ledger}),
+		Reports:   ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger)),
+		Commands:  ledger.NewCommandHandler(cfg.Ledger, ledger.WithHTTPLogger(cfg.Logger)),
+		Decisions: ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger), ledger.WithService(cfg.Ledger)),
+		Metrics:   cfg.Metrics,
+		Pages:     cfg.Pages,
+		Guard:     guard,
 	}
 	return &API{Handler: routes.Handler(), Guard: guard, sessions: sessions, stop: stop}, nil
 }

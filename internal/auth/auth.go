@@ -104,7 +104,7 @@ const (
 var grants = map[Role][]Permission{
 	RoleViewer:  {PermRead, PermAudit},
 	RoleMaker:   {PermRead, PermValidate, PermUpload, PermCancel, PermHold, PermResubmit},
-	RoleChecker: {PermRead, PermApprove, PermCancel, PermReleaseHeld, PermExceptions, PermImportReport, PermAudit},
+	RoleChecker: {PermRead, PermApprove, PermCancel, PermHold, PermReleaseHeld, PermExceptions, PermImportReport, PermAudit},
 	RoleAdmin:   {PermRead, PermAudit, PermAdmin},
 }
 

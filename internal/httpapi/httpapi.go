@@ -19,6 +19,11 @@
 //	POST /batches/{id}/approve    approve: bound to the file SHA-256 and totals shown
 //	POST /batches/{id}/reject     approve: reject with a reason
 //	POST /batches/{id}/cancel     cancel (makers: their own batches)
+//	GET  /batches/{id}/held|decisions   read: rows the duplicate guard held; decisions taken (internal/ledger)
+//	POST /batches/{id}/hold|resume      hold (makers: their own batches)
+//	POST /batches/{id}/resubmit         resubmit: a child batch of the failed rows
+//	POST /batches/{id}/rows/{row}/cancel|hold|resume   cancel, hold: one row
+//	POST /batches/{id}/rows/{row}/release|drop         release_held: a row the duplicate guard held
 //	POST /reports/bank            import_report: the bank's daily report
 //	GET  /audit                   audit: the audit log (?batch, ?since, ?format=csv|json)
 //	GET  /policy                  read; PUT /policy admin: a new version
@@ -55,8 +60,12 @@ type Routes struct {
 	Uploads  http.Handler // POST /batches, POST /batches/validate, GET /templates/…
 	Reports  http.Handler // GET /batches, /batches/…, /exceptions
 	Commands http.Handler // approvals, cancel, the bank's report, audit, policy, users, tokens (ledger.NewCommandHandler)
-	Metrics  http.Handler // GET /metrics
-	Pages    http.Handler // GET / and the console's pages; default a minimal signed-in page
+	// Decisions are the decisions people take on batches and rows
+	// (hold, resume, resubmit, a row's cancel, hold, resume, release,
+	// drop: ledger.NewHTTPHandler WithService).
+	Decisions http.Handler
+	Metrics   http.Handler // GET /metrics
+	Pages     http.Handler // GET / and the console's pages; default a minimal signed-in page
 	// Guard authenticates and authorizes every route but the public ones.
 	// Without one those routes answer 401: nothing is served unguarded.
 	Guard *Guard
@@ -73,10 +82,11 @@ type Route struct {
 	handler func(Routes) http.Handler
 }
 
-func uploads(r Routes) http.Handler  { return r.Uploads }
-func reports(r Routes) http.Handler  { return r.Reports }
-func commands(r Routes) http.Handler { return r.Commands }
-func metricsH(r Routes) http.Handler { return r.Metrics }
+func uploads(r Routes) http.Handler   { return r.Uploads }
+func reports(r Routes) http.Handler   { return r.Reports }
+func commands(r Routes) http.Handler  { return r.Commands }
+func metricsH(r Routes) http.Handler  { return r.Metrics }
+func decisions(r Routes) http.Handler { return r.Decisions }
 func pages(r Routes) http.Handler {
 	if r.Pages != nil {
 		return r.Pages
@@ -99,6 +109,16 @@ var Table = []Route{
 	{"POST /batches/{id}/approve", auth.PermApprove, false, commands},
 	{"POST /batches/{id}/reject", auth.PermApprove, false, commands},
 	{"POST /batches/{id}/cancel", auth.PermCancel, false, commands},
+	{"GET /batches/{id}/held", auth.PermRead, false, reports},
+	{"GET /batches/{id}/decisions", auth.PermRead, false, reports},
+	{"POST /batches/{id}/hold", auth.PermHold, false, decisions},
+	{"POST /batches/{id}/resume", auth.PermHold, false, decisions},
+	{"POST /batches/{id}/resubmit", auth.PermResubmit, false, decisions},
+	{"POST /batches/{id}/rows/{row}/cancel", auth.PermCancel, false, decisions},
+	{"POST /batches/{id}/rows/{row}/hold", auth.PermHold, false, decisions},
+	{"POST /batches/{id}/rows/{row}/resume", auth.PermHold, false, decisions},
+	{"POST /batches/{id}/rows/{row}/release", auth.PermReleaseHeld, false, decisions},
+	{"POST /batches/{id}/rows/{row}/drop", auth.PermReleaseHeld, false, decisions},
 	{"POST /reports/bank", auth.PermImportReport, false, commands},
 	{"GET /audit", auth.PermAudit, false, commands},
 	{"GET /policy", auth.PermRead, false, commands},

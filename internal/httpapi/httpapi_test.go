@@ -92,7 +92,7 @@ func TestRoutes(t *testing.T) {
 	require.NoError(t, err)
 	g := httpapi.NewGuard(httpapi.GuardConfig{Directory: svc, Hosts: []string{"example.com"}, Logger: testutil.QuietLogger()})
 	routes := httpapi.Routes{Webhooks: named("webhooks"), Uploads: named("uploads"), Reports: named("reports"), Metrics: named("metrics"),
-		Commands: named("commands"), Pages: named("pages"), Guard: g}
+		Commands: named("commands"), Decisions: named("decisions"), Pages: named("pages"), Guard: g}
 	h := routes.Handler()
 	tests := []struct{ method, path, want string }{
 		{"POST", "/webhooks/bank131", "webhooks"},
@@ -104,6 +104,9 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/batches", "reports"},
 		{"GET", "/batches/b0123456789abcdef0123/report.csv", "reports"},
 		{"GET", "/exceptions", "reports"},
+		{"GET", "/batches/b0123456789abcdef0123/held", "reports"},
+		{"POST", "/batches/b0123456789abcdef0123/hold", "decisions"},
+		{"POST", "/batches/b0123456789abcdef0123/rows/3/release", "decisions"},
 		{"GET", "/metrics", "metrics"},
 		{"POST", "/batches/b0123456789abcdef0123/approve", "commands"},
 		{"GET", "/audit", "commands"},

@@ -84,12 +84,16 @@ type HandlerConfig struct {
 	// Audit, when set, records every upload and validation in the audit
 	// log, with the request's principal (http_auth.go).
 	Audit func(context.Context, auth.Entry) error
+	// Ledger, if set, is asked on validation which rows its duplicate
+	// guard would hold (CheckDuplicates); they come back as warnings.
+	Ledger Prechecker
 }
 
 // Handler serves uploads for the finance web tools:
 //
 //	POST /batches           validate, then publish; 201 created, 200 existing, 422 invalid
-//	POST /batches/validate  validate only; 200 valid, 422 invalid
+//	POST /batches/validate  validate only; 200 valid, 422 invalid; with a Ledger,
+//	                        repeats and probable duplicates of earlier payouts are warnings
 //	GET  /templates/{method}.csv|.xlsx?lang=ru|en  the payout file template of a method
 //
 // The file is the multipart form field "file", or the raw request body.
@@ -250,6 +254,9 @@ func (h *Handler) upload(w http.ResponseWriter, r *http.Request, publish bool) {
 	opts.UploadedBy, opts.UploaderID = uploader(r)
 
 	res, err = CheckSource(file, opts)
+	if err == nil && !publish && res.Status == StatusValid {
+		err = CheckDuplicates(ctx, file, res, opts, h.cfg.Ledger, "")
+	}
 	if err != nil {
 		h.fail(w, r, fmt.Errorf("validate upload: %w", err))
 		return

@@ -75,6 +75,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now stamps the manifest; default time.Now.
 	Now func() time.Time
+	// CardFingerprint, if set, is the deployment's keyed fingerprint of a
+	// card number (payout.Card.Fingerprint); default the Sealer's: CheckDuplicates sends it
+	// to the ledger so card rows are compared across files too.
+	CardFingerprint func(pan string) string
 }
 
 // Phases reported in Progress.
@@ -130,6 +134,10 @@ type Result struct {
 	ErrorCount      int               `json:"error_count"`
 	Warnings        []batch.Error     `json:"warnings,omitempty"`
 	WarningCount    int               `json:"warning_count,omitempty"`
+	// CrossFileCheck says whether the rows were checked against the
+	// ledger's duplicate guard before the upload (CheckDuplicates):
+	// "checked against the ledger", or "not run: …" and why.
+	CrossFileCheck string `json:"cross_file_check,omitempty"`
 }
 
 // A Source is a payout file that can be read more than once: Check reads

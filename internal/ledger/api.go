@@ -93,6 +93,7 @@ func (s *Service) startAPI() error {
 		// people's actions, which reach the ledger only through its
 		// authenticated HTTP API (a name typed into a NATS request proves
 		// nothing). `ledger import-report` goes through the API too.
+		{"batch_precheck", ledgerapi.SubjectBatchPrecheck, s.handlePrecheck},
 	}
 	for _, e := range endpoints {
 		if err := svc.AddEndpoint(e.name, e.h, micro.WithEndpointSubject(e.subject),

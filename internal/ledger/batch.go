@@ -7,6 +7,7 @@ import (
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 const ledgerSource = ledgerapi.SourceLedger
@@ -66,8 +67,20 @@ func moveRowsN(tx *Tx, batch string, from, to payout.State, source ledgerapi.Sou
 var notAtBank = []payout.State{payout.StateReceived, payout.StateScheduled, payout.StateAwaitingApproval,
 	payout.StateQueued, payout.StateClaimed, payout.StateQuoted}
 
-// cancelRows cancels a batch's rows that are not at the bank yet.
+// cancelRows cancels a batch's rows that are not at the bank yet; rows the
+// duplicate guard held are dropped with it.
 func cancelRows(tx *Tx, batch, reason string, source ledgerapi.Source) error {
+	if _, err := tx.Exec(`UPDATE holds SET decision = 'dropped', decided_at = ?,
+		decided_by = (SELECT cancelled_by FROM batches WHERE id = ?), decision_reason = ?
+		WHERE batch_id = ? AND decision = ''`, formatTime(tx.Now), batch, "the batch was cancelled: "+reason, batch); err != nil {
+		return fmt.Errorf("drop held rows of %s: %w", batch, err)
+	}
+	if _, err := tx.Exec(`UPDATE rows SET held = 0 WHERE batch_id = ? AND held = 1`, batch); err != nil {
+		return fmt.Errorf("drop held rows of %s: %w", batch, err)
+	}
+	if err := closeBatchExceptions(tx, batch, "batch cancelled", reconcile.HeldRows, reconcile.BankFailures); err != nil {
+		return err
+	}
 	for _, st := range notAtBank {
 		if _, err := tx.Exec(`UPDATE rows SET reason = ?, job_gen = gen WHERE batch_id = ? AND state = ?`,
 			reason, batch, string(st)); err != nil {
@@ -129,6 +142,9 @@ func cancelBatch(tx *Tx, cmd ledgerapi.BatchCommand) ([]*rowRec, error) {
 		payout.BatchCancelled, reason, cmd.By, formatTime(tx.Now), cmd.Batch); err != nil {
 		return nil, fmt.Errorf("cancel batch %s: %w", cmd.Batch, err)
 	}
+	if err := recordDecision(tx, cmd.By, ActionCancel, cmd.Batch, 0, cmd.Reason, "at "+string(st)); err != nil {
+		return nil, err
+	}
 	if st == payout.BatchReceiving {
 		return nil, nil // its rows are cancelled when the manifest seals it
 	}
@@ -166,8 +182,8 @@ func cancelBatch(tx *Tx, cmd ledgerapi.BatchCommand) ([]*rowRec, error) {
 // dueBatches lists batches whose rows should be released now: scheduled
 // ones whose time came, and released ones whose release was interrupted.
 func dueBatches(tx *Tx) ([]string, error) {
-	rows, err := tx.Query(`SELECT id FROM batches WHERE (status = ? AND (schedule_at IS NULL OR schedule_at <= ?))
-		OR (status = ? AND release_done = 0) ORDER BY first_seen_at`,
+	rows, err := tx.Query(`SELECT id FROM batches WHERE ((status = ? AND (schedule_at IS NULL OR schedule_at <= ?))
+		OR (status = ? AND release_done = 0)) AND hold_source = '' ORDER BY first_seen_at`,
 		payout.BatchScheduled, formatTime(tx.Now), payout.BatchReleased)
 	if err != nil {
 		return nil, fmt.Errorf("find due batches: %w", err)
@@ -195,13 +211,19 @@ func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err er
 	if st != payout.BatchScheduled && st != payout.BatchReleased {
 		return 0, true, nil // cancelled meanwhile
 	}
-	// The release gate: the approvals the policy asked for are in.
+	// The release gate: the approvals the policy asked for are in, and
+	// the batch is not on hold.
 	var required, given int
-	if err := tx.QueryRow(`SELECT approvals_required, approvals_given FROM batches WHERE id = ?`, batch).Scan(&required, &given); err != nil {
+	var hold string
+	if err := tx.QueryRow(`SELECT approvals_required, approvals_given, hold_source FROM batches WHERE id = ?`, batch).
+		Scan(&required, &given, &hold); err != nil {
 		return 0, false, fmt.Errorf("read approvals of %s: %w", batch, err)
 	}
 	if given < required {
 		return 0, true, fmt.Errorf("batch %s is %s with %d of %d approvals: %w", batch, st, given, required, errNotApproved)
+	}
+	if hold != "" {
+		return 0, true, nil // on hold meanwhile: the resume wakes the release
 	}
 	if st == payout.BatchScheduled {
 		if _, err := tx.Exec(`UPDATE batches SET status = ?, released_at = ? WHERE id = ?`,
@@ -209,7 +231,7 @@ func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err er
 			return 0, false, fmt.Errorf("release batch %s: %w", batch, err)
 		}
 	}
-	n, err := moveRowsN(tx, batch, payout.StateReceived, payout.StateQueued, ledgerSource, "", "released", limit)
+	n, err := releaseRows(tx, batch, limit)
 	if err != nil {
 		return 0, false, err
 	}
@@ -220,4 +242,24 @@ func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err er
 		return n, true, finishBatch(tx, batch)
 	}
 	return n, false, nil
+}
+
+// releaseRows moves up to limit received rows of batch to queued with the
+// next gen (in row order), passing by the rows the duplicate guard holds
+// and rows on hold one by one. It returns how many moved.
+func releaseRows(tx *Tx, batch string, limit int) (int, error) {
+	now := formatTime(tx.Now)
+	pick := `SELECT row_no FROM rows WHERE batch_id = ?1 AND state = 'received' AND held = 0 AND stop = '' ORDER BY row_no LIMIT ?2`
+	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, reason, detail)
+		SELECT batch_id, row_no, state, 'queued', ?3, ?4, '', gen + 1, attempt, '', 'released' FROM rows
+		WHERE batch_id = ?1 AND row_no IN (`+pick+`)`, batch, limit, now, string(ledgerSource)); err != nil {
+		return 0, fmt.Errorf("log the release of %s: %w", batch, err)
+	}
+	res, err := tx.Exec(`UPDATE rows SET state = 'queued', gen = gen + 1, moved_at = ?3, updated_at = ?3
+		WHERE batch_id = ?1 AND row_no IN (`+pick+`)`, batch, limit, now)
+	if err != nil {
+		return 0, fmt.Errorf("release rows of %s: %w", batch, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
 }

@@ -35,7 +35,7 @@ func benchLedger(b *testing.B, n int) (*Service, string) {
 	msgs := tb.msgs(1)
 	for i := 0; i < len(msgs); i += 5000 {
 		chunk := msgs[i:min(i+5000, len(msgs))]
-		if err := s.w.Do(ctx, func(tx *Tx) error { _, err := recordIntake(tx, chunk); return err }); err != nil {
+		if err := s.w.Do(ctx, func(tx *Tx) error { _, err := s.recordIntake(tx, chunk); return err }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -65,12 +65,21 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 
 	// 1. The session that holds the confirm: a repeat.
 	if r.ConfirmSession != "" && r.ConfirmSession == g.SessionID {
-		if r.State == payout.StateConfirming && r.BatchStatus == payout.BatchCancelled {
+		if r.State == payout.StateConfirming && r.cancelled() {
 			// The bank still waits for a decision, so the confirm we
 			// recorded may never have landed: cancel instead of repeating
 			// it. Had it landed, the bank refuses the cancel and its final
 			// word settles the row; the session keeps its role.
-			return answer(ledgerapi.DecisionCancel, "batch cancelled before the confirm was known to reach the bank")
+			what := "batch"
+			if r.BatchStatus != payout.BatchCancelled {
+				what = "row"
+			}
+			return answer(ledgerapi.DecisionCancel, what+" cancelled before the confirm was known to reach the bank")
+		}
+		if r.State == payout.StateConfirming && r.onHold() {
+			// Nothing new is sent while on hold, a repeated confirm neither:
+			// the resume asks again.
+			return answer(ledgerapi.DecisionWait, "on hold; asked again when resumed")
 		}
 		if r.State == payout.StateConfirming {
 			return decide(ledgerapi.DecisionConfirm, "repeat: this session holds the confirm")
@@ -105,18 +114,31 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 			return nil, err
 		}
 	}
-	// 6. A cancelled batch: cancel at the bank, and the row with it.
-	if r.BatchStatus == payout.BatchCancelled {
-		reason := "batch cancelled"
-		if _, why, err := batchStatus(tx, r.Batch); err == nil && why != "" {
-			reason += " (" + why + ")"
+	// 6. A cancelled batch or row: cancel at the bank, and the row with it.
+	if r.cancelled() {
+		reason, code := "batch cancelled", "batch_cancelled"
+		if r.BatchStatus == payout.BatchCancelled {
+			if _, why, err := batchStatus(tx, r.Batch); err == nil && why != "" {
+				reason += " (" + why + ")"
+			}
+		} else {
+			reason, code = "row cancelled", "row_cancelled"
+			var by, why string
+			if err := tx.QueryRow(`SELECT stop_by, stop_reason FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&by, &why); err == nil {
+				reason = "row cancelled by " + by + ": " + why
+			}
 		}
 		if payout.CanMove(r.State, payout.StateCancelled) {
-			if err := s.gateMove(tx, r, g, payout.StateCancelled, "batch_cancelled", reason); err != nil {
+			if err := s.gateMove(tx, r, g, payout.StateCancelled, code, reason); err != nil {
 				return nil, err
 			}
 		}
 		return decide(ledgerapi.DecisionCancel, reason)
+	}
+	// 6b. On hold: the session waits at ready_to_confirm (until resumed, or
+	// the bank's confirm timeout ends it); the resume asks again.
+	if r.onHold() {
+		return answer(ledgerapi.DecisionWait, "on hold; asked again when resumed")
 	}
 	if !payout.CanMove(r.State, payout.StateConfirming) {
 		return &ledgerapi.GateReply{Row: apiRow(tx, r),
@@ -163,9 +185,9 @@ func (s *Service) gateMove(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, to payou
 func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decision ledgerapi.Decision, reason string) error {
 	obs, _ := json.Marshal(g.Observed)
 	if _, err := tx.Exec(`INSERT INTO gate_checks (batch_id, row_no, session_id, payout_id, decision, reason, observed,
-		confirm_info, tcn, source, hook_id, hook_type, worker, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		confirm_info, tcn, source, hook_id, hook_type, worker, at, hook_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.Batch, r.Row, g.SessionID, g.PayoutID, string(decision), reason, string(obs), string(g.ConfirmInfo), g.TCN,
-		string(g.Evidence.Source), g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now)); err != nil {
+		string(g.Evidence.Source), g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now), int64(g.Evidence.HookSeq)); err != nil {
 		return fmt.Errorf("record gate check of %s/%d: %w", r.Batch, r.Row, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,18 +115,38 @@ type testBatch struct {
 // makeBatch builds n card rows of 1000.00 RUB + row kopecks, and a
 // manifest that matches them.
 func makeBatch(n int, seed string) *testBatch {
-	sum := sha256.Sum256([]byte(seed))
-	b := &testBatch{ID: payout.BatchID(sum[:])}
-	totals := money.Totals{}
-	var digests [][]byte
+	var rows []*payout.Row
 	for i := 1; i <= n; i++ {
-		r := &payout.Row{
-			Batch: b.ID, Index: i, Line: i + 1, Reference: fmt.Sprintf("E-%05d", i), Method: payout.MethodCard,
+		rows = append(rows, &payout.Row{
+			Reference: fmt.Sprintf("E-%05d", i), Method: payout.MethodCard,
 			Amount:   money.New(100000+int64(i), "RUB"),
 			FullName: "Ivan Petrov " + strconv.Itoa(i),
 			Card:     &payout.Card{Sealed: "c2VhbGVk" + strconv.Itoa(i), BIN: "424242", Last4: "4242"},
 			Meta:     map[string]string{"employee": strconv.Itoa(i)},
-		}
+		})
+	}
+	return makeRows(seed, rows)
+}
+
+// uniqueBatch is makeBatch with references of its own (seed/E-00001…),
+// so the duplicate guard holds none of them for another batch's.
+func uniqueBatch(n int, seed string) *testBatch {
+	b := makeBatch(n, seed)
+	for _, r := range b.Rows {
+		r.Reference = strings.ReplaceAll(seed, " ", "-") + "/" + r.Reference
+	}
+	return makeRows(seed, b.Rows)
+}
+
+// makeRows makes a batch of the rows given (their batch, row number and
+// line are filled in) and a manifest that matches them.
+func makeRows(seed string, rows []*payout.Row) *testBatch {
+	sum := sha256.Sum256([]byte(seed))
+	b := &testBatch{ID: payout.BatchID(sum[:])}
+	totals := money.Totals{}
+	var digests [][]byte
+	for i, r := range rows {
+		r.Batch, r.Index, r.Line = b.ID, i+1, i+2
 		data := intake.EncodeRow(r)
 		d := sha256.Sum256(data)
 		digests = append(digests, d[:])
@@ -134,7 +155,7 @@ func makeBatch(n int, seed string) *testBatch {
 		b.Data = append(b.Data, data)
 	}
 	b.Manifest = &payout.Manifest{Batch: b.ID, Name: "test " + seed, FileName: seed + ".csv",
-		FileSHA256: hex.EncodeToString(sum[:]), Rows: n, Totals: totals, RowsSHA256: payout.DigestRows(digests),
+		FileSHA256: hex.EncodeToString(sum[:]), Rows: len(rows), Totals: totals, RowsSHA256: payout.DigestRows(digests),
 		CreatedAt: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)}
 	return b
 }
@@ -163,7 +184,7 @@ func record(t *testing.T, s *Service, msgs []intakeMsg) *intakeResult {
 	var res *intakeResult
 	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
 		var err error
-		res, err = recordIntake(tx, msgs)
+		res, err = s.recordIntake(tx, msgs)
 		return err
 	}))
 	return res

@@ -24,13 +24,15 @@ func WithHTTPLogger(l *slog.Logger) HTTPOption {
 }
 
 type httpHandler struct {
-	db  *DB
-	log *slog.Logger
+	db    *DB
+	log   *slog.Logger
+	svc   *Service // decisions; nil: read-only
+	actor Actor
 }
 
-// NewHTTPHandler serves the ledger's batches and reports over HTTP. It only
-// reads (the read pool), so it works on a database opened with
-// OpenReadOnly as well as on the running ledger's. Routes:
+// NewHTTPHandler serves the ledger's batches and reports over HTTP. Without
+// WithService it only reads (the read pool), so it works on a database
+// opened with OpenReadOnly as well as on the running ledger's. Routes:
 //
 //	GET /batches                    JSON list of batch summaries, newest first (?limit=N, default 100)
 //	GET /batches/{id}               JSON: the batch summary, the report's summary and reconciliation counts (no rows)
@@ -38,6 +40,12 @@ type httpHandler struct {
 //	GET /batches/{id}/report.xlsx   the report as an XLSX download (sheets Rows and Summary)
 //	GET /batches/{id}/report.json   the report as a JSON download
 //	GET /exceptions                 open exceptions (?batch=ID, ?all=1 for closed ones too)
+//	GET /batches/{id}/held          rows the duplicate guard held, with the decisions about them
+//	GET /batches/{id}/decisions     every decision taken on the batch, with who and why
+//
+// With WithService it also serves the decisions of people (http_decide.go:
+// POST /batches/{id}/approve|cancel|hold|resume|resubmit and
+// POST /batches/{id}/rows/{row}/cancel|hold|resume|release|drop).
 //
 // Errors are httpapi's one answer: an unknown batch is 404
 // {"error":{"code":"not_found","message":…}}. Mount it under a prefix with
@@ -54,6 +62,7 @@ func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
 	mux.HandleFunc("GET /batches/{id}/report.xlsx", h.report(report.FormatXLSX))
 	mux.HandleFunc("GET /batches/{id}/report.json", h.report(report.FormatJSON))
 	mux.HandleFunc("GET /exceptions", h.exceptions)
+	h.decisionRoutes(mux)
 	return mux
 }
 

@@ -171,7 +171,7 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 		var res *intakeResult
 		err := s.w.Do(ctx, func(tx *Tx) error {
 			var err error
-			res, err = recordIntake(tx, g.msgs)
+			res, err = s.recordIntake(tx, g.msgs)
 			return err
 		})
 		if err != nil {

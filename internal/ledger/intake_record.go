@@ -30,6 +30,7 @@ type intakeRow struct {
 	Destination string
 	BIN, Last4  string
 	DestHash    string
+	Payee       []byte // payout.PayeeKey.Bytes(), nil when the row names no payee
 	Meta        string
 	Description string
 	// RowDigest is the keyed digest the message carries (32 bytes), nil
@@ -82,6 +83,9 @@ func parseRow(data []byte) (*intakeRow, error) {
 			return nil, fmt.Errorf("row %s/%d: digest %q is not 64 hex characters", r.Batch, r.Index, r.Digest)
 		}
 		out.RowDigest = d
+	}
+	if k, ok := r.PayeeKey(); ok {
+		out.Payee = k.Bytes()
 	}
 	return out, nil
 }
@@ -144,11 +148,14 @@ type intakeResult struct {
 	Reasons                                  map[string]string
 }
 
-// recordIntake records a group of intake messages, in order, in tx.
-func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
+// recordIntake records a group of intake messages, in order, in tx. The
+// rows it records go through the duplicate guard before their batch can
+// be sealed (guard.go).
+func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 	res := &intakeResult{Reasons: map[string]string{}}
 	sealed := map[string]bool{}
 	added := map[string]int{}
+	var fresh []guardRow // rows recorded in this group, in the stream's order, for the guard
 	flush := func() error {
 		for b, n := range added {
 			if _, err := tx.Exec(`UPDATE batches SET rows_recorded = rows_recorded + ? WHERE id = ?`, n, b); err != nil {
@@ -156,6 +163,10 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 			}
 		}
 		clear(added)
+		if _, err := s.guard(tx, fresh, false); err != nil {
+			return err
+		}
+		fresh = fresh[:0]
 		return nil
 	}
 	var last uint64
@@ -192,6 +203,9 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 					return nil, err
 				}
 				added[m.Row.Batch] += n
+				if fresh, err = freshRows(tx, fresh, msgs[i:j], n); err != nil {
+					return nil, err
+				}
 				i = j - 1
 				continue
 			}
@@ -205,7 +219,7 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 			if _, err := ensureBatch(tx, m.Manifest.Batch); err != nil {
 				return nil, err
 			}
-			accepted, reason, err := checkManifest(tx, m)
+			accepted, reason, err := s.checkManifest(tx, m)
 			if err != nil {
 				return nil, err
 			}
@@ -226,6 +240,27 @@ func recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 		return nil, fmt.Errorf("advance intake cursor: %w", err)
 	}
 	return res, nil
+}
+
+// freshRows adds to fresh the rows of msgs that insertRows recorded now (n
+// of them): all of them, or, when some were there already, those whose
+// recorded message is this one.
+func freshRows(tx *Tx, fresh []guardRow, msgs []intakeMsg, n int) ([]guardRow, error) {
+	for i := range msgs {
+		m := &msgs[i]
+		r := m.Row
+		if n < len(msgs) {
+			var seq int64
+			if err := tx.QueryRow(`SELECT intake_seq FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&seq); err != nil {
+				return nil, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
+			}
+			if uint64(seq) != m.Seq {
+				continue // recorded before
+			}
+		}
+		fresh = append(fresh, guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq})
+	}
+	return fresh, nil
 }
 
 // ensureBatch creates the batch record on its first message and reports
@@ -310,7 +345,7 @@ const insertChunk = 50
 
 // rowInsertArgs is how many parameters each row of rowInsertQuery binds;
 // the time (?1) and the state (?2) are bound once per statement.
-const rowInsertArgs = 18
+const rowInsertArgs = 19
 
 // rowInsertQueries holds rowInsertQuery's statements by row count.
 var rowInsertQueries [insertChunk + 1]string
@@ -319,7 +354,7 @@ func init() {
 	for n := 1; n <= insertChunk; n++ {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
-	recipient, destination, bin, last4, dest_hash, meta, description, intake_seq, digest, row_digest, card_fingerprint,
+	recipient, destination, bin, last4, dest_hash, payee, meta, description, intake_seq, digest, row_digest, card_fingerprint,
 	received_at, state, moved_at, updated_at) VALUES `)
 		for i := 0; i < n; i++ {
 			if i > 0 {
@@ -349,7 +384,7 @@ func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
 		m := &msgs[i]
 		r := m.Row
 		args = append(args, r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Meta, r.Description, int64(m.Seq), m.Digest[:],
+			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Payee, r.Meta, r.Description, int64(m.Seq), m.Digest[:],
 			r.RowDigest, nullString(r.Fingerprint))
 	}
 	out, err := tx.Exec(rowInsertQuery(len(msgs)), args...)
@@ -397,7 +432,7 @@ func recordConflict(tx *Tx, m *intakeMsg, recorded []byte, detail string) error 
 // ledger recorded and accepts (scheduled or awaiting_approval) or rejects
 // the batch as a whole. A repeated manifest is a no-op. It returns the
 // rejection reason, if any.
-func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err error) {
+func (s *Service) checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err error) {
 	man := m.Manifest
 	var st payout.BatchStatus
 	var prevDigest sql.NullString
@@ -438,8 +473,16 @@ func checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err erro
 	// Accepted: the rows stay received; the batch's status (scheduled or
 	// awaiting_approval) holds them until the release moves each to queued.
 	// One write per row is saved (a million-row batch seals in one UPDATE).
-	// The approval policy in force judges it (approval.go).
-	facts.Requested = man.RequireApproval
+	// Rows the duplicate guard held stay received until a person decides;
+	// the approval policy in force judges the batch with them
+	// (approval.go).
+	if _, err := s.sealHeld(tx, man.Batch); err != nil {
+		return false, "", err
+	}
+	if facts.HeldRepeats, facts.ProbableDuplicates, err = heldByKind(tx, man.Batch); err != nil {
+		return false, "", err
+	}
+	facts.Requested = man.RequireApproval || s.cfg.HeldNeedApproval && facts.HeldRepeats+facts.ProbableDuplicates > 0
 	if err := judgeBatch(tx, man, facts); err != nil {
 		return false, "", err
 	}

@@ -44,6 +44,26 @@ type rowRec struct {
 	Polls          int
 	UpdatedAt      string
 	BatchStatus    payout.BatchStatus
+	Held           bool   // the duplicate guard holds the row
+	Stop           string // '' | stopHold | stopCancel: a person's hold or cancel of this row
+	SrcBatch       string // the row its intake message names, when not this one (a resubmitted row)
+	SrcRow         int
+	BatchHold      string // the batch's hold source ('' when not on hold)
+}
+
+// Row stops (rows.stop).
+const (
+	stopHold   = "hold"
+	stopCancel = "cancel"
+)
+
+// onHold reports whether nothing new may start for the row: it or its
+// batch is on hold.
+func (r *rowRec) onHold() bool { return r.Stop == stopHold || r.BatchHold != "" }
+
+// cancelled reports whether the row or its batch was cancelled.
+func (r *rowRec) cancelled() bool {
+	return r.Stop == stopCancel || r.BatchStatus == payout.BatchCancelled
 }
 
 // rowColumns are the columns scanRow reads, in order (r = rows).
@@ -51,7 +71,8 @@ const rowColumns = `r.batch_id, r.row_no, r.line, r.reference, r.method, r.amoun
 	r.recipient, r.destination, r.bin, r.last4, r.dest_hash, r.intake_seq, r.digest, r.state, r.gen, r.job_gen,
 	r.attempt, r.session_id, r.confirm_session, r.payout_id, r.idem_key, r.sent_at, r.resends, r.worker, r.quote_id, r.error_code,
 	r.reason, r.action_url, r.tcn, r.fee_minor, r.fee_currency, r.paid_minor, r.paid_currency, r.moved_at,
-	r.polls, r.updated_at, (SELECT b.status FROM batches b WHERE b.id = r.batch_id)`
+	r.polls, r.updated_at, (SELECT b.status FROM batches b WHERE b.id = r.batch_id),
+	r.held, r.stop, r.src_batch, r.src_row, (SELECT b.hold_source FROM batches b WHERE b.id = r.batch_id)`
 
 // rowFrom names the rows table as r. (A join with batches made SQLite scan
 // batches first: 20 times slower per row lookup than the subquery above.)
@@ -68,7 +89,7 @@ func scanRow(s scanner) (*rowRec, error) {
 		&r.Recipient, &r.Destination, &r.BIN, &r.Last4, &r.DestHash, &seq, &r.Digest, &r.State, &r.Gen, &r.JobGen,
 		&r.Attempt, &r.SessionID, &r.ConfirmSession, &r.PayoutID, &r.IdemKey, &r.SentAt, &r.Resends, &r.Worker, &r.QuoteID, &r.ErrorCode,
 		&r.Reason, &r.ActionURL, &r.TCN, &feeMinor, &feeCur, &paidMinor, &paidCur, &r.MovedAt,
-		&r.Polls, &r.UpdatedAt, &r.BatchStatus)
+		&r.Polls, &r.UpdatedAt, &r.BatchStatus, &r.Held, &r.Stop, &r.SrcBatch, &r.SrcRow, &r.BatchHold)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +181,10 @@ func (r *rowRec) api(quote *ledgerapi.Quote) *ledgerapi.RowState {
 		Paid:           r.Paid,
 		MovedAt:        parseTime(r.MovedAt),
 		UpdatedAt:      parseTime(r.UpdatedAt),
+		OnHold:         r.onHold(),
+		Cancelled:      r.Stop == stopCancel,
+		IntakeBatch:    r.SrcBatch,
+		IntakeRow:      r.SrcRow,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/queue"
 )
@@ -64,6 +65,21 @@ type Config struct {
 	// into: a day is covered once that many distinct parts of it (or one
 	// whole report) were imported after it ended. Default 1.
 	ReportParts int
+	// RepeatRetention is how long a row counts for the duplicate guard's
+	// repeats (the same reference paid or in flight in another batch).
+	RepeatRetention time.Duration
+	// DuplicateWindow is how long a row counts for probable duplicates
+	// (the same payee and amount under another reference).
+	DuplicateWindow time.Duration
+	// HeldNeedApproval makes a batch whose rows the guard held wait for
+	// approval as a whole; otherwise the rest of it goes on and only the
+	// held rows wait.
+	HeldNeedApproval bool
+	// BreakerFailures of the last BreakerWindow finished rows of a batch
+	// failing with the same bank code put the batch on hold (the circuit
+	// breaker). A negative BreakerFailures turns the breaker off.
+	BreakerFailures int
+	BreakerWindow   int
 	// Streams sizes the JetStream streams the service ensures at start.
 	Streams queue.Config
 	// Logger receives the service's logs; default slog.Default().
@@ -89,6 +105,10 @@ func DefaultConfig() Config {
 		ReleaseChunk:           10000,
 		ReportZone:             bank131.ReportZone(),
 		ReportParts:            1,
+		RepeatRetention:        400 * 24 * time.Hour,
+		DuplicateWindow:        35 * 24 * time.Hour,
+		BreakerFailures:        20,
+		BreakerWindow:          50,
 	}
 }
 
@@ -127,6 +147,14 @@ func (c Config) withDefaults() Config {
 	if c.ReportParts <= 0 {
 		c.ReportParts = d.ReportParts
 	}
+	def(&c.RepeatRetention, d.RepeatRetention)
+	def(&c.DuplicateWindow, d.DuplicateWindow)
+	if c.BreakerFailures == 0 {
+		c.BreakerFailures = d.BreakerFailures
+	}
+	if c.BreakerWindow <= 0 {
+		c.BreakerWindow = max(d.BreakerWindow, c.BreakerFailures)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -152,6 +180,13 @@ type Service struct {
 	kick    chan struct{} // wakes the job publisher
 	release chan struct{} // wakes the releaser
 
+	// gidx is the duplicate guard's indexes in memory (guardindex.go),
+	// loaded at start (guardIndex loads them if that failed); gidxDay is
+	// the day the payees were last compacted.
+	gidx    *guardIndex
+	gidxMu  sync.Mutex
+	gidxDay int32
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -173,6 +208,9 @@ func NewService(db *DB, cfg Config) *Service {
 	}
 	db.ReportZone = cfg.ReportZone
 	go s.w.run()
+	if _, err := s.guardIndex(); err != nil {
+		s.log.Error("load the duplicate guard's indexes; retried before the next intake", logkey.Error, err)
+	}
 	return s
 }
 

@@ -21,8 +21,28 @@ func (db *DB) Batch(ctx context.Context, id string) (*ledgerapi.BatchSummary, er
 	if len(list) == 0 {
 		return nil, fmt.Errorf("batch %s: %w", id, errNotFound)
 	}
-	return &list[0], nil
+	b := &list[0]
+	if b.HeldRows, err = db.Holds(ctx, id, maxHoldsShown); err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id FROM batches WHERE parent_batch = ? ORDER BY first_seen_at, id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("list children of %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("list children of %s: %w", id, err)
+		}
+		b.Children = append(b.Children, c)
+	}
+	return b, rows.Err()
 }
+
+// maxHoldsShown bounds the held rows a batch summary lists (Holds lists
+// them all).
+const maxHoldsShown = 100
 
 // Batches lists batches, newest first (limit ≤ 0: 100).
 func (db *DB) Batches(ctx context.Context, limit int) ([]ledgerapi.BatchSummary, error) {
@@ -50,7 +70,8 @@ func (db *DB) batches(ctx context.Context, tail string, args ...any) ([]ledgerap
 func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([]ledgerapi.BatchSummary, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded),
 		manifest_totals, schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at,
-		uploaded_by, coalesce(policy_version, 0), approvals_required, approvals_given, approval_reasons, approval_expires_at
+		uploaded_by, coalesce(policy_version, 0), approvals_required, approvals_given, approval_reasons, approval_expires_at,
+		hold_source, hold_by, hold_reason, hold_at, parent_batch
 		FROM batches `+tail, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
@@ -58,11 +79,13 @@ func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([
 	var out []ledgerapi.BatchSummary
 	for rows.Next() {
 		var b ledgerapi.BatchSummary
-		var totals, schedule, created, released, finished, expires sql.NullString
+		var totals, schedule, created, released, finished, expires, holdAt sql.NullString
 		var reasons string
+		var hold ledgerapi.BatchHold
 		if err := rows.Scan(&b.Batch, &b.Name, &b.FileName, &b.FileSHA256, &b.Status, &b.Reason, &b.Rows, &totals,
 			&schedule, &b.RequireApproval, &b.ApprovedBy, &created, &released, &finished,
-			&b.UploadedBy, &b.PolicyVersion, &b.ApprovalsRequired, &b.ApprovalsGiven, &reasons, &expires); err != nil {
+			&b.UploadedBy, &b.PolicyVersion, &b.ApprovalsRequired, &b.ApprovalsGiven, &reasons, &expires,
+			&hold.Source, &hold.By, &hold.Reason, &holdAt, &b.Parent); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list batches: %w", err)
 		}
@@ -78,6 +101,12 @@ func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([
 		if t := scanTime(created); t != nil {
 			b.CreatedAt = *t
 		}
+		if hold.Source != "" {
+			if t := scanTime(holdAt); t != nil {
+				hold.Since = *t
+			}
+			b.Hold = &hold
+		}
 		out = append(out, b)
 	}
 	rows.Close()
@@ -92,7 +121,7 @@ func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([
 func (db *DB) countBatch(ctx context.Context, b *ledgerapi.BatchSummary) error {
 	b.ByState = map[payout.State]int{}
 	b.PaidTotals, b.FailedTotals = money.Totals{}, money.Totals{}
-	rows, err := db.r.QueryContext(ctx, `SELECT state, currency, count(*), sum(amount_minor) FROM rows
+	rows, err := db.r.QueryContext(ctx, `SELECT state, currency, count(*), sum(amount_minor), sum(held), sum(stop = 'hold') FROM rows
 		WHERE batch_id = ? GROUP BY state, currency`, b.Batch)
 	if err != nil {
 		return fmt.Errorf("count batch %s: %w", b.Batch, err)
@@ -101,12 +130,14 @@ func (db *DB) countBatch(ctx context.Context, b *ledgerapi.BatchSummary) error {
 	for rows.Next() {
 		var st payout.State
 		var cur string
-		var n int
+		var n, held, onHold int
 		var sum int64
-		if err := rows.Scan(&st, &cur, &n, &sum); err != nil {
+		if err := rows.Scan(&st, &cur, &n, &sum, &held, &onHold); err != nil {
 			return fmt.Errorf("count batch %s: %w", b.Batch, err)
 		}
 		b.ByState[st] += n
+		b.Held += held
+		b.RowsOnHold += onHold
 		switch st {
 		case payout.StateSucceeded:
 			b.PaidTotals[cur] += sum

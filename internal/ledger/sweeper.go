@@ -55,6 +55,7 @@ func (s *Service) runSweeper(ctx context.Context) {
 // waiting at the bank, past the deadline. In-doubt rows are never
 // re-enqueued.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
+	s.compactPayees()
 	var res SweepResult
 	for {
 		var n SweepResult
@@ -103,7 +104,9 @@ func (s *Service) sweepOnce(tx *Tx, limit int) (SweepResult, error) {
 	}
 
 	// Stuck before the bank: a new gen and a new pay job.
-	stuck, err := pick(`r.state IN ('queued', 'claimed', 'quoted', 'opening', 'session_open', 'starting') AND r.moved_at < ?`,
+	// Rows on hold wait for their resume, which re-enqueues them.
+	stuck, err := pick(`r.state IN ('queued', 'claimed', 'quoted', 'opening', 'session_open', 'starting') AND r.moved_at < ?
+		AND r.stop <> 'hold' AND (SELECT b.hold_source FROM batches b WHERE b.id = r.batch_id) = ''`,
 		formatTime(now.Add(-s.cfg.StuckAfter)))
 	if err != nil {
 		return res, err
@@ -197,4 +200,16 @@ func (s *Service) openOverdue(tx *Tx, pick func(where string, args ...any) ([]*r
 		}
 	}
 	return n, nil
+}
+
+// compactPayees drops, once a day, the payee index's entries older than
+// the duplicate window.
+func (s *Service) compactPayees() {
+	s.gidxMu.Lock()
+	defer s.gidxMu.Unlock()
+	now := s.db.Now()
+	if d := dayNumber(now); s.gidx != nil && d != s.gidxDay {
+		s.gidx.payees.compact(now.Add(-s.cfg.DuplicateWindow))
+		s.gidxDay = d
+	}
 }

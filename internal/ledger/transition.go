@@ -22,16 +22,27 @@ const maxStartResends = 5
 var startStates = []payout.State{payout.StateQueued, payout.StateClaimed, payout.StateQuoted,
 	payout.StateOpening, payout.StateStarting}
 
-// sending records that the call of a row's opening intent is about to
-// leave; the guards above (gen, attempt, a cancelled batch) already passed.
+// sendingStates are the states whose call the processor fences with
+// Transition.Sending: claimed (bpa/calculate), opening (session/create,
+// session/init/payout, multi/init/payment) and starting
+// (session/start/payout).
+var sendingStates = []payout.State{payout.StateClaimed, payout.StateOpening, payout.StateStarting}
+
+// sending records that the call of a row's current step is about to
+// leave; the guards above (gen, attempt, a cancelled batch or row, a hold)
+// already passed, so the processor may send. At opening and starting the
+// send is kept (rows.sent_at): a single-request payout that recorded one
+// may have reached the bank.
 func (s *Service) sending(tx *Tx, r *rowRec, t *ledgerapi.Transition) (*ledgerapi.TransitionReply, error) {
-	if t.To != payout.StateOpening || r.State != payout.StateOpening {
+	if t.To != r.State || !slices.Contains(sendingStates, r.State) {
 		return &ledgerapi.TransitionReply{Row: apiRow(tx, r),
-			Error: ledgerapi.Errorf(ledgerapi.CodeIllegal, "row is %s: only a row at opening sends its call", r.State)}, nil
+			Error: ledgerapi.Errorf(ledgerapi.CodeIllegal, "row is %s: a send is recorded only at claimed, opening or starting, for the row's own state", r.State)}, nil
 	}
 	now := formatTime(tx.Now)
-	if _, err := tx.Exec(`UPDATE rows SET sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`, now, now, r.Batch, r.Row); err != nil {
-		return nil, fmt.Errorf("record sending of %s/%d: %w", r.Batch, r.Row, err)
+	if r.State != payout.StateClaimed {
+		if _, err := tx.Exec(`UPDATE rows SET sent_at = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`, now, now, r.Batch, r.Row); err != nil {
+			return nil, fmt.Errorf("record sending of %s/%d: %w", r.Batch, r.Row, err)
+		}
 	}
 	ev := t.Evidence
 	if ev.Detail == "" {
@@ -128,6 +139,12 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 	}
 	if r.BatchStatus == payout.BatchCancelled && slices.Contains(startStates, t.To) {
 		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "batch %s is cancelled: nothing new starts", r.Batch)), nil
+	}
+	if r.Stop == stopCancel && slices.Contains(startStates, t.To) {
+		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "row %d was cancelled: nothing new starts", r.Row)), nil
+	}
+	if r.onHold() && slices.Contains(startStates, t.To) {
+		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "row %d is on hold: nothing new starts until it is resumed", r.Row)), nil
 	}
 
 	if t.Sending {
@@ -389,6 +406,11 @@ func (s *Service) apply(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 	}
 	if err := s.afterMove(tx, r, r.State, t.To); err != nil {
 		return err
+	}
+	if !r.State.Terminal() {
+		if err := s.breaker(tx, r, t.To, t.ErrorCode); err != nil {
+			return err
+		}
 	}
 	if err := s.reconcileMove(tx, r, t); err != nil {
 		return err

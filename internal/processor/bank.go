@@ -34,6 +34,11 @@ func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Prio
 		if throttled {
 			p.lim.Throttled()
 			metrics.Throttled.Inc()
+		} else if bankFault(err) {
+			// The bank as a whole struggles: fewer calls, never a failed
+			// row (the call is retried, the job handed back, or its
+			// outcome settled by the bank's word).
+			p.lim.Slow()
 		}
 		if class != bank131.ClassRetry || attempt >= p.cfg.CallRetries || ctx.Err() != nil {
 			return class, err
@@ -57,4 +62,20 @@ func (p *Processor) bankFor(cardNumber bool) *bank131.Client {
 		return p.cfg.CardBank
 	}
 	return p.cfg.Bank
+}
+
+// bankFault reports an error that is the bank's as a whole rather than the
+// row's: an HTTP 5xx answer, a call that got no (readable) answer. Our own
+// stops (a fence that refused, a context cancelled) are not.
+func bankFault(err error) bool {
+	var api *bank131.APIError
+	if errors.As(err, &api) {
+		return api.HTTPStatus >= http.StatusInternalServerError
+	}
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var te *bank131.TransportError
+	var unread *bank131.UnreadableError
+	return errors.As(err, &te) || errors.As(err, &unread)
 }

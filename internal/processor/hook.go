@@ -30,19 +30,42 @@ type event struct {
 
 // handleHook handles one verified webhook from PAYRUN_HOOKS.
 func (p *Processor) handleHook(ctx context.Context, msg jetstream.Msg) error {
-	body := msg.Data()
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	return p.hook(ctx, msg.Data(), msg.Headers().Get(jetstream.MsgIDHeader), seq)
+}
+
+// replay handles a hook job: the webhook at the job's sequence in
+// PAYRUN_HOOKS again, as it came (a ready_to_confirm the gate told to wait
+// while the row was on hold, asked again on resume).
+func (p *Processor) replay(ctx context.Context, job ledgerapi.Job) error {
+	m, err := p.hooks.GetMsg(ctx, job.HookSeq)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			p.log.Warn("hook job: the webhook is gone from the stream; dropped", logkey.Batch, job.Batch, logkey.Row, job.Row, "seq", job.HookSeq)
+			return nil
+		}
+		return later(fmt.Errorf("get webhook %d: %w", job.HookSeq, err))
+	}
+	return p.hook(ctx, m.Data, m.Header.Get(jetstream.MsgIDHeader), m.Sequence)
+}
+
+// hook handles a verified webhook's body (seq: its sequence in
+// PAYRUN_HOOKS).
+func (p *Processor) hook(ctx context.Context, body []byte, id string, seq uint64) error {
 	w, err := bank131.ParseWebhook(body)
 	if err != nil || !w.Type.Known() {
 		// Kept by the ledger as evidence; nothing for a processor to do.
 		return nil
 	}
-	id := msg.Headers().Get(jetstream.MsgIDHeader)
 	if id == "" {
 		sum := sha256.Sum256(body)
 		id = hex.EncodeToString(sum[:])
 	}
 	ev := event{typ: w.Type, session: w.Session, confirmInfo: w.ConfirmInformation,
-		evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: id, HookType: string(w.Type)}}
+		evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: id, HookType: string(w.Type), HookSeq: seq}}
 	if w.Details != nil && w.Details.TCNCodeEncoded != "" {
 		if tcn, err := w.TCN(); err == nil {
 			ev.tcn = tcn
@@ -169,6 +192,8 @@ func (h *hookRun) readyToConfirm(ctx context.Context) error {
 	case ledgerapi.DecisionCancel:
 		h.log.Warn("gate cancels the session", "reason", cardmask.Redact(reply.Reason))
 		return h.cancel(ctx)
+	case ledgerapi.DecisionWait:
+		h.log.Info("gate: on hold; the session waits until the row is resumed")
 	}
 	return nil
 }

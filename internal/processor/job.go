@@ -41,6 +41,8 @@ func (p *Processor) handleJob(ctx context.Context, msg jetstream.Msg) error {
 		err = p.poll(ctx, msg, job)
 	case ledgerapi.JobPay, "":
 		err = p.pay(ctx, msg, job)
+	case ledgerapi.JobHook:
+		err = p.replay(ctx, job)
 	default:
 		p.log.Warn("unknown job kind; dropped", "kind", job.Kind, logkey.Batch, job.Batch, logkey.Row, job.Row)
 		return nil
@@ -114,10 +116,23 @@ func (p *Processor) loadRow(ctx context.Context, st *ledgerapi.RowState) (*payou
 		return nil, fmt.Errorf("decode intake message %d: %w", st.IntakeSeq, err)
 	}
 	row := &msg.Row // its meta is not needed to pay
-	if row.Batch != st.Batch || row.Index != st.Row {
-		return nil, fmt.Errorf("intake message %d is row %s/%d, not %s/%d", st.IntakeSeq, row.Batch, row.Index, st.Batch, st.Row)
+	// A resubmitted row pays from its parent's message: the message keeps
+	// its own identity (its sealed card number is bound to it), and every
+	// call to the bank names the ledger's row (run.metadata, the keys).
+	batch, n := st.Batch, st.Row
+	if st.IntakeBatch != "" {
+		batch, n = st.IntakeBatch, st.IntakeRow
+	}
+	if row.Batch != batch || row.Index != n {
+		return nil, fmt.Errorf("intake message %d is row %s/%d, not %s/%d", st.IntakeSeq, row.Batch, row.Index, batch, n)
 	}
 	return row, nil
+}
+
+// metadata is what the bank echoes about the row: the ledger's row (for a
+// resubmitted row not the one its intake message names).
+func (r *run) metadata() json.RawMessage {
+	return payout.BankRef{Batch: r.st.Batch, Row: r.st.Row, Reference: r.row.Reference}.Metadata()
 }
 
 // singleRequest reports whether the row is paid with one
@@ -141,8 +156,13 @@ func (r *run) bank() *bank131.Client { return r.p.bankFor(r.row.Method == payout
 func (r *run) step(ctx context.Context) (done bool, err error) {
 	st := r.st
 	b, n, a := st.Batch, st.Row, st.Attempt
-	if st.BatchStatus == payout.BatchCancelled {
+	if st.BatchStatus == payout.BatchCancelled || st.Cancelled {
 		return r.cancelled(ctx)
+	}
+	if st.OnHold {
+		// Nothing new starts: the job ends here and the resume sends a new one.
+		r.log.Info("row on hold; job ends until it is resumed", logkey.State, st.State)
+		return true, nil
 	}
 	switch st.State {
 	case payout.StateQueued:
@@ -185,26 +205,32 @@ func (r *run) cancelled(ctx context.Context) (bool, error) {
 	default:
 		return true, nil // before opening the ledger cancelled it; later only the bank moves it
 	}
+	what, code := "batch", "batch_cancelled"
+	if st.Cancelled && st.BatchStatus != payout.BatchCancelled {
+		what, code = "row", "row_cancelled"
+	}
 	if st.State == payout.StateOpening && r.singleRequest() && st.Sent {
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, Expect: []payout.State{payout.StateOpening},
-			Reason:   "The batch was cancelled while this payout's request may already have reached the bank; waiting for the bank's word.",
-			Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "batch cancelled at opening (session/init/payout)"}})
+			Reason:   "The " + what + " was cancelled while this payout's request may already have reached the bank; waiting for the bank's word.",
+			Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: what + " cancelled at opening (session/init/payout)"}})
 	}
 	return true, r.move(ctx, ledgerapi.Transition{To: payout.StateCancelled, Expect: []payout.State{st.State},
-		ErrorCode: "batch_cancelled", Reason: "The batch was cancelled before this payout was confirmed.",
-		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "batch cancelled at " + string(st.State)}})
+		ErrorCode: code, Reason: "The " + what + " was cancelled before this payout was confirmed.",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: what + " cancelled at " + string(st.State)}})
 }
 
-// recordSend records in the ledger, just before each send of a
-// single-request payout (after the limiter let it go), that the payout is
-// about to leave. The ledger refuses when the batch was cancelled or the
-// row handed to newer work meanwhile, and then nothing is sent
-// (errStopSend). The record also tells a cancelled batch later whether
-// this row's payout could have reached the bank.
-func (r *run) recordSend(ctx context.Context) error {
-	reply, err := r.p.ledger.Transition(ctx, ledgerapi.Transition{Batch: r.st.Batch, Row: r.st.Row, To: payout.StateOpening,
-		Expect: []payout.State{payout.StateOpening}, Gen: r.job.Gen, Attempt: r.st.Attempt, Sending: true, Worker: r.p.cfg.Worker,
-		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "sending session/init/payout"}})
+// fence records in the ledger, just before each send of a call that opens
+// or starts work at the bank (after the limiter let it go: bpa/calculate,
+// session/create, session/init/payout, multi/init/payment,
+// session/start/payout), that the call is about to leave. The ledger
+// refuses when the batch or the row was cancelled or put on hold, or the
+// row handed to newer work, meanwhile; then nothing is sent
+// (errStopSend). At opening the record also tells a cancelled batch later
+// whether a single-request payout could have reached the bank.
+func (r *run) fence(ctx context.Context, call string) error {
+	reply, err := r.p.ledger.Transition(ctx, ledgerapi.Transition{Batch: r.st.Batch, Row: r.st.Row, To: r.st.State,
+		Expect: []payout.State{r.st.State}, Gen: r.job.Gen, Attempt: r.st.Attempt, Sending: true, Worker: r.p.cfg.Worker,
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "sending " + call}})
 	if err != nil {
 		var lerr *ledgerapi.Error
 		if errors.As(err, &lerr) && lerr.Code != ledgerapi.CodeInternal {
@@ -217,6 +243,18 @@ func (r *run) recordSend(ctx context.Context) error {
 	}
 	r.st = reply.Row
 	return nil
+}
+
+// stopped ends a step whose fence refused the send: the next step settles
+// a cancelled row or ends the job of a row on hold; a row that moved to
+// newer work drops the job.
+func (r *run) stopped(state payout.State) (bool, error) {
+	r.log.Info("row changed before its call was sent", logkey.State, r.st.State, "batch_status", r.st.BatchStatus,
+		"on_hold", r.st.OnHold, "cancelled", r.st.Cancelled)
+	if r.st.State == state && r.st.Gen == r.job.Gen {
+		return false, nil
+	}
+	return true, errDrop
 }
 
 // errStopSend stops a send loop: the row changed under it. errNoCheck
@@ -288,9 +326,19 @@ func (r *run) quote(ctx context.Context) error {
 	}
 	var q *bank131.CalculateResponse
 	class, err := r.p.call(ctx, "bpa/calculate", ratelimit.Low, func(ctx context.Context) (err error) {
+		if err := r.fence(ctx, "bpa/calculate"); err != nil {
+			return err
+		}
 		q, err = r.bank().Calculate(ctx, req)
 		return err
 	})
+	if errors.Is(err, errStopSend) {
+		_, err := r.stopped(payout.StateClaimed)
+		return err
+	}
+	if errors.Is(err, errNoCheck) {
+		return later(err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		return r.move(ctx, ledgerapi.Transition{To: payout.StateQuoted, Expect: []payout.State{payout.StateClaimed}, Quote: quoteOf(q)})
@@ -324,12 +372,21 @@ func (r *run) open(ctx context.Context) (bool, error) {
 // No money moves at session/create, so an unknown outcome only costs a new
 // attempt: the orphan session never gets a payout.
 func (r *run) openTwoStep(ctx context.Context, key string) (bool, error) {
-	req := bank131.CreateSessionRequest{AmountDetails: ptr(bank131.AmountOf(r.row.Amount)), Metadata: metadata(r.row)}
+	req := bank131.CreateSessionRequest{AmountDetails: ptr(bank131.AmountOf(r.row.Amount)), Metadata: r.metadata()}
 	var resp *bank131.SessionResponse
 	class, err := r.p.call(ctx, "session/create", ratelimit.Low, func(ctx context.Context) (err error) {
+		if err := r.fence(ctx, "session/create"); err != nil {
+			return err
+		}
 		resp, err = r.bank().CreateSession(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if errors.Is(err, errStopSend) {
+		return r.stopped(payout.StateOpening)
+	}
+	if errors.Is(err, errNoCheck) {
+		return false, later(err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateSessionOpen, Expect: []payout.State{payout.StateOpening}, SessionID: resp.Session.ID})
@@ -361,24 +418,20 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 		return false, err
 	}
 	req := bank131.InitPayoutRequest{PaymentMethod: method, AmountDetails: ptr(bank131.AmountOf(r.row.Amount)),
-		ParticipantDetails: recipient(r.row), Metadata: metadata(r.row)}
+		ParticipantDetails: recipient(r.row), Metadata: r.metadata()}
 	var resp *bank131.SessionResponse
 	class, err := r.p.call(ctx, "session/init/payout", ratelimit.Low, func(ctx context.Context) (err error) {
 		// Nothing stops this payout once sent, and the limiter may have
 		// held it for a while: the batch may have been cancelled, or the
 		// row handed to newer work, since the intent was recorded.
-		if err := r.recordSend(ctx); err != nil {
+		if err := r.fence(ctx, "session/init/payout"); err != nil {
 			return err
 		}
 		resp, err = r.bank().InitPayout(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
 	if errors.Is(err, errStopSend) {
-		r.log.Info("row changed before the payout was sent", logkey.State, r.st.State, "batch_status", r.st.BatchStatus)
-		if r.st.State == payout.StateOpening && r.st.Gen == r.job.Gen {
-			return false, nil // the next step settles it (a cancelled batch)
-		}
-		return true, errDrop
+		return r.stopped(payout.StateOpening)
 	}
 	if errors.Is(err, errNoCheck) {
 		return false, later(err)
@@ -405,11 +458,21 @@ func (r *run) openTransfer(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, ErrorCode: "invalid_row", Reason: err.Error()})
 	}
+	req.Metadata = r.metadata()
 	var resp *bank131.SessionResponse
 	class, err := r.p.call(ctx, "bpa/session/multi/init/payment", ratelimit.Low, func(ctx context.Context) (err error) {
+		if err := r.fence(ctx, "bpa/session/multi/init/payment"); err != nil {
+			return err
+		}
 		resp, err = r.bank().MultiInitPayment(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if errors.Is(err, errStopSend) {
+		return r.stopped(payout.StateOpening)
+	}
+	if errors.Is(err, errNoCheck) {
+		return false, later(err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		return false, r.opened(ctx, resp)
@@ -437,12 +500,21 @@ func (r *run) start(ctx context.Context) (bool, error) {
 	if key == "" {
 		key = startKey(st.Batch, st.Row, st.Attempt)
 	}
-	req := bank131.StartPayoutRequest{SessionID: st.SessionID, PaymentMethod: method, ParticipantDetails: recipient(r.row), Metadata: metadata(r.row)}
+	req := bank131.StartPayoutRequest{SessionID: st.SessionID, PaymentMethod: method, ParticipantDetails: recipient(r.row), Metadata: r.metadata()}
 	var resp *bank131.SessionResponse
 	class, err := r.p.call(ctx, "session/start/payout", ratelimit.Low, func(ctx context.Context) (err error) {
+		if err := r.fence(ctx, "session/start/payout"); err != nil {
+			return err
+		}
 		resp, err = r.bank().StartPayout(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if errors.Is(err, errStopSend) {
+		return r.stopped(payout.StateStarting)
+	}
+	if errors.Is(err, errNoCheck) {
+		return false, later(err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateStarting},

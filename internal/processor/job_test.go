@@ -48,7 +48,7 @@ func TestStep(t *testing.T) {
 			check: func(t *testing.T, h *harness, r *run) {
 				require.Equal(t, singleKey(r.st.Batch, r.st.Row), r.st.IdemKey)
 			}},
-		{name: "quoted: intent to init the transfer", row: transferRow("S-06", "1000.00", senderToken), from: payout.StateQuoted,
+		{name: "quoted: intent to init the transfer", row: transferRow("S-06", "1006.00", senderToken), from: payout.StateQuoted,
 			want: payout.StateOpening, check: wantKey(transferKey, 0)},
 		{name: "opening, session/create ok", row: tokenRow("S-07", "107.00", "tok_s07"), from: payout.StateOpening,
 			want: payout.StateSessionOpen, calls: map[string]int{bank131.PathSessionCreate: 1},
@@ -82,15 +82,15 @@ func TestStep(t *testing.T) {
 				require.Equal(t, singleKey(r.st.Batch, r.st.Row), r.st.IdemKey, "never a new key")
 				require.Equal(t, 0, r.st.Attempt)
 			}},
-		{name: "opening, multi/init/payment ok", row: transferRow("S-12", "1000.00", senderToken), from: payout.StateOpening,
+		{name: "opening, multi/init/payment ok", row: transferRow("S-12", "1012.00", senderToken), from: payout.StateOpening,
 			want: payout.StatePayoutStarted, calls: map[string]int{bank131.PathMultiInitPayment: 1},
 			check: func(t *testing.T, h *harness, r *run) {
 				require.Equal(t, "bank_account/iban", sandboxPayout(t, h, r.st.SessionID).Method)
 			}},
-		{name: "opening, multi/init/payment refused", row: transferRow("S-13", "1000.00", "tok_sender_"+sandbox.TokenRejectExpired),
+		{name: "opening, multi/init/payment refused", row: transferRow("S-13", "1013.00", "tok_sender_"+sandbox.TokenRejectExpired),
 			from: payout.StateOpening, want: payout.StateFailed, calls: map[string]int{bank131.PathMultiInitPayment: 1},
 			check: wantError(bank131.CodeBankCardExpired)},
-		{name: "opening, multi/init/payment unknown: same key again, then a new attempt", row: transferRow("S-14", "1000.00", senderToken),
+		{name: "opening, multi/init/payment unknown: same key again, then a new attempt", row: transferRow("S-14", "1014.00", senderToken),
 			from: payout.StateOpening, faults: dropAnswers, want: payout.StateOpening, err: "retry later",
 			calls: map[string]int{bank131.PathMultiInitPayment: 1},
 			check: func(t *testing.T, h *harness, r *run) {
@@ -291,7 +291,7 @@ func TestPayCancelledBatch(t *testing.T) {
 		r := h.run(procs[tt.flow], batch, i+1)
 		h.stepTo(r, tt.at)
 		if tt.sent {
-			require.NoError(t, r.recordSend(h.ctx))
+			require.NoError(t, r.fence(h.ctx, "session/init/payout"))
 		}
 	}
 	waiting := h.run(procs[CardSingleRequest], batch, len(rows))

@@ -172,6 +172,7 @@ type Processor struct {
 	ownLim bool
 	shared *ratelimit.Shared
 	intake jetstream.Stream
+	hooks  jetstream.Stream // read by sequence for hook jobs
 	stop   atomic.Bool
 }
 
@@ -339,6 +340,9 @@ func (p *Processor) setup(ctx context.Context) (jobs, hooks jetstream.Consumer, 
 		return nil, nil, fmt.Errorf("processor: intake stream: %w", err)
 	}
 	p.intake = intake
+	if p.hooks, err = p.js.Stream(ctx, queue.StreamHooks); err != nil {
+		return nil, nil, fmt.Errorf("processor: hooks stream: %w", err)
+	}
 	if jobs, err = p.consumer(ctx, queue.StreamJobs, queue.ConsumerJobs, queue.JobsPrefix+">"); err != nil {
 		return nil, nil, err
 	}

@@ -54,6 +54,7 @@ type Stats struct {
 	Granted   [2]uint64     // tokens handed out, by priority
 	Waited    time.Duration // total time callers spent waiting
 	Throttled uint64        // 429 answers reported
+	Slowed    uint64        // bank faults reported (5xx, no answer)
 	Limit     float64       // current rate in tokens per second
 }
 
@@ -256,17 +257,28 @@ func (l *Limiter) handOut() {
 // Throttled reports that the bank answered HTTP 429: the limiter halves its
 // rate (down to a tenth of the configured one) and recovers gradually once
 // no 429 came for a second.
-func (l *Limiter) Throttled() {
+func (l *Limiter) Throttled() { l.slow(true) }
+
+// Slow reports a fault of the bank as a whole (an HTTP 5xx, a call without
+// an answer): the limiter slows down as for a 429, so a struggling bank
+// gets fewer calls, and recovers the same way.
+func (l *Limiter) Slow() { l.slow(false) }
+
+func (l *Limiter) slow(throttled bool) {
 	if l.unlimited {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.stats.Throttled++
+	if throttled {
+		l.stats.Throttled++
+	} else {
+		l.stats.Slowed++
+	}
 	now := l.clock()
 	if now.Sub(l.last429) < 200*time.Millisecond {
 		l.last429 = now
-		return // one burst of 429s counts once
+		return // one burst of 429s (or faults) counts once
 	}
 	l.last429 = now
 	l.lastAdjust = now

@@ -178,3 +178,33 @@ func TestBurstNeverExceedsTheBucket(t *testing.T) {
 	time.Sleep(600 * time.Millisecond) // the bucket refills; the banked token must not add to it
 	require.Equal(t, 4, immediate(t, l, 40*time.Millisecond))
 }
+
+// A fault of the bank (5xx, no answer) slows the limiter as a 429 does,
+// counted apart.
+func TestSlowHalvesLikeThrottled(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := New(100, 1)
+	defer l.Close()
+	l.mu.Lock()
+	l.clock = func() time.Time { return now }
+	l.mu.Unlock()
+	l.Slow()
+	st := l.Stats()
+	if st.Limit != 50 || st.Slowed != 1 || st.Throttled != 0 {
+		t.Fatalf("after one fault: %+v, want limit 50, slowed 1, throttled 0", st)
+	}
+	now = now.Add(300 * time.Millisecond)
+	l.Throttled()
+	if got := l.Stats().Limit; got != 25 {
+		t.Fatalf("a 429 after the fault: limit %v, want 25", got)
+	}
+	for i := 0; i < 12; i++ {
+		now = now.Add(time.Second)
+		l.mu.Lock()
+		l.recover()
+		l.mu.Unlock()
+	}
+	if got := l.Stats().Limit; got != 100 {
+		t.Fatalf("recovered limit %v, want 100", got)
+	}
+}

@@ -29,13 +29,15 @@ const (
 	RowConflict          Category = "row_conflict"           // a row arrived again with different data
 	LateRow              Category = "late_row"               // a row arrived after its batch's manifest
 	IntakeInvalid        Category = "intake_invalid"         // an intake message the ledger cannot read
+	HeldRows             Category = "held_rows"              // the duplicate guard holds rows of the batch for a person's decision
+	BankFailures         Category = "bank_failures"          // many rows failed with one bank code: the breaker put the batch on hold
 )
 
 // Categories lists every category in report order.
 var Categories = []Category{
 	PaidNotInRecords, PaidAfterCancel, AmountMismatch, TwoOperations, MissingFromReport, ReturnedAfterSuccess,
 	InDoubt, StalledAtBank, BatchTotals, GateMismatch, DeadLetter, UnmatchedHook, Manifest, RowConflict, LateRow,
-	IntakeInvalid,
+	IntakeInvalid, HeldRows, BankFailures,
 }
 
 // labels say what each category means, for finance.
@@ -56,6 +58,8 @@ var labels = map[Category]string{
 	RowConflict:          "row arrived again with different data",
 	LateRow:              "row arrived after its batch was sealed",
 	IntakeInvalid:        "intake message unreadable",
+	HeldRows:             "rows held as repeats or probable duplicates; a person decides",
+	BankFailures:         "many rows failed with the same bank code; batch on hold",
 }
 
 // Label says in plain words what the category means; a category this

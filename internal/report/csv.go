@@ -18,6 +18,7 @@ var columns = []string{
 	"bank_session", "bank_payout", "fee", "fee_currency", "fx_rate", "destination_amount", "destination_currency",
 	"error_code", "reason", "received_at", "finished_at", "updated_at", "attempts",
 	"webhook", "session_status", "bank_report", "reconciliation", "exception", "exception_detail",
+	"held", "decision", "resubmit",
 }
 
 // Columns are the CSV and XLSX columns every report has, in order; then
@@ -83,7 +84,7 @@ func (row *Row) cells(metaKeys []string, buf []cell) []cell {
 		textCell(row.ErrorCode), textCell(row.Reason), textCell(row.ReceivedAt), textCell(row.FinishedAt), textCell(row.UpdatedAt),
 		intCell(row.Attempts), textCell(row.Webhook), textCell(row.SessionStatus), textCell(row.BankReport),
 		textCell(row.Reconciliation), textCell(strings.Join(cats, "; ")), textCell(strings.Join(details, " | ")),
-		textCell(row.Description))
+		textCell(row.Held), textCell(row.Decision), textCell(row.Resubmit), textCell(row.Description))
 	for _, k := range metaKeys {
 		buf = append(buf, textCell(row.Meta[k]))
 	}

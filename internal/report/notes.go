@@ -14,6 +14,9 @@ type Note struct {
 	Row         int
 	Description string
 	Meta        map[string]string
+	// Held, Decision and Resubmit are the ledger's words on a row stopped
+	// or resubmitted (Row's fields of the same names).
+	Held, Decision, Resubmit string
 }
 
 // AddNotes puts the notes (in row order) on the report's rows (in row
@@ -30,7 +33,9 @@ func (rep *Report) AddNotes(notes []Note) {
 			break
 		}
 		if rep.Rows[i].Row == n.Row {
-			rep.Rows[i].Description, rep.Rows[i].Meta = cardmask.Redact(n.Description), redactMeta(n.Meta)
+			r := &rep.Rows[i]
+			r.Description, r.Meta = cardmask.Redact(n.Description), redactMeta(n.Meta)
+			r.Held, r.Decision, r.Resubmit = cardmask.Redact(n.Held), cardmask.Redact(n.Decision), n.Resubmit
 		}
 	}
 }

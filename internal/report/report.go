@@ -98,7 +98,15 @@ type Row struct {
 	BankReport          string      `json:"bank_report,omitempty"`    // the operations the bank's reports list for the row
 	Reconciliation      string      `json:"reconciliation"`
 	Exceptions          []Exception `json:"exceptions,omitempty"`
-	Description         string      `json:"description,omitempty"` // the file's description column
+	// Held says why the row was stopped: held by the duplicate guard (the
+	// earlier row it repeats), or on hold or cancelled by a person;
+	// Decision what a person decided about a held row, who and why;
+	// Resubmit where a failed row went (or, in a child batch, where the
+	// row came from).
+	Held        string `json:"held,omitempty"`
+	Decision    string `json:"decision,omitempty"`
+	Resubmit    string `json:"resubmit,omitempty"`
+	Description string `json:"description,omitempty"` // the file's description column
 	// Meta holds the row's meta_<name> columns by name (without the
 	// prefix), as finance wrote them; {} when the row has none.
 	Meta map[string]string `json:"meta"`

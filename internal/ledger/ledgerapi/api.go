@@ -27,6 +27,7 @@ const (
 	SubjectRowGate       = "payrun.ledger.row.gate"       // GateRequest → GateReply
 	SubjectBatchGet      = "payrun.ledger.batch.get"      // BatchRequest → BatchReply
 	SubjectBatchList     = "payrun.ledger.batch.list"     // BatchListRequest → BatchListReply
+	SubjectBatchPrecheck = "payrun.ledger.batch.precheck" // PrecheckRequest → PrecheckReply (ingest, before an upload)
 	ServiceName          = "payrun-ledger"
 )
 
@@ -156,6 +157,7 @@ type Evidence struct {
 	HookID   string `json:"hook_id,omitempty"`   // sha256 of the verified webhook body
 	HookType string `json:"hook_type,omitempty"` // ready_to_confirm, payment_finished, ...
 	Detail   string `json:"detail,omitempty"`    // free text, never a card number
+	HookSeq  uint64 `json:"hook_seq,omitempty"`  // the webhook's sequence in PAYRUN_HOOKS (the gate keeps it to ask again)
 }
 
 // Quote is an FX quote from bpa/calculate, kept for the gate and the report.
@@ -199,6 +201,19 @@ type RowState struct {
 	Paid           *money.Amount      `json:"paid,omitempty"`
 	MovedAt        time.Time          `json:"moved_at"` // last transition or re-enqueue (the sweeper's clock)
 	UpdatedAt      time.Time          `json:"updated_at"`
+
+	// OnHold: the row or its batch is on hold (a person, or the batch's
+	// circuit breaker): nothing new starts for it and the gate answers
+	// wait, until it is resumed. Cancelled: a person cancelled this row;
+	// it settles as the rows of a cancelled batch do.
+	OnHold    bool `json:"on_hold,omitempty"`
+	Cancelled bool `json:"cancelled,omitempty"`
+	// IntakeBatch and IntakeRow name the row the intake message is, when it
+	// is not this row: a resubmitted row pays from its parent's message,
+	// whose card number is sealed for that row (its associated data); every
+	// call to the bank names this row (metadata, idempotency keys).
+	IntakeBatch string `json:"intake_batch,omitempty"`
+	IntakeRow   int    `json:"intake_row,omitempty"`
 }
 
 // RowRequest asks for a row by batch and row number, or by bank session.
@@ -341,6 +356,11 @@ const (
 	DecisionConfirm Decision = "confirm" // this is the row's session and everything matches: call session/confirm
 	DecisionCancel  Decision = "cancel"  // call session/cancel for this session; Reason says why
 	DecisionIgnore  Decision = "ignore"  // nothing to do (duplicate hook for a row already past this point)
+
+	// DecisionWait: the row or its batch is on hold; do nothing now. The
+	// ledger asks again (a hook or poll job) when it is resumed; the bank's
+	// confirm timeout ends the session if it never is.
+	DecisionWait Decision = "wait"
 )
 
 // GateReply answers GateRequest. A confirm decision is recorded before the
@@ -398,6 +418,20 @@ type BatchSummary struct {
 	FailedTotals      money.Totals           `json:"failed_totals"`
 	Exceptions        int                    `json:"exceptions"`
 	Extra             map[string]interface{} `json:"extra,omitempty"`
+
+	// Held counts the rows the duplicate guard holds for a person's
+	// decision; HeldRows lists the first of them, held or decided, with the
+	// decisions taken (one batch only: BatchRequest).
+	Held     int    `json:"held,omitempty"`
+	HeldRows []Hold `json:"held_rows,omitempty"`
+	// Hold is set while the batch is on hold; RowsOnHold counts rows held
+	// one by one.
+	Hold       *BatchHold `json:"hold,omitempty"`
+	RowsOnHold int        `json:"rows_on_hold,omitempty"`
+	// Parent is the batch whose failed rows this one resubmits; Children
+	// the batches its failed rows were resubmitted in.
+	Parent   string   `json:"parent,omitempty"`
+	Children []string `json:"children,omitempty"`
 }
 
 // Approval is one checker's decision on a batch and what they were shown.
@@ -431,6 +465,10 @@ type BatchListReply struct {
 const (
 	JobPay  = "pay"  // drive the row through its Bank 131 flow from wherever it stands
 	JobPoll = "poll" // ask session/status about the row's session (its webhook is late)
+
+	// JobHook: handle again the webhook at HookSeq in PAYRUN_HOOKS (a
+	// ready_to_confirm the gate answered wait while the row was on hold).
+	JobHook = "hook"
 )
 
 // Job is the message the ledger publishes on PAYRUN_JOBS (subject
@@ -449,4 +487,5 @@ type Job struct {
 	IntakeSeq uint64 `json:"intake_seq"`
 	RowDigest string `json:"row_digest"`
 	SessionID string `json:"session_id,omitempty"` // poll jobs
+	HookSeq   uint64 `json:"hook_seq,omitempty"`   // hook jobs
 }

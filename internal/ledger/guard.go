@@ -1,0 +1,502 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/payrun/payrun/internal/cardmask"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
+)
+
+// The duplicate guard. Every row is checked when the ledger records it,
+// before its batch can be sealed (so before anything of it can be
+// released), against every earlier row still in the ledger:
+//
+//   - a repeat: an earlier row with the same reference in another batch,
+//     paid or still in flight (not failed, cancelled or returned, its batch
+//     not rejected), recorded within RepeatRetention;
+//   - a probable duplicate: an earlier row, in another batch or the same
+//     one, with the same payee (payout.PayeeKey) and the same amount and
+//     currency under another reference, paid or in flight, recorded within
+//     DuplicateWindow.
+//
+// "Earlier" is the intake's order: recorded before, or in the same group
+// with a lower stream sequence, so of two batches carrying one reference
+// exactly one is held. A held row stays received (rows.held = 1, its
+// reason in holds) whatever happens to the rest of its batch, until a
+// person releases or drops it (Service.ReleaseHeld, Service.DropHeld).
+
+// Hold kinds.
+const (
+	HoldRepeat    = "repeat"
+	HoldDuplicate = "duplicate"
+)
+
+// earlierRow is an earlier row a new row repeats.
+type earlierRow struct {
+	row                     int // the new row
+	kind                    string
+	batch                   string
+	no                      int
+	reference               string
+	state                   payout.State
+	movedAt                 string
+	payee                   []byte
+	amount                  money.Amount
+	sameBatch, newReference bool
+}
+
+// repeatQuery finds the best earlier row of another batch than ?2 with the
+// reference ?1 that counts (paid or in flight, recorded since ?3): with
+// ?4 = 1 every row of another batch is earlier (a batch made in the
+// ledger, after every row it is checked against); else earlier is the
+// intake's order before a row recorded at ?5 with stream sequence ?6.
+const repeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at FROM rows o
+	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND o.received_at >= ?3
+	AND o.state NOT IN ('failed', 'cancelled', 'returned')
+	AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'
+	AND (?4 = 1 OR o.received_at < ?5 OR (o.received_at = ?5 AND o.intake_seq < ?6))
+	ORDER BY o.state = 'succeeded' DESC, o.batch_id, o.row_no LIMIT 1`
+
+// guardRow is a row the guard checks: just recorded, never held.
+type guardRow struct {
+	batch     string
+	row       int
+	reference string
+	payee     []byte // nil: no payee
+	amount    money.Amount
+	seq       uint64
+}
+
+// guard checks rows just recorded, in the order given (the intake's), and
+// holds those that repeat an earlier row; it returns how many it held.
+// Each row is then taken into the guard's indexes, so a later row is
+// checked against it. allEarlier takes every other batch's row as earlier
+// (a resubmitted batch).
+func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
+	g, err := s.guardIndex()
+	if err != nil {
+		return 0, err
+	}
+	if g.refs.Load().full() {
+		if err := s.rebuildRefs(tx, g); err != nil {
+			return 0, err
+		}
+	}
+	refs := g.refs.Load()
+	refSince := formatTime(tx.Now.Add(-s.cfg.RepeatRetention))
+	window := tx.Now.Add(-s.cfg.DuplicateWindow)
+	now := formatTime(tx.Now)
+	held := 0
+	for _, r := range rows {
+		var e *earlierRow
+		if refs.mayHave(r.reference) {
+			c := &earlierRow{kind: HoldRepeat}
+			err := tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)).
+				Scan(&c.batch, &c.no, &c.reference, &c.state, &c.movedAt)
+			switch {
+			case err == nil:
+				e = c
+			case !isNoRows(err):
+				return held, fmt.Errorf("guard row %s/%d: %w", r.batch, r.row, err)
+			}
+		}
+		if e == nil && r.payee != nil {
+			var place *intakePlace
+			if !allEarlier {
+				place = &intakePlace{at: now, seq: r.seq}
+			}
+			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place); err != nil {
+				return held, err
+			}
+		}
+		refs.add(r.reference)
+		if r.payee != nil {
+			g.payees.add(r.payee, r.amount, r.batch, r.row, tx.Now)
+		}
+		if e == nil {
+			continue
+		}
+		e.row, e.sameBatch = r.row, e.batch == r.batch
+		if err := s.hold(tx, r.batch, e); err != nil {
+			return held, err
+		}
+		held++
+	}
+	return held, nil
+}
+
+// guardIndex returns the guard's in-memory indexes, loading them if the
+// start could not.
+func (s *Service) guardIndex() (*guardIndex, error) {
+	s.gidxMu.Lock()
+	defer s.gidxMu.Unlock()
+	if s.gidx != nil {
+		return s.gidx, nil
+	}
+	now := s.db.Now()
+	g, err := loadGuardIndex(context.Background(), s.db, now.Add(-s.cfg.RepeatRetention), now.Add(-s.cfg.DuplicateWindow))
+	if err != nil {
+		return nil, err
+	}
+	s.gidx = g
+	return g, nil
+}
+
+// rebuildRefs replaces a full reference filter by one twice its size,
+// from the rows in tx (the writer's: it sees the rows recorded in it).
+func (s *Service) rebuildRefs(tx *Tx, g *guardIndex) error {
+	var n int
+	since := formatTime(tx.Now.Add(-s.cfg.RepeatRetention))
+	if err := tx.QueryRow(`SELECT count(*) FROM rows WHERE received_at >= ?`, since).Scan(&n); err != nil {
+		return fmt.Errorf("rebuild references: %w", err)
+	}
+	f := newRefFilter(2 * n)
+	rows, err := tx.Query(`SELECT reference FROM rows WHERE received_at >= ?`, since)
+	if err != nil {
+		return fmt.Errorf("rebuild references: %w", err)
+	}
+	defer rows.Close()
+	var ref string
+	for rows.Next() {
+		if err := rows.Scan(&ref); err != nil {
+			return fmt.Errorf("rebuild references: %w", err)
+		}
+		f.add(ref)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("rebuild references: %w", err)
+	}
+	g.refs.Store(f)
+	s.log.Info("duplicate guard: reference filter rebuilt", "references", n)
+	return nil
+}
+
+// better orders the earlier rows a held row may name: a repeat before a
+// probable duplicate, a paid row before one in flight, then the oldest.
+func (e *earlierRow) better(o *earlierRow) bool {
+	if (e.kind == HoldRepeat) != (o.kind == HoldRepeat) {
+		return e.kind == HoldRepeat
+	}
+	if ep, op := e.state == payout.StateSucceeded, o.state == payout.StateSucceeded; ep != op {
+		return ep
+	}
+	return e.batch < o.batch || e.batch == o.batch && e.no < o.no
+}
+
+// reason says why a row is held, naming the earlier row: "E-001/2026-11
+// was paid on 2026-12-01 in batch b… row 1".
+func (e *earlierRow) reason(reference string) string {
+	where := fmt.Sprintf("in batch %s row %d", e.batch, e.no)
+	if e.sameBatch {
+		where = fmt.Sprintf("in this batch, row %d", e.no)
+	}
+	status := fmt.Sprintf("is in flight %s (%s, not paid yet)", where, e.state)
+	paid := e.state == payout.StateSucceeded
+	if paid {
+		status = fmt.Sprintf("was paid on %s %s", dayOf(e.movedAt), where)
+	}
+	if e.kind == HoldRepeat {
+		return fmt.Sprintf("%s %s", reference, status)
+	}
+	noun := "payee"
+	if k, err := payout.PayeeKeyFromBytes(e.payee); err == nil {
+		noun = k.Kind.Noun()
+	}
+	if paid {
+		return fmt.Sprintf("probable duplicate: the same %s was paid %s as %s on %s %s", noun, e.amount, e.reference,
+			dayOf(e.movedAt), where)
+	}
+	return fmt.Sprintf("probable duplicate: the same %s and amount %s as %s, which %s", noun, e.amount, e.reference, status)
+}
+
+// dayOf is the date (UTC) of a stored time.
+func dayOf(stored string) string { return parseTime(stored).UTC().Format(time.DateOnly) }
+
+// hold holds one row for the earlier row it repeats.
+func (s *Service) hold(tx *Tx, batch string, e *earlierRow) error {
+	r, err := loadRow(tx, batch, e.row)
+	if err != nil {
+		return err
+	}
+	reason := e.reason(r.Reference)
+	if _, err := tx.Exec(`INSERT INTO holds (batch_id, row_no, kind, earlier_batch, earlier_row, reason, held_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, batch, e.row, e.kind, e.batch, e.no, reason, formatTime(tx.Now)); err != nil {
+		return fmt.Errorf("hold %s/%d: %w", batch, e.row, err)
+	}
+	if _, err := tx.Exec(`UPDATE rows SET held = 1, reason = ?, updated_at = ? WHERE batch_id = ? AND row_no = ?`,
+		reason, formatTime(tx.Now), batch, e.row); err != nil {
+		return fmt.Errorf("hold %s/%d: %w", batch, e.row, err)
+	}
+	if err := logTransition(tx, r, r.State, r.State, r.Gen, r.Attempt,
+		ledgerapi.Evidence{Source: ledgerSource, Detail: "held by the duplicate guard: " + reason}, "", "", "", "", "", reason); err != nil {
+		return err
+	}
+	s.log.Warn("row held by the duplicate guard", logkey.Batch, batch, logkey.Row, e.row, logkey.Reference, r.Reference,
+		"kind", e.kind, "earlier_batch", e.batch, "earlier_row", e.no)
+	return nil
+}
+
+// sealHeld counts a batch's held rows when it is sealed (or made) and
+// opens the exception that asks a person to decide about them.
+func (s *Service) sealHeld(tx *Tx, batch string) (int, error) {
+	n, err := heldRows(tx, batch)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	what := "rows are"
+	if n == 1 {
+		what = "row is"
+	}
+	_, err = openException(tx, reconcile.HeldRows, batch, batch, 0, fmt.Sprintf(
+		"%d %s held as repeats or probable duplicates of earlier payouts; each waits until a person releases or drops it", n, what))
+	return n, err
+}
+
+// heldRows counts the rows of a batch the guard holds now (by their
+// holds without a decision: a million-row batch is not read for it).
+func heldRows(tx *Tx, batch string) (int, error) {
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM holds WHERE batch_id = ? AND decision = ''`, batch).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count held rows of %s: %w", batch, err)
+	}
+	return n, nil
+}
+
+// heldByKind counts the rows of a batch the guard holds, as repeats and
+// as probable duplicates: the facts the approval policy judges a sealed
+// batch by (auth.Facts).
+func heldByKind(tx *Tx, batch string) (repeats, duplicates int, err error) {
+	if err := tx.QueryRow(`SELECT coalesce(sum(kind = ?), 0), coalesce(sum(kind <> ?), 0) FROM holds WHERE batch_id = ? AND decision = ''`,
+		HoldRepeat, HoldRepeat, batch).Scan(&repeats, &duplicates); err != nil {
+		return 0, 0, fmt.Errorf("count held rows of %s: %w", batch, err)
+	}
+	return repeats, duplicates, nil
+}
+
+// HasHeldRows reports whether the guard holds rows of the batch that wait
+// for a person's decision: the predicate an approval policy asks.
+func (db *DB) HasHeldRows(ctx context.Context, batch string) (bool, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM holds WHERE batch_id = ? AND decision = ''`, batch).Scan(&n); err != nil {
+		return false, fmt.Errorf("count held rows of %s: %w", batch, err)
+	}
+	return n > 0, nil
+}
+
+// Hold is a row the duplicate guard held, with the decision about it.
+type Hold = ledgerapi.Hold
+
+// Holds lists the rows of a batch the guard held (waiting or decided), in
+// row order; limit ≤ 0 lists them all.
+func (db *DB) Holds(ctx context.Context, batch string, limit int) ([]Hold, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT h.row_no, r.reference, r.amount_minor, r.currency, h.kind, h.earlier_batch,
+		h.earlier_row, h.reason, h.held_at, h.decision, h.decided_by, h.decided_at, h.decision_reason
+		FROM holds h JOIN rows r ON r.batch_id = h.batch_id AND r.row_no = h.row_no
+		WHERE h.batch_id = ? ORDER BY h.row_no LIMIT ?`, batch, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list holds of %s: %w", batch, err)
+	}
+	defer rows.Close()
+	var out []Hold
+	for rows.Next() {
+		var h Hold
+		var held string
+		var decided sql.NullString
+		if err := rows.Scan(&h.Row, &h.Reference, &h.Amount.Minor, &h.Amount.Currency, &h.Kind, &h.EarlierBatch, &h.EarlierRow,
+			&h.Reason, &held, &h.Decision, &h.DecidedBy, &decided, &h.DecisionReason); err != nil {
+			return nil, fmt.Errorf("list holds of %s: %w", batch, err)
+		}
+		h.HeldAt = parseTime(held)
+		h.DecidedAt = scanTime(decided)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ReleaseHeld releases a row the guard held: it is paid as its batch is
+// (now, if the batch was released already). The decision is recorded with
+// who and why in the same transaction.
+func (s *Service) ReleaseHeld(ctx context.Context, cmd ledgerapi.RowCommand) error {
+	return s.decideHeld(ctx, cmd, ActionRelease)
+}
+
+// DropHeld drops a row the guard held: it is cancelled and never paid.
+func (s *Service) DropHeld(ctx context.Context, cmd ledgerapi.RowCommand) error {
+	return s.decideHeld(ctx, cmd, ActionDrop)
+}
+
+func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, action string) error {
+	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+		return err
+	}
+	err := s.w.Do(ctx, func(tx *Tx) error {
+		r, err := loadRow(tx, cmd.Batch, cmd.Row)
+		if err != nil {
+			return err
+		}
+		var decision string
+		err = tx.QueryRow(`SELECT decision FROM holds WHERE batch_id = ? AND row_no = ?`, cmd.Batch, cmd.Row).Scan(&decision)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: row %d of %s was not held by the duplicate guard", errInvalid, cmd.Row, cmd.Batch)
+		}
+		if err != nil {
+			return fmt.Errorf("read hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		word := map[string]string{ActionRelease: "released", ActionDrop: "dropped"}[action]
+		if decision != "" {
+			if decision == word {
+				return nil // the same decision again
+			}
+			return fmt.Errorf("%w: row %d of %s was %s already", errInvalid, cmd.Row, cmd.Batch, decision)
+		}
+		if r.BatchStatus == payout.BatchRejected {
+			return fmt.Errorf("%w: batch %s was rejected; nothing of it is paid", errInvalid, cmd.Batch)
+		}
+		now := formatTime(tx.Now)
+		if _, err := tx.Exec(`UPDATE holds SET decision = ?, decided_by = ?, decided_at = ?, decision_reason = ?
+			WHERE batch_id = ? AND row_no = ?`, word, cmd.By, now, cmd.Reason, cmd.Batch, cmd.Row); err != nil {
+			return fmt.Errorf("decide hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		if _, err := tx.Exec(`UPDATE rows SET held = 0, reason = '', updated_at = ? WHERE batch_id = ? AND row_no = ?`, now, cmd.Batch, cmd.Row); err != nil {
+			return fmt.Errorf("decide hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		detail := word + " by " + cmd.By + ": " + cmd.Reason
+		if err := recordDecision(tx, cmd.By, action, cmd.Batch, cmd.Row, cmd.Reason, ""); err != nil {
+			return err
+		}
+		if r.State == payout.StateReceived {
+			if action == ActionDrop {
+				if err := s.cancelOne(tx, r, "dropped by "+cmd.By+": "+cmd.Reason, "held_dropped", ledgerapi.SourceOperator, detail); err != nil {
+					return err
+				}
+			} else if err := s.releaseOne(tx, r, detail); err != nil {
+				return err
+			}
+		}
+		if n, err := heldRows(tx, cmd.Batch); err != nil {
+			return err
+		} else if n == 0 {
+			if err := closeBatchExceptions(tx, cmd.Batch, "every held row was decided", reconcile.HeldRows); err != nil {
+				return err
+			}
+		}
+		return finishBatch(tx, cmd.Batch)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("held row decided", logkey.Batch, cmd.Batch, logkey.Row, cmd.Row, "decision", action, "by", cardmask.Redact(cmd.By),
+		"reason", cardmask.Redact(cmd.Reason))
+	wake(s.kick)
+	return nil
+}
+
+// releaseOne moves a received row to queued when its batch was released
+// and nothing stops it; otherwise the batch's release takes it later.
+func (s *Service) releaseOne(tx *Tx, r *rowRec, detail string) error {
+	if r.State != payout.StateReceived || r.BatchStatus != payout.BatchReleased {
+		return nil
+	}
+	var stop, hold string
+	if err := tx.QueryRow(`SELECT r.stop, b.hold_source FROM rows r, batches b WHERE b.id = r.batch_id AND r.batch_id = ? AND r.row_no = ?`,
+		r.Batch, r.Row).Scan(&stop, &hold); err != nil {
+		return fmt.Errorf("read %s/%d: %w", r.Batch, r.Row, err)
+	}
+	if stop != "" || hold != "" {
+		return nil // its resume releases it
+	}
+	return s.apply(tx, r, &ledgerapi.Transition{Batch: r.Batch, Row: r.Row, To: payout.StateQueued,
+		Evidence: ledgerapi.Evidence{Source: ledgerSource, Detail: detail}})
+}
+
+// cancelOne cancels one row that is not at the bank yet.
+func (s *Service) cancelOne(tx *Tx, r *rowRec, reason, code string, source ledgerapi.Source, detail string) error {
+	return s.apply(tx, r, &ledgerapi.Transition{Batch: r.Batch, Row: r.Row, To: payout.StateCancelled, ErrorCode: code,
+		Reason: reason, Evidence: ledgerapi.Evidence{Source: source, Detail: detail}})
+}
+
+// Actions a person (or the breaker) takes, as the decisions table keeps them.
+const (
+	ActionRelease  = "release"
+	ActionDrop     = "drop"
+	ActionCancel   = "cancel"
+	ActionHold     = "hold"
+	ActionResume   = "resume"
+	ActionResubmit = "resubmit"
+	ActionApprove  = "approve"
+)
+
+// recordDecision keeps a decision with who and why; row 0 is the batch.
+func recordDecision(tx *Tx, actor, action, batch string, row int, reason, detail string) error {
+	var rowArg any
+	if row > 0 {
+		rowArg = row
+	}
+	if _, err := tx.Exec(`INSERT INTO decisions (at, actor, action, batch_id, row_no, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		formatTime(tx.Now), actor, action, batch, rowArg, reason, detail); err != nil {
+		return fmt.Errorf("record decision %s on %s: %w", action, batch, err)
+	}
+	return nil
+}
+
+// DecisionRecord is a recorded decision on a batch or a row.
+type DecisionRecord = ledgerapi.DecisionRecord
+
+// Decisions lists the decisions taken on a batch, oldest first.
+func (db *DB) Decisions(ctx context.Context, batch string) ([]DecisionRecord, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT at, actor, action, coalesce(row_no, 0), reason, detail FROM decisions
+		WHERE batch_id = ? ORDER BY id`, batch)
+	if err != nil {
+		return nil, fmt.Errorf("list decisions of %s: %w", batch, err)
+	}
+	defer rows.Close()
+	var out []DecisionRecord
+	for rows.Next() {
+		var d DecisionRecord
+		var at string
+		if err := rows.Scan(&at, &d.By, &d.Action, &d.Row, &d.Reason, &d.Detail); err != nil {
+			return nil, fmt.Errorf("list decisions of %s: %w", batch, err)
+		}
+		d.At = parseTime(at)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// checkCommand refuses a person's command without a batch, a name or a
+// reason: every decision is recorded with who and why.
+func checkCommand(batch, by, reason string) error {
+	switch {
+	case !payout.ValidBatchID(batch):
+		return fmt.Errorf("%w: %s is not a batch id", errInvalid, strconv.Quote(cardmask.Redact(batch)))
+	case strings.TrimSpace(by) == "":
+		return fmt.Errorf("%w: who decides is required", errInvalid)
+	case strings.TrimSpace(reason) == "":
+		return fmt.Errorf("%w: a reason is required", errInvalid)
+	}
+	return nil
+}
+
+// closeBatchExceptions closes a batch's open exceptions of the categories.
+func closeBatchExceptions(tx *Tx, batch, resolution string, categories ...reconcile.Category) error {
+	for _, c := range categories {
+		if _, err := tx.Exec(`UPDATE exceptions SET closed_at = ?, resolution = ?
+			WHERE batch_id = ? AND category = ? AND closed_at IS NULL`, formatTime(tx.Now), resolution, batch, string(c)); err != nil {
+			return fmt.Errorf("close exceptions of %s: %w", batch, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+)
+
+// Decisions over HTTP: what a person decides on a batch or a row, served
+// by NewHTTPHandler when it has the running service (WithService). Each
+// route takes a JSON body {"by": "…", "reason": "…"} (resubmit adds
+// "rows": [1, 2] or "failed": true) and answers {"batch": BatchSummary}
+// (resubmit: ledgerapi.ResubmitReply, the child batch), or httpapi's error
+// answer. Who decides is the authenticated principal of the request (the
+// guard put it in the context; a maker acts only on batches they
+// uploaded); only without one (a handler served outside httpapi's guard,
+// in tests) the body's "by", or an Actor (WithActor). Every decision is
+// written to the audit log with its outcome. Approving, rejecting and
+// cancelling a batch are the command handler's (httpcmd.go: bound to what
+// the checker saw).
+//
+//	POST /batches/{id}/hold                  put a batch on hold
+//	POST /batches/{id}/resume                resume a batch on hold (the breaker's too)
+//	POST /batches/{id}/resubmit              a child batch of failed rows
+//	POST /batches/{id}/rows/{row}/cancel     cancel one row
+//	POST /batches/{id}/rows/{row}/hold       put one row on hold
+//	POST /batches/{id}/rows/{row}/resume     resume one row
+//	POST /batches/{id}/rows/{row}/release    release a row the duplicate guard held
+//	POST /batches/{id}/rows/{row}/drop       drop a row the duplicate guard held
+//	GET  /batches/{id}/held                  the rows the guard held, with the decisions
+//	GET  /batches/{id}/decisions             every decision taken on the batch
+
+// WithService serves the decision routes with the running service.
+func WithService(s *Service) HTTPOption {
+	return func(h *httpHandler) { h.svc = s }
+}
+
+// Actor says who makes a decision over HTTP: given the request and the
+// body's "by", it returns the name recorded with the decision, or an
+// error (a *ledgerapi.Error with CodeUnauthorized refuses the request).
+type Actor func(r *http.Request, by string) (string, error)
+
+// WithActor sets who decides (default: the body's "by", required).
+func WithActor(a Actor) HTTPOption {
+	return func(h *httpHandler) { h.actor = a }
+}
+
+// DecisionRequest is the body of a decision route.
+type DecisionRequest struct {
+	By     string `json:"by"`
+	Reason string `json:"reason"`
+	Rows   []int  `json:"rows,omitempty"`   // resubmit
+	Failed bool   `json:"failed,omitempty"` // resubmit
+}
+
+// maxDecisionBody caps a decision's body.
+const maxDecisionBody = 64 << 10
+
+func (h *httpHandler) decisionRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /batches/{id}/held", h.held)
+	mux.HandleFunc("GET /batches/{id}/decisions", h.decisions)
+	if h.svc == nil {
+		return
+	}
+	type decision struct {
+		do  func(context.Context, ledgerapi.RowCommand) error
+		act auth.Action
+	}
+	batch := map[string]decision{
+		"hold":   {h.svc.Hold, auth.ActHold},
+		"resume": {h.svc.Resume, auth.ActResume},
+	}
+	for name, d := range batch {
+		mux.HandleFunc("POST /batches/{id}/"+name, h.decide(false, d.act, d.do))
+	}
+	row := map[string]decision{
+		"cancel": {h.svc.CancelRow, auth.ActCancel}, "hold": {h.svc.Hold, auth.ActHold}, "resume": {h.svc.Resume, auth.ActResume},
+		"release": {h.svc.ReleaseHeld, auth.ActReleaseHeld}, "drop": {h.svc.DropHeld, auth.ActReleaseHeld},
+	}
+	for name, d := range row {
+		mux.HandleFunc("POST /batches/{id}/rows/{row}/"+name, h.decide(true, d.act, d.do))
+	}
+	mux.HandleFunc("POST /batches/{id}/resubmit", h.resubmit)
+}
+
+// readDecision reads a decision's batch, row and body, and who decides.
+func (h *httpHandler) readDecision(w http.ResponseWriter, r *http.Request, withRow bool, act auth.Action) (ledgerapi.RowCommand, DecisionRequest, bool) {
+	var cmd ledgerapi.RowCommand
+	var req DecisionRequest
+	id, ok := h.batchID(w, r)
+	if !ok {
+		return cmd, req, false
+	}
+	cmd.Batch = id
+	if withRow {
+		n, err := strconv.Atoi(r.PathValue("row"))
+		if err != nil || n < 1 {
+			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeInvalid, "row must be a row number"))
+			return cmd, req, false
+		}
+		cmd.Row = n
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxDecisionBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeTooLarge, "the request body is over %d bytes", maxDecisionBody))
+		} else {
+			h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeInvalid, "read the request body: %v", err))
+		}
+		return cmd, req, false
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeInvalid, `the body must be JSON {"by": "…", "reason": "…"}: %v`, err))
+		return cmd, req, false
+	}
+	by := strings.TrimSpace(req.By)
+	if p := auth.PrincipalFrom(r.Context()); p != nil {
+		by = p.Name
+		if err := h.mayDecide(r.Context(), p, id); err != nil {
+			h.audit(r, act, cmd, err)
+			h.fail(w, r, err)
+			return cmd, req, false
+		}
+	} else if h.actor != nil {
+		if by, err = h.actor(r, by); err != nil {
+			h.fail(w, r, err)
+			return cmd, req, false
+		}
+	}
+	cmd.By, cmd.Reason = by, strings.TrimSpace(req.Reason)
+	return cmd, req, true
+}
+
+// mayDecide refuses a maker's decision on a batch they did not upload
+// (makers hold, resume, cancel and resubmit their own batches; checkers
+// any).
+func (h *httpHandler) mayDecide(ctx context.Context, p *auth.Principal, batch string) error {
+	if p.Roles.Has(auth.RoleChecker) || p.Roles.Has(auth.RoleAdmin) {
+		return nil
+	}
+	var uploader sql.NullInt64
+	if err := h.db.r.QueryRowContext(ctx, `SELECT uploader_id FROM batches WHERE id = ?`, batch).Scan(&uploader); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return ledgerapi.Errorf(ledgerapi.CodeNotFound, "batch %s: not found", batch)
+		}
+		return fmt.Errorf("read the uploader of %s: %w", batch, err)
+	}
+	if !uploader.Valid || uploader.Int64 != p.UserID {
+		return ledgerapi.Errorf(ledgerapi.CodeForbidden, "%s did not upload batch %s: a maker decides only on their own batches", p.Name, batch)
+	}
+	return nil
+}
+
+// audit records a person's decision and how it ended (no principal: no
+// person, nothing to record).
+func (h *httpHandler) audit(r *http.Request, act auth.Action, cmd ledgerapi.RowCommand, err error) {
+	p := auth.PrincipalFrom(r.Context())
+	if p == nil {
+		return
+	}
+	e := auth.NewEntry(p.Actor(), act, auth.OutcomeOK)
+	e.Batch, e.Target = cmd.Batch, cmd.Batch
+	if cmd.Row > 0 {
+		e.Target = fmt.Sprintf("%s/%d", cmd.Batch, cmd.Row)
+	}
+	e.Detail = cmd.Reason
+	if err != nil {
+		e.Outcome, e.Detail = auth.OutcomeRefused, ledgerapi.ErrorMessage(err)
+		if ledgerapi.ErrorCode(err) == ledgerapi.CodeInternal {
+			e.Outcome = auth.OutcomeFailed
+		}
+	}
+	if aerr := h.svc.Audit(context.WithoutCancel(r.Context()), e); aerr != nil {
+		h.log.Error("audit a decision", "error", aerr)
+	}
+}
+
+func (h *httpHandler) decide(withRow bool, act auth.Action, do func(context.Context, ledgerapi.RowCommand) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cmd, _, ok := h.readDecision(w, r, withRow, act)
+		if !ok {
+			return
+		}
+		// The decision is recorded whatever happens to the connection.
+		ctx := context.WithoutCancel(r.Context())
+		err := do(ctx, cmd)
+		h.audit(r, act, cmd, err)
+		if err != nil {
+			h.fail(w, r, h.svc.apiError(err))
+			return
+		}
+		sum, err := h.db.Batch(ctx, cmd.Batch)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.writeJSON(w, http.StatusOK, ledgerapi.BatchReply{Batch: sum})
+	}
+}
+
+func (h *httpHandler) resubmit(w http.ResponseWriter, r *http.Request) {
+	cmd, req, ok := h.readDecision(w, r, false, auth.ActResubmit)
+	if !ok {
+		return
+	}
+	reply, err := h.svc.Resubmit(context.WithoutCancel(r.Context()), ledgerapi.ResubmitCommand{Batch: cmd.Batch, Rows: req.Rows,
+		Failed: req.Failed, By: cmd.By, ByUserID: principalID(r), Reason: cmd.Reason})
+	h.audit(r, auth.ActResubmit, cmd, err)
+	if err != nil {
+		h.fail(w, r, h.svc.apiError(err))
+		return
+	}
+	h.writeJSON(w, http.StatusCreated, reply)
+}
+
+func (h *httpHandler) held(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.batchID(w, r)
+	if !ok {
+		return
+	}
+	if _, err := h.db.Batch(r.Context(), id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.db.Holds(r.Context(), id, 0)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []Hold{}
+	}
+	h.writeJSON(w, http.StatusOK, struct {
+		Held []Hold `json:"held"`
+	}{list})
+}
+
+func (h *httpHandler) decisions(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.batchID(w, r)
+	if !ok {
+		return
+	}
+	if _, err := h.db.Batch(r.Context(), id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.db.Decisions(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []DecisionRecord{}
+	}
+	h.writeJSON(w, http.StatusOK, struct {
+		Decisions []DecisionRecord `json:"decisions"`
+	}{list})
+}
+
+// principalID is the signed-in person's user id, 0 without one.
+func principalID(r *http.Request) int64 {
+	if p := auth.PrincipalFrom(r.Context()); p != nil {
+		return p.UserID
+	}
+	return 0
+}
