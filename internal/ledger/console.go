@@ -73,17 +73,33 @@ func (db *DB) BatchPage(ctx context.Context, f BatchFilter) ([]BatchItem, string
 		}
 		where, args = append(where, `(first_seen_at, id) < (?, ?)`), append(args, seen, id)
 	}
-	q := `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded), manifest_totals,
-		schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at, uploaded_by,
-		coalesce(policy_version, 0), approvals_required, approvals_given, approval_reasons, approval_expires_at, rows_terminal,
-		first_seen_at FROM batches`
+	q := batchItemSelect
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY first_seen_at DESC, id DESC LIMIT ?`
-	rows, err := db.r.QueryContext(ctx, q, append(args, limit+1)...)
+	out, err := db.batchItems(ctx, q, append(args, limit+1)...)
 	if err != nil {
-		return nil, "", fmt.Errorf("list batches: %w", err)
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].Cursor
+	}
+	return out, next, nil
+}
+
+// batchItemSelect reads BatchItems (batchItems scans them).
+const batchItemSelect = `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded), manifest_totals,
+	schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at, uploaded_by,
+	coalesce(policy_version, 0), approvals_required, approvals_given, approval_reasons, approval_expires_at, rows_terminal,
+	first_seen_at FROM batches`
+
+func (db *DB) batchItems(ctx context.Context, q string, args ...any) ([]BatchItem, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
 	}
 	defer rows.Close()
 	var out []BatchItem
@@ -94,7 +110,7 @@ func (db *DB) BatchPage(ctx context.Context, f BatchFilter) ([]BatchItem, string
 		if err := rows.Scan(&b.Batch, &b.Name, &b.FileName, &b.FileSHA256, &b.Status, &b.Reason, &b.Rows, &totals,
 			&schedule, &b.RequireApproval, &b.ApprovedBy, &created, &released, &finished, &b.UploadedBy, &b.PolicyVersion,
 			&b.ApprovalsRequired, &b.ApprovalsGiven, &reasons, &expires, &b.Terminal, &seen); err != nil {
-			return nil, "", fmt.Errorf("list batches: %w", err)
+			return nil, fmt.Errorf("list batches: %w", err)
 		}
 		b.Totals = money.Totals{}
 		if totals.Valid {
@@ -112,14 +128,21 @@ func (db *DB) BatchPage(ctx context.Context, f BatchFilter) ([]BatchItem, string
 		out = append(out, b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list batches: %w", err)
+		return nil, fmt.Errorf("list batches: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].Cursor
+	return out, nil
+}
+
+// BatchItem returns one batch as the list shows it (no rows read).
+func (db *DB) BatchItem(ctx context.Context, id string) (*BatchItem, error) {
+	list, err := db.batchItems(ctx, batchItemSelect+` WHERE id = ?`, id)
+	if err != nil {
+		return nil, err
 	}
-	return out, next, nil
+	if len(list) == 0 {
+		return nil, fmt.Errorf("batch %s: %w", id, errNotFound)
+	}
+	return &list[0], nil
 }
 
 // StateSum is how many rows of a batch are in a state, and their sum, per
