@@ -227,7 +227,7 @@ var catalogue = map[string]msg{
 	"upload.templates_help":  {"A template has the method's columns and one example row to replace with your payouts.", "В шаблоне — столбцы способа выплаты и одна строка-пример, которую нужно заменить своими выплатами."},
 	"upload.template_xlsx":   {"Excel template", "Шаблон Excel"},
 	"upload.template_csv":    {"CSV template", "Шаблон CSV"},
-	"upload.invalid":         {"The file has %d errors; nothing was submitted", "В файле ошибок: %d; ничего не отправлено"},
+	"upload.invalid":         {"Errors in the file: %d. Nothing was submitted", "Ошибок в файле: %d. Ничего не отправлено"},
 	"upload.valid":           {"The file is valid", "Файл без ошибок"},
 	"upload.valid_next":      {"Check the totals, then submit it for payment.", "Сверьте суммы и отправьте файл на выплату."},
 	"upload.status_created":  {"Submitted", "Отправлено"},

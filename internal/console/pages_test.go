@@ -171,7 +171,7 @@ func TestUploadChecks(t *testing.T) {
 
 	status, body, _ = mia.upload("/console/upload?action=check", "payroll.csv", bad, map[string]string{"name": "November"})
 	require.Equal(t, http.StatusUnprocessableEntity, status, body)
-	require.Contains(t, body, "The file has 1 errors")
+	require.Contains(t, body, "Errors in the file: 1.")
 	require.Regexp(t, `<td class="num">5</td><td><code>amount</code></td>`, body, "the error on its line and column")
 
 	status, body, _ = mia.upload("/console/upload?action=check", "payroll.csv", good, nil)
