@@ -185,7 +185,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	p := &page{t: t, ctx: ctx, dir: artifacts(t), api: s.api}
 
 	// Sign-in, in English (the browser asks for it).
-	p.do(chromedp.Navigate(s.api + "/"), chromedp.WaitVisible(chromedp.CSS("#user")))
+	p.do(chromedp.Navigate(s.api+"/"), chromedp.WaitVisible(chromedp.CSS("#user")))
 	require.Equal(t, "en", p.eval(`document.documentElement.lang`))
 	require.Contains(t, p.text("h1"), "Sign in to payrun")
 	p.shot("signin")
