@@ -283,12 +283,12 @@ func (c *Console) errorsFile(w http.ResponseWriter, r *http.Request) {
 	if err := httpserve.SetBodyDeadline(w, r, time.Now().Add(ingest.DefaultBodyTimeout)); err != nil {
 		c.log.Debug("upload body has no time bound of its own", "error", err)
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		c.fail(w, r, v, ledgerapi.Errorf(ledgerapi.CodeInvalid, "the upload form is not multipart/form-data"))
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
 	opts := batch.Options{Lang: string(v.L)}
 	var fileName string
 	var res *batch.Result
