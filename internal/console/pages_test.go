@@ -265,6 +265,17 @@ func TestBatchPages(t *testing.T) {
 	require.Equal(t, payout.BatchScheduled, b.Status)
 	require.Equal(t, "carl", b.ApprovedBy)
 
+	// A form posted from another site is refused before it acts, even
+	// with the checker's cookie.
+	req, _ := http.NewRequest("POST", s.srv.URL+"/console/batches/"+id+"/cancel", strings.NewReader("reason=forged"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	status, _, _ = ru.do(req)
+	require.Equal(t, http.StatusForbidden, status)
+	b, err = s.svc.DB().Batch(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, payout.BatchScheduled, b.Status, "not cancelled")
+
 	// A maker sees no approve form and cannot post one.
 	mia := s.browser(t, "en")
 	mia.signIn("mia")
