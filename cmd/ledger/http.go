@@ -10,6 +10,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/apiserver"
+	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/console"
 	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/secret"
@@ -35,10 +37,12 @@ type httpFlags struct {
 	secure    bool
 	publicKey string // card.pub: uploads seal card numbers to the processors' public key
 	uploadKey string // upload.key: row digests and card fingerprints
+	zone      string // the console's time zone
 }
 
 // serveHTTP serves the authenticated API (apiserver: uploads, batches and
-// reports, approvals, the audit log, users, tokens, policy) on addr until
+// reports, approvals, the audit log, users, tokens, policy) and the web
+// console (its pages at /, times in --time-zone) on addr until
 // ctx ends. An empty addr serves nothing. It returns the bound address and
 // a function closing what it opened.
 func serveHTTP(ctx context.Context, f httpFlags, svc *ledger.Service, js jetstream.JetStream, log *slog.Logger) (string, func(), error) {
@@ -55,8 +59,12 @@ func serveHTTP(ctx context.Context, f httpFlags, svc *ledger.Service, js jetstre
 			return "", nil, fmt.Errorf("upload keys (--card-public-key, --upload-key): %w", err)
 		}
 	}
+	zone, err := console.LoadZone(f.zone)
+	if err != nil {
+		return "", nil, &cli.UsageError{Err: fmt.Errorf("--time-zone: %w", err)}
+	}
 	api, err := apiserver.New(apiserver.Config{Ledger: svc, JS: js, Sealer: sealer, Hosts: f.hosts, Secure: f.secure,
-		TempDir: os.TempDir(), Logger: log})
+		Zone: zone, TempDir: os.TempDir(), Logger: log})
 	if err != nil {
 		return "", nil, err
 	}

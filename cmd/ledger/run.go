@@ -12,6 +12,7 @@ import (
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/console"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
 )
@@ -39,6 +40,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&hf.secure, "secure-cookies", false, "mark the sign-in cookie Secure (people reach the API over HTTPS)")
 	fs.StringVar(&hf.publicKey, "card-public-key", "", "card public keys `file` (card.pub) uploads are sealed to; with --upload-key (without them the API validates but does not publish)")
 	fs.StringVar(&hf.uploadKey, "upload-key", "", "upload keys `file` (upload.key): row digests and card fingerprints of uploads")
+	fs.StringVar(&hf.zone, "time-zone", console.DefaultZone, "the time `zone` the web console shows times in")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}

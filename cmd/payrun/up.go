@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/cli"
+	"github.com/payrun/payrun/internal/console"
 	"github.com/payrun/payrun/internal/hookrelay"
 )
 
@@ -23,8 +25,13 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	bankListen := fs.String("sandbox-listen", "127.0.0.1:8131", "`address` of the embedded Bank 131 sandbox")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "`address` of the embedded NATS server (port 0: any free port)")
 	fs.BoolVar(&f.auto3DS, "auto-3ds", false, "let the sandbox complete 3-D Secure without anyone opening the link")
+	zoneName := fs.String("time-zone", console.DefaultZone, "the time `zone` the web console shows times in")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
+	}
+	zone, err := console.LoadZone(*zoneName)
+	if err != nil {
+		return &cli.UsageError{Err: fmt.Errorf("--time-zone: %w", err)}
 	}
 	if err := os.MkdirAll(f.data, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
@@ -35,7 +42,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeLog()
 	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, NATSListen: *natsListen, WebhookListen: *webhookListen,
-		SandboxListen: *bankListen, AutoThreeDS: f.auto3DS,
+		SandboxListen: *bankListen, AutoThreeDS: f.auto3DS, Zone: zone, AdminPassword: true,
 		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log})
 	if err != nil {
 		return err
@@ -44,22 +51,29 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if !a.AdminCreated {
 		tokenNote = "the first admin's API token (this folder's users and tokens are kept)"
 	}
+	signIn := fmt.Sprintf("sign in as admin with the password in %s", a.AdminPassword)
+	if _, err := os.Stat(a.AdminPassword); err != nil {
+		signIn = "sign in as a user with a password"
+	}
 	fmt.Fprintf(stdout, `payrun is up (data in %[2]s). Stop with Ctrl-C.
 
+  web console     %[1]s/   (%[9]s)
+                  set a password: go run ./cmd/ledger users password --db %[10]s --name NAME --password-stdin
+                  add people in the console (Users) or with curl below; times are shown in %[11]s
   NATS            %[6]s   (ingest --nats-url %[6]s FILE)
   admin token     %[4]s  (%[5]s)
                   A="Authorization: Bearer $(cat %[4]s)"
-  people          curl -H "$A" -d '{"name":"mia","roles":["maker"]}' %[1]s/users
-                  curl -H "$A" -d '{"name":"carl","roles":["checker"],"password":"a long passphrase"}' %[1]s/users
+  people          curl -H "$A" -d '{"name":"mia","roles":["maker"],"password":"a long passphrase"}' %[1]s/users
+                  curl -H "$A" -d '{"name":"carl","roles":["checker"],"password":"another passphrase"}' %[1]s/users
   their tokens    curl -H "$A" -d '{"user":"mia","name":"curl"}' %[1]s/tokens     (the answer's "token", shown once)
   upload a file   curl -H "Authorization: Bearer MIA_TOKEN" -F file=@samples/payroll.csv %[1]s/batches
   approve         curl -H "Authorization: Bearer CARL_TOKEN" -d '{"file_sha256":"…","totals":{…}}' %[1]s/batches/ID/approve
   batches         curl -H "$A" %[1]s/batches        (one batch: /batches/ID; report: -OJ /batches/ID/report.csv)
   audit log       curl -H "$A" '%[1]s/audit?format=csv'
-  sign in         %[1]s/signin                    (people with a password)
   bank sandbox    %[3]s/sandbox/payouts
   bank webhooks   %[7]s%[8]s (a listener of its own)
-`, a.URL, f.data, a.BankURL, a.AdminToken, tokenNote, a.NATS.URL(), a.WebhookURL, hookrelay.Path)
+`, a.URL, f.data, a.BankURL, a.AdminToken, tokenNote, a.NATS.URL(), a.WebhookURL, hookrelay.Path, signIn,
+		filepath.Join(f.data, "ledger.db"), zone)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: finishing the work in flight")
 	return a.Close()

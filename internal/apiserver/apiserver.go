@@ -3,8 +3,10 @@
 // the ledger's directory of people and its sessions file, ingest's upload
 // handler (which seals card numbers and publishes to the intake stream
 // without ever being able to open them again once 16a's public keys land),
-// the ledger's reports and its command handler, on httpapi's route table.
-// It holds the wiring only; every piece is its own package's.
+// the ledger's reports and its command handler, and the web console
+// (internal/console: its pages, and the Guard's sign-in page), on
+// httpapi's route table. It holds the wiring only; every piece is its own
+// package's.
 package apiserver
 
 import (
@@ -16,6 +18,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/console"
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger"
@@ -38,8 +41,9 @@ type Config struct {
 	// their own listener.
 	Webhooks http.Handler
 	Metrics  http.Handler
-	// Pages serves GET / (the console); default a minimal page.
-	Pages   http.Handler
+	// Zone is the time zone the console shows times in (default
+	// console.DefaultZone, Europe/Moscow).
+	Zone    *time.Location
 	TempDir string // uploads' spool folder
 	Logger  *slog.Logger
 }
@@ -65,17 +69,25 @@ func New(cfg Config) (*API, error) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	go sessions.RunSweeper(ctx, 10*time.Minute)
+	uploads := ingest.NewHandler(ingest.HandlerConfig{JS: cfg.JS, Sealer: cfg.Sealer, TempDir: cfg.TempDir, Logger: cfg.Logger,
+		Audit: cfg.Ledger.Audit, Ledger: cfg.Ledger})
+	pages, err := console.New(console.Config{Ledger: cfg.Ledger, Uploads: uploads, Zone: cfg.Zone, Secure: cfg.Secure,
+		TempDir: cfg.TempDir, Logger: cfg.Logger})
+	if err != nil {
+		stop()
+		sessions.Close()
+		return nil, err
+	}
 	guard := httpapi.NewGuard(httpapi.GuardConfig{Directory: cfg.Ledger, Store: sessions, Hosts: cfg.Hosts, Secure: cfg.Secure,
-		Logger: cfg.Logger})
+		SignInPage: pages.SignInPage, Logger: cfg.Logger})
 	routes := httpapi.Routes{
 		Webhooks: cfg.Webhooks,
-		Uploads: ingest.NewHandler(ingest.HandlerConfig{JS: cfg.JS, Sealer: cfg.Sealer, TempDir: cfg.TempDir, Logger: cfg.Logger,
-			Audit: cfg.Ledger.Audit, Ledger: cfg.Ledger}),
+		Uploads:   uploads,
 		Reports:   ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger)),
 		Commands:  ledger.NewCommandHandler(cfg.Ledger, ledger.WithHTTPLogger(cfg.Logger)),
 		Decisions: ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger), ledger.WithService(cfg.Ledger)),
 		Metrics:   cfg.Metrics,
-		Pages:     cfg.Pages,
+		Pages:     pages,
 		Guard:     guard,
 	}
 	return &API{Handler: routes.Handler(), Guard: guard, sessions: sessions, stop: stop}, nil

@@ -12,9 +12,11 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -97,6 +99,14 @@ type Config struct {
 	// are over.
 	LedgerClock func() time.Time
 
+	// Zone is the time zone of the web console's times (default
+	// console.DefaultZone).
+	Zone *time.Location
+	// AdminPassword: on the first start of the data folder the admin also
+	// gets a generated password, written to <data>/admin.password (mode
+	// 0600), to sign in to the console with (payrun up).
+	AdminPassword bool
+
 	Logger *slog.Logger
 }
 
@@ -120,6 +130,9 @@ type App struct {
 	// written on the first start of the data folder (AdminCreated).
 	AdminToken   string
 	AdminCreated bool
+	// AdminPassword is <data>/admin.password: the first admin's console
+	// password, when Config.AdminPassword made one.
+	AdminPassword string
 
 	api *apiserver.API
 
@@ -225,7 +238,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	// People reach the API authenticated (apiserver) on their listener;
 	// the bank's webhooks, verified by its signature, have their own.
 	if a.api, err = apiserver.New(apiserver.Config{Ledger: a.Ledger, JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger,
-		Metrics: metrics.Handler()}); err != nil {
+		Metrics: metrics.Handler(), Zone: cfg.Zone}); err != nil {
 		return nil, err
 	}
 	if a.srv, err = httpserve.Listen(cfg.Listen, a.api.Handler, httpserve.Logger(cfg.Logger)); err != nil {
@@ -296,6 +309,12 @@ func (a *App) bootstrap(ctx context.Context) error {
 		return fmt.Errorf("app: bootstrap admin: %w", err)
 	}
 	a.AdminCreated = created
+	a.AdminPassword = filepath.Join(a.cfg.Dir, "admin.password")
+	if created && a.cfg.AdminPassword {
+		if err := a.setAdminPassword(ctx); err != nil {
+			return err
+		}
+	}
 	if a.cfg.Policy == nil {
 		return nil
 	}
@@ -307,6 +326,28 @@ func (a *App) bootstrap(ctx context.Context) error {
 		if _, err := a.Ledger.SetPolicy(ctx, auth.Actor{Name: "payrun", Via: auth.ViaHost}, *a.cfg.Policy); err != nil {
 			return fmt.Errorf("app: policy: %w", err)
 		}
+	}
+	return nil
+}
+
+// setAdminPassword gives the first admin a random password (20 letters
+// and digits, about 119 bits) and writes it to <data>/admin.password.
+func (a *App) setAdminPassword(ctx context.Context) error {
+	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 20)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return fmt.Errorf("app: admin password: %w", err)
+		}
+		b[i] = alphabet[n.Int64()]
+	}
+	pw := string(b)
+	if err := a.Ledger.SetPassword(ctx, auth.Actor{Name: "bootstrap", Via: auth.ViaHost}, "admin", pw); err != nil {
+		return fmt.Errorf("app: admin password: %w", err)
+	}
+	if err := os.WriteFile(a.AdminPassword, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("app: write admin password: %w", err)
 	}
 	return nil
 }

@@ -180,3 +180,26 @@ func makerToken(t *testing.T, a *App) string {
 	require.NoError(t, err)
 	return tok
 }
+
+// TestAdminPassword: payrun up's first start gives the admin a password
+// in <data>/admin.password (0600) that signs in to the console.
+func TestAdminPassword(t *testing.T) {
+	a, err := Start(context.Background(), Config{Dir: t.TempDir(), KeysDir: keys, AdminPassword: true, Logger: testutil.QuietLogger()})
+	require.NoError(t, err)
+	defer a.Close()
+	st, err := os.Stat(a.AdminPassword)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	pw, err := os.ReadFile(a.AdminPassword)
+	require.NoError(t, err)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(a.URL+"/signin", map[string][]string{"user": {"admin"}, "password": {strings.TrimSpace(string(pw))}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.NotEmpty(t, resp.Cookies(), "signed in: a session cookie")
+	resp, err = client.PostForm(a.URL+"/signin", map[string][]string{"user": {"admin"}, "password": {"not the password"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+}

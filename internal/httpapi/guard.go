@@ -41,8 +41,11 @@ type GuardConfig struct {
 	Lifetime    time.Duration
 	// Limiter slows sign-in attempts; default auth.NewLimiter(auth.DefaultLimiter()).
 	Limiter *auth.Limiter
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// SignInPage, when set, renders the sign-in page (GET /signin, and a
+	// refused form sign-in) with the status given: the console's.
+	SignInPage func(w http.ResponseWriter, r *http.Request, status int, v SignInView)
+	Logger     *slog.Logger
+	Now        func() time.Time
 }
 
 // LoopbackHosts are the names a listener on this machine answers to
@@ -244,7 +247,13 @@ func (g *Guard) Page(perm auth.Permission, h http.Handler) http.Handler {
 	api := g.API(perm, h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if auth.PrincipalFrom(r.Context()) == nil {
-			http.Redirect(w, r, SignInPath+"?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			// Back to the page afterwards; a form posted after the
+			// session ended starts again from the landing page.
+			next := SignInPath
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				next += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
 		}
 		api.ServeHTTP(w, r)

@@ -10,7 +10,9 @@
 //	GET  /signin                  public: the sign-in form; POST /signin signs in (form or JSON)
 //	POST /signout                 ends the session
 //	GET  /session                 who the request acts as
-//	GET  /                        a page: signed-in landing (anonymous: redirect to /signin)
+//	GET  /                        a page: signed-in landing, the console's batches (anonymous: redirect to /signin)
+//	GET|POST /console/…           the web console's pages and forms (internal/console; Table names each)
+//	GET  /console/static/{file}   public: the console's CSS, JavaScript and icon
 //	POST /batches                 upload: validate and publish a payout file (internal/ingest)
 //	POST /batches/validate        validate only (internal/ingest)
 //	GET  /templates/{method}.csv|.xlsx   validate: a payout file template (internal/ingest)
@@ -133,7 +135,46 @@ var Table = []Route{
 	{"POST /tokens/{id}/revoke", auth.PermAdmin, false, commands},
 	{"GET /metrics", auth.PermRead, false, metricsH},
 	{"GET /{$}", auth.PermRead, true, pages},
+	// The console (internal/console): pages redirect anonymous browsers
+	// to the sign-in form; its assets are public (the sign-in page needs
+	// them); every action is a form post, which the console also checks
+	// against the principal where a page serves several roles.
+	{"GET " + ConsoleAssets + "{file}", PermPublic, false, pages},
+	{"GET /console/batches", auth.PermRead, true, pages},
+	{"GET /console/batches/{id}", auth.PermRead, true, pages},
+	{"GET /console/batches/{id}/live", auth.PermRead, false, pages},
+	{"POST /console/batches/{id}/approve", auth.PermApprove, true, pages},
+	{"POST /console/batches/{id}/reject", auth.PermApprove, true, pages},
+	{"POST /console/batches/{id}/cancel", auth.PermCancel, true, pages},
+	// Issue 11's batch and row actions (hold, resume, release or drop a
+	// held row, resubmit failed rows): console.BatchActions/RowActions
+	// name each with its permission, which the console checks (and the
+	// ledger again) before it acts.
+	{"POST /console/batches/{id}/act/{name}", auth.PermRead, true, pages},
+	{"GET /console/upload", auth.PermValidate, true, pages},
+	{"POST /console/upload", auth.PermValidate, true, pages},
+	{"POST /console/upload/errors", auth.PermValidate, true, pages},
+	{"GET /console/exceptions", auth.PermRead, true, pages},
+	{"POST /console/exceptions/{id}/{action}", auth.PermExceptions, true, pages},
+	{"GET /console/admin/users", auth.PermAdmin, true, pages},
+	{"POST /console/admin/users", auth.PermAdmin, true, pages},
+	{"POST /console/admin/users/{name}/{action}", auth.PermAdmin, true, pages},
+	{"GET /console/admin/tokens", auth.PermAdmin, true, pages},
+	{"POST /console/admin/tokens", auth.PermAdmin, true, pages},
+	{"POST /console/admin/tokens/{id}/revoke", auth.PermAdmin, true, pages},
+	{"GET /console/admin/policy", auth.PermAdmin, true, pages},
+	{"POST /console/admin/policy", auth.PermAdmin, true, pages},
 }
+
+// PermPublic marks the routes anyone may call, signed in or not, behind
+// the guard's headers, Host allowlist and cross-origin protection: the
+// console's static assets, which the sign-in page needs. It is not a
+// permission any role holds.
+const PermPublic auth.Permission = "public"
+
+// ConsoleAssets is where the console's embedded CSS, JavaScript and icon
+// are served.
+const ConsoleAssets = "/console/static/"
 
 // Handler returns the mux serving the routes.
 func (r Routes) Handler() http.Handler {
@@ -161,9 +202,12 @@ func (r Routes) Handler() http.Handler {
 		if h == nil {
 			continue
 		}
-		if rt.Page {
+		switch {
+		case rt.Perm == PermPublic:
+			guarded.Handle(rt.Pattern, h)
+		case rt.Page:
 			guarded.Handle(rt.Pattern, g.Page(rt.Perm, h))
-		} else {
+		default:
 			guarded.Handle(rt.Pattern, g.API(rt.Perm, h))
 		}
 	}

@@ -60,7 +60,7 @@ func (g *Guard) SignIn() http.Handler {
 		} else {
 			r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 			if err := r.ParseForm(); err != nil {
-				Error(w, r, g.log, ledgerapi.Errorf(ledgerapi.CodeInvalid, "the sign-in form cannot be read"))
+				g.form(w, r, http.StatusBadRequest, SignInView{Problem: SignInUnreadable, Message: "the sign-in form cannot be read"})
 				return
 			}
 			req = signInRequest{User: r.PostForm.Get("user"), Password: r.PostForm.Get("password"), TOTP: r.PostForm.Get("totp"),
@@ -76,7 +76,8 @@ func (g *Guard) SignIn() http.Handler {
 				Error(w, r, g.log, err)
 				return
 			}
-			g.form(w, r, http.StatusUnauthorized, req.User, req.Next, ledgerapi.ErrorMessage(err))
+			g.form(w, r, http.StatusUnauthorized, SignInView{User: req.User, Next: req.Next, Problem: problemOf(err),
+				Message: ledgerapi.ErrorMessage(err), Wait: retryAfter(err)})
 			return
 		}
 		if asJSON {
@@ -89,20 +90,55 @@ func (g *Guard) SignIn() http.Handler {
 	})
 }
 
-// rateLimited carries how long to wait.
-type rateLimited struct {
-	err  *ledgerapi.Error
-	wait time.Duration
+// SignInProblem says why a sign-in failed, for a page to explain it in
+// the reader's language.
+type SignInProblem string
+
+// The problems a sign-in can have.
+const (
+	SignInBadCredentials SignInProblem = "credentials"   // wrong name or password (never which)
+	SignInWrongCode      SignInProblem = "totp"          // the one-time code is wrong or missing
+	SignInCodeRequired   SignInProblem = "totp_required" // the policy requires a second factor the user has not enrolled
+	SignInRateLimited    SignInProblem = "rate_limited"  // too many attempts: wait
+	SignInUnreadable     SignInProblem = "invalid"       // the form could not be read
+)
+
+// SignInView is what the sign-in page shows: the name typed, where to go
+// afterwards, and the problem of the last attempt (Message is the API's
+// English text of it, Wait how long a rate-limited person waits).
+type SignInView struct {
+	User, Next string
+	Problem    SignInProblem
+	Message    string
+	Wait       time.Duration
 }
 
-func (e *rateLimited) Error() string { return e.err.Error() }
-func (e *rateLimited) Unwrap() error { return e.err }
+// signInError is a refused sign-in: the answer's error and the problem.
+type signInError struct {
+	err     *ledgerapi.Error
+	problem SignInProblem
+	wait    time.Duration // rate limited
+}
+
+func (e *signInError) Error() string { return e.err.Error() }
+func (e *signInError) Unwrap() error { return e.err }
+
+func refusedSignIn(p SignInProblem, code ledgerapi.Code, format string, args ...any) *signInError {
+	return &signInError{err: ledgerapi.Errorf(code, format, args...), problem: p}
+}
 
 func retryAfter(err error) time.Duration {
-	if rl, ok := err.(*rateLimited); ok {
-		return rl.wait
+	if se, ok := err.(*signInError); ok && se.wait > 0 {
+		return se.wait
 	}
 	return time.Second
+}
+
+func problemOf(err error) SignInProblem {
+	if se, ok := err.(*signInError); ok {
+		return se.problem
+	}
+	return ""
 }
 
 func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, error) {
@@ -120,12 +156,13 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 	if req.User == "" || len(req.User) > 64 {
 		actor.Name = "anonymous"
 		audit(auth.OutcomeRefused, "no user name")
-		return nil, ledgerapi.Errorf(ledgerapi.CodeUnauthorized, "%s", auth.ErrBadCredentials)
+		return nil, refusedSignIn(SignInBadCredentials, ledgerapi.CodeUnauthorized, "%s", auth.ErrBadCredentials)
 	}
 	if ok, wait := g.limiter.Allow(req.User, r.RemoteAddr); !ok {
 		audit(auth.OutcomeRefused, "too many attempts; slowed for "+wait.Round(time.Second).String())
-		return nil, &rateLimited{ledgerapi.Errorf(ledgerapi.CodeRateLimited,
-			"too many sign-in attempts; try again in %s", wait.Round(time.Second)), wait}
+		se := refusedSignIn(SignInRateLimited, ledgerapi.CodeRateLimited, "too many sign-in attempts; try again in %s", wait.Round(time.Second))
+		se.wait = wait
+		return nil, se
 	}
 	u, err := g.dir.UserByName(ctx, req.User)
 	if err != nil && !ledgerapi.IsCode(err, ledgerapi.CodeNotFound) {
@@ -134,7 +171,7 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 	if u == nil {
 		auth.SpendPasswordTime(req.Password)
 		audit(auth.OutcomeRefused, "unknown user")
-		return nil, ledgerapi.Errorf(ledgerapi.CodeUnauthorized, "%s", auth.ErrBadCredentials)
+		return nil, refusedSignIn(SignInBadCredentials, ledgerapi.CodeUnauthorized, "%s", auth.ErrBadCredentials)
 	}
 	actor.UserID, actor.Name = u.ID, u.Name
 	if !auth.VerifyPassword(req.Password, u.PasswordHash) || u.Disabled {
@@ -145,7 +182,7 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 			why = "user has no password"
 		}
 		audit(auth.OutcomeRefused, why)
-		return nil, ledgerapi.Errorf(ledgerapi.CodeUnauthorized, "%s", auth.ErrBadCredentials)
+		return nil, refusedSignIn(SignInBadCredentials, ledgerapi.CodeUnauthorized, "%s", auth.ErrBadCredentials)
 	}
 	policy, err := g.dir.Policy(ctx)
 	if err != nil {
@@ -155,11 +192,11 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 	case u.HasTOTP():
 		if !auth.VerifyTOTP(u.TOTPSecret, strings.TrimSpace(req.TOTP), g.cfg.Now()) {
 			audit(auth.OutcomeRefused, "wrong or missing TOTP code")
-			return nil, ledgerapi.Errorf(ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
+			return nil, refusedSignIn(SignInWrongCode, ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
 		}
 	case policy.NeedsTOTP(u.Roles):
 		audit(auth.OutcomeRefused, "the policy requires a second factor; none enrolled")
-		return nil, ledgerapi.Errorf(ledgerapi.CodeForbidden,
+		return nil, refusedSignIn(SignInCodeRequired, ledgerapi.CodeForbidden,
 			"the approval policy requires a second factor for %s: ask an admin to enrol you (ledger users totp %s)", u.Roles, u.Name)
 	}
 	if err := g.sessions.RenewToken(ctx); err != nil {
@@ -203,11 +240,11 @@ func (g *Guard) WhoAmI() http.Handler {
 	})
 }
 
-// SignInForm serves GET /signin: a minimal form (the console replaces it
-// with its own page).
+// SignInForm serves GET /signin: the console's page
+// (GuardConfig.SignInPage), else a minimal form.
 func (g *Guard) SignInForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		g.form(w, r, http.StatusOK, "", r.URL.Query().Get("next"), "")
+		g.form(w, r, http.StatusOK, SignInView{Next: r.URL.Query().Get("next")})
 	})
 }
 
@@ -225,10 +262,17 @@ var signInPage = template.Must(template.New("signin").Parse(`<!doctype html>
 </form></main></body></html>
 `))
 
-func (g *Guard) form(w http.ResponseWriter, r *http.Request, status int, user, next, msg string) {
+// form answers the sign-in page: GuardConfig.SignInPage's (the
+// console's), else the minimal one.
+func (g *Guard) form(w http.ResponseWriter, r *http.Request, status int, v SignInView) {
+	v.Next = localPath(v.Next)
+	if g.cfg.SignInPage != nil {
+		g.cfg.SignInPage(w, r, status, v)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	signInPage.Execute(w, struct{ User, Next, Message string }{user, localPath(next), msg})
+	signInPage.Execute(w, struct{ User, Next, Message string }{v.User, v.Next, v.Message})
 }
 
 // localPath keeps a redirect on this site: a path starting with one

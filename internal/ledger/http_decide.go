@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -126,7 +124,7 @@ func (h *httpHandler) readDecision(w http.ResponseWriter, r *http.Request, withR
 	by := strings.TrimSpace(req.By)
 	if p := auth.PrincipalFrom(r.Context()); p != nil {
 		by = p.Name
-		if err := h.mayDecide(r.Context(), p, id); err != nil {
+		if err := h.svc.MayDecide(r.Context(), p, id); err != nil {
 			h.audit(r, act, cmd, err)
 			h.fail(w, r, err)
 			return cmd, req, false
@@ -141,47 +139,11 @@ func (h *httpHandler) readDecision(w http.ResponseWriter, r *http.Request, withR
 	return cmd, req, true
 }
 
-// mayDecide refuses a maker's decision on a batch they did not upload
-// (makers hold, resume, cancel and resubmit their own batches; checkers
-// any).
-func (h *httpHandler) mayDecide(ctx context.Context, p *auth.Principal, batch string) error {
-	if p.Roles.Has(auth.RoleChecker) || p.Roles.Has(auth.RoleAdmin) {
-		return nil
-	}
-	var uploader sql.NullInt64
-	if err := h.db.r.QueryRowContext(ctx, `SELECT uploader_id FROM batches WHERE id = ?`, batch).Scan(&uploader); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return ledgerapi.Errorf(ledgerapi.CodeNotFound, "batch %s: not found", batch)
-		}
-		return fmt.Errorf("read the uploader of %s: %w", batch, err)
-	}
-	if !uploader.Valid || uploader.Int64 != p.UserID {
-		return ledgerapi.Errorf(ledgerapi.CodeForbidden, "%s did not upload batch %s: a maker decides only on their own batches", p.Name, batch)
-	}
-	return nil
-}
-
 // audit records a person's decision and how it ended (no principal: no
 // person, nothing to record).
 func (h *httpHandler) audit(r *http.Request, act auth.Action, cmd ledgerapi.RowCommand, err error) {
-	p := auth.PrincipalFrom(r.Context())
-	if p == nil {
-		return
-	}
-	e := auth.NewEntry(p.Actor(), act, auth.OutcomeOK)
-	e.Batch, e.Target = cmd.Batch, cmd.Batch
-	if cmd.Row > 0 {
-		e.Target = fmt.Sprintf("%s/%d", cmd.Batch, cmd.Row)
-	}
-	e.Detail = cmd.Reason
-	if err != nil {
-		e.Outcome, e.Detail = auth.OutcomeRefused, ledgerapi.ErrorMessage(err)
-		if ledgerapi.ErrorCode(err) == ledgerapi.CodeInternal {
-			e.Outcome = auth.OutcomeFailed
-		}
-	}
-	if aerr := h.svc.Audit(context.WithoutCancel(r.Context()), e); aerr != nil {
-		h.log.Error("audit a decision", "error", aerr)
+	if p := auth.PrincipalFrom(r.Context()); p != nil {
+		h.svc.auditDecision(r.Context(), p, act, cmd, err)
 	}
 }
 
