@@ -81,7 +81,7 @@ func New(cfg Config) (*API, error) {
 	guard := httpapi.NewGuard(httpapi.GuardConfig{Directory: cfg.Ledger, Store: sessions, Hosts: cfg.Hosts, Secure: cfg.Secure,
 		SignInPage: pages.SignInPage, Logger: cfg.Logger})
 	routes := httpapi.Routes{
-		Webhooks: cfg.Webhooks,
+		Webhooks:  cfg.Webhooks,
 		Uploads:   uploads,
 		Reports:   ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger)),
 		Commands:  ledger.NewCommandHandler(cfg.Ledger, ledger.WithHTTPLogger(cfg.Logger)),
