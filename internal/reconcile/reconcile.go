@@ -67,12 +67,12 @@ type Row struct {
 	// A transfer's 3-D Secure link for the sender, when the ledger
 	// recorded it (the row's latest move to action_required; zero when
 	// unknown), and its transfer control number (decoded).
-	ActionURL string
-	ActionAt  time.Time
-	TCN       string
-	Hook                   *Hook   // the latest finishing webhook of the row's own session
-	StatusSays             string  // what session/status said last (the state it moved the row to)
-	Lines                  []*Line // the report lines about the row, in import order
+	ActionURL  string
+	ActionAt   time.Time
+	TCN        string
+	Hook       *Hook   // the latest finishing webhook of the row's own session
+	StatusSays string  // what session/status said last (the state it moved the row to)
+	Lines      []*Line // the report lines about the row, in import order
 }
 
 // Hook is the latest payment_finished / payment_refunded webhook of a

@@ -47,7 +47,9 @@ type Layout struct {
 // DefaultDialect is a report's CSV dialect when none is asked for:
 // excel-ru for a Russian report, rfc4180 for an English one (as the
 // payout file templates, spreadsheet.DialectFor).
-func DefaultDialect(lang string) spreadsheet.Dialect { return spreadsheet.DialectFor(reason.Lang(lang)) }
+func DefaultDialect(lang string) spreadsheet.Dialect {
+	return spreadsheet.DialectFor(reason.Lang(lang))
+}
 
 // with fills the layout's defaults for the report.
 func (l Layout) with(rep *Report) Layout {
@@ -228,7 +230,9 @@ type CategoryCount struct {
 }
 
 // Write writes the report in format (Formats) in the default layout.
-func (rep *Report) Write(w io.Writer, format string) error { return rep.WriteLayout(w, format, Layout{}) }
+func (rep *Report) Write(w io.Writer, format string) error {
+	return rep.WriteLayout(w, format, Layout{})
+}
 
 // WriteLayout writes the report in format, in the layout l.
 func (rep *Report) WriteLayout(w io.Writer, format string, l Layout) error {

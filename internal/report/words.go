@@ -66,7 +66,7 @@ var ruSummary = map[string]string{
 	"id": "идентификатор", "name": "название", "file_name": "файл", "file_sha256": "SHA-256 файла", "status": "статус пакета",
 	"reason": "причина", "created_at": "создан", "released_at": "отправлен в работу", "finished_at": "завершён",
 	"generated_from_ledger_state_at": "по состоянию реестра на", "time_zone": "часовой пояс", "language": "язык",
-	"all": "всего",
+	"all":       "всего",
 	"requested": "запрошено", "paid": "выплачено", "returned": "возвращено", "failed": "не выплачено",
 	"cancelled": "отменено", "pending": "в процессе", "fees": "комиссии банка", "commission": "комиссии переводов",
 	"paid_source": "выплачено, в валюте списания", "paid_as_reported": "выплачено, как в отчёте банка",

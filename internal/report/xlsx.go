@@ -53,8 +53,8 @@ func moneyFormat(exp int) string {
 // xlsxStyles are the workbook's cell styles.
 type xlsxStyles struct {
 	header, wrap, date, rate, bold int
-	money, moneyBold             map[int8]int // by currency exponent
-	dateFormat                   string
+	money, moneyBold               map[int8]int // by currency exponent
+	dateFormat                     string
 }
 
 func newXLSXStyles(f *excelize.File, lang string) (*xlsxStyles, error) {
