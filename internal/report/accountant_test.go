@@ -372,3 +372,23 @@ func TestTCN(t *testing.T) {
 	require.Equal(t, "000056-00063365", tcnText("000056-00063365"))
 	require.Equal(t, "424242******4242", tcnText("4242424242424242"))
 }
+
+// TestParseUTC: the report's own time form is read as time.Parse reads
+// it; anything else is left to time.Parse.
+func TestParseUTC(t *testing.T) {
+	for _, s := range []string{"2026-11-25T09:00:00Z", "1970-01-01T00:00:00Z", "2000-02-29T23:59:59Z", "1899-12-30T00:00:00Z",
+		"2100-03-01T12:34:56Z", "2024-12-31T23:59:59Z"} {
+		want, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		got, ok := parseUTC(s)
+		require.True(t, ok, s)
+		require.Equal(t, want.Unix(), got, s)
+	}
+	for _, s := range []string{"", "2026-11-25T09:00:00+03:00", "2026-13-25T09:00:00Z", "2026-11-25 09:00:00Z", "2026-11-25T09:00:0xZ"} {
+		_, ok := parseUTC(s)
+		require.False(t, ok, s)
+	}
+	v, ok := excelSerial("2026-11-25T09:00:00+03:00", time.UTC)
+	require.True(t, ok, "other RFC 3339 forms through time.Parse")
+	require.Equal(t, 46351.25, v)
+}

@@ -74,11 +74,15 @@ func digitsOnly(s string) bool {
 }
 
 // column is one column of the rows' table in CSV and XLSX: its machine
-// name (the English header), its Russian header, whether it holds long
-// text (wrapped in XLSX), and how a row fills it in a language. Adding a
-// column is one line here (and its field in Row).
+// name (the English header), its Russian header, its width in XLSX (0:
+// as wide as its longest value, measured; else this many characters, for
+// values of a known size: times, currencies, states; never money, whose
+// totals the measuring sums), whether it holds
+// long text (wrapped in XLSX), and how a row fills it in a language.
+// Adding a column is one line here (and its field in Row).
 type column struct {
 	name, ru string
+	width    int
 	wrap     bool
 	value    func(r *Row, lang string) cell
 }
@@ -86,44 +90,44 @@ type column struct {
 // rowColumns are the columns every report has, in order; the description
 // column and the batch's meta_ columns follow them (header).
 var rowColumns = []column{
-	{"row", "Строка", false, func(r *Row, _ string) cell { return intCell(r.Row) }},
-	{"reference", "Номер", false, func(r *Row, _ string) cell { return textCell(r.Reference) }},
-	{"method", "Способ", false, func(r *Row, lang string) cell { return textCell(word(lang, r.Method)) }},
-	{"recipient", "Получатель", false, func(r *Row, _ string) cell { return textCell(r.Recipient) }},
-	{"destination", "Реквизиты", false, func(r *Row, _ string) cell { return textCell(r.Destination) }},
-	{"amount", "Сумма", false, func(r *Row, _ string) cell { return moneyCell(r.Amount, r.Currency) }},
-	{"currency", "Валюта", false, func(r *Row, _ string) cell { return textCell(r.Currency) }},
-	{"status", "Статус", false, func(r *Row, lang string) cell { return textCell(word(lang, r.Status)) }},
-	{"fee", "Комиссия банка", false, func(r *Row, _ string) cell { return moneyCell(r.Fee, r.FeeCurrency) }},
-	{"fee_currency", "Валюта комиссии банка", false, func(r *Row, _ string) cell { return textCell(r.FeeCurrency) }},
-	{"source_amount", "Сумма списания", false, func(r *Row, _ string) cell { return moneyCell(r.SourceAmount, r.SourceCurrency) }},
-	{"source_currency", "Валюта списания", false, func(r *Row, _ string) cell { return textCell(r.SourceCurrency) }},
-	{"destination_amount", "Сумма получателю", false, func(r *Row, _ string) cell {
+	{"row", "Строка", 8, false, func(r *Row, _ string) cell { return intCell(r.Row) }},
+	{"reference", "Номер", 0, false, func(r *Row, _ string) cell { return textCell(r.Reference) }},
+	{"method", "Способ", 22, false, func(r *Row, lang string) cell { return textCell(word(lang, r.Method)) }},
+	{"recipient", "Получатель", 0, false, func(r *Row, _ string) cell { return textCell(r.Recipient) }},
+	{"destination", "Реквизиты", 0, false, func(r *Row, _ string) cell { return textCell(r.Destination) }},
+	{"amount", "Сумма", 0, false, func(r *Row, _ string) cell { return moneyCell(r.Amount, r.Currency) }},
+	{"currency", "Валюта", 9, false, func(r *Row, _ string) cell { return textCell(r.Currency) }},
+	{"status", "Статус", 20, false, func(r *Row, lang string) cell { return textCell(word(lang, r.Status)) }},
+	{"fee", "Комиссия банка", 0, false, func(r *Row, _ string) cell { return moneyCell(r.Fee, r.FeeCurrency) }},
+	{"fee_currency", "Валюта комиссии банка", 9, false, func(r *Row, _ string) cell { return textCell(r.FeeCurrency) }},
+	{"source_amount", "Сумма списания", 0, false, func(r *Row, _ string) cell { return moneyCell(r.SourceAmount, r.SourceCurrency) }},
+	{"source_currency", "Валюта списания", 9, false, func(r *Row, _ string) cell { return textCell(r.SourceCurrency) }},
+	{"destination_amount", "Сумма получателю", 0, false, func(r *Row, _ string) cell {
 		return moneyCell(r.DestinationAmount, r.DestinationCurrency)
 	}},
-	{"destination_currency", "Валюта получателя", false, func(r *Row, _ string) cell { return textCell(r.DestinationCurrency) }},
-	{"fx_rate", "Курс", false, func(r *Row, _ string) cell { return rateCell(r.FXRate) }},
-	{"commission", "Комиссия перевода", false, func(r *Row, _ string) cell { return moneyCell(r.Commission, r.CommissionCurrency) }},
-	{"commission_currency", "Валюта комиссии перевода", false, func(r *Row, _ string) cell { return textCell(r.CommissionCurrency) }},
-	{"tcn", "Контрольный номер перевода", false, func(r *Row, _ string) cell { return textCell(r.TCN) }},
-	{"action_url", "Ссылка 3-D Secure", false, func(r *Row, _ string) cell { return textCell(r.ActionURL) }},
-	{"action_expires_at", "Ссылка действует до", false, func(r *Row, _ string) cell { return timeCell(r.ActionExpiresAt) }},
-	{"error_code", "Код ошибки", false, func(r *Row, _ string) cell { return textCell(r.ErrorCode) }},
-	{"reason", "Причина", true, func(r *Row, _ string) cell { return textCell(r.Reason) }},
-	{"next_step", "Что делать", true, func(r *Row, _ string) cell { return textCell(r.NextStep) }},
-	{"reason_detail", "Подробности", true, func(r *Row, _ string) cell { return textCell(r.ReasonDetail) }},
-	{"received_at", "Получено", false, func(r *Row, _ string) cell { return timeCell(r.ReceivedAt) }},
-	{"finished_at", "Завершено", false, func(r *Row, _ string) cell { return timeCell(r.FinishedAt) }},
-	{"updated_at", "Обновлено", false, func(r *Row, _ string) cell { return timeCell(r.UpdatedAt) }},
-	{"attempts", "Попыток", false, func(r *Row, _ string) cell { return intCell(r.Attempts) }},
-	{"bank_session", "Сессия банка", false, func(r *Row, _ string) cell { return textCell(r.BankSession) }},
-	{"bank_payout", "Выплата банка", false, func(r *Row, _ string) cell { return textCell(r.BankPayout) }},
-	{"webhook", "Вебхук банка", false, func(r *Row, _ string) cell { return textCell(r.Webhook) }},
-	{"session_status", "Ответ session/status", false, func(r *Row, _ string) cell { return textCell(r.SessionStatus) }},
-	{"bank_report", "Отчёт банка", true, func(r *Row, _ string) cell { return textCell(r.BankReport) }},
-	{"reconciliation", "Сверка", false, func(r *Row, lang string) cell { return textCell(word(lang, r.Reconciliation)) }},
-	{"exception", "Расхождение", false, func(r *Row, _ string) cell { return textCell(r.exceptionCodes()) }},
-	{"exception_detail", "Подробности расхождения", true, func(r *Row, _ string) cell { return textCell(r.exceptionTexts()) }},
+	{"destination_currency", "Валюта получателя", 9, false, func(r *Row, _ string) cell { return textCell(r.DestinationCurrency) }},
+	{"fx_rate", "Курс", 0, false, func(r *Row, _ string) cell { return rateCell(r.FXRate) }},
+	{"commission", "Комиссия перевода", 0, false, func(r *Row, _ string) cell { return moneyCell(r.Commission, r.CommissionCurrency) }},
+	{"commission_currency", "Валюта комиссии перевода", 9, false, func(r *Row, _ string) cell { return textCell(r.CommissionCurrency) }},
+	{"tcn", "Контрольный номер перевода", 0, false, func(r *Row, _ string) cell { return textCell(r.TCN) }},
+	{"action_url", "Ссылка 3-D Secure", 0, false, func(r *Row, _ string) cell { return textCell(r.ActionURL) }},
+	{"action_expires_at", "Ссылка действует до", 21, false, func(r *Row, _ string) cell { return timeCell(r.ActionExpiresAt) }},
+	{"error_code", "Код ошибки", 0, false, func(r *Row, _ string) cell { return textCell(r.ErrorCode) }},
+	{"reason", "Причина", 0, true, func(r *Row, _ string) cell { return textCell(r.Reason) }},
+	{"next_step", "Что делать", 0, true, func(r *Row, _ string) cell { return textCell(r.NextStep) }},
+	{"reason_detail", "Подробности", 0, true, func(r *Row, _ string) cell { return textCell(r.ReasonDetail) }},
+	{"received_at", "Получено", 21, false, func(r *Row, _ string) cell { return timeCell(r.ReceivedAt) }},
+	{"finished_at", "Завершено", 21, false, func(r *Row, _ string) cell { return timeCell(r.FinishedAt) }},
+	{"updated_at", "Обновлено", 21, false, func(r *Row, _ string) cell { return timeCell(r.UpdatedAt) }},
+	{"attempts", "Попыток", 9, false, func(r *Row, _ string) cell { return intCell(r.Attempts) }},
+	{"bank_session", "Сессия банка", 0, false, func(r *Row, _ string) cell { return textCell(r.BankSession) }},
+	{"bank_payout", "Выплата банка", 0, false, func(r *Row, _ string) cell { return textCell(r.BankPayout) }},
+	{"webhook", "Вебхук банка", 0, false, func(r *Row, _ string) cell { return textCell(r.Webhook) }},
+	{"session_status", "Ответ session/status", 0, false, func(r *Row, _ string) cell { return textCell(r.SessionStatus) }},
+	{"bank_report", "Отчёт банка", 0, true, func(r *Row, _ string) cell { return textCell(r.BankReport) }},
+	{"reconciliation", "Сверка", 18, false, func(r *Row, lang string) cell { return textCell(word(lang, r.Reconciliation)) }},
+	{"exception", "Расхождение", 0, false, func(r *Row, _ string) cell { return textCell(r.exceptionCodes()) }},
+	{"exception_detail", "Подробности расхождения", 0, true, func(r *Row, _ string) cell { return textCell(r.exceptionTexts()) }},
 }
 
 // Columns are the CSV and XLSX columns every report has, in order (their
@@ -138,7 +142,7 @@ func Columns() []string {
 }
 
 // descriptionColumn follows rowColumns in CSV and XLSX.
-var descriptionColumn = column{"description", "Назначение", true, nil}
+var descriptionColumn = column{"description", "Назначение", 0, true, nil}
 
 // metaPrefix names a meta column, as in the payout file.
 const metaPrefix = "meta_"

@@ -199,16 +199,57 @@ type rowsZip struct {
 	done  bool
 }
 
+// Create writes the Rows sheet's XML in a goroutine of its own while this
+// one compresses it, chunk by chunk: on two cores the 100k-row sheet took
+// 0.88 s with both in one goroutine, about half of it deflate
+// (BenchmarkWrite100k/en/xlsx).
 func (z *rowsZip) Create(name string) (io.Writer, error) {
 	part, err := z.Writer.Create(name)
 	if err != nil || name != rowsSheetPart {
 		return part, err
 	}
 	z.done = true
-	if err := z.write(part); err != nil {
+	chunks, free := make(chan []byte, 4), make(chan []byte, 6)
+	done := make(chan error, 1)
+	go func() {
+		err := z.write(&chunkWriter{chunks: chunks, free: free})
+		close(chunks)
+		done <- err
+	}()
+	var werr error
+	for c := range chunks {
+		if werr == nil {
+			_, werr = part.Write(c)
+		}
+		select {
+		case free <- c[:0]:
+		default:
+		}
+	}
+	if err := <-done; err != nil {
 		return nil, err
 	}
+	if werr != nil {
+		return nil, werr
+	}
 	return io.Discard, nil
+}
+
+// chunkWriter hands what is written to it on as chunks (copies, in
+// buffers the reader gives back).
+type chunkWriter struct {
+	chunks chan<- []byte
+	free   chan []byte
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	var c []byte
+	select {
+	case c = <-w.free:
+	default:
+	}
+	w.chunks <- append(c, p...)
+	return len(p), nil
 }
 
 func (z *rowsZip) Close() error {
@@ -222,18 +263,59 @@ func (z *rowsZip) Close() error {
 // 1899-12-30 with the time of day as the fraction; ok is false for text
 // that is not an RFC 3339 time.
 func excelSerial(text string, zone *time.Location) (float64, bool) {
-	t, err := time.Parse(time.RFC3339, text)
-	if err != nil {
-		return 0, false
+	secs, ok := parseUTC(text)
+	if !ok {
+		t, err := time.Parse(time.RFC3339, text)
+		if err != nil {
+			return 0, false
+		}
+		secs = t.Unix()
 	}
-	_, off := t.In(zone).Zone()
-	secs := t.Unix() + int64(off)
+	_, off := time.Unix(secs, 0).In(zone).Zone()
+	secs += int64(off)
 	days := secs / 86400
 	rem := secs % 86400
 	if rem < 0 {
 		days, rem = days-1, rem+86400
 	}
 	return float64(days+25569) + float64(rem)/86400, true
+}
+
+// parseUTC reads the one form the report writes times in
+// (reconcile.TimeText: 2006-01-02T15:04:05Z) as Unix seconds, without
+// time.Parse: the Rows sheet of a 100k-row batch has 300k times, and
+// time.Parse took a quarter of the sheet's time.
+func parseUTC(s string) (int64, bool) {
+	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
+		return 0, false
+	}
+	num := func(a, b int) int64 {
+		var v int64
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int64(c-'0')
+		}
+		return v
+	}
+	y, m, d, hh, mm, ss := num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19)
+	if y < 0 || m < 1 || m > 12 || d < 1 || d > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59 {
+		return 0, false
+	}
+	// Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+	// days_from_civil).
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	days := era*146097 + doe - 719468
+	return days*86400 + hh*3600 + mm*60 + ss, true
 }
 
 // summarySheet fills the Summary sheet: a few dozen cells, set one by one.

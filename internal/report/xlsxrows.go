@@ -18,10 +18,10 @@ import (
 	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
-// Column widths of the Rows sheet, in characters: each column is as wide
-// as its longest value (its header counts up to headerFit characters, a
-// header wraps), at least minWidth, at most maxWidth, or wrapWidth for
-// long text, which wraps.
+// Column widths of the Rows sheet, in characters: each column (but those
+// of a known width, column.width) is as wide as its longest value (its
+// header counts up to headerFit characters, a header wraps), at least
+// minWidth, at most maxWidth, or wrapWidth for long text, which wraps.
 const (
 	minWidth  = 6
 	maxWidth  = 40
@@ -77,39 +77,54 @@ func (rep *Report) layRowsSheet(l Layout) *rowsSheet {
 		}
 		return t
 	}
-	var buf []cell
-	for i := range rep.Rows {
-		buf = rep.Rows[i].cells(rep.Lang, s.keys, buf)
-		if cur := rep.Rows[i].Currency; cur != "" {
-			total(cur).rows++
-		}
-		for j := range buf {
-			c := &buf[j]
-			w := 0
-			switch c.kind {
-			case kindText:
-				if len(c.text) <= longest[j] {
-					continue // no more characters than bytes
-				}
-				w = utf8.RuneCountInString(c.text)
-			case kindInt:
-				w = len(strconv.FormatInt(c.n, 10))
-			case kindMoney:
-				whole, _, _ := strings.Cut(c.text, ".")
-				w = len(c.text) + (len(whole)-1)/3 // with the thousands' separators
-				if minor, ok := decimalMinor(c.text, c.exp); ok {
-					total(c.cur).sums[j] += minor
-				}
-			case kindRate:
-				w = len(c.text)
-			case kindTime:
-				w = len(dateFormatRU)
+	measure := func(j int, c *cell) {
+		w := 0
+		switch c.kind {
+		case kindText:
+			if len(c.text) <= longest[j] {
+				return // no more characters than bytes
 			}
-			longest[j] = max(longest[j], w)
+			w = utf8.RuneCountInString(c.text)
+		case kindInt:
+			w = len(strconv.FormatInt(c.n, 10))
+		case kindMoney:
+			whole, _, _ := strings.Cut(c.text, ".")
+			w = len(c.text) + (len(whole)-1)/3 // with the thousands' separators
+			if minor, ok := decimalMinor(c.text, c.exp); ok {
+				total(c.cur).sums[j] += minor
+			}
+		case kindRate:
+			w = len(c.text)
+		case kindTime:
+			w = len(dateFormatRU)
+		}
+		longest[j] = max(longest[j], w)
+	}
+	for i := range rep.Rows {
+		row := &rep.Rows[i]
+		if row.Currency != "" {
+			total(row.Currency).rows++
+		}
+		for j := range rowColumns {
+			if rowColumns[j].width == 0 {
+				c := rowColumns[j].value(row, rep.Lang)
+				measure(j, &c)
+			}
+		}
+		j := len(rowColumns)
+		c := textCell(row.Description)
+		measure(j, &c)
+		for k, key := range s.keys {
+			c := textCell(row.Meta[key])
+			measure(j+1+k, &c)
 		}
 	}
 	s.widths = make([]float64, n)
 	for j := range s.widths {
+		if j < len(rowColumns) && rowColumns[j].width > 0 {
+			s.widths[j] = float64(rowColumns[j].width)
+			continue
+		}
 		limit := float64(maxWidth)
 		if s.wrap[j] {
 			limit = wrapWidth
@@ -211,8 +226,8 @@ func (rep *Report) writeRowsSheet(w io.Writer, s *rowsSheet, st *xlsxStyles) err
 			bw.WriteString(c.text)
 			bw.WriteString("</v></c>")
 		case kindTime:
-			v, _ := excelSerial(c.text, s.zone)
-			num = strconv.AppendFloat(num[:0], v, 'f', -1, 64)
+			// c.n holds the serial's bits (set by the caller).
+			num = strconv.AppendFloat(num[:0], math.Float64frombits(uint64(c.n)), 'f', -1, 64)
 			bw.WriteString("><v>")
 			bw.Write(num)
 			bw.WriteString("</v></c>")
@@ -267,7 +282,8 @@ func (rep *Report) writeRowsSheet(w io.Writer, s *rowsSheet, st *xlsxStyles) err
 			case c.kind == kindRate:
 				put(r, j, c, st.rate)
 			case c.kind == kindTime:
-				if _, ok := excelSerial(c.text, s.zone); ok {
+				if v, ok := excelSerial(c.text, s.zone); ok {
+					c.n = int64(math.Float64bits(v))
 					put(r, j, c, st.date)
 				} else {
 					put(r, j, textCell(c.text), 0)
