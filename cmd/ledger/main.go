@@ -3,7 +3,7 @@
 //	ledger run     --db FILE --nats-url URL   run intake, release, API and sweeper until SIGTERM
 //	ledger status  [--db FILE | --nats-url URL] [--batch ID]
 //	ledger approve|reject|cancel --batch ID   (a person's decision, through the HTTP API with a token)
-//	ledger report  --batch ID --format csv|json|xlsx [--out FILE]   (read-only)
+//	ledger report  --batch ID --format csv|summary.csv|json|xlsx [--lang en|ru] [--out FILE]   (read-only)
 //	ledger import-report FILE|URL|- [FILE...]  (the bank's daily report, or its parts; through the HTTP API, or --db)
 //	ledger import-report --watch DIR          (every report that appears in an SFTP drop folder; a component, over NATS)
 //	ledger users|tokens|policy ...            (on the ledger's host, against its database)
@@ -77,7 +77,7 @@ Usage:
 	ledger approve --batch ID [--sha256 HEX --totals RUB=1500.00] [--api URL] [--token-file FILE]
 	ledger reject  --batch ID --reason TEXT [--api URL] [--token-file FILE]
 	ledger cancel  --batch ID --reason TEXT [--api URL] [--token-file FILE]
-	ledger report  --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]
+	ledger report  --batch ID [--format csv|summary.csv|json|xlsx] [--lang en|ru] [--csv-dialect excel-ru|rfc4180] [--zone Z] [--out FILE] [--db FILE]
 	ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... FILE|URL|- [FILE...]
 	ledger import-report [--nats-url URL | --db FILE] --watch DIR [--settle D] [--interval D]
 	ledger users   add|list|disable|enable|roles|password|totp [--db FILE] ...
