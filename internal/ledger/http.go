@@ -48,8 +48,9 @@ type httpHandler struct {
 //
 // The report routes and /batches/{id} take ?lang=ru|en, the language of the
 // report's words and headers (default: Russian when Accept-Language prefers
-// it, else English), and the CSV ones ?dialect=excel-ru|rfc4180 (default:
-// excel-ru for Russian, rfc4180 for English; report.DefaultDialect).
+// it, else English), and the CSV ones ?dialect=excel-ru|rfc4180 (also
+// ?csv_dialect=, as the template download; default: excel-ru for Russian,
+// rfc4180 for English; report.DefaultDialect).
 //
 // Errors are httpapi's one answer: an unknown batch is 404
 // {"error":{"code":"not_found","message":…}}, a bad ?lang or ?dialect 400.
@@ -105,10 +106,16 @@ func reportLang(r *http.Request) (string, error) {
 }
 
 // reportLayout is the layout a request asks for: ?dialect=excel-ru|rfc4180
-// (default: the language's).
+// (or ?csv_dialect=, the template download's name for it; default: the
+// language's).
 func reportLayout(r *http.Request) (report.Layout, error) {
 	var l report.Layout
-	if v := r.URL.Query().Get("dialect"); v != "" {
+	q := r.URL.Query()
+	v := q.Get("dialect")
+	if v == "" {
+		v = q.Get("csv_dialect")
+	}
+	if v != "" {
 		d, err := spreadsheet.ParseDialect(v)
 		if err != nil {
 			return l, ledgerapi.Errorf(ledgerapi.CodeInvalid, "%s", cardmask.Redact(err.Error()))

@@ -94,6 +94,8 @@ func TestHTTPHandler(t *testing.T) {
 			"payrun-report-" + id + ".csv", rep, report.Layout{}},
 		{"csv ?dialect=excel-ru", "/report.csv?dialect=excel-ru", "", report.FormatCSV, "text/csv; charset=utf-8; header=present",
 			"payrun-report-" + id + ".csv", rep, report.Layout{Dialect: spreadsheet.ExcelRU}},
+		{"csv ?csv_dialect=excel-ru", "/report.csv?csv_dialect=excel-ru", "", report.FormatCSV, "text/csv; charset=utf-8; header=present",
+			"payrun-report-" + id + ".csv", rep, report.Layout{Dialect: spreadsheet.ExcelRU}},
 		{"summary ?lang=ru&dialect=rfc4180", "/report-summary.csv?lang=ru&dialect=rfc4180", "", report.FormatSummaryCSV,
 			"text/csv; charset=utf-8; header=present", "payrun-report-" + id + "-ru-summary.csv", ru, report.Layout{Dialect: spreadsheet.RFC4180}},
 		{"xlsx ?lang=ru", "/report.xlsx?lang=ru", "", report.FormatXLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
