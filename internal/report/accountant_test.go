@@ -377,6 +377,7 @@ func TestTCN(t *testing.T) {
 // it; anything else is left to time.Parse.
 func TestParseUTC(t *testing.T) {
 	for _, s := range []string{"2026-11-25T09:00:00Z", "1970-01-01T00:00:00Z", "2000-02-29T23:59:59Z", "1899-12-30T00:00:00Z",
+		"0000-01-01T00:00:00Z", "0000-02-29T12:00:00Z",
 		"2100-03-01T12:34:56Z", "2024-12-31T23:59:59Z"} {
 		want, err := time.Parse(time.RFC3339, s)
 		require.NoError(t, err)
@@ -384,11 +385,33 @@ func TestParseUTC(t *testing.T) {
 		require.True(t, ok, s)
 		require.Equal(t, want.Unix(), got, s)
 	}
-	for _, s := range []string{"", "2026-11-25T09:00:00+03:00", "2026-13-25T09:00:00Z", "2026-11-25 09:00:00Z", "2026-11-25T09:00:0xZ"} {
+	for _, s := range []string{"", "2026-11-25T09:00:00+03:00", "2026-13-25T09:00:00Z", "2026-11-25 09:00:00Z", "2026-11-25T09:00:0xZ",
+		"2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z"} {
 		_, ok := parseUTC(s)
 		require.False(t, ok, s)
 	}
 	v, ok := excelSerial("2026-11-25T09:00:00+03:00", time.UTC)
 	require.True(t, ok, "other RFC 3339 forms through time.Parse")
 	require.Equal(t, 46351.25, v)
+}
+
+// FuzzParseUTC: whatever parseUTC reads, time.Parse reads as the same
+// instant.
+func FuzzParseUTC(f *testing.F) {
+	for _, s := range []string{"2026-11-25T09:00:00Z", "0000-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2026-02-31T00:00:00Z", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUTC(s)
+		want, err := time.Parse(time.RFC3339, s)
+		if !ok {
+			return
+		}
+		if err != nil {
+			t.Fatalf("parseUTC(%q) = %d, time.Parse: %v", s, got, err)
+		}
+		if got != want.Unix() {
+			t.Fatalf("parseUTC(%q) = %d, time.Parse = %d", s, got, want.Unix())
+		}
+	})
 }

@@ -301,7 +301,7 @@ func parseUTC(s string) (int64, bool) {
 		return v
 	}
 	y, m, d, hh, mm, ss := num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19)
-	if y < 0 || m < 1 || m > 12 || d < 1 || d > 31 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59 {
+	if y < 0 || m < 1 || m > 12 || d < 1 || d > int64(daysIn(m, y)) || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59 {
 		return 0, false
 	}
 	// Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
@@ -310,12 +310,29 @@ func parseUTC(s string) (int64, bool) {
 		y--
 	}
 	era := y / 400
+	if y < 0 {
+		era = (y - 399) / 400
+	}
 	yoe := y - era*400
 	mp := (m + 9) % 12
 	doy := (153*mp+2)/5 + d - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	days := era*146097 + doe - 719468
 	return days*86400 + hh*3600 + mm*60 + ss, true
+}
+
+// daysIn is the number of days of month m in year y.
+func daysIn(m, y int64) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // summarySheet fills the Summary sheet: a few dozen cells, set one by one.
