@@ -289,7 +289,7 @@ var catalogue = []Entry{
 		RU: "Ждём, пока отправитель пройдёт проверку 3-D Secure.",
 	}, Next: Words{
 		EN: "Send the sender the 3-D Secure link before it expires; the transfer is paid once they pass it.",
-		RU: "Отправьте отправителю ссылку 3-D Secure, пока она действует; перевод пройдёт, когда он подтвердит оплату.",
+		RU: "Перешлите отправителю ссылку 3-D Secure, пока она действует; перевод пройдёт, когда он подтвердит оплату.",
 	}},
 	{Kind: State, Code: "returned", Reason: Words{
 		EN: "The recipient's bank returned the payout.",
