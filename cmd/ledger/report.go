@@ -25,6 +25,7 @@ import (
 // file, read-only (it works while the ledger runs).
 type reportCommand struct {
 	stdout io.Writer
+	getenv func(string) string // the locale's variables; nil: os.Getenv
 }
 
 func (c *reportCommand) Usage() {
@@ -38,7 +39,7 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	batch := fs.String("batch", "", "batch `id`")
 	format := fs.String("format", "", "csv (the rows), summary.csv, json or xlsx (default: from --out's extension, else csv)")
 	out := fs.String("out", "", "write to this `file` (default: standard output); a CSV's summary goes next to it, NAME-summary.csv")
-	lang := fs.String("lang", "en", "`language` of the headers, reasons and what to do next: en or ru")
+	lang := fs.String("lang", "", "`language` of the headers, reasons and what to do next: en or ru (default: ru when the locale is Russian, LC_ALL, LC_MESSAGES or LANG, else en)")
 	dialect := fs.String("csv-dialect", "", "CSV `dialect`: excel-ru (; BOM, decimal comma, day-first times) or rfc4180 (default: excel-ru for --lang ru, else rfc4180)")
 	zone := bank131.ReportZone()
 	fs.Var(zoneFlag{&zone}, "zone", "time `zone` of the XLSX dates and the excel-ru CSV times (IANA name or +03:00; default Europe/Moscow)")
@@ -61,6 +62,13 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	}
 	if !slices.Contains(report.Formats, *format) {
 		return cli.Usagef("--format %q: want %s", *format, strings.Join(report.Formats, ", "))
+	}
+	if *lang == "" {
+		getenv := c.getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		*lang = localeLang(getenv)
 	}
 	switch *lang {
 	case reason.English, reason.Russian:
@@ -107,6 +115,21 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	// The rows' file is one table; its summary is a file of its own.
 	summary := summaryPath(*out)
 	return writeFileAtomic(summary, func(w io.Writer) error { return rep.WriteLayout(w, report.FormatSummaryCSV, layout) })
+}
+
+// localeLang is the report's language the locale asks for: Russian when
+// the first of LC_ALL, LC_MESSAGES and LANG that is set (POSIX's order)
+// names Russian (ru, ru_RU.UTF-8), else English.
+func localeLang(getenv func(string) string) string {
+	for _, name := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if v := getenv(name); v != "" {
+			if v == "ru" || strings.HasPrefix(v, "ru_") || strings.HasPrefix(v, "ru.") || strings.HasPrefix(v, "ru@") {
+				return reason.Russian
+			}
+			return reason.English
+		}
+	}
+	return reason.English
 }
 
 // summaryPath is where the summary of the rows' CSV file path goes:
