@@ -50,7 +50,8 @@ type httpHandler struct {
 // report's words and headers (default: Russian when Accept-Language prefers
 // it, else English), and the CSV ones ?dialect=excel-ru|rfc4180 (also
 // ?csv_dialect=, as the template download; default: excel-ru for Russian,
-// rfc4180 for English; report.DefaultDialect).
+// rfc4180 for English; report.DefaultDialect). The links of /batches/{id}
+// carry a ?lang= it was given.
 //
 // Errors are httpapi's one answer: an unknown batch is 404
 // {"error":{"code":"not_found","message":…}}, a bad ?lang or ?dialect 400.
@@ -203,11 +204,17 @@ func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	rep := rec.Report()
 	rep.Localize(lang)
+	// The links ask for the language a ?lang= asked for; one from
+	// Accept-Language the client sends again itself.
+	query := ""
+	if r.URL.Query().Get("lang") != "" {
+		query = "?lang=" + lang
+	}
 	links := map[string]string{}
 	for _, f := range report.Formats {
-		links[f] = "batches/" + id + "/" + ReportPath(f)
+		links[f] = "batches/" + id + "/" + ReportPath(f) + query
 	}
-	links["transfers"] = "batches/" + id + "/transfers"
+	links["transfers"] = "batches/" + id + "/transfers" + query
 	d := BatchDetail{Batch: rec.sum, AsOf: rep.AsOf, Lang: rep.Lang, Summary: rep.Summary, Reports: links,
 		ActionRequired: []report.Row{}}
 	for _, row := range rep.Rows {

@@ -69,6 +69,15 @@ func TestHTTPHandler(t *testing.T) {
 		require.Equal(t, "592174-69412211", a.TCN)
 		require.Equal(t, "en", d.Lang)
 		require.Contains(t, a.NextStep, "3-D Secure link")
+		// Asked in Russian by ?lang=, the links ask for Russian too.
+		resp, body = get(t, srv, "/batches/"+id+"?lang=ru")
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		d = BatchDetail{}
+		require.NoError(t, json.Unmarshal(body, &d))
+		require.Equal(t, "ru", d.Lang)
+		require.Equal(t, "batches/"+id+"/report.xlsx?lang=ru", d.Reports["xlsx"])
+		require.Equal(t, "batches/"+id+"/transfers?lang=ru", d.Reports["transfers"])
+		require.Contains(t, d.ActionRequired[0].NextStep, "ссылку 3-D Secure")
 	})
 	ru, err := s.db.Report(context.Background(), id)
 	require.NoError(t, err)
