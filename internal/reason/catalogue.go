@@ -278,6 +278,13 @@ var catalogue = []Entry{
 		EN: "Not paid. See the detail, fix the row in the file and upload it in a new file.",
 		RU: "Не выплачено. Прочитайте подробности, исправьте строку в файле и загрузите её новым файлом.",
 	}},
+	{Kind: Payrun, Code: "request_refused", Reason: Words{
+		EN: "The bank refused the request for this payout without an error code.",
+		RU: "Банк отклонил запрос на эту выплату, не указав код ошибки.",
+	}, Next: Words{
+		EN: "Not paid. The detail has the bank's answer; ask the bank's manager what it means before paying the row again.",
+		RU: "Не выплачено. Ответ банка приведён в подробностях; узнайте у менеджера банка, что он значит, прежде чем выплачивать строку снова.",
+	}},
 
 	// Row states that need a word when the row has no error code.
 	{Kind: State, Code: "in_doubt", Reason: Words{

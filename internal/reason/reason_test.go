@@ -91,7 +91,10 @@ func TestEveryBankCode(t *testing.T) {
 // ErrorCode: "…" in a transition, the gate's code, and ledgerapi's Error…
 // constants.
 var (
-	payrunCode   = regexp.MustCompile(`ErrorCode:\s*"([^"]+)"|gateMove\([^)]*"([a-z_]+)"`)
+	payrunCode = regexp.MustCompile(`ErrorCode:\s*"([^"]+)"|gateMove\([^)]*"([a-z_]+)"` +
+		// code := "…", code = "…" and what, code := "…", "…" (a code chosen
+		// before the transition that sets it)
+		`|\bcode\s*:?=\s*"([a-z_]+)"|, code\s*:?=\s*"[^"]*",\s*"([a-z_]+)"`)
 	ledgerapiErr = regexp.MustCompile(`\bError[A-Z]\w*\s*=\s*"([a-z_]+)"`)
 )
 
@@ -126,7 +129,8 @@ func TestEveryPayrunCode(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	for _, code := range []string{string(reconcile.GateMismatch), ledgerapi.ErrorNotInBankReport, "batch_cancelled", "invalid_row"} {
+	for _, code := range []string{string(reconcile.GateMismatch), ledgerapi.ErrorNotInBankReport, "batch_cancelled", "invalid_row",
+		"request_refused"} {
 		require.True(t, found[code], "the source scan finds %s", code)
 	}
 	for code := range found {
