@@ -281,11 +281,16 @@ func (s *system) asUser(user string, args ...string) (string, error) {
 }
 
 func (s *system) startLedger() *proc {
-	return s.start("ledger", append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db"), "--nats-url", s.natsURL,
+	return s.start("ledger", s.ledgerRunArgs(filepath.Join(s.dir, "ledger.db"))...)
+}
+
+// ledgerRunArgs are the harness's `ledger run` arguments for a database.
+func (s *system) ledgerRunArgs(db string) []string {
+	return append([]string{"run", "--db", db, "--nats-url", s.natsURL,
 		"--http", s.apiAddr, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
 		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile),
 		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s", "--poll-max", "4s",
-		"--doubt-deadline", "20s"}, s.opts.ledgerArgs...)...)
+		"--doubt-deadline", "20s"}, s.opts.ledgerArgs...)
 }
 
 func (s *system) startProcessor(name string, extra ...string) *proc {
@@ -301,6 +306,12 @@ func (s *system) startProcessor(name string, extra ...string) *proc {
 // start runs a built command; its output goes to a log file shown when the
 // test fails.
 func (s *system) start(bin string, args ...string) *proc {
+	s.t.Helper()
+	return s.startEnv(nil, bin, args...)
+}
+
+// startEnv is start with more environment variables.
+func (s *system) startEnv(env []string, bin string, args ...string) *proc {
 	t := s.t
 	t.Helper()
 	s.mu.Lock()
@@ -310,6 +321,9 @@ func (s *system) start(bin string, args ...string) *proc {
 	require.NoError(t, err)
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
 	cmd.Dir = repoRoot
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	require.NoError(t, cmd.Start(), "start %s", bin)
 	p := &proc{bin: bin, name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,7 +53,15 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: js, Conn: nc, MaxBody: *maxBody, Logger: log})
+	if err := queue.EnsureStreams(ctx, js, queue.Config{}); err != nil {
+		// The ledger creates the streams; a relay started first (or not
+		// allowed to create them) reports it and probes what there is.
+		log.Warn("ensure streams", "error", err)
+	}
+	host, _ := os.Hostname()
+	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: js, Conn: nc, MaxBody: *maxBody, Logger: log,
+		Probe: hookrelay.StoreProbe(js, host+"-"+strconv.Itoa(os.Getpid()))})
+	go relay.RunProbe(ctx, 5*time.Second)
 	if _, err := cli.ServeMetrics(ctx, *metricsAddr, log); err != nil {
 		return err
 	}
