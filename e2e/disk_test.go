@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,4 +180,145 @@ func TestLedgerDiskLoss(t *testing.T) {
 		}
 	}
 	require.Contains(t, string(b), "restored ledger: webhooks replayed")
+}
+
+// supervise restarts a process that exits, as systemd's Restart=always
+// would, until the test ends; it returns how many restarts it made.
+func (s *system) supervise(p *proc, restart func() *proc) func() int {
+	var mu sync.Mutex
+	n := 0
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-p.done:
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second): // RestartSec=1
+			}
+			mu.Lock()
+			n++
+			mu.Unlock()
+			p = restart()
+		}
+	}()
+	s.t.Cleanup(func() { close(stop); <-done })
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+func readyz(addr string) (int, string) {
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// TestDiskFull: NATS's store and the ledger's database share a 50 MB data
+// disk (a tmpfs). Mid-batch the disk is filled: JetStream turns itself
+// off, SQLite refuses commits, hookrelay's /readyz says it cannot store
+// webhooks, the ledger (its lease not renewed) exits and is restarted.
+// Once space is freed the embedded server's watchdog enables JetStream
+// again, the relay is ready, the ledger takes its lease back, the bank's
+// retried webhooks are stored, and the batch ends with nothing lost and
+// nothing paid twice: no row fails with the bank's confirm timeout.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test mounts a 50 MB tmpfs as its data disk and needs root (the sandbox and CI run as root)")
+	}
+	disk := filepath.Join(t.TempDir(), "disk")
+	require.NoError(t, os.MkdirAll(disk, 0o700))
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=50m", "tmpfs", disk).CombinedOutput()
+	require.NoError(t, err, "mount a 50 MB tmpfs: %s", out)
+	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
+
+	rows := 200
+	s := startSystem(t, options{
+		natsDir:       filepath.Join(disk, "nats"),
+		ledgerDB:      filepath.Join(disk, "ledger", "ledger.db"),
+		sandboxArgs:   []string{"--auto-3ds", "--confirm-timeout", "60s"},
+		processorArgs: []string{"--concurrency", "16", "--rate", "40"},
+		ledgerArgs:    []string{"--lease-ttl", "4s", "--metrics", "127.0.0.1:0"},
+	})
+	s.mu.Lock()
+	ledger := s.procs[0]
+	s.mu.Unlock()
+	require.Equal(t, "ledger", ledger.bin)
+	restarts := s.supervise(ledger, s.startLedger)
+
+	// Transfers and two-step rows wait for the bank's ready_to_confirm
+	// webhook: the ones a stuck store lost to the confirm timeout.
+	batch := s.ingest(payoutFile(t, s.dir, "full.csv", chaosRows(rows, 50)))
+	testutil.Eventually(t, 2*time.Minute, 50*time.Millisecond, func() error {
+		b, err := s.ledger.Batch(context.Background(), batch)
+		if err != nil {
+			return err
+		}
+		if b.ByState[payout.StateSucceeded] < rows/5 {
+			return fmt.Errorf("only %d rows paid", b.ByState[payout.StateSucceeded])
+		}
+		return nil
+	})
+	code, body := readyz(s.relayAddr)
+	require.Equal(t, http.StatusOK, code, body)
+
+	// Fill the disk.
+	filler := filepath.Join(disk, "filler")
+	f, err := os.Create(filler)
+	require.NoError(t, err)
+	chunk := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+	t.Logf("disk full at %s", time.Now().Format(time.RFC3339Nano))
+	testutil.Eventually(t, 30*time.Second, 100*time.Millisecond, func() error {
+		if code, body := readyz(s.relayAddr); code != http.StatusServiceUnavailable {
+			return fmt.Errorf("readyz %d %s while the disk is full", code, body)
+		}
+		return nil
+	})
+	code, body = readyz(s.relayAddr)
+	t.Logf("readyz with a full disk: %d %s", code, body)
+	require.Contains(t, body, "cannot store webhooks")
+	time.Sleep(6 * time.Second) // longer than the lease: the ledger cannot renew
+
+	require.NoError(t, os.Remove(filler))
+	freed := time.Now()
+	testutil.Eventually(t, 60*time.Second, 100*time.Millisecond, func() error {
+		if code, body := readyz(s.relayAddr); code != http.StatusOK {
+			return fmt.Errorf("readyz %d %s after the space came back", code, body)
+		}
+		return nil
+	})
+	t.Logf("ready again %s after space was freed; JetStream enabled again %d times; ledger restarted %d times",
+		time.Since(freed).Round(100*time.Millisecond), s.nats.Reenabled(), restarts())
+	require.GreaterOrEqual(t, s.nats.Reenabled(), int64(1), "JetStream was off and came back")
+
+	sum := s.waitFinal(batch, rows, 4*time.Minute, nil)
+	t.Logf("by state: %v", sum.ByState)
+	s.agree(batch, rows)
+	codes := map[string]int{}
+	for n := 1; n <= rows; n++ {
+		if st := s.row(batch, n); st.State == payout.StateFailed {
+			codes[string(st.Method)+" "+st.ErrorCode]++
+			require.NotEqual(t, "confirm_timeout", st.ErrorCode, "row %d lost to the bank's confirm timeout", n)
+		}
+	}
+	t.Logf("failures by method and code: %v", codes)
+	require.Greater(t, sum.ByState[payout.StateSucceeded], rows*9/10)
 }

@@ -83,6 +83,8 @@ type options struct {
 	processors    int    // default 1
 	cluster       bool   // three nats-server nodes with R3 streams instead of one
 	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
+	natsDir       string // the single node's JetStream store folder; default a temporary one
+	ledgerDB      string // the ledger's database; default <dir>/ledger.db
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
@@ -126,6 +128,11 @@ func startSystem(t *testing.T, o options) *system {
 	s := &system{t: t, dir: dir, opts: o, keys: filepath.Join(dir, "keys")}
 	if o.cluster {
 		s.startCluster()
+	} else if o.natsDir != "" {
+		e, err := natsserver.Start(natsserver.Options{Dir: o.natsDir})
+		require.NoError(t, err)
+		t.Cleanup(e.Close)
+		s.nats, s.nodes, s.natsURL = e, []*natsserver.Server{e}, e.URL()
 	} else {
 		e := testutil.NATS(t)
 		s.nats, s.nodes, s.natsURL = e, []*natsserver.Server{e}, e.URL()
@@ -266,7 +273,7 @@ func (s *system) host(args ...string) string {
 	if args[0] == "audit" {
 		n = 1
 	}
-	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args[:n:n], append([]string{"--db", filepath.Join(s.dir, "ledger.db")}, args[n:]...)...)...)
+	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args[:n:n], append([]string{"--db", s.ledgerDB()}, args[n:]...)...)...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(s.t, err, "ledger %s: %s", strings.Join(args, " "), out)
 	return string(out)
@@ -281,7 +288,15 @@ func (s *system) asUser(user string, args ...string) (string, error) {
 }
 
 func (s *system) startLedger() *proc {
-	return s.start("ledger", s.ledgerRunArgs(filepath.Join(s.dir, "ledger.db"))...)
+	return s.start("ledger", s.ledgerRunArgs(s.ledgerDB())...)
+}
+
+// ledgerDB is the database the harness's ledger runs on.
+func (s *system) ledgerDB() string {
+	if s.opts.ledgerDB != "" {
+		return s.opts.ledgerDB
+	}
+	return filepath.Join(s.dir, "ledger.db")
 }
 
 // ledgerRunArgs are the harness's `ledger run` arguments for a database.

@@ -114,6 +114,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer closeHTTP()
 	go db.ExportMetrics(ctx, 5*time.Second)
+	go db.ExportDisk(ctx, 15*time.Second)
 	select {
 	case <-ctx.Done():
 	case <-lease.Lost():

@@ -20,7 +20,8 @@ import (
 // nats-server keeps the connection while JetStream refuses every write
 // until it is enabled again — so the check writes: it publishes a tiny
 // message to the probe stream (queue.StreamProbe, the last one per relay
-// kept) and needs the server's acknowledgement, and reads PAYRUN_HOOKS'
+// kept; queue.ProbeSize bytes, so that it needs new space as a webhook
+// does) and needs the server's acknowledgement, and reads PAYRUN_HOOKS'
 // info (the stream exists and, in a cluster, has a leader).
 func StoreProbe(js jetstream.JetStream, instance string) func(context.Context) error {
 	subject := queue.ProbeSubject("hookrelay", instance)
@@ -31,7 +32,9 @@ func StoreProbe(js jetstream.JetStream, instance string) func(context.Context) e
 		n++
 		seq := n
 		mu.Unlock()
-		msg := &nats.Msg{Subject: subject, Data: []byte(strconv.FormatUint(seq, 10)), Header: nats.Header{}}
+		data := make([]byte, queue.ProbeSize)
+		copy(data, strconv.FormatUint(seq, 10))
+		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 		if _, err := js.PublishMsg(ctx, msg); err != nil {
 			return fmt.Errorf("store probe: %w", err)
 		}
