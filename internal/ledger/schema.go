@@ -43,13 +43,13 @@ func migrationNames() ([]string, error) {
 	return names, nil
 }
 
-type queryer interface {
+type contextQueryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // appliedMigrations reads schema_migrations; a database without the table
 // has none.
-func appliedMigrations(ctx context.Context, q queryer) (map[string]bool, error) {
+func appliedMigrations(ctx context.Context, q contextQueryer) (map[string]bool, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name FROM schema_migrations`)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
