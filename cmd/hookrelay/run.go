@@ -53,11 +53,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := queue.EnsureStreams(ctx, js, queue.Config{}); err != nil {
-		// The ledger creates the streams; a relay started first (or not
-		// allowed to create them) reports it and probes what there is.
-		log.Warn("ensure streams", "error", err)
-	}
+	// The ledger creates the streams (PAYRUN_PROBE among them); the relay
+	// may only publish webhooks and its probes (deploy/nats), so until the
+	// ledger has made them it is not ready, as it cannot store a webhook.
 	host, _ := os.Hostname()
 	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: js, Conn: nc, MaxBody: *maxBody, Logger: log,
 		Probe: hookrelay.StoreProbe(js, host+"-"+strconv.Itoa(os.Getpid()))})
