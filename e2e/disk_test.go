@@ -29,7 +29,7 @@ var (
 // litestreamBinary builds the pinned Litestream (deploy/litestream, its
 // own module with a tool directive) into binDir once: the upstream
 // binary, as deploy/README.md installs it.
-func litestreamBinary(t *testing.T) string {
+func litestreamBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(binDir, "litestream")
 	litestreamOnce.Do(func() {
@@ -157,6 +157,7 @@ func TestLedgerDiskLoss(t *testing.T) {
 	for n := 1; n <= rows; n++ {
 		if st := s.row(batch, n); st.State == payout.StateFailed {
 			codes[string(st.Method)+" "+st.ErrorCode]++
+			t.Logf("row %d (%s) failed: %s: %s", n, st.Method, st.ErrorCode, st.Reason)
 		}
 	}
 	t.Logf("failures by method and code: %v", codes)
