@@ -94,7 +94,9 @@ func TestLedgerDiskLoss(t *testing.T) {
 			require.NoError(t, os.WriteFile(oldDB+suffix, b, 0o600))
 		}
 	}
-	ledger1 := s.start("ledger", s.ledgerRunArgs(oldDB)...)
+	// The stopped ledger released its lease, unless its stop was cut short
+	// (a loaded machine): then the lease lives out its TTL.
+	ledger1 := s.start("ledger", append(s.ledgerRunArgs(oldDB), "--lease-wait", "30s")...)
 	s.waitLedger()
 	replica := "file://" + filepath.Join(s.dir, "backup", "ledger")
 	ls := s.startLitestream(oldDB, replica)
