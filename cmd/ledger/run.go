@@ -41,6 +41,8 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&hf.publicKey, "card-public-key", "", "card public keys `file` (card.pub) uploads are sealed to; with --upload-key (without them the API validates but does not publish)")
 	fs.StringVar(&hf.uploadKey, "upload-key", "", "upload keys `file` (upload.key): row digests and card fingerprints of uploads")
 	fs.StringVar(&hf.zone, "time-zone", console.DefaultZone, "the time `zone` the web console shows times in")
+	var lf leaseFlags
+	lf.register(fs)
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +57,13 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(filepath.Dir(*dbPath), 0o700); err != nil {
 		return fmt.Errorf("ledger database folder: %w", err)
 	}
+	// One ledger per database on this host (the file lock), then one per
+	// set of streams (the NATS lease), before anything is written.
+	lock, err := ledger.LockFile(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	db, err := ledger.Open(*dbPath)
 	if err != nil {
 		return err
@@ -65,6 +74,12 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
+	lease, err := lf.acquire(ctx, nc, *dbPath, cfg.Streams.Replicas, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer lease.Release(context.Background())
+	db.SetWriteFence(lease.Fence)
 	var svc *ledger.Service
 	for attempt := 1; ; attempt++ {
 		svc = ledger.NewService(db, *cfg)
@@ -101,7 +116,16 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer closeHTTP()
 	go db.ExportMetrics(ctx, 5*time.Second)
-	<-ctx.Done()
+	go db.ExportDisk(ctx, 15*time.Second)
+	select {
+	case <-ctx.Done():
+	case <-lease.Lost():
+		// Writes stopped at the fence; stop the rest and exit non-zero so
+		// the supervisor restarts this ledger, which takes the lease again
+		// once it can (or refuses while another ledger holds it).
+		svc.Close()
+		return lease.Err()
+	}
 	cfg.Logger.Info("ledger stopping")
 	if err := svc.Close(); err != nil {
 		return fmt.Errorf("stop ledger: %w", err)
