@@ -175,3 +175,47 @@ func TestBatchCountsRandomMoves(t *testing.T) {
 	t.Logf("a: %v on hold %d; b: %v paid %v", summary(t, db, a.ID).ByState, summary(t, db, a.ID).RowsOnHold,
 		summary(t, db, b.ID).ByState, summary(t, db, b.ID).PaidTotals)
 }
+
+// TestBatchCountsBackfill: migration 0101 counts the batches a ledger
+// recorded before it.
+func TestBatchCountsBackfill(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	db := openDB(t, dir, c)
+	s := NewService(db, testConfig())
+	noApprovals(t, s)
+	ctx := context.Background()
+	b := uniqueBatch(25, "backfill")
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(ctx))
+	for row := 1; row <= 10; row++ {
+		move(t, s, ledgerapi.Transition{Batch: b.ID, Row: row, To: payout.StateClaimed, Gen: 1, Worker: "w"})
+	}
+	want := summary(t, db, b.ID)
+	// The file as it was before 0101.
+	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+		for _, q := range []string{`DROP TRIGGER batch_counts_insert`, `DROP TRIGGER batch_counts_update`,
+			`DROP TRIGGER batch_counts_delete`, `DROP TABLE batch_counts`,
+			`DELETE FROM schema_migrations WHERE name = 'migrations/0101_batch_counts.sql'`} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// A reader newer than the file counts its rows.
+	got := summary(t, db, b.ID)
+	require.Equal(t, want.ByState, got.ByState)
+	s.Close()
+	require.NoError(t, db.Close())
+
+	db = openDB(t, dir, c)
+	t.Cleanup(func() { db.Close() })
+	require.NoError(t, db.VerifyCounts(ctx))
+	got = summary(t, db, b.ID)
+	require.Equal(t, want.ByState, got.ByState)
+	require.Equal(t, map[payout.State]int{payout.StateQueued: 15, payout.StateClaimed: 10}, got.ByState)
+	var n int
+	require.NoError(t, db.r.QueryRow(`SELECT count(*) FROM batch_counts WHERE batch_id = ?`, b.ID).Scan(&n))
+	require.NotZero(t, n, "backfilled")
+}
