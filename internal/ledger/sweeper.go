@@ -85,8 +85,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			break
 		}
 	}
+	// A few lines per sweep, not one per row (each row is at debug).
 	if res.Requeued > 0 {
+		s.log.Warn("rows stuck before the bank, their jobs gone from "+queue.StreamJobs+"; re-enqueued", "rows", res.Requeued)
 		wake(s.kick)
+	}
+	if res.Polled > 0 {
+		s.log.Info("webhooks late; polls sent", "rows", res.Polled)
 	}
 	return res, nil
 }
@@ -135,7 +140,7 @@ func (s *Service) sweepOnce(tx *Tx, q *jobQueue, limit int) (SweepResult, error)
 			"", r.SessionID, "", "", "", ""); err != nil {
 			return res, err
 		}
-		s.log.Warn("row stuck; re-enqueued", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+		s.log.Debug("row stuck; re-enqueued", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
 			logkey.State, r.State, "gen", gen, "job_seq", r.jobSeq)
 		res.Requeued++
 	}
@@ -156,7 +161,7 @@ func (s *Service) sweepOnce(tx *Tx, q *jobQueue, limit int) (SweepResult, error)
 			return res, err
 		}
 		jobs, ids = append(jobs, j), append(ids, id)
-		s.log.Info("webhook late; poll", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+		s.log.Debug("webhook late; poll", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
 			logkey.State, r.State, logkey.Session, j.SessionID, "poll", r.Polls+1)
 		res.Polled++
 	}
