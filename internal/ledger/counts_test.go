@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"math/rand/v2"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -117,7 +116,7 @@ func TestBatchCountsRandomMoves(t *testing.T) {
 			}
 			tr := ledgerapi.Transition{Batch: tb.ID, Row: row, To: to, Worker: "w", SessionID: cur.SessionID}
 			if cur.SessionID == "" && (to == payout.StatePayoutStarted || to == payout.StateSessionOpen) {
-				tr.SessionID = "s_" + tb.ID[:6] + "_" + strconv.Itoa(row)
+				tr.SessionID = "s_" + tb.ID[:6] + "_" + itoa(row)
 			}
 			if to == payout.StateSucceeded {
 				p := cur.Amount

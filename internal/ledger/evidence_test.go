@@ -35,7 +35,9 @@ func TestPackBody(t *testing.T) {
 	body := []byte(bodies[1])
 	sum := sha256.Sum256(body)
 	id := hex.EncodeToString(sum[:])
-	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error { return s.recordHook(tx, bankEvent{HookID: id, Type: "payment_finished", Body: body}) }))
+	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+		return s.recordHook(tx, bankEvent{HookID: id, Type: "payment_finished", Body: body})
+	}))
 	got, err := s.db.HookBody(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, body, got)
