@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -16,6 +17,10 @@ import (
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/reconcile"
 )
+
+// jobSeqStates is the WHERE term of the rows_job_seq partial index, the
+// same states as beforeBankStates, so SQLite uses the index.
+const jobSeqStates = `state IN ` + beforeBankStates
 
 // liveStates is the WHERE term of the rows_live partial index, repeated
 // verbatim so SQLite uses the index.
@@ -243,6 +248,11 @@ func (s *Service) compactPayees() {
 type jobQueue struct {
 	first uint64
 	gone  []uint64
+	// reset: the stream's last sequence is below one the ledger recorded
+	// before reading it, so PAYRUN_JOBS was deleted and made again and
+	// every sequence above its last is gone too.
+	reset bool
+	last  uint64
 }
 
 // goneJSON is the gone sequences as a JSON array, for json_each.
@@ -263,6 +273,11 @@ func (s *Service) jobQueue(ctx context.Context) (*jobQueue, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// The highest sequence recorded, read before the stream (the index).
+	var recorded sql.NullInt64
+	if err := s.db.r.QueryRowContext(ctx, `SELECT max(job_seq) FROM rows WHERE `+jobSeqStates).Scan(&recorded); err != nil {
+		return nil, fmt.Errorf("sweep: read job sequences: %w", err)
+	}
 	st, err := s.js.Stream(ctx, queue.StreamJobs)
 	if err != nil {
 		return nil, fmt.Errorf("sweep: look up %s: %w", queue.StreamJobs, err)
@@ -271,9 +286,14 @@ func (s *Service) jobQueue(ctx context.Context) (*jobQueue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sweep: read %s: %w", queue.StreamJobs, err)
 	}
-	q := &jobQueue{first: info.State.FirstSeq, gone: info.State.Deleted}
+	q := &jobQueue{first: info.State.FirstSeq, gone: info.State.Deleted, last: info.State.LastSeq}
 	if info.State.Msgs == 0 {
 		q.first = info.State.LastSeq + 1
+	}
+	if recorded.Valid && uint64(recorded.Int64) > q.last {
+		q.reset = true
+		s.log.Warn(queue.StreamJobs+" was made again: the jobs of its sequences above its last are gone", "last", q.last,
+			"recorded", recorded.Int64)
 	}
 	// Dead-letter keys are "dead_letter:PAYRUN_JOBS/<seq>" (recordDead);
 	// '0' follows '/', so the range is the prefix, on the key's index.
@@ -317,7 +337,7 @@ func (w withJobSeq) Scan(dest ...any) error { return w.s.Scan(append(dest, w.seq
 // The rows_job_seq index finds the rows below the first sequence or among
 // the gone ones without reading the line that waits.
 func (s *Service) pickStuck(tx *Tx, q *jobQueue, limit int) ([]*stuckRow, error) {
-	common := `r.state IN ('queued', 'claimed', 'quoted', 'opening', 'session_open', 'starting') AND r.moved_at < ?
+	common := jobSeqStates + ` AND r.moved_at < ?
 		AND r.stop <> 'hold' AND (SELECT b.hold_source FROM batches b WHERE b.id = r.batch_id) = ''`
 	cutoff := formatTime(tx.Now.Add(-s.cfg.StuckAfter))
 	type cond struct {
@@ -331,6 +351,9 @@ func (s *Service) pickStuck(tx *Tx, q *jobQueue, limit int) ([]*stuckRow, error)
 		conds = []cond{{` AND r.job_gen = r.gen AND r.job_seq < ?`, q.first}}
 		if len(q.gone) > 0 {
 			conds = append(conds, cond{` AND r.job_gen = r.gen AND r.job_seq IN (SELECT value FROM json_each(?))`, q.goneJSON()})
+		}
+		if q.reset {
+			conds = append(conds, cond{` AND r.job_gen = r.gen AND r.job_seq > ?`, q.last})
 		}
 	}
 	var out []*stuckRow

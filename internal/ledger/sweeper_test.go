@@ -205,3 +205,30 @@ func TestSweeperDeadWorker(t *testing.T) {
 	require.Equal(t, 2, mustRow(t, s, b.ID, 2).Gen)
 	require.Equal(t, 1, mustRow(t, s, b.ID, 3).Gen, "row 3's job waits in line")
 }
+
+// TestSweeperStreamMadeAgain: PAYRUN_JOBS deleted and made again (every
+// job lost, sequences start over) re-enqueues every row past
+// --stuck-after, once.
+func TestSweeperStreamMadeAgain(t *testing.T) {
+	env := startNATS(t)
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	t.Cleanup(func() { db.Close() })
+	s := startService(t, db, env, testConfig())
+	ctx := context.Background()
+	b := makeBatch(20, "made again")
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(ctx))
+	waitPublished(t, s, b.ID)
+	require.NoError(t, env.js.DeleteStream(ctx, queue.StreamJobs))
+	require.NoError(t, queue.EnsureStreams(ctx, env.js, queue.Config{}))
+	c.Add(2 * time.Minute)
+	res, err := s.Sweep(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 20, res.Requeued)
+	waitPublished(t, s, b.ID)
+	c.Add(2 * time.Minute)
+	res, err = s.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, res.Requeued, "the new jobs are in the new stream")
+}
