@@ -22,10 +22,10 @@ import (
 // same states as beforeBankStates, so SQLite uses the index.
 const jobSeqStates = `state IN ` + beforeBankStates
 
-// liveStates is the WHERE term of the rows_live partial index, repeated
-// verbatim so SQLite uses the index.
-const liveStates = `r.state IN ('queued', 'claimed', 'quoted', 'opening', 'session_open', 'starting',
-                    'payout_started', 'confirming', 'confirmed', 'action_required', 'in_doubt')`
+// waitingStates is the WHERE term of the rows_waiting partial index (rows
+// waiting for the bank's word), repeated verbatim so SQLite uses it: every
+// pick of a sweep is of such rows.
+const waitingStates = `r.state IN ('payout_started', 'confirming', 'confirmed', 'action_required', 'in_doubt')`
 
 // beforeBank are states whose row stopped moving before the bank has a
 // payout: re-enqueued with gen+1 when stuck.
@@ -101,13 +101,14 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	return res, nil
 }
 
-// sweepOnce handles up to limit rows of each kind in tx; q is the state
+// sweepOnce handles up to limit rows of each kind in tx (pick: rows
+// waiting for the bank; pickStuck: rows before it); q is the state
 // of PAYRUN_JOBS (nil: the service has no queue).
 func (s *Service) sweepOnce(tx *Tx, q *jobQueue, limit int) (SweepResult, error) {
 	var res SweepResult
 	now := tx.Now
 	pick := func(where string, args ...any) ([]*rowRec, error) {
-		rows, err := tx.Query(`SELECT `+rowColumns+rowFrom+`WHERE `+liveStates+` AND `+where+` ORDER BY r.moved_at LIMIT ?`,
+		rows, err := tx.Query(`SELECT `+rowColumns+rowFrom+`WHERE `+waitingStates+` AND `+where+` ORDER BY r.moved_at LIMIT ?`,
 			append(args, limit)...)
 		if err != nil {
 			return nil, fmt.Errorf("sweep: %w", err)
