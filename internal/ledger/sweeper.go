@@ -70,7 +70,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	q, err := s.jobQueue(ctx)
 	if err != nil {
-		return res, err
+		// The queue cannot be read: no row is taken for stuck this time
+		// (first 0: no sequence is below it); polls and deadlines go on.
+		s.log.Warn("sweep: cannot read the queue; nothing re-enqueued this time", logkey.Error, err)
+		q = &jobQueue{}
 	}
 	for {
 		var n SweepResult
