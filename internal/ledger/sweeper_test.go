@@ -232,3 +232,52 @@ func TestSweeperStreamMadeAgain(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Requeued, "the new jobs are in the new stream")
 }
+
+// TestSweeperSlowWorker: at --stuck-after 10s a batch waits behind one
+// slow worker that takes a job, works 15 s (the test's clock) with
+// InProgress heartbeats, moves the row to the bank and acknowledges; the
+// ledger sweeps after every job. No row is ever re-enqueued, though all
+// but the first wait far longer than 10 s.
+func TestSweeperSlowWorker(t *testing.T) {
+	env := startNATS(t)
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	t.Cleanup(func() { db.Close() })
+	cfg := testConfig()
+	cfg.StuckAfter = 10 * time.Second
+	cfg.PollAfter = time.Hour
+	s := startService(t, db, env, cfg)
+	ctx := context.Background()
+	const n = 150
+	b := makeBatch(n, "slow worker")
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(ctx))
+	waitPublished(t, s, b.ID)
+	cons, err := env.js.CreateOrUpdateConsumer(ctx, queue.StreamJobs, jetstream.ConsumerConfig{
+		Durable: queue.ConsumerJobs, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		FilterSubject: queue.JobsPrefix + ">",
+	})
+	require.NoError(t, err)
+	for done := 0; done < n; {
+		msgs, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(t, err)
+		for m := range msgs.Messages() {
+			var j ledgerapi.Job
+			require.NoError(t, json.Unmarshal(m.Data(), &j))
+			require.Equal(t, ledgerapi.JobPay, j.Kind)
+			require.Equal(t, 1, j.Gen, "row %d", j.Row)
+			move(t, s, ledgerapi.Transition{Batch: b.ID, Row: j.Row, To: payout.StateClaimed, Gen: j.Gen, Worker: "slow"})
+			c.Add(15 * time.Second)
+			require.NoError(t, m.InProgress())
+			force(t, s, b.ID, j.Row, payout.StatePayoutStarted, fmt.Sprintf("ps_%d", j.Row))
+			require.NoError(t, m.DoubleAck(ctx))
+			res, err := s.Sweep(ctx)
+			require.NoError(t, err)
+			require.Zero(t, res.Requeued, "after row %d", j.Row)
+			done++
+		}
+	}
+	for row, gen := range gens(t, s, b.ID) {
+		require.Equal(t, 1, gen, "row %d", row)
+	}
+}
