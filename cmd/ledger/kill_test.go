@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/intake"
+	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -235,6 +236,16 @@ func TestKillMidIntakeAndMidTransitions(t *testing.T) {
 	require.Equal(t, claims, query(t, ro, `SELECT count(*) FROM transitions WHERE from_state = 'queued' AND to_state = 'claimed'`))
 	require.Equal(t, rows, query(t, ro, `SELECT count(*) FROM transitions WHERE to_state = 'queued'`))
 	require.Equal(t, rows, query(t, ro, `SELECT count(*) FROM transitions WHERE from_state = 'received'`))
+	// The batch's counts, kept in the transaction of every move, agree
+	// with its rows after both kills.
+	rodb, err := ledger.OpenReadOnly(dbPath)
+	require.NoError(t, err)
+	require.NoError(t, rodb.VerifyCounts(ctx))
+	sum, err := rodb.Batch(ctx, batch)
+	require.NoError(t, err)
+	require.Equal(t, claims, sum.ByState[payout.StateClaimed])
+	require.Equal(t, rows-claims, sum.ByState[payout.StateQueued])
+	rodb.Close()
 
 	// Every job went out once per gen: the work queue holds one per row.
 	st, err := js.Stream(ctx, queue.StreamJobs)

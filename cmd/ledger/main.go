@@ -8,6 +8,7 @@
 //	ledger release|drop  --batch ID --row N --reason TEXT     (a row the duplicate guard held)
 //	ledger resubmit --batch ID (--rows 1,2|--failed) --reason TEXT   (failed rows as a child batch)
 //	ledger report  --batch ID --format csv|summary.csv|json|xlsx [--lang en|ru] [--out FILE]   (read-only)
+//	ledger archive --batch ID --out FILE      (a finished batch to an archive file its report is read from; pruned here)
 //	ledger import-report FILE|URL|- [FILE...]  (the bank's daily report, or its parts; through the HTTP API, or --db)
 //	ledger import-report --watch DIR          (every report that appears in an SFTP drop folder; a component, over NATS)
 //	ledger users|tokens|policy ...            (on the ledger's host, against its database)
@@ -52,6 +53,7 @@ func run(ctx context.Context, args []string) error {
 		"policy":        &hostCommand{name: "policy"},
 		"audit":         &auditCommand{},
 		"report":        &reportCommand{},
+		"archive":       &archiveCommand{},
 		"import-report": &importReportCommand{},
 		"hold":          &decideCommand{name: "hold"},
 		"resume":        &decideCommand{name: "resume"},
@@ -98,6 +100,7 @@ Usage:
 	ledger drop     --batch ID --row N --reason TEXT [--api URL] [--token-file FILE]
 	ledger resubmit --batch ID (--rows 1,2,5 | --failed) --reason TEXT [--api URL] [--token-file FILE]
 	ledger report  --batch ID [--format csv|summary.csv|json|xlsx] [--lang en|ru] [--csv-dialect excel-ru|rfc4180] [--zone Z] [--out FILE] [--db FILE]
+	ledger archive (--batch ID --out FILE | --older-than D --out-dir DIR) [--min-age D] [--db FILE]
 	ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... FILE|URL|- [FILE...]
 	ledger import-report [--nats-url URL | --db FILE] --watch DIR [--settle D] [--interval D]
 	ledger users   add|list|disable|enable|roles|password|totp [--db FILE] ...

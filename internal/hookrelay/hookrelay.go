@@ -176,7 +176,7 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	metrics.Webhooks.WithLabelValues(queue.Token(hookType), "published").Inc()
-	log.Info("webhook published", logkey.HookType, hookType, logkey.HookID, id)
+	log.Debug("webhook published", logkey.HookType, hookType, logkey.HookID, id)
 	w.WriteHeader(http.StatusOK)
 	w.Write([]byte("ok\n"))
 }

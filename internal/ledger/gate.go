@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"strings"
 
@@ -50,7 +52,12 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 		if r2, err := loadRow(tx, r.Batch, r.Row); err == nil {
 			r = r2
 		}
-		s.log.Info("gate", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
+		// A confirm is every paid row's: at debug; a cancel is news.
+		level := slog.LevelDebug
+		if decision == ledgerapi.DecisionCancel {
+			level = slog.LevelInfo
+		}
+		s.log.Log(context.Background(), level, "gate", logkey.Batch, r.Batch, logkey.Row, r.Row, logkey.Reference, r.Reference,
 			logkey.Session, g.SessionID, "decision", decision, "reason", cardmask.Redact(reason))
 		return &ledgerapi.GateReply{Decision: decision, Reason: reason, Row: apiRow(tx, r)}, nil
 	}

@@ -35,6 +35,7 @@ func PollMsgID(batch string, row, gen, n int, since time.Time) string {
 type pendingJob struct {
 	job ledgerapi.Job
 	fut jetstream.PubAckFuture
+	seq uint64 // its PAYRUN_JOBS sequence, from the acknowledgement
 }
 
 // runPublisher publishes the pay job of every row whose gen is ahead of its
@@ -109,7 +110,8 @@ func (s *Service) publishPending(ctx context.Context) (int, error) {
 			continue
 		}
 		select {
-		case <-p.fut.Ok():
+		case ack := <-p.fut.Ok():
+			p.seq = ack.Sequence
 			acked = append(acked, p)
 		case err := <-p.fut.Err():
 			s.log.Warn("job publish failed; will retry", logkey.Batch, p.job.Batch, logkey.Row, p.job.Row, logkey.Error, err)
@@ -120,8 +122,10 @@ func (s *Service) publishPending(ctx context.Context) (int, error) {
 	if len(acked) > 0 {
 		err := s.w.Do(context.WithoutCancel(ctx), func(tx *Tx) error {
 			for _, p := range acked {
-				if _, err := tx.Exec(`UPDATE rows SET job_gen = max(job_gen, ?) WHERE batch_id = ? AND row_no = ?`,
-					p.job.Gen, p.job.Batch, p.job.Row); err != nil {
+				// SET reads the old job_gen: the sequence follows the newest gen.
+				if _, err := tx.Exec(`UPDATE rows SET job_seq = CASE WHEN ? >= job_gen THEN ? ELSE job_seq END,
+					job_gen = max(job_gen, ?) WHERE batch_id = ? AND row_no = ?`,
+					p.job.Gen, p.seq, p.job.Gen, p.job.Batch, p.job.Row); err != nil {
 					return fmt.Errorf("mark job published: %w", err)
 				}
 			}

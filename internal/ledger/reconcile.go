@@ -33,6 +33,12 @@ type Reconciliation struct {
 // returns the same for the same state; Service.Reconcile also records what
 // it found.
 func (db *DB) Reconcile(ctx context.Context, batch string) (*Reconciliation, error) {
+	if adb, err := db.archive(ctx, batch); err != nil {
+		return nil, err
+	} else if adb != nil {
+		defer adb.Close()
+		return adb.Reconcile(ctx, batch) // an archived batch: from its archive
+	}
 	sum, d, err := db.loadBatch(ctx, batch)
 	if err != nil {
 		return nil, err
@@ -48,6 +54,9 @@ func (s *Service) Reconcile(ctx context.Context, batch string) (*Reconciliation,
 	rec, err := s.db.Reconcile(ctx, batch)
 	if err != nil {
 		return nil, err
+	}
+	if _, archived, err := s.db.archivedAt(ctx, batch); err != nil || archived {
+		return rec, err // its exceptions were settled before it was archived
 	}
 	found := map[string]bool{}
 	for _, f := range rec.Findings {

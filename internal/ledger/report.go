@@ -13,6 +13,12 @@ import (
 // layout is internal/report's), with each row's description and meta_
 // columns (read beside the reconciliation's reads).
 func (db *DB) Report(ctx context.Context, batch string) (*report.Report, error) {
+	if adb, err := db.archive(ctx, batch); err != nil {
+		return nil, err
+	} else if adb != nil {
+		defer adb.Close()
+		return adb.Report(ctx, batch) // an archived batch: from its archive
+	}
 	var (
 		notes    []report.Note
 		notesErr error

@@ -203,9 +203,11 @@ func TestSweeper(t *testing.T) {
 	b := makeBatch(4, "sweep")
 	record(t, s, b.msgs(1))
 	require.NoError(t, s.ReleaseDue(ctx))
-	// Row 1: claimed, then its worker died. Row 2: waits for its webhook.
+	waitPublished(t, s, b.ID)
+	// Row 1: claimed, then its job was lost. Row 2: waits for its webhook.
 	// Row 3: in doubt without a session. Row 4: moves normally.
 	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateClaimed, Gen: 1, Worker: "dead"})
+	deleteJob(t, env, jobSeq(t, s, b.ID, 1))
 	force(t, s, b.ID, 2, payout.StatePayoutStarted, "ps_2")
 	force(t, s, b.ID, 3, payout.StateOpening, "")
 	move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 3, To: payout.StateInDoubt, Reason: "init timed out"})
@@ -247,7 +249,12 @@ func TestSweeper(t *testing.T) {
 	c.Add(time.Minute)
 	res, _ = s.Sweep(ctx)
 	require.Equal(t, 1, res.Polled)
-	require.Equal(t, 2, res.Requeued, "rows 1 and 4 stuck now")
+	require.Zero(t, res.Requeued, "rows 1 and 4 have not moved for two minutes, but their jobs are still in PAYRUN_JOBS")
+	waitPublished(t, s, b.ID)
+	deleteJob(t, env, jobSeq(t, s, b.ID, 4))
+	res, _ = s.Sweep(ctx)
+	require.Equal(t, 1, res.Requeued, "row 4's job is gone now")
+	require.Equal(t, 2, mustRow(t, s, b.ID, 4).Gen)
 
 	// In doubt past the deadline: an exception, once.
 	c.Add(time.Hour)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
@@ -117,12 +118,29 @@ func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([
 }
 
 // countBatch fills a summary's counts by state, paid and failed totals and
-// open exceptions.
+// open exceptions, from batch_counts (kept with every change to a row:
+// O(states), not O(rows)); a ledger file older than that table (a
+// read-only reader newer than the file) is counted row by row.
 func (db *DB) countBatch(ctx context.Context, b *ledgerapi.BatchSummary) error {
+	err := db.addCounts(ctx, b, `SELECT state, currency, rows, amount_minor, held, on_hold FROM batch_counts
+		WHERE batch_id = ? AND rows > 0`)
+	if err != nil && strings.Contains(err.Error(), "no such table: batch_counts") {
+		err = db.addCounts(ctx, b, `SELECT state, currency, count(*), sum(amount_minor), sum(held), sum(stop = 'hold') FROM rows
+			WHERE batch_id = ? GROUP BY state, currency`)
+	}
+	if err != nil {
+		return err
+	}
+	return db.countExceptions(ctx, b)
+}
+
+// addCounts fills b's counts from q, whose rows are state, currency,
+// rows, amount, held, on hold.
+func (db *DB) addCounts(ctx context.Context, b *ledgerapi.BatchSummary, q string) error {
 	b.ByState = map[payout.State]int{}
 	b.PaidTotals, b.FailedTotals = money.Totals{}, money.Totals{}
-	rows, err := db.r.QueryContext(ctx, `SELECT state, currency, count(*), sum(amount_minor), sum(held), sum(stop = 'hold') FROM rows
-		WHERE batch_id = ? GROUP BY state, currency`, b.Batch)
+	b.Held, b.RowsOnHold = 0, 0
+	rows, err := db.r.QueryContext(ctx, q, b.Batch)
 	if err != nil {
 		return fmt.Errorf("count batch %s: %w", b.Batch, err)
 	}
@@ -148,6 +166,11 @@ func (db *DB) countBatch(ctx context.Context, b *ledgerapi.BatchSummary) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("count batch %s: %w", b.Batch, err)
 	}
+	return nil
+}
+
+// countExceptions fills a summary's open exceptions.
+func (db *DB) countExceptions(ctx context.Context, b *ledgerapi.BatchSummary) error {
 	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM exceptions WHERE batch_id = ? AND closed_at IS NULL`, b.Batch).
 		Scan(&b.Exceptions); err != nil {
 		return fmt.Errorf("count exceptions of %s: %w", b.Batch, err)
@@ -192,3 +215,36 @@ func (db *DB) Transitions(ctx context.Context, batch string, row int) ([]Transit
 
 // IsNotFound reports whether err says a batch, row or session is unknown.
 func IsNotFound(err error) bool { return errors.Is(err, errNotFound) }
+
+// VerifyCounts compares batch_counts with the rows themselves (a GROUP BY
+// over every row: for tests and checks, not for status) and says where
+// they differ.
+func (db *DB) VerifyCounts(ctx context.Context) error {
+	const counted = `SELECT batch_id, state, currency, count(*) AS rows, sum(amount_minor) AS amount_minor, sum(held) AS held,
+		sum(stop = 'hold') AS on_hold FROM rows GROUP BY batch_id, state, currency`
+	// An archived batch keeps its counts, not its rows.
+	const kept = `SELECT batch_id, state, currency, rows, amount_minor, held, on_hold FROM batch_counts WHERE (rows <> 0
+		OR amount_minor <> 0 OR held <> 0 OR on_hold <> 0) AND batch_id NOT IN (SELECT batch_id FROM archives)`
+	rows, err := db.r.QueryContext(ctx, `SELECT 'kept', * FROM (`+kept+` EXCEPT `+counted+`)
+		UNION ALL SELECT 'counted', * FROM (`+counted+` EXCEPT `+kept+`) LIMIT 20`)
+	if err != nil {
+		return fmt.Errorf("verify batch counts: %w", err)
+	}
+	defer rows.Close()
+	var diffs []string
+	for rows.Next() {
+		var side, batch, state, cur string
+		var n, amount, held, onHold int64
+		if err := rows.Scan(&side, &batch, &state, &cur, &n, &amount, &held, &onHold); err != nil {
+			return fmt.Errorf("verify batch counts: %w", err)
+		}
+		diffs = append(diffs, fmt.Sprintf("%s %s/%s/%s: %d rows, %d minor, %d held, %d on hold", side, batch, state, cur, n, amount, held, onHold))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("verify batch counts: %w", err)
+	}
+	if len(diffs) > 0 {
+		return fmt.Errorf("batch counts differ from the rows: %s", strings.Join(diffs, "; "))
+	}
+	return nil
+}

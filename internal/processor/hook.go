@@ -154,7 +154,7 @@ func (h *hookRun) move(ctx context.Context, t ledgerapi.Transition) error {
 	countTransition(t.To, reply, err)
 	if err == nil {
 		if reply.Applied {
-			h.log.Info("row moved by the bank", "to", t.To, logkey.HookType, h.ev.typ)
+			h.log.Debug("row moved by the bank", "to", t.To, logkey.HookType, h.ev.typ)
 		}
 		return nil
 	}

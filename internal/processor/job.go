@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -82,6 +83,16 @@ func (p *Processor) pay(ctx context.Context, msg progress, job ledgerapi.Job) er
 	if job.Gen < st.Gen || st.State.Terminal() {
 		return errDrop
 	}
+	// One pay job per row at a time in this process: a second delivery of
+	// the job (JetStream handed it out again while it waited in this
+	// process's buffer) is handed back, not worked on beside the first,
+	// whose ack would then remove the job while the first still works.
+	key := rowKey(job.Batch, job.Row)
+	if _, dup := p.busy.LoadOrStore(key, struct{}{}); dup {
+		return later(fmt.Errorf("row %s/%d: a job of this row is at work in this processor", job.Batch, job.Row))
+	}
+	defer p.busy.Delete(key)
+	defer p.heartbeat(msg)()
 	r := &run{p: p, msg: msg, job: job, st: st,
 		log: p.log.With(logkey.Batch, st.Batch, logkey.Row, st.Row, logkey.Reference, st.Reference)}
 	row, err := p.loadRow(ctx, st)
@@ -98,6 +109,30 @@ func (p *Processor) pay(ctx context.Context, msg progress, job ledgerapi.Job) er
 		_ = msg.InProgress()
 	}
 	return later(fmt.Errorf("row %s/%d still in %s after %d steps", st.Batch, st.Row, r.st.State, maxSteps))
+}
+
+// heartbeat signals progress on a job's message every third of AckWait
+// until the returned func is called. While the worker lives (a step may
+// wait on the rate limiter longer than AckWait) JetStream neither hands
+// the job to another worker nor drops it, and the ledger's sweeper, which
+// sees the job still in PAYRUN_JOBS, leaves its row alone; when the worker
+// dies the signals stop and JetStream delivers the job again after
+// AckWait.
+func (p *Processor) heartbeat(msg progress) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(p.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // loadRow reads the row from PAYRUN_INTAKE by its sequence and checks it is

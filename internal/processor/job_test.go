@@ -12,6 +12,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
 )
 
 // TestStep makes one step of the step table (docs/ARCHITECTURE.md, "The
@@ -237,11 +238,24 @@ func TestPayDropsStaleWork(t *testing.T) {
 	r := h.run(p, batch, 2)
 	h.stepTo(r, payout.StateClaimed)
 
-	// Both rows stop moving: the sweeper re-enqueues them with gen 2.
-	h.now.Add(2 * time.Minute)
-	res, err := h.svc.Sweep(h.ctx)
+	// Both rows stop moving and their jobs are lost (PAYRUN_JOBS purged):
+	// the sweeper re-enqueues them with gen 2.
+	jobs, err := h.js.Stream(h.ctx, queue.StreamJobs)
 	require.NoError(t, err)
-	require.Equal(t, 2, res.Requeued)
+	require.Eventually(t, func() bool {
+		info, err := jobs.Info(h.ctx)
+		return err == nil && info.State.Msgs == 2
+	}, 10*time.Second, 10*time.Millisecond, "both jobs published")
+	require.NoError(t, jobs.Purge(h.ctx))
+	h.now.Add(2 * time.Minute)
+	requeued := 0
+	require.Eventually(t, func() bool {
+		res, err := h.svc.Sweep(h.ctx)
+		require.NoError(t, err)
+		requeued += res.Requeued
+		return requeued >= 2
+	}, 10*time.Second, 20*time.Millisecond, "the ledger records both jobs' acknowledgements, then finds them gone")
+	require.Equal(t, 2, requeued)
 	require.Equal(t, 2, h.row(batch, 1).Gen)
 
 	require.ErrorIs(t, p.pay(h.ctx, &progressCount{}, old), errDrop, "a job of gen 1 for a row at gen 2")

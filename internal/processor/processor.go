@@ -174,6 +174,7 @@ type Processor struct {
 	intake jetstream.Stream
 	hooks  jetstream.Stream // read by sequence for hook jobs
 	stop   atomic.Bool
+	busy   sync.Map // rowKey(batch, row) → struct{}: rows a pay job of this process works on
 }
 
 // New checks cfg and returns a processor.

@@ -1,0 +1,77 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Footprint is how much of the database file the ledger's records use:
+// the pages in use (the file less its free pages, after a checkpoint) and,
+// per table, the bytes of its values (indexes and page overhead not
+// counted: a guide to what weighs, not the file's size).
+type Footprint struct {
+	Bytes  int64            // pages in use × page size
+	Tables map[string]int64 // table → sum of its values' lengths
+}
+
+// Footprint checkpoints the WAL into the file and measures it.
+func (db *DB) Footprint(ctx context.Context) (Footprint, error) {
+	fp := Footprint{Tables: map[string]int64{}}
+	if db.wc != nil {
+		if _, err := db.wc.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			return fp, fmt.Errorf("footprint: checkpoint: %w", err)
+		}
+	}
+	var pages, free, size int64
+	for _, p := range []struct {
+		q string
+		v *int64
+	}{{"PRAGMA page_count", &pages}, {"PRAGMA freelist_count", &free}, {"PRAGMA page_size", &size}} {
+		if err := db.r.QueryRowContext(ctx, p.q).Scan(p.v); err != nil {
+			return fp, fmt.Errorf("footprint: %s: %w", p.q, err)
+		}
+	}
+	fp.Bytes = (pages - free) * size
+	rows, err := db.r.QueryContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)
+	if err != nil {
+		return fp, fmt.Errorf("footprint: tables: %w", err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return fp, fmt.Errorf("footprint: tables: %w", err)
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	sort.Strings(tables)
+	for _, t := range tables {
+		cols, err := db.r.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, t)
+		if err != nil {
+			return fp, fmt.Errorf("footprint: columns of %s: %w", t, err)
+		}
+		var sum []string
+		for cols.Next() {
+			var c string
+			if err := cols.Scan(&c); err != nil {
+				cols.Close()
+				return fp, fmt.Errorf("footprint: columns of %s: %w", t, err)
+			}
+			sum = append(sum, `coalesce(length("`+c+`"), 0)`)
+		}
+		cols.Close()
+		if len(sum) == 0 {
+			continue
+		}
+		var n int64
+		if err := db.r.QueryRowContext(ctx, `SELECT coalesce(sum(`+strings.Join(sum, "+")+`), 0) FROM "`+t+`"`).Scan(&n); err != nil {
+			return fp, fmt.Errorf("footprint: %s: %w", t, err)
+		}
+		fp.Tables[t] = n
+	}
+	return fp, nil
+}
