@@ -82,3 +82,93 @@ func TestReviewUploaderCannotReleaseOwnHeldRepeat(t *testing.T) {
 		ledgerapi.RowCommand{Batch: b.ID, Row: 1, Reason: "a bonus on top, agreed"}, s.ReleaseHeld))
 	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 1).State)
 }
+
+// reviewPAN is a test card number (passes Luhn) a person might paste into
+// a reason ("paid to 4111 1111 1111 1111 already").
+const reviewPAN = "4111 1111 1111 1111"
+
+// tableText renders every row of every table of the ledger.
+func tableText(t *testing.T, db *DB) string {
+	t.Helper()
+	rows, err := db.r.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+	require.NoError(t, err)
+	var tables []string
+	for rows.Next() {
+		var n string
+		require.NoError(t, rows.Scan(&n))
+		tables = append(tables, n)
+	}
+	require.NoError(t, rows.Err())
+	rows.Close()
+	var sb strings.Builder
+	for _, table := range tables {
+		rows, err := db.r.Query(`SELECT * FROM "` + table + `"`)
+		require.NoError(t, err)
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			require.NoError(t, rows.Scan(ptrs...))
+			for i, v := range vals {
+				switch x := v.(type) {
+				case string:
+					sb.WriteString(table + "." + cols[i] + ": " + x + "\n")
+				case []byte:
+					sb.WriteString(table + "." + cols[i] + ": " + string(x) + "\n")
+				}
+			}
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+	}
+	return sb.String()
+}
+
+// TestReviewDecisionReasonsMaskedAtRest: a reason is text a person types;
+// the project's rule is that user text passes the card masker before it
+// reaches disk. The audit log masks it (appendAudit), but the decision
+// itself keeps the reason as typed: decisions.reason, batches.hold_reason,
+// rows.stop_reason, holds.decision_reason, approvals.reason,
+// batches.reason and rows.reason of a cancelled row — and the HTTP API
+// (GET /batches/{id}, /held, /decisions) and the console show them back.
+func TestReviewDecisionReasonsMaskedAtRest(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, carol, _ := people(t, s)
+	why := "the card " + reviewPAN + " was paid already"
+	a := releaseBatch(t, s, 3, "masked reasons")
+	finish(t, s, a.ID, 1, payout.StateSucceeded, "")
+	require.NoError(t, s.Hold(ctx, ledgerapi.RowCommand{Batch: a.ID, By: "carol", Reason: why}))
+	require.NoError(t, s.Resume(ctx, ledgerapi.RowCommand{Batch: a.ID, By: "carol", Reason: why}))
+	require.NoError(t, s.Hold(ctx, ledgerapi.RowCommand{Batch: a.ID, Row: 2, By: "carol", Reason: why}))
+	require.NoError(t, s.CancelRow(ctx, ledgerapi.RowCommand{Batch: a.ID, Row: 3, By: "carol", Reason: why}))
+	b := releaseBatch(t, s, 2, "masked reasons again") // both rows repeat a's
+	require.NoError(t, s.ReleaseHeld(ctx, ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: "carol", Reason: why}))
+	require.NoError(t, s.DropHeld(ctx, ledgerapi.RowCommand{Batch: b.ID, Row: 2, By: "carol", Reason: why}))
+	_, err := s.SetPolicy(ctx, testAdmin, auth.DefaultPolicy())
+	require.NoError(t, err)
+	c := uniqueBatch(1, "masked reasons rejected")
+	c.Manifest.UploadedBy, c.Manifest.UploaderID = mia.Name, mia.UserID
+	record(t, s, c.msgs(nextSeq.Add(1000)))
+	_, err = s.Decide(ctx, carol, Decision{Batch: c.ID, Reason: why})
+	require.NoError(t, err)
+
+	text := tableText(t, s.db)
+	compact := strings.ReplaceAll(reviewPAN, " ", "")
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, reviewPAN) || strings.Contains(line, compact) {
+			t.Errorf("a full card number at rest: %s", line)
+		}
+	}
+
+	// And the API answers it back.
+	srv := httptest.NewServer(NewHTTPHandler(s.db, WithHTTPLogger(quiet), WithService(s)))
+	defer srv.Close()
+	for _, path := range []string{"/batches/" + a.ID + "/decisions", "/batches/" + b.ID + "/held", "/batches/" + c.ID} {
+		_, body := get(t, srv, path)
+		require.NotContains(t, string(body), reviewPAN, path)
+	}
+}
