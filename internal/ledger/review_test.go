@@ -172,3 +172,35 @@ func TestReviewDecisionReasonsMaskedAtRest(t *testing.T) {
 		require.NotContains(t, string(body), reviewPAN, path)
 	}
 }
+
+// TestReviewDecisionAndItsAuditEntryAreOneTransaction: approving, rejecting
+// and cancelling a batch write their audit entry in the decision's own
+// transaction (Decide, CancelAs). The decisions of issue 11 (DecideAs and
+// the HTTP decision routes) commit the decision first and append the
+// audit entry in a second transaction, whose failure is only logged: a
+// crash (or a failed write) between the two leaves a hold, a release of a
+// held row or a resubmit that changed money with no audit entry. Here
+// the audit log refuses writes (a trigger stands in for the crash
+// between the two commits): the decision must then not happen either.
+func TestReviewDecisionAndItsAuditEntryAreOneTransaction(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	_, carol, _ := people(t, s)
+	a := releaseBatch(t, s, 1, "audit is one transaction")
+	finish(t, s, a.ID, 1, payout.StateSucceeded, "")
+	b := releaseBatch(t, s, 1, "audit is one transaction again") // row 1 repeats a's paid row
+	require.NoError(t, exec(s, `CREATE TRIGGER review_no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END`))
+
+	err := s.DecideAs(ctx, principalOf(carol, auth.RoleChecker), auth.ActReleaseHeld,
+		ledgerapi.RowCommand{Batch: b.ID, Row: 1, Reason: "a bonus on top"}, s.ReleaseHeld)
+	require.NoError(t, exec(s, `DROP TRIGGER review_no_audit`))
+	entries, aerr := s.db.AuditEntries(ctx, AuditFilter{Batch: b.ID})
+	require.NoError(t, aerr)
+	audited := false
+	for _, e := range entries {
+		audited = audited || e.Action == auth.ActReleaseHeld
+	}
+	released := mustRow(t, s, b.ID, 1).State != payout.StateReceived
+	require.False(t, released && !audited, "the held row was released (now %s) with no audit entry; DecideAs answered %v",
+		mustRow(t, s, b.ID, 1).State, err)
+}
