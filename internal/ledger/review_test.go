@@ -204,3 +204,27 @@ func TestReviewDecisionAndItsAuditEntryAreOneTransaction(t *testing.T) {
 	require.False(t, released && !audited, "the held row was released (now %s) with no audit entry; DecideAs answered %v",
 		mustRow(t, s, b.ID, 1).State, err)
 }
+
+// TestReviewRowDecidedDuringBatchHoldIsPaidOnResume: a checker releases a
+// held repeat (or resumes a row on hold) while its batch is on hold;
+// releaseOne leaves it received ("its resume releases it"). But the
+// batch's resume re-enqueues only the rows before the bank (queued …
+// starting) and the releaser takes only batches whose release is not
+// done: the row stays received for ever, never paid and never failed.
+func TestReviewRowDecidedDuringBatchHoldIsPaidOnResume(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	a := releaseBatch(t, s, 1, "decided during a hold")
+	finish(t, s, a.ID, 1, payout.StateSucceeded, "")
+	b := makeBatch(1, "decided during a hold, again") // row 1 repeats a's paid row
+	record(t, s, b.msgs(nextSeq.Add(1000)))
+	require.NoError(t, s.ReleaseDue(ctx))
+	require.Len(t, holdsOf(t, s, b.ID), 1)
+	require.NoError(t, s.Hold(ctx, ledgerapi.RowCommand{Batch: b.ID, By: "carol", Reason: "month end"}))
+	require.NoError(t, s.ReleaseHeld(ctx, ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: "carol", Reason: "a bonus on top"}))
+	require.Equal(t, payout.StateReceived, mustRow(t, s, b.ID, 1).State, "on hold with its batch")
+	require.NoError(t, s.Resume(ctx, ledgerapi.RowCommand{Batch: b.ID, By: "carol", Reason: "new month"}))
+	require.NoError(t, s.ReleaseDue(ctx))
+	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 1).State,
+		"the released repeat must be paid once its batch resumes; it stays received for ever")
+}
