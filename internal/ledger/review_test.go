@@ -10,10 +10,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
@@ -227,4 +229,45 @@ func TestReviewRowDecidedDuringBatchHoldIsPaidOnResume(t *testing.T) {
 	require.NoError(t, s.ReleaseDue(ctx))
 	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 1).State,
 		"the released repeat must be paid once its batch resumes; it stays received for ever")
+}
+
+// TestReviewReportImportOverNATSIsAudited: the bank's report over NATS
+// (payrun.ledger.report.import, which deploy/nats/payrun-auth.conf lets
+// the ops identity publish — the same nkey as the read-only `ledger status
+// --nats-url`) settles rows: here a complete, empty register for the day
+// a single-request payout was sent and the next proves it "never reached
+// the bank", the row fails not_in_bank_report and may be resubmitted (paid
+// again). Over HTTP the same import needs import_report (a checker) and is
+// audited; over NATS it needs the ops nkey and leaves no audit entry.
+func TestReviewReportImportOverNATSIsAudited(t *testing.T) {
+	env := startNATS(t)
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	s := startService(t, db, env, testConfig())
+	b := makeBatch(1, t.Name())
+	record(t, s, b.msgs(nextSeq.Add(1000)))
+	ctx := context.Background()
+	require.NoError(t, s.ReleaseDue(ctx))
+	sendAndLose(t, s, b.ID, 1)
+	require.Equal(t, payout.StateInDoubt, mustRow(t, s, b.ID, 1).State)
+
+	client := ledgerapi.NewClient(env.nc, 10*time.Second)
+	c.Add(48 * time.Hour) // both days are over in Moscow
+	for _, day := range []string{"2026-11-25", "2026-11-26"} {
+		rep, err := bank131.ParseDailyReport(strings.NewReader(bankReportCSV()), "all_"+day+"_"+day+".csv", s.ReportOptions())
+		require.NoError(t, err)
+		_, err = ledgerapi.SendBankReport(ctx, client, rep, 600)
+		require.NoError(t, err)
+	}
+	require.Equal(t, payout.StateFailed, mustRow(t, s, b.ID, 1).State, "settled not paid by the reports sent over NATS")
+
+	entries, err := s.db.AuditEntries(ctx, AuditFilter{})
+	require.NoError(t, err)
+	imports := 0
+	for _, e := range entries {
+		if e.Action == auth.ActImportReport {
+			imports++
+		}
+	}
+	require.Positive(t, imports, "a report import that settled row 1 failed (resubmittable) has no audit entry")
 }
