@@ -271,3 +271,67 @@ func TestReviewReportImportOverNATSIsAudited(t *testing.T) {
 	}
 	require.Positive(t, imports, "a report import that settled row 1 failed (resubmittable) has no audit entry")
 }
+
+// bankSaysPaid is the bank's word (a late webhook) that a row the ledger
+// finished failed was paid after all: refused as a move, it opens
+// paid_after_cancel and the row stays failed.
+func bankSaysPaid(t *testing.T, s *Service, batch string, row int) {
+	t.Helper()
+	_, err := s.Transition(context.Background(), ledgerapi.Transition{Batch: batch, Row: row, To: payout.StateSucceeded,
+		SessionID: "ps_late", Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookType: "payment_finished"}})
+	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeIllegal), "%v", err)
+	require.Equal(t, payout.StateFailed, mustRow(t, s, batch, row).State)
+	open, err := s.db.Exceptions(batch, false)
+	require.NoError(t, err)
+	var cats []string
+	for _, e := range open {
+		cats = append(cats, string(e.Category))
+	}
+	require.Contains(t, cats, "paid_after_cancel")
+}
+
+// TestReviewResubmitOfChildWhoseParentWasPaid: a parent's row failed and
+// was resubmitted; the child's row failed too; then the bank says the
+// parent's row was paid after all (paid_after_cancel, open). Resubmitting
+// the child's failed row checks only the child row's own exceptions, not
+// the row it resubmits (its parent, or the intake row src_*), so the
+// grandchild pays the same person a second time. The guard does not hold
+// it either: the parent's row is "failed".
+func TestReviewResubmitOfChildWhoseParentWasPaid(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newService(t)
+	p := releaseBatch(t, s, 1, "parent paid after all")
+	finish(t, s, p.ID, 1, payout.StateFailed, "bank_card_expired")
+	c, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: p.ID, Rows: []int{1}, By: "anna", Reason: "new card"})
+	require.NoError(t, err)
+	child := c.Batch.Batch
+	require.NoError(t, s.ReleaseDue(ctx))
+	finish(t, s, child, 1, payout.StateFailed, "bank_card_expired")
+	bankSaysPaid(t, s, p.ID, 1)
+
+	g, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: child, Rows: []int{1}, By: "anna", Reason: "once more"})
+	if err == nil {
+		require.NoError(t, s.ReleaseDue(ctx))
+		t.Fatalf("the grandchild %s was made (its row now %s) though the bank paid the row it repeats (parent %s row 1)",
+			g.Batch.Batch, mustRow(t, s, g.Batch.Batch, 1).State, p.ID)
+	}
+	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "%v", err)
+}
+
+// TestReviewReExportOfRowPaidAfterAll: the bank says a failed row was paid
+// after all (paid_after_cancel open, the row stays failed). A corrected
+// re-export of the payroll carries the same reference: the duplicate
+// guard must hold it (the money went out), but its repeat query leaves
+// out every failed row, so the re-export pays it again.
+func TestReviewReExportOfRowPaidAfterAll(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newService(t)
+	p := releaseBatch(t, s, 1, "paid after all, then re-exported")
+	finish(t, s, p.ID, 1, payout.StateFailed, "bank_card_expired")
+	bankSaysPaid(t, s, p.ID, 1)
+
+	q := releaseBatch(t, s, 1, "the corrected re-export") // the same reference
+	require.NoError(t, s.ReleaseDue(ctx))
+	require.Len(t, holdsOf(t, s, q.ID), 1, "the re-export's row (now %s) repeats a row the bank paid", mustRow(t, s, q.ID, 1).State)
+	require.Equal(t, payout.StateReceived, mustRow(t, s, q.ID, 1).State)
+}
