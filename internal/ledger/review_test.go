@@ -335,3 +335,44 @@ func TestReviewReExportOfRowPaidAfterAll(t *testing.T) {
 	require.Len(t, holdsOf(t, s, q.ID), 1, "the re-export's row (now %s) repeats a row the bank paid", mustRow(t, s, q.ID, 1).State)
 	require.Equal(t, payout.StateReceived, mustRow(t, s, q.ID, 1).State)
 }
+
+// TestReviewAuditTellsDropFromRelease: releasing a held repeat pays it;
+// dropping it never pays it. Both are written to the audit log as
+// action release_held with the reason as the detail (http_decide.go's
+// route table and console.RowActions map drop to auth.ActReleaseHeld), so
+// the audit trail cannot say which of the two a checker did.
+func TestReviewAuditTellsDropFromRelease(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	_, carol, _ := people(t, s)
+	a := releaseBatch(t, s, 2, "release or drop")
+	finish(t, s, a.ID, 1, payout.StateSucceeded, "")
+	finish(t, s, a.ID, 2, payout.StateSucceeded, "")
+	b := releaseBatch(t, s, 2, "release or drop, again") // both rows repeat a's
+	h := NewHTTPHandler(s.db, WithHTTPLogger(quiet), WithService(s))
+	g := httpapi.NewGuard(httpapi.GuardConfig{Directory: s, Logger: quiet})
+	srv := httptest.NewServer(httpapi.Routes{Reports: h, Decisions: h, Guard: g}.Handler())
+	defer srv.Close()
+	tok, _, err := s.CreateToken(ctx, testAdmin, NewToken{User: carol.Name, Name: "review"})
+	require.NoError(t, err)
+	for _, path := range []string{"/rows/1/release", "/rows/2/drop"} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/batches/"+b.ID+path, strings.NewReader(`{"reason":"checked with HR"}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	}
+	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 1).State)
+	require.Equal(t, payout.StateCancelled, mustRow(t, s, b.ID, 2).State)
+
+	entries, err := s.db.AuditEntries(ctx, AuditFilter{Batch: b.ID})
+	require.NoError(t, err)
+	said := map[string]string{}
+	for _, e := range entries {
+		said[e.Target] = string(e.Action) + " " + string(e.Outcome) + " " + e.Detail
+	}
+	require.NotEqual(t, said[b.ID+"/1"], said[b.ID+"/2"], "a release and a drop read the same in the audit log")
+}
