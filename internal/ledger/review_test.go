@@ -376,3 +376,28 @@ func TestReviewAuditTellsDropFromRelease(t *testing.T) {
 	}
 	require.NotEqual(t, said[b.ID+"/1"], said[b.ID+"/2"], "a release and a drop read the same in the audit log")
 }
+
+// TestReviewResubmitAfterPaidAfterCancelResolved: the bank says a failed
+// row was paid after all (paid_after_cancel); a checker resolves the
+// exception ("noted: the bank paid it") — the ledger keeps the row failed.
+// Resubmit refuses only rows with an open exception, so once resolved the
+// row the bank paid can be resubmitted and paid a second time. A
+// paid_after_cancel, open or closed, means the money went out.
+func TestReviewResubmitAfterPaidAfterCancelResolved(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newService(t)
+	_, carol, _ := people(t, s)
+	p := releaseBatch(t, s, 1, "paid after all, resolved")
+	finish(t, s, p.ID, 1, payout.StateFailed, "bank_card_expired")
+	bankSaysPaid(t, s, p.ID, 1)
+	open, err := s.db.Exceptions(p.ID, false)
+	require.NoError(t, err)
+	require.Len(t, open, 1)
+	require.NoError(t, s.ResolveException(ctx, carol, open[0].ID, "noted: the bank paid it on the 26th"))
+
+	c, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: p.ID, Failed: true, By: "anna", Reason: "retry the failed ones"})
+	if err == nil {
+		require.NoError(t, s.ReleaseDue(ctx))
+		t.Fatalf("child %s resubmits the row the bank paid (child row now %s)", c.Batch.Batch, mustRow(t, s, c.Batch.Batch, 1).State)
+	}
+}
