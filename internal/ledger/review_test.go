@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -399,5 +400,40 @@ func TestReviewResubmitAfterPaidAfterCancelResolved(t *testing.T) {
 	if err == nil {
 		require.NoError(t, s.ReleaseDue(ctx))
 		t.Fatalf("child %s resubmits the row the bank paid (child row now %s)", c.Batch.Batch, mustRow(t, s, c.Batch.Batch, 1).State)
+	}
+}
+
+// TestReviewHeldRowNamesTheRowNowInFlight: two re-exports B and C both
+// repeat A's row while A's row is in flight; both are held naming A. A's
+// row then fails, and a checker rightly releases B's (now in flight). C's
+// hold still says "in flight in batch A" (failed now), and its release is
+// not checked again: a checker who looks at A sees it failed and releases
+// C too — the person is paid by B and by C. The hold a checker decides
+// on must name what the row repeats now (B's row), or the release must
+// be refused.
+func TestReviewHeldRowNamesTheRowNowInFlight(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newService(t)
+	a := releaseBatch(t, s, 1, "A: in flight")
+	var bSeed string
+	for i := 0; ; i++ {
+		bSeed = "B: a re-export " + strconv.Itoa(i)
+		if makeBatch(1, bSeed).ID > a.ID { // C's hold names A (the first by batch id), not B
+			break
+		}
+	}
+	b := releaseBatch(t, s, 1, bSeed)
+	c := releaseBatch(t, s, 1, "C: another re-export")
+	require.Equal(t, a.ID, holdsOf(t, s, b.ID)[1].EarlierBatch)
+	require.Equal(t, a.ID, holdsOf(t, s, c.ID)[1].EarlierBatch, "C's hold names A, the first by batch id")
+	finish(t, s, a.ID, 1, payout.StateFailed, "bank_card_expired")
+	require.NoError(t, s.ReleaseHeld(ctx, ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: "carol", Reason: "A failed; pay it from B"}))
+	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 1).State)
+
+	h := holdsOf(t, s, c.ID)[1]
+	err := s.ReleaseHeld(ctx, ledgerapi.RowCommand{Batch: c.ID, Row: 1, By: "dave", Reason: "A failed, says its page"})
+	if err == nil && mustRow(t, s, c.ID, 1).State == payout.StateQueued {
+		require.Contains(t, h.Reason, b.ID, "C's row was released while B's row with the same reference is in flight; "+
+			"its hold named only %s: %q", h.EarlierBatch, h.Reason)
 	}
 }
