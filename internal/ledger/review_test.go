@@ -437,3 +437,40 @@ func TestReviewHeldRowNamesTheRowNowInFlight(t *testing.T) {
 			"its hold named only %s: %q", h.EarlierBatch, h.Reason)
 	}
 }
+
+// TestReviewHeldNeedApprovalSurvivesAnEarlyRelease: with HeldNeedApproval
+// a batch whose rows the guard held waits for a checker's approval of the
+// whole batch. The rows are held as they are recorded, before the
+// manifest seals the batch, and decideHeld accepts a release while the
+// batch is still receiving; the seal then counts only undecided holds
+// (heldByKind), finds none, and the batch is released with no approval —
+// decided row by row before anyone could see the batch's totals. With the
+// uploader's own release (TestReviewUploaderCannotReleaseOwnHeldRepeat)
+// that is one person paying a repeat with no second pair of eyes.
+func TestReviewHeldNeedApprovalSurvivesAnEarlyRelease(t *testing.T) {
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	cfg := testConfig()
+	cfg.HeldNeedApproval = true
+	s := NewService(db, cfg)
+	t.Cleanup(func() { s.Close(); db.Close() })
+	noApprovals(t, s)
+	ctx := context.Background()
+	a := makeBatch(1, "paid, held need approval")
+	record(t, s, a.msgs(nextSeq.Add(1000)))
+	require.NoError(t, s.ReleaseDue(ctx))
+	finish(t, s, a.ID, 1, payout.StateSucceeded, "")
+
+	b := makeBatch(2, "a re-export, released early")
+	msgs := b.msgs(nextSeq.Add(1000))
+	record(t, s, msgs[:len(msgs)-1]) // the rows; the manifest is still to come
+	require.Equal(t, payout.BatchReceiving, summary(t, db, b.ID).Status)
+	require.Len(t, holdsOf(t, s, b.ID), 1)
+	err := s.ReleaseHeld(ctx, ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: "carol", Reason: "looks fine"})
+	record(t, s, msgs[len(msgs)-1:])
+	require.NoError(t, s.ReleaseDue(ctx))
+	if err == nil {
+		require.Equal(t, payout.BatchAwaitingApproval, summary(t, db, b.ID).Status,
+			"a batch with a held repeat was released without approval (row 1 now %s)", mustRow(t, s, b.ID, 1).State)
+	}
+}
