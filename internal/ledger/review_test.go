@@ -474,3 +474,27 @@ func TestReviewHeldNeedApprovalSurvivesAnEarlyRelease(t *testing.T) {
 			"a batch with a held repeat was released without approval (row 1 now %s)", mustRow(t, s, b.ID, 1).State)
 	}
 }
+
+// TestReviewMakerCannotLiftCheckersHold: a checker stops a row of mia's
+// batch ("the account looks wrong, ask HR") or the whole batch; mia — the
+// maker who uploaded it — resumes it herself and it is paid. MayDecide
+// lets a maker decide anything on her own batch, so the person a checker
+// is checking lifts the check. A hold placed by a checker (or the
+// breaker) is lifted by a checker.
+func TestReviewMakerCannotLiftCheckersHold(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, carol, _ := people(t, s)
+	b := uniqueBatch(2, "a checker's hold")
+	b.Manifest.UploadedBy, b.Manifest.UploaderID = mia.Name, mia.UserID
+	record(t, s, b.msgs(nextSeq.Add(1000)))
+	require.NoError(t, s.ReleaseDue(ctx))
+	asCarol, asMia := principalOf(carol, auth.RoleChecker), principalOf(mia, auth.RoleMaker)
+	require.NoError(t, s.DecideAs(ctx, asCarol, auth.ActHold, ledgerapi.RowCommand{Batch: b.ID, Row: 1, Reason: "the account looks wrong"}, s.Hold))
+	require.NoError(t, s.DecideAs(ctx, asCarol, auth.ActHold, ledgerapi.RowCommand{Batch: b.ID, Reason: "checking the whole file"}, s.Hold))
+
+	errRow := s.DecideAs(ctx, asMia, auth.ActResume, ledgerapi.RowCommand{Batch: b.ID, Row: 1, Reason: "it is fine"}, s.Resume)
+	errBatch := s.DecideAs(ctx, asMia, auth.ActResume, ledgerapi.RowCommand{Batch: b.ID, Reason: "it is fine"}, s.Resume)
+	require.True(t, ledgerapi.IsCode(errRow, ledgerapi.CodeForbidden), "the uploader lifted the checker's hold of row 1: %v", errRow)
+	require.True(t, ledgerapi.IsCode(errBatch, ledgerapi.CodeForbidden), "the uploader lifted the checker's hold of the batch: %v", errBatch)
+}
