@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -339,10 +340,13 @@ func (s *Service) DropHeld(ctx context.Context, cmd ledgerapi.RowCommand) error 
 }
 
 func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, action string) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		r, err := loadRow(tx, cmd.Batch, cmd.Row)
 		if err != nil {
 			return err
@@ -477,15 +481,33 @@ func (db *DB) Decisions(ctx context.Context, batch string) ([]DecisionRecord, er
 }
 
 // checkCommand refuses a person's command without a batch, a name or a
-// reason: every decision is recorded with who and why.
-func checkCommand(batch, by, reason string) error {
+// reason, or with a reason over MaxReason characters: every decision is
+// recorded with who and why. The reason is trimmed and passes the card
+// masker (it is stored and shown back).
+func checkCommand(batch, by string, reason *string) error {
+	*reason = cleanReason(*reason)
 	switch {
 	case !payout.ValidBatchID(batch):
 		return fmt.Errorf("%w: %s is not a batch id", errInvalid, strconv.Quote(cardmask.Redact(batch)))
 	case strings.TrimSpace(by) == "":
 		return fmt.Errorf("%w: who decides is required", errInvalid)
-	case strings.TrimSpace(reason) == "":
+	case *reason == "":
 		return fmt.Errorf("%w: a reason is required", errInvalid)
+	}
+	return checkReason(*reason)
+}
+
+// MaxReason bounds the reason a person gives for a decision, in characters.
+const MaxReason = 500
+
+// cleanReason is a reason as the ledger keeps it: trimmed, card numbers
+// masked.
+func cleanReason(s string) string { return cardmask.Redact(strings.TrimSpace(s)) }
+
+// checkReason refuses a reason over MaxReason characters.
+func checkReason(reason string) error {
+	if n := utf8.RuneCountInString(reason); n > MaxReason {
+		return fmt.Errorf("%w: the reason is %d characters long; at most %d", errInvalid, n, MaxReason)
 	}
 	return nil
 }

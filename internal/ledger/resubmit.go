@@ -36,7 +36,7 @@ import (
 // Resubmit makes a child batch of the parent's failed rows: cmd.Rows, or
 // every failed row not resubmitted yet (cmd.Failed).
 func (s *Service) Resubmit(ctx context.Context, cmd ledgerapi.ResubmitCommand) (*ledgerapi.ResubmitReply, error) {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return nil, err
 	}
 	if len(cmd.Rows) > 0 == cmd.Failed {
@@ -46,6 +46,9 @@ func (s *Service) Resubmit(ctx context.Context, cmd ledgerapi.ResubmitCommand) (
 	var moved []ledgerapi.Resubmitted
 	var held int
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		var err error
 		child, moved, held, err = s.resubmit(tx, cmd)
 		return err

@@ -29,10 +29,13 @@ import (
 
 // Hold puts a batch (cmd.Row 0) or one row on hold.
 func (s *Service) Hold(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		if cmd.Row == 0 {
 			return s.holdBatch(tx, cmd.Batch, ledgerapi.HoldByOperator, cmd.By, cmd.Reason)
 		}
@@ -96,12 +99,15 @@ func setStop(tx *Tx, r *rowRec, stop, by, reason string) error {
 // row: rows before the bank get a new pay job, and every session the gate
 // told to wait is asked about again.
 func (s *Service) Resume(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
 	var jobs []ledgerapi.Job
 	var ids []string
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		var err error
 		if cmd.Row == 0 {
 			jobs, ids, err = s.resumeBatch(tx, cmd)
@@ -275,7 +281,7 @@ func (s *Service) reask(tx *Tx, batch string, row int) ([]ledgerapi.Job, []strin
 // cancels it at the bank. A row whose money may already move (confirming
 // or later) cannot be cancelled: it finishes as the bank says.
 func (s *Service) CancelRow(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
 	if cmd.Row < 1 {
@@ -284,6 +290,9 @@ func (s *Service) CancelRow(ctx context.Context, cmd ledgerapi.RowCommand) error
 	var jobs []ledgerapi.Job
 	var ids []string
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		r, err := loadRow(tx, cmd.Batch, cmd.Row)
 		if err != nil {
 			return err
