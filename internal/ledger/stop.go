@@ -160,6 +160,13 @@ func (s *Service) resumeBatch(tx *Tx, cmd ledgerapi.RowCommand) ([]ledgerapi.Job
 	if err := requeueRows(tx, cmd.Batch, 0, detail); err != nil {
 		return nil, nil, err
 	}
+	// Rows released or resumed one by one while the batch was on hold are
+	// still received: the batch's release takes them again.
+	if _, err := tx.Exec(`UPDATE batches SET release_done = 0 WHERE id = ?1 AND status = ?2 AND release_done = 1
+		AND EXISTS (SELECT 1 FROM rows WHERE batch_id = ?1 AND state = 'received' AND held = 0 AND stop = '')`,
+		cmd.Batch, payout.BatchReleased); err != nil {
+		return nil, nil, fmt.Errorf("resume batch %s: %w", cmd.Batch, err)
+	}
 	return s.reask(tx, cmd.Batch, 0)
 }
 
