@@ -120,3 +120,24 @@ func TestGuardPayeePaidAfterAll(t *testing.T) {
 		})
 	}
 }
+
+// TestRowResumedDuringBatchHoldIsPaidOnResume: a row on hold when its
+// batch was released stays received; resumed while the batch is on hold
+// too, it is released by the batch's resume.
+func TestRowResumedDuringBatchHoldIsPaidOnResume(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	b := makeBatch(2, "row resumed during a batch hold")
+	record(t, s, b.msgs(nextSeq.Add(1000))[:2]) // row 1 and row 2; the manifest later
+	require.NoError(t, s.Hold(ctx, ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: "carol", Reason: "ask HR"}))
+	record(t, s, b.msgs(nextSeq.Add(1000))[2:])
+	require.NoError(t, s.ReleaseDue(ctx))
+	require.Equal(t, payout.StateReceived, mustRow(t, s, b.ID, 1).State, "on hold when its batch was released")
+	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 2).State)
+	require.NoError(t, s.Hold(ctx, ledgerapi.RowCommand{Batch: b.ID, By: "carol", Reason: "month end"}))
+	require.NoError(t, s.Resume(ctx, ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: "carol", Reason: "HR says fine"}))
+	require.Equal(t, payout.StateReceived, mustRow(t, s, b.ID, 1).State, "its batch is on hold")
+	require.NoError(t, s.Resume(ctx, ledgerapi.RowCommand{Batch: b.ID, By: "carol", Reason: "new month"}))
+	require.NoError(t, s.ReleaseDue(ctx))
+	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 1).State)
+}
