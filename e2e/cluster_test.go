@@ -202,6 +202,22 @@ func (s *system) permissionsHold(held string) {
 	require.NoError(t, ic.Publish(queue.JobSubject(held), []byte(`{}`)))
 	iv.saw(t, "Publish", queue.JobSubject(held))
 
+	// The operator's identity reads (ledger status) but imports no bank
+	// report: that is the report watcher's (reports), audited by the ledger.
+	var ov violations
+	oc, err := queue.Connect(s.natsURL, "payrun-ops", append(s.natsOptions("ops"), nats.ErrorHandler(ov.handler))...)
+	require.NoError(t, err)
+	defer oc.Close()
+	_, err = oc.Request(ledgerapi.SubjectReportImport, []byte(`{}`), 2*time.Second)
+	require.Error(t, err, "an operator's report import never reached the ledger")
+	ov.saw(t, "Publish", ledgerapi.SubjectReportImport)
+	var rv violations
+	rc, err := queue.Connect(s.natsURL, "payrun-ledger-import-report", append(s.natsOptions("reports"), nats.ErrorHandler(rv.handler))...)
+	require.NoError(t, err)
+	defer rc.Close()
+	require.NoError(t, rc.Publish(ledgerapi.SubjectRowTransition, []byte(`{}`)))
+	rv.saw(t, "Publish", ledgerapi.SubjectRowTransition)
+
 	// Without its nkey, or without a client certificate, nobody gets in.
 	ca := natsauth.CAFile
 	sec, err := queue.Security{CA: s.natsKeys + "/" + ca, Cert: s.natsKeys + "/" + natsauth.ClientCert("processor"),

@@ -24,6 +24,7 @@ const (
 	ActHold         Action = "hold"
 	ActResume       Action = "resume"
 	ActReleaseHeld  Action = "release_held"
+	ActDropHeld     Action = "drop_held"
 	ActResubmit     Action = "resubmit"
 	ActException    Action = "exception"
 	ActImportReport Action = "import_report"

@@ -197,7 +197,9 @@ func (c *Console) batchData(ctx context.Context, r *http.Request, id string, l L
 		}
 	}
 	for _, a := range RowActions {
-		if p.Can(a.Perm) {
+		// The uploader never releases or drops their batch's held rows
+		// (the ledger refuses it: ledger.Service.DecideAs).
+		if p.Can(a.Perm) && !(d.Uploader && a.Perm == auth.PermReleaseHeld) {
 			d.RowActs = append(d.RowActs, a)
 		}
 	}

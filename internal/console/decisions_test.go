@@ -109,10 +109,11 @@ func TestBatchDecisions(t *testing.T) {
 	require.NoError(t, err)
 	var got []string
 	for _, e := range entries {
-		if e.Action == auth.ActHold || e.Action == auth.ActResume || e.Action == auth.ActReleaseHeld || e.Action == auth.ActResubmit {
+		switch e.Action {
+		case auth.ActHold, auth.ActResume, auth.ActReleaseHeld, auth.ActDropHeld, auth.ActResubmit:
 			got = append(got, e.User+" "+string(e.Action)+" "+string(e.Outcome))
 		}
 	}
-	require.Equal(t, []string{"max hold refused", "mia hold refused", "mia hold ok", "carl resume ok", "carl release_held ok",
-		"mia resubmit ok"}, got)
+	require.Equal(t, []string{"vera hold refused", "max hold refused", "mia hold refused", "mia hold ok", "carl resume ok",
+		"carl drop_held ok", "mia resubmit ok"}, got)
 }

@@ -19,9 +19,9 @@ import (
 // (issue 11). Each is a form with a reason field, shown to principals whose
 // roles grant Perm when Show says it applies, posting to
 // POST /console/batches/{id}/act/{name} (a row in httpapi.Table with
-// auth.PermRead: the action's own Perm is checked in act, and the ledger
-// checks again that a maker decides only on batches they uploaded —
-// ledger.Service.DecideAs, which also writes the audit entry).
+// auth.PermRead: the ledger checks the action's own permission and the
+// rest of the rule — ledger.Service.DecideAs, which also writes the audit
+// entry, of a refusal too).
 type Action struct {
 	Name  string          // in the path: hold, resume, resubmit, row-hold, …
 	Label string          // catalogue key of the button
@@ -81,7 +81,7 @@ var (
 			})},
 		{Name: "drop", Label: "act.drop", Perm: auth.PermReleaseHeld,
 			Show: func(_ *ledger.BatchItem, _ int, r *ledger.RowView) bool { return r.Held },
-			Do:   decision(auth.ActReleaseHeld, func(s *ledger.Service) func(context.Context, ledgerapi.RowCommand) error { return s.DropHeld })},
+			Do:   decision(auth.ActDropHeld, func(s *ledger.Service) func(context.Context, ledgerapi.RowCommand) error { return s.DropHeld })},
 		{Name: "row-hold", Label: "act.row_hold", Perm: auth.PermHold,
 			Show: func(b *ledger.BatchItem, _ int, r *ledger.RowView) bool {
 				return open(b) && !r.Held && r.Stop == "" && !r.State.Terminal()
@@ -115,11 +115,9 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request) {
 		if a.Name != name {
 			continue
 		}
+		// The ledger checks the action's permission and the rest of the
+		// rule (DecideAs), and audits a refusal as it does a decision.
 		p := auth.PrincipalFrom(r.Context())
-		if !p.Can(a.Perm) {
-			c.batchRefused(w, r, v, id, ledgerapi.Errorf(ledgerapi.CodeForbidden, "%s may not %s", p.Name, name))
-			return
-		}
 		next, err := a.Do(r.Context(), c.svc, p, ledgerapi.RowCommand{Batch: id, Row: row,
 			Reason: strings.TrimSpace(r.PostFormValue("reason"))})
 		if err != nil {

@@ -88,6 +88,7 @@ func (s *Service) Decide(ctx context.Context, by auth.Actor, d Decision) (*Decis
 	var given, required int
 	var released bool
 	var live []*rowRec
+	d.Reason = cleanReason(d.Reason)
 	err := s.w.Do(ctx, func(tx *Tx) error {
 		ref, given, required, released, live = nil, 0, 0, false, nil
 		var err error
@@ -221,9 +222,12 @@ func (s *Service) decide(tx *Tx, by auth.Actor, d Decision) (ref *refused, given
 	}
 	totals, _ := json.Marshal(d.Totals)
 	if !d.Approve {
-		reason := strings.TrimSpace(d.Reason)
+		reason := cleanReason(d.Reason)
 		if reason == "" {
 			return refuse(ledgerapi.CodeInvalid, "a rejection needs a reason"), given, required, false, nil, nil
+		}
+		if err := checkReason(reason); err != nil {
+			return refuse(ledgerapi.CodeInvalid, "%s", ledgerapi.ErrorMessage(err)), given, required, false, nil, nil
 		}
 		if _, err := tx.Exec(`INSERT INTO approvals (batch_id, user_id, user_name, decision, file_sha256, totals, reason, at)
 			VALUES (?, ?, ?, 'reject', ?, ?, ?, ?)`, d.Batch, u.ID, u.Name, d.FileSHA256, string(totals), reason, formatTime(tx.Now)); err != nil {
@@ -299,6 +303,7 @@ func (s *Service) pollLive(tx *Tx, rows []*rowRec) error {
 // audit log.
 func (s *Service) CancelAs(ctx context.Context, by auth.Actor, batch, reason string) (*ledgerapi.BatchSummary, error) {
 	var ref *refused
+	reason = cleanReason(reason)
 	err := s.w.Do(ctx, func(tx *Tx) error {
 		ref = nil
 		var live []*rowRec
@@ -334,6 +339,9 @@ func cancelAs(tx *Tx, by auth.Actor, batch, reason string) (*refused, []*rowRec,
 	}
 	if strings.TrimSpace(reason) == "" {
 		return refuse(ledgerapi.CodeInvalid, "a cancellation needs a reason"), nil, nil
+	}
+	if err := checkReason(reason); err != nil {
+		return refuse(ledgerapi.CodeInvalid, "%s", ledgerapi.ErrorMessage(err)), nil, nil
 	}
 	if u == nil || u.Disabled || !(u.Roles.Has(auth.RoleChecker) || u.Roles.Has(auth.RoleMaker)) {
 		return refuse(ledgerapi.CodeForbidden, "%s may not cancel batches (makers cancel their own, checkers any)", by.Name), nil, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/payrun/payrun/internal/auth"
 	"io"
 	"slices"
 	"time"
@@ -424,10 +425,39 @@ func (s *Service) handleReportImport(req micro.Request) {
 	}
 	go func() {
 		res, err := s.ImportReportChunk(context.Background(), c)
+		if err != nil || c.Final {
+			s.auditNATSImport(c, res, err)
+		}
 		if err != nil {
 			respond(req, ledgerapi.ReportImportReply{Error: s.apiError(err)})
 			return
 		}
 		respond(req, ledgerapi.ReportImportReply{Import: res})
 	}()
+}
+
+// ReportComponent is who imports a report over NATS, as the audit log
+// names it: the only NATS user allowed to publish the subject
+// (deploy/nats/payrun-auth.conf), the report watcher.
+const ReportComponent = "reports"
+
+// auditNATSImport records a report imported (its last chunk) or refused
+// over NATS: an import settles rows, as one over HTTP does.
+func (s *Service) auditNATSImport(c ledgerapi.ReportChunk, res *ledgerapi.ReportImport, err error) {
+	e := auth.NewEntry(auth.Actor{Name: ReportComponent, Via: auth.ViaNATS}, auth.ActImportReport, auth.OutcomeOK)
+	e.Target = c.Source
+	switch {
+	case err != nil:
+		e.Outcome, e.Detail = auth.OutcomeRefused, ledgerapi.ErrorMessage(err)
+		if ledgerapi.ErrorCode(err) == ledgerapi.CodeInternal {
+			e.Outcome = auth.OutcomeFailed
+		}
+	case res.Already:
+		e.Detail = fmt.Sprintf("report %s imported already", c.Report)
+	default:
+		e.Detail = fmt.Sprintf("report %s: %d lines, %d new, %d settled, %d unknown", c.Report, res.Lines, res.New, res.Settled, res.Unknown)
+	}
+	if aerr := s.Audit(context.Background(), e); aerr != nil {
+		s.log.Error("audit a report import", logkey.Error, aerr)
+	}
 }

@@ -134,6 +134,7 @@ func cancelBatch(tx *Tx, cmd ledgerapi.BatchCommand) ([]*rowRec, error) {
 	case payout.BatchRejected, payout.BatchDone:
 		return nil, fmt.Errorf("%w: batch %s is %s", errInvalid, cmd.Batch, st)
 	}
+	cmd.Reason = cleanReason(cmd.Reason)
 	reason := "cancelled by " + cmd.By
 	if cmd.Reason != "" {
 		reason += ": " + cmd.Reason

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -55,17 +56,49 @@ type earlierRow struct {
 	sameBatch, newReference bool
 }
 
+// paidAfterAll says a row of o was paid by the bank after the ledger
+// finished it failed or cancelled (a paid_after_cancel exception, open or
+// closed: the money went out whatever a person wrote when closing it).
+const paidAfterAll = `EXISTS (SELECT 1 FROM exceptions e WHERE e.batch_id = o.batch_id AND e.row_no = o.row_no
+	AND e.category = 'paid_after_cancel')`
+
 // repeatQuery finds the best earlier row of another batch than ?2 with the
-// reference ?1 that counts (paid or in flight, recorded since ?3): with
+// reference ?1 that counts (paid or in flight, or paid after all, recorded
+// since ?3), paid first, then the earliest in the intake's order: with
 // ?4 = 1 every row of another batch is earlier (a batch made in the
 // ledger, after every row it is checked against); else earlier is the
 // intake's order before a row recorded at ?5 with stream sequence ?6.
-const repeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at FROM rows o
+const repeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at, o.state = 'succeeded' OR ` + paidAfterAll + ` AS paid
+	FROM rows o
 	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND o.received_at >= ?3
-	AND o.state NOT IN ('failed', 'cancelled', 'returned')
+	AND (o.state NOT IN ('failed', 'cancelled', 'returned') OR ` + paidAfterAll + `)
 	AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) <> 'rejected'
 	AND (?4 = 1 OR o.received_at < ?5 OR (o.received_at = ?5 AND o.intake_seq < ?6))
-	ORDER BY o.state = 'succeeded' DESC, o.batch_id, o.row_no LIMIT 1`
+	ORDER BY paid DESC, o.received_at, o.intake_seq, o.batch_id, o.row_no LIMIT 1`
+
+// liveRepeatQuery finds, when a person releases a held row (?2, ?3), a row
+// of another batch with the same reference ?1 that is paid or in flight
+// now and is not the one the hold names (?4, ?5): released meanwhile, or
+// in flight since. A row still received and held is not (its own release
+// is checked in turn).
+const liveRepeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at, o.state = 'succeeded' OR ` + paidAfterAll + ` AS paid
+	FROM rows o
+	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND NOT (o.batch_id = ?4 AND o.row_no = ?5) AND o.received_at >= ?6
+	AND ((o.state NOT IN ('failed', 'cancelled', 'returned') AND NOT (o.state = 'received' AND o.held = 1)) OR ` + paidAfterAll + `)
+	AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) NOT IN ('rejected', 'cancelled')
+	ORDER BY paid DESC, o.received_at, o.intake_seq, o.batch_id, o.row_no LIMIT 1`
+
+// scanRepeat reads a repeatQuery's row; a row paid after all reads as paid.
+func scanRepeat(row *sql.Row, c *earlierRow) error {
+	var paid bool
+	if err := row.Scan(&c.batch, &c.no, &c.reference, &c.state, &c.movedAt, &paid); err != nil {
+		return err
+	}
+	if paid {
+		c.state = payout.StateSucceeded
+	}
+	return nil
+}
 
 // guardRow is a row the guard checks: just recorded, never held.
 type guardRow struct {
@@ -101,8 +134,7 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 		var e *earlierRow
 		if refs.mayHave(r.reference) {
 			c := &earlierRow{kind: HoldRepeat}
-			err := tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)).
-				Scan(&c.batch, &c.no, &c.reference, &c.state, &c.movedAt)
+			err := scanRepeat(tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)), c)
 			switch {
 			case err == nil:
 				e = c
@@ -339,10 +371,15 @@ func (s *Service) DropHeld(ctx context.Context, cmd ledgerapi.RowCommand) error 
 }
 
 func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, action string) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
+	var stale *earlierRow
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		stale = nil
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		r, err := loadRow(tx, cmd.Batch, cmd.Row)
 		if err != nil {
 			return err
@@ -362,8 +399,18 @@ func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, acti
 			}
 			return fmt.Errorf("%w: row %d of %s was %s already", errInvalid, cmd.Row, cmd.Batch, decision)
 		}
-		if r.BatchStatus == payout.BatchRejected {
+		switch r.BatchStatus {
+		case payout.BatchRejected:
 			return fmt.Errorf("%w: batch %s was rejected; nothing of it is paid", errInvalid, cmd.Batch)
+		case payout.BatchReceiving:
+			// The seal counts the holds for the approval policy: a row is
+			// decided once the batch and its totals can be seen whole.
+			return fmt.Errorf("%w: batch %s is still arriving; decide its held rows once it is sealed", errInvalid, cmd.Batch)
+		}
+		if action == ActionRelease && r.State == payout.StateReceived {
+			if stale, err = s.liveRepeat(tx, r, cmd.Row); err != nil || stale != nil {
+				return err
+			}
 		}
 		now := formatTime(tx.Now)
 		if _, err := tx.Exec(`UPDATE holds SET decision = ?, decided_by = ?, decided_at = ?, decision_reason = ?
@@ -398,10 +445,67 @@ func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, acti
 	if err != nil {
 		return err
 	}
+	if stale != nil {
+		return s.restateHold(ctx, cmd, stale)
+	}
 	s.log.Info("held row decided", logkey.Batch, cmd.Batch, logkey.Row, cmd.Row, "decision", action, "by", cardmask.Redact(cmd.By),
 		"reason", cardmask.Redact(cmd.Reason))
 	wake(s.kick)
 	return nil
+}
+
+// liveRepeat finds, at the release of held row r, another row with its
+// reference paid or in flight now that its hold does not name (the hold
+// was written when the row was recorded; another re-export may have been
+// released since). The release is then refused and the hold restated.
+func (s *Service) liveRepeat(tx *Tx, r *rowRec, row int) (*earlierRow, error) {
+	var named string
+	var namedRow int
+	if err := tx.QueryRow(`SELECT earlier_batch, earlier_row FROM holds WHERE batch_id = ? AND row_no = ?`, r.Batch, row).
+		Scan(&named, &namedRow); err != nil {
+		return nil, fmt.Errorf("read hold of %s/%d: %w", r.Batch, row, err)
+	}
+	c := &earlierRow{kind: HoldRepeat, row: row}
+	err := scanRepeat(tx.QueryRow(liveRepeatQuery, r.Reference, r.Batch, row, named, namedRow,
+		formatTime(tx.Now.Add(-s.cfg.RepeatRetention))), c)
+	switch {
+	case isNoRows(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("check held row %s/%d again: %w", r.Batch, row, err)
+	}
+	return c, nil
+}
+
+// restateHold names in a held row's hold the row it repeats now, and
+// refuses the release that found it: the person decides again on what is
+// true now.
+func (s *Service) restateHold(ctx context.Context, cmd ledgerapi.RowCommand, e *earlierRow) error {
+	var reason string
+	err := s.w.Do(ctx, func(tx *Tx) error {
+		r, err := loadRow(tx, cmd.Batch, cmd.Row)
+		if err != nil {
+			return err
+		}
+		reason = e.reason(r.Reference)
+		if _, err := tx.Exec(`UPDATE holds SET kind = ?, earlier_batch = ?, earlier_row = ?, reason = ?
+			WHERE batch_id = ? AND row_no = ? AND decision = ''`, e.kind, e.batch, e.no, reason, cmd.Batch, cmd.Row); err != nil {
+			return fmt.Errorf("restate hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		if _, err := tx.Exec(`UPDATE rows SET reason = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? AND held = 1`,
+			reason, formatTime(tx.Now), cmd.Batch, cmd.Row); err != nil {
+			return fmt.Errorf("restate hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
+		}
+		return logTransition(tx, r, r.State, r.State, r.Gen, r.Attempt,
+			ledgerapi.Evidence{Source: ledgerSource, Detail: "hold restated by the duplicate guard: " + reason}, "", "", "", "", "", reason)
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Warn("release of a held row refused: it repeats another row now", logkey.Batch, cmd.Batch, logkey.Row, cmd.Row,
+		"earlier_batch", e.batch, "earlier_row", e.no)
+	return ledgerapi.Errorf(ledgerapi.CodeConflict, "row %d of %s was not released: %s now; its hold says so, look again",
+		cmd.Row, cmd.Batch, reason)
 }
 
 // releaseOne moves a received row to queued when its batch was released
@@ -477,15 +581,33 @@ func (db *DB) Decisions(ctx context.Context, batch string) ([]DecisionRecord, er
 }
 
 // checkCommand refuses a person's command without a batch, a name or a
-// reason: every decision is recorded with who and why.
-func checkCommand(batch, by, reason string) error {
+// reason, or with a reason over MaxReason characters: every decision is
+// recorded with who and why. The reason is trimmed and passes the card
+// masker (it is stored and shown back).
+func checkCommand(batch, by string, reason *string) error {
+	*reason = cleanReason(*reason)
 	switch {
 	case !payout.ValidBatchID(batch):
 		return fmt.Errorf("%w: %s is not a batch id", errInvalid, strconv.Quote(cardmask.Redact(batch)))
 	case strings.TrimSpace(by) == "":
 		return fmt.Errorf("%w: who decides is required", errInvalid)
-	case strings.TrimSpace(reason) == "":
+	case *reason == "":
 		return fmt.Errorf("%w: a reason is required", errInvalid)
+	}
+	return checkReason(*reason)
+}
+
+// MaxReason bounds the reason a person gives for a decision, in characters.
+const MaxReason = 500
+
+// cleanReason is a reason as the ledger keeps it: trimmed, card numbers
+// masked.
+func cleanReason(s string) string { return cardmask.Redact(strings.TrimSpace(s)) }
+
+// checkReason refuses a reason over MaxReason characters.
+func checkReason(reason string) error {
+	if n := utf8.RuneCountInString(reason); n > MaxReason {
+		return fmt.Errorf("%w: the reason is %d characters long; at most %d", errInvalid, n, MaxReason)
 	}
 	return nil
 }

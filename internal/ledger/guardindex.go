@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
 )
 
 // The duplicate guard's indexes in memory: the payees (payeeIndex) and a
@@ -269,8 +270,9 @@ func (x *payeeIndex) load(ctx context.Context, db *DB, since time.Time) error {
 		formatTime(since)).Scan(&n); err != nil {
 		return fmt.Errorf("load payees: %w", err)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT batch_id, row_no, payee, amount_minor, currency, received_at FROM rows
-		WHERE payee IS NOT NULL AND received_at >= ? AND state NOT IN ('failed', 'cancelled', 'returned')`, formatTime(since))
+	rows, err := db.r.QueryContext(ctx, `SELECT batch_id, row_no, payee, amount_minor, currency, received_at FROM rows o
+		WHERE payee IS NOT NULL AND received_at >= ? AND (state NOT IN ('failed', 'cancelled', 'returned') OR `+paidAfterAll+`)`,
+		formatTime(since))
 	if err != nil {
 		return fmt.Errorf("load payees: %w", err)
 	}
@@ -313,14 +315,19 @@ func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, refere
 		var p []byte
 		var received, st string
 		var seq int64
+		var paid bool
 		err := q.QueryRow(`SELECT o.reference, o.state, o.moved_at, o.payee, o.amount_minor, o.currency, o.received_at,
-			(SELECT b.status FROM batches b WHERE b.id = o.batch_id), o.intake_seq FROM rows o WHERE o.batch_id = ? AND o.row_no = ?`,
-			c.batch, c.row).Scan(&e.reference, &e.state, &e.movedAt, &p, &e.amount.Minor, &e.amount.Currency, &received, &st, &seq)
+			(SELECT b.status FROM batches b WHERE b.id = o.batch_id), o.intake_seq,
+			o.state IN ('failed', 'cancelled', 'returned') AND `+paidAfterAll+` FROM rows o WHERE o.batch_id = ? AND o.row_no = ?`,
+			c.batch, c.row).Scan(&e.reference, &e.state, &e.movedAt, &p, &e.amount.Minor, &e.amount.Currency, &received, &st, &seq, &paid)
 		if err != nil {
 			if isNoRows(err) {
 				continue // a write rolled back
 			}
 			return nil, fmt.Errorf("read row %s/%d: %w", c.batch, c.row, err)
+		}
+		if paid {
+			e.state = payout.StateSucceeded // the bank paid it after all
 		}
 		if !bytes.Equal(p, payee) || e.amount != a || e.reference == reference || st == "rejected" ||
 			received < formatTime(since) || !countsForGuard(string(e.state)) {

@@ -82,7 +82,7 @@ func (h *httpHandler) decisionRoutes(mux *http.ServeMux) {
 	}
 	row := map[string]decision{
 		"cancel": {h.svc.CancelRow, auth.ActCancel}, "hold": {h.svc.Hold, auth.ActHold}, "resume": {h.svc.Resume, auth.ActResume},
-		"release": {h.svc.ReleaseHeld, auth.ActReleaseHeld}, "drop": {h.svc.DropHeld, auth.ActReleaseHeld},
+		"release": {h.svc.ReleaseHeld, auth.ActReleaseHeld}, "drop": {h.svc.DropHeld, auth.ActDropHeld},
 	}
 	for name, d := range row {
 		mux.HandleFunc("POST /batches/{id}/rows/{row}/"+name, h.decide(true, d.act, d.do))
@@ -91,7 +91,7 @@ func (h *httpHandler) decisionRoutes(mux *http.ServeMux) {
 }
 
 // readDecision reads a decision's batch, row and body, and who decides.
-func (h *httpHandler) readDecision(w http.ResponseWriter, r *http.Request, withRow bool, act auth.Action) (ledgerapi.RowCommand, DecisionRequest, bool) {
+func (h *httpHandler) readDecision(w http.ResponseWriter, r *http.Request, withRow bool) (ledgerapi.RowCommand, DecisionRequest, bool) {
 	var cmd ledgerapi.RowCommand
 	var req DecisionRequest
 	id, ok := h.batchID(w, r)
@@ -123,12 +123,7 @@ func (h *httpHandler) readDecision(w http.ResponseWriter, r *http.Request, withR
 	}
 	by := strings.TrimSpace(req.By)
 	if p := auth.PrincipalFrom(r.Context()); p != nil {
-		by = p.Name
-		if err := h.svc.MayDecide(r.Context(), p, id); err != nil {
-			h.audit(r, act, cmd, err)
-			h.fail(w, r, err)
-			return cmd, req, false
-		}
+		by = p.Name // DecideAs checks what p may decide
 	} else if h.actor != nil {
 		if by, err = h.actor(r, by); err != nil {
 			h.fail(w, r, err)
@@ -139,29 +134,29 @@ func (h *httpHandler) readDecision(w http.ResponseWriter, r *http.Request, withR
 	return cmd, req, true
 }
 
-// audit records a person's decision and how it ended (no principal: no
-// person, nothing to record).
-func (h *httpHandler) audit(r *http.Request, act auth.Action, cmd ledgerapi.RowCommand, err error) {
+// do runs a decision as the request's principal (Service.DecideAs: the
+// rules, and the audit entry in the decision's transaction); without one
+// (no person, nothing to record) as the command says.
+func (h *httpHandler) do(r *http.Request, act auth.Action, cmd ledgerapi.RowCommand, fn func(context.Context, ledgerapi.RowCommand) error) error {
+	// The decision is recorded whatever happens to the connection.
+	ctx := context.WithoutCancel(r.Context())
 	if p := auth.PrincipalFrom(r.Context()); p != nil {
-		h.svc.auditDecision(r.Context(), p, act, cmd, err)
+		return h.svc.DecideAs(ctx, p, act, cmd, fn)
 	}
+	return fn(ctx, cmd)
 }
 
 func (h *httpHandler) decide(withRow bool, act auth.Action, do func(context.Context, ledgerapi.RowCommand) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cmd, _, ok := h.readDecision(w, r, withRow, act)
+		cmd, _, ok := h.readDecision(w, r, withRow)
 		if !ok {
 			return
 		}
-		// The decision is recorded whatever happens to the connection.
-		ctx := context.WithoutCancel(r.Context())
-		err := do(ctx, cmd)
-		h.audit(r, act, cmd, err)
-		if err != nil {
+		if err := h.do(r, act, cmd, do); err != nil {
 			h.fail(w, r, h.svc.apiError(err))
 			return
 		}
-		sum, err := h.db.Batch(ctx, cmd.Batch)
+		sum, err := h.db.Batch(r.Context(), cmd.Batch)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -171,13 +166,17 @@ func (h *httpHandler) decide(withRow bool, act auth.Action, do func(context.Cont
 }
 
 func (h *httpHandler) resubmit(w http.ResponseWriter, r *http.Request) {
-	cmd, req, ok := h.readDecision(w, r, false, auth.ActResubmit)
+	cmd, req, ok := h.readDecision(w, r, false)
 	if !ok {
 		return
 	}
-	reply, err := h.svc.Resubmit(context.WithoutCancel(r.Context()), ledgerapi.ResubmitCommand{Batch: cmd.Batch, Rows: req.Rows,
-		Failed: req.Failed, By: cmd.By, ByUserID: principalID(r), Reason: cmd.Reason})
-	h.audit(r, auth.ActResubmit, cmd, err)
+	var reply *ledgerapi.ResubmitReply
+	err := h.do(r, auth.ActResubmit, cmd, func(ctx context.Context, cmd ledgerapi.RowCommand) error {
+		var err error
+		reply, err = h.svc.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: cmd.Batch, Rows: req.Rows,
+			Failed: req.Failed, By: cmd.By, ByUserID: principalID(r), Reason: cmd.Reason})
+		return err
+	})
 	if err != nil {
 		h.fail(w, r, h.svc.apiError(err))
 		return

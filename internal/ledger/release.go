@@ -77,6 +77,9 @@ func (s *Service) ReleaseDue(ctx context.Context) error {
 // own components, tests); a person cancels through CancelAs, which checks
 // their role and writes the audit log.
 func (s *Service) Cancel(ctx context.Context, cmd ledgerapi.BatchCommand) error {
+	if err := checkReason(cmd.Reason); err != nil {
+		return err
+	}
 	var live int
 	err := s.w.Do(ctx, func(tx *Tx) error {
 		rows, err := cancelBatch(tx, cmd)

@@ -36,7 +36,7 @@ import (
 // Resubmit makes a child batch of the parent's failed rows: cmd.Rows, or
 // every failed row not resubmitted yet (cmd.Failed).
 func (s *Service) Resubmit(ctx context.Context, cmd ledgerapi.ResubmitCommand) (*ledgerapi.ResubmitReply, error) {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return nil, err
 	}
 	if len(cmd.Rows) > 0 == cmd.Failed {
@@ -46,6 +46,9 @@ func (s *Service) Resubmit(ctx context.Context, cmd ledgerapi.ResubmitCommand) (
 	var moved []ledgerapi.Resubmitted
 	var held int
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		var err error
 		child, moved, held, err = s.resubmit(tx, cmd)
 		return err
@@ -102,6 +105,21 @@ func (s *Service) resubmit(tx *Tx, cmd ledgerapi.ResubmitCommand) (string, []led
 	if err != nil {
 		return "", nil, 0, err
 	}
+	// A row the bank paid after all, itself or any row it resubmits (its
+	// parent's, and theirs): the money went out; never again.
+	var paid = map[int]string{}
+	for _, p := range cand {
+		where, err := paidInChain(tx, cmd.Batch, p.no)
+		if err != nil {
+			return "", nil, 0, err
+		}
+		if where != "" {
+			paid[p.no] = where
+		}
+	}
+	if cmd.Failed {
+		cand = slices.DeleteFunc(cand, func(p parentRow) bool { return paid[p.no] != "" })
+	}
 	nums := make([]int, 0, len(cand))
 	for _, p := range cand {
 		nums = append(nums, p.no)
@@ -139,6 +157,8 @@ func (s *Service) resubmit(tx *Tx, cmd ledgerapi.ResubmitCommand) (string, []led
 			problems = append(problems, fmt.Sprintf("row %d: in doubt; the bank may still pay it", p.no))
 		case p.state != payout.StateFailed:
 			problems = append(problems, fmt.Sprintf("row %d: %s, not failed", p.no, p.state))
+		case paid[p.no] != "":
+			problems = append(problems, fmt.Sprintf("row %d: the bank paid %s after all (paid_after_cancel); it is never paid again", p.no, paid[p.no]))
 		case p.open > 0:
 			problems = append(problems, fmt.Sprintf("row %d: has an open exception; settle it first", p.no))
 		}
@@ -242,6 +262,29 @@ func (s *Service) resubmit(tx *Tx, cmd ledgerapi.ResubmitCommand) (string, []led
 		return "", nil, 0, err
 	}
 	return child, moved, facts.HeldRepeats + facts.ProbableDuplicates, nil
+}
+
+// paidInChain finds, for a row and the rows it resubmits (its parent, the
+// parent's parent …), one the bank paid after the ledger finished it (a
+// paid_after_cancel exception, open or closed): "batch b… row 1", or "".
+func paidInChain(tx *Tx, batch string, row int) (string, error) {
+	var b string
+	var n int
+	err := tx.QueryRow(`WITH RECURSIVE chain (batch_id, row_no) AS (
+			SELECT ?1, ?2
+			UNION SELECT x.parent_batch, x.parent_row FROM rows x JOIN chain c ON x.batch_id = c.batch_id AND x.row_no = c.row_no
+			WHERE x.parent_batch <> '')
+		SELECT o.batch_id, o.row_no FROM chain o WHERE `+paidAfterAll+` LIMIT 1`, batch, row).Scan(&b, &n)
+	switch {
+	case isNoRows(err):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read what the bank paid of %s/%d: %w", batch, row, err)
+	}
+	if b == batch && n == row {
+		return "this row", nil
+	}
+	return fmt.Sprintf("batch %s row %d, which it resubmits,", b, n), nil
 }
 
 func queryParents(tx *Tx, q string, args ...any) ([]parentRow, error) {

@@ -36,7 +36,7 @@ func TestResubmitFailedRows(t *testing.T) {
 	}
 	_, err := s.Resubmit(ctx, cmd(1, 3, 4, 7))
 	require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "%v", err)
-	for _, want := range []string{"row 7: no such row", "row 1: succeeded, not failed", "row 3: has an open exception",
+	for _, want := range []string{"row 7: no such row", "row 1: succeeded, not failed", "row 3: the bank paid this row after all",
 		"row 4: in doubt; the bank may still pay it"} {
 		require.Contains(t, err.Error(), want)
 	}

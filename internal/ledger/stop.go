@@ -29,10 +29,13 @@ import (
 
 // Hold puts a batch (cmd.Row 0) or one row on hold.
 func (s *Service) Hold(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		if cmd.Row == 0 {
 			return s.holdBatch(tx, cmd.Batch, ledgerapi.HoldByOperator, cmd.By, cmd.Reason)
 		}
@@ -96,12 +99,15 @@ func setStop(tx *Tx, r *rowRec, stop, by, reason string) error {
 // row: rows before the bank get a new pay job, and every session the gate
 // told to wait is asked about again.
 func (s *Service) Resume(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
 	var jobs []ledgerapi.Job
 	var ids []string
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		var err error
 		if cmd.Row == 0 {
 			jobs, ids, err = s.resumeBatch(tx, cmd)
@@ -153,6 +159,13 @@ func (s *Service) resumeBatch(tx *Tx, cmd ledgerapi.RowCommand) ([]ledgerapi.Job
 	detail := "resumed by " + cmd.By
 	if err := requeueRows(tx, cmd.Batch, 0, detail); err != nil {
 		return nil, nil, err
+	}
+	// Rows released or resumed one by one while the batch was on hold are
+	// still received: the batch's release takes them again.
+	if _, err := tx.Exec(`UPDATE batches SET release_done = 0 WHERE id = ?1 AND status = ?2 AND release_done = 1
+		AND EXISTS (SELECT 1 FROM rows WHERE batch_id = ?1 AND state = 'received' AND held = 0 AND stop = '')`,
+		cmd.Batch, payout.BatchReleased); err != nil {
+		return nil, nil, fmt.Errorf("resume batch %s: %w", cmd.Batch, err)
 	}
 	return s.reask(tx, cmd.Batch, 0)
 }
@@ -275,7 +288,7 @@ func (s *Service) reask(tx *Tx, batch string, row int) ([]ledgerapi.Job, []strin
 // cancels it at the bank. A row whose money may already move (confirming
 // or later) cannot be cancelled: it finishes as the bank says.
 func (s *Service) CancelRow(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	if err := checkCommand(cmd.Batch, cmd.By, cmd.Reason); err != nil {
+	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
 		return err
 	}
 	if cmd.Row < 1 {
@@ -284,6 +297,9 @@ func (s *Service) CancelRow(ctx context.Context, cmd ledgerapi.RowCommand) error
 	var jobs []ledgerapi.Job
 	var ids []string
 	err := s.w.Do(ctx, func(tx *Tx) error {
+		if err := decidedAs(ctx, tx); err != nil {
+			return err
+		}
 		r, err := loadRow(tx, cmd.Batch, cmd.Row)
 		if err != nil {
 			return err

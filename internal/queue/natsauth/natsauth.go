@@ -32,8 +32,9 @@ import (
 // Components are the identities of payrun's NATS users, one per component,
 // as deploy/nats/payrun-auth.conf names them: ledger (`ledger run`),
 // processor, hookrelay, ingest (the ingest command and the upload API), ops
-// (an operator's `ledger status` and `ledger import-report`).
-var Components = []string{"ledger", "processor", "hookrelay", "ingest", "ops"}
+// (an operator's read-only `ledger status`), reports (the bank report
+// watcher, `ledger import-report --watch`: it may only import).
+var Components = []string{"ledger", "processor", "hookrelay", "ingest", "ops", "reports"}
 
 // Files of a folder Make fills.
 const (
