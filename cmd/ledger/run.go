@@ -134,6 +134,8 @@ func configFlags(fs *flag.FlagSet) *ledger.Config {
 	fs.BoolVar(&cfg.HeldNeedApproval, "held-need-approval", cfg.HeldNeedApproval, "a batch with rows the duplicate guard held waits for approval as a whole")
 	fs.IntVar(&cfg.BreakerFailures, "breaker-failures", cfg.BreakerFailures, "put a batch on hold when this `many` of its last --breaker-window finished rows failed with one bank code (-1: never)")
 	fs.IntVar(&cfg.BreakerWindow, "breaker-window", cfg.BreakerWindow, "the breaker looks at this `many` finished rows")
+	fs.DurationVar(&cfg.LinkTTL, "link-ttl", cfg.LinkTTL, "a recipient link (a widget row's card) stays open this long")
+	fs.DurationVar(&cfg.CardWait, "card-wait", cfg.CardWait, "a released widget row with no recipient link fails this long after the release")
 	return &cfg
 }
 

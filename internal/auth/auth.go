@@ -138,6 +138,7 @@ const (
 	ViaToken   Via = "token"   // an API token (Authorization: Bearer)
 	ViaHost    Via = "host"    // a command run on the ledger's host against its database
 	ViaLedger  Via = "ledger"  // the ledger itself (an approval expiring)
+	ViaLink    Via = "link"    // a recipient through their recipient link (no account: the link's signed token)
 )
 
 // Principal is who a request acts as: a user, the roles this request may
