@@ -41,6 +41,9 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&hf.publicKey, "card-public-key", "", "card public keys `file` (card.pub) uploads are sealed to; with --upload-key (without them the API validates but does not publish)")
 	fs.StringVar(&hf.uploadKey, "upload-key", "", "upload keys `file` (upload.key): row digests and card fingerprints of uploads")
 	fs.StringVar(&hf.zone, "time-zone", console.DefaultZone, "the time `zone` the web console shows times in")
+	fs.StringVar(&hf.widgetScript, "widget-script", "", "`URL` of the bank's tokenization widget script: recipient links for widget rows (the sandbox's: <sandbox>/sandbox/widget/tokenization.js); empty: no links")
+	fs.StringVar(&hf.publicURL, "public-url", "", "`URL` (scheme://host[:port]) where recipients reach --http; links start with it (default http://<--http>); its host must be a --host")
+	hf.bank.Register(fs, "", "recipient links ask public tokens and token/info with")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}

@@ -166,6 +166,11 @@ var catalogue = map[string]msg{
 	"batch.tds_open":         {"Open the page", "Открыть страницу"},
 	"batch.tds_until":        {"open until %s", "открыта до %s"},
 	"batch.copy":             {"Copy", "Копировать"},
+	"batch.card_wait":        {"Waits for the recipient's card: send them a recipient link.", "Ждёт карту получателя: отправьте ему ссылку."},
+	"batch.link_issue":       {"Recipient link", "Ссылка для получателя"},
+	"batch.link_title":       {"Recipient link for row %d", "Ссылка для получателя, строка %d"},
+	"batch.link_help":        {"Send this link to the recipient only. It opens the bank's card form for this payout alone, works once, and is shown only now: a new link replaces it.", "Отправьте ссылку только получателю. Она открывает форму банка для этой выплаты, действует один раз и показана только сейчас: новая ссылка заменяет её."},
+	"batch.link_until":       {"open until %s", "действует до %s"},
 	"batch.copied":           {"Copied", "Скопировано"},
 	"batch.tcn":              {"Transfer control number:", "Контрольный номер перевода:"},
 	"batch.no_rows":          {"No rows match.", "Подходящих строк нет."},
@@ -208,6 +213,8 @@ var catalogue = map[string]msg{
 	"next.batch_cancelled":    {"To pay it after all, upload it in a new file.", "Чтобы всё же выплатить, загрузите строку в новом файле."},
 	"code.invalid_row":        {"The row could not be sent to the bank as it is.", "Строку нельзя отправить в банк в таком виде."},
 	"next.invalid_row":        {"Correct the row in your file and upload it again.", "Исправьте строку в файле и загрузите её снова."},
+	"code.no_card":            {"The recipient's card never came: the recipient link expired unused.", "Карта получателя не пришла: ссылка истекла неиспользованной."},
+	"next.no_card":            {"Resubmit the row and send the recipient a new link.", "Отправьте строку заново и пришлите получателю новую ссылку."},
 	"next.recipient":          {"Check the recipient's details with them, correct the row and pay it again.", "Уточните реквизиты у получателя, исправьте строку и выплатите снова."},
 	"next.not_paid":           {"Nothing was paid; pay the row again (resubmit it).", "Ничего не выплачено; выплатите строку снова (повторная отправка)."},
 	"next.ours":               {"Our connection to the bank is misconfigured: tell operations; the row can be paid again once it is fixed.", "Подключение к банку настроено неверно: сообщите эксплуатации; строку можно выплатить снова после исправления."},
@@ -354,6 +361,7 @@ var catalogue = map[string]msg{
 
 	// Done notices (?done=).
 	"done.approved":          {"Approved.", "Согласовано."},
+	"done.link_issued":       {"Recipient link issued. Copy it now: it is not shown again.", "Ссылка для получателя создана. Скопируйте её сейчас: больше она не показывается."},
 	"done.rejected":          {"Rejected; the batch is cancelled.", "Отклонено; реестр отменён."},
 	"done.cancelled":         {"The batch is cancelled.", "Реестр отменён."},
 	"done.uploaded":          {"Submitted. It is paid once approved (and at its scheduled time).", "Отправлено. Выплата начнётся после согласования (и в запланированное время)."},

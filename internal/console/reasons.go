@@ -25,6 +25,7 @@ var ownCodes = map[string]string{
 	ledgerapi.ErrorNotInBankReport: "code.not_in_bank_report",
 	"batch_cancelled":              "code.batch_cancelled",
 	"invalid_row":                  "code.invalid_row",
+	ledger.CodeNoCard:              "code.no_card",
 }
 
 // nextByClass says what to do after the bank refused a row, by the fine
@@ -82,7 +83,7 @@ func explain(l Lang, r ledger.RowView, batch payout.BatchStatus, window time.Dur
 func explainFailure(l Lang, r ledger.RowView) Explained {
 	if key, ok := ownCodes[r.ErrorCode]; ok {
 		e := Explained{Why: l.T(key), Next: l.T("next." + r.ErrorCode)}
-		if r.ErrorCode == "invalid_row" {
+		if r.ErrorCode == "invalid_row" || r.ErrorCode == ledger.CodeNoCard {
 			e.Detail = r.Reason
 		}
 		return e
