@@ -46,6 +46,14 @@ func TestWidgetRowInABrowser(t *testing.T) {
 	})
 	require.Equal(t, payout.StateReceived, s.row(batch, 1).State, "the widget row waits for its card")
 
+	// A link from the command line; the console's later one replaces it.
+	out, err := s.asUser("mia", "link", "--batch", batch, "--row", "1")
+	require.NoError(t, err, out)
+	cliLink := strings.Fields(out)[0]
+	require.True(t, strings.HasPrefix(cliLink, s.api+"/r/"), out)
+	out, err = s.asUser("vera", "link", "--batch", batch, "--row", "1")
+	require.Error(t, err, "a viewer issues no links: %s", out)
+
 	// The maker issues the link on the batch page; it is shown once.
 	p := &page{t: t, ctx: ctx, dir: artifacts(t), api: s.api}
 	p.signIn("mia", password)
@@ -59,6 +67,8 @@ func TestWidgetRowInABrowser(t *testing.T) {
 	// The recipient, in a browser of their own (no session).
 	rctx := newBrowser(t)
 	r := &page{t: t, ctx: rctx, dir: p.dir, api: s.api, n: 10}
+	r.do(chromedp.Navigate(cliLink), chromedp.WaitVisible(chromedp.CSS("#status")))
+	require.Contains(t, r.text("#status"), "replaced by a newer one")
 	r.do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("#bank131-tokenization iframe")))
 	require.Equal(t, "Olga Smirnova", r.text("#recipient"))
 	require.Equal(t, "1 500.00 RUB", r.text("#amount"))
@@ -105,6 +115,7 @@ func TestWidgetRowInABrowser(t *testing.T) {
 	audit := s.host("audit", "--batch", batch)
 	require.Contains(t, audit, "recipient_link")
 	require.Contains(t, audit, "card_captured")
+	require.Regexp(t, `(?m)^\d+,[^,]+,recipient,0,link,[^,]+,card_captured,`+batch+`,`+batch+`/1,ok,link [0-9a-f]{8}; card …1111,`, audit)
 
 	// No card number in anything payrun wrote.
 	require.NoError(t, filepath.Walk(s.dir, func(path string, info os.FileInfo, err error) error {
