@@ -25,9 +25,22 @@ import (
 // frame (the sandbox's origin); the encrypted card lands on the row, the
 // row is paid once, and the report shows the card's last four. The card
 // number is in no file payrun wrote.
+//
+// It runs in each mode of what the bank leaves open here: a public token
+// reusable or single use within its lifetime (a page view gets a new
+// one), the recipient's name optional or required for a widget payout.
 func TestWidgetRowInABrowser(t *testing.T) {
+	for _, modes := range [][]string{
+		{"--public-token", "unlimited", "--encrypted-card-name", "optional"},
+		{"--public-token", "single-use", "--encrypted-card-name", "required"},
+	} {
+		t.Run(modes[1]+"-"+modes[3], func(t *testing.T) { widgetRowInABrowser(t, modes) })
+	}
+}
+
+func widgetRowInABrowser(t *testing.T, modes []string) {
 	ctx := newBrowser(t)
-	s := startSystem(t, options{widget: true})
+	s := startSystem(t, options{widget: true, sandboxArgs: modes})
 	const password = "a widget passphrase"
 	pwFile := filepath.Join(s.dir, "password")
 	require.NoError(t, os.WriteFile(pwFile, []byte(password+"\n"), 0o600))
