@@ -59,8 +59,8 @@ const (
 
 // Paths.
 const (
-	PagePrefix = "/r/"        // GET /r/{token}: the recipient's page; POST /r/{token}/card
-	AssetsPath = "/r/static/" // the page's script and style
+	PagePrefix = httpapi.RecipientPrefix // GET /r/{token}: the recipient's page; POST /r/{token}/card
+	AssetsPath = "/r/static/"            // the page's script and style
 )
 
 // Bank is what the recipient flow asks the bank (*bank131.Client).
