@@ -137,7 +137,9 @@ func TestRecipientLinkExpiry(t *testing.T) {
 	mia, _, _ := people(t, s)
 	withLink := sealAs(t, s, widgetBatch("expiry-link"), mia)
 	noLink := sealAs(t, s, widgetBatch("expiry-none"), mia)
+	held := sealAs(t, s, widgetBatch("expiry-held"), mia)
 	require.NoError(t, s.ReleaseDue(ctx))
+	require.NoError(t, s.Hold(ctx, ledgerapi.RowCommand{Batch: held.Batch, Row: 1, By: "mia", Reason: "ask the payee first"}))
 	l, err := s.IssueLink(ctx, principal(mia, auth.RoleMaker), withLink.Batch, 1, time.Hour)
 	require.NoError(t, err)
 
@@ -168,4 +170,5 @@ func TestRecipientLinkExpiry(t *testing.T) {
 	st = mustRow(t, s, noLink.Batch, 1)
 	require.Equal(t, payout.StateFailed, st.State)
 	require.Contains(t, st.Reason, "no recipient link was issued within 72h0m0s of the release")
+	require.Equal(t, payout.StateReceived, mustRow(t, s, held.Batch, 1).State, "a row on hold does not expire")
 }
