@@ -77,17 +77,26 @@ func errCode(t *testing.T, body string) ledgerapi.Code {
 // table get 401 (the landing page redirects to the sign-in form); the
 // health check and the sign-in form are public.
 func TestEveryRouteNeedsSomeone(t *testing.T) {
-	s := startSystem(t, options{})
+	s := startSystem(t, options{widget: true})
 	for _, rt := range httpapi.Table {
 		method, path, _ := strings.Cut(rt.Pattern, " ")
-		path = strings.NewReplacer("{id}", "b00000000000000000000", "{name}", "mia", "{$}", "", "{file}", "app.css",
-			"{action}", "assign").Replace(path)
+		file := "app.css"
+		if strings.HasPrefix(path, "/r/static/") {
+			file = "recipient.css"
+		}
+		path = strings.NewReplacer("{id}", "b00000000000000000000", "{name}", "mia", "{$}", "", "{file}", file,
+			"{action}", "assign", "{row}", "1", "{token}", strings.Repeat("0", 32)+".z.AAAA").Replace(path)
 		if strings.HasPrefix(path, "/tokens/") || strings.Contains(path, "/admin/tokens/") || strings.HasPrefix(path, "/console/exceptions/") {
 			path = strings.Replace(path, "b00000000000000000000", "1", 1)
 		}
 		status, body, h := s.do(call{method: method, path: path})
 		if rt.Perm == httpapi.PermPublic {
-			require.Equal(t, http.StatusOK, status, "%s: the console's assets are public", rt.Pattern)
+			if strings.HasPrefix(path, "/r/") && !strings.HasPrefix(path, "/r/static/") {
+				// A recipient's page: public, but nothing without its link's token.
+				require.Equal(t, http.StatusNotFound, status, "%s: %s", rt.Pattern, body)
+				continue
+			}
+			require.Equal(t, http.StatusOK, status, "%s: the console's and the recipient page's assets are public", rt.Pattern)
 			continue
 		}
 		if rt.Page {

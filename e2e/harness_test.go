@@ -92,6 +92,9 @@ type options struct {
 	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
 	natsDir       string // the single node's JetStream store folder; default a temporary one
 	ledgerDB      string // the ledger's database; default <dir>/ledger.db
+	// widget gives the ledger the bank flags and the sandbox's widget
+	// script: recipient links for widget rows.
+	widget bool
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
@@ -157,12 +160,12 @@ func startSystem(t testing.TB, o options) *system {
 
 	s.apiAddr = freeAddr(t)
 	s.api = "http://" + s.apiAddr
+	s.bankURL = "http://" + freeAddr(t)
 	s.startLedger()
 	s.waitLedger()
 	s.waitHTTP(s.api + "/healthz")
 	s.addPeople()
 	s.relayAddr = freeAddr(t)
-	s.bankURL = "http://" + freeAddr(t)
 	s.startSandbox(s.repo("samples/keys/bank_private.pem"))
 	s.relayMetrics = freeAddr(t)
 	bankPublic := o.bankPublicKey
@@ -375,6 +378,10 @@ func (s *system) ledgerRunArgs(db string) []string {
 		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile),
 		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s",
 		"--poll-max", "4s", "--doubt-deadline", "20s")
+	if s.opts.widget {
+		args = append(args, "--widget-script", s.bankURL+sandbox.WidgetScriptPath, "--bank-url", s.bankURL, "--project", "payrun",
+			"--private-key", s.repo("samples/keys/partner_private.pem"))
+	}
 	return append(args, s.opts.ledgerArgs...)
 }
 

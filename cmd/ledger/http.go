@@ -14,6 +14,7 @@ import (
 	"github.com/payrun/payrun/internal/console"
 	"github.com/payrun/payrun/internal/httpserve"
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -38,6 +39,11 @@ type httpFlags struct {
 	publicKey string // card.pub: uploads seal card numbers to the processors' public key
 	uploadKey string // upload.key: row digests and card fingerprints
 	zone      string // the console's time zone
+	// Recipient links: the bank's widget script (empty: no links), where
+	// recipients reach the API, and the bank client issuing public tokens.
+	widgetScript string
+	publicURL    string
+	bank         cli.BankFlags
 }
 
 // serveHTTP serves the authenticated API (apiserver: uploads, batches and
@@ -63,8 +69,19 @@ func serveHTTP(ctx context.Context, f httpFlags, svc *ledger.Service, js jetstre
 	if err != nil {
 		return "", nil, &cli.UsageError{Err: fmt.Errorf("--time-zone: %w", err)}
 	}
-	api, err := apiserver.New(apiserver.Config{Ledger: svc, JS: js, Sealer: sealer, Hosts: f.hosts, Secure: f.secure,
-		Zone: zone, TempDir: os.TempDir(), Logger: log})
+	acfg := apiserver.Config{Ledger: svc, JS: js, Sealer: sealer, Hosts: f.hosts, Secure: f.secure,
+		Zone: zone, TempDir: os.TempDir(), Logger: log}
+	if f.widgetScript != "" {
+		bank, err := f.bank.Client(nil, log.With(logkey.Component, "bank131"))
+		if err != nil {
+			return "", nil, err
+		}
+		acfg.Bank, acfg.WidgetScript, acfg.PublicURL = bank, f.widgetScript, f.publicURL
+		if acfg.PublicURL == "" {
+			acfg.PublicURL = "http://" + f.addr
+		}
+	}
+	api, err := apiserver.New(acfg)
 	if err != nil {
 		return "", nil, err
 	}

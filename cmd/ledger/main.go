@@ -7,6 +7,7 @@
 //	ledger hold|resume   --batch ID [--row N] --reason TEXT   (through the HTTP API with a token)
 //	ledger release|drop  --batch ID --row N --reason TEXT     (a row the duplicate guard held)
 //	ledger resubmit --batch ID (--rows 1,2|--failed) --reason TEXT   (failed rows as a child batch)
+//	ledger link     --batch ID --row N      (a recipient link for a widget row, through the HTTP API with a token)
 //	ledger report  --batch ID --format csv|summary.csv|json|xlsx [--lang en|ru] [--out FILE]   (read-only)
 //	ledger archive --batch ID --out FILE      (a finished batch to an archive file its report is read from; pruned here)
 //	ledger import-report FILE|URL|- [FILE...]  (the bank's daily report, or its parts; through the HTTP API, or --db)
@@ -60,6 +61,7 @@ func run(ctx context.Context, args []string) error {
 		"release":       &decideCommand{name: "release"},
 		"drop":          &decideCommand{name: "drop"},
 		"resubmit":      &decideCommand{name: "resubmit"},
+		"link":          &linkCommand{},
 		"migrate":       &migrateCommand{},
 		"restore":       &restoreCommand{},
 	}
@@ -89,6 +91,7 @@ Usage:
 
 	ledger run     --db FILE --nats-url URL [--http ADDR --host NAME... --card-public-key FILE --upload-key FILE] [--stuck-after D] [--poll-after D] [--doubt-deadline D] [--release-interval D] [--report-zone Z] [--report-parts N]
 	               [--repeat-retention D] [--duplicate-window D] [--held-need-approval] [--breaker-failures N --breaker-window N]
+	               [--widget-script URL --public-url URL --bank-url URL --project P --private-key FILE] [--link-ttl D] [--card-wait D]
 	ledger status  [--db FILE | --nats-url URL] [--batch ID] [--json]
 	ledger approve --batch ID [--sha256 HEX --totals RUB=1500.00] [--api URL] [--token-file FILE]
 	ledger reject  --batch ID --reason TEXT [--api URL] [--token-file FILE]
@@ -99,6 +102,7 @@ Usage:
 	ledger release  --batch ID --row N --reason TEXT [--api URL] [--token-file FILE]
 	ledger drop     --batch ID --row N --reason TEXT [--api URL] [--token-file FILE]
 	ledger resubmit --batch ID (--rows 1,2,5 | --failed) --reason TEXT [--api URL] [--token-file FILE]
+	ledger link     --batch ID --row N [--api URL] [--token-file FILE]   a recipient link for a widget row (ledger run --widget-script)
 	ledger report  --batch ID [--format csv|summary.csv|json|xlsx] [--lang en|ru] [--csv-dialect excel-ru|rfc4180] [--zone Z] [--out FILE] [--db FILE]
 	ledger archive (--batch ID --out FILE | --older-than D --out-dir DIR) [--min-age D] [--db FILE]
 	ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... FILE|URL|- [FILE...]

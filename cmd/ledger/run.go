@@ -43,6 +43,9 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&hf.zone, "time-zone", console.DefaultZone, "the time `zone` the web console shows times in")
 	var lf leaseFlags
 	lf.register(fs)
+	fs.StringVar(&hf.widgetScript, "widget-script", "", "`URL` of the bank's tokenization widget script: recipient links for widget rows (the sandbox's: <sandbox>/sandbox/widget/tokenization.js); empty: no links")
+	fs.StringVar(&hf.publicURL, "public-url", "", "`URL` (scheme://host[:port]) where recipients reach --http; links start with it (default http://<--http>); its host must be a --host")
+	hf.bank.Register(fs, "", "recipient links ask public tokens and token/info with")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
@@ -158,6 +161,8 @@ func configFlags(fs *flag.FlagSet) *ledger.Config {
 	fs.BoolVar(&cfg.HeldNeedApproval, "held-need-approval", cfg.HeldNeedApproval, "a batch with rows the duplicate guard held waits for approval as a whole")
 	fs.IntVar(&cfg.BreakerFailures, "breaker-failures", cfg.BreakerFailures, "put a batch on hold when this `many` of its last --breaker-window finished rows failed with one bank code (-1: never)")
 	fs.IntVar(&cfg.BreakerWindow, "breaker-window", cfg.BreakerWindow, "the breaker looks at this `many` finished rows")
+	fs.DurationVar(&cfg.LinkTTL, "link-ttl", cfg.LinkTTL, "a recipient link (a widget row's card) stays open this long")
+	fs.DurationVar(&cfg.CardWait, "card-wait", cfg.CardWait, "a released widget row with no recipient link fails this long after the release")
 	return &cfg
 }
 

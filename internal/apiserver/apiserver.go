@@ -22,6 +22,7 @@ import (
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ingest"
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/recipient"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -45,7 +46,14 @@ type Config struct {
 	// console.DefaultZone, Europe/Moscow).
 	Zone    *time.Location
 	TempDir string // uploads' spool folder
-	Logger  *slog.Logger
+	// Recipient links (internal/recipient), served when WidgetScript is
+	// set: the bank client that issues public tokens and answers
+	// token/info, the URL of the bank's tokenization widget script, and
+	// where recipients reach this listener (scheme://host[:port]).
+	Bank         recipient.Bank
+	WidgetScript string
+	PublicURL    string
+	Logger       *slog.Logger
 }
 
 // API is the assembled handler and what it holds open.
@@ -71,8 +79,19 @@ func New(cfg Config) (*API, error) {
 	go sessions.RunSweeper(ctx, 10*time.Minute)
 	uploads := ingest.NewHandler(ingest.HandlerConfig{JS: cfg.JS, Sealer: cfg.Sealer, TempDir: cfg.TempDir, Logger: cfg.Logger,
 		Audit: cfg.Ledger.Audit, Ledger: cfg.Ledger})
+	var links *recipient.Handler
+	var linkIssuer console.LinkIssuer
+	if cfg.WidgetScript != "" {
+		if links, err = recipient.New(recipient.Config{Ledger: cfg.Ledger, Bank: cfg.Bank, WidgetScript: cfg.WidgetScript,
+			PublicURL: cfg.PublicURL, Logger: cfg.Logger}); err != nil {
+			stop()
+			sessions.Close()
+			return nil, err
+		}
+		linkIssuer = links
+	}
 	pages, err := console.New(console.Config{Ledger: cfg.Ledger, Uploads: uploads, Zone: cfg.Zone, Secure: cfg.Secure,
-		TempDir: cfg.TempDir, Logger: cfg.Logger})
+		TempDir: cfg.TempDir, Logger: cfg.Logger, Links: linkIssuer})
 	if err != nil {
 		stop()
 		sessions.Close()
@@ -89,6 +108,9 @@ func New(cfg Config) (*API, error) {
 		Metrics:   cfg.Metrics,
 		Pages:     pages,
 		Guard:     guard,
+	}
+	if links != nil {
+		routes.Recipient = links
 	}
 	return &API{Handler: routes.Handler(), Guard: guard, sessions: sessions, stop: stop}, nil
 }

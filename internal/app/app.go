@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -60,6 +61,12 @@ type Config struct {
 	// PublicURL is how the bank reaches WebhookListen; default
 	// http://<bound address>.
 	PublicURL string
+	// WidgetScript is the bank's tokenization widget script for recipient
+	// links (default: the embedded sandbox's stand-in; with a real bank
+	// and none, no links). RecipientURL is how recipients reach Listen
+	// (default its URL).
+	WidgetScript string
+	RecipientURL string
 	// NATSListen is the embedded nats-server's client address
 	// (host:port). Default 127.0.0.1:0 (any free port).
 	NATSListen string
@@ -235,16 +242,6 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := a.bootstrap(ctx); err != nil {
 		return nil, err
 	}
-	// People reach the API authenticated (apiserver) on their listener;
-	// the bank's webhooks, verified by its signature, have their own.
-	if a.api, err = apiserver.New(apiserver.Config{Ledger: a.Ledger, JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger,
-		Metrics: metrics.Handler(), Zone: cfg.Zone}); err != nil {
-		return nil, err
-	}
-	if a.srv, err = httpserve.Listen(cfg.Listen, a.api.Handler, httpserve.Logger(cfg.Logger)); err != nil {
-		return nil, fmt.Errorf("app: %w", err)
-	}
-	a.URL = a.srv.URL()
 	// The bank's listener: webhooks are small, so the whole request is
 	// bounded as hookrelay's is (cmd/hookrelay).
 	bank := httpapi.Routes{Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger,
@@ -264,6 +261,36 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	} else {
 		a.BankURL = cfg.BankURL
+	}
+	// People reach the API authenticated (apiserver) on their listener
+	// (bound first: recipient links start with its URL); the bank's
+	// webhooks, verified by its signature, have their own.
+	if a.srv, err = httpserve.Listen(cfg.Listen, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.api.Handler.ServeHTTP(w, r)
+	}), httpserve.Logger(cfg.Logger)); err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	a.URL = a.srv.URL()
+	acfg := apiserver.Config{Ledger: a.Ledger, JS: a.JS, Sealer: a.Sealer, TempDir: cfg.Dir, Logger: cfg.Logger,
+		Metrics: metrics.Handler(), Zone: cfg.Zone}
+	// Recipient links for widget rows: the bank's widget script (the
+	// embedded sandbox's stand-in by default), the bank client that
+	// issues public tokens.
+	widget := cfg.WidgetScript
+	if widget == "" && a.Sandbox != nil {
+		widget = a.BankURL + sandbox.WidgetScriptPath
+	}
+	if widget != "" {
+		if acfg.Bank, err = a.bankClient(cfg.Project); err != nil {
+			return nil, err
+		}
+		acfg.WidgetScript, acfg.PublicURL = widget, cfg.RecipientURL
+		if acfg.PublicURL == "" {
+			acfg.PublicURL = a.URL
+		}
+	}
+	if a.api, err = apiserver.New(acfg); err != nil {
+		return nil, err
 	}
 	a.hooks.Start()
 	a.srv.Start()
@@ -393,6 +420,20 @@ func (a *App) startSandbox(webhookURL string) error {
 	return nil
 }
 
+// bankClient is a client of the bank for project, with the partner key.
+func (a *App) bankClient(project string) (*bank131.Client, error) {
+	keyFile := a.cfg.PartnerKeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(a.cfg.KeysDir, "partner_private.pem")
+	}
+	key, err := bank131.ReadPrivateKey(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("app: partner %w", err)
+	}
+	return bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: project, PrivateKey: key,
+		Logger: a.log.With(logkey.Component, "bank131")})
+}
+
 func (a *App) startProcessor(ctx context.Context) error {
 	cfg := a.cfg
 	keyFile := cfg.PartnerKeyFile
@@ -404,7 +445,7 @@ func (a *App) startProcessor(ctx context.Context) error {
 		return fmt.Errorf("app: partner %w", err)
 	}
 	bankLog := a.log.With(logkey.Component, "bank131")
-	main, err := bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: cfg.Project, PrivateKey: key, Logger: bankLog})
+	main, err := a.bankClient(cfg.Project)
 	if err != nil {
 		return err
 	}

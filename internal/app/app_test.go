@@ -154,6 +154,16 @@ func TestTwoListeners(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Recipient links are on with the embedded sandbox's widget: the
+	// page's assets are served, an unknown link is refused.
+	resp, err := http.Get(a.URL + "/r/static/recipient.js")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = http.Get(a.URL + "/r/" + strings.Repeat("0", 32) + ".z.AAAA")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 	require.NoError(t, a.Close())
 	for _, url := range []string{a.URL, a.WebhookURL} {
 		_, err := http.Get(url + "/healthz")

@@ -39,6 +39,11 @@ const (
 	ActTokenRevoke  Action = "token_revoke"
 	ActPolicySet    Action = "policy_set"
 	ActDenied       Action = "denied" // a request refused for its role or credentials
+	// ActRecipientLink: a maker issued a recipient link for a widget row;
+	// ActCardCaptured: the recipient's card came through that link (the
+	// entry names the link, Via ViaLink, not a user).
+	ActRecipientLink Action = "recipient_link"
+	ActCardCaptured  Action = "card_captured"
 )
 
 // Outcome is how an action ended.

@@ -139,6 +139,7 @@ const (
 	ViaHost    Via = "host"    // a command run on the ledger's host against its database
 	ViaLedger  Via = "ledger"  // the ledger itself (an approval expiring)
 	ViaNATS    Via = "nats"    // one of payrun's components over NATS, by its nkey (the report watcher)
+	ViaLink    Via = "link"    // a recipient through their recipient link (no account: the link's signed token)
 )
 
 // Principal is who a request acts as: a user, the roles this request may

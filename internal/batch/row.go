@@ -338,10 +338,16 @@ func (s *scanner) checkCard() {
 	}
 }
 
-// checkEncrypted: number_hash required, the other hashes optional.
+// checkEncrypted: the other hashes optional, number_hash required with
+// them. A row with none of them waits for its card: the recipient enters
+// it through a recipient link (the bank's tokenization widget), so its
+// message carries no encrypted card.
 func (s *scanner) checkEncrypted() {
 	h := s.cell(colNumberHash)
-	ok := s.required(colNumberHash, h, " for method encrypted_card") && s.checkHash(colNumberHash, h)
+	if h == "" && s.cell(colExpirationDateHash) == "" && s.cell(colCardholderNameHash) == "" && s.cell(colSecurityCodeHash) == "" {
+		return
+	}
+	ok := s.required(colNumberHash, h, " with the other card hashes (leave all four empty for a recipient link)") && s.checkHash(colNumberHash, h)
 	enc := &payout.EncryptedCard{NumberHash: h}
 	for _, c := range []col{colExpirationDateHash, colCardholderNameHash, colSecurityCodeHash} {
 		v := s.cell(c)

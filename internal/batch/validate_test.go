@@ -107,7 +107,7 @@ func TestValidateFiles(t *testing.T) {
 				"3: full_name: is required for method token",
 				"4: full_name: \"Ivan P3trov\" may hold only letters, spaces and - ' .",
 				"5: number_hash: must be 64 hexadecimal characters (has 3)",
-				"6: number_hash: is required for method encrypted_card",
+				"6: number_hash: is required with the other card hashes (leave all four empty for a recipient link)",
 				"7: expiration_date_hash: must be 64 hexadecimal characters (found 'z')",
 				"8: email: \"ivan@\" is not a valid email address",
 				"9: phone: \"89991234567\" must be \"+\" and 10–15 digits, e.g. +79991234567",

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/ledger"
@@ -63,7 +65,15 @@ type segment struct {
 type rowLine struct {
 	ledger.RowView
 	Explained
-	Acts []Action // the row actions that apply to it and the viewer may use
+	Acts     []Action // the row actions that apply to it and the viewer may use
+	LinkForm bool     // the viewer may issue a recipient link for it
+}
+
+// issuedLink is a recipient link just issued, shown once on the page.
+type issuedLink struct {
+	Row       int
+	URL       string
+	ExpiresAt time.Time
 }
 
 // PaidOther reports whether the bank paid another amount than the row's
@@ -94,6 +104,7 @@ type batchData struct {
 	States4    []payout.State // the rows filter's states
 	Actions    []Action       // the batch actions that apply and this principal may use
 	RowActs    []Action       // the row actions this principal may use
+	Link       *issuedLink    // a recipient link just issued
 }
 
 type rowFilterForm struct {
@@ -235,6 +246,8 @@ func (c *Console) batchData(ctx context.Context, r *http.Request, id string, l L
 	}
 	for _, row := range rows {
 		line := rowLine{RowView: row, Explained: explain(l, row, b.Status, c.cfg.ThreeDSWindow)}
+		line.LinkForm = c.cfg.Links != nil && row.CardWait && row.State == payout.StateReceived && row.Stop != "cancel" &&
+			p.Can(auth.PermUpload) && d.Uploader && b.Status != payout.BatchCancelled
 		for _, a := range d.RowActs {
 			if a.Show(b, failed, &row) {
 				line.Acts = append(line.Acts, a)
@@ -375,4 +388,39 @@ func reportLinks() []reportLink {
 		out = append(out, reportLink{Format: strings.ReplaceAll(f, ".", "_"), Path: ledger.ReportPath(f)})
 	}
 	return out
+}
+
+// issueLink issues a recipient link for a widget row and shows it once
+// (the ledger keeps no way to show it again: issuing a new one revokes it).
+func (c *Console) issueLink(w http.ResponseWriter, r *http.Request) {
+	v := c.newView(w, r, "batches", "")
+	id := r.PathValue("id")
+	if err := parseForm(w, r); err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	if c.cfg.Links == nil {
+		c.batchRefused(w, r, v, id, ledgerapi.Errorf(ledgerapi.CodeNotFound, "recipient links are not set up (ledger run --widget-script)"))
+		return
+	}
+	row, err := strconv.Atoi(r.PathValue("row"))
+	if err != nil || row < 1 {
+		c.batchRefused(w, r, v, id, ledgerapi.Errorf(ledgerapi.CodeInvalid, "row %q: a row number is needed", r.PathValue("row")))
+		return
+	}
+	u, exp, err := c.cfg.Links.Issue(r.Context(), auth.PrincipalFrom(r.Context()), id, row)
+	if err != nil {
+		c.batchRefused(w, r, v, id, err)
+		return
+	}
+	ctx, cancel := ctxTimeout(r)
+	defer cancel()
+	d, err := c.batchData(ctx, r, id, v.L)
+	if err != nil {
+		c.fail(w, r, v, err)
+		return
+	}
+	d.Link = &issuedLink{Row: row, URL: u, ExpiresAt: exp}
+	v.Data, v.Title, v.Notice = d, d.B.Name, "done.link_issued"
+	c.render(w, r, http.StatusOK, "batch", v)
 }

@@ -204,6 +204,11 @@ var catalogue = map[string]msg{
 	"next.cancelled":         {"To pay it after all, upload it in a new file.", "Чтобы всё же выплатить, загрузите строку в новом файле."},
 	"why.failed":             {"Not paid.", "Не выплачено."},
 	"next.final":             {"Contact the bank with this row's reference before paying it again.", "Свяжитесь с банком, указав номер строки, прежде чем платить снова."},
+	"batch.card_wait":        {"Waits for the recipient's card: send them a recipient link.", "Ждёт карту получателя: отправьте ему ссылку."},
+	"batch.link_issue":       {"Recipient link", "Ссылка для получателя"},
+	"batch.link_title":       {"Recipient link for row %d", "Ссылка для получателя, строка %d"},
+	"batch.link_help":        {"Send this link to the recipient only. It opens the bank's card form for this payout alone, works once, and is shown only now: a new link replaces it.", "Отправьте ссылку только получателю. Она открывает форму банка для этой выплаты, действует один раз и показана только сейчас: новая ссылка заменяет её."},
+	"batch.link_until":       {"open until %s", "действует до %s"},
 
 	// Upload.
 	"upload.title":           {"Upload a payout file", "Загрузка реестра выплат"},
@@ -343,6 +348,7 @@ var catalogue = map[string]msg{
 
 	// Done notices (?done=).
 	"done.approved":          {"Approved.", "Согласовано."},
+	"done.link_issued":       {"Recipient link issued. Copy it now: it is not shown again.", "Ссылка для получателя создана. Скопируйте её сейчас: больше она не показывается."},
 	"done.rejected":          {"Rejected; the batch is cancelled.", "Отклонено; реестр отменён."},
 	"done.cancelled":         {"The batch is cancelled.", "Реестр отменён."},
 	"done.uploaded":          {"Submitted. It is paid once approved (and at its scheduled time).", "Отправлено. Выплата начнётся после согласования (и в запланированное время)."},

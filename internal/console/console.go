@@ -78,6 +78,14 @@ type Config struct {
 	TempDir string
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Links issues recipient links for widget rows (internal/recipient);
+	// nil: the batch page offers none.
+	Links LinkIssuer
+}
+
+// LinkIssuer issues a recipient link for a row as p (recipient.Handler).
+type LinkIssuer interface {
+	Issue(ctx context.Context, p *auth.Principal, batch string, row int) (url string, expires time.Time, err error)
 }
 
 // LoadZone reads a --time-zone flag's value ("" is DefaultZone).
@@ -154,6 +162,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/batches/{id}/reject", c.decide(false))
 	m.HandleFunc("POST /console/batches/{id}/cancel", c.cancel)
 	m.HandleFunc("POST /console/batches/{id}/act/{name}", c.act)
+	m.HandleFunc("POST /console/batches/{id}/rows/{row}/link", c.issueLink)
 	m.HandleFunc("GET /console/upload", c.uploadPage)
 	m.HandleFunc("POST /console/upload", c.uploadPost)
 	m.HandleFunc("POST /console/upload/errors", c.errorsFile)

@@ -183,7 +183,7 @@ func TestCatalogue(t *testing.T) {
 	}
 	for _, d := range []string{"approved", "rejected", "cancelled", "uploaded", "existing", "action", "no_errors", "exception_assign",
 		"exception_comment", "exception_resolve", "user_added", "user_disable", "user_enable", "user_roles", "user_password",
-		"token_created", "token_revoked", "policy_saved"} {
+		"token_created", "token_revoked", "policy_saved", "link_issued"} {
 		used = append(used, "done."+d)
 	}
 	sort.Strings(used)

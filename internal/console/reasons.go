@@ -67,7 +67,7 @@ func explainFailure(l Lang, r ledger.RowView) Explained {
 	}
 	e := reason.Error(r.ErrorCode)
 	out := Explained{Why: e.Reason.In(string(l)), Next: e.Next.In(string(l))}
-	if !e.Known || r.ErrorCode == "invalid_row" {
+	if !e.Known || r.ErrorCode == "invalid_row" || r.ErrorCode == ledger.CodeNoCard {
 		out.Detail = r.Reason
 	}
 	return out

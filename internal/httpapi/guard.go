@@ -292,10 +292,28 @@ func (g *Guard) auditDenied(r *http.Request, p *auth.Principal, detail string) {
 		a = p.Actor()
 	}
 	e := auth.NewEntry(a, auth.ActDenied, auth.OutcomeRefused)
-	e.Target, e.Detail = r.Method+" "+r.URL.Path, detail
+	e.Target, e.Detail = r.Method+" "+auditPath(r.URL.Path), detail
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := g.dir.Audit(ctx, e); err != nil {
 		g.log.Error("audit refusal", "error", err)
 	}
+}
+
+// RecipientPrefix is where recipient links' pages are (internal/recipient):
+// the path carries the link's token, a credential.
+const RecipientPrefix = "/r/"
+
+// auditPath is a path as the audit log keeps it: a recipient link's token
+// is cut, so the log never holds a live one.
+func auditPath(p string) string {
+	if strings.HasPrefix(p, RecipientPrefix) && !strings.HasPrefix(p, RecipientPrefix+"static/") {
+		rest := strings.TrimPrefix(p, RecipientPrefix)
+		tail := ""
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			tail = rest[i:]
+		}
+		return RecipientPrefix + "…" + tail
+	}
+	return p
 }

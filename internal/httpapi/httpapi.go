@@ -27,6 +27,8 @@
 //	POST /batches/{id}/resubmit         resubmit: a child batch of the failed rows
 //	POST /batches/{id}/rows/{row}/cancel|hold|resume   cancel, hold: one row
 //	POST /batches/{id}/rows/{row}/release|drop         release_held: a row the duplicate guard held
+//	POST /batches/{id}/rows/{row}/link                 upload: a recipient link for a widget row (internal/recipient)
+//	GET  /r/{token}, POST /r/{token}/card, GET /r/static/{file}   public: a recipient's page, scoped to the link's signed token (internal/recipient)
 //	POST /reports/bank            import_report: the bank's daily report
 //	GET  /audit                   audit: the audit log (?batch, ?since, ?format=csv|json)
 //	GET  /policy                  read; PUT /policy admin: a new version
@@ -69,6 +71,10 @@ type Routes struct {
 	Decisions http.Handler
 	Metrics   http.Handler // GET /metrics
 	Pages     http.Handler // GET / and the console's pages; default a minimal signed-in page
+	// Recipient serves recipient links (internal/recipient): the maker's
+	// POST /batches/{id}/rows/{row}/link and the recipient's public page,
+	// which only its link's signed token opens.
+	Recipient http.Handler
 	// Guard authenticates and authorizes every route but the public ones.
 	// Without one those routes answer 401: nothing is served unguarded.
 	Guard *Guard
@@ -90,6 +96,7 @@ func reports(r Routes) http.Handler   { return r.Reports }
 func commands(r Routes) http.Handler  { return r.Commands }
 func metricsH(r Routes) http.Handler  { return r.Metrics }
 func decisions(r Routes) http.Handler { return r.Decisions }
+func recipient(r Routes) http.Handler { return r.Recipient }
 func pages(r Routes) http.Handler {
 	if r.Pages != nil {
 		return r.Pages
@@ -124,6 +131,13 @@ var Table = []Route{
 	{"POST /batches/{id}/rows/{row}/resume", auth.PermHold, false, decisions},
 	{"POST /batches/{id}/rows/{row}/release", auth.PermReleaseHeld, false, decisions},
 	{"POST /batches/{id}/rows/{row}/drop", auth.PermReleaseHeld, false, decisions},
+	{"POST /batches/{id}/rows/{row}/link", auth.PermUpload, false, recipient},
+	// A recipient's page: public, but it shows and does nothing without
+	// its link's signed, expiring, single-use token, and then only that
+	// row's card capture.
+	{"GET /r/{token}", PermPublic, false, recipient},
+	{"POST /r/{token}/card", PermPublic, false, recipient},
+	{"GET /r/static/{file}", PermPublic, false, recipient},
 	{"POST /reports/bank", auth.PermImportReport, false, commands},
 	{"GET /audit", auth.PermAudit, false, commands},
 	{"GET /policy", auth.PermRead, false, commands},
@@ -154,6 +168,7 @@ var Table = []Route{
 	// name each with its permission, which the console checks (and the
 	// ledger again) before it acts.
 	{"POST /console/batches/{id}/act/{name}", auth.PermRead, true, pages},
+	{"POST /console/batches/{id}/rows/{row}/link", auth.PermUpload, true, pages},
 	{"GET /console/upload", auth.PermValidate, true, pages},
 	{"POST /console/upload", auth.PermValidate, true, pages},
 	{"POST /console/upload/errors", auth.PermValidate, true, pages},
@@ -171,7 +186,8 @@ var Table = []Route{
 
 // PermPublic marks the routes anyone may call, signed in or not, behind
 // the guard's headers, Host allowlist and cross-origin protection: the
-// console's static assets, which the sign-in page needs. It is not a
+// console's static assets, which the sign-in page needs, and a
+// recipient's page, which its link's token scopes. It is not a
 // permission any role holds.
 const PermPublic auth.Permission = "public"
 
@@ -266,7 +282,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Error("HTTP request failed", "method", r.Method, "path", cardmask.Redact(r.URL.Path),
+		log.Error("HTTP request failed", "method", r.Method, "path", cardmask.Redact(auditPath(r.URL.Path)),
 			"error", cardmask.Redact(err.Error()))
 	}
 	// The message may echo the request (a path, a field, a value): masked.

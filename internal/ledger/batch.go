@@ -250,7 +250,7 @@ func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err er
 // and rows on hold one by one. It returns how many moved.
 func releaseRows(tx *Tx, batch string, limit int) (int, error) {
 	now := formatTime(tx.Now)
-	pick := `SELECT row_no FROM rows WHERE batch_id = ?1 AND state = 'received' AND held = 0 AND stop = '' ORDER BY row_no LIMIT ?2`
+	pick := `SELECT row_no FROM rows WHERE batch_id = ?1 AND state = 'received' AND held = 0 AND stop = '' AND card_wait = 0 ORDER BY row_no LIMIT ?2`
 	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, reason, detail)
 		SELECT batch_id, row_no, state, 'queued', ?3, ?4, '', gen + 1, attempt, '', 'released' FROM rows
 		WHERE batch_id = ?1 AND row_no IN (`+pick+`)`, batch, limit, now, string(ledgerSource)); err != nil {

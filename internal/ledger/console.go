@@ -217,6 +217,8 @@ type RowView struct {
 	// cancelled it), "" otherwise.
 	Held bool   `json:"held,omitempty"`
 	Stop string `json:"stop,omitempty"`
+	// CardWait: a widget row waiting for its recipient's card.
+	CardWait bool `json:"card_wait,omitempty"`
 }
 
 // RowPage returns a page of a batch's rows and the row to continue after
@@ -224,7 +226,7 @@ type RowView struct {
 func (db *DB) RowPage(ctx context.Context, f RowFilter) ([]RowView, int, error) {
 	limit := pageLimit(f.Limit)
 	q := `SELECT row_no, line, reference, method, amount_minor, currency, recipient, destination, state, attempt, error_code,
-		reason, action_url, tcn, fee_minor, fee_currency, paid_minor, paid_currency, moved_at, held, stop FROM rows
+		reason, action_url, tcn, fee_minor, fee_currency, paid_minor, paid_currency, moved_at, held, stop, card_wait FROM rows
 		WHERE batch_id = ? AND row_no > ?`
 	args := []any{f.Batch, f.After}
 	var or []string
@@ -257,7 +259,7 @@ func (db *DB) RowPage(ctx context.Context, f RowFilter) ([]RowView, int, error) 
 		var feeCur, paidCur, moved string
 		if err := rows.Scan(&r.Row, &r.Line, &r.Reference, &r.Method, &r.Amount.Minor, &r.Amount.Currency, &r.Recipient,
 			&r.Destination, &r.State, &r.Attempt, &r.ErrorCode, &r.Reason, &r.ActionURL, &r.TCN, &feeMinor, &feeCur,
-			&paidMinor, &paidCur, &moved, &r.Held, &r.Stop); err != nil {
+			&paidMinor, &paidCur, &moved, &r.Held, &r.Stop, &r.CardWait); err != nil {
 			return nil, 0, fmt.Errorf("read rows of %s: %w", f.Batch, err)
 		}
 		if feeMinor.Valid {

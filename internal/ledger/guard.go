@@ -511,8 +511,8 @@ func (s *Service) restateHold(ctx context.Context, cmd ledgerapi.RowCommand, e *
 // releaseOne moves a received row to queued when its batch was released
 // and nothing stops it; otherwise the batch's release takes it later.
 func (s *Service) releaseOne(tx *Tx, r *rowRec, detail string) error {
-	if r.State != payout.StateReceived || r.BatchStatus != payout.BatchReleased {
-		return nil
+	if r.State != payout.StateReceived || r.BatchStatus != payout.BatchReleased || r.CardWait {
+		return nil // a row waiting for its card: the capture releases it
 	}
 	var stop, hold string
 	if err := tx.QueryRow(`SELECT r.stop, b.hold_source FROM rows r, batches b WHERE b.id = r.batch_id AND r.batch_id = ? AND r.row_no = ?`,

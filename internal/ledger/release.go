@@ -23,6 +23,9 @@ func (s *Service) runReleaser(ctx context.Context) {
 		if err := s.ReleaseDue(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("release", logkey.Error, err)
 		}
+		if _, err := s.ExpireCardWaits(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("expire card waits", logkey.Error, err)
+		}
 		select {
 		case <-ctx.Done():
 			return

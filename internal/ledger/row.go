@@ -49,6 +49,7 @@ type rowRec struct {
 	SrcBatch       string // the row its intake message names, when not this one (a resubmitted row)
 	SrcRow         int
 	BatchHold      string // the batch's hold source ('' when not on hold)
+	CardWait       bool   // an encrypted_card row waiting for its card (a recipient link)
 }
 
 // Row stops (rows.stop).
@@ -72,7 +73,7 @@ const rowColumns = `r.batch_id, r.row_no, r.line, r.reference, r.method, r.amoun
 	r.attempt, r.session_id, r.confirm_session, r.payout_id, r.idem_key, r.sent_at, r.resends, r.worker, r.quote_id, r.error_code,
 	r.reason, r.action_url, r.tcn, r.fee_minor, r.fee_currency, r.paid_minor, r.paid_currency, r.moved_at,
 	r.polls, r.updated_at, (SELECT b.status FROM batches b WHERE b.id = r.batch_id),
-	r.held, r.stop, r.src_batch, r.src_row, (SELECT b.hold_source FROM batches b WHERE b.id = r.batch_id)`
+	r.held, r.stop, r.src_batch, r.src_row, (SELECT b.hold_source FROM batches b WHERE b.id = r.batch_id), r.card_wait`
 
 // rowFrom names the rows table as r. (A join with batches made SQLite scan
 // batches first: 20 times slower per row lookup than the subquery above.)
@@ -89,7 +90,7 @@ func scanRow(s scanner) (*rowRec, error) {
 		&r.Recipient, &r.Destination, &r.BIN, &r.Last4, &r.DestHash, &seq, &r.Digest, &r.State, &r.Gen, &r.JobGen,
 		&r.Attempt, &r.SessionID, &r.ConfirmSession, &r.PayoutID, &r.IdemKey, &r.SentAt, &r.Resends, &r.Worker, &r.QuoteID, &r.ErrorCode,
 		&r.Reason, &r.ActionURL, &r.TCN, &feeMinor, &feeCur, &paidMinor, &paidCur, &r.MovedAt,
-		&r.Polls, &r.UpdatedAt, &r.BatchStatus, &r.Held, &r.Stop, &r.SrcBatch, &r.SrcRow, &r.BatchHold)
+		&r.Polls, &r.UpdatedAt, &r.BatchStatus, &r.Held, &r.Stop, &r.SrcBatch, &r.SrcRow, &r.BatchHold, &r.CardWait)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +195,11 @@ func apiRow(tx *Tx, r *rowRec) *ledgerapi.RowState {
 	if r.QuoteID.Valid {
 		q, _ = quoteByID(tx, r.QuoteID.Int64)
 	}
-	return r.api(q)
+	st := r.api(q)
+	if r.Method == payout.MethodEncryptedCard {
+		st.Card, _ = capturedCard(tx, r.Batch, r.Row)
+	}
+	return st
 }
 
 // Row returns a row's current state from the read pool.
@@ -212,7 +217,13 @@ func (db *DB) Row(batch string, row int) (*ledgerapi.RowState, error) {
 			return nil, err
 		}
 	}
-	return r.api(q), nil
+	st := r.api(q)
+	if r.Method == payout.MethodEncryptedCard {
+		if st.Card, err = capturedCard(db.r, r.Batch, r.Row); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
 }
 
 // RowBySession returns the row a bank session belongs to.

@@ -80,6 +80,12 @@ type Config struct {
 	// breaker). A negative BreakerFailures turns the breaker off.
 	BreakerFailures int
 	BreakerWindow   int
+	// LinkTTL is how long a recipient link stays open (default 72 h).
+	// CardWait: a row of a released batch that waits for its card with
+	// no recipient link fails this long after the release (default 72 h);
+	// with a link, it fails when its newest link expires unused.
+	LinkTTL  time.Duration
+	CardWait time.Duration
 	// Streams sizes the JetStream streams the service ensures at start.
 	Streams queue.Config
 	// Logger receives the service's logs; default slog.Default().
@@ -109,6 +115,8 @@ func DefaultConfig() Config {
 		DuplicateWindow:        35 * 24 * time.Hour,
 		BreakerFailures:        20,
 		BreakerWindow:          50,
+		LinkTTL:                72 * time.Hour,
+		CardWait:               72 * time.Hour,
 	}
 }
 
@@ -149,6 +157,8 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.RepeatRetention, d.RepeatRetention)
 	def(&c.DuplicateWindow, d.DuplicateWindow)
+	def(&c.LinkTTL, d.LinkTTL)
+	def(&c.CardWait, d.CardWait)
 	if c.BreakerFailures == 0 {
 		c.BreakerFailures = d.BreakerFailures
 	}

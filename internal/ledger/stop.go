@@ -381,7 +381,7 @@ func requeueCancelled(tx *Tx, r *rowRec, reason string) error {
 
 // ourCodes are error codes payrun gives a failed row itself, not the
 // bank's: the breaker does not count them.
-var ourCodes = []string{"", "batch_cancelled", "row_cancelled", "held_dropped", "gate_mismatch", "invalid_row", "session_cancelled"}
+var ourCodes = []string{"", "batch_cancelled", "row_cancelled", "held_dropped", "gate_mismatch", "invalid_row", "session_cancelled", CodeNoCard}
 
 // breaker counts a row that finished (succeeded or failed) in its batch's
 // window and puts the batch on hold when BreakerFailures of the last

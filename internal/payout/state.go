@@ -61,7 +61,7 @@ func (s State) InFlight() bool {
 // Finishing (succeeded, failed) is allowed from any live state because the
 // bank's webhooks may arrive in any order; the ledger checks the evidence.
 var Next = map[State][]State{
-	StateReceived:         {StateScheduled, StateAwaitingApproval, StateQueued, StateCancelled},
+	StateReceived:         {StateScheduled, StateAwaitingApproval, StateQueued, StateFailed, StateCancelled}, // failed: a widget row whose card never came (its recipient link expired)
 	StateScheduled:        {StateAwaitingApproval, StateQueued, StateCancelled},
 	StateAwaitingApproval: {StateScheduled, StateQueued, StateCancelled},
 	StateQueued:           {StateQueued, StateClaimed, StateCancelled},

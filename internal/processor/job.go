@@ -161,6 +161,12 @@ func (p *Processor) loadRow(ctx context.Context, st *ledgerapi.RowState) (*payou
 	if row.Batch != batch || row.Index != n {
 		return nil, fmt.Errorf("intake message %d is row %s/%d, not %s/%d", st.IntakeSeq, row.Batch, row.Index, batch, n)
 	}
+	// A widget row uploaded without its card: the recipient entered it
+	// through their recipient link, and the ledger holds it.
+	if row.Method == payout.MethodEncryptedCard && row.Encrypted == nil && st.Card != nil {
+		c := *st.Card
+		row.Encrypted = &c
+	}
 	return row, nil
 }
 

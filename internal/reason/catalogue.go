@@ -278,6 +278,13 @@ var catalogue = []Entry{
 		EN: "Not paid. See the detail, fix the row in the file and upload it in a new file.",
 		RU: "Не выплачено. Прочитайте подробности, исправьте строку в файле и загрузите её новым файлом.",
 	}},
+	{Kind: Payrun, Code: "no_card", Reason: Words{
+		EN: "The recipient's card never came: the recipient link expired unused.",
+		RU: "Карта получателя не пришла: ссылка истекла неиспользованной.",
+	}, Next: Words{
+		EN: "Not paid. Resubmit the row and send the recipient a new link.",
+		RU: "Не выплачено. Отправьте строку заново и пришлите получателю новую ссылку.",
+	}},
 	{Kind: Payrun, Code: "row_cancelled", Reason: Words{
 		EN: "A person cancelled this row before it was confirmed.",
 		RU: "Строку отменили до подтверждения выплаты.",

@@ -214,6 +214,10 @@ type RowState struct {
 	// call to the bank names this row (metadata, idempotency keys).
 	IntakeBatch string `json:"intake_batch,omitempty"`
 	IntakeRow   int    `json:"intake_row,omitempty"`
+	// Card is the encrypted card a recipient entered through their
+	// recipient link (the bank's widget) for an encrypted_card row whose
+	// intake message has none: the processor pays to it.
+	Card *payout.EncryptedCard `json:"card,omitempty"`
 }
 
 // RowRequest asks for a row by batch and row number, or by bank session.
