@@ -353,6 +353,28 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Contains(t, audit, "exception", "the resolution is in the audit log")
 	require.Contains(t, audit, "resolved: the bank confirmed it is not ours")
 	require.Regexp(t, `approve,`+batch, audit)
+
+	// The uploader resubmits the three failed rows from the batch page (a
+	// reason is required): the child batch opens, linked to its parent,
+	// and waits for a checker as any upload does.
+	p.signOut()
+	p.signIn("mia", password)
+	p.do(chromedp.Navigate(s.api+"/console/batches/"+batch), chromedp.WaitVisible(chromedp.CSS("#act-resubmit")),
+		chromedp.SendKeys(chromedp.CSS("#act-resubmit"), "new card details received"),
+		chromedp.Click(chromedp.CSS(`form[action$="/act/resubmit"] button`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+	m = regexp.MustCompile(`^/console/batches/(b[0-9a-f]{20})$`).FindStringSubmatch(p.eval(`location.pathname`))
+	require.NotNil(t, m, p.eval(`location.pathname`))
+	child := m[1]
+	require.NotEqual(t, batch, child)
+	require.Contains(t, p.text("dl.facts"), batch, "the child names its parent")
+	p.shot("batch-resubmitted")
+	cb, err := s.ledger.Batch(context.Background(), child)
+	require.NoError(t, err)
+	require.Equal(t, batch, cb.Parent)
+	require.Equal(t, 3, cb.Rows)
+	require.Equal(t, payout.BatchAwaitingApproval, cb.Status)
+	_, audit, _ = s.do(call{method: "GET", path: "/audit?batch=" + batch + "&format=csv", token: "carl"})
+	require.Contains(t, audit, "resubmit", "the resubmit is in the audit log")
 	t.Logf("screenshots in %s", p.dir)
 }
 

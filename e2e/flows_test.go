@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -187,4 +190,58 @@ func TestFlowTransfer(t *testing.T) {
 		require.Equal(t, st.Quote.Destination.Minor, bank[0].Amount, "row %d pays what was quoted", n)
 	}
 	require.EqualValues(t, 1250000, s.row(batch, 2).Quote.Destination.Minor, "reverse rate: the recipient gets the row's amount")
+	checkTransferReport(t, s, batch, urls)
+}
+
+// checkTransferReport: the built `ledger report`, read-only beside the
+// running ledger, and `ledger status --batch` show each transfer's quote
+// (rate, commission, what the recipient gets), its transfer control
+// number and the 3-D Secure link it waited on, with the link's expiry.
+func checkTransferReport(t *testing.T, s *system, batch string, urls []string) {
+	t.Helper()
+	db := filepath.Join(s.dir, "ledger.db")
+	out, err := exec.Command(filepath.Join(binDir, "ledger"), "report", "--db", db, "--batch", batch, "--format", "json", "--lang", "en").Output()
+	require.NoError(t, err)
+	var rep struct {
+		Rows []struct {
+			Reference           string `json:"reference"`
+			Status              string `json:"status"`
+			SourceAmount        string `json:"source_amount"`
+			SourceCurrency      string `json:"source_currency"`
+			FXRate              string `json:"fx_rate"`
+			DestinationAmount   string `json:"destination_amount"`
+			DestinationCurrency string `json:"destination_currency"`
+			Commission          string `json:"commission"`
+			TCN                 string `json:"tcn"`
+			ActionURL           string `json:"action_url"`
+			ActionExpiresAt     string `json:"action_expires_at"`
+			Reason              string `json:"reason"`
+			NextStep            string `json:"next_step"`
+		} `json:"rows"`
+	}
+	require.NoError(t, json.Unmarshal(out, &rep))
+	require.Len(t, rep.Rows, 4)
+	for n, r := range rep.Rows[:3] {
+		st := s.row(batch, n+1)
+		require.Equal(t, st.Quote.FXRate, r.FXRate, "row %d", n+1)
+		require.Equal(t, st.Quote.Destination.Decimal(), r.DestinationAmount, "row %d", n+1)
+		require.Equal(t, st.Quote.Destination.Currency, r.DestinationCurrency, "row %d", n+1)
+		require.Equal(t, st.Quote.Source.Decimal(), r.SourceAmount, "row %d", n+1)
+		require.NotEmpty(t, r.Commission, "row %d", n+1)
+		require.Equal(t, st.TCN, r.TCN, "row %d", n+1)
+		require.Contains(t, urls, r.ActionURL, "row %d", n+1)
+		require.NotEmpty(t, r.ActionExpiresAt, "row %d", n+1)
+	}
+	failed := rep.Rows[3]
+	require.Equal(t, "failed", failed.Status)
+	require.NotEmpty(t, failed.Reason)
+	require.NotEmpty(t, failed.NextStep, "a failed transfer says what to do next")
+	status, err := exec.Command(filepath.Join(binDir, "ledger"), "status", "--db", db, "--batch", batch).CombinedOutput()
+	require.NoError(t, err, "%s", status)
+	require.Contains(t, string(status), "TCN")
+	for n := 1; n <= 3; n++ {
+		st := s.row(batch, n)
+		require.Contains(t, string(status), st.TCN, "ledger status shows row %d's TCN", n)
+		require.Contains(t, string(status), st.Quote.FXRate, "ledger status shows row %d's rate", n)
+	}
 }

@@ -92,10 +92,15 @@ func publishRows(t *testing.T, js jetstream.JetStream, n int) string {
 		d := sha256.Sum256(data)
 		digests = append(digests, d[:])
 		totals.Add(r.Amount)
-		_, err := js.PublishMsgAsync(&nats.Msg{Subject: queue.IntakeRowSubject(batch), Data: data, Header: nats.Header{
+		msg := &nats.Msg{Subject: queue.IntakeRowSubject(batch), Data: data, Header: nats.Header{
 			jetstream.MsgIDHeader: []string{queue.RowMsgID(batch, i)},
 			queue.HeaderKind:      []string{"row"},
-		}})
+		}}
+		_, err := js.PublishMsgAsync(msg)
+		for errors.Is(err, jetstream.ErrTooManyStalledMsgs) { // a loaded machine: let the window drain
+			<-js.PublishAsyncComplete()
+			_, err = js.PublishMsgAsync(msg)
+		}
 		require.NoError(t, err)
 	}
 	select {

@@ -7,7 +7,7 @@
 //	ledger hold|resume   --batch ID [--row N] --reason TEXT   (through the HTTP API with a token)
 //	ledger release|drop  --batch ID --row N --reason TEXT     (a row the duplicate guard held)
 //	ledger resubmit --batch ID (--rows 1,2|--failed) --reason TEXT   (failed rows as a child batch)
-//	ledger report  --batch ID --format csv|json|xlsx [--out FILE]   (read-only)
+//	ledger report  --batch ID --format csv|summary.csv|json|xlsx [--lang en|ru] [--out FILE]   (read-only)
 //	ledger import-report FILE|URL|- [FILE...]  (the bank's daily report, or its parts; through the HTTP API, or --db)
 //	ledger import-report --watch DIR          (every report that appears in an SFTP drop folder; a component, over NATS)
 //	ledger users|tokens|policy ...            (on the ledger's host, against its database)
@@ -93,7 +93,7 @@ Usage:
 	ledger release  --batch ID --row N --reason TEXT [--api URL] [--token-file FILE]
 	ledger drop     --batch ID --row N --reason TEXT [--api URL] [--token-file FILE]
 	ledger resubmit --batch ID (--rows 1,2,5 | --failed) --reason TEXT [--api URL] [--token-file FILE]
-	ledger report  --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]
+	ledger report  --batch ID [--format csv|summary.csv|json|xlsx] [--lang en|ru] [--csv-dialect excel-ru|rfc4180] [--zone Z] [--out FILE] [--db FILE]
 	ledger import-report [--api URL --token-file FILE | --db FILE] [--date YYYY-MM-DD]... FILE|URL|- [FILE...]
 	ledger import-report [--nats-url URL | --db FILE] --watch DIR [--settle D] [--interval D]
 	ledger users   add|list|disable|enable|roles|password|totp [--db FILE] ...

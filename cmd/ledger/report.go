@@ -13,19 +13,23 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
+	"github.com/payrun/payrun/internal/reason"
 	"github.com/payrun/payrun/internal/report"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // reportCommand writes a batch's reconciliation report from the SQLite
 // file, read-only (it works while the ledger runs).
 type reportCommand struct {
 	stdout io.Writer
+	getenv func(string) string // the locale's variables; nil: os.Getenv
 }
 
 func (c *reportCommand) Usage() {
-	fmt.Fprintln(os.Stderr, "usage: ledger report --batch ID [--format csv|json|xlsx] [--out FILE] [--db FILE]")
+	fmt.Fprintln(os.Stderr, "usage: ledger report --batch ID [--format csv|summary.csv|json|xlsx] [--lang en|ru] [--csv-dialect excel-ru|rfc4180] [--zone Z] [--out FILE] [--db FILE]")
 }
 
 func (c *reportCommand) Run(ctx context.Context, args []string) error {
@@ -33,8 +37,12 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	fs.Usage = func() { c.Usage(); fs.PrintDefaults() }
 	dbPath := fs.String("db", "ledger.db", "SQLite database `file`, read-only")
 	batch := fs.String("batch", "", "batch `id`")
-	format := fs.String("format", "", "csv, json or xlsx (default: from --out's extension, else csv)")
-	out := fs.String("out", "", "write to this `file` (default: standard output)")
+	format := fs.String("format", "", "csv (the rows), summary.csv, json or xlsx (default: from --out's extension, else csv)")
+	out := fs.String("out", "", "write to this `file` (default: standard output); a CSV's summary goes next to it, NAME-summary.csv")
+	lang := fs.String("lang", "", "`language` of the headers, reasons and what to do next: en or ru (default: ru when the locale is Russian, LC_ALL, LC_MESSAGES or LANG, else en)")
+	dialect := fs.String("csv-dialect", "", "CSV `dialect`: excel-ru (; BOM, decimal comma, day-first times) or rfc4180 (default: excel-ru for --lang ru, else rfc4180)")
+	zone := bank131.ReportZone()
+	fs.Var(zoneFlag{&zone}, "zone", "time `zone` of the XLSX dates and the excel-ru CSV times (IANA name or +03:00; default Europe/Moscow)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -44,12 +52,36 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *format == "" {
 		*format = report.FormatCSV
-		if ext := strings.TrimPrefix(strings.ToLower(filepath.Ext(*out)), "."); slices.Contains(report.Formats, ext) {
+		name := strings.ToLower(filepath.Base(*out))
+		if ext := strings.TrimPrefix(filepath.Ext(name), "."); slices.Contains(report.Formats, ext) {
 			*format = ext
+		}
+		if strings.HasSuffix(name, "-summary.csv") || strings.HasSuffix(name, ".summary.csv") {
+			*format = report.FormatSummaryCSV
 		}
 	}
 	if !slices.Contains(report.Formats, *format) {
-		return cli.Usagef("--format %q: want csv, json or xlsx", *format)
+		return cli.Usagef("--format %q: want %s", *format, strings.Join(report.Formats, ", "))
+	}
+	if *lang == "" {
+		getenv := c.getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		*lang = localeLang(getenv)
+	}
+	switch *lang {
+	case reason.English, reason.Russian:
+	default:
+		return cli.Usagef("--lang %q: want en or ru", *lang)
+	}
+	layout := report.Layout{Zone: zone}
+	if *dialect != "" {
+		d, err := spreadsheet.ParseDialect(*dialect)
+		if err != nil {
+			return cli.Usagef("--csv-dialect: %v", err)
+		}
+		layout.Dialect = d
 	}
 	stdout := c.stdout
 	if stdout == nil {
@@ -70,10 +102,40 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rep.Localize(*lang)
 	if *out == "" {
-		return rep.Write(stdout, *format)
+		return rep.WriteLayout(stdout, *format, layout)
 	}
-	return writeFileAtomic(*out, func(w io.Writer) error { return rep.Write(w, *format) })
+	if err := writeFileAtomic(*out, func(w io.Writer) error { return rep.WriteLayout(w, *format, layout) }); err != nil {
+		return err
+	}
+	if *format != report.FormatCSV {
+		return nil
+	}
+	// The rows' file is one table; its summary is a file of its own.
+	summary := summaryPath(*out)
+	return writeFileAtomic(summary, func(w io.Writer) error { return rep.WriteLayout(w, report.FormatSummaryCSV, layout) })
+}
+
+// localeLang is the report's language the locale asks for: Russian when
+// the first of LC_ALL, LC_MESSAGES and LANG that is set (POSIX's order)
+// names Russian (ru, ru_RU.UTF-8), else English.
+func localeLang(getenv func(string) string) string {
+	for _, name := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if v := getenv(name); v != "" {
+			if v == "ru" || strings.HasPrefix(v, "ru_") || strings.HasPrefix(v, "ru.") || strings.HasPrefix(v, "ru@") {
+				return reason.Russian
+			}
+			return reason.English
+		}
+	}
+	return reason.English
+}
+
+// summaryPath is where the summary of the rows' CSV file path goes:
+// report.csv → report-summary.csv.
+func summaryPath(path string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + "-summary.csv"
 }
 
 // writeFileAtomic writes a file through a temporary one in the same

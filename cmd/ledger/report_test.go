@@ -113,14 +113,43 @@ func TestReportCommands(t *testing.T) {
 
 	// report, in every format, read-only next to the running ledger.
 	out.Reset()
-	rc := &reportCommand{stdout: &out}
+	locale := map[string]string{"LANG": "C.UTF-8"}
+	rc := &reportCommand{stdout: &out, getenv: func(k string) string { return locale[k] }}
 	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch}))
 	require.Contains(t, out.String(), "1,K-1,card,")
 	require.Contains(t, out.String(), ",matched,")
+	require.NotContains(t, out.String(), "\nreconciliation,", "the rows' CSV holds the rows only")
+	out.Reset()
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--format", "summary.csv"}))
 	require.Contains(t, out.String(), "reconciliation,awaiting_bank,,4,")
+	// In Russian, to a file: excel-ru, and the summary next to it.
+	ruCSV := filepath.Join(dir, "отчёт.csv")
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--lang", "ru", "--out", ruCSV}))
+	data, err := os.ReadFile(ruCSV)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(data), "\uFEFFСтрока;Номер;Способ;"), "%.80s", data)
+	require.Contains(t, string(data), "1;K-1;карта;")
+	require.Contains(t, string(data), ";10,01;RUB;выплачено;")
+	data, err = os.ReadFile(filepath.Join(dir, "отчёт-summary.csv"))
+	require.NoError(t, err)
+	require.Contains(t, string(data), "сверка;ждём банк;;4;")
+	out.Reset()
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--lang", "ru", "--csv-dialect", "rfc4180", "--zone", "UTC"}))
+	require.Contains(t, out.String(), "1,K-1,карта,")
+	// Without --lang, a Russian locale gets the Russian report in excel-ru.
+	locale["LANG"] = "ru_RU.UTF-8"
+	out.Reset()
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch}))
+	require.True(t, strings.HasPrefix(out.String(), "\uFEFFСтрока;Номер;Способ;"), "%.80s", out.String())
+	locale["LC_ALL"] = "en_US.UTF-8" // LC_ALL wins over LANG
+	out.Reset()
+	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch}))
+	require.Contains(t, out.String(), "1,K-1,card,")
+	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--lang", "de"}))
+	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--csv-dialect", "excel"}))
 	xlsx := filepath.Join(dir, "report.xlsx")
 	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--out", xlsx}))
-	data, err := os.ReadFile(xlsx)
+	data, err = os.ReadFile(xlsx)
 	require.NoError(t, err)
 	sheets, err := report.ReadXLSX(data)
 	require.NoError(t, err)
@@ -169,4 +198,27 @@ func TestReportCommands(t *testing.T) {
 	rec, err = db.Reconcile(ctx, batch)
 	require.NoError(t, err)
 	require.Equal(t, []reconcile.Category{reconcile.ReturnedAfterSuccess}, rec.Rows[0].Categories)
+}
+
+// TestLocaleLang: the first of LC_ALL, LC_MESSAGES and LANG that is set
+// decides; only a Russian one gives Russian.
+func TestLocaleLang(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "en"},
+		{map[string]string{"LANG": "ru_RU.UTF-8"}, "ru"},
+		{map[string]string{"LANG": "ru"}, "ru"},
+		{map[string]string{"LANG": "ru_UA.KOI8-U"}, "ru"},
+		{map[string]string{"LANG": "C.UTF-8"}, "en"},
+		{map[string]string{"LANG": "rw_RW"}, "en"},
+		{map[string]string{"LANG": "run"}, "en"},
+		{map[string]string{"LC_MESSAGES": "ru_RU.UTF-8", "LANG": "en_US.UTF-8"}, "ru"},
+		{map[string]string{"LC_ALL": "en_GB.UTF-8", "LC_MESSAGES": "ru_RU.UTF-8"}, "en"},
+		{map[string]string{"LC_ALL": "ru_RU.UTF-8", "LANG": "en_US.UTF-8"}, "ru"},
+	} {
+		got := localeLang(func(k string) string { return tc.env[k] })
+		require.Equal(t, tc.want, got, "%v", tc.env)
+	}
 }

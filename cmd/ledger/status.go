@@ -17,6 +17,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // statusCommand prints batches with their counts by state and totals,
@@ -83,7 +84,10 @@ func (c *statusCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	if st.Reconciliation != nil {
-		return printReconciliation(stdout, st.Reconciliation)
+		if err := printReconciliation(stdout, st.Reconciliation); err != nil {
+			return err
+		}
+		return printTransfers(stdout, st.Reconciliation.Report())
 	}
 	return nil
 }
@@ -166,6 +170,48 @@ func printReconciliation(w io.Writer, rec *ledger.Reconciliation) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", row, e.Category, e.Detail)
 	}
 	return tw.Flush()
+}
+
+// maxTransfersShown bounds the transfers `ledger status --batch` lists.
+const maxTransfersShown = 20
+
+// printTransfers writes the batch's transfers: what the recipient gets at
+// which rate and commission, the transfer control number, and for those
+// waiting for their sender the 3-D Secure link and until when it is open.
+func printTransfers(w io.Writer, rep *report.Report) error {
+	var rows []report.Row
+	for _, r := range rep.Rows {
+		if r.Method == string(payout.MethodTransfer) {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TRANSFER\tREFERENCE\tSTATE\tPAID FROM\tRECIPIENT GETS\tRATE\tCOMMISSION\tTCN\t3-D SECURE LINK\tLINK OPEN UNTIL")
+	for i, r := range rows {
+		if i == maxTransfersShown {
+			fmt.Fprintf(tw, "…\t%d more\t(ledger report --batch %s)\n", len(rows)-i, rep.Batch.ID)
+			break
+		}
+		link, until := dash(r.ActionURL), dash(r.ActionExpiresAt)
+		if r.ActionURL != "" && r.Status != string(payout.StateActionRequired) {
+			until = "(" + r.Status + ")" // the link is spent
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Row, r.Reference, r.Status,
+			dash(amountText(r.SourceAmount, r.SourceCurrency)), dash(amountText(r.DestinationAmount, r.DestinationCurrency)),
+			dash(r.FXRate), dash(amountText(r.Commission, r.CommissionCurrency)), dash(r.TCN), link, until)
+	}
+	return tw.Flush()
+}
+
+func amountText(amount, currency string) string {
+	if amount == "" {
+		return ""
+	}
+	return amount + " " + currency
 }
 
 // stateOrder is the column order of the counts.

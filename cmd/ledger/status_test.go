@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/report"
 	"github.com/payrun/payrun/internal/testutil"
 )
 
@@ -90,4 +92,28 @@ func TestStatusFileAndNATS(t *testing.T) {
 		}
 	}
 	require.Equal(t, outputs["file"], outputs["nats"])
+}
+
+// TestPrintTransfers: `ledger status --batch` lists the transfers with
+// their rate, commission and control number, and the 3-D Secure link and
+// its expiry of the ones waiting for their sender.
+func TestPrintTransfers(t *testing.T) {
+	rep := &report.Report{Batch: report.Batch{ID: "b1"}, Rows: []report.Row{
+		{Row: 1, Reference: "E-1", Method: "card", Status: "succeeded"},
+		{Row: 2, Reference: "T-1", Method: "transfer", Status: "action_required", SourceAmount: "40000.00", SourceCurrency: "RUB",
+			DestinationAmount: "13333.33", DestinationCurrency: "TRY", FXRate: "3.0000", Commission: "40.00", CommissionCurrency: "RUB",
+			TCN: "592174-69412211", ActionURL: "https://bank.example/3ds/ps_2", ActionExpiresAt: "2026-11-25T09:15:00Z"},
+		{Row: 3, Reference: "T-2", Method: "transfer", Status: "succeeded", ActionURL: "https://bank.example/3ds/ps_3",
+			ActionExpiresAt: "2026-11-25T09:15:00Z"},
+	}}
+	var out bytes.Buffer
+	require.NoError(t, printTransfers(&out, rep))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 3, out.String())
+	require.Contains(t, lines[0], "TCN")
+	require.Regexp(t, `^2\s+T-1\s+action_required\s+40000\.00 RUB\s+13333\.33 TRY\s+3\.0000\s+40\.00 RUB\s+592174-69412211\s+https://bank\.example/3ds/ps_2\s+2026-11-25T09:15:00Z$`, lines[1])
+	require.Contains(t, lines[2], "(succeeded)", "a spent link says so")
+	out.Reset()
+	require.NoError(t, printTransfers(&out, &report.Report{Rows: rep.Rows[:1]}))
+	require.Empty(t, out.String(), "no transfers, no table")
 }

@@ -159,17 +159,25 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	p.line("")
 	printSummary(ctx, p, client, sum, rep)
-	var paths []string
-	for _, format := range []string{report.FormatCSV, report.FormatXLSX} {
-		path := filepath.Join(dir, rep.FileName(format))
-		if err := writeReport(rep, path, format); err != nil {
-			return err
-		}
-		paths = append(paths, path)
-	}
+	// The report in English (rfc4180 CSV) and next to it in Russian
+	// (excel-ru CSV, which Excel and 1C with Russian settings open as it
+	// is): the rows, the summary and the workbook of each.
 	p.line("")
-	p.line("report:   %s", paths[0])
-	p.line("          %s", paths[1])
+	for _, lang := range []string{"en", "ru"} {
+		rep.Localize(lang)
+		label := "report:"
+		if lang == "ru" {
+			label = "отчёт:"
+		}
+		for _, format := range []string{report.FormatCSV, report.FormatSummaryCSV, report.FormatXLSX} {
+			path := filepath.Join(dir, rep.FileName(format))
+			if err := writeReport(rep, path, format); err != nil {
+				return err
+			}
+			p.line("%-9s %s", label, path)
+			label = ""
+		}
+	}
 	if sum.Status != payout.BatchDone {
 		return fmt.Errorf("batch %s is %s, not done", sum.Batch, sum.Status)
 	}
@@ -362,8 +370,13 @@ func printSummary(ctx context.Context, p *printer, c *ledgerapi.Client, b *ledge
 	p.line("  paid       %s", totalsText(b.PaidTotals))
 	p.line("  failed     %s", totalsText(b.FailedTotals))
 	for _, t := range rep.Summary.Totals {
-		if t.What == "fees" {
+		switch t.What {
+		case "fees":
 			p.line("  fees       %s (the bank's, %d rows)", amountsText(t.Amounts), t.Rows)
+		case "commission":
+			if t.Rows > 0 {
+				p.line("  commission %s (the transfers' quotes, %d rows)", amountsText(t.Amounts), t.Rows)
+			}
 		}
 	}
 	var recon []string

@@ -29,6 +29,7 @@ func TestDemo(t *testing.T) {
 	require.Contains(t, out, "bank report payrun_")
 	require.Contains(t, out, "bank report payrun-card_")
 	require.Regexp(t, `fees       \d+\.\d\d RUB \(the bank's, 20 rows\)`, out, "every paid row has the bank's fee")
+	require.Regexp(t, `commission \d+\.\d\d RUB \(the transfers' quotes, 6 rows\)`, out)
 	require.Contains(t, out, "reconciled matched 23 · awaiting_bank 0 · awaiting_report 0 · exception 0")
 	// Four eyes: the maker uploaded through the API, the checker approved.
 	require.Contains(t, out, "people:   admin (token in ")
@@ -40,19 +41,39 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 
-	reports, err := filepath.Glob(filepath.Join(dir, "demo-*", "payrun-report-bb4963472404661e1edc1.*"))
+	reports, err := filepath.Glob(filepath.Join(dir, "demo-*", "payrun-report-bb4963472404661e1edc1*"))
 	require.NoError(t, err)
-	require.Len(t, reports, 2, "CSV and XLSX")
-	csv, err := os.ReadFile(reports[0])
-	require.NoError(t, err)
-	require.Contains(t, string(csv), "reconciliation,matched,,23", "every row matched against the bank's report")
-	lines := strings.Split(string(csv), "\n")
-	for _, l := range lines[1:21] { // the 20 paid rows: each with the fee of the bank's report
-		f := strings.Split(l, ",")
-		require.Equal(t, "succeeded", f[7], l)
-		require.NotEmpty(t, f[10], "fee of %s", l)
+	base := filepath.Join(filepath.Dir(reports[0]), "payrun-report-bb4963472404661e1edc1")
+	var names []string
+	for _, r := range reports {
+		names = append(names, strings.TrimPrefix(r, base))
 	}
-	require.Contains(t, out, reports[0])
+	require.ElementsMatch(t, []string{".csv", "-summary.csv", ".xlsx", "-ru.csv", "-ru-summary.csv", "-ru.xlsx"}, names,
+		"the English report and the Russian one next to it: rows, summary, workbook")
+	for _, r := range reports {
+		require.Contains(t, out, r, "the demo prints where it wrote each")
+	}
+	summary, err := os.ReadFile(base + "-summary.csv")
+	require.NoError(t, err)
+	require.Contains(t, string(summary), "reconciliation,matched,,23", "every row matched against the bank's report")
+	csv, err := os.ReadFile(base + ".csv")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(csv)), "\r\n")
+	require.Len(t, lines, 24, "a header and a line per row")
+	paid := 0
+	for _, l := range lines[1:] { // every paid row has the fee of the bank's report
+		f := strings.Split(l, ",")
+		if f[7] == "succeeded" {
+			paid++
+			require.NotEmpty(t, f[8], "fee of %s", l)
+		}
+	}
+	require.Equal(t, 20, paid)
+	ru, err := os.ReadFile(base + "-ru.csv")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(ru), "\uFEFFСтрока;Номер;"), "excel-ru, Russian headers")
+	require.Contains(t, string(ru), ";выплачено;")
+	require.Contains(t, string(ru), "Срок действия карты получателя истёк.")
 
 	// No full card number anywhere in the data folder: JetStream store,
 	// ledger, logs, reports.

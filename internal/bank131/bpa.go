@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 )
 
 // Calculate is the conversion request of a cross-border transfer
@@ -198,6 +199,16 @@ func (d *WebhookDetails) TCN() (string, error) {
 	}
 	return DecodeTCN(d.TCNCodeEncoded)
 }
+
+// ThreeDSLinkLifetime is how long payrun counts a transfer's 3-D Secure
+// link (customer_interaction.redirect.url of action_required) as open,
+// from the time the ledger recorded it; reports show the link's expiry as
+// that time plus this. The bank's pages name no lifetime for the link
+// (shared/bank131-api.md §5.3 only cites a 240-minute confirm deadline from
+// a sibling page); 15 minutes is the sandbox's 3-D Secure timeout and a
+// common one for 3-D Secure pages: an estimate, to be replaced by the
+// bank's figure when its manager gives one.
+const ThreeDSLinkLifetime = 15 * time.Minute
 
 // DecodeTCN decodes a Base64 transfer control number (tcn_code_encoded),
 // e.g. "NTkyMTc0LTY5NDEyMjEx" → "592174-69412211". Standard and URL-safe

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/reason"
 )
 
 func TestClassify(t *testing.T) {
@@ -133,8 +135,10 @@ func TestEveryBankCode(t *testing.T) {
 			require.True(t, KnownCode(tt.code), "Reason explains %s", tt.code)
 		})
 	}
-	for code := range reasons {
-		require.True(t, seen[code], "%s has a reason but no classification test", code)
+	for _, e := range reason.Entries() {
+		if e.Kind == reason.Bank {
+			require.True(t, seen[e.Code], "%s has a reason but no classification test", e.Code)
+		}
 	}
 	for code := range codeClasses {
 		require.True(t, seen[code], "%s is classified but not tested", code)
@@ -147,7 +151,11 @@ func TestEveryBankCode(t *testing.T) {
 }
 
 func TestReason(t *testing.T) {
-	for code := range reasons {
+	for _, e := range reason.Entries() {
+		if e.Kind != reason.Bank {
+			continue
+		}
+		code := e.Code
 		r := Reason(code)
 		require.NotEmpty(t, r, code)
 		require.Regexp(t, `^[A-Z].*\.$`, r, "a sentence for %s", code)

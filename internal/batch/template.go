@@ -151,12 +151,7 @@ func ParseTemplateFormat(s string) (string, error) {
 
 // TemplateDialect is a CSV template's dialect when none is asked for:
 // excel-ru for a Russian template, rfc4180 for an English one.
-func TemplateDialect(lang string) spreadsheet.Dialect {
-	if lang == "ru" {
-		return spreadsheet.ExcelRU
-	}
-	return spreadsheet.RFC4180
-}
+func TemplateDialect(lang string) spreadsheet.Dialect { return spreadsheet.DialectFor(lang) }
 
 // WriteTemplate writes the payout file template of a method: the header of
 // its columns, named in English or Russian (lang "ru"), and one example

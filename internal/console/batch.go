@@ -89,7 +89,7 @@ type batchData struct {
 	First      string
 	LiveURL    string
 	Exceptions []ledger.QueueItem
-	Reports    []string
+	Reports    []reportLink
 	Methods    []payout.Method
 	States4    []payout.State // the rows filter's states
 	Actions    []Action       // the batch actions that apply and this principal may use
@@ -131,7 +131,7 @@ func (c *Console) batchData(ctx context.Context, r *http.Request, id string, l L
 	p := auth.PrincipalFrom(ctx)
 	d := &batchData{B: b, Paid: money.Totals{}, Failed: money.Totals{}, Terminal: b.Terminal,
 		Methods: []payout.Method{payout.MethodCard, payout.MethodToken, payout.MethodEncryptedCard, payout.MethodTransfer},
-		States4: stateOrder, Reports: report.Formats}
+		States4: stateOrder, Reports: reportLinks()}
 	d.Final = final(&b.BatchSummary, b.Terminal)
 	sums, err := c.db.StateSums(ctx, id)
 	if err != nil {
@@ -361,4 +361,16 @@ func (c *Console) batchRefused(w http.ResponseWriter, r *http.Request, v *view, 
 		r.Header.Del("X-Console-Fragment")
 	}
 	c.render(w, r, statusOf(err), "batch", v)
+}
+
+// reportLink is a report's download: its format (the label's key) and the
+// path after /batches/{id}/ (ledger.ReportPath).
+type reportLink struct{ Format, Path string }
+
+func reportLinks() []reportLink {
+	out := make([]reportLink, 0, len(report.Formats))
+	for _, f := range report.Formats {
+		out = append(out, reportLink{Format: strings.ReplaceAll(f, ".", "_"), Path: ledger.ReportPath(f)})
+	}
+	return out
 }

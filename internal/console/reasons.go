@@ -3,10 +3,9 @@ package console
 import (
 	"time"
 
-	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger"
-	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reason"
 )
 
 // Explained is a row's situation in plain words: why it is where it is
@@ -18,26 +17,6 @@ type Explained struct {
 	// numbers masked), shown when Why is a general sentence.
 	Detail   string
 	OpenTill time.Time
-}
-
-// payrun's own error codes (not the bank's), explained per language.
-var ownCodes = map[string]string{
-	ledgerapi.ErrorNotInBankReport: "code.not_in_bank_report",
-	"batch_cancelled":              "code.batch_cancelled",
-	"invalid_row":                  "code.invalid_row",
-}
-
-// nextByClass says what to do after the bank refused a row, by the fine
-// class of its code.
-var nextByClass = map[bank131.Class]string{
-	bank131.ClassRecipient:   "next.recipient",
-	bank131.ClassNotPaid:     "next.not_paid",
-	bank131.ClassOurs:        "next.ours",
-	bank131.ClassRetry:       "next.retry",
-	bank131.ClassWalletShort: "next.wallet_short",
-	bank131.ClassReadStatus:  "next.read_status",
-	bank131.ClassFinal:       "next.final",
-	bank131.ClassConflict:    "next.read_status",
 }
 
 // explain says in l why a row is where it is and what to do next.
@@ -79,24 +58,17 @@ func explain(l Lang, r ledger.RowView, batch payout.BatchStatus, window time.Dur
 	return Explained{Why: l.T("state." + string(r.State)), Detail: r.Reason}
 }
 
+// explainFailure explains a failed row by its error code from the one
+// catalogue (internal/reason: the bank's codes and payrun's own), with the
+// ledger's own text beside a code the catalogue does not know.
 func explainFailure(l Lang, r ledger.RowView) Explained {
-	if key, ok := ownCodes[r.ErrorCode]; ok {
-		e := Explained{Why: l.T(key), Next: l.T("next." + r.ErrorCode)}
-		if r.ErrorCode == "invalid_row" {
-			e.Detail = r.Reason
-		}
-		return e
-	}
 	if r.ErrorCode == "" {
 		return Explained{Why: l.T("why.failed"), Next: l.T("next.final"), Detail: r.Reason}
 	}
-	why := bank131.Reason(r.ErrorCode)
-	if l == Russian {
-		why = bank131.ReasonRU(r.ErrorCode)
+	e := reason.Error(r.ErrorCode)
+	out := Explained{Why: e.Reason.In(string(l)), Next: e.Next.In(string(l))}
+	if !e.Known || r.ErrorCode == "invalid_row" {
+		out.Detail = r.Reason
 	}
-	e := Explained{Why: why, Next: l.T(nextByClass[bank131.DiagnoseCode(r.ErrorCode)])}
-	if !bank131.KnownCode(r.ErrorCode) && r.Reason != "" {
-		e.Detail = r.Reason
-	}
-	return e
+	return out
 }

@@ -16,7 +16,8 @@
 //	POST /batches                 upload: validate and publish a payout file (internal/ingest)
 //	POST /batches/validate        validate only (internal/ingest)
 //	GET  /templates/{method}.csv|.xlsx   validate: a payout file template (internal/ingest)
-//	GET  /batches, /batches/{id}, /batches/{id}/report.csv|.xlsx|.json, /exceptions   read (internal/ledger)
+//	GET  /batches, /batches/{id}, /batches/{id}/report.csv|-summary.csv|.xlsx|.json (?lang, ?dialect),
+//	     /batches/{id}/transfers, /exceptions   read (internal/ledger)
 //	GET  /batches/{id}/approvals  read: the checkers' decisions
 //	POST /batches/{id}/approve    approve: bound to the file SHA-256 and totals shown
 //	POST /batches/{id}/reject     approve: reject with a reason
@@ -106,6 +107,8 @@ var Table = []Route{
 	{"GET /batches/{id}/report.csv", auth.PermRead, false, reports},
 	{"GET /batches/{id}/report.xlsx", auth.PermRead, false, reports},
 	{"GET /batches/{id}/report.json", auth.PermRead, false, reports},
+	{"GET /batches/{id}/report-summary.csv", auth.PermRead, false, reports},
+	{"GET /batches/{id}/transfers", auth.PermRead, false, reports},
 	{"GET /exceptions", auth.PermRead, false, reports},
 	{"GET /batches/{id}/approvals", auth.PermRead, false, commands},
 	{"POST /batches/{id}/approve", auth.PermApprove, false, commands},

@@ -127,7 +127,8 @@ func goldenLedger(t *testing.T) (*Service, *clock, string) {
 	drive(t, s, id, 17, ledgerapi.Transition{To: payout.StateClaimed, Worker: "w1"}, ledgerapi.Transition{To: payout.StateQuoted, Quote: q17},
 		ledgerapi.Transition{To: payout.StateOpening, NewAttempt: true, IdemKey: id + "/17/a1/init"})
 	g := gate(t, s, ledgerapi.GateRequest{Batch: id, Row: 17, SessionID: "ps_17", PayoutID: "po_17", Observed: ledgerapi.Observed{
-		Source: &q17.Source, Destination: &q17.Destination, Commission: &q17.TransferFee}, Evidence: ledgerapi.Evidence{Source: wh}})
+		Source: &q17.Source, Destination: &q17.Destination, Commission: &q17.TransferFee}, TCN: "592174-69412211",
+		Evidence: ledgerapi.Evidence{Source: wh}})
 	require.Equal(t, ledgerapi.DecisionConfirm, g.Decision, g.Reason)
 	drive(t, s, id, 17, ledgerapi.Transition{To: payout.StateConfirmed, SessionID: "ps_17"},
 		ledgerapi.Transition{To: payout.StateActionRequired, SessionID: "ps_17", ActionURL: "https://bank.example/3ds/ps_17"})

@@ -7,13 +7,19 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reason"
 	"github.com/payrun/payrun/internal/report"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // HTTPOption configures NewHTTPHandler.
@@ -66,22 +72,31 @@ func WithReportSlots(n int, wait time.Duration) HTTPOption {
 // WithService it only reads (the read pool), so it works on a database
 // opened with OpenReadOnly as well as on the running ledger's. Routes:
 //
-//	GET /batches                    JSON list of batch summaries, newest first (?limit=N, default 100)
-//	GET /batches/{id}               JSON: the batch summary, the report's summary and reconciliation counts (no rows)
-//	GET /batches/{id}/report.csv    the report as a CSV download
-//	GET /batches/{id}/report.xlsx   the report as an XLSX download (sheets Rows and Summary)
-//	GET /batches/{id}/report.json   the report as a JSON download
-//	GET /exceptions                 open exceptions (?batch=ID, ?all=1 for closed ones too)
-//	GET /batches/{id}/held          rows the duplicate guard held, with the decisions about them
-//	GET /batches/{id}/decisions     every decision taken on the batch, with who and why
+//	GET /batches                           JSON list of batch summaries, newest first (?limit=N, default 100)
+//	GET /batches/{id}                      JSON: the batch summary, the report's summary and reconciliation counts, the transfers waiting for 3-D Secure (no other rows)
+//	GET /batches/{id}/report.csv           the report's rows as a CSV download
+//	GET /batches/{id}/report-summary.csv   the report's summary as a CSV download
+//	GET /batches/{id}/report.xlsx          the report as an XLSX download (sheets Rows and Summary)
+//	GET /batches/{id}/report.json          the report as a JSON download
+//	GET /batches/{id}/transfers            JSON: the batch's transfer rows as the report has them (FX, commission, TCN, 3-D Secure link and expiry)
+//	GET /exceptions                        open exceptions (?batch=ID, ?all=1 for closed ones too)
+//	GET /batches/{id}/held                 rows the duplicate guard held, with the decisions about them
+//	GET /batches/{id}/decisions            every decision taken on the batch, with who and why
+//
+// The report routes and /batches/{id} take ?lang=ru|en, the language of the
+// report's words and headers (default: Russian when Accept-Language prefers
+// it, else English), and the CSV ones ?dialect=excel-ru|rfc4180 (also
+// ?csv_dialect=, as the template download; default: excel-ru for Russian,
+// rfc4180 for English; report.DefaultDialect). The links of /batches/{id}
+// carry a ?lang= it was given.
 //
 // With WithService it also serves the decisions of people (http_decide.go:
 // POST /batches/{id}/approve|cancel|hold|resume|resubmit and
 // POST /batches/{id}/rows/{row}/cancel|hold|resume|release|drop).
 //
 // Errors are httpapi's one answer: an unknown batch is 404
-// {"error":{"code":"not_found","message":…}}. Mount it under a prefix with
-// http.StripPrefix.
+// {"error":{"code":"not_found","message":…}}, a bad ?lang or ?dialect 400.
+// Mount it under a prefix with http.StripPrefix.
 func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
 	_, mux := newHTTPHandler(db, opts...)
 	return mux
@@ -98,12 +113,67 @@ func newHTTPHandler(db *DB, opts ...HTTPOption) (*httpHandler, *http.ServeMux) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /batches", h.batches)
 	mux.HandleFunc("GET /batches/{id}", h.batch)
-	mux.HandleFunc("GET /batches/{id}/report.csv", h.report(report.FormatCSV))
-	mux.HandleFunc("GET /batches/{id}/report.xlsx", h.report(report.FormatXLSX))
-	mux.HandleFunc("GET /batches/{id}/report.json", h.report(report.FormatJSON))
+	for _, f := range report.Formats {
+		mux.HandleFunc("GET /batches/{id}/"+ReportPath(f), h.report(f))
+	}
+	mux.HandleFunc("GET /batches/{id}/transfers", h.transfers)
 	mux.HandleFunc("GET /exceptions", h.exceptions)
 	h.decisionRoutes(mux)
 	return h, mux
+}
+
+// ReportPath is the last part of a report's download path in format:
+// report.csv, report-summary.csv, report.xlsx, report.json.
+func ReportPath(format string) string {
+	if format == report.FormatSummaryCSV {
+		return "report-summary.csv"
+	}
+	return "report." + format
+}
+
+// langMatcher picks a report's language from Accept-Language.
+var langMatcher = language.NewMatcher([]language.Tag{language.English, language.Russian})
+
+// reportLang is the language a request asks for: ?lang=ru|en, else the
+// Accept-Language header's choice between English and Russian.
+func reportLang(r *http.Request) (string, error) {
+	if v := r.URL.Query().Get("lang"); v != "" {
+		switch l := strings.ToLower(strings.TrimSpace(v)); l {
+		case reason.English, reason.Russian:
+			return l, nil
+		}
+		return "", ledgerapi.Errorf(ledgerapi.CodeInvalid, "lang %q: use ru or en", cardmask.Redact(v))
+	}
+	if accept := r.Header.Get("Accept-Language"); accept != "" {
+		tags, _, err := language.ParseAcceptLanguage(accept)
+		if err == nil && len(tags) > 0 {
+			tag, _, conf := langMatcher.Match(tags...)
+			if base, _ := tag.Base(); conf != language.No && base.String() == reason.Russian {
+				return reason.Russian, nil
+			}
+		}
+	}
+	return reason.English, nil
+}
+
+// reportLayout is the layout a request asks for: ?dialect=excel-ru|rfc4180
+// (or ?csv_dialect=, the template download's name for it; default: the
+// language's).
+func reportLayout(r *http.Request) (report.Layout, error) {
+	var l report.Layout
+	q := r.URL.Query()
+	v := q.Get("dialect")
+	if v == "" {
+		v = q.Get("csv_dialect")
+	}
+	if v != "" {
+		d, err := spreadsheet.ParseDialect(v)
+		if err != nil {
+			return l, ledgerapi.Errorf(ledgerapi.CodeInvalid, "%s", cardmask.Redact(err.Error()))
+		}
+		l.Dialect = d
+	}
+	return l, nil
 }
 
 func (h *httpHandler) writeJSON(w http.ResponseWriter, status int, v any) {
@@ -154,13 +224,27 @@ func (h *httpHandler) batches(w http.ResponseWriter, r *http.Request) {
 type BatchDetail struct {
 	Batch   *ledgerapi.BatchSummary `json:"batch"`
 	AsOf    string                  `json:"as_of"`
+	Lang    string                  `json:"lang"`
 	Summary report.Summary          `json:"summary"`
 	Reports map[string]string       `json:"reports"` // format → download path
+	// ActionRequired are the transfers waiting for their sender's 3-D
+	// Secure (the link, its expiry and the TCN are on each), at most
+	// maxActionRequired; ActionRequiredRows counts them all.
+	ActionRequired     []report.Row `json:"action_required"`
+	ActionRequiredRows int          `json:"action_required_rows"`
 }
+
+// maxActionRequired bounds the rows BatchDetail lists.
+const maxActionRequired = 100
 
 func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 	id, ok := h.batchID(w, r)
 	if !ok {
+		return
+	}
+	lang, err := reportLang(r)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	rec, err := h.db.Reconcile(r.Context(), id)
@@ -169,17 +253,36 @@ func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rep := rec.Report()
+	rep.Localize(lang)
+	// The links ask for the language a ?lang= asked for; one from
+	// Accept-Language the client sends again itself.
+	query := ""
+	if r.URL.Query().Get("lang") != "" {
+		query = "?lang=" + lang
+	}
 	links := map[string]string{}
 	for _, f := range report.Formats {
-		links[f] = "batches/" + id + "/report." + f
+		links[f] = "batches/" + id + "/" + ReportPath(f) + query
 	}
-	h.writeJSON(w, http.StatusOK, BatchDetail{Batch: rec.sum, AsOf: rep.AsOf, Summary: rep.Summary, Reports: links})
+	links["transfers"] = "batches/" + id + "/transfers" + query
+	d := BatchDetail{Batch: rec.sum, AsOf: rep.AsOf, Lang: rep.Lang, Summary: rep.Summary, Reports: links,
+		ActionRequired: []report.Row{}}
+	for _, row := range rep.Rows {
+		if row.Status == string(payout.StateActionRequired) {
+			d.ActionRequiredRows++
+			if len(d.ActionRequired) < maxActionRequired {
+				d.ActionRequired = append(d.ActionRequired, row)
+			}
+		}
+	}
+	h.writeJSON(w, http.StatusOK, d)
 }
 
 var reportTypes = map[string]string{
-	report.FormatCSV:  "text/csv; charset=utf-8",
-	report.FormatJSON: "application/json; charset=utf-8",
-	report.FormatXLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	report.FormatCSV:        "text/csv; charset=utf-8; header=present",
+	report.FormatSummaryCSV: "text/csv; charset=utf-8; header=present",
+	report.FormatJSON:       "application/json; charset=utf-8",
+	report.FormatXLSX:       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 func (h *httpHandler) report(format string) http.HandlerFunc {
@@ -188,40 +291,94 @@ func (h *httpHandler) report(format string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		if !h.reportSlot(w, r) {
-			return
-		}
-		defer func() { <-h.reports }()
-		rep, err := h.db.Report(r.Context(), id)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		// Sent as it is written, never held whole: a failure before the
-		// first byte is a clean 500; one after it aborts the response
-		// (no final chunk), so a client never takes half a report for a
-		// whole one.
-		w.Header().Set("Content-Type", reportTypes[format])
-		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.FileName(format)}))
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		sw := &sentWriter{w: w}
-		bw := bufio.NewWriterSize(sw, 64<<10)
-		err = rep.Write(bw, format)
+		lang, err := reportLang(r)
 		if err == nil {
-			err = bw.Flush()
+			var l report.Layout
+			if l, err = reportLayout(r); err == nil {
+				h.writeReport(w, r, id, format, lang, l)
+				return
+			}
 		}
-		if err == nil {
-			return
-		}
-		if !sw.sent {
-			w.Header().Del("Content-Disposition")
-			h.fail(w, r, err)
-			return
-		}
-		h.log.Error("report download broken off", "batch", id, "format", format, "error", cardmask.Redact(err.Error()))
-		panic(http.ErrAbortHandler)
+		h.fail(w, r, err)
 	}
+}
+
+func (h *httpHandler) writeReport(w http.ResponseWriter, r *http.Request, id, format, lang string, l report.Layout) {
+	if !h.reportSlot(w, r) {
+		return
+	}
+	defer func() { <-h.reports }()
+	rep, err := h.db.Report(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rep.Localize(lang)
+	// Sent as it is written, never held whole: a failure before the first
+	// byte is a clean 500; one after it aborts the response (no final
+	// chunk), so a client never takes half a report for a whole one.
+	w.Header().Set("Content-Type", reportTypes[format])
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.FileName(format)}))
+	w.Header().Set("Content-Language", rep.Lang)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Vary", "Accept-Language")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	sw := &sentWriter{w: w}
+	bw := bufio.NewWriterSize(sw, 64<<10)
+	err = rep.WriteLayout(bw, format, l)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		return
+	}
+	if !sw.sent {
+		for _, k := range []string{"Content-Disposition", "Content-Language"} {
+			w.Header().Del(k)
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.log.Error("report download broken off", "batch", id, "format", format, logkey.Error, cardmask.Redact(err.Error()))
+	panic(http.ErrAbortHandler)
+}
+
+// Transfers is the answer of GET /batches/{id}/transfers.
+type Transfers struct {
+	Batch     string       `json:"batch"`
+	AsOf      string       `json:"as_of"`
+	Lang      string       `json:"lang"`
+	Transfers []report.Row `json:"transfers"`
+}
+
+func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
+	id, ok := h.batchID(w, r)
+	if !ok {
+		return
+	}
+	lang, err := reportLang(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !h.reportSlot(w, r) {
+		return
+	}
+	defer func() { <-h.reports }()
+	rep, err := h.db.Report(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	rep.Localize(lang)
+	out := Transfers{Batch: id, AsOf: rep.AsOf, Lang: rep.Lang, Transfers: []report.Row{}}
+	for _, row := range rep.Rows {
+		if row.Method == string(payout.MethodTransfer) {
+			out.Transfers = append(out.Transfers, row)
+		}
+	}
+	w.Header().Set("Vary", "Accept-Language")
+	h.writeJSON(w, http.StatusOK, out)
 }
 
 // reportSlot takes a slot for a report, waiting up to reportWait; false

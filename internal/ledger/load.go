@@ -44,7 +44,8 @@ type statusRec struct {
 
 // loadBatch reads the batch (its summary, counted from the rows read),
 // its rows (with quotes), the webhooks that finished them, session/status
-// answers, report lines, covered days and exceptions. The independent
+// answers, when 3-D Secure links were recorded, report lines, covered days
+// and exceptions. The independent
 // reads run side by side on the read pool.
 func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSummary, *reconcile.Batch, error) {
 	ld := &batchLoad{d: &reconcile.Batch{ID: batch, Covered: map[string]bool{}, Zone: db.ReportZone, ManifestTotals: money.Totals{}},
@@ -181,6 +182,20 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSumm
 				return nil
 			})
 	})
+	actions := map[int]string{} // row → when its latest 3-D Secure link was recorded
+	run("3-D Secure links", func() error {
+		// By the partial index transitions_action (migration 0070).
+		return eachRow(ctx, db.r, `SELECT row_no, max(at) FROM transitions WHERE batch_id = ? AND to_state = 'action_required'
+			GROUP BY row_no`, []any{batch}, func(s scanner) error {
+			var row int
+			var at string
+			if err := s.Scan(&row, &at); err != nil {
+				return err
+			}
+			actions[row] = at
+			return nil
+		})
+	})
 	var opened, closed []string // the exceptions' times, as stored
 	run("exceptions", func() error {
 		// Open and closed: a closed key is not found again.
@@ -221,6 +236,11 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSumm
 	for _, st := range statuses {
 		if r := ld.byNo[st.row]; r != nil {
 			r.StatusSays = st.to
+		}
+	}
+	for row, at := range actions {
+		if r := ld.byNo[row]; r != nil {
+			r.ActionAt = parseTime(at)
 		}
 	}
 	kept := lines[:0]
@@ -279,13 +299,16 @@ func (db *DB) loadBatch(ctx context.Context, batch string) (*ledgerapi.BatchSumm
 // loadRows reads the batch's rows with their quotes, in row order.
 func (ld *batchLoad) loadRows(ctx context.Context, db *sql.DB, batch string) error {
 	quotes := map[int64]*ledgerapi.Quote{}
-	if err := eachRow(ctx, db, `SELECT id, fx_rate, source_minor, source_currency, dest_minor, dest_currency FROM quotes
+	if err := eachRow(ctx, db, `SELECT id, fx_rate, source_minor, source_currency, dest_minor, dest_currency,
+		transfer_fee_minor, sms_fee_minor, fee_currency, payment_minor, payment_currency FROM quotes
 		WHERE batch_id = ?`, []any{batch}, func(s scanner) error {
 		var id int64
 		q := &ledgerapi.Quote{}
-		if err := s.Scan(&id, &q.FXRate, &q.Source.Minor, &q.Source.Currency, &q.Destination.Minor, &q.Destination.Currency); err != nil {
+		if err := s.Scan(&id, &q.FXRate, &q.Source.Minor, &q.Source.Currency, &q.Destination.Minor, &q.Destination.Currency,
+			&q.TransferFee.Minor, &q.SMSFee.Minor, &q.TransferFee.Currency, &q.Payment.Minor, &q.Payment.Currency); err != nil {
 			return err
 		}
+		q.SMSFee.Currency = q.TransferFee.Currency
 		quotes[id] = q
 		return nil
 	}); err != nil {
@@ -301,12 +324,12 @@ func (ld *batchLoad) loadRows(ctx context.Context, db *sql.DB, batch string) err
 	)
 	err := eachRow(ctx, db, `SELECT row_no, amount_minor, currency, attempt, fee_minor, fee_currency, paid_minor, paid_currency,
 		quote_id, reference, method, recipient, destination, state, session_id, confirm_session, payout_id, error_code, reason,
-		received_at, moved_at, updated_at FROM rows WHERE batch_id = ? ORDER BY row_no`,
+		action_url, tcn, received_at, moved_at, updated_at FROM rows WHERE batch_id = ? ORDER BY row_no`,
 		[]any{batch}, func(s scanner) error {
 			r := &reconcile.Row{}
 			if err := s.Scan(&r.No, &r.Amount.Minor, &r.Amount.Currency, &r.Attempt, &fee, &feeCur, &paid, &paidCur,
 				&quote, &r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
-				&r.PayoutID, &r.ErrorCode, &r.Reason, &received, &moved, &updated); err != nil {
+				&r.PayoutID, &r.ErrorCode, &r.Reason, &r.ActionURL, &r.TCN, &received, &moved, &updated); err != nil {
 				return err
 			}
 			r.ReceivedAt, r.MovedAt, r.UpdatedAt = parseTime(received), parseTime(moved), parseTime(updated)
@@ -318,6 +341,9 @@ func (ld *batchLoad) loadRows(ctx context.Context, db *sql.DB, batch string) err
 			}
 			if q := quotes[quote.Int64]; quote.Valid && q != nil {
 				r.QuoteRate, r.QuoteSource, r.QuoteDest = q.FXRate, &q.Source, &q.Destination
+				commission := q.TransferFee
+				commission.Minor += q.SMSFee.Minor
+				r.QuoteFee, r.QuotePayment = &commission, &q.Payment
 			}
 			latest = max(latest, updated)
 			ld.d.Rows = append(ld.d.Rows, r)

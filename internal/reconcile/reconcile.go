@@ -58,12 +58,21 @@ type Row struct {
 	Fee, Paid                 *money.Amount
 	ReceivedAt, MovedAt       time.Time
 	UpdatedAt                 time.Time
-	// The quote of a transfer: the bank's rate as it wrote it, and both sides.
+	// The quote of a transfer: the bank's rate as it wrote it, both sides,
+	// its commission (transfer and SMS fee, in the fee's currency) and
+	// what the sender pays (source + fees).
 	QuoteRate              string
 	QuoteSource, QuoteDest *money.Amount
-	Hook                   *Hook   // the latest finishing webhook of the row's own session
-	StatusSays             string  // what session/status said last (the state it moved the row to)
-	Lines                  []*Line // the report lines about the row, in import order
+	QuoteFee, QuotePayment *money.Amount
+	// A transfer's 3-D Secure link for the sender, when the ledger
+	// recorded it (the row's latest move to action_required; zero when
+	// unknown), and its transfer control number (decoded).
+	ActionURL  string
+	ActionAt   time.Time
+	TCN        string
+	Hook       *Hook   // the latest finishing webhook of the row's own session
+	StatusSays string  // what session/status said last (the state it moved the row to)
+	Lines      []*Line // the report lines about the row, in import order
 }
 
 // Hook is the latest payment_finished / payment_refunded webhook of a

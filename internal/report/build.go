@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reason"
 	"github.com/payrun/payrun/internal/reconcile"
 )
 
@@ -22,17 +24,20 @@ var stateOrder = []payout.State{
 	payout.StateInDoubt, payout.StateSucceeded, payout.StateFailed, payout.StateCancelled, payout.StateReturned,
 }
 
-// totalNames are the summary's sums, in order (the manifest's follows).
-var totalNames = []string{"requested", "paid", "returned", "failed", "cancelled", "pending", "fees", "bank_reported"}
+// totalNames are the summary's sums, in order (the manifest's follows);
+// totalNotes (words.go) say what each sums.
+var totalNames = []string{"requested", "paid", "returned", "failed", "cancelled", "pending", "fees", "commission",
+	"paid_source", "paid_as_reported", "bank_reported"}
 
 // noMeta is the Meta of a row without meta_ columns: one empty map shared
 // by every such row (never written to), so that JSON shows {}.
 var noMeta = map[string]string{}
 
-// Build lays out the report of a batch: its summary (sum), the state the
-// reconciliation read (b) and what it found (rec, whose rows are b's in
-// the same order). Its rows have no description or meta (the
-// reconciliation does not read them); AddNotes adds them.
+// Build lays out the report of a batch, in English: its summary (sum), the
+// state the reconciliation read (b) and what it found (rec, whose rows are
+// b's in the same order). Its rows have no description or meta (the
+// reconciliation does not read them); AddNotes adds them. Localize puts
+// its words in another language.
 func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Result) *Report {
 	rep := &Report{
 		Batch: Batch{
@@ -42,6 +47,7 @@ func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Resul
 			FinishedAt: timeText(sum.FinishedAt), ManifestRows: b.ManifestRows, ManifestTotals: amounts(b.ManifestTotals),
 		},
 		AsOf: reconcile.TimeText(b.AsOf),
+		Lang: reason.English,
 		Rows: make([]Row, 0, len(b.Rows)),
 	}
 	byRow := map[int][]Exception{}
@@ -100,6 +106,20 @@ func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Resul
 		if r.Fee != nil {
 			totals["fees"].add(*r.Fee)
 		}
+		if r.State == payout.StateSucceeded || r.State == payout.StateReturned {
+			transfer := payout.Method(r.Method) == payout.MethodTransfer
+			switch {
+			case transfer && r.QuoteSource != nil && r.QuoteDest != nil:
+				totals["paid_source"].add(*r.QuoteSource)
+				totals["paid_as_reported"].add(*r.QuoteDest)
+			default:
+				totals["paid_source"].add(r.Amount)
+				totals["paid_as_reported"].add(r.Amount)
+			}
+			if transfer && r.QuoteFee != nil {
+				totals["commission"].add(*r.QuoteFee)
+			}
+		}
 	}
 	reported := newSums()
 	addOps := func(lines []*reconcile.Line) {
@@ -127,9 +147,10 @@ func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Resul
 		s.ByReconciliation = append(s.ByReconciliation, StatusCount{Status: st, Rows: rec.Counts[st]})
 	}
 	for _, w := range totalNames {
-		s.Totals = append(s.Totals, TotalLine{What: w, Rows: totals[w].rows, Amounts: totals[w].amounts()})
+		s.Totals = append(s.Totals, TotalLine{What: w, Rows: totals[w].rows, Amounts: totals[w].amounts(), Note: totalNotes[w].EN})
 	}
-	s.Totals = append(s.Totals, TotalLine{What: "manifest", Rows: b.ManifestRows, Amounts: amounts(b.ManifestTotals)})
+	s.Totals = append(s.Totals, TotalLine{What: "manifest", Rows: b.ManifestRows, Amounts: amounts(b.ManifestTotals),
+		Note: totalNotes["manifest"].EN})
 	cats := make([]reconcile.Category, 0, len(excCount))
 	for c := range excCount {
 		cats = append(cats, c)
@@ -139,6 +160,7 @@ func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Resul
 	for _, c := range cats {
 		s.ExceptionCounts = append(s.ExceptionCounts, CategoryCount{Category: c, Label: c.Label(), Count: excCount[c]})
 	}
+	rep.Localize(reason.English)
 	return rep
 }
 
@@ -147,18 +169,16 @@ func sameOp(l *reconcile.Line) func(*reconcile.Line) bool {
 	return func(o *reconcile.Line) bool { return o.Type == l.Type && o.Op == l.Op }
 }
 
-// reportRow lays a row out for the report.
+// reportRow lays a row out for the report (its words in English:
+// Localize).
 func reportRow(r *reconcile.Row, status reconcile.Status) Row {
 	row := Row{
 		Row: r.No, Reference: r.Reference, Method: r.Method, Recipient: r.Recipient, Destination: r.Destination,
 		Amount: r.Amount.Decimal(), Currency: r.Amount.Currency, AmountMinor: r.Amount.Minor,
 		Status: string(r.State), BankSession: r.OwnSession(), BankPayout: r.PayoutID,
-		ErrorCode: r.ErrorCode, Reason: cardmask.Redact(r.Reason),
+		ErrorCode: r.ErrorCode, ReasonDetail: cardmask.Redact(r.Reason), TCN: tcnText(r.TCN),
 		ReceivedAt: reconcile.TimeText(r.ReceivedAt), UpdatedAt: reconcile.TimeText(r.UpdatedAt), Attempts: r.Attempt,
 		SessionStatus: r.StatusSays, Reconciliation: string(status), Meta: noMeta,
-	}
-	if row.Reason == "" && r.ErrorCode != "" {
-		row.Reason = bank131.Reason(r.ErrorCode)
 	}
 	if r.State.Terminal() {
 		row.FinishedAt = reconcile.TimeText(r.MovedAt)
@@ -169,6 +189,19 @@ func reportRow(r *reconcile.Row, status reconcile.Status) Row {
 	if r.QuoteDest != nil {
 		row.FXRate = r.QuoteRate
 		row.DestinationAmount, row.DestinationCurrency = r.QuoteDest.Decimal(), r.QuoteDest.Currency
+	}
+	if r.QuoteSource != nil {
+		row.SourceAmount, row.SourceCurrency = r.QuoteSource.Decimal(), r.QuoteSource.Currency
+	}
+	if r.QuoteFee != nil {
+		row.Commission, row.CommissionCurrency = r.QuoteFee.Decimal(), r.QuoteFee.Currency
+	}
+	if r.ActionURL != "" {
+		row.ActionURL = cardmask.Redact(r.ActionURL)
+		if !r.ActionAt.IsZero() {
+			row.ActionAt = reconcile.TimeText(r.ActionAt)
+			row.ActionExpiresAt = reconcile.TimeText(r.ActionAt.Add(bank131.ThreeDSLinkLifetime))
+		}
 	}
 	if h := r.Hook; h != nil {
 		switch {
@@ -193,6 +226,94 @@ func reportRow(r *reconcile.Row, status reconcile.Status) Row {
 	}
 	row.BankReport = strings.Join(lines, "; ")
 	return row
+}
+
+// Localize puts the report's words in lang ("ru" Russian, else English;
+// reason.Lang): each row's reason and what to do next (internal/reason's
+// catalogue), exception labels and the totals' notes. The data, codes and
+// JSON keys do not change, so Localize may be called again.
+func (rep *Report) Localize(lang string) {
+	lang = reason.Lang(lang)
+	rep.Lang = lang
+	for i := range rep.Rows {
+		rep.Rows[i].explain(lang)
+	}
+	labels := func(xs []Exception) {
+		for i := range xs {
+			xs[i].Label = exceptionLabel(lang, xs[i].Category)
+		}
+	}
+	labels(rep.Summary.Exceptions)
+	for i := range rep.Summary.ExceptionCounts {
+		c := &rep.Summary.ExceptionCounts[i]
+		c.Label = exceptionLabel(lang, c.Category)
+	}
+	for i := range rep.Summary.Totals {
+		t := &rep.Summary.Totals[i]
+		t.Note = totalNotes[t.What].In(lang)
+	}
+}
+
+// explain sets the row's reason, what to do next and its exceptions'
+// labels in lang. The reason is the catalogue's for the error code, else
+// for the state (in doubt, waiting for 3-D Secure, returned, cancelled,
+// failed); a paid row has none. What to do next follows the row's first
+// exception when it has one (the bank may have paid a row we recorded
+// failed: "upload it again" would pay twice), else its state when money
+// may still move or came back (in doubt, 3-D Secure, returned), else the
+// error code of a failed or cancelled row. ReasonDetail, what the ledger
+// recorded, is cleared when it only repeats the catalogue.
+func (row *Row) explain(lang string) {
+	for i := range row.Exceptions {
+		row.Exceptions[i].Label = exceptionLabel(lang, row.Exceptions[i].Category)
+	}
+	st := payout.State(row.Status)
+	state, hasState := reason.Lookup(reason.State, row.Status)
+	var code reason.Entry
+	switch {
+	case row.ErrorCode != "":
+		code = reason.Error(row.ErrorCode)
+		if row.ReasonDetail == code.Reason.EN {
+			row.ReasonDetail = ""
+		}
+	case hasState && row.ReasonDetail == state.Reason.EN:
+		row.ReasonDetail = ""
+	}
+	row.Reason, row.NextStep = "", ""
+	switch {
+	case st == payout.StateSucceeded:
+	case row.ErrorCode != "":
+		row.Reason = code.Reason.In(lang)
+	case hasState:
+		row.Reason = state.Reason.In(lang)
+	}
+	switch {
+	case len(row.Exceptions) > 0:
+		if e, ok := reason.Lookup(reason.Exception, string(row.Exceptions[0].Category)); ok {
+			row.NextStep = e.Next.In(lang)
+		}
+	case hasState && (st == payout.StateInDoubt || st == payout.StateActionRequired || st == payout.StateReturned):
+		row.NextStep = state.Next.In(lang)
+	case row.ErrorCode != "" && (st == payout.StateFailed || st == payout.StateCancelled):
+		row.NextStep = code.Next.In(lang)
+	case hasState:
+		row.NextStep = state.Next.In(lang)
+	}
+}
+
+// tcnPattern is the transfer control number's documented form,
+// NNNNNN-NNNNNNNN (shared/bank131-api.md, the sandbox's conformance row 79).
+var tcnPattern = regexp.MustCompile(`^[0-9]{6}-[0-9]{8}$`)
+
+// tcnText is the TCN for the report: as the bank gave it when it has the
+// documented form (one in ten would pass the Luhn check and be masked as
+// a card number, which would keep the recipient from the money), else
+// through the card-number redaction like any text from outside.
+func tcnText(tcn string) string {
+	if tcnPattern.MatchString(tcn) {
+		return tcn
+	}
+	return cardmask.Redact(tcn)
 }
 
 func amount(a money.Amount) Amount {

@@ -31,6 +31,9 @@ func (rep *Report) WriteJSON(w io.Writer) error {
 	if err := part("as_of", rep.AsOf, false); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}
+	if err := part("lang", rep.Lang, false); err != nil {
+		return fmt.Errorf("write JSON report: %w", err)
+	}
 	if err := part("summary", rep.Summary, false); err != nil {
 		return fmt.Errorf("write JSON report: %w", err)
 	}

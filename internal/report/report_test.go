@@ -57,20 +57,36 @@ func xlsxCells(t *testing.T, data []byte) string {
 	return sb.String()
 }
 
-// TestWritersGolden reads the golden report (testdata/report.json, which
-// the ledger's TestReportGolden renders from a ledger with a row in every
-// status and category) and writes it in every format: JSON gives the same
-// bytes back, CSV and XLSX the golden files.
-func TestWritersGolden(t *testing.T) {
+// goldenReport reads the golden report (testdata/report.json, which the
+// ledger's TestReportGolden renders from a ledger with a row in every
+// status and category), in lang.
+func goldenReport(t *testing.T, lang string) (*Report, []byte) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "report.json"))
 	require.NoError(t, err)
 	var rep Report
 	require.NoError(t, json.Unmarshal(data, &rep))
 	require.NotEmpty(t, rep.Rows)
-	require.Equal(t, string(data), string(render(t, &rep, FormatJSON)))
+	rep.Localize(lang)
+	return &rep, data
+}
+
+// TestWritersGolden writes the golden report in every format, in English
+// and in Russian: English JSON gives the same bytes back, the rest the
+// golden files (report.*, report-summary.csv; report-ru.*,
+// report-ru-summary.csv: excel-ru CSV, Russian headers and words).
+func TestWritersGolden(t *testing.T) {
+	en, data := goldenReport(t, "en")
+	require.Equal(t, string(data), string(render(t, en, FormatJSON)))
+	ru, _ := goldenReport(t, "ru")
 	for name, got := range map[string][]byte{
-		"report.csv":      render(t, &rep, FormatCSV),
-		"report.xlsx.txt": []byte(xlsxCells(t, render(t, &rep, FormatXLSX))),
+		"report.csv":            render(t, en, FormatCSV),
+		"report-summary.csv":    render(t, en, FormatSummaryCSV),
+		"report.xlsx.txt":       []byte(xlsxCells(t, render(t, en, FormatXLSX))),
+		"report-ru.csv":         render(t, ru, FormatCSV),
+		"report-ru-summary.csv": render(t, ru, FormatSummaryCSV),
+		"report-ru.json":        render(t, ru, FormatJSON),
+		"report-ru.xlsx.txt":    []byte(xlsxCells(t, render(t, ru, FormatXLSX))),
 	} {
 		path := filepath.Join("testdata", name)
 		if *update {
@@ -86,8 +102,13 @@ func TestWritersGolden(t *testing.T) {
 func TestWriteUnknownFormat(t *testing.T) {
 	err := (&Report{}).Write(&bytes.Buffer{}, "pdf")
 	require.True(t, errors.Is(err, ErrFormat), "%v", err)
-	require.ErrorContains(t, err, `"pdf" (want csv, json or xlsx)`)
-	require.Equal(t, "payrun-report-b1.xlsx", (&Report{Batch: Batch{ID: "b1"}}).FileName(FormatXLSX))
+	require.ErrorContains(t, err, `"pdf" (want csv, summary.csv, json, xlsx)`)
+	rep := &Report{Batch: Batch{ID: "b1"}}
+	require.Equal(t, "payrun-report-b1.xlsx", rep.FileName(FormatXLSX))
+	require.Equal(t, "payrun-report-b1-summary.csv", rep.FileName(FormatSummaryCSV))
+	rep.Localize("ru")
+	require.Equal(t, "payrun-report-b1-ru.csv", rep.FileName(FormatCSV))
+	require.Equal(t, "payrun-report-b1-ru-summary.csv", rep.FileName(FormatSummaryCSV))
 }
 
 func TestAddNotesSkipsRowsNotShown(t *testing.T) {
@@ -155,7 +176,11 @@ func TestBuild(t *testing.T) {
 	}
 	require.Equal(t, []Amount{{Amount: "1501.50", Currency: "RUB", Minor: 150150, Rows: 2}}, totals["requested"])
 	require.Equal(t, []Amount{{Amount: "1505.50", Currency: "RUB", Minor: 150550, Rows: 2}}, totals["bank_reported"])
+	require.Equal(t, []Amount{{Amount: "1500.50", Currency: "RUB", Minor: 150050, Rows: 1}}, totals["paid_as_reported"])
 	require.Equal(t, []Amount{{Amount: "25.00", Currency: "RUB", Minor: 2500, Rows: 1}}, totals["fees"])
+	for _, l := range rep.Summary.Totals {
+		require.NotEmpty(t, l.Note, "total %s says what it sums", l.What)
+	}
 	require.Equal(t, []CategoryCount{{Category: reconcile.PaidNotInRecords, Label: reconcile.PaidNotInRecords.Label(), Count: 1},
 		{Category: reconcile.BatchTotals, Label: reconcile.BatchTotals.Label(), Count: 1}}, rep.Summary.ExceptionCounts)
 

@@ -77,3 +77,13 @@ func digitsOnly(s string) bool {
 	}
 	return true
 }
+
+// DialectFor is the dialect of a file written for people in a language
+// when none is asked for: excel-ru for Russian ("ru"), rfc4180 for any
+// other. The payout file templates and the ledger's reports use it.
+func DialectFor(lang string) Dialect {
+	if lang == "ru" {
+		return ExcelRU
+	}
+	return RFC4180
+}

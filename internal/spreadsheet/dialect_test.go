@@ -28,3 +28,11 @@ func TestDialect(t *testing.T) {
 		}
 	}
 }
+
+func TestDialectFor(t *testing.T) {
+	for lang, want := range map[string]Dialect{"ru": ExcelRU, "en": RFC4180, "": RFC4180} {
+		if got := DialectFor(lang); got != want {
+			t.Errorf("DialectFor(%q) = %q, want %q", lang, got, want)
+		}
+	}
+}
