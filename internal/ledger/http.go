@@ -44,8 +44,8 @@ type httpHandler struct {
 // slot before it is answered 503 with Retry-After (DefaultReportSlots,
 // DefaultReportWait; WithReportSlots).
 const (
-	DefaultReportSlots = 2
-	DefaultReportWait  = 15 * time.Second
+	DefaultReportSlots = 1
+	DefaultReportWait  = time.Minute
 )
 
 // reportRetryAfter is the Retry-After of a download refused for want of a
