@@ -101,12 +101,30 @@ func TestUnitsExposureScore(t *testing.T) {
 	}
 }
 
-// TestAlertRulesNameExportedMetrics: the rules file is YAML of the
-// Prometheus shape, and every payrun_ metric it names is one a component
+// TestAlertRulesNameExportedMetrics: every rules file in prometheus/ is
+// YAML of the Prometheus shape, and every payrun_ metric it names is one a component
 // exports (internal/metrics), so a renamed metric cannot leave an alert
 // that never fires.
 func TestAlertRulesNameExportedMetrics(t *testing.T) {
-	b, err := os.ReadFile("prometheus/payrun-rules.yml")
+	files, err := filepath.Glob("prometheus/*.yml")
+	require.NoError(t, err)
+	require.Len(t, files, 2, "payrun-rules.yml and ledger-disk.rules.yml")
+	known := map[string]bool{"payrun_build_info": true}
+	for _, g := range []*metrics.Group{metrics.Ledger, metrics.Processor, metrics.Relay, metrics.Ingest} {
+		for _, n := range g.Names() {
+			known[n] = true
+		}
+	}
+	alerts := 0
+	for _, f := range files {
+		alerts += checkRules(t, f, known)
+	}
+	require.GreaterOrEqual(t, alerts, 13)
+}
+
+// checkRules checks one rules file and counts its alerts.
+func checkRules(t *testing.T, file string, known map[string]bool) int {
+	b, err := os.ReadFile(file)
 	require.NoError(t, err)
 	var doc struct {
 		Groups []struct {
@@ -120,14 +138,8 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	require.NoError(t, yaml.Unmarshal(b, &doc))
-	require.NotEmpty(t, doc.Groups)
-	known := map[string]bool{"payrun_build_info": true}
-	for _, g := range []*metrics.Group{metrics.Ledger, metrics.Processor, metrics.Relay, metrics.Ingest} {
-		for _, n := range g.Names() {
-			known[n] = true
-		}
-	}
+	require.NoError(t, yaml.Unmarshal(b, &doc), file)
+	require.NotEmpty(t, doc.Groups, file)
 	name := regexp.MustCompile(`payrun_[a-z_]+`)
 	alerts := 0
 	for _, g := range doc.Groups {
@@ -148,5 +160,5 @@ func TestAlertRulesNameExportedMetrics(t *testing.T) {
 			alerts++
 		}
 	}
-	require.GreaterOrEqual(t, alerts, 10)
+	return alerts
 }

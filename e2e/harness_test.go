@@ -90,6 +90,8 @@ type options struct {
 	// keys nats`). Only with cluster.
 	secure        bool
 	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
+	natsDir       string // the single node's JetStream store folder; default a temporary one
+	ledgerDB      string // the ledger's database; default <dir>/ledger.db
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
@@ -134,6 +136,11 @@ func startSystem(t testing.TB, o options) *system {
 	s := &system{t: t, dir: dir, opts: o, keys: filepath.Join(dir, "keys")}
 	if o.cluster {
 		s.startCluster()
+	} else if o.natsDir != "" {
+		e, err := natsserver.Start(natsserver.Options{Dir: o.natsDir})
+		require.NoError(t, err)
+		t.Cleanup(e.Close)
+		s.nats, s.nodes, s.natsURL = e, []*natsserver.Server{e}, e.URL()
 	} else {
 		e := testutil.NATS(t)
 		s.nats, s.nodes, s.natsURL = e, []*natsserver.Server{e}, e.URL()
@@ -335,7 +342,7 @@ func (s *system) host(args ...string) string {
 	if args[0] == "audit" {
 		n = 1
 	}
-	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args[:n:n], append([]string{"--db", filepath.Join(s.dir, "ledger.db")}, args[n:]...)...)...)
+	cmd := exec.Command(filepath.Join(binDir, "ledger"), append(args[:n:n], append([]string{"--db", s.ledgerDB()}, args[n:]...)...)...)
 	out, err := cmd.CombinedOutput()
 	require.NoError(s.t, err, "ledger %s: %s", strings.Join(args, " "), out)
 	return string(out)
@@ -350,12 +357,25 @@ func (s *system) asUser(user string, args ...string) (string, error) {
 }
 
 func (s *system) startLedger() *proc {
-	args := append([]string{"run", "--db", filepath.Join(s.dir, "ledger.db")}, s.natsArgs("ledger")...)
+	return s.start("ledger", s.ledgerRunArgs(s.ledgerDB())...)
+}
+
+// ledgerDB is the database the harness's ledger runs on.
+func (s *system) ledgerDB() string {
+	if s.opts.ledgerDB != "" {
+		return s.opts.ledgerDB
+	}
+	return filepath.Join(s.dir, "ledger.db")
+}
+
+// ledgerRunArgs are the harness's `ledger run` arguments for a database.
+func (s *system) ledgerRunArgs(db string) []string {
+	args := append([]string{"run", "--db", db}, s.natsArgs("ledger")...)
 	args = append(args, "--http", s.apiAddr, "--card-public-key", filepath.Join(s.keys, secret.CardPublicFile),
 		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile),
 		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s",
 		"--poll-max", "4s", "--doubt-deadline", "20s")
-	return s.start("ledger", append(args, s.opts.ledgerArgs...)...)
+	return append(args, s.opts.ledgerArgs...)
 }
 
 func (s *system) startProcessor(name string, extra ...string) *proc {
@@ -371,6 +391,12 @@ func (s *system) startProcessor(name string, extra ...string) *proc {
 // start runs a built command; its output goes to a log file shown when the
 // test fails.
 func (s *system) start(bin string, args ...string) *proc {
+	s.t.Helper()
+	return s.startEnv(nil, bin, args...)
+}
+
+// startEnv is start with more environment variables.
+func (s *system) startEnv(env []string, bin string, args ...string) *proc {
 	t := s.t
 	t.Helper()
 	s.mu.Lock()
@@ -380,6 +406,9 @@ func (s *system) start(bin string, args ...string) *proc {
 	require.NoError(t, err)
 	cmd := exec.Command(filepath.Join(binDir, bin), args...)
 	cmd.Dir = repoRoot
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	require.NoError(t, cmd.Start(), "start %s", bin)
 	p := &proc{bin: bin, name: bin, args: args, cmd: cmd, log: logPath, done: make(chan struct{})}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,7 +53,13 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: js, Conn: nc, MaxBody: *maxBody, Logger: log})
+	// The ledger creates the streams (PAYRUN_PROBE among them); the relay
+	// may only publish webhooks and its probes (deploy/nats), so until the
+	// ledger has made them it is not ready, as it cannot store a webhook.
+	host, _ := os.Hostname()
+	relay := hookrelay.New(hookrelay.Config{Verifier: verifier, JS: js, Conn: nc, MaxBody: *maxBody, Logger: log,
+		Probe: hookrelay.StoreProbe(js, host+"-"+strconv.Itoa(os.Getpid()))})
+	go relay.RunProbe(ctx, 5*time.Second)
 	if _, err := cli.ServeMetrics(ctx, *metricsAddr, log); err != nil {
 		return err
 	}

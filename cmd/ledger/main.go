@@ -12,6 +12,8 @@
 //	ledger import-report --watch DIR          (every report that appears in an SFTP drop folder; a component, over NATS)
 //	ledger users|tokens|policy ...            (on the ledger's host, against its database)
 //	ledger audit   [--batch ID] [--since DAY] (the audit log: --db on the host, or the HTTP API)
+//	ledger migrate --db FILE [--dry-run]      (apply, or list, the schema migrations without running)
+//	ledger restore --replica URL --db FILE    (bring a ledger back from its Litestream replica)
 package main
 
 import (
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string) error {
 		"release":       &decideCommand{name: "release"},
 		"drop":          &decideCommand{name: "drop"},
 		"resubmit":      &decideCommand{name: "resubmit"},
+		"migrate":       &migrateCommand{},
+		"restore":       &restoreCommand{},
 	}
 	if len(args) == 0 {
 		usage()
@@ -100,6 +104,8 @@ Usage:
 	ledger tokens  create|list|revoke [--db FILE] ...
 	ledger policy  show|set [--db FILE] [FILE|-]
 	ledger audit   [--db FILE | --api URL --token-file FILE] [--batch ID] [--since DAY] [--format csv|json] [--verify]
+	ledger migrate --db FILE [--dry-run]
+	ledger restore --replica URL --db FILE [--litestream PATH]
 
 A person's commands (approve, reject, cancel, import-report, audit) go through the
 authenticated HTTP API of "ledger run --http" with an API token (--token-file or

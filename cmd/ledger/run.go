@@ -50,6 +50,8 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&hf.uploadKey, "upload-key", "", "upload keys `file` (upload.key): row digests and card fingerprints of uploads")
 	fs.StringVar(&hf.zone, "time-zone", console.DefaultZone, "the time `zone` the web console shows times in")
 	memLimit := fs.Int("memory-limit-mb", defaultMemoryLimitMB, "soft limit of the Go heap in `MiB` (the collector works harder near it; 0: none; GOMEMLIMIT, when set, wins)")
+	var lf leaseFlags
+	lf.register(fs)
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +69,13 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(filepath.Dir(*dbPath), 0o700); err != nil {
 		return fmt.Errorf("ledger database folder: %w", err)
 	}
+	// One ledger per database on this host (the file lock), then one per
+	// set of streams (the NATS lease), before anything is written.
+	lock, err := ledger.LockFile(*dbPath)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	db, err := ledger.Open(*dbPath)
 	if err != nil {
 		return err
@@ -77,6 +86,12 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
+	lease, err := lf.acquire(ctx, nc, *dbPath, cfg.Streams.Replicas, cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer lease.Release(context.Background())
+	db.SetWriteFence(lease.Fence)
 	var svc *ledger.Service
 	for attempt := 1; ; attempt++ {
 		svc = ledger.NewService(db, *cfg)
@@ -113,7 +128,16 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer closeHTTP()
 	go db.ExportMetrics(ctx, 5*time.Second)
-	<-ctx.Done()
+	go db.ExportDisk(ctx, 15*time.Second)
+	select {
+	case <-ctx.Done():
+	case <-lease.Lost():
+		// Writes stopped at the fence; stop the rest and exit non-zero so
+		// the supervisor restarts this ledger, which takes the lease again
+		// once it can (or refuses while another ledger holds it).
+		svc.Close()
+		return lease.Err()
+	}
 	cfg.Logger.Info("ledger stopping")
 	if err := svc.Close(); err != nil {
 		return fmt.Errorf("stop ledger: %w", err)

@@ -247,7 +247,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.URL = a.srv.URL()
 	// The bank's listener: webhooks are small, so the whole request is
 	// bounded as hookrelay's is (cmd/hookrelay).
-	bank := httpapi.Routes{Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger})}
+	bank := httpapi.Routes{Webhooks: hookrelay.New(hookrelay.Config{Verifier: verifier, JS: a.JS, Conn: a.Conn, Logger: cfg.Logger,
+		Probe: hookrelay.StoreProbe(a.JS, "payrun-up")})}
 	if a.hooks, err = httpserve.Listen(cfg.WebhookListen, bank.Handler(), httpserve.ReadTimeout(30*time.Second),
 		httpserve.WriteTimeout(30*time.Second), httpserve.Logger(cfg.Logger)); err != nil {
 		return nil, fmt.Errorf("app: %w", err)

@@ -50,10 +50,13 @@ type Publisher interface {
 
 // Config configures a Relay.
 type Config struct {
-	Verifier       Verifier
-	JS             Publisher
-	Conn           *nats.Conn // for /readyz; may be nil
-	MaxBody        int64      // default DefaultMaxBody
+	Verifier Verifier
+	JS       Publisher
+	Conn     *nats.Conn // for /readyz; may be nil
+	// Probe, when set, is /readyz's check that a webhook can be stored
+	// now (StoreProbe); its answer is cached for a second.
+	Probe          func(context.Context) error
+	MaxBody        int64 // default DefaultMaxBody
 	PublishTimeout time.Duration
 	Logger         *slog.Logger
 	Now            func() time.Time
@@ -61,8 +64,9 @@ type Config struct {
 
 // Relay is the webhook receiver's HTTP handler.
 type Relay struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg   Config
+	mux   *http.ServeMux
+	probe probeState
 }
 
 // New returns a Relay serving POST /webhooks/bank131, GET /healthz and GET /readyz.
@@ -101,6 +105,12 @@ func (r *Relay) ready(w http.ResponseWriter, req *http.Request) {
 	if r.cfg.Conn != nil && !r.cfg.Conn.IsConnected() {
 		r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "not connected to NATS"))
 		return
+	}
+	if r.cfg.Probe != nil {
+		if err := r.check(req.Context()); err != nil {
+			r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "cannot store webhooks: %v", err))
+			return
+		}
 	}
 	w.Write([]byte("ready\n"))
 }

@@ -16,9 +16,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"sort"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the SQLite driver
@@ -41,6 +40,8 @@ type DB struct {
 
 	// Now is the clock; tests replace it before the service starts.
 	Now func() time.Time
+	// fence, when set, is asked before every commit (SetWriteFence).
+	fence atomic.Pointer[func() error]
 	// ReportZone is the bank's time zone, in which a success is due in
 	// the report of its day (NewService sets Config.ReportZone; Open sets
 	// bank131.ReportZone()).
@@ -100,6 +101,10 @@ func OpenReadOnly(path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open ledger %s read-only: %w", path, err)
 	}
+	if err := checkReadable(context.Background(), path, r); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return &DB{path: path, r: r, Now: time.Now}, nil
 }
 
@@ -120,6 +125,18 @@ func openReader(path string) (*sql.DB, error) {
 // escapePath keeps '?' and '#' in a file name from being read as URI parts.
 func escapePath(p string) string {
 	return (&url.URL{Path: p}).EscapedPath()
+}
+
+// SetWriteFence makes the writer ask fence before every commit: a group
+// is rolled back, and its callers get the error, while fence refuses (the
+// ledger lease's Fence: no commit after the lease may have expired).
+func (db *DB) SetWriteFence(fence func() error) { db.fence.Store(&fence) }
+
+func (db *DB) checkFence() error {
+	if f := db.fence.Load(); f != nil && *f != nil {
+		return (*f)()
+	}
+	return nil
 }
 
 // Path is the database file.
@@ -150,17 +167,19 @@ func (db *DB) migrate(ctx context.Context) error {
 		name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`); err != nil {
 		return fmt.Errorf("create migrations table: %w", err)
 	}
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	names, err := migrationNames()
 	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
+		return err
 	}
-	sort.Strings(names)
+	applied, err := appliedMigrations(ctx, db.wc)
+	if err != nil {
+		return err
+	}
+	if err := checkKnown(db.path, names, applied); err != nil {
+		return err
+	}
 	for _, name := range names {
-		var n int
-		if err := db.wc.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-			return fmt.Errorf("check migration %s: %w", name, err)
-		}
-		if n > 0 {
+		if applied[name] {
 			continue
 		}
 		body, err := migrationFS.ReadFile(name)

@@ -235,6 +235,11 @@ func (s *Service) Start(ctx context.Context, nc *nats.Conn) error {
 		return fmt.Errorf("start ledger: %w", err)
 	}
 	s.nc, s.js = nc, js
+	// After a restore, the bank's answers the replica lacked are recorded
+	// again before anything is served or driven (restore.go).
+	if err := s.replayAfterRestore(ctx); err != nil {
+		return fmt.Errorf("start ledger: %w", err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 

@@ -210,6 +210,14 @@ func (w *writer) apply(batch []*op) {
 			errs[i] = fmt.Errorf("release savepoint: %w", err)
 		}
 	}
+	if err := w.db.checkFence(); err != nil {
+		// The lease is gone (or going): nothing of this group is written.
+		w.db.wc.ExecContext(ctx, "ROLLBACK")
+		for _, o := range batch {
+			o.done(err)
+		}
+		return
+	}
 	if _, err := w.db.wc.ExecContext(ctx, "COMMIT"); err != nil {
 		w.db.wc.ExecContext(ctx, "ROLLBACK")
 		for _, o := range batch {

@@ -149,9 +149,9 @@ type Group struct {
 
 // The components' groups.
 var (
-	Ledger    = &Group{cs: []prometheus.Collector{RowsByState, BatchesByStatus, ExceptionsOpen, DeadLetters, ReportImported, Commit, CommitOps}}
+	Ledger    = &Group{cs: []prometheus.Collector{RowsByState, BatchesByStatus, ExceptionsOpen, DeadLetters, ReportImported, Commit, CommitOps, DiskFree, DiskSize}}
 	Processor = &Group{cs: []prometheus.Collector{Transitions, BankCalls, LimiterWait, RateShares, RateLimit, Throttled, QueueLag}}
-	Relay     = &Group{cs: []prometheus.Collector{Webhooks}}
+	Relay     = &Group{cs: []prometheus.Collector{Webhooks, HookStoreReady}}
 	Ingest    = &Group{cs: []prometheus.Collector{IngestRows}}
 )
 

@@ -169,6 +169,7 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 			Replicas:  c.Replicas,
 			MaxAge:    c.HooksMaxAge,
 		},
+		probeStream(c),
 	}
 }
 

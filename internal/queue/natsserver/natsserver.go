@@ -11,6 +11,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,6 +41,10 @@ type Options struct {
 type Server struct {
 	Server *server.Server
 	Dir    string // the JetStream file store folder (Options.Dir)
+
+	stop      chan struct{}
+	closeOnce sync.Once
+	reenabled atomic.Int64
 }
 
 // Start starts nats-server with JetStream (file store) in this process and
@@ -125,14 +131,30 @@ func run(opts *server.Options, o Options) (*Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("embedded nats-server: not ready after 30s")
 	}
-	return &Server{Server: s, Dir: o.Dir}, nil
+	srv := &Server{Server: s, Dir: o.Dir, stop: make(chan struct{})}
+	if o.ClusterListen == "" {
+		// A clustered node is restarted by its supervisor instead: enabling
+		// JetStream in place does not rejoin its meta group.
+		if jc := s.JetStreamConfig(); jc != nil {
+			go srv.watchJetStream(*jc)
+		}
+	}
+	return srv, nil
 }
+
+// Reenabled is how many times the watchdog enabled JetStream again.
+func (s *Server) Reenabled() int64 { return s.reenabled.Load() }
 
 // URL is the client URL of the server.
 func (s *Server) URL() string { return s.Server.ClientURL() }
 
 // Close shuts the server down and waits for it.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+		}
+	})
 	s.Server.Shutdown()
 	s.Server.WaitForShutdown()
 }
