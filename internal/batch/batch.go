@@ -201,6 +201,8 @@ type Result struct {
 	ErrorCount   int         `json:"error_count"`        // all errors
 	Warnings     []Error     `json:"warnings,omitempty"` // the first Options.MaxErrors warnings
 	WarningCount int         `json:"warning_count,omitempty"`
+	// Sums are the hashes of the records read, for RowsChecked.
+	Sums *RecordSums `json:"-"`
 }
 
 // TotalsLine is what the totals line at the end of a file says.
@@ -267,6 +269,16 @@ type SealFunc func(pan string, row int) string
 // file now has an error (it changed since validation), Rows yields it as
 // the error and stops.
 func Rows(r io.Reader, opts Options, seal SealFunc) iter.Seq2[*payout.Row, error] {
+	return RowsChecked(r, opts, nil, seal)
+}
+
+// RowsChecked is Rows of a file Validate accepted with the record sums it
+// returned (Result.Sums): every record is compared with its sum before it
+// is read, and the rules that only find errors are not applied a second
+// time (the rows are built as Rows builds them). A record that is not the
+// one validated, or records more or fewer, stop it with an error before
+// that record's row is yielded. With nil sums it is Rows.
+func RowsChecked(r io.Reader, opts Options, sums *RecordSums, seal SealFunc) iter.Seq2[*payout.Row, error] {
 	return func(yield func(*payout.Row, error) bool) {
 		if err := opts.check(); err != nil {
 			yield(nil, err)
@@ -277,6 +289,9 @@ func Rows(r io.Reader, opts Options, seal SealFunc) iter.Seq2[*payout.Row, error
 		opts.ExpectCount, opts.ExpectTotal, opts.Name = 0, "", ""
 		s := newScanner(opts, res, false)
 		s.seal = seal
+		if sums != nil {
+			s.sums, s.trusted = sums, true
+		}
 		stopped := false
 		err := s.run(r, func(row *payout.Row) bool {
 			if !yield(row, nil) {

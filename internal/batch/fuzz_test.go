@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/payrun/payrun/internal/payout"
 )
 
 // FuzzValidate feeds arbitrary bytes to the parser: it must not panic, and
@@ -63,6 +66,24 @@ func FuzzValidate(f *testing.F) {
 			}
 			if n != res.Rows {
 				t.Fatalf("Rows yielded %d rows, Validate counted %d", n, res.Rows)
+			}
+			// Without the checks, against the sums, the same rows.
+			var want []payout.Row
+			for row := range Rows(bytes.NewReader(data), Options{Now: testNow}, func(pan string, row int) string { return "sealed" }) {
+				want = append(want, *row)
+			}
+			i := 0
+			for row, err := range RowsChecked(bytes.NewReader(data), Options{Now: testNow}, res.Sums, func(pan string, row int) string { return "sealed" }) {
+				if err != nil {
+					t.Fatalf("RowsChecked of a valid file: %v", err)
+				}
+				if i >= len(want) || !reflect.DeepEqual(want[i], *row) {
+					t.Fatalf("RowsChecked row %d differs from Rows", i+1)
+				}
+				i++
+			}
+			if i != len(want) {
+				t.Fatalf("RowsChecked yielded %d rows, Rows %d", i, len(want))
 			}
 		}
 	})

@@ -508,3 +508,71 @@ func TestParseAmountMatchesMoneyParse(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsChecked: given Validate's record sums, the second pass builds
+// exactly the rows the checked pass builds, without the checks, and stops
+// before the first record that is not the one validated.
+func TestRowsChecked(t *testing.T) {
+	seal := func(pan string, row int) string { return "sealed:" + pan[len(pan)-4:] }
+	files, err := filepath.Glob("testdata/golden/*.csv")
+	require.NoError(t, err)
+	files = append(files, "../../samples/payroll.csv")
+	xlsx, _ := filepath.Glob("../../samples/*.xlsx")
+	files = append(files, xlsx...)
+	valid := 0
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		require.NoError(t, err)
+		res, err := Validate(bytes.NewReader(data), Options{Now: testNow})
+		require.NoError(t, err)
+		if !res.Valid() {
+			continue
+		}
+		valid++
+		var want []payout.Row
+		for row, err := range Rows(bytes.NewReader(data), Options{Now: testNow}, seal) {
+			require.NoError(t, err, name)
+			want = append(want, *row)
+		}
+		var got []payout.Row
+		for row, err := range RowsChecked(bytes.NewReader(data), Options{Now: testNow}, res.Sums, seal) {
+			require.NoError(t, err, name)
+			got = append(got, *row)
+		}
+		require.Equal(t, want, got, name)
+		require.Equal(t, res.Rows, len(got), name)
+	}
+	require.GreaterOrEqual(t, valid, 2)
+
+	data, err := os.ReadFile("../../samples/payroll.csv")
+	require.NoError(t, err)
+	res, err := Validate(bytes.NewReader(data), Options{Now: testNow})
+	require.NoError(t, err)
+	require.True(t, res.Valid())
+	lines := strings.SplitAfter(string(data), "\n")
+	changed := map[string]string{
+		// a valid row with another amount: Rows would publish it
+		"other amount": strings.Join(lines[:5], "") + strings.Replace(lines[5], "58 350,75", "58 350,76", 1) + strings.Join(lines[6:], ""),
+		"a row more":   string(data) + lines[len(lines)-2],
+		"a row less":   strings.Join(lines[:len(lines)-2], "") + lines[len(lines)-1],
+		"other header": strings.Replace(string(data), "reference", "Reference", 1),
+	}
+	for name, file := range changed {
+		n := 0
+		var last error
+		for _, err := range RowsChecked(strings.NewReader(file), Options{Now: testNow}, res.Sums, seal) {
+			if err != nil {
+				last = err
+				break
+			}
+			n++
+		}
+		require.ErrorContains(t, last, "changed since it was validated", name)
+		switch name {
+		case "other amount":
+			require.Equal(t, 4, n, "the rows before the changed one")
+		case "other header":
+			require.Zero(t, n)
+		}
+	}
+}

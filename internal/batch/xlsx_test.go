@@ -186,6 +186,24 @@ func TestXLSXRows(t *testing.T) {
 	require.Equal(t, map[string]string{"отдел": "Бухгалтерия"}, rows[0].Meta)
 	require.Equal(t, int64(1500_50), rows[1].Amount.Minor)
 	require.Equal(t, 4, rows[1].Line)
+
+	// Against the validation's record sums, without the rules: the same rows.
+	var checked []payout.Row
+	for row, err := range RowsChecked(bytes.NewReader(data), Options{Now: testNow}, res.Sums, func(pan string, _ int) string { return "sealed:" + pan[len(pan)-4:] }) {
+		require.NoError(t, err)
+		checked = append(checked, *row)
+	}
+	require.Equal(t, rows, checked)
+	// Another workbook's records are not the ones validated.
+	other := book(t, [][]any{{}, {"Табельный номер", "ФИО", "Номер карты", "Сумма", "meta_Отдел"},
+		{"0001/2026-11", "Иванов Иван", "4242424242424242", 85001, "Бухгалтерия"},
+		{"0002/2026-11", "Petrova Anna", "5555555555554444", 1500.5, ""},
+	}, func(f *excelize.File) { numFmt(t, f, "D3", "D4", 4, "") })
+	var last error
+	for _, err := range RowsChecked(bytes.NewReader(other), Options{Now: testNow}, res.Sums, func(pan string, _ int) string { return "s" }) {
+		last = err
+	}
+	require.ErrorContains(t, last, "changed since it was validated")
 }
 
 // TestXLSXContentDigest: the batch id of a workbook comes from its

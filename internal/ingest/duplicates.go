@@ -93,7 +93,7 @@ func CheckDuplicates(ctx context.Context, src Source, res *Result, opts Options,
 		}
 		return nil
 	}
-	for row, err := range batch.Rows(f, opts.Batch, seal) {
+	for row, err := range batch.RowsChecked(f, opts.Batch, res.sums, seal) {
 		if err != nil {
 			return fmt.Errorf("duplicate check: %w", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -138,6 +139,11 @@ type Result struct {
 	// ledger's duplicate guard before the upload (CheckDuplicates):
 	// "checked against the ledger", or "not run: …" and why.
 	CrossFileCheck string `json:"cross_file_check,omitempty"`
+
+	// sums are the validated records' hashes (batch.Result.Sums): Publish
+	// and CheckDuplicates read the file again without validating its rows
+	// a second time, record by record against what Check validated.
+	sums *batch.RecordSums
 }
 
 // A Source is a payout file that can be read more than once: Check reads
@@ -234,6 +240,7 @@ func CheckSource(source Source, opts Options) (*Result, error) {
 	} else {
 		res.Status = StatusValid
 		res.Batch = payout.BatchID(vr.ContentDigest())
+		res.sums = vr.Sums
 	}
 	return res, nil
 }
@@ -514,11 +521,22 @@ type publisher struct {
 	rows      atomic.Int64
 }
 
+// publishChunk is how many row messages go from the reading goroutine to
+// the publishing one at a time.
+const publishChunk = 256
+
 // publishFile reads the file a second time, seals its card numbers (one
 // envelope for the upload), publishes every row not yet stored and waits
 // for every acknowledgement. It returns the manifest's row digests
 // (payout.DigestRows over every row's keyed digest, in order; for a row an
 // older upload stored without one, the SHA-256 of its message).
+//
+// The rows are not validated again: every record is compared with its hash
+// from Check (batch.RowsChecked), so only rows Check validated are
+// published, and the file's SHA-256 is compared before the manifest seals
+// the batch. Reading, sealing and encoding run in a goroutine of their own
+// while this one publishes and collects the acknowledgements: with the
+// server's work the ingest uses both cores.
 func (p *publisher) publishFile(ctx context.Context, source Source, res *Result, opts Options) (string, error) {
 	if p.window <= 0 {
 		p.window = DefaultWindow
@@ -529,18 +547,58 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 		return "", fmt.Errorf("open payout file: %w", err)
 	}
 	defer f.Close()
+	env, err := opts.Sealer.Begin()
+	if err != nil {
+		return "", err
+	}
 	fileHash := sha256.New()
 	var src io.Reader = io.TeeReader(f, fileHash)
 	pr := newProgressReader(src, PhasePublish, res.Size, &p.rows, opts.Progress)
 	if pr != nil {
 		src = pr
-		defer pr.stop()
+		defer pr.stop() // after the last acknowledgement
 	}
 
-	env, err := opts.Sealer.Begin()
-	if err != nil {
+	chunks := make(chan []*nats.Msg, 4)
+	done := make(chan struct{})
+	var rowsDigest string
+	var readErr error
+	var skipped int
+	go func() {
+		defer close(chunks)
+		rowsDigest, skipped, readErr = p.readFile(src, fileHash, res, opts, env, chunks, done)
+	}()
+	var pubErr error
+	for chunk := range chunks {
+		if pubErr != nil {
+			continue // drain until the reader sees done
+		}
+		for _, msg := range chunk {
+			if pubErr = p.publish(ctx, msg); pubErr != nil {
+				close(done)
+				break
+			}
+		}
+	}
+	// chunks is closed: the reader returned.
+	if pubErr != nil {
+		return "", pubErr
+	}
+	p.skipped += skipped
+	if readErr != nil {
+		p.drain(ctx) // let what was sent finish; the batch is not sealed
+		return "", readErr
+	}
+	if err := p.drain(ctx); err != nil {
 		return "", err
 	}
+	return rowsDigest, nil
+}
+
+// readFile is publishFile's reading goroutine: it reads the rows, builds
+// their messages and sends them to chunks until done is closed. It
+// returns the rows' digest and the rows an earlier upload stored.
+func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opts Options, env *secret.Envelope, chunks chan<- []*nats.Msg, done <-chan struct{}) (string, int, error) {
 	buf := make([]byte, 0, 2048)
 	var blank []byte       // a stored row of an older upload is compared without its number
 	digest := sha256.New() // DigestRows, incrementally
@@ -554,10 +612,23 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 	bopts := opts.Batch
 	bopts.OnRecord, bopts.OnError, bopts.OnWarning = nil, nil, nil
 
-	count := 0
-	for row, err := range batch.Rows(src, bopts, seal) {
+	count, skipped := 0, 0
+	chunk := make([]*nats.Msg, 0, publishChunk)
+	send := func() bool {
+		if len(chunk) == 0 {
+			return true
+		}
+		select {
+		case chunks <- chunk:
+			chunk = make([]*nats.Msg, 0, publishChunk)
+			return true
+		case <-done:
+			return false
+		}
+	}
+	for row, err := range batch.RowsChecked(src, bopts, res.sums, seal) {
 		if err != nil {
-			return "", err
+			return "", skipped, err
 		}
 		count++
 		row.Batch = p.batch
@@ -566,42 +637,42 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 		var keyed [32]byte
 		buf, keyed, err = rowMessage(buf[:0], env, row, number)
 		if err != nil {
-			return "", err
+			return "", skipped, err
 		}
 		if prev, ok := p.stored[row.Index]; ok {
 			same := prev.keyed && prev.identity == keyed ||
 				!prev.keyed && prev.blank == sha256.Sum256(intake.AppendDigestInput(blank[:0], row, ""))
 			if !same {
-				return "", fmt.Errorf("batch %s already holds different data for row %d (was it uploaded with other upload keys?)", p.batch, row.Index)
+				return "", skipped, fmt.Errorf("batch %s already holds different data for row %d (was it uploaded with other upload keys?)", p.batch, row.Index)
 			}
 			digest.Write(prev.identity[:])
-			p.skipped++
+			skipped++
 			p.rows.Add(1)
 			continue
 		}
 		digest.Write(keyed[:])
 		data := bytes.Clone(buf) // an async publish keeps its message until the ack
-		msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
+		chunk = append(chunk, &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
 			jetstream.MsgIDHeader: []string{queue.RowMsgID(p.batch, row.Index)},
 			queue.HeaderBatch:     []string{p.batch},
 			queue.HeaderRow:       []string{strconv.Itoa(row.Index)},
 			queue.HeaderKind:      []string{"row"},
-		}}
-		if err := p.publish(ctx, msg); err != nil {
-			return "", err
+		}})
+		if len(chunk) == publishChunk && !send() {
+			return "", skipped, errors.New("publish rows: stopped")
 		}
 	}
-	if err := p.drain(ctx); err != nil {
-		return "", err
+	if !send() {
+		return "", skipped, errors.New("publish rows: stopped")
 	}
 	// The file must not have changed between the two passes.
 	if _, err := io.Copy(io.Discard, src); err != nil {
-		return "", fmt.Errorf("read payout file: %w", err)
+		return "", skipped, fmt.Errorf("read payout file: %w", err)
 	}
 	if got := hex.EncodeToString(fileHash.Sum(nil)); got != res.FileSHA256 || count != res.Rows {
-		return "", fmt.Errorf("payout file changed while it was ingested (sha256 %s, validated %s); the batch was not sealed, upload it again", got, res.FileSHA256)
+		return "", skipped, fmt.Errorf("payout file changed while it was ingested (sha256 %s, validated %s); the batch was not sealed, upload it again", got, res.FileSHA256)
 	}
-	return hex.EncodeToString(digest.Sum(nil)), nil
+	return hex.EncodeToString(digest.Sum(nil)), skipped, nil
 }
 
 // rowMessage completes a row read from the file, whose card number (if

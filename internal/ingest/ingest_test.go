@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -670,4 +671,32 @@ func TestPublishManifestOnce(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, n, "one manifest per batch")
+}
+
+// TestPublishChangedFile: a file changed between Check and Publish (here
+// a row's amount, still valid) publishes none of the rows from the
+// changed one on and is not sealed: the second read compares every record
+// with what Check validated.
+func TestPublishChangedFile(t *testing.T) {
+	e := startJS(t)
+	ctx := context.Background()
+	data, err := os.ReadFile(samplePath)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "payroll.csv")
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+	opts := testOptions(t)
+	checked, err := Check(path, opts)
+	require.NoError(t, err)
+	require.Equal(t, StatusValid, checked.Status)
+
+	changed := strings.Replace(string(data), "58 350,75", "58 350,76", 1) // row 5
+	require.NotEqual(t, string(data), changed)
+	require.NoError(t, os.WriteFile(path, []byte(changed), 0o600))
+	_, err = Publish(ctx, e.js, path, checked, opts)
+	require.ErrorContains(t, err, "changed since it was validated")
+	msgs := streamMsgs(t, e.js)
+	require.LessOrEqual(t, len(msgs), 4, "only rows before the changed one")
+	for _, m := range msgs {
+		require.NotEqual(t, "manifest", m.Header.Get(queue.HeaderKind), "not sealed")
+	}
 }

@@ -25,7 +25,7 @@ func BenchmarkRecordRows(b *testing.B) {
 	msgs := tb.msgs(1)
 	ctx := context.Background()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for i := 0; i < len(msgs)-1; i += 5000 {
 		chunk := msgs[i:min(i+5000, len(msgs)-1)]
 		if err := s.w.Do(ctx, func(tx *Tx) error { _, err := s.recordIntake(tx, chunk); return err }); err != nil {
@@ -41,6 +41,7 @@ func BenchmarkRecordRows(b *testing.B) {
 	b.ReportMetric(float64(b.N)/rows.Seconds(), "rows/s")
 	b.ReportMetric(float64(b.N)/total.Seconds(), "rows/s-sealed")
 	b.ReportMetric((total - rows).Seconds(), "s-seal")
+	b.ReportMetric((processCPU()-cpu).Seconds()*1e6/float64(b.N), "cpu-µs/row")
 }
 
 // BenchmarkRecordRowsPaidLedger is BenchmarkRecordRows of b.N token rows

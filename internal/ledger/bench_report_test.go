@@ -5,7 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,4 +142,119 @@ func BenchmarkReport100k(b *testing.B) {
 			b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
 		})
 	}
+}
+
+// BenchmarkReportDownloads serves a 100k-row batch's report through the
+// ledger's HTTP handler (loopback, the default slots) and, per format,
+// starts 8 downloads at once and reads them to the end. It reports the
+// process's peak RSS during the downloads (VmHWM after resetting it;
+// Linux) and the peak Go heap in use, sampled every 5 ms: the ledger's
+// memory under 8 concurrent downloads (target: under 400 MB).
+func BenchmarkReportDownloads(b *testing.B) {
+	const n, clients = 100_000, 8
+	s, id := benchLedger(b, n)
+	srv := httptest.NewServer(NewHTTPHandler(s.db, WithHTTPLogger(quiet)))
+	defer srv.Close()
+	for _, f := range report.Formats {
+		b.Run(f, func(b *testing.B) {
+			var peakRSS, baseRSS, peakHeap uint64
+			var size int64
+			var took time.Duration
+			var retried atomic.Int64
+			for b.Loop() {
+				runtime.GC()
+				debug.FreeOSMemory()
+				baseRSS = resetPeakRSS()
+				stop := make(chan struct{})
+				sampled := make(chan uint64)
+				go func() {
+					var m runtime.MemStats
+					var top uint64
+					t := time.NewTicker(5 * time.Millisecond)
+					defer t.Stop()
+					for {
+						runtime.ReadMemStats(&m)
+						top = max(top, m.HeapInuse)
+						select {
+						case <-stop:
+							sampled <- top
+							return
+						case <-t.C:
+						}
+					}
+				}()
+				start := time.Now()
+				var wg sync.WaitGroup
+				errs := make(chan error, clients)
+				for range clients {
+					wg.Go(func() {
+						var resp *http.Response
+						var err error
+						for try := 0; ; try++ {
+							// A client told to come back (503, Retry-After) comes back.
+							resp, err = srv.Client().Get(srv.URL + "/batches/" + id + "/" + ReportPath(f))
+							if err != nil || resp.StatusCode != http.StatusServiceUnavailable || try == 5 {
+								break
+							}
+							resp.Body.Close()
+							retried.Add(1)
+							time.Sleep(time.Duration(reportRetryAfter) * time.Second)
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+						defer resp.Body.Close()
+						got, err := io.Copy(io.Discard, resp.Body)
+						if err == nil && resp.StatusCode != http.StatusOK {
+							err = fmt.Errorf("status %d", resp.StatusCode)
+						}
+						if err != nil {
+							errs <- err
+						}
+						size = got
+					})
+				}
+				wg.Wait()
+				took = max(took, time.Since(start))
+				close(stop)
+				peakHeap = max(peakHeap, <-sampled)
+				peakRSS = max(peakRSS, peakRSSNow())
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(peakRSS)/1e6, "MB-peak-RSS")
+			b.ReportMetric(float64(baseRSS)/1e6, "MB-RSS-before")
+			b.ReportMetric(float64(peakHeap)/1e6, "MB-peak-heap")
+			b.ReportMetric(float64(size)/1e6, "MB-file")
+			b.ReportMetric(took.Seconds(), "s-all-8")
+			b.ReportMetric(float64(retried.Load()), "retries-after-503")
+		})
+	}
+}
+
+// resetPeakRSS resets the process's peak RSS (VmHWM) and returns the RSS
+// now, in bytes (0 where /proc does not tell).
+func resetPeakRSS() uint64 {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	return procStatus("VmRSS:")
+}
+
+// peakRSSNow is VmHWM, in bytes.
+func peakRSSNow() uint64 { return procStatus("VmHWM:") }
+
+func procStatus(key string) uint64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

@@ -1,19 +1,21 @@
 package ledger
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reason"
 	"github.com/payrun/payrun/internal/report"
@@ -33,6 +35,37 @@ type httpHandler struct {
 	log   *slog.Logger
 	svc   *Service // decisions; nil: read-only
 	actor Actor
+
+	reports    chan struct{} // a slot per report being built and sent
+	reportWait time.Duration
+}
+
+// Report downloads built at once, and how long a download waits for a
+// slot before it is answered 503 with Retry-After (DefaultReportSlots,
+// DefaultReportWait; WithReportSlots).
+const (
+	DefaultReportSlots = 1
+	DefaultReportWait  = time.Minute
+)
+
+// reportRetryAfter is the Retry-After of a download refused for want of a
+// slot, in seconds.
+const reportRetryAfter = 10
+
+// WithReportSlots bounds the reports built and sent at once to n (each
+// reads and reconciles its batch and holds what a format's writer needs;
+// a 100k-row report is ~1 s of one core): a download beyond them waits up
+// to wait for a slot, in arrival order as the slots free, and is then
+// answered 503 unavailable with Retry-After. n < 1 keeps the default.
+func WithReportSlots(n int, wait time.Duration) HTTPOption {
+	return func(h *httpHandler) {
+		if n >= 1 {
+			h.reports = make(chan struct{}, n)
+		}
+		if wait >= 0 {
+			h.reportWait = wait
+		}
+	}
 }
 
 // NewHTTPHandler serves the ledger's batches and reports over HTTP. Without
@@ -65,9 +98,17 @@ type httpHandler struct {
 // {"error":{"code":"not_found","message":…}}, a bad ?lang or ?dialect 400.
 // Mount it under a prefix with http.StripPrefix.
 func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
-	h := &httpHandler{db: db, log: slog.Default()}
+	_, mux := newHTTPHandler(db, opts...)
+	return mux
+}
+
+func newHTTPHandler(db *DB, opts ...HTTPOption) (*httpHandler, *http.ServeMux) {
+	h := &httpHandler{db: db, log: slog.Default(), reportWait: DefaultReportWait}
 	for _, o := range opts {
 		o(h)
+	}
+	if h.reports == nil {
+		h.reports = make(chan struct{}, DefaultReportSlots)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /batches", h.batches)
@@ -78,7 +119,7 @@ func NewHTTPHandler(db *DB, opts ...HTTPOption) http.Handler {
 	mux.HandleFunc("GET /batches/{id}/transfers", h.transfers)
 	mux.HandleFunc("GET /exceptions", h.exceptions)
 	h.decisionRoutes(mux)
-	return mux
+	return h, mux
 }
 
 // ReportPath is the last part of a report's download path in format:
@@ -263,26 +304,43 @@ func (h *httpHandler) report(format string) http.HandlerFunc {
 }
 
 func (h *httpHandler) writeReport(w http.ResponseWriter, r *http.Request, id, format, lang string, l report.Layout) {
+	if !h.reportSlot(w, r) {
+		return
+	}
+	defer func() { <-h.reports }()
 	rep, err := h.db.Report(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	rep.Localize(lang)
-	// Built in memory first: a failure is a clean 500, not half a file.
-	var buf bytes.Buffer
-	if err := rep.WriteLayout(&buf, format, l); err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	// Sent as it is written, never held whole: a failure before the first
+	// byte is a clean 500; one after it aborts the response (no final
+	// chunk), so a client never takes half a report for a whole one.
 	w.Header().Set("Content-Type", reportTypes[format])
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.FileName(format)}))
 	w.Header().Set("Content-Language", rep.Lang)
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Accept-Language")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	buf.WriteTo(w)
+	sw := &sentWriter{w: w}
+	bw := bufio.NewWriterSize(sw, 64<<10)
+	err = rep.WriteLayout(bw, format, l)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		return
+	}
+	if !sw.sent {
+		for _, k := range []string{"Content-Disposition", "Content-Language"} {
+			w.Header().Del(k)
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.log.Error("report download broken off", "batch", id, "format", format, logkey.Error, cardmask.Redact(err.Error()))
+	panic(http.ErrAbortHandler)
 }
 
 // Transfers is the answer of GET /batches/{id}/transfers.
@@ -303,6 +361,10 @@ func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if !h.reportSlot(w, r) {
+		return
+	}
+	defer func() { <-h.reports }()
 	rep, err := h.db.Report(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, err)
@@ -317,6 +379,41 @@ func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Vary", "Accept-Language")
 	h.writeJSON(w, http.StatusOK, out)
+}
+
+// reportSlot takes a slot for a report, waiting up to reportWait; false
+// when it answered 503 (or the client left).
+func (h *httpHandler) reportSlot(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case h.reports <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(h.reportWait)
+	defer t.Stop()
+	select {
+	case h.reports <- struct{}{}:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-t.C:
+		w.Header().Set("Retry-After", strconv.Itoa(reportRetryAfter))
+		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "%d reports are being built; try again in %d seconds", cap(h.reports), reportRetryAfter))
+		return false
+	}
+}
+
+// sentWriter tells whether anything reached the response.
+type sentWriter struct {
+	w    http.ResponseWriter
+	sent bool
+}
+
+func (s *sentWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		s.sent = true
+	}
+	return s.w.Write(p)
 }
 
 func (h *httpHandler) exceptions(w http.ResponseWriter, r *http.Request) {

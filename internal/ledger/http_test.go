@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -207,4 +208,32 @@ func TestHTTPHandlerReadOnly(t *testing.T) {
 	resp, body := get(t, srv, "/batches/"+id+"/report.csv")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(body), "E-001/2026-11")
+}
+
+// TestReportSlots: with every slot taken a download waits for one, and is
+// answered 503 with Retry-After when none frees in time; a freed slot
+// serves the next.
+func TestReportSlots(t *testing.T) {
+	s, _, id := goldenLedger(t)
+	hh, mux := newHTTPHandler(s.db, WithHTTPLogger(quiet), WithReportSlots(1, 50*time.Millisecond))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	hh.reports <- struct{}{} // a report being built
+	resp, body := get(t, srv, "/batches/"+id+"/report.csv")
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(body))
+	require.Equal(t, "10", resp.Header.Get("Retry-After"))
+	require.Contains(t, string(body), `"unavailable"`)
+
+	// A slot that frees while the download waits serves it.
+	go func() { time.Sleep(10 * time.Millisecond); <-hh.reports }()
+	hh.reportWait = 5 * time.Second
+	resp, body = get(t, srv, "/batches/"+id+"/report.csv")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "", resp.Header.Get("Content-Length"), "streamed, not held whole")
+	rep, err := s.db.Report(context.Background(), id)
+	require.NoError(t, err)
+	var want bytes.Buffer
+	require.NoError(t, rep.Write(&want, report.FormatCSV))
+	require.Equal(t, want.Bytes(), body)
+	require.Len(t, hh.reports, 0, "the slot is given back")
 }

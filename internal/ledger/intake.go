@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,6 +144,7 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 			}
 			g.msgs = parseGroup(g.all)
 			g.last = g.all[len(g.all)-1]
+			g.all = nil // the messages' buffers are garbage while the group commits
 			select {
 			case groups <- g:
 			case <-ctx.Done():
@@ -204,7 +206,7 @@ func (s *Service) logIntake(res *intakeResult) {
 // cost after SQLite's, and the single writer must not wait for it.
 func parseGroup(all []jetstream.Msg) []intakeMsg {
 	out := make([]intakeMsg, len(all))
-	workers := min(runtime.GOMAXPROCS(0), len(all)/parseShare)
+	workers := min(runtime.GOMAXPROCS(0)-1, len(all)/parseShare)
 	if workers <= 1 {
 		for i, m := range all {
 			out[i] = parseIntake(m)
@@ -231,7 +233,9 @@ const parseShare = 64
 // parseIntake reads one intake message: a row or a manifest.
 func parseIntake(m jetstream.Msg) intakeMsg {
 	var out intakeMsg
-	if md, err := m.Metadata(); err == nil {
+	if seq, ok := streamSeq(m.Reply()); ok {
+		out.Seq = seq
+	} else if md, err := m.Metadata(); err == nil {
 		out.Seq = md.Sequence.Stream
 	}
 	data := m.Data()
@@ -262,4 +266,45 @@ func parseIntake(m jetstream.Msg) intakeMsg {
 		out.Row = r
 	}
 	return out
+}
+
+// streamSeq reads a JetStream message's stream sequence from its ack
+// subject ($JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.… , or
+// with a domain and an account hash after ACK) without the allocations of
+// Metadata, which were a tenth of the intake's work outside SQLite. ok is
+// false for any other form (Metadata decides then).
+func streamSeq(reply string) (uint64, bool) {
+	const prefix = "$JS.ACK."
+	if !strings.HasPrefix(reply, prefix) {
+		return 0, false
+	}
+	var tok [12]string
+	n := 0
+	rest := reply[len(prefix):]
+	for n < len(tok) {
+		i := strings.IndexByte(rest, '.')
+		if i < 0 {
+			tok[n] = rest
+			n++
+			rest = ""
+			break
+		}
+		tok[n] = rest[:i]
+		n++
+		rest = rest[i+1:]
+	}
+	if rest != "" {
+		return 0, false
+	}
+	var t string
+	switch {
+	case n == 7: // stream, consumer, delivered, stream seq, consumer seq, time, pending
+		t = tok[3]
+	case n >= 9: // domain, account hash, then as above (and a token more)
+		t = tok[5]
+	default:
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(t, 10, 64)
+	return seq, err == nil
 }

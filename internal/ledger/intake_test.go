@@ -251,3 +251,23 @@ func TestIntakeKeyedManifestRejects(t *testing.T) {
 		require.ErrorContains(t, err, "card fingerprint \"4242424242424242\" is not 32 hex characters")
 	})
 }
+
+func TestStreamSeq(t *testing.T) {
+	for _, tt := range []struct {
+		reply string
+		seq   uint64
+		ok    bool
+	}{
+		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.4711.4700.1733050000000000000.12", 4711, true},
+		{"$JS.ACK._.ACCHASH.PAYRUN_INTAKE.ledger-intake.2.4712.4701.1733050000000000000.0.rNd", 4712, true},
+		{"$JS.ACK.hub.ACCHASH.PAYRUN_INTAKE.ledger-intake.2.99.98.1733050000000000000.0", 99, true},
+		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.x.4700.1733050000000000000.12", 0, false},
+		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.4711", 0, false},
+		{"_INBOX.abc", 0, false},
+		{"", 0, false},
+	} {
+		seq, ok := streamSeq(tt.reply)
+		require.Equal(t, tt.ok, ok, tt.reply)
+		require.Equal(t, tt.seq, seq, tt.reply)
+	}
+}
