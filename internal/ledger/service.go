@@ -80,6 +80,15 @@ type Config struct {
 	// breaker). A negative BreakerFailures turns the breaker off.
 	BreakerFailures int
 	BreakerWindow   int
+	// Wallet, when set, is read before each release chunk and while a
+	// batch waits for funds (wallet.go); nil: no check, and a batch the
+	// bank held for funds waits for a person's resume.
+	Wallet Wallet
+	// ExpectedFee is the fee the wallet check reckons per payout.
+	ExpectedFee ExpectedFee
+	// WalletRecheck is how often a batch waiting for funds reads the
+	// wallet again.
+	WalletRecheck time.Duration
 	// Streams sizes the JetStream streams the service ensures at start.
 	Streams queue.Config
 	// Logger receives the service's logs; default slog.Default().
@@ -109,6 +118,10 @@ func DefaultConfig() Config {
 		DuplicateWindow:        35 * 24 * time.Hour,
 		BreakerFailures:        20,
 		BreakerWindow:          50,
+		// The sandbox's invented tariff (0.5 %, at least 15.00 RUB);
+		// tariffs are contractual: set the contract's.
+		ExpectedFee:   ExpectedFee{Bps: 50, Min: 1500},
+		WalletRecheck: 30 * time.Second,
 	}
 }
 
@@ -126,6 +139,10 @@ func (c Config) withDefaults() Config {
 	def(&c.StallAfter, d.StallAfter)
 	def(&c.ReleaseInterval, d.ReleaseInterval)
 	def(&c.SweepInterval, d.SweepInterval)
+	def(&c.WalletRecheck, d.WalletRecheck)
+	if c.ExpectedFee == (ExpectedFee{}) {
+		c.ExpectedFee = d.ExpectedFee
+	}
 	if c.FXToleranceBps <= 0 {
 		c.FXToleranceBps = d.FXToleranceBps
 	}

@@ -137,6 +137,9 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 	if t.Gen != 0 && t.Gen != r.Gen {
 		return reply(ledgerapi.Errorf(ledgerapi.CodeStale, "row is at gen %d, request is for gen %d", r.Gen, t.Gen)), nil
 	}
+	if t.WalletShort {
+		return s.walletShort(tx, r, t)
+	}
 	if r.BatchStatus == payout.BatchCancelled && slices.Contains(startStates, t.To) {
 		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "batch %s is cancelled: nothing new starts", r.Batch)), nil
 	}

@@ -25,9 +25,18 @@ func transferKey(batch string, row, attempt int) string {
 	return rowKey(batch, row) + "/a" + strconv.Itoa(attempt) + "/init"
 }
 
-// singleKey is the key of a single-request payout. It never changes: a lost
-// answer is recovered only through it, never by a new payout.
-func singleKey(batch string, row int) string { return rowKey(batch, row) + "/init" }
+// singleKey is the key of a single-request payout. It never changes within
+// an attempt: a lost answer is recovered only through it, never by a new
+// payout. Only the bank's own insufficient_wallet_balance (a definite "not
+// paid") gives the row a new attempt, and with it a new key
+// (<batch>/<row>/a<attempt>/init); the first attempt's key keeps its
+// original form.
+func singleKey(batch string, row, attempt int) string {
+	if attempt == 0 {
+		return rowKey(batch, row) + "/init"
+	}
+	return rowKey(batch, row) + "/a" + strconv.Itoa(attempt) + "/init"
+}
 func confirmKey(batch string, row int, session string) string {
 	return rowKey(batch, row) + "/" + session + "/confirm"
 }

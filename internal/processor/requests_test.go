@@ -19,7 +19,8 @@ func TestIdempotencyKeys(t *testing.T) {
 		{createKey(b, 7, 1), b + "/7/a1/create"},
 		{startKey(b, 7, 2), b + "/7/a2/start"},
 		{transferKey(b, 7, 3), b + "/7/a3/init"},
-		{singleKey(b, 7), b + "/7/init"},
+		{singleKey(b, 7, 0), b + "/7/init"},
+		{singleKey(b, 7, 2), b + "/7/a2/init"},
 		{confirmKey(b, 7, "ps_1"), b + "/7/ps_1/confirm"},
 		{cancelKey(b, 7, "ps_1"), b + "/7/ps_1/cancel"},
 	}
