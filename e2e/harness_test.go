@@ -90,6 +90,9 @@ type options struct {
 	// keys nats`). Only with cluster.
 	secure        bool
 	bankPublicKey string // hookrelay's --bank-public-key; default the sandbox's
+	// walletCheck runs the ledger with --wallet-check against the sandbox
+	// (project payrun) and these extra flags (the expected fee, the recheck).
+	walletCheck []string
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
@@ -150,12 +153,12 @@ func startSystem(t testing.TB, o options) *system {
 
 	s.apiAddr = freeAddr(t)
 	s.api = "http://" + s.apiAddr
+	s.bankURL = "http://" + freeAddr(t)
 	s.startLedger()
 	s.waitLedger()
 	s.waitHTTP(s.api + "/healthz")
 	s.addPeople()
 	s.relayAddr = freeAddr(t)
-	s.bankURL = "http://" + freeAddr(t)
 	s.startSandbox(s.repo("samples/keys/bank_private.pem"))
 	s.relayMetrics = freeAddr(t)
 	bankPublic := o.bankPublicKey
@@ -355,6 +358,10 @@ func (s *system) startLedger() *proc {
 		"--upload-key", filepath.Join(s.keys, secret.UploadKeyFile),
 		"--release-interval", "100ms", "--sweep-interval", "250ms", "--stuck-after", "3s", "--poll-after", "2s",
 		"--poll-max", "4s", "--doubt-deadline", "20s")
+	if s.opts.walletCheck != nil {
+		args = append(append(args, "--wallet-check", "--bank-url", s.bankURL, "--project", "payrun",
+			"--private-key", s.repo("samples/keys/partner_private.pem")), s.opts.walletCheck...)
+	}
 	return s.start("ledger", append(args, s.opts.ledgerArgs...)...)
 }
 

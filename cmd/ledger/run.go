@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
@@ -39,6 +40,10 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.BoolVar(&hf.secure, "secure-cookies", false, "mark the sign-in cookie Secure (people reach the API over HTTPS)")
 	fs.StringVar(&hf.publicKey, "card-public-key", "", "card public keys `file` (card.pub) uploads are sealed to; with --upload-key (without them the API validates but does not publish)")
 	fs.StringVar(&hf.uploadKey, "upload-key", "", "upload keys `file` (upload.key): row digests and card fingerprints of uploads")
+	walletCheck := fs.Bool("wallet-check", false, "read the wallet (wallet/balance) before releasing each chunk of a batch and while a batch waits for funds; needs the bank flags below")
+	walletID := fs.String("wallet-id", "", "the wallet `id` to read when the project has several in one currency")
+	var bank cli.BankFlags
+	bank.Register(fs, "", "whose wallet pays (with --wallet-check)")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +52,13 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	if *walletCheck {
+		client, err := bank.Client(nil, log)
+		if err != nil {
+			return fmt.Errorf("--wallet-check: %w", err)
+		}
+		cfg.Wallet = ledger.BankWallet{Client: client, ID: *walletID}
+	}
 
 	// The database's folder is made when missing (a fresh host's state
 	// directory); its files are the ledger's alone.
@@ -132,6 +144,9 @@ func configFlags(fs *flag.FlagSet) *ledger.Config {
 	fs.BoolVar(&cfg.HeldNeedApproval, "held-need-approval", cfg.HeldNeedApproval, "a batch with rows the duplicate guard held waits for approval as a whole")
 	fs.IntVar(&cfg.BreakerFailures, "breaker-failures", cfg.BreakerFailures, "put a batch on hold when this `many` of its last --breaker-window finished rows failed with one bank code (-1: never)")
 	fs.IntVar(&cfg.BreakerWindow, "breaker-window", cfg.BreakerWindow, "the breaker looks at this `many` finished rows")
+	fs.Int64Var(&cfg.ExpectedFee.Bps, "expected-fee-bp", cfg.ExpectedFee.Bps, "the wallet check reckons this fee per payout, in basis points of its amount (your contract's tariff)")
+	fs.Var(minorFlag{&cfg.ExpectedFee.Min}, "expected-fee-min", "the wallet check reckons at least this fee per payout, in `RUB` (your contract's tariff)")
+	fs.DurationVar(&cfg.WalletRecheck, "wallet-recheck", cfg.WalletRecheck, "how often a batch waiting for funds reads the wallet again")
 	return &cfg
 }
 
@@ -154,5 +169,24 @@ func (z zoneFlag) Set(s string) error {
 		return err
 	}
 	*z.loc = loc
+	return nil
+}
+
+// minorFlag is an amount flag in major units ("15.00"), kept in minor units.
+type minorFlag struct{ v *int64 }
+
+func (f minorFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return money.New(*f.v, "RUB").Decimal()
+}
+
+func (f minorFlag) Set(s string) error {
+	a, err := money.Parse(s, "RUB")
+	if err != nil {
+		return err
+	}
+	*f.v = a.Minor
 	return nil
 }
