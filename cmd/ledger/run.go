@@ -11,10 +11,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/bank131"
-	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/money"
 )
 
 // runCommand runs the ledger service until SIGINT or SIGTERM.
