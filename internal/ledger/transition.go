@@ -435,7 +435,7 @@ func (s *Service) afterMove(tx *Tx, r *rowRec, from, to payout.State) error {
 	if _, err := tx.Exec(`UPDATE batches SET rows_terminal = rows_terminal + 1 WHERE id = ?`, r.Batch); err != nil {
 		return fmt.Errorf("count terminal rows of %s: %w", r.Batch, err)
 	}
-	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), reconcile.InDoubt, reconcile.StalledAtBank); err != nil {
+	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), reconcile.InDoubt, reconcile.StalledAtBank, reconcile.UnreadableHook); err != nil {
 		return err
 	}
 	return finishBatch(tx, r.Batch)

@@ -56,7 +56,13 @@ func (p *Processor) replay(ctx context.Context, job ledgerapi.Job) error {
 // PAYRUN_HOOKS).
 func (p *Processor) hook(ctx context.Context, body []byte, id string, seq uint64) error {
 	w, err := bank131.ParseWebhook(body)
-	if err != nil || !w.Type.Known() {
+	if err != nil {
+		// The ledger keeps it whole, opens an exception naming the row
+		// and has the row polled: session/status settles it.
+		p.log.Warn("verified webhook not understood; the ledger keeps it and polls its row", logkey.HookID, id, logkey.Error, cardmask.Redact(err.Error()))
+		return nil
+	}
+	if !w.Type.Known() {
 		// Kept by the ledger as evidence; nothing for a processor to do.
 		return nil
 	}
