@@ -15,6 +15,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/queue"
 )
 
 // runCommand runs the ledger service until SIGINT or SIGTERM.
@@ -75,6 +76,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
+	ctx = queue.ExitOnClose(ctx, nc, log)
 	var svc *ledger.Service
 	for attempt := 1; ; attempt++ {
 		svc = ledger.NewService(db, *cfg)
@@ -115,6 +117,9 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	cfg.Logger.Info("ledger stopping")
 	if err := svc.Close(); err != nil {
 		return fmt.Errorf("stop ledger: %w", err)
+	}
+	if err := queue.ClosedError(ctx); err != nil {
+		return err
 	}
 	if err := nc.Drain(); err != nil {
 		return fmt.Errorf("drain NATS: %w", err)

@@ -67,6 +67,7 @@ type Config struct {
 	BankURL         string
 	Project         string // default "payrun"
 	CardProject     string // default: the sandbox's "payrun-card" (single-request); "" with a real bank means Project
+	Submerchant     string // X-PARTNER-SUBMERCHANT on every call of both projects, when set
 	BankPublicKey   []byte // PEM; default KeysDir/bank_public.pem
 	PartnerKeyFile  string // default KeysDir/partner_private.pem
 	KeysDir         string // default samples/keys
@@ -362,13 +363,13 @@ func (a *App) startProcessor(ctx context.Context) error {
 		return fmt.Errorf("app: partner %w", err)
 	}
 	bankLog := a.log.With(logkey.Component, "bank131")
-	main, err := bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: cfg.Project, PrivateKey: key, Logger: bankLog})
+	main, err := bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: cfg.Project, Submerchant: cfg.Submerchant, PrivateKey: key, Logger: bankLog})
 	if err != nil {
 		return err
 	}
 	var card *bank131.Client
 	if a.cfg.CardProject != "" && a.cfg.CardProject != cfg.Project {
-		if card, err = bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: a.cfg.CardProject, PrivateKey: key, Logger: bankLog}); err != nil {
+		if card, err = bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: a.cfg.CardProject, Submerchant: cfg.Submerchant, PrivateKey: key, Logger: bankLog}); err != nil {
 			return err
 		}
 	}
