@@ -478,13 +478,13 @@ func firstNonEmpty(ss ...string) string {
 
 // recordCardLast4 keeps the last four digits of the card behind a token or
 // widget row (token/info), once: the row's last4, and its destination
-// shows them ("token …ad44, card …4242"). Anything but four digits is
+// shows them ("token …ad44 (card …4242)"). Anything but four digits is
 // ignored.
 func recordCardLast4(tx *Tx, r *rowRec, last4 string) error {
 	if last4 == "" || r.Last4 != "" || (r.Method != payout.MethodToken && r.Method != payout.MethodEncryptedCard) || !fourDigits(last4) {
 		return nil
 	}
-	if _, err := tx.Exec(`UPDATE rows SET last4 = ?, destination = destination || ', card …' || ? WHERE batch_id = ? AND row_no = ? AND last4 = ''`,
+	if _, err := tx.Exec(`UPDATE rows SET last4 = ?, destination = destination || ' (card …' || ? || ')' WHERE batch_id = ? AND row_no = ? AND last4 = ''`,
 		last4, last4, r.Batch, r.Row); err != nil {
 		return fmt.Errorf("record the card of %s/%d: %w", r.Batch, r.Row, err)
 	}

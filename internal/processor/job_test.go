@@ -43,7 +43,7 @@ func TestStep(t *testing.T) {
 			want: payout.StateOpening, calls: map[string]int{bank131.PathTokenInfo: 1},
 			check: func(t *testing.T, h *harness, r *run) {
 				wantKey(createKey, 0)(t, h, r)
-				require.Regexp(t, `^token …_s03, card …\d{4}$`, r.st.Destination, "token/info's last four shown with the token")
+				require.Regexp(t, `^token …_s03 \(card …\d{4}\)$`, r.st.Destination, "token/info's last four shown with the token")
 			}},
 		{name: "claimed, card two-step: intent to create", row: cardRow("S-04", "104.00", "4242424242424242"), flow: CardTwoStep,
 			from: payout.StateClaimed, want: payout.StateOpening, check: wantKey(createKey, 0)},
