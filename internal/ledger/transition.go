@@ -258,9 +258,6 @@ func mergeFacts(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 			return err
 		}
 	}
-	if err := recordCardLast4(tx, r, t.CardLast4); err != nil {
-		return err
-	}
 	if t.Fee != nil && r.Fee == nil {
 		if _, err := tx.Exec(`UPDATE rows SET fee_minor = ?, fee_currency = ? WHERE batch_id = ? AND row_no = ?`,
 			t.Fee.Minor, t.Fee.Currency, r.Batch, r.Row); err != nil {
@@ -391,9 +388,6 @@ func (s *Service) apply(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 		feeMinor, feeCur, feeCur, paidMinor, paidCur, paidCur, r.Batch, r.Row); err != nil {
 		return fmt.Errorf("move %s/%d to %s: %w", r.Batch, r.Row, t.To, err)
 	}
-	if err := recordCardLast4(tx, r, t.CardLast4); err != nil {
-		return err
-	}
 	var err error
 	switch {
 	case t.NewAttempt:
@@ -474,32 +468,4 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
-}
-
-// recordCardLast4 keeps the last four digits of the card behind a token or
-// widget row (token/info), once: the row's last4, and its destination
-// shows them ("token …ad44 (card …4242)"). Anything but four digits is
-// ignored.
-func recordCardLast4(tx *Tx, r *rowRec, last4 string) error {
-	if last4 == "" || r.Last4 != "" || (r.Method != payout.MethodToken && r.Method != payout.MethodEncryptedCard) || !fourDigits(last4) {
-		return nil
-	}
-	if _, err := tx.Exec(`UPDATE rows SET last4 = ?, destination = destination || ' (card …' || ? || ')' WHERE batch_id = ? AND row_no = ? AND last4 = ''`,
-		last4, last4, r.Batch, r.Row); err != nil {
-		return fmt.Errorf("record the card of %s/%d: %w", r.Batch, r.Row, err)
-	}
-	r.Last4 = last4
-	return nil
-}
-
-func fourDigits(s string) bool {
-	if len(s) != 4 {
-		return false
-	}
-	for i := 0; i < 4; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

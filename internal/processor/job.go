@@ -174,8 +174,7 @@ func (r *run) step(ctx context.Context) (done bool, err error) {
 		case r.singleRequest():
 			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: singleKey(b, n, a)})
 		default:
-			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: createKey(b, n, a),
-				CardLast4: r.cardLast4(ctx)})
+			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: createKey(b, n, a)})
 		}
 	case payout.StateQuoted:
 		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateQuoted}, IdemKey: transferKey(b, n, a)})
@@ -317,38 +316,6 @@ func (r *run) fail(ctx context.Context, method string, err error) error {
 	// call must not fail a row the bank moved on meanwhile.
 	return r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, Expect: []payout.State{r.st.State}, ErrorCode: code,
 		Reason: bank131.Reason(code), Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: method + ": " + err.Error()}})
-}
-
-// cardLast4 asks token/info for the card behind a token or widget row
-// ("the last 4 numbers of the card, in order to show the user the payment
-// destination", seed 000). It moves no money: any error leaves the row
-// showing its token only, and the payout goes on; the ledger records the
-// first answer only.
-func (r *run) cardLast4(ctx context.Context) string {
-	var req bank131.TokenInfoRequest
-	switch {
-	case r.row.Method == payout.MethodToken && r.row.CardToken != "":
-		req = bank131.CardTokenInfo(r.row.CardToken)
-	case r.row.Method == payout.MethodEncryptedCard && r.row.Encrypted != nil:
-		req = bank131.EncryptedCardInfo(r.row.Encrypted.NumberHash)
-	default:
-		return ""
-	}
-	var resp *bank131.TokenInfoResponse
-	class, err := r.p.call(ctx, "token/info", ratelimit.Low, func(ctx context.Context) (err error) {
-		// Fenced like every call after the limiter: nothing is sent for a
-		// row stopped meanwhile (the opening move is refused then too).
-		if err := r.fence(ctx, "token/info"); err != nil {
-			return err
-		}
-		resp, err = r.bank().TokenInfo(ctx, req)
-		return err
-	})
-	if class != bank131.ClassOK {
-		r.log.Info("token/info did not answer; the row shows its token only", logkey.Error, err)
-		return ""
-	}
-	return resp.Info.Last4
 }
 
 // walletShort records the bank's insufficient_wallet_balance answer to the

@@ -292,11 +292,7 @@ type Transition struct {
 	TCN         string        `json:"tcn,omitempty"`
 	Fee         *money.Amount `json:"fee,omitempty"`
 	Paid        *money.Amount `json:"paid,omitempty"` // amount the bank reports as paid out
-	// CardLast4 is the last four digits of the card behind a token or
-	// widget row, from the bank's token/info: recorded once, shown in the
-	// row's destination and compared at the gate.
-	CardLast4 string   `json:"card_last4,omitempty"`
-	Evidence  Evidence `json:"evidence"`
+	Evidence    Evidence      `json:"evidence"`
 }
 
 // TransitionReply answers Transition.
