@@ -245,3 +245,38 @@ func checkTransferReport(t *testing.T, s *system, batch string, urls []string) {
 		require.Contains(t, string(status), st.Quote.FXRate, "ledger status shows row %d's rate", n)
 	}
 }
+
+// Seed 003's sender as its parameter table documents it, checked by the
+// sandbox's documented transfer checks at their strictest (no spaces in a
+// document number, all four phone fields for the recipient too): a
+// Russian citizen with a Russian passport, and a foreign citizen with a
+// document of their own (documents_foreigner) and a Kyrgyz phone. Both
+// forms of confirm_information the seed shows: exchanges an array with
+// fx_rate a string (its example, the SDK), and an object with a number
+// (its table, bpa/calculate's answer).
+func TestFlowTransferRussianAndForeignSender(t *testing.T) {
+	for _, form := range [][2]string{{"array", "string"}, {"object", "number"}} {
+		t.Run(form[0]+" "+form[1], func(t *testing.T) { transferSenders(t, form[0], form[1]) })
+	}
+}
+
+func transferSenders(t *testing.T, exchanges, fxRate string) {
+	start := time.Now()
+	s := startSystem(t, options{sandboxArgs: []string{"--auto-3ds", "--transfer-checks", "documented",
+		"--id-number-spaces", "refuse", "--recipient-phone", "four", "--foreigner-documents", "table",
+		"--confirm-exchanges", exchanges, "--confirm-fx-rate", fxRate}})
+	ru := transferRow("S-1", "25000", "RUB", "cash")
+	ru["recipient_phone"] = "+90 532 123 45 67"
+	foreign := transferRow("S-2", "30000", "RUB", "card")
+	for k, v := range map[string]string{"sender_first_name": "Aibek", "sender_last_name": "Asanov", "sender_middle_name": "",
+		"sender_citizenship": "KGZ", "sender_document_number": "", "sender_document_issue_date": "", "sender_document_issued_by": "",
+		"sender_foreign_document_number": "ID 1234567", "sender_foreign_document_valid_from": "2021-05-01",
+		"sender_foreign_document_valid_to": "2031-05-01", "sender_foreign_document_type": "Паспорт", "sender_phone": "+996 555 123 456"} {
+		foreign[k] = v
+	}
+	batch := s.ingest(payoutFile(t, s.dir, "senders.csv", []map[string]string{ru, foreign}))
+	s.waitFinal(batch, 2, 60*time.Second, nil)
+	checkRows(t, s, batch, []expect{{payout.StateSucceeded, ""}, {payout.StateSucceeded, ""}})
+	s.agree(batch, 2)
+	t.Logf("Russian and foreign sender, confirm_information %s/%s: %s", exchanges, fxRate, time.Since(start).Round(time.Millisecond))
+}

@@ -95,6 +95,9 @@ type options struct {
 	// widget gives the ledger the bank flags and the sandbox's widget
 	// script: recipient links for widget rows.
 	widget bool
+	// walletCheck runs the ledger with --wallet-check against the sandbox
+	// (project payrun) and these extra flags (the expected fee, the recheck).
+	walletCheck []string
 }
 
 // system is NATS, ledger, sandbox, hookrelay and processors on loopback.
@@ -381,6 +384,10 @@ func (s *system) ledgerRunArgs(db string) []string {
 	if s.opts.widget {
 		args = append(args, "--widget-script", s.bankURL+sandbox.WidgetScriptPath, "--bank-url", s.bankURL, "--project", "payrun",
 			"--private-key", s.repo("samples/keys/partner_private.pem"))
+	}
+	if s.opts.walletCheck != nil {
+		args = append(append(args, "--wallet-check", "--bank-url", s.bankURL, "--project", "payrun",
+			"--private-key", s.repo("samples/keys/partner_private.pem")), s.opts.walletCheck...)
 	}
 	return append(args, s.opts.ledgerArgs...)
 }
@@ -671,7 +678,8 @@ var columns = strings.Split("reference,method,amount,currency,full_name,card_num
 	"expiration_date_hash,cardholder_name_hash,security_code_hash,description,email,phone,country,transfer_type,"+
 	"iban,recipient_card_token,sender_card_token,recipient_first_name,recipient_last_name,recipient_citizenship,"+
 	"recipient_phone,sender_first_name,sender_last_name,sender_middle_name,sender_birth_date,sender_citizenship,"+
-	"sender_document_number,sender_document_issue_date,sender_document_issued_by,sender_phone,sender_country,"+
+	"sender_document_number,sender_document_issue_date,sender_document_issued_by,sender_foreign_document_number,"+
+	"sender_foreign_document_valid_from,sender_foreign_document_valid_to,sender_foreign_document_type,sender_phone,sender_country,"+
 	"sender_city,sender_street,sender_building", ",")
 
 func cardRow(ref, amount, name, pan string) map[string]string {

@@ -15,6 +15,7 @@ import (
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/hookrelay"
 	"github.com/payrun/payrun/internal/httpserve"
+	"github.com/payrun/payrun/internal/queue"
 )
 
 // run serves until ctx ends. ready, if not nil, receives the bound address.
@@ -49,6 +50,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		return err
 	}
 	defer nc.Close()
+	ctx = queue.ExitOnClose(ctx, nc, log)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -74,6 +76,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 		ready <- srv.Addr()
 	}
 	if err := srv.Run(ctx); err != nil {
+		return err
+	}
+	if err := queue.ClosedError(ctx); err != nil {
 		return err
 	}
 	log.Info("hookrelay stopped")

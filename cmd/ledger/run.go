@@ -16,6 +16,8 @@ import (
 	"github.com/payrun/payrun/internal/console"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/queue"
 )
 
 // runCommand runs the ledger service until SIGINT or SIGTERM.
@@ -55,6 +57,8 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&hf.widgetScript, "widget-script", "", "`URL` of the bank's tokenization widget script: recipient links for widget rows (the sandbox's: <sandbox>/sandbox/widget/tokenization.js); empty: no links")
 	fs.StringVar(&hf.publicURL, "public-url", "", "`URL` (scheme://host[:port]) where recipients reach --http; links start with it (default http://<--http>); its host must be a --host")
 	hf.bank.Register(fs, "", "recipient links ask public tokens and token/info with")
+	walletCheck := fs.Bool("wallet-check", false, "read the wallet (wallet/balance) before releasing each chunk of a batch and while a batch waits for funds; needs the bank flags below")
+	walletID := fs.String("wallet-id", "", "the wallet `id` to read when the project has several in one currency")
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
@@ -65,6 +69,13 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	cfg.Logger = log
 	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(int64(*memLimit) << 20)
+	}
+	if *walletCheck {
+		client, err := hf.bank.Client(nil, log)
+		if err != nil {
+			return fmt.Errorf("--wallet-check: %w", err)
+		}
+		cfg.Wallet = ledger.BankWallet{Client: client, ID: *walletID}
 	}
 
 	// The database's folder is made when missing (a fresh host's state
@@ -95,6 +106,7 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer lease.Release(context.Background())
 	db.SetWriteFence(lease.Fence)
+	ctx = queue.ExitOnClose(ctx, nc, log)
 	var svc *ledger.Service
 	for attempt := 1; ; attempt++ {
 		svc = ledger.NewService(db, *cfg)
@@ -145,6 +157,9 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	if err := svc.Close(); err != nil {
 		return fmt.Errorf("stop ledger: %w", err)
 	}
+	if err := queue.ClosedError(ctx); err != nil {
+		return err
+	}
 	if err := nc.Drain(); err != nil {
 		return fmt.Errorf("drain NATS: %w", err)
 	}
@@ -175,6 +190,9 @@ func configFlags(fs *flag.FlagSet) *ledger.Config {
 	fs.IntVar(&cfg.BreakerWindow, "breaker-window", cfg.BreakerWindow, "the breaker looks at this `many` finished rows")
 	fs.DurationVar(&cfg.LinkTTL, "link-ttl", cfg.LinkTTL, "a recipient link (a widget row's card) stays open this long")
 	fs.DurationVar(&cfg.CardWait, "card-wait", cfg.CardWait, "a released widget row with no recipient link fails this long after the release")
+	fs.Int64Var(&cfg.ExpectedFee.Bps, "expected-fee-bp", cfg.ExpectedFee.Bps, "the wallet check reckons this fee per payout, in basis points of its amount (your contract's tariff)")
+	fs.Var(minorFlag{&cfg.ExpectedFee.Min}, "expected-fee-min", "the wallet check reckons at least this fee per payout, in `RUB` (your contract's tariff)")
+	fs.DurationVar(&cfg.WalletRecheck, "wallet-recheck", cfg.WalletRecheck, "how often a batch waiting for funds reads the wallet again")
 	return &cfg
 }
 
@@ -197,5 +215,24 @@ func (z zoneFlag) Set(s string) error {
 		return err
 	}
 	*z.loc = loc
+	return nil
+}
+
+// minorFlag is an amount flag in major units ("15.00"), kept in minor units.
+type minorFlag struct{ v *int64 }
+
+func (f minorFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	return money.New(*f.v, "RUB").Decimal()
+}
+
+func (f minorFlag) Set(s string) error {
+	a, err := money.Parse(s, "RUB")
+	if err != nil {
+		return err
+	}
+	*f.v = a.Minor
 	return nil
 }

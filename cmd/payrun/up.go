@@ -12,6 +12,7 @@ import (
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/console"
 	"github.com/payrun/payrun/internal/hookrelay"
+	"github.com/payrun/payrun/internal/queue"
 )
 
 // up runs the embedded system until ctx ends.
@@ -23,6 +24,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "`address` of people's endpoints: uploads, reports, /metrics")
 	webhookListen := fs.String("webhook-listen", "127.0.0.1:8081", "`address` of the bank's endpoints, a listener of their own: "+hookrelay.Path+", /healthz, /readyz")
 	bankListen := fs.String("sandbox-listen", "127.0.0.1:8131", "`address` of the embedded Bank 131 sandbox")
+	submerchant := fs.String("submerchant", "", "X-PARTNER-SUBMERCHANT sent with every call to the bank, if the bank gave you one")
 	natsListen := fs.String("nats-listen", "127.0.0.1:4222", "`address` of the embedded NATS server (port 0: any free port)")
 	fs.BoolVar(&f.auto3DS, "auto-3ds", false, "let the sandbox complete 3-D Secure without anyone opening the link")
 	zoneName := fs.String("time-zone", console.DefaultZone, "the time `zone` the web console shows times in")
@@ -43,7 +45,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer closeLog()
 	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, NATSListen: *natsListen, WebhookListen: *webhookListen,
 		SandboxListen: *bankListen, AutoThreeDS: f.auto3DS, Zone: zone, AdminPassword: true,
-		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log})
+		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Submerchant: *submerchant, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -74,7 +76,11 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   bank webhooks   %[7]s%[8]s (a listener of its own)
 `, a.URL, f.data, a.BankURL, a.AdminToken, tokenNote, a.NATS.URL(), a.WebhookURL, hookrelay.Path, signIn,
 		filepath.Join(f.data, "ledger.db"), zone)
+	ctx = queue.ExitOnClose(ctx, a.Conn, log)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping: finishing the work in flight")
-	return a.Close()
+	if err := a.Close(); err != nil {
+		return err
+	}
+	return queue.ClosedError(ctx)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/processor"
+	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/secret"
 )
 
@@ -62,12 +63,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer nc.Close()
+	ctx = queue.ExitOnClose(ctx, nc, log)
 	cfg.Conn = nc
 	p, err := processor.New(*cfg)
 	if err != nil {
 		return err
 	}
 	if err := p.Run(ctx); err != nil {
+		return err
+	}
+	if err := queue.ClosedError(ctx); err != nil {
 		return err
 	}
 	if err := nc.Drain(); err != nil {

@@ -76,6 +76,7 @@ type Config struct {
 	BankURL         string
 	Project         string // default "payrun"
 	CardProject     string // default: the sandbox's "payrun-card" (single-request); "" with a real bank means Project
+	Submerchant     string // X-PARTNER-SUBMERCHANT on every call of both projects, when set
 	BankPublicKey   []byte // PEM; default KeysDir/bank_public.pem
 	PartnerKeyFile  string // default KeysDir/partner_private.pem
 	KeysDir         string // default samples/keys
@@ -430,7 +431,7 @@ func (a *App) bankClient(project string) (*bank131.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: partner %w", err)
 	}
-	return bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: project, PrivateKey: key,
+	return bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: project, Submerchant: a.cfg.Submerchant, PrivateKey: key,
 		Logger: a.log.With(logkey.Component, "bank131")})
 }
 
@@ -451,7 +452,7 @@ func (a *App) startProcessor(ctx context.Context) error {
 	}
 	var card *bank131.Client
 	if a.cfg.CardProject != "" && a.cfg.CardProject != cfg.Project {
-		if card, err = bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: a.cfg.CardProject, PrivateKey: key, Logger: bankLog}); err != nil {
+		if card, err = bank131.NewClient(bank131.Config{BaseURL: a.BankURL, Project: a.cfg.CardProject, Submerchant: cfg.Submerchant, PrivateKey: key, Logger: bankLog}); err != nil {
 			return err
 		}
 	}

@@ -213,3 +213,46 @@ func TestAdminPassword(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 }
+
+// payrun up's Submerchant goes with every call to the bank, from both
+// projects' clients: the sandbox, set to require it, refuses none and
+// records no call without it.
+func TestSubmerchantOnEveryCall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	a, err := Start(ctx, Config{Dir: dir, KeysDir: keys, Logger: testutil.QuietLogger(), Submerchant: "sub-131",
+		SandboxModes:  sandbox.Modes{Submerchant: "required"},
+		SandboxTiming: sandbox.Timing{Processing: 20 * time.Millisecond, Settle: 20 * time.Millisecond},
+		Policy:        &auth.Policy{Approvals: 1}})
+	require.NoError(t, err)
+	defer a.Close()
+	file := filepath.Join(dir, "sub.csv")
+	require.NoError(t, os.WriteFile(file, []byte("reference,method,amount,currency,full_name,card_number,card_token\n"+
+		"SUB-1,card,100.00,RUB,Ivan Petrov,4242424242424242,\n"+
+		"SUB-2,token,200.00,RUB,Anna Petrova,,tok_5f2b9c1e8d7a4b3c\n"), 0o600))
+	res, err := a.Ingest(ctx, file, ingest.Options{Name: "sub"})
+	require.NoError(t, err)
+	require.Equal(t, ingest.StatusCreated, res.Status, "%v", res.Errors)
+	client := ledgerapi.NewClient(a.Conn, 10*time.Second)
+	testutil.Eventually(t, 45*time.Second, 50*time.Millisecond, func() error {
+		for n := 1; n <= 2; n++ {
+			st, err := client.Get(ctx, ledgerapi.RowRequest{Batch: res.Batch, Row: n})
+			if err != nil {
+				return err
+			}
+			if st.State != payout.StateSucceeded {
+				return fmt.Errorf("row %d is %s %s", n, st.State, st.Reason)
+			}
+		}
+		return nil
+	})
+	calls := a.Sandbox.Submerchants()
+	require.Zero(t, calls[""], "no call without the header: %v", calls)
+	require.Positive(t, calls["sub-131"])
+	projects := map[string]bool{}
+	for _, p := range a.Sandbox.Payouts() {
+		projects[p.Project] = true
+	}
+	require.Len(t, projects, 2, "both projects' clients paid: %v", projects)
+}

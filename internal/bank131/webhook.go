@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 )
 
 // WebhookType is the type of a Bank 131 webhook.
@@ -89,3 +91,55 @@ func (w *Webhook) TCN() (string, error) { return w.Details.TCN() }
 // RedirectURL returns the 3-D Secure link of an action_required webhook
 // (customer_interaction.redirect.url of the payment or payout), or "".
 func (w *Webhook) RedirectURL() string { return w.Session.RedirectURL() }
+
+// WebhookClues is what can still be read of a webhook ParseWebhook
+// refused: its type, its session's id and the metadata of its payments,
+// each read on its own, so one bad field does not hide the others.
+type WebhookClues struct {
+	Type      string
+	SessionID string
+	Metadata  []json.RawMessage
+}
+
+// clueSession and cluePayrun find a session id and payrun's metadata in a
+// body that is not even JSON.
+var (
+	clueSession = regexp.MustCompile(`"id"\s*:\s*"(ps_[A-Za-z0-9_-]{1,64})"`)
+	cluePayrun  = regexp.MustCompile(`\\?"payrun\\?"\s*:\s*\\?"([0-9a-f]{1,64}/[0-9]{1,9})\\?"`)
+)
+
+// ScanWebhook reads what it can of a verified webhook body that
+// ParseWebhook refused, to name the row it is about.
+func ScanWebhook(body []byte) WebhookClues {
+	var c WebhookClues
+	var top map[string]json.RawMessage
+	if json.Unmarshal(body, &top) == nil {
+		_ = json.Unmarshal(top["type"], &c.Type)
+		var sess map[string]json.RawMessage
+		if json.Unmarshal(top["session"], &sess) == nil {
+			_ = json.Unmarshal(sess["id"], &c.SessionID)
+			for _, k := range []string{"payments", "payouts", "acquiring_payments"} {
+				var list []map[string]json.RawMessage
+				if json.Unmarshal(sess[k], &list) != nil {
+					continue
+				}
+				for _, p := range list {
+					if m := p["metadata"]; len(m) > 0 && !bytes.Equal(m, []byte("null")) {
+						c.Metadata = append(c.Metadata, m)
+					}
+				}
+			}
+		}
+	}
+	if c.SessionID == "" {
+		if m := clueSession.FindSubmatch(body); m != nil {
+			c.SessionID = string(m[1])
+		}
+	}
+	if len(c.Metadata) == 0 {
+		if m := cluePayrun.FindSubmatch(body); m != nil {
+			c.Metadata = append(c.Metadata, json.RawMessage(strconv.Quote(string(m[1]))))
+		}
+	}
+	return c
+}

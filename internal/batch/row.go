@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
@@ -460,7 +461,7 @@ func (s *scanner) checkTransfer(cur string, curOK bool) {
 	if v := s.cell(colRecipientCitizenship); s.required(colRecipientCitizenship, v, " for method transfer") {
 		t.RecipientCitizenship, _ = s.checkCountry(colRecipientCitizenship, v)
 	}
-	if p, ok := s.checkPhone(colRecipientPhone, s.cell(colRecipientPhone)); ok {
+	if p, ok := s.checkPhone(colRecipientPhone, s.cell(colRecipientPhone)); ok && (p == "" || s.splitPhone(colRecipientPhone, p)) {
 		t.RecipientPhone = p
 	}
 
@@ -496,19 +497,28 @@ func (s *scanner) checkTransfer(cur string, curOK bool) {
 	if v := s.cell(colSenderCitizenship); s.required(colSenderCitizenship, v, " for method transfer") {
 		t.SenderCitizenship, _ = s.checkCountry(colSenderCitizenship, v)
 	}
-	if v := s.cell(colSenderDocNumber); s.required(colSenderDocNumber, v, " for method transfer") && !s.bad[colSenderDocNumber] && s.checkText(colSenderDocNumber, v, 64) {
-		t.SenderDocNumber = v
-	}
-	if v := s.cell(colSenderDocIssueDate); s.required(colSenderDocIssueDate, v, " for method transfer") {
-		if d, ok := s.checkDate(colSenderDocIssueDate, v, today); ok {
-			if !birth.IsZero() && d.Before(birth) {
-				s.failf(colSenderDocIssueDate, "%s is before the sender's birth date", quote(v))
-			} else {
-				t.SenderDocIssueDate = v
+	// The sender's documents (seed 003): a Russian citizen's passport in
+	// identity_document; a foreign citizen's own document in
+	// documents_foreigner, and a Russian passport too only if given.
+	foreign := t.SenderCitizenship != "" && t.SenderCitizenship != "RUS"
+	docNumber, docDate := s.cell(colSenderDocNumber), s.cell(colSenderDocIssueDate)
+	if !foreign || docNumber != "" || docDate != "" {
+		why := " for method transfer"
+		if v := docNumber; s.required(colSenderDocNumber, v, why) && !s.bad[colSenderDocNumber] && s.checkText(colSenderDocNumber, v, 64) {
+			t.SenderDocNumber = v
+		}
+		if v := docDate; s.required(colSenderDocIssueDate, v, why) {
+			if d, ok := s.checkDate(colSenderDocIssueDate, v, today); ok {
+				if !birth.IsZero() && d.Before(birth) {
+					s.failf(colSenderDocIssueDate, "%s is before the sender's birth date", quote(v))
+				} else {
+					t.SenderDocIssueDate = v
+				}
 			}
 		}
 	}
-	if p, ok := s.checkPhone(colSenderPhone, s.cell(colSenderPhone)); ok && s.required(colSenderPhone, p, " for method transfer") {
+	s.foreignDocument(t, foreign, today)
+	if p, ok := s.checkPhone(colSenderPhone, s.cell(colSenderPhone)); ok && s.required(colSenderPhone, p, " for method transfer") && s.splitPhone(colSenderPhone, p) {
 		t.SenderPhone = p
 	}
 	if v := s.cell(colSenderCountry); s.required(colSenderCountry, v, " for method transfer") {
@@ -608,4 +618,63 @@ func parseAmount(v, cur string) (money.Amount, error) {
 		whole *= 10
 	}
 	return money.Amount{Minor: whole + frac, Currency: strings.ToUpper(cur)}, nil
+}
+
+// foreignDocument reads the sender's own document when the sender is not a
+// Russian citizen (documents_foreigner: "required if the sender is a foreign
+// citizen", S3:248): its number and the start of its validity are required,
+// its end, type and issuer optional. A Russian citizen's row must leave
+// these columns empty.
+func (s *scanner) foreignDocument(t *payout.Transfer, foreign bool, today time.Time) {
+	cols := []col{colSenderForeignDocNumber, colSenderForeignDocValidFrom, colSenderForeignDocValidTo, colSenderForeignDocType, colSenderForeignDocIssuedBy}
+	if !foreign {
+		for _, c := range cols {
+			if v := s.cell(c); v != "" && !s.bad[c] {
+				s.failf(c, "%s is for a sender who is not a Russian citizen; this sender's citizenship is RUS (use the sender_document_* columns)", quote(v))
+			}
+		}
+		return
+	}
+	why := " for a sender who is not a Russian citizen (documents_foreigner)"
+	if v := s.cell(colSenderForeignDocNumber); s.required(colSenderForeignDocNumber, v, why) && s.checkText(colSenderForeignDocNumber, v, 64) {
+		t.SenderForeignDocNumber = v
+	}
+	var from time.Time
+	if v := s.cell(colSenderForeignDocValidFrom); s.required(colSenderForeignDocValidFrom, v, why) {
+		if d, ok := s.checkDate(colSenderForeignDocValidFrom, v, today); ok {
+			from, t.SenderForeignDocValidFrom = d, v
+		}
+	}
+	if v := s.cell(colSenderForeignDocValidTo); v != "" && !s.bad[colSenderForeignDocValidTo] {
+		d, err := time.Parse(time.DateOnly, v)
+		switch {
+		case err != nil:
+			s.failf(colSenderForeignDocValidTo, "%s is not a date in the form YYYY-MM-DD", quote(v))
+		case d.Before(today):
+			s.failf(colSenderForeignDocValidTo, "the document expired on %s", v)
+		case !from.IsZero() && d.Before(from):
+			s.failf(colSenderForeignDocValidTo, "%s is before the document's start of validity", quote(v))
+		default:
+			t.SenderForeignDocValidTo = v
+		}
+	}
+	for _, x := range []struct {
+		c   col
+		dst *string
+	}{{colSenderForeignDocType, &t.SenderForeignDocType}, {colSenderForeignDocIssuedBy, &t.SenderForeignDocIssuedBy}} {
+		if v := s.cell(x.c); v != "" && !s.bad[x.c] && s.checkText(x.c, v, maxText) {
+			*x.dst = v
+		}
+	}
+}
+
+// splitPhone checks that a transfer's phone splits into the four fields
+// the bank requires (full_number, country_iso3, operator_code,
+// short_number; S3:238-241), which the processor derives from it.
+func (s *scanner) splitPhone(c col, p string) bool {
+	if _, err := bank131.PhoneFromE164(p); err != nil {
+		s.failf(c, "%s cannot be split into the bank's phone fields: %s", quote(p), strings.TrimPrefix(err.Error(), fmt.Sprintf("phone %q: ", p)))
+		return false
+	}
+	return true
 }

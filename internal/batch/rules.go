@@ -42,7 +42,7 @@ var columnKinds = func() [numCols]columnKind {
 	for _, c := range []col{colPhone, colRecipientPhone, colSenderPhone} {
 		k[c] = kindPhone
 	}
-	for _, c := range []col{colReference, colIBAN, colSenderDocNumber, colSenderPostalCode} {
+	for _, c := range []col{colReference, colIBAN, colSenderDocNumber, colSenderForeignDocNumber, colSenderPostalCode} {
 		k[c] = kindID
 	}
 	k[colCardNumber] = kindCard
@@ -64,7 +64,9 @@ var applies = map[payout.Method][]col{
 	payout.MethodTransfer: {colCountry, colTransferType, colIBAN, colRecipientCardToken, colSenderCardToken,
 		colRecipientFirstName, colRecipientLastName, colRecipientCitizenship, colRecipientPhone,
 		colSenderFirstName, colSenderLastName, colSenderMiddleName, colSenderBirthDate, colSenderCitizenship,
-		colSenderDocNumber, colSenderDocIssueDate, colSenderDocIssuedBy, colSenderDocDivision, colSenderPhone,
+		colSenderDocNumber, colSenderDocIssueDate, colSenderDocIssuedBy, colSenderDocDivision,
+		colSenderForeignDocNumber, colSenderForeignDocValidFrom, colSenderForeignDocValidTo, colSenderForeignDocType,
+		colSenderForeignDocIssuedBy, colSenderPhone,
 		colSenderCountry, colSenderCity, colSenderBuilding, colSenderPostalCode, colSenderState, colSenderStreet,
 		colSenderFlat, colSourceOfMoney},
 }

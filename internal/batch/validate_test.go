@@ -249,6 +249,21 @@ func TestValidateFiles(t *testing.T) {
 			},
 		},
 		{
+			// A Russian citizen's passport, or a foreign citizen's own
+			// document (documents_foreigner, seed 003), and phones the
+			// bank's four fields can be derived from.
+			name: "foreign sender", file: "foreign.csv",
+			encoding: "utf-8", delimiter: ",", rows: 7, totals: "700.00 RUB",
+			want: []string{
+				"5: sender_foreign_document_number: is required for a sender who is not a Russian citizen (documents_foreigner)",
+				"5: sender_foreign_document_valid_from: is required for a sender who is not a Russian citizen (documents_foreigner)",
+				"6: sender_foreign_document_number: \"PA1234567\" is for a sender who is not a Russian citizen; this sender's citizenship is RUS (use the sender_document_* columns)",
+				"7: sender_foreign_document_valid_to: the document expired on 2021-01-01",
+				"8: recipient_phone: \"+12025550123\" cannot be split into the bank's phone fields: only Russian (+7 3/4/8/9…), Kazakh (+7 6/7…), Turkish (+90) and Kyrgyz (+996) numbers can be split",
+				"8: sender_phone: \"+442071234567\" cannot be split into the bank's phone fields: only Russian (+7 3/4/8/9…), Kazakh (+7 6/7…), Turkish (+90) and Kyrgyz (+996) numbers can be split",
+			},
+		},
+		{
 			name: "utf16", file: "utf16.csv",
 			encoding: "", delimiter: "", rows: 0, totals: "",
 			want: []string{

@@ -283,7 +283,7 @@ func (x *sheetRecords) setLayout(lay *layout) {
 		if p := lay.pos[c]; p >= 0 && p < x.width {
 			x.cols[p] = c
 			x.kinds[p] = columnKinds[c]
-			x.dates[p] = c == colSenderBirthDate || c == colSenderDocIssueDate
+			x.dates[p] = c == colSenderBirthDate || c == colSenderDocIssueDate || c == colSenderForeignDocValidFrom || c == colSenderForeignDocValidTo
 		}
 	}
 	for _, m := range lay.meta {

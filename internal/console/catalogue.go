@@ -294,6 +294,8 @@ var catalogue = map[string]msg{
 	"cat.late_row":               {"row arrived after its batch was sealed", "строка пришла после закрытия реестра"},
 	"cat.held_rows":              {"rows held as probable repeats of earlier payouts", "строки задержаны как вероятные повторы прошлых выплат"},
 	"cat.bank_failures":          {"many rows failed with one bank code; batch on hold", "много строк отклонено с одним кодом банка; реестр приостановлен"},
+	"cat.waiting_for_funds":      {"our wallet is short: top up; the batch waits", "на счёте не хватает денег: пополните; реестр ждёт"},
+	"cat.unreadable_hook":        {"a verified webhook we could not read; the row is polled", "подтверждённое уведомление не читается; статус строки запрашивается"},
 	"cat.intake_invalid":         {"intake message unreadable", "сообщение приёма не читается"},
 
 	// Users.

@@ -151,7 +151,8 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(body, &head); err == nil && head.Type != "" {
-		hookType = head.Type
+		// Bounded: never a subject, header or label of unbounded input.
+		hookType = queue.HookToken(head.Type)
 	} else {
 		log.Warn("verified webhook is not a JSON object with a type; kept as evidence", logkey.Error, err)
 	}
@@ -170,12 +171,12 @@ func (r *Relay) webhook(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := context.WithTimeout(req.Context(), r.cfg.PublishTimeout)
 	defer cancel()
 	if _, err := r.cfg.JS.PublishMsg(ctx, msg); err != nil {
-		metrics.Webhooks.WithLabelValues(queue.Token(hookType), "publish_failed").Inc()
+		metrics.Webhooks.WithLabelValues(hookType, "publish_failed").Inc()
 		log.Error("publish webhook", logkey.HookType, hookType, logkey.HookID, id, logkey.Error, err)
 		r.fail(w, req, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "not stored, retry later"))
 		return
 	}
-	metrics.Webhooks.WithLabelValues(queue.Token(hookType), "published").Inc()
+	metrics.Webhooks.WithLabelValues(hookType, "published").Inc()
 	log.Debug("webhook published", logkey.HookType, hookType, logkey.HookID, id)
 	w.WriteHeader(http.StatusOK)
 	w.Write([]byte("ok\n"))

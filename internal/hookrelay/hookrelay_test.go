@@ -196,3 +196,43 @@ func TestNATSDownIsNot200(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 }
+
+// A verified webhook whose type is longer than NATS's control line once
+// closed the relay's connection for good (nats.go gives up on a protocol
+// error) and the relay answered 503 for ever. The type goes into the
+// subject capped and hashed: the webhook is stored, the connection stays
+// up, /readyz is true and the next webhook is stored too.
+func TestLongTypeNeverBreaksTheConnection(t *testing.T) {
+	nc, js := testutil.JetStream(t, testutil.NATS(t).URL())
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	srv := httptest.NewServer(New(Config{Verifier: rsaVerifier{&key.PublicKey}, JS: js, Conn: nc, Logger: testutil.QuietLogger()}))
+	defer srv.Close()
+	f := &fixture{srv: srv, js: js, bankKey: key}
+
+	long := strings.Repeat("x", 8000)
+	body := []byte(`{"type":"` + long + `","session":{"id":"ps_1"}}`)
+	require.Equal(t, http.StatusOK, f.post(t, body, sign(t, key, body)))
+	require.True(t, nc.IsConnected())
+	other := []byte(`{"type":"` + long + `y"}`)
+	require.Equal(t, http.StatusOK, f.post(t, other, sign(t, key, other)))
+	ok := []byte(readyToConfirm)
+	require.Equal(t, http.StatusOK, f.post(t, ok, sign(t, key, ok)))
+
+	got := f.hooks(t)
+	require.Len(t, got, 3, "two long types stay apart: %v", func() []string {
+		var s []string
+		for k := range got {
+			s = append(s, k)
+		}
+		return s
+	}())
+	for subject := range got {
+		require.LessOrEqual(t, len(subject), len(queue.HooksPrefix)+50, subject)
+	}
+	require.Equal(t, []string{string(body)}, got[queue.HookSubject(long)], "the body is kept whole")
+	resp, err := http.Get(srv.URL + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}

@@ -78,7 +78,7 @@ func cancelRows(tx *Tx, batch, reason string, source ledgerapi.Source) error {
 	if _, err := tx.Exec(`UPDATE rows SET held = 0 WHERE batch_id = ? AND held = 1`, batch); err != nil {
 		return fmt.Errorf("drop held rows of %s: %w", batch, err)
 	}
-	if err := closeBatchExceptions(tx, batch, "batch cancelled", reconcile.HeldRows, reconcile.BankFailures); err != nil {
+	if err := closeBatchExceptions(tx, batch, "batch cancelled", reconcile.HeldRows, reconcile.BankFailures, reconcile.WaitingForFunds); err != nil {
 		return err
 	}
 	for _, st := range notAtBank {

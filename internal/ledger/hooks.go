@@ -11,7 +11,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/reconcile"
@@ -33,6 +35,10 @@ type bankEvent struct {
 	Seq           uint64
 	ReceivedAt    time.Time
 	Body          []byte
+	// Unreadable is why bank131.ParseWebhook refused the body ("" when it
+	// read it): such a webhook is kept whole, opens an exception naming
+	// its row, and the row is polled.
+	Unreadable string
 }
 
 // parseHook reads a message of PAYRUN_HOOKS. hookrelay verified the body
@@ -53,6 +59,18 @@ func parseHook(m jetstream.Msg) bankEvent {
 	}
 	w, err := bank131.ParseWebhook(body)
 	if err != nil {
+		ev.Unreadable = cardmask.Redact(err.Error())
+		c := bank131.ScanWebhook(body)
+		if c.Type != "" {
+			ev.Type = c.Type
+		}
+		ev.SessionID = c.SessionID
+		for _, m := range c.Metadata {
+			if ref, err := payout.ParseBankRef(m); err == nil {
+				ev.Ref = &ref
+				break
+			}
+		}
 		return ev
 	}
 	ev.Type = string(w.Type)
@@ -167,6 +185,9 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 			batch, row = b, r
 		}
 	}
+	if ev.Unreadable != "" {
+		return s.unreadableHook(tx, ev, batch, row)
+	}
 	if batch == "" {
 		return nil
 	}
@@ -191,4 +212,45 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 	}
 	return s.recordForeign(tx, r, ev.SessionID, payout.StateSucceeded, ev.PayoutID,
 		ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: ev.HookID, HookType: ev.Type})
+}
+
+// unreadableHook handles a verified webhook payrun could not read (kept
+// whole in bank_events already): never dropped silently, it opens an
+// exception naming the row it is about (by its metadata, else its session
+// id) and the row is polled with session/status, which settles it.
+func (s *Service) unreadableHook(tx *Tx, ev bankEvent, batch string, row int) error {
+	what := fmt.Sprintf("webhook %s (type %q, session %q) could not be read: %s; it is kept in the ledger", ev.HookID, ev.Type, ev.SessionID, ev.Unreadable)
+	s.log.Error("verified webhook not understood; kept, the row is polled", logkey.HookID, ev.HookID, logkey.HookType, ev.Type,
+		logkey.Session, ev.SessionID, logkey.Batch, batch, logkey.Row, row, logkey.Error, ev.Unreadable)
+	if batch == "" {
+		_, err := openException(tx, reconcile.UnreadableHook, ev.HookID, "", 0, what+"; it names no row payrun knows: look it up at the bank")
+		return err
+	}
+	r, err := loadRow(tx, batch, row)
+	if errors.Is(err, errNotFound) {
+		_, err := openException(tx, reconcile.UnreadableHook, ev.HookID, batch, 0, fmt.Sprintf("%s; it names row %s/%d, which the ledger does not know", what, batch, row))
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if r.State.Terminal() {
+		_, err := openException(tx, reconcile.UnreadableHook, ev.HookID, r.Batch, r.Row,
+			fmt.Sprintf("%s; row %d (%s) is already %s: check the webhook against it", what, r.Row, r.Reference, r.State))
+		return err
+	}
+	if _, err := openException(tx, reconcile.UnreadableHook, ev.HookID, r.Batch, r.Row,
+		fmt.Sprintf("%s; row %d (%s) is polled with session/status", what, r.Row, r.Reference)); err != nil {
+		return err
+	}
+	j, id, err := s.schedulePoll(tx, r)
+	if err != nil {
+		return err
+	}
+	if j.SessionID == "" {
+		j.SessionID = ev.SessionID
+	}
+	id += ":u" + ev.HookID
+	tx.After(func() { s.publishPolls([]ledgerapi.Job{j}, []string{id}) })
+	return nil
 }

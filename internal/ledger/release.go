@@ -16,7 +16,9 @@ import (
 func (s *Service) runReleaser(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.ReleaseInterval)
 	defer tick.Stop()
+	checked := map[string]time.Time{} // batches waiting for funds: last wallet check
 	for {
+		s.recheckWallets(ctx, checked)
 		if err := s.ExpireApprovals(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("expire approvals", logkey.Error, err)
 		}
@@ -50,7 +52,26 @@ func (s *Service) ReleaseDue(ctx context.Context) error {
 	}
 	for _, b := range due {
 		total := 0
+		var needed need
+		if s.cfg.Wallet != nil {
+			var err error
+			if needed, err = s.batchNeed(b); err != nil {
+				return err
+			}
+		}
 		for done := false; !done; {
+			if needed != nil {
+				// The wallet before every chunk: another batch, or the
+				// bank's own payouts, may have taken it meanwhile.
+				ok, err := s.checkRelease(ctx, b, needed)
+				if err != nil {
+					s.log.Error("wallet check before release; the batch waits for the next try", logkey.Batch, b, logkey.Error, err)
+					break
+				}
+				if !ok {
+					break
+				}
+			}
 			var n int
 			err := s.w.Do(ctx, func(tx *Tx) error {
 				var err error

@@ -86,6 +86,15 @@ type Config struct {
 	// with a link, it fails when its newest link expires unused.
 	LinkTTL  time.Duration
 	CardWait time.Duration
+	// Wallet, when set, is read before each release chunk and while a
+	// batch waits for funds (wallet.go); nil: no check, and a batch the
+	// bank held for funds waits for a person's resume.
+	Wallet Wallet
+	// ExpectedFee is the fee the wallet check reckons per payout.
+	ExpectedFee ExpectedFee
+	// WalletRecheck is how often a batch waiting for funds reads the
+	// wallet again.
+	WalletRecheck time.Duration
 	// Streams sizes the JetStream streams the service ensures at start.
 	Streams queue.Config
 	// Logger receives the service's logs; default slog.Default().
@@ -117,6 +126,10 @@ func DefaultConfig() Config {
 		BreakerWindow:          50,
 		LinkTTL:                72 * time.Hour,
 		CardWait:               72 * time.Hour,
+		// The sandbox's invented tariff (0.5 %, at least 15.00 RUB);
+		// tariffs are contractual: set the contract's.
+		ExpectedFee:   ExpectedFee{Bps: 50, Min: 1500},
+		WalletRecheck: 30 * time.Second,
 	}
 }
 
@@ -134,6 +147,10 @@ func (c Config) withDefaults() Config {
 	def(&c.StallAfter, d.StallAfter)
 	def(&c.ReleaseInterval, d.ReleaseInterval)
 	def(&c.SweepInterval, d.SweepInterval)
+	def(&c.WalletRecheck, d.WalletRecheck)
+	if c.ExpectedFee == (ExpectedFee{}) {
+		c.ExpectedFee = d.ExpectedFee
+	}
 	if c.FXToleranceBps <= 0 {
 		c.FXToleranceBps = d.FXToleranceBps
 	}

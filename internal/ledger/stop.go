@@ -150,7 +150,7 @@ func (s *Service) resumeBatch(tx *Tx, cmd ledgerapi.RowCommand) ([]ledgerapi.Job
 	if _, err := tx.Exec(`DELETE FROM breaker_window WHERE batch_id = ?`, cmd.Batch); err != nil {
 		return nil, nil, fmt.Errorf("resume batch %s: %w", cmd.Batch, err)
 	}
-	if err := closeBatchExceptions(tx, cmd.Batch, "resumed by "+cmd.By+": "+cmd.Reason, reconcile.BankFailures); err != nil {
+	if err := closeBatchExceptions(tx, cmd.Batch, "resumed by "+cmd.By+": "+cmd.Reason, reconcile.BankFailures, reconcile.WaitingForFunds); err != nil {
 		return nil, nil, err
 	}
 	if err := recordDecision(tx, cmd.By, ActionResume, cmd.Batch, 0, cmd.Reason, "the "+source+"'s hold"); err != nil {

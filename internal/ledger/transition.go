@@ -137,6 +137,9 @@ func (s *Service) transition(tx *Tx, t *ledgerapi.Transition) (*ledgerapi.Transi
 	if t.Gen != 0 && t.Gen != r.Gen {
 		return reply(ledgerapi.Errorf(ledgerapi.CodeStale, "row is at gen %d, request is for gen %d", r.Gen, t.Gen)), nil
 	}
+	if t.WalletShort {
+		return s.walletShort(tx, r, t)
+	}
 	if r.BatchStatus == payout.BatchCancelled && slices.Contains(startStates, t.To) {
 		return reply(ledgerapi.Errorf(ledgerapi.CodeIllegal, "batch %s is cancelled: nothing new starts", r.Batch)), nil
 	}
@@ -432,7 +435,7 @@ func (s *Service) afterMove(tx *Tx, r *rowRec, from, to payout.State) error {
 	if _, err := tx.Exec(`UPDATE batches SET rows_terminal = rows_terminal + 1 WHERE id = ?`, r.Batch); err != nil {
 		return fmt.Errorf("count terminal rows of %s: %w", r.Batch, err)
 	}
-	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), reconcile.InDoubt, reconcile.StalledAtBank); err != nil {
+	if err := closeExceptions(tx, r.Batch, r.Row, "row "+string(to), reconcile.InDoubt, reconcile.StalledAtBank, reconcile.UnreadableHook); err != nil {
 		return err
 	}
 	return finishBatch(tx, r.Batch)

@@ -110,15 +110,23 @@ type Transfer struct {
 	SenderDocIssueDate   string       `json:"sender_document_issue_date"`
 	SenderDocIssuedBy    string       `json:"sender_document_issued_by,omitempty"`
 	SenderDocDivision    string       `json:"sender_document_division_code,omitempty"`
-	SenderPhone          string       `json:"sender_phone"`
-	SenderCountry        string       `json:"sender_country"`
-	SenderCity           string       `json:"sender_city"`
-	SenderBuilding       string       `json:"sender_building"`
-	SenderPostalCode     string       `json:"sender_postal_code,omitempty"`
-	SenderState          string       `json:"sender_state,omitempty"`
-	SenderStreet         string       `json:"sender_street,omitempty"`
-	SenderFlat           string       `json:"sender_flat,omitempty"`
-	SourceOfMoney        string       `json:"source_of_money,omitempty"`
+	// A foreign citizen's own document (documents_foreigner, seed 003):
+	// required when SenderCitizenship is not RUS; the SenderDoc… fields
+	// above are then a Russian passport only if the sender also has one.
+	SenderForeignDocNumber    string `json:"sender_foreign_document_number,omitempty"`
+	SenderForeignDocValidFrom string `json:"sender_foreign_document_valid_from,omitempty"` // YYYY-MM-DD
+	SenderForeignDocValidTo   string `json:"sender_foreign_document_valid_to,omitempty"`   // YYYY-MM-DD
+	SenderForeignDocType      string `json:"sender_foreign_document_type,omitempty"`
+	SenderForeignDocIssuedBy  string `json:"sender_foreign_document_issued_by,omitempty"`
+	SenderPhone               string `json:"sender_phone"`
+	SenderCountry             string `json:"sender_country"`
+	SenderCity                string `json:"sender_city"`
+	SenderBuilding            string `json:"sender_building"`
+	SenderPostalCode          string `json:"sender_postal_code,omitempty"`
+	SenderState               string `json:"sender_state,omitempty"`
+	SenderStreet              string `json:"sender_street,omitempty"`
+	SenderFlat                string `json:"sender_flat,omitempty"`
+	SourceOfMoney             string `json:"source_of_money,omitempty"`
 }
 
 // Destination describes where a row's money goes, masked so it may be shown

@@ -16,8 +16,10 @@ var priorityLabel = [...]string{ratelimit.Low: "low", ratelimit.High: "high"}
 
 // call makes one bank call through the rate limiter and retries it in place
 // while the bank says it did not act (5xx, 429, transient codes), with
-// exponential backoff and jitter. It returns the last error and its class.
-// Every attempt uses the same request and idempotency key.
+// exponential backoff and jitter. It returns the last error and its class:
+// Classify's, except ClassWalletShort for insufficient_wallet_balance,
+// which is never retried in place. Every attempt uses the same request and
+// idempotency key.
 func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Priority, fn func(context.Context) error) (bank131.Class, error) {
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -28,6 +30,12 @@ func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Prio
 		start = time.Now()
 		err := fn(ctx)
 		class := bank131.Classify(err)
+		if bank131.Diagnose(err) == bank131.ClassWalletShort {
+			// Not a fault to retry in place: the wallet needs a top-up.
+			// The caller holds the row (a new attempt once funded); one
+			// that does not know the class hands the job back.
+			class = bank131.ClassWalletShort
+		}
 		metrics.BankCalls.WithLabelValues(method, class.String()).Observe(time.Since(start).Seconds())
 		var api *bank131.APIError
 		throttled := errors.As(err, &api) && api.HTTPStatus == http.StatusTooManyRequests

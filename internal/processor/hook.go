@@ -56,7 +56,13 @@ func (p *Processor) replay(ctx context.Context, job ledgerapi.Job) error {
 // PAYRUN_HOOKS).
 func (p *Processor) hook(ctx context.Context, body []byte, id string, seq uint64) error {
 	w, err := bank131.ParseWebhook(body)
-	if err != nil || !w.Type.Known() {
+	if err != nil {
+		// The ledger keeps it whole, opens an exception naming the row
+		// and has the row polled: session/status settles it.
+		p.log.Warn("verified webhook not understood; the ledger keeps it and polls its row", logkey.HookID, id, logkey.Error, cardmask.Redact(err.Error()))
+		return nil
+	}
+	if !w.Type.Known() {
 		// Kept by the ledger as evidence; nothing for a processor to do.
 		return nil
 	}
@@ -247,6 +253,11 @@ func (h *hookRun) confirm(ctx context.Context) error {
 			t = ledgerapi.Transition{To: payout.StateActionRequired, IdemKey: key, ActionURL: url}
 		}
 		return h.move(ctx, t)
+	case bank131.ClassWalletShort:
+		// The bank refused to pay: our wallet is short. The row waits for a
+		// top-up with a new attempt; this session is abandoned.
+		h.log.Warn("session/confirm: our wallet at the bank is short; the row waits for a top-up", logkey.Error, err)
+		return h.move(ctx, ledgerapi.Transition{To: payout.StateQueued, WalletShort: true, ErrorCode: bank131.CodeWalletShort, Reason: walletShortReason})
 	case bank131.ClassConflict:
 		// The bank has this confirm already (a repeat after a crash).
 		return h.move(ctx, ledgerapi.Transition{To: payout.StateConfirmed, IdemKey: key})
@@ -320,6 +331,12 @@ func (h *hookRun) finished(ctx context.Context) error {
 		}
 		if code == "" && s.Status == bank131.SessionCancelled {
 			code = "session_cancelled"
+		}
+		if bank131.DiagnoseCode(code) == bank131.ClassWalletShort {
+			// Not paid, and not for the recipient's reasons: our wallet
+			// is short. The row waits for a top-up with a new attempt.
+			h.log.Warn("payout failed: our wallet at the bank is short; the row waits for a top-up")
+			return h.move(ctx, ledgerapi.Transition{To: payout.StateQueued, WalletShort: true, ErrorCode: code, Reason: walletShortReason})
 		}
 		t := ledgerapi.Transition{To: payout.StateFailed, ErrorCode: code, Reason: bank131.Reason(code)}
 		if code == "session_cancelled" {

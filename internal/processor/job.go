@@ -185,7 +185,7 @@ func (r *run) singleRequest() bool {
 		return false
 	}
 	if r.st.State == payout.StateOpening && r.st.IdemKey != "" {
-		return r.st.IdemKey == singleKey(r.st.Batch, r.st.Row)
+		return r.st.IdemKey == singleKey(r.st.Batch, r.st.Row, r.st.Attempt)
 	}
 	return r.p.cfg.CardFlow == CardSingleRequest
 }
@@ -213,7 +213,7 @@ func (r *run) step(ctx context.Context) (done bool, err error) {
 		case r.row.Method == payout.MethodTransfer:
 			return false, r.quote(ctx)
 		case r.singleRequest():
-			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: singleKey(b, n)})
+			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: singleKey(b, n, a)})
 		default:
 			return false, r.move(ctx, ledgerapi.Transition{To: payout.StateOpening, Expect: []payout.State{payout.StateClaimed}, IdemKey: createKey(b, n, a)})
 		}
@@ -359,6 +359,21 @@ func (r *run) fail(ctx context.Context, method string, err error) error {
 		Reason: bank131.Reason(code), Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: method + ": " + err.Error()}})
 }
 
+// walletShort records the bank's insufficient_wallet_balance answer to the
+// row's call: the bank did not pay, the recipient is not at fault. The
+// ledger puts the row back in the queue with a new attempt (new keys: the
+// refused ones are not sent again) and holds the batch as
+// waiting_for_funds until the wallet covers it.
+func (r *run) walletShort(ctx context.Context, method string, err error) error {
+	r.log.Warn("our wallet at the bank is short; the row waits for a top-up", "method", method, logkey.Error, err)
+	return r.move(ctx, ledgerapi.Transition{To: payout.StateQueued, Expect: []payout.State{r.st.State}, WalletShort: true,
+		ErrorCode: bank131.CodeWalletShort, Reason: walletShortReason,
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: method + ": " + err.Error()}})
+}
+
+// walletShortReason is what a row waiting for a top-up says.
+const walletShortReason = "Our wallet at the bank did not cover this payout and its fee: waiting for the wallet to be topped up (not the recipient's fault)."
+
 // quote asks bpa/calculate for a transfer's FX quote and records it.
 func (r *run) quote(ctx context.Context) error {
 	req, err := calculation(r.row)
@@ -401,7 +416,7 @@ func (r *run) open(ctx context.Context) (bool, error) {
 		}
 		return r.openTransfer(ctx, key)
 	case r.singleRequest():
-		return r.openSingle(ctx, singleKey(st.Batch, st.Row))
+		return r.openSingle(ctx, singleKey(st.Batch, st.Row, st.Attempt))
 	}
 	if key == "" {
 		key = createKey(st.Batch, st.Row, st.Attempt)
@@ -433,6 +448,8 @@ func (r *run) openTwoStep(ctx context.Context, key string) (bool, error) {
 		return false, r.move(ctx, ledgerapi.Transition{To: payout.StateSessionOpen, Expect: []payout.State{payout.StateOpening}, SessionID: resp.Session.ID})
 	case bank131.ClassFinal:
 		return false, r.fail(ctx, "session/create", err)
+	case bank131.ClassWalletShort:
+		return true, r.walletShort(ctx, "session/create", err)
 	case bank131.ClassUnknown, bank131.ClassConflict:
 		r.log.Info("session/create outcome unknown; opening a new attempt", "class", class.String(), logkey.Error, err)
 		return false, r.newAttempt(ctx, createKey)
@@ -482,6 +499,8 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 		return false, r.opened(ctx, resp)
 	case bank131.ClassFinal:
 		return false, r.fail(ctx, "session/init/payout", err)
+	case bank131.ClassWalletShort:
+		return true, r.walletShort(ctx, "session/init/payout", err)
 	case bank131.ClassUnknown, bank131.ClassConflict:
 		r.log.Warn("session/init/payout outcome unknown; row in doubt until the bank tells", "class", class.String(), logkey.Error, err)
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StateInDoubt, Expect: []payout.State{payout.StateOpening},
@@ -562,6 +581,8 @@ func (r *run) start(ctx context.Context) (bool, error) {
 			SessionID: st.SessionID, PayoutID: payoutID(resp.Session)})
 	case bank131.ClassFinal:
 		return false, r.fail(ctx, "session/start/payout", err)
+	case bank131.ClassWalletShort:
+		return true, r.walletShort(ctx, "session/start/payout", err)
 	case bank131.ClassUnknown, bank131.ClassConflict:
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateStarting},
 			SessionID: st.SessionID, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "session/start/payout outcome unknown: " + err.Error()}})

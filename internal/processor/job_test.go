@@ -47,7 +47,7 @@ func TestStep(t *testing.T) {
 		{name: "claimed, card single-request: intent to init", row: cardRow("S-05", "105.00", "4242424242424242"), flow: CardSingleRequest,
 			from: payout.StateClaimed, want: payout.StateOpening,
 			check: func(t *testing.T, h *harness, r *run) {
-				require.Equal(t, singleKey(r.st.Batch, r.st.Row), r.st.IdemKey)
+				require.Equal(t, singleKey(r.st.Batch, r.st.Row, r.st.Attempt), r.st.IdemKey)
 			}},
 		{name: "quoted: intent to init the transfer", row: transferRow("S-06", "1006.00", senderToken), from: payout.StateQuoted,
 			want: payout.StateOpening, check: wantKey(transferKey, 0)},
@@ -80,7 +80,7 @@ func TestStep(t *testing.T) {
 			from: payout.StateOpening, faults: dropAnswers, want: payout.StateInDoubt, done: true,
 			calls: map[string]int{bank131.PathInitPayout: 1},
 			check: func(t *testing.T, h *harness, r *run) {
-				require.Equal(t, singleKey(r.st.Batch, r.st.Row), r.st.IdemKey, "never a new key")
+				require.Equal(t, singleKey(r.st.Batch, r.st.Row, r.st.Attempt), r.st.IdemKey, "never a new key")
 				require.Equal(t, 0, r.st.Attempt)
 			}},
 		{name: "opening, multi/init/payment ok", row: transferRow("S-12", "1012.00", senderToken), from: payout.StateOpening,

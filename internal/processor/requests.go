@@ -25,9 +25,18 @@ func transferKey(batch string, row, attempt int) string {
 	return rowKey(batch, row) + "/a" + strconv.Itoa(attempt) + "/init"
 }
 
-// singleKey is the key of a single-request payout. It never changes: a lost
-// answer is recovered only through it, never by a new payout.
-func singleKey(batch string, row int) string { return rowKey(batch, row) + "/init" }
+// singleKey is the key of a single-request payout. It never changes within
+// an attempt: a lost answer is recovered only through it, never by a new
+// payout. Only the bank's own insufficient_wallet_balance (a definite "not
+// paid") gives the row a new attempt, and with it a new key
+// (<batch>/<row>/a<attempt>/init); the first attempt's key keeps its
+// original form.
+func singleKey(batch string, row, attempt int) string {
+	if attempt == 0 {
+		return rowKey(batch, row) + "/init"
+	}
+	return rowKey(batch, row) + "/a" + strconv.Itoa(attempt) + "/init"
+}
 func confirmKey(batch string, row int, session string) string {
 	return rowKey(batch, row) + "/" + session + "/confirm"
 }
@@ -150,22 +159,49 @@ func transferRequest(r *payout.Row) (bank131.MultiInitPaymentRequest, error) {
 			Building:    t.SenderBuilding,
 			Flat:        t.SenderFlat,
 		}},
-		IdentityDocument: &bank131.IdentityDocument{
-			IDType:       "passport",
-			IDNumber:     t.SenderDocNumber,
+	}
+	// A Russian passport (identity_document: the one id_type seed 003
+	// documents, the number without spaces, S3:243-244); a foreign
+	// citizen's own document in documents_foreigner (S3:248-251), with a
+	// Russian passport too only when the file gives one.
+	if t.SenderDocNumber != "" {
+		sender.IdentityDocument = &bank131.IdentityDocument{
+			IDType:       bank131.IDTypeRussianPassport,
+			IDNumber:     bank131.CompactIDNumber(t.SenderDocNumber),
 			IssueDate:    t.SenderDocIssueDate,
 			IssuedBy:     t.SenderDocIssuedBy,
 			DivisionCode: t.SenderDocDivision,
-		},
-		Contacts: &bank131.Contacts{Phone: &bank131.Phone{FullNumber: t.SenderPhone}},
+		}
 	}
+	if t.SenderForeignDocNumber != "" {
+		sender.DocumentsForeigner = &bank131.IdentityDocument{
+			IDType:           t.SenderForeignDocType,
+			IDNumber:         bank131.CompactIDNumber(t.SenderForeignDocNumber),
+			IssueDate:        t.SenderForeignDocValidFrom,
+			IDExpirationDate: t.SenderForeignDocValidTo,
+			IssuedBy:         t.SenderForeignDocIssuedBy,
+		}
+	}
+	if sender.IdentityDocument == nil && sender.DocumentsForeigner == nil {
+		return bank131.MultiInitPaymentRequest{}, fmt.Errorf("row %d: the sender has no identity document", r.Index)
+	}
+	// All four phone fields (S3:238-241), derived from the number.
+	phone, err := bank131.PhoneFromE164(t.SenderPhone)
+	if err != nil {
+		return bank131.MultiInitPaymentRequest{}, fmt.Errorf("row %d: sender_phone: %w", r.Index, err)
+	}
+	sender.Contacts = &bank131.Contacts{Phone: &phone}
 	rcpt := &bank131.Participant{
 		FirstName:              t.RecipientFirstName,
 		LastName:               t.RecipientLastName,
 		CitizenshipCountryISO3: t.RecipientCitizenship,
 	}
 	if t.RecipientPhone != "" {
-		rcpt.Contacts = &bank131.Contacts{Phone: &bank131.Phone{FullNumber: t.RecipientPhone}}
+		phone, err := bank131.PhoneFromE164(t.RecipientPhone)
+		if err != nil {
+			return bank131.MultiInitPaymentRequest{}, fmt.Errorf("row %d: recipient_phone: %w", r.Index, err)
+		}
+		rcpt.Contacts = &bank131.Contacts{Phone: &phone}
 	}
 	req := bank131.MultiInitPaymentRequest{
 		PaymentDetailsMulti: []bank131.PaymentMethod{*bank131.TokenizedCardMethod(t.SenderCardToken)},

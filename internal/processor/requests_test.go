@@ -19,7 +19,8 @@ func TestIdempotencyKeys(t *testing.T) {
 		{createKey(b, 7, 1), b + "/7/a1/create"},
 		{startKey(b, 7, 2), b + "/7/a2/start"},
 		{transferKey(b, 7, 3), b + "/7/a3/init"},
-		{singleKey(b, 7), b + "/7/init"},
+		{singleKey(b, 7, 0), b + "/7/init"},
+		{singleKey(b, 7, 2), b + "/7/a2/init"},
 		{confirmKey(b, 7, "ps_1"), b + "/7/ps_1/confirm"},
 		{cancelKey(b, 7, "ps_1"), b + "/7/ps_1/cancel"},
 	}
@@ -134,4 +135,47 @@ func TestBackoff(t *testing.T) {
 	for n, want := range map[uint64]string{1: "1s", 2: "2s", 3: "4s", 6: "32s", 9: "32s"} {
 		require.Equal(t, want, backoff(n).String())
 	}
+}
+
+// The sender as seed 003 documents it: a Russian citizen's passport with
+// the documented id_type and the number without spaces; a foreign
+// citizen's own document in documents_foreigner; the four phone fields.
+func TestTransferSender(t *testing.T) {
+	ru := transferRowOf(money.New(100000, "RUB"), payout.TransferCash)
+	ru.Transfer.RecipientPhone = "+90 532 123 45 67"
+	req, err := transferRequest(ru)
+	require.NoError(t, err)
+	b, err := json.Marshal(req.ParticipantDetails)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"id_type":"Паспорт гражданина Российской Федерации","id_number":"4510123456","issue_date":"2015-04-20"}`,
+		string(mustJSON(t, req.ParticipantDetails.Sender.IdentityDocument)))
+	require.Nil(t, req.ParticipantDetails.Sender.DocumentsForeigner)
+	require.JSONEq(t, `{"full_number":"+79161234567","country_iso3":"RUS","operator_code":"916","short_number":"1234567"}`,
+		string(mustJSON(t, req.ParticipantDetails.Sender.Contacts.Phone)))
+	require.JSONEq(t, `{"full_number":"+905321234567","country_iso3":"TUR","operator_code":"532","short_number":"1234567"}`,
+		string(mustJSON(t, req.ParticipantDetails.Recipient.Contacts.Phone)))
+	require.Contains(t, string(b), "Паспорт гражданина", "written as UTF-8, not escaped")
+
+	foreign := transferRowOf(money.New(100000, "RUB"), payout.TransferCash)
+	ft := foreign.Transfer
+	ft.SenderCitizenship, ft.SenderDocNumber, ft.SenderDocIssueDate = "AUS", "", ""
+	ft.SenderForeignDocNumber, ft.SenderForeignDocValidFrom, ft.SenderForeignDocValidTo, ft.SenderForeignDocType =
+		"PA 123 4567", "2020-01-01", "2030-01-01", "Виза"
+	req, err = transferRequest(foreign)
+	require.NoError(t, err)
+	require.Nil(t, req.ParticipantDetails.Sender.IdentityDocument, "no Russian passport, none sent")
+	require.JSONEq(t, `{"id_type":"Виза","id_number":"PA1234567","issue_date":"2020-01-01","id_expiration_date":"2030-01-01"}`,
+		string(mustJSON(t, req.ParticipantDetails.Sender.DocumentsForeigner)))
+	require.Equal(t, "AUS", req.ParticipantDetails.Sender.CitizenshipCountryISO3)
+
+	ft.SenderPhone = "+442071234567"
+	_, err = transferRequest(foreign)
+	require.ErrorContains(t, err, "sender_phone")
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
 }

@@ -6,6 +6,8 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,8 +63,27 @@ func IntakeManifestSubject(batch string) string { return IntakePrefix + Token(ba
 // JobSubject is where the ledger releases a batch's rows for processors.
 func JobSubject(batch string) string { return JobsPrefix + Token(batch) }
 
-// HookSubject is where hookrelay publishes a verified webhook of a type.
-func HookSubject(hookType string) string { return HooksPrefix + Token(hookType) }
+// HookSubject is where hookrelay publishes a verified webhook of a type:
+// the type as HookToken bounds it.
+func HookSubject(hookType string) string { return HooksPrefix + HookToken(hookType) }
+
+// MaxHookToken is the longest webhook type carried as it is.
+const MaxHookToken = 64
+
+// HookToken is the one form in which a webhook's type, which comes from
+// outside, goes into a subject, a header, a log line or a metric label:
+// Token of the type when it has at most MaxHookToken bytes; else the
+// Token of its first 32 bytes, "_h" and the first 16 hex digits of the
+// type's SHA-256 (50 bytes), so types that share a beginning stay apart.
+// A verified webhook whose type was 4 KB long made a subject longer than
+// NATS's control line, and nats.go closed the relay's connection for good.
+func HookToken(hookType string) string {
+	if len(hookType) <= MaxHookToken {
+		return Token(hookType)
+	}
+	sum := sha256.Sum256([]byte(hookType))
+	return Token(hookType[:32]) + "_h" + hex.EncodeToString(sum[:8])
+}
 
 // RowMsgID is the Nats-Msg-Id of a row in the intake stream.
 func RowMsgID(batch string, row int) string { return batch + ":" + strconv.Itoa(row) }

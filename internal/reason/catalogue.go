@@ -448,6 +448,20 @@ var catalogue = []Entry{
 		EN: "The rest of the batch waits. Find the cause with the bank (the detail names the code), then resume the batch (ledger resume --batch ID --reason TEXT) or cancel it; resubmit the failed rows once it is fixed.",
 		RU: "Остальные строки пакета ждут. Выясните причину с банком (код указан в подробностях), затем возобновите пакет (ledger resume --batch ID --reason ТЕКСТ) или отмените его; отклонённые строки отправьте повторно, когда причина устранена.",
 	}},
+	{Kind: Exception, Code: "waiting_for_funds", Reason: Words{
+		EN: "our wallet is short: top up the wallet; the batch waits and goes on by itself",
+		RU: "на нашем счёте в банке не хватает денег на реестр; он ждёт",
+	}, Next: Words{
+		EN: "Top up the wallet by at least the shortfall in the detail; the batch goes on by itself at the next wallet check, and no row is paid twice.",
+		RU: "Пополните счёт хотя бы на недостающую сумму (она в подробностях); реестр продолжится сам при следующей проверке счёта, ни одна строка не будет выплачена дважды.",
+	}},
+	{Kind: Exception, Code: "unreadable_hook", Reason: Words{
+		EN: "a verified webhook we could not read; kept, the row is polled",
+		RU: "подтверждённое уведомление банка не читается; оно сохранено, статус строки запрашивается",
+	}, Next: Words{
+		EN: "Nothing to do while the poll settles the row; if it stays open, send the kept webhook (the detail) to the bank's manager.",
+		RU: "Пока опрос не завершит строку, ничего делать не нужно; если исключение не закрывается, передайте сохранённое уведомление (в подробностях) менеджеру банка.",
+	}},
 	{Kind: Exception, Code: "row_conflict", Reason: Words{
 		EN: "row arrived again with different data",
 		RU: "строка пришла повторно с другими данными",

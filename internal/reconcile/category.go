@@ -31,13 +31,15 @@ const (
 	IntakeInvalid        Category = "intake_invalid"         // an intake message the ledger cannot read
 	HeldRows             Category = "held_rows"              // the duplicate guard holds rows of the batch for a person's decision
 	BankFailures         Category = "bank_failures"          // many rows failed with one bank code: the breaker put the batch on hold
+	WaitingForFunds      Category = "waiting_for_funds"      // our wallet does not cover the batch: it waits until a top-up
+	UnreadableHook       Category = "unreadable_hook"        // a verified webhook payrun could not read; kept whole, the row is polled
 )
 
 // Categories lists every category in report order.
 var Categories = []Category{
 	PaidNotInRecords, PaidAfterCancel, AmountMismatch, TwoOperations, MissingFromReport, ReturnedAfterSuccess,
 	InDoubt, StalledAtBank, BatchTotals, GateMismatch, DeadLetter, UnmatchedHook, Manifest, RowConflict, LateRow,
-	IntakeInvalid, HeldRows, BankFailures,
+	IntakeInvalid, HeldRows, BankFailures, WaitingForFunds, UnreadableHook,
 }
 
 // labels say what each category means, for finance.
@@ -60,6 +62,8 @@ var labels = map[Category]string{
 	IntakeInvalid:        "intake message unreadable",
 	HeldRows:             "rows held as repeats or probable duplicates; a person decides",
 	BankFailures:         "many rows failed with the same bank code; batch on hold",
+	WaitingForFunds:      "our wallet is short: top up the wallet; the batch waits and goes on by itself",
+	UnreadableHook:       "a verified webhook we could not read; kept, the row is polled",
 }
 
 // Label says in plain words what the category means; a category this

@@ -42,7 +42,7 @@ type Modes struct {
 	ConfirmExchanges   string // array | object
 	ConfirmFXRate      string // string | number
 	CalculateStatus    string // ok | none
-	TransferChecks     string // lenient | documented
+	TransferChecks     string // documented | lenient
 	IDNumberSpaces     string // accept | refuse (documented checks)
 	ForeignerDocuments string // table | example (documented checks)
 	RecipientPhone     string // full | four (documented checks)
@@ -233,7 +233,7 @@ var modeSpecs = []modeSpec{
 	{"calculate-status", func(m *Modes) *string { return &m.CalculateStatus },
 		[]string{modeOK, modeNone}, `bpa/calculate answer with "status":"ok" or without (the seed's example)`},
 	{"transfer-checks", func(m *Modes) *string { return &m.TransferChecks },
-		[]string{modeLenient, modeDocumented}, "sender checks of multi/init/payment: lenient (non-empty document, + phone) or documented (seed 003's table)"},
+		[]string{modeDocumented, modeLenient}, "sender checks of multi/init/payment: documented (seed 003's table) or lenient (non-empty document, + phone)"},
 	{"id-number-spaces", func(m *Modes) *string { return &m.IDNumberSpaces },
 		[]string{modeAccept, modeRefuse}, "documented checks: id_number with spaces (the seed's examples) accepted or refused (its table)"},
 	{"foreigner-documents", func(m *Modes) *string { return &m.ForeignerDocuments },

@@ -19,7 +19,7 @@ func TestBPAVersion(t *testing.T) {
 		t.Run("sandbox "+tt.sandbox, func(t *testing.T) {
 			e := newEnv(t, func(c *sandbox.Config) { c.Modes.BPAVersion = tt.sandbox })
 			p := rawPartner{t: t, base: e.ts.URL, project: projTwoStep, key: e.partner}
-			body := readSeed(t, "s3_multi_init_request")
+			body := documentedPhone(t, readSeed(t, "s3_multi_init_request"))
 			status, out := p.post("/api/"+tt.other+"/bpa/session/multi/init/payment", body, nil)
 			require.Equal(t, http.StatusNotFound, status)
 			require.Equal(t, "invalid_request", out["error"].(map[string]any)["code"])
@@ -161,11 +161,11 @@ func TestTransferChecksDocumented(t *testing.T) {
 	}
 }
 
-// The lenient checks (the default while payrun's processor sends "passport")
-// accept what the seed's own example sends, and what payrun sends today.
+// The lenient checks (a mode; the default was lenient while payrun's
+// processor sent "passport") accept what the seed's own example sends.
 func TestTransferChecksLenient(t *testing.T) {
-	e := newEnv(t)
-	req := seedTransfer(t)
+	e := newEnv(t, func(c *sandbox.Config) { c.Modes.TransferChecks = "lenient" })
+	req := seedTransferAsWritten(t)
 	_, err := e.client(projTwoStep).MultiInitPayment(ctx, req)
 	require.NoError(t, err, "the seed's example: id_number with a space, full_number only")
 	req.ParticipantDetails.Sender.IdentityDocument.IDType = "passport"
@@ -175,9 +175,9 @@ func TestTransferChecksLenient(t *testing.T) {
 	_, err = e.client(projTwoStep).MultiInitPayment(ctx, req)
 	require.Equal(t, bank131.CodeInvalidRequest, bank131.ErrorCode(err))
 
-	e = newEnv(t, func(c *sandbox.Config) { c.Modes.TransferChecks = "documented" })
-	_, err = e.client(projTwoStep).MultiInitPayment(ctx, seedTransfer(t))
-	require.ErrorContains(t, err, "phone", "the seed's example breaks its own table (S3:340-344 vs S3:238-241)")
+	e = newEnv(t)
+	_, err = e.client(projTwoStep).MultiInitPayment(ctx, seedTransferAsWritten(t))
+	require.ErrorContains(t, err, "phone", "the default is documented: the seed's example breaks its own table (S3:340-344 vs S3:238-241)")
 }
 
 // A foreign sender's transfer goes all the way in the documented mode.

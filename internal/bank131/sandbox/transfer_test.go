@@ -60,7 +60,21 @@ func calc(src, dst bank131.CalcAmount) bank131.Calculate {
 }
 
 // seedTransfer is the page's multi/init/payment request (IBAN to Turkey).
+// seedTransfer is seed 003's request example with the sender's phone in
+// the four fields its own table requires (S3:238-241; the example sends
+// full_number alone, S3:340-344), so the documented checks take it.
 func seedTransfer(t *testing.T) bank131.MultiInitPaymentRequest {
+	req := seedTransferAsWritten(t)
+	if s := req.ParticipantDetails.Sender; s != nil && s.Contacts != nil && s.Contacts.Phone != nil {
+		ph, err := bank131.PhoneFromE164(s.Contacts.Phone.FullNumber)
+		require.NoError(t, err)
+		s.Contacts.Phone = &ph
+	}
+	return req
+}
+
+// seedTransferAsWritten is seed 003's request example as the page prints it.
+func seedTransferAsWritten(t *testing.T) bank131.MultiInitPaymentRequest {
 	var req bank131.MultiInitPaymentRequest
 	require.NoError(t, json.Unmarshal(readSeed(t, "s3_multi_init_request"), &req))
 	return req

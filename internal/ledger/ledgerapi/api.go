@@ -277,18 +277,26 @@ type Transition struct {
 	// that its call is about to leave: refused like any move to opening
 	// when the batch was cancelled or the row moved on, so a processor that
 	// gets it applied may send, and one that gets it refused must not.
-	Sending   bool          `json:"sending,omitempty"`
-	Worker    string        `json:"worker,omitempty"`
-	IdemKey   string        `json:"idem_key,omitempty"`
-	PayoutID  string        `json:"payout_id,omitempty"`
-	Quote     *Quote        `json:"quote,omitempty"`
-	ErrorCode string        `json:"error_code,omitempty"`
-	Reason    string        `json:"reason,omitempty"` // plain-language reason for finance
-	ActionURL string        `json:"action_url,omitempty"`
-	TCN       string        `json:"tcn,omitempty"`
-	Fee       *money.Amount `json:"fee,omitempty"`
-	Paid      *money.Amount `json:"paid,omitempty"` // amount the bank reports as paid out
-	Evidence  Evidence      `json:"evidence"`
+	Sending bool `json:"sending,omitempty"`
+	// WalletShort reports the bank's insufficient_wallet_balance for the
+	// row's call or payout: the bank did not pay and the recipient is not
+	// at fault. The ledger moves the row back to queued with a new attempt
+	// (its next call carries new keys: the refused ones are never reused),
+	// puts the batch on hold as HoldByWallet with a waiting_for_funds
+	// exception, and resumes it when the wallet covers the batch again.
+	// To must be queued.
+	WalletShort bool          `json:"wallet_short,omitempty"`
+	Worker      string        `json:"worker,omitempty"`
+	IdemKey     string        `json:"idem_key,omitempty"`
+	PayoutID    string        `json:"payout_id,omitempty"`
+	Quote       *Quote        `json:"quote,omitempty"`
+	ErrorCode   string        `json:"error_code,omitempty"`
+	Reason      string        `json:"reason,omitempty"` // plain-language reason for finance
+	ActionURL   string        `json:"action_url,omitempty"`
+	TCN         string        `json:"tcn,omitempty"`
+	Fee         *money.Amount `json:"fee,omitempty"`
+	Paid        *money.Amount `json:"paid,omitempty"` // amount the bank reports as paid out
+	Evidence    Evidence      `json:"evidence"`
 }
 
 // TransitionReply answers Transition.

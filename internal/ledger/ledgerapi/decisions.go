@@ -40,7 +40,7 @@ type Hold struct {
 
 // BatchHold says why a batch is on hold.
 type BatchHold struct {
-	Source string    `json:"source"` // operator | breaker
+	Source string    `json:"source"` // operator | breaker | waiting_for_funds
 	By     string    `json:"by"`
 	Reason string    `json:"reason"`
 	Since  time.Time `json:"since"`
@@ -50,6 +50,11 @@ type BatchHold struct {
 const (
 	HoldByOperator = "operator"
 	HoldByBreaker  = "breaker"
+	// HoldByWallet: our wallet at the bank does not cover what the batch
+	// still needs (the ledger's wallet/balance check, or the bank's
+	// insufficient_wallet_balance). The ledger resumes the batch itself
+	// when a later check finds the money; a person may resume it too.
+	HoldByWallet = "waiting_for_funds"
 )
 
 // DecisionRecord is one decision recorded on a batch: who took which
