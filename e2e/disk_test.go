@@ -229,8 +229,11 @@ func readyz(addr string) (int, string) {
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
-// TestDiskFull: NATS's store and the ledger's database share a 50 MB data
-// disk (a tmpfs). Mid-batch the disk is filled: JetStream turns itself
+// TestDiskFull: NATS's store and the ledger's database share a 200 MB data
+// disk (a tmpfs; not smaller: the ledger's WAL grows to 64 MB before its
+// first checkpoint, wal_autocheckpoint 16384 pages, and the checkpoint
+// needs as much again in ledger.db — on a 50 MB disk the WAL alone filled
+// it after the space was freed, and nothing could be written again). Mid-batch the disk is filled: JetStream turns itself
 // off, SQLite refuses commits, hookrelay's /readyz says it cannot store
 // webhooks, the ledger (its lease not renewed) exits and is restarted.
 // Once space is freed the embedded server's watchdog enables JetStream
@@ -239,12 +242,12 @@ func readyz(addr string) (int, string) {
 // nothing paid twice: no row fails with the bank's confirm timeout.
 func TestDiskFull(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Fatal("this test mounts a 50 MB tmpfs as its data disk and needs root (the sandbox and CI run as root)")
+		t.Fatal("this test mounts a 200 MB tmpfs as its data disk and needs root (the sandbox and CI run as root)")
 	}
 	disk := filepath.Join(t.TempDir(), "disk")
 	require.NoError(t, os.MkdirAll(disk, 0o700))
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=50m", "tmpfs", disk).CombinedOutput()
-	require.NoError(t, err, "mount a 50 MB tmpfs: %s", out)
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=200m", "tmpfs", disk).CombinedOutput()
+	require.NoError(t, err, "mount a 200 MB tmpfs: %s", out)
 	t.Cleanup(func() { exec.Command("umount", "-l", disk).Run() })
 
 	rows := 200
