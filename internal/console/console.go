@@ -45,6 +45,8 @@ import (
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/reason"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 //go:embed templates/*.html
@@ -272,6 +274,15 @@ type pageError struct {
 
 // T translates a catalogue key (see Lang.T).
 func (v *view) T(key string, args ...any) string { return v.L.T(key, args...) }
+
+// Category is an exception category's label in the view's language, from
+// the one catalogue (internal/reason).
+func (v *view) Category(c reconcile.Category) string {
+	if e, ok := reason.Lookup(reason.Exception, string(c)); ok {
+		return e.Reason.In(string(v.L))
+	}
+	return string(c)
+}
 
 // Money formats an amount.
 func (v *view) Money(a any) string {

@@ -12,7 +12,6 @@ import (
 	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
-	"github.com/payrun/payrun/internal/reconcile"
 	"github.com/payrun/payrun/internal/report"
 )
 
@@ -160,9 +159,6 @@ func TestCatalogue(t *testing.T) {
 	}
 	for _, r := range auth.AllRoles {
 		used = append(used, "role."+string(r))
-	}
-	for _, c := range reconcile.Categories {
-		used = append(used, "cat."+string(c))
 	}
 	for _, g := range groupOrder {
 		used = append(used, "group."+g)
