@@ -2,14 +2,9 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"sort"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,91 +14,13 @@ import (
 	"github.com/payrun/payrun/internal/testutil"
 )
 
-// arrivals is a reverse proxy in front of the sandbox that records when
-// each API request reached it: what the bank would see. Its target is set
-// once the sandbox is up.
-type arrivals struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	target *url.URL
-	at     []time.Time
-}
-
-func newArrivals(t testing.TB) *arrivals {
-	a := &arrivals{}
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		a.mu.Lock()
-		target := a.target
-		a.mu.Unlock()
-		r.SetURL(target)
-		r.Out.Host = r.In.Host
-	}}
-	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
-			a.mu.Lock()
-			a.at = append(a.at, time.Now())
-			a.mu.Unlock()
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *arrivals) to(bankURL string) {
-	u, err := url.Parse(bankURL)
-	if err != nil {
-		panic(err)
-	}
-	a.mu.Lock()
-	a.target = u
-	a.mu.Unlock()
-}
-
-// times returns the arrivals so far, sorted.
-func (a *arrivals) times() []time.Time {
-	a.mu.Lock()
-	at := append([]time.Time(nil), a.at...)
-	a.mu.Unlock()
-	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-	return at
-}
-
-// busiest is the most arrivals in any one-second window (sliding) and where
-// it starts, from the first arrival.
-func busiest(at []time.Time) (int, time.Duration) { return busiestIn(at, time.Second) }
-
-// busiestIn is the same for a window of width w.
-func busiestIn(at []time.Time, w time.Duration) (int, time.Duration) {
-	most, from, j := 0, time.Duration(0), 0
-	for i := range at {
-		for at[i].Sub(at[j]) >= w {
-			j++
-		}
-		if i-j+1 > most {
-			most, from = i-j+1, at[j].Sub(at[0])
-		}
-	}
-	return most, from
-}
-
-// tenths counts the arrivals in each tenth of the second from +from.
-func tenths(at []time.Time, from time.Duration) []int {
-	out := make([]int, 10)
-	for _, a := range at {
-		if off := a.Sub(at[0]) - from; off >= 0 && off < time.Second {
-			out[off/(100*time.Millisecond)]++
-		}
-	}
-	return out
-}
-
 // sharedRateRun pays rows of tokens (three calls each: session/create,
 // session/start/payout, session/confirm) with n processors sharing
 // --bank-rate r --burst b, and kills one with SIGKILL once a third of the
-// calls reached the bank. It returns the arrivals and the batch's time from
-// ingest to the last row final.
-func sharedRateRun(t testing.TB, n, rows int, r float64, b int) ([]time.Time, time.Duration) {
+// calls reached the bank (with stall, first stops the ledger with SIGSTOP
+// for that long once a sixth did). It returns the arrivals and the batch's
+// time from ingest to the last row final.
+func sharedRateRun(t testing.TB, n, rows int, r float64, b int, stall time.Duration) (*arrivals, time.Duration) {
 	arr := newArrivals(t)
 	s := startSystem(t, options{processors: n,
 		processorArgs: []string{"--bank-url", arr.srv.URL, "--bank-rate", fmt.Sprint(r), "--burst", fmt.Sprint(b),
@@ -126,19 +43,32 @@ func sharedRateRun(t testing.TB, n, rows int, r float64, b int) ([]time.Time, ti
 	}
 	start := time.Now()
 	batch := s.ingest(payoutFile(t, s.dir, "rate.csv", file))
-	testutil.Eventually(t, 2*time.Minute, 20*time.Millisecond, func() error {
-		if got := len(arr.times()); got < rows {
-			return fmt.Errorf("%d calls so far", got)
+	calls := func(n int) func() error {
+		return func() error {
+			if got := len(arr.times()); got < n {
+				return fmt.Errorf("%d calls so far", got)
+			}
+			return nil
 		}
-		return nil
-	})
+	}
+	if stall > 0 {
+		testutil.Eventually(t, 2*time.Minute, 20*time.Millisecond, calls(rows/2))
+		ledger := s.procs[0]
+		require.Equal(t, "ledger", ledger.bin)
+		require.NoError(t, ledger.cmd.Process.Signal(syscall.SIGSTOP))
+		time.Sleep(stall)
+		require.NoError(t, ledger.cmd.Process.Signal(syscall.SIGCONT))
+		t.Logf("ledger stopped for %s at +%s from the first call", stall, time.Since(arr.times()[0]).Round(time.Millisecond))
+	}
+	testutil.Eventually(t, 2*time.Minute, 20*time.Millisecond, calls(rows))
 	s.procs[len(s.procs)-1].kill()
-	t.Logf("processor %s killed after %s", s.procs[len(s.procs)-1].name, time.Since(start).Round(time.Millisecond))
+	t.Logf("processor %s killed after %s, at +%s from the first call", s.procs[len(s.procs)-1].name, time.Since(start).Round(time.Millisecond),
+		time.Since(arr.times()[0]).Round(time.Millisecond))
 	sum := s.waitFinal(batch, rows, 5*time.Minute, nil)
 	took := time.Since(start)
 	s.agree(batch, rows)
 	require.Equal(t, rows, sum.ByState[payout.StateSucceeded], "every row paid: %v", sum.ByState)
-	return arr.times(), took
+	return arr, took
 }
 
 func readLog(p *proc) string {
@@ -156,9 +86,32 @@ func TestSharedRateLimitHoldsWithAProcessorKilled(t *testing.T) {
 		rows = 150
 	}
 	const r, b = 100.0, 10
-	at, took := sharedRateRun(t, 3, rows, r, b)
+	arr, took := sharedRateRun(t, 3, rows, r, b, 0)
+	at := arr.times()
 	most, from := busiest(at)
-	t.Logf("%d calls in %s; most in any second %d from +%s (R + B = %.0f)", len(at), took.Round(time.Millisecond), most, from.Round(time.Millisecond), r+b)
+	handled, _ := busiest(arr.handled())
+	median, worst := arr.lateness()
+	t.Logf("%d calls in %s; most in any second %d from +%s (R + B = %.0f); by the proxy's handler time %d (handlers late by %s median, %s at most)",
+		len(at), took.Round(time.Millisecond), most, from.Round(time.Millisecond), r+b, handled, median, worst.Round(time.Millisecond))
+	t.Logf("the busiest second by tenths %v, by call %v", tenths(at, from), arr.paths(from, time.Second))
+	require.LessOrEqual(t, most, int(r)+b, "the bank saw more than R + B in one second")
+}
+
+// TestSharedRateLimitHoldsThroughALedgerStall: the ledger stops for half a
+// second mid-batch (a slow fsync, a starved process). The processors'
+// calls granted meanwhile wait in their fence (the ledger records each
+// send before it leaves) and are all answered at once when it resumes; the
+// limiter paces what leaves (ratelimit.Limiter.Pace), so the bank still
+// sees at most R + B in any second.
+func TestSharedRateLimitHoldsThroughALedgerStall(t *testing.T) {
+	const r, b = 100.0, 10
+	arr, took := sharedRateRun(t, 2, 240, r, b, 500*time.Millisecond)
+	at := arr.times()
+	most, from := busiest(at)
+	median, worst := arr.lateness()
+	t.Logf("%d calls in %s; most in any second %d from +%s (R + B = %.0f), by tenths %v, by call %v (handlers late by %s median, %s at most)",
+		len(at), took.Round(time.Millisecond), most, from.Round(time.Millisecond), r+b, tenths(at, from), arr.paths(from, time.Second),
+		median, worst.Round(time.Millisecond))
 	require.LessOrEqual(t, most, int(r)+b, "the bank saw more than R + B in one second")
 }
 
@@ -173,7 +126,12 @@ func BenchmarkSharedRate(b *testing.B) {
 	for _, n := range []int{2, 3} {
 		b.Run(fmt.Sprintf("processors=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				at, took := sharedRateRun(b, n, rows, r, burst)
+				arr, took := sharedRateRun(b, n, rows, r, burst, 0)
+				at := arr.times()
+				handled, _ := busiest(arr.handled())
+				median, worst := arr.lateness()
+				b.Logf("by the proxy's handler time the busiest second held %d (handlers late by %s median, %s at most)",
+					handled, median, worst.Round(time.Millisecond))
 				most, from := busiest(at)
 				most100, from100 := busiestIn(at, 100*time.Millisecond)
 				b.Logf("busiest 100 ms: %d calls from +%s (R × 0.1 s = %.0f)", most100, from100.Round(time.Millisecond), r/10)

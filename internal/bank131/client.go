@@ -147,6 +147,17 @@ type envelope struct {
 	Error  *Error `json:"error"`
 }
 
+type paceKey struct{}
+
+// WithPace returns a context whose calls wait on pace just before they are
+// sent (after signing, before the call's timeout starts): the caller's
+// rate limiter keeps the rate at the moment requests leave. An error from
+// pace ends the call unsent; pace returns context errors only, so the call
+// classifies as ClassRetry.
+func WithPace(ctx context.Context, pace func(context.Context) error) context.Context {
+	return context.WithValue(ctx, paceKey{}, pace)
+}
+
 // call sends v (encoded once) to path and decodes the answer into out.
 func (c *Client) call(ctx context.Context, method, path string, v any, out any, opts []CallOption) error {
 	body, err := encode(v)
@@ -165,6 +176,11 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 	sig, err := Sign(c.cfg.PrivateKey, body)
 	if err != nil {
 		return fmt.Errorf("bank131 %s: %w", method, err)
+	}
+	if pace, ok := ctx.Value(paceKey{}).(func(context.Context) error); ok {
+		if err := pace(ctx); err != nil {
+			return fmt.Errorf("bank131 %s: wait to send: %w", method, err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

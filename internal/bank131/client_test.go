@@ -386,3 +386,22 @@ func TestCardNumberNeverLogged(t *testing.T) {
 func fmtAll(v any) string {
 	return fmt.Sprintf("%v %+v %#v %s", v, v, v, v)
 }
+
+// TestWithPaceWaitsBeforeSending: a call made with WithPace asks the pacer
+// once, just before it is sent; a pacer that refuses leaves it unsent, as
+// a retry (nothing reached the bank).
+func TestWithPaceWaitsBeforeSending(t *testing.T) {
+	c, stub := newStubClient(t, okSession)
+	paced := 0
+	ctx := WithPace(context.Background(), func(context.Context) error { paced++; return nil })
+	_, err := c.Status(ctx, "ps_1")
+	require.NoError(t, err)
+	require.Equal(t, 1, paced)
+	require.Len(t, stub.seen, 1)
+
+	ctx = WithPace(context.Background(), func(context.Context) error { return context.DeadlineExceeded })
+	_, err = c.Status(ctx, "ps_1")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, ClassRetry, Classify(err))
+	require.Len(t, stub.seen, 1, "nothing sent")
+}

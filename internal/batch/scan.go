@@ -2,7 +2,6 @@ package batch
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -11,13 +10,11 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/transform"
 
 	"github.com/payrun/payrun/internal/cardmask"
-	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -449,180 +446,6 @@ func (s *scanner) flush() {
 		}
 	}
 	s.errs, s.warns = s.errs[:0], s.warns[:0]
-}
-
-// fileError records a problem of the whole file; finishFile reports them.
-func (s *scanner) fileError(e Error) { s.errs = append(s.errs, e) }
-
-// finishFile checks the control totals and reports file-level errors.
-func (s *scanner) finishFile() {
-	if s.lay != nil && !s.truncated { // a file not read to its end has no totals to check
-		if s.res.Rows == 0 && s.index == 0 {
-			s.fileError(Error{Message: "the file has a header but no rows"})
-		}
-		if n := s.opts.ExpectCount; n > 0 && s.index != n {
-			s.fileError(Error{Message: fmt.Sprintf("the file has %d rows, expected %d (control count)", s.index, n)})
-		}
-		if t := s.opts.ExpectTotal; t != "" {
-			s.checkExpectTotal(t)
-		}
-	}
-	if s.pass1 {
-		s.checkBatchName()
-	}
-	s.maskErrors()
-	if len(s.errs) > 0 && s.opts.OnRecord != nil {
-		s.opts.OnRecord(&Record{Kind: RecordFile, Delimiter: s.delim, Header: s.header, Errors: s.errs})
-	}
-	s.flush()
-}
-
-func (s *scanner) checkExpectTotal(text string) {
-	amounts := s.res.Totals.Amounts()
-	switch {
-	case len(amounts) == 0:
-		return // every amount is wrong; those errors say enough
-	case len(amounts) > 1:
-		var curs []string
-		for _, a := range amounts {
-			curs = append(curs, a.Currency)
-		}
-		s.fileError(Error{Message: "a control total needs a file in one currency; this file has " + strings.Join(curs, ", ")})
-		return
-	}
-	got := amounts[0]
-	want, err := money.Parse(text, got.Currency)
-	if err != nil {
-		s.fileError(Error{Message: fmt.Sprintf("control total %s is not an amount in %s", quote(text), got.Currency)})
-		return
-	}
-	if want.Minor != got.Minor {
-		s.fileError(Error{Message: fmt.Sprintf("the file's total is %s, expected %s (control total)", got, want)})
-	}
-}
-
-// checkBatchName checks Options.Name as free text.
-func (s *scanner) checkBatchName() {
-	v := strings.TrimSpace(s.opts.Name)
-	if v == "" {
-		return
-	}
-	msg := textProblem(v)
-	if msg == "" {
-		if masked, ok := cardmask.Find(v); ok {
-			msg = "contains what looks like a card number (" + masked + "); a batch name must not hold card data"
-		} else if n := utf8.RuneCountInString(v); n > maxText {
-			msg = fmt.Sprintf("is %d characters long; at most %d", n, maxText)
-		}
-	}
-	if msg != "" {
-		s.fileError(Error{Column: "name", Message: msg})
-	}
-}
-
-// sniffEncoding tells the file's encoding from its start, or why it is
-// not accepted.
-func sniffEncoding(head []byte) (enc, reject string) {
-	switch {
-	case len(head) == 0:
-		return "", "the file is empty; a header row is required"
-	case bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}), bytes.HasPrefix(head, []byte{0, 0, 0xFE, 0xFF}):
-		return "", "the file is UTF-32 text; save it as CSV UTF-8 (or Windows-1251) and upload again"
-	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}), bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
-		return "", "the file is UTF-16 text (\"Unicode text\" in Excel); save it as CSV UTF-8 (or Windows-1251) and upload again"
-	}
-	if i := bytes.IndexByte(head, 0); i >= 0 {
-		return "", fmt.Sprintf("the file holds binary data (a NUL byte on line %d), not CSV text in UTF-8 or Windows-1251", 1+bytes.Count(head[:i], []byte("\n")))
-	}
-	if bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) {
-		return EncodingUTF8BOM, ""
-	}
-	if validUTF8Prefix(head) {
-		return EncodingUTF8, ""
-	}
-	if looksCP1251(head) {
-		return EncodingCP1251, ""
-	}
-	i := firstInvalidUTF8(head)
-	return "", fmt.Sprintf("the file is neither UTF-8 nor Windows-1251 text (byte 0x%02X on line %d); save it as CSV UTF-8 and upload again",
-		head[i], 1+bytes.Count(head[:i], []byte("\n")))
-}
-
-// validUTF8Prefix is utf8.Valid that forgives a sequence cut at the end.
-func validUTF8Prefix(b []byte) bool {
-	if utf8.Valid(b) {
-		return true
-	}
-	for cut := 1; cut < utf8.UTFMax && cut <= len(b); cut++ {
-		if utf8.Valid(b[:len(b)-cut]) && !utf8.FullRune(b[len(b)-cut:]) {
-			return true
-		}
-	}
-	return false
-}
-
-func firstInvalidUTF8(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return 0
-}
-
-// looksCP1251 reports whether non-ASCII bytes are mostly Cyrillic letters
-// and the punctuation Russian spreadsheets write in Windows-1251.
-func looksCP1251(b []byte) bool {
-	high, good := 0, 0
-	for _, c := range b {
-		switch {
-		case c < 0x80:
-			if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
-				return false
-			}
-		case c == 0x98: // unassigned in Windows-1251
-			return false
-		default:
-			high++
-			// А-я, Ёё, №, «», no-break space, dashes, quotes, ellipsis.
-			if c >= 0xC0 || c == 0xA8 || c == 0xB8 || c == 0xB9 || c == 0xAB || c == 0xBB ||
-				c == 0xA0 || c == 0x96 || c == 0x97 || c == 0x93 || c == 0x94 || c == 0x85 {
-				good++
-			}
-		}
-	}
-	return high > 0 && good*10 >= high*9
-}
-
-// sniffDelimiter picks ',', ';' or tab, whichever the header line (outside
-// quotes) has most of; ',' when it has none.
-func sniffDelimiter(head []byte) rune {
-	counts := map[byte]int{}
-	inQuote := false
-	for _, c := range head {
-		if c == '"' {
-			inQuote = !inQuote
-			continue
-		}
-		if inQuote {
-			continue
-		}
-		if c == '\n' {
-			break
-		}
-		if c == ',' || c == ';' || c == '\t' {
-			counts[c]++
-		}
-	}
-	best := byte(',')
-	for _, c := range []byte{';', '\t'} {
-		if counts[c] > counts[best] {
-			best = c
-		}
-	}
-	return rune(best)
 }
 
 func blank(rec []string) bool {

@@ -157,6 +157,19 @@ func (s *Service) gate(tx *Tx, g *ledgerapi.GateRequest) (*ledgerapi.GateReply, 
 		if quote, err = quoteByID(tx, r.QuoteID.Int64); err != nil {
 			return nil, err
 		}
+	} else if r.Method == payout.MethodTransfer && g.Quote != nil {
+		// No quote recorded: the session was adopted after a restore whose
+		// replica lacked it. The processor fetched a fresh one; the bank's
+		// amounts must match it as they would have matched the lost one.
+		id, err := insertQuote(tx, r, r.Attempt, g.Quote)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec(`UPDATE rows SET quote_id = ? WHERE batch_id = ? AND row_no = ?`, id, r.Batch, r.Row); err != nil {
+			return nil, fmt.Errorf("record quote of %s/%d: %w", r.Batch, r.Row, err)
+		}
+		r.QuoteID.Int64, r.QuoteID.Valid = id, true
+		quote = g.Quote
 	}
 	if problems := s.compare(r, quote, &g.Observed); len(problems) > 0 {
 		reason := strings.Join(problems, "; ")

@@ -179,6 +179,62 @@ func TestGateTransferQuote(t *testing.T) {
 	}
 }
 
+// TestGateQuoteForAnAdoptedTransfer: a transfer whose session was adopted
+// after a restore has no quote; the gate takes the one the processor
+// fetched, records it, and checks the bank's amounts against it. A row with
+// a quote keeps its own.
+func TestGateQuoteForAnAdoptedTransfer(t *testing.T) {
+	quote := &ledgerapi.Quote{Source: rub(100000), Destination: money.New(30000, "TRY"), TransferFee: rub(100),
+		SMSFee: rub(0), Payment: rub(100100), FXRate: "3.3333", Quantity: 1}
+	other := *quote
+	other.Destination = money.New(20000, "TRY")
+	try := func(minor int64) *money.Amount { a := money.New(minor, "try"); return &a }
+	src := func(minor int64) *money.Amount { a := rub(minor); return &a }
+	ok := ledgerapi.Observed{Source: src(100000), Destination: try(30000), Commission: src(100)}
+	tests := []struct {
+		name     string
+		recorded *ledgerapi.Quote // the row's own quote, if it kept one
+		fetched  *ledgerapi.Quote // the gate request's
+		observed ledgerapi.Observed
+		decision ledgerapi.Decision
+		reason   string
+	}{
+		{"a fetched quote that matches", nil, quote, ok, ledgerapi.DecisionConfirm, ""},
+		{"no quote at all", nil, nil, ok, ledgerapi.DecisionCancel, "no quote recorded for the transfer"},
+		{"the bank off the fetched quote", nil, &other, ok, ledgerapi.DecisionCancel,
+			"FX rate at the bank 0.300000 ≠ quote 0.200000 beyond 50 bp (1000.00 RUB → 300.00 TRY vs 1000.00 RUB → 200.00 TRY)"},
+		{"the recorded quote wins", quote, &other, ok, ledgerapi.DecisionConfirm, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := newService(t)
+			b := transferBatch(t, s)
+			if tt.recorded != nil {
+				move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateClaimed, Gen: 1, Worker: "w"})
+				move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateQuoted, Quote: tt.recorded})
+			}
+			force(t, s, b.ID, 1, payout.StateInDoubt, "ps_adopted") // as adoptReplayed leaves it
+			r := gate(t, s, ledgerapi.GateRequest{Batch: b.ID, Row: 1, SessionID: "ps_adopted", Observed: tt.observed,
+				Quote: tt.fetched, Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook}})
+			require.Equal(t, tt.decision, r.Decision, r.Reason)
+			require.Equal(t, tt.reason, r.Reason)
+			row := mustRow(t, s, b.ID, 1)
+			var quotes int
+			require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM quotes WHERE batch_id = ?`, b.ID).Scan(&quotes))
+			switch {
+			case tt.recorded != nil:
+				require.Equal(t, 1, quotes, "the row's own quote only")
+				require.Equal(t, tt.recorded.Destination, row.Quote.Destination)
+			case tt.fetched != nil:
+				require.Equal(t, 1, quotes, "the fetched quote is recorded")
+				require.Equal(t, tt.fetched.Destination, row.Quote.Destination)
+			default:
+				require.Zero(t, quotes)
+			}
+		})
+	}
+}
+
 // A batch cancelled while a row's confirm was recorded but not known to have
 // landed: the bank asking again means it still waits, so the gate cancels
 // instead of repeating the confirm, and leaves the row for the bank's final

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -11,8 +12,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 )
 
@@ -181,6 +184,18 @@ func (s *Service) schedulePoll(tx *Tx, r *rowRec) (ledgerapi.Job, string, error)
 	}
 	j := ledgerapi.Job{Kind: ledgerapi.JobPoll, Batch: r.Batch, Row: r.Row, Gen: r.Gen, IntakeSeq: r.IntakeSeq,
 		RowDigest: hex.EncodeToString(r.Digest), SessionID: firstNonEmpty(r.ConfirmSession, r.SessionID)}
+	if r.Method == payout.MethodTransfer && j.SessionID != "" {
+		// session/status lacks the confirm_information a transfer's confirm
+		// echoes: the poll names the webhook that carried it.
+		var seq sql.NullInt64
+		if err := tx.QueryRow(`SELECT max(stream_seq) FROM bank_events WHERE session_id = ? AND type = ?`,
+			j.SessionID, string(bank131.HookReadyToConfirm)).Scan(&seq); err != nil {
+			return ledgerapi.Job{}, "", fmt.Errorf("schedule poll of %s/%d: %w", r.Batch, r.Row, err)
+		}
+		if seq.Valid && seq.Int64 > 0 {
+			j.HookSeq = uint64(seq.Int64)
+		}
+	}
 	// The count restarts at every move, so the id also names the move it
 	// follows: a poll after a later move is never taken for a duplicate.
 	return j, PollMsgID(r.Batch, r.Row, r.Gen, n, parseTime(r.MovedAt)), nil

@@ -37,7 +37,9 @@ import (
 //     the row to the bank: the row adopts that session and becomes in_doubt
 //     (adoptReplayed), so it is never driven into a second session, and the
 //     bank's word (polls of session/status, webhooks, the daily report)
-//     settles it.
+//     settles it. A transfer whose quote was lost too gets a fresh one at
+//     the gate (GateRequest.Quote), and its polls name the ready_to_confirm
+//     to handle again (Job.HookSeq): docs/ARCHITECTURE.md, "After a restore".
 //
 // What no replay brings back is written nowhere else: a person's decision
 // (an approval, a cancellation) taken in the lost second must be taken

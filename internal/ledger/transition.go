@@ -273,6 +273,22 @@ func mergeFacts(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 	return nil
 }
 
+// insertQuote records a transfer's quote for the row's attempt and returns
+// its id (the caller points rows.quote_id at it).
+func insertQuote(tx *Tx, r *rowRec, attempt int, q *ledgerapi.Quote) (int64, error) {
+	res, err := tx.Exec(`INSERT INTO quotes (batch_id, row_no, attempt, source_minor, source_currency, dest_minor, dest_currency,
+		transfer_fee_minor, sms_fee_minor, fee_currency, payment_minor, payment_currency, fx_rate, quantity, at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Batch, r.Row, attempt,
+		q.Source.Minor, upper(q.Source.Currency), q.Destination.Minor, upper(q.Destination.Currency),
+		q.TransferFee.Minor, q.SMSFee.Minor, upper(firstNonEmpty(q.TransferFee.Currency, q.SMSFee.Currency, q.Source.Currency)),
+		q.Payment.Minor, upper(q.Payment.Currency), q.FXRate, q.Quantity, formatTime(tx.Now))
+	if err != nil {
+		return 0, fmt.Errorf("record quote of %s/%d: %w", r.Batch, r.Row, err)
+	}
+	id, _ := res.LastInsertId()
+	return id, nil
+}
+
 // adoptSession makes session the row's session.
 func adoptSession(tx *Tx, r *rowRec, session string) error {
 	if _, err := tx.Exec(`UPDATE rows SET session_id = ? WHERE batch_id = ? AND row_no = ?`, session, r.Batch, r.Row); err != nil {
@@ -355,17 +371,10 @@ func (s *Service) apply(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 	}
 	var quoteID any
 	if t.Quote != nil {
-		q := t.Quote
-		res, err := tx.Exec(`INSERT INTO quotes (batch_id, row_no, attempt, source_minor, source_currency, dest_minor, dest_currency,
-			transfer_fee_minor, sms_fee_minor, fee_currency, payment_minor, payment_currency, fx_rate, quantity, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.Batch, r.Row, attempt,
-			q.Source.Minor, upper(q.Source.Currency), q.Destination.Minor, upper(q.Destination.Currency),
-			q.TransferFee.Minor, q.SMSFee.Minor, upper(firstNonEmpty(q.TransferFee.Currency, q.SMSFee.Currency, q.Source.Currency)),
-			q.Payment.Minor, upper(q.Payment.Currency), q.FXRate, q.Quantity, now)
+		id, err := insertQuote(tx, r, attempt, t.Quote)
 		if err != nil {
-			return fmt.Errorf("record quote of %s/%d: %w", r.Batch, r.Row, err)
+			return err
 		}
-		id, _ := res.LastInsertId()
 		quoteID = id
 	}
 	feeMinor, feeCur := optAmount(t.Fee)

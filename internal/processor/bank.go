@@ -28,7 +28,7 @@ func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Prio
 		}
 		metrics.LimiterWait.WithLabelValues(priorityLabel[prio]).Observe(time.Since(start).Seconds())
 		start = time.Now()
-		err := fn(ctx)
+		err := fn(bank131.WithPace(ctx, p.lim.Pace))
 		class := bank131.Classify(err)
 		if bank131.Diagnose(err) == bank131.ClassWalletShort {
 			// Not a fault to retry in place: the wallet needs a top-up.

@@ -184,6 +184,13 @@ func (h *hookRun) readyToConfirm(ctx context.Context) error {
 	s := h.ev.session
 	g := ledgerapi.GateRequest{Batch: h.st.Batch, Row: h.st.Row, SessionID: s.ID, PayoutID: payoutID(s),
 		Observed: observe(h.ev), ConfirmInfo: h.ev.confirmInfo, TCN: h.ev.tcn, Worker: h.p.cfg.Worker, Evidence: h.ev.evidence}
+	if h.st.Method == payout.MethodTransfer && h.st.Quote == nil && !h.st.State.Terminal() {
+		q, err := h.requote(ctx)
+		if err != nil {
+			return err
+		}
+		g.Quote = q
+	}
 	reply, err := h.p.ledger.Gate(ctx, g)
 	if err != nil {
 		if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) || ledgerapi.IsCode(err, ledgerapi.CodeIllegal) {
@@ -202,6 +209,38 @@ func (h *hookRun) readyToConfirm(ctx context.Context) error {
 		h.log.Info("gate: on hold; the session waits until the row is resumed")
 	}
 	return nil
+}
+
+// requote fetches a quote for a transfer whose row has none: its session
+// was adopted after a restore whose replica lacked the quote. The gate
+// records it and checks the bank's amounts against it, as it would have
+// against the lost one. Should the bank refuse the calculation, the gate
+// goes without a quote (and cancels the session); any other failure hands
+// the webhook back.
+func (h *hookRun) requote(ctx context.Context) (*ledgerapi.Quote, error) {
+	row, err := h.p.loadRow(ctx, h.st)
+	if err != nil {
+		return nil, later(err)
+	}
+	req, err := calculation(row)
+	if err != nil {
+		h.log.Warn("no quote for the gate", logkey.Error, err)
+		return nil, nil
+	}
+	var q *bank131.CalculateResponse
+	class, err := h.p.call(ctx, "bpa/calculate", ratelimit.High, func(ctx context.Context) (err error) {
+		q, err = h.bank().Calculate(ctx, req)
+		return err
+	})
+	switch class {
+	case bank131.ClassOK:
+		h.log.Info("transfer without a quote (adopted after a restore): a new quote for the gate")
+		return quoteOf(q), nil
+	case bank131.ClassFinal:
+		h.log.Warn("bpa/calculate refused; the gate goes without a quote", logkey.Error, err)
+		return nil, nil
+	}
+	return nil, later(fmt.Errorf("bpa/calculate for the gate: %w", err))
 }
 
 // observe is what the bank shows it is about to pay.
@@ -400,7 +439,12 @@ func (p *Processor) poll(ctx context.Context, msg progress, job ledgerapi.Job) e
 	case s.NextAction == bank131.NextActionConfirm:
 		if st.Method == payout.MethodTransfer && len(ev.confirmInfo) == 0 {
 			// A transfer is confirmed only with the webhook's
-			// confirm_information; the bank resends the webhook.
+			// confirm_information. The session still waits for our
+			// decision, which was lost (a restored ledger) or never taken:
+			// the ready_to_confirm the ledger recorded is handled again.
+			if job.HookSeq > 0 {
+				return p.replay(ctx, job)
+			}
 			return nil
 		}
 		ev.typ = bank131.HookReadyToConfirm

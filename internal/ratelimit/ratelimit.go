@@ -6,6 +6,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -28,7 +29,12 @@ type Limiter struct {
 	burst     int
 	unlimited bool          // New with r ≤ 0: never waits, no dispatcher
 	lim       *rate.Limiter // its burst is the bucket's size: burst less the allowance
-	clock     func() time.Time
+	// send paces the sends (Pace) like lim the grants: the same rate and
+	// bucket. A granted call may be held up before it leaves (the ledger's
+	// fence, a stalled process) and leave in a bunch with later ones; the
+	// bank counts sends.
+	send  *rate.Limiter
+	clock func() time.Time
 
 	mu         sync.Mutex
 	queues     [2][]*waiter
@@ -103,6 +109,7 @@ func New(r float64, burst int) *Limiter {
 	l.lim = rate.NewLimiter(l.max, burst)
 	if r > 0 {
 		l.lim = rate.NewLimiter(l.max, bucketSize(r, burst))
+		l.send = rate.NewLimiter(l.max, bucketSize(r, burst))
 	}
 	l.stats.Limit = float64(l.max)
 	if !l.unlimited {
@@ -288,6 +295,7 @@ func (l *Limiter) slow(throttled bool) {
 		next = floor
 	}
 	l.lim.SetLimitAt(now, next)
+	l.send.SetLimitAt(now, next)
 	l.stats.Limit = float64(next)
 }
 
@@ -307,6 +315,7 @@ func (l *Limiter) recover() {
 		next = l.max
 	}
 	l.lim.SetLimitAt(now, next)
+	l.send.SetLimitAt(now, next)
 	l.lastAdjust = now
 	l.stats.Limit = float64(next)
 }
@@ -340,6 +349,8 @@ func (l *Limiter) SetRate(r float64, burst int) {
 		l.burst = burst
 		l.lim.SetBurstAt(now, bucketSize(r, burst))
 		l.lim.SetLimitAt(now, rate.Limit(r*factor))
+		l.send.SetBurstAt(now, bucketSize(r, burst))
+		l.send.SetLimitAt(now, rate.Limit(r*factor))
 		l.stats.Limit = r * factor
 	}
 	l.mu.Unlock()
@@ -347,6 +358,26 @@ func (l *Limiter) SetRate(r float64, burst int) {
 	case l.changed <- struct{}{}:
 	default:
 	}
+}
+
+// Pace blocks a call that Wait let go until it may be sent: just before it
+// leaves, at the limiter's rate with the same bucket (burst less the
+// allowance, which covers the way from Pace to the bank), so what the bank
+// sees keeps rate + burst in any second even when granted calls were held
+// up on their way and would leave together. A paused limiter paces at its
+// last rate: what it granted goes out.
+func (l *Limiter) Pace(ctx context.Context) error {
+	if l.unlimited {
+		return nil
+	}
+	if err := l.send.Wait(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The wait would outlast ctx's deadline: a deadline all the same.
+		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+	}
+	return nil
 }
 
 // Stats returns a snapshot of the limiter's counters.

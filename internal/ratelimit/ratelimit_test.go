@@ -208,3 +208,42 @@ func TestSlowHalvesLikeThrottled(t *testing.T) {
 		t.Fatalf("recovered limit %v, want 100", got)
 	}
 }
+
+// TestPaceSpreadsHeldUpCalls: calls granted one by one but held up on their
+// way (the ledger's fence, a stalled process) and then released together
+// leave at the limiter's rate after its burst, not as one bunch: the bank
+// counts sends. Calls that go as granted are not slowed by Pace.
+func TestPaceSpreadsHeldUpCalls(t *testing.T) {
+	const r, burst, n = 50.0, 5, 30
+	l := New(r, burst)
+	defer l.Close()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		require.NoError(t, l.Wait(ctx, Low))
+	}
+	// All n granted, none sent yet: they leave together now.
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			require.NoError(t, l.Pace(ctx))
+		}()
+	}
+	wg.Wait()
+	// The bucket at once, the rest at r.
+	require.GreaterOrEqual(t, time.Since(start), time.Duration(float64(n-bucketSize(r, burst)-1)/r*float64(time.Second)))
+
+	// Sent as granted: Pace adds nothing to the grants' pace.
+	l2 := New(r, burst)
+	defer l2.Close()
+	start = time.Now()
+	for i := 0; i < n; i++ {
+		require.NoError(t, l2.Wait(ctx, Low))
+		require.NoError(t, l2.Pace(ctx))
+	}
+	t.Logf("%d calls granted and paced in %s (the grants alone need %s)", n, time.Since(start).Round(time.Millisecond),
+		time.Duration(float64(n-bucketSize(r, burst))/r*float64(time.Second)))
+	require.Equal(t, uint64(n), l2.Stats().Granted[Low])
+}

@@ -344,6 +344,10 @@ type Observed struct {
 //     in different directions), and Commission within the tolerance of the
 //     quote's transfer + SMS fees. A mismatch → cancel, and the row fails
 //     with error code gate_mismatch and the reason (an exception is opened).
+//     A transfer row with no quote recorded (its session adopted after a
+//     restore whose replica lacked the quote) takes the request's Quote, a
+//     fresh bpa/calculate answer: it is recorded for the row's attempt and
+//     the bank's amounts are checked against it. Without one → mismatch.
 //  9. Otherwise the ledger records confirming with ConfirmSession = this
 //     session, then answers confirm.
 //
@@ -358,6 +362,9 @@ type GateRequest struct {
 	TCN         string          `json:"tcn,omitempty"`
 	Worker      string          `json:"worker,omitempty"`
 	Evidence    Evidence        `json:"evidence"`
+	// Quote is a quote the processor fetched for a transfer row whose
+	// RowState has none (rule 8); ignored when the row has one.
+	Quote *Quote `json:"quote,omitempty"`
 }
 
 // Decision is the gate's answer to a ready_to_confirm session.
@@ -499,5 +506,10 @@ type Job struct {
 	IntakeSeq uint64 `json:"intake_seq"`
 	RowDigest string `json:"row_digest"`
 	SessionID string `json:"session_id,omitempty"` // poll jobs
-	HookSeq   uint64 `json:"hook_seq,omitempty"`   // hook jobs
+	// HookSeq: for a hook job the webhook to handle again; for a
+	// transfer's poll job the last ready_to_confirm the ledger recorded for
+	// the session, handled again when session/status shows the session
+	// still waits for our confirm (session/status does not carry the
+	// confirm_information a confirm must echo).
+	HookSeq uint64 `json:"hook_seq,omitempty"`
 }
