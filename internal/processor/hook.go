@@ -147,6 +147,9 @@ type hookRun struct {
 	ev  event
 	st  *ledgerapi.RowState
 	log *slog.Logger
+	// moved is the row as the ledger answered a move this event applied
+	// (nil: none did, a repeat or a refusal).
+	moved *ledgerapi.RowState
 }
 
 func (h *hookRun) bank() *bank131.Client { return h.p.bankFor(h.st.Method == payout.MethodCard) }
@@ -161,6 +164,7 @@ func (h *hookRun) move(ctx context.Context, t ledgerapi.Transition) error {
 	if err == nil {
 		if reply.Applied {
 			h.log.Debug("row moved by the bank", "to", t.To, logkey.HookType, h.ev.typ)
+			h.moved = reply.Row
 		}
 		return nil
 	}
@@ -303,8 +307,20 @@ func (h *hookRun) actionRequired(ctx context.Context) error {
 	return h.move(ctx, ledgerapi.Transition{To: payout.StateActionRequired, ActionURL: url})
 }
 
-// finished records the bank's final word on the payout.
+// finished records the bank's final word on the payout; a token or
+// widget row it finished then asks token/info for its card (cards.go).
 func (h *hookRun) finished(ctx context.Context) error {
+	if err := h.final(ctx); err != nil {
+		return err
+	}
+	if h.moved != nil {
+		h.p.queueCardFill(h.moved)
+	}
+	return nil
+}
+
+// final records the bank's final word on the payout.
+func (h *hookRun) final(ctx context.Context) error {
 	s := h.ev.session
 	po := s.Payout()
 	switch {
