@@ -250,6 +250,9 @@ func (h *hookRun) confirm(ctx context.Context) error {
 		resp, err = h.bank().Confirm(ctx, s.ID, h.ev.confirmInfo, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if bank131.IsWrongState(err) {
+		return h.confirmWrongState(ctx, key, err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		t := ledgerapi.Transition{To: payout.StateConfirmed, IdemKey: key}
@@ -288,6 +291,9 @@ func (h *hookRun) cancel(ctx context.Context) error {
 		_, err := h.bank().Cancel(ctx, s.ID, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if bank131.IsWrongState(err) {
+		return h.cancelWrongState(ctx, err)
+	}
 	switch class {
 	case bank131.ClassOK, bank131.ClassConflict, bank131.ClassFinal:
 		if err != nil {
@@ -391,12 +397,7 @@ func (p *Processor) poll(ctx context.Context, msg progress, job ledgerapi.Job) e
 	if session == "" || st.State.Terminal() || job.Gen < st.Gen {
 		return nil // nothing to ask, or a poll of older work
 	}
-	var resp *bank131.SessionResponse
-	bank := p.bankFor(st.Method == payout.MethodCard)
-	class, err := p.call(ctx, "session/status", ratelimit.High, func(ctx context.Context) (err error) {
-		resp, err = bank.Status(ctx, session)
-		return err
-	})
+	resp, class, err := p.readStatus(ctx, p.bankFor(st.Method == payout.MethodCard), session)
 	switch class {
 	case bank131.ClassOK:
 	case bank131.ClassFinal:
@@ -405,27 +406,17 @@ func (p *Processor) poll(ctx context.Context, msg progress, job ledgerapi.Job) e
 	default:
 		return later(err)
 	}
-	s := resp.Session
-	ev := event{session: s, confirmInfo: resp.ConfirmInformation,
-		evidence: ledgerapi.Evidence{Source: ledgerapi.SourceStatus, Detail: "session/status: " + string(s.Status)}}
-	po := s.Payout()
+	ev := statusEvent(resp, "session/status: ")
+	s, po := resp.Session, resp.Session.Payout()
 	switch {
-	case s.Status == bank131.SessionAccepted, s.Status == bank131.SessionCancelled,
-		po != nil && po.Status.Final():
-		ev.typ = bank131.HookPaymentFinished
-	case s.NextAction == bank131.NextActionConfirm:
-		if st.Method == payout.MethodTransfer && len(ev.confirmInfo) == 0 {
-			// A transfer is confirmed only with the webhook's
-			// confirm_information; the bank resends the webhook.
-			return nil
-		}
-		ev.typ = bank131.HookReadyToConfirm
-	case s.RedirectURL() != "":
-		ev.typ = bank131.HookActionRequired
-	case s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted && session == st.SessionID &&
+	case ev.typ == bank131.HookReadyToConfirm && st.Method == payout.MethodTransfer && len(ev.confirmInfo) == 0:
+		// A transfer is confirmed only with the webhook's
+		// confirm_information; the bank resends the webhook.
+		return nil
+	case ev.typ == "" && s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted && session == st.SessionID &&
 		st.IdemKey == startKey(st.Batch, st.Row, st.Attempt):
 		return p.startNeverArrived(ctx, msg, job, st)
-	default:
+	case ev.typ == "":
 		return nil
 	}
 	return p.apply(ctx, ev)

@@ -575,6 +575,9 @@ func (r *run) start(ctx context.Context) (bool, error) {
 	if errors.Is(err, errNoCheck) {
 		return false, later(err)
 	}
+	if bank131.IsWrongState(err) {
+		return r.startWrongState(ctx, err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		return true, r.move(ctx, ledgerapi.Transition{To: payout.StatePayoutStarted, Expect: []payout.State{payout.StateStarting},
