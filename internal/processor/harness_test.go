@@ -72,6 +72,12 @@ func startNATS(t *testing.T) *nats.Conn {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessModes(t, sandbox.Modes{})
+}
+
+// newHarnessModes is newHarness with the sandbox in modes.
+func newHarnessModes(t *testing.T, modes sandbox.Modes) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	h := &harness{t: t, ctx: ctx, now: testutil.NewClock(time.Now().UTC())}
@@ -115,6 +121,7 @@ func newHarness(t *testing.T) *harness {
 		BankKey: bankKey, WebhookURL: relay.URL + hookrelay.Path, AutoThreeDS: true,
 		Timing: sandbox.Timing{Processing: 20 * time.Millisecond, Settle: 20 * time.Millisecond, Refund: 20 * time.Millisecond,
 			ErrorResolve: 20 * time.Millisecond},
+		Modes:  modes,
 		Logger: quiet,
 	})
 	require.NoError(t, err)

@@ -2,10 +2,13 @@ package processor
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -54,4 +57,30 @@ func TestWrongStateReadsStatus(t *testing.T) {
 	require.NoError(t, p.handleHook(h.ctx, h.hooks(bank131.HookPaymentFinished, st.SessionID, 1)[0]))
 	require.Equal(t, payout.StateSucceeded, h.row(batch, 1).State)
 	require.Equal(t, 1, sandboxPayout(t, h, st.SessionID).ConfirmsAccepted, "paid once")
+}
+
+// TestCancelWrongStateReadsStatus: a session the gate cancels a second
+// time (its ready_to_confirm came again) is answered session_wrong_state
+// by a bank that refuses a repeated cancel (--repeat-cancel) and no
+// longer keeps the first cancel's key (--idempotency-ttl): the
+// processor reads session/status, which shows it cancelled, and the row
+// stays cancelled; nothing is handed back.
+func TestCancelWrongStateReadsStatus(t *testing.T) {
+	h := newHarnessModes(t, sandbox.Modes{RepeatCancel: "session_wrong_state", IdempotencyTTL: time.Millisecond})
+	p := h.processor(CardTwoStep)
+	batch := h.ingest(tokenRow("WS-2", "622.00", "tok_ws2"))
+	require.NoError(t, p.pay(h.ctx, &progressCount{}, h.job(batch, 1)))
+	st := h.row(batch, 1)
+	require.NoError(t, h.svc.Cancel(h.ctx, ledgerapi.BatchCommand{Batch: batch, By: "anna", Reason: "wrong file"}))
+	ready := h.hooks(bank131.HookReadyToConfirm, st.SessionID, 1)[0]
+	require.NoError(t, p.handleHook(h.ctx, ready))
+	require.Equal(t, payout.StateCancelled, h.row(batch, 1).State)
+
+	before := h.calls.snapshot()
+	require.NoError(t, p.handleHook(h.ctx, ready), "the bank sends ready_to_confirm again")
+	calls := h.calls.since(before)
+	require.Equal(t, 1, calls[bank131.PathCancel], "cancelled again at the gate's word")
+	require.Equal(t, 1, calls[bank131.PathStatus], "session_wrong_state: session/status read")
+	require.Equal(t, payout.StateCancelled, h.row(batch, 1).State)
+	require.Zero(t, sandboxPayout(t, h, st.SessionID).ConfirmCount)
 }
