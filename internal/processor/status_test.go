@@ -19,7 +19,9 @@ import (
 // acts on what it shows: the row's payout started, the row confirmed,
 // then paid once. Never failed for it, never in doubt.
 func TestWrongStateReadsStatus(t *testing.T) {
-	h := newHarness(t)
+	// A second between a start and its ready_to_confirm, and between the
+	// confirm and the final word: session/status shows each step's state.
+	h := newHarnessWith(t, sandbox.Modes{}, sandbox.Timing{Processing: time.Second, Settle: time.Second})
 	p := h.processor(CardTwoStep)
 	batch := h.ingest(tokenRow("WS-1", "621.00", "tok_ws1"))
 	r := h.run(p, batch, 1)
@@ -66,7 +68,7 @@ func TestWrongStateReadsStatus(t *testing.T) {
 // processor reads session/status, which shows it cancelled, and the row
 // stays cancelled; nothing is handed back.
 func TestCancelWrongStateReadsStatus(t *testing.T) {
-	h := newHarnessModes(t, sandbox.Modes{RepeatCancel: "session_wrong_state", IdempotencyTTL: time.Millisecond})
+	h := newHarnessWith(t, sandbox.Modes{RepeatCancel: "session_wrong_state", IdempotencyTTL: time.Millisecond}, sandbox.Timing{})
 	p := h.processor(CardTwoStep)
 	batch := h.ingest(tokenRow("WS-2", "622.00", "tok_ws2"))
 	require.NoError(t, p.pay(h.ctx, &progressCount{}, h.job(batch, 1)))
