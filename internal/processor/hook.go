@@ -406,17 +406,27 @@ func (p *Processor) poll(ctx context.Context, msg progress, job ledgerapi.Job) e
 	default:
 		return later(err)
 	}
-	ev := statusEvent(resp, "session/status: ")
-	s, po := resp.Session, resp.Session.Payout()
+	s := resp.Session
+	ev := event{session: s, confirmInfo: resp.ConfirmInformation,
+		evidence: ledgerapi.Evidence{Source: ledgerapi.SourceStatus, Detail: "session/status: " + string(s.Status)}}
+	po := s.Payout()
 	switch {
-	case ev.typ == bank131.HookReadyToConfirm && st.Method == payout.MethodTransfer && len(ev.confirmInfo) == 0:
-		// A transfer is confirmed only with the webhook's
-		// confirm_information; the bank resends the webhook.
-		return nil
-	case ev.typ == "" && s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted && session == st.SessionID &&
+	case s.Status == bank131.SessionAccepted, s.Status == bank131.SessionCancelled,
+		po != nil && po.Status.Final():
+		ev.typ = bank131.HookPaymentFinished
+	case s.NextAction == bank131.NextActionConfirm:
+		if st.Method == payout.MethodTransfer && len(ev.confirmInfo) == 0 {
+			// A transfer is confirmed only with the webhook's
+			// confirm_information; the bank resends the webhook.
+			return nil
+		}
+		ev.typ = bank131.HookReadyToConfirm
+	case s.RedirectURL() != "":
+		ev.typ = bank131.HookActionRequired
+	case s.Status == bank131.SessionCreated && po == nil && st.State == payout.StatePayoutStarted && session == st.SessionID &&
 		st.IdemKey == startKey(st.Batch, st.Row, st.Attempt):
 		return p.startNeverArrived(ctx, msg, job, st)
-	case ev.typ == "":
+	default:
 		return nil
 	}
 	return p.apply(ctx, ev)
