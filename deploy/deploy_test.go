@@ -162,3 +162,16 @@ func checkRules(t *testing.T, file string, known map[string]bool) int {
 	}
 	return alerts
 }
+
+// TestLedgerUnitReadsTheWallet: the ledger reads the wallet before each
+// release chunk (--wallet-check), with the bank flags that call needs, the
+// processors' bank and key.
+func TestLedgerUnitReadsTheWallet(t *testing.T) {
+	u := units(t)
+	ledger, proc := u["payrun-ledger.service"], u["payrun-processor@.service"]
+	for _, f := range []string{"--bank-url ${BANK131_URL}", "--project ${BANK131_PROJECT}", "--private-key /etc/payrun/partner_private.pem"} {
+		require.Contains(t, ledger, f)
+		require.Contains(t, proc, f, "the ledger reads the wallet of the project the processors pay from")
+	}
+	require.Contains(t, ledger, "--wallet-check")
+}

@@ -114,6 +114,29 @@ func TestFlowToken(t *testing.T) {
 	})
 	require.False(t, s.bankPayouts()[batch+"/4"][0].Refunded)
 	s.agree(batch, 5)
+	// token/info, asked once the row is final, names the card behind the
+	// token: the report shows its last four after the token's own tail.
+	s.waitCardShown(batch, 1, "token …4b3c")
+}
+
+// waitCardShown waits until row n's destination shows the card's last
+// four as the bank shows them in its payout (token/info is asked once the
+// row is final), after shown, and checks the batch's report shows the same.
+func (s *system) waitCardShown(batch string, n int, shown string) {
+	s.t.Helper()
+	last4 := s.bankPayouts()[batch+"/"+itoa(n)][0].Last4
+	require.Regexp(s.t, `^\d{4}$`, last4)
+	want := shown + " (card …" + last4 + ")"
+	if shown == "" {
+		want = "card …" + last4
+	}
+	testutil.Eventually(s.t, 30*time.Second, 50*time.Millisecond, func() error {
+		if got := s.row(batch, n).Destination; got != want {
+			return fmt.Errorf("row %d shows %q, want %q", n, got, want)
+		}
+		return nil
+	})
+	require.Contains(s.t, s.httpGet("/batches/"+batch+"/report.csv"), want)
 }
 
 // Seed 000: payout to card data from the tokenization widget.
@@ -128,6 +151,7 @@ func TestFlowWidgetCard(t *testing.T) {
 	checkRows(t, s, batch, []expect{{payout.StateSucceeded, ""}, {payout.StateFailed, "provider_exceeds_amount_limit"}})
 	s.agree(batch, 2)
 	require.Equal(t, "card/encrypted_card", s.bankPayouts()[batch+"/1"][0].Method)
+	s.waitCardShown(batch, 1, "encrypted card …3043f4")
 }
 
 // Seed 003: cross-border transfers. Quote, multi/init/payment, the gate

@@ -26,15 +26,19 @@ import (
 // stays short (each run about 14 s; one run per mode took 127 s).
 func TestChaosAndLostRequestsInEveryIdempotencyMode(t *testing.T) {
 	rows := 60
+	// A bank that accepts only short keys or UUIDs gets each of payrun's
+	// keys as a UUID derived from it (processor --idempotency-key-form).
+	uuidKeys := []string{"--idempotency-key-form", "uuid"}
 	for _, m := range []struct {
 		name string
 		args []string
+		proc []string
 	}{
-		{"keep-400-method", []string{"--idempotency-failed", "keep", "--idempotency-http", "400", "--error-http", "400",
-			"--idempotency-scope", "method"}},
-		{"keep-replay-replay-ttl", []string{"--idempotency-failed", "keep-replay", "--idempotency-replay", "--idempotency-ttl", "3s"}},
-		{"partner-body-in-flight", []string{"--idempotency-scope", "partner", "--idempotency-body", "conflict",
-			"--idempotency-in-flight", "wait"}},
+		{"keep-400-method-short", []string{"--idempotency-failed", "keep", "--idempotency-http", "400", "--error-http", "400",
+			"--idempotency-scope", "method", "--idempotency-format", "short"}, uuidKeys},
+		{"keep-replay-replay-ttl", []string{"--idempotency-failed", "keep-replay", "--idempotency-replay", "--idempotency-ttl", "3s"}, nil},
+		{"partner-body-in-flight-uuid", []string{"--idempotency-scope", "partner", "--idempotency-body", "conflict",
+			"--idempotency-in-flight", "wait", "--idempotency-format", "uuid"}, uuidKeys},
 	} {
 		t.Run(m.name, func(t *testing.T) {
 			start := time.Now()
@@ -43,7 +47,7 @@ func TestChaosAndLostRequestsInEveryIdempotencyMode(t *testing.T) {
 					"--fault-5xx", "0.05", "--fault-drop", "0.05", "--fault-lost", "0.1",
 					"--fault-webhook-duplicate", "0.10", "--fault-webhook-reorder", "0.10", "--fault-webhook-drop", "0.05",
 					"--confirm-timeout", "6s"}, m.args...),
-				processorArgs: []string{"--concurrency", "16"},
+				processorArgs: append([]string{"--concurrency", "16"}, m.proc...),
 				ledgerArgs:    []string{"--doubt-deadline", "4s"},
 			})
 			batch := s.ingest(payoutFile(t, s.dir, "modes.csv", chaosRows(rows, 11)))

@@ -41,6 +41,8 @@ type systemFlags struct {
 	burst       int
 	concurrency int
 	auto3DS     bool
+	walletCheck bool
+	walletID    string
 }
 
 func (f *systemFlags) register(fs *flag.FlagSet, defaultData string) {
@@ -51,6 +53,8 @@ func (f *systemFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.Float64Var(&f.rate, "rate", proc.Rate, "Bank 131 calls per second (0: unlimited)")
 	fs.IntVar(&f.burst, "burst", proc.Burst, "rate limiter burst")
 	fs.IntVar(&f.concurrency, "concurrency", proc.Concurrency, "rows and webhooks worked on at once")
+	fs.BoolVar(&f.walletCheck, "wallet-check", true, "read the wallet (wallet/balance) before releasing each chunk of a batch and while a batch waits for funds, as ledger run --wallet-check")
+	fs.StringVar(&f.walletID, "wallet-id", "", "the wallet `id` to read when the project has several in one currency")
 }
 
 // logger writes component logs to stderr with -v, else to a file in the
@@ -94,6 +98,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	p.line("data:     %s (logs in payrun.log)", dir)
 	a, err := app.Start(ctx, app.Config{
 		Dir: dir, KeysDir: f.keys, Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Logger: log,
+		WalletCheck: f.walletCheck, WalletID: f.walletID,
 		SandboxTiming: sandbox.Timing{Processing: 300 * time.Millisecond, Settle: 300 * time.Millisecond},
 		// The bank is silent on whether cross-border transfers are in the
 		// payout report; the demo's bank lists them, so every row matches.

@@ -23,4 +23,5 @@ func TestSystemFlagDefaults(t *testing.T) {
 	require.Equal(t, d.Rate, f.rate)
 	require.Equal(t, d.Burst, f.burst)
 	require.Equal(t, d.Concurrency, f.concurrency)
+	require.True(t, f.walletCheck, "demo and up read the wallet before each release chunk, as ledger run --wallet-check")
 }

@@ -45,7 +45,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer closeLog()
 	a, err := app.Start(ctx, app.Config{Dir: f.data, KeysDir: f.keys, Listen: *listen, NATSListen: *natsListen, WebhookListen: *webhookListen,
 		SandboxListen: *bankListen, AutoThreeDS: f.auto3DS, Zone: zone, AdminPassword: true,
-		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Submerchant: *submerchant, Logger: log})
+		Rate: f.rate, Burst: f.burst, Concurrency: f.concurrency, Submerchant: *submerchant, Logger: log,
+		WalletCheck: f.walletCheck, WalletID: f.walletID})
 	if err != nil {
 		return err
 	}

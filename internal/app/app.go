@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,6 +40,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
+	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/processor"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/queue/natsserver"
@@ -88,6 +90,17 @@ type Config struct {
 	SandboxRetry    sandbox.WebhookRetry
 	SandboxFirstID  int64
 	SandboxInfoLogs bool
+	// SandboxWallet is each sandbox project's starting wallet in RUB
+	// kopecks (0: sandbox.DefaultWalletBalance; negative: empty).
+	SandboxWallet int64
+
+	// WalletCheck reads the main project's wallet (wallet/balance) before
+	// each release chunk of a batch and while a batch waits for funds, as
+	// `ledger run --wallet-check` does; WalletID picks the wallet when the
+	// project has several in one currency. The fee it reckons is
+	// Ledger.ExpectedFee.
+	WalletCheck bool
+	WalletID    string
 
 	// Processor.
 	Rate        float64
@@ -142,7 +155,8 @@ type App struct {
 	// password, when Config.AdminPassword made one.
 	AdminPassword string
 
-	api *apiserver.API
+	api    *apiserver.API
+	wallet *lateWallet // Config.WalletCheck
 
 	srv        *httpserve.Server
 	hooks      *httpserve.Server
@@ -219,6 +233,12 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if cfg.LedgerClock != nil {
 		a.DB.Now = cfg.LedgerClock
 	}
+	if cfg.WalletCheck && cfg.Ledger.Wallet == nil {
+		// The bank's address is known once the sandbox runs, after the
+		// ledger starts: the wallet is read through the client made then.
+		a.wallet = &lateWallet{}
+		cfg.Ledger.Wallet = a.wallet
+	}
 	a.Ledger = ledger.NewService(a.DB, cfg.Ledger)
 	if err := a.Ledger.Start(ctx, a.Conn); err != nil {
 		return nil, err
@@ -262,6 +282,13 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		}
 	} else {
 		a.BankURL = cfg.BankURL
+	}
+	if a.wallet != nil {
+		client, err := a.bankClient(cfg.Project)
+		if err != nil {
+			return nil, err
+		}
+		a.wallet.set(ledger.BankWallet{Client: client, ID: cfg.WalletID})
 	}
 	// People reach the API authenticated (apiserver) on their listener
 	// (bound first: recipient links start with its URL); the bank's
@@ -405,7 +432,7 @@ func (a *App) startSandbox(webhookURL string) error {
 		},
 		BankKey: bankKey, WebhookURL: webhookURL, AutoThreeDS: cfg.AutoThreeDS,
 		Timing: cfg.SandboxTiming, WebhookRetry: cfg.SandboxRetry, Faults: cfg.SandboxFaults,
-		FirstID: cfg.SandboxFirstID, Modes: cfg.SandboxModes, Logger: sbLog,
+		FirstID: cfg.SandboxFirstID, Modes: cfg.SandboxModes, WalletBalance: cfg.SandboxWallet, Logger: sbLog,
 	})
 	if err != nil {
 		return err
@@ -534,4 +561,22 @@ func (a *App) Close() error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// lateWallet is the ledger's wallet (ledger.Wallet) before the bank's
+// client exists: until set it answers an error, and the releaser tries
+// again at its next round.
+type lateWallet struct {
+	w atomic.Pointer[ledger.BankWallet]
+}
+
+func (l *lateWallet) set(w ledger.BankWallet) { l.w.Store(&w) }
+
+// Balance implements ledger.Wallet.
+func (l *lateWallet) Balance(ctx context.Context, currency string) (money.Amount, error) {
+	w := l.w.Load()
+	if w == nil {
+		return money.Amount{}, errors.New("app: the bank's client is not set up yet")
+	}
+	return w.Balance(ctx, currency)
 }

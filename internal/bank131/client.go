@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +53,16 @@ type Config struct {
 	// "v1.1" (the default, seed 003's request address and curl) or "v1"
 	// (the same page's heading). See MultiInitPaymentPath.
 	BPAVersion string
+	// KeyForm is how an idempotency key travels in
+	// X-PARTNER-IDEMPOTENCY-KEY: KeyAsIs (the default) as payrun made it
+	// ("<batch>/<row>/a1/create"), KeyUUID as a UUID derived from it
+	// (IdempotencyHeader), the same one every time. The bank documents no
+	// key syntax (the SDK's withIdempotencyKey takes any string); a bank
+	// that accepts only UUIDs, or short keys of [A-Za-z0-9_-], takes
+	// KeyUUID (the sandbox's --idempotency-format). Change it only while no
+	// row is at the bank: the next call of a row in flight would carry a
+	// key the bank never saw.
+	KeyForm string
 	// PrivateKey signs every request body.
 	PrivateKey *rsa.PrivateKey
 	// HTTPClient sends the requests; nil means a client with keep-alive
@@ -97,6 +109,13 @@ func NewClient(cfg Config) (*Client, error) {
 	if _, err := MultiInitPaymentPath(cfg.BPAVersion); err != nil {
 		return nil, err
 	}
+	switch cfg.KeyForm {
+	case "":
+		cfg.KeyForm = KeyAsIs
+	case KeyAsIs, KeyUUID:
+	default:
+		return nil, fmt.Errorf("bank131: idempotency key form %q is not %s or %s", cfg.KeyForm, KeyAsIs, KeyUUID)
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -127,6 +146,28 @@ type callOptions struct {
 // idempotency_key_already_exists instead (see IsIdempotencyConflict).
 func WithIdempotencyKey(key string) CallOption {
 	return func(o *callOptions) { o.idempotencyKey = key }
+}
+
+// Idempotency key forms (Config.KeyForm).
+const (
+	KeyAsIs = "as-is"
+	KeyUUID = "uuid"
+)
+
+// IdempotencyHeader is the X-PARTNER-IDEMPOTENCY-KEY value of key in form:
+// key itself, or with KeyUUID the first 16 bytes of its SHA-256 as a UUID
+// of version 8 (RFC 9562's custom form; variant 10), lower-case
+// 8-4-4-4-12 hex. Deterministic: a repeat of the call carries the same.
+func IdempotencyHeader(form, key string) string {
+	if form != KeyUUID {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	u := sum[:16]
+	u[6] = u[6]&0x0f | 0x80
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // encode serialises v once; these are the bytes that are signed and sent.
@@ -205,7 +246,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 		req.Header.Set(HeaderSubmerchant, c.cfg.Submerchant)
 	}
 	if o.idempotencyKey != "" {
-		req.Header.Set(HeaderIdempotency, o.idempotencyKey)
+		req.Header.Set(HeaderIdempotency, IdempotencyHeader(c.cfg.KeyForm, o.idempotencyKey))
 	}
 
 	debug := c.log.Enabled(ctx, slog.LevelDebug)
@@ -215,7 +256,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 		terr := &TransportError{Method: method, Sent: wrote.Load(), Err: err}
 		if debug {
 			c.log.Debug("bank call failed", "bank_method", method, "idempotency_key", o.idempotencyKey,
-				"took", time.Since(start), logkey.Error, terr)
+				"idempotency_header", req.Header.Get(HeaderIdempotency), "took", time.Since(start), logkey.Error, terr)
 		}
 		return terr
 	}
@@ -223,7 +264,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, out
 	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if debug {
 		c.log.Debug("bank call", "bank_method", method, "idempotency_key", o.idempotencyKey,
-			"http_status", resp.StatusCode, "took", time.Since(start),
+			"idempotency_header", req.Header.Get(HeaderIdempotency), "http_status", resp.StatusCode, "took", time.Since(start),
 			"body", cardmask.Redact(string(body)))
 	}
 	if readErr != nil {

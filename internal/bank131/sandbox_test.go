@@ -4,6 +4,7 @@ package bank131_test
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
@@ -120,4 +121,41 @@ func TestSubmerchantOnEveryCall(t *testing.T) {
 	without, _ := sandboxClient(t, sandbox.Modes{Submerchant: "required"}, bank131.Config{})
 	_, err = without.WalletBalance(ctx)
 	require.Equal(t, bank131.CodeAuthorization, bank131.ErrorCode(err))
+}
+
+// The bank documents no idempotency key syntax: with KeyUUID payrun's keys
+// ("<batch>/<row>/a1/create", with '/') travel as UUIDs, accepted in every
+// --idempotency-format; the same key is the same UUID, so a repeat is
+// still a repeat. As they are, 'short' and 'uuid' refuse them.
+func TestIdempotencyKeyForms(t *testing.T) {
+	ctx := context.Background()
+	const key = "b-20260101-1/7/a1/create"
+	u := bank131.IdempotencyHeader(bank131.KeyUUID, key)
+	require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, u)
+	require.Equal(t, u, bank131.IdempotencyHeader(bank131.KeyUUID, key), "deterministic")
+	require.NotEqual(t, u, bank131.IdempotencyHeader(bank131.KeyUUID, key+"x"))
+	require.Equal(t, key, bank131.IdempotencyHeader(bank131.KeyAsIs, key))
+	for _, format := range []string{"any", "short", "uuid"} {
+		for _, form := range []string{bank131.KeyAsIs, bank131.KeyUUID} {
+			c, _ := sandboxClient(t, sandbox.Modes{IdempotencyFormat: format}, bank131.Config{KeyForm: form})
+			_, err := c.CreateSession(ctx, bank131.CreateSessionRequest{}, bank131.WithIdempotencyKey(key))
+			if form == bank131.KeyAsIs && format != "any" {
+				require.Equal(t, bank131.CodeInvalidRequest, bank131.ErrorCode(err), "%s keys in %s", form, format)
+				continue
+			}
+			require.NoError(t, err, "%s keys in %s", form, format)
+			_, err = c.CreateSession(ctx, bank131.CreateSessionRequest{}, bank131.WithIdempotencyKey(key))
+			require.True(t, bank131.IsIdempotencyConflict(err), "%s keys in %s: the repeat is known: %v", form, format, err)
+		}
+	}
+	_, err := bank131.NewClient(bank131.Config{BaseURL: "http://x", Project: "p", PrivateKey: testKey(t), KeyForm: "hex"})
+	require.ErrorContains(t, err, `idempotency key form "hex"`)
+}
+
+func testKey(t *testing.T) *rsa.PrivateKey {
+	b, err := os.ReadFile(filepath.Join("testdata", "keys", "partner_pkcs1.pem"))
+	require.NoError(t, err)
+	k, err := bank131.LoadPrivateKey(b)
+	require.NoError(t, err)
+	return k
 }

@@ -382,3 +382,20 @@ func Whole(v string) (masked string, ok bool) {
 }
 
 func notAlphanumeric(r rune) bool { return !alphanumeric(r) }
+
+// LastFour is the last four digits of a card as text from outside states
+// them (the bank's token/info "last4"), the only part of a card number
+// payrun keeps beside its BIN: four ASCII digits as they are, or, should
+// the text be a whole card number, its last four. Anything else (a masked
+// or partial number, letters, another count of digits) is "": nothing of
+// it is kept.
+func LastFour(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) == 4 && strings.Trim(v, "0123456789") == "" {
+		return v
+	}
+	if masked, ok := Whole(v); ok {
+		return masked[len(masked)-4:]
+	}
+	return ""
+}

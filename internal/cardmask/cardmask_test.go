@@ -137,6 +137,24 @@ func TestWhole(t *testing.T) {
 	}
 }
 
+func TestLastFour(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"4242", "4242"},
+		{" 0042 ", "0042"},
+		{"5555555555554444", "4444"},    // a whole card number: its last four only
+		{"5555 5555 5555 4444", "4444"}, // written in groups
+		{"555555******4444", ""},        // a mask is not the bank's last4
+		{"42424", ""},                   // five digits
+		{"424", ""},                     // three
+		{"42a2", ""},                    // not digits
+		{"４２４２", ""},                    // full-width digits are not the bank's ASCII
+		{"", ""},
+		{"1234567890123456", ""}, // not a card number (Luhn): nothing kept
+	} {
+		require.Equal(t, tt.want, LastFour(tt.in), "%q", tt.in)
+	}
+}
+
 // TestDigitValue checks the assumption digitValue rests on: Unicode
 // decimal digits come in runs of ten, 0 to 9.
 func TestDigitValue(t *testing.T) {

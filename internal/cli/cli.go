@@ -91,6 +91,7 @@ type BankFlags struct {
 	Submerchant string
 	KeyFile     string
 	Timeout     time.Duration
+	KeyForm     string // bank131.Config.KeyForm
 }
 
 // DefaultPartnerKey is the sandbox-only partner key shipped in samples/keys.
@@ -106,6 +107,8 @@ func (b *BankFlags) Register(fs *flag.FlagSet, prefix, what string) {
 		fs.StringVar(&b.KeyFile, "private-key", def("PRIVATE_KEY", DefaultPartnerKey), "partner private key `file` (PEM) signing requests ($BANK131_PRIVATE_KEY); the default is the sandbox-only key")
 		fs.StringVar(&b.Submerchant, "submerchant", def("SUBMERCHANT", ""), "X-PARTNER-SUBMERCHANT, if the bank gave you one")
 		fs.DurationVar(&b.Timeout, "bank-timeout", 30*time.Second, "timeout of one Bank 131 call")
+		fs.StringVar(&b.KeyForm, "idempotency-key-form", bank131.KeyAsIs, "how idempotency keys travel: "+bank131.KeyAsIs+" (payrun's keys, with '/') or "+
+			bank131.KeyUUID+" (a UUID derived from each, for a bank that accepts no other syntax); change it only while no row is at the bank")
 		return
 	}
 	fs.StringVar(&b.Project, prefix+"project", def("PROJECT", ""), "Bank 131 project "+what+" (empty: the main project)")
@@ -124,14 +127,14 @@ func (b *BankFlags) Client(base *BankFlags, log *slog.Logger) (*bank131.Client, 
 		if c.KeyFile == "" {
 			c.KeyFile = base.KeyFile
 		}
-		c.URL, c.Submerchant, c.Timeout = base.URL, base.Submerchant, base.Timeout
+		c.URL, c.Submerchant, c.Timeout, c.KeyForm = base.URL, base.Submerchant, base.Timeout, base.KeyForm
 	}
 	key, err := bank131.ReadPrivateKey(c.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("partner %w", err)
 	}
 	return bank131.NewClient(bank131.Config{BaseURL: c.URL, Project: c.Project, Submerchant: c.Submerchant,
-		PrivateKey: key, Timeout: c.Timeout, Logger: log})
+		PrivateKey: key, Timeout: c.Timeout, KeyForm: c.KeyForm, Logger: log})
 }
 
 // NATSURL is the default NATS URL: $NATS_URL or the local server.

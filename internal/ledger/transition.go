@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
@@ -258,6 +259,9 @@ func mergeFacts(tx *Tx, r *rowRec, t *ledgerapi.Transition) error {
 			return err
 		}
 	}
+	if err := recordCardLast4(tx, r, t.CardLast4); err != nil {
+		return err
+	}
 	if t.Fee != nil && r.Fee == nil {
 		if _, err := tx.Exec(`UPDATE rows SET fee_minor = ?, fee_currency = ? WHERE batch_id = ? AND row_no = ?`,
 			t.Fee.Minor, t.Fee.Currency, r.Batch, r.Row); err != nil {
@@ -477,4 +481,26 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// recordCardLast4 keeps the last four digits of the card behind a token or
+// widget row (the bank's token/info), once: rows.last4, and the row's
+// destination shows them ("token …ad44 (card …4242)"; a widget row's
+// "card …4242" as its recipient link records it). What is not four digits
+// by the one card masker is dropped.
+func recordCardLast4(tx *Tx, r *rowRec, last4 string) error {
+	last4 = cardmask.LastFour(last4)
+	if last4 == "" || r.Last4 != "" || (r.Method != payout.MethodToken && r.Method != payout.MethodEncryptedCard) {
+		return nil
+	}
+	dest := r.Destination + " (card …" + last4 + ")"
+	if r.Destination == "" {
+		dest = "card …" + last4
+	}
+	if _, err := tx.Exec(`UPDATE rows SET last4 = ?, destination = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? AND last4 = ''`,
+		last4, dest, formatTime(tx.Now), r.Batch, r.Row); err != nil {
+		return fmt.Errorf("record the card of %s/%d: %w", r.Batch, r.Row, err)
+	}
+	r.Last4, r.Destination = last4, dest
+	return nil
 }

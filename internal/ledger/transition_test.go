@@ -266,3 +266,40 @@ func TestStartSentAgainOncePerAttempt(t *testing.T) {
 	require.False(t, row.Sent, "a new attempt starts afresh")
 	require.Equal(t, 1, row.Attempt)
 }
+
+// TestCardLastFour: a token row's final state repeated with the card's
+// last four (token/info) records them once, shown after the token's tail;
+// what the card masker does not take for four digits is dropped, and a
+// card row (whose last four came with its number) keeps its own.
+func TestCardLastFour(t *testing.T) {
+	s, _ := newService(t)
+	rows := []*payout.Row{
+		{Reference: "T-1", Method: payout.MethodToken, Amount: money.New(100, "RUB"), FullName: "Anna", CardToken: "tok_5f2b9c1e8d7a4b3c"},
+		{Reference: "T-2", Method: payout.MethodCard, Amount: money.New(200, "RUB"), FullName: "Ivan",
+			Card: &payout.Card{Sealed: "c2VhbGVk", BIN: "424242", Last4: "4242"}},
+	}
+	b := makeRows(t.Name(), rows)
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(context.Background()))
+	for n := 1; n <= 2; n++ {
+		force(t, s, b.ID, n, payout.StateSucceeded, "")
+	}
+	dest := func(n int) string {
+		st, err := s.Get(context.Background(), ledgerapi.RowRequest{Batch: b.ID, Row: n})
+		require.NoError(t, err)
+		return st.Destination
+	}
+	fill := func(n int, last4 string) {
+		move(t, s, ledgerapi.Transition{Batch: b.ID, Row: n, To: payout.StateSucceeded, Expect: []payout.State{payout.StateSucceeded}, CardLast4: last4})
+	}
+	fill(1, "55555555555544") // not a card number, not four digits: nothing kept
+	fill(1, "42*2")
+	require.Equal(t, "token …4b3c", dest(1))
+	fill(1, "1881")
+	require.Equal(t, "token …4b3c (card …1881)", dest(1))
+	fill(1, "4444") // once
+	require.Equal(t, "token …4b3c (card …1881)", dest(1))
+	card := dest(2)
+	fill(2, "1881")
+	require.Equal(t, card, dest(2), "a card row shows its own number")
+}

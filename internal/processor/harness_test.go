@@ -72,6 +72,19 @@ func startNATS(t *testing.T) *nats.Conn {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, sandbox.Modes{}, sandbox.Timing{})
+}
+
+// newHarnessWith is newHarness with the sandbox in modes, and its timing
+// where given (20 ms each by default).
+func newHarnessWith(t *testing.T, modes sandbox.Modes, timing sandbox.Timing) *harness {
+	t.Helper()
+	ms := 20 * time.Millisecond
+	for _, d := range []*time.Duration{&timing.Processing, &timing.Settle, &timing.Refund, &timing.ErrorResolve} {
+		if *d == 0 {
+			*d = ms
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	h := &harness{t: t, ctx: ctx, now: testutil.NewClock(time.Now().UTC())}
@@ -113,8 +126,8 @@ func newHarness(t *testing.T) *harness {
 			{Name: "payrun-card", PublicKey: partnerPub, Mode: sandbox.ModeSingleRequest},
 		},
 		BankKey: bankKey, WebhookURL: relay.URL + hookrelay.Path, AutoThreeDS: true,
-		Timing: sandbox.Timing{Processing: 20 * time.Millisecond, Settle: 20 * time.Millisecond, Refund: 20 * time.Millisecond,
-			ErrorResolve: 20 * time.Millisecond},
+		Timing: timing,
+		Modes:  modes,
 		Logger: quiet,
 	})
 	require.NoError(t, err)

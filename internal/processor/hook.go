@@ -147,6 +147,9 @@ type hookRun struct {
 	ev  event
 	st  *ledgerapi.RowState
 	log *slog.Logger
+	// moved is the row as the ledger answered a move this event applied
+	// (nil: none did, a repeat or a refusal).
+	moved *ledgerapi.RowState
 }
 
 func (h *hookRun) bank() *bank131.Client { return h.p.bankFor(h.st.Method == payout.MethodCard) }
@@ -161,6 +164,7 @@ func (h *hookRun) move(ctx context.Context, t ledgerapi.Transition) error {
 	if err == nil {
 		if reply.Applied {
 			h.log.Debug("row moved by the bank", "to", t.To, logkey.HookType, h.ev.typ)
+			h.moved = reply.Row
 		}
 		return nil
 	}
@@ -285,6 +289,9 @@ func (h *hookRun) confirm(ctx context.Context) error {
 		resp, err = h.bank().Confirm(ctx, s.ID, h.ev.confirmInfo, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if bank131.IsWrongState(err) {
+		return h.confirmWrongState(ctx, key, err)
+	}
 	switch class {
 	case bank131.ClassOK:
 		t := ledgerapi.Transition{To: payout.StateConfirmed, IdemKey: key}
@@ -323,6 +330,9 @@ func (h *hookRun) cancel(ctx context.Context) error {
 		_, err := h.bank().Cancel(ctx, s.ID, bank131.WithIdempotencyKey(key))
 		return err
 	})
+	if bank131.IsWrongState(err) {
+		return h.cancelWrongState(ctx, err)
+	}
 	switch class {
 	case bank131.ClassOK, bank131.ClassConflict, bank131.ClassFinal:
 		if err != nil {
@@ -342,8 +352,20 @@ func (h *hookRun) actionRequired(ctx context.Context) error {
 	return h.move(ctx, ledgerapi.Transition{To: payout.StateActionRequired, ActionURL: url})
 }
 
-// finished records the bank's final word on the payout.
+// finished records the bank's final word on the payout; a token or
+// widget row it finished then asks token/info for its card (cards.go).
 func (h *hookRun) finished(ctx context.Context) error {
+	if err := h.final(ctx); err != nil {
+		return err
+	}
+	if h.moved != nil {
+		h.p.queueCardFill(h.moved)
+	}
+	return nil
+}
+
+// final records the bank's final word on the payout.
+func (h *hookRun) final(ctx context.Context) error {
 	s := h.ev.session
 	po := s.Payout()
 	switch {
@@ -414,12 +436,7 @@ func (p *Processor) poll(ctx context.Context, msg progress, job ledgerapi.Job) e
 	if session == "" || st.State.Terminal() || job.Gen < st.Gen {
 		return nil // nothing to ask, or a poll of older work
 	}
-	var resp *bank131.SessionResponse
-	bank := p.bankFor(st.Method == payout.MethodCard)
-	class, err := p.call(ctx, "session/status", ratelimit.High, func(ctx context.Context) (err error) {
-		resp, err = bank.Status(ctx, session)
-		return err
-	})
+	resp, class, err := p.readStatus(ctx, p.bankFor(st.Method == payout.MethodCard), session)
 	switch class {
 	case bank131.ClassOK:
 	case bank131.ClassFinal:

@@ -174,7 +174,8 @@ type Processor struct {
 	intake jetstream.Stream
 	hooks  jetstream.Stream // read by sequence for hook jobs
 	stop   atomic.Bool
-	busy   sync.Map // rowKey(batch, row) → struct{}: rows a pay job of this process works on
+	busy   sync.Map      // rowKey(batch, row) → struct{}: rows a pay job of this process works on
+	fills  chan cardFill // finished rows waiting for their token/info (cards.go)
 }
 
 // New checks cfg and returns a processor.
@@ -196,7 +197,7 @@ func New(cfg Config) (*Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("processor: jetstream: %w", err)
 	}
-	p := &Processor{cfg: cfg, log: cfg.Logger, js: js, ledger: cfg.Ledger, lim: cfg.Limiter}
+	p := &Processor{cfg: cfg, log: cfg.Logger, js: js, ledger: cfg.Ledger, lim: cfg.Limiter, fills: make(chan cardFill, cardFillQueue)}
 	if p.ledger == nil {
 		p.ledger = ledgerapi.NewClient(cfg.Conn, cfg.LedgerTimeout)
 	}
@@ -300,10 +301,14 @@ func (p *Processor) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		p.watchLag(ctx, jobs, hooks)
+	}()
+	go func() {
+		defer wg.Done()
+		p.fillCards(ctx, work)
 	}()
 	p.log.Info("processor running", "worker", p.cfg.Worker)
 

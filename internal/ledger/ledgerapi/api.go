@@ -296,7 +296,13 @@ type Transition struct {
 	TCN         string        `json:"tcn,omitempty"`
 	Fee         *money.Amount `json:"fee,omitempty"`
 	Paid        *money.Amount `json:"paid,omitempty"` // amount the bank reports as paid out
-	Evidence    Evidence      `json:"evidence"`
+	// CardLast4 is the last four digits of the card behind a token or
+	// widget row, from the bank's token/info, asked once the row is
+	// final: a repeat of the row's final state carrying it records it
+	// once (rows.last4), and the row's destination shows it ("token …ad44
+	// (card …4242)").
+	CardLast4 string   `json:"card_last4,omitempty"`
+	Evidence  Evidence `json:"evidence"`
 }
 
 // TransitionReply answers Transition.
