@@ -37,6 +37,9 @@ type DB struct {
 	r    *sql.DB   // read-only pool
 
 	stmts map[string]*sql.Stmt // prepared on wc; used by the writer goroutine only
+	// insertArgs is the writer's buffer for the intake's row inserts
+	// (insertArgs), the writer goroutine's only.
+	insertArgs []any
 
 	// Now is the clock; tests replace it before the service starts.
 	Now func() time.Time

@@ -1,11 +1,15 @@
 package ledger
 
 import (
+	"math"
+
 	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
@@ -23,16 +27,13 @@ type intakeResult struct {
 // be sealed (guard.go).
 func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 	res := &intakeResult{Reasons: map[string]string{}}
-	sealed := map[string]bool{}
-	added := map[string]int{}
+	open := map[string]openBatch{}
 	var fresh []guardRow // rows recorded in this group, in the stream's order, for the guard
 	flush := func() error {
-		for b, n := range added {
-			if _, err := tx.Exec(`UPDATE batches SET rows_recorded = rows_recorded + ? WHERE id = ?`, n, b); err != nil {
-				return fmt.Errorf("count rows of %s: %w", b, err)
-			}
+		// Counted before the guard: a hold moves a row's count (the update trigger).
+		if err := countRows(tx, fresh, func(b string) bool { return open[b].countsByInsert }); err != nil {
+			return err
 		}
-		clear(added)
 		if _, err := s.guard(tx, fresh, false); err != nil {
 			return err
 		}
@@ -51,15 +52,15 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 				return nil, err
 			}
 		case m.Row != nil:
-			done, ok := sealed[m.Row.Batch]
+			b, ok := open[m.Row.Batch]
 			if !ok {
 				var err error
-				if done, err = ensureBatch(tx, m.Row.Batch); err != nil {
+				if b, err = ensureBatch(tx, m.Row.Batch); err != nil {
 					return nil, err
 				}
-				sealed[m.Row.Batch] = done
+				open[m.Row.Batch] = b
 			}
-			if !done {
+			if !b.sealed {
 				// A run of rows of the same open batch goes in as one multi-row INSERT.
 				j := i + 1
 				for j < len(msgs) && j-i < insertChunk && msgs[j].Row != nil && msgs[j].Row.Batch == m.Row.Batch {
@@ -68,12 +69,8 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 				for k := i + 1; k < j; k++ {
 					last = max(last, msgs[k].Seq)
 				}
-				n, err := insertRows(tx, msgs[i:j], res)
-				if err != nil {
-					return nil, err
-				}
-				added[m.Row.Batch] += n
-				if fresh, err = freshRows(tx, fresh, msgs[i:j], n); err != nil {
+				var err error
+				if fresh, err = insertRows(tx, msgs[i:j], res, fresh); err != nil {
 					return nil, err
 				}
 				i = j - 1
@@ -93,7 +90,7 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 			if err != nil {
 				return nil, err
 			}
-			delete(sealed, m.Manifest.Batch)
+			delete(open, m.Manifest.Batch)
 			if reason != "" {
 				res.Rejected = append(res.Rejected, m.Manifest.Batch)
 				res.Reasons[m.Manifest.Batch] = reason
@@ -112,38 +109,96 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 	return res, nil
 }
 
-// freshRows adds to fresh the rows of msgs that insertRows recorded now (n
-// of them): all of them, or, when some were there already, those whose
-// recorded message is this one.
-func freshRows(tx *Tx, fresh []guardRow, msgs []intakeMsg, n int) ([]guardRow, error) {
-	for i := range msgs {
-		m := &msgs[i]
-		r := m.Row
-		if n < len(msgs) {
-			var seq int64
-			if err := tx.QueryRow(`SELECT intake_seq FROM rows WHERE batch_id = ? AND row_no = ?`, r.Batch, r.Row).Scan(&seq); err != nil {
-				return nil, fmt.Errorf("read row %s/%d: %w", r.Batch, r.Row, err)
-			}
-			if uint64(seq) != m.Seq {
-				continue // recorded before
-			}
-		}
-		fresh = append(fresh, guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq})
-	}
-	return fresh, nil
+// openBatch is what the intake knows of a batch whose messages arrive.
+type openBatch struct {
+	sealed bool // its manifest arrived
+	// countsByInsert (batches.counts_by_insert): the intake counts the
+	// batch's rows in batch_counts itself (countRows), not the insert
+	// trigger: every batch the intake made since migration 0120.
+	countsByInsert bool
 }
 
 // ensureBatch creates the batch record on its first message and reports
 // whether the batch was sealed (its manifest arrived) already.
-func ensureBatch(tx *Tx, batch string) (sealed bool, err error) {
-	if _, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+func ensureBatch(tx *Tx, batch string) (openBatch, error) {
+	var b openBatch
+	if _, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at, counts_by_insert) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`,
 		batch, payout.BatchReceiving, formatTime(tx.Now)); err != nil {
-		return false, fmt.Errorf("record batch %s: %w", batch, err)
+		return b, fmt.Errorf("record batch %s: %w", batch, err)
 	}
-	if err := tx.QueryRow(`SELECT manifest_digest IS NOT NULL FROM batches WHERE id = ?`, batch).Scan(&sealed); err != nil {
-		return false, fmt.Errorf("read batch %s: %w", batch, err)
+	if err := tx.QueryRow(`SELECT manifest_digest IS NOT NULL, counts_by_insert FROM batches WHERE id = ?`, batch).
+		Scan(&b.sealed, &b.countsByInsert); err != nil {
+		return b, fmt.Errorf("read batch %s: %w", batch, err)
 	}
-	return sealed, nil
+	return b, nil
+}
+
+// countRows adds rows just recorded (received, neither held nor on hold
+// yet) to their batches' rows_recorded and, for the batches byInsert
+// names, to batch_counts: one UPSERT per batch and currency for a group,
+// where the insert trigger of the other batches makes one per row (a
+// quarter of the SQLite side of intake, issue 17).
+func countRows(tx *Tx, rows []guardRow, byInsert func(batch string) bool) error {
+	type key struct{ batch, currency string }
+	type count struct {
+		rows   int
+		amount int64
+	}
+	var keys []key
+	sums := map[key]*count{}
+	recorded := map[string]int{}
+	var batches []string
+	upsert := func(k key, c *count) error {
+		if _, err := tx.Exec(`INSERT INTO batch_counts (batch_id, state, currency, rows, amount_minor, held, on_hold)
+			VALUES (?, ?, ?, ?, ?, 0, 0) ON CONFLICT (batch_id, state, currency) DO UPDATE SET rows = rows + excluded.rows,
+			amount_minor = amount_minor + excluded.amount_minor`, k.batch, string(payout.StateReceived), k.currency,
+			c.rows, c.amount); err != nil {
+			return fmt.Errorf("count rows of %s: %w", k.batch, err)
+		}
+		*c = count{}
+		return nil
+	}
+	var cur *count
+	var curKey key
+	for i := range rows {
+		r := &rows[i]
+		if _, ok := recorded[r.batch]; !ok {
+			batches = append(batches, r.batch)
+		}
+		recorded[r.batch]++
+		if !byInsert(r.batch) {
+			continue
+		}
+		if k := (key{r.batch, r.amount.Currency}); cur == nil || k != curKey {
+			if cur = sums[k]; cur == nil {
+				cur = &count{}
+				sums[k] = cur
+				keys = append(keys, k)
+			}
+			curKey = k
+		}
+		if a := r.amount.Minor; a > 0 && cur.amount > math.MaxInt64-a || a < 0 && cur.amount < math.MinInt64-a {
+			// Past 64 bits: SQLite adds (and refuses) as the trigger did.
+			if err := upsert(curKey, cur); err != nil {
+				return err
+			}
+		}
+		cur.rows++
+		cur.amount += r.amount.Minor
+	}
+	for _, k := range keys {
+		if c := sums[k]; c.rows > 0 {
+			if err := upsert(k, c); err != nil {
+				return err
+			}
+		}
+	}
+	for _, b := range batches {
+		if _, err := tx.Exec(`UPDATE batches SET rows_recorded = rows_recorded + ? WHERE id = ?`, recorded[b], b); err != nil {
+			return fmt.Errorf("count rows of %s: %w", b, err)
+		}
+	}
+	return nil
 }
 
 // sealedRow handles a row message of a batch whose manifest arrived: a
@@ -217,8 +272,12 @@ const insertChunk = 50
 // the time (?1) and the state (?2) are bound once per statement.
 const rowInsertArgs = 19
 
-// rowInsertQueries holds rowInsertQuery's statements by row count.
-var rowInsertQueries [insertChunk + 1]string
+// rowInsertQueries holds rowInsertQuery's statements by row count;
+// rowInsertOnce inserts one row unless it is there already.
+var (
+	rowInsertQueries [insertChunk + 1]string
+	rowInsertOnce    string
+)
 
 func init() {
 	for n := 1; n <= insertChunk; n++ {
@@ -236,20 +295,19 @@ func init() {
 			}
 			q.WriteString("?1, ?2, ?1, ?1)")
 		}
-		q.WriteString(" ON CONFLICT (batch_id, row_no) DO NOTHING")
 		rowInsertQueries[n] = q.String()
 	}
+	rowInsertOnce = rowInsertQueries[1] + " ON CONFLICT (batch_id, row_no) DO NOTHING"
 }
 
-// rowInsertQuery is the statement that inserts n rows (1 ≤ n ≤ insertChunk).
+// rowInsertQuery is the statement that inserts n rows (1 ≤ n ≤ insertChunk);
+// it fails, inserting none, when one of them is recorded already.
 func rowInsertQuery(n int) string { return rowInsertQueries[n] }
 
-// insertRows records rows of one open batch with one statement and returns
-// how many were new. When some already existed, each is compared with the
-// recorded row: the same data is a duplicate, different data a conflict.
-func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
-	args := make([]any, 0, 2+rowInsertArgs*len(msgs))
-	args = append(args, formatTime(tx.Now), string(payout.StateReceived))
+// insertArgs binds msgs' rows for rowInsertQuery(len(msgs)), in the
+// writer's buffer (the writer goroutine's only).
+func insertArgs(tx *Tx, msgs []intakeMsg) []any {
+	args := append(tx.db.insertArgs[:0], formatTime(tx.Now), string(payout.StateReceived))
 	for i := range msgs {
 		m := &msgs[i]
 		r := m.Row
@@ -257,35 +315,69 @@ func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult) (int, error) {
 			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Payee, r.Meta, r.Description, int64(m.Seq), m.Digest[:],
 			r.RowDigest, nullString(r.Fingerprint))
 	}
-	out, err := tx.Exec(rowInsertQuery(len(msgs)), args...)
-	if err != nil {
-		return 0, fmt.Errorf("record rows of %s: %w", msgs[0].Row.Batch, err)
+	tx.db.insertArgs = args
+	return args
+}
+
+// insertRows records rows of one open batch with one statement and appends
+// those it recorded to fresh. When some were recorded already (a message
+// delivered again), the statement inserts nothing and each row goes in on
+// its own, so that exactly the new ones are known; one recorded before is
+// compared with the recorded row: the same data is a duplicate, different
+// data a conflict.
+func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult, fresh []guardRow) ([]guardRow, error) {
+	_, err := tx.Exec(rowInsertQuery(len(msgs)), insertArgs(tx, msgs)...)
+	clear(tx.db.insertArgs) // the buffer keeps no row alive
+	switch {
+	case err == nil:
+		res.Recorded += len(msgs)
+		for i := range msgs {
+			fresh = append(fresh, newGuardRow(&msgs[i]))
+		}
+		return fresh, nil
+	case !isRecordedAlready(err):
+		return fresh, fmt.Errorf("record rows of %s: %w", msgs[0].Row.Batch, err)
 	}
-	n64, _ := out.RowsAffected()
-	n := int(n64)
-	res.Recorded += n
-	if n == len(msgs) {
-		return n, nil
-	}
-	conflicts := 0
 	for i := range msgs {
 		m := &msgs[i]
+		out, err := tx.Exec(rowInsertOnce, insertArgs(tx, msgs[i:i+1])...)
+		clear(tx.db.insertArgs)
+		if err != nil {
+			return fresh, fmt.Errorf("record row %s/%d: %w", m.Row.Batch, m.Row.Row, err)
+		}
+		if n, _ := out.RowsAffected(); n == 1 {
+			res.Recorded++
+			fresh = append(fresh, newGuardRow(m))
+			continue
+		}
 		var recorded recordedDigests
 		if err := tx.QueryRow(`SELECT digest, row_digest FROM rows WHERE batch_id = ? AND row_no = ?`, m.Row.Batch, m.Row.Row).
 			Scan(&recorded.digest, &recorded.rowDigest); err != nil {
-			return 0, fmt.Errorf("read row %s/%d: %w", m.Row.Batch, m.Row.Row, err)
+			return fresh, fmt.Errorf("read row %s/%d: %w", m.Row.Batch, m.Row.Row, err)
 		}
 		conflict, err := compareRecorded(tx, m, recorded)
 		if err != nil {
-			return 0, err
+			return fresh, err
 		}
 		if conflict {
-			conflicts++
+			res.Conflicts++
+		} else {
+			res.Duplicates++
 		}
 	}
-	res.Conflicts += conflicts
-	res.Duplicates += len(msgs) - n - conflicts
-	return n, nil
+	return fresh, nil
+}
+
+// isRecordedAlready says err is the rows table's primary key refusing a row.
+func isRecordedAlready(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && e.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
+}
+
+// newGuardRow is a row just recorded, as the guard checks it.
+func newGuardRow(m *intakeMsg) guardRow {
+	r := m.Row
+	return guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq}
 }
 
 // recordConflict keeps a row message the ledger did not record as a row.
