@@ -269,8 +269,9 @@ func compareRecorded(tx *Tx, m *intakeMsg, recorded recordedDigests) (conflict b
 const insertChunk = 50
 
 // rowInsertArgs is how many parameters each row of rowInsertQuery binds;
-// the time (?1) and the state (?2) are bound once per statement.
-const rowInsertArgs = 19
+// the time (?1), the state (?2) and the batch (?3) are bound once per
+// statement.
+const rowInsertArgs = 18
 
 // rowInsertQueries holds rowInsertQuery's statements by row count;
 // rowInsertOnce inserts one row unless it is there already.
@@ -289,9 +290,9 @@ func init() {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteByte('(')
+			q.WriteString("(?3, ")
 			for k := 0; k < rowInsertArgs; k++ {
-				fmt.Fprintf(&q, "?%d, ", 3+i*rowInsertArgs+k)
+				fmt.Fprintf(&q, "?%d, ", 4+i*rowInsertArgs+k)
 			}
 			q.WriteString("?1, ?2, ?1, ?1)")
 		}
@@ -300,20 +301,33 @@ func init() {
 	rowInsertOnce = rowInsertQueries[1] + " ON CONFLICT (batch_id, row_no) DO NOTHING"
 }
 
-// rowInsertQuery is the statement that inserts n rows (1 ≤ n ≤ insertChunk);
-// it fails, inserting none, when one of them is recorded already.
+// rowInsertQuery is the statement that inserts n rows of one batch
+// (1 ≤ n ≤ insertChunk); it fails, inserting none, when one of them is
+// recorded already.
 func rowInsertQuery(n int) string { return rowInsertQueries[n] }
 
-// insertArgs binds msgs' rows for rowInsertQuery(len(msgs)), in the
-// writer's buffer (the writer goroutine's only).
+// rowValues are a row message's values for rowInsertQuery, after the
+// statement's own: driver values already (int64, string, []byte, nil), so
+// that database/sql converts and boxes nothing in the writer. The intake
+// makes them while it parses a group, off the writer's core
+// (parseGroup).
+func rowValues(m *intakeMsg) []any {
+	r := m.Row
+	return []any{int64(r.Row), int64(r.Line), r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
+		r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Payee, r.Meta, r.Description, int64(m.Seq), m.Digest[:],
+		r.RowDigest, nullString(r.Fingerprint)}
+}
+
+// insertArgs binds msgs' rows (of one batch) for rowInsertQuery(len(msgs)),
+// in the writer's buffer (the writer goroutine's only).
 func insertArgs(tx *Tx, msgs []intakeMsg) []any {
-	args := append(tx.db.insertArgs[:0], formatTime(tx.Now), string(payout.StateReceived))
+	args := append(tx.db.insertArgs[:0], formatTime(tx.Now), string(payout.StateReceived), msgs[0].Row.Batch)
 	for i := range msgs {
-		m := &msgs[i]
-		r := m.Row
-		args = append(args, r.Batch, r.Row, r.Line, r.Reference, string(r.Method), r.Amount.Minor, r.Amount.Currency,
-			r.Recipient, r.Destination, r.BIN, r.Last4, r.DestHash, r.Payee, r.Meta, r.Description, int64(m.Seq), m.Digest[:],
-			r.RowDigest, nullString(r.Fingerprint))
+		v := msgs[i].values
+		if v == nil {
+			v = rowValues(&msgs[i])
+		}
+		args = append(args, v...)
 	}
 	tx.db.insertArgs = args
 	return args

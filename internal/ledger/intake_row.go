@@ -44,6 +44,9 @@ type intakeMsg struct {
 	Manifest *payout.Manifest
 	Raw      []byte // the manifest's data
 	Invalid  string // why the message could not be read
+	// values are the row's values for the intake's INSERT (rowValues),
+	// made while the group is parsed; nil: made when it is recorded.
+	values []any
 }
 
 // parseRow reads a row message's data (the format is package intake's).
