@@ -71,14 +71,14 @@ const repeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_
 	AND (?4 = 1 OR o.received_at < ?5 OR (o.received_at = ?5 AND o.intake_seq < ?6))
 	ORDER BY paid DESC, o.received_at, o.intake_seq, o.batch_id, o.row_no LIMIT 1`
 
-// liveRepeatQuery finds, when a person releases a held row (?2, ?3), a row
-// of another batch with the same reference ?1 that is paid or in flight
-// now and is not the one the hold names (?4, ?5): released meanwhile, or
-// in flight since. A row still received and held is not (its own release
-// is checked in turn).
+// liveRepeatQuery finds, when a person releases a held row of batch ?2,
+// the best row of another batch with the same reference ?1 that is paid
+// or in flight now, recorded since ?3 (the one the hold names, or another
+// released or paid since). A row still received and held is not (its own
+// release is checked in turn).
 const liveRepeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at, o.state = 'succeeded' OR ` + paidAfterAll + ` AS paid
 	FROM rows o
-	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND NOT (o.batch_id = ?4 AND o.row_no = ?5) AND o.received_at >= ?6
+	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND o.received_at >= ?3
 	AND ((o.state NOT IN ('failed', 'cancelled', 'returned') AND NOT (o.state = 'received' AND o.held = 1)) OR ` + paidAfterAll + `)
 	AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) NOT IN ('rejected', 'cancelled')
 	ORDER BY paid DESC, o.received_at, o.intake_seq, o.batch_id, o.row_no LIMIT 1`
@@ -142,7 +142,7 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 			if !allEarlier {
 				place = &intakePlace{at: now, seq: r.seq}
 			}
-			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place); err != nil {
+			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
 				return held, err
 			}
 		}

@@ -115,27 +115,54 @@ func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, acti
 	return nil
 }
 
-// liveRepeat finds, at the release of held row r, another row with its
-// reference paid or in flight now that its hold does not name (the hold
-// was written when the row was recorded; another re-export may have been
-// released since). The release is then refused and the hold restated.
+// liveRepeat finds, at the release of held row r, the best earlier row it
+// repeats now when that is not the row its hold names (the hold was
+// written when the row was recorded; another re-export, or another payment
+// to the same payee, may have been released or paid since, or the named
+// row failed while another counts). The release is then refused and the
+// hold restated. Both of the guard's rules are asked again: the reference
+// (a row of another batch paid or in flight, liveRepeatQuery) and the
+// payee (the same payee and amount under another reference, paid or in
+// flight, within DuplicateWindow: earlierPayee), rows still held for a
+// person's decision left out; the best is the one better orders first
+// (a repeat, then a paid row). A hold that names the best row stands: a
+// person who releases a row knowing it repeats a payment knows enough, and
+// naming each of two earlier rows in turn would never let a release
+// through.
 func (s *Service) liveRepeat(tx *Tx, r *rowRec, row int) (*earlierRow, error) {
 	var named string
 	var namedRow int
-	if err := tx.QueryRow(`SELECT earlier_batch, earlier_row FROM holds WHERE batch_id = ? AND row_no = ?`, r.Batch, row).
-		Scan(&named, &namedRow); err != nil {
+	var payee []byte
+	if err := tx.QueryRow(`SELECT h.earlier_batch, h.earlier_row, o.payee FROM holds h, rows o
+		WHERE h.batch_id = ? AND h.row_no = ? AND o.batch_id = h.batch_id AND o.row_no = h.row_no`, r.Batch, row).
+		Scan(&named, &namedRow, &payee); err != nil {
 		return nil, fmt.Errorf("read hold of %s/%d: %w", r.Batch, row, err)
 	}
-	c := &earlierRow{kind: HoldRepeat, row: row}
-	err := scanRepeat(tx.QueryRow(liveRepeatQuery, r.Reference, r.Batch, row, named, namedRow,
-		formatTime(tx.Now.Add(-s.cfg.RepeatRetention))), c)
+	best := &earlierRow{kind: HoldRepeat, row: row}
+	err := scanRepeat(tx.QueryRow(liveRepeatQuery, r.Reference, r.Batch, formatTime(tx.Now.Add(-s.cfg.RepeatRetention))), best)
 	switch {
 	case isNoRows(err):
-		return nil, nil
+		best = nil
 	case err != nil:
 		return nil, fmt.Errorf("check held row %s/%d again: %w", r.Batch, row, err)
 	}
-	return c, nil
+	if best == nil && payee != nil {
+		g, err := s.guardIndex()
+		if err != nil {
+			return nil, err
+		}
+		if best, err = earlierPayee(tx, g.payees, payee, r.Amount, r.Reference, rowRef{r.Batch, row},
+			tx.Now.Add(-s.cfg.DuplicateWindow), nil, true); err != nil {
+			return nil, fmt.Errorf("check held row %s/%d again: %w", r.Batch, row, err)
+		}
+		if best != nil {
+			best.row, best.sameBatch = row, best.batch == r.Batch
+		}
+	}
+	if best == nil || best.batch == named && best.no == namedRow {
+		return nil, nil
+	}
+	return best, nil
 }
 
 // restateHold names in a held row's hold the row it repeats now, and
