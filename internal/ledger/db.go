@@ -62,11 +62,6 @@ func Open(path string) (*DB, error) {
 	q.Set("_busy_timeout", "10000")
 	q.Set("_txlock", "immediate")
 	q.Set("_cache_size", "-65536")
-	// The writer's one connection is used by one goroutine at a time
-	// (database/sql's lock on it): SQLite's own lock around every call
-	// (serialized mode: a mutex per bind, step and reset, 21 binds a row
-	// at intake) is not needed.
-	q.Set("_mutex", "no")
 	w, err := sql.Open("sqlite3", "file:"+escapePath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
