@@ -340,7 +340,7 @@ func insertArgs(tx *Tx, msgs []intakeMsg) []any {
 // compared with the recorded row: the same data is a duplicate, different
 // data a conflict.
 func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult, fresh []guardRow) ([]guardRow, error) {
-	_, err := tx.Exec(rowInsertQuery(len(msgs)), insertArgs(tx, msgs)...)
+	_, err := tx.execRaw(rowInsertQuery(len(msgs)), insertArgs(tx, msgs))
 	clear(tx.db.insertArgs) // the buffer keeps no row alive
 	switch {
 	case err == nil:
