@@ -28,7 +28,11 @@ type intakeResult struct {
 func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
 	res := &intakeResult{Reasons: map[string]string{}}
 	open := map[string]openBatch{}
-	var fresh []guardRow // rows recorded in this group, in the stream's order, for the guard
+	fresh := s.fresh[:0] // rows recorded in this group, in the stream's order, for the guard
+	defer func() {
+		clear(fresh[:cap(fresh)]) // keeps no row alive
+		s.fresh = fresh[:0]
+	}()
 	flush := func() error {
 		// Counted before the guard: a hold moves a row's count (the update trigger).
 		if err := countRows(tx, fresh, func(b string) bool { return open[b].countsByInsert }); err != nil {
