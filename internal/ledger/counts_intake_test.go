@@ -57,4 +57,12 @@ func TestIntakeCountsGroups(t *testing.T) {
 	require.Equal(t, 120, summary(t, db, a.ID).ByState[payout.StateReceived])
 	record(t, s, bm[len(bm)-1:])
 	checkCounts(t, db, a.ID, b.ID)
+
+	// The 50-row statement that failed on a recorded row records the next
+	// 50 new rows.
+	d := uniqueBatch(60, "counts groups after")
+	res = record(t, s, d.msgs(5000))
+	require.Equal(t, 60, res.Recorded)
+	require.Zero(t, res.Duplicates)
+	checkCounts(t, db, a.ID, b.ID, d.ID)
 }

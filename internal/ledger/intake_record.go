@@ -1,12 +1,11 @@
 package ledger
 
 import (
-	"math"
-
 	"bytes"
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/mattn/go-sqlite3"
