@@ -25,7 +25,7 @@ import (
 // the batch detail of an archived batch are read from its archive.
 
 // archiveCopied are the tables whose rows of the batch go to the archive
-// (besides batches, and batch_counts, which the archive's triggers count);
+// (besides batches, and batch_counts, which the archive counts anew);
 // archivePruned are those of them whose rows of the batch are deleted here.
 var (
 	archiveCopied = []string{"rows", "row_conflicts", "sessions", "quotes", "transitions", "gate_checks", "exceptions",
@@ -214,8 +214,17 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 			res.Events = int(n)
 		}
 	}
-	// The archive counted its rows as they came (its triggers): the same
-	// counts as here.
+	// The archive counts the rows it got (its insert trigger counted them
+	// unless the batch came with counts_by_insert, migration 0120): the
+	// same counts as here.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO arch.batch_counts (batch_id, state, currency, rows, amount_minor, held, on_hold)
+		SELECT batch_id, state, currency, count(*), sum(amount_minor), sum(held), sum(stop = 'hold') FROM arch.rows
+		WHERE batch_id = ?1 AND (SELECT b.counts_by_insert FROM arch.batches b WHERE b.id = ?1) GROUP BY state, currency
+		ON CONFLICT (batch_id, state, currency) DO UPDATE SET rows = rows + excluded.rows,
+			amount_minor = amount_minor + excluded.amount_minor, held = held + excluded.held, on_hold = on_hold + excluded.on_hold`,
+		batch); err != nil {
+		return fail(fmt.Errorf("batch_counts: %w", err))
+	}
 	var differ int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT state, currency, rows, amount_minor, held, on_hold
 		FROM main.batch_counts WHERE batch_id = ?1 AND rows <> 0 EXCEPT SELECT state, currency, rows, amount_minor, held, on_hold

@@ -57,12 +57,14 @@ func preloadPaid(b *testing.B, s *Service, n int) {
 				return err
 			}
 			res := &intakeResult{}
+			var fresh []guardRow
 			for j := 0; j < len(chunk); j += insertChunk {
-				if _, err := insertRows(tx, chunk[j:min(j+insertChunk, len(chunk))], res); err != nil {
+				var err error
+				if fresh, err = insertRows(tx, chunk[j:min(j+insertChunk, len(chunk))], res, fresh); err != nil {
 					return err
 				}
 			}
-			return nil
+			return countRows(tx, fresh, func(string) bool { return true })
 		}); err != nil {
 			b.Fatal(err)
 		}

@@ -13,6 +13,7 @@ package ledger
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -37,6 +38,13 @@ type DB struct {
 	r    *sql.DB   // read-only pool
 
 	stmts map[string]*sql.Stmt // prepared on wc; used by the writer goroutine only
+	// insertArgs is the writer's buffer for the intake's row inserts
+	// (insertArgs), the writer goroutine's only; rawStmts and rawArgs are
+	// Tx.execRaw's statements (prepared on wc's driver connection) and
+	// its buffer.
+	insertArgs []any
+	rawStmts   map[string]driver.Stmt
+	rawArgs    []driver.NamedValue
 
 	// Now is the clock; tests replace it before the service starts.
 	Now func() time.Time
@@ -147,6 +155,14 @@ func (db *DB) Close() error {
 	var errs []error
 	for _, s := range db.stmts {
 		s.Close()
+	}
+	if db.wc != nil && len(db.rawStmts) > 0 {
+		errs = append(errs, db.wc.Raw(func(any) error {
+			for _, s := range db.rawStmts {
+				s.Close()
+			}
+			return nil
+		}))
 	}
 	if db.wc != nil {
 		errs = append(errs, db.wc.Close())

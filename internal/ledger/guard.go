@@ -3,14 +3,9 @@ package ledger
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
@@ -76,14 +71,14 @@ const repeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_
 	AND (?4 = 1 OR o.received_at < ?5 OR (o.received_at = ?5 AND o.intake_seq < ?6))
 	ORDER BY paid DESC, o.received_at, o.intake_seq, o.batch_id, o.row_no LIMIT 1`
 
-// liveRepeatQuery finds, when a person releases a held row (?2, ?3), a row
-// of another batch with the same reference ?1 that is paid or in flight
-// now and is not the one the hold names (?4, ?5): released meanwhile, or
-// in flight since. A row still received and held is not (its own release
-// is checked in turn).
+// liveRepeatQuery finds, when a person releases a held row of batch ?2,
+// the best row of another batch with the same reference ?1 that is paid
+// or in flight now, recorded since ?3 (the one the hold names, or another
+// released or paid since). A row still received and held is not (its own
+// release is checked in turn).
 const liveRepeatQuery = `SELECT o.batch_id, o.row_no, o.reference, o.state, o.moved_at, o.state = 'succeeded' OR ` + paidAfterAll + ` AS paid
 	FROM rows o
-	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND NOT (o.batch_id = ?4 AND o.row_no = ?5) AND o.received_at >= ?6
+	WHERE o.reference = ?1 AND o.batch_id <> ?2 AND o.received_at >= ?3
 	AND ((o.state NOT IN ('failed', 'cancelled', 'returned') AND NOT (o.state = 'received' AND o.held = 1)) OR ` + paidAfterAll + `)
 	AND (SELECT b.status FROM batches b WHERE b.id = o.batch_id) NOT IN ('rejected', 'cancelled')
 	ORDER BY paid DESC, o.received_at, o.intake_seq, o.batch_id, o.row_no LIMIT 1`
@@ -147,7 +142,7 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 			if !allEarlier {
 				place = &intakePlace{at: now, seq: r.seq}
 			}
-			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place); err != nil {
+			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
 				return held, err
 			}
 		}
@@ -356,269 +351,4 @@ func (db *DB) Holds(ctx context.Context, batch string, limit int) ([]Hold, error
 		out = append(out, h)
 	}
 	return out, rows.Err()
-}
-
-// ReleaseHeld releases a row the guard held: it is paid as its batch is
-// (now, if the batch was released already). The decision is recorded with
-// who and why in the same transaction.
-func (s *Service) ReleaseHeld(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	return s.decideHeld(ctx, cmd, ActionRelease)
-}
-
-// DropHeld drops a row the guard held: it is cancelled and never paid.
-func (s *Service) DropHeld(ctx context.Context, cmd ledgerapi.RowCommand) error {
-	return s.decideHeld(ctx, cmd, ActionDrop)
-}
-
-func (s *Service) decideHeld(ctx context.Context, cmd ledgerapi.RowCommand, action string) error {
-	if err := checkCommand(cmd.Batch, cmd.By, &cmd.Reason); err != nil {
-		return err
-	}
-	var stale *earlierRow
-	err := s.w.Do(ctx, func(tx *Tx) error {
-		stale = nil
-		if err := decidedAs(ctx, tx); err != nil {
-			return err
-		}
-		r, err := loadRow(tx, cmd.Batch, cmd.Row)
-		if err != nil {
-			return err
-		}
-		var decision string
-		err = tx.QueryRow(`SELECT decision FROM holds WHERE batch_id = ? AND row_no = ?`, cmd.Batch, cmd.Row).Scan(&decision)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: row %d of %s was not held by the duplicate guard", errInvalid, cmd.Row, cmd.Batch)
-		}
-		if err != nil {
-			return fmt.Errorf("read hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
-		}
-		word := map[string]string{ActionRelease: "released", ActionDrop: "dropped"}[action]
-		if decision != "" {
-			if decision == word {
-				return nil // the same decision again
-			}
-			return fmt.Errorf("%w: row %d of %s was %s already", errInvalid, cmd.Row, cmd.Batch, decision)
-		}
-		switch r.BatchStatus {
-		case payout.BatchRejected:
-			return fmt.Errorf("%w: batch %s was rejected; nothing of it is paid", errInvalid, cmd.Batch)
-		case payout.BatchReceiving:
-			// The seal counts the holds for the approval policy: a row is
-			// decided once the batch and its totals can be seen whole.
-			return fmt.Errorf("%w: batch %s is still arriving; decide its held rows once it is sealed", errInvalid, cmd.Batch)
-		}
-		if action == ActionRelease && r.State == payout.StateReceived {
-			if stale, err = s.liveRepeat(tx, r, cmd.Row); err != nil || stale != nil {
-				return err
-			}
-		}
-		now := formatTime(tx.Now)
-		if _, err := tx.Exec(`UPDATE holds SET decision = ?, decided_by = ?, decided_at = ?, decision_reason = ?
-			WHERE batch_id = ? AND row_no = ?`, word, cmd.By, now, cmd.Reason, cmd.Batch, cmd.Row); err != nil {
-			return fmt.Errorf("decide hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
-		}
-		if _, err := tx.Exec(`UPDATE rows SET held = 0, reason = '', updated_at = ? WHERE batch_id = ? AND row_no = ?`, now, cmd.Batch, cmd.Row); err != nil {
-			return fmt.Errorf("decide hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
-		}
-		detail := word + " by " + cmd.By + ": " + cmd.Reason
-		if err := recordDecision(tx, cmd.By, action, cmd.Batch, cmd.Row, cmd.Reason, ""); err != nil {
-			return err
-		}
-		if r.State == payout.StateReceived {
-			if action == ActionDrop {
-				if err := s.cancelOne(tx, r, "dropped by "+cmd.By+": "+cmd.Reason, "held_dropped", ledgerapi.SourceOperator, detail); err != nil {
-					return err
-				}
-			} else if err := s.releaseOne(tx, r, detail); err != nil {
-				return err
-			}
-		}
-		if n, err := heldRows(tx, cmd.Batch); err != nil {
-			return err
-		} else if n == 0 {
-			if err := closeBatchExceptions(tx, cmd.Batch, "every held row was decided", reconcile.HeldRows); err != nil {
-				return err
-			}
-		}
-		return finishBatch(tx, cmd.Batch)
-	})
-	if err != nil {
-		return err
-	}
-	if stale != nil {
-		return s.restateHold(ctx, cmd, stale)
-	}
-	s.log.Info("held row decided", logkey.Batch, cmd.Batch, logkey.Row, cmd.Row, "decision", action, "by", cardmask.Redact(cmd.By),
-		"reason", cardmask.Redact(cmd.Reason))
-	wake(s.kick)
-	return nil
-}
-
-// liveRepeat finds, at the release of held row r, another row with its
-// reference paid or in flight now that its hold does not name (the hold
-// was written when the row was recorded; another re-export may have been
-// released since). The release is then refused and the hold restated.
-func (s *Service) liveRepeat(tx *Tx, r *rowRec, row int) (*earlierRow, error) {
-	var named string
-	var namedRow int
-	if err := tx.QueryRow(`SELECT earlier_batch, earlier_row FROM holds WHERE batch_id = ? AND row_no = ?`, r.Batch, row).
-		Scan(&named, &namedRow); err != nil {
-		return nil, fmt.Errorf("read hold of %s/%d: %w", r.Batch, row, err)
-	}
-	c := &earlierRow{kind: HoldRepeat, row: row}
-	err := scanRepeat(tx.QueryRow(liveRepeatQuery, r.Reference, r.Batch, row, named, namedRow,
-		formatTime(tx.Now.Add(-s.cfg.RepeatRetention))), c)
-	switch {
-	case isNoRows(err):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("check held row %s/%d again: %w", r.Batch, row, err)
-	}
-	return c, nil
-}
-
-// restateHold names in a held row's hold the row it repeats now, and
-// refuses the release that found it: the person decides again on what is
-// true now.
-func (s *Service) restateHold(ctx context.Context, cmd ledgerapi.RowCommand, e *earlierRow) error {
-	var reason string
-	err := s.w.Do(ctx, func(tx *Tx) error {
-		r, err := loadRow(tx, cmd.Batch, cmd.Row)
-		if err != nil {
-			return err
-		}
-		reason = e.reason(r.Reference)
-		if _, err := tx.Exec(`UPDATE holds SET kind = ?, earlier_batch = ?, earlier_row = ?, reason = ?
-			WHERE batch_id = ? AND row_no = ? AND decision = ''`, e.kind, e.batch, e.no, reason, cmd.Batch, cmd.Row); err != nil {
-			return fmt.Errorf("restate hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
-		}
-		if _, err := tx.Exec(`UPDATE rows SET reason = ?, updated_at = ? WHERE batch_id = ? AND row_no = ? AND held = 1`,
-			reason, formatTime(tx.Now), cmd.Batch, cmd.Row); err != nil {
-			return fmt.Errorf("restate hold of %s/%d: %w", cmd.Batch, cmd.Row, err)
-		}
-		return logTransition(tx, r, r.State, r.State, r.Gen, r.Attempt,
-			ledgerapi.Evidence{Source: ledgerSource, Detail: "hold restated by the duplicate guard: " + reason}, "", "", "", "", "", reason)
-	})
-	if err != nil {
-		return err
-	}
-	s.log.Warn("release of a held row refused: it repeats another row now", logkey.Batch, cmd.Batch, logkey.Row, cmd.Row,
-		"earlier_batch", e.batch, "earlier_row", e.no)
-	return ledgerapi.Errorf(ledgerapi.CodeConflict, "row %d of %s was not released: %s now; its hold says so, look again",
-		cmd.Row, cmd.Batch, reason)
-}
-
-// releaseOne moves a received row to queued when its batch was released
-// and nothing stops it; otherwise the batch's release takes it later.
-func (s *Service) releaseOne(tx *Tx, r *rowRec, detail string) error {
-	if r.State != payout.StateReceived || r.BatchStatus != payout.BatchReleased || r.CardWait {
-		return nil // a row waiting for its card: the capture releases it
-	}
-	var stop, hold string
-	if err := tx.QueryRow(`SELECT r.stop, b.hold_source FROM rows r, batches b WHERE b.id = r.batch_id AND r.batch_id = ? AND r.row_no = ?`,
-		r.Batch, r.Row).Scan(&stop, &hold); err != nil {
-		return fmt.Errorf("read %s/%d: %w", r.Batch, r.Row, err)
-	}
-	if stop != "" || hold != "" {
-		return nil // its resume releases it
-	}
-	return s.apply(tx, r, &ledgerapi.Transition{Batch: r.Batch, Row: r.Row, To: payout.StateQueued,
-		Evidence: ledgerapi.Evidence{Source: ledgerSource, Detail: detail}})
-}
-
-// cancelOne cancels one row that is not at the bank yet.
-func (s *Service) cancelOne(tx *Tx, r *rowRec, reason, code string, source ledgerapi.Source, detail string) error {
-	return s.apply(tx, r, &ledgerapi.Transition{Batch: r.Batch, Row: r.Row, To: payout.StateCancelled, ErrorCode: code,
-		Reason: reason, Evidence: ledgerapi.Evidence{Source: source, Detail: detail}})
-}
-
-// Actions a person (or the breaker) takes, as the decisions table keeps them.
-const (
-	ActionRelease  = "release"
-	ActionDrop     = "drop"
-	ActionCancel   = "cancel"
-	ActionHold     = "hold"
-	ActionResume   = "resume"
-	ActionResubmit = "resubmit"
-	ActionApprove  = "approve"
-)
-
-// recordDecision keeps a decision with who and why; row 0 is the batch.
-func recordDecision(tx *Tx, actor, action, batch string, row int, reason, detail string) error {
-	var rowArg any
-	if row > 0 {
-		rowArg = row
-	}
-	if _, err := tx.Exec(`INSERT INTO decisions (at, actor, action, batch_id, row_no, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		formatTime(tx.Now), actor, action, batch, rowArg, reason, detail); err != nil {
-		return fmt.Errorf("record decision %s on %s: %w", action, batch, err)
-	}
-	return nil
-}
-
-// DecisionRecord is a recorded decision on a batch or a row.
-type DecisionRecord = ledgerapi.DecisionRecord
-
-// Decisions lists the decisions taken on a batch, oldest first.
-func (db *DB) Decisions(ctx context.Context, batch string) ([]DecisionRecord, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT at, actor, action, coalesce(row_no, 0), reason, detail FROM decisions
-		WHERE batch_id = ? ORDER BY id`, batch)
-	if err != nil {
-		return nil, fmt.Errorf("list decisions of %s: %w", batch, err)
-	}
-	defer rows.Close()
-	var out []DecisionRecord
-	for rows.Next() {
-		var d DecisionRecord
-		var at string
-		if err := rows.Scan(&at, &d.By, &d.Action, &d.Row, &d.Reason, &d.Detail); err != nil {
-			return nil, fmt.Errorf("list decisions of %s: %w", batch, err)
-		}
-		d.At = parseTime(at)
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
-
-// checkCommand refuses a person's command without a batch, a name or a
-// reason, or with a reason over MaxReason characters: every decision is
-// recorded with who and why. The reason is trimmed and passes the card
-// masker (it is stored and shown back).
-func checkCommand(batch, by string, reason *string) error {
-	*reason = cleanReason(*reason)
-	switch {
-	case !payout.ValidBatchID(batch):
-		return fmt.Errorf("%w: %s is not a batch id", errInvalid, strconv.Quote(cardmask.Redact(batch)))
-	case strings.TrimSpace(by) == "":
-		return fmt.Errorf("%w: who decides is required", errInvalid)
-	case *reason == "":
-		return fmt.Errorf("%w: a reason is required", errInvalid)
-	}
-	return checkReason(*reason)
-}
-
-// MaxReason bounds the reason a person gives for a decision, in characters.
-const MaxReason = 500
-
-// cleanReason is a reason as the ledger keeps it: trimmed, card numbers
-// masked.
-func cleanReason(s string) string { return cardmask.Redact(strings.TrimSpace(s)) }
-
-// checkReason refuses a reason over MaxReason characters.
-func checkReason(reason string) error {
-	if n := utf8.RuneCountInString(reason); n > MaxReason {
-		return fmt.Errorf("%w: the reason is %d characters long; at most %d", errInvalid, n, MaxReason)
-	}
-	return nil
-}
-
-// closeBatchExceptions closes a batch's open exceptions of the categories.
-func closeBatchExceptions(tx *Tx, batch, resolution string, categories ...reconcile.Category) error {
-	for _, c := range categories {
-		if _, err := tx.Exec(`UPDATE exceptions SET closed_at = ?, resolution = ?
-			WHERE batch_id = ? AND category = ? AND closed_at IS NULL`, formatTime(tx.Now), resolution, batch, string(c)); err != nil {
-			return fmt.Errorf("close exceptions of %s: %w", batch, err)
-		}
-	}
-	return nil
 }

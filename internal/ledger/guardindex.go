@@ -303,9 +303,11 @@ func (x *payeeIndex) load(ctx context.Context, db *DB, since time.Time) error {
 // before, when set, is the row's own place in the intake (recorded at
 // before.at with stream sequence before.seq): a candidate recorded in the
 // same transaction that comes later in the stream is not earlier (an
-// entry left by a write rolled back and recorded again).
+// entry left by a write rolled back and recorded again). skipHeld leaves
+// out rows still received and held (a release's check: each of those is
+// checked at its own release).
 func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, reference string, self rowRef, since time.Time,
-	before *intakePlace) (*earlierRow, error) {
+	before *intakePlace, skipHeld bool) (*earlierRow, error) {
 	var best *earlierRow
 	for _, c := range x.candidates(payee, a, since) {
 		if c == self || self.row == 0 && c.batch == self.batch {
@@ -315,11 +317,12 @@ func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, refere
 		var p []byte
 		var received, st string
 		var seq int64
-		var paid bool
+		var paid, held bool
 		err := q.QueryRow(`SELECT o.reference, o.state, o.moved_at, o.payee, o.amount_minor, o.currency, o.received_at,
 			(SELECT b.status FROM batches b WHERE b.id = o.batch_id), o.intake_seq,
-			o.state IN ('failed', 'cancelled', 'returned') AND `+paidAfterAll+` FROM rows o WHERE o.batch_id = ? AND o.row_no = ?`,
-			c.batch, c.row).Scan(&e.reference, &e.state, &e.movedAt, &p, &e.amount.Minor, &e.amount.Currency, &received, &st, &seq, &paid)
+			o.state IN ('failed', 'cancelled', 'returned') AND `+paidAfterAll+`, o.held FROM rows o WHERE o.batch_id = ? AND o.row_no = ?`,
+			c.batch, c.row).Scan(&e.reference, &e.state, &e.movedAt, &p, &e.amount.Minor, &e.amount.Currency, &received, &st, &seq, &paid,
+			&held)
 		if err != nil {
 			if isNoRows(err) {
 				continue // a write rolled back
@@ -332,6 +335,9 @@ func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, refere
 		if !bytes.Equal(p, payee) || e.amount != a || e.reference == reference || st == "rejected" ||
 			received < formatTime(since) || !countsForGuard(string(e.state)) {
 			continue
+		}
+		if skipHeld && held && e.state == payout.StateReceived {
+			continue // decided at its own release
 		}
 		if before != nil && c.batch != self.batch && received == before.at && uint64(seq) > before.seq {
 			continue // later in this group's stream

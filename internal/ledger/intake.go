@@ -209,7 +209,7 @@ func parseGroup(all []jetstream.Msg) []intakeMsg {
 	workers := min(runtime.GOMAXPROCS(0)-1, len(all)/parseShare)
 	if workers <= 1 {
 		for i, m := range all {
-			out[i] = parseIntake(m)
+			parseInto(&out[i], m)
 		}
 		return out
 	}
@@ -219,12 +219,20 @@ func parseGroup(all []jetstream.Msg) []intakeMsg {
 		hi := min(lo+per, len(all))
 		wg.Go(func() {
 			for i := lo; i < hi; i++ {
-				out[i] = parseIntake(all[i])
+				parseInto(&out[i], all[i])
 			}
 		})
 	}
 	wg.Wait()
 	return out
+}
+
+// parseInto parses m into out, with a row's values for the INSERT.
+func parseInto(out *intakeMsg, m jetstream.Msg) {
+	*out = parseIntake(m)
+	if out.Row != nil {
+		out.values = rowValues(out)
+	}
 }
 
 // parseShare is the fewest messages worth a goroutine of their own.

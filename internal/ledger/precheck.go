@@ -51,7 +51,7 @@ func (s *Service) Precheck(ctx context.Context, req ledgerapi.PrecheckRequest) (
 				return nil, fmt.Errorf("%w: line %d: %w", errInvalid, r.Line, kerr)
 			}
 			// The same file, uploaded before, is no duplicate of itself.
-			if e, err = earlierPayee(s.db.r, g.payees, k.Bytes(), norm(r.Amount), r.Reference, rowRef{batch: req.Batch}, window, nil); err != nil {
+			if e, err = earlierPayee(s.db.r, g.payees, k.Bytes(), norm(r.Amount), r.Reference, rowRef{batch: req.Batch}, window, nil, false); err != nil {
 				return nil, err
 			}
 		case errors.Is(err, sql.ErrNoRows):

@@ -213,6 +213,10 @@ type Service struct {
 	gidx    *guardIndex
 	gidxMu  sync.Mutex
 	gidxDay int32
+	// fresh is recordIntake's list of the rows a group recorded, kept
+	// between groups (the writer goroutine's only): grown anew for every
+	// group it was 400 bytes a row of the intake's allocations.
+	fresh []guardRow
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
