@@ -308,24 +308,26 @@ func (h *httpHandler) writeReport(w http.ResponseWriter, r *http.Request, id, fo
 		return
 	}
 	defer func() { <-h.reports }()
-	rep, err := h.db.Report(r.Context(), id)
+	// Streamed from the ledger as it is written (DB.ReportSource: a few
+	// chunks of rows held, whatever the batch's size), never held whole:
+	// a failure before the first byte is a clean 500; one after it aborts
+	// the response (no final chunk), so a client never takes half a
+	// report for a whole one.
+	src, done, err := h.db.ReportSource(r.Context(), id, lang)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	rep.Localize(lang)
-	// Sent as it is written, never held whole: a failure before the first
-	// byte is a clean 500; one after it aborts the response (no final
-	// chunk), so a client never takes half a report for a whole one.
+	defer done()
 	w.Header().Set("Content-Type", reportTypes[format])
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.FileName(format)}))
-	w.Header().Set("Content-Language", rep.Lang)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": src.FileName(format)}))
+	w.Header().Set("Content-Language", src.Lang)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Accept-Language")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	sw := &sentWriter{w: w}
 	bw := bufio.NewWriterSize(sw, 64<<10)
-	err = rep.WriteLayout(bw, format, l)
+	err = src.WriteLayout(bw, format, l)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -365,18 +367,24 @@ func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-h.reports }()
-	rep, err := h.db.Report(r.Context(), id)
+	src, done, err := h.db.ReportSource(r.Context(), id, lang)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	rep.Localize(lang)
-	out := Transfers{Batch: id, AsOf: rep.AsOf, Lang: rep.Lang, Transfers: []report.Row{}}
-	for _, row := range rep.Rows {
+	defer done()
+	out := Transfers{Batch: id, Lang: src.Lang, Transfers: []report.Row{}}
+	rep, err := src.Rows(nil, func(row *report.Row) error {
 		if row.Method == string(payout.MethodTransfer) {
-			out.Transfers = append(out.Transfers, row)
+			out.Transfers = append(out.Transfers, *row)
 		}
+		return nil
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
+	out.AsOf = rep.AsOf
 	w.Header().Set("Vary", "Accept-Language")
 	h.writeJSON(w, http.StatusOK, out)
 }

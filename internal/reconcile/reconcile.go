@@ -378,6 +378,7 @@ func (run *Run) Row(r *Row) (RowResult, []OpenException) {
 func (run *Run) Finish() *Result {
 	b, rec, add := run.b, run.res, run.add
 	rejected := run.rejected
+	rec.AsOf = b.AsOf // a reader that streams the rows knows it once they are read
 	for _, st := range Statuses {
 		rec.Counts[st] += 0
 	}
