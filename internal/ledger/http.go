@@ -247,13 +247,22 @@ func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	rec, err := h.db.Reconcile(r.Context(), id)
+	// The summary and the rows waiting for 3-D Secure, streamed from the
+	// ledger (DB.ReportSource): a few chunks of rows held, not the batch.
+	actionRows, actionRequired := 0, []report.Row{}
+	rep, sum, err := h.db.reportSummary(r.Context(), id, lang, func(row *report.Row) error {
+		if row.Status == string(payout.StateActionRequired) {
+			actionRows++
+			if len(actionRequired) < maxActionRequired {
+				actionRequired = append(actionRequired, *row)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	rep := rec.Report()
-	rep.Localize(lang)
 	// The links ask for the language a ?lang= asked for; one from
 	// Accept-Language the client sends again itself.
 	query := ""
@@ -265,16 +274,8 @@ func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 		links[f] = "batches/" + id + "/" + ReportPath(f) + query
 	}
 	links["transfers"] = "batches/" + id + "/transfers" + query
-	d := BatchDetail{Batch: rec.sum, AsOf: rep.AsOf, Lang: rep.Lang, Summary: rep.Summary, Reports: links,
-		ActionRequired: []report.Row{}}
-	for _, row := range rep.Rows {
-		if row.Status == string(payout.StateActionRequired) {
-			d.ActionRequiredRows++
-			if len(d.ActionRequired) < maxActionRequired {
-				d.ActionRequired = append(d.ActionRequired, row)
-			}
-		}
-	}
+	d := BatchDetail{Batch: sum, AsOf: rep.AsOf, Lang: rep.Lang, Summary: rep.Summary, Reports: links,
+		ActionRequired: actionRequired, ActionRequiredRows: actionRows}
 	h.writeJSON(w, http.StatusOK, d)
 }
 

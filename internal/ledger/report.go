@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/payrun/payrun/internal/intake"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/reason"
 	"github.com/payrun/payrun/internal/reconcile"
 	"github.com/payrun/payrun/internal/report"
@@ -62,7 +63,7 @@ func (db *DB) ReportSource(ctx context.Context, batch, lang string) (src *report
 			}
 			first = nil
 			defer s.Close()
-			return s.report(ctx, reason.Lang(lang), start, fn)
+			return s.report(ctx, reason.Lang(lang), start, fn, fn != nil)
 		}}
 	return src, func() {
 		if first != nil {
@@ -72,8 +73,28 @@ func (db *DB) ReportSource(ctx context.Context, batch, lang string) (src *report
 	}, nil
 }
 
-// report reads the batch's rows and lays out its report (ReportSource).
-func (sc *batchScan) report(ctx context.Context, lang string, start func([]string) error, fn func(*report.Row) error) (*report.Report, error) {
+// reportSummary streams the batch's report in lang (ReportSource) to fn,
+// its rows without the notes (description, meta, held, decision,
+// resubmit: what the reconciliation's report has), and returns it
+// without its rows, with the batch's summary counted from the rows read
+// (DB.Batch's counts).
+func (db *DB) reportSummary(ctx context.Context, batch, lang string, fn func(*report.Row) error) (*report.Report, *ledgerapi.BatchSummary, error) {
+	sc, err := db.openScan(ctx, batch)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer sc.Close()
+	rep, err := sc.report(ctx, reason.Lang(lang), nil, fn, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rep, sc.sum, nil
+}
+
+// report reads the batch's rows (with their notes when notes is set) and
+// lays out its report (ReportSource).
+func (sc *batchScan) report(ctx context.Context, lang string, start func([]string) error, fn func(*report.Row) error,
+	notes bool) (*report.Report, error) {
 	if start != nil {
 		keys, err := sc.metaKeys(ctx)
 		if err != nil {
@@ -85,7 +106,7 @@ func (sc *batchScan) report(ctx context.Context, lang string, start func([]strin
 	}
 	run := sc.d.Start()
 	bl := report.NewBuilder(sc.sum, sc.d, lang)
-	err := sc.each(ctx, fn != nil, func(r *reconcile.Row, n *report.Note) error {
+	err := sc.each(ctx, notes, func(r *reconcile.Row, n *report.Note) error {
 		rr, excs := run.Row(r)
 		row := bl.Row(r, rr, excs, n)
 		if fn == nil {

@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/payrun/payrun/internal/cardmask"
 
@@ -25,15 +26,17 @@ import (
 // holds of a batch of any size is about two chunks.
 const scanChunk = 2048
 
-// batchScan reads a batch for its reconciliation and its report, in one
-// read transaction (one state of the ledger): openScan reads its head
-// (the batch, its exceptions, the covered days and the complete bank
-// reports), each its rows in row order, chunk by chunk, with the evidence
-// about them: quotes, finishing webhooks, session/status answers, 3-D
-// Secure links, report lines and notes. An archived batch is read from
-// its archive.
+// batchScan reads a batch for its reconciliation and its report: openScan
+// reads its head (the batch, its exceptions, the covered days and the
+// complete bank reports), each its rows in row order, chunk by chunk, with
+// the evidence about them: quotes, finishing webhooks, session/status
+// answers, 3-D Secure links, report lines and notes, the reads of a chunk
+// side by side on the read pool (as the whole batch's were before: the
+// reads are not one transaction, so a state read while rows move may mix
+// moments, as it always could). An archived batch is read from its
+// archive.
 type batchScan struct {
-	tx      *sql.Tx
+	q       *sql.DB // the read pool
 	batch   string
 	sum     *ledgerapi.BatchSummary // counted by each from the rows read
 	d       *reconcile.Batch        // the head: Rows are each's; Orphans and AsOf set once each is done
@@ -48,9 +51,8 @@ func (sc *batchScan) seen(t string) {
 	}
 }
 
-// Close ends the read transaction.
+// Close closes the archive the scan read from, if any.
 func (sc *batchScan) Close() {
-	sc.tx.Rollback()
 	if sc.archive != nil {
 		sc.archive.Close()
 	}
@@ -69,14 +71,9 @@ func (db *DB) openScan(ctx context.Context, batch string) (*batchScan, error) {
 		sc.archive = adb
 		return sc, nil
 	}
-	tx, err := db.r.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("reconcile %s: begin read: %w", batch, err)
-	}
-	sc := &batchScan{tx: tx, batch: batch, reports: map[string]string{},
+	sc := &batchScan{q: db.r, batch: batch, reports: map[string]string{},
 		d: &reconcile.Batch{ID: batch, Covered: map[string]bool{}, Zone: db.ReportZone, ManifestTotals: money.Totals{}}}
 	if err := sc.head(ctx); err != nil {
-		tx.Rollback()
 		return nil, err
 	}
 	return sc, nil
@@ -85,7 +82,7 @@ func (db *DB) openScan(ctx context.Context, batch string) (*batchScan, error) {
 // head reads the batch, its summary, exceptions, the covered days and the
 // complete reports.
 func (sc *batchScan) head(ctx context.Context) error {
-	batch, d, tx := sc.batch, sc.d, sc.tx
+	batch, d, tx := sc.batch, sc.d, sc.q
 	fail := func(what string, err error) error { return fmt.Errorf("reconcile %s: %s: %w", batch, what, err) }
 	var manifestRows sql.NullInt64
 	var totals sql.NullString
@@ -249,16 +246,59 @@ func (sc *batchScan) lineOrder(a, b *reconcile.Line) int {
 // readChunk reads the rows after row lo (at most scanChunk) and the
 // evidence about the rows in (lo, hi]; hi is math.MaxInt64 for the last
 // chunk, whose range takes whatever lies beyond the last row (report
-// lines naming no row of ours).
+// lines naming no row of ours). The reads run side by side on the read
+// pool.
 func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scanned, int64, error) {
 	var c scanned
-	if err := sc.readRows(ctx, lo, &c); err != nil {
+	q, batch := sc.q, sc.batch
+	// The chunk's last row: a walk of the rows' primary key, no column read.
+	hi := int64(math.MaxInt64)
+	err := q.QueryRowContext(ctx, `SELECT row_no FROM rows WHERE batch_id = ? AND row_no > ? ORDER BY row_no LIMIT 1 OFFSET ?`,
+		batch, lo, scanChunk-1).Scan(&hi)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return c, 0, fmt.Errorf("rows: %w", err)
 	}
-	hi := int64(math.MaxInt64)
-	if len(c.rows) == scanChunk {
-		hi = int64(c.rows[len(c.rows)-1].No)
+
+	var (
+		wg                sync.WaitGroup
+		mu                sync.Mutex
+		errs              []error
+		hooks             []chunkHook
+		statuses, actions []rowText
+		lines             []*reconcile.Line
+		latest            [2]string // the latest times the reads saw: rows, report lines
+	)
+	run := func(what string, fn func() error) {
+		wg.Go(func() {
+			if err := fn(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", what, err))
+				mu.Unlock()
+			}
+		})
 	}
+	run("rows", func() (err error) { c.rows, latest[0], err = sc.readRows(ctx, lo, hi); return err })
+	run("webhooks", func() (err error) { hooks, err = sc.readHooks(ctx, lo, hi); return err })
+	run("transitions", func() error {
+		return transitionEvidence(ctx, q, batch, lo, hi, func(row int, to string) {
+			statuses = append(statuses, rowText{row, to})
+		}, func(row int, at string) {
+			actions = append(actions, rowText{row, at})
+		})
+	})
+	run("report lines", func() (err error) { lines, latest[1], err = sc.readLines(ctx, lo, hi); return err })
+	if notes {
+		run("descriptions and meta", func() (err error) { c.notes, err = sc.readNotes(ctx, lo, hi); return err })
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return c, 0, errors.Join(errs...)
+	}
+	for _, t := range latest {
+		sc.seen(t)
+	}
+
+	// Put the evidence on the rows.
 	find := func(no int) *reconcile.Row {
 		i, ok := slices.BinarySearchFunc(c.rows, no, func(r *reconcile.Row, no int) int { return cmp.Compare(r.No, no) })
 		if !ok {
@@ -266,83 +306,27 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		}
 		return c.rows[i]
 	}
-	tx, batch := sc.tx, sc.batch
-
-	// The finishing webhooks: by the metadata (covering index), and by
-	// session for the few webhooks without it. The latest of the row's
-	// own session is the row's.
-	const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
-	var amount sql.NullInt64 // scanned into for every webhook
-	var row int
-	var session, currency, recorded string
-	var seq int64
-	seqs := map[int]int64{}
-	err := eachRow(ctx, tx, `SELECT e.ref_row, `+cols+` FROM bank_events e
-		WHERE e.ref_batch = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.type IN ('payment_finished', 'payment_refunded')
-		UNION ALL SELECT s.row_no, `+cols+` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
-		WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?1
-		AND s.row_no > ?2 AND s.row_no <= ?3`,
-		[]any{batch, lo, hi}, func(s scanner) error {
-			h := &reconcile.Hook{}
-			if err := s.Scan(&row, &session, &h.Type, &h.PayoutStatus, &amount, &currency, &h.ErrorCode, &seq, &recorded); err != nil {
-				return err
-			}
-			r := find(row)
-			if r == nil || (session != "" && r.OwnSession() != "" && session != r.OwnSession()) {
-				return nil // another session's news is the exceptions' business
-			}
-			if amount.Valid {
-				h.Amount = &money.Amount{Minor: amount.Int64, Currency: currency}
-			}
-			if r.Hook == nil || seq > seqs[r.No] {
-				r.Hook, seqs[r.No] = h, seq
-			}
-			sc.seen(recorded)
-			return nil
-		})
-	if err != nil {
-		return c, 0, fmt.Errorf("webhooks: %w", err)
+	seqs := map[int]int64{} // the stream sequence of each row's webhook
+	for i := range hooks {
+		h := &hooks[i]
+		r := find(h.row)
+		if r == nil || (h.session != "" && r.OwnSession() != "" && h.session != r.OwnSession()) {
+			continue // another session's news is the exceptions' business
+		}
+		if r.Hook == nil || h.seq > seqs[r.No] {
+			r.Hook, seqs[r.No] = &h.Hook, h.seq
+		}
+		sc.seen(h.recorded)
 	}
-	if err := transitionEvidence(ctx, tx, batch, lo, hi, func(row int, status string) {
-		if r := find(row); r != nil {
-			r.StatusSays = status
+	for _, st := range statuses {
+		if r := find(st.row); r != nil {
+			r.StatusSays = st.text
 		}
-	}, func(row int, at string) {
-		if r := find(row); r != nil {
-			r.ActionAt = parseTime(at)
-		}
-	}); err != nil {
-		return c, 0, err
 	}
-
-	// The report lines, of complete reports, in import order.
-	var lines []*reconcile.Line
-	var gross, fee sql.NullInt64
-	var feeCur string
-	err = eachRow(ctx, tx, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
-		amount_minor, currency, gross_minor, fee_minor, fee_currency FROM bank_report_lines
-		WHERE batch_id = ? AND row_no > ? AND row_no <= ?`, []any{batch, lo, hi}, func(s scanner) error {
-		l := &reconcile.Line{}
-		if err := s.Scan(&l.RefRow, &l.Line, &l.Report, &l.Op, &l.Session, &l.Type, &l.Date,
-			&l.Amount.Minor, &l.Amount.Currency, &gross, &fee, &feeCur); err != nil {
-			return err
+	for _, a := range actions {
+		if r := find(a.row); r != nil {
+			r.ActionAt = parseTime(a.text)
 		}
-		at, ok := sc.reports[l.Report]
-		if !ok {
-			return nil
-		}
-		sc.seen(at)
-		if gross.Valid {
-			l.Gross = &money.Amount{Minor: gross.Int64, Currency: l.Amount.Currency}
-		}
-		if fee.Valid {
-			l.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
-		}
-		lines = append(lines, l)
-		return nil
-	})
-	if err != nil {
-		return c, 0, fmt.Errorf("report lines: %w", err)
 	}
 	slices.SortStableFunc(lines, sc.lineOrder)
 	for _, l := range lines {
@@ -352,12 +336,81 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 			sc.d.Orphans = append(sc.d.Orphans, l)
 		}
 	}
-	if notes {
-		if c.notes, err = sc.readNotes(ctx, lo, hi); err != nil {
-			return c, 0, fmt.Errorf("descriptions and meta: %w", err)
-		}
-	}
 	return c, hi, nil
+}
+
+// chunkHook is a finishing webhook as read, before it is put on its row.
+type chunkHook struct {
+	reconcile.Hook
+	row      int
+	session  string
+	seq      int64
+	recorded string
+}
+
+// rowText is a row's value read beside it.
+type rowText struct {
+	row  int
+	text string
+}
+
+// readHooks reads the finishing webhooks of the rows in (lo, hi]: by the
+// metadata (covering index), and by session for the few webhooks without
+// it.
+func (sc *batchScan) readHooks(ctx context.Context, lo, hi int64) ([]chunkHook, error) {
+	const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
+	var out []chunkHook
+	var amount sql.NullInt64 // scanned into for every webhook
+	var currency string
+	err := eachRow(ctx, sc.q, `SELECT e.ref_row, `+cols+` FROM bank_events e
+		WHERE e.ref_batch = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.type IN ('payment_finished', 'payment_refunded')
+		UNION ALL SELECT s.row_no, `+cols+` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
+		WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?1
+		AND s.row_no > ?2 AND s.row_no <= ?3`,
+		[]any{sc.batch, lo, hi}, func(s scanner) error {
+			var h chunkHook
+			if err := s.Scan(&h.row, &h.session, &h.Type, &h.PayoutStatus, &amount, &currency, &h.ErrorCode,
+				&h.seq, &h.recorded); err != nil {
+				return err
+			}
+			if amount.Valid {
+				h.Amount = &money.Amount{Minor: amount.Int64, Currency: currency}
+			}
+			out = append(out, h)
+			return nil
+		})
+	return out, err
+}
+
+// readLines reads the lines of complete reports about the rows in (lo,
+// hi]; latest is the latest import of a report they are in.
+func (sc *batchScan) readLines(ctx context.Context, lo, hi int64) ([]*reconcile.Line, string, error) {
+	var out []*reconcile.Line
+	var gross, fee sql.NullInt64
+	var feeCur, latest string
+	err := eachRow(ctx, sc.q, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
+		amount_minor, currency, gross_minor, fee_minor, fee_currency FROM bank_report_lines
+		WHERE batch_id = ? AND row_no > ? AND row_no <= ?`, []any{sc.batch, lo, hi}, func(s scanner) error {
+		l := &reconcile.Line{}
+		if err := s.Scan(&l.RefRow, &l.Line, &l.Report, &l.Op, &l.Session, &l.Type, &l.Date,
+			&l.Amount.Minor, &l.Amount.Currency, &gross, &fee, &feeCur); err != nil {
+			return err
+		}
+		at, ok := sc.reports[l.Report]
+		if !ok {
+			return nil
+		}
+		latest = max(latest, at)
+		if gross.Valid {
+			l.Gross = &money.Amount{Minor: gross.Int64, Currency: l.Amount.Currency}
+		}
+		if fee.Valid {
+			l.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
+		}
+		out = append(out, l)
+		return nil
+	})
+	return out, latest, err
 }
 
 // transitionEvidence reads, for the rows in (lo, hi], what the
@@ -394,10 +447,10 @@ func transitionEvidence(ctx context.Context, q readQuerier, batch string, lo, hi
 	return nil
 }
 
-// readRows reads the next chunk of rows after row lo, with their quotes.
-func (sc *batchScan) readRows(ctx context.Context, lo int64, c *scanned) error {
-	c.rows = make([]*reconcile.Row, 0, scanChunk)
-	var latest string
+// readRows reads the rows in (lo, hi], with their quotes; latest is the
+// latest update among them.
+func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconcile.Row, latest string, err error) {
+	rows = make([]*reconcile.Row, 0, scanChunk)
 	// The columns that need converting, scanned into the same variables
 	// for every row (locals handed to Scan would each be allocated).
 	var (
@@ -406,14 +459,14 @@ func (sc *batchScan) readRows(ctx context.Context, lo int64, c *scanned) error {
 		qRate, qSrcCur, qDstCur, qFeeCur, qPayCur sql.NullString
 		qSrc, qDst, qFee, qSMS, qPay              sql.NullInt64
 	)
-	err := eachRow(ctx, sc.tx, `SELECT r.row_no, r.amount_minor, r.currency, r.attempt, r.fee_minor, r.fee_currency,
+	err = eachRow(ctx, sc.q, `SELECT r.row_no, r.amount_minor, r.currency, r.attempt, r.fee_minor, r.fee_currency,
 		r.paid_minor, r.paid_currency, q.id, r.reference, r.method, r.recipient, r.destination, r.state, r.session_id,
 		r.confirm_session, r.payout_id, r.error_code, r.reason, r.action_url, r.tcn, r.received_at, r.moved_at, r.updated_at,
 		q.fx_rate, q.source_minor, q.source_currency, q.dest_minor, q.dest_currency, q.transfer_fee_minor, q.sms_fee_minor,
 		q.fee_currency, q.payment_minor, q.payment_currency
 		FROM rows r LEFT JOIN quotes q ON q.id = r.quote_id AND q.batch_id = r.batch_id
-		WHERE r.batch_id = ? AND r.row_no > ? ORDER BY r.row_no LIMIT ?`,
-		[]any{sc.batch, lo, scanChunk}, func(s scanner) error {
+		WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`,
+		[]any{sc.batch, lo, hi}, func(s scanner) error {
 			r := &reconcile.Row{}
 			if err := s.Scan(&r.No, &r.Amount.Minor, &r.Amount.Currency, &r.Attempt, &fee, &feeCur, &paid, &paidCur,
 				&quote, &r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
@@ -438,11 +491,10 @@ func (sc *batchScan) readRows(ctx context.Context, lo int64, c *scanned) error {
 				r.QuoteFee, r.QuotePayment = &commission, &q.Payment
 			}
 			latest = max(latest, updated)
-			c.rows = append(c.rows, r)
+			rows = append(rows, r)
 			return nil
 		})
-	sc.seen(latest)
-	return err
+	return rows, latest, err
 }
 
 // notesQueries read, in row order, what the report shows beside a row's
@@ -507,7 +559,7 @@ func (sc *batchScan) readNotes(ctx context.Context, lo, hi int64) ([]report.Note
 	var err error
 	for _, q := range notesQueries {
 		out = out[:0]
-		err = eachRow(ctx, sc.tx, q, []any{sc.batch, lo, hi}, read)
+		err = eachRow(ctx, sc.q, q, []any{sc.batch, lo, hi}, read)
 		if err == nil || !strings.Contains(err.Error(), "no such") {
 			break
 		}
@@ -521,7 +573,7 @@ func (sc *batchScan) readNotes(ctx context.Context, lo, hi int64) ([]report.Note
 // every row's meta in Go took ~0.1 s of a 100k-row report.
 func (sc *batchScan) metaKeys(ctx context.Context) ([]string, error) {
 	seen := map[string]bool{}
-	err := eachRow(ctx, sc.tx, `SELECT DISTINCT j.key FROM rows r, json_each(r.meta) j
+	err := eachRow(ctx, sc.q, `SELECT DISTINCT j.key FROM rows r, json_each(r.meta) j
 		WHERE r.batch_id = ? AND r.meta <> '' AND json_valid(r.meta) AND json_type(r.meta) = 'object'`, []any{sc.batch},
 		func(s scanner) error {
 			var k string

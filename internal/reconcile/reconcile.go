@@ -468,9 +468,11 @@ func (r *Row) paidAmount() money.Amount {
 	return r.Amount
 }
 
-func (r *Row) label() string { return rowLabel(r.No, r.Reference) }
+func (r *Row) label() string { return RowLabel(r.No, r.Reference) }
 
-func rowLabel(row int, reference string) string { return fmt.Sprintf("row %d (%s)", row, reference) }
+// RowLabel names a row in words, as exception details and the report's
+// summary lines do: "row 7 (INV-7)".
+func RowLabel(row int, reference string) string { return fmt.Sprintf("row %d (%s)", row, reference) }
 
 // expected says what we asked the bank to pay for the row.
 func (r *Row) expected() string { return asked(r.Amount, r.QuoteDest) }

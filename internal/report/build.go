@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -412,5 +411,3 @@ func timeText(t *time.Time) string {
 	return reconcile.TimeText(*t)
 }
 
-// rowLabel names a row in the summary's exception lines.
-func rowLabel(row int, reference string) string { return fmt.Sprintf("row %d (%s)", row, reference) }
