@@ -410,4 +410,3 @@ func timeText(t *time.Time) string {
 	}
 	return reconcile.TimeText(*t)
 }
-
