@@ -108,10 +108,11 @@ func (sc *batchScan) report(ctx context.Context, lang string, start func([]strin
 	bl := report.NewBuilder(sc.sum, sc.d, lang)
 	err := sc.each(ctx, notes, func(r *reconcile.Row, n *report.Note) error {
 		rr, excs := run.Row(r)
-		row := bl.Row(r, rr, excs, n)
 		if fn == nil {
+			bl.Add(r, excs) // the summary alone
 			return nil
 		}
+		row := bl.Row(r, rr, excs, n)
 		return fn(&row)
 	})
 	if err != nil {

@@ -98,14 +98,11 @@ func NewBuilder(sum *ledgerapi.BatchSummary, b *reconcile.Batch, lang string) *B
 // as reconcile.Run.Row says, with its note (nil: none), in the builder's
 // language; and adds it to the summary.
 func (bl *Builder) Row(r *reconcile.Row, rr reconcile.RowResult, excs []reconcile.OpenException, note *Note) Row {
-	bl.rows++
+	bl.Add(r, excs)
 	row := reportRow(r, rr.Status)
 	for _, e := range excs {
 		row.Exceptions = append(row.Exceptions, Exception{Category: e.Category, Label: e.Category.Label(), Row: e.Row,
 			Reference: r.Reference, Detail: cardmask.Redact(e.Detail), OpenedAt: e.OpenedAt})
-	}
-	if len(excs) > 0 {
-		bl.refs[r.No] = r.Reference
 	}
 	if rr.Status == reconcile.StatusException && len(row.Exceptions) == 0 && bl.rejected {
 		row.Exceptions = []Exception{{Category: reconcile.Manifest, Label: reconcile.Manifest.Label(),
@@ -115,7 +112,16 @@ func (bl *Builder) Row(r *reconcile.Row, rr reconcile.RowResult, excs []reconcil
 		row.setNote(note)
 	}
 	row.explain(bl.lang)
+	return row
+}
 
+// Add adds the next row to the summary without laying it out (Row does
+// both): for the summary alone.
+func (bl *Builder) Add(r *reconcile.Row, excs []reconcile.OpenException) {
+	bl.rows++
+	if len(excs) > 0 {
+		bl.refs[r.No] = r.Reference
+	}
 	totals := bl.totals
 	st := bl.states[r.State]
 	if st == nil {
@@ -154,7 +160,6 @@ func (bl *Builder) Row(r *reconcile.Row, rr reconcile.RowResult, excs []reconcil
 		}
 	}
 	bl.addOps(r.Lines)
-	return row
 }
 
 // addOps adds the paid operations of report lines to the bank's sum,
