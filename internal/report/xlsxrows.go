@@ -166,24 +166,33 @@ func writeCells(w *bufio.Writer, cells []cell) error {
 	return nil
 }
 
-// readCells reads back a row's cells writeCells wrote, into buf.
-func readCells(r *bufio.Reader, buf []cell) ([]cell, error) {
+// readCells reads back a row's cells writeCells wrote, into buf; text is
+// the row's text, reused (its strings are one string per row: one
+// allocation, not one per cell).
+func readCells(r *bufio.Reader, buf []cell, text *[]byte) ([]cell, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return nil, err
 	}
-	str := func() (string, error) {
+	// The cells with the offsets of their text in *text, then the strings.
+	type span struct{ text, cur [2]int }
+	var spans [64]span
+	sp := spans[:0]
+	*text = (*text)[:0]
+	str := func() ([2]int, error) {
 		l, err := binary.ReadUvarint(r)
 		if err != nil || l == 0 {
-			return "", err
+			return [2]int{}, err
 		}
-		b := make([]byte, l)
-		_, err = io.ReadFull(r, b)
-		return string(b), err
+		at := len(*text)
+		*text = append(*text, make([]byte, l)...)
+		_, err = io.ReadFull(r, (*text)[at:])
+		return [2]int{at, at + int(l)}, err
 	}
 	buf = buf[:0]
 	for range n {
 		var c cell
+		var s span
 		k, err := r.ReadByte()
 		if err != nil {
 			return nil, err
@@ -196,13 +205,17 @@ func readCells(r *bufio.Reader, buf []cell) ([]cell, error) {
 		if c.n, err = binary.ReadVarint(r); err != nil {
 			return nil, err
 		}
-		if c.text, err = str(); err != nil {
+		if s.text, err = str(); err != nil {
 			return nil, err
 		}
-		if c.cur, err = str(); err != nil {
+		if s.cur, err = str(); err != nil {
 			return nil, err
 		}
-		buf = append(buf, c)
+		buf, sp = append(buf, c), append(sp, s)
+	}
+	all := string(*text)
+	for i := range buf {
+		buf[i].text, buf[i].cur = all[sp[i].text[0]:sp[i].text[1]], all[sp[i].cur[0]:sp[i].cur[1]]
 	}
 	return buf, nil
 }
@@ -331,10 +344,11 @@ func (rep *Report) writeRowsSheet(w io.Writer, s *rowsSheet, st *xlsxStyles, row
 	}
 	bw.WriteString(`</row>`)
 	var buf []cell
+	var text []byte
 	for i := range s.rows {
 		r := i + 2
 		var err error
-		if buf, err = readCells(rows, buf); err != nil {
+		if buf, err = readCells(rows, buf, &text); err != nil {
 			return fmt.Errorf("read the rows back: %w", err)
 		}
 		height := 1
