@@ -30,7 +30,16 @@ import (
 func benchLedger(b *testing.B, n int) (*Service, string) {
 	b.Helper()
 	c := newClock()
-	db, err := Open(b.TempDir() + "/ledger.db")
+	// PAYRUN_BENCH_DB_DIR keeps the ledger file there (a new file each
+	// time), for measuring a separate process on it (bench/README.md).
+	dir := b.TempDir()
+	if keep := os.Getenv("PAYRUN_BENCH_DB_DIR"); keep != "" {
+		var err error
+		if dir, err = os.MkdirTemp(keep, "ledger-"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db, err := Open(dir + "/ledger.db")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -105,8 +114,8 @@ func benchLedger(b *testing.B, n int) (*Service, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("imported a %d-line bank report (%.1f MB) in %s; reconciled %v, opened %d exceptions",
-		res.Lines, float64(len(file))/1e6, time.Since(start).Round(time.Millisecond), res.Batches, res.Opened)
+	b.Logf("imported a %d-line bank report (%.1f MB) in %s; reconciled %v, opened %d exceptions; ledger %s, batch %s",
+		res.Lines, float64(len(file))/1e6, time.Since(start).Round(time.Millisecond), res.Batches, res.Opened, dir, tb.ID)
 	return s, tb.ID
 }
 
@@ -224,7 +233,7 @@ func BenchmarkReportDownloads(b *testing.B) {
 	defer srv.Close()
 	for _, f := range report.Formats {
 		b.Run(f, func(b *testing.B) {
-			var peakRSS, baseRSS, peakHeap uint64
+			var peakRSS, baseRSS, peakHeap, liveBefore uint64
 			var size int64
 			var took time.Duration
 			var retried atomic.Int64
@@ -232,6 +241,9 @@ func BenchmarkReportDownloads(b *testing.B) {
 				runtime.GC()
 				debug.FreeOSMemory()
 				baseRSS = resetPeakRSS()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				liveBefore = before.HeapAlloc
 				stop := make(chan struct{})
 				sampled := make(chan uint64)
 				go func() {
@@ -298,6 +310,9 @@ func BenchmarkReportDownloads(b *testing.B) {
 			// setup's ledger, which a ledger serving reports does not.
 			b.ReportMetric(float64(peakRSS-min(baseRSS, peakRSS))/1e6, "MB-RSS-growth")
 			b.ReportMetric(float64(peakHeap)/1e6, "MB-peak-heap")
+			// The heap live before them (the setup's ledger): the Go heap
+			// grows to about twice what is live before a collection.
+			b.ReportMetric(float64(liveBefore)/1e6, "MB-live-heap-before")
 			b.ReportMetric(float64(size)/1e6, "MB-file")
 			b.ReportMetric(took.Seconds(), "s-all-8")
 			b.ReportMetric(float64(retried.Load()), "retries-after-503")
