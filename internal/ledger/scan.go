@@ -24,7 +24,7 @@ import (
 
 // scanChunk is how many rows a batch scan reads at a time: what a report
 // holds of a batch of any size is about two chunks.
-const scanChunk = 2048
+var scanChunk = 2048
 
 // batchScan reads a batch for its reconciliation and its report: openScan
 // reads its head (the batch, its exceptions, the covered days and the
