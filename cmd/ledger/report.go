@@ -98,15 +98,25 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	rep, err := db.Report(ctx, *batch)
+	// Streamed from the ledger as the file is written (DB.ReportSource).
+	src, done, err := db.ReportSource(ctx, *batch, *lang)
 	if err != nil {
 		return err
 	}
-	rep.Localize(*lang)
-	if *out == "" {
-		return rep.WriteLayout(stdout, *format, layout)
+	defer done()
+	// The summary of the rows written (the same state), kept for the
+	// summary's file.
+	var head *report.Report
+	rows := src.Rows
+	src.Rows = func(start func([]string) error, fn func(*report.Row) error) (*report.Report, error) {
+		rep, err := rows(start, fn)
+		head = rep
+		return rep, err
 	}
-	if err := writeFileAtomic(*out, func(w io.Writer) error { return rep.WriteLayout(w, *format, layout) }); err != nil {
+	if *out == "" {
+		return src.WriteLayout(stdout, *format, layout)
+	}
+	if err := writeFileAtomic(*out, func(w io.Writer) error { return src.WriteLayout(w, *format, layout) }); err != nil {
 		return err
 	}
 	if *format != report.FormatCSV {
@@ -114,7 +124,7 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	}
 	// The rows' file is one table; its summary is a file of its own.
 	summary := summaryPath(*out)
-	return writeFileAtomic(summary, func(w io.Writer) error { return rep.WriteLayout(w, report.FormatSummaryCSV, layout) })
+	return writeFileAtomic(summary, func(w io.Writer) error { return head.WriteLayout(w, report.FormatSummaryCSV, layout) })
 }
 
 // localeLang is the report's language the locale asks for: Russian when

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +30,16 @@ import (
 func benchLedger(b *testing.B, n int) (*Service, string) {
 	b.Helper()
 	c := newClock()
-	db, err := Open(b.TempDir() + "/ledger.db")
+	// PAYRUN_BENCH_DB_DIR keeps the ledger file there (a new file each
+	// time), for measuring a separate process on it (bench/README.md).
+	dir := b.TempDir()
+	if keep := os.Getenv("PAYRUN_BENCH_DB_DIR"); keep != "" {
+		var err error
+		if dir, err = os.MkdirTemp(keep, "ledger-"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db, err := Open(dir + "/ledger.db")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -104,8 +114,8 @@ func benchLedger(b *testing.B, n int) (*Service, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("imported a %d-line bank report (%.1f MB) in %s; reconciled %v, opened %d exceptions",
-		res.Lines, float64(len(file))/1e6, time.Since(start).Round(time.Millisecond), res.Batches, res.Opened)
+	b.Logf("imported a %d-line bank report (%.1f MB) in %s; reconciled %v, opened %d exceptions; ledger %s, batch %s",
+		res.Lines, float64(len(file))/1e6, time.Since(start).Round(time.Millisecond), res.Batches, res.Opened, dir, tb.ID)
 	return s, tb.ID
 }
 
@@ -117,15 +127,18 @@ func BenchmarkReport100k(b *testing.B) {
 	s, id := benchLedger(b, n)
 	ctx := context.Background()
 	b.Run("reconcile", func(b *testing.B) {
+		cpu0 := cpuSeconds()
 		for b.Loop() {
 			if _, err := s.db.Reconcile(ctx, id); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
 	})
 	for _, f := range report.Formats {
 		b.Run(f, func(b *testing.B) {
 			var size int
+			cpu0 := cpuSeconds()
 			for b.Loop() {
 				rep, err := s.db.Report(ctx, id)
 				if err != nil {
@@ -140,6 +153,69 @@ func BenchmarkReport100k(b *testing.B) {
 			}
 			b.ReportMetric(float64(size)/1e6, "MB")
 			b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
+			b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+		})
+	}
+	// As a download writes it: streamed from the ledger (DB.ReportSource).
+	for _, f := range report.Formats {
+		b.Run("stream/"+f, func(b *testing.B) {
+			benchStream(b, s, id, f, n)
+		})
+	}
+}
+
+// benchStream writes the batch's report in format f as a download does
+// (DB.ReportSource, streamed), counting the bytes.
+func benchStream(b *testing.B, s *Service, id, f string, n int) {
+	ctx := context.Background()
+	var size int64
+	cpu0 := cpuSeconds()
+	for b.Loop() {
+		src, done, err := s.db.ReportSource(ctx, id, "en")
+		if err != nil {
+			b.Fatal(err)
+		}
+		cw := &countWriter{}
+		if err := src.Write(cw, f); err != nil {
+			b.Fatal(err)
+		}
+		done()
+		size = cw.n
+	}
+	b.ReportMetric(float64(size)/1e6, "MB")
+	b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+}
+
+// countWriter counts what is written to it.
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// BenchmarkReport1M streams the CSV report of a 1M-row batch (target:
+// ≤ 10 s). Its ledger takes minutes to build, so it runs only when asked
+// (PAYRUN_BENCH_1M=1), as the documented run in bench/README.md.
+func BenchmarkReport1M(b *testing.B) {
+	if os.Getenv("PAYRUN_BENCH_1M") == "" {
+		b.Skip("a documented run: PAYRUN_BENCH_1M=1 (bench/README.md)")
+	}
+	const n = 1_000_000
+	s, id := benchLedger(b, n)
+	for _, f := range []string{report.FormatCSV, report.FormatSummaryCSV} {
+		b.Run(f, func(b *testing.B) {
+			runtime.GC()
+			debug.FreeOSMemory()
+			base := resetPeakRSS()
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			benchStream(b, s, id, f, n)
+			runtime.ReadMemStats(&m1)
+			b.ReportMetric(float64(peakRSSNow())/1e6, "MB-peak-RSS")
+			b.ReportMetric(float64(base)/1e6, "MB-RSS-before")
+			b.ReportMetric(float64(m1.TotalAlloc-m0.TotalAlloc)/float64(b.N)/1e6, "MB-alloc/op")
 		})
 	}
 }
@@ -157,7 +233,7 @@ func BenchmarkReportDownloads(b *testing.B) {
 	defer srv.Close()
 	for _, f := range report.Formats {
 		b.Run(f, func(b *testing.B) {
-			var peakRSS, baseRSS, peakHeap uint64
+			var peakRSS, baseRSS, peakHeap, liveBefore uint64
 			var size int64
 			var took time.Duration
 			var retried atomic.Int64
@@ -165,6 +241,9 @@ func BenchmarkReportDownloads(b *testing.B) {
 				runtime.GC()
 				debug.FreeOSMemory()
 				baseRSS = resetPeakRSS()
+				var before runtime.MemStats
+				runtime.ReadMemStats(&before)
+				liveBefore = before.HeapAlloc
 				stop := make(chan struct{})
 				sampled := make(chan uint64)
 				go func() {
@@ -227,7 +306,13 @@ func BenchmarkReportDownloads(b *testing.B) {
 			}
 			b.ReportMetric(float64(peakRSS)/1e6, "MB-peak-RSS")
 			b.ReportMetric(float64(baseRSS)/1e6, "MB-RSS-before")
+			// What the downloads added: the process also holds the
+			// setup's ledger, which a ledger serving reports does not.
+			b.ReportMetric(float64(peakRSS-min(baseRSS, peakRSS))/1e6, "MB-RSS-growth")
 			b.ReportMetric(float64(peakHeap)/1e6, "MB-peak-heap")
+			// The heap live before them (the setup's ledger): the Go heap
+			// grows to about twice what is live before a collection.
+			b.ReportMetric(float64(liveBefore)/1e6, "MB-live-heap-before")
 			b.ReportMetric(float64(size)/1e6, "MB-file")
 			b.ReportMetric(took.Seconds(), "s-all-8")
 			b.ReportMetric(float64(retried.Load()), "retries-after-503")
@@ -257,4 +342,14 @@ func procStatus(key string) uint64 {
 		}
 	}
 	return 0
+}
+
+// cpuSeconds is the process's CPU time so far (user and system): on a
+// shared machine, where wall-clock times are noise, the cost of an
+// operation is the CPU it took (b.N operations, nothing else running in
+// the process).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

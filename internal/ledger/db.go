@@ -229,11 +229,45 @@ const timeLayout = "2006-01-02T15:04:05.000000000Z"
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(s string) time.Time {
+	if t, ok := parseStored(s); ok {
+		return t
+	}
 	t, err := time.Parse(timeLayout, s)
 	if err != nil {
 		t, _ = time.Parse(time.RFC3339Nano, s)
 	}
 	return t
+}
+
+// parseStored reads a time in timeLayout as time.Parse does, without its
+// layout walk: a report reads three times per row, and time.Parse was
+// ~2 % of a 100k-row report's CPU. ok is false for anything else (then
+// time.Parse decides).
+func parseStored(s string) (time.Time, bool) {
+	if len(s) != len(timeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+		s[19] != '.' || s[29] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(a, b int) int {
+		v := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d, h, mi, sec, ns := num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ns < 0 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC)
+	if t.Day() != d { // past the month's end: time.Parse says so
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // nullTime formats an optional time for a nullable column.

@@ -247,13 +247,22 @@ func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	rec, err := h.db.Reconcile(r.Context(), id)
+	// The summary and the rows waiting for 3-D Secure, streamed from the
+	// ledger (DB.ReportSource): a few chunks of rows held, not the batch.
+	actionRows, actionRequired := 0, []report.Row{}
+	rep, sum, err := h.db.reportSummary(r.Context(), id, lang, func(row *report.Row) error {
+		if row.Status == string(payout.StateActionRequired) {
+			actionRows++
+			if len(actionRequired) < maxActionRequired {
+				actionRequired = append(actionRequired, *row)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	rep := rec.Report()
-	rep.Localize(lang)
 	// The links ask for the language a ?lang= asked for; one from
 	// Accept-Language the client sends again itself.
 	query := ""
@@ -265,16 +274,8 @@ func (h *httpHandler) batch(w http.ResponseWriter, r *http.Request) {
 		links[f] = "batches/" + id + "/" + ReportPath(f) + query
 	}
 	links["transfers"] = "batches/" + id + "/transfers" + query
-	d := BatchDetail{Batch: rec.sum, AsOf: rep.AsOf, Lang: rep.Lang, Summary: rep.Summary, Reports: links,
-		ActionRequired: []report.Row{}}
-	for _, row := range rep.Rows {
-		if row.Status == string(payout.StateActionRequired) {
-			d.ActionRequiredRows++
-			if len(d.ActionRequired) < maxActionRequired {
-				d.ActionRequired = append(d.ActionRequired, row)
-			}
-		}
-	}
+	d := BatchDetail{Batch: sum, AsOf: rep.AsOf, Lang: rep.Lang, Summary: rep.Summary, Reports: links,
+		ActionRequired: actionRequired, ActionRequiredRows: actionRows}
 	h.writeJSON(w, http.StatusOK, d)
 }
 
@@ -308,24 +309,26 @@ func (h *httpHandler) writeReport(w http.ResponseWriter, r *http.Request, id, fo
 		return
 	}
 	defer func() { <-h.reports }()
-	rep, err := h.db.Report(r.Context(), id)
+	// Streamed from the ledger as it is written (DB.ReportSource: a few
+	// chunks of rows held, whatever the batch's size), never held whole:
+	// a failure before the first byte is a clean 500; one after it aborts
+	// the response (no final chunk), so a client never takes half a
+	// report for a whole one.
+	src, done, err := h.db.ReportSource(r.Context(), id, lang)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	rep.Localize(lang)
-	// Sent as it is written, never held whole: a failure before the first
-	// byte is a clean 500; one after it aborts the response (no final
-	// chunk), so a client never takes half a report for a whole one.
+	defer done()
 	w.Header().Set("Content-Type", reportTypes[format])
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": rep.FileName(format)}))
-	w.Header().Set("Content-Language", rep.Lang)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": src.FileName(format)}))
+	w.Header().Set("Content-Language", src.Lang)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Vary", "Accept-Language")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	sw := &sentWriter{w: w}
 	bw := bufio.NewWriterSize(sw, 64<<10)
-	err = rep.WriteLayout(bw, format, l)
+	err = src.WriteLayout(bw, format, l)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -365,18 +368,24 @@ func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-h.reports }()
-	rep, err := h.db.Report(r.Context(), id)
+	src, done, err := h.db.ReportSource(r.Context(), id, lang)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	rep.Localize(lang)
-	out := Transfers{Batch: id, AsOf: rep.AsOf, Lang: rep.Lang, Transfers: []report.Row{}}
-	for _, row := range rep.Rows {
+	defer done()
+	out := Transfers{Batch: id, Lang: src.Lang, Transfers: []report.Row{}}
+	rep, err := src.Rows(nil, func(row *report.Row) error {
 		if row.Method == string(payout.MethodTransfer) {
-			out.Transfers = append(out.Transfers, row)
+			out.Transfers = append(out.Transfers, *row)
 		}
+		return nil
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
+	out.AsOf = rep.AsOf
 	w.Header().Set("Vary", "Accept-Language")
 	h.writeJSON(w, http.StatusOK, out)
 }

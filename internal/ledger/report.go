@@ -2,42 +2,33 @@ package ledger
 
 import (
 	"context"
-	"fmt"
-	"strings"
 
 	"github.com/payrun/payrun/internal/intake"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/reason"
+	"github.com/payrun/payrun/internal/reconcile"
 	"github.com/payrun/payrun/internal/report"
 )
 
-// Report reconciles the batch (reading only) and builds its report (the
-// layout is internal/report's), with each row's description and meta_
-// columns (read beside the reconciliation's reads).
+// Report reconciles the batch (reading only) and builds its report in
+// memory, in English (the layout is internal/report's), with each row's
+// description, meta_ columns and the ledger's notes. It is ReportSource's
+// rows kept; a download streams them instead.
 func (db *DB) Report(ctx context.Context, batch string) (*report.Report, error) {
-	if adb, err := db.archive(ctx, batch); err != nil {
-		return nil, err
-	} else if adb != nil {
-		defer adb.Close()
-		return adb.Report(ctx, batch) // an archived batch: from its archive
-	}
-	var (
-		notes    []report.Note
-		notesErr error
-		done     = make(chan struct{})
-	)
-	go func() {
-		defer close(done)
-		notes, notesErr = db.rowNotes(ctx, batch)
-	}()
-	rec, err := db.Reconcile(ctx, batch)
-	<-done
+	src, done, err := db.ReportSource(ctx, batch, reason.English)
 	if err != nil {
 		return nil, err
 	}
-	if notesErr != nil {
-		return nil, fmt.Errorf("report %s: descriptions and meta: %w", batch, notesErr)
+	defer done()
+	rows := []report.Row{}
+	rep, err := src.Rows(nil, func(r *report.Row) error {
+		rows = append(rows, *r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	rep := rec.Report()
-	rep.AddNotes(notes)
+	rep.Rows = rows
 	return rep, nil
 }
 
@@ -48,68 +39,86 @@ func (rec *Reconciliation) Report() *report.Report {
 	return report.Build(rec.sum, rec.data, &rec.Result)
 }
 
-// rowNotes reads, in row order, what the report shows beside a row's
-// payout for the rows that have any of it: the description and meta, why
-// the row was held or stopped and what a person decided, where a failed
-// row was resubmitted (or a resubmitted row came from).
-func (db *DB) rowNotes(ctx context.Context, batch string) ([]report.Note, error) {
-	var out []report.Note
-	var n report.Note // scanned into for every row, then copied
-	var meta, reason, decision, by, why, stop, stopBy, stopWhy, to, parent string
-	var toRow, parentRow int
-	read := func(s scanner) error {
-		n.Meta = nil
-		if err := s.Scan(&n.Row, &meta, &n.Description, &reason, &decision, &by, &why, &stop, &stopBy, &stopWhy,
-			&to, &toRow, &parent, &parentRow); err != nil {
-			return err
-		}
-		if meta != "" {
-			m, err := decodeMeta(meta)
-			if err != nil {
-				return fmt.Errorf("row %d: meta: %w", n.Row, err)
+// ReportSource is the batch's report in lang as a stream (report.Source):
+// each time its rows are asked for, the batch is read in one read
+// transaction, chunk by chunk in row order, and each row is reconciled
+// (reconcile.Run) and laid out (report.Builder) as it is read, so that
+// what a report holds is a few chunks of rows whatever the batch's size
+// (issue 17). A batch that is not there is an error here, before anything
+// is written. done ends what the source holds.
+func (db *DB) ReportSource(ctx context.Context, batch, lang string) (src *report.Source, done func(), err error) {
+	sc, err := db.openScan(ctx, batch)
+	if err != nil {
+		return nil, nil, err
+	}
+	first := sc // read by the first call, opened to find the batch
+	src = &report.Source{Batch: batch, Lang: reason.Lang(lang),
+		Rows: func(start func([]string) error, fn func(*report.Row) error) (*report.Report, error) {
+			s := first
+			if s == nil {
+				var err error
+				if s, err = db.openScan(ctx, batch); err != nil {
+					return nil, err
+				}
 			}
-			n.Meta = m
+			first = nil
+			defer s.Close()
+			return s.report(ctx, reason.Lang(lang), start, fn, fn != nil)
+		}}
+	return src, func() {
+		if first != nil {
+			first.Close()
+			first = nil
 		}
-		n.Held, n.Decision, n.Resubmit = "", "", ""
-		switch {
-		case reason != "":
-			n.Held = "held: " + reason
-		case stop == stopHold:
-			n.Held = "on hold by " + stopBy + ": " + stopWhy
-		case stop == stopCancel:
-			n.Held = "cancelled by " + stopBy + ": " + stopWhy
-		}
-		if decision != "" {
-			n.Decision = decision + " by " + by + ": " + why
-		}
-		switch {
-		case to != "":
-			n.Resubmit = fmt.Sprintf("resubmitted in batch %s row %d", to, toRow)
-		case parent != "":
-			n.Resubmit = fmt.Sprintf("resubmits batch %s row %d", parent, parentRow)
-		}
-		out = append(out, n)
-		return nil
+	}, nil
+}
+
+// reportSummary streams the batch's report in lang (ReportSource) to fn,
+// its rows without the notes (description, meta, held, decision,
+// resubmit: what the reconciliation's report has), and returns it
+// without its rows, with the batch's summary counted from the rows read
+// (DB.Batch's counts).
+func (db *DB) reportSummary(ctx context.Context, batch, lang string, fn func(*report.Row) error) (*report.Report, *ledgerapi.BatchSummary, error) {
+	sc, err := db.openScan(ctx, batch)
+	if err != nil {
+		return nil, nil, err
 	}
-	err := eachRow(ctx, db.r, `SELECT r.row_no, r.meta, r.description, coalesce(h.reason, ''), coalesce(h.decision, ''),
-		coalesce(h.decided_by, ''), coalesce(h.decision_reason, ''), r.stop, r.stop_by, r.stop_reason,
-		r.resubmitted_to, r.resubmitted_row, r.parent_batch, r.parent_row
-		FROM rows r LEFT JOIN holds h ON h.batch_id = r.batch_id AND h.row_no = r.row_no
-		WHERE r.batch_id = ? AND (r.meta <> '' OR r.description <> '' OR h.row_no IS NOT NULL OR r.stop <> ''
-		OR r.resubmitted_to <> '' OR r.parent_batch <> '') ORDER BY r.row_no`, []any{batch}, read)
-	if err != nil && strings.Contains(err.Error(), "no such") {
-		// A ledger file the running ledger has not migrated yet (a
-		// read-only reader is newer): no row has what it lacks.
-		out = out[:0]
-		err = eachRow(ctx, db.r, `SELECT row_no, meta, description, '', '', '', '', '', '', '', '', 0, '', 0 FROM rows
-			WHERE batch_id = ? AND (meta <> '' OR description <> '') ORDER BY row_no`, []any{batch}, read)
+	defer sc.Close()
+	rep, err := sc.report(ctx, reason.Lang(lang), nil, fn, false)
+	if err != nil {
+		return nil, nil, err
 	}
-	if err != nil && strings.Contains(err.Error(), "no such column: description") {
-		out = out[:0]
-		err = eachRow(ctx, db.r, `SELECT row_no, meta, '', '', '', '', '', '', '', '', '', 0, '', 0 FROM rows
-			WHERE batch_id = ? AND meta <> '' ORDER BY row_no`, []any{batch}, read)
+	return rep, sc.sum, nil
+}
+
+// report reads the batch's rows (with their notes when notes is set) and
+// lays out its report (ReportSource).
+func (sc *batchScan) report(ctx context.Context, lang string, start func([]string) error, fn func(*report.Row) error,
+	notes bool) (*report.Report, error) {
+	if start != nil {
+		keys, err := sc.metaKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := start(keys); err != nil {
+			return nil, err
+		}
 	}
-	return out, err
+	run := sc.d.Start()
+	bl := report.NewBuilder(sc.sum, sc.d, lang)
+	err := sc.each(ctx, notes, func(r *reconcile.Row, n *report.Note) error {
+		rr, excs := run.Row(r)
+		if fn == nil {
+			bl.Add(r, excs) // the summary alone
+			return nil
+		}
+		row := bl.Row(r, rr, excs, n)
+		return fn(&row)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return bl.Finish(sc.d, run.Finish()), nil
 }
 
 // decodeMeta decodes a row's meta as the intake message carries it

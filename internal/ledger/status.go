@@ -69,7 +69,12 @@ func (db *DB) batches(ctx context.Context, tail string, args ...any) ([]ledgerap
 // batchesUncounted reads batches without their counts (the reconciliation
 // counts the rows it reads anyway).
 func (db *DB) batchesUncounted(ctx context.Context, tail string, args ...any) ([]ledgerapi.BatchSummary, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded),
+	return batchesUncountedIn(ctx, db.r, tail, args...)
+}
+
+// batchesUncountedIn is batchesUncounted through q (a read transaction).
+func batchesUncountedIn(ctx context.Context, q readQuerier, tail string, args ...any) ([]ledgerapi.BatchSummary, error) {
+	rows, err := q.QueryContext(ctx, `SELECT id, name, file_name, file_sha256, status, reason, coalesce(manifest_rows, rows_recorded),
 		manifest_totals, schedule_at, require_approval, approved_by, coalesce(created_at, first_seen_at), released_at, finished_at,
 		uploaded_by, coalesce(policy_version, 0), approvals_required, approvals_given, approval_reasons, approval_expires_at,
 		hold_source, hold_by, hold_reason, hold_at, parent_batch

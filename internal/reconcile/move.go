@@ -30,7 +30,7 @@ type Move struct {
 // passes the card-number redaction.
 func (m *Move) Finding() (f Finding, ok bool) {
 	key := RowKey(m.Batch, m.Row)
-	label := rowLabel(m.Row, m.Reference)
+	label := RowLabel(m.Row, m.Reference)
 	switch {
 	case m.To == payout.StateReturned:
 		return Finding{Category: ReturnedAfterSuccess, Key: key, Row: m.Row,

@@ -171,127 +171,168 @@ func RowKey(batch string, row int) string { return fmt.Sprintf("%s/%d", batch, r
 // every row's status. A finding whose key a person closed is not found
 // again. Details pass the card-number redaction.
 func (b *Batch) Reconcile() *Result {
-	rec := &Result{Batch: b.ID, AsOf: b.AsOf, Counts: map[Status]int{}, Rows: make([]RowResult, 0, len(b.Rows))}
-	closedKeys := map[string]bool{}
-	recorded := map[string]bool{}
-	openByRow := map[int][]*Recorded{}
-	for _, e := range b.Exceptions {
-		recorded[e.Key] = true
-		if e.Closed {
-			closedKeys[e.Key] = true
-		} else {
-			openByRow[e.Row] = append(openByRow[e.Row], e)
-		}
-	}
-	var found []Finding
-	add := func(cat Category, row int, key, format string, args ...any) {
-		k := string(cat) + ":" + key
-		if closedKeys[k] {
-			return // a person closed it
-		}
-		found = append(found, Finding{Category: cat, Key: k, Row: row, Detail: cardmask.Redact(fmt.Sprintf(format, args...))})
-	}
-	zone := b.Zone
-	if zone == nil {
-		zone = bank131.ReportZone()
-	}
-	rejected := b.Status == payout.BatchRejected
-	pending := 0 // rows not final, or paid on a day no report covers yet
-	paid, reported := money.Totals{}, money.Totals{}
+	run := b.Start()
+	run.res.Rows = make([]RowResult, 0, len(b.Rows))
 	for _, r := range b.Rows {
-		n := len(found)
-		key := RowKey(b.ID, r.No)
-		// Paid operations the reports list for the row, once per operation.
-		var advice, refunds []*Line
-		seenOps := map[string]bool{}
-		for _, l := range r.Lines {
-			switch l.Type {
-			case bank131.ReportAdvice:
-				if !seenOps[l.Op] {
-					seenOps[l.Op] = true
-					advice = append(advice, l)
-					reported.Add(l.Amount)
-				}
-			case bank131.ReportRefund:
-				refunds = append(refunds, l)
-			}
-		}
-		if r.State == payout.StateReturned || len(refunds) > 0 {
-			how := "the ledger recorded it returned"
-			if len(refunds) > 0 {
-				l := refunds[0]
-				how = fmt.Sprintf("the bank's report lists refund %s of %s on %s", l.Op, l.Amount, l.Date)
-			}
-			add(ReturnedAfterSuccess, r.No, key, "%s was paid, then returned by the recipient's bank: %s", r.label(), how)
-		}
-		if len(advice) > 0 && (r.State == payout.StateFailed || r.State == payout.StateCancelled || rejected) {
-			l := advice[0]
-			st := string(r.State)
-			if rejected {
-				st = "not paid (batch rejected)"
-			}
-			add(PaidAfterCancel, r.No, key, "the bank's report lists %s paid (%s %s, session %s) but the ledger recorded %s %s",
-				r.label(), l.Op, l.Amount, l.Session, r.label(), st)
-		}
-		// Which operation is the row's own; any other is a second payment.
-		own := -1
-		for i, l := range advice {
-			if (r.PayoutID != "" && l.Op == r.PayoutID) || (own < 0 && l.Session != "" && l.Session == r.OwnSession()) {
-				own = i
-			}
-		}
-		if own < 0 && len(advice) > 0 {
-			own = 0
-		}
-		for i, l := range advice {
-			if i == own {
-				continue
-			}
-			k := key + "/" + l.Op
-			if l.Session != "" && l.Session != advice[own].Session {
-				k = key + "/" + l.Session
-			}
-			add(TwoOperations, r.No, k, "two bank operations for one row: the bank's report lists %s (session %s, %s) and %s (session %s, %s) for %s",
-				advice[own].Op, advice[own].Session, advice[own].Amount, l.Op, l.Session, l.Amount, r.label())
-		}
-		for _, l := range advice {
-			want, ok := r.bankAmount(l.Amount.Currency)
-			switch {
-			case ok && want == l.Amount:
-			case ok && l.Gross != nil && *l.Gross == want && l.Fee != nil && l.Fee.Minor > 0:
-				add(AmountMismatch, r.No, key+"/"+l.Op, "the bank deducted its fee from the payout (%s): the bank's report lists %s paid %s, "+
-					"fee %s, gross %s; we asked for %s to be paid", r.label(), l.Op, l.Amount, l.Fee, l.Gross, r.expected())
-			default:
-				add(AmountMismatch, r.No, key+"/"+l.Op, "the bank's report lists %s paid %s for %s; we asked for %s",
-					l.Op, l.Amount, r.label(), r.expected())
-			}
-		}
-		if r.Paid != nil {
-			if want, ok := r.bankAmount(r.Paid.Currency); !ok || want != *r.Paid {
-				add(AmountMismatch, r.No, key+"/paid", "the bank reported %s paid %s (webhook or session/status); we asked for %s",
-					r.label(), r.Paid, r.expected())
-			}
-		}
-		reportDue := r.State == payout.StateSucceeded && len(advice) == 0
-		if reportDue {
-			d1, d0 := r.MovedAt.In(zone).Format(time.DateOnly), r.MovedAt.Add(-ReportGrace).In(zone).Format(time.DateOnly)
-			if b.Covered[d1] && b.Covered[d0] {
-				add(MissingFromReport, r.No, key, "%s succeeded at %s (session %s, payout %s) but the bank's report for %s does not list it",
-					r.label(), TimeText(r.MovedAt), r.OwnSession(), r.PayoutID, d1)
-				reportDue = false
-			}
-		}
-		if r.State == payout.StateSucceeded || r.State == payout.StateReturned {
-			paid.Add(r.paidAmount())
-		}
+		rr, _ := run.Row(r)
+		run.res.Rows = append(run.res.Rows, rr)
+	}
+	return run.Finish()
+}
 
-		// The row's status.
-		rr := RowResult{Row: r.No}
+// Run reconciles a batch row by row, for a reader that streams the rows
+// (the report of a batch of any size): Start with the batch's head (all
+// of Batch but Rows and Orphans), Row for every row in row order, then
+// Finish with Orphans set. The result is Reconcile's but for Rows, which
+// the caller keeps if it wants them.
+type Run struct {
+	b                    *Batch
+	res                  *Result
+	closedKeys, recorded map[string]bool
+	openByRow            map[int][]*Recorded
+	found                []Finding
+	zone                 *time.Location
+	rejected             bool
+	pending, rows        int // rows not final, or paid on a day no report covers yet; rows seen
+	paid, reported       money.Totals
+	rowTotals            money.Totals
+}
+
+// Start begins a reconciliation of the batch's rows (Run).
+func (b *Batch) Start() *Run {
+	run := &Run{b: b, res: &Result{Batch: b.ID, AsOf: b.AsOf, Counts: map[Status]int{}},
+		closedKeys: map[string]bool{}, recorded: map[string]bool{}, openByRow: map[int][]*Recorded{},
+		zone: b.Zone, rejected: b.Status == payout.BatchRejected,
+		paid: money.Totals{}, reported: money.Totals{}, rowTotals: money.Totals{}}
+	for _, e := range b.Exceptions {
+		run.recorded[e.Key] = true
+		if e.Closed {
+			run.closedKeys[e.Key] = true
+		} else {
+			run.openByRow[e.Row] = append(run.openByRow[e.Row], e)
+		}
+	}
+	if run.zone == nil {
+		run.zone = bank131.ReportZone()
+	}
+	return run
+}
+
+func (run *Run) add(cat Category, row int, key, format string, args ...any) {
+	k := string(cat) + ":" + key
+	if run.closedKeys[k] {
+		return // a person closed it
+	}
+	run.found = append(run.found, Finding{Category: cat, Key: k, Row: row, Detail: cardmask.Redact(fmt.Sprintf(format, args...))})
+}
+
+// Row reconciles the next row: its status, and its open exceptions
+// (recorded, then found and not recorded yet) in the order of
+// Result.Exceptions (nil when it has none).
+func (run *Run) Row(r *Row) (RowResult, []OpenException) {
+	b, add := run.b, run.add
+	rejected, zone := run.rejected, run.zone
+	run.rows++
+	run.rowTotals.Add(r.Amount)
+	n := len(run.found)
+	key := RowKey(b.ID, r.No)
+	// Paid operations the reports list for the row, once per operation.
+	var advice, refunds []*Line
+	var seenOps map[string]bool
+	for _, l := range r.Lines {
+		switch l.Type {
+		case bank131.ReportAdvice:
+			if seenOps == nil {
+				seenOps = map[string]bool{}
+			}
+			if !seenOps[l.Op] {
+				seenOps[l.Op] = true
+				advice = append(advice, l)
+				run.reported.Add(l.Amount)
+			}
+		case bank131.ReportRefund:
+			refunds = append(refunds, l)
+		}
+	}
+	if r.State == payout.StateReturned || len(refunds) > 0 {
+		how := "the ledger recorded it returned"
+		if len(refunds) > 0 {
+			l := refunds[0]
+			how = fmt.Sprintf("the bank's report lists refund %s of %s on %s", l.Op, l.Amount, l.Date)
+		}
+		add(ReturnedAfterSuccess, r.No, key, "%s was paid, then returned by the recipient's bank: %s", r.label(), how)
+	}
+	if len(advice) > 0 && (r.State == payout.StateFailed || r.State == payout.StateCancelled || rejected) {
+		l := advice[0]
+		st := string(r.State)
+		if rejected {
+			st = "not paid (batch rejected)"
+		}
+		add(PaidAfterCancel, r.No, key, "the bank's report lists %s paid (%s %s, session %s) but the ledger recorded %s %s",
+			r.label(), l.Op, l.Amount, l.Session, r.label(), st)
+	}
+	// Which operation is the row's own; any other is a second payment.
+	own := -1
+	for i, l := range advice {
+		if (r.PayoutID != "" && l.Op == r.PayoutID) || (own < 0 && l.Session != "" && l.Session == r.OwnSession()) {
+			own = i
+		}
+	}
+	if own < 0 && len(advice) > 0 {
+		own = 0
+	}
+	for i, l := range advice {
+		if i == own {
+			continue
+		}
+		k := key + "/" + l.Op
+		if l.Session != "" && l.Session != advice[own].Session {
+			k = key + "/" + l.Session
+		}
+		add(TwoOperations, r.No, k, "two bank operations for one row: the bank's report lists %s (session %s, %s) and %s (session %s, %s) for %s",
+			advice[own].Op, advice[own].Session, advice[own].Amount, l.Op, l.Session, l.Amount, r.label())
+	}
+	for _, l := range advice {
+		want, ok := r.bankAmount(l.Amount.Currency)
+		switch {
+		case ok && want == l.Amount:
+		case ok && l.Gross != nil && *l.Gross == want && l.Fee != nil && l.Fee.Minor > 0:
+			add(AmountMismatch, r.No, key+"/"+l.Op, "the bank deducted its fee from the payout (%s): the bank's report lists %s paid %s, "+
+				"fee %s, gross %s; we asked for %s to be paid", r.label(), l.Op, l.Amount, l.Fee, l.Gross, r.expected())
+		default:
+			add(AmountMismatch, r.No, key+"/"+l.Op, "the bank's report lists %s paid %s for %s; we asked for %s",
+				l.Op, l.Amount, r.label(), r.expected())
+		}
+	}
+	if r.Paid != nil {
+		if want, ok := r.bankAmount(r.Paid.Currency); !ok || want != *r.Paid {
+			add(AmountMismatch, r.No, key+"/paid", "the bank reported %s paid %s (webhook or session/status); we asked for %s",
+				r.label(), r.Paid, r.expected())
+		}
+	}
+	reportDue := r.State == payout.StateSucceeded && len(advice) == 0
+	if reportDue {
+		d1, d0 := r.MovedAt.In(zone).Format(time.DateOnly), r.MovedAt.Add(-ReportGrace).In(zone).Format(time.DateOnly)
+		if b.Covered[d1] && b.Covered[d0] {
+			add(MissingFromReport, r.No, key, "%s succeeded at %s (session %s, payout %s) but the bank's report for %s does not list it",
+				r.label(), TimeText(r.MovedAt), r.OwnSession(), r.PayoutID, d1)
+			reportDue = false
+		}
+	}
+	if r.State == payout.StateSucceeded || r.State == payout.StateReturned {
+		run.paid.Add(r.paidAmount())
+	}
+
+	// The row's status.
+	rr := RowResult{Row: r.No}
+	open := run.openByRow[r.No]
+	rowFound := run.found[n:]
+	if len(open) > 0 || len(rowFound) > 0 || rejected {
 		cats := map[Category]bool{}
-		for _, e := range openByRow[r.No] {
+		for _, e := range open {
 			cats[e.Category] = true
 		}
-		for _, f := range found[n:] {
+		for _, f := range rowFound {
 			cats[f.Category] = true
 		}
 		if rejected {
@@ -301,22 +342,43 @@ func (b *Batch) Reconcile() *Result {
 			rr.Categories = append(rr.Categories, c)
 		}
 		SortCategories(rr.Categories)
-		switch {
-		case len(rr.Categories) > 0:
-			rr.Status = StatusException
-		case r.State == payout.StateSucceeded && reportDue:
-			rr.Status = StatusAwaitingReport
-		case r.State.Terminal():
-			rr.Status = StatusMatched
-		default:
-			rr.Status = StatusAwaitingBank
-		}
-		if !r.State.Terminal() || reportDue {
-			pending++
-		}
-		rec.Counts[rr.Status]++
-		rec.Rows = append(rec.Rows, rr)
 	}
+	switch {
+	case len(rr.Categories) > 0:
+		rr.Status = StatusException
+	case r.State == payout.StateSucceeded && reportDue:
+		rr.Status = StatusAwaitingReport
+	case r.State.Terminal():
+		rr.Status = StatusMatched
+	default:
+		rr.Status = StatusAwaitingBank
+	}
+	if !r.State.Terminal() || reportDue {
+		run.pending++
+	}
+	run.res.Counts[rr.Status]++
+
+	// Its open exceptions, as Finish orders them.
+	var excs []OpenException
+	for _, e := range open {
+		excs = append(excs, openRecorded(e))
+	}
+	for _, f := range rowFound {
+		if !run.recorded[f.Key] {
+			excs = append(excs, OpenException{Category: f.Category, Key: f.Key, Row: f.Row, Detail: f.Detail})
+		}
+	}
+	sortExceptions(excs)
+	return rr, excs
+}
+
+// Finish ends the reconciliation once every row was given to Row and the
+// batch's Orphans are set: the batch as a whole, the findings and the
+// open exceptions.
+func (run *Run) Finish() *Result {
+	b, rec, add := run.b, run.res, run.add
+	rejected := run.rejected
+	rec.AsOf = b.AsOf // a reader that streams the rows knows it once they are read
 	for _, st := range Statuses {
 		rec.Counts[st] += 0
 	}
@@ -324,42 +386,48 @@ func (b *Batch) Reconcile() *Result {
 	// The batch as a whole.
 	for _, l := range b.Orphans {
 		if l.Type == bank131.ReportAdvice {
-			reported.Add(l.Amount)
+			run.reported.Add(l.Amount)
 		}
 		add(PaidNotInRecords, 0, l.Op+"/"+l.Type, "the bank's report lists %s %s of %s, session %q, for row %s/%d, which the ledger does not know",
 			l.Type, l.Op, l.Amount, l.Session, b.ID, l.RefRow)
 	}
 	if b.HasManifest && !rejected && b.Status != payout.BatchReceiving {
-		rowTotals := money.Totals{}
-		for _, r := range b.Rows {
-			rowTotals.Add(r.Amount)
-		}
-		if len(b.Rows) != b.ManifestRows || !rowTotals.Equal(b.ManifestTotals) {
+		if run.rows != b.ManifestRows || !run.rowTotals.Equal(b.ManifestTotals) {
 			add(BatchTotals, 0, b.ID+"/manifest", "the batch's rows add up to %d rows, %s; its manifest says %d rows, %s",
-				len(b.Rows), dash(rowTotals.String()), b.ManifestRows, dash(b.ManifestTotals.String()))
+				run.rows, dash(run.rowTotals.String()), b.ManifestRows, dash(b.ManifestTotals.String()))
 		}
 	}
-	if pending == 0 && len(b.Rows) > 0 && !paid.Equal(reported) {
+	if run.pending == 0 && run.rows > 0 && !run.paid.Equal(run.reported) {
 		add(BatchTotals, 0, b.ID+"/paid", "the ledger paid %s in this batch; the bank's reports list %s for it",
-			dash(paid.String()), dash(reported.String()))
+			dash(run.paid.String()), dash(run.reported.String()))
 	}
-	rec.Findings = found
-	rec.Paid, rec.Reported = paid, reported
+	rec.Findings = run.found
+	rec.Paid, rec.Reported = run.paid, run.reported
 
 	// Open exceptions: recorded, then found and not recorded yet.
 	for _, e := range b.Exceptions {
 		if !e.Closed {
-			rec.Exceptions = append(rec.Exceptions, OpenException{ID: e.ID, Category: e.Category, Key: e.Key, Row: e.Row,
-				Detail: e.Detail, OpenedAt: TimeText(e.OpenedAt)})
+			rec.Exceptions = append(rec.Exceptions, openRecorded(e))
 		}
 	}
-	for _, f := range found {
-		if !recorded[f.Key] {
+	for _, f := range run.found {
+		if !run.recorded[f.Key] {
 			rec.Exceptions = append(rec.Exceptions, OpenException{Category: f.Category, Key: f.Key, Row: f.Row, Detail: f.Detail})
 		}
 	}
-	sort.SliceStable(rec.Exceptions, func(i, j int) bool {
-		a, b := rec.Exceptions[i], rec.Exceptions[j]
+	sortExceptions(rec.Exceptions)
+	return rec
+}
+
+func openRecorded(e *Recorded) OpenException {
+	return OpenException{ID: e.ID, Category: e.Category, Key: e.Key, Row: e.Row, Detail: e.Detail, OpenedAt: TimeText(e.OpenedAt)}
+}
+
+// sortExceptions orders open exceptions by row, then category, then key
+// (stable: recorded before found for the same key).
+func sortExceptions(xs []OpenException) {
+	sort.SliceStable(xs, func(i, j int) bool {
+		a, b := xs[i], xs[j]
 		if a.Row != b.Row {
 			return a.Row < b.Row
 		}
@@ -368,7 +436,6 @@ func (b *Batch) Reconcile() *Result {
 		}
 		return a.Key < b.Key
 	})
-	return rec
 }
 
 // ExpectedIn is what the bank should report as paid out for a row of
@@ -401,9 +468,11 @@ func (r *Row) paidAmount() money.Amount {
 	return r.Amount
 }
 
-func (r *Row) label() string { return rowLabel(r.No, r.Reference) }
+func (r *Row) label() string { return RowLabel(r.No, r.Reference) }
 
-func rowLabel(row int, reference string) string { return fmt.Sprintf("row %d (%s)", row, reference) }
+// RowLabel names a row in words, as exception details and the report's
+// summary lines do: "row 7 (INV-7)".
+func RowLabel(row int, reference string) string { return fmt.Sprintf("row %d (%s)", row, reference) }
 
 // expected says what we asked the bank to pay for the row.
 func (r *Row) expected() string { return asked(r.Amount, r.QuoteDest) }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -37,109 +36,167 @@ var noMeta = map[string]string{}
 // state the reconciliation read (b) and what it found (rec, whose rows are
 // b's in the same order). Its rows have no description or meta (the
 // reconciliation does not read them); AddNotes adds them. Localize puts
-// its words in another language.
+// its words in another language. It is a Builder over rows held in
+// memory.
 func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Result) *Report {
-	rep := &Report{
-		Batch: Batch{
-			ID: sum.Batch, Name: sum.Name, FileName: sum.FileName, FileSHA256: sum.FileSHA256, Status: string(sum.Status),
-			Reason: cardmask.Redact(sum.Reason), CreatedAt: timeText(&sum.CreatedAt), ScheduleAt: timeText(sum.ScheduleAt),
-			RequireApproval: sum.RequireApproval, ApprovedBy: sum.ApprovedBy, ReleasedAt: timeText(sum.ReleasedAt),
-			FinishedAt: timeText(sum.FinishedAt), ManifestRows: b.ManifestRows, ManifestTotals: amounts(b.ManifestTotals),
+	byRow := map[int][]reconcile.OpenException{}
+	for _, e := range rec.Exceptions {
+		if e.Row > 0 {
+			byRow[e.Row] = append(byRow[e.Row], e)
+		}
+	}
+	bl := NewBuilder(sum, b, reason.English)
+	rows := make([]Row, 0, len(b.Rows))
+	for i, r := range b.Rows {
+		rows = append(rows, bl.Row(r, rec.Rows[i], byRow[r.No], nil))
+	}
+	rep := bl.Finish(b, rec)
+	rep.Rows = rows
+	return rep
+}
+
+// Builder lays a report out row by row, for a reader that streams the
+// rows (reconcile.Run says each row's status and exceptions): NewBuilder
+// with the batch's head, Row for every row in row order, then Finish for
+// the summary. It holds the sums and the references of the rows with
+// exceptions, never the rows.
+type Builder struct {
+	rep      *Report
+	lang     string
+	rejected bool
+	states   map[payout.State]*sums
+	totals   map[string]*sums
+	reported *sums
+	refs     map[int]string // the references of the rows with exceptions
+	rows     int
+}
+
+// NewBuilder starts the report of the batch sum, whose manifest b has
+// (b's rows are not read), with its words in lang (reason.Lang).
+func NewBuilder(sum *ledgerapi.BatchSummary, b *reconcile.Batch, lang string) *Builder {
+	bl := &Builder{
+		rep: &Report{
+			Batch: Batch{
+				ID: sum.Batch, Name: sum.Name, FileName: sum.FileName, FileSHA256: sum.FileSHA256, Status: string(sum.Status),
+				Reason: cardmask.Redact(sum.Reason), CreatedAt: timeText(&sum.CreatedAt), ScheduleAt: timeText(sum.ScheduleAt),
+				RequireApproval: sum.RequireApproval, ApprovedBy: sum.ApprovedBy, ReleasedAt: timeText(sum.ReleasedAt),
+				FinishedAt: timeText(sum.FinishedAt), ManifestRows: b.ManifestRows, ManifestTotals: amounts(b.ManifestTotals),
+			},
+			Lang: reason.Lang(lang),
+			Rows: []Row{},
 		},
-		AsOf: reconcile.TimeText(b.AsOf),
-		Lang: reason.English,
-		Rows: make([]Row, 0, len(b.Rows)),
+		lang: reason.Lang(lang), rejected: sum.Status == payout.BatchRejected,
+		states: map[payout.State]*sums{}, totals: map[string]*sums{}, reported: newSums(), refs: map[int]string{},
 	}
-	byRow := map[int][]Exception{}
-	refs := map[int]string{}
-	for _, r := range b.Rows {
-		refs[r.No] = r.Reference
+	for _, w := range totalNames {
+		bl.totals[w] = newSums()
 	}
+	return bl
+}
+
+// Row lays out the next row: its status (rr) and open exceptions (excs)
+// as reconcile.Run.Row says, with its note (nil: none), in the builder's
+// language; and adds it to the summary.
+func (bl *Builder) Row(r *reconcile.Row, rr reconcile.RowResult, excs []reconcile.OpenException, note *Note) Row {
+	bl.Add(r, excs)
+	row := reportRow(r, rr.Status)
+	for _, e := range excs {
+		row.Exceptions = append(row.Exceptions, Exception{Category: e.Category, Label: e.Category.Label(), Row: e.Row,
+			Reference: r.Reference, Detail: cardmask.Redact(e.Detail), OpenedAt: e.OpenedAt})
+	}
+	if rr.Status == reconcile.StatusException && len(row.Exceptions) == 0 && bl.rejected {
+		row.Exceptions = []Exception{{Category: reconcile.Manifest, Label: reconcile.Manifest.Label(),
+			Row: r.No, Reference: r.Reference, Detail: "batch rejected: " + bl.rep.Batch.Reason}}
+	}
+	if note != nil {
+		row.setNote(note)
+	}
+	row.explain(bl.lang)
+	return row
+}
+
+// Add adds the next row to the summary without laying it out (Row does
+// both): for the summary alone.
+func (bl *Builder) Add(r *reconcile.Row, excs []reconcile.OpenException) {
+	bl.rows++
+	if len(excs) > 0 {
+		bl.refs[r.No] = r.Reference
+	}
+	totals := bl.totals
+	st := bl.states[r.State]
+	if st == nil {
+		st = newSums()
+		bl.states[r.State] = st
+	}
+	st.add(r.Amount)
+	totals["requested"].add(r.Amount)
+	switch r.State {
+	case payout.StateSucceeded:
+		totals["paid"].add(r.Amount)
+	case payout.StateReturned:
+		totals["returned"].add(r.Amount)
+	case payout.StateFailed:
+		totals["failed"].add(r.Amount)
+	case payout.StateCancelled:
+		totals["cancelled"].add(r.Amount)
+	default:
+		totals["pending"].add(r.Amount)
+	}
+	if r.Fee != nil {
+		totals["fees"].add(*r.Fee)
+	}
+	if r.State == payout.StateSucceeded || r.State == payout.StateReturned {
+		transfer := payout.Method(r.Method) == payout.MethodTransfer
+		switch {
+		case transfer && r.QuoteSource != nil && r.QuoteDest != nil:
+			totals["paid_source"].add(*r.QuoteSource)
+			totals["paid_as_reported"].add(*r.QuoteDest)
+		default:
+			totals["paid_source"].add(r.Amount)
+			totals["paid_as_reported"].add(r.Amount)
+		}
+		if transfer && r.QuoteFee != nil {
+			totals["commission"].add(*r.QuoteFee)
+		}
+	}
+	bl.addOps(r.Lines)
+}
+
+// addOps adds the paid operations of report lines to the bank's sum,
+// once per operation.
+func (bl *Builder) addOps(lines []*reconcile.Line) {
+	for i, l := range lines {
+		if l.Type == bank131.ReportAdvice && !slices.ContainsFunc(lines[:i], sameOp(l)) {
+			bl.reported.add(l.Amount)
+		}
+	}
+}
+
+// Finish makes the report's summary once every row was laid out: b is
+// the batch as read (its AsOf and Orphans), rec the reconciliation's
+// result (counts and open exceptions). The report it returns has no rows.
+func (bl *Builder) Finish(b *reconcile.Batch, rec *reconcile.Result) *Report {
+	rep := bl.rep
+	rep.AsOf = reconcile.TimeText(b.AsOf)
 	excCount := map[reconcile.Category]int{}
 	for _, e := range rec.Exceptions {
-		x := Exception{Category: e.Category, Label: e.Category.Label(), Row: e.Row, Reference: refs[e.Row],
+		x := Exception{Category: e.Category, Label: e.Category.Label(), Row: e.Row, Reference: bl.refs[e.Row],
 			Detail: cardmask.Redact(e.Detail), OpenedAt: e.OpenedAt}
 		rep.Summary.Exceptions = append(rep.Summary.Exceptions, x)
 		excCount[e.Category]++
-		if e.Row > 0 {
-			byRow[e.Row] = append(byRow[e.Row], x)
-		}
 	}
 	if rep.Summary.Exceptions == nil {
 		rep.Summary.Exceptions = []Exception{}
 	}
-
-	states := map[payout.State]*sums{}
-	totals := map[string]*sums{}
-	for _, w := range totalNames {
-		totals[w] = newSums()
-	}
-	for i, r := range b.Rows {
-		status := rec.Rows[i].Status
-		row := reportRow(r, status)
-		row.Exceptions = byRow[r.No]
-		if status == reconcile.StatusException && len(row.Exceptions) == 0 && sum.Status == payout.BatchRejected {
-			row.Exceptions = []Exception{{Category: reconcile.Manifest, Label: reconcile.Manifest.Label(),
-				Row: r.No, Reference: r.Reference, Detail: "batch rejected: " + rep.Batch.Reason}}
-		}
-		rep.Rows = append(rep.Rows, row)
-
-		st := states[r.State]
-		if st == nil {
-			st = newSums()
-			states[r.State] = st
-		}
-		st.add(r.Amount)
-		totals["requested"].add(r.Amount)
-		switch r.State {
-		case payout.StateSucceeded:
-			totals["paid"].add(r.Amount)
-		case payout.StateReturned:
-			totals["returned"].add(r.Amount)
-		case payout.StateFailed:
-			totals["failed"].add(r.Amount)
-		case payout.StateCancelled:
-			totals["cancelled"].add(r.Amount)
-		default:
-			totals["pending"].add(r.Amount)
-		}
-		if r.Fee != nil {
-			totals["fees"].add(*r.Fee)
-		}
-		if r.State == payout.StateSucceeded || r.State == payout.StateReturned {
-			transfer := payout.Method(r.Method) == payout.MethodTransfer
-			switch {
-			case transfer && r.QuoteSource != nil && r.QuoteDest != nil:
-				totals["paid_source"].add(*r.QuoteSource)
-				totals["paid_as_reported"].add(*r.QuoteDest)
-			default:
-				totals["paid_source"].add(r.Amount)
-				totals["paid_as_reported"].add(r.Amount)
-			}
-			if transfer && r.QuoteFee != nil {
-				totals["commission"].add(*r.QuoteFee)
-			}
-		}
-	}
-	reported := newSums()
-	addOps := func(lines []*reconcile.Line) {
-		for i, l := range lines {
-			if l.Type == bank131.ReportAdvice && !slices.ContainsFunc(lines[:i], sameOp(l)) {
-				reported.add(l.Amount)
-			}
-		}
-	}
-	for _, r := range b.Rows {
-		addOps(r.Lines)
-	}
-	addOps(b.Orphans)
-	totals["bank_reported"] = reported
+	bl.addOps(b.Orphans)
+	totals := bl.totals
+	totals["bank_reported"] = bl.reported
 
 	s := &rep.Summary
-	s.Rows = len(b.Rows)
+	s.Rows = bl.rows
 	s.ByState = []StateCount{}
 	for _, st := range stateOrder {
-		if v := states[st]; v != nil {
+		if v := bl.states[st]; v != nil {
 			s.ByState = append(s.ByState, StateCount{State: string(st), Rows: v.rows, Amounts: v.amounts()})
 		}
 	}
@@ -160,7 +217,7 @@ func Build(sum *ledgerapi.BatchSummary, b *reconcile.Batch, rec *reconcile.Resul
 	for _, c := range cats {
 		s.ExceptionCounts = append(s.ExceptionCounts, CategoryCount{Category: c, Label: c.Label(), Count: excCount[c]})
 	}
-	rep.Localize(reason.English)
+	rep.Localize(bl.lang)
 	return rep
 }
 
@@ -358,6 +415,3 @@ func timeText(t *time.Time) string {
 	}
 	return reconcile.TimeText(*t)
 }
-
-// rowLabel names a row in the summary's exception lines.
-func rowLabel(row int, reference string) string { return fmt.Sprintf("row %d (%s)", row, reference) }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/reason"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // cellKind is what a cell holds, which says how each file writes it.
@@ -287,7 +288,7 @@ func (rep *Report) summaryLines(zone string) [][]cell {
 	for _, e := range s.Exceptions {
 		item := summaryWord(lang, "batch")
 		if e.Row > 0 {
-			item = rowLabel(e.Row, e.Reference)
+			item = reconcile.RowLabel(e.Row, e.Reference)
 		}
 		out = append(out, []cell{sw("exception"), textCell(item), {}, {}, {}, textCell(string(e.Category) + ": " + e.text())})
 	}

@@ -100,24 +100,27 @@ func (c *csvWriter) flush() error {
 // writeSummaryCSV), so that filters, pivot tables and 1C's import take
 // the file as one table. In excel-ru amounts and rates have a decimal
 // comma and times are day-first in the layout's zone; in rfc4180 they are
-// as JSON has them (a decimal point, RFC 3339 UTC).
-func (rep *Report) writeCSV(w io.Writer, l Layout) error {
+// as JSON has them (a decimal point, RFC 3339 UTC). Each row is written
+// as it is produced.
+func (s *Source) writeCSV(w io.Writer, l Layout) error {
 	fail := func(err error) error { return fmt.Errorf("write CSV report: %w", err) }
 	bw := bufio.NewWriterSize(w, 64<<10)
-	cw, err := newCSVWriter(bw, l)
+	var cw *csvWriter
+	var keys []string
+	var buf []cell
+	_, err := s.Rows(func(metaKeys []string) error {
+		keys = metaKeys
+		var err error
+		if cw, err = newCSVWriter(bw, l); err != nil {
+			return err
+		}
+		return cw.heading(header(s.Lang, keys))
+	}, func(row *Row) error {
+		buf = row.cells(s.Lang, keys, buf)
+		return cw.write(buf)
+	})
 	if err != nil {
 		return fail(err)
-	}
-	keys := rep.metaKeys()
-	if err := cw.heading(header(rep.Lang, keys)); err != nil {
-		return fail(err)
-	}
-	var buf []cell
-	for i := range rep.Rows {
-		buf = rep.Rows[i].cells(rep.Lang, keys, buf)
-		if err := cw.write(buf); err != nil {
-			return fail(err)
-		}
 	}
 	if err := cw.flush(); err != nil {
 		return fail(err)
@@ -130,8 +133,12 @@ func (rep *Report) writeCSV(w io.Writer, l Layout) error {
 
 // writeSummaryCSV writes the summary lines under their header, in the
 // same dialect and language as the rows' file.
-func (rep *Report) writeSummaryCSV(w io.Writer, l Layout) error {
+func (s *Source) writeSummaryCSV(w io.Writer, l Layout) error {
 	fail := func(err error) error { return fmt.Errorf("write CSV summary: %w", err) }
+	rep, err := s.summary()
+	if err != nil {
+		return fail(err)
+	}
 	cw, err := newCSVWriter(w, l)
 	if err != nil {
 		return fail(err)

@@ -33,11 +33,16 @@ func (rep *Report) AddNotes(notes []Note) {
 			break
 		}
 		if rep.Rows[i].Row == n.Row {
-			r := &rep.Rows[i]
-			r.Description, r.Meta = cardmask.Redact(n.Description), redactMeta(n.Meta)
-			r.Held, r.Decision, r.Resubmit = cardmask.Redact(n.Held), cardmask.Redact(n.Decision), n.Resubmit
+			rep.Rows[i].setNote(&n)
 		}
 	}
+}
+
+// setNote puts a note on the row, its text through the card-number
+// redaction.
+func (r *Row) setNote(n *Note) {
+	r.Description, r.Meta = cardmask.Redact(n.Description), redactMeta(n.Meta)
+	r.Held, r.Decision, r.Resubmit = cardmask.Redact(n.Held), cardmask.Redact(n.Decision), n.Resubmit
 }
 
 // redactMeta passes meta names and values through the redaction; should

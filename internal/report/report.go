@@ -6,7 +6,6 @@ package report
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -52,9 +51,12 @@ func DefaultDialect(lang string) spreadsheet.Dialect {
 }
 
 // with fills the layout's defaults for the report.
-func (l Layout) with(rep *Report) Layout {
+func (l Layout) with(rep *Report) Layout { return l.withLang(rep.Lang) }
+
+// withLang fills the layout's defaults for a report in lang.
+func (l Layout) withLang(lang string) Layout {
 	if l.Dialect == "" {
-		l.Dialect = DefaultDialect(rep.Lang)
+		l.Dialect = DefaultDialect(lang)
 	}
 	if l.Zone == nil {
 		l.Zone = bank131.ReportZone()
@@ -242,20 +244,9 @@ func (rep *Report) Write(w io.Writer, format string) error {
 	return rep.WriteLayout(w, format, Layout{})
 }
 
-// WriteLayout writes the report in format, in the layout l.
+// WriteLayout writes the report in format, in the layout l (Source).
 func (rep *Report) WriteLayout(w io.Writer, format string, l Layout) error {
-	l = l.with(rep)
-	switch format {
-	case FormatCSV:
-		return rep.writeCSV(w, l)
-	case FormatSummaryCSV:
-		return rep.writeSummaryCSV(w, l)
-	case FormatJSON:
-		return rep.WriteJSON(w)
-	case FormatXLSX:
-		return rep.writeXLSX(w, l)
-	}
-	return fmt.Errorf("%w %q (want %s)", ErrFormat, format, strings.Join(Formats, ", "))
+	return rep.Source().WriteLayout(w, format, l)
 }
 
 // FileName is the report's download name in format: payrun-report-<id>

@@ -2,6 +2,7 @@ package report
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"compress/flate"
 	"fmt"
@@ -101,7 +102,7 @@ func (s *xlsxStyles) moneyStyle(exp int8, bold bool) int {
 }
 
 // WriteXLSX writes the report as a workbook in the default layout.
-func (rep *Report) WriteXLSX(w io.Writer) error { return rep.writeXLSX(w, Layout{}.with(rep)) }
+func (rep *Report) WriteXLSX(w io.Writer) error { return rep.Source().writeXLSX(w, Layout{}.with(rep)) }
 
 // writeXLSX writes the report as a workbook an accountant keeps: a Rows
 // sheet (one line per row under a frozen, filtered header, widths that
@@ -120,7 +121,40 @@ func (rep *Report) WriteXLSX(w io.Writer) error { return rep.writeXLSX(w, Layout
 // excelize's stream writer spent about a microsecond per cell (escaping
 // every string through a regular expression), 1.3 s for a 100k-row batch,
 // against the 2 s the whole report may take (bench/README.md).
-func (rep *Report) writeXLSX(w io.Writer, l Layout) error {
+//
+// The rows are measured as they are produced and kept in a spool until
+// the workbook is written (the widths come before the rows in the sheet).
+func (s *Source) writeXLSX(w io.Writer, l Layout) error {
+	fail := func(err error) error { return fmt.Errorf("write XLSX report: %w", err) }
+	sp, err := newSpool()
+	if err != nil {
+		return fail(err)
+	}
+	defer sp.Close()
+	var sheet *rowsSheet
+	var buf []cell
+	rep, err := s.Rows(func(keys []string) error {
+		sheet = newRowsSheet(s.Lang, l.Zone, keys)
+		return nil
+	}, func(row *Row) error {
+		buf = row.cells(s.Lang, sheet.keys, buf)
+		sheet.measure(row, buf)
+		return writeCells(sp.Writer, buf)
+	})
+	if err != nil {
+		return fail(err)
+	}
+	sheet.done()
+	rows, err := sp.reader()
+	if err != nil {
+		return fail(err)
+	}
+	return rep.writeXLSX(w, l, sheet, rows)
+}
+
+// writeXLSX writes the workbook of writeXLSX (Source) whose rows were
+// measured (sheet) and spooled (rows).
+func (rep *Report) writeXLSX(w io.Writer, l Layout, sheet *rowsSheet, rows *bufio.Reader) error {
 	f := excelize.NewFile()
 	defer f.Close()
 	fail := func(err error) error { return fmt.Errorf("write XLSX report: %w", err) }
@@ -149,7 +183,6 @@ func (rep *Report) writeXLSX(w io.Writer, l Layout) error {
 	if err := rep.summarySheet(f, summaryName, st, l); err != nil {
 		return fail(err)
 	}
-	sheet := rep.layRowsSheet(l)
 	// The defined names of the Rows sheet go in the workbook part, which
 	// excelize writes: the filter's range and the header repeated on every
 	// printed page. (AutoFilter also changes the empty sheet excelize
@@ -163,7 +196,14 @@ func (rep *Report) writeXLSX(w io.Writer, l Layout) error {
 	}
 	f.SetActiveSheet(0)
 	var rowsErr error
-	f.SetZipWriter(func(w io.Writer) excelize.ZipWriter {
+	// The zip goes straight to w, not to the buffer excelize hands over:
+	// excelize's WriteTo builds the whole file in a bytes.Buffer before
+	// copying it (a 1M-row workbook: ~670 MB of peak RSS), and its only
+	// use of that buffer after writing, marking its own streams of over
+	// 4 GB as zip64, has nothing to mark here (it has no streams; the
+	// rows part is archive/zip's, which writes zip64 itself). So the
+	// buffer stays empty and WriteTo copies nothing more.
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter {
 		zw := zip.NewWriter(w)
 		// Deflate at its fastest level: the Rows sheet of a 100k-row
 		// batch is ~60 MB of XML; the default level took longer than
@@ -172,7 +212,7 @@ func (rep *Report) writeXLSX(w io.Writer, l Layout) error {
 			return flate.NewWriter(out, flate.BestSpeed)
 		})
 		return &rowsZip{Writer: zw, write: func(part io.Writer) error {
-			rowsErr = rep.writeRowsSheet(part, sheet, st)
+			rowsErr = rep.writeRowsSheet(part, sheet, st, rows)
 			return rowsErr
 		}}
 	})

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"maps"
@@ -35,7 +36,7 @@ const (
 
 // rowsSheet is what the Rows sheet needs before its XML is written:
 // columns, widths, the filter's range and the totals per currency, found
-// in one pass over the rows.
+// in one pass over the rows (measure, as they are produced, then done).
 type rowsSheet struct {
 	lang      string
 	zone      *time.Location
@@ -46,6 +47,10 @@ type rowsSheet struct {
 	widths    []float64 // in characters
 	filterRef string
 	totals    []currencyTotal
+	rows      int // rows measured
+
+	longest []int // the longest value of each column so far, in characters
+	byCur   map[string]*currencyTotal
 }
 
 // currencyTotal sums a currency's money columns over the rows.
@@ -55,34 +60,49 @@ type currencyTotal struct {
 	sums     map[int]int64 // column → minor units
 }
 
-// layRowsSheet measures the rows: the width each column needs and each
-// currency's totals.
-func (rep *Report) layRowsSheet(l Layout) *rowsSheet {
-	s := &rowsSheet{lang: rep.Lang, zone: l.Zone, keys: rep.metaKeys()}
-	s.head = header(rep.Lang, s.keys)
+// newRowsSheet starts measuring the rows of a report in lang, in zone,
+// whose rows have the meta names keys.
+func newRowsSheet(lang string, zone *time.Location, keys []string) *rowsSheet {
+	s := &rowsSheet{lang: lang, zone: zone, keys: keys, byCur: map[string]*currencyTotal{}}
+	s.head = header(lang, s.keys)
 	s.wrap = wrapped(s.keys)
 	n := len(s.head)
 	s.cols = make([]string, n)
-	longest := make([]int, n)
+	s.longest = make([]int, n)
 	for i := range s.cols {
 		s.cols[i] = columnName(i + 1)
-		longest[i] = min(utf8.RuneCountInString(s.head[i]), headerFit)
+		s.longest[i] = min(utf8.RuneCountInString(s.head[i]), headerFit)
 	}
-	totals := map[string]*currencyTotal{}
-	total := func(cur string) *currencyTotal {
-		t := totals[cur]
-		if t == nil {
-			t = &currencyTotal{currency: cur, sums: map[int]int64{}}
-			totals[cur] = t
+	return s
+}
+
+func (s *rowsSheet) total(cur string) *currencyTotal {
+	t := s.byCur[cur]
+	if t == nil {
+		t = &currencyTotal{currency: cur, sums: map[int]int64{}}
+		s.byCur[cur] = t
+	}
+	return t
+}
+
+// measure measures a row, whose cells (Row.cells) are cells: the width
+// each column needs and each currency's totals.
+func (s *rowsSheet) measure(row *Row, cells []cell) {
+	s.rows++
+	if row.Currency != "" {
+		s.total(row.Currency).rows++
+	}
+	longest := s.longest
+	for j := range cells {
+		if j < len(rowColumns) && rowColumns[j].width != 0 {
+			continue
 		}
-		return t
-	}
-	measure := func(j int, c *cell) {
+		c := &cells[j]
 		w := 0
 		switch c.kind {
 		case kindText:
 			if len(c.text) <= longest[j] {
-				return // no more characters than bytes
+				continue // no more characters than bytes
 			}
 			w = utf8.RuneCountInString(c.text)
 		case kindInt:
@@ -91,7 +111,7 @@ func (rep *Report) layRowsSheet(l Layout) *rowsSheet {
 			whole, _, _ := strings.Cut(c.text, ".")
 			w = len(c.text) + (len(whole)-1)/3 // with the thousands' separators
 			if minor, ok := decimalMinor(c.text, c.exp); ok {
-				total(c.cur).sums[j] += minor
+				s.total(c.cur).sums[j] += minor
 			}
 		case kindRate:
 			w = len(c.text)
@@ -100,25 +120,12 @@ func (rep *Report) layRowsSheet(l Layout) *rowsSheet {
 		}
 		longest[j] = max(longest[j], w)
 	}
-	for i := range rep.Rows {
-		row := &rep.Rows[i]
-		if row.Currency != "" {
-			total(row.Currency).rows++
-		}
-		for j := range rowColumns {
-			if rowColumns[j].width == 0 {
-				c := rowColumns[j].value(row, rep.Lang)
-				measure(j, &c)
-			}
-		}
-		j := len(rowColumns)
-		c := textCell(row.Description)
-		measure(j, &c)
-		for k, key := range s.keys {
-			c := textCell(row.Meta[key])
-			measure(j+1+k, &c)
-		}
-	}
+}
+
+// done sets the widths, the totals and the filter's range once every row
+// was measured.
+func (s *rowsSheet) done() {
+	n := len(s.head)
 	s.widths = make([]float64, n)
 	for j := range s.widths {
 		if j < len(rowColumns) && rowColumns[j].width > 0 {
@@ -131,13 +138,86 @@ func (rep *Report) layRowsSheet(l Layout) *rowsSheet {
 		}
 		// A character of the default font is a little wider than a
 		// width unit (the width of "0"), Cyrillic more so.
-		s.widths[j] = math.Round(min(max(float64(longest[j])*1.1+2, minWidth), limit)*10) / 10
+		s.widths[j] = math.Round(min(max(float64(s.longest[j])*1.1+2, minWidth), limit)*10) / 10
 	}
-	for _, cur := range slices.Sorted(maps.Keys(totals)) {
-		s.totals = append(s.totals, *totals[cur])
+	for _, cur := range slices.Sorted(maps.Keys(s.byCur)) {
+		s.totals = append(s.totals, *s.byCur[cur])
 	}
-	s.filterRef = fmt.Sprintf("A1:%s%d", s.cols[n-1], len(rep.Rows)+1)
-	return s
+	s.filterRef = fmt.Sprintf("A1:%s%d", s.cols[n-1], s.rows+1)
+}
+
+// writeCells writes a row's cells to the spool the Rows sheet is written
+// from once its widths are known.
+func writeCells(w *bufio.Writer, cells []cell) error {
+	var tmp [binary.MaxVarintLen64]byte
+	w.Write(tmp[:binary.PutUvarint(tmp[:], uint64(len(cells)))])
+	for i := range cells {
+		c := &cells[i]
+		w.WriteByte(byte(c.kind))
+		w.WriteByte(byte(c.exp))
+		w.Write(tmp[:binary.PutVarint(tmp[:], c.n)])
+		w.Write(tmp[:binary.PutUvarint(tmp[:], uint64(len(c.text)))])
+		w.WriteString(c.text)
+		w.Write(tmp[:binary.PutUvarint(tmp[:], uint64(len(c.cur)))])
+		if _, err := w.WriteString(c.cur); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readCells reads back a row's cells writeCells wrote, into buf; text is
+// the row's text, reused (its strings are one string per row: one
+// allocation, not one per cell).
+func readCells(r *bufio.Reader, buf []cell, text *[]byte) ([]cell, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	// The cells with the offsets of their text in *text, then the strings.
+	type span struct{ text, cur [2]int }
+	var spans [64]span
+	sp := spans[:0]
+	*text = (*text)[:0]
+	str := func() ([2]int, error) {
+		l, err := binary.ReadUvarint(r)
+		if err != nil || l == 0 {
+			return [2]int{}, err
+		}
+		at := len(*text)
+		*text = append(*text, make([]byte, l)...)
+		_, err = io.ReadFull(r, (*text)[at:])
+		return [2]int{at, at + int(l)}, err
+	}
+	buf = buf[:0]
+	for range n {
+		var c cell
+		var s span
+		k, err := r.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		e, err := r.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		c.kind, c.exp = cellKind(k), int8(e)
+		if c.n, err = binary.ReadVarint(r); err != nil {
+			return nil, err
+		}
+		if s.text, err = str(); err != nil {
+			return nil, err
+		}
+		if s.cur, err = str(); err != nil {
+			return nil, err
+		}
+		buf, sp = append(buf, c), append(sp, s)
+	}
+	all := string(*text)
+	for i := range buf {
+		buf[i].text, buf[i].cur = all[sp[i].text[0]:sp[i].text[1]], all[sp[i].cur[0]:sp[i].cur[1]]
+	}
+	return buf, nil
 }
 
 // decimalMinor reads decimal text as Decimal writes it ("-1500.50") in
@@ -182,10 +262,10 @@ func lines(text string, width float64) int {
 // autofilter), one line per row, an empty line and a totals line per
 // currency, then the print settings. Numbers are written as their decimal
 // text (an XML number is text; no float is made of money here).
-func (rep *Report) writeRowsSheet(w io.Writer, s *rowsSheet, st *xlsxStyles) error {
+func (rep *Report) writeRowsSheet(w io.Writer, s *rowsSheet, st *xlsxStyles, rows *bufio.Reader) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	last := s.cols[len(s.cols)-1]
-	lastRow := len(rep.Rows) + 1
+	lastRow := s.rows + 1
 	if len(s.totals) > 0 {
 		lastRow += 1 + len(s.totals)
 	}
@@ -264,9 +344,13 @@ func (rep *Report) writeRowsSheet(w io.Writer, s *rowsSheet, st *xlsxStyles) err
 	}
 	bw.WriteString(`</row>`)
 	var buf []cell
-	for i := range rep.Rows {
+	var text []byte
+	for i := range s.rows {
 		r := i + 2
-		buf = rep.Rows[i].cells(s.lang, s.keys, buf)
+		var err error
+		if buf, err = readCells(rows, buf, &text); err != nil {
+			return fmt.Errorf("read the rows back: %w", err)
+		}
 		height := 1
 		for j := range buf {
 			if s.wrap[j] && buf[j].text != "" {
@@ -298,7 +382,7 @@ func (rep *Report) writeRowsSheet(w io.Writer, s *rowsSheet, st *xlsxStyles) err
 	}
 	// The totals, under an empty line: outside the filter's range, so
 	// filtering and sorting leave them alone.
-	r := len(rep.Rows) + 2
+	r := s.rows + 2
 	for _, t := range s.totals {
 		r++
 		rowStart(r, 1)

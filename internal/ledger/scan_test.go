@@ -1,0 +1,57 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/report"
+)
+
+// TestReportChunks: a report streamed in chunks of any size is the same,
+// byte for byte in every format and language, as in one chunk: the golden
+// ledger's rows, webhooks, status answers, 3-D Secure links, report lines
+// (a refund, a second operation, lines naming no row of the batch) and
+// notes all land on their rows across chunk ends.
+func TestReportChunks(t *testing.T) {
+	s, _, id := goldenLedger(t)
+	ctx := context.Background()
+	write := func(lang, format string) []byte {
+		src, done, err := s.db.ReportSource(ctx, id, lang)
+		require.NoError(t, err)
+		defer done()
+		var buf bytes.Buffer
+		require.NoError(t, src.Write(&buf, format))
+		return buf.Bytes()
+	}
+	whole := map[string][]byte{}
+	for _, lang := range []string{"en", "ru"} {
+		for _, f := range report.Formats {
+			whole[lang+"/"+f] = write(lang, f)
+		}
+	}
+	defer func(n int) { scanChunk = n }(scanChunk)
+	for _, n := range []int{1, 2, 3, 7} {
+		scanChunk = n
+		for _, lang := range []string{"en", "ru"} {
+			for _, f := range report.Formats {
+				got := write(lang, f)
+				if f == report.FormatXLSX {
+					// The zip's bytes are the same when its parts are.
+					require.Equal(t, whole[lang+"/"+f], got, "chunks of %d, %s %s", n, lang, f)
+					continue
+				}
+				require.Equal(t, string(whole[lang+"/"+f]), string(got), fmt.Sprintf("chunks of %d, %s %s", n, lang, f))
+			}
+		}
+	}
+	// And the report in memory is the stream's rows kept.
+	rep, err := s.db.Report(ctx, id)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	require.NoError(t, rep.Write(&buf, report.FormatJSON))
+	require.Equal(t, string(whole["en/json"]), buf.String())
+}
