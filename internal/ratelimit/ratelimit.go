@@ -33,8 +33,20 @@ type Limiter struct {
 	// bucket. A granted call may be held up before it leaves (the ledger's
 	// fence, a stalled process) and leave in a bunch with later ones; the
 	// bank counts sends.
-	send  *rate.Limiter
-	clock func() time.Time
+	send *rate.Limiter
+	// paceTurn (capacity 1) is held by the one Pace call that has a
+	// reservation on send; the others queue for it in order (a channel's
+	// senders are served first come, first served). rate.Limiter keeps a
+	// reservation's time when its rate changes: with every waiter holding
+	// one made at 50/s, a rise to 100/s let the old ones go on their old
+	// schedule while new ones were scheduled as if those were already
+	// paid for, 150 sends/s for a while (TestPaceHoldsTheBoundAcrossARateChange).
+	// With one reservation at a time, a change cancels it (paceChanged)
+	// and the next is made at the new rate.
+	paceTurn    chan struct{}
+	paceChanged chan struct{} // capacity 1: send's rate or bucket changed
+	clock       func() time.Time
+	sent        func(time.Time) // tests: each send Pace lets go
 
 	mu         sync.Mutex
 	queues     [2][]*waiter
@@ -95,12 +107,14 @@ func New(r float64, burst int) *Limiter {
 		burst = 1
 	}
 	l := &Limiter{
-		max:     rate.Limit(r),
-		burst:   burst,
-		clock:   time.Now,
-		wake:    make(chan struct{}, 1),
-		changed: make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		max:         rate.Limit(r),
+		burst:       burst,
+		clock:       time.Now,
+		wake:        make(chan struct{}, 1),
+		changed:     make(chan struct{}, 1),
+		paceTurn:    make(chan struct{}, 1),
+		paceChanged: make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
 	if r <= 0 {
 		l.max = rate.Inf
@@ -296,6 +310,7 @@ func (l *Limiter) slow(throttled bool) {
 	}
 	l.lim.SetLimitAt(now, next)
 	l.send.SetLimitAt(now, next)
+	l.paceChange()
 	l.stats.Limit = float64(next)
 }
 
@@ -316,6 +331,7 @@ func (l *Limiter) recover() {
 	}
 	l.lim.SetLimitAt(now, next)
 	l.send.SetLimitAt(now, next)
+	l.paceChange()
 	l.lastAdjust = now
 	l.stats.Limit = float64(next)
 }
@@ -351,6 +367,7 @@ func (l *Limiter) SetRate(r float64, burst int) {
 		l.lim.SetLimitAt(now, rate.Limit(r*factor))
 		l.send.SetBurstAt(now, bucketSize(r, burst))
 		l.send.SetLimitAt(now, rate.Limit(r*factor))
+		l.paceChange()
 		l.stats.Limit = r * factor
 	}
 	l.mu.Unlock()
@@ -365,19 +382,58 @@ func (l *Limiter) SetRate(r float64, burst int) {
 // allowance, which covers the way from Pace to the bank), so what the bank
 // sees keeps rate + burst in any second even when granted calls were held
 // up on their way and would leave together. A paused limiter paces at its
-// last rate: what it granted goes out.
+// last rate: what it granted goes out. Callers go in the order they came,
+// one reservation at a time (paceTurn), so a change of rate applies to
+// every call not yet sent.
 func (l *Limiter) Pace(ctx context.Context) error {
 	if l.unlimited {
 		return nil
 	}
-	if err := l.send.Wait(ctx); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		// The wait would outlast ctx's deadline: a deadline all the same.
-		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+	select {
+	case l.paceTurn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
+	defer func() { <-l.paceTurn }()
+	for {
+		select { // a change before this reservation is in it
+		case <-l.paceChanged:
+		default:
+		}
+		r := l.send.Reserve()
+		d := r.Delay()
+		if d > 0 {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+				r.Cancel()
+				// The wait would outlast ctx's deadline: a deadline all the same.
+				return fmt.Errorf("%w: the send would wait %s", context.DeadlineExceeded, d)
+			}
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-l.paceChanged:
+				t.Stop()
+				r.Cancel() // reserved at the old rate: again at the new one
+				continue
+			case <-ctx.Done():
+				t.Stop()
+				r.Cancel()
+				return ctx.Err()
+			}
+		}
+		if l.sent != nil {
+			l.sent(time.Now())
+		}
+		return nil
+	}
+}
+
+// paceChange tells a waiting Pace that send's rate or bucket changed.
+func (l *Limiter) paceChange() {
+	select {
+	case l.paceChanged <- struct{}{}:
+	default:
+	}
 }
 
 // Stats returns a snapshot of the limiter's counters.

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -246,4 +247,56 @@ func TestPaceSpreadsHeldUpCalls(t *testing.T) {
 	t.Logf("%d calls granted and paced in %s (the grants alone need %s)", n, time.Since(start).Round(time.Millisecond),
 		time.Duration(float64(n-bucketSize(r, burst))/r*float64(time.Second)))
 	require.Equal(t, uint64(n), l2.Stats().Granted[Low])
+}
+
+// TestPaceHoldsTheBoundAcrossARateChange: calls queued in Pace at one rate
+// (after a stall, Wait and Pace run at the same rate, so the queue stays)
+// when the rate rises (a processor takes a dead one's shares). A wait
+// scheduled at the old rate must not go out on the old schedule while the
+// new rate schedules the next ones as if the old ones were paid for: in
+// that overlap the sends ran at old + new rate, and the sandbox counted
+// 112–113 in a second against R + B = 110. In any window of w the sends
+// stay within the new rate × w + the new bucket (+1: a send is noted after
+// its token, before the next one's).
+func TestPaceHoldsTheBoundAcrossARateChange(t *testing.T) {
+	const n = 30
+	l := New(50, 5)
+	defer l.Close()
+	var mu sync.Mutex
+	var sent []time.Time
+	l.sent = func(at time.Time) {
+		mu.Lock()
+		sent = append(sent, at)
+		mu.Unlock()
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	pace := func() {
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				require.NoError(t, l.Pace(ctx))
+			}()
+		}
+	}
+	pace()
+	time.Sleep(30 * time.Millisecond) // all n wait in Pace at 50/s
+	l.SetRate(100, 10)
+	pace()
+	wg.Wait()
+
+	slices.SortFunc(sent, func(a, b time.Time) int { return a.Compare(b) })
+	const w = 300 * time.Millisecond
+	bound := int(100*w.Seconds()) + bucketSize(100, 10) + 1
+	most, j := 0, 0
+	for i := range sent {
+		for sent[i].Sub(sent[j]) >= w {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	t.Logf("%d sends in %s; most in any %s: %d (bound %d)", len(sent), sent[len(sent)-1].Sub(sent[0]).Round(time.Millisecond), w, most, bound)
+	require.Len(t, sent, 2*n)
+	require.LessOrEqual(t, most, bound)
 }
