@@ -208,7 +208,7 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 	for _, t := range archiveCopied {
 		parts = append(parts, part{t, archiveWhere(t)})
 	}
-	parts = append(parts, part{"bank_events", batchEvents},
+	parts = append(parts, part{"hook_events", batchEvents}, // bank_events' table (migration 0141)
 		// What the reconciliation reads of the bank's reports beside the lines.
 		part{"bank_reports", `1`}, part{"bank_report_days", `1`}, part{"bank_days", `1`})
 	res := &ArchiveResult{Batch: batch, Path: out}
@@ -232,7 +232,7 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 		switch p.table {
 		case "rows":
 			res.Rows = int(n)
-		case "bank_events":
+		case "hook_events":
 			res.Events = int(n)
 		}
 	}
@@ -264,8 +264,8 @@ func (db *DB) prune(ctx context.Context, batch string, res *ArchiveResult) error
 	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE kept_counts AS SELECT * FROM batch_counts WHERE batch_id = ?`, batch); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM bank_events WHERE `+batchEvents, batch); err != nil {
-		return fail(fmt.Errorf("bank_events: %w", err))
+	if _, err := tx.ExecContext(ctx, `DELETE FROM hook_events WHERE `+batchEvents, batch); err != nil {
+		return fail(fmt.Errorf("hook_events: %w", err))
 	}
 	for _, t := range archivePruned {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM main.`+t+` WHERE `+archiveWhere(t), batch); err != nil {

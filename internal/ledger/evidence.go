@@ -59,7 +59,7 @@ func unpackBody(z []byte) ([]byte, error) {
 func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
 	var body string
 	var z []byte
-	err := db.r.QueryRowContext(ctx, `SELECT body, body_z FROM bank_events WHERE hook_id = ?`, hookID).Scan(&body, &z)
+	err := db.r.QueryRowContext(ctx, `SELECT body, body_z FROM hook_events WHERE h = ?`, hookKey(hookID)).Scan(&body, &z)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("webhook %s: %w", hookID, errNotFound)
 	}

@@ -80,26 +80,21 @@ CREATE TABLE moves (
 -- generated columns the readers name, so their queries still use them).
 CREATE INDEX moves_row ON moves (bk, row_no);
 CREATE INDEX moves_status ON moves (bk, row_no) WHERE source = 'status';
-CREATE INDEX moves_action ON moves (bk, row_no, t) WHERE to_state = 'action_required';
+CREATE INDEX moves_action ON moves (bk, row_no) WHERE to_state = 'action_required';
 
 -- The log as it was: the table makes way for the view.
 ALTER TABLE transitions RENAME TO transitions_0139;
 
 CREATE VIEW transitions AS
 SELECT m.id AS id, b.batch_id AS batch_id, m.row_no AS row_no, m.from_state AS from_state, m.to_state AS to_state,
-    m.at AS at, m.source AS source, w.name AS worker, m.gen AS gen, m.attempt AS attempt,
-    m.session_id AS session_id, m.payout_id AS payout_id,
+    m.at AS at, m.source AS source, (SELECT name FROM move_names WHERE k = m.worker) AS worker, m.gen AS gen,
+    m.attempt AS attempt, m.session_id AS session_id, m.payout_id AS payout_id,
     CASE WHEN typeof(m.idem) = 'blob' THEN b.batch_id || '/' || m.row_no || '/' || CAST(m.idem AS TEXT) ELSE m.idem END AS idem_key,
-    e.name AS error_code, m.reason AS reason,
+    (SELECT name FROM move_names WHERE k = m.error_code) AS error_code, m.reason AS reason,
     CASE WHEN typeof(m.hook) = 'blob' THEN lower(hex(m.hook)) ELSE m.hook END AS hook_id,
-    h.name AS hook_type,
-    CASE WHEN typeof(m.detail) = 'integer' THEN d.name ELSE m.detail END AS detail
-FROM moves m
-LEFT JOIN batch_keys b ON b.k = m.bk
-LEFT JOIN move_names w ON w.k = m.worker
-LEFT JOIN move_names e ON e.k = m.error_code
-LEFT JOIN move_names h ON h.k = m.hook_type
-LEFT JOIN move_names d ON d.k = m.detail;
+    (SELECT name FROM move_names WHERE k = m.hook_type) AS hook_type,
+    CASE WHEN typeof(m.detail) = 'integer' THEN (SELECT name FROM move_names WHERE k = m.detail) ELSE m.detail END AS detail
+FROM moves m JOIN batch_keys b ON b.k = m.bk;
 
 -- A row inserted into the view goes to moves, each value as above (the
 -- INSERTs name the columns they fill; the others read '' as the table's
