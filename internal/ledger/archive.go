@@ -192,14 +192,21 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 	defer tx.Rollback()
 	type part struct{ table, where string }
 	parts := []part{{"batches", `id = ?1`}}
-	// The words moves refers to by key, with the same keys (the archive is
-	// new: it has only the fixed ones, the same as here).
-	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO arch.move_names (k, name) SELECT k, name FROM main.move_names`); err != nil {
+	// The words the batch's moves refer to by key, with the same keys, and
+	// no others (the archive holds nothing of other batches; the archive is
+	// new: it has only the fixed ones, the same as here). A person's text
+	// is never a word: it is in its move's note (migration 0140).
+	used := `SELECT k FROM (SELECT worker AS k FROM main.moves WHERE ` + archiveWhere("moves") + `
+		UNION SELECT error_code FROM main.moves WHERE ` + archiveWhere("moves") + `
+		UNION SELECT hook_type FROM main.moves WHERE ` + archiveWhere("moves") + `
+		UNION SELECT detail FROM main.moves WHERE ` + archiveWhere("moves") + `)`
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO arch.move_names (k, name)
+		SELECT k, name FROM main.move_names WHERE k IN (`+used+`)`, batch); err != nil {
 		return fail(fmt.Errorf("move_names: %w", err))
 	}
 	var differ int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM main.move_names m LEFT JOIN arch.move_names a ON a.k = m.k
-		WHERE a.name IS NOT m.name`).Scan(&differ); err != nil {
+		WHERE m.k IN (`+used+`) AND a.name IS NOT m.name`, batch).Scan(&differ); err != nil {
 		return fail(fmt.Errorf("move_names: %w", err))
 	}
 	if differ > 0 {
