@@ -207,9 +207,14 @@ const beforeBankStates = `('queued', 'claimed', 'quoted', 'opening', 'session_op
 func requeueRows(tx *Tx, batch string, row int, detail string) error {
 	now := formatTime(tx.Now)
 	where := `batch_id = ?1 AND state IN ` + beforeBankStates + ` AND stop = '' AND (?2 = 0 OR row_no = ?2)`
-	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, gen, attempt, session_id, detail)
-		SELECT batch_id, row_no, state, state, ?3, ?4, gen + 1, attempt, session_id, ?5 FROM rows WHERE `+where,
-		batch, row, now, string(ledgerapi.SourceOperator), detail+"; a new pay job"); err != nil {
+	// The transitions log, written into moves directly (compact.go).
+	keys, err := keysForMoves(tx, batch, tx.Now, ledgerapi.SourceOperator, "", detail+"; a new pay job")
+	if err != nil {
+		return fmt.Errorf("re-enqueue rows of %s: %w", batch, err)
+	}
+	if _, err := tx.Exec(movesInsert+movesSelect("state", "state", "gen + 1", "session_id")+` FROM rows
+		WHERE batch_id = ?7 AND state IN `+beforeBankStates+` AND stop = '' AND (?8 = 0 OR row_no = ?8)`,
+		append(keys, batch, row)...); err != nil {
 		return fmt.Errorf("re-enqueue rows of %s: %w", batch, err)
 	}
 	if _, err := tx.Exec(`UPDATE rows SET gen = gen + 1, moved_at = ?3, updated_at = ?3 WHERE `+where, batch, row, now); err != nil {
