@@ -28,13 +28,22 @@ import (
 // (besides batches, and batch_counts, which the archive counts anew);
 // archivePruned are those of them whose rows of the batch are deleted here.
 var (
-	archiveCopied = []string{"rows", "row_conflicts", "sessions", "quotes", "transitions", "gate_checks", "exceptions",
+	archiveCopied = []string{"rows", "row_conflicts", "sessions", "quotes", "batch_keys", "moves", "gate_checks", "exceptions",
 		"holds", "bank_report_lines", "decisions"}
 	// Exceptions stay here: what people did about them (assignee,
 	// resolution, exception_comments, which refer to them) is a record of
 	// people, as decisions and approvals are; a batch has few.
-	archivePruned = []string{"row_conflicts", "sessions", "quotes", "transitions", "gate_checks", "holds", "rows"}
+	archivePruned = []string{"row_conflicts", "sessions", "quotes", "moves", "gate_checks", "holds", "rows"}
 )
+
+// archiveWhere selects a table's rows of batch ?1: moves, the transitions
+// log (migration 0140), names its batch by key.
+func archiveWhere(table string) string {
+	if table == "moves" {
+		return `bk IN (SELECT k FROM main.batch_keys WHERE batch_id = ?1)`
+	}
+	return `batch_id = ?1`
+}
 
 // ArchiveOptions says where and what may be archived.
 type ArchiveOptions struct {
@@ -183,10 +192,30 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 	defer tx.Rollback()
 	type part struct{ table, where string }
 	parts := []part{{"batches", `id = ?1`}}
-	for _, t := range archiveCopied {
-		parts = append(parts, part{t, `batch_id = ?1`})
+	// The words the batch's moves refer to by key, with the same keys, and
+	// no others (the archive holds nothing of other batches; the archive is
+	// new: it has only the fixed ones, the same as here). A person's text
+	// is never a word: it is in its move's note (migration 0140).
+	used := `SELECT k FROM (SELECT worker AS k FROM main.moves WHERE ` + archiveWhere("moves") + `
+		UNION SELECT error_code FROM main.moves WHERE ` + archiveWhere("moves") + `
+		UNION SELECT hook_type FROM main.moves WHERE ` + archiveWhere("moves") + `
+		UNION SELECT detail FROM main.moves WHERE ` + archiveWhere("moves") + `)`
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO arch.move_names (k, name)
+		SELECT k, name FROM main.move_names WHERE k IN (`+used+`)`, batch); err != nil {
+		return fail(fmt.Errorf("move_names: %w", err))
 	}
-	parts = append(parts, part{"bank_events", batchEvents},
+	var differ int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM main.move_names m LEFT JOIN arch.move_names a ON a.k = m.k
+		WHERE m.k IN (`+used+`) AND a.name IS NOT m.name`, batch).Scan(&differ); err != nil {
+		return fail(fmt.Errorf("move_names: %w", err))
+	}
+	if differ > 0 {
+		return fail(fmt.Errorf("move_names: %d keys differ in the archive", differ))
+	}
+	for _, t := range archiveCopied {
+		parts = append(parts, part{t, archiveWhere(t)})
+	}
+	parts = append(parts, part{"hook_events", batchEvents}, // bank_events' table (migration 0141)
 		// What the reconciliation reads of the bank's reports beside the lines.
 		part{"bank_reports", `1`}, part{"bank_report_days", `1`}, part{"bank_days", `1`})
 	res := &ArchiveResult{Batch: batch, Path: out}
@@ -210,7 +239,7 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 		switch p.table {
 		case "rows":
 			res.Rows = int(n)
-		case "bank_events":
+		case "hook_events":
 			res.Events = int(n)
 		}
 	}
@@ -225,7 +254,6 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 		batch); err != nil {
 		return fail(fmt.Errorf("batch_counts: %w", err))
 	}
-	var differ int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT state, currency, rows, amount_minor, held, on_hold
 		FROM main.batch_counts WHERE batch_id = ?1 AND rows <> 0 EXCEPT SELECT state, currency, rows, amount_minor, held, on_hold
 		FROM arch.batch_counts WHERE batch_id = ?1 AND rows <> 0)`, batch).Scan(&differ); err != nil {
@@ -252,11 +280,11 @@ func (db *DB) prune(ctx context.Context, batch string, res *ArchiveResult) error
 	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE kept_counts AS SELECT * FROM batch_counts WHERE batch_id = ?`, batch); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM bank_events WHERE `+batchEvents, batch); err != nil {
-		return fail(fmt.Errorf("bank_events: %w", err))
+	if _, err := tx.ExecContext(ctx, `DELETE FROM hook_events WHERE `+batchEvents, batch); err != nil {
+		return fail(fmt.Errorf("hook_events: %w", err))
 	}
 	for _, t := range archivePruned {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM main.`+t+` WHERE batch_id = ?`, batch); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM main.`+t+` WHERE `+archiveWhere(t), batch); err != nil {
 			return fail(fmt.Errorf("%s: %w", t, err))
 		}
 	}

@@ -34,14 +34,17 @@ func moveRowsN(tx *Tx, batch string, from, to payout.State, source ledgerapi.Sou
 	if to == payout.StateQueued {
 		bump = 1
 	}
-	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, reason, detail)
-		SELECT batch_id, row_no, state, ?, ?, ?, ?, gen + ?, attempt, '', ? FROM rows
-		WHERE batch_id = ? AND state = ? ORDER BY row_no LIMIT ?`,
-		string(to), now, string(source), by, bump, detail, batch, string(from), limit); err != nil {
+	// The transitions log, written into moves directly (compact.go).
+	keys, err := keysForMoves(tx, batch, tx.Now, source, by, detail)
+	if err != nil {
+		return 0, fmt.Errorf("log %s → %s of %s: %w", from, to, batch, err)
+	}
+	if _, err := tx.Exec(movesInsert+movesSelect("?7", "?8", "gen + ?9", "''")+` FROM rows
+		WHERE batch_id = ?10 AND state = ?7 ORDER BY row_no LIMIT ?11`,
+		append(keys, string(from), string(to), bump, batch, limit)...); err != nil {
 		return 0, fmt.Errorf("log %s → %s of %s: %w", from, to, batch, err)
 	}
 	var res sql.Result
-	var err error
 	if limit < 0 {
 		res, err = tx.Exec(`UPDATE rows SET state = ?, gen = gen + ?, moved_at = ?, updated_at = ? WHERE batch_id = ? AND state = ?`,
 			string(to), bump, now, now, batch, string(from))
@@ -251,9 +254,15 @@ func releaseChunk(tx *Tx, batch string, limit int) (moved int, done bool, err er
 func releaseRows(tx *Tx, batch string, limit int) (int, error) {
 	now := formatTime(tx.Now)
 	pick := `SELECT row_no FROM rows WHERE batch_id = ?1 AND state = 'received' AND held = 0 AND stop = '' AND card_wait = 0 ORDER BY row_no LIMIT ?2`
-	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, reason, detail)
-		SELECT batch_id, row_no, state, 'queued', ?3, ?4, '', gen + 1, attempt, '', 'released' FROM rows
-		WHERE batch_id = ?1 AND row_no IN (`+pick+`)`, batch, limit, now, string(ledgerSource)); err != nil {
+	// The transitions log, written into moves directly (compact.go): a
+	// release of a 1M-row batch is one statement.
+	keys, err := keysForMoves(tx, batch, tx.Now, ledgerSource, "", "released")
+	if err != nil {
+		return 0, fmt.Errorf("log the release of %s: %w", batch, err)
+	}
+	if _, err := tx.Exec(movesInsert+movesSelect("'received'", "'queued'", "gen + 1", "''")+` FROM rows
+		WHERE batch_id = ?7 AND row_no IN (SELECT row_no FROM rows WHERE batch_id = ?7 AND state = 'received' AND held = 0
+		AND stop = '' AND card_wait = 0 ORDER BY row_no LIMIT ?8)`, append(keys, batch, limit)...); err != nil {
 		return 0, fmt.Errorf("log the release of %s: %w", batch, err)
 	}
 	res, err := tx.Exec(`UPDATE rows SET state = 'queued', gen = gen + 1, moved_at = ?3, updated_at = ?3

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // hookDictV1 primes the compression of webhook bodies (format 1 of
@@ -59,7 +60,11 @@ func unpackBody(z []byte) ([]byte, error) {
 func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
 	var body string
 	var z []byte
-	err := db.r.QueryRowContext(ctx, `SELECT body, body_z FROM bank_events WHERE hook_id = ?`, hookID).Scan(&body, &z)
+	err := db.r.QueryRowContext(ctx, `SELECT body, body_z FROM hook_events WHERE h = ?`, hookKey(hookID)).Scan(&body, &z)
+	if err != nil && strings.Contains(err.Error(), "no such table: hook_events") {
+		// A file older than migration 0141 (an archive opened read-only).
+		err = db.r.QueryRowContext(ctx, `SELECT body, body_z FROM bank_events WHERE hook_id = ?`, hookID).Scan(&body, &z)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("webhook %s: %w", hookID, errNotFound)
 	}

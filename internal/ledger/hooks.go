@@ -164,12 +164,14 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 	if ev.Ref != nil {
 		refBatch, refRow, refRef = ev.Ref.Batch, ev.Ref.Row, ev.Ref.Reference
 	}
-	res, err := tx.Exec(`INSERT INTO bank_events (hook_id, type, session_id, session_status, payout_id, payout_status,
+	// bank_events is a view (migration 0141); its table, with the id and
+	// the time received in their compact forms.
+	res, err := tx.Exec(`INSERT INTO hook_events (h, type, session_id, session_status, payout_id, payout_status,
 		amount_minor, currency, fee_minor, fee_currency, error_code, error_text, ref_batch, ref_row, ref_reference,
-		stream_seq, received_at, recorded_at, body, body_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
-		ON CONFLICT (hook_id) DO NOTHING`,
-		ev.HookID, ev.Type, ev.SessionID, ev.SessionStatus, ev.PayoutID, ev.PayoutStatus, amount, cur, fee, feeCur,
-		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), formatTime(ev.ReceivedAt), formatTime(tx.Now), packBody(ev.Body))
+		stream_seq, received, recorded_at, body, body_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
+		ON CONFLICT (h) DO NOTHING`,
+		hookKey(ev.HookID), ev.Type, ev.SessionID, ev.SessionStatus, ev.PayoutID, ev.PayoutStatus, amount, cur, fee, feeCur,
+		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), timeKey(ev.ReceivedAt), formatTime(tx.Now), packBody(ev.Body))
 	if err != nil {
 		return fmt.Errorf("record webhook %s: %w", ev.HookID, err)
 	}

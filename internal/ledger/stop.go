@@ -207,9 +207,14 @@ const beforeBankStates = `('queued', 'claimed', 'quoted', 'opening', 'session_op
 func requeueRows(tx *Tx, batch string, row int, detail string) error {
 	now := formatTime(tx.Now)
 	where := `batch_id = ?1 AND state IN ` + beforeBankStates + ` AND stop = '' AND (?2 = 0 OR row_no = ?2)`
-	if _, err := tx.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, gen, attempt, session_id, detail)
-		SELECT batch_id, row_no, state, state, ?3, ?4, gen + 1, attempt, session_id, ?5 FROM rows WHERE `+where,
-		batch, row, now, string(ledgerapi.SourceOperator), detail+"; a new pay job"); err != nil {
+	// The transitions log, written into moves directly (compact.go).
+	keys, err := keysForMoves(tx, batch, tx.Now, ledgerapi.SourceOperator, "", detail+"; a new pay job")
+	if err != nil {
+		return fmt.Errorf("re-enqueue rows of %s: %w", batch, err)
+	}
+	if _, err := tx.Exec(movesInsert+movesSelect("state", "state", "gen + 1", "session_id")+` FROM rows
+		WHERE batch_id = ?7 AND state IN `+beforeBankStates+` AND stop = '' AND (?8 = 0 OR row_no = ?8)`,
+		append(keys, batch, row)...); err != nil {
 		return fmt.Errorf("re-enqueue rows of %s: %w", batch, err)
 	}
 	if _, err := tx.Exec(`UPDATE rows SET gen = gen + 1, moved_at = ?3, updated_at = ?3 WHERE `+where, batch, row, now); err != nil {
@@ -258,9 +263,11 @@ func (s *Service) reask(tx *Tx, batch string, row int) ([]ledgerapi.Job, []strin
 		// The webhook the gate answered, by the sequence the processor
 		// gave, else as the ledger's hooks consumer recorded it.
 		var seq int64
-		err = tx.QueryRow(`SELECT coalesce(nullif(g.hook_seq, 0), (SELECT e.stream_seq FROM bank_events e WHERE e.hook_id = g.hook_id))
+		// hook_events.h is the webhook id's compact form (migration 0141).
+		const hookKeyOf = `CASE WHEN length(g.hook_id) = 64 AND lower(hex(unhex(g.hook_id))) = g.hook_id THEN unhex(g.hook_id) ELSE g.hook_id END`
+		err = tx.QueryRow(`SELECT coalesce(nullif(g.hook_seq, 0), (SELECT e.stream_seq FROM hook_events e WHERE e.h = `+hookKeyOf+`))
 			FROM gate_checks g WHERE g.batch_id = ? AND g.row_no = ? AND g.session_id = ? AND g.hook_id <> ''
-			AND (g.hook_seq > 0 OR EXISTS (SELECT 1 FROM bank_events e WHERE e.hook_id = g.hook_id)) ORDER BY g.id DESC LIMIT 1`,
+			AND (g.hook_seq > 0 OR EXISTS (SELECT 1 FROM hook_events e WHERE e.h = `+hookKeyOf+`)) ORDER BY g.id DESC LIMIT 1`,
 			batch, w.row, w.session).Scan(&seq)
 		switch {
 		case err == nil:

@@ -1,0 +1,93 @@
+package ledger
+
+import (
+	"encoding/hex"
+	"time"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+)
+
+// The compact forms of values the ledger stores in few bytes (issue 17,
+// migrations 0140 and 0141). Each has its text back by a generated column
+// or a view, byte for byte; the SQL triggers encode the same way.
+
+// hookKey is a webhook id as stored (hook_events.h): the 32 bytes of a
+// lowercase hex SHA-256 (the ids hookrelay gives), else the id itself.
+func hookKey(id string) any {
+	if len(id) == 64 {
+		if b, err := hex.DecodeString(id); err == nil && hex.EncodeToString(b) == id {
+			return b
+		}
+	}
+	return id
+}
+
+// timeKey is a time as stored (hook_events.received): Unix
+// nanoseconds when they give back the same text (formatTime), else the
+// text.
+func timeKey(t time.Time) any {
+	s := formatTime(t)
+	if u := t.UTC(); u.Year() >= 1970 && u.Year() < 2262 && formatTime(time.Unix(0, u.UnixNano())) == s {
+		return u.UnixNano()
+	}
+	return s
+}
+
+// The writers that log a move of many rows of one batch at once (a
+// release, a cancel, a resume: one INSERT … SELECT of up to a batch's
+// rows) write moves directly, encoded as the view's trigger would, rather
+// than through the trigger: it runs once per row and costs ~4× the 0139
+// table's insert (BenchmarkReviewTransitionsInsert, bench/README.md).
+
+// movesInsert heads such an INSERT … SELECT; movesSelect gives the
+// SELECT's list for rows of batch ?1 from a table with row_no, gen,
+// attempt: from and to are SQL expressions of a state's name (a column,
+// or a parameter), gen the expression of the move's gen, session that of
+// its session id; the constants come from keysForMoves as ?1 … ?6 (the
+// statement's own parameters are ?7 on).
+const movesInsert = `INSERT INTO moves (bk, row_no, fs, ts, t, src, worker, gen, attempt, session_id, payout_id, idem,
+	error_code, reason, hook, hook_type, detail, note) `
+
+func movesSelect(from, to, gen, session string) string {
+	return `SELECT ?1, row_no, ` + stateCode(from) + `, ` + stateCode(to) + `, ?2, ?3, ?4, ` + gen + `, attempt, ` +
+		session + `, '', '', 0, '', '', 0, ?5, ?6`
+}
+
+// stateCode is the SQL of a state's code in moves (move_names 1-18), else
+// its name.
+func stateCode(expr string) string {
+	return `coalesce((SELECT k FROM move_names WHERE name = ` + expr + ` AND k BETWEEN 1 AND 18), ` + expr + `)`
+}
+
+// keysForMoves returns the named constants of movesSelect for moves of
+// batch at the time at from source by worker with detail: the batch's key,
+// the time, the source's code, the worker's key (interned), the detail's
+// key when it is a fixed one (else 0) and the note.
+func keysForMoves(tx *Tx, batch string, at time.Time, source ledgerapi.Source, worker, detail string) ([]any, error) {
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, batch); err != nil {
+		return nil, err
+	}
+	if worker != "" {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO move_names (name) VALUES (?)`, worker); err != nil {
+			return nil, err
+		}
+	}
+	var bk, wk, src, d int64
+	var srcText, note string
+	if err := tx.QueryRow(`SELECT (SELECT k FROM batch_keys WHERE batch_id = ?1),
+		CASE WHEN ?2 = '' THEN 0 ELSE (SELECT k FROM move_names WHERE name = ?2) END,
+		coalesce((SELECT k FROM move_names WHERE name = ?3 AND k BETWEEN 21 AND 28), 0),
+		coalesce((SELECT k FROM move_names WHERE name = ?4 AND k BETWEEN 100 AND 999), 0)`,
+		batch, worker, string(source), detail).Scan(&bk, &wk, &src, &d); err != nil {
+		return nil, err
+	}
+	var s any = src
+	if src == 0 {
+		srcText = string(source)
+		s = srcText
+	}
+	if d == 0 {
+		note = detail
+	}
+	return []any{bk, timeKey(at), s, wk, d, note}, nil
+}
