@@ -28,7 +28,7 @@ func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Prio
 		}
 		metrics.LimiterWait.WithLabelValues(priorityLabel[prio]).Observe(time.Since(start).Seconds())
 		start = time.Now()
-		err := fn(bank131.WithPace(ctx, p.lim.Pace))
+		err := fn(bank131.WithPace(context.WithValue(ctx, refenceKey{}, &refence{}), p.pace))
 		class := bank131.Classify(err)
 		if bank131.Diagnose(err) == bank131.ClassWalletShort {
 			// Not a fault to retry in place: the wallet needs a top-up.
@@ -62,6 +62,35 @@ func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Prio
 		case <-time.After(d):
 		}
 	}
+}
+
+// refenceAfter: a call that waited longer than this in Limiter.Pace, past
+// its fence, asks the ledger's fence again before it leaves, so a cancel
+// or hold that came meanwhile still stops it (issue 11: nothing new is sent
+// after a cancel). A call paced at the limiter's rate waits at most about
+// 1/R (10 ms at R = 100); the calls that wait longer are those a stalled
+// ledger bunched, and they are rare, so the second ledger round trip is too.
+const refenceAfter = 50 * time.Millisecond
+
+// refence carries a call's fence (set by run.fence inside call's fn) to
+// pace, which runs just before the call leaves.
+type refence struct{ again func(context.Context) error }
+
+type refenceKey struct{}
+
+// pace waits for the limiter's send pacing, then, if that took long, asks
+// the call's fence again; the fence's refusal ends the call unsent (the
+// client returns it wrapped, and the caller's errors.Is(err, errStopSend)
+// sees it).
+func (p *Processor) pace(ctx context.Context) error {
+	start := time.Now()
+	if err := p.lim.Pace(ctx); err != nil {
+		return err
+	}
+	if h, ok := ctx.Value(refenceKey{}).(*refence); ok && h.again != nil && time.Since(start) > refenceAfter {
+		return h.again(ctx)
+	}
+	return nil
 }
 
 // bankFor returns the client that pays rows of a card number or not.

@@ -268,6 +268,17 @@ func (r *run) cancelled(ctx context.Context) (bool, error) {
 // (errStopSend). At opening the record also tells a cancelled batch later
 // whether a single-request payout could have reached the bank.
 func (r *run) fence(ctx context.Context, call string) error {
+	if err := r.fenceOnce(ctx, call); err != nil {
+		return err
+	}
+	if h, ok := ctx.Value(refenceKey{}).(*refence); ok {
+		h.again = func(ctx context.Context) error { return r.fenceOnce(ctx, call) }
+	}
+	return nil
+}
+
+// fenceOnce is one ask of the fence (see fence).
+func (r *run) fenceOnce(ctx context.Context, call string) error {
 	reply, err := r.p.ledger.Transition(ctx, ledgerapi.Transition{Batch: r.st.Batch, Row: r.st.Row, To: r.st.State,
 		Expect: []payout.State{r.st.State}, Gen: r.job.Gen, Attempt: r.st.Attempt, Sending: true, Worker: r.p.cfg.Worker,
 		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "sending " + call}})

@@ -15,9 +15,10 @@ import (
 // TestRev3CancelWhileStartWaitsInPace: issue 11 promises that after a
 // cancel nothing new is sent (no session/start/payout). A start that
 // passed its fence and waits in Limiter.Pace (cc18c3e: the second bucket
-// waited on just before the request leaves) is no longer stopped by the
-// cancel: it reaches the bank after the ledger recorded the batch
-// cancelled. Here the pacer's bucket is emptied first so the start waits
+// waited on just before the request leaves) was not stopped by the
+// cancel: it reached the bank after the ledger recorded the batch
+// cancelled (fixed: a call that waited in Pace longer than refenceAfter
+// asks its fence again before it leaves). Here the pacer's bucket is emptied first so the start waits
 // ~1 s in Pace; the batch is cancelled 300 ms into that wait. (Should the
 // cancel land before the fence, the fence refuses and the test passes:
 // load can only hide the fault, never invent it.)
