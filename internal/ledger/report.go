@@ -40,8 +40,9 @@ func (rec *Reconciliation) Report() *report.Report {
 }
 
 // ReportSource is the batch's report in lang as a stream (report.Source):
-// each time its rows are asked for, the batch is read in one read
-// transaction, chunk by chunk in row order, and each row is reconciled
+// each time its rows are asked for, the batch is read chunk by chunk in
+// row order (the chunks' reads are not one transaction: a batch archived
+// while it is read fails the report), and each row is reconciled
 // (reconcile.Run) and laid out (report.Builder) as it is read, so that
 // what a report holds is a few chunks of rows whatever the batch's size
 // (issue 17). A batch that is not there is an error here, before anything

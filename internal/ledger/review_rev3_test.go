@@ -41,4 +41,7 @@ func TestRev3ReportStreamedWhileArchived(t *testing.T) {
 		require.Len(t, rows, 10, "a report that completes without an error holds every row of the batch (rows %v)", rows)
 		require.Equal(t, 10, rep.Summary.Rows, "the summary counts every row of the batch")
 	}
+	// Fixed: the scan asks, once its rows are read, whether the batch was
+	// archived meanwhile, and fails the report instead of ending it short.
+	require.ErrorContains(t, err, "archived while it was read")
 }

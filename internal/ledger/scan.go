@@ -43,6 +43,7 @@ type batchScan struct {
 	reports map[string]string       // complete report → imported_at
 	asOf    string                  // the latest stored time seen
 	archive *DB                     // the archive read from, closed with the scan
+	main    *DB                     // the ledger read from when the batch was not archived
 }
 
 func (sc *batchScan) seen(t string) {
@@ -71,7 +72,7 @@ func (db *DB) openScan(ctx context.Context, batch string) (*batchScan, error) {
 		sc.archive = adb
 		return sc, nil
 	}
-	sc := &batchScan{q: db.r, batch: batch, reports: map[string]string{},
+	sc := &batchScan{q: db.r, main: db, batch: batch, reports: map[string]string{},
 		d: &reconcile.Batch{ID: batch, Covered: map[string]bool{}, Zone: db.ReportZone, ManifestTotals: money.Totals{}}}
 	if err := sc.head(ctx); err != nil {
 		return nil, err
@@ -229,6 +230,15 @@ func (sc *batchScan) each(ctx context.Context, notes bool, fn func(*reconcile.Ro
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	// The chunks are read apart: a batch archived meanwhile was pruned
+	// from under the later ones, and what was read is not the batch.
+	if sc.main != nil {
+		if _, archived, err := sc.main.archivedAt(ctx, sc.batch); err != nil {
+			return fmt.Errorf("reconcile %s: %w", sc.batch, err)
+		} else if archived {
+			return fmt.Errorf("reconcile %s: the batch was archived while it was read; read it again (from its archive)", sc.batch)
+		}
 	}
 	slices.SortStableFunc(sc.d.Orphans, sc.lineOrder)
 	if sc.asOf != "" {
