@@ -21,6 +21,32 @@ var priorityLabel = [...]string{ratelimit.Low: "low", ratelimit.High: "high"}
 // which is never retried in place. Every attempt uses the same request and
 // idempotency key.
 func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Priority, fn func(context.Context) error) (bank131.Class, error) {
+	return p.callFenced(ctx, method, prio, nil, fn)
+}
+
+// callFenced is call for a call that opens or starts work at the bank:
+// fence (when not nil) is asked before each attempt is sent, and again if
+// the limiter's send pacing held the attempt longer than refenceAfter; its
+// refusal ends the call unsent.
+func (p *Processor) callFenced(ctx context.Context, method string, prio ratelimit.Priority, fence, fn func(context.Context) error) (bank131.Class, error) {
+	send, pace := fn, p.lim.Pace
+	if fence != nil {
+		send = func(ctx context.Context) error {
+			if err := fence(ctx); err != nil {
+				return err
+			}
+			return fn(ctx)
+		}
+		pace = func(ctx context.Context) error {
+			start := time.Now()
+			if err := p.lim.Pace(ctx); err != nil || time.Since(start) <= refenceAfter {
+				return err
+			}
+			// The client returns the refusal wrapped: the caller's
+			// errors.Is(err, errStopSend) sees it.
+			return fence(ctx)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		if err := p.lim.Wait(ctx, prio); err != nil {
@@ -28,7 +54,7 @@ func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Prio
 		}
 		metrics.LimiterWait.WithLabelValues(priorityLabel[prio]).Observe(time.Since(start).Seconds())
 		start = time.Now()
-		err := fn(bank131.WithPace(context.WithValue(ctx, refenceKey{}, &refence{}), p.pace))
+		err := send(bank131.WithPace(ctx, pace))
 		class := bank131.Classify(err)
 		if bank131.Diagnose(err) == bank131.ClassWalletShort {
 			// Not a fault to retry in place: the wallet needs a top-up.
@@ -71,27 +97,6 @@ func (p *Processor) call(ctx context.Context, method string, prio ratelimit.Prio
 // 1/R (10 ms at R = 100); the calls that wait longer are those a stalled
 // ledger bunched, and they are rare, so the second ledger round trip is too.
 const refenceAfter = 50 * time.Millisecond
-
-// refence carries a call's fence (set by run.fence inside call's fn) to
-// pace, which runs just before the call leaves.
-type refence struct{ again func(context.Context) error }
-
-type refenceKey struct{}
-
-// pace waits for the limiter's send pacing, then, if that took long, asks
-// the call's fence again; the fence's refusal ends the call unsent (the
-// client returns it wrapped, and the caller's errors.Is(err, errStopSend)
-// sees it).
-func (p *Processor) pace(ctx context.Context) error {
-	start := time.Now()
-	if err := p.lim.Pace(ctx); err != nil {
-		return err
-	}
-	if h, ok := ctx.Value(refenceKey{}).(*refence); ok && h.again != nil && time.Since(start) > refenceAfter {
-		return h.again(ctx)
-	}
-	return nil
-}
 
 // bankFor returns the client that pays rows of a card number or not.
 func (p *Processor) bankFor(cardNumber bool) *bank131.Client {

@@ -18,6 +18,7 @@ import (
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/ratelimit"
 )
 
 // maxSteps bounds the transitions one pay job makes; a row needs at most
@@ -268,17 +269,6 @@ func (r *run) cancelled(ctx context.Context) (bool, error) {
 // (errStopSend). At opening the record also tells a cancelled batch later
 // whether a single-request payout could have reached the bank.
 func (r *run) fence(ctx context.Context, call string) error {
-	if err := r.fenceOnce(ctx, call); err != nil {
-		return err
-	}
-	if h, ok := ctx.Value(refenceKey{}).(*refence); ok {
-		h.again = func(ctx context.Context) error { return r.fenceOnce(ctx, call) }
-	}
-	return nil
-}
-
-// fenceOnce is one ask of the fence (see fence).
-func (r *run) fenceOnce(ctx context.Context, call string) error {
 	reply, err := r.p.ledger.Transition(ctx, ledgerapi.Transition{Batch: r.st.Batch, Row: r.st.Row, To: r.st.State,
 		Expect: []payout.State{r.st.State}, Gen: r.job.Gen, Attempt: r.st.Attempt, Sending: true, Worker: r.p.cfg.Worker,
 		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor, Detail: "sending " + call}})
@@ -294,6 +284,12 @@ func (r *run) fenceOnce(ctx context.Context, call string) error {
 	}
 	r.st = reply.Row
 	return nil
+}
+
+// fencedCall makes a call that opens or starts work at the bank through
+// the limiter, behind the row's fence (callFenced).
+func (r *run) fencedCall(ctx context.Context, method string, fn func(context.Context) error) (bank131.Class, error) {
+	return r.p.callFenced(ctx, method, ratelimit.Low, func(ctx context.Context) error { return r.fence(ctx, method) }, fn)
 }
 
 // stopped ends a step whose fence refused the send: the next step settles

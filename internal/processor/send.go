@@ -8,7 +8,6 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/ratelimit"
 )
 
 // The calls of a pay job that take a row to the bank (bpa/calculate,
@@ -52,10 +51,7 @@ func (r *run) quote(ctx context.Context) error {
 		return r.move(ctx, ledgerapi.Transition{To: payout.StateFailed, ErrorCode: "invalid_row", Reason: err.Error()})
 	}
 	var q *bank131.CalculateResponse
-	class, err := r.p.call(ctx, "bpa/calculate", ratelimit.Low, func(ctx context.Context) (err error) {
-		if err := r.fence(ctx, "bpa/calculate"); err != nil {
-			return err
-		}
+	class, err := r.fencedCall(ctx, "bpa/calculate", func(ctx context.Context) (err error) {
 		q, err = r.bank().Calculate(ctx, req)
 		return err
 	})
@@ -101,10 +97,7 @@ func (r *run) open(ctx context.Context) (bool, error) {
 func (r *run) openTwoStep(ctx context.Context, key string) (bool, error) {
 	req := bank131.CreateSessionRequest{AmountDetails: ptr(bank131.AmountOf(r.row.Amount)), Metadata: r.metadata()}
 	var resp *bank131.SessionResponse
-	class, err := r.p.call(ctx, "session/create", ratelimit.Low, func(ctx context.Context) (err error) {
-		if err := r.fence(ctx, "session/create"); err != nil {
-			return err
-		}
+	class, err := r.fencedCall(ctx, "session/create", func(ctx context.Context) (err error) {
 		resp, err = r.bank().CreateSession(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
@@ -149,13 +142,11 @@ func (r *run) openSingle(ctx context.Context, key string) (bool, error) {
 	req := bank131.InitPayoutRequest{PaymentMethod: method, AmountDetails: ptr(bank131.AmountOf(r.row.Amount)),
 		ParticipantDetails: recipient(r.row), Metadata: r.metadata()}
 	var resp *bank131.SessionResponse
-	class, err := r.p.call(ctx, "session/init/payout", ratelimit.Low, func(ctx context.Context) (err error) {
+	class, err := r.fencedCall(ctx, "session/init/payout", func(ctx context.Context) (err error) {
 		// Nothing stops this payout once sent, and the limiter may have
 		// held it for a while: the batch may have been cancelled, or the
-		// row handed to newer work, since the intent was recorded.
-		if err := r.fence(ctx, "session/init/payout"); err != nil {
-			return err
-		}
+		// row handed to newer work, since the intent was recorded: the
+		// fence (fencedCall) asks the ledger first.
 		resp, err = r.bank().InitPayout(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
@@ -191,10 +182,7 @@ func (r *run) openTransfer(ctx context.Context, key string) (bool, error) {
 	}
 	req.Metadata = r.metadata()
 	var resp *bank131.SessionResponse
-	class, err := r.p.call(ctx, "bpa/session/multi/init/payment", ratelimit.Low, func(ctx context.Context) (err error) {
-		if err := r.fence(ctx, "bpa/session/multi/init/payment"); err != nil {
-			return err
-		}
+	class, err := r.fencedCall(ctx, "bpa/session/multi/init/payment", func(ctx context.Context) (err error) {
 		resp, err = r.bank().MultiInitPayment(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
@@ -233,10 +221,7 @@ func (r *run) start(ctx context.Context) (bool, error) {
 	}
 	req := bank131.StartPayoutRequest{SessionID: st.SessionID, PaymentMethod: method, ParticipantDetails: recipient(r.row), Metadata: r.metadata()}
 	var resp *bank131.SessionResponse
-	class, err := r.p.call(ctx, "session/start/payout", ratelimit.Low, func(ctx context.Context) (err error) {
-		if err := r.fence(ctx, "session/start/payout"); err != nil {
-			return err
-		}
+	class, err := r.fencedCall(ctx, "session/start/payout", func(ctx context.Context) (err error) {
 		resp, err = r.bank().StartPayout(ctx, req, bank131.WithIdempotencyKey(key))
 		return err
 	})
