@@ -59,9 +59,16 @@ func (c *runCommand) Run(ctx context.Context, args []string) error {
 	hf.bank.Register(fs, "", "recipient links ask public tokens and token/info with")
 	walletCheck := fs.Bool("wallet-check", false, "read the wallet (wallet/balance) before releasing each chunk of a batch and while a batch waits for funds; needs the bank flags below")
 	walletID := fs.String("wallet-id", "", "the wallet `id` to read when the project has several in one currency")
+	var prof cli.ProfileFlag
+	prof.Register(fs)
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := prof.Start()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	log, err := logs.Logger(os.Stderr)
 	if err != nil {
 		return err
