@@ -622,7 +622,7 @@ type procResult struct {
 	calls         []time.Time
 	bankCalls     map[string]float64 // the processors' calls by method (payrun_bank_call_seconds_count)
 	webhooks      float64            // the webhooks hookrelay received (the sandbox signed each)
-	fillsDropped  int                // "token/info queue full" lines in the processors' logs
+	fillsDropped  int                // rows a full token/info queue turned away (the processors' logs)
 	fillsLeftOver int                // rows left without their token/info when the processors stopped
 }
 
@@ -788,14 +788,19 @@ func payProcs(o procOpts) (*procResult, error) {
 			continue
 		}
 		b, _ := os.ReadFile(p.log)
-		res.fillsDropped += strings.Count(string(b), "token/info queue full")
 		for _, line := range strings.Split(string(b), "\n") {
 			var l struct {
 				Msg  string `json:"msg"`
 				Rows int    `json:"rows"`
 			}
-			if json.Unmarshal([]byte(line), &l) == nil && strings.Contains(l.Msg, "rows left without their card's last four") {
+			if json.Unmarshal([]byte(line), &l) != nil {
+				continue
+			}
+			switch {
+			case strings.Contains(l.Msg, "rows left without their card's last four"):
 				res.fillsLeftOver += l.Rows
+			case strings.Contains(l.Msg, "token/info queue full"):
+				res.fillsDropped += max(l.Rows, 1) // one line a row before it counted them
 			}
 		}
 	}
@@ -854,7 +859,7 @@ func (r *procResult) print(o procOpts) {
 		methods = append(methods, fmt.Sprintf("%s %.0f", m, v))
 	}
 	sort.Strings(methods)
-	fmt.Printf("procs: signed in the window: %.0f calls of ours (%.2f per payout: %s), %.0f webhooks of the sandbox (%.2f per payout) → %.3f ms of signing per payout; token/info: queue full %d times, %d rows left when the processors stopped\n",
+	fmt.Printf("procs: signed in the window: %.0f calls of ours (%.2f per payout: %s), %.0f webhooks of the sandbox (%.2f per payout) → %.3f ms of signing per payout; token/info: %d rows turned away by a full queue, %d rows left when the processors stopped\n",
 		calls, calls/n, strings.Join(methods, ", "), r.webhooks, r.webhooks/n, 1000*(calls*ours+r.webhooks*bank)/n, r.fillsDropped, r.fillsLeftOver)
 	cores := float64(runtime.NumCPU())
 	ceiling := cores / sign
