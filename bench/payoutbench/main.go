@@ -48,17 +48,32 @@ import (
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
 )
 
 func main() {
-	run := flag.String("run", "free,rate", "runs: free, rate")
+	run := flag.String("run", "free,rate", "runs: free, rate (in this process); procs (the built binaries, each its own process)")
 	rows := flag.Int("rows", 0, "rows per run (default 3000 free, 10000 rate)")
-	rate := flag.Float64("rate", 300, "calls per second for the rate run")
+	rate := flag.Float64("rate", 300, "calls per second for the rate run (procs: only when given)")
 	burst := flag.Int("burst", 10, "burst for the rate run")
 	conc := flag.Int("concurrency", 64, "processor concurrency")
 	keys := flag.String("keys", "samples/keys", "sandbox key folder")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the runs to this file")
+	var po procOpts
+	flag.StringVar(&po.bin, "bin", "", "procs: the built binaries' `folder` (ledger, processor, hookrelay, bank131-sandbox, ingest, nats-server); default: build them")
+	flag.IntVar(&po.processors, "processors", 1, "procs: processors")
+	flag.DurationVar(&po.stuckAfter, "stuck-after", 0, "procs: ledger run --stuck-after (0: its default)")
+	flag.DurationVar(&po.poll, "poll", 20*time.Millisecond, "procs: ask the ledger for the batch's status this often while it pays")
+	flag.BoolVar(&po.deleteJob, "delete-job", false, "procs: delete the newest job from "+queue.StreamJobs+" by hand once 5 % of the rows are paid, and time its re-enqueue")
+	flag.StringVar(&po.profile, "profiles", "", "procs: write each process's CPU profile (--cpuprofile) into this `folder`")
+	flag.BoolVar(&po.keep, "keep", false, "procs: keep the run's folder (logs, ledger.db, JetStream)")
 	flag.Parse()
+	procRate := 0.0 // procs pays free unless -rate is given
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "rate" {
+			procRate = *rate
+		}
+	})
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err == nil {
@@ -79,6 +94,32 @@ func main() {
 				n = 3000
 			}
 			err = free(n, *conc, *keys)
+		case "procs":
+			po.rows, po.rate, po.burst, po.conc, po.keys = *rows, procRate, *burst, *conc, *keys
+			if po.rows == 0 {
+				po.rows = 1000
+			}
+			if po.bin == "" {
+				dir, err2 := os.MkdirTemp("", "payoutbench-bin")
+				if err2 == nil {
+					defer os.RemoveAll(dir)
+					err2 = buildBinaries(dir)
+				}
+				if err2 != nil {
+					err = err2
+					break
+				}
+				po.bin = dir
+			}
+			if po.profile != "" {
+				if po.profile, err = filepath.Abs(po.profile); err == nil {
+					err = os.MkdirAll(po.profile, 0o755)
+				}
+				if err != nil {
+					break
+				}
+			}
+			err = procsRun(po)
 		case "rate":
 			n := *rows
 			if n == 0 {

@@ -30,9 +30,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 	var nf cli.NATSFlags
 	nf.Register(fs, cli.NATSURL(), "NATS server `URL`s, comma-separated ($NATS_URL)")
 	maxBody := fs.Int64("max-body", hookrelay.DefaultMaxBody, "largest webhook body in bytes")
+	var prof cli.ProfileFlag
+	prof.Register(fs)
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := prof.Start()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	log, err := logs.Logger(stderr)
 	if err != nil {
 		return err

@@ -33,9 +33,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	noCardRows := fs.Bool("no-card-rows", false, "start without card keys: no batch has rows paid by card number (a card row is handed back)")
 	cfg := configFlags(fs)
 	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics on this `address` (e.g. 127.0.0.1:9102)")
+	var prof cli.ProfileFlag
+	prof.Register(fs)
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := prof.Start()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	log, err := logs.Logger(stderr)
 	if err != nil {
 		return err

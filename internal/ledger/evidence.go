@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // hookDictV1 primes the compression of webhook bodies (format 1 of
@@ -33,13 +34,25 @@ const hookDictV1 = `"currency":"eur"}"currency":"usd"}"action_required","payment
 // Formats of bank_events.body_z (the first byte).
 const packedDictV1 = 1
 
+// packers are flate writers primed with hookDictV1, reused: a new one
+// allocates ~800 KB (its hash tables and window), 2 ms of CPU per webhook
+// against 0.2 ms for a reset one (payoutbench -run procs profiled packBody
+// at 17 % of the ledger's CPU). Reset gives the same state, so the same
+// bytes, as NewWriterDict (TestPackBodyReused).
+var packers = sync.Pool{New: func() any {
+	w, _ := flate.NewWriterDict(nil, flate.BestCompression, []byte(hookDictV1)) // the level is valid: no error
+	return w
+}}
+
 // packBody compresses a verified webhook body for bank_events.body_z.
 func packBody(body []byte) []byte {
 	var buf bytes.Buffer
 	buf.WriteByte(packedDictV1)
-	w, _ := flate.NewWriterDict(&buf, flate.BestCompression, []byte(hookDictV1)) // the level is valid: no error
+	w := packers.Get().(*flate.Writer)
+	w.Reset(&buf)
 	w.Write(body)
 	w.Close()
+	packers.Put(w)
 	return buf.Bytes()
 }
 

@@ -1,9 +1,14 @@
 package ledger
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,4 +60,51 @@ func TestPackBody(t *testing.T) {
 	require.Equal(t, bodies[0], string(got))
 	_, err = s.db.HookBody(ctx, "none")
 	require.True(t, IsNotFound(err))
+}
+
+// TestPackBodyReused: a pooled writer, reset, packs every body to the bytes
+// a fresh flate.NewWriterDict writes (the format of body_z is those bytes),
+// one after another and from goroutines at once.
+func TestPackBodyReused(t *testing.T) {
+	fresh := func(body []byte) []byte {
+		var buf bytes.Buffer
+		buf.WriteByte(packedDictV1)
+		w, err := flate.NewWriterDict(&buf, flate.BestCompression, []byte(hookDictV1))
+		require.NoError(t, err)
+		w.Write(body)
+		require.NoError(t, w.Close())
+		return buf.Bytes()
+	}
+	var bodies [][]byte
+	for i := 0; i < 40; i++ {
+		bodies = append(bodies, []byte(fmt.Sprintf(`{"type":"payment_finished","session":{"id":"ps_%012d","status":"accepted","payments":[{"id":"po_%d","amount_details":{"amount":%d,"currency":"rub"},"metadata":{"reference":"R-%d"}}]}}%s`,
+			i, i, 100*i, i, strings.Repeat("x", i*7))))
+	}
+	bodies = append(bodies, nil, []byte("☃"))
+	for _, b := range bodies {
+		require.Equal(t, fresh(b), packBody(b))
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range bodies {
+				b := bodies[(i+g)%len(bodies)]
+				if !bytes.Equal(fresh(b), packBody(b)) {
+					t.Errorf("body %d packed differently by a reused writer", (i+g)%len(bodies))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkPackBody: one webhook body packed.
+func BenchmarkPackBody(b *testing.B) {
+	body := []byte(`{"type":"payment_finished","session":{"id":"ps_138586000003","status":"accepted","created_at":"2026-12-01T15:23:07.105310Z","updated_at":"2026-12-01T15:23:07.160800Z","finished_at":"2026-12-01T15:23:07.160800Z","payments":[{"id":"po_138586000004","status":"succeeded","created_at":"2026-12-01T15:23:07.105366Z","finished_at":"2026-12-01T15:23:07.160800Z","payment_method":{"type":"card","card":{"last4":"4242","brand":"visa","bin":"424242"}},"amount_details":{"amount":10600,"currency":"rub"},"participant_details":{"recipient":{"full_name":"Ivan Petrov"}},"metadata":{"payrun":"b37d278268b0299123726/6","reference":"F-00006"}}]}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		packBody(body)
+	}
 }

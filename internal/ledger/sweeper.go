@@ -13,6 +13,7 @@ import (
 
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/metrics"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
 	"github.com/payrun/payrun/internal/reconcile"
@@ -95,6 +96,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	}
 	// A few lines per sweep, not one per row (each row is at debug).
 	if res.Requeued > 0 {
+		metrics.Requeued.Add(float64(res.Requeued))
 		s.log.Warn("rows stuck before the bank, their jobs gone from "+queue.StreamJobs+"; re-enqueued", "rows", res.Requeued)
 		wake(s.kick)
 	}

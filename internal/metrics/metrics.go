@@ -75,6 +75,14 @@ var (
 		Name: "payrun_ledger_commit_ops_total",
 		Help: "Requests the ledger's writer committed.",
 	})
+
+	// Requeued counts the rows the sweeper re-enqueued (a new gen and a
+	// new job): rows stuck before the bank whose job is gone from
+	// PAYRUN_JOBS. A healthy batch of any size adds none.
+	Requeued = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "payrun_ledger_requeued_total",
+		Help: "Rows the sweeper re-enqueued because their job was gone from PAYRUN_JOBS.",
+	})
 )
 
 // The processor's families.
@@ -149,7 +157,7 @@ type Group struct {
 
 // The components' groups.
 var (
-	Ledger    = &Group{cs: []prometheus.Collector{RowsByState, BatchesByStatus, ExceptionsOpen, DeadLetters, ReportImported, Commit, CommitOps, DiskFree, DiskSize}}
+	Ledger    = &Group{cs: []prometheus.Collector{RowsByState, BatchesByStatus, ExceptionsOpen, DeadLetters, ReportImported, Commit, CommitOps, Requeued, DiskFree, DiskSize}}
 	Processor = &Group{cs: []prometheus.Collector{Transitions, BankCalls, LimiterWait, RateShares, RateLimit, Throttled, QueueLag}}
 	Relay     = &Group{cs: []prometheus.Collector{Webhooks, HookStoreReady}}
 	Ingest    = &Group{cs: []prometheus.Collector{IngestRows}}

@@ -1,12 +1,16 @@
 package processor
 
 import (
+	"bytes"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/bank131/sandbox"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -47,4 +51,24 @@ func TestCardLastFourAfterFinish(t *testing.T) {
 		require.NoError(t, p.fillCard(h.ctx, cardFill{batch: batch, row: n}))
 		require.Equal(t, got.Destination, h.row(batch, n).Destination)
 	}
+}
+
+// TestCardFillQueueFullWarnsOncePerInterval: rows a full token/info queue
+// turns away are counted in one warning per dropLogEvery, not one a row.
+func TestCardFillQueueFullWarnsOncePerInterval(t *testing.T) {
+	var logs bytes.Buffer
+	p := &Processor{log: slog.New(slog.NewJSONHandler(&logs, nil)), fills: make(chan cardFill, 1)}
+	row := func(n int) *ledgerapi.RowState {
+		return &ledgerapi.RowState{Batch: "b1", Row: n, Method: payout.MethodToken, State: payout.StateSucceeded}
+	}
+	for n := 1; n <= 5; n++ { // one queued, four dropped: the first drop warns
+		p.queueCardFill(row(n))
+	}
+	require.Len(t, p.fills, 1)
+	require.Equal(t, 1, strings.Count(logs.String(), "token/info queue full"), logs.String())
+	require.Contains(t, logs.String(), `"rows":1`)
+	p.dropLogged.Add(-int64(dropLogEvery)) // the interval passed
+	p.queueCardFill(row(6))
+	require.Equal(t, 2, strings.Count(logs.String(), "token/info queue full"), logs.String())
+	require.Contains(t, logs.String(), `"rows":4`, "the three dropped meanwhile and this one")
 }

@@ -176,6 +176,9 @@ type Processor struct {
 	stop   atomic.Bool
 	busy   sync.Map      // rowKey(batch, row) → struct{}: rows a pay job of this process works on
 	fills  chan cardFill // finished rows waiting for their token/info (cards.go)
+	// dropped counts the rows a full fills queue turned away since the
+	// last warning; dropLogged is when that was (UnixNano).
+	dropped, dropLogged atomic.Int64
 }
 
 // New checks cfg and returns a processor.
