@@ -364,12 +364,25 @@ type rowText struct {
 	text string
 }
 
+// amountSlab gives out amounts from a few arrays instead of one
+// allocation each.
+type amountSlab []money.Amount
+
+func (s *amountSlab) add(minor int64, currency string) *money.Amount {
+	if len(*s) == cap(*s) {
+		*s = make([]money.Amount, 0, max(64, 2*cap(*s)))
+	}
+	*s = append(*s, money.Amount{Minor: minor, Currency: currency})
+	return &(*s)[len(*s)-1]
+}
+
 // readHooks reads the finishing webhooks of the rows in (lo, hi]: by the
 // metadata (covering index), and by session for the few webhooks without
 // it.
 func (sc *batchScan) readHooks(ctx context.Context, lo, hi int64) ([]chunkHook, error) {
 	const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
-	var out []chunkHook
+	out := make([]chunkHook, 0, scanChunk) // about one a row
+	var amounts amountSlab
 	var amount sql.NullInt64 // scanned into for every webhook
 	var currency string
 	err := eachRow(ctx, sc.q, `SELECT e.ref_row, `+cols+` FROM bank_events e
@@ -384,7 +397,7 @@ func (sc *batchScan) readHooks(ctx context.Context, lo, hi int64) ([]chunkHook, 
 				return err
 			}
 			if amount.Valid {
-				h.Amount = &money.Amount{Minor: amount.Int64, Currency: currency}
+				h.Amount = amounts.add(amount.Int64, currency)
 			}
 			out = append(out, h)
 			return nil
@@ -398,24 +411,34 @@ func (sc *batchScan) readLines(ctx context.Context, lo, hi int64) ([]*reconcile.
 	var out []*reconcile.Line
 	var gross, fee sql.NullInt64
 	var feeCur, latest string
+	// Lines and amounts from slabs (amountSlab): a line was ~400 B and
+	// three allocations.
+	slab := make([]reconcile.Line, 0, scanChunk)
+	var amounts amountSlab
 	err := eachRow(ctx, sc.q, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
 		amount_minor, currency, gross_minor, fee_minor, fee_currency FROM bank_report_lines
 		WHERE batch_id = ? AND row_no > ? AND row_no <= ?`, []any{sc.batch, lo, hi}, func(s scanner) error {
-		l := &reconcile.Line{}
+		if len(slab) == cap(slab) {
+			slab = make([]reconcile.Line, 0, scanChunk)
+		}
+		slab = slab[:len(slab)+1]
+		l := &slab[len(slab)-1]
+		*l = reconcile.Line{}
 		if err := s.Scan(&l.RefRow, &l.Line, &l.Report, &l.Op, &l.Session, &l.Type, &l.Date,
 			&l.Amount.Minor, &l.Amount.Currency, &gross, &fee, &feeCur); err != nil {
 			return err
 		}
 		at, ok := sc.reports[l.Report]
 		if !ok {
+			slab = slab[:len(slab)-1] // not a complete report's: its place is the next line's
 			return nil
 		}
 		latest = max(latest, at)
 		if gross.Valid {
-			l.Gross = &money.Amount{Minor: gross.Int64, Currency: l.Amount.Currency}
+			l.Gross = amounts.add(gross.Int64, l.Amount.Currency)
 		}
 		if fee.Valid {
-			l.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
+			l.Fee = amounts.add(fee.Int64, feeCur)
 		}
 		out = append(out, l)
 		return nil
@@ -461,6 +484,12 @@ func transitionEvidence(ctx context.Context, q readQuerier, batch string, lo, hi
 // latest update among them.
 func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconcile.Row, latest string, err error) {
 	rows = make([]*reconcile.Row, 0, scanChunk)
+	// The rows and their amounts live in a few slabs per chunk, not an
+	// allocation each (a row and its amounts were ~1 KB and four
+	// allocations). A slab that fills is followed by a new one: what was
+	// given out stays where it is.
+	slab := make([]reconcile.Row, 0, scanChunk)
+	var amounts amountSlab
 	// The columns that need converting, scanned into the same variables
 	// for every row (locals handed to Scan would each be allocated).
 	var (
@@ -477,7 +506,11 @@ func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconc
 		FROM rows r LEFT JOIN quotes q ON q.id = r.quote_id AND q.batch_id = r.batch_id
 		WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`,
 		[]any{sc.batch, lo, hi}, func(s scanner) error {
-			r := &reconcile.Row{}
+			if len(slab) == cap(slab) {
+				slab = make([]reconcile.Row, 0, scanChunk)
+			}
+			slab = slab[:len(slab)+1]
+			r := &slab[len(slab)-1]
 			if err := s.Scan(&r.No, &r.Amount.Minor, &r.Amount.Currency, &r.Attempt, &fee, &feeCur, &paid, &paidCur,
 				&quote, &r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
 				&r.PayoutID, &r.ErrorCode, &r.Reason, &r.ActionURL, &r.TCN, &received, &moved, &updated,
@@ -486,19 +519,16 @@ func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconc
 			}
 			r.ReceivedAt, r.MovedAt, r.UpdatedAt = parseTime(received), parseTime(moved), parseTime(updated)
 			if fee.Valid {
-				r.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
+				r.Fee = amounts.add(fee.Int64, feeCur)
 			}
 			if paid.Valid {
-				r.Paid = &money.Amount{Minor: paid.Int64, Currency: paidCur}
+				r.Paid = amounts.add(paid.Int64, paidCur)
 			}
 			if quote.Valid {
-				q := &ledgerapi.Quote{FXRate: qRate.String,
-					Source:      money.Amount{Minor: qSrc.Int64, Currency: qSrcCur.String},
-					Destination: money.Amount{Minor: qDst.Int64, Currency: qDstCur.String},
-					Payment:     money.Amount{Minor: qPay.Int64, Currency: qPayCur.String}}
-				r.QuoteRate, r.QuoteSource, r.QuoteDest = q.FXRate, &q.Source, &q.Destination
-				commission := money.Amount{Minor: qFee.Int64 + qSMS.Int64, Currency: qFeeCur.String}
-				r.QuoteFee, r.QuotePayment = &commission, &q.Payment
+				r.QuoteRate = qRate.String
+				r.QuoteSource, r.QuoteDest = amounts.add(qSrc.Int64, qSrcCur.String), amounts.add(qDst.Int64, qDstCur.String)
+				r.QuoteFee = amounts.add(qFee.Int64+qSMS.Int64, qFeeCur.String) // the commission
+				r.QuotePayment = amounts.add(qPay.Int64, qPayCur.String)
 			}
 			latest = max(latest, updated)
 			rows = append(rows, r)
