@@ -274,6 +274,7 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		mu                sync.Mutex
 		errs              []error
 		hooks             []chunkHook
+		quotes            []rowQuote
 		statuses, actions []rowText
 		lines             []*reconcile.Line
 		latest            [2]string // the latest times the reads saw: rows, report lines
@@ -288,6 +289,7 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		})
 	}
 	run("rows", func() (err error) { c.rows, latest[0], err = sc.readRows(ctx, lo, hi); return err })
+	run("quotes", func() (err error) { quotes, err = sc.readQuotes(ctx, lo, hi); return err })
 	run("webhooks", func() (err error) { hooks, err = sc.readHooks(ctx, lo, hi); return err })
 	run("transitions", func() error {
 		return transitionEvidence(ctx, q, batch, lo, hi, func(row int, to string) {
@@ -315,6 +317,11 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 			return nil
 		}
 		return c.rows[i]
+	}
+	for i := range quotes {
+		if q, r := &quotes[i], find(quotes[i].row); r != nil {
+			r.QuoteRate, r.QuoteSource, r.QuoteDest, r.QuoteFee, r.QuotePayment = q.rate, &q.source, &q.dest, &q.fee, &q.payment
+		}
 	}
 	seqs := map[int]int64{} // the stream sequence of each row's webhook
 	for i := range hooks {
@@ -480,8 +487,8 @@ func transitionEvidence(ctx context.Context, q readQuerier, batch string, lo, hi
 	return nil
 }
 
-// readRows reads the rows in (lo, hi], with their quotes; latest is the
-// latest update among them.
+// readRows reads the rows in (lo, hi]; latest is the latest update among
+// them. Their quotes are readQuotes'.
 func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconcile.Row, latest string, err error) {
 	rows = make([]*reconcile.Row, 0, scanChunk)
 	// The rows and their amounts live in a few slabs per chunk, not an
@@ -493,18 +500,13 @@ func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconc
 	// The columns that need converting, scanned into the same variables
 	// for every row (locals handed to Scan would each be allocated).
 	var (
-		fee, paid, quote                          sql.NullInt64
+		fee, paid                                 sql.NullInt64
 		feeCur, paidCur, received, moved, updated string
-		qRate, qSrcCur, qDstCur, qFeeCur, qPayCur sql.NullString
-		qSrc, qDst, qFee, qSMS, qPay              sql.NullInt64
 	)
 	err = eachRow(ctx, sc.q, `SELECT r.row_no, r.amount_minor, r.currency, r.attempt, r.fee_minor, r.fee_currency,
-		r.paid_minor, r.paid_currency, q.id, r.reference, r.method, r.recipient, r.destination, r.state, r.session_id,
-		r.confirm_session, r.payout_id, r.error_code, r.reason, r.action_url, r.tcn, r.received_at, r.moved_at, r.updated_at,
-		q.fx_rate, q.source_minor, q.source_currency, q.dest_minor, q.dest_currency, q.transfer_fee_minor, q.sms_fee_minor,
-		q.fee_currency, q.payment_minor, q.payment_currency
-		FROM rows r LEFT JOIN quotes q ON q.id = r.quote_id AND q.batch_id = r.batch_id
-		WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`,
+		r.paid_minor, r.paid_currency, r.reference, r.method, r.recipient, r.destination, r.state, r.session_id,
+		r.confirm_session, r.payout_id, r.error_code, r.reason, r.action_url, r.tcn, r.received_at, r.moved_at, r.updated_at
+		FROM rows r WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`,
 		[]any{sc.batch, lo, hi}, func(s scanner) error {
 			if len(slab) == cap(slab) {
 				slab = make([]reconcile.Row, 0, scanChunk)
@@ -512,9 +514,8 @@ func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconc
 			slab = slab[:len(slab)+1]
 			r := &slab[len(slab)-1]
 			if err := s.Scan(&r.No, &r.Amount.Minor, &r.Amount.Currency, &r.Attempt, &fee, &feeCur, &paid, &paidCur,
-				&quote, &r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
-				&r.PayoutID, &r.ErrorCode, &r.Reason, &r.ActionURL, &r.TCN, &received, &moved, &updated,
-				&qRate, &qSrc, &qSrcCur, &qDst, &qDstCur, &qFee, &qSMS, &qFeeCur, &qPay, &qPayCur); err != nil {
+				&r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
+				&r.PayoutID, &r.ErrorCode, &r.Reason, &r.ActionURL, &r.TCN, &received, &moved, &updated); err != nil {
 				return err
 			}
 			r.ReceivedAt, r.MovedAt, r.UpdatedAt = parseTime(received), parseTime(moved), parseTime(updated)
@@ -524,17 +525,41 @@ func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconc
 			if paid.Valid {
 				r.Paid = amounts.add(paid.Int64, paidCur)
 			}
-			if quote.Valid {
-				r.QuoteRate = qRate.String
-				r.QuoteSource, r.QuoteDest = amounts.add(qSrc.Int64, qSrcCur.String), amounts.add(qDst.Int64, qDstCur.String)
-				r.QuoteFee = amounts.add(qFee.Int64+qSMS.Int64, qFeeCur.String) // the commission
-				r.QuotePayment = amounts.add(qPay.Int64, qPayCur.String)
-			}
 			latest = max(latest, updated)
 			rows = append(rows, r)
 			return nil
 		})
 	return rows, latest, err
+}
+
+// rowQuote is the quote of a row (a transfer's), as read.
+type rowQuote struct {
+	row                        int
+	rate                       string
+	source, dest, fee, payment money.Amount // fee: the commission, transfer and SMS fee
+}
+
+// readQuotes reads the quotes of the rows in (lo, hi] that have one (the
+// transfers): read with every row, its ten columns were fetched, and
+// mostly as NULLs, for every card row.
+func (sc *batchScan) readQuotes(ctx context.Context, lo, hi int64) ([]rowQuote, error) {
+	var out []rowQuote
+	err := eachRow(ctx, sc.q, `SELECT r.row_no, q.fx_rate, q.source_minor, q.source_currency, q.dest_minor, q.dest_currency,
+		q.transfer_fee_minor, q.sms_fee_minor, q.fee_currency, q.payment_minor, q.payment_currency
+		FROM rows r JOIN quotes q ON q.id = r.quote_id AND q.batch_id = r.batch_id
+		WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? AND r.quote_id IS NOT NULL`,
+		[]any{sc.batch, lo, hi}, func(s scanner) error {
+			var q rowQuote
+			var transfer, sms int64
+			if err := s.Scan(&q.row, &q.rate, &q.source.Minor, &q.source.Currency, &q.dest.Minor, &q.dest.Currency,
+				&transfer, &sms, &q.fee.Currency, &q.payment.Minor, &q.payment.Currency); err != nil {
+				return err
+			}
+			q.fee.Minor = transfer + sms
+			out = append(out, q)
+			return nil
+		})
+	return out, err
 }
 
 // notesQueries read, in row order, what the report shows beside a row's

@@ -492,8 +492,38 @@ func TimeText(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02T15:04:05Z")
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(timeTextLayout)
+	}
+	// The layout's digits written directly: time.Format's layout walk was
+	// ~2 % of a report's CPU (three times a row).
+	h, mi, sec := t.Clock()
+	var b [20]byte
+	put := func(at, v, n int) {
+		for i := at + n - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	b[4] = '-'
+	put(5, int(mo), 2)
+	b[7] = '-'
+	put(8, d, 2)
+	b[10] = 'T'
+	put(11, h, 2)
+	b[13] = ':'
+	put(14, mi, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = 'Z'
+	return string(b[:])
 }
+
+// timeTextLayout is TimeText's layout.
+const timeTextLayout = "2006-01-02T15:04:05Z"
 
 func dash(s string) string {
 	if s == "" {
