@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/report"
 )
 
@@ -185,6 +186,35 @@ func benchStream(b *testing.B, s *Service, id, f string, n int) {
 	b.ReportMetric(float64(size)/1e6, "MB")
 	b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "rows/s")
 	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+}
+
+// BenchmarkReportFile streams, in each format, the report of a batch in a
+// ledger file kept by an earlier run (PAYRUN_BENCH_DB_DIR) without
+// building it again: PAYRUN_BENCH_REPORT_DB=FILE PAYRUN_BENCH_REPORT_BATCH=ID
+// (bench/README.md). For comparing two builds on the same file, run after
+// run; skipped without them.
+func BenchmarkReportFile(b *testing.B) {
+	path, id := os.Getenv("PAYRUN_BENCH_REPORT_DB"), os.Getenv("PAYRUN_BENCH_REPORT_BATCH")
+	if path == "" || id == "" {
+		b.Skip("needs PAYRUN_BENCH_REPORT_DB and PAYRUN_BENCH_REPORT_BATCH (bench/README.md)")
+	}
+	db, err := OpenReadOnly(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.ReportZone = bank131.ReportZone() // as `ledger report` reads it
+	s := &Service{db: db}
+	var rows int
+	if err := db.r.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ?`, id).Scan(&rows); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range report.Formats {
+		b.Run(f, func(b *testing.B) {
+			b.ReportAllocs()
+			benchStream(b, s, id, f, rows)
+		})
+	}
 }
 
 // countWriter counts what is written to it.

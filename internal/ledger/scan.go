@@ -274,6 +274,7 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		mu                sync.Mutex
 		errs              []error
 		hooks             []chunkHook
+		quotes            []rowQuote
 		statuses, actions []rowText
 		lines             []*reconcile.Line
 		latest            [2]string // the latest times the reads saw: rows, report lines
@@ -288,6 +289,7 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		})
 	}
 	run("rows", func() (err error) { c.rows, latest[0], err = sc.readRows(ctx, lo, hi); return err })
+	run("quotes", func() (err error) { quotes, err = sc.readQuotes(ctx, lo, hi); return err })
 	run("webhooks", func() (err error) { hooks, err = sc.readHooks(ctx, lo, hi); return err })
 	run("transitions", func() error {
 		return transitionEvidence(ctx, q, batch, lo, hi, func(row int, to string) {
@@ -315,6 +317,11 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 			return nil
 		}
 		return c.rows[i]
+	}
+	for i := range quotes {
+		if q, r := &quotes[i], find(quotes[i].row); r != nil {
+			r.QuoteRate, r.QuoteSource, r.QuoteDest, r.QuoteFee, r.QuotePayment = q.rate, &q.source, &q.dest, &q.fee, &q.payment
+		}
 	}
 	seqs := map[int]int64{} // the stream sequence of each row's webhook
 	for i := range hooks {
@@ -364,27 +371,39 @@ type rowText struct {
 	text string
 }
 
+// amountSlab gives out amounts from a few arrays instead of one
+// allocation each.
+type amountSlab []money.Amount
+
+func (s *amountSlab) add(minor int64, currency string) *money.Amount {
+	if len(*s) == cap(*s) {
+		*s = make([]money.Amount, 0, max(64, 2*cap(*s)))
+	}
+	*s = append(*s, money.Amount{Minor: minor, Currency: currency})
+	return &(*s)[len(*s)-1]
+}
+
 // readHooks reads the finishing webhooks of the rows in (lo, hi]: by the
 // metadata (covering index), and by session for the few webhooks without
 // it.
 func (sc *batchScan) readHooks(ctx context.Context, lo, hi int64) ([]chunkHook, error) {
 	const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
-	var out []chunkHook
-	var amount sql.NullInt64 // scanned into for every webhook
-	var currency string
-	err := eachRow(ctx, sc.q, `SELECT e.ref_row, `+cols+` FROM bank_events e
+	out := make([]chunkHook, 0, scanChunk) // about one a row
+	var amounts amountSlab
+	var c rawCheck
+	err := eachRaw(ctx, sc.q, `SELECT e.ref_row, `+cols+` FROM bank_events e
 		WHERE e.ref_batch = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.type IN ('payment_finished', 'payment_refunded')
 		UNION ALL SELECT s.row_no, `+cols+` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
 		WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?1
 		AND s.row_no > ?2 AND s.row_no <= ?3`,
-		[]any{sc.batch, lo, hi}, func(s scanner) error {
-			var h chunkHook
-			if err := s.Scan(&h.row, &h.session, &h.Type, &h.PayoutStatus, &amount, &currency, &h.ErrorCode,
-				&h.seq, &h.recorded); err != nil {
-				return err
+		[]any{sc.batch, lo, hi}, func(v rawRow) error {
+			h := chunkHook{row: int(c.int(v, 0)), session: c.text(v, 1), seq: c.int(v, 7), recorded: c.text(v, 8)}
+			h.Type, h.PayoutStatus, h.ErrorCode = c.text(v, 2), c.text(v, 3), c.text(v, 6)
+			if amount, ok := c.nullInt(v, 4); ok {
+				h.Amount = amounts.add(amount, c.text(v, 5))
 			}
-			if amount.Valid {
-				h.Amount = &money.Amount{Minor: amount.Int64, Currency: currency}
+			if c.err != nil {
+				return fmt.Errorf("row %d: %w", h.row, c.err)
 			}
 			out = append(out, h)
 			return nil
@@ -396,26 +415,40 @@ func (sc *batchScan) readHooks(ctx context.Context, lo, hi int64) ([]chunkHook, 
 // hi]; latest is the latest import of a report they are in.
 func (sc *batchScan) readLines(ctx context.Context, lo, hi int64) ([]*reconcile.Line, string, error) {
 	var out []*reconcile.Line
-	var gross, fee sql.NullInt64
-	var feeCur, latest string
-	err := eachRow(ctx, sc.q, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
+	var latest string
+	var c rawCheck
+	// Lines and amounts from slabs (amountSlab): a line was ~400 B and
+	// three allocations.
+	slab := make([]reconcile.Line, 0, scanChunk)
+	var amounts amountSlab
+	err := eachRaw(ctx, sc.q, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
 		amount_minor, currency, gross_minor, fee_minor, fee_currency FROM bank_report_lines
-		WHERE batch_id = ? AND row_no > ? AND row_no <= ?`, []any{sc.batch, lo, hi}, func(s scanner) error {
-		l := &reconcile.Line{}
-		if err := s.Scan(&l.RefRow, &l.Line, &l.Report, &l.Op, &l.Session, &l.Type, &l.Date,
-			&l.Amount.Minor, &l.Amount.Currency, &gross, &fee, &feeCur); err != nil {
-			return err
+		WHERE batch_id = ? AND row_no > ? AND row_no <= ?`, []any{sc.batch, lo, hi}, func(v rawRow) error {
+		if len(slab) == cap(slab) {
+			slab = make([]reconcile.Line, 0, scanChunk)
+		}
+		slab = slab[:len(slab)+1]
+		l := &slab[len(slab)-1]
+		*l = reconcile.Line{RefRow: int(c.int(v, 0)), Line: int(c.int(v, 1)), Report: c.text(v, 2), Op: c.text(v, 3),
+			Session: c.text(v, 4), Type: c.text(v, 5), Date: c.text(v, 6),
+			Amount: money.Amount{Minor: c.int(v, 7), Currency: c.text(v, 8)}}
+		gross, hasGross := c.nullInt(v, 9)
+		fee, hasFee := c.nullInt(v, 10)
+		feeCur := c.text(v, 11)
+		if c.err != nil {
+			return fmt.Errorf("row %d line %d: %w", l.RefRow, l.Line, c.err)
 		}
 		at, ok := sc.reports[l.Report]
 		if !ok {
+			slab = slab[:len(slab)-1] // not a complete report's: its place is the next line's
 			return nil
 		}
 		latest = max(latest, at)
-		if gross.Valid {
-			l.Gross = &money.Amount{Minor: gross.Int64, Currency: l.Amount.Currency}
+		if hasGross {
+			l.Gross = amounts.add(gross, l.Amount.Currency)
 		}
-		if fee.Valid {
-			l.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
+		if hasFee {
+			l.Fee = amounts.add(fee, feeCur)
 		}
 		out = append(out, l)
 		return nil
@@ -457,54 +490,77 @@ func transitionEvidence(ctx context.Context, q readQuerier, batch string, lo, hi
 	return nil
 }
 
-// readRows reads the rows in (lo, hi], with their quotes; latest is the
-// latest update among them.
+// readRows reads the rows in (lo, hi]; latest is the latest update among
+// them. Their quotes are readQuotes'.
 func (sc *batchScan) readRows(ctx context.Context, lo, hi int64) (rows []*reconcile.Row, latest string, err error) {
 	rows = make([]*reconcile.Row, 0, scanChunk)
-	// The columns that need converting, scanned into the same variables
-	// for every row (locals handed to Scan would each be allocated).
-	var (
-		fee, paid, quote                          sql.NullInt64
-		feeCur, paidCur, received, moved, updated string
-		qRate, qSrcCur, qDstCur, qFeeCur, qPayCur sql.NullString
-		qSrc, qDst, qFee, qSMS, qPay              sql.NullInt64
-	)
-	err = eachRow(ctx, sc.q, `SELECT r.row_no, r.amount_minor, r.currency, r.attempt, r.fee_minor, r.fee_currency,
-		r.paid_minor, r.paid_currency, q.id, r.reference, r.method, r.recipient, r.destination, r.state, r.session_id,
-		r.confirm_session, r.payout_id, r.error_code, r.reason, r.action_url, r.tcn, r.received_at, r.moved_at, r.updated_at,
-		q.fx_rate, q.source_minor, q.source_currency, q.dest_minor, q.dest_currency, q.transfer_fee_minor, q.sms_fee_minor,
-		q.fee_currency, q.payment_minor, q.payment_currency
-		FROM rows r LEFT JOIN quotes q ON q.id = r.quote_id AND q.batch_id = r.batch_id
-		WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`,
-		[]any{sc.batch, lo, hi}, func(s scanner) error {
-			r := &reconcile.Row{}
-			if err := s.Scan(&r.No, &r.Amount.Minor, &r.Amount.Currency, &r.Attempt, &fee, &feeCur, &paid, &paidCur,
-				&quote, &r.Reference, &r.Method, &r.Recipient, &r.Destination, &r.State, &r.SessionID, &r.ConfirmSession,
-				&r.PayoutID, &r.ErrorCode, &r.Reason, &r.ActionURL, &r.TCN, &received, &moved, &updated,
-				&qRate, &qSrc, &qSrcCur, &qDst, &qDstCur, &qFee, &qSMS, &qFeeCur, &qPay, &qPayCur); err != nil {
-				return err
+	// The rows and their amounts live in a few slabs per chunk, not an
+	// allocation each (a row and its amounts were ~1 KB and four
+	// allocations). A slab that fills is followed by a new one: what was
+	// given out stays where it is.
+	slab := make([]reconcile.Row, 0, scanChunk)
+	var amounts amountSlab
+	var c rawCheck
+	err = eachRaw(ctx, sc.q, `SELECT r.row_no, r.amount_minor, r.currency, r.attempt, r.fee_minor, r.fee_currency,
+		r.paid_minor, r.paid_currency, r.reference, r.method, r.recipient, r.destination, r.state, r.session_id,
+		r.confirm_session, r.payout_id, r.error_code, r.reason, r.action_url, r.tcn, r.received_at, r.moved_at, r.updated_at
+		FROM rows r WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`,
+		[]any{sc.batch, lo, hi}, func(v rawRow) error {
+			if len(slab) == cap(slab) {
+				slab = make([]reconcile.Row, 0, scanChunk)
 			}
-			r.ReceivedAt, r.MovedAt, r.UpdatedAt = parseTime(received), parseTime(moved), parseTime(updated)
-			if fee.Valid {
-				r.Fee = &money.Amount{Minor: fee.Int64, Currency: feeCur}
+			slab = slab[:len(slab)+1]
+			r := &slab[len(slab)-1]
+			r.No, r.Amount.Minor, r.Amount.Currency, r.Attempt = int(c.int(v, 0)), c.int(v, 1), c.text(v, 2), int(c.int(v, 3))
+			r.Reference, r.Method, r.Recipient, r.Destination = c.text(v, 8), c.text(v, 9), c.text(v, 10), c.text(v, 11)
+			r.State, r.SessionID, r.ConfirmSession = payout.State(c.text(v, 12)), c.text(v, 13), c.text(v, 14)
+			r.PayoutID, r.ErrorCode, r.Reason, r.ActionURL, r.TCN = c.text(v, 15), c.text(v, 16), c.text(v, 17), c.text(v, 18), c.text(v, 19)
+			updated := c.text(v, 22)
+			r.ReceivedAt, r.MovedAt, r.UpdatedAt = parseTime(c.text(v, 20)), parseTime(c.text(v, 21)), parseTime(updated)
+			if fee, ok := c.nullInt(v, 4); ok {
+				r.Fee = amounts.add(fee, c.text(v, 5))
 			}
-			if paid.Valid {
-				r.Paid = &money.Amount{Minor: paid.Int64, Currency: paidCur}
+			if paid, ok := c.nullInt(v, 6); ok {
+				r.Paid = amounts.add(paid, c.text(v, 7))
 			}
-			if quote.Valid {
-				q := &ledgerapi.Quote{FXRate: qRate.String,
-					Source:      money.Amount{Minor: qSrc.Int64, Currency: qSrcCur.String},
-					Destination: money.Amount{Minor: qDst.Int64, Currency: qDstCur.String},
-					Payment:     money.Amount{Minor: qPay.Int64, Currency: qPayCur.String}}
-				r.QuoteRate, r.QuoteSource, r.QuoteDest = q.FXRate, &q.Source, &q.Destination
-				commission := money.Amount{Minor: qFee.Int64 + qSMS.Int64, Currency: qFeeCur.String}
-				r.QuoteFee, r.QuotePayment = &commission, &q.Payment
+			if c.err != nil {
+				return fmt.Errorf("row %d: %w", r.No, c.err)
 			}
 			latest = max(latest, updated)
 			rows = append(rows, r)
 			return nil
 		})
 	return rows, latest, err
+}
+
+// rowQuote is the quote of a row (a transfer's), as read.
+type rowQuote struct {
+	row                        int
+	rate                       string
+	source, dest, fee, payment money.Amount // fee: the commission, transfer and SMS fee
+}
+
+// readQuotes reads the quotes of the rows in (lo, hi] that have one (the
+// transfers): read with every row, its ten columns were fetched, and
+// mostly as NULLs, for every card row.
+func (sc *batchScan) readQuotes(ctx context.Context, lo, hi int64) ([]rowQuote, error) {
+	var out []rowQuote
+	err := eachRow(ctx, sc.q, `SELECT r.row_no, q.fx_rate, q.source_minor, q.source_currency, q.dest_minor, q.dest_currency,
+		q.transfer_fee_minor, q.sms_fee_minor, q.fee_currency, q.payment_minor, q.payment_currency
+		FROM rows r JOIN quotes q ON q.id = r.quote_id AND q.batch_id = r.batch_id
+		WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? AND r.quote_id IS NOT NULL`,
+		[]any{sc.batch, lo, hi}, func(s scanner) error {
+			var q rowQuote
+			var transfer, sms int64
+			if err := s.Scan(&q.row, &q.rate, &q.source.Minor, &q.source.Currency, &q.dest.Minor, &q.dest.Currency,
+				&transfer, &sms, &q.fee.Currency, &q.payment.Minor, &q.payment.Currency); err != nil {
+				return err
+			}
+			q.fee.Minor = transfer + sms
+			out = append(out, q)
+			return nil
+		})
+	return out, err
 }
 
 // notesQueries read, in row order, what the report shows beside a row's
@@ -529,14 +585,16 @@ var notesQueries = []string{
 // readNotes reads the notes of the rows in (lo, hi] (notesQueries).
 func (sc *batchScan) readNotes(ctx context.Context, lo, hi int64) ([]report.Note, error) {
 	var out []report.Note
-	var n report.Note // scanned into for every row, then copied
-	var meta, reason, decision, by, why, stop, stopBy, stopWhy, to, parent string
-	var toRow, parentRow int
-	read := func(s scanner) error {
+	var n report.Note // read into for every row, then copied
+	var c rawCheck
+	read := func(v rawRow) error {
 		n.Meta = nil
-		if err := s.Scan(&n.Row, &meta, &n.Description, &reason, &decision, &by, &why, &stop, &stopBy, &stopWhy,
-			&to, &toRow, &parent, &parentRow); err != nil {
-			return err
+		n.Row, n.Description = int(c.int(v, 0)), c.text(v, 2)
+		meta, reason, decision, by, why := c.text(v, 1), c.text(v, 3), c.text(v, 4), c.text(v, 5), c.text(v, 6)
+		stop, stopBy, stopWhy, to, toRow := c.text(v, 7), c.text(v, 8), c.text(v, 9), c.text(v, 10), c.int(v, 11)
+		parent, parentRow := c.text(v, 12), c.int(v, 13)
+		if c.err != nil {
+			return fmt.Errorf("row %d: %w", n.Row, c.err)
 		}
 		if meta != "" {
 			m, err := decodeMeta(meta)
@@ -569,7 +627,7 @@ func (sc *batchScan) readNotes(ctx context.Context, lo, hi int64) ([]report.Note
 	var err error
 	for _, q := range notesQueries {
 		out = out[:0]
-		err = eachRow(ctx, sc.q, q, []any{sc.batch, lo, hi}, read)
+		err = eachRaw(ctx, sc.q, q, []any{sc.batch, lo, hi}, read)
 		if err == nil || !strings.Contains(err.Error(), "no such") {
 			break
 		}

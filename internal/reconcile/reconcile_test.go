@@ -395,3 +395,30 @@ func TestCategories(t *testing.T) {
 	}
 	require.Equal(t, []Category{MissingFromReport, BatchTotals}, owned)
 }
+
+// TestTimeTextIsTheLayout: TimeText writes what time.Format does with its
+// layout, for times in any zone and year.
+func TestTimeTextIsTheLayout(t *testing.T) {
+	moscow := time.FixedZone("MSK", 3*3600)
+	for _, tm := range []time.Time{
+		time.Date(2026, 11, 25, 23, 59, 59, 999999999, moscow),
+		time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 1, 12, 0, 0, 0, time.UTC),
+		time.Unix(1764000000, 123).In(moscow),
+	} {
+		if got, want := TimeText(tm), tm.UTC().Format(timeTextLayout); got != want {
+			t.Errorf("TimeText(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	for i := int64(0); i < 2000; i++ {
+		tm := time.Unix(i*7919*3607+i, 0)
+		if got, want := TimeText(tm), tm.UTC().Format(timeTextLayout); got != want {
+			t.Fatalf("TimeText(%v) = %q, want %q", tm, got, want)
+		}
+	}
+	if TimeText(time.Time{}) != "" {
+		t.Error("the zero time is not empty")
+	}
+}

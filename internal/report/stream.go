@@ -22,6 +22,8 @@ type Source struct {
 	// the CSV header's), then fn for every row, and returns the report
 	// (batch, as of, summary; no rows) once the last row was produced.
 	// fn nil asks for the summary only. Each call reads the rows again.
+	// The *Row given to fn is fn's only for the call (the next row may be
+	// laid out into it): fn copies what it keeps.
 	Rows func(start func(metaKeys []string) error, fn func(*Row) error) (*Report, error)
 	// head, when set, is the whole report but its rows, known before them
 	// (a report in memory): JSON is then written without a spool.
