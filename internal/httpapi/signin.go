@@ -49,6 +49,7 @@ func wantsJSON(r *http.Request) bool {
 // or the form again with the reason; JSON with the principal or the one
 // error answer.
 func (g *Guard) SignIn() http.Handler {
+	auth.WarmPasswords()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req signInRequest
 		asJSON := wantsJSON(r)
