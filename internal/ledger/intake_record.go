@@ -276,6 +276,12 @@ const insertChunk = 50
 // statement.
 const rowInsertArgs = 18
 
+// rowInsertText marks rowValues' NOT NULL text values, which the INSERT
+// reads as coalesce(?N, the empty text), so that the writer need not bind them when
+// they are "" (Tx.execRaw's sparse binding); the others are integers,
+// never "", or NULL when absent (payee, row_digest, card_fingerprint).
+var rowInsertText = [rowInsertArgs]bool{2: true, 3: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true, 12: true, 13: true}
+
 // rowInsertQueries holds rowInsertQuery's statements by row count;
 // rowInsertOnce inserts one row unless it is there already.
 var (
@@ -295,7 +301,11 @@ func init() {
 			}
 			q.WriteString("(?3, ")
 			for k := 0; k < rowInsertArgs; k++ {
-				fmt.Fprintf(&q, "?%d, ", 4+i*rowInsertArgs+k)
+				if rowInsertText[k] {
+					fmt.Fprintf(&q, "coalesce(?%d, ''), ", 4+i*rowInsertArgs+k)
+				} else {
+					fmt.Fprintf(&q, "?%d, ", 4+i*rowInsertArgs+k)
+				}
 			}
 			q.WriteString("?1, ?2, ?1, ?1)")
 		}
@@ -343,7 +353,7 @@ func insertArgs(tx *Tx, msgs []intakeMsg) []any {
 // compared with the recorded row: the same data is a duplicate, different
 // data a conflict.
 func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult, fresh []guardRow) ([]guardRow, error) {
-	_, err := tx.execRaw(rowInsertQuery(len(msgs)), insertArgs(tx, msgs))
+	_, err := tx.execRaw(rowInsertQuery(len(msgs)), insertArgs(tx, msgs), true)
 	clear(tx.db.insertArgs) // the buffer keeps no row alive
 	switch {
 	case err == nil:
