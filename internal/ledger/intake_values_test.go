@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,4 +72,65 @@ func TestIntakeRecordsEveryValue(t *testing.T) {
 		require.NoError(t, s.db.r.QueryRow(`SELECT type, "notnull" FROM pragma_table_info('rows') WHERE name = ?`, c).Scan(&typ, &notNull))
 		require.Equal(t, typ == "TEXT" && notNull, rowInsertText[k], "column %s (%s, not null %v)", c, typ, notNull)
 	}
+}
+
+// TestIntakeKeepsInsertTriggers: the intake drops the insert triggers
+// whose work it does only inside its own operation; afterwards, and after
+// a group that failed, they are there as they were, and an insert by
+// anything else still sets card_wait and counts the row.
+func TestIntakeKeepsInsertTriggers(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	triggers := func() string {
+		var out []string
+		rows, err := s.db.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'rows' ORDER BY rowid`)
+		require.NoError(t, err)
+		defer rows.Close()
+		for rows.Next() {
+			var name, sql string
+			require.NoError(t, rows.Scan(&name, &sql))
+			out = append(out, name+": "+sql)
+		}
+		require.NoError(t, rows.Err())
+		return strings.Join(out, "\n")
+	}
+	before := triggers()
+	require.Contains(t, before, triggerCardWait)
+	require.Contains(t, before, triggerCountsInsert)
+
+	b := widgetBatch("triggers")
+	msgs := b.msgs(1)
+	res := record(t, s, msgs[:len(msgs)-1])
+	require.Equal(t, 2, res.Recorded)
+	require.Equal(t, before, triggers())
+	var wait int
+	require.NoError(t, s.db.r.QueryRow(`SELECT card_wait FROM rows WHERE batch_id = ? AND row_no = 1`, b.ID).Scan(&wait))
+	require.Equal(t, 1, wait, "the intake's widget row without its card waits for it")
+
+	// A group that fails after its INSERT rolls back with the triggers in place.
+	bad := uniqueBatch(3, "triggers-bad")
+	err := s.w.Do(ctx, func(tx *Tx) error {
+		if _, err := s.recordIntake(tx, bad.msgs(10)[:3]); err != nil {
+			return err
+		}
+		return errors.New("fail the group")
+	})
+	require.Error(t, err)
+	require.Equal(t, before, triggers())
+
+	// Another inserter's row (as a resubmit's or a test seed's) still goes through them.
+	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at) VALUES ('other', 'received', ?)`, formatTime(tx.Now)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO rows (batch_id, row_no, reference, method, amount_minor, currency, intake_seq, digest,
+			received_at, state, moved_at, updated_at) VALUES ('other', 1, 'O-1', 'encrypted_card', 500, 'RUB', 99, x'00', ?1, 'received', ?1, ?1)`,
+			formatTime(tx.Now))
+		return err
+	}))
+	var rows int
+	require.NoError(t, s.db.r.QueryRow(`SELECT card_wait FROM rows WHERE batch_id = 'other'`).Scan(&wait))
+	require.NoError(t, s.db.r.QueryRow(`SELECT rows FROM batch_counts WHERE batch_id = 'other' AND state = 'received'`).Scan(&rows))
+	require.Equal(t, 1, wait)
+	require.Equal(t, 1, rows)
 }
