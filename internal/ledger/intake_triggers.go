@@ -9,10 +9,12 @@ import (
 // their work itself. Any row trigger makes SQLite write the rows of a
 // multi-row INSERT into a temporary table before inserting them, and runs
 // a sub-program per row whose WHEN is evaluated inside it. Without the two
-// triggers below the 50-row INSERT of 20k intake rows took 1.21 G
-// instructions against 1.43 G with them (callgrind of the sqlite3 shell,
-// the ledger's schema), and the intake's SQLite step 1.01–1.18 s against
-// 1.37–1.60 s per 200k rows (BenchmarkRecordRows, pprof, under load).
+// triggers below SQLite executed 20k intake rows in 50-row INSERTs in
+// 0.90 G instructions against 1.13 G with them (sqlite3VdbeExec, callgrind
+// of the sqlite3 shell over the ledger's schema, dropping and restoring
+// the triggers every 4000 rows included); BenchmarkRecordRows' SQLite step
+// took 1.01–1.18 s against 1.37–1.60 s per 200k rows without them (pprof,
+// under load).
 //
 // Every other insert into rows (a resubmit's child rows, test seeds, the
 // archive's copy) keeps the triggers: the intake drops them inside its own
