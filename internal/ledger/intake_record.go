@@ -32,9 +32,20 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 		clear(fresh[:cap(fresh)]) // keeps no row alive
 		s.fresh = fresh[:0]
 	}()
+	// The insert triggers the intake does the work of itself are dropped
+	// before its first INSERT and put back before anything else reads or
+	// writes rows (intakeTriggers).
+	// A failure returns with them dropped: the writer rolls the operation's
+	// savepoint back, and the schema with it.
+	var dropped *droppedTriggers
 	flush := func() error {
+		counts := dropped.has(triggerCountsInsert)
+		if err := dropped.restore(tx); err != nil {
+			return err
+		}
+		dropped = nil
 		// Counted before the guard: a hold moves a row's count (the update trigger).
-		if err := countRows(tx, fresh, func(b string) bool { return open[b].countsByInsert }); err != nil {
+		if err := countRows(tx, fresh, func(b string) bool { return open[b].countsByInsert || counts }); err != nil {
 			return err
 		}
 		if _, err := s.guard(tx, fresh, false); err != nil {
@@ -73,6 +84,11 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 					last = max(last, msgs[k].Seq)
 				}
 				var err error
+				if dropped == nil {
+					if dropped, err = dropIntakeTriggers(tx); err != nil {
+						return nil, err
+					}
+				}
 				if fresh, err = insertRows(tx, msgs[i:j], res, fresh); err != nil {
 					return nil, err
 				}
@@ -276,6 +292,12 @@ const insertChunk = 50
 // statement.
 const rowInsertArgs = 18
 
+// rowInsertText marks rowValues' NOT NULL text values, which the INSERT
+// reads as coalesce(?N, the empty text), so that the writer need not bind them when
+// they are "" (Tx.execRaw's sparse binding); the others are integers,
+// never "", or NULL when absent (payee, row_digest, card_fingerprint).
+var rowInsertText = [rowInsertArgs]bool{2: true, 3: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true, 12: true, 13: true}
+
 // rowInsertQueries holds rowInsertQuery's statements by row count;
 // rowInsertOnce inserts one row unless it is there already.
 var (
@@ -288,16 +310,23 @@ func init() {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO rows (batch_id, row_no, line, reference, method, amount_minor, currency,
 	recipient, destination, bin, last4, dest_hash, payee, meta, description, intake_seq, digest, row_digest, card_fingerprint,
-	received_at, state, moved_at, updated_at) VALUES `)
+	received_at, state, moved_at, updated_at, card_wait) VALUES `)
 		for i := 0; i < n; i++ {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?3, ")
 			for k := 0; k < rowInsertArgs; k++ {
-				fmt.Fprintf(&q, "?%d, ", 4+i*rowInsertArgs+k)
+				if rowInsertText[k] {
+					fmt.Fprintf(&q, "coalesce(?%d, ''), ", 4+i*rowInsertArgs+k)
+				} else {
+					fmt.Fprintf(&q, "?%d, ", 4+i*rowInsertArgs+k)
+				}
 			}
-			q.WriteString("?1, ?2, ?1, ?1)")
+			// card_wait as the rows_card_wait trigger sets it (migration 0110,
+			// intakeTriggers): an encrypted_card row without a destination
+			// hash waits for its card.
+			fmt.Fprintf(&q, "?1, ?2, ?1, ?1, ?%d = 'encrypted_card' AND coalesce(?%d, '') = '')", 4+i*rowInsertArgs+3, 4+i*rowInsertArgs+10)
 		}
 		rowInsertQueries[n] = q.String()
 	}
@@ -343,7 +372,7 @@ func insertArgs(tx *Tx, msgs []intakeMsg) []any {
 // compared with the recorded row: the same data is a duplicate, different
 // data a conflict.
 func insertRows(tx *Tx, msgs []intakeMsg, res *intakeResult, fresh []guardRow) ([]guardRow, error) {
-	_, err := tx.execRaw(rowInsertQuery(len(msgs)), insertArgs(tx, msgs))
+	_, err := tx.execRaw(rowInsertQuery(len(msgs)), insertArgs(tx, msgs), true)
 	clear(tx.db.insertArgs) // the buffer keeps no row alive
 	switch {
 	case err == nil:

@@ -53,7 +53,13 @@ func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
 // largest allocation of the SQLite side of intake, 144 MB per 200k rows,
 // each a large object with its pages faulted in anew). The statement is
 // prepared once and only used inside Raw, with the connection locked.
-func (tx *Tx) execRaw(query string, args []any) (driver.Result, error) {
+//
+// A nil argument is left unbound (SQLite reads an unbound parameter as
+// NULL: the driver clears a statement's bindings before binding anew), and
+// so is "" when sparse is set, for a query that reads every parameter that
+// may be "" as coalesce(?N, the empty text): each bind is a cgo call and a copy of the
+// value, about a third of the intake's insert in the writer.
+func (tx *Tx) execRaw(query string, args []any, sparse bool) (driver.Result, error) {
 	var res driver.Result
 	err := tx.db.wc.Raw(func(dc any) error {
 		st, ok := tx.db.rawStmts[query]
@@ -77,6 +83,18 @@ func (tx *Tx) execRaw(query string, args []any) (driver.Result, error) {
 		}
 		nv := tx.db.rawArgs[:0]
 		for i, a := range args {
+			switch v := a.(type) {
+			case nil:
+				continue
+			case []byte:
+				if v == nil {
+					continue
+				}
+			case string:
+				if sparse && v == "" {
+					continue
+				}
+			}
 			nv = append(nv, driver.NamedValue{Ordinal: i + 1, Value: a})
 		}
 		tx.db.rawArgs = nv
