@@ -40,6 +40,8 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "rows in the generated file")
 	what := flag.String("run", "validate,gocsv,ingest", "comma-separated: validate, gocsv, ingest")
 	cpu := flag.String("cpuprofile", "", "write a CPU profile to `file`")
+	window = flag.Int("window", 0, "the ingest's window of unacknowledged publishes (default ingest.DefaultWindow)")
+	phaseProfile := flag.String("phaseprofile", "", "with -run ingest: write CPU profiles of the ingest and of the plain publish to `PREFIX`.ingest and PREFIX.plain")
 	generate := flag.String("generate", "", "only write a generated file of -rows rows to `FILE`")
 	serve := flag.String("serve", "", "only run an embedded JetStream with its store in `DIR` (for measuring the ingest binary)")
 	flag.Parse()
@@ -59,11 +61,40 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	if *phaseProfile != "" && *cpu != "" {
+		fmt.Fprintln(os.Stderr, "ingestbench: -cpuprofile and -phaseprofile exclude each other")
+		os.Exit(2)
+	}
+	profilePrefix = *phaseProfile
 	if err := run(*rows, *what); err != nil {
 		fmt.Fprintln(os.Stderr, "ingestbench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// profilePrefix, if set, names the CPU profiles of the ingest and of the
+// plain publish (-phaseprofile).
+var profilePrefix string
+
+// window is -window.
+var window *int
+
+// profile runs fn under a CPU profile written to profilePrefix.name.
+func profile(name string, fn func() error) error {
+	if profilePrefix == "" {
+		return fn()
+	}
+	f, err := os.Create(profilePrefix + "." + name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
 }
 
 // tool writes a file or serves JetStream until interrupted.
@@ -120,6 +151,10 @@ func run(n int, what string) error {
 			}
 		case "ingest":
 			if err := benchIngest(dir, path, n); err != nil {
+				return err
+			}
+		case "sparse":
+			if err := benchSparse(dir, n); err != nil {
 				return err
 			}
 		}
@@ -277,8 +312,10 @@ func benchIngest(dir, path string, n int) error {
 	start := time.Now()
 	cpuStart := cpuTime()
 	mem, err := peak(func() error {
-		res, err = ingest.Ingest(context.Background(), js, path, ingest.Options{Sealer: sealer, Logger: slog.New(slog.DiscardHandler)})
-		return err
+		return profile("ingest", func() error {
+			res, err = ingest.Ingest(context.Background(), js, path, ingest.Options{Sealer: sealer, Window: *window, Logger: slog.New(slog.DiscardHandler)})
+			return err
+		})
 	})
 	if err != nil {
 		return err
@@ -329,27 +366,39 @@ func benchIngest(dir, path string, n int) error {
 	defer nc.Close()
 	data := bytes.Repeat([]byte("x"), size)
 	const id = "b00000000000000plain0" // as long as a batch id
+	// The same conditions as the ingest: the heap sampler runs beside it.
 	start = time.Now()
 	cpuStart = cpuTime()
-	var failed atomic.Int64
-	for i := 1; i <= n; i++ {
-		msg := &nats.Msg{Subject: queue.IntakeRowSubject(id), Data: data, Header: nats.Header{
-			jetstream.MsgIDHeader: []string{queue.RowMsgID(id, i)},
-			queue.HeaderBatch:     []string{id},
-			queue.HeaderRow:       []string{strconv.Itoa(i)},
-			queue.HeaderKind:      []string{"row"},
-		}}
-		if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute)); err != nil {
-			return err
-		}
+	memPlain, err := peak(func() error {
+		return profile("plain", func() error {
+			for i := 1; i <= n; i++ {
+				msg := &nats.Msg{Subject: queue.IntakeRowSubject(id), Data: data, Header: nats.Header{
+					jetstream.MsgIDHeader: []string{queue.RowMsgID(id, i)},
+					queue.HeaderBatch:     []string{id},
+					queue.HeaderRow:       []string{strconv.Itoa(i)},
+					queue.HeaderKind:      []string{"row"},
+				}}
+				if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute)); err != nil {
+					return err
+				}
+			}
+			<-js.PublishAsyncComplete()
+			return nil
+		})
+	})
+	if err != nil {
+		return err
 	}
-	<-js.PublishAsyncComplete()
 	dPlain := time.Since(start)
 	cpuPlain := cpuTime() - cpuStart
-	if failed.Load() > 0 {
-		return fmt.Errorf("plain publish: %d failed", failed.Load())
+	s, _ = js.Stream(context.Background(), queue.StreamIntake)
+	info, _ = s.Info(context.Background())
+	if info.State.Msgs != uint64(n) {
+		return fmt.Errorf("plain publish: %d of %d messages stored", info.State.Msgs, n)
 	}
-	fmt.Printf("plain async publish: %d msgs of %d B in %v = %.0f msg/s, %.2f CPU s\n", n, size, dPlain.Round(time.Millisecond), float64(n)/dPlain.Seconds(), cpuPlain.Seconds())
+	plainSize := int(info.State.Bytes / info.State.Msgs)
+	fmt.Printf("plain async publish: %d msgs of %d B in %v = %.0f msg/s, %.2f CPU s; peak heap in use %.0f MB (stored bytes/msg %d)\n",
+		n, size, dPlain.Round(time.Millisecond), float64(n)/dPlain.Seconds(), cpuPlain.Seconds(), float64(memPlain)/1e6, plainSize)
 	fmt.Printf("ingest / plain publish = %.2f (wall clock); CPU seconds plain / ingest = %.2f\n", dPlain.Seconds()/dIngest.Seconds(), cpuPlain.Seconds()/cpuIngest.Seconds())
 	return nil
 }
@@ -363,4 +412,45 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchSparse publishes n messages of 720 B in all (the ingest's stored
+// size) twice: every one acknowledged (PublishMsgAsync), and only every
+// 64th (core publishes between them: a stream stores them in order from
+// one connection, so the 64th's acknowledgement covers them).
+func benchSparse(dir string, n int) error {
+	const id = "b00000000000000plain0"
+	data := bytes.Repeat([]byte("x"), 522)
+	for _, every := range []int{1, 64} {
+		e, js, nc, err := server(filepath.Join(dir, "js-sparse"+strconv.Itoa(every)))
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		cpuStart := cpuTime()
+		for i := 1; i <= n; i++ {
+			msg := &nats.Msg{Subject: queue.IntakeRowSubject(id), Data: data, Header: nats.Header{
+				jetstream.MsgIDHeader: []string{queue.RowMsgID(id, i)},
+				queue.HeaderBatch:     []string{id},
+				queue.HeaderRow:       []string{strconv.Itoa(i)},
+				queue.HeaderKind:      []string{"row"},
+			}}
+			if i%every == 0 || i == n {
+				_, err = js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute))
+			} else {
+				err = nc.PublishMsg(msg)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		<-js.PublishAsyncComplete()
+		d, c := time.Since(start), cpuTime()-cpuStart
+		s, _ := js.Stream(context.Background(), queue.StreamIntake)
+		info, _ := s.Info(context.Background())
+		fmt.Printf("an ack every %d: %d msgs in %v, %.2f CPU s, %d stored\n", every, n, d.Round(time.Millisecond), c.Seconds(), info.State.Msgs)
+		nc.Close()
+		e.Close()
+	}
+	return nil
 }

@@ -138,6 +138,11 @@ type Result struct {
 	// and CheckDuplicates read the file again without validating its rows
 	// a second time, record by record against what Check validated.
 	sums *batch.RecordSums
+	// resends is how many rows were published again with an
+	// acknowledgement each, refilled whether the file was published a
+	// second time because rows were missing (publisher): for tests.
+	resends  int
+	refilled bool
 }
 
 // A Source is a payout file that can be read more than once: Check reads
@@ -326,12 +331,13 @@ func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, chec
 		return nil, err
 	}
 
-	p := &publisher{js: js, batch: res.Batch, window: opts.Window, stored: stored, log: log}
+	p := &publisher{js: js, stream: stream, batch: res.Batch, window: opts.Window, stored: stored, log: log}
 	rowsDigest, err := p.publishFile(ctx, src, &res, opts)
 	if err != nil {
 		return nil, err
 	}
 	res.Published, res.AlreadyStored = p.published, p.skipped
+	res.resends, res.refilled = p.resends, p.refilled
 
 	now := time.Now
 	if opts.Now != nil {
@@ -365,7 +371,7 @@ func PublishSource(ctx context.Context, js jetstream.JetStream, src Source, chec
 	}
 	res.Status = StatusCreated
 	res.Manifest = m
-	log.Info("batch published and sealed", "rows", res.Rows, "published", p.published, "already_stored", p.skipped)
+	log.Info("batch published and sealed", "rows", res.Rows, "published", p.published, "already_stored", p.skipped, "resent", p.resends)
 	return &res, nil
 }
 

@@ -4,7 +4,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -31,22 +30,74 @@ import (
 
 // publisher publishes a batch's rows with a bounded window of
 // unacknowledged publishes.
+//
+// Only some rows ask for an acknowledgement (a barrier: every ackEvery-th
+// row of the file, its last, the first published, and one whenever the
+// window fills); the rows between them are published without a reply
+// subject (core NATS). JetStream stores the messages of one connection in
+// the order they came, so a barrier's acknowledgement covers the rows
+// before it, and its stream sequence tells whether they were all stored
+// just now: a span is counted as published when the sequence moved by
+// exactly the span's messages since the previous barrier, our own resent
+// rows in that range left out. A span that does not add up (a concurrent
+// upload, another batch's messages in between, a lost row, a duplicate or
+// failed barrier) is published again with an acknowledgement each: its
+// message ids make that safe (resend says which rows count as published
+// by this upload). Whether every row is stored is checked at
+// the end from the stream's count of the batch's row subject (storedCount);
+// if any is missing, the file is published once more with an
+// acknowledgement per row, skipping the rows stored. Measured
+// (ingestbench -run sparse, 200k messages): an acknowledgement per message
+// costs 3.1–3.2 CPU s, one per 64 1.65–2.0 CPU s.
 type publisher struct {
 	js        jetstream.JetStream
+	stream    jetstream.Stream
 	batch     string
 	window    int
+	ackEvery  int // 1: an acknowledgement per row
 	stored    map[int]storedRow
 	log       *slog.Logger
-	ring      []jetstream.PubAckFuture
+	ring      []barrier
 	head, n   int
+	inflight  int         // rows sent and not yet covered by an acknowledgement
+	pending   []*nats.Msg // rows sent without a reply since the last barrier
+	lastSeq   uint64      // stream sequence of the last barrier stored by us; 0: unknown
+	resent    []uint64    // stream sequences of our resent rows after lastSeq
+	started   bool
+	resends   int  // rows published again with an acknowledgement
+	refilled  bool // the file was published a second time (storedCount)
 	published int
 	skipped   int
 	rows      atomic.Int64
 }
 
+// barrier is a row published with an acknowledgement, and the rows
+// published without one since the previous barrier.
+type barrier struct {
+	fut  jetstream.PubAckFuture
+	span []*nats.Msg
+}
+
+// outMsg is a row message and whether the file asks for its
+// acknowledgement.
+type outMsg struct {
+	msg     *nats.Msg
+	barrier bool
+}
+
 // publishChunk is how many row messages go from the reading goroutine to
 // the publishing one at a time.
 const publishChunk = 256
+
+// dataSlab is the size of the allocations row messages' data share.
+const dataSlab = 64 << 10
+
+// defaultAckEvery is how many rows one acknowledgement covers.
+const defaultAckEvery = 64
+
+// testLoseRow, if set by a test, drops the row messages it names instead
+// of sending them without a reply (a message the server lost).
+var testLoseRow func(row int) bool
 
 // publishFile reads the file a second time, seals its card numbers (one
 // envelope for the upload), publishes every row not yet stored and waits
@@ -64,7 +115,55 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 	if p.window <= 0 {
 		p.window = DefaultWindow
 	}
-	p.ring = make([]jetstream.PubAckFuture, p.window)
+	if p.ackEvery <= 0 {
+		p.ackEvery = defaultAckEvery
+	}
+	skipped0 := len(p.stored)
+	rowsDigest, err := p.publishPass(ctx, source, res, opts)
+	if err != nil || p.ackEvery == 1 {
+		return rowsDigest, err
+	}
+	n, err := p.storedCount(ctx)
+	if err != nil {
+		return "", err
+	}
+	if n == uint64(res.Rows) {
+		return rowsDigest, nil
+	}
+	// Rows are missing (or stored twice, which only reading them tells):
+	// publish the file once more, an acknowledgement per row, skipping
+	// what is stored (the first pass's count of published rows is then an
+	// estimate).
+	p.log.Warn("rows not stored after publishing; publishing the missing ones again", "stored", n, "rows", res.Rows)
+	if p.stored, err = storedRows(ctx, p.stream, p.batch); err != nil {
+		return "", err
+	}
+	published := min(p.published, int(n)-skipped0) // an estimate: what was stored of ours
+	p.ackEvery, p.published, p.skipped, p.started, p.lastSeq, p.resent, p.refilled = 1, 0, 0, false, 0, nil, true
+	p.rows.Store(0)
+	if rowsDigest, err = p.publishPass(ctx, source, res, opts); err != nil {
+		return "", err
+	}
+	p.published += max(published, 0)
+	p.skipped = res.Rows - p.published
+	return rowsDigest, nil
+}
+
+// storedCount is how many messages the stream holds on the batch's row
+// subject.
+func (p *publisher) storedCount(ctx context.Context) (uint64, error) {
+	subject := queue.IntakeRowSubject(p.batch)
+	info, err := p.stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return 0, fmt.Errorf("count rows of %s: %w", p.batch, err)
+	}
+	return info.State.Subjects[subject], nil
+}
+
+// publishPass is one pass of publishFile over the file.
+func (p *publisher) publishPass(ctx context.Context, source Source, res *Result, opts Options) (string, error) {
+	p.ring = make([]barrier, p.window)
+	p.head, p.n, p.inflight, p.pending = 0, 0, 0, nil
 	f, err := source.Open()
 	if err != nil {
 		return "", fmt.Errorf("open payout file: %w", err)
@@ -82,7 +181,7 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 		defer pr.stop() // after the last acknowledgement
 	}
 
-	chunks := make(chan []*nats.Msg, 4)
+	chunks := make(chan []outMsg, 4)
 	done := make(chan struct{})
 	var rowsDigest string
 	var readErr error
@@ -96,8 +195,8 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 		if pubErr != nil {
 			continue // drain until the reader sees done
 		}
-		for _, msg := range chunk {
-			if pubErr = p.publish(ctx, msg); pubErr != nil {
+		for _, m := range chunk {
+			if pubErr = p.publish(ctx, m.msg, m.barrier); pubErr != nil {
 				close(done)
 				break
 			}
@@ -121,7 +220,7 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 // readFile is publishFile's reading goroutine: it reads the rows, builds
 // their messages and sends them to chunks until done is closed. It
 // returns the rows' digest and the rows an earlier upload stored.
-func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opts Options, env *secret.Envelope, chunks chan<- []*nats.Msg, done <-chan struct{}) (string, int, error) {
+func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opts Options, env *secret.Envelope, chunks chan<- []outMsg, done <-chan struct{}) (string, int, error) {
 	buf := make([]byte, 0, 2048)
 	var blank []byte       // a stored row of an older upload is compared without its number
 	digest := sha256.New() // DigestRows, incrementally
@@ -136,14 +235,18 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 	bopts.OnRecord, bopts.OnError, bopts.OnWarning = nil, nil, nil
 
 	count, skipped := 0, 0
-	chunk := make([]*nats.Msg, 0, publishChunk)
+	var held outMsg // the last row message, sent once the next is known (the last one asks for its acknowledgement)
+	var data []byte
+	var msgs []nats.Msg
+	var vals [][4]string
+	chunk := make([]outMsg, 0, publishChunk)
 	send := func() bool {
 		if len(chunk) == 0 {
 			return true
 		}
 		select {
 		case chunks <- chunk:
-			chunk = make([]*nats.Msg, 0, publishChunk)
+			chunk = make([]outMsg, 0, publishChunk)
 			return true
 		case <-done:
 			return false
@@ -174,16 +277,39 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 			continue
 		}
 		digest.Write(keyed[:])
-		data := bytes.Clone(buf) // an async publish keeps its message until the ack
-		chunk = append(chunk, &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
-			jetstream.MsgIDHeader: []string{queue.RowMsgID(p.batch, row.Index)},
-			queue.HeaderBatch:     []string{p.batch},
-			queue.HeaderRow:       []string{strconv.Itoa(row.Index)},
-			queue.HeaderKind:      []string{"row"},
-		}})
-		if len(chunk) == publishChunk && !send() {
-			return "", skipped, errors.New("publish rows: stopped")
+		if held.msg != nil {
+			chunk = append(chunk, held)
+			if len(chunk) == publishChunk && !send() {
+				return "", skipped, errors.New("publish rows: stopped")
+			}
 		}
+		// A message keeps its data until its span is acknowledged: the
+		// data, messages and header values of many rows share one
+		// allocation (3 fewer allocations a row, and 4 of the header's).
+		if cap(data)-len(data) < len(buf) {
+			data = make([]byte, 0, max(dataSlab, len(buf)))
+		}
+		if len(msgs) == 0 {
+			msgs, vals = make([]nats.Msg, publishChunk), make([][4]string, publishChunk)
+		}
+		m, v := &msgs[0], &vals[0]
+		msgs, vals = msgs[1:], vals[1:]
+		start := len(data)
+		data = append(data, buf...)
+		id := queue.RowMsgID(p.batch, row.Index)
+		v[0], v[1], v[2], v[3] = id, p.batch, id[len(p.batch)+1:], "row" // the id ends with ":<row>"
+		m.Subject, m.Data = subject, data[start:len(data):len(data)]
+		m.Header = nats.Header{
+			jetstream.MsgIDHeader: v[0:1:1],
+			queue.HeaderBatch:     v[1:2:2],
+			queue.HeaderRow:       v[2:3:3],
+			queue.HeaderKind:      v[3:4:4],
+		}
+		held = outMsg{msg: m, barrier: row.Index%p.ackEvery == 0}
+	}
+	if held.msg != nil {
+		held.barrier = true // the last row published covers the rows before it
+		chunk = append(chunk, held)
 	}
 	if !send() {
 		return "", skipped, errors.New("publish rows: stopped")
@@ -203,7 +329,8 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 // the upload's envelope. It appends the row message to buf and returns it
 // with the digest. The row is encoded once: the digest covers its message
 // with the number in place of the sealed value (intake.WriteDigestInput),
-// so the number goes only into the HMAC, never into a buffer.
+// so the number goes only into the HMAC, never into a buffer. row.Digest
+// is left empty (the message holds it).
 func rowMessage(buf []byte, s *secret.Envelope, row *payout.Row, number string) ([]byte, [32]byte, error) {
 	if row.Card != nil {
 		if number == "" {
@@ -218,23 +345,41 @@ func rowMessage(buf []byte, s *secret.Envelope, row *payout.Row, number string) 
 	if !ok {
 		return nil, [32]byte{}, fmt.Errorf("row %d: cannot digest its message", row.Index)
 	}
-	row.Digest = hex.EncodeToString(keyed[:])
-	return intake.AppendDigest(buf, row.Digest), keyed, nil
+	return intake.AppendDigestSum(buf, keyed), keyed, nil
 }
 
-// publish sends msg asynchronously, first waiting for the oldest publish
-// when the window is full.
-func (p *publisher) publish(ctx context.Context, msg *nats.Msg) error {
-	if p.n == len(p.ring) {
+// publish sends msg: with a reply subject when it is a barrier (or must
+// be one), else without, first waiting for the oldest barrier while the
+// window is full.
+func (p *publisher) publish(ctx context.Context, msg *nats.Msg, isBarrier bool) error {
+	for p.inflight >= p.window && p.n > 0 {
 		if err := p.waitOldest(ctx); err != nil {
 			return err
 		}
+	}
+	if !p.started || p.ackEvery == 1 || p.inflight+1 >= p.window || len(p.pending)+1 >= 2*p.ackEvery {
+		isBarrier = true
+	}
+	p.started = true
+	p.inflight++
+	if !isBarrier {
+		p.pending = append(p.pending, msg)
+		if testLoseRow != nil {
+			if row, _ := strconv.Atoi(msg.Header.Get(queue.HeaderRow)); testLoseRow(row) {
+				return nil
+			}
+		}
+		if err := p.js.Conn().PublishMsg(msg); err != nil {
+			return fmt.Errorf("publish row %s: %w", msg.Header.Get(queue.HeaderRow), err)
+		}
+		return nil
 	}
 	fut, err := p.js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute))
 	if err != nil {
 		return fmt.Errorf("publish row %s: %w", msg.Header.Get(queue.HeaderRow), err)
 	}
-	p.ring[(p.head+p.n)%len(p.ring)] = fut
+	p.ring[(p.head+p.n)%len(p.ring)] = barrier{fut: fut, span: p.pending}
+	p.pending = nil
 	p.n++
 	return nil
 }
@@ -248,51 +393,135 @@ func (p *publisher) drain(ctx context.Context) error {
 	return nil
 }
 
-// waitOldest waits for the oldest unacknowledged publish; a failed one is
-// retried synchronously (its message id makes a retry safe).
+// waitOldest waits for the oldest barrier's acknowledgement and counts its
+// span (see publisher); a failed barrier is retried synchronously (its
+// message id makes a retry safe) and its span published again.
 func (p *publisher) waitOldest(ctx context.Context) error {
-	fut := p.ring[p.head]
-	p.ring[p.head] = nil
+	b := p.ring[p.head]
+	p.ring[p.head] = barrier{}
 	p.head = (p.head + 1) % len(p.ring)
 	p.n--
+	p.inflight -= len(b.span) + 1
+	var ack *jetstream.PubAck
+	failed := false
 	select {
-	case ack := <-fut.Ok():
-		if ack.Duplicate {
-			// A concurrent upload of the same file stored this row first.
-			p.skipped++
-			p.rows.Add(1)
-			return nil
+	case ack = <-b.fut.Ok():
+	case err := <-b.fut.Err():
+		var rerr error
+		if ack, rerr = p.retry(ctx, b.fut.Msg(), err); rerr != nil {
+			return rerr
 		}
-	case err := <-fut.Err():
-		if err := p.retry(ctx, fut.Msg(), err); err != nil {
-			return err
-		}
+		failed = true
 	case <-ctx.Done():
 		return fmt.Errorf("publish rows: %w", ctx.Err())
 	}
-	p.published++
+	if len(b.span) > 0 {
+		if !failed && !ack.Duplicate && p.lastSeq != 0 && ack.Sequence-p.lastSeq-p.resentUpTo(ack.Sequence) == uint64(len(b.span))+1 {
+			p.published += len(b.span)
+			p.rows.Add(int64(len(b.span)))
+		} else {
+			var lo uint64 // the span's range of sequences, when the barrier is ours
+			if !ack.Duplicate {
+				lo = p.lastSeq
+			}
+			if err := p.resend(ctx, b.span, lo, ack.Sequence); err != nil {
+				return err
+			}
+		}
+	}
+	if ack.Duplicate {
+		// A concurrent upload of the same file stored this row first; its
+		// sequence is that upload's.
+		p.skipped++
+		p.lastSeq = 0
+	} else {
+		p.published++
+		p.resentUpTo(ack.Sequence)
+		p.lastSeq = ack.Sequence
+	}
 	p.rows.Add(1)
 	return nil
 }
 
-func (p *publisher) retry(ctx context.Context, msg *nats.Msg, cause error) error {
+// resentUpTo forgets our resent rows' sequences at or below seq and
+// returns how many there were after lastSeq.
+func (p *publisher) resentUpTo(seq uint64) uint64 {
+	var n uint64
+	keep := p.resent[:0]
+	for _, s := range p.resent {
+		switch {
+		case s > seq:
+			keep = append(keep, s)
+		case s > p.lastSeq:
+			n++
+		}
+	}
+	p.resent = keep
+	return n
+}
+
+// resend publishes a span's rows again, each with an acknowledgement. A
+// row counts as published by this upload when it is stored now, or when
+// it was stored in the span's range of sequences (lo, hi], which ends
+// with our barrier (lo is 0 when the barrier is not ours): the rows of a
+// span ask for no acknowledgement, and another upload of the same file
+// stores them there only if its barrier for the span is answered as a
+// duplicate, so that upload does not count them (only a row lost by the
+// server and a foreign message in its place could count one twice; the
+// count is a report, the rows are stored once).
+func (p *publisher) resend(ctx context.Context, span []*nats.Msg, lo, hi uint64) error {
+	futs := make([]jetstream.PubAckFuture, len(span))
+	for i, msg := range span {
+		fut, err := p.js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute))
+		if err != nil {
+			return fmt.Errorf("publish row %s: %w", msg.Header.Get(queue.HeaderRow), err)
+		}
+		futs[i] = fut
+	}
+	for _, fut := range futs {
+		var ack *jetstream.PubAck
+		select {
+		case ack = <-fut.Ok():
+		case err := <-fut.Err():
+			var rerr error
+			if ack, rerr = p.retry(ctx, fut.Msg(), err); rerr != nil {
+				return rerr
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("publish rows: %w", ctx.Err())
+		}
+		p.resends++
+		if ack.Duplicate && !(lo != 0 && lo < ack.Sequence && ack.Sequence <= hi) {
+			p.skipped++
+		} else if ack.Duplicate {
+			p.published++ // our span's row, stored without an acknowledgement
+		} else {
+			p.published++
+			p.resent = append(p.resent, ack.Sequence)
+		}
+		p.rows.Add(1)
+	}
+	return nil
+}
+
+func (p *publisher) retry(ctx context.Context, msg *nats.Msg, cause error) (*jetstream.PubAck, error) {
 	row := msg.Header.Get(queue.HeaderRow)
 	for attempt := 1; attempt <= 3; attempt++ {
 		p.log.Warn("row publish failed; retrying", logkey.Row, row, logkey.Error, cause)
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := p.js.PublishMsg(tctx, msg)
+		ack, err := p.js.PublishMsg(tctx, msg)
 		cancel()
 		if err == nil {
-			return nil
+			return ack, nil
 		}
 		cause = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("publish row %s: %w", row, ctx.Err())
+			return nil, fmt.Errorf("publish row %s: %w", row, ctx.Err())
 		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("publish row %s: %w", row, cause)
+	return nil, fmt.Errorf("publish row %s: %w", row, cause)
 }
 
 // publishManifest seals the batch, after every row was acknowledged. Of

@@ -8,6 +8,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/batch/batchtest"
 	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
@@ -107,4 +109,91 @@ func TestPublishChangedFile(t *testing.T) {
 	for _, m := range msgs {
 		require.NotEqual(t, "manifest", m.Header.Get(queue.HeaderKind), "not sealed")
 	}
+}
+
+// rowCounts counts the stored row messages of a batch by row number.
+func rowCounts(t *testing.T, js jetstream.JetStream, batchID string) map[int]int {
+	t.Helper()
+	counts := map[int]int{}
+	for _, m := range streamMsgs(t, js) {
+		if m.Header.Get(queue.HeaderBatch) != batchID || m.Header.Get(queue.HeaderKind) != "row" {
+			continue
+		}
+		n, err := strconv.Atoi(m.Header.Get(queue.HeaderRow))
+		require.NoError(t, err)
+		counts[n]++
+	}
+	return counts
+}
+
+// TestPublishSparseAcks: a lone upload asks for an acknowledgement every
+// defaultAckEvery rows and publishes nothing twice; a row the server lost
+// is found by its span's stream sequences and published again; a loss the
+// sequences cannot see (another message stored in its place) is found by
+// the count of the batch's rows, and the file is published again, the
+// stored rows skipped. Every time each row is stored exactly once and the
+// batch is sealed.
+func TestPublishSparseAcks(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "large.csv")
+	f, err := os.Create(p)
+	require.NoError(t, err)
+	require.NoError(t, batchtest.Write(f, 3000))
+	require.NoError(t, f.Close())
+	check := func(t *testing.T, e *env, res *Result) {
+		t.Helper()
+		require.Equal(t, StatusCreated, res.Status)
+		counts := rowCounts(t, e.js, res.Batch)
+		require.Len(t, counts, 3000)
+		for row, n := range counts {
+			require.Equal(t, 1, n, "row %d", row)
+		}
+		require.Equal(t, 3000, res.Published+res.AlreadyStored)
+	}
+
+	t.Run("alone", func(t *testing.T) {
+		e := startJS(t)
+		res, err := Ingest(context.Background(), e.js, p, testOptions(t))
+		require.NoError(t, err)
+		check(t, e, res)
+		checkBatch(t, e.js, res)
+		require.Equal(t, 3000, res.Published)
+		require.Zero(t, res.resends, "every span added up")
+		require.False(t, res.refilled)
+	})
+
+	lost := map[int]bool{5: true, 700: true, 701: true, 2999: true}
+	t.Run("lost", func(t *testing.T) {
+		e := startJS(t)
+		testLoseRow = func(row int) bool { return lost[row] }
+		defer func() { testLoseRow = nil }()
+		res, err := Ingest(context.Background(), e.js, p, testOptions(t))
+		require.NoError(t, err)
+		check(t, e, res)
+		checkBatch(t, e.js, res)
+		require.Equal(t, 3000, res.Published)
+		require.Positive(t, res.resends)
+		require.Less(t, res.resends, 4*2*defaultAckEvery, "only the spans with a lost row")
+		require.False(t, res.refilled)
+	})
+
+	t.Run("lost unseen", func(t *testing.T) {
+		e := startJS(t)
+		other := queue.IntakeRowSubject(payout.BatchID(bytes.Repeat([]byte{9}, 32)))
+		testLoseRow = func(row int) bool {
+			if !lost[row] {
+				return false
+			}
+			// Another message in its place, on the same connection, so
+			// the span's sequences add up.
+			require.NoError(t, e.js.Conn().Publish(other, []byte("{}")))
+			return true
+		}
+		defer func() { testLoseRow = nil }()
+		res, err := Ingest(context.Background(), e.js, p, testOptions(t))
+		require.NoError(t, err)
+		check(t, e, res)
+		require.True(t, res.refilled, "found by the count")
+		require.Zero(t, res.resends)
+		require.Equal(t, 3000, res.Published, "this upload stored every row")
+	})
 }
