@@ -14,11 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -351,4 +353,90 @@ func TestRev4ResumedUploadSparse(t *testing.T) {
 	require.Equal(t, stored, res.AlreadyStored)
 	require.Equal(t, 3000-stored, res.Published)
 	require.Zero(t, res.resends, "the spans added up")
+}
+
+// rev4Cluster starts three clustered nodes and returns them once an R3
+// intake stream is placed; js is connected to the first node only.
+func rev4Cluster(t *testing.T) ([]*natsserver.Server, *nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	routes := make([]string, 3)
+	for i := range routes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		routes[i] = "nats-route://" + ln.Addr().String()
+		ln.Close()
+	}
+	var nodes []*natsserver.Server
+	for i := range 3 {
+		s, err := natsserver.Start(natsserver.Options{Dir: t.TempDir(), ServerName: "rev4-" + strconv.Itoa(i),
+			ClusterName: "rev4", ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes})
+		require.NoError(t, err)
+		t.Cleanup(s.Close)
+		nodes = append(nodes, s)
+	}
+	nc, err := queue.Connect(nodes[0].URL(), "payrun-test")
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4*DefaultWindow))
+	require.NoError(t, err)
+	testutil.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return queue.EnsureStreams(ctx, js, queue.Config{Replicas: 3})
+	})
+	return nodes, nc, js
+}
+
+// TestRev4ClusterLeaderChange: in a 3-node cluster with R3 streams the
+// intake stream's leader steps down in the middle of an upload (rows
+// going out without replies reach a node that is no longer leader). The
+// upload fails without sealing, or seals with every row once; an upload
+// again completes the batch. The JetStream context is made as cmd/ingest
+// makes it (no async acknowledgement timeout): a barrier the old leader
+// dropped is never answered and the upload waits until its context ends
+// (4 of 4 runs on q5, 3 of 4 on 2188077, an acknowledgement per row); with
+// jetstream.WithPublishAsyncTimeout(5s) it completed in 10 s.
+func TestRev4ClusterLeaderChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3-node cluster")
+	}
+	_, nc, js := rev4Cluster(t)
+	p := rev4File(t, 5000)
+	var once sync.Once
+	stepped := make(chan struct{})
+	testLoseRow = func(row int) bool {
+		if row >= 1200 {
+			once.Do(func() {
+				go func() {
+					defer close(stepped)
+					_, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+queue.StreamIntake, nil, 5*time.Second)
+					t.Logf("stepdown: %v", err)
+				}()
+			})
+		}
+		return false
+	}
+	defer func() { testLoseRow = nil }()
+	// A minute is a hundred times what 5000 rows take here.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	res, err := Ingest(ctx, js, p, testOptions(t))
+	<-stepped
+	testLoseRow = nil
+	if err != nil {
+		t.Logf("first upload failed after %v: %v", time.Since(start), err)
+		require.NotErrorIs(t, err, context.DeadlineExceeded, "the upload hung until its deadline instead of retrying or failing")
+		testutil.Eventually(t, 30*time.Second, 500*time.Millisecond, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			res, err = Ingest(ctx, js, p, testOptions(t))
+			return err
+		})
+	} else {
+		t.Logf("first upload: published %d, already stored %d, resent %d, refilled %v", res.Published, res.AlreadyStored, res.resends, res.refilled)
+	}
+	require.Equal(t, StatusCreated, res.Status)
+	rev4Once(t, js, res.Batch, 5000)
+	require.True(t, rev4Sealed(t, js, res.Batch))
 }
