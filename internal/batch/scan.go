@@ -146,6 +146,13 @@ func (s *scanner) run(r io.Reader, emit func(*payout.Row) bool) error {
 	s.csv.LazyQuotes = false
 	s.csv.FieldsPerRecord = 0 // the header's count, checked for every record
 	s.cr = s.csv
+	if s.pass1 {
+		// Validation is the ingest's one phase on one core: the CSV is
+		// parsed (and hashed, below it) beside the rules.
+		pf := newPrefetcher(s.csv)
+		defer pf.stop()
+		s.cr = pf
+	}
 	return s.readRecords(emit)
 }
 

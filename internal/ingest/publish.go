@@ -4,7 +4,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -89,6 +88,9 @@ type outMsg struct {
 // publishChunk is how many row messages go from the reading goroutine to
 // the publishing one at a time.
 const publishChunk = 256
+
+// dataSlab is the size of the allocations row messages' data share.
+const dataSlab = 64 << 10
 
 // defaultAckEvery is how many rows one acknowledgement covers.
 const defaultAckEvery = 64
@@ -234,6 +236,9 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 
 	count, skipped := 0, 0
 	var held outMsg // the last row message, sent once the next is known (the last one asks for its acknowledgement)
+	var data []byte
+	var msgs []nats.Msg
+	var vals [][4]string
 	chunk := make([]outMsg, 0, publishChunk)
 	send := func() bool {
 		if len(chunk) == 0 {
@@ -272,19 +277,35 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 			continue
 		}
 		digest.Write(keyed[:])
-		data := bytes.Clone(buf) // an async publish keeps its message until the ack
 		if held.msg != nil {
 			chunk = append(chunk, held)
 			if len(chunk) == publishChunk && !send() {
 				return "", skipped, errors.New("publish rows: stopped")
 			}
 		}
-		held = outMsg{msg: &nats.Msg{Subject: subject, Data: data, Header: nats.Header{
-			jetstream.MsgIDHeader: []string{queue.RowMsgID(p.batch, row.Index)},
-			queue.HeaderBatch:     []string{p.batch},
-			queue.HeaderRow:       []string{strconv.Itoa(row.Index)},
-			queue.HeaderKind:      []string{"row"},
-		}}, barrier: row.Index%p.ackEvery == 0}
+		// A message keeps its data until its span is acknowledged: the
+		// data, messages and header values of many rows share one
+		// allocation (3 fewer allocations a row, and 4 of the header's).
+		if cap(data)-len(data) < len(buf) {
+			data = make([]byte, 0, max(dataSlab, len(buf)))
+		}
+		if len(msgs) == 0 {
+			msgs, vals = make([]nats.Msg, publishChunk), make([][4]string, publishChunk)
+		}
+		m, v := &msgs[0], &vals[0]
+		msgs, vals = msgs[1:], vals[1:]
+		start := len(data)
+		data = append(data, buf...)
+		id := queue.RowMsgID(p.batch, row.Index)
+		v[0], v[1], v[2], v[3] = id, p.batch, id[len(p.batch)+1:], "row" // the id ends with ":<row>"
+		m.Subject, m.Data = subject, data[start:len(data):len(data)]
+		m.Header = nats.Header{
+			jetstream.MsgIDHeader: v[0:1:1],
+			queue.HeaderBatch:     v[1:2:2],
+			queue.HeaderRow:       v[2:3:3],
+			queue.HeaderKind:      v[3:4:4],
+		}
+		held = outMsg{msg: m, barrier: row.Index%p.ackEvery == 0}
 	}
 	if held.msg != nil {
 		held.barrier = true // the last row published covers the rows before it
@@ -308,7 +329,8 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 // the upload's envelope. It appends the row message to buf and returns it
 // with the digest. The row is encoded once: the digest covers its message
 // with the number in place of the sealed value (intake.WriteDigestInput),
-// so the number goes only into the HMAC, never into a buffer.
+// so the number goes only into the HMAC, never into a buffer. row.Digest
+// is left empty (the message holds it).
 func rowMessage(buf []byte, s *secret.Envelope, row *payout.Row, number string) ([]byte, [32]byte, error) {
 	if row.Card != nil {
 		if number == "" {
@@ -323,8 +345,7 @@ func rowMessage(buf []byte, s *secret.Envelope, row *payout.Row, number string) 
 	if !ok {
 		return nil, [32]byte{}, fmt.Errorf("row %d: cannot digest its message", row.Index)
 	}
-	row.Digest = hex.EncodeToString(keyed[:])
-	return intake.AppendDigest(buf, row.Digest), keyed, nil
+	return intake.AppendDigestSum(buf, keyed), keyed, nil
 }
 
 // publish sends msg: with a reply subject when it is a barrier (or must

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"bytes"
+	"encoding/hex"
 	"io"
 	"slices"
 	"strconv"
@@ -198,6 +199,14 @@ const (
 func AppendDigest(msg []byte, digest string) []byte {
 	msg = append(msg[:len(msg)-1], digestKey...)
 	msg = append(msg, digest...)
+	return append(msg, '"', '}')
+}
+
+// AppendDigestSum is AppendDigest of the digest sum in hex, without making
+// its string.
+func AppendDigestSum(msg []byte, sum [sha256Size]byte) []byte {
+	msg = append(msg[:len(msg)-1], digestKey...)
+	msg = hex.AppendEncode(msg, sum[:])
 	return append(msg, '"', '}')
 }
 

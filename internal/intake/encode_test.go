@@ -2,6 +2,7 @@ package intake
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -159,6 +160,12 @@ func TestWriteDigestInput(t *testing.T) {
 		with := plain
 		with.Digest = digest
 		require.Equal(t, string(AppendRow(nil, &with)), string(AppendDigest(msg, digest)), "row %d", i)
+		var sum [32]byte
+		for j := range sum {
+			sum[j] = byte(i + 7*j)
+		}
+		with.Digest = hex.EncodeToString(sum[:])
+		require.Equal(t, string(AppendRow(nil, &with)), string(AppendDigestSum(bytes.Clone(msg), sum)), "row %d", i)
 		require.False(t, WriteDigestInput(&got, AppendRow(nil, &with), pan), "row %d: a message with a digest", i)
 	}
 }
