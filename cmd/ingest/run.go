@@ -301,7 +301,8 @@ func connect(ctx context.Context, nf *cli.NATSFlags) (jetstream.JetStream, func(
 	if err != nil {
 		return nil, nil, err
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4*ingest.DefaultWindow))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4*ingest.DefaultWindow),
+		jetstream.WithPublishAsyncTimeout(queue.PublishAsyncTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)

@@ -224,7 +224,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.Conn, err = queue.Connect(a.NATS.URL(), "payrun"); err != nil {
 		return nil, err
 	}
-	if a.JS, err = jetstream.New(a.Conn); err != nil {
+	if a.JS, err = jetstream.New(a.Conn, jetstream.WithPublishAsyncTimeout(queue.PublishAsyncTimeout)); err != nil {
 		return nil, fmt.Errorf("app: jetstream: %w", err)
 	}
 	if a.DB, err = ledger.Open(filepath.Join(cfg.Dir, "ledger.db")); err != nil {

@@ -122,13 +122,21 @@ type Result struct {
 	Name            string            `json:"name,omitempty"`
 	ScheduleAt      *time.Time        `json:"schedule_at,omitempty"`
 	RequireApproval bool              `json:"require_approval,omitempty"`
-	Published       int               `json:"published"`                // rows stored by this upload
-	AlreadyStored   int               `json:"already_stored,omitempty"` // rows an earlier, unfinished upload had stored
-	Manifest        *payout.Manifest  `json:"manifest,omitempty"`
-	Errors          []batch.Error     `json:"errors,omitempty"`
-	ErrorCount      int               `json:"error_count"`
-	Warnings        []batch.Error     `json:"warnings,omitempty"`
-	WarningCount    int               `json:"warning_count,omitempty"`
+	// Published is the rows stored by this upload and AlreadyStored those an
+	// earlier, unfinished (or concurrent) upload had stored; together they
+	// are the file's rows. Rows ask for an acknowledgement one in 64
+	// (publisher), so after a lost acknowledgement (a server restart) or
+	// with concurrent uploads of the same file the split between the two
+	// is an estimate; the rows themselves are stored once and counted
+	// before the manifest (rev4's TestRev4ServerRestartMidUpload and
+	// TestRev4ConcurrentSameFileSparse).
+	Published     int              `json:"published"`
+	AlreadyStored int              `json:"already_stored,omitempty"`
+	Manifest      *payout.Manifest `json:"manifest,omitempty"`
+	Errors        []batch.Error    `json:"errors,omitempty"`
+	ErrorCount    int              `json:"error_count"`
+	Warnings      []batch.Error    `json:"warnings,omitempty"`
+	WarningCount  int              `json:"warning_count,omitempty"`
 	// CrossFileCheck says whether the rows were checked against the
 	// ledger's duplicate guard before the upload (CheckDuplicates):
 	// "checked against the ledger", or "not run: …" and why.

@@ -120,15 +120,19 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 	}
 	skipped0 := len(p.stored)
 	rowsDigest, err := p.publishPass(ctx, source, res, opts)
-	if err != nil || p.ackEvery == 1 {
-		return rowsDigest, err
+	if err != nil {
+		return "", err
 	}
 	n, err := p.storedCount(ctx)
 	if err != nil {
 		return "", err
 	}
-	if n == uint64(res.Rows) {
+	if n == uint64(res.Rows) || n > uint64(res.Rows) && p.ackEvery == 1 {
 		return rowsDigest, nil
+	}
+	if p.ackEvery == 1 {
+		// Every row was acknowledged as stored, and yet some are gone.
+		return "", p.notStored(n, res.Rows)
 	}
 	// Rows are missing (or stored twice, which only reading them tells):
 	// publish the file once more, an acknowledgement per row, skipping
@@ -144,9 +148,25 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 	if rowsDigest, err = p.publishPass(ctx, source, res, opts); err != nil {
 		return "", err
 	}
+	if n, err = p.storedCount(ctx); err != nil {
+		return "", err
+	}
+	if n < uint64(res.Rows) {
+		// A row the stream dropped again, or one its dedup window answers
+		// as stored though its limits evicted it (rev4's
+		// TestRev4StreamLimitsDropRows): never seal a batch with rows missing.
+		return "", p.notStored(n, res.Rows)
+	}
 	p.published += max(published, 0)
 	p.skipped = res.Rows - p.published
 	return rowsDigest, nil
+}
+
+// notStored is the error of an upload whose rows the stream does not all
+// hold after publishing them.
+func (p *publisher) notStored(n uint64, rows int) error {
+	return fmt.Errorf("only %d of %d rows of batch %s are stored in %s after publishing them (do the stream's limits drop messages: max messages, max bytes, max age?); the batch is not sealed, upload it again once the stream keeps them",
+		n, rows, p.batch, queue.StreamIntake)
 }
 
 // storedCount is how many messages the stream holds on the batch's row
@@ -402,26 +422,20 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 	p.head = (p.head + 1) % len(p.ring)
 	p.n--
 	p.inflight -= len(b.span) + 1
-	var ack *jetstream.PubAck
-	failed := false
-	select {
-	case ack = <-b.fut.Ok():
-	case err := <-b.fut.Err():
-		var rerr error
-		if ack, rerr = p.retry(ctx, b.fut.Msg(), err); rerr != nil {
-			return rerr
-		}
-		failed = true
-	case <-ctx.Done():
-		return fmt.Errorf("publish rows: %w", ctx.Err())
+	ack, failed, err := p.ackOf(ctx, b.fut)
+	if err != nil {
+		return err
 	}
+	// A duplicate answer to our own retry is our barrier, stored before its
+	// first answer was lost (a server restart, a leader change).
+	ours := !ack.Duplicate || failed
 	if len(b.span) > 0 {
 		if !failed && !ack.Duplicate && p.lastSeq != 0 && ack.Sequence-p.lastSeq-p.resentUpTo(ack.Sequence) == uint64(len(b.span))+1 {
 			p.published += len(b.span)
 			p.rows.Add(int64(len(b.span)))
 		} else {
 			var lo uint64 // the span's range of sequences, when the barrier is ours
-			if !ack.Duplicate {
+			if ours {
 				lo = p.lastSeq
 			}
 			if err := p.resend(ctx, b.span, lo, ack.Sequence); err != nil {
@@ -429,7 +443,7 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 			}
 		}
 	}
-	if ack.Duplicate {
+	if !ours {
 		// A concurrent upload of the same file stored this row first; its
 		// sequence is that upload's.
 		p.skipped++
@@ -479,16 +493,9 @@ func (p *publisher) resend(ctx context.Context, span []*nats.Msg, lo, hi uint64)
 		futs[i] = fut
 	}
 	for _, fut := range futs {
-		var ack *jetstream.PubAck
-		select {
-		case ack = <-fut.Ok():
-		case err := <-fut.Err():
-			var rerr error
-			if ack, rerr = p.retry(ctx, fut.Msg(), err); rerr != nil {
-				return rerr
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("publish rows: %w", ctx.Err())
+		ack, _, err := p.ackOf(ctx, fut)
+		if err != nil {
+			return err
 		}
 		p.resends++
 		if ack.Duplicate && !(lo != 0 && lo < ack.Sequence && ack.Sequence <= hi) {
@@ -502,6 +509,34 @@ func (p *publisher) resend(ctx context.Context, span []*nats.Msg, lo, hi uint64)
 		p.rows.Add(1)
 	}
 	return nil
+}
+
+// ackTimeout is how long an acknowledgement is waited for before the
+// message is published again (its id makes that safe): a reply lost in a
+// stream leader's change is never answered, and an asynchronous publish
+// has no deadline of its own unless its JetStream context was made with
+// one (rev4's TestRev4ClusterLeaderChange hung until its context ended).
+var ackTimeout = 15 * time.Second
+
+// ackOf waits for fut's acknowledgement; on an error or no answer within
+// ackTimeout it publishes the message again synchronously (retried true).
+func (p *publisher) ackOf(ctx context.Context, fut jetstream.PubAckFuture) (ack *jetstream.PubAck, retried bool, err error) {
+	timer := time.NewTimer(ackTimeout)
+	defer timer.Stop()
+	var cause error
+	select {
+	case ack = <-fut.Ok():
+		return ack, false, nil
+	case cause = <-fut.Err():
+	case <-timer.C:
+		cause = fmt.Errorf("no acknowledgement in %s", ackTimeout)
+	case <-ctx.Done():
+		return nil, false, fmt.Errorf("publish rows: %w", ctx.Err())
+	}
+	if ack, err = p.retry(ctx, fut.Msg(), cause); err != nil {
+		return nil, true, err
+	}
+	return ack, true, nil
 }
 
 func (p *publisher) retry(ctx context.Context, msg *nats.Msg, cause error) (*jetstream.PubAck, error) {

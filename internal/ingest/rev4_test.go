@@ -194,7 +194,10 @@ func TestRev4ConcurrentSameFileSparse(t *testing.T) {
 	require.Equal(t, 1, created)
 	rev4Once(t, js, results[0].Batch, 3000)
 	require.True(t, rev4Sealed(t, js, results[0].Batch))
-	require.Equal(t, 3000, published, "each row counted as published by one upload")
+	// With acknowledgements for one row in 64, which of several uploads of
+	// one file stored a row is an estimate (Result.Published's doc): rows
+	// are stored once (rev4Once), the split between uploads is logged.
+	t.Logf("published by the %d uploads together: %d of 3000", n, published)
 }
 
 // rev4Limit changes the intake stream's configuration as an operator
@@ -314,8 +317,8 @@ func TestRev4ServerRestartMidUpload(t *testing.T) {
 				t.Logf("first upload: published %d, already stored %d, resent %d, refilled %v", res.Published, res.AlreadyStored, res.resends, res.refilled)
 				// The only upload: every row is its own (AlreadyStored is
 				// "rows an earlier, unfinished upload had stored").
-				require.Equal(t, 3000, res.Published, "rows stored by this upload")
-				require.Zero(t, res.AlreadyStored, "no earlier upload")
+				// After a lost acknowledgement the split between published
+				// and already stored is an estimate (Result.Published's doc).
 			}
 			require.Equal(t, 3000, res.Published+res.AlreadyStored)
 			require.Equal(t, StatusCreated, res.Status)
@@ -377,7 +380,8 @@ func rev4Cluster(t *testing.T) ([]*natsserver.Server, *nats.Conn, jetstream.JetS
 	nc, err := queue.Connect(nodes[0].URL(), "payrun-test")
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4*DefaultWindow))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4*DefaultWindow),
+		jetstream.WithPublishAsyncTimeout(queue.PublishAsyncTimeout))
 	require.NoError(t, err)
 	testutil.Eventually(t, 60*time.Second, 200*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -392,7 +396,7 @@ func rev4Cluster(t *testing.T) ([]*natsserver.Server, *nats.Conn, jetstream.JetS
 // going out without replies reach a node that is no longer leader). The
 // upload fails without sealing, or seals with every row once; an upload
 // again completes the batch. The JetStream context is made as cmd/ingest
-// makes it (no async acknowledgement timeout): a barrier the old leader
+// makes it (now with queue.PublishAsyncTimeout; before, none): a barrier the old leader
 // dropped is never answered and the upload waits until its context ends
 // (4 of 4 runs on q5, 3 of 4 on 2188077, an acknowledgement per row); with
 // jetstream.WithPublishAsyncTimeout(5s) it completed in 10 s.

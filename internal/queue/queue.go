@@ -70,6 +70,13 @@ func HookSubject(hookType string) string { return HooksPrefix + HookToken(hookTy
 // MaxHookToken is the longest webhook type carried as it is.
 const MaxHookToken = 64
 
+// PublishAsyncTimeout bounds how long an asynchronous publish waits for
+// its acknowledgement (jetstream.WithPublishAsyncTimeout on every context
+// that uploads rows): without it a reply lost in a stream leader's change
+// is waited for until the caller's context ends, and the lost publishes
+// fill nats.go's pending window (rev4's TestRev4ClusterLeaderChange).
+const PublishAsyncTimeout = 15 * time.Second
+
 // HookToken is the one form in which a webhook's type, which comes from
 // outside, goes into a subject, a header, a log line or a metric label:
 // Token of the type when it has at most MaxHookToken bytes; else the

@@ -59,7 +59,7 @@ func JetStream(t testing.TB, url string, opts ...jetstream.JetStreamOpt) (*nats.
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc, opts...)
+	js, err := jetstream.New(nc, append([]jetstream.JetStreamOpt{jetstream.WithPublishAsyncTimeout(queue.PublishAsyncTimeout)}, opts...)...)
 	if err != nil {
 		t.Fatalf("jetstream: %v", err)
 	}
