@@ -51,7 +51,14 @@ const movesInsert = `INSERT INTO moves (bk, row_no, fs, ts, t, src, worker, gen,
 
 func movesSelect(from, to, gen, session string) string {
 	return `SELECT ?1, row_no, ` + stateCode(from) + `, ` + stateCode(to) + `, ?2, ?3, ?4, ` + gen + `, attempt, ` +
-		session + `, '', '', 0, '', '', 0, ?5, ?6`
+		idCode(session, "ps_") + `, '', '', 0, '', '', 0, ?5, ?6`
+}
+
+// idCode is the SQL of a bank id as moves stores it (migration 0162): n
+// when the id is prefix || n, else the id.
+func idCode(expr, prefix string) string {
+	return `CASE WHEN ` + expr + ` GLOB '` + prefix + `*' AND '` + prefix + `' || CAST(substr(` + expr + `, 4) AS INTEGER) = ` + expr +
+		` THEN CAST(substr(` + expr + `, 4) AS INTEGER) ELSE ` + expr + ` END`
 }
 
 // stateCode is the SQL of a state's code in moves (move_names 1-18), else
