@@ -28,18 +28,19 @@ import (
 // (besides batches, and batch_counts, which the archive counts anew);
 // archivePruned are those of them whose rows of the batch are deleted here.
 var (
-	archiveCopied = []string{"rows", "row_conflicts", "sessions", "quotes", "batch_keys", "moves", "gate_checks", "exceptions",
+	archiveCopied = []string{"rows", "row_conflicts", "batch_keys", "sess", "quotes", "moves", "gates", "exceptions",
 		"holds", "bank_report_lines", "decisions"}
 	// Exceptions stay here: what people did about them (assignee,
 	// resolution, exception_comments, which refer to them) is a record of
 	// people, as decisions and approvals are; a batch has few.
-	archivePruned = []string{"row_conflicts", "sessions", "quotes", "moves", "gate_checks", "holds", "rows"}
+	archivePruned = []string{"row_conflicts", "sess", "quotes", "moves", "gates", "holds", "rows"}
 )
 
 // archiveWhere selects a table's rows of batch ?1: moves, the transitions
-// log (migration 0140), names its batch by key.
+// log (migration 0140), sess, the sessions (0160), and gates, the gate's
+// decisions (0161), name their batch by key.
 func archiveWhere(table string) string {
-	if table == "moves" {
+	if table == "moves" || table == "sess" || table == "gates" {
 		return `bk IN (SELECT k FROM main.batch_keys WHERE batch_id = ?1)`
 	}
 	return `batch_id = ?1`

@@ -47,14 +47,18 @@ func TestCompactMigrations(t *testing.T) {
 		{"2026-02-30T00:00:00.000000000Z", "succeeded", "report", "", "", "", "", "", ""},
 		{"2026-12-01T17:54:16Z", "returned", "operator", "", "", "", "", "", ""},
 	}
+	// The bank's ids (migration 0162: 'ps_' or 'po_' and an integer that
+	// reads back the same as the integer), and ids that are not so.
+	ids := []struct{ session, payout string }{{"ps_1", ""}, {"ps_3230448", "po_2018"}, {"ps_01", "po_0"}, {"ps_", "po_x"},
+		{"PS_5", "po_-3"}, {"ps_99999999999999999999", "po_1.5"}, {"ps_ 7", "po_7 "}, {"", "po_9223372036854775807"}}
 	insertAll := func(ex interface {
 		Exec(string, ...any) (sql.Result, error)
 	}, row int) {
 		for i, o := range odd {
 			_, err := ex.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt,
 				session_id, payout_id, idem_key, error_code, reason, hook_id, hook_type, detail)
-				VALUES ('B-1', ?, 'received', ?, ?, ?, ?, 1, ?, 'ps_1', '', ?, ?, 'why', ?, ?, ?)`,
-				row, o.state, o.at, o.source, o.worker, i, o.idem, o.errCode, o.hook, o.hookType, o.detail)
+				VALUES ('B-1', ?, 'received', ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, 'why', ?, ?, ?)`,
+				row, o.state, o.at, o.source, o.worker, i, ids[i].session, ids[i].payout, o.idem, o.errCode, o.hook, o.hookType, o.detail)
 			require.NoError(t, err, i)
 			// The release's form: the columns not named read ''.
 			_, err = ex.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, reason, detail)
@@ -83,6 +87,10 @@ func TestCompactMigrations(t *testing.T) {
 	var texts int
 	require.NoError(t, db.r.QueryRow(`SELECT count(*) FROM moves WHERE typeof(t) = 'text'`).Scan(&texts))
 	require.Equal(t, 2*5, texts, "the times without an exact integer kept as text")
+	var ints int
+	require.NoError(t, db.r.QueryRow(`SELECT (SELECT count(*) FROM moves WHERE typeof(session_id) = 'integer')
+		+ (SELECT count(*) FROM moves WHERE typeof(payout_id) = 'integer')`).Scan(&ints))
+	require.Equal(t, 2+4, ints, "the bank's ids as integers: ps_1, ps_3230448; po_2018, po_0, po_-3, po_9223372036854775807")
 	var blobs int
 	require.NoError(t, db.r.QueryRow(`SELECT (SELECT count(*) FROM moves WHERE typeof(hook) = 'blob')
 		+ (SELECT count(*) FROM hook_events WHERE typeof(h) = 'blob')`).Scan(&blobs))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -31,23 +32,57 @@ const hookDictV1 = `"currency":"eur"}"currency":"usd"}"action_required","payment
 	`"payment_method":{"type":"card","card":{"last4":"","brand":"visa","bin":""}},"amount_details":{"amount":,"currency":"rub"},` +
 	`"participant_details":{"recipient":{"full_name":""}},"metadata":{"payrun":"/","reference":""}}]}}`
 
-// Formats of bank_events.body_z (the first byte).
-const packedDictV1 = 1
+// Formats of bank_events.body_z (the first byte): 1, the body packed
+// with hookDictV1; 2, the same after the webhook's own values that
+// hook_events keeps beside it (bodyFields: its batch and row, session,
+// payout, reference) were replaced by the bytes 1-5 (issue 17: the ids
+// are what the dictionary cannot guess, ~44 of ~150 packed bytes). Format
+// 2 is written only when neither the body nor a value holds one of those
+// bytes (JSON never does), so each reads back as its value.
+const (
+	packedDictV1   = 1
+	packedFieldsV1 = 2
+)
 
-// packers are flate writers primed with hookDictV1, reused: a new one
-// allocates ~800 KB (its hash tables and window), 2 ms of CPU per webhook
-// against 0.2 ms for a reset one (payoutbench -run procs profiled packBody
-// at 17 % of the ledger's CPU). Reset gives the same state, so the same
-// bytes, as NewWriterDict (TestPackBodyReused).
-var packers = sync.Pool{New: func() any {
-	w, _ := flate.NewWriterDict(nil, flate.BestCompression, []byte(hookDictV1)) // the level is valid: no error
-	return w
-}}
+// bodyFields are the values of a webhook that format 2 replaces in its
+// body, as hook_events keeps them: "<batch>/<row>" and the batch (when it
+// names one), the session, the payout and the reference; "" is none.
+func bodyFields(refBatch string, refRow sql.NullInt64, session, payout, reference string) [5]string {
+	var f [5]string
+	if refBatch != "" {
+		f[1] = refBatch
+		if refRow.Valid {
+			f[0] = refBatch + "/" + strconv.FormatInt(refRow.Int64, 10)
+		}
+	}
+	f[2], f[3], f[4] = session, payout, reference
+	return f
+}
 
-// packBody compresses a verified webhook body for bank_events.body_z.
-func packBody(body []byte) []byte {
+const fieldBytes = "\x01\x02\x03\x04\x05"
+
+// packBody compresses a verified webhook body for bank_events.body_z:
+// format 2 with its fields when it can, else format 1.
+func packBody(body []byte, fields [5]string) []byte {
+	format := byte(packedDictV1)
+	if !bytes.ContainsAny(body, fieldBytes) {
+		var pairs []string
+		for i, f := range fields {
+			if strings.ContainsAny(f, fieldBytes) {
+				pairs = nil
+				break
+			}
+			if f != "" {
+				pairs = append(pairs, f, fieldBytes[i:i+1])
+			}
+		}
+		if len(pairs) > 0 {
+			body = []byte(strings.NewReplacer(pairs...).Replace(string(body)))
+			format = packedFieldsV1
+		}
+	}
 	var buf bytes.Buffer
-	buf.WriteByte(packedDictV1)
+	buf.WriteByte(format)
 	w := packers.Get().(*flate.Writer)
 	w.Reset(&buf)
 	w.Write(body)
@@ -56,14 +91,28 @@ func packBody(body []byte) []byte {
 	return buf.Bytes()
 }
 
-// unpackBody returns the body packBody packed.
-func unpackBody(z []byte) ([]byte, error) {
-	if len(z) == 0 || z[0] != packedDictV1 {
+// packers are flate writers primed with hookDictV1: a new one allocates
+// ~800 KB, more than packing a body costs (BenchmarkPackBody).
+var packers = sync.Pool{New: func() any {
+	w, _ := flate.NewWriterDict(nil, flate.BestCompression, []byte(hookDictV1)) // the level is valid: no error
+	return w
+}}
+
+// unpackBody returns the body packBody packed with these fields.
+func unpackBody(z []byte, fields [5]string) ([]byte, error) {
+	if len(z) == 0 || (z[0] != packedDictV1 && z[0] != packedFieldsV1) {
 		return nil, fmt.Errorf("packed webhook body: unknown format %v", z[:min(len(z), 1)])
 	}
 	b, err := io.ReadAll(flate.NewReaderDict(bytes.NewReader(z[1:]), []byte(hookDictV1)))
 	if err != nil {
 		return nil, fmt.Errorf("packed webhook body: %w", err)
+	}
+	if z[0] == packedFieldsV1 {
+		pairs := make([]string, 0, 2*len(fields))
+		for i, f := range fields {
+			pairs = append(pairs, fieldBytes[i:i+1], f)
+		}
+		b = []byte(strings.NewReplacer(pairs...).Replace(string(b)))
 	}
 	return b, nil
 }
@@ -71,12 +120,16 @@ func unpackBody(z []byte) ([]byte, error) {
 // HookBody returns a recorded webhook's verified body, byte for byte as
 // the bank signed it.
 func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
-	var body string
+	var body, refBatch, session, payout, reference string
+	var refRow sql.NullInt64
 	var z []byte
-	err := db.r.QueryRowContext(ctx, `SELECT body, body_z FROM hook_events WHERE h = ?`, hookKey(hookID)).Scan(&body, &z)
+	const cols = `body, body_z, ref_batch, ref_row, session_id, payout_id, ref_reference`
+	err := db.r.QueryRowContext(ctx, `SELECT `+cols+` FROM hook_events WHERE h = ?`, hookKey(hookID)).
+		Scan(&body, &z, &refBatch, &refRow, &session, &payout, &reference)
 	if err != nil && strings.Contains(err.Error(), "no such table: hook_events") {
 		// A file older than migration 0141 (an archive opened read-only).
-		err = db.r.QueryRowContext(ctx, `SELECT body, body_z FROM bank_events WHERE hook_id = ?`, hookID).Scan(&body, &z)
+		err = db.r.QueryRowContext(ctx, `SELECT `+cols+` FROM bank_events WHERE hook_id = ?`, hookID).
+			Scan(&body, &z, &refBatch, &refRow, &session, &payout, &reference)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("webhook %s: %w", hookID, errNotFound)
@@ -87,5 +140,5 @@ func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
 	if z == nil {
 		return []byte(body), nil
 	}
-	return unpackBody(z)
+	return unpackBody(z, bodyFields(refBatch, refRow, session, payout, reference))
 }

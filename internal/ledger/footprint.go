@@ -71,8 +71,13 @@ func (db *DB) Footprint(ctx context.Context) (Footprint, error) {
 		if err := db.r.QueryRowContext(ctx, `SELECT coalesce(sum(`+strings.Join(sum, "+")+`), 0) FROM "`+t+`"`).Scan(&n); err != nil {
 			return fp, fmt.Errorf("footprint: %s: %w", t, err)
 		}
-		if t == "moves" {
+		switch t {
+		case "moves":
 			t = "transitions" // the log's table behind its view (migration 0140)
+		case "sess":
+			t = "sessions" // behind its view (0160)
+		case "gates":
+			t = "gate_checks" // behind its view (0161)
 		}
 		fp.Tables[t] = n
 	}

@@ -201,14 +201,33 @@ func (s *Service) gateMove(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, to payou
 	})
 }
 
-// recordGate keeps every gate decision with what the bank showed.
+// recordGate keeps every gate decision with what the bank showed. It
+// writes the gate_checks view's table directly, encoded as the view's
+// trigger would (migration 0161).
 func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decision ledgerapi.Decision, reason string) error {
 	obs, _ := json.Marshal(g.Observed)
-	if _, err := tx.Exec(`INSERT INTO gate_checks (batch_id, row_no, session_id, payout_id, decision, reason, observed,
-		confirm_info, tcn, source, hook_id, hook_type, worker, at, hook_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Batch, r.Row, g.SessionID, g.PayoutID, string(decision), reason, string(obs), string(g.ConfirmInfo), g.TCN,
-		string(g.Evidence.Source), g.Evidence.HookID, g.Evidence.HookType, g.Worker, formatTime(tx.Now), int64(g.Evidence.HookSeq)); err != nil {
-		return fmt.Errorf("record gate check of %s/%d: %w", r.Batch, r.Row, err)
+	fail := func(err error) error { return fmt.Errorf("record gate check of %s/%d: %w", r.Batch, r.Row, err) }
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, r.Batch); err != nil {
+		return fail(err)
+	}
+	for _, w := range []string{g.Worker, g.Evidence.HookType} {
+		if w != "" {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO move_names (name) VALUES (?)`, w); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	var src any = string(g.Evidence.Source)
+	if k, ok := sourceKeys[g.Evidence.Source]; ok {
+		src = k
+	}
+	if _, err := tx.Exec(`INSERT INTO gates (bk, row_no, session_id, payout_id, decision, reason, observed, confirm_info, tcn, src,
+		hook, hook_type, worker, t, hook_seq) VALUES ((SELECT k FROM batch_keys WHERE batch_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+		CASE WHEN ?12 = '' THEN 0 ELSE (SELECT k FROM move_names WHERE name = ?12) END,
+		CASE WHEN ?13 = '' THEN 0 ELSE (SELECT k FROM move_names WHERE name = ?13) END, ?14, ?15)`,
+		r.Batch, r.Row, g.SessionID, g.PayoutID, gateDecisionKey(decision), reason, observedKey(string(obs)), string(g.ConfirmInfo),
+		g.TCN, src, hookKey(g.Evidence.HookID), g.Evidence.HookType, g.Worker, timeKey(tx.Now), int64(g.Evidence.HookSeq)); err != nil {
+		return fail(err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -161,8 +162,10 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 	}
 	var refBatch, refRef string
 	var refRow any
+	var refRowN sql.NullInt64
 	if ev.Ref != nil {
 		refBatch, refRow, refRef = ev.Ref.Batch, ev.Ref.Row, ev.Ref.Reference
+		refRowN = sql.NullInt64{Int64: int64(ev.Ref.Row), Valid: true}
 	}
 	// bank_events is a view (migration 0141); its table, with the id and
 	// the time received in their compact forms.
@@ -171,7 +174,8 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 		stream_seq, received, recorded_at, body, body_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
 		ON CONFLICT (h) DO NOTHING`,
 		hookKey(ev.HookID), ev.Type, ev.SessionID, ev.SessionStatus, ev.PayoutID, ev.PayoutStatus, amount, cur, fee, feeCur,
-		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), timeKey(ev.ReceivedAt), formatTime(tx.Now), packBody(ev.Body))
+		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), timeKey(ev.ReceivedAt), formatTime(tx.Now),
+		packBody(ev.Body, bodyFields(refBatch, refRowN, ev.SessionID, ev.PayoutID, refRef)))
 	if err != nil {
 		return fmt.Errorf("record webhook %s: %w", ev.HookID, err)
 	}

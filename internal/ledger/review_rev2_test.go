@@ -280,7 +280,7 @@ func TestCompactMigrationOfALedger(t *testing.T) {
 		require.NoError(t, err, name)
 	}
 	var tables, indexes []string
-	qr, err := ref.Query(`SELECT type, sql FROM sqlite_master WHERE tbl_name IN ('transitions', 'bank_events') AND sql IS NOT NULL
+	qr, err := ref.Query(`SELECT type, sql FROM sqlite_master WHERE tbl_name IN ('transitions', 'bank_events', 'sessions', 'gate_checks') AND sql IS NOT NULL
 		ORDER BY type = 'index', name`)
 	require.NoError(t, err)
 	for qr.Next() {
@@ -294,7 +294,7 @@ func TestCompactMigrationOfALedger(t *testing.T) {
 	}
 	require.NoError(t, qr.Err())
 	qr.Close()
-	require.Len(t, tables, 2)
+	require.Len(t, tables, 4)
 
 	old := filepath.Join(t.TempDir(), "old.db")
 	_, err = db.wc.ExecContext(ctx, `VACUUM INTO ?`, old)
@@ -304,14 +304,24 @@ func TestCompactMigrationOfALedger(t *testing.T) {
 	o.SetMaxOpenConns(1)
 	steps := []string{}
 	for _, q := range tables {
-		steps = append(steps, strings.Replace(strings.Replace(q, "CREATE TABLE transitions", "CREATE TABLE transitions_old", 1),
-			"CREATE TABLE bank_events", "CREATE TABLE bank_events_old", 1))
+		steps = append(steps, strings.NewReplacer("CREATE TABLE transitions", "CREATE TABLE transitions_old",
+			"CREATE TABLE bank_events", "CREATE TABLE bank_events_old", "CREATE TABLE sessions", "CREATE TABLE sessions_old",
+			"CREATE TABLE gate_checks", "CREATE TABLE gate_checks_old").Replace(q))
 	}
 	const trCols = `id, batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, session_id, payout_id,
 		idem_key, error_code, reason, hook_id, hook_type, detail`
 	const evCols = `hook_id, type, session_id, session_status, payout_id, payout_status, amount_minor, currency, fee_minor,
 		fee_currency, error_code, error_text, ref_batch, ref_row, ref_reference, stream_seq, received_at, recorded_at, body, body_z`
+	// The sessions and gate checks as tables again too (migrations 0160
+	// and 0161 read batch_keys and move_names).
+	const sessCols = `session_id, batch_id, row_no, attempt, role, last_status, first_seen, updated_at`
+	const gateCols = `id, batch_id, row_no, session_id, payout_id, decision, reason, observed, confirm_info, tcn, source,
+		hook_id, hook_type, worker, at, hook_seq`
 	steps = append(steps,
+		`INSERT INTO sessions_old (`+sessCols+`) SELECT `+sessCols+` FROM sessions`, `DROP VIEW sessions`, `DROP TABLE sess`,
+		`ALTER TABLE sessions_old RENAME TO sessions`,
+		`INSERT INTO gate_checks_old (`+gateCols+`) SELECT `+gateCols+` FROM gate_checks ORDER BY id`, `DROP VIEW gate_checks`,
+		`DROP TABLE gates`, `ALTER TABLE gate_checks_old RENAME TO gate_checks`,
 		`INSERT INTO transitions_old (`+trCols+`) SELECT `+trCols+` FROM transitions ORDER BY id`,
 		`INSERT INTO bank_events_old (`+evCols+`) SELECT `+evCols+` FROM hook_events ORDER BY id`,
 		`DROP VIEW transitions`, `DROP VIEW bank_events`, `DROP TABLE moves`, `DROP TABLE batch_keys`, `DROP TABLE move_names`,

@@ -68,19 +68,40 @@ const (
 )
 
 // recordSession remembers a session of a row (first sighting wins the
-// attempt; the role and last status follow the latest news).
+// attempt; the role and last status follow the latest news). It writes
+// the sessions view's table directly, encoded as the view's trigger would
+// (migration 0160; an upsert cannot go through a view).
 func recordSession(tx *Tx, session, batch string, row, attempt int, role, status string) error {
-	now := formatTime(tx.Now)
-	_, err := tx.Exec(`INSERT INTO sessions (session_id, batch_id, row_no, attempt, role, last_status, first_seen, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, batch); err != nil {
+		return fmt.Errorf("record session %s: %w", session, err)
+	}
+	now := timeKey(tx.Now)
+	_, err := tx.Exec(`INSERT INTO sess (session_id, bk, row_no, attempt, role, status, first, updated)
+		VALUES (?1, (SELECT k FROM batch_keys WHERE batch_id = ?2), ?3, ?4, ?5, ?6, ?7, ?7)
+		ON CONFLICT (session_id) DO UPDATE SET
 		role = CASE WHEN excluded.role = '' THEN role ELSE excluded.role END,
-		last_status = CASE WHEN excluded.last_status = '' THEN last_status ELSE excluded.last_status END,
-		updated_at = excluded.updated_at
-		WHERE batch_id = excluded.batch_id AND row_no = excluded.row_no`, session, batch, row, attempt, role, status, now, now)
+		status = CASE WHEN excluded.status = '' THEN status ELSE excluded.status END,
+		updated = excluded.updated
+		WHERE bk = excluded.bk AND row_no = excluded.row_no`, session, batch, row, attempt, roleKey(role), stateKey(status), now)
 	if err != nil {
 		return fmt.Errorf("record session %s: %w", session, err)
 	}
 	return nil
+}
+
+// roleKey is a session's role as sess stores it (migration 0160).
+func roleKey(role string) any {
+	switch role {
+	case roleRow:
+		return 1
+	case roleAbandoned:
+		return 2
+	case roleForeign:
+		return 3
+	case roleCancelled:
+		return 4
+	}
+	return role
 }
 
 // sessionOwner returns the row and role the ledger recorded for a session.

@@ -48,7 +48,7 @@ func TestLedgerBytesPerPaidRow(t *testing.T) {
 	require.Eventually(t, func() bool {
 		b, err := h.db.Batch(h.ctx, batch)
 		return err == nil && b.ByState[payout.StateSucceeded] == n
-	}, 3*time.Minute, 50*time.Millisecond, "every row paid")
+	}, time.Duration(1+n/1000)*3*time.Minute, 50*time.Millisecond, "every row paid") // ~1 min per 1 000 rows under load
 	// The last webhooks (payment_finished) are recorded beside the moves.
 	time.Sleep(500 * time.Millisecond)
 	after, err := h.db.Footprint(h.ctx)
@@ -72,9 +72,11 @@ func TestLedgerBytesPerPaidRow(t *testing.T) {
 	}
 	// Measured 4.6 KB before the webhook bodies were packed, 3.6 KB after,
 	// 2.5 KB with the transitions and webhooks compact (migrations 0140,
-	// 0141; bench/README.md); the target is 2 KB. This bound
-	// catches a record that grows again.
-	require.LessOrEqual(t, per, 2800.0, "bytes per paid row")
+	// 0141), 2.2 KB with the sessions, gate checks and the log's bank ids
+	// compact and the bodies packed without their ids (0160-0162;
+	// bench/README.md); the target is 2 KB. This bound catches a
+	// record that grows again.
+	require.LessOrEqual(t, per, 2400.0, "bytes per paid row")
 }
 
 func copyFile(from, to string) error {
