@@ -193,14 +193,16 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 	defer tx.Rollback()
 	type part struct{ table, where string }
 	parts := []part{{"batches", `id = ?1`}}
-	// The words the batch's moves refer to by key, with the same keys, and
+	// The words the batch's moves and gate checks refer to by key, with the same keys, and
 	// no others (the archive holds nothing of other batches; the archive is
 	// new: it has only the fixed ones, the same as here). A person's text
 	// is never a word: it is in its move's note (migration 0140).
 	used := `SELECT k FROM (SELECT worker AS k FROM main.moves WHERE ` + archiveWhere("moves") + `
 		UNION SELECT error_code FROM main.moves WHERE ` + archiveWhere("moves") + `
 		UNION SELECT hook_type FROM main.moves WHERE ` + archiveWhere("moves") + `
-		UNION SELECT detail FROM main.moves WHERE ` + archiveWhere("moves") + `)`
+		UNION SELECT detail FROM main.moves WHERE ` + archiveWhere("moves") + `
+		UNION SELECT hook_type FROM main.gates WHERE ` + archiveWhere("gates") + `
+		UNION SELECT worker FROM main.gates WHERE ` + archiveWhere("gates") + `)`
 	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO arch.move_names (k, name)
 		SELECT k, name FROM main.move_names WHERE k IN (`+used+`)`, batch); err != nil {
 		return fail(fmt.Errorf("move_names: %w", err))
