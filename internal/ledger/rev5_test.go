@@ -1,0 +1,263 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
+)
+
+// rev5 (reviewer) tests of q1 (intake without row triggers, sparse binds)
+// and q3 (driver-level reads, reused rows, TimeText).
+
+func rev5Triggers(t *testing.T, s *Service) string {
+	t.Helper()
+	var out []string
+	rows, err := s.db.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'rows' ORDER BY name`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var name, sql string
+		require.NoError(t, rows.Scan(&name, &sql))
+		out = append(out, name+": "+sql)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(out, "\n")
+}
+
+// TestRev5IntakeRedeliveredGroupRowByRow: a group delivered again with a
+// new row goes row by row with the triggers dropped; the new row still
+// waits for its card, every row is counted once, and the triggers are back.
+func TestRev5IntakeRedeliveredGroupRowByRow(t *testing.T) {
+	s, _ := newService(t)
+	before := rev5Triggers(t, s)
+	b := makeRows("rev5-redeliver", []*payout.Row{
+		{Reference: "R5-1", Method: payout.MethodToken, Amount: money.New(1000, "RUB"), FullName: "Ivan Petrov", CardToken: "tok_r5_1"},
+		{Reference: "R5-2", Method: payout.MethodEncryptedCard, Amount: money.New(2000, "RUB"), FullName: "Olga Smirnova"},
+		{Reference: "R5-3", Method: payout.MethodToken, Amount: money.New(3000, "RUB"), FullName: "Anna Petrova", CardToken: "tok_r5_3"},
+	})
+	msgs := b.msgs(1)
+	res := record(t, s, msgs[:1])
+	require.Equal(t, 1, res.Recorded)
+	res = record(t, s, msgs[:3]) // row 1 again, rows 2 and 3 new: the multi-row INSERT fails, row by row
+	require.Equal(t, 2, res.Recorded)
+	require.Equal(t, 1, res.Duplicates)
+	require.Equal(t, before, rev5Triggers(t, s))
+	var wait int
+	require.NoError(t, s.db.r.QueryRow(`SELECT card_wait FROM rows WHERE batch_id = ? AND row_no = 2`, b.ID).Scan(&wait))
+	require.Equal(t, 1, wait, "the widget row recorded row by row waits for its card")
+	require.NoError(t, s.db.r.QueryRow(`SELECT sum(card_wait) FROM rows WHERE batch_id = ?`, b.ID).Scan(&wait))
+	require.Equal(t, 1, wait)
+	var n, amount, recorded int64
+	require.NoError(t, s.db.r.QueryRow(`SELECT sum(rows), sum(amount_minor) FROM batch_counts WHERE batch_id = ?`, b.ID).Scan(&n, &amount))
+	require.NoError(t, s.db.r.QueryRow(`SELECT rows_recorded FROM batches WHERE id = ?`, b.ID).Scan(&recorded))
+	require.Equal(t, int64(3), n)
+	require.Equal(t, int64(6000), amount)
+	require.Equal(t, int64(3), recorded)
+	res = record(t, s, msgs[3:]) // the manifest
+	require.Equal(t, []string{b.ID}, res.Accepted)
+	require.Equal(t, before, rev5Triggers(t, s))
+}
+
+// TestRev5IntakeFailedGroupsKeepTriggers: a group failing at any point
+// (mid-group error, panic) leaves the schema as it was, and the next group
+// records normally with the writer's cached statements.
+func TestRev5IntakeFailedGroupsKeepTriggers(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	before := rev5Triggers(t, s)
+	for i, fail := range []func(){func() { panic("boom") }, func() {}} {
+		b := uniqueBatch(4, fmt.Sprintf("rev5-fail-%d", i))
+		err := s.w.Do(ctx, func(tx *Tx) error {
+			if _, err := s.recordIntake(tx, b.msgs(100)[:2]); err != nil {
+				return err
+			}
+			d, err := dropIntakeTriggers(tx) // dropped again, as mid-group
+			if err != nil {
+				return err
+			}
+			require.Len(t, d.names, 2)
+			fail()
+			return errors.New("fail mid-group")
+		})
+		require.Error(t, err)
+		require.Equal(t, before, rev5Triggers(t, s))
+		res := record(t, s, b.msgs(100)[:4])
+		require.Equal(t, 4, res.Recorded)
+		var n int64
+		require.NoError(t, s.db.r.QueryRow(`SELECT sum(rows) FROM batch_counts WHERE batch_id = ?`, b.ID).Scan(&n))
+		require.Equal(t, int64(4), n)
+	}
+}
+
+// TestRev5IntakeKeepsNullColumnsNull: columns the intake does not set, and
+// those it sets NULL when absent, are NULL, never ” (coalesce is only on
+// NOT NULL text).
+func TestRev5IntakeKeepsNullColumnsNull(t *testing.T) {
+	s, _ := newService(t)
+	b := makeRows("rev5-nulls", []*payout.Row{
+		{Reference: "N-1", Method: payout.MethodCard, Amount: money.New(100, "RUB"), FullName: "Ivan Petrov",
+			Card: &payout.Card{Sealed: "c2VhbGVk", BIN: "424242", Last4: "4242"}},
+		{Reference: "N-2", Method: payout.MethodEncryptedCard, Amount: money.New(200, "RUB"), FullName: ""},
+	})
+	require.Equal(t, 2, record(t, s, b.msgs(1)[:2]).Recorded)
+	for row := 1; row <= 2; row++ {
+		for _, c := range []string{"quote_id", "fee_minor", "paid_minor", "next_poll_at", "payee", "row_digest", "card_fingerprint"} {
+			var got string
+			require.NoError(t, s.db.r.QueryRow(`SELECT quote(`+c+`) FROM rows WHERE batch_id = ? AND row_no = ?`, b.ID, row).Scan(&got))
+			require.Equal(t, "NULL", got, "row %d %s", row, c)
+		}
+	}
+}
+
+// TestRev5ReportRowsDoNotLeak: the one report.Row laid out into and the
+// note read into for every row carry nothing from one row to the next.
+func TestRev5ReportRowsDoNotLeak(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	b := makeRows("rev5-leak", []*payout.Row{
+		{Reference: "L-1", Method: payout.MethodToken, Amount: money.New(100, "RUB"), FullName: "Ivan Petrov", CardToken: "tok_l1",
+			Description: "bonus", Meta: map[string]string{"dept": "it"}},
+		{Reference: "L-2", Method: payout.MethodToken, Amount: money.New(200, "RUB"), FullName: "Anna Petrova", CardToken: "tok_l2"},
+		{Reference: "L-3", Method: payout.MethodToken, Amount: money.New(300, "RUB"), FullName: "Olga Smirnova", CardToken: "tok_l3",
+			Meta: map[string]string{"team": "x"}},
+	})
+	res := record(t, s, b.msgs(1))
+	require.Equal(t, []string{b.ID}, res.Accepted)
+	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`UPDATE rows SET fee_minor = 7, fee_currency = 'RUB', paid_minor = 100, paid_currency = 'RUB',
+			error_code = 'E1', reason = 'why', tcn = 'TCN1', action_url = 'https://x/3ds', session_id = 'ps_1', payout_id = 'po_1'
+			WHERE batch_id = ? AND row_no = 1`, b.ID)
+		return err
+	}))
+	rep, err := s.db.Report(ctx, b.ID)
+	require.NoError(t, err)
+	require.Len(t, rep.Rows, 3)
+	r1, r2, r3 := rep.Rows[0], rep.Rows[1], rep.Rows[2]
+	require.Equal(t, "bonus", r1.Description)
+	require.Equal(t, map[string]string{"dept": "it"}, r1.Meta)
+	require.NotEmpty(t, r1.Fee)
+	require.Equal(t, "TCN1", r1.TCN)
+	require.Equal(t, "ps_1", r1.BankSession)
+	for i, r := range rep.Rows[1:] {
+		require.Empty(t, r.Description, "row %d", i+2)
+		require.Empty(t, r.Fee, "row %d", i+2)
+		require.Empty(t, r.FeeCurrency, "row %d", i+2)
+		require.Empty(t, r.TCN, "row %d", i+2)
+		require.Empty(t, r.ActionURL, "row %d", i+2)
+		require.Empty(t, r.ErrorCode, "row %d", i+2)
+		require.Empty(t, r.BankSession, "row %d", i+2)
+		require.Empty(t, r.BankPayout, "row %d", i+2)
+		require.Empty(t, r.Held, "row %d", i+2)
+		require.Empty(t, r.Exceptions, "row %d", i+2)
+	}
+	require.Empty(t, r2.Meta)
+	require.Equal(t, map[string]string{"team": "x"}, r3.Meta)
+}
+
+// TestRev5EachRawErrorsAndCancel: a read ended by its callback's error or
+// its context mid-stream gives its connection back usable; the pool's
+// connections are never shared (run with -race to see).
+func TestRev5EachRawErrorsAndCancel(t *testing.T) {
+	s, _ := newService(t)
+	b := uniqueBatch(120, "rev5-raw")
+	require.Equal(t, 120, record(t, s, b.msgs(1)[:120]).Recorded)
+	q := `SELECT row_no, reference, payee, fee_minor FROM rows WHERE batch_id = ? ORDER BY row_no`
+	stop := errors.New("stop")
+	for i := 0; i < 20; i++ {
+		n := 0
+		err := eachRaw(context.Background(), s.db.r, q, []any{b.ID}, func(rawRow) error {
+			if n++; n == 3 {
+				return stop
+			}
+			return nil
+		})
+		require.ErrorIs(t, err, stop)
+		ctx, cancel := context.WithCancel(context.Background())
+		n = 0
+		err = eachRaw(ctx, s.db.r, q, []any{b.ID}, func(rawRow) error {
+			if n++; n == 5 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		require.ErrorIs(t, err, context.Canceled)
+		require.Less(t, n, 120)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var c rawCheck
+			n := 0
+			err := eachRaw(context.Background(), s.db.r, q, []any{b.ID}, func(v rawRow) error {
+				n++
+				if c.int(v, 0) != int64(n) || c.text(v, 1) == "" || c.text(v, 3) != "" {
+					return fmt.Errorf("row %d read as %v", n, v.v)
+				}
+				return c.err
+			})
+			if err == nil && n != 120 {
+				err = fmt.Errorf("%d rows", n)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 0, s.db.r.Stats().InUse)
+	// A value of another type is an error, not a zero.
+	var c rawCheck
+	require.NoError(t, eachRaw(context.Background(), s.db.r, `SELECT 1.5, NULL, x'00'`, nil, func(v rawRow) error {
+		require.Equal(t, int64(0), c.int(v, 0))
+		require.Equal(t, "", c.text(v, 1))
+		require.Equal(t, "\x00", c.text(v, 2))
+		return nil
+	}))
+	require.ErrorContains(t, c.err, "column 1")
+}
+
+// TestRev5TimeTextMatchesFormat: TimeText writes what time.Format of its
+// layout writes, for any time.
+func TestRev5TimeTextMatchesFormat(t *testing.T) {
+	east := time.FixedZone("east", 14*3600)
+	west := time.FixedZone("west", -(12*3600 + 30*60 + 17))
+	for _, tm := range []time.Time{
+		time.Date(2026, 12, 1, 23, 59, 59, 999999999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, east), // not the zero time: the year before in UTC
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 12, 31, 23, 0, 0, 0, time.UTC),
+		time.Date(999, 3, 4, 5, 6, 7, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, west), // 10000 in UTC
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 3, 1, 0, 30, 0, 0, west),
+		time.Date(2026, 2, 28, 23, 30, 0, 0, east),
+		time.Unix(0, 0),
+		time.Unix(-1, -1),
+		time.Date(2026, 11, 25, 9, 0, 0, 0, time.Local).Add(123456789),
+	} {
+		want := ""
+		if !tm.IsZero() {
+			want = tm.UTC().Format("2006-01-02T15:04:05Z")
+		}
+		require.Equal(t, want, reconcile.TimeText(tm), "%v", tm)
+	}
+	require.Equal(t, "", reconcile.TimeText(time.Time{}))
+	require.Equal(t, "", reconcile.TimeText(time.Time{}.In(east)))
+}
