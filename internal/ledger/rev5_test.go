@@ -261,3 +261,101 @@ func TestRev5TimeTextMatchesFormat(t *testing.T) {
 	require.Equal(t, "", reconcile.TimeText(time.Time{}))
 	require.Equal(t, "", reconcile.TimeText(time.Time{}.In(east)))
 }
+
+// rev5CountsMatchRows fails unless batch_counts holds exactly what the rows
+// table does, for every batch.
+func rev5CountsMatchRows(t *testing.T, s *Service) {
+	t.Helper()
+	var differ int
+	require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM (
+		SELECT batch_id, state, currency, count(*), sum(amount_minor), sum(held), sum(stop = 'hold') FROM rows GROUP BY 1, 2, 3
+		EXCEPT SELECT batch_id, state, currency, rows, amount_minor, held, on_hold FROM batch_counts WHERE rows <> 0)`).Scan(&differ))
+	require.Zero(t, differ, "batch_counts differ from the rows")
+	require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM (
+		SELECT batch_id, state, currency, rows, amount_minor, held, on_hold FROM batch_counts WHERE rows <> 0
+		EXCEPT SELECT batch_id, state, currency, count(*), sum(amount_minor), sum(held), sum(stop = 'hold') FROM rows GROUP BY 1, 2, 3)`).Scan(&differ))
+	require.Zero(t, differ, "batch_counts count rows that are not there")
+	require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM batches b
+		WHERE b.rows_recorded <> (SELECT count(*) FROM rows r WHERE r.batch_id = b.id)`).Scan(&differ))
+	require.Zero(t, differ, "rows_recorded differs from the rows")
+}
+
+// TestRev5IntakeMixedGroupCounts: one group with rows of a batch made
+// before counts_by_insert (its rows counted by the trigger the intake
+// drops), rows of a new batch, an invalid message, a manifest in the
+// middle and rows of a third batch after it, then the same group again:
+// batch_counts and rows_recorded hold every row once.
+func TestRev5IntakeMixedGroupCounts(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	before := rev5Triggers(t, s)
+	old, fresh, third := uniqueBatch(3, "rev5-old"), uniqueBatch(4, "rev5-new"), uniqueBatch(2, "rev5-third")
+	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at) VALUES (?, ?, ?)`, old.ID, payout.BatchReceiving, formatTime(tx.Now))
+		return err
+	}))
+	om, fm, tm := old.msgs(1), fresh.msgs(10), third.msgs(20)
+	var group []intakeMsg
+	group = append(group, om[0], fm[0], fm[1])
+	group = append(group, intakeMsg{Seq: 30, Invalid: "not a message"})
+	group = append(group, om[1], om[2], fm[2], fm[3], fm[4]) // fm[4]: fresh's manifest
+	group = append(group, tm[0], tm[1], om[3])               // om[3]: old's manifest
+	res := record(t, s, group)
+	require.Equal(t, 9, res.Recorded)
+	require.ElementsMatch(t, []string{old.ID, fresh.ID}, res.Accepted)
+	require.Equal(t, before, rev5Triggers(t, s))
+	rev5CountsMatchRows(t, s)
+	res = record(t, s, group) // delivered again
+	require.Equal(t, 0, res.Recorded)
+	require.Equal(t, before, rev5Triggers(t, s))
+	rev5CountsMatchRows(t, s)
+	res = record(t, s, tm[2:])
+	require.Equal(t, []string{third.ID}, res.Accepted)
+	rev5CountsMatchRows(t, s)
+}
+
+// TestRev5IntakeRestoresOddTriggerText: a trigger whose text has odd
+// whitespace, comments, quoting and case is put back byte for byte, and
+// still works for another inserter.
+func TestRev5IntakeRestoresOddTriggerText(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+		if _, err := tx.db.wc.ExecContext(tx.ctx, `DROP TRIGGER rows_card_wait`); err != nil {
+			return err
+		}
+		_, err := tx.db.wc.ExecContext(tx.ctx, "create \t trigger IF NOT EXISTS \"rows_card_wait\"\n\tAFTER  INSERT ON main.\"rows\" -- a comment; with a semicolon\n"+
+			"  WHEN NEW.method = 'encrypted_card' /* 'x' ; */ AND NEW.dest_hash = ''\nBEGIN\n  UPDATE rows SET card_wait = 1\n   WHERE batch_id = NEW.batch_id AND row_no = NEW.row_no;\nEND")
+		return err
+	}))
+	tempTriggers := func() string {
+		var out []string
+		require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+			rows, err := tx.db.wc.QueryContext(tx.ctx, `SELECT name || ': ' || sql FROM sqlite_temp_master WHERE type = 'trigger' UNION ALL
+				SELECT name || ': ' || sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'rows' ORDER BY 1`)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var x string
+				if err := rows.Scan(&x); err != nil {
+					return err
+				}
+				out = append(out, x)
+			}
+			return rows.Err()
+		}))
+		return strings.Join(out, "\n")
+	}
+	before := tempTriggers()
+	require.Contains(t, before, "-- a comment")
+	b := widgetBatch("rev5-odd")
+	res := record(t, s, b.msgs(1)[:2])
+	require.Equal(t, 2, res.Recorded)
+	require.Equal(t, before, tempTriggers())
+	var wait int
+	require.NoError(t, s.db.r.QueryRow(`SELECT card_wait FROM rows WHERE batch_id = ? AND row_no = 1`, b.ID).Scan(&wait))
+	require.Equal(t, 1, wait)
+	rev5CountsMatchRows(t, s)
+}
