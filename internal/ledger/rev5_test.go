@@ -359,3 +359,73 @@ func TestRev5IntakeRestoresOddTriggerText(t *testing.T) {
 	require.Equal(t, 1, wait)
 	rev5CountsMatchRows(t, s)
 }
+
+// TestRev5ReadsDuringIntakeSchemaChanges: reports and driver-level reads
+// on the read pool (multi-thread mode) while intake groups commit, each
+// dropping and re-creating the triggers (a schema change per commit):
+// no read fails or reads a row wrong.
+func TestRev5ReadsDuringIntakeSchemaChanges(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	done := uniqueBatch(60, "rev5-read")
+	require.Equal(t, []string{done.ID}, record(t, s, done.msgs(1)).Accepted)
+	want, err := s.db.Report(ctx, done.ID)
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 3; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				rep, err := s.db.Report(ctx, done.ID)
+				if err == nil && (len(rep.Rows) != len(want.Rows) || rep.Rows[59].Reference != want.Rows[59].Reference) {
+					err = fmt.Errorf("report of %d rows", len(rep.Rows))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	seq := uint64(1000)
+	for i := 0; i < 30; i++ {
+		b := uniqueBatch(40, fmt.Sprintf("rev5-during-%d", i))
+		msgs := b.msgs(seq)
+		seq += uint64(len(msgs))
+		res := record(t, s, msgs)
+		require.Equal(t, 40, res.Recorded)
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	rev5CountsMatchRows(t, s)
+}
+
+// TestRev5IntakeDropsMainTriggersOnly: the intake reads its triggers from
+// main's schema and must drop those: an unqualified DROP TRIGGER drops a
+// TEMP trigger of the same name first (SQLite searches temp before main),
+// and putting main's back then fails every intake group ("trigger
+// rows_card_wait already exists").
+func TestRev5IntakeDropsMainTriggersOnly(t *testing.T) {
+	s, _ := newService(t)
+	before := rev5Triggers(t, s)
+	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
+		_, err := tx.db.wc.ExecContext(tx.ctx, `CREATE TEMP TRIGGER rows_card_wait AFTER INSERT ON main.rows BEGIN SELECT 1; END`)
+		return err
+	}))
+	b := widgetBatch("rev5-temp")
+	require.Equal(t, 2, record(t, s, b.msgs(1)[:2]).Recorded)
+	require.Equal(t, before, rev5Triggers(t, s))
+	rev5CountsMatchRows(t, s)
+}
