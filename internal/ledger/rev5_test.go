@@ -429,3 +429,32 @@ func TestRev5IntakeDropsMainTriggersOnly(t *testing.T) {
 	require.Equal(t, before, rev5Triggers(t, s))
 	rev5CountsMatchRows(t, s)
 }
+
+// TestRev5IntakeRowWithoutMethod: the ledger's intake does not refuse a
+// row message without a method (intake.DecodeRow checks the batch, the
+// row number and the amount only). With the method left unbound (sparse
+// binding), the INSERT's card_wait, ?M = 'encrypted_card' AND ..., is NULL
+// and card_wait is NOT NULL: the whole group failed, and a group that
+// fails is delivered again and fails again (the intake stops). The row
+// must be recorded (card_wait 0), as it was before, or refused alone.
+func TestRev5IntakeRowWithoutMethod(t *testing.T) {
+	s, _ := newService(t)
+	b := makeRows("rev5-nomethod", []*payout.Row{
+		{Reference: "M-1", Method: payout.MethodToken, Amount: money.New(100, "RUB"), FullName: "Ivan Petrov", CardToken: "tok_m1"},
+		{Reference: "M-2", Method: "", Amount: money.New(200, "RUB"), FullName: "Anna Petrova"},
+	})
+	var res *intakeResult
+	err := s.w.Do(context.Background(), func(tx *Tx) error {
+		var err error
+		res, err = s.recordIntake(tx, b.msgs(1)[:2])
+		return err
+	})
+	require.NoError(t, err, "one row without a method fails its whole group")
+	require.Equal(t, 2, res.Recorded+res.Invalid)
+	var wait int
+	if res.Recorded == 2 {
+		require.NoError(t, s.db.r.QueryRow(`SELECT card_wait FROM rows WHERE batch_id = ? AND row_no = 2`, b.ID).Scan(&wait))
+		require.Zero(t, wait)
+	}
+	rev5CountsMatchRows(t, s)
+}
