@@ -325,8 +325,9 @@ func init() {
 			}
 			// card_wait as the rows_card_wait trigger sets it (migration 0110,
 			// intakeTriggers): an encrypted_card row without a destination
-			// hash waits for its card.
-			fmt.Fprintf(&q, "?1, ?2, ?1, ?1, ?%d = 'encrypted_card' AND coalesce(?%d, '') = '')", 4+i*rowInsertArgs+3, 4+i*rowInsertArgs+10)
+			// hash waits for its card. The method is read as the column
+			// reads it: unbound ("") it is NULL, and card_wait is NOT NULL.
+			fmt.Fprintf(&q, "?1, ?2, ?1, ?1, coalesce(?%d, '') = 'encrypted_card' AND coalesce(?%d, '') = '')", 4+i*rowInsertArgs+3, 4+i*rowInsertArgs+10)
 		}
 		rowInsertQueries[n] = q.String()
 	}

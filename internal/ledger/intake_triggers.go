@@ -61,8 +61,9 @@ func dropIntakeTriggers(tx *Tx) (*droppedTriggers, error) {
 		return nil, fmt.Errorf("read insert triggers: %w", err)
 	}
 	for _, name := range d.names {
-		// Not a cached statement: its text is prepared anew each time.
-		if _, err := tx.db.wc.ExecContext(tx.ctx, `DROP TRIGGER "`+name+`"`); err != nil {
+		// Not a cached statement: its text is prepared anew each time. In
+		// main: unqualified, SQLite would drop a TEMP trigger of the name first.
+		if _, err := tx.db.wc.ExecContext(tx.ctx, `DROP TRIGGER main."`+name+`"`); err != nil {
 			return nil, fmt.Errorf("drop trigger %s: %w", name, err)
 		}
 	}
