@@ -16,24 +16,8 @@ import (
 // text kept where a value has none (odd times, ids, keys, states).
 func TestCompactMigrations(t *testing.T) {
 	ctx := context.Background()
-	path := t.TempDir() + "/ledger.db"
-	old, err := sql.Open("sqlite3", "file:"+path)
-	require.NoError(t, err)
-	_, err = old.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`)
-	require.NoError(t, err)
-	names, err := migrationNames()
-	require.NoError(t, err)
-	for _, name := range names {
-		if name >= "migrations/0140" {
-			break
-		}
-		body, err := migrationFS.ReadFile(name)
-		require.NoError(t, err)
-		_, err = old.Exec(string(body))
-		require.NoError(t, err, name)
-		_, err = old.Exec(`INSERT INTO schema_migrations VALUES (?, '')`, name)
-		require.NoError(t, err)
-	}
+	path, old := ledgerBefore(t, "migrations/0140")
+	var err error
 
 	const hex = "4be89a9c3004ad17f1fa98cc7ab5db6b49d0460c5aa95a21d862c6cb0e026c91"
 	now := formatTime(time.Date(2026, 12, 1, 17, 54, 16, 874107603, time.UTC))

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
@@ -235,3 +236,31 @@ func summary(t *testing.T, db *DB, batch string) *ledgerapi.BatchSummary {
 }
 
 func hexDecode(dst []byte, s string) (int, error) { return hex.Decode(dst, []byte(s)) }
+
+// ledgerBefore is a ledger file with every migration before the one named
+// (e.g. "migrations/0160") applied, open through database/sql alone, and
+// its path: a ledger as an older payrun left it, for the tests that
+// migrate it and compare what it reads.
+func ledgerBefore(t *testing.T, first string) (string, *sql.DB) {
+	t.Helper()
+	path := t.TempDir() + "/ledger.db"
+	old, err := sql.Open("sqlite3", "file:"+path)
+	require.NoError(t, err)
+	t.Cleanup(func() { old.Close() })
+	_, err = old.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`)
+	require.NoError(t, err)
+	names, err := migrationNames()
+	require.NoError(t, err)
+	for _, name := range names {
+		if name >= first {
+			break
+		}
+		body, err := migrationFS.ReadFile(name)
+		require.NoError(t, err)
+		_, err = old.Exec(string(body))
+		require.NoError(t, err, name)
+		_, err = old.Exec(`INSERT INTO schema_migrations VALUES (?, '')`, name)
+		require.NoError(t, err)
+	}
+	return path, old
+}

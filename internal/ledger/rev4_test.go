@@ -88,24 +88,8 @@ func TestRev4ArchiveKeepsGateWords(t *testing.T) {
 // values inserted through the views afterwards.
 func TestRev4MigrationOddValues(t *testing.T) {
 	ctx := context.Background()
-	path := t.TempDir() + "/ledger.db"
-	old, err := sql.Open("sqlite3", "file:"+path)
-	require.NoError(t, err)
-	_, err = old.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`)
-	require.NoError(t, err)
-	names, err := migrationNames()
-	require.NoError(t, err)
-	for _, name := range names {
-		if name >= "migrations/0160" {
-			break
-		}
-		body, err := migrationFS.ReadFile(name)
-		require.NoError(t, err)
-		_, err = old.Exec(string(body))
-		require.NoError(t, err, name)
-		_, err = old.Exec(`INSERT INTO schema_migrations VALUES (?, '')`, name)
-		require.NoError(t, err)
-	}
+	path, old := ledgerBefore(t, "migrations/0160")
+	var err error
 	_, err = old.Exec(`PRAGMA foreign_keys = OFF`)
 	require.NoError(t, err)
 
