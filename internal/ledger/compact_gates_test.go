@@ -204,21 +204,7 @@ func dumpSessionsAndGates(t *testing.T, q interface {
 		`SELECT id, batch_id, row_no, session_id, payout_id, decision, reason, observed, confirm_info, tcn, source, hook_id,
 			hook_type, worker, at, hook_seq FROM gate_checks ORDER BY id`,
 	} {
-		rows, err := q.Query(query)
-		require.NoError(t, err)
-		cols, err := rows.Columns()
-		require.NoError(t, err)
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			require.NoError(t, rows.Scan(ptrs...))
-			out = append(out, vals)
-		}
-		require.NoError(t, rows.Err())
-		rows.Close()
+		out = append(out, queryAll(t, q, query)...)
 	}
 	require.NotEmpty(t, out)
 	return out

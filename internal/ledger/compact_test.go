@@ -121,21 +121,7 @@ func dumpCompact(t *testing.T, q interface {
 			fee_currency, error_code, error_text, ref_batch, ref_row, ref_reference, stream_seq, received_at, recorded_at,
 			body, body_z FROM bank_events ORDER BY stream_seq, hook_id`,
 	} {
-		rows, err := q.Query(query)
-		require.NoError(t, err)
-		cols, err := rows.Columns()
-		require.NoError(t, err)
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			require.NoError(t, rows.Scan(ptrs...))
-			out = append(out, vals)
-		}
-		require.NoError(t, rows.Err())
-		rows.Close()
+		out = append(out, queryAll(t, q, query)...)
 	}
 	require.NotEmpty(t, out)
 	return out

@@ -264,3 +264,44 @@ func ledgerBefore(t *testing.T, first string) (string, *sql.DB) {
 	}
 	return path, old
 }
+
+// queryAll reads a query's rows, every value as the driver gives it.
+func queryAll(t *testing.T, q interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, query string, args ...any) [][]any {
+	t.Helper()
+	rows, err := q.Query(query, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		require.NoError(t, rows.Scan(ptrs...))
+		out = append(out, vals)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// rowsTriggers is every trigger on rows with its SQL, in the order they
+// were made (the intake puts back the ones it drops in that order).
+func rowsTriggers(t *testing.T, s *Service) string {
+	t.Helper()
+	var out []string
+	rows, err := s.db.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'rows' ORDER BY rowid`)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var name, sql string
+		require.NoError(t, rows.Scan(&name, &sql))
+		out = append(out, name+": "+sql)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(out, "\n")
+}

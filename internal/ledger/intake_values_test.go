@@ -81,19 +81,7 @@ func TestIntakeRecordsEveryValue(t *testing.T) {
 func TestIntakeKeepsInsertTriggers(t *testing.T) {
 	s, _ := newService(t)
 	ctx := context.Background()
-	triggers := func() string {
-		var out []string
-		rows, err := s.db.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'rows' ORDER BY rowid`)
-		require.NoError(t, err)
-		defer rows.Close()
-		for rows.Next() {
-			var name, sql string
-			require.NoError(t, rows.Scan(&name, &sql))
-			out = append(out, name+": "+sql)
-		}
-		require.NoError(t, rows.Err())
-		return strings.Join(out, "\n")
-	}
+	triggers := func() string { return rowsTriggers(t, s) }
 	before := triggers()
 	require.Contains(t, before, triggerCardWait)
 	require.Contains(t, before, triggerCountsInsert)

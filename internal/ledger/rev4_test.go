@@ -15,30 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// rev4Dump reads a query's rows, every value as the driver gives it.
-func rev4Dump(t *testing.T, q interface {
-	Query(string, ...any) (*sql.Rows, error)
-}, query string, args ...any) [][]any {
-	t.Helper()
-	rows, err := q.Query(query, args...)
-	require.NoError(t, err)
-	defer rows.Close()
-	cols, err := rows.Columns()
-	require.NoError(t, err)
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		require.NoError(t, rows.Scan(ptrs...))
-		out = append(out, vals)
-	}
-	require.NoError(t, rows.Err())
-	return out
-}
-
 const (
 	rev4Sessions = `SELECT session_id, batch_id, row_no, attempt, role, last_status, first_seen, updated_at
 		FROM sessions WHERE batch_id = ? ORDER BY session_id`
@@ -63,7 +39,7 @@ func TestRev4ArchiveKeepsGateWords(t *testing.T) {
 		'webhook', '4be89a9c3004ad17f1fa98cc7ab5db6b49d0460c5aa95a21d862c6cb0e026c91', 'rev4_gate_only_hook', 'rev4-gate-only-worker', ?, 7)`,
 		a.ID, long, now)
 	require.NoError(t, err)
-	sessBefore, gatesBefore := rev4Dump(t, db.r, rev4Sessions, a.ID), rev4Dump(t, db.r, rev4Gates, a.ID)
+	sessBefore, gatesBefore := queryAll(t, db.r, rev4Sessions, a.ID), queryAll(t, db.r, rev4Gates, a.ID)
 	require.NotEmpty(t, sessBefore)
 	require.NotEmpty(t, gatesBefore)
 
@@ -75,8 +51,8 @@ func TestRev4ArchiveKeepsGateWords(t *testing.T) {
 	arch, err := sql.Open("sqlite3", "file:"+out+"?mode=ro")
 	require.NoError(t, err)
 	defer arch.Close()
-	require.Equal(t, sessBefore, rev4Dump(t, arch, rev4Sessions, a.ID), "sessions in the archive")
-	require.Equal(t, gatesBefore, rev4Dump(t, arch, rev4Gates, a.ID), "gate checks in the archive")
+	require.Equal(t, sessBefore, queryAll(t, arch, rev4Sessions, a.ID), "sessions in the archive")
+	require.Equal(t, gatesBefore, queryAll(t, arch, rev4Gates, a.ID), "gate checks in the archive")
 }
 
 // TestRev4MigrationOddValues: a ledger migrated from before 0160 with
@@ -136,7 +112,7 @@ func TestRev4MigrationOddValues(t *testing.T) {
 			`SELECT id, batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt, session_id, payout_id, idem_key,
 				error_code, reason, hook_id, hook_type, detail, typeof(session_id), typeof(payout_id) FROM transitions ORDER BY id`,
 		} {
-			out = append(out, rev4Dump(t, q, query)...)
+			out = append(out, queryAll(t, q, query)...)
 		}
 		return out
 	}

@@ -19,27 +19,12 @@ import (
 // rev5 (reviewer) tests of q1 (intake without row triggers, sparse binds)
 // and q3 (driver-level reads, reused rows, TimeText).
 
-func rev5Triggers(t *testing.T, s *Service) string {
-	t.Helper()
-	var out []string
-	rows, err := s.db.r.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'rows' ORDER BY name`)
-	require.NoError(t, err)
-	defer rows.Close()
-	for rows.Next() {
-		var name, sql string
-		require.NoError(t, rows.Scan(&name, &sql))
-		out = append(out, name+": "+sql)
-	}
-	require.NoError(t, rows.Err())
-	return strings.Join(out, "\n")
-}
-
 // TestRev5IntakeRedeliveredGroupRowByRow: a group delivered again with a
 // new row goes row by row with the triggers dropped; the new row still
 // waits for its card, every row is counted once, and the triggers are back.
 func TestRev5IntakeRedeliveredGroupRowByRow(t *testing.T) {
 	s, _ := newService(t)
-	before := rev5Triggers(t, s)
+	before := rowsTriggers(t, s)
 	b := makeRows("rev5-redeliver", []*payout.Row{
 		{Reference: "R5-1", Method: payout.MethodToken, Amount: money.New(1000, "RUB"), FullName: "Ivan Petrov", CardToken: "tok_r5_1"},
 		{Reference: "R5-2", Method: payout.MethodEncryptedCard, Amount: money.New(2000, "RUB"), FullName: "Olga Smirnova"},
@@ -51,7 +36,7 @@ func TestRev5IntakeRedeliveredGroupRowByRow(t *testing.T) {
 	res = record(t, s, msgs[:3]) // row 1 again, rows 2 and 3 new: the multi-row INSERT fails, row by row
 	require.Equal(t, 2, res.Recorded)
 	require.Equal(t, 1, res.Duplicates)
-	require.Equal(t, before, rev5Triggers(t, s))
+	require.Equal(t, before, rowsTriggers(t, s))
 	var wait int
 	require.NoError(t, s.db.r.QueryRow(`SELECT card_wait FROM rows WHERE batch_id = ? AND row_no = 2`, b.ID).Scan(&wait))
 	require.Equal(t, 1, wait, "the widget row recorded row by row waits for its card")
@@ -65,7 +50,7 @@ func TestRev5IntakeRedeliveredGroupRowByRow(t *testing.T) {
 	require.Equal(t, int64(3), recorded)
 	res = record(t, s, msgs[3:]) // the manifest
 	require.Equal(t, []string{b.ID}, res.Accepted)
-	require.Equal(t, before, rev5Triggers(t, s))
+	require.Equal(t, before, rowsTriggers(t, s))
 }
 
 // TestRev5IntakeFailedGroupsKeepTriggers: a group failing at any point
@@ -74,7 +59,7 @@ func TestRev5IntakeRedeliveredGroupRowByRow(t *testing.T) {
 func TestRev5IntakeFailedGroupsKeepTriggers(t *testing.T) {
 	s, _ := newService(t)
 	ctx := context.Background()
-	before := rev5Triggers(t, s)
+	before := rowsTriggers(t, s)
 	for i, fail := range []func(){func() { panic("boom") }, func() {}} {
 		b := uniqueBatch(4, fmt.Sprintf("rev5-fail-%d", i))
 		err := s.w.Do(ctx, func(tx *Tx) error {
@@ -90,7 +75,7 @@ func TestRev5IntakeFailedGroupsKeepTriggers(t *testing.T) {
 			return errors.New("fail mid-group")
 		})
 		require.Error(t, err)
-		require.Equal(t, before, rev5Triggers(t, s))
+		require.Equal(t, before, rowsTriggers(t, s))
 		res := record(t, s, b.msgs(100)[:4])
 		require.Equal(t, 4, res.Recorded)
 		var n int64
@@ -288,7 +273,7 @@ func rev5CountsMatchRows(t *testing.T, s *Service) {
 func TestRev5IntakeMixedGroupCounts(t *testing.T) {
 	s, _ := newService(t)
 	ctx := context.Background()
-	before := rev5Triggers(t, s)
+	before := rowsTriggers(t, s)
 	old, fresh, third := uniqueBatch(3, "rev5-old"), uniqueBatch(4, "rev5-new"), uniqueBatch(2, "rev5-third")
 	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at) VALUES (?, ?, ?)`, old.ID, payout.BatchReceiving, formatTime(tx.Now))
@@ -303,11 +288,11 @@ func TestRev5IntakeMixedGroupCounts(t *testing.T) {
 	res := record(t, s, group)
 	require.Equal(t, 9, res.Recorded)
 	require.ElementsMatch(t, []string{old.ID, fresh.ID}, res.Accepted)
-	require.Equal(t, before, rev5Triggers(t, s))
+	require.Equal(t, before, rowsTriggers(t, s))
 	rev5CountsMatchRows(t, s)
 	res = record(t, s, group) // delivered again
 	require.Equal(t, 0, res.Recorded)
-	require.Equal(t, before, rev5Triggers(t, s))
+	require.Equal(t, before, rowsTriggers(t, s))
 	rev5CountsMatchRows(t, s)
 	res = record(t, s, tm[2:])
 	require.Equal(t, []string{third.ID}, res.Accepted)
@@ -419,14 +404,14 @@ func TestRev5ReadsDuringIntakeSchemaChanges(t *testing.T) {
 // rows_card_wait already exists").
 func TestRev5IntakeDropsMainTriggersOnly(t *testing.T) {
 	s, _ := newService(t)
-	before := rev5Triggers(t, s)
+	before := rowsTriggers(t, s)
 	require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
 		_, err := tx.db.wc.ExecContext(tx.ctx, `CREATE TEMP TRIGGER rows_card_wait AFTER INSERT ON main.rows BEGIN SELECT 1; END`)
 		return err
 	}))
 	b := widgetBatch("rev5-temp")
 	require.Equal(t, 2, record(t, s, b.msgs(1)[:2]).Recorded)
-	require.Equal(t, before, rev5Triggers(t, s))
+	require.Equal(t, before, rowsTriggers(t, s))
 	rev5CountsMatchRows(t, s)
 }
 
