@@ -67,18 +67,31 @@ func stateCode(expr string) string {
 	return `coalesce((SELECT k FROM move_names WHERE name = ` + expr + ` AND k BETWEEN 1 AND 18), ` + expr + `)`
 }
 
+// internKeys makes sure batch has a key in batch_keys and each non-empty
+// word one in move_names, for the compact tables' writers (moves, sess,
+// gates) to look them up in the statement that follows.
+func internKeys(tx *Tx, batch string, words ...string) error {
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, batch); err != nil {
+		return err
+	}
+	for _, w := range words {
+		if w == "" {
+			continue
+		}
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO move_names (name) VALUES (?)`, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // keysForMoves returns the named constants of movesSelect for moves of
 // batch at the time at from source by worker with detail: the batch's key,
 // the time, the source's code, the worker's key (interned), the detail's
 // key when it is a fixed one (else 0) and the note.
 func keysForMoves(tx *Tx, batch string, at time.Time, source ledgerapi.Source, worker, detail string) ([]any, error) {
-	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, batch); err != nil {
+	if err := internKeys(tx, batch, worker); err != nil {
 		return nil, err
-	}
-	if worker != "" {
-		if _, err := tx.Exec(`INSERT OR IGNORE INTO move_names (name) VALUES (?)`, worker); err != nil {
-			return nil, err
-		}
 	}
 	var bk, wk, src, d int64
 	var srcText, note string

@@ -207,15 +207,8 @@ func (s *Service) gateMove(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, to payou
 func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decision ledgerapi.Decision, reason string) error {
 	obs, _ := json.Marshal(g.Observed)
 	fail := func(err error) error { return fmt.Errorf("record gate check of %s/%d: %w", r.Batch, r.Row, err) }
-	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, r.Batch); err != nil {
+	if err := internKeys(tx, r.Batch, g.Worker, g.Evidence.HookType); err != nil {
 		return fail(err)
-	}
-	for _, w := range []string{g.Worker, g.Evidence.HookType} {
-		if w != "" {
-			if _, err := tx.Exec(`INSERT OR IGNORE INTO move_names (name) VALUES (?)`, w); err != nil {
-				return fail(err)
-			}
-		}
 	}
 	var src any = string(g.Evidence.Source)
 	if k, ok := sourceKeys[g.Evidence.Source]; ok {

@@ -72,7 +72,7 @@ const (
 // the sessions view's table directly, encoded as the view's trigger would
 // (migration 0160; an upsert cannot go through a view).
 func recordSession(tx *Tx, session, batch string, row, attempt int, role, status string) error {
-	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, batch); err != nil {
+	if err := internKeys(tx, batch); err != nil {
 		return fmt.Errorf("record session %s: %w", session, err)
 	}
 	now := timeKey(tx.Now)
