@@ -20,8 +20,8 @@ import (
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
-	"github.com/payrun/payrun/internal/report"
 	"github.com/payrun/payrun/internal/reportdrop"
+	"github.com/payrun/payrun/internal/workbook"
 )
 
 // importReportCommand imports the bank's daily report. A person imports
@@ -75,7 +75,7 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := bank131.ReportOptions{Days: days, Zone: zone, XLSX: report.ReadWorkbook}
+	opts := bank131.ReportOptions{Days: days, Zone: zone, XLSX: workbook.ReadRaw}
 
 	// send records a parsed report: in the ledger file, or (the watcher)
 	// over NATS.

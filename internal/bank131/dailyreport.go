@@ -126,7 +126,7 @@ const maxReportSize = 1 << 30
 
 // XLSXReader reads a workbook's sheets as rows of raw cell text: numbers
 // and dates as stored (a date is its serial number), text as written.
-// internal/report provides it (report.ReadWorkbook), so that excelize is
+// internal/workbook provides it (workbook.ReadRaw), so that excelize is
 // imported by one package.
 type XLSXReader func(data []byte) ([][][]string, error)
 

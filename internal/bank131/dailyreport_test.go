@@ -16,10 +16,10 @@ import (
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/report"
+	"github.com/payrun/payrun/internal/workbook"
 )
 
-var readXLSX = bank131.ReportOptions{XLSX: report.ReadWorkbook}
+var readXLSX = bank131.ReportOptions{XLSX: workbook.ReadRaw}
 
 const fixtures = "testdata/dailyreport"
 

@@ -6,20 +6,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/payrun/payrun/internal/auth"
 	"io"
 	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
-	"github.com/payrun/payrun/internal/report"
+	"github.com/payrun/payrun/internal/workbook"
 )
 
 // ImportBankReport records a bank daily report read from r: every line as
@@ -40,10 +40,10 @@ func (s *Service) ImportBankReport(ctx context.Context, r io.Reader, source stri
 }
 
 // ReportOptions are how the ledger reads the bank's report files: in its
-// report zone, XLSX through internal/report, for days (empty: from the
+// report zone, XLSX through internal/workbook, for days (empty: from the
 // file names, else the lines).
 func (s *Service) ReportOptions(days ...string) bank131.ReportOptions {
-	return bank131.ReportOptions{Days: days, Zone: s.cfg.ReportZone, XLSX: report.ReadWorkbook}
+	return bank131.ReportOptions{Days: days, Zone: s.cfg.ReportZone, XLSX: workbook.ReadRaw}
 }
 
 // ImportReport records a parsed bank report; see ImportBankReport.

@@ -19,7 +19,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
-	"github.com/payrun/payrun/internal/report"
+	"github.com/payrun/payrun/internal/workbook"
 )
 
 // commandHandler serves people's commands to the ledger over HTTP.
@@ -254,7 +254,7 @@ func (h *commandHandler) importReport(w http.ResponseWriter, r *http.Request) {
 	e := auth.NewEntry(by, auth.ActImportReport, auth.OutcomeOK)
 	e.Target = strings.Join(names, ", ")
 	rep, err := bank131.ParseDailyReportFiles(files, bank131.ReportOptions{Days: r.URL.Query()["date"],
-		Zone: h.db.ReportZone, XLSX: report.ReadWorkbook})
+		Zone: h.db.ReportZone, XLSX: workbook.ReadRaw})
 	var res *ledgerapi.ReportImport
 	if err == nil {
 		res, err = h.svc.ImportReport(r.Context(), rep)

@@ -23,6 +23,9 @@ import (
 )
 
 // renderLayout writes the report in format and layout.
+// rowsSheetPart is the package part of the workbook's first sheet (Rows).
+const rowsSheetPart = "xl/worksheets/sheet1.xml"
+
 func renderLayout(t *testing.T, rep *Report, format string, l Layout) []byte {
 	t.Helper()
 	var buf bytes.Buffer

@@ -1,7 +1,7 @@
 // Package report is a batch's reconciliation report: its layout (the
 // model built from the ledger's state and the reconciliation) and its
 // CSV, JSON and XLSX files. The ledger reads the state; this package
-// decides what finance sees. It is the only package that uses excelize.
+// decides what finance sees; internal/workbook writes its XLSX file.
 package report
 
 import (

@@ -1,20 +1,16 @@
 package report
 
 import (
-	"archive/zip"
 	"bufio"
-	"bytes"
-	"compress/flate"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/xuri/excelize/v2"
-
 	"github.com/payrun/payrun/internal/reason"
 	"github.com/payrun/payrun/internal/spreadsheet"
+	"github.com/payrun/payrun/internal/workbook"
 )
 
 // Sheet names of the XLSX report, in English; a Russian report names
@@ -31,9 +27,6 @@ func SheetNames(lang string) (rows, summary string) {
 	}
 	return SheetRows, SheetSummary
 }
-
-// rowsSheetPart is the package part of the workbook's first sheet (Rows).
-const rowsSheetPart = "xl/worksheets/sheet1.xml"
 
 // Number formats of the report's cells.
 const (
@@ -58,33 +51,29 @@ type xlsxStyles struct {
 	dateFormat                     string
 }
 
-func newXLSXStyles(f *excelize.File, lang string) (*xlsxStyles, error) {
+func newXLSXStyles(b *workbook.Styled, lang string) (*xlsxStyles, error) {
 	s := &xlsxStyles{money: map[int8]int{}, moneyBold: map[int8]int{}, dateFormat: dateFormatEN}
 	if reason.Lang(lang) == reason.Russian {
 		s.dateFormat = dateFormatRU
 	}
 	var err error
-	style := func(st *excelize.Style) int {
+	style := func(st workbook.Style) int {
 		if err != nil {
 			return 0
 		}
 		var id int
-		id, err = f.NewStyle(st)
+		id, err = b.Style(st)
 		return id
 	}
-	s.header = style(&excelize.Style{Font: &excelize.Font{Bold: true},
-		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDE5F0"}},
-		Border:    []excelize.Border{{Type: "bottom", Color: "808080", Style: 1}},
-		Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
-	s.wrap = style(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
-	s.date = style(&excelize.Style{CustomNumFmt: &s.dateFormat})
-	rate := rateFormat
-	s.rate = style(&excelize.Style{CustomNumFmt: &rate})
-	s.bold = style(&excelize.Style{Font: &excelize.Font{Bold: true}})
+	s.header = style(workbook.Style{Bold: true, Fill: "DDE5F0", BottomBorder: "808080", Wrap: true})
+	s.wrap = style(workbook.Style{Wrap: true})
+	s.date = style(workbook.Style{NumFmt: s.dateFormat})
+	s.rate = style(workbook.Style{NumFmt: rateFormat})
+	s.bold = style(workbook.Style{Bold: true})
 	for _, exp := range []int8{0, 2, 3} {
 		format := moneyFormat(int(exp))
-		s.money[exp] = style(&excelize.Style{CustomNumFmt: &format})
-		s.moneyBold[exp] = style(&excelize.Style{CustomNumFmt: &format, Font: &excelize.Font{Bold: true}})
+		s.money[exp] = style(workbook.Style{NumFmt: format})
+		s.moneyBold[exp] = style(workbook.Style{NumFmt: format, Bold: true})
 	}
 	return s, err
 }
@@ -155,16 +144,13 @@ func (s *Source) writeXLSX(w io.Writer, l Layout) error {
 // writeXLSX writes the workbook of writeXLSX (Source) whose rows were
 // measured (sheet) and spooled (rows).
 func (rep *Report) writeXLSX(w io.Writer, l Layout, sheet *rowsSheet, rows *bufio.Reader) error {
-	f := excelize.NewFile()
-	defer f.Close()
 	fail := func(err error) error { return fmt.Errorf("write XLSX report: %w", err) }
 	rowsName, summaryName := SheetNames(rep.Lang)
-	if err := f.SetSheetName("Sheet1", rowsName); err != nil {
+	f, err := workbook.NewStyled(rowsName, summaryName)
+	if err != nil {
 		return fail(err)
 	}
-	if _, err := f.NewSheet(summaryName); err != nil {
-		return fail(err)
-	}
+	defer f.Close()
 	st, err := newXLSXStyles(f, rep.Lang)
 	if err != nil {
 		return fail(err)
@@ -173,8 +159,8 @@ func (rep *Report) writeXLSX(w io.Writer, l Layout, sheet *rowsSheet, rows *bufi
 	if created == "" {
 		created = rep.AsOf
 	}
-	if err := f.SetDocProps(&excelize.DocProperties{
-		Created: created, Modified: rep.AsOf, Creator: "payrun ledger", LastModifiedBy: "payrun ledger",
+	if err := f.SetDocProps(workbook.DocProps{
+		Created: created, Modified: rep.AsOf, Creator: "payrun ledger",
 		Title: "payrun report " + rep.Batch.ID, Description: "generated from ledger state at " + rep.AsOf,
 		Language: reason.Lang(rep.Lang),
 	}); err != nil {
@@ -187,116 +173,16 @@ func (rep *Report) writeXLSX(w io.Writer, l Layout, sheet *rowsSheet, rows *bufi
 	// excelize writes: the filter's range and the header repeated on every
 	// printed page. (AutoFilter also changes the empty sheet excelize
 	// holds, which is never written: writeRowsSheet writes the part.)
-	if err := f.AutoFilter(rowsName, sheet.filterRef, nil); err != nil {
+	if err := f.AutoFilter(rowsName, sheet.filterRef); err != nil {
 		return fail(err)
 	}
-	if err := f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", RefersTo: quoteSheet(rowsName) + "!$1:$1",
-		Scope: rowsName}); err != nil {
+	if err := f.PrintTitles(rowsName); err != nil {
 		return fail(err)
 	}
-	f.SetActiveSheet(0)
-	var rowsErr error
-	// The zip goes straight to w, not to the buffer excelize hands over:
-	// excelize's WriteTo builds the whole file in a bytes.Buffer before
-	// copying it (a 1M-row workbook: ~670 MB of peak RSS), and its only
-	// use of that buffer after writing, marking its own streams of over
-	// 4 GB as zip64, has nothing to mark here (it has no streams; the
-	// rows part is archive/zip's, which writes zip64 itself). So the
-	// buffer stays empty and WriteTo copies nothing more.
-	f.SetZipWriter(func(io.Writer) excelize.ZipWriter {
-		zw := zip.NewWriter(w)
-		// Deflate at its fastest level: the Rows sheet of a 100k-row
-		// batch is ~60 MB of XML; the default level took longer than
-		// writing it (the file grows by about a fifth).
-		zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-			return flate.NewWriter(out, flate.BestSpeed)
-		})
-		return &rowsZip{Writer: zw, write: func(part io.Writer) error {
-			rowsErr = rep.writeRowsSheet(part, sheet, st, rows)
-			return rowsErr
-		}}
-	})
-	if _, err := f.WriteTo(w); err != nil {
-		if rowsErr != nil {
-			return fail(rowsErr)
-		}
+	if err := f.WriteTo(w, func(part io.Writer) error { return rep.writeRowsSheet(part, sheet, st, rows) }); err != nil {
 		return fail(err)
-	}
-	if rowsErr != nil {
-		return fail(rowsErr)
 	}
 	return nil
-}
-
-// quoteSheet quotes a sheet name for a reference ('Rows', 'Выплаты').
-func quoteSheet(name string) string { return "'" + strings.ReplaceAll(name, "'", "''") + "'" }
-
-// rowsZip is the workbook's zip writer: when excelize writes the Rows
-// sheet's part (an empty sheet), the rows are written there instead.
-type rowsZip struct {
-	*zip.Writer
-	write func(io.Writer) error
-	done  bool
-}
-
-// Create writes the Rows sheet's XML in a goroutine of its own while this
-// one compresses it, chunk by chunk: on two cores the 100k-row sheet took
-// 0.88 s with both in one goroutine, about half of it deflate
-// (BenchmarkWrite100k/en/xlsx).
-func (z *rowsZip) Create(name string) (io.Writer, error) {
-	part, err := z.Writer.Create(name)
-	if err != nil || name != rowsSheetPart {
-		return part, err
-	}
-	z.done = true
-	chunks, free := make(chan []byte, 4), make(chan []byte, 6)
-	done := make(chan error, 1)
-	go func() {
-		err := z.write(&chunkWriter{chunks: chunks, free: free})
-		close(chunks)
-		done <- err
-	}()
-	var werr error
-	for c := range chunks {
-		if werr == nil {
-			_, werr = part.Write(c)
-		}
-		select {
-		case free <- c[:0]:
-		default:
-		}
-	}
-	if err := <-done; err != nil {
-		return nil, err
-	}
-	if werr != nil {
-		return nil, werr
-	}
-	return io.Discard, nil
-}
-
-// chunkWriter hands what is written to it on as chunks (copies, in
-// buffers the reader gives back).
-type chunkWriter struct {
-	chunks chan<- []byte
-	free   chan []byte
-}
-
-func (w *chunkWriter) Write(p []byte) (int, error) {
-	var c []byte
-	select {
-	case c = <-w.free:
-	default:
-	}
-	w.chunks <- append(c, p...)
-	return len(p), nil
-}
-
-func (z *rowsZip) Close() error {
-	if !z.done {
-		return fmt.Errorf("the workbook has no part %s for the rows", rowsSheetPart)
-	}
-	return z.Writer.Close()
 }
 
 // excelSerial is a time as a spreadsheet's date number in zone: days since
@@ -376,47 +262,46 @@ func daysIn(m, y int64) int {
 }
 
 // summarySheet fills the Summary sheet: a few dozen cells, set one by one.
-func (rep *Report) summarySheet(f *excelize.File, name string, st *xlsxStyles, l Layout) error {
+func (rep *Report) summarySheet(f *workbook.Styled, name string, st *xlsxStyles, l Layout) error {
 	head := summaryHeader(rep.Lang)
 	for i, c := range head {
-		ref, _ := excelize.CoordinatesToCellName(i+1, 1)
-		if err := f.SetCellStr(name, ref, c); err != nil {
+		if err := f.SetText(name, i, 1, c); err != nil {
 			return err
 		}
 	}
 	last := columnName(len(head))
-	if err := f.SetCellStyle(name, "A1", last+"1", st.header); err != nil {
+	if err := f.SetStyle(name, "A1", last+"1", st.header); err != nil {
 		return err
 	}
 	lines := rep.summaryLines(zoneName(l.Zone))
 	for i, line := range lines {
 		for j, c := range line {
-			ref, _ := excelize.CoordinatesToCellName(j+1, i+2)
+			ref := workbook.CellName(j, i+2)
 			var err error
 			switch c.kind {
 			case kindInt:
-				err = f.SetCellInt(name, ref, c.n)
+				err = f.SetInt(name, j, i+2, c.n)
 			case kindMoney, kindRate:
 				// The same number the Rows sheet writes as decimal text.
 				v, _ := strconv.ParseFloat(c.text, 64)
-				if err = f.SetCellFloat(name, ref, v, -1, 64); err == nil {
+				if err = f.SetNumber(name, j, i+2, v); err == nil {
 					style := st.rate
 					if c.kind == kindMoney {
 						style = st.moneyStyle(c.exp, false)
 					}
-					err = f.SetCellStyle(name, ref, ref, style)
+					err = f.SetStyle(name, ref, ref, style)
 				}
 			case kindTime:
 				if v, ok := excelSerial(c.text, l.Zone); ok {
-					if err = f.SetCellFloat(name, ref, v, -1, 64); err == nil {
-						err = f.SetCellStyle(name, ref, ref, st.date)
+					if err = f.SetNumber(name, j, i+2, v); err == nil {
+						err = f.SetStyle(name, ref, ref, st.date)
 					}
 				} else {
-					err = f.SetCellStr(name, ref, spreadsheet.SafeCell(c.text))
+					err = f.SetText(name, j, i+2, spreadsheet.SafeCell(c.text))
 				}
 			default:
 				if c.text != "" {
-					err = f.SetCellStr(name, ref, spreadsheet.SafeCell(c.text))
+					err = f.SetText(name, j, i+2, spreadsheet.SafeCell(c.text))
 				}
 			}
 			if err != nil {
@@ -425,32 +310,21 @@ func (rep *Report) summarySheet(f *excelize.File, name string, st *xlsxStyles, l
 		}
 	}
 	n := len(lines) + 1
-	if err := f.SetCellStyle(name, "F2", fmt.Sprintf("F%d", n), st.wrap); err != nil {
+	if err := f.SetStyle(name, "F2", fmt.Sprintf("F%d", n), st.wrap); err != nil {
 		return err
 	}
 	for col, width := range map[string]float64{"A": 16, "B": 34, "C": 9, "D": 12, "E": 18, "F": 90} {
-		if err := f.SetColWidth(name, col, col, width); err != nil {
+		if err := f.SetColWidth(name, col, width); err != nil {
 			return err
 		}
 	}
-	if err := f.SetPanes(name, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+	if err := f.FreezeHeader(name); err != nil {
 		return err
 	}
-	if err := f.AutoFilter(name, fmt.Sprintf("A1:%s%d", last, n), nil); err != nil {
+	if err := f.AutoFilter(name, fmt.Sprintf("A1:%s%d", last, n)); err != nil {
 		return err
 	}
-	return printLandscape(f, name)
-}
-
-// printLandscape sets a sheet to print landscape on A4, one page wide.
-func printLandscape(f *excelize.File, sheet string) error {
-	landscape, a4, one, tall := "landscape", 9, 1, 0
-	fit := true
-	if err := f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Orientation: &landscape, Size: &a4,
-		FitToWidth: &one, FitToHeight: &tall}); err != nil {
-		return err
-	}
-	return f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit})
+	return f.PrintLandscape(name)
 }
 
 // columnName is the letter name of a 1-based column (1 → A, 27 → AA).
@@ -463,64 +337,13 @@ func columnName(n int) string {
 }
 
 // Cell is a cell of a workbook as ReadXLSX reads it back.
-type Cell struct {
-	Number bool   // a number (also a date); else text
-	Value  string // as the cell's number format shows it
-	Raw    string // as stored: a date is its serial number
-}
+type Cell = workbook.Value
 
 // Sheet is a sheet of a workbook as ReadXLSX reads it back: its rows, each
 // with its cells up to the last one that holds a value.
-type Sheet struct {
-	Name string
-	Rows [][]Cell
-}
+type Sheet = workbook.ValueSheet
 
 // ReadXLSX reads back a workbook WriteXLSX wrote: every sheet with its
 // cells' values and kinds. A formula anywhere is an error: reports never
-// write one. Tests and tools read the XLSX report through it, so that
-// excelize stays in this package.
-func ReadXLSX(data []byte) ([]Sheet, error) {
-	f, err := excelize.OpenReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("read XLSX: %w", err)
-	}
-	defer f.Close()
-	var out []Sheet
-	for _, name := range f.GetSheetList() {
-		rows, err := f.GetRows(name)
-		if err != nil {
-			return nil, fmt.Errorf("read XLSX sheet %s: %w", name, err)
-		}
-		raw, err := f.GetRows(name, excelize.Options{RawCellValue: true})
-		if err != nil {
-			return nil, fmt.Errorf("read XLSX sheet %s: %w", name, err)
-		}
-		sheet := Sheet{Name: name, Rows: make([][]Cell, len(rows))}
-		for i, row := range rows {
-			sheet.Rows[i] = make([]Cell, len(row))
-			for j, v := range row {
-				ref, _ := excelize.CoordinatesToCellName(j+1, i+1)
-				formula, err := f.GetCellFormula(name, ref)
-				if err != nil {
-					return nil, fmt.Errorf("read XLSX cell %s!%s: %w", name, ref, err)
-				}
-				if formula != "" {
-					return nil, fmt.Errorf("XLSX cell %s!%s holds a formula", name, ref)
-				}
-				typ, err := f.GetCellType(name, ref)
-				if err != nil {
-					return nil, fmt.Errorf("read XLSX cell %s!%s: %w", name, ref, err)
-				}
-				number := v != "" && (typ == excelize.CellTypeNumber || typ == excelize.CellTypeUnset)
-				r := v
-				if i < len(raw) && j < len(raw[i]) {
-					r = raw[i][j]
-				}
-				sheet.Rows[i][j] = Cell{Number: number, Value: v, Raw: r}
-			}
-		}
-		out = append(out, sheet)
-	}
-	return out, nil
-}
+// write one. Tests and tools read the XLSX report through it.
+func ReadXLSX(data []byte) ([]Sheet, error) { return workbook.ReadValues(data) }

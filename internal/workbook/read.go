@@ -1,8 +1,10 @@
-// Package workbook reads the sheets of an uploaded XLSX workbook as the
-// cells a person sees in Excel, and writes the simple workbooks payrun
-// hands out (the payout file templates). It wraps excelize for package
-// batch, which owns the payout file format; internal/report writes the
-// reports with excelize itself (see docs/ARCHITECTURE.md).
+// Package workbook is the XLSX format, and the only package that imports
+// excelize: it reads the sheets of an uploaded workbook as the cells a
+// person sees in Excel (for package batch, which owns the payout file
+// format), writes the simple workbooks payrun hands out (the payout file
+// templates) and the report's styled workbook (Styled: internal/report
+// decides the cells), and reads the bank's XLSX report as raw text
+// (ReadRaw). See docs/ARCHITECTURE.md.
 //
 // Reading never touches the disk: excelize extracts a part larger than
 // its UnzipXMLSizeLimit (16 MB by default) to the temporary directory in
