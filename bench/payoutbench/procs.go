@@ -239,10 +239,10 @@ func startProcs(o procOpts) (_ *procSystem, err error) {
 	}
 
 	// The sandbox bank with the delays of the in-process run.
-	sp, err := s.start("sandbox", "bank131-sandbox", "--listen", addr["sandbox"], "--project", "payrun",
+	sp, err := s.start("sandbox", "bank131-sandbox", append([]string{"--listen", addr["sandbox"], "--project", "payrun",
 		"--partner-public-key", filepath.Join(keys, "partner_public.pem"), "--bank-private-key", filepath.Join(keys, "bank_private.pem"),
-		"--webhook-url", "http://"+addr["relay"]+"/webhooks/bank131",
-		"--processing-delay", "5ms", "--settle-delay", "5ms", "--log-level", "warn")
+		"--webhook-url", "http://" + addr["relay"] + "/webhooks/bank131",
+		"--processing-delay", "5ms", "--settle-delay", "5ms", "--log-level", "warn"}, s.profileArgs("sandbox")...)...)
 	if err != nil {
 		return nil, err
 	}

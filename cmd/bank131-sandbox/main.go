@@ -91,9 +91,16 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(url st
 	fs.Var(&extra, "extra-project", "another project NAME:MODE sharing the partner key (repeatable), e.g. payrun-pci:single-request")
 	var modes sandbox.Modes
 	modes.RegisterFlags(fs)
+	var prof cli.ProfileFlag
+	prof.Register(fs)
 	if err := cli.NoArgs(fs, args); err != nil {
 		return err
 	}
+	stopProfile, err := prof.Start()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	balance, err := money.Parse(*wallet, "RUB")
 	if err != nil || balance.Minor < 0 {
 		return fmt.Errorf("--wallet-balance %q: want a non-negative amount in RUB", *wallet)
