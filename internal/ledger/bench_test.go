@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -145,6 +147,19 @@ func benchIntake(b *testing.B, tb *testBatch, preload func(*Service)) {
 	s := NewService(db, cfg)
 	noApprovals(b, s)
 	b.ResetTimer()
+	if path := os.Getenv("PAYRUN_BENCH_CPUPROFILE"); path != "" {
+		// A profile of the timed part alone (-test.cpuprofile holds the
+		// publishing before it too).
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile() // after a failure; else below
+	}
 	start, cpu := time.Now(), processCPU()
 	if err := s.Start(ctx, env.nc); err != nil {
 		b.Fatal(err)
@@ -162,8 +177,10 @@ func benchIntake(b *testing.B, tb *testBatch, preload func(*Service)) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.StopTimer()
+	pprof.StopCPUProfile()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "rows/s")
 	b.ReportMetric((processCPU()-cpu).Seconds()*1e6/float64(b.N), "cpu-µs/row")
+	reportIntakeStats(b, &s.stats)
 	var held int
 	db.r.QueryRow(`SELECT count(*) FROM rows WHERE held = 1`).Scan(&held)
 	if held > 0 {
@@ -249,4 +266,19 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportIntakeStats reports where the intake pipeline's time went: the
+// committer's wait for a parsed group (the writer idle on its account),
+// its time in the writer, the batcher's wait for messages and its
+// parsing, and the mean group size.
+func reportIntakeStats(b *testing.B, st *intakeStats) {
+	ms := func(v *atomic.Int64) float64 { return float64(v.Load()) / 1e6 }
+	b.ReportMetric(ms(&st.wait), "wait-ms")
+	b.ReportMetric(ms(&st.record), "record-ms")
+	b.ReportMetric(ms(&st.fetchWait), "fetchwait-ms")
+	b.ReportMetric(ms(&st.parse), "parse-ms")
+	if g := st.groups.Load(); g > 0 {
+		b.ReportMetric(float64(st.msgs.Load())/float64(g), "msgs/group")
+	}
 }

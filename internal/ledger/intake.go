@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,8 +23,18 @@ import (
 // PAYRUN_INTAKE so that it delivers from the message after the intake
 // cursor, which is committed in SQLite together with the rows. A message
 // the previous run received but did not commit is therefore delivered
-// again, in order, before anything later; an ack-all of a later message
-// can never acknowledge a message that was not recorded.
+// again, in order, before anything later.
+//
+// Decision: the consumer acknowledges nothing (AckNone). The cursor in
+// SQLite is the only record of what the ledger has, every start and every
+// failure makes the consumer anew from it, and the stream keeps its
+// messages by limits, not by acks; an acked consumer only made the server
+// keep a pending entry per message (up to 32 000) and write them all into
+// its state on every flush: 0.27 of 7.1 CPU-seconds of a 200k-row intake
+// in encodeConsumerState alone (bench/README.md, "r4"). Without acks the
+// server never redelivers, so the delivery sequence of the messages is
+// 1, 2, 3…: runIntake stops at a gap instead of recording past a message
+// it did not get.
 func (s *Service) intakeConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	var cursor uint64
 	if err := s.db.r.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM cursors WHERE name = ?`, cursorIntake).Scan(&cursor); err != nil {
@@ -35,9 +46,7 @@ func (s *Service) intakeConsumer(ctx context.Context) (jetstream.Consumer, error
 	cfg := jetstream.ConsumerConfig{
 		Durable:       queue.ConsumerLedgerIntake,
 		Description:   "ledger: records every row and manifest",
-		AckPolicy:     jetstream.AckAllPolicy,
-		AckWait:       5 * time.Minute,
-		MaxAckPending: 8 * s.cfg.IntakeBatch,
+		AckPolicy:     jetstream.AckNonePolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		FilterSubject: queue.IntakePrefix + ">",
 	}
@@ -55,18 +64,31 @@ func (s *Service) intakeConsumer(ctx context.Context) (jetstream.Consumer, error
 // cursorIntake names the intake stream's cursor.
 const cursorIntake = "intake"
 
-// intakeGroup is a parsed group of intake messages and the last message to ack.
+// intakeStats is what the intake pipeline spent its time on, summed over
+// groups since the service started: the committer's wait for a parsed
+// group (the single writer idle on the intake's account), its time in the
+// writer, and the batcher's wait for messages and its parse.
+// Benchmarks report them (BenchmarkIntake: writer-wait-ms and the like).
+type intakeStats struct {
+	groups, msgs      atomic.Int64
+	wait, record, ack atomic.Int64 // nanoseconds, the committer's
+	fetchWait, parse  atomic.Int64 // nanoseconds, the batcher's
+}
+
+// intakeGroup is a parsed group of intake messages, or why the pipeline
+// stops before it.
 type intakeGroup struct {
 	msgs []intakeMsg
-	last jetstream.Msg
 	all  []jetstream.Msg
+	err  error
 }
 
 // runIntake reads the intake stream in order, one group at a time: a
 // reader fills groups of up to IntakeBatch messages and parses them while
-// the previous group commits; each group is recorded in one transaction and
-// acknowledged after the commit. A failure stops the pipeline without
-// acking anything later (redelivery makes a retry safe) and starts over.
+// the previous group commits; each group is recorded in one transaction
+// with the cursor. A failure, or a gap in the deliveries, stops the
+// pipeline before anything later is recorded and starts over from the
+// cursor (a message recorded already is a no-op when delivered again).
 func (s *Service) runIntake(ctx context.Context, c jetstream.Consumer) {
 	log := s.log.With(logkey.Component, "intake")
 	for ctx.Err() == nil {
@@ -124,11 +146,16 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 	groups := make(chan *intakeGroup, 1)
 	go func() {
 		defer close(groups)
+		st := &s.stats
+		var delivered uint64 // the last message's delivery sequence
 		for {
+			t0 := time.Now()
 			m, ok := <-in
 			if !ok {
 				return
 			}
+			t1 := time.Now()
+			st.fetchWait.Add(int64(t1.Sub(t0)))
 			g := &intakeGroup{all: []jetstream.Msg{m}}
 		fill:
 			for len(g.all) < s.cfg.IntakeBatch {
@@ -143,8 +170,11 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 				}
 			}
 			g.msgs = parseGroup(g.all)
-			g.last = g.all[len(g.all)-1]
+			st.parse.Add(int64(time.Since(t1)))
 			g.all = nil // the messages' buffers are garbage while the group commits
+			if err := nextDeliveries(g.msgs, &delivered); err != nil {
+				g = &intakeGroup{err: err} // nothing of this group is recorded; what came before is
+			}
 			select {
 			case groups <- g:
 			case <-ctx.Done():
@@ -153,8 +183,10 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 		}
 	}()
 
+	st := &s.stats
 	for {
 		var g *intakeGroup
+		t0 := time.Now()
 		select {
 		case g = <-groups:
 		case err := <-readErr:
@@ -170,6 +202,11 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 				return errors.New("intake closed")
 			}
 		}
+		if g.err != nil {
+			return g.err
+		}
+		t1 := time.Now()
+		st.wait.Add(int64(t1.Sub(t0)))
 		var res *intakeResult
 		err := s.w.Do(ctx, func(tx *Tx) error {
 			var err error
@@ -179,14 +216,29 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 		if err != nil {
 			return fmt.Errorf("record intake: %w", err)
 		}
-		if err := g.last.Ack(); err != nil {
-			s.log.Warn("ack intake", logkey.Error, err) // redelivery is a no-op
-		}
+		st.record.Add(int64(time.Since(t1)))
+		st.groups.Add(1)
+		st.msgs.Add(int64(len(g.msgs)))
 		s.logIntake(res)
 		if len(res.Accepted) > 0 {
 			wake(s.release)
 		}
 	}
+}
+
+// nextDeliveries checks that msgs are the deliveries that follow the
+// delivery sequence *last (0 before the consumer's first), and moves *last
+// to the last of them. A gap means the pipeline did not get a message (the
+// consumer never delivers one twice): recording past it would move the
+// cursor over a row the ledger does not have.
+func nextDeliveries(msgs []intakeMsg, last *uint64) error {
+	for i := range msgs {
+		if d := msgs[i].delivered; d != *last+1 {
+			return fmt.Errorf("intake delivery %d (stream message %d) after delivery %d: a message is missing", d, msgs[i].Seq, *last)
+		}
+		*last++
+	}
+	return nil
 }
 
 func (s *Service) logIntake(res *intakeResult) {
@@ -241,10 +293,10 @@ const parseShare = 64
 // parseIntake reads one intake message: a row or a manifest.
 func parseIntake(m jetstream.Msg) intakeMsg {
 	var out intakeMsg
-	if seq, ok := streamSeq(m.Reply()); ok {
-		out.Seq = seq
+	if seq, dseq, ok := ackSeqs(m.Reply()); ok {
+		out.Seq, out.delivered = seq, dseq
 	} else if md, err := m.Metadata(); err == nil {
-		out.Seq = md.Sequence.Stream
+		out.Seq, out.delivered = md.Sequence.Stream, md.Sequence.Consumer
 	}
 	data := m.Data()
 	out.Digest = sha256.Sum256(data)
@@ -276,15 +328,16 @@ func parseIntake(m jetstream.Msg) intakeMsg {
 	return out
 }
 
-// streamSeq reads a JetStream message's stream sequence from its ack
-// subject ($JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.… , or
-// with a domain and an account hash after ACK) without the allocations of
-// Metadata, which were a tenth of the intake's work outside SQLite. ok is
-// false for any other form (Metadata decides then).
-func streamSeq(reply string) (uint64, bool) {
+// ackSeqs reads a JetStream message's stream and consumer (delivery)
+// sequences from its ack subject ($JS.ACK.<stream>.<consumer>.<delivered
+// count>.<stream seq>.<consumer seq>.…, or with a domain and an account
+// hash after ACK) without the allocations of Metadata, which were a tenth
+// of the intake's work outside SQLite. ok is false for any other form
+// (Metadata decides then).
+func ackSeqs(reply string) (seq, dseq uint64, ok bool) {
 	const prefix = "$JS.ACK."
 	if !strings.HasPrefix(reply, prefix) {
-		return 0, false
+		return 0, 0, false
 	}
 	var tok [12]string
 	n := 0
@@ -302,17 +355,24 @@ func streamSeq(reply string) (uint64, bool) {
 		rest = rest[i+1:]
 	}
 	if rest != "" {
-		return 0, false
+		return 0, 0, false
 	}
-	var t string
+	var i int
 	switch {
 	case n == 7: // stream, consumer, delivered, stream seq, consumer seq, time, pending
-		t = tok[3]
+		i = 3
 	case n >= 9: // domain, account hash, then as above (and a token more)
-		t = tok[5]
+		i = 5
 	default:
-		return 0, false
+		return 0, 0, false
 	}
-	seq, err := strconv.ParseUint(t, 10, 64)
-	return seq, err == nil
+	seq, err := strconv.ParseUint(tok[i], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	dseq, err = strconv.ParseUint(tok[i+1], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return seq, dseq, true
 }

@@ -38,12 +38,15 @@ type intakeRow struct {
 
 // intakeMsg is one message of PAYRUN_INTAKE, parsed.
 type intakeMsg struct {
-	Seq      uint64
-	Digest   [32]byte // SHA-256 of the message's data
-	Row      *intakeRow
-	Manifest *payout.Manifest
-	Raw      []byte // the manifest's data
-	Invalid  string // why the message could not be read
+	Seq uint64
+	// delivered is the message's delivery sequence on the ledger's
+	// consumer (1 for the first message it delivered).
+	delivered uint64
+	Digest    [32]byte // SHA-256 of the message's data
+	Row       *intakeRow
+	Manifest  *payout.Manifest
+	Raw       []byte // the manifest's data
+	Invalid   string // why the message could not be read
 	// values are the row's values for the intake's INSERT (rowValues),
 	// made while the group is parsed; nil: made when it is recorded.
 	values []any

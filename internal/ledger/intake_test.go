@@ -252,22 +252,60 @@ func TestIntakeKeyedManifestRejects(t *testing.T) {
 	})
 }
 
-func TestStreamSeq(t *testing.T) {
+func TestAckSeqs(t *testing.T) {
 	for _, tt := range []struct {
-		reply string
-		seq   uint64
-		ok    bool
+		reply     string
+		seq, dseq uint64
+		ok        bool
 	}{
-		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.4711.4700.1733050000000000000.12", 4711, true},
-		{"$JS.ACK._.ACCHASH.PAYRUN_INTAKE.ledger-intake.2.4712.4701.1733050000000000000.0.rNd", 4712, true},
-		{"$JS.ACK.hub.ACCHASH.PAYRUN_INTAKE.ledger-intake.2.99.98.1733050000000000000.0", 99, true},
-		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.x.4700.1733050000000000000.12", 0, false},
-		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.4711", 0, false},
-		{"_INBOX.abc", 0, false},
-		{"", 0, false},
+		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.4711.4700.1733050000000000000.12", 4711, 4700, true},
+		{"$JS.ACK._.ACCHASH.PAYRUN_INTAKE.ledger-intake.2.4712.4701.1733050000000000000.0.rNd", 4712, 4701, true},
+		{"$JS.ACK.hub.ACCHASH.PAYRUN_INTAKE.ledger-intake.2.99.98.1733050000000000000.0", 99, 98, true},
+		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.x.4700.1733050000000000000.12", 0, 0, false},
+		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.4711.y.1733050000000000000.12", 0, 0, false},
+		{"$JS.ACK.PAYRUN_INTAKE.ledger-intake.1.4711", 0, 0, false},
+		{"_INBOX.abc", 0, 0, false},
+		{"", 0, 0, false},
 	} {
-		seq, ok := streamSeq(tt.reply)
+		seq, dseq, ok := ackSeqs(tt.reply)
 		require.Equal(t, tt.ok, ok, tt.reply)
 		require.Equal(t, tt.seq, seq, tt.reply)
+		require.Equal(t, tt.dseq, dseq, tt.reply)
+	}
+}
+
+func TestNextDeliveries(t *testing.T) {
+	msgs := func(ds ...uint64) []intakeMsg {
+		out := make([]intakeMsg, len(ds))
+		for i, d := range ds {
+			out[i] = intakeMsg{Seq: 100 + d, delivered: d}
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name      string
+		last      uint64
+		msgs      []intakeMsg
+		err       string
+		lastAfter uint64
+	}{
+		{"first group", 0, msgs(1, 2, 3), "", 3},
+		{"next group", 3, msgs(4, 5), "", 5},
+		{"empty", 7, nil, "", 7},
+		{"first delivery missing", 0, msgs(2, 3), "intake delivery 2 (stream message 102) after delivery 0", 0},
+		{"gap inside", 3, msgs(4, 6), "intake delivery 6 (stream message 106) after delivery 4", 4},
+		{"delivered again", 5, msgs(5), "intake delivery 5 (stream message 105) after delivery 5", 5},
+		{"no sequence", 0, msgs(0), "intake delivery 0 (stream message 100) after delivery 0", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			last := tt.last
+			err := nextDeliveries(tt.msgs, &last)
+			if tt.err == "" {
+				require.NoError(t, err)
+			} else {
+				require.ErrorContains(t, err, tt.err)
+			}
+			require.Equal(t, tt.lastAfter, last)
+		})
 	}
 }

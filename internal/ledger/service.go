@@ -217,6 +217,8 @@ type Service struct {
 	// between groups (the writer goroutine's only): grown anew for every
 	// group it was 400 bytes a row of the intake's allocations.
 	fresh []guardRow
+	// stats is the intake pipeline's time (intakeStats).
+	stats intakeStats
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
