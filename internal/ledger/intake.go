@@ -114,8 +114,11 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 	if err != nil {
 		return fmt.Errorf("consume intake: %w", err)
 	}
+	var watch sync.WaitGroup
+	defer watch.Wait() // after cancel below
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	lose := testLoseDelivery
 	go func() {
 		<-ctx.Done()
 		mc.Stop()
@@ -124,16 +127,27 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 	// Reader: one goroutine pulls messages into a channel.
 	in := make(chan jetstream.Msg, 2*s.cfg.IntakeBatch)
 	readErr := make(chan error, 1)
+	var inNext atomic.Int64 // when the reader entered the Next it waits in (Unix ns); 0: it is not in Next
+	var got atomic.Uint64   // messages Next returned (the consumer is new: its deliveries start at 1)
 	go func() {
 		defer close(in)
 		for {
+			inNext.Store(time.Now().UnixNano())
 			m, err := mc.Next()
+			inNext.Store(0)
 			if err != nil {
 				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					readErr <- err
+					select {
+					case readErr <- err:
+					default: // watchDeliveries stopped the pipeline first
+					}
 				}
 				return
 			}
+			if lose != nil && lose(m) {
+				continue
+			}
+			got.Add(1)
 			select {
 			case in <- m:
 			case <-ctx.Done():
@@ -141,6 +155,12 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 			}
 		}
 	}()
+
+	watch.Add(1)
+	go func(idle time.Duration) {
+		defer watch.Done()
+		watchDeliveries(ctx, c, idle, &inNext, &got, readErr)
+	}(intakeIdleCheck)
 
 	// Batcher: groups and parses; the committer below records.
 	groups := make(chan *intakeGroup, 1)
@@ -222,6 +242,50 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 		s.logIntake(res)
 		if len(res.Accepted) > 0 {
 			wake(s.release)
+		}
+	}
+}
+
+// intakeIdleCheck is how long the intake's reader waits for a message
+// before watchDeliveries asks the consumer whether it delivered more.
+var intakeIdleCheck = 10 * time.Second
+
+// testLoseDelivery, when set by a test, loses the messages it returns
+// true for between the consumer and the pipeline, as a reconnect does.
+var testLoseDelivery func(jetstream.Msg) bool
+
+// watchDeliveries catches messages lost on the way to the intake at the
+// end of the stream, where no later delivery shows the gap
+// (nextDeliveries): with no acknowledgements nothing is delivered again,
+// and a message in flight when the connection was replaced (a reconnect:
+// nats.go issues a new pull request silently) never arrives. When the
+// reader has waited idle (intakeIdleCheck) in one Next and the consumer says it
+// delivered more messages than the reader got, the pipeline stops with an
+// error on errs and starts over from the cursor (runIntake). A message
+// still on the wire makes a false alarm at worst: starting over is safe.
+func watchDeliveries(ctx context.Context, c jetstream.Consumer, idle time.Duration, inNext *atomic.Int64, got *atomic.Uint64, errs chan<- error) {
+	t := time.NewTicker(idle)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		since := inNext.Load()
+		if since == 0 || time.Since(time.Unix(0, since)) < idle {
+			continue
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			continue // the server away: heartbeats and reconnects decide
+		}
+		if n := got.Load(); info.Delivered.Consumer > n && inNext.Load() == since {
+			select {
+			case errs <- fmt.Errorf("the intake consumer delivered %d messages and the intake got %d: lost on the way", info.Delivered.Consumer, n):
+			default:
+			}
+			return
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +99,62 @@ func TestIntakeConsumerReplacedSkippingMessages(t *testing.T) {
 	sum := summary(t, db, b.ID)
 	require.Equal(t, b.Manifest.Totals, sum.Totals)
 	require.Equal(t, 2000, sum.ByState[payout.StateReceived]+sum.ByState[payout.StateQueued], strconv.Itoa(len(b.Data)))
+	checkCounts(t, db, b.ID)
+}
+
+// TestIntakeLostTailStartsOver: the last messages of a batch, its
+// manifest among them, are lost between the consumer and the pipeline (as
+// when a reconnect drops the messages in flight). No later delivery shows
+// the gap, and nothing is delivered again without acknowledgements, so
+// without watchDeliveries the batch would wait for the next upload. The
+// consumer says it delivered more than the intake got: the pipeline starts
+// over from the cursor and the batch is sealed with every row once.
+func TestIntakeLostTailStartsOver(t *testing.T) {
+	env := startNATS(t)
+	c := newClock()
+	db := openDB(t, t.TempDir(), c)
+	t.Cleanup(func() { db.Close() })
+	b := makeBatch(200, "lost tail")
+	// The last four rows and the manifest are lost once.
+	var lost atomic.Int64
+	idle := intakeIdleCheck
+	intakeIdleCheck = 200 * time.Millisecond
+	testLoseDelivery = func(m jetstream.Msg) bool {
+		id := m.Headers().Get(jetstream.MsgIDHeader)
+		tail := m.Headers().Get(queue.HeaderKind) == "manifest"
+		for i := 197; i <= 200; i++ {
+			tail = tail || id == queue.RowMsgID(b.ID, i)
+		}
+		return tail && lost.Add(1) <= 5
+	}
+	t.Cleanup(func() { testLoseDelivery, intakeIdleCheck = nil, idle }) // after the service stops: cleanups run last first
+	cfg := testConfig()
+	cfg.IntakeBatch = 50
+	startService(t, db, env, cfg)
+	ctx := context.Background()
+
+	for i := range b.Data {
+		_, err := env.js.PublishMsg(ctx, &nats.Msg{Subject: queue.IntakeRowSubject(b.ID), Data: b.Data[i], Header: nats.Header{
+			jetstream.MsgIDHeader: []string{queue.RowMsgID(b.ID, i+1)},
+			queue.HeaderKind:      []string{"row"},
+		}})
+		require.NoError(t, err)
+	}
+	raw, err := intake.EncodeManifest(b.Manifest)
+	require.NoError(t, err)
+	_, err = env.js.PublishMsg(ctx, &nats.Msg{Subject: queue.IntakeManifestSubject(b.ID), Data: raw,
+		Header: nats.Header{queue.HeaderKind: []string{"manifest"}}})
+	require.NoError(t, err)
+
+	testutil.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
+		if st := summary(t, db, b.ID).Status; st != payout.BatchScheduled && st != payout.BatchReleased {
+			return fmt.Errorf("batch %s", st)
+		}
+		return nil
+	})
+	require.GreaterOrEqual(t, lost.Load(), int64(5), "the tail was lost")
+	var rows int
+	require.NoError(t, db.r.QueryRow(`SELECT count(DISTINCT row_no) FROM rows WHERE batch_id = ?`, b.ID).Scan(&rows))
+	require.Equal(t, 200, rows)
 	checkCounts(t, db, b.ID)
 }
