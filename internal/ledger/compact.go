@@ -172,3 +172,36 @@ func stateKey(s string) any {
 	}
 	return s
 }
+
+// sessionStatusKey and payoutStatusKey are a webhook's statuses as
+// hook_events stores them (migration 0163): the code of a status the bank
+// documents (bank131.Session*, bank131.Payout*), else the text.
+func sessionStatusKey(s string) any {
+	switch s {
+	case "created":
+		return 1
+	case "in_progress":
+		return 2
+	case "accepted":
+		return 3
+	case "cancelled":
+		return 4
+	case "error":
+		return 5
+	}
+	return s
+}
+
+func payoutStatusKey(s string) any {
+	switch s {
+	case "in_progress":
+		return 1
+	case "pending":
+		return 2
+	case "succeeded":
+		return 3
+	case "failed":
+		return 4
+	}
+	return s
+}
