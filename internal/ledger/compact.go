@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -171,6 +172,18 @@ func stateKey(s string) any {
 		return k
 	}
 	return s
+}
+
+// bankIDKey is a bank id as moves and hook_events store it (migrations
+// 0162, 0163; idCode in SQL): n when the id is prefix || n and n, as
+// decimal text, reads back as the id, else the id.
+func bankIDKey(id, prefix string) any {
+	if rest, ok := strings.CutPrefix(id, prefix); ok {
+		if n, err := strconv.ParseInt(rest, 10, 64); err == nil && prefix+strconv.FormatInt(n, 10) == id {
+			return n
+		}
+	}
+	return id
 }
 
 // sessionStatusKey and payoutStatusKey are a webhook's statuses as

@@ -15,9 +15,9 @@ import (
 
 // hookCase is a webhook as the tests of migration 0163 write it.
 type hookCase struct {
-	id, typ, session, sessStatus, payout, payStatus string
-	batch                                           any // nil: no ref_batch given
-	row                                             any
+	id, typ, session, sessStatus, payout, payStatus, recorded string
+	batch                                                     any // nil: no ref_batch given
+	row                                                       any
 }
 
 // hookCases are webhooks with every status the bank documents, statuses it
@@ -25,15 +25,16 @@ type hookCase struct {
 // a batch, and bodies packed with and without their fields.
 var hookCases = func() []hookCase {
 	hex := "4be89a9c3004ad17f1fa98cc7ab5db6b49d0460c5aa95a21d862c6cb0e026c91"
+	now := formatTime(time.Date(2026, 12, 1, 17, 54, 16, 874107603, time.UTC))
 	return []hookCase{
-		{hex, "payment_finished", "ps_1", "accepted", "po_2", "succeeded", "B-1", 1},
-		{"h1", "payment_finished", "ps_3", "cancelled", "po_4", "failed", "B-1", 2},
-		{"h2", "ready_to_confirm", "ps_5", "in_progress", "po_6", "pending", "B-2", 1},
-		{"h3", "action_required", "ps_7", "created", "po_8", "in_progress", "B-2", 2},
-		{"h4", "payment_refunded", "ps_9", "error", "", "", "", nil},
-		{"h5", "payment_finished", "ps_10", "ACCEPTED", "po_11", "3", nil, nil},
-		{strings.ToUpper(hex), "new_type", "", "3", "", "weird status", "B-3", 7},
-		{"h6", "payment_finished", "ps_12", "", "po_13", "succeeded", "", 5},
+		{hex, "payment_finished", "ps_1", "accepted", "po_2", "succeeded", now, "B-1", 1},
+		{"h1", "payment_finished", "ps_3", "cancelled", "po_04", "failed", "2026-12-01T17:54:16Z", "B-1", 2},
+		{"h2", "ready_to_confirm", "ps_5", "in_progress", "po_-8", "pending", now, "B-2", 1},
+		{"h3", "action_required", "ps_7", "created", "po_8", "in_progress", "1969-12-31T23:59:59.999999999Z", "B-2", 2},
+		{"h4", "payment_refunded", "ps_9", "error", "", "", "", "", nil},
+		{"h5", "payment_finished", "ps_10", "ACCEPTED", "po_9223372036854775807", "3", "0001-01-01T00:00:00.000000000Z", nil, nil},
+		{strings.ToUpper(hex), "new_type", "", "3", "po_99999999999999999999", "weird status", "2026-02-30T00:00:00.000000000Z", "B-3", 7},
+		{"h6", "payment_finished", "ps_12", "", "PO_13", "succeeded", now, "", 5},
 	}
 }()
 
@@ -48,7 +49,7 @@ func insertHookCases(t *testing.T, ex interface {
 			stream_seq, received_at, recorded_at, body, body_z)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 'RUB', ?, 'RUB', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.id, c.typ, c.session, c.sessStatus, c.payout, c.payStatus, 10000+i, i%2, []string{"", "E1"}[i%2],
-			[]string{"", "why"}[i%2], c.batch, c.row, "R-"+strings.Repeat("x", i), i+1, now, now,
+			[]string{"", "why"}[i%2], c.batch, c.row, "R-"+strings.Repeat("x", i), i+1, now, c.recorded,
 			[]string{"body", ""}[i%2], []any{nil, []byte{1, 2, 3}}[i%2])
 		require.NoError(t, err, i)
 	}
@@ -94,10 +95,11 @@ func TestHookEventsKeys(t *testing.T) {
 	var empty int64
 	require.NoError(t, db.r.QueryRow(`SELECT k FROM batch_keys WHERE batch_id = ''`).Scan(&empty))
 	require.Zero(t, empty, "'' is the key 0")
-	codes := queryAll(t, db.r, `SELECT typeof(ss), typeof(ps), typeof(bk) FROM hook_events ORDER BY stream_seq`)
-	require.Equal(t, [][]any{{"integer", "integer", "integer"}, {"integer", "integer", "integer"},
-		{"integer", "integer", "integer"}, {"integer", "integer", "integer"}, {"integer", "text", "integer"},
-		{"text", "text", "integer"}, {"text", "text", "integer"}, {"text", "integer", "integer"}}, codes)
+	codes := queryAll(t, db.r, `SELECT typeof(ss) || typeof(pid) || typeof(ps) || typeof(rec) || typeof(bk) FROM hook_events
+		ORDER BY stream_seq`)
+	require.Equal(t, [][]any{{"integerintegerintegerintegerinteger"}, {"integertextintegertextinteger"},
+		{"integerintegerintegerintegerinteger"}, {"integerintegerintegertextinteger"}, {"integertexttexttextinteger"},
+		{"textintegertexttextinteger"}, {"texttexttexttextinteger"}, {"texttextintegerintegerinteger"}}, codes)
 
 	// Inserted through the view now: the same.
 	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
@@ -144,8 +146,10 @@ func TestHooksWrittenDirectly(t *testing.T) {
 			queryAll(t, db.r, `SELECT `+cols+` FROM bank_events WHERE hook_id = ?`, "view-"+c.id),
 			queryAll(t, db.r, `SELECT `+cols+` FROM bank_events WHERE hook_id = ?`, ev.HookID), i)
 		require.Equal(t,
-			queryAll(t, db.r, `SELECT ss, typeof(ss), ps, typeof(ps), bk FROM hook_events WHERE id = (SELECT max(id) FROM hook_events)`),
-			queryAll(t, db.r, `SELECT ss, typeof(ss), ps, typeof(ps), bk FROM hook_events WHERE id = (SELECT max(id) - 1 FROM hook_events)`), i)
+			queryAll(t, db.r, `SELECT ss, typeof(ss), pid, typeof(pid), ps, typeof(ps), bk, rec, typeof(rec) FROM hook_events
+				WHERE id = (SELECT max(id) FROM hook_events)`),
+			queryAll(t, db.r, `SELECT ss, typeof(ss), pid, typeof(pid), ps, typeof(ps), bk, rec, typeof(rec) FROM hook_events
+				WHERE id = (SELECT max(id) - 1 FROM hook_events)`), i)
 		got, err := db.HookBody(ctx, ev.HookID)
 		require.NoError(t, err)
 		require.Equal(t, ev.Body, got, "the body reads back")
@@ -192,4 +196,32 @@ SEARCH hook_events USING INDEX hook_events_session (session_id=?)`},
 		}
 		require.Equal(t, c.want, strings.Join(steps, "\n"), c.query)
 	}
+}
+
+// HookBody reads a webhook of a file migrated before 0163 (an archive
+// opened read-only is never migrated) as it reads one of this schema.
+func TestHookBodyBefore0163(t *testing.T) {
+	path, old := ledgerBefore(t, "migrations/0163")
+	body := []byte(`{"type":"payment_finished","session":{"id":"ps_1","payments":[{"id":"po_2",` +
+		`"metadata":{"payrun":"B-1/3","reference":"R-9"}}]}}`)
+	z := packBody(body, bodyFields("B-1", sql.NullInt64{Int64: 3, Valid: true}, "ps_1", "po_2", "R-9"))
+	require.Equal(t, byte(packedFieldsV1), z[0])
+	_, err := old.Exec(`INSERT INTO bank_events (hook_id, type, session_id, payout_id, ref_batch, ref_row, ref_reference,
+		stream_seq, received_at, recorded_at, body_z) VALUES ('h1', 'payment_finished', 'ps_1', 'po_2', 'B-1', 3, 'R-9', 1,
+		'2026-12-01T17:54:16.874107603Z', '2026-12-01T17:54:16.874107603Z', ?)`, z)
+	require.NoError(t, err)
+	require.NoError(t, old.Close())
+	adb, err := OpenReadOnly(path)
+	require.NoError(t, err)
+	defer adb.Close()
+	got, err := adb.HookBody(context.Background(), "h1")
+	require.NoError(t, err)
+	require.Equal(t, body, got)
+
+	db, err := Open(path)
+	require.NoError(t, err)
+	defer db.Close()
+	got, err = db.HookBody(context.Background(), "h1")
+	require.NoError(t, err)
+	require.Equal(t, body, got, "migrated, the same")
 }

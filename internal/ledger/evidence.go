@@ -124,11 +124,13 @@ func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
 	var refRow sql.NullInt64
 	var z []byte
 	const cols = `body, body_z, ref_batch, ref_row, session_id, payout_id, ref_reference`
-	// By the id's unique index; the batch by its key (migration 0163).
-	err := db.r.QueryRowContext(ctx, `SELECT e.body, e.body_z, b.batch_id, e.ref_row, e.session_id, e.payout_id,
-		e.ref_reference FROM hook_events e JOIN batch_keys b ON b.k = e.bk WHERE e.h = ?`, hookKey(hookID)).
+	// By the id's unique index; the batch by its key, the payout as 0163
+	// keeps it.
+	err := db.r.QueryRowContext(ctx, `SELECT e.body, e.body_z, b.batch_id, e.ref_row, e.session_id,
+		CASE WHEN typeof(e.pid) = 'integer' THEN 'po_' || e.pid ELSE e.pid END, e.ref_reference
+		FROM hook_events e JOIN batch_keys b ON b.k = e.bk WHERE e.h = ?`, hookKey(hookID)).
 		Scan(&body, &z, &refBatch, &refRow, &session, &payout, &reference)
-	if err != nil && strings.Contains(err.Error(), "no such column: e.bk") {
+	if err != nil && strings.Contains(err.Error(), "no such column: e.") {
 		// A file migrated by 0141 but not 0163 (an archive opened read-only).
 		err = db.r.QueryRowContext(ctx, `SELECT `+cols+` FROM hook_events WHERE h = ?`, hookKey(hookID)).
 			Scan(&body, &z, &refBatch, &refRow, &session, &payout, &reference)
