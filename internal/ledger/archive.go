@@ -174,10 +174,11 @@ func columns(ctx context.Context, c interface {
 	return strings.Join(cols, ", "), rows.Err()
 }
 
-// batchEvents selects the webhooks of a batch: those that name it (by its
-// key, migration 0163), and those of its sessions.
-const batchEvents = `(bk = (SELECT k FROM main.batch_keys WHERE batch_id = ?1)
-	OR session_id IN (SELECT session_id FROM main.sessions WHERE batch_id = ?1))`
+// batchEvents selects the webhooks of a batch: those that name it, and
+// those of its sessions (the batch by its key and the session ids as
+// hook_events keeps them, migration 0163).
+var batchEvents = `(bk = (SELECT k FROM main.batch_keys WHERE batch_id = ?1)
+	OR sid IN (SELECT ` + idCode("session_id", "ps_") + ` FROM main.sessions WHERE batch_id = ?1))`
 
 // copyToArchive copies the batch into the attached archive file and checks
 // that every table holds as many of its rows there as here.

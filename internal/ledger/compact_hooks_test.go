@@ -32,9 +32,9 @@ var hookCases = func() []hookCase {
 		{"h2", "ready_to_confirm", "ps_5", "in_progress", "po_-8", "pending", now, "B-2", 1},
 		{"h3", "action_required", "ps_7", "created", "po_8", "in_progress", "1969-12-31T23:59:59.999999999Z", "B-2", 2},
 		{"h4", "payment_refunded", "ps_9", "error", "", "", "", "", nil},
-		{"h5", "payment_finished", "ps_10", "ACCEPTED", "po_9223372036854775807", "3", "0001-01-01T00:00:00.000000000Z", nil, nil},
+		{"h5", "payment_finished", "ps_010", "ACCEPTED", "po_9223372036854775807", "3", "0001-01-01T00:00:00.000000000Z", nil, nil},
 		{strings.ToUpper(hex), "new_type", "", "3", "po_99999999999999999999", "weird status", "2026-02-30T00:00:00.000000000Z", "B-3", 7},
-		{"h6", "payment_finished", "ps_12", "", "PO_13", "succeeded", now, "", 5},
+		{"h6", "payment_finished", "ps_-12", "", "PO_13", "succeeded", now, "", 5},
 	}
 }()
 
@@ -95,11 +95,12 @@ func TestHookEventsKeys(t *testing.T) {
 	var empty int64
 	require.NoError(t, db.r.QueryRow(`SELECT k FROM batch_keys WHERE batch_id = ''`).Scan(&empty))
 	require.Zero(t, empty, "'' is the key 0")
-	codes := queryAll(t, db.r, `SELECT typeof(ss) || typeof(pid) || typeof(ps) || typeof(rec) || typeof(bk) FROM hook_events
-		ORDER BY stream_seq`)
-	require.Equal(t, [][]any{{"integerintegerintegerintegerinteger"}, {"integertextintegertextinteger"},
-		{"integerintegerintegerintegerinteger"}, {"integerintegerintegertextinteger"}, {"integertexttexttextinteger"},
-		{"textintegertexttextinteger"}, {"texttexttexttextinteger"}, {"texttextintegerintegerinteger"}}, codes)
+	codes := queryAll(t, db.r, `SELECT typeof(sid) || typeof(ss) || typeof(pid) || typeof(ps) || typeof(rec) || typeof(bk)
+		FROM hook_events ORDER BY stream_seq`)
+	require.Equal(t, [][]any{{"integerintegerintegerintegerintegerinteger"}, {"integerintegertextintegertextinteger"},
+		{"integerintegerintegerintegerintegerinteger"}, {"integerintegerintegerintegertextinteger"},
+		{"integerintegertexttexttextinteger"}, {"texttextintegertexttextinteger"}, {"texttexttexttexttextinteger"},
+		{"integertexttextintegerintegerinteger"}}, codes)
 
 	// Inserted through the view now: the same.
 	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
@@ -146,10 +147,10 @@ func TestHooksWrittenDirectly(t *testing.T) {
 			queryAll(t, db.r, `SELECT `+cols+` FROM bank_events WHERE hook_id = ?`, "view-"+c.id),
 			queryAll(t, db.r, `SELECT `+cols+` FROM bank_events WHERE hook_id = ?`, ev.HookID), i)
 		require.Equal(t,
-			queryAll(t, db.r, `SELECT ss, typeof(ss), pid, typeof(pid), ps, typeof(ps), bk, rec, typeof(rec) FROM hook_events
-				WHERE id = (SELECT max(id) FROM hook_events)`),
-			queryAll(t, db.r, `SELECT ss, typeof(ss), pid, typeof(pid), ps, typeof(ps), bk, rec, typeof(rec) FROM hook_events
-				WHERE id = (SELECT max(id) - 1 FROM hook_events)`), i)
+			queryAll(t, db.r, `SELECT sid, typeof(sid), ss, typeof(ss), pid, typeof(pid), ps, typeof(ps), bk, rec, typeof(rec)
+				FROM hook_events WHERE id = (SELECT max(id) FROM hook_events)`),
+			queryAll(t, db.r, `SELECT sid, typeof(sid), ss, typeof(ss), pid, typeof(pid), ps, typeof(ps), bk, rec, typeof(rec)
+				FROM hook_events WHERE id = (SELECT max(id) - 1 FROM hook_events)`), i)
 		got, err := db.HookBody(ctx, ev.HookID)
 		require.NoError(t, err)
 		require.Equal(t, ev.Body, got, "the body reads back")
@@ -175,9 +176,8 @@ SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)
 SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)
 SEARCH s USING COVERING INDEX sess_row (bk=? AND row_no>? AND row_no<?)
 SEARCH e USING COVERING INDEX hook_events_finished (bk=?)`},
-		{`SELECT max(stream_seq) FROM bank_events WHERE session_id = ?1 AND type = ?2`,
-			`SEARCH e USING INDEX hook_events_session (session_id=?)
-SEARCH b USING INTEGER PRIMARY KEY (rowid=?)`},
+		{`SELECT max(stream_seq) FROM hook_events WHERE sid = ?1 AND type = ?2`, // schedulePoll's
+			`SEARCH hook_events USING INDEX hook_events_session (sid=?)`},
 		{`SELECT 1 FROM bank_events e WHERE e.ref_batch = ?1 AND e.ref_row = ?2`,
 			`SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)
 SEARCH e USING COVERING INDEX hook_events_ref (bk=? AND ref_row=?)`},
@@ -186,7 +186,7 @@ SEARCH e USING COVERING INDEX hook_events_ref (bk=? AND ref_row=?)`},
 SEARCH hook_events USING INDEX hook_events_ref (bk=?)
 SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)
 SEARCH s USING COVERING INDEX sess_row (bk=?)
-SEARCH hook_events USING INDEX hook_events_session (session_id=?)`},
+SEARCH hook_events USING INDEX hook_events_session (sid=?)`},
 	} {
 		var steps []string
 		for _, r := range queryAll(t, s.db.r, `EXPLAIN QUERY PLAN `+c.query, "B-1", 1, 2) {

@@ -124,9 +124,10 @@ func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
 	var refRow sql.NullInt64
 	var z []byte
 	const cols = `body, body_z, ref_batch, ref_row, session_id, payout_id, ref_reference`
-	// By the id's unique index; the batch by its key, the payout as 0163
-	// keeps it.
-	err := db.r.QueryRowContext(ctx, `SELECT e.body, e.body_z, b.batch_id, e.ref_row, e.session_id,
+	// By the id's unique index; the batch by its key, the bank's ids as
+	// 0163 keeps them.
+	err := db.r.QueryRowContext(ctx, `SELECT e.body, e.body_z, b.batch_id, e.ref_row,
+		CASE WHEN typeof(e.sid) = 'integer' THEN 'ps_' || e.sid ELSE e.sid END,
 		CASE WHEN typeof(e.pid) = 'integer' THEN 'po_' || e.pid ELSE e.pid END, e.ref_reference
 		FROM hook_events e JOIN batch_keys b ON b.k = e.bk WHERE e.h = ?`, hookKey(hookID)).
 		Scan(&body, &z, &refBatch, &refRow, &session, &payout, &reference)

@@ -9,9 +9,13 @@
 --                   5 error (bank131.Session*); any other value as text;
 --   payout_status   1 in_progress, 2 pending, 3 succeeded, 4 failed
 --                   (bank131.Payout*); any other value as text;
---   payout_id       'po_' and a decimal integer that reads back as the same
---                   text as that integer, as moves keeps it (0162); any
---                   other id as its text;
+--   session_id, payout_id  'ps_' or 'po_' and a decimal integer that
+--                   reads back as the same text as that integer, as moves
+--                   keeps them (0162); any other id as its text; the
+--                   session index holds the integer (the ledger's lookups
+--                   by session encode the id: ledger.bankIDKey, idCode), the
+--                   report's covering index the text (as recorded_at
+--                   below);
 --   recorded_at     integer nanoseconds since 1970 when that gives back the
 --                   same text (ledger.formatTime), else the text; the
 --                   report's covering index hook_events_finished holds the
@@ -36,7 +40,7 @@ CREATE TABLE hook_events_0163 (
     id             INTEGER PRIMARY KEY,
     h              ANY NOT NULL UNIQUE,         -- BLOB: the SHA-256 the hex id spells; TEXT: the id
     type           TEXT NOT NULL,
-    session_id     TEXT NOT NULL DEFAULT '',
+    sid            ANY NOT NULL DEFAULT '',     -- session_id: INTEGER n: 'ps_' || n; TEXT: the id
     ss             ANY NOT NULL DEFAULT '',     -- session_status: code, or text
     pid            ANY NOT NULL DEFAULT '',     -- payout_id: INTEGER n: 'po_' || n; TEXT: the id
     ps             ANY NOT NULL DEFAULT '',     -- payout_status: code, or text
@@ -61,9 +65,11 @@ CREATE TABLE hook_events_0163 (
 ) STRICT;
 
 -- The webhooks as they were, in the order they were recorded, with their ids.
-INSERT INTO hook_events_0163 (id, h, type, session_id, ss, pid, ps, amount_minor, currency, fee_minor, fee_currency,
+INSERT INTO hook_events_0163 (id, h, type, sid, ss, pid, ps, amount_minor, currency, fee_minor, fee_currency,
     error_code, error_text, bk, ref_row, ref_reference, stream_seq, received, rec, body, body_z)
-SELECT id, h, type, session_id,
+SELECT id, h, type,
+    CASE WHEN session_id GLOB 'ps_*' AND 'ps_' || CAST(substr(session_id, 4) AS INTEGER) = session_id
+        THEN CAST(substr(session_id, 4) AS INTEGER) ELSE session_id END,
     CASE session_status WHEN 'created' THEN 1 WHEN 'in_progress' THEN 2 WHEN 'accepted' THEN 3 WHEN 'cancelled' THEN 4
         WHEN 'error' THEN 5 ELSE session_status END,
     CASE WHEN payout_id GLOB 'po_*' AND 'po_' || CAST(substr(payout_id, 4) AS INTEGER) = payout_id
@@ -81,19 +87,21 @@ DROP VIEW bank_events;
 DROP TABLE hook_events;
 ALTER TABLE hook_events_0163 RENAME TO hook_events;
 
--- The indexes 0141 made, the batch by its key.
-CREATE INDEX hook_events_session ON hook_events (session_id);
+-- The indexes 0141 made, the batch by its key, the session as stored.
+CREATE INDEX hook_events_session ON hook_events (sid);
 CREATE INDEX hook_events_ref ON hook_events (bk, ref_row);
--- recorded_at as the view's expression: the index holds the text and a
--- read through the view takes it from there (the expression must stay the
--- view's, token for token: TestHookEventsPlans).
-CREATE INDEX hook_events_finished ON hook_events (bk, ref_row, stream_seq, session_id, type, ps,
+-- session_id and recorded_at as the view's expressions: the index holds
+-- the text and a read through the view takes it from there (each
+-- expression must stay the view's, token for token: TestHookEventsPlans).
+CREATE INDEX hook_events_finished ON hook_events (bk, ref_row, stream_seq,
+    (CASE WHEN typeof(sid) = 'integer' THEN 'ps_' || sid ELSE sid END), type, ps,
     amount_minor, currency, error_code, (CASE WHEN typeof(rec) = 'integer'
         THEN strftime('%Y-%m-%dT%H:%M:%S', rec / 1000000000, 'unixepoch') || printf('.%09dZ', rec % 1000000000)
         ELSE rec END))
     WHERE type IN ('payment_finished', 'payment_refunded');
 
-CREATE VIEW bank_events AS SELECT e.hook_id AS hook_id, e.type AS type, e.session_id AS session_id,
+CREATE VIEW bank_events AS SELECT e.hook_id AS hook_id, e.type AS type,
+    CASE WHEN typeof(e.sid) = 'integer' THEN 'ps_' || e.sid ELSE e.sid END AS session_id,
     CASE e.ss WHEN 1 THEN 'created' WHEN 2 THEN 'in_progress' WHEN 3 THEN 'accepted' WHEN 4 THEN 'cancelled'
         WHEN 5 THEN 'error' ELSE e.ss END AS session_status,
     CASE WHEN typeof(e.pid) = 'integer' THEN 'po_' || e.pid ELSE e.pid END AS payout_id,
@@ -109,12 +117,15 @@ FROM hook_events e JOIN batch_keys b ON b.k = e.bk;
 
 CREATE TRIGGER bank_events_insert INSTEAD OF INSERT ON bank_events BEGIN
     INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (coalesce(new.ref_batch, ''));
-    INSERT INTO hook_events (h, type, session_id, ss, pid, ps, amount_minor, currency,
+    INSERT INTO hook_events (h, type, sid, ss, pid, ps, amount_minor, currency,
         fee_minor, fee_currency, error_code, error_text, bk, ref_row, ref_reference, stream_seq, received, rec,
         body, body_z)
     SELECT CASE WHEN length(new.hook_id) = 64 AND lower(hex(unhex(new.hook_id))) = new.hook_id THEN unhex(new.hook_id)
             ELSE new.hook_id END,
-        new.type, coalesce(new.session_id, ''),
+        new.type,
+        CASE WHEN coalesce(new.session_id, '') GLOB 'ps_*'
+                AND 'ps_' || CAST(substr(coalesce(new.session_id, ''), 4) AS INTEGER) = coalesce(new.session_id, '')
+            THEN CAST(substr(coalesce(new.session_id, ''), 4) AS INTEGER) ELSE coalesce(new.session_id, '') END,
         CASE coalesce(new.session_status, '') WHEN 'created' THEN 1 WHEN 'in_progress' THEN 2 WHEN 'accepted' THEN 3
             WHEN 'cancelled' THEN 4 WHEN 'error' THEN 5 ELSE coalesce(new.session_status, '') END,
         CASE WHEN coalesce(new.payout_id, '') GLOB 'po_*'
