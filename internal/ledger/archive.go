@@ -175,8 +175,10 @@ func columns(ctx context.Context, c interface {
 }
 
 // batchEvents selects the webhooks of a batch: those that name it, and
-// those of its sessions.
-const batchEvents = `(ref_batch = ?1 OR session_id IN (SELECT session_id FROM main.sessions WHERE batch_id = ?1))`
+// those of its sessions (the batch by its key and the session ids as
+// hook_events keeps them, migration 0163).
+var batchEvents = `(bk = (SELECT k FROM main.batch_keys WHERE batch_id = ?1)
+	OR sid IN (SELECT ` + idCode("session_id", "ps_") + ` FROM main.sessions WHERE batch_id = ?1))`
 
 // copyToArchive copies the batch into the attached archive file and checks
 // that every table holds as many of its rows there as here.
@@ -245,6 +247,22 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 		case "hook_events":
 			res.Events = int(n)
 		}
+	}
+	// The keys of the batches its webhooks name (its own, copied with
+	// batch_keys; 0, '', in every file; another batch's, should one of its
+	// sessions' webhooks name that), with the same keys: the archive's
+	// bank_events reads every webhook it got.
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO arch.batch_keys (k, batch_id)
+		SELECT k, batch_id FROM main.batch_keys WHERE k IN (SELECT bk FROM arch.hook_events)`); err != nil {
+		return fail(fmt.Errorf("batch_keys of the webhooks: %w", err))
+	}
+	var events, read int
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM arch.hook_events), (SELECT count(*) FROM arch.bank_events)`).
+		Scan(&events, &read); err != nil {
+		return fail(fmt.Errorf("bank_events: %w", err))
+	}
+	if events != read {
+		return fail(fmt.Errorf("bank_events: the archive reads %d of its %d webhooks", read, events))
 	}
 	// The archive counts the rows it got (its insert trigger counted them
 	// unless the batch came with counts_by_insert, migration 0120): the

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -169,6 +170,51 @@ var stateKeys = map[string]int64{
 func stateKey(s string) any {
 	if k, ok := stateKeys[s]; ok {
 		return k
+	}
+	return s
+}
+
+// bankIDKey is a bank id as moves and hook_events store it (migrations
+// 0162, 0163; idCode in SQL): n when the id is prefix || n and n, as
+// decimal text, reads back as the id, else the id.
+func bankIDKey(id, prefix string) any {
+	if rest, ok := strings.CutPrefix(id, prefix); ok {
+		if n, err := strconv.ParseInt(rest, 10, 64); err == nil && prefix+strconv.FormatInt(n, 10) == id {
+			return n
+		}
+	}
+	return id
+}
+
+// sessionStatusKey and payoutStatusKey are a webhook's statuses as
+// hook_events stores them (migration 0163): the code of a status the bank
+// documents (bank131.Session*, bank131.Payout*), else the text.
+func sessionStatusKey(s string) any {
+	switch s {
+	case "created":
+		return 1
+	case "in_progress":
+		return 2
+	case "accepted":
+		return 3
+	case "cancelled":
+		return 4
+	case "error":
+		return 5
+	}
+	return s
+}
+
+func payoutStatusKey(s string) any {
+	switch s {
+	case "in_progress":
+		return 1
+	case "pending":
+		return 2
+	case "succeeded":
+		return 3
+	case "failed":
+		return 4
 	}
 	return s
 }

@@ -167,14 +167,23 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 		refBatch, refRow, refRef = ev.Ref.Batch, ev.Ref.Row, ev.Ref.Reference
 		refRowN = sql.NullInt64{Int64: int64(ev.Ref.Row), Valid: true}
 	}
-	// bank_events is a view (migration 0141); its table, with the id and
-	// the time received in their compact forms.
-	res, err := tx.Exec(`INSERT INTO hook_events (h, type, session_id, session_status, payout_id, payout_status,
-		amount_minor, currency, fee_minor, fee_currency, error_code, error_text, ref_batch, ref_row, ref_reference,
-		stream_seq, received, recorded_at, body, body_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)
+	// bank_events is a view (migrations 0141, 0163); its table, with the
+	// id, the statuses, the batch, the bank's ids and both times in their
+	// compact forms (the batch's key: 0 is '').
+	if refBatch != "" {
+		if err := internKeys(tx, refBatch); err != nil {
+			return fmt.Errorf("record webhook %s: %w", ev.HookID, err)
+		}
+	}
+	res, err := tx.Exec(`INSERT INTO hook_events (h, type, sid, ss, pid, ps,
+		amount_minor, currency, fee_minor, fee_currency, error_code, error_text, bk, ref_row, ref_reference,
+		stream_seq, received, rec, body, body_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+		(SELECT k FROM batch_keys WHERE batch_id = ?), ?, ?, ?, ?, ?, '', ?)
 		ON CONFLICT (h) DO NOTHING`,
-		hookKey(ev.HookID), ev.Type, ev.SessionID, ev.SessionStatus, ev.PayoutID, ev.PayoutStatus, amount, cur, fee, feeCur,
-		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), timeKey(ev.ReceivedAt), formatTime(tx.Now),
+		hookKey(ev.HookID), ev.Type, bankIDKey(ev.SessionID, "ps_"), sessionStatusKey(ev.SessionStatus),
+		bankIDKey(ev.PayoutID, "po_"),
+		payoutStatusKey(ev.PayoutStatus), amount, cur, fee, feeCur,
+		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), timeKey(ev.ReceivedAt), timeKey(tx.Now),
 		packBody(ev.Body, bodyFields(refBatch, refRowN, ev.SessionID, ev.PayoutID, refRef)))
 	if err != nil {
 		return fmt.Errorf("record webhook %s: %w", ev.HookID, err)

@@ -188,8 +188,9 @@ func (s *Service) schedulePoll(tx *Tx, r *rowRec) (ledgerapi.Job, string, error)
 		// session/status lacks the confirm_information a transfer's confirm
 		// echoes: the poll names the webhook that carried it.
 		var seq sql.NullInt64
-		if err := tx.QueryRow(`SELECT max(stream_seq) FROM bank_events WHERE session_id = ? AND type = ?`,
-			j.SessionID, string(bank131.HookReadyToConfirm)).Scan(&seq); err != nil {
+		// By hook_events_session, the id as it stores it (migration 0163).
+		if err := tx.QueryRow(`SELECT max(stream_seq) FROM hook_events WHERE sid = ? AND type = ?`,
+			bankIDKey(j.SessionID, "ps_"), string(bank131.HookReadyToConfirm)).Scan(&seq); err != nil {
 			return ledgerapi.Job{}, "", fmt.Errorf("schedule poll of %s/%d: %w", r.Batch, r.Row, err)
 		}
 		if seq.Valid && seq.Int64 > 0 {

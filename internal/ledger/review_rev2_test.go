@@ -45,7 +45,8 @@ func TestReviewArchiveHoldsOnlyItsBatch(t *testing.T) {
 	require.NoError(t, err)
 	defer adb.Close()
 	var other int
-	require.NoError(t, adb.r.QueryRow(`SELECT count(*) FROM batch_keys WHERE batch_id <> ?`, a.ID).Scan(&other))
+	// '' is the key 0 of every file (migration 0163: the webhooks that name no batch).
+	require.NoError(t, adb.r.QueryRow(`SELECT count(*) FROM batch_keys WHERE batch_id NOT IN (?, '')`, a.ID).Scan(&other))
 	require.Zero(t, other, "the archive names no other batch")
 	var leaked []string
 	rows, err := adb.r.Query(`SELECT name FROM move_names WHERE name LIKE '%' || ? || '%' OR name = 'dave'`, why)
@@ -323,7 +324,7 @@ func TestCompactMigrationOfALedger(t *testing.T) {
 		`INSERT INTO gate_checks_old (`+gateCols+`) SELECT `+gateCols+` FROM gate_checks ORDER BY id`, `DROP VIEW gate_checks`,
 		`DROP TABLE gates`, `ALTER TABLE gate_checks_old RENAME TO gate_checks`,
 		`INSERT INTO transitions_old (`+trCols+`) SELECT `+trCols+` FROM transitions ORDER BY id`,
-		`INSERT INTO bank_events_old (`+evCols+`) SELECT `+evCols+` FROM hook_events ORDER BY id`,
+		`INSERT INTO bank_events_old (`+evCols+`) SELECT `+evCols+` FROM bank_events`, // in hook_events' order
 		`DROP VIEW transitions`, `DROP VIEW bank_events`, `DROP TABLE moves`, `DROP TABLE batch_keys`, `DROP TABLE move_names`,
 		`DROP TABLE hook_events`, `ALTER TABLE transitions_old RENAME TO transitions`, `ALTER TABLE bank_events_old RENAME TO bank_events`)
 	steps = append(steps, indexes...)
