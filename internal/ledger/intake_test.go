@@ -67,6 +67,15 @@ func TestIntakeRejectsTamperedManifest(t *testing.T) {
 			b.Manifest.Totals["RUB"] += 100
 			return b.msgs(1)
 		}, "total RUB 10001.55 ≠ 10000.55"},
+		{"row numbers", func(b *testBatch) []intakeMsg {
+			// Ten rows numbered 1..9 and 11: the count matches, the numbers do not.
+			m := b.msgs(1)
+			other := *b.Rows[9]
+			other.Index = 11
+			data := intake.EncodeRow(&other)
+			r, _ := parseRow(data)
+			return append(append(m[:9:9], intakeMsg{Seq: 100, Digest: sha256.Sum256(data), Row: r}), m[10])
+		}, "row numbers are not 1..10 (highest 11)"},
 		{"digest", func(b *testBatch) []intakeMsg {
 			b.Manifest.RowsSHA256 = payout.DigestRows([][]byte{{1}})
 			return b.msgs(1)
