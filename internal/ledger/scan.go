@@ -287,7 +287,18 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 			}
 		})
 	}
-	run("rows", func() (err error) { c.rows, latest[0], err = sc.readRows(ctx, lo, hi); return err })
+	// The rows with their notes, in one walk of the rows; a ledger file
+	// not migrated yet (a read-only reader is newer) has its notes read
+	// apart (readNotes).
+	run("rows", func() (err error) {
+		c.rows, c.notes, latest[0], err = sc.readRows(ctx, lo, hi, notes)
+		if err != nil && notes && missing(err) {
+			if c.rows, _, latest[0], err = sc.readRows(ctx, lo, hi, false); err == nil {
+				c.notes, err = sc.readNotes(ctx, lo, hi)
+			}
+		}
+		return err
+	})
 	run("quotes", func() (err error) { quotes, err = sc.readQuotes(ctx, lo, hi); return err })
 	run("webhooks", func() (err error) { hooks, err = sc.readHooks(ctx, lo, hi); return err })
 	run("transitions", func() error {
@@ -298,9 +309,6 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		})
 	})
 	run("report lines", func() (err error) { lines, latest[1], err = sc.readLines(ctx, lo, hi); return err })
-	if notes {
-		run("descriptions and meta", func() (err error) { c.notes, err = sc.readNotes(ctx, lo, hi); return err })
-	}
 	wg.Wait()
 	if len(errs) > 0 {
 		return c, 0, errors.Join(errs...)
