@@ -30,7 +30,9 @@ type rowText struct {
 }
 
 // amountSlab gives out amounts from a few arrays instead of one
-// allocation each.
+// allocation each. Made with the capacity a chunk is expected to need
+// (growing from nothing, by doubling, a chunk's arrays were twice what it
+// used).
 type amountSlab []money.Amount
 
 func (s *amountSlab) add(minor int64, currency string) *money.Amount {
@@ -47,7 +49,7 @@ func (s *amountSlab) add(minor int64, currency string) *money.Amount {
 func (sc *batchScan) readHooks(ctx context.Context, lo, hi int64) ([]chunkHook, error) {
 	const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
 	out := make([]chunkHook, 0, scanChunk) // about one a row
-	var amounts amountSlab
+	amounts := make(amountSlab, 0, scanChunk)
 	var c rawCheck
 	err := eachRaw(ctx, sc.q, `SELECT e.ref_row, `+cols+` FROM bank_events e
 		WHERE e.ref_batch = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.type IN ('payment_finished', 'payment_refunded')
@@ -78,7 +80,7 @@ func (sc *batchScan) readLines(ctx context.Context, lo, hi int64) ([]*reconcile.
 	// Lines and amounts from slabs (amountSlab): a line was ~400 B and
 	// three allocations.
 	slab := make([]reconcile.Line, 0, scanChunk)
-	var amounts amountSlab
+	amounts := make(amountSlab, 0, scanChunk) // the fees; the gross when a report gives it
 	err := eachRaw(ctx, sc.q, `SELECT row_no, line, report_id, operation_id, session_id, type, transaction_date,
 		amount_minor, currency, gross_minor, fee_minor, fee_currency FROM bank_report_lines
 		WHERE batch_id = ? AND row_no > ? AND row_no <= ?`, []any{sc.batch, lo, hi}, func(v rawRow) error {
@@ -172,7 +174,7 @@ func (sc *batchScan) readRows(ctx context.Context, lo, hi int64, notes bool) (ro
 	// allocations). A slab that fills is followed by a new one: what was
 	// given out stays where it is.
 	slab := make([]reconcile.Row, 0, scanChunk)
-	var amounts amountSlab
+	amounts := make(amountSlab, 0, 2*scanChunk) // a paid row's fee and paid amount
 	var c rawCheck
 	var n report.Note // read into for every row, then copied
 	query := `SELECT ` + rowsCols + ` FROM rows r WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`
