@@ -194,20 +194,9 @@ func benchStream(b *testing.B, s *Service, id, f string, n int) {
 // (bench/README.md). For comparing two builds on the same file, run after
 // run; skipped without them.
 func BenchmarkReportFile(b *testing.B) {
-	path, id := os.Getenv("PAYRUN_BENCH_REPORT_DB"), os.Getenv("PAYRUN_BENCH_REPORT_BATCH")
-	if path == "" || id == "" {
+	s, id, rows, ok := keptLedger(b)
+	if !ok {
 		b.Skip("needs PAYRUN_BENCH_REPORT_DB and PAYRUN_BENCH_REPORT_BATCH (bench/README.md)")
-	}
-	db, err := OpenReadOnly(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	db.ReportZone = bank131.ReportZone() // as `ledger report` reads it
-	s := &Service{db: db}
-	var rows int
-	if err := db.r.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ?`, id).Scan(&rows); err != nil {
-		b.Fatal(err)
 	}
 	for _, f := range report.Formats {
 		b.Run(f, func(b *testing.B) {
@@ -215,6 +204,27 @@ func BenchmarkReportFile(b *testing.B) {
 			benchStream(b, s, id, f, rows)
 		})
 	}
+}
+
+// keptLedger opens, read-only as `ledger report` does, the ledger file
+// PAYRUN_BENCH_REPORT_DB kept by an earlier run (PAYRUN_BENCH_DB_DIR) and
+// counts the rows of its batch PAYRUN_BENCH_REPORT_BATCH; ok is false
+// when they are not set.
+func keptLedger(b *testing.B) (s *Service, id string, rows int, ok bool) {
+	path, id := os.Getenv("PAYRUN_BENCH_REPORT_DB"), os.Getenv("PAYRUN_BENCH_REPORT_BATCH")
+	if path == "" || id == "" {
+		return nil, "", 0, false
+	}
+	db, err := OpenReadOnly(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	db.ReportZone = bank131.ReportZone() // as `ledger report` reads it
+	if err := db.r.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ?`, id).Scan(&rows); err != nil {
+		b.Fatal(err)
+	}
+	return &Service{db: db}, id, rows, true
 }
 
 // countWriter counts what is written to it.
@@ -227,13 +237,19 @@ func (w *countWriter) Write(p []byte) (int, error) {
 
 // BenchmarkReport1M streams the CSV report of a 1M-row batch (target:
 // ≤ 10 s). Its ledger takes minutes to build, so it runs only when asked
-// (PAYRUN_BENCH_1M=1), as the documented run in bench/README.md.
+// (PAYRUN_BENCH_1M=1), as the documented run in bench/README.md; with
+// PAYRUN_BENCH_REPORT_DB and PAYRUN_BENCH_REPORT_BATCH it streams the
+// batch of a ledger file an earlier run kept (PAYRUN_BENCH_DB_DIR)
+// instead of building one.
 func BenchmarkReport1M(b *testing.B) {
-	if os.Getenv("PAYRUN_BENCH_1M") == "" {
-		b.Skip("a documented run: PAYRUN_BENCH_1M=1 (bench/README.md)")
+	s, id, n, kept := keptLedger(b)
+	if !kept {
+		if os.Getenv("PAYRUN_BENCH_1M") == "" {
+			b.Skip("a documented run: PAYRUN_BENCH_1M=1, or a kept file: PAYRUN_BENCH_REPORT_DB and PAYRUN_BENCH_REPORT_BATCH (bench/README.md)")
+		}
+		n = 1_000_000
+		s, id = benchLedger(b, n)
 	}
-	const n = 1_000_000
-	s, id := benchLedger(b, n)
 	for _, f := range []string{report.FormatCSV, report.FormatSummaryCSV} {
 		b.Run(f, func(b *testing.B) {
 			runtime.GC()

@@ -55,3 +55,33 @@ func TestReportChunks(t *testing.T) {
 	require.NoError(t, rep.Write(&buf, report.FormatJSON))
 	require.Equal(t, string(whole["en/json"]), buf.String())
 }
+
+// TestReportNotesOfALedgerNotMigrated: a ledger file whose rows cannot be
+// read with their notes in one query (here: no holds table, as before
+// migration 0010) has its notes read apart (readNotes' later queries),
+// and its report is the same, its descriptions and meta included.
+func TestReportNotesOfALedgerNotMigrated(t *testing.T) {
+	s, _, id := goldenLedger(t)
+	ctx := context.Background()
+	csv := func() string {
+		src, done, err := s.db.ReportSource(ctx, id, "en")
+		require.NoError(t, err)
+		defer done()
+		var buf bytes.Buffer
+		require.NoError(t, src.Write(&buf, report.FormatCSV))
+		return buf.String()
+	}
+	exec := func(q string) {
+		require.NoError(t, s.w.Do(ctx, func(tx *Tx) error { _, err := tx.Exec(q); return err }))
+	}
+	exec(`DELETE FROM holds`) // so that both reports have no hold to show
+	var described int
+	require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ? AND (description <> '' OR meta <> '')`, id).
+		Scan(&described))
+	require.NotZero(t, described, "the golden ledger has descriptions or meta")
+	before := csv()
+	exec(`ALTER TABLE holds RENAME TO holds_gone`)
+	_, _, _, err := (&batchScan{q: s.db.r, batch: id}).readRows(ctx, 0, 1<<40, true)
+	require.ErrorContains(t, err, "no such table", "the rows are not read with their notes in one query")
+	require.Equal(t, before, csv())
+}
