@@ -69,12 +69,7 @@ func TestCompactSessionsAndGates(t *testing.T) {
 	before := dumpSessionsAndGates(t, old)
 	require.NoError(t, old.Close())
 
-	db, err := Open(path)
-	require.NoError(t, err)
-	defer db.Close()
-	w := newWriter(db, 1)
-	go w.run()
-	defer w.stop()
+	db, w := openMigrated(t, path)
 	require.Equal(t, before, dumpSessionsAndGates(t, db.r), "migrated, the same")
 	var texts int
 	require.NoError(t, db.r.QueryRow(`SELECT (SELECT count(*) FROM sess WHERE typeof(first) = 'text')

@@ -84,12 +84,7 @@ func TestHookEventsKeys(t *testing.T) {
 	moves := queryAll(t, old, `SELECT * FROM transitions ORDER BY id`)
 	require.NoError(t, old.Close())
 
-	db, err := Open(path)
-	require.NoError(t, err)
-	defer db.Close()
-	w := newWriter(db, 1)
-	go w.run()
-	defer w.stop()
+	db, w := openMigrated(t, path)
 	require.Equal(t, before, dumpHooks(t, db.r), "migrated, the same")
 	require.Equal(t, moves, queryAll(t, db.r, `SELECT * FROM transitions ORDER BY id`), "the transitions too")
 	var empty int64

@@ -17,7 +17,6 @@ import (
 func TestCompactMigrations(t *testing.T) {
 	ctx := context.Background()
 	path, old := ledgerBefore(t, "migrations/0140")
-	var err error
 
 	const hex = "4be89a9c3004ad17f1fa98cc7ab5db6b49d0460c5aa95a21d862c6cb0e026c91"
 	now := formatTime(time.Date(2026, 12, 1, 17, 54, 16, 874107603, time.UTC))
@@ -61,12 +60,7 @@ func TestCompactMigrations(t *testing.T) {
 	before := dumpCompact(t, old)
 	require.NoError(t, old.Close())
 
-	db, err := Open(path)
-	require.NoError(t, err)
-	defer db.Close()
-	w := newWriter(db, 1)
-	go w.run()
-	defer w.stop()
+	db, w := openMigrated(t, path)
 	require.Equal(t, before, dumpCompact(t, db.r), "migrated, the same")
 	var texts int
 	require.NoError(t, db.r.QueryRow(`SELECT count(*) FROM moves WHERE typeof(t) = 'text'`).Scan(&texts))

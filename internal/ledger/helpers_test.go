@@ -305,3 +305,16 @@ func rowsTriggers(t *testing.T, s *Service) string {
 	require.NoError(t, rows.Err())
 	return strings.Join(out, "\n")
 }
+
+// openMigrated opens the ledger file at path (migrating it) with a running
+// writer, both closed when the test ends.
+func openMigrated(t *testing.T, path string) (*DB, *writer) {
+	t.Helper()
+	db, err := Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	w := newWriter(db, 1)
+	go w.run()
+	t.Cleanup(w.stop)
+	return db, w
+}

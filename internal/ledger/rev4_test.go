@@ -121,12 +121,7 @@ func TestRev4MigrationOddValues(t *testing.T) {
 	before := dump(old)
 	require.NoError(t, old.Close())
 
-	db, err := Open(path)
-	require.NoError(t, err)
-	defer db.Close()
-	w := newWriter(db, 1)
-	go w.run()
-	defer w.stop()
+	db, w := openMigrated(t, path)
 	require.Equal(t, before, dump(db.r), "migrated, the same")
 	var ints, texts int
 	require.NoError(t, db.r.QueryRow(`SELECT (SELECT count(*) FROM sess WHERE typeof(first) = 'integer')
