@@ -147,7 +147,11 @@ func TestIntakeLostTailStartsOver(t *testing.T) {
 	require.NoError(t, err)
 
 	testutil.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
-		if st := summary(t, db, b.ID).Status; st != payout.BatchScheduled && st != payout.BatchReleased {
+		var st payout.BatchStatus
+		if err := db.r.QueryRow(`SELECT status FROM batches WHERE id = ?`, b.ID).Scan(&st); err != nil {
+			return fmt.Errorf("batch: %w", err) // not recorded yet
+		}
+		if st != payout.BatchScheduled && st != payout.BatchReleased {
 			return fmt.Errorf("batch %s", st)
 		}
 		return nil
