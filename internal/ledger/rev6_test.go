@@ -1,0 +1,61 @@
+package ledger
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// TestRev6IntakeOverflowingBatchIsRejected: a batch whose rows in one
+// currency sum past 64 bits (only a crafted message gets there: ingest's
+// totals refuse such a file) must not jam the intake. Before the fix
+// countRows' UPSERT failed ("cannot store REAL value in INTEGER column
+// batch_counts.amount_minor"), the group's transaction rolled back, the
+// pipeline started over from the cursor and failed on the same group
+// forever: every later batch stuck. Now the row that would pass 64 bits is
+// not recorded, the batch is rejected with a clear reason, and the intake
+// goes on.
+func TestRev6IntakeOverflowingBatchIsRejected(t *testing.T) {
+	for _, split := range []struct {
+		name  string
+		group int // messages in the first group; the rest in a second
+	}{{"one group", 0}, {"two groups", 2}, {"each its own group", 1}} {
+		t.Run(split.name, func(t *testing.T) {
+			s, _ := newService(t)
+			bad := uniqueBatch(3, "rev6 overflow "+split.name)
+			for _, r := range bad.Rows {
+				r.Amount.Minor = math.MaxInt64/2 + 1
+			}
+			bad = makeRows("rev6 overflow "+split.name, bad.Rows)
+			good := uniqueBatch(2, "rev6 after overflow "+split.name)
+			msgs := append(bad.msgs(1), good.msgs(uint64(len(bad.Data)+2))...)
+			var res []*intakeResult
+			if split.group == 0 {
+				res = append(res, record(t, s, msgs))
+			} else {
+				for i := 0; i < len(msgs); i += split.group {
+					res = append(res, record(t, s, msgs[i:min(i+split.group, len(msgs))]))
+				}
+			}
+			var rejected, accepted []string
+			for _, r := range res {
+				rejected = append(rejected, r.Rejected...)
+				accepted = append(accepted, r.Accepted...)
+			}
+			require.Equal(t, []string{bad.ID}, rejected)
+			require.Equal(t, []string{good.ID}, accepted)
+			sum := summary(t, s.db, bad.ID)
+			require.Equal(t, payout.BatchRejected, sum.Status)
+			require.True(t, strings.Contains(sum.Reason, "64 bits"), "reason %q", sum.Reason)
+			require.NoError(t, s.db.VerifyCounts(context.Background()))
+			require.NoError(t, s.ReleaseDue(context.Background()))
+			require.Zero(t, summary(t, s.db, bad.ID).ByState[payout.StateQueued])
+			require.Equal(t, 2, summary(t, s.db, good.ID).ByState[payout.StateQueued])
+		})
+	}
+}
