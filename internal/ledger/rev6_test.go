@@ -2,13 +2,16 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/testutil"
 )
 
 // TestRev6IntakeOverflowingBatchIsRejected: a batch whose rows in one
@@ -58,4 +61,37 @@ func TestRev6IntakeOverflowingBatchIsRejected(t *testing.T) {
 			require.Equal(t, 2, summary(t, s.db, good.ID).ByState[payout.StateQueued])
 		})
 	}
+}
+
+// TestRev6IntakeGoesOnPastAnOverflowingBatch: the same through the real
+// pipeline (embedded nats-server, SQLite): a batch published after the
+// one whose rows sum past 64 bits is sealed. Before the fix the group
+// failed on every delivery and the later batch stayed unseen.
+func TestRev6IntakeGoesOnPastAnOverflowingBatch(t *testing.T) {
+	env := startNATS(t)
+	db := openDB(t, t.TempDir(), newClock())
+	t.Cleanup(func() { db.Close() })
+	startService(t, db, env, testConfig())
+	bad := uniqueBatch(2, "rev6 overflow pipeline")
+	for _, r := range bad.Rows {
+		r.Amount.Minor = math.MaxInt64 - 10
+	}
+	bad = makeRows("rev6 overflow pipeline", bad.Rows)
+	good := uniqueBatch(3, "rev6 after overflow pipeline")
+	bad.publish(t, env.js)
+	good.publish(t, env.js)
+	testutil.Eventually(t, 20*time.Second, 10*time.Millisecond, func() error {
+		b, err := db.Batch(context.Background(), good.ID)
+		if err != nil {
+			return err
+		}
+		if b.Status != payout.BatchScheduled && b.Status != payout.BatchReleased {
+			return fmt.Errorf("later batch %s", b.Status)
+		}
+		return nil
+	})
+	sum := summary(t, db, bad.ID)
+	require.Equal(t, payout.BatchRejected, sum.Status)
+	require.Contains(t, sum.Reason, "64 bits")
+	require.NoError(t, db.VerifyCounts(context.Background()))
 }
