@@ -164,20 +164,31 @@ type batchCurrency struct{ batch, currency string }
 // and counts them in. A row recorded already (a redelivery) adds nothing:
 // before a row is refused the total is read again from the rows.
 func (s batchSums) fitting(tx *Tx, run []intakeMsg) (int, error) {
+	// The run's rows are of one batch and most often of one currency: its
+	// total is kept here between rows, not looked up in the map per row.
+	var k batchCurrency
+	var v int64
 	for n := range run {
 		r := run[n].Row
-		k := batchCurrency{r.Batch, r.Amount.Currency}
-		v, ok := s[k]
-		if !ok {
-			var err error
-			if v, err = countedAmount(tx, k); err != nil {
-				return 0, err
+		if n == 0 || r.Amount.Currency != k.currency {
+			if n > 0 {
+				s[k] = v
+			}
+			k = batchCurrency{r.Batch, r.Amount.Currency}
+			var ok bool
+			if v, ok = s[k]; !ok {
+				var err error
+				if v, err = countedAmount(tx, k); err != nil {
+					return 0, err
+				}
+				s[k] = v
 			}
 		}
 		if sum, ok := addMinor(v, r.Amount.Minor); ok {
-			s[k] = sum
+			v = sum
 			continue
 		}
+		s[k] = v
 		if n > 0 {
 			return n, nil // the rows before it go in first; it is looked at again after them
 		}
@@ -201,6 +212,7 @@ func (s batchSums) fitting(tx *Tx, run []intakeMsg) (int, error) {
 		}
 		return 0, nil
 	}
+	s[k] = v
 	return len(run), nil
 }
 
