@@ -162,7 +162,11 @@ func TestRev6IntakeConsumerLeaderChanges(t *testing.T) {
 	}()
 	b.publish(t, js)
 	testutil.Eventually(t, 90*time.Second, 20*time.Millisecond, func() error {
-		if st := summary(t, db, b.ID).Status; st != payout.BatchScheduled && st != payout.BatchReleased {
+		sum, err := db.Batch(context.Background(), b.ID)
+		if err != nil {
+			return err // not recorded yet
+		}
+		if st := sum.Status; st != payout.BatchScheduled && st != payout.BatchReleased {
 			return fmt.Errorf("batch %s, %d rows recorded", st, recorded())
 		}
 		return nil
