@@ -180,3 +180,56 @@ func TestRev6IntakeConsumerLeaderChanges(t *testing.T) {
 	require.Zero(t, conflicts)
 	require.NoError(t, db.VerifyCounts(context.Background()))
 }
+
+// TestRev6IntakeTotalAtTheLimitIsAccepted: the 64-bit check refuses only
+// what does not fit: a batch whose rows in RUB sum to exactly MaxInt64,
+// with USD rows between them (the run's currency changes), is accepted in
+// one group or row by row; one more kopeck in RUB is not.
+func TestRev6IntakeTotalAtTheLimitIsAccepted(t *testing.T) {
+	for _, extra := range []int64{0, 1} {
+		for _, group := range []int{0, 1} {
+			t.Run(fmt.Sprintf("extra %d group %d", extra, group), func(t *testing.T) {
+				s, _ := newService(t)
+				seed := fmt.Sprintf("rev6 limit %d %d", extra, group)
+				b := uniqueBatch(4, seed)
+				amounts := []struct {
+					minor    int64
+					currency string
+				}{{math.MaxInt64 / 2, "RUB"}, {5, "USD"}, {math.MaxInt64/2 + 1, "RUB"}, {extra + 7, "USD"}}
+				for i, a := range amounts {
+					b.Rows[i].Amount.Minor, b.Rows[i].Amount.Currency = a.minor, a.currency
+				}
+				if extra > 0 {
+					b.Rows = append(b.Rows, uniqueBatch(1, seed).Rows[0])
+					b.Rows[4].Amount.Minor, b.Rows[4].Amount.Currency = extra, "RUB"
+				}
+				b = makeRows(seed, b.Rows)
+				msgs := b.msgs(1)
+				var res []*intakeResult
+				if group == 0 {
+					res = append(res, record(t, s, msgs))
+				} else {
+					for i := range msgs {
+						res = append(res, record(t, s, msgs[i:i+1]))
+					}
+				}
+				var accepted, rejected []string
+				for _, r := range res {
+					accepted, rejected = append(accepted, r.Accepted...), append(rejected, r.Rejected...)
+				}
+				sum := summary(t, s.db, b.ID)
+				if extra == 0 {
+					require.Equal(t, []string{b.ID}, accepted, "reason %q", sum.Reason)
+					require.Equal(t, 4, sum.Rows)
+				} else {
+					require.Equal(t, []string{b.ID}, rejected)
+					require.Contains(t, sum.Reason, "64 bits")
+					var n int
+					require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM rows WHERE batch_id = ?`, b.ID).Scan(&n))
+					require.Equal(t, 4, n, "the row past the limit is not recorded")
+				}
+				require.NoError(t, s.db.VerifyCounts(context.Background()))
+			})
+		}
+	}
+}
