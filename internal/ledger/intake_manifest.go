@@ -111,6 +111,19 @@ func compareManifestFacts(tx *Tx, man *payout.Manifest, facts *auth.Facts) (stri
 	if conflicts > 0 {
 		reasons = append(reasons, fmt.Sprintf("row %d arrived twice with different data (%d conflicts)", firstConflict.Int64, conflicts))
 	}
+	// Rows the intake did not record because they took the batch's total
+	// past 64 bits (overflowRow) say why the count differs. (Were the
+	// exception closed, the count alone rejects the batch.)
+	var overflows int
+	var firstOverflow sql.NullInt64
+	if err := tx.QueryRow(`SELECT count(*), min(row_no) FROM exceptions WHERE batch_id = ? AND closed_at IS NULL AND category = ?`,
+		man.Batch, string(reconcile.IntakeInvalid)).Scan(&overflows, &firstOverflow); err != nil {
+		return "", fmt.Errorf("count unrecorded rows of %s: %w", man.Batch, err)
+	}
+	if overflows > 0 {
+		reasons = append(reasons, fmt.Sprintf("the rows' total does not fit in 64 bits: %d rows not recorded (the first row %d)",
+			overflows, firstOverflow.Int64))
+	}
 	var count, maxRow int
 	if err := tx.QueryRow(`SELECT count(*), coalesce(max(row_no), 0) FROM rows WHERE batch_id = ?`, man.Batch).
 		Scan(&count, &maxRow); err != nil {
