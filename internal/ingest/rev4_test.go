@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -362,21 +361,7 @@ func TestRev4ResumedUploadSparse(t *testing.T) {
 // intake stream is placed; js is connected to the first node only.
 func rev4Cluster(t *testing.T) ([]*natsserver.Server, *nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	routes := make([]string, 3)
-	for i := range routes {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		routes[i] = "nats-route://" + ln.Addr().String()
-		ln.Close()
-	}
-	var nodes []*natsserver.Server
-	for i := range 3 {
-		s, err := natsserver.Start(natsserver.Options{Dir: t.TempDir(), ServerName: "rev4-" + strconv.Itoa(i),
-			ClusterName: "rev4", ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes})
-		require.NoError(t, err)
-		t.Cleanup(s.Close)
-		nodes = append(nodes, s)
-	}
+	nodes := testutil.Cluster(t, "rev4", 3)
 	nc, err := queue.Connect(nodes[0].URL(), "payrun-test")
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/queue"
-	"github.com/payrun/payrun/internal/queue/natsserver"
 	"github.com/payrun/payrun/internal/testutil"
 )
 
@@ -111,21 +108,7 @@ func TestRev6IntakeConsumerLeaderChanges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 3-node cluster")
 	}
-	routes := make([]string, 3)
-	for i := range routes {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		routes[i] = "nats-route://" + ln.Addr().String()
-		ln.Close()
-	}
-	var nodes []*natsserver.Server
-	for i := range 3 {
-		s, err := natsserver.Start(natsserver.Options{Dir: t.TempDir(), ServerName: "rev6-" + strconv.Itoa(i),
-			ClusterName: "rev6", ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes})
-		require.NoError(t, err)
-		t.Cleanup(s.Close)
-		nodes = append(nodes, s)
-	}
+	nodes := testutil.Cluster(t, "rev6", 3)
 	nc, err := queue.Connect(nodes[0].URL(), "payrun-test")
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)

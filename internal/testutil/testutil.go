@@ -7,6 +7,9 @@ package testutil
 import (
 	"context"
 	"log/slog"
+	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +50,33 @@ func NATS(t testing.TB) *natsserver.Server {
 	}
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// Cluster starts n clustered nats-servers with JetStream (named
+// name-0, name-1…, each with its own temporary folder) and shuts them down
+// when the test ends.
+func Cluster(t testing.TB, name string, n int) []*natsserver.Server {
+	t.Helper()
+	routes := make([]string, n)
+	for i := range routes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("a route port: %v", err)
+		}
+		routes[i] = "nats-route://" + ln.Addr().String()
+		ln.Close()
+	}
+	var nodes []*natsserver.Server
+	for i := range n {
+		s, err := natsserver.Start(natsserver.Options{Dir: t.TempDir(), ServerName: name + "-" + strconv.Itoa(i),
+			ClusterName: name, ClusterListen: strings.TrimPrefix(routes[i], "nats-route://"), Routes: routes})
+		if err != nil {
+			t.Fatalf("start nats-server %d of %s: %v", i, name, err)
+		}
+		t.Cleanup(s.Close)
+		nodes = append(nodes, s)
+	}
+	return nodes
 }
 
 // JetStream connects to url as payrun's components do (queue.Connect) and
