@@ -219,17 +219,7 @@ func BenchmarkSessionAndGateWrites(b *testing.B) {
 			require.NoError(b, err)
 			defer raw.Close()
 			raw.SetMaxOpenConns(1)
-			names, err := migrationNames()
-			require.NoError(b, err)
-			for _, name := range names {
-				if name >= c.upTo {
-					break
-				}
-				body, err := migrationFS.ReadFile(name)
-				require.NoError(b, err)
-				_, err = raw.Exec(string(body))
-				require.NoError(b, err, name)
-			}
+			applyMigrationsBefore(b, raw, c.upTo)
 			conn, err := raw.Conn(context.Background())
 			require.NoError(b, err)
 			defer conn.Close()

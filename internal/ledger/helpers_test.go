@@ -249,20 +249,31 @@ func ledgerBefore(t *testing.T, first string) (string, *sql.DB) {
 	t.Cleanup(func() { old.Close() })
 	_, err = old.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL) STRICT`)
 	require.NoError(t, err)
+	for _, name := range applyMigrationsBefore(t, old, first) {
+		_, err = old.Exec(`INSERT INTO schema_migrations VALUES (?, '')`, name)
+		require.NoError(t, err)
+	}
+	return path, old
+}
+
+// applyMigrationsBefore runs on db, in order, the embedded migrations whose
+// names sort before first, and returns their names.
+func applyMigrationsBefore(tb testing.TB, db *sql.DB, first string) []string {
+	tb.Helper()
 	names, err := migrationNames()
-	require.NoError(t, err)
+	require.NoError(tb, err)
+	var applied []string
 	for _, name := range names {
 		if name >= first {
 			break
 		}
 		body, err := migrationFS.ReadFile(name)
-		require.NoError(t, err)
-		_, err = old.Exec(string(body))
-		require.NoError(t, err, name)
-		_, err = old.Exec(`INSERT INTO schema_migrations VALUES (?, '')`, name)
-		require.NoError(t, err)
+		require.NoError(tb, err)
+		_, err = db.Exec(string(body))
+		require.NoError(tb, err, name)
+		applied = append(applied, name)
 	}
-	return path, old
+	return applied
 }
 
 // queryAll reads a query's rows, every value as the driver gives it.

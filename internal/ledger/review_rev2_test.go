@@ -74,17 +74,7 @@ func BenchmarkReviewTransitionsInsert(b *testing.B) {
 			require.NoError(b, err)
 			defer db.Close()
 			db.SetMaxOpenConns(1)
-			names, err := migrationNames()
-			require.NoError(b, err)
-			for _, name := range names {
-				if name >= upTo {
-					break
-				}
-				body, err := migrationFS.ReadFile(name)
-				require.NoError(b, err)
-				_, err = db.Exec(string(body))
-				require.NoError(b, err, name)
-			}
+			applyMigrationsBefore(b, db, upTo)
 			at := formatTime(newClock().Now())
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -269,17 +259,7 @@ func TestCompactMigrationOfALedger(t *testing.T) {
 	ref, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "ref.db"))
 	require.NoError(t, err)
 	defer ref.Close()
-	names, err := migrationNames()
-	require.NoError(t, err)
-	for _, name := range names {
-		if name >= "migrations/0140" {
-			break
-		}
-		body, err := migrationFS.ReadFile(name)
-		require.NoError(t, err)
-		_, err = ref.Exec(string(body))
-		require.NoError(t, err, name)
-	}
+	applyMigrationsBefore(t, ref, "migrations/0140")
 	var tables, indexes []string
 	qr, err := ref.Query(`SELECT type, sql FROM sqlite_master WHERE tbl_name IN ('transitions', 'bank_events', 'sessions', 'gate_checks') AND sql IS NOT NULL
 		ORDER BY type = 'index', name`)
