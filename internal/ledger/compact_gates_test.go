@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -215,11 +214,7 @@ func BenchmarkSessionAndGateWrites(b *testing.B) {
 	const hookID = "3c86cdd4b7b51b0b21f06c6f1f830a11eb2d051b6423ca12a636dc6f440df1ac"
 	for _, c := range []struct{ name, upTo string }{{"tables0159", "migrations/0160"}, {"compact", "migrations/9999"}} {
 		b.Run(c.name, func(b *testing.B) {
-			raw, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "l.db")+"?_journal_mode=WAL&_synchronous=NORMAL")
-			require.NoError(b, err)
-			defer raw.Close()
-			raw.SetMaxOpenConns(1)
-			applyMigrationsBefore(b, raw, c.upTo)
+			raw := rawLedgerBefore(b, c.upTo)
 			conn, err := raw.Conn(context.Background())
 			require.NoError(b, err)
 			defer conn.Close()

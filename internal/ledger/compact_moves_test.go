@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -85,11 +84,7 @@ func BenchmarkTransitionsInsertMoves(b *testing.B) {
 	for _, c := range []struct{ name, upTo string }{{"table0139", "migrations/0140"}, {"view0141", "migrations/9999"},
 		{"moves", "migrations/9999"}} {
 		b.Run(c.name, func(b *testing.B) {
-			raw, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "l.db")+"?_journal_mode=WAL&_synchronous=NORMAL")
-			require.NoError(b, err)
-			defer raw.Close()
-			raw.SetMaxOpenConns(1)
-			applyMigrationsBefore(b, raw, c.upTo)
+			raw := rawLedgerBefore(b, c.upTo)
 			conn, err := raw.Conn(context.Background())
 			require.NoError(b, err)
 			defer conn.Close()

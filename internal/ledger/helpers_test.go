@@ -256,6 +256,19 @@ func ledgerBefore(t *testing.T, first string) (string, *sql.DB) {
 	return path, old
 }
 
+// rawLedgerBefore is a database/sql handle on a new ledger file (WAL,
+// synchronous=NORMAL, one connection) migrated up to before first, as the
+// benchmarks of old and new table forms use it; closed when b ends.
+func rawLedgerBefore(b *testing.B, first string) *sql.DB {
+	b.Helper()
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(b.TempDir(), "l.db")+"?_journal_mode=WAL&_synchronous=NORMAL")
+	require.NoError(b, err)
+	b.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	applyMigrationsBefore(b, db, first)
+	return db
+}
+
 // applyMigrationsBefore runs on db, in order, the embedded migrations whose
 // names sort before first, and returns their names.
 func applyMigrationsBefore(tb testing.TB, db *sql.DB, first string) []string {

@@ -69,12 +69,7 @@ func BenchmarkReviewTransitionsInsert(b *testing.B) {
 	const n = 100_000
 	for _, upTo := range []string{"migrations/0140", "migrations/9999"} {
 		b.Run(map[string]string{"migrations/0140": "table0139", "migrations/9999": "view0141"}[upTo], func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "l.db")
-			db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=NORMAL")
-			require.NoError(b, err)
-			defer db.Close()
-			db.SetMaxOpenConns(1)
-			applyMigrationsBefore(b, db, upTo)
+			db := rawLedgerBefore(b, upTo)
 			at := formatTime(newClock().Now())
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
