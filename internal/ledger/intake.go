@@ -127,14 +127,14 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 	// Reader: one goroutine pulls messages into a channel.
 	in := make(chan jetstream.Msg, 2*s.cfg.IntakeBatch)
 	readErr := make(chan error, 1)
-	var inNext atomic.Int64 // when the reader entered the Next it waits in (Unix ns); 0: it is not in Next
-	var got atomic.Uint64   // messages Next returned (the consumer is new: its deliveries start at 1)
+	var inNext atomic.Bool // the reader waits in Next
+	var got atomic.Uint64  // messages Next returned (the consumer is new: its deliveries start at 1)
 	go func() {
 		defer close(in)
 		for {
-			inNext.Store(time.Now().UnixNano())
+			inNext.Store(true)
 			m, err := mc.Next()
-			inNext.Store(0)
+			inNext.Store(false)
 			if err != nil {
 				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					select {
@@ -259,28 +259,32 @@ var testLoseDelivery func(jetstream.Msg) bool
 // (nextDeliveries): with no acknowledgements nothing is delivered again,
 // and a message in flight when the connection was replaced (a reconnect:
 // nats.go issues a new pull request silently) never arrives. When the
-// reader has waited idle (intakeIdleCheck) in one Next and the consumer says it
-// delivered more messages than the reader got, the pipeline stops with an
-// error on errs and starts over from the cursor (runIntake). A message
+// reader got nothing for a tick of idle (intakeIdleCheck) and waits in
+// Next, and the consumer says it delivered more messages than the reader
+// got, the pipeline stops with an error on errs and starts over from the
+// cursor (runIntake). A message
 // still on the wire makes a false alarm at worst: starting over is safe.
-func watchDeliveries(ctx context.Context, c jetstream.Consumer, idle time.Duration, inNext *atomic.Int64, got *atomic.Uint64, errs chan<- error) {
+func watchDeliveries(ctx context.Context, c jetstream.Consumer, idle time.Duration, inNext *atomic.Bool, got *atomic.Uint64, errs chan<- error) {
 	t := time.NewTicker(idle)
 	defer t.Stop()
+	prev := got.Load()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		since := inNext.Load()
-		if since == 0 || time.Since(time.Unix(0, since)) < idle {
+		n := got.Load()
+		quiet := n == prev && inNext.Load() // nothing came for a whole tick, and the reader waits
+		prev = n
+		if !quiet {
 			continue
 		}
 		info, err := c.Info(ctx)
 		if err != nil {
 			continue // the server away: heartbeats and reconnects decide
 		}
-		if n := got.Load(); info.Delivered.Consumer > n && inNext.Load() == since {
+		if info.Delivered.Consumer > n && got.Load() == n && inNext.Load() {
 			select {
 			case errs <- fmt.Errorf("the intake consumer delivered %d messages and the intake got %d: lost on the way", info.Delivered.Consumer, n):
 			default:
