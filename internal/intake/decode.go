@@ -60,7 +60,10 @@ func decodeInto(unmarshal func([]byte, any) error, data []byte, m *RowMessage) (
 }
 
 // checkRow refuses a decoded row message without a valid batch id, a row
-// number or a positive amount, or whose meta is not an object.
+// number, a positive amount or a payout method, or whose meta is not an
+// object. The method is compared as ingest writes it (payout.Methods'
+// lower-case names): a row the ledger records must be one a processor
+// knows how to pay.
 func checkRow(m *RowMessage) (*RowMessage, error) {
 	r := &m.Row
 	if !payout.ValidBatchID(r.Batch) {
@@ -72,6 +75,9 @@ func checkRow(m *RowMessage) (*RowMessage, error) {
 	if r.Amount.Currency == "" || r.Amount.Minor <= 0 {
 		return nil, fmt.Errorf("row %s/%d has no positive amount", r.Batch, r.Index)
 	}
+	if !knownMethod(r.Method) {
+		return nil, fmt.Errorf("row %s/%d has no known method (one of card, token, encrypted_card, transfer)", r.Batch, r.Index)
+	}
 	meta := bytes.TrimSpace(m.Meta)
 	switch {
 	case len(meta) == 0 || bytes.Equal(meta, []byte("null")) || bytes.Equal(meta, []byte("{}")):
@@ -82,6 +88,16 @@ func checkRow(m *RowMessage) (*RowMessage, error) {
 		m.Meta = meta
 	}
 	return m, nil
+}
+
+// knownMethod reports whether m is one of payout.Methods exactly.
+func knownMethod(m payout.Method) bool {
+	for _, k := range payout.Methods {
+		if m == k {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeMeta reads a row's meta object (RowMessage.Meta, or the text the

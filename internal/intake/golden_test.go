@@ -128,7 +128,7 @@ func TestManifestGolden(t *testing.T) {
 }
 
 func TestDecodeRowRefuses(t *testing.T) {
-	const ok = `"batch":"b0123456789abcdef0123","row":1,"amount":{"minor":5,"currency":"RUB"}`
+	const ok = `"batch":"b0123456789abcdef0123","row":1,"method":"card","amount":{"minor":5,"currency":"RUB"}`
 	tests := []struct{ data, want string }{
 		{``, "row message is not JSON"},
 		{`[]`, "row message is not JSON"},
@@ -139,6 +139,10 @@ func TestDecodeRowRefuses(t *testing.T) {
 		{`{"batch":"b0123456789abcdef0123","amount":{"minor":5,"currency":"RUB"}}`, "row message of b0123456789abcdef0123 has no row number"},
 		{`{"batch":"b0123456789abcdef0123","row":2,"amount":{"minor":0,"currency":"RUB"}}`, "row b0123456789abcdef0123/2 has no positive amount"},
 		{`{"batch":"b0123456789abcdef0123","row":2,"amount":{"minor":5}}`, "row b0123456789abcdef0123/2 has no positive amount"},
+		{`{"batch":"b0123456789abcdef0123","row":3,"amount":{"minor":5,"currency":"RUB"}}`, "row b0123456789abcdef0123/3 has no known method"},
+		{`{"batch":"b0123456789abcdef0123","row":3,"method":"","amount":{"minor":5,"currency":"RUB"}}`, "row b0123456789abcdef0123/3 has no known method"},
+		{`{"batch":"b0123456789abcdef0123","row":3,"method":"CARD","amount":{"minor":5,"currency":"RUB"}}`, "row b0123456789abcdef0123/3 has no known method"},
+		{`{"batch":"b0123456789abcdef0123","row":3,"method":"sbp","amount":{"minor":5,"currency":"RUB"}}`, "row b0123456789abcdef0123/3 has no known method"},
 		{`{` + ok + `,"meta":[1]}`, "row b0123456789abcdef0123/1: meta is not an object"},
 		{`{` + ok + `,"meta":"a"}`, "row b0123456789abcdef0123/1: meta is not an object"},
 	}

@@ -166,11 +166,15 @@ func makeRows(seed string, rows []*payout.Row) *testBatch {
 func (b *testBatch) msgs(start uint64) []intakeMsg {
 	var out []intakeMsg
 	for i, data := range b.Data {
-		r, err := parseRow(data)
-		if err != nil {
-			panic(err)
+		m := intakeMsg{Seq: start + uint64(i), Digest: sha256.Sum256(data)}
+		// As the intake's parse does: a message that does not read is
+		// recorded as invalid (an intake_invalid exception), alone.
+		if r, err := parseRow(data); err != nil {
+			m.Invalid = err.Error()
+		} else {
+			m.Row = r
 		}
-		out = append(out, intakeMsg{Seq: start + uint64(i), Digest: sha256.Sum256(data), Row: r})
+		out = append(out, m)
 	}
 	raw, _ := intake.EncodeManifest(b.Manifest)
 	m := *b.Manifest

@@ -415,9 +415,10 @@ func TestRev5IntakeDropsMainTriggersOnly(t *testing.T) {
 	rev5CountsMatchRows(t, s)
 }
 
-// TestRev5IntakeRowWithoutMethod: the ledger's intake does not refuse a
-// row message without a method (intake.DecodeRow checks the batch, the
-// row number and the amount only). With the method left unbound (sparse
+// TestRev5IntakeRowWithoutMethod: the ledger's intake did not refuse a
+// row message without a method (intake.DecodeRow checked the batch, the
+// row number and the amount only; it now refuses it, so the row is
+// refused alone as an invalid message). With the method left unbound (sparse
 // binding), the INSERT's card_wait, ?M = 'encrypted_card' AND ..., is NULL
 // and card_wait is NOT NULL: the whole group failed, and a group that
 // fails is delivered again and fails again (the intake stops). The row
