@@ -30,8 +30,12 @@ var _ auth.Directory = (*Service)(nil)
 var userNameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // CheckUserName refuses a name that is not 1–64 of letters, digits and
-// . _ @ - (starting with a letter or digit).
+// . _ @ - (starting with a letter or digit), or that holds a card number
+// (the name is kept and shown as it is).
 func CheckUserName(name string) error {
+	if masked, ok := cardmask.Find(name); ok {
+		return ledgerapi.Errorf(ledgerapi.CodeInvalid, "user name %q holds a card number; choose another name", masked)
+	}
 	if !userNameRule.MatchString(name) {
 		return ledgerapi.Errorf(ledgerapi.CodeInvalid, "user name %q: use 1–64 letters, digits, . _ @ - (starting with a letter or digit)",
 			cardmask.Redact(name))
@@ -418,6 +422,10 @@ type NewToken struct {
 func (s *Service) CreateToken(ctx context.Context, by auth.Actor, nt NewToken) (string, *auth.Token, error) {
 	if nt.Name = strings.TrimSpace(nt.Name); nt.Name == "" || len(nt.Name) > 64 {
 		return "", nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "a token needs a name of 1–64 characters (what uses it: \"erp\", \"ci\")")
+	}
+	if masked, ok := cardmask.Find(nt.Name); ok {
+		// Kept and listed as it is (GET /tokens): never a card number.
+		return "", nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "token name %q holds a card number; choose another name", masked)
 	}
 	text, hash, err := auth.NewToken()
 	if err != nil {
