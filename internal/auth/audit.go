@@ -28,7 +28,8 @@ const (
 	ActResubmit     Action = "resubmit"
 	ActException    Action = "exception"
 	ActImportReport Action = "import_report"
-	ActExpire       Action = "expire" // the ledger: a batch not approved in time
+	ActExpire       Action = "expire"  // the ledger: a batch not approved in time
+	ActArchive      Action = "archive" // ledger archive: a finished batch's rows moved to an archive file
 	ActUserAdd      Action = "user_add"
 	ActUserDisable  Action = "user_disable"
 	ActUserEnable   Action = "user_enable"

@@ -210,14 +210,37 @@ func policyTx(tx *Tx) (auth.Policy, error) {
 // appendAudit appends e to the audit log in tx: the next sequence number,
 // the writer's time, the previous entry's hash, its own. Text from people
 // is masked first.
-func appendAudit(tx *Tx, e auth.Entry) error {
+func appendAudit(tx *Tx, e auth.Entry) error { return writeAudit(tx, tx.Now, e) }
+
+// auditTx is what writeAudit needs of a transaction: the writer's Tx, or
+// a database/sql one on the writer connection (the archive's prune).
+type auditTx interface {
+	QueryRow(query string, args ...any) *sql.Row
+	Exec(query string, args ...any) (sql.Result, error)
+}
+
+// sqlTxAudit is a database/sql transaction as an auditTx.
+type sqlTxAudit struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t sqlTxAudit) QueryRow(q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+func (t sqlTxAudit) Exec(q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+// writeAudit appends e, at now, to the audit log's chain in tx.
+func writeAudit(tx auditTx, now time.Time, e auth.Entry) error {
 	var seq int64
 	prev := auth.GenesisHash
 	err := tx.QueryRow(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("audit: %w", err)
 	}
-	e.Seq, e.At, e.Prev = seq+1, tx.Now, prev
+	e.Seq, e.At, e.Prev = seq+1, now, prev
 	e.User, e.Remote = cardmask.Redact(e.User), cardmask.Redact(e.Remote)
 	e.Target, e.Detail = cardmask.Redact(e.Target), cardmask.Redact(e.Detail)
 	if e.Via == "" {

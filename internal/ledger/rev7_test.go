@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -43,4 +45,32 @@ func TestRev7CardNumberInUserAndTokenNames(t *testing.T) {
 		require.NotContains(t, u.Name, "1111111111")
 		require.NotContains(t, u.Name, "42424242")
 	}
+}
+
+// TestRev7ArchiveIsAudited: `ledger archive` is a person's action on the
+// ledger's host that takes a batch's rows out of the ledger file (and out
+// of the duplicate guard). Like every other host command that changes the
+// record (users, tokens, policy), it is in the audit log, in the prune's
+// transaction, with who ran it.
+func TestRev7ArchiveIsAudited(t *testing.T) {
+	s, c, a, _ := archivedPair(t)
+	ctx := context.Background()
+	c.Add(25 * time.Hour)
+	out := filepath.Join(t.TempDir(), "a.archive.db")
+	_, err := s.db.Archive(ctx, a.ID, ArchiveOptions{Out: out, MinAge: 24 * time.Hour, By: auth.HostActor("olga")})
+	require.NoError(t, err)
+	entries, err := s.db.AuditEntries(ctx, AuditFilter{Batch: a.ID})
+	require.NoError(t, err)
+	var found *auth.Entry
+	for i := range entries {
+		if entries[i].Action == auth.ActArchive {
+			found = &entries[i]
+		}
+	}
+	require.NotNil(t, found, "no archive entry in %+v", entries)
+	require.Equal(t, "olga", found.User)
+	require.Equal(t, auth.ViaHost, found.Via)
+	require.Contains(t, found.Detail, "10 rows")
+	_, _, err = s.db.VerifyAudit(ctx)
+	require.NoError(t, err, "the chain holds across the archive's entry")
 }
