@@ -74,3 +74,26 @@ func TestRev7ArchiveIsAudited(t *testing.T) {
 	_, _, err = s.db.VerifyAudit(ctx)
 	require.NoError(t, err, "the chain holds across the archive's entry")
 }
+
+// TestRev7RestoreIsAudited: `ledger restore` puts an older copy of the
+// record in place (what the lost tail held is taken again from the
+// streams, a person's decision of the lost second is not): the audit log
+// of the restored file says who restored it, from where and up to when,
+// so the end of its chain is explained.
+func TestRev7RestoreIsAudited(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	_, err := s.db.RecordRestoreBy(ctx, "file:///backup/ledger", auth.HostActor("olga"))
+	require.NoError(t, err)
+	entries, err := s.db.AuditEntries(ctx, AuditFilter{})
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	last := entries[len(entries)-1]
+	require.Equal(t, auth.ActRestore, last.Action)
+	require.Equal(t, "olga", last.User)
+	require.Equal(t, auth.ViaHost, last.Via)
+	require.Equal(t, "file:///backup/ledger", last.Target)
+	require.Contains(t, last.Detail, "last write")
+	_, _, err = s.db.VerifyAudit(ctx)
+	require.NoError(t, err)
+}
