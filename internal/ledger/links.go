@@ -301,8 +301,13 @@ func (s *Service) CaptureCard(ctx context.Context, id string, card payout.Encryp
 		if r, err = loadRow(tx, l.Batch, l.Row); err != nil {
 			return err
 		}
-		if err := s.releaseOne(tx, r, "its card came through the recipient link"); err != nil {
-			return err
+		// A row the duplicate guard holds waits for a person's decision
+		// with its card: the release (ReleaseHeld) queues it, never the
+		// recipient's card.
+		if !r.Held {
+			if err := s.releaseOne(tx, r, "its card came through the recipient link"); err != nil {
+				return err
+			}
 		}
 		v = &LinkView{Link: l.Link, State: LinkUsed, Recipient: r.Recipient, Amount: r.Amount, Last4: info.Last4}
 		return nil

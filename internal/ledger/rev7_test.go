@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/money"
+	"github.com/payrun/payrun/internal/payout"
 )
 
 // TestRev7CardNumberInUserAndTokenNames: a user name or a token name is
@@ -96,4 +99,55 @@ func TestRev7RestoreIsAudited(t *testing.T) {
 	require.Contains(t, last.Detail, "last write")
 	_, _, err = s.db.VerifyAudit(ctx)
 	require.NoError(t, err)
+}
+
+// TestRev7HeldWidgetRowStaysHeldWhenItsCardComes: a widget row without its
+// card that repeats a paid reference is held by the duplicate guard; its
+// maker may still send it a recipient link, and the recipient's card must
+// not release it: only a person's decision (never its uploader's) does.
+// The capture released every row waiting for a card, held or not, so the
+// uploader paid the reference a second time by sending a link.
+func TestRev7HeldWidgetRowStaysHeldWhenItsCardComes(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, carol, _ := people(t, s)
+	paid := makeRows("rev7 paid", []*payout.Row{
+		{Reference: "rev7/W-1", Method: payout.MethodToken, Amount: money.New(150000, "RUB"), FullName: "Olga Smirnova", CardToken: "tok_rev7"},
+	})
+	a := sealAs(t, s, paid, mia)
+	require.NoError(t, s.ReleaseDue(ctx))
+	payRow(t, s, a.Batch, 1, "ps_rev7", "po_rev7", money.New(150000, "RUB"))
+	require.Equal(t, payout.StateSucceeded, mustRow(t, s, a.Batch, 1).State)
+
+	again := makeRows("rev7 again", []*payout.Row{
+		{Reference: "rev7/W-1", Method: payout.MethodEncryptedCard, Amount: money.New(150000, "RUB"), FullName: "Olga Smirnova"},
+	})
+	again.Manifest.UploadedBy, again.Manifest.UploaderID = mia.Name, mia.UserID
+	record(t, s, again.msgs(100))
+	b := summary(t, s.db, again.ID)
+	require.NoError(t, s.ReleaseDue(ctx))
+	st := mustRow(t, s, b.Batch, 1)
+	require.Equal(t, payout.StateReceived, st.State)
+	held, err := s.db.HasHeldRows(ctx, b.Batch)
+	require.NoError(t, err)
+	require.True(t, held, "held as a repeat of the paid row")
+
+	l, err := s.IssueLink(ctx, principal(mia, auth.RoleMaker), b.Batch, 1, 0)
+	if err == nil {
+		_, err = s.CaptureCard(ctx, l.ID, testCard('f'), CardInfo{Last4: "4242"}, "127.0.0.1:1")
+		require.NoError(t, err)
+	}
+	st = mustRow(t, s, b.Batch, 1)
+	require.Equal(t, payout.StateReceived, st.State, "still held: no person released it")
+	held, err = s.db.HasHeldRows(ctx, b.Batch)
+	require.NoError(t, err)
+	require.True(t, held)
+
+	// A checker's release pays it, to the card the recipient gave.
+	require.NoError(t, s.DecideAs(ctx, principal(carol, auth.RoleChecker), auth.ActReleaseHeld,
+		ledgerapi.RowCommand{Batch: b.Batch, Row: 1, By: carol.Name, Reason: "the second payment is due"}, s.ReleaseHeld))
+	st = mustRow(t, s, b.Batch, 1)
+	require.Equal(t, payout.StateQueued, st.State)
+	require.NotNil(t, st.Card)
+	require.Equal(t, testCard('f'), *st.Card)
 }
