@@ -151,3 +151,55 @@ func TestRev7HeldWidgetRowStaysHeldWhenItsCardComes(t *testing.T) {
 	require.NotNil(t, st.Card)
 	require.Equal(t, testCard('f'), *st.Card)
 }
+
+// TestRev7CapturedCardIsCheckedForProbableDuplicates: a widget row's payee
+// (its card's number_hash) is known only when the recipient's card comes
+// through the link. The guard must then compare it as it compares a file's
+// rows: the same card paid the same amount under another reference within
+// the window is a probable duplicate, held for a person. And a later
+// upload paying that card the same amount is compared with it.
+func TestRev7CapturedCardIsCheckedForProbableDuplicates(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, carol, _ := people(t, s)
+	card := testCard('c')
+	paid := makeRows("rev7 dup paid", []*payout.Row{
+		{Reference: "rev7/D-1", Method: payout.MethodEncryptedCard, Amount: money.New(150000, "RUB"), FullName: "Olga Smirnova", Encrypted: &card},
+	})
+	a := sealAs(t, s, paid, mia)
+	require.NoError(t, s.ReleaseDue(ctx))
+	payRow(t, s, a.Batch, 1, "ps_rev7d", "po_rev7d", money.New(150000, "RUB"))
+
+	later := makeRows("rev7 dup later", []*payout.Row{
+		{Reference: "rev7/D-2", Method: payout.MethodEncryptedCard, Amount: money.New(150000, "RUB"), FullName: "Olga Smirnova"},
+	})
+	later.Manifest.UploadedBy, later.Manifest.UploaderID = mia.Name, mia.UserID
+	record(t, s, later.msgs(100))
+	require.NoError(t, s.ReleaseDue(ctx))
+	l, err := s.IssueLink(ctx, principal(mia, auth.RoleMaker), later.ID, 1, 0)
+	require.NoError(t, err)
+	_, err = s.CaptureCard(ctx, l.ID, card, CardInfo{Last4: "4242"}, "127.0.0.1:1")
+	require.NoError(t, err)
+	require.Equal(t, payout.StateReceived, mustRow(t, s, later.ID, 1).State, "the same card and amount as rev7/D-1: held")
+	held, err := s.db.HasHeldRows(ctx, later.ID)
+	require.NoError(t, err)
+	require.True(t, held)
+	h := holdsOf(t, s, later.ID)
+	require.Equal(t, HoldDuplicate, h[1].Kind)
+	require.Equal(t, a.Batch, h[1].EarlierBatch)
+	open, err := s.db.Exceptions(later.ID, false)
+	require.NoError(t, err)
+	require.NotEmpty(t, open, "a person is asked to decide")
+
+	require.NoError(t, s.DecideAs(ctx, principal(carol, auth.RoleChecker), auth.ActReleaseHeld,
+		ledgerapi.RowCommand{Batch: later.ID, Row: 1, By: carol.Name, Reason: "a second payment is due"}, s.ReleaseHeld))
+	require.Equal(t, payout.StateQueued, mustRow(t, s, later.ID, 1).State)
+
+	// The captured card counts for what comes after it.
+	third := makeRows("rev7 dup third", []*payout.Row{
+		{Reference: "rev7/D-3", Method: payout.MethodEncryptedCard, Amount: money.New(150000, "RUB"), FullName: "Olga Smirnova", Encrypted: &card},
+	})
+	record(t, s, third.msgs(200))
+	h = holdsOf(t, s, third.ID)
+	require.Equal(t, HoldDuplicate, h[1].Kind)
+}
