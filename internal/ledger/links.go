@@ -345,6 +345,20 @@ func isDigits(s string) bool {
 	return true
 }
 
+// rowCard returns the card captured for the row r, or, for a resubmitted
+// row, for the row its intake message names (rows.src_*: the card came
+// through that row's link, and the child pays from its message); nil when
+// none.
+func rowCard(q interface {
+	QueryRow(string, ...any) *sql.Row
+}, r *rowRec) (*payout.EncryptedCard, error) {
+	c, err := capturedCard(q, r.Batch, r.Row)
+	if c != nil || err != nil || r.SrcBatch == "" {
+		return c, err
+	}
+	return capturedCard(q, r.SrcBatch, r.SrcRow)
+}
+
 // capturedCard returns the card captured for a row, nil when none.
 func capturedCard(q interface {
 	QueryRow(string, ...any) *sql.Row

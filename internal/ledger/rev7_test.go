@@ -203,3 +203,41 @@ func TestRev7CapturedCardIsCheckedForProbableDuplicates(t *testing.T) {
 	h = holdsOf(t, s, third.ID)
 	require.Equal(t, HoldDuplicate, h[1].Kind)
 }
+
+// TestRev7ResubmittedWidgetRowKeepsItsCard: a widget row whose card came
+// through its recipient link, failed at the bank and resubmitted, pays its
+// child from the same intake message, which has no card: the child must
+// carry the card captured for the row its message names (RowState.Card),
+// or the processor fails it ("encrypted_card row without card data") and
+// the resubmit pays nothing.
+func TestRev7ResubmittedWidgetRowKeepsItsCard(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, _, _ := people(t, s)
+	sum := sealAs(t, s, widgetBatch("rev7 resubmit widget"), mia)
+	require.NoError(t, s.ReleaseDue(ctx))
+	l, err := s.IssueLink(ctx, principal(mia, auth.RoleMaker), sum.Batch, 1, 0)
+	require.NoError(t, err)
+	_, err = s.CaptureCard(ctx, l.ID, testCard('a'), CardInfo{Last4: "1111"}, "")
+	require.NoError(t, err)
+	failRow(t, s, sum.Batch, 1, "ps_rw1", "po_rw1", "card_expired")
+	reply, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: sum.Batch, Rows: []int{1}, By: "mia", Reason: "the card is renewed"})
+	require.NoError(t, err)
+	require.NoError(t, s.ReleaseDue(ctx))
+	child := reply.Batch.Batch
+	st := mustRow(t, s, child, 1)
+	require.Equal(t, payout.StateQueued, st.State)
+	require.NotNil(t, st.Card, "the child pays the card its parent's recipient gave")
+	require.Equal(t, testCard('a'), *st.Card)
+	// The writer's view (what a transition answers) says the same.
+	require.NoError(t, s.w.Do(ctx, func(tx *Tx) error {
+		r, err := loadRow(tx, child, 1)
+		if err != nil {
+			return err
+		}
+		got := apiRow(tx, r)
+		require.NotNil(t, got.Card)
+		require.Equal(t, testCard('a'), *got.Card)
+		return nil
+	}))
+}
