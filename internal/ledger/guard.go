@@ -183,6 +183,15 @@ func (s *Service) guardCapturedCard(tx *Tx, r *rowRec, payee []byte) error {
 		return err
 	}
 	e.row, e.sameBatch = r.Row, e.batch == r.Batch
+	// A row held at intake and released by a person while it waited for
+	// its card has its decided line in holds (one a row): the new finding
+	// replaces it, undecided, so a person decides again (the first
+	// decision stays in decisions and the audit log).
+	if _, err := tx.Exec(`UPDATE holds SET kind = ?, earlier_batch = ?, earlier_row = ?, reason = ?, held_at = ?,
+		decision = '', decided_by = '', decided_at = NULL, decision_reason = '' WHERE batch_id = ? AND row_no = ?`,
+		e.kind, e.batch, e.no, e.reason(r.Reference), formatTime(tx.Now), r.Batch, r.Row); err != nil {
+		return fmt.Errorf("hold %s/%d again: %w", r.Batch, r.Row, err)
+	}
 	if err := s.hold(tx, r.Batch, e); err != nil {
 		return err
 	}

@@ -241,3 +241,56 @@ func TestRev7ResubmittedWidgetRowKeepsItsCard(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestRev7CapturedCardHoldAfterARelease: a widget row held as a repeat and
+// released by a checker while it waits for its card, whose card then
+// turns out a probable duplicate, is held again for a decision about that
+// (holds keeps one line a row: the new finding replaces the decided one),
+// and a checker can decide it: it is never stuck held without a hold to
+// decide.
+func TestRev7CapturedCardHoldAfterARelease(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, carol, _ := people(t, s)
+	card := testCard('d')
+	amount := money.New(150000, "RUB")
+	paid := makeRows("rev7 twice paid", []*payout.Row{
+		{Reference: "rev7/R-1", Method: payout.MethodToken, Amount: amount, FullName: "Olga Smirnova", CardToken: "tok_rev7r"},
+		{Reference: "rev7/R-2", Method: payout.MethodEncryptedCard, Amount: amount, FullName: "Olga Smirnova", Encrypted: &card},
+	})
+	a := sealAs(t, s, paid, mia)
+	require.NoError(t, s.ReleaseDue(ctx))
+	payRow(t, s, a.Batch, 1, "ps_rev7r1", "po_rev7r1", amount)
+	payRow(t, s, a.Batch, 2, "ps_rev7r2", "po_rev7r2", amount)
+
+	b := makeRows("rev7 twice again", []*payout.Row{
+		{Reference: "rev7/R-1", Method: payout.MethodEncryptedCard, Amount: amount, FullName: "Olga Smirnova"},
+	})
+	b.Manifest.UploadedBy, b.Manifest.UploaderID = mia.Name, mia.UserID
+	record(t, s, b.msgs(100))
+	require.NoError(t, s.ReleaseDue(ctx))
+	require.Equal(t, HoldRepeat, holdsOf(t, s, b.ID)[1].Kind)
+	release := func() error {
+		return s.DecideAs(ctx, principal(carol, auth.RoleChecker), auth.ActReleaseHeld,
+			ledgerapi.RowCommand{Batch: b.ID, Row: 1, By: carol.Name, Reason: "the second payment is due"}, s.ReleaseHeld)
+	}
+	require.NoError(t, release())
+	require.Equal(t, payout.StateReceived, mustRow(t, s, b.ID, 1).State, "released; waits for its card")
+
+	l, err := s.IssueLink(ctx, principal(mia, auth.RoleMaker), b.ID, 1, 0)
+	require.NoError(t, err)
+	_, err = s.CaptureCard(ctx, l.ID, card, CardInfo{Last4: "4242"}, "")
+	require.NoError(t, err)
+	require.Equal(t, payout.StateReceived, mustRow(t, s, b.ID, 1).State, "the card is rev7/R-2's, the same amount: held again")
+	h := holdsOf(t, s, b.ID)[1]
+	require.Equal(t, HoldDuplicate, h.Kind)
+	require.Equal(t, 2, h.EarlierRow)
+	// The release asks both rules as they stand: the paid repeat comes
+	// first, so the hold is restated to name it ("look again"); the next
+	// release passes. Never stuck held without a hold to decide.
+	if err := release(); err != nil {
+		require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeConflict), "%v", err)
+		require.NoError(t, release(), "a checker decides again")
+	}
+	require.Equal(t, payout.StateQueued, mustRow(t, s, b.ID, 1).State)
+}
