@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 )
@@ -81,7 +82,7 @@ func (c *archiveCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 	for _, id := range order {
-		res, err := db.Archive(ctx, id, ledger.ArchiveOptions{Out: todo[id], MinAge: *minAge})
+		res, err := db.Archive(ctx, id, ledger.ArchiveOptions{Out: todo[id], MinAge: *minAge, By: auth.HostActor(os.Getenv("USER"))})
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/httpapi"
@@ -85,6 +86,13 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 		if _, err := os.Stat(*dbPath); err != nil {
 			return fmt.Errorf("ledger database: %w", err)
 		}
+		// Only when no ledger runs on the file: a running one owns its
+		// writes (and its lease); it takes reports through its API.
+		lock, err := ledger.LockFile(*dbPath)
+		if err != nil {
+			return fmt.Errorf("%w; a running ledger takes the report through its API (--api URL --token-file FILE)", err)
+		}
+		defer lock.Close()
 		db, err := ledger.Open(*dbPath)
 		if err != nil {
 			return err
@@ -92,7 +100,10 @@ func (c *importReportCommand) Run(ctx context.Context, args []string) error {
 		defer db.Close()
 		svc := ledger.NewService(db, ledger.Config{Logger: log, ReportZone: zone, ReportParts: *parts})
 		defer svc.Close()
-		send = svc.ImportReport
+		by := auth.HostActor(os.Getenv("USER"))
+		send = func(ctx context.Context, rep *bank131.DailyReport) (*ledgerapi.ReportImport, error) {
+			return svc.ImportReportAs(ctx, by, rep)
+		}
 	case *watch != "":
 		nc, err := nf.Connect("payrun-ledger-import-report", log)
 		if err != nil {

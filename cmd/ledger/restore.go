@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/cli"
 	"github.com/payrun/payrun/internal/ledger"
 )
@@ -91,7 +92,7 @@ func (c *restoreCommand) Run(ctx context.Context, args []string) error {
 	if err := db.QuickCheck(ctx); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	last, err := db.RecordRestore(ctx, *replica)
+	last, err := db.RecordRestoreBy(ctx, *replica, auth.HostActor(os.Getenv("USER")))
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

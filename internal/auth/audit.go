@@ -28,7 +28,9 @@ const (
 	ActResubmit     Action = "resubmit"
 	ActException    Action = "exception"
 	ActImportReport Action = "import_report"
-	ActExpire       Action = "expire" // the ledger: a batch not approved in time
+	ActExpire       Action = "expire"  // the ledger: a batch not approved in time
+	ActArchive      Action = "archive" // ledger archive: a finished batch's rows moved to an archive file
+	ActRestore      Action = "restore" // ledger restore: the record brought back from its replica
 	ActUserAdd      Action = "user_add"
 	ActUserDisable  Action = "user_disable"
 	ActUserEnable   Action = "user_enable"

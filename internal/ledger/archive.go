@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -53,6 +54,9 @@ type ArchiveOptions struct {
 	// guard compares new rows with the paid rows of its window, which an
 	// archived batch no longer has here).
 	MinAge time.Duration
+	// By is who archives (ledger archive: the host's user), named in the
+	// audit entry the prune writes.
+	By auth.Actor
 }
 
 // ArchiveResult is what Archive did.
@@ -104,7 +108,7 @@ func (db *DB) Archive(ctx context.Context, batch string, opt ArchiveOptions) (*A
 	if res.SHA256, err = fileSHA256(out); err != nil {
 		return nil, fmt.Errorf("archive %s: %w", batch, err)
 	}
-	if err := db.prune(ctx, batch, res); err != nil {
+	if err := db.prune(ctx, batch, res, opt.By); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -291,7 +295,7 @@ func (db *DB) copyToArchive(ctx context.Context, batch, out string) (*ArchiveRes
 
 // prune deletes the archived batch's rows here and records the archive,
 // in one transaction; the batch's counts stay as they were.
-func (db *DB) prune(ctx context.Context, batch string, res *ArchiveResult) error {
+func (db *DB) prune(ctx context.Context, batch string, res *ArchiveResult, by auth.Actor) error {
 	fail := func(err error) error { return fmt.Errorf("archive %s: prune: %w", batch, err) }
 	tx, err := db.wc.BeginTx(ctx, nil)
 	if err != nil {
@@ -318,8 +322,20 @@ func (db *DB) prune(ctx context.Context, batch string, res *ArchiveResult) error
 	if _, err := tx.ExecContext(ctx, `DROP TABLE temp.kept_counts`); err != nil {
 		return fail(err)
 	}
+	now := db.Now()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO archives (batch_id, path, sha256, rows, archived_at) VALUES (?, ?, ?, ?, ?)`,
-		batch, res.Path, res.SHA256, res.Rows, formatTime(db.Now())); err != nil {
+		batch, res.Path, res.SHA256, res.Rows, formatTime(now)); err != nil {
+		return fail(err)
+	}
+	// A person's action on the record: in the audit log, in the prune's
+	// transaction.
+	if by.Name == "" {
+		by = auth.HostActor("")
+	}
+	e := auth.NewEntry(by, auth.ActArchive, auth.OutcomeOK)
+	e.Batch, e.Target = batch, res.Path
+	e.Detail = fmt.Sprintf("%d rows, %d webhooks to %s (sha256 %s)", res.Rows, res.Events, res.Path, res.SHA256)
+	if err := writeAudit(sqlTxAudit{ctx, tx}, now, e); err != nil {
 		return fail(err)
 	}
 	return tx.Commit()

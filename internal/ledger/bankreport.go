@@ -444,8 +444,23 @@ const ReportComponent = "reports"
 // auditNATSImport records a report imported (its last chunk) or refused
 // over NATS: an import settles rows, as one over HTTP does.
 func (s *Service) auditNATSImport(c ledgerapi.ReportChunk, res *ledgerapi.ReportImport, err error) {
-	e := auth.NewEntry(auth.Actor{Name: ReportComponent, Via: auth.ViaNATS}, auth.ActImportReport, auth.OutcomeOK)
-	e.Target = c.Source
+	s.auditImport(auth.Actor{Name: ReportComponent, Via: auth.ViaNATS}, c.Source, c.Report, res, err)
+}
+
+// ImportReportAs imports a bank report as by (`ledger import-report --db`
+// on the ledger's host) and records it in the audit log, as the API and
+// the NATS import do: an import settles rows.
+func (s *Service) ImportReportAs(ctx context.Context, by auth.Actor, rep *bank131.DailyReport) (*ledgerapi.ReportImport, error) {
+	res, err := s.ImportReport(ctx, rep)
+	s.auditImport(by, rep.Source, rep.ID, res, err)
+	return res, err
+}
+
+// auditImport records an import of the report named source (its sha256
+// id), done or refused.
+func (s *Service) auditImport(by auth.Actor, source, id string, res *ledgerapi.ReportImport, err error) {
+	e := auth.NewEntry(by, auth.ActImportReport, auth.OutcomeOK)
+	e.Target = source
 	switch {
 	case err != nil:
 		e.Outcome, e.Detail = auth.OutcomeRefused, ledgerapi.ErrorMessage(err)
@@ -453,9 +468,9 @@ func (s *Service) auditNATSImport(c ledgerapi.ReportChunk, res *ledgerapi.Report
 			e.Outcome = auth.OutcomeFailed
 		}
 	case res.Already:
-		e.Detail = fmt.Sprintf("report %s imported already", c.Report)
+		e.Detail = fmt.Sprintf("report %s imported already", id)
 	default:
-		e.Detail = fmt.Sprintf("report %s: %d lines, %d new, %d settled, %d unknown", c.Report, res.Lines, res.New, res.Settled, res.Unknown)
+		e.Detail = fmt.Sprintf("report %s: %d lines, %d new, %d settled, %d unknown", id, res.Lines, res.New, res.Settled, res.Unknown)
 	}
 	if aerr := s.Audit(context.Background(), e); aerr != nil {
 		s.log.Error("audit a report import", logkey.Error, aerr)

@@ -162,6 +162,44 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 	return held, nil
 }
 
+// guardCapturedCard checks a widget row whose card came through its
+// recipient link (its payee known only now) for a probable duplicate, as
+// the intake checks a file's rows, holds it when it is one (with an
+// exception of its own asking a person to decide: the batch's was opened,
+// or closed, at its seal), and takes the payee into the index so later
+// rows are compared with it. A row held already (a repeat) is not checked
+// again: it waits for a decision anyway.
+func (s *Service) guardCapturedCard(tx *Tx, r *rowRec, payee []byte) error {
+	g, err := s.guardIndex()
+	if err != nil {
+		return err
+	}
+	defer g.payees.add(payee, r.Amount, r.Batch, r.Row, tx.Now)
+	if r.Held {
+		return nil
+	}
+	e, err := earlierPayee(tx, g.payees, payee, r.Amount, r.Reference, rowRef{r.Batch, r.Row}, tx.Now.Add(-s.cfg.DuplicateWindow), nil, false)
+	if err != nil || e == nil {
+		return err
+	}
+	e.row, e.sameBatch = r.Row, e.batch == r.Batch
+	// A row held at intake and released by a person while it waited for
+	// its card has its decided line in holds (one a row): the new finding
+	// replaces it, undecided, so a person decides again (the first
+	// decision stays in decisions and the audit log).
+	if _, err := tx.Exec(`UPDATE holds SET kind = ?, earlier_batch = ?, earlier_row = ?, reason = ?, held_at = ?,
+		decision = '', decided_by = '', decided_at = NULL, decision_reason = '' WHERE batch_id = ? AND row_no = ?`,
+		e.kind, e.batch, e.no, e.reason(r.Reference), formatTime(tx.Now), r.Batch, r.Row); err != nil {
+		return fmt.Errorf("hold %s/%d again: %w", r.Batch, r.Row, err)
+	}
+	if err := s.hold(tx, r.Batch, e); err != nil {
+		return err
+	}
+	_, err = openException(tx, reconcile.HeldRows, fmt.Sprintf("%s/%d/card", r.Batch, r.Row), r.Batch, r.Row, fmt.Sprintf(
+		"row %d's card, given through its recipient link, is a probable duplicate of an earlier payout; the row waits until a person releases or drops it", r.Row))
+	return err
+}
+
 // guardIndex returns the guard's in-memory indexes, loading them if the
 // start could not.
 func (s *Service) guardIndex() (*guardIndex, error) {

@@ -30,8 +30,12 @@ var _ auth.Directory = (*Service)(nil)
 var userNameRule = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // CheckUserName refuses a name that is not 1–64 of letters, digits and
-// . _ @ - (starting with a letter or digit).
+// . _ @ - (starting with a letter or digit), or that holds a card number
+// (the name is kept and shown as it is).
 func CheckUserName(name string) error {
+	if masked, ok := cardmask.Find(name); ok {
+		return ledgerapi.Errorf(ledgerapi.CodeInvalid, "user name %q holds a card number; choose another name", masked)
+	}
 	if !userNameRule.MatchString(name) {
 		return ledgerapi.Errorf(ledgerapi.CodeInvalid, "user name %q: use 1–64 letters, digits, . _ @ - (starting with a letter or digit)",
 			cardmask.Redact(name))
@@ -206,14 +210,37 @@ func policyTx(tx *Tx) (auth.Policy, error) {
 // appendAudit appends e to the audit log in tx: the next sequence number,
 // the writer's time, the previous entry's hash, its own. Text from people
 // is masked first.
-func appendAudit(tx *Tx, e auth.Entry) error {
+func appendAudit(tx *Tx, e auth.Entry) error { return writeAudit(tx, tx.Now, e) }
+
+// auditTx is what writeAudit needs of a transaction: the writer's Tx, or
+// a database/sql one on the writer connection (the archive's prune).
+type auditTx interface {
+	QueryRow(query string, args ...any) *sql.Row
+	Exec(query string, args ...any) (sql.Result, error)
+}
+
+// sqlTxAudit is a database/sql transaction as an auditTx.
+type sqlTxAudit struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t sqlTxAudit) QueryRow(q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+func (t sqlTxAudit) Exec(q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+// writeAudit appends e, at now, to the audit log's chain in tx.
+func writeAudit(tx auditTx, now time.Time, e auth.Entry) error {
 	var seq int64
 	prev := auth.GenesisHash
 	err := tx.QueryRow(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("audit: %w", err)
 	}
-	e.Seq, e.At, e.Prev = seq+1, tx.Now, prev
+	e.Seq, e.At, e.Prev = seq+1, now, prev
 	e.User, e.Remote = cardmask.Redact(e.User), cardmask.Redact(e.Remote)
 	e.Target, e.Detail = cardmask.Redact(e.Target), cardmask.Redact(e.Detail)
 	if e.Via == "" {
@@ -418,6 +445,10 @@ type NewToken struct {
 func (s *Service) CreateToken(ctx context.Context, by auth.Actor, nt NewToken) (string, *auth.Token, error) {
 	if nt.Name = strings.TrimSpace(nt.Name); nt.Name == "" || len(nt.Name) > 64 {
 		return "", nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "a token needs a name of 1–64 characters (what uses it: \"erp\", \"ci\")")
+	}
+	if masked, ok := cardmask.Find(nt.Name); ok {
+		// Kept and listed as it is (GET /tokens): never a card number.
+		return "", nil, ledgerapi.Errorf(ledgerapi.CodeInvalid, "token name %q holds a card number; choose another name", masked)
 	}
 	text, hash, err := auth.NewToken()
 	if err != nil {

@@ -287,8 +287,14 @@ func (s *Service) CaptureCard(ctx context.Context, id string, card payout.Encryp
 		if info.Last4 != "" {
 			dest = "card …" + info.Last4
 		}
-		if _, err := tx.Exec(`UPDATE rows SET card_wait = 0, dest_hash = ?, destination = ?, last4 = ?, updated_at = ?
-			WHERE batch_id = ? AND row_no = ?`, HashDestination(card.NumberHash), dest, info.Last4, now, l.Batch, l.Row); err != nil {
+		// The row's payee is known now: the guard keeps it, as it keeps a
+		// file's widget rows (rows.payee), and compares it below.
+		var payee []byte
+		if k, ok := payout.PayeeKeyOf(payout.PayeeWidget, card.NumberHash); ok {
+			payee = k.Bytes()
+		}
+		if _, err := tx.Exec(`UPDATE rows SET card_wait = 0, dest_hash = ?, destination = ?, last4 = ?, payee = ?, updated_at = ?
+			WHERE batch_id = ? AND row_no = ?`, HashDestination(card.NumberHash), dest, info.Last4, payee, now, l.Batch, l.Row); err != nil {
 			return fmt.Errorf("record the card of %s/%d: %w", l.Batch, l.Row, err)
 		}
 		if _, err := tx.Exec(`UPDATE recipient_links SET used_at = ? WHERE id = ?`, now, l.ID); err != nil {
@@ -301,8 +307,21 @@ func (s *Service) CaptureCard(ctx context.Context, id string, card payout.Encryp
 		if r, err = loadRow(tx, l.Batch, l.Row); err != nil {
 			return err
 		}
-		if err := s.releaseOne(tx, r, "its card came through the recipient link"); err != nil {
-			return err
+		if payee != nil {
+			if err := s.guardCapturedCard(tx, r, payee); err != nil {
+				return err
+			}
+			if r, err = loadRow(tx, l.Batch, l.Row); err != nil {
+				return err
+			}
+		}
+		// A row the duplicate guard holds waits for a person's decision
+		// with its card: the release (ReleaseHeld) queues it, never the
+		// recipient's card.
+		if !r.Held {
+			if err := s.releaseOne(tx, r, "its card came through the recipient link"); err != nil {
+				return err
+			}
 		}
 		v = &LinkView{Link: l.Link, State: LinkUsed, Recipient: r.Recipient, Amount: r.Amount, Last4: info.Last4}
 		return nil
@@ -324,6 +343,20 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// rowCard returns the card captured for the row r, or, for a resubmitted
+// row, for the row its intake message names (rows.src_*: the card came
+// through that row's link, and the child pays from its message); nil when
+// none.
+func rowCard(q interface {
+	QueryRow(string, ...any) *sql.Row
+}, r *rowRec) (*payout.EncryptedCard, error) {
+	c, err := capturedCard(q, r.Batch, r.Row)
+	if c != nil || err != nil || r.SrcBatch == "" {
+		return c, err
+	}
+	return capturedCard(q, r.SrcBatch, r.SrcRow)
 }
 
 // capturedCard returns the card captured for a row, nil when none.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/payout"
@@ -54,19 +55,45 @@ const replayMargin = time.Hour
 // next Start replays the streams before serving. It returns the restored
 // database's last write.
 func (db *DB) RecordRestore(ctx context.Context, replica string) (time.Time, error) {
+	return db.RecordRestoreBy(ctx, replica, auth.HostActor(""))
+}
+
+// RecordRestoreBy is RecordRestore by a person (`ledger restore`: the
+// host's user), who is named in the audit entry it writes with the
+// restore's record, in one transaction.
+func (db *DB) RecordRestoreBy(ctx context.Context, replica string, by auth.Actor) (time.Time, error) {
+	tx, err := db.wc.BeginTx(ctx, nil)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("record the restore: %w", err)
+	}
+	defer tx.Rollback()
 	var last sql.NullString
-	err := db.wc.QueryRowContext(ctx, `SELECT max(t) FROM (
+	err = tx.QueryRowContext(ctx, `SELECT max(t) FROM (
 		SELECT max(at) AS t FROM transitions
 		UNION ALL SELECT max(recorded_at) FROM bank_events)`).Scan(&last)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the restored ledger's last write: %w", err)
 	}
-	lastWrite := time.Now().UTC()
+	now := time.Now().UTC()
+	lastWrite := now
 	if last.Valid && last.String != "" {
 		lastWrite = parseTime(last.String)
 	}
-	if _, err := db.wc.ExecContext(ctx, `INSERT INTO restores (restored_at, replica, last_write) VALUES (?, ?, ?)`,
-		formatTime(time.Now()), replica, formatTime(lastWrite)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO restores (restored_at, replica, last_write) VALUES (?, ?, ?)`,
+		formatTime(now), replica, formatTime(lastWrite)); err != nil {
+		return time.Time{}, fmt.Errorf("record the restore: %w", err)
+	}
+	if by.Name == "" {
+		by = auth.HostActor("")
+	}
+	e := auth.NewEntry(by, auth.ActRestore, auth.OutcomeOK)
+	e.Target = replica
+	e.Detail = "restored; its last write was at " + lastWrite.Format(time.RFC3339Nano) +
+		": decisions taken after it are not in this record and the audit log ends there before this entry"
+	if err := writeAudit(sqlTxAudit{ctx, tx}, now, e); err != nil {
+		return time.Time{}, fmt.Errorf("record the restore: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return time.Time{}, fmt.Errorf("record the restore: %w", err)
 	}
 	return lastWrite, nil

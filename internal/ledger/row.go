@@ -197,7 +197,7 @@ func apiRow(tx *Tx, r *rowRec) *ledgerapi.RowState {
 	}
 	st := r.api(q)
 	if r.Method == payout.MethodEncryptedCard {
-		st.Card, _ = capturedCard(tx, r.Batch, r.Row)
+		st.Card, _ = rowCard(tx, r)
 	}
 	return st
 }
@@ -219,7 +219,7 @@ func (db *DB) Row(batch string, row int) (*ledgerapi.RowState, error) {
 	}
 	st := r.api(q)
 	if r.Method == payout.MethodEncryptedCard {
-		if st.Card, err = capturedCard(db.r, r.Batch, r.Row); err != nil {
+		if st.Card, err = rowCard(db.r, r); err != nil {
 			return nil, err
 		}
 	}
