@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -235,4 +236,37 @@ func TestLongTypeNeverBreaksTheConnection(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestCardNumberInAWebhookIsMasked: a verified webhook whose free text
+// holds a card number is stored with it masked (rev7: the bank's text
+// reached JetStream and the ledger as received), says so in a header,
+// and is named by the kept body's hash; everything else is the bank's
+// bytes. The same body delivered again is stored once.
+func TestCardNumberInAWebhookIsMasked(t *testing.T) {
+	f := newFixture(t, nil)
+	body := []byte(`{"type":"payment_finished","session":{"id":"ps_3231","status":"error","error":{"code":"card_declined","description":"card 4111 1111 1111 1111 declined"},"payments":[{"id":"po_2019","status":"failed","amount_details":{"amount":4111111111111111,"currency":"rub"}}]}}`)
+	want := bytes.Replace(body, []byte("4111 1111 1111 1111"), []byte("411111******1111"), 1)
+	for range 2 {
+		require.Equal(t, http.StatusOK, f.post(t, body, sign(t, f.bankKey, body)))
+	}
+	got := f.hooks(t)
+	require.Equal(t, []string{string(want)}, got[queue.HookSubject("payment_finished")], "the amount (a number) is the bank's; the text is masked; one copy")
+	s, err := f.js.Stream(context.Background(), queue.StreamHooks)
+	require.NoError(t, err)
+	m, err := s.GetLastMsgForSubject(context.Background(), queue.HookSubject("payment_finished"))
+	require.NoError(t, err)
+	require.Equal(t, "1", m.Header.Get(queue.HeaderMasked))
+	sum := sha256.Sum256(want)
+	require.Equal(t, hex.EncodeToString(sum[:]), m.Header.Get(jetstream.MsgIDHeader))
+	require.NotContains(t, f.logs.String(), "4111 1111")
+	require.Contains(t, f.logs.String(), "webhook_card_masked")
+
+	// A body without one keeps no such header.
+	plain := []byte(readyToConfirm)
+	require.Equal(t, http.StatusOK, f.post(t, plain, sign(t, f.bankKey, plain)))
+	m, err = s.GetLastMsgForSubject(context.Background(), queue.HookSubject("ready_to_confirm"))
+	require.NoError(t, err)
+	require.Empty(t, m.Header.Get(queue.HeaderMasked))
+	require.Equal(t, readyToConfirm, string(m.Data))
 }

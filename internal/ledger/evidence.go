@@ -118,7 +118,10 @@ func unpackBody(z []byte, fields [5]string) ([]byte, error) {
 }
 
 // HookBody returns a recorded webhook's verified body, byte for byte as
-// the bank signed it.
+// the bank signed it, unless one of its strings held a card number: that
+// is masked before anything is stored (cardmask.RedactJSON, in hookrelay
+// and again when the ledger records it), and the signature then no longer
+// covers the kept body.
 func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
 	var body, refBatch, session, payout, reference string
 	var refRow sql.NullInt64

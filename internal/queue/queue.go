@@ -42,6 +42,10 @@ const (
 	HeaderHookType = "Bank131-Hook-Type"
 	HeaderSig      = "Bank131-Sign"    // the webhook's X-PARTNER-SIGN, kept with the verified body
 	HeaderReceived = "Payrun-Received" // RFC 3339 time the relay received a webhook
+	// HeaderMasked on a webhook: how many of its body's strings held a
+	// card number the relay masked (cardmask.RedactJSON) after verifying
+	// it; Bank131-Sign then signs the body as received, not as kept.
+	HeaderMasked = "Payrun-Masked"
 	HeaderKind     = "Payrun-Kind"     // "row" or "manifest" on intake messages
 	HeaderUpload   = "Payrun-Upload"   // a manifest's random upload id: tells concurrent uploads which one sealed the batch
 )
