@@ -46,8 +46,8 @@ const (
 	// card number the relay masked (cardmask.RedactJSON) after verifying
 	// it; Bank131-Sign then signs the body as received, not as kept.
 	HeaderMasked = "Payrun-Masked"
-	HeaderKind     = "Payrun-Kind"     // "row" or "manifest" on intake messages
-	HeaderUpload   = "Payrun-Upload"   // a manifest's random upload id: tells concurrent uploads which one sealed the batch
+	HeaderKind   = "Payrun-Kind"   // "row" or "manifest" on intake messages
+	HeaderUpload = "Payrun-Upload" // a manifest's random upload id: tells concurrent uploads which one sealed the batch
 )
 
 // Subject prefixes.
