@@ -109,6 +109,7 @@ func tokenBatch(n int, seed, prefix string) *testBatch {
 // ledger (untimed), then times the ledger recording the batch, from the
 // start of the service until the batch is accepted.
 func benchIntake(b *testing.B, tb *testBatch, preload func(*Service)) {
+	sealVerifyOff(b)
 	env := benchNATS(b)
 	ctx := context.Background()
 	for i, data := range tb.Data {
@@ -278,6 +279,16 @@ func reportIntakeStats(b *testing.B, st *intakeStats) {
 	b.ReportMetric(ms(&st.record), "record-ms")
 	b.ReportMetric(ms(&st.fetchWait), "fetchwait-ms")
 	b.ReportMetric(ms(&st.parse), "parse-ms")
+	b.ReportMetric(ms(&st.insert), "r-insert-ms")
+	b.ReportMetric(ms(&st.triggers), "r-trig-ms")
+	b.ReportMetric(ms(&st.batches), "r-batch-ms")
+	b.ReportMetric(ms(&st.count), "r-count-ms")
+	b.ReportMetric(ms(&st.guard), "r-guard-ms")
+	b.ReportMetric(ms(&st.seal), "r-seal-ms")
+	b.ReportMetric(ms(&st.other), "r-other-ms")
+	b.ReportMetric(ms(&st.cursor), "r-cursor-ms")
+	b.ReportMetric(float64(st.record.Load()-st.fn.Load())/1e6, "r-commit-ms")
+	b.ReportMetric(float64(st.refProbes.Load()), "ref-probes")
 	if g := st.groups.Load(); g > 0 {
 		b.ReportMetric(float64(st.msgs.Load())/float64(g), "msgs/group")
 	}

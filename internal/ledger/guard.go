@@ -128,6 +128,7 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 	for _, r := range rows {
 		var e *earlierRow
 		if refs.mayHave(r.reference) {
+			s.stats.refProbes.Add(1)
 			c := &earlierRow{kind: HoldRepeat}
 			err := scanRepeat(tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)), c)
 			switch {
