@@ -103,6 +103,23 @@ type guardRow struct {
 	payee     []byte // nil: no payee
 	amount    money.Amount
 	seq       uint64
+	hashes    guardHashes
+}
+
+// guardHashes are a row's reference and payee hashes for the guard's
+// indexes (refHash, payeeKey), made while the intake parses the row.
+type guardHashes struct {
+	ok         bool // made; else the guard makes them
+	ref, payee uint64
+}
+
+// hashGuard makes a row's guardHashes.
+func hashGuard(reference string, payee []byte, a money.Amount) guardHashes {
+	h := guardHashes{ok: true, ref: refHash(reference)}
+	if payee != nil {
+		h.payee = payeeKey(payee, a)
+	}
+	return h
 }
 
 // guard checks rows just recorded, in the order given (the intake's), and
@@ -127,7 +144,13 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 	held := 0
 	for _, r := range rows {
 		var e *earlierRow
-		if refs.mayHave(r.reference) {
+		h := r.hashes
+		if !h.ok {
+			h = hashGuard(r.reference, r.payee, r.amount)
+		}
+		// The row goes into the guard's indexes as it is checked, so a
+		// later row is checked against it.
+		if refs.testAndAdd(h.ref) {
 			s.stats.refProbes.Add(1)
 			c := &earlierRow{kind: HoldRepeat}
 			err := scanRepeat(tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)), c)
@@ -138,18 +161,17 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 				return held, fmt.Errorf("guard row %s/%d: %w", r.batch, r.row, err)
 			}
 		}
-		if e == nil && r.payee != nil {
-			var place *intakePlace
-			if !allEarlier {
-				place = &intakePlace{at: now, seq: r.seq}
-			}
-			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
-				return held, err
-			}
-		}
-		refs.add(r.reference)
 		if r.payee != nil {
-			g.payees.add(r.payee, r.amount, r.batch, r.row, tx.Now)
+			cands := g.payees.candidatesAdd(h.payee, window, r.batch, r.row, tx.Now)
+			if e == nil && len(cands) > 0 {
+				var place *intakePlace
+				if !allEarlier {
+					place = &intakePlace{at: now, seq: r.seq}
+				}
+				if e, err = earlierAmong(tx, cands, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
+					return held, err
+				}
+			}
 		}
 		if e == nil {
 			continue

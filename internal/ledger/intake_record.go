@@ -586,7 +586,7 @@ func isRecordedAlready(err error) bool {
 // newGuardRow is a row just recorded, as the guard checks it.
 func newGuardRow(m *intakeMsg) guardRow {
 	r := m.Row
-	return guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq}
+	return guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq, hashes: r.guard}
 }
 
 // recordConflict keeps a row message the ledger did not record as a row.
