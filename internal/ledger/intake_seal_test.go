@@ -35,43 +35,44 @@ func TestSealKeptAnswers(t *testing.T) {
 		feed   func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service
 		kept   bool
 		reason string // "": accepted
+		keyed  bool   // rows carrying keyed digests (makeKeyedBatch)
 	}{
 		{"one group", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			record(t, s, m)
 			return s
-		}, true, ""},
+		}, true, "", false},
 		{"a group per row", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			for i := range m {
 				record(t, s, m[i:i+1])
 			}
 			return s
-		}, true, ""},
+		}, true, "", false},
 		{"total differs", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			m[10].Manifest.Totals["RUB"] += 100
 			record(t, s, m)
 			return s
-		}, true, "total RUB 10001.55 ≠ 10000.55"},
+		}, true, "total RUB 10001.55 ≠ 10000.55", false},
 		{"digest differs", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			m[10].Manifest.RowsSHA256 = payout.DigestRows([][]byte{{1}})
 			record(t, s, m)
 			return s
-		}, true, "rows digest differs"},
+		}, true, "rows digest differs", false},
 		{"a row missing", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			record(t, s, append(m[:4:4], m[5:]...))
 			return s
-		}, false, "manifest says 10 rows, ledger recorded 9"},
+		}, false, "manifest says 10 rows, ledger recorded 9", false},
 		{"rows out of order", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			record(t, s, m[5:10])
 			record(t, s, m[:5])
 			record(t, s, m[10:])
 			return s
-		}, false, ""},
+		}, false, "", false},
 		{"a group delivered again", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			record(t, s, m[:5])
 			record(t, s, m[3:8])
 			record(t, s, m[8:])
 			return s
-		}, false, ""},
+		}, false, "", false},
 		{"a group rolled back", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			record(t, s, m[:5])
 			err := s.w.Do(context.Background(), func(tx *Tx) error {
@@ -83,7 +84,7 @@ func TestSealKeptAnswers(t *testing.T) {
 			require.ErrorIs(t, err, errRollback)
 			record(t, s, m[5:])
 			return s
-		}, true, ""},
+		}, true, "", false},
 		{"the service restarted", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			record(t, s, m[:5])
 			s.Close()
@@ -92,7 +93,7 @@ func TestSealKeptAnswers(t *testing.T) {
 			noApprovals(t, s)
 			record(t, s, m[5:])
 			return s
-		}, false, ""},
+		}, false, "", false},
 		{"a row deleted between groups", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
 			record(t, s, m[:5])
 			require.NoError(t, s.w.Do(context.Background(), func(tx *Tx) error {
@@ -101,12 +102,34 @@ func TestSealKeptAnswers(t *testing.T) {
 			}))
 			record(t, s, m[5:])
 			return s
-		}, false, "manifest says 10 rows, ledger recorded 9"},
+		}, false, "manifest says 10 rows, ledger recorded 9", false},
+		{"keyed rows", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
+			record(t, s, m[:6])
+			record(t, s, m[6:])
+			return s
+		}, true, "", true},
+		{"keyed rows, a manifest of the messages' digests", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
+			var ds [][]byte
+			for i := range m[:10] {
+				ds = append(ds, m[i].Digest[:])
+			}
+			m[10].Manifest.RowDigestsSHA256, m[10].Manifest.RowsSHA256 = "", payout.DigestRows(ds)
+			record(t, s, m)
+			return s
+		}, false, "", true},
+		{"keyed rows, a wrong manifest of the messages' digests", func(t *testing.T, s *Service, b *testBatch, m []intakeMsg) *Service {
+			m[10].Manifest.RowDigestsSHA256 = ""
+			record(t, s, m)
+			return s
+		}, false, "rows digest differs", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := newService(t)
 			b := makeBatch(10, "kept "+tt.name)
+			if tt.keyed {
+				b = makeKeyedBatch(10, "kept "+tt.name, "u")
+			}
 			s = tt.feed(t, s, b, b.msgs(1))
 			sum := summary(t, s.db, b.ID)
 			if tt.reason == "" {
