@@ -122,6 +122,48 @@ func hashGuard(reference string, payee []byte, a money.Amount) guardHashes {
 	return h
 }
 
+// guardMark is what the guard's indexes say of a group's rows: the rows
+// whose reference the filter may have (maybe), and the payee index's
+// candidates of each row (by position; most have none).
+type guardMark struct {
+	maybe []bool
+	cands map[int][]rowRef
+}
+
+// guardMarks looks rows up in the guard's indexes and takes them in, in
+// order (refFilter.testAndAdd, payeeIndex.candidatesAdd), with each index
+// locked once.
+func guardMarks(rows []guardRow, refs *refFilter, payees *payeeIndex, window, at time.Time) guardMark {
+	m := guardMark{maybe: make([]bool, len(rows))}
+	hs := make([]guardHashes, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		if hs[i] = r.hashes; !hs[i].ok {
+			hs[i] = hashGuard(r.reference, r.payee, r.amount)
+		}
+	}
+	refs.mu.Lock()
+	for i := range rows {
+		m.maybe[i] = refs.testAndAddLocked(hs[i].ref)
+	}
+	refs.mu.Unlock()
+	payees.mu.Lock()
+	defer payees.mu.Unlock()
+	for i := range rows {
+		r := &rows[i]
+		if r.payee == nil {
+			continue
+		}
+		if c := payees.candidatesAddLocked(hs[i].payee, window, r.batch, r.row, at); len(c) > 0 {
+			if m.cands == nil {
+				m.cands = map[int][]rowRef{}
+			}
+			m.cands[i] = c
+		}
+	}
+	return m
+}
+
 // guard checks rows just recorded, in the order given (the intake's), and
 // holds those that repeat an earlier row; it returns how many it held.
 // Each row is then taken into the guard's indexes, so a later row is
@@ -141,16 +183,15 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 	refSince := formatTime(tx.Now.Add(-s.cfg.RepeatRetention))
 	window := tx.Now.Add(-s.cfg.DuplicateWindow)
 	now := formatTime(tx.Now)
+	// First the indexes, in memory and in the rows' order, each index
+	// locked once for all the rows: each row is taken in as it is looked
+	// up, so a later row is checked against it. Then SQLite, for the rows
+	// the indexes may have seen before.
+	mark := guardMarks(rows, refs, g.payees, window, tx.Now)
 	held := 0
-	for _, r := range rows {
+	for i, r := range rows {
 		var e *earlierRow
-		h := r.hashes
-		if !h.ok {
-			h = hashGuard(r.reference, r.payee, r.amount)
-		}
-		// The row goes into the guard's indexes as it is checked, so a
-		// later row is checked against it.
-		if refs.testAndAdd(h.ref) {
+		if mark.maybe[i] {
 			s.stats.refProbes.Add(1)
 			c := &earlierRow{kind: HoldRepeat}
 			err := scanRepeat(tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)), c)
@@ -161,9 +202,8 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 				return held, fmt.Errorf("guard row %s/%d: %w", r.batch, r.row, err)
 			}
 		}
-		if r.payee != nil {
-			cands := g.payees.candidatesAdd(h.payee, window, r.batch, r.row, tx.Now)
-			if e == nil && len(cands) > 0 {
+		if cands := mark.cands[i]; len(cands) > 0 {
+			if e == nil {
 				var place *intakePlace
 				if !allEarlier {
 					place = &intakePlace{at: now, seq: r.seq}

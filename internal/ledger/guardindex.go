@@ -112,9 +112,14 @@ func (f *refFilter) add(ref string) { f.testAndAdd(refHash(ref)) }
 // testAndAdd adds the reference of hash h and reports whether the filter
 // may have had it before (mayHave, then add, in one pass).
 func (f *refFilter) testAndAdd(h uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.testAndAddLocked(h)
+}
+
+func (f *refFilter) testAndAddLocked(h uint64) bool {
 	p := f.probes(h)
 	had := true
-	f.mu.Lock()
 	for _, i := range p {
 		w, bit := &f.bits[i/64], uint64(1)<<(i%64)
 		if *w&bit == 0 {
@@ -123,7 +128,6 @@ func (f *refFilter) testAndAdd(h uint64) bool {
 		}
 	}
 	f.count++
-	f.mu.Unlock()
 	return had
 }
 
@@ -260,6 +264,10 @@ func (x *payeeIndex) chainLocked(i int32, first int32) []rowRef {
 func (x *payeeIndex) candidatesAdd(k uint64, since time.Time, batch string, row int, at time.Time) []rowRef {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	return x.candidatesAddLocked(k, since, batch, row, at)
+}
+
+func (x *payeeIndex) candidatesAddLocked(k uint64, since time.Time, batch string, row int, at time.Time) []rowRef {
 	var out []rowRef
 	if i, ok := x.heads[k]; ok {
 		out = x.chainLocked(i, dayNumber(since))
