@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -136,6 +137,15 @@ func benchIntake(b *testing.B, tb *testBatch, preload func(*Service)) {
 	defer db.Close()
 	cfg := testConfig()
 	cfg.ReleaseInterval = time.Hour // the releaser still runs once when the batch is sealed
+	if v := os.Getenv("PAYRUN_BENCH_INTAKE_BATCH"); v != "" {
+		// The intake's group size (Config.IntakeBatch), to weigh a group's
+		// commit against its size (bench/README.md, "s2").
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("PAYRUN_BENCH_INTAKE_BATCH=%q: want a positive number", v)
+		}
+		cfg.IntakeBatch = n
+	}
 	if preload != nil {
 		s := NewService(db, cfg)
 		noApprovals(b, s)
