@@ -11,6 +11,7 @@ import (
 // pre-parsed rows recorded in groups of 1000, then the manifest check and
 // acceptance (one bulk move and one transition per row).
 func BenchmarkRecordRows(b *testing.B) {
+	sealVerifyOff(b)
 	c := newClock()
 	db, err := Open(b.TempDir() + "/ledger.db")
 	if err != nil {
@@ -48,6 +49,7 @@ func BenchmarkRecordRows(b *testing.B) {
 // into a ledger holding b.N paid token rows already: the SQLite side of
 // the duplicate guard's cost (BenchmarkIntakePaidLedger end to end).
 func BenchmarkRecordRowsPaidLedger(b *testing.B) {
+	sealVerifyOff(b)
 	c := newClock()
 	db, err := Open(b.TempDir() + "/ledger.db")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -109,6 +110,7 @@ func tokenBatch(n int, seed, prefix string) *testBatch {
 // ledger (untimed), then times the ledger recording the batch, from the
 // start of the service until the batch is accepted.
 func benchIntake(b *testing.B, tb *testBatch, preload func(*Service)) {
+	sealVerifyOff(b)
 	env := benchNATS(b)
 	ctx := context.Background()
 	for i, data := range tb.Data {
@@ -135,6 +137,15 @@ func benchIntake(b *testing.B, tb *testBatch, preload func(*Service)) {
 	defer db.Close()
 	cfg := testConfig()
 	cfg.ReleaseInterval = time.Hour // the releaser still runs once when the batch is sealed
+	if v := os.Getenv("PAYRUN_BENCH_INTAKE_BATCH"); v != "" {
+		// The intake's group size (Config.IntakeBatch), to weigh a group's
+		// commit against its size (bench/README.md, "s2").
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("PAYRUN_BENCH_INTAKE_BATCH=%q: want a positive number", v)
+		}
+		cfg.IntakeBatch = n
+	}
 	if preload != nil {
 		s := NewService(db, cfg)
 		noApprovals(b, s)
@@ -278,6 +289,16 @@ func reportIntakeStats(b *testing.B, st *intakeStats) {
 	b.ReportMetric(ms(&st.record), "record-ms")
 	b.ReportMetric(ms(&st.fetchWait), "fetchwait-ms")
 	b.ReportMetric(ms(&st.parse), "parse-ms")
+	b.ReportMetric(ms(&st.insert), "r-insert-ms")
+	b.ReportMetric(ms(&st.triggers), "r-trig-ms")
+	b.ReportMetric(ms(&st.batches), "r-batch-ms")
+	b.ReportMetric(ms(&st.count), "r-count-ms")
+	b.ReportMetric(ms(&st.guard), "r-guard-ms")
+	b.ReportMetric(ms(&st.seal), "r-seal-ms")
+	b.ReportMetric(ms(&st.other), "r-other-ms")
+	b.ReportMetric(ms(&st.cursor), "r-cursor-ms")
+	b.ReportMetric(float64(st.record.Load()-st.fn.Load())/1e6, "r-commit-ms")
+	b.ReportMetric(float64(st.refProbes.Load()), "ref-probes")
 	if g := st.groups.Load(); g > 0 {
 		b.ReportMetric(float64(st.msgs.Load())/float64(g), "msgs/group")
 	}

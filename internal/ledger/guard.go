@@ -103,6 +103,65 @@ type guardRow struct {
 	payee     []byte // nil: no payee
 	amount    money.Amount
 	seq       uint64
+	hashes    guardHashes
+}
+
+// guardHashes are a row's reference and payee hashes for the guard's
+// indexes (refHash, payeeKey), made while the intake parses the row.
+type guardHashes struct {
+	ok         bool // made; else the guard makes them
+	ref, payee uint64
+}
+
+// hashGuard makes a row's guardHashes.
+func hashGuard(reference string, payee []byte, a money.Amount) guardHashes {
+	h := guardHashes{ok: true, ref: refHash(reference)}
+	if payee != nil {
+		h.payee = payeeKey(payee, a)
+	}
+	return h
+}
+
+// guardMark is what the guard's indexes say of a group's rows: the rows
+// whose reference the filter may have (maybe), and the payee index's
+// candidates of each row (by position; most have none).
+type guardMark struct {
+	maybe []bool
+	cands map[int][]rowRef
+}
+
+// guardMarks looks rows up in the guard's indexes and takes them in, in
+// order (refFilter.testAndAdd, payeeIndex.candidatesAdd), with each index
+// locked once.
+func guardMarks(rows []guardRow, refs *refFilter, payees *payeeIndex, window, at time.Time) guardMark {
+	m := guardMark{maybe: make([]bool, len(rows))}
+	hs := make([]guardHashes, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		if hs[i] = r.hashes; !hs[i].ok {
+			hs[i] = hashGuard(r.reference, r.payee, r.amount)
+		}
+	}
+	refs.mu.Lock()
+	for i := range rows {
+		m.maybe[i] = refs.testAndAddLocked(hs[i].ref)
+	}
+	refs.mu.Unlock()
+	payees.mu.Lock()
+	defer payees.mu.Unlock()
+	for i := range rows {
+		r := &rows[i]
+		if r.payee == nil {
+			continue
+		}
+		if c := payees.candidatesAddLocked(hs[i].payee, window, r.batch, r.row, at); len(c) > 0 {
+			if m.cands == nil {
+				m.cands = map[int][]rowRef{}
+			}
+			m.cands[i] = c
+		}
+	}
+	return m
 }
 
 // guard checks rows just recorded, in the order given (the intake's), and
@@ -124,10 +183,16 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 	refSince := formatTime(tx.Now.Add(-s.cfg.RepeatRetention))
 	window := tx.Now.Add(-s.cfg.DuplicateWindow)
 	now := formatTime(tx.Now)
+	// First the indexes, in memory and in the rows' order, each index
+	// locked once for all the rows: each row is taken in as it is looked
+	// up, so a later row is checked against it. Then SQLite, for the rows
+	// the indexes may have seen before.
+	mark := guardMarks(rows, refs, g.payees, window, tx.Now)
 	held := 0
-	for _, r := range rows {
+	for i, r := range rows {
 		var e *earlierRow
-		if refs.mayHave(r.reference) {
+		if mark.maybe[i] {
+			s.stats.refProbes.Add(1)
 			c := &earlierRow{kind: HoldRepeat}
 			err := scanRepeat(tx.QueryRow(repeatQuery, r.reference, r.batch, refSince, allEarlier, now, int64(r.seq)), c)
 			switch {
@@ -137,18 +202,16 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 				return held, fmt.Errorf("guard row %s/%d: %w", r.batch, r.row, err)
 			}
 		}
-		if e == nil && r.payee != nil {
-			var place *intakePlace
-			if !allEarlier {
-				place = &intakePlace{at: now, seq: r.seq}
+		if cands := mark.cands[i]; len(cands) > 0 {
+			if e == nil {
+				var place *intakePlace
+				if !allEarlier {
+					place = &intakePlace{at: now, seq: r.seq}
+				}
+				if e, err = earlierAmong(tx, cands, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
+					return held, err
+				}
 			}
-			if e, err = earlierPayee(tx, g.payees, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
-				return held, err
-			}
-		}
-		refs.add(r.reference)
-		if r.payee != nil {
-			g.payees.add(r.payee, r.amount, r.batch, r.row, tx.Now)
 		}
 		if e == nil {
 			continue

@@ -71,7 +71,6 @@ func loadGuardIndex(ctx context.Context, db *DB, retention, window time.Time) (*
 // microsecond, four bits of 32 per reference set.
 type refFilter struct {
 	mu    sync.RWMutex
-	seed  maphash.Seed
 	bits  []uint64
 	mask  uint64
 	count int
@@ -89,30 +88,52 @@ func newRefFilter(n int) *refFilter {
 	for size < uint64(max(n, 1)*refBits) {
 		size <<= 1
 	}
-	return &refFilter{seed: maphash.MakeSeed(), bits: make([]uint64, size/64), mask: size - 1}
+	return &refFilter{bits: make([]uint64, size/64), mask: size - 1}
 }
 
-// probes are the filter's bit positions of a reference: four, by double
-// hashing one 64-bit hash.
-func (f *refFilter) probes(ref string) [4]uint64 {
-	h := maphash.String(f.seed, ref)
+// guardSeed seeds the guard's hashes (the reference filter's and the
+// payee index's) for the process, so that the intake can hash a row's
+// reference and payee while it parses the row, off the writer
+// (guardHashes), whichever filter is in use when the row is checked.
+var guardSeed = maphash.MakeSeed()
+
+// refHash is a reference's hash for the filter.
+func refHash(ref string) uint64 { return maphash.String(guardSeed, ref) }
+
+// probes are the filter's bit positions of a reference's hash h: four,
+// by double hashing.
+func (f *refFilter) probes(h uint64) [4]uint64 {
 	a, b := h, h>>32|h<<32|1
 	return [4]uint64{a & f.mask, (a + b) & f.mask, (a + 2*b) & f.mask, (a + 3*b) & f.mask}
 }
 
-func (f *refFilter) add(ref string) {
-	p := f.probes(ref)
+func (f *refFilter) add(ref string) { f.testAndAdd(refHash(ref)) }
+
+// testAndAdd adds the reference of hash h and reports whether the filter
+// may have had it before (mayHave, then add, in one pass).
+func (f *refFilter) testAndAdd(h uint64) bool {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.testAndAddLocked(h)
+}
+
+func (f *refFilter) testAndAddLocked(h uint64) bool {
+	p := f.probes(h)
+	had := true
 	for _, i := range p {
-		f.bits[i/64] |= 1 << (i % 64)
+		w, bit := &f.bits[i/64], uint64(1)<<(i%64)
+		if *w&bit == 0 {
+			had = false
+			*w |= bit
+		}
 	}
 	f.count++
-	f.mu.Unlock()
+	return had
 }
 
 // mayHave reports whether the reference may have been recorded.
 func (f *refFilter) mayHave(ref string) bool {
-	p := f.probes(ref)
+	p := f.probes(refHash(ref))
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for _, i := range p {
@@ -150,7 +171,6 @@ func (f *refFilter) full() bool {
 // older than the window.
 type payeeIndex struct {
 	mu      sync.RWMutex
-	seed    maphash.Seed
 	heads   map[uint64]int32 // key → newest entry
 	entries []payeeEntry
 	batches map[string]int32
@@ -166,13 +186,16 @@ type payeeEntry struct {
 }
 
 func newPayeeIndex() *payeeIndex {
-	return &payeeIndex{seed: maphash.MakeSeed(), heads: map[uint64]int32{}, batches: map[string]int32{}}
+	return &payeeIndex{heads: map[uint64]int32{}, batches: map[string]int32{}}
 }
 
 // key is the index key of a payee and an amount.
-func (x *payeeIndex) key(payee []byte, a money.Amount) uint64 {
+func (x *payeeIndex) key(payee []byte, a money.Amount) uint64 { return payeeKey(payee, a) }
+
+// payeeKey is the payee index's key of a payee and an amount.
+func payeeKey(payee []byte, a money.Amount) uint64 {
 	var h maphash.Hash
-	h.SetSeed(x.seed)
+	h.SetSeed(guardSeed)
 	h.Write(payee)
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(a.Minor))
@@ -216,19 +239,40 @@ type rowRef struct {
 // (by day).
 func (x *payeeIndex) candidates(payee []byte, a money.Amount, since time.Time) []rowRef {
 	k := x.key(payee, a)
-	first := dayNumber(since)
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	i, ok := x.heads[k]
 	if !ok {
 		return nil
 	}
+	return x.chainLocked(i, dayNumber(since))
+}
+
+func (x *payeeIndex) chainLocked(i int32, first int32) []rowRef {
 	var out []rowRef
 	for ; i >= 0; i = x.entries[i].next {
 		if e := x.entries[i]; e.day >= first {
 			out = append(out, rowRef{x.names[e.batch], int(e.row)})
 		}
 	}
+	return out
+}
+
+// candidatesAdd is candidates of the key k (payeeKey), then add of a row
+// with it, in one visit of the index: the guard's step for a row of the
+// intake.
+func (x *payeeIndex) candidatesAdd(k uint64, since time.Time, batch string, row int, at time.Time) []rowRef {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.candidatesAddLocked(k, since, batch, row, at)
+}
+
+func (x *payeeIndex) candidatesAddLocked(k uint64, since time.Time, batch string, row int, at time.Time) []rowRef {
+	var out []rowRef
+	if i, ok := x.heads[k]; ok {
+		out = x.chainLocked(i, dayNumber(since))
+	}
+	x.addLocked(k, batch, row, at)
 	return out
 }
 
@@ -308,8 +352,14 @@ func (x *payeeIndex) load(ctx context.Context, db *DB, since time.Time) error {
 // checked at its own release).
 func earlierPayee(q queryer, x *payeeIndex, payee []byte, a money.Amount, reference string, self rowRef, since time.Time,
 	before *intakePlace, skipHeld bool) (*earlierRow, error) {
+	return earlierAmong(q, x.candidates(payee, a, since), payee, a, reference, self, since, before, skipHeld)
+}
+
+// earlierAmong is earlierPayee over the index's candidates cands.
+func earlierAmong(q queryer, cands []rowRef, payee []byte, a money.Amount, reference string, self rowRef, since time.Time,
+	before *intakePlace, skipHeld bool) (*earlierRow, error) {
 	var best *earlierRow
-	for _, c := range x.candidates(payee, a, since) {
+	for _, c := range cands {
 		if c == self || self.row == 0 && c.batch == self.batch {
 			continue
 		}

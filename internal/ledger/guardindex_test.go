@@ -52,6 +52,34 @@ func TestPayeeIndexCompact(t *testing.T) {
 	require.Empty(t, x.candidates(p, money.New(101, "RUB"), day))
 }
 
+// testAndAdd answers as mayHave before the add, and candidatesAdd as
+// candidates before the add: the guard's one-visit steps.
+func TestGuardIndexOneVisit(t *testing.T) {
+	f := newRefFilter(0)
+	for i := 0; i < 20000; i++ {
+		ref := fmt.Sprintf("E-%06d", i%10000) // each twice
+		had := f.mayHave(ref)
+		require.Equal(t, had, f.testAndAdd(refHash(ref)), ref)
+		require.True(t, f.mayHave(ref))
+		if i >= 10000 {
+			require.True(t, had, "a reference seen before: %s", ref)
+		}
+	}
+	require.Equal(t, 20000, f.count)
+
+	x := newPayeeIndex()
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	p := []byte("payee")
+	a := money.New(100, "RUB")
+	for d := 0; d < 5; d++ {
+		want := x.candidates(p, a, day.AddDate(0, 0, 2))
+		got := x.candidatesAdd(payeeKey(p, a), day.AddDate(0, 0, 2), "b", d+1, day.AddDate(0, 0, d))
+		require.Equal(t, want, got, "row %d", d+1)
+	}
+	require.Equal(t, []rowRef{{"b", 5}, {"b", 4}, {"b", 3}}, x.candidates(p, a, day.AddDate(0, 0, 2)))
+	require.Empty(t, x.candidatesAdd(payeeKey(p, money.New(101, "RUB")), day, "b", 9, day))
+}
+
 // The guard's indexes are built again from the ledger's rows at start: a
 // repeat and a probable duplicate of rows recorded before a restart are
 // held after it.

@@ -73,6 +73,25 @@ type intakeStats struct {
 	groups, msgs      atomic.Int64
 	wait, record, ack atomic.Int64 // nanoseconds, the committer's
 	fetchWait, parse  atomic.Int64 // nanoseconds, the batcher's
+	// The parts of record, nanoseconds (recordIntake's; record less their
+	// sum is the writer's own: BEGIN, savepoints, the COMMIT's fsync):
+	// the INSERTs, the triggers' drop and restore, the batch checks
+	// (ensureBatch, the 64-bit sums), counting, the guard, the seal, the
+	// exceptions and conflicts, the cursor; fn is recordIntake's whole.
+	insert, triggers, batches, count, guard, seal, other, cursor, fn atomic.Int64
+	// refProbes counts the guard's reference lookups in SQLite (the
+	// filter's maybes).
+	refProbes atomic.Int64
+	// sealKept counts the seals made from the intake's kept answers
+	// (intake_seal.go), not from the batch's rows.
+	sealKept atomic.Int64
+}
+
+// since adds the time since t0 to v and returns now.
+func since(v *atomic.Int64, t0 time.Time) time.Time {
+	t := time.Now()
+	v.Add(int64(t.Sub(t0)))
+	return t
 }
 
 // intakeGroup is a parsed group of intake messages, or why the pipeline

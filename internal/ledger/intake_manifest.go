@@ -1,12 +1,14 @@
 package ledger
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/payrun/payrun/internal/auth"
@@ -21,7 +23,7 @@ import (
 // ledger recorded and accepts (scheduled or awaiting_approval) or rejects
 // the batch as a whole. A repeated manifest is a no-op. It returns the
 // rejection reason, if any.
-func (s *Service) checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason string, err error) {
+func (s *Service) checkManifest(tx *Tx, m *intakeMsg, seals *sealAccs) (accepted bool, reason string, err error) {
 	man := m.Manifest
 	var st payout.BatchStatus
 	var prevDigest sql.NullString
@@ -37,7 +39,11 @@ func (s *Service) checkManifest(tx *Tx, m *intakeMsg) (accepted bool, reason str
 		return false, "", nil // a repeat
 	}
 
-	reason, facts, err := compareManifest(tx, man)
+	rf, err := seals.sealRowFacts(tx, man.Batch, man.RowDigestsSHA256 != "")
+	if err != nil {
+		return false, "", err
+	}
+	reason, facts, err := compareManifest(tx, man, rf)
 	if err != nil {
 		return false, "", err
 	}
@@ -91,16 +97,17 @@ func manifestDigest(man *payout.Manifest) string {
 // (payout.DigestRows in row order over the recorded rows' identities, for
 // a manifest with row digests; over the digests of their messages for an
 // older one). It returns the reasons the batch must be rejected, or "".
-func compareManifest(tx *Tx, man *payout.Manifest) (string, auth.Facts, error) {
+func compareManifest(tx *Tx, man *payout.Manifest, rf rowFacts) (string, auth.Facts, error) {
 	facts := auth.Facts{Totals: money.Totals{}, Largest: money.Totals{}, Methods: map[payout.Method]int{}}
-	reason, err := compareManifestFacts(tx, man, &facts)
+	reason, err := compareManifestFacts(tx, man, rf, &facts)
 	return reason, facts, err
 }
 
-// compareManifestFacts is compareManifest; the one pass over the rows that
-// sums them per currency also fills the facts the approval policy judges
-// (the largest row per currency, the rows per method).
-func compareManifestFacts(tx *Tx, man *payout.Manifest, facts *auth.Facts) (string, error) {
+// compareManifestFacts is compareManifest over the rows' facts rf (read
+// from the rows or kept by the intake: sealRowFacts); their sums per
+// currency and method also fill the facts the approval policy judges (the
+// largest row per currency, the rows per method).
+func compareManifestFacts(tx *Tx, man *payout.Manifest, rf rowFacts, facts *auth.Facts) (string, error) {
 	var reasons []string
 	var conflicts int
 	var firstConflict sql.NullInt64
@@ -124,45 +131,29 @@ func compareManifestFacts(tx *Tx, man *payout.Manifest, facts *auth.Facts) (stri
 		reasons = append(reasons, fmt.Sprintf("the rows' total does not fit in 64 bits: %d rows not recorded (the first row %d)",
 			overflows, firstOverflow.Int64))
 	}
-	var count, maxRow int
-	if err := tx.QueryRow(`SELECT count(*), coalesce(max(row_no), 0) FROM rows WHERE batch_id = ?`, man.Batch).
-		Scan(&count, &maxRow); err != nil {
-		return "", fmt.Errorf("count rows of %s: %w", man.Batch, err)
-	}
+	count, maxRow := rf.count, rf.maxRow
 	if count != man.Rows {
 		reasons = append(reasons, fmt.Sprintf("manifest says %d rows, ledger recorded %d", man.Rows, count))
 	} else if maxRow != count {
 		reasons = append(reasons, fmt.Sprintf("row numbers are not 1..%d (highest %d)", count, maxRow))
 	}
 	got := money.Totals{}
-	rows, err := tx.Query(`SELECT currency, method, count(*), sum(amount_minor), max(amount_minor) FROM rows WHERE batch_id = ?
-		GROUP BY currency, method`, man.Batch)
-	if err != nil {
-		return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
-	}
-	overflow := false
-	for rows.Next() {
-		var c string
-		var m payout.Method
-		var n int
-		var v, largest int64
-		if err := rows.Scan(&c, &m, &n, &v, &largest); err != nil {
-			rows.Close()
-			return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
-		}
-		if got.Add(money.Amount{Minor: v, Currency: c}) != nil {
+	overflow := rf.overflow
+	// In the order SQLite's GROUP BY gave them (currency, then method):
+	// the sums past 64 bits are found the same way whichever way rf was made.
+	for _, k := range slices.SortedFunc(maps.Keys(rf.groups), func(a, b sealKey) int {
+		return cmp.Or(cmp.Compare(a.currency, b.currency), cmp.Compare(a.method, b.method))
+	}) {
+		g := rf.groups[k]
+		if got.Add(money.Amount{Minor: g.total, Currency: k.currency}) != nil {
 			overflow = true
 		}
-		facts.Methods[m] += n
-		facts.Largest[c] = max(facts.Largest[c], largest)
+		facts.Methods[k.method] += g.rows
+		facts.Largest[k.currency] = max(facts.Largest[k.currency], g.largest)
 	}
 	maps.Copy(facts.Totals, got)
-	rows.Close()
-	if err := rows.Err(); err != nil || overflow {
-		if overflow || strings.Contains(err.Error(), "integer overflow") {
-			return "the rows' total does not fit in 64 bits", nil
-		}
-		return "", fmt.Errorf("sum rows of %s: %w", man.Batch, err)
+	if overflow {
+		return "the rows' total does not fit in 64 bits", nil
 	}
 	want := money.Totals{}
 	for c, v := range man.Totals {
@@ -176,14 +167,15 @@ func compareManifestFacts(tx *Tx, man *payout.Manifest, facts *auth.Facts) (stri
 			}
 		}
 	}
-	digest, err := rowsDigest(tx, man.Batch, man.RowDigestsSHA256 != "")
-	if err != nil {
-		return "", err
-	}
-	if digest != manifestDigest(man) {
+	if rf.digest != manifestDigest(man) {
 		reasons = append(reasons, "rows digest differs")
 	}
 	return strings.Join(reasons, "; "), nil
+}
+
+// isIntegerOverflow says err is SQLite's sum() past 64 bits.
+func isIntegerOverflow(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "integer overflow")
 }
 
 // rowsDigest computes payout.DigestRows over the recorded rows in row

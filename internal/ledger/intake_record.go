@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -25,6 +26,9 @@ type intakeResult struct {
 // rows it records go through the duplicate guard before their batch can
 // be sealed (guard.go).
 func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) {
+	st := &s.stats
+	tStart := time.Now()
+	defer since(&st.fn, tStart)
 	res := &intakeResult{Reasons: map[string]string{}}
 	open := map[string]openBatch{}
 	fresh := s.fresh[:0] // rows recorded in this group, in the stream's order, for the guard
@@ -39,39 +43,50 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 	// savepoint back, and the schema with it.
 	var dropped *droppedTriggers
 	flush := func() error {
+		t0 := time.Now()
 		counts := dropped.has(triggerCountsInsert)
 		if err := dropped.restore(tx); err != nil {
 			return err
 		}
 		dropped = nil
+		t0 = since(&st.triggers, t0)
 		// Counted before the guard: a hold moves a row's count (the update trigger).
 		if err := countRows(tx, fresh, func(b string) bool { return open[b].countsByInsert || counts }); err != nil {
 			return err
 		}
+		t0 = since(&st.count, t0)
 		if _, err := s.guard(tx, fresh, false); err != nil {
 			return err
 		}
+		since(&st.guard, t0)
 		fresh = fresh[:0]
 		return nil
 	}
 	sums := batchSums{}
+	seals := &sealAccs{s: s} // the seal's answers kept as rows go in (intake_seal.go)
 	var last uint64
 	for i := 0; i < len(msgs); i++ {
 		m := &msgs[i]
 		last = max(last, m.Seq)
 		switch {
 		case m.Invalid != "":
+			t0 := time.Now()
 			res.Invalid++
 			if _, err := openException(tx, reconcile.IntakeInvalid, fmt.Sprint(m.Seq), "", 0,
 				fmt.Sprintf("intake message %d: %s", m.Seq, m.Invalid)); err != nil {
 				return nil, err
 			}
+			since(&st.other, t0)
 		case m.Row != nil:
+			t0 := time.Now()
 			b, ok := open[m.Row.Batch]
 			if !ok {
 				var err error
 				if b, err = ensureBatch(tx, m.Row.Batch); err != nil {
 					return nil, err
+				}
+				if b.created {
+					seals.start(m.Row.Batch)
 				}
 				open[m.Row.Batch] = b
 			}
@@ -89,10 +104,13 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 				if err != nil {
 					return nil, err
 				}
+				t0 = since(&st.batches, t0)
 				if k == 0 {
+					seals.drop(m.Row.Batch) // a row not recorded
 					if err := overflowRow(tx, m, res); err != nil {
 						return nil, err
 					}
+					since(&st.other, t0)
 					continue
 				}
 				j = i + k
@@ -103,27 +121,41 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 					if dropped, err = dropIntakeTriggers(tx); err != nil {
 						return nil, err
 					}
+					t0 = since(&st.triggers, t0)
 				}
+				n := len(fresh)
 				if fresh, err = insertRows(tx, msgs[i:j], res, fresh); err != nil {
 					return nil, err
 				}
+				t0 = since(&st.insert, t0)
+				if len(fresh)-n == j-i {
+					seals.add(msgs[i:j])
+				} else {
+					seals.drop(m.Row.Batch) // some were recorded already
+				}
+				since(&st.seal, t0)
 				i = j - 1
 				continue
 			}
 			if err := sealedRow(tx, m, res); err != nil {
 				return nil, err
 			}
+			since(&st.other, t0)
 		case m.Manifest != nil:
 			if err := flush(); err != nil {
 				return nil, err
 			}
-			if _, err := ensureBatch(tx, m.Manifest.Batch); err != nil {
+			t0 := time.Now()
+			if b, err := ensureBatch(tx, m.Manifest.Batch); err != nil {
 				return nil, err
+			} else if b.created {
+				seals.start(m.Manifest.Batch)
 			}
-			accepted, reason, err := s.checkManifest(tx, m)
+			accepted, reason, err := s.checkManifest(tx, m, seals)
 			if err != nil {
 				return nil, err
 			}
+			since(&st.seal, t0)
 			delete(open, m.Manifest.Batch)
 			if reason != "" {
 				res.Rejected = append(res.Rejected, m.Manifest.Batch)
@@ -136,6 +168,9 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 	if err := flush(); err != nil {
 		return nil, err
 	}
+	seals.commit(tx)
+	t0 := time.Now()
+	defer since(&st.cursor, t0)
 	if _, err := tx.Exec(`INSERT INTO cursors (name, seq) VALUES (?, ?)
 		ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)`, cursorIntake, int64(last)); err != nil {
 		return nil, fmt.Errorf("advance intake cursor: %w", err)
@@ -145,7 +180,8 @@ func (s *Service) recordIntake(tx *Tx, msgs []intakeMsg) (*intakeResult, error) 
 
 // openBatch is what the intake knows of a batch whose messages arrive.
 type openBatch struct {
-	sealed bool // its manifest arrived
+	sealed  bool // its manifest arrived
+	created bool // ensureBatch made its record
 	// countsByInsert (batches.counts_by_insert): the intake counts the
 	// batch's rows in batch_counts itself (countRows), not the insert
 	// trigger: every batch the intake made since migration 0120.
@@ -263,9 +299,13 @@ func overflowRow(tx *Tx, m *intakeMsg, res *intakeResult) error {
 // whether the batch was sealed (its manifest arrived) already.
 func ensureBatch(tx *Tx, batch string) (openBatch, error) {
 	var b openBatch
-	if _, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at, counts_by_insert) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`,
-		batch, payout.BatchReceiving, formatTime(tx.Now)); err != nil {
+	res, err := tx.Exec(`INSERT INTO batches (id, status, first_seen_at, counts_by_insert) VALUES (?, ?, ?, 1) ON CONFLICT (id) DO NOTHING`,
+		batch, payout.BatchReceiving, formatTime(tx.Now))
+	if err != nil {
 		return b, fmt.Errorf("record batch %s: %w", batch, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 1 {
+		b.created = true
 	}
 	if err := tx.QueryRow(`SELECT manifest_digest IS NOT NULL, counts_by_insert FROM batches WHERE id = ?`, batch).
 		Scan(&b.sealed, &b.countsByInsert); err != nil {
@@ -546,7 +586,7 @@ func isRecordedAlready(err error) bool {
 // newGuardRow is a row just recorded, as the guard checks it.
 func newGuardRow(m *intakeMsg) guardRow {
 	r := m.Row
-	return guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq}
+	return guardRow{batch: r.Batch, row: r.Row, reference: r.Reference, payee: r.Payee, amount: r.Amount, seq: m.Seq, hashes: r.guard}
 }
 
 // recordConflict keeps a row message the ledger did not record as a row.

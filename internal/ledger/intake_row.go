@@ -34,6 +34,9 @@ type intakeRow struct {
 	// Fingerprint is the card's keyed fingerprint, "" for other rows and
 	// older messages.
 	Fingerprint string
+	// guard are the row's hashes for the duplicate guard, made as it is
+	// parsed (off the writer).
+	guard guardHashes
 }
 
 // intakeMsg is one message of PAYRUN_INTAKE, parsed.
@@ -88,6 +91,7 @@ func parseRow(data []byte) (*intakeRow, error) {
 	if k, ok := r.PayeeKey(); ok {
 		out.Payee = k.Bytes()
 	}
+	out.guard = hashGuard(out.Reference, out.Payee, out.Amount)
 	return out, nil
 }
 

@@ -217,6 +217,9 @@ type Service struct {
 	// between groups (the writer goroutine's only): grown anew for every
 	// group it was 400 bytes a row of the intake's allocations.
 	fresh []guardRow
+	// seals are the seal's answers the intake keeps for the open batches
+	// it made (intake_seal.go); the writer goroutine's only.
+	seals map[string]*sealAcc
 	// stats is the intake pipeline's time (intakeStats).
 	stats intakeStats
 
