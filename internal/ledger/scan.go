@@ -260,11 +260,8 @@ func (sc *batchScan) lineOrder(a, b *reconcile.Line) int {
 func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scanned, int64, error) {
 	var c scanned
 	q, batch := sc.q, sc.batch
-	// The chunk's last row: a walk of the rows' primary key, no column read.
-	hi := int64(math.MaxInt64)
-	err := q.QueryRowContext(ctx, `SELECT row_no FROM rows WHERE batch_id = ? AND row_no > ? ORDER BY row_no LIMIT 1 OFFSET ?`,
-		batch, lo, scanChunk-1).Scan(&hi)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	hi, err := sc.chunkEnd(ctx, lo)
+	if err != nil {
 		return c, 0, fmt.Errorf("rows: %w", err)
 	}
 
@@ -361,6 +358,34 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		}
 	}
 	return c, hi, nil
+}
+
+// chunkEnd is the end of the chunk after row lo: the range of scanChunk
+// row numbers from the first row after lo, or math.MaxInt64 when no row
+// lies beyond that range (the last chunk). Two seeks of the rows' key:
+// a batch's row numbers are dense, so a range of numbers is a chunk of
+// rows, and a sparse batch's chunks merely hold fewer rows (each at
+// least one). Walking scanChunk keys to the chunk's last row (LIMIT 1
+// OFFSET) took ~0.75 cpu-s of a 1M-row report, before each chunk's reads.
+func (sc *batchScan) chunkEnd(ctx context.Context, lo int64) (int64, error) {
+	var first sql.NullInt64
+	if err := sc.q.QueryRowContext(ctx, `SELECT min(row_no) FROM rows WHERE batch_id = ? AND row_no > ?`,
+		sc.batch, lo).Scan(&first); err != nil {
+		return 0, err
+	}
+	if !first.Valid || first.Int64 > math.MaxInt64-int64(scanChunk) {
+		return math.MaxInt64, nil
+	}
+	hi := first.Int64 + int64(scanChunk) - 1
+	var more bool
+	if err := sc.q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM rows WHERE batch_id = ? AND row_no > ?)`,
+		sc.batch, hi).Scan(&more); err != nil {
+		return 0, err
+	}
+	if !more {
+		return math.MaxInt64, nil
+	}
+	return hi, nil
 }
 
 // metaKeys are the meta names of the batch's rows, as the report shows
