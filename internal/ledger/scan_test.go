@@ -84,7 +84,7 @@ func TestReportNotesOfALedgerNotMigrated(t *testing.T) {
 	require.NotZero(t, described, "the golden ledger has descriptions or meta")
 	before := csv()
 	exec(`ALTER TABLE holds RENAME TO holds_gone`)
-	_, _, _, err := (&batchScan{q: s.db.r, batch: id}).readRows(ctx, 0, 1<<40, true)
+	_, _, _, err := (&batchScan{q: s.db.r, batch: id}).readRows(ctx, 0, 1<<40, true, scanChunk)
 	require.ErrorContains(t, err, "no such table", "the rows are not read with their notes in one query")
 	require.Equal(t, before, csv())
 }
@@ -111,8 +111,10 @@ func TestChunkEnd(t *testing.T) {
 	var ends []int64
 	lo := int64(math.MinInt64)
 	for {
-		hi, err := sc.chunkEnd(ctx, lo)
+		first, hi, err := sc.chunkEnd(ctx, lo)
 		require.NoError(t, err)
+		require.Greater(t, first, lo)
+		require.LessOrEqual(t, first, hi)
 		ends = append(ends, hi)
 		if hi == math.MaxInt64 {
 			break
@@ -122,7 +124,7 @@ func TestChunkEnd(t *testing.T) {
 	require.Equal(t, []int64{4, 8, 12, 103, math.MaxInt64}, ends, "1-4, 5 (5..8), 9-11 (9..12), 100-101 (100..103), 2^40 (the last)")
 
 	sc.batch = "none" // no rows: one chunk, open-ended
-	hi, err := sc.chunkEnd(ctx, math.MinInt64)
+	first, hi, err := sc.chunkEnd(ctx, math.MinInt64)
 	require.NoError(t, err)
-	require.Equal(t, int64(math.MaxInt64), hi)
+	require.Equal(t, [2]int64{math.MinInt64, math.MaxInt64}, [2]int64{first, hi})
 }
