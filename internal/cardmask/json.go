@@ -17,9 +17,10 @@ import (
 // money, not a card. A string with escapes (\u0034 for "4") is read
 // as JSON reads it, so an escaped card number is found too; a changed
 // string is written back as encoding/json writes a string, without HTML
-// escapes. Input that is not valid JSON is scanned the same way: its
-// quoted runs are masked where they read as JSON strings, and the rest is
-// kept.
+// escapes. Input that is not valid JSON is scanned the same way (its
+// quoted runs are masked where they read as JSON strings), and then what
+// is left is masked as text (Redact), so that no card number stays in it
+// (rev8: an unterminated string, or text outside quotes, kept one).
 func RedactJSON(doc []byte) ([]byte, int) {
 	if !enoughDigits(string(doc)) && bytes.IndexByte(doc, '\\') < 0 {
 		return doc, 0
@@ -56,10 +57,20 @@ func RedactJSON(doc []byte) ([]byte, int) {
 		last = end + 1
 		changed++
 	}
-	if changed == 0 {
-		return doc, 0
+	if changed > 0 {
+		out = append(out, doc[last:]...)
+	} else {
+		out = doc
 	}
-	return append(out, doc[last:]...), changed
+	// Text that is not JSON is kept as evidence as it is, so a card number
+	// must not survive outside the strings either: in a string the text
+	// never ends, or between its quoted runs. It is masked as text.
+	if !json.Valid(out) {
+		if masked := Redact(string(out)); masked != string(out) {
+			return []byte(masked), changed + 1
+		}
+	}
+	return out, changed
 }
 
 // stringEnd returns the index of the quote that ends the JSON string
