@@ -51,9 +51,9 @@ func FuzzRedactJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		out, n := RedactJSON(doc)
 		if !json.Valid(doc) {
-			// Kept as text: no card number anywhere in it (rev8).
-			_, found := Find(string(out))
-			require.False(t, found, "%q → %q", doc, out)
+			// Kept as text: no card number anywhere in it but in
+			// payrun's row references (rev8).
+			require.Equal(t, redactText(string(out)), string(out), "%q → %q", doc, out)
 			return
 		}
 		if n == 0 {
@@ -76,10 +76,8 @@ func requireSameShape(t *testing.T, a, b any) {
 		bm, ok := b.(map[string]any)
 		require.True(t, ok)
 		require.LessOrEqual(t, len(bm), len(a)) // two names masked alike become one
-		for k, v := range bm {
-			_, found := Find(k)
-			require.False(t, found, k)
-			_ = v
+		for k := range bm {
+			require.Equal(t, redactText(k), k, "a name with nothing left to mask")
 		}
 	case []any:
 		bs, ok := b.([]any)
@@ -91,7 +89,7 @@ func requireSameShape(t *testing.T, a, b any) {
 	case string:
 		bs, ok := b.(string)
 		require.True(t, ok)
-		require.Equal(t, Redact(a), bs)
+		require.Equal(t, redactText(a), bs)
 	default:
 		require.Equal(t, a, b)
 	}

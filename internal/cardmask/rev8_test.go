@@ -29,3 +29,29 @@ func TestRev8RedactJSONMasksTextThatIsNotJSON(t *testing.T) {
 	require.Equal(t, `{"amount":4111111111111111,"d":"411111******1111"}`, string(out))
 	require.Equal(t, 1, n)
 }
+
+// TestRev8RedactJSONKeepsRowReferences: payrun's reference of a row in
+// the metadata the bank echoes ("<batch id>/<row>") is kept, whole, even
+// where its digits read as a card number across the slash; a card number
+// beside it, or inside a batch-id-shaped word, is still masked.
+func TestRev8RedactJSONKeepsRowReferences(t *testing.T) {
+	const ref = "be81c16bdc85757367707/398"
+	_, found := Find(ref)
+	require.True(t, found, "read as text, the reference holds a card number")
+	for _, tt := range []struct{ in, want string }{
+		{`{"metadata":{"payrun":"` + ref + `","reference":"F-1"}}`, ""},
+		{`{"m":"{\"payrun\":\"` + ref + `\"}"}`, ""},
+		{`{"d":"row ` + ref + ` refused"}`, ""},
+		{`{"d":"` + ref + ` card 4111 1111 1111 1111"}`, `{"d":"` + ref + ` card 411111******1111"}`},
+		{`{"d":"bab4111111111111111cd/1"}`, `{"d":"bab411111******1111cd/1"}`},
+		{`{"d":"x` + ref + `"}`, `{"d":"xbe81c16bdc857573******7398"}`},
+		{`not JSON "` + ref + `" 4111111111111111`, `not JSON "` + ref + `" 411111******1111`},
+	} {
+		out, _ := RedactJSON([]byte(tt.in))
+		want := tt.want
+		if want == "" {
+			want = tt.in
+		}
+		require.Equal(t, want, string(out), tt.in)
+	}
+}
