@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -92,6 +93,9 @@ func (c *reportCommand) Run(ctx context.Context, args []string) error {
 	}
 	if _, err := os.Stat(*dbPath); err != nil {
 		return fmt.Errorf("ledger database: %w", err)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(ledger.ReportGCPercent) // this process streams one report (ReportGCPercent)
 	}
 	db, err := ledger.OpenReadOnly(*dbPath)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -115,7 +116,13 @@ func TestReportCommands(t *testing.T) {
 	out.Reset()
 	locale := map[string]string{"LANG": "C.UTF-8"}
 	rc := &reportCommand{stdout: &out, getenv: func(k string) string { return locale[k] }}
+	defer debug.SetGCPercent(debug.SetGCPercent(100)) // the command sets its process's collector target
 	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch}))
+	if os.Getenv("GOGC") == "" {
+		gc := debug.SetGCPercent(100)
+		require.Equal(t, ledger.ReportGCPercent, gc, "ledger report's collector target")
+		debug.SetGCPercent(gc)
+	}
 	require.Contains(t, out.String(), "1,K-1,card,")
 	require.Contains(t, out.String(), ",matched,")
 	require.NotContains(t, out.String(), "\nreconciliation,", "the rows' CSV holds the rows only")
@@ -143,7 +150,13 @@ func TestReportCommands(t *testing.T) {
 	require.True(t, strings.HasPrefix(out.String(), "\uFEFFСтрока;Номер;Способ;"), "%.80s", out.String())
 	locale["LC_ALL"] = "en_US.UTF-8" // LC_ALL wins over LANG
 	out.Reset()
+	defer debug.SetGCPercent(debug.SetGCPercent(100)) // the command sets its process's collector target
 	require.NoError(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch}))
+	if os.Getenv("GOGC") == "" {
+		gc := debug.SetGCPercent(100)
+		require.Equal(t, ledger.ReportGCPercent, gc, "ledger report's collector target")
+		debug.SetGCPercent(gc)
+	}
 	require.Contains(t, out.String(), "1,K-1,card,")
 	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--lang", "de"}))
 	require.Error(t, rc.Run(ctx, []string{"--db", dbPath, "--batch", batch, "--csv-dialect", "excel"}))

@@ -104,6 +104,9 @@ func knownMethod(m payout.Method) bool {
 // ledger keeps): names and their values. A value that is not a JSON string
 // is kept as its JSON text. Empty input, null and {} are no meta (nil).
 func DecodeMeta(meta []byte) (map[string]string, error) {
+	if m, ok := decodeMetaCanonical(meta); ok {
+		return m, nil
+	}
 	return decodeMetaWith(gojson.Unmarshal, meta)
 }
 

@@ -46,7 +46,7 @@ func decodeCanonical(data []byte, m *RowMessage) (ok bool) {
 	if d.has(`,"meta":{`) {
 		d.i += len(`,"meta":`)
 		start := d.i
-		if !d.metaObject() {
+		if !d.metaObject(nil) {
 			return false
 		}
 		m.Meta = data[start:d.i:d.i]
@@ -156,8 +156,8 @@ func (d *canonDecoder) int(v *int) bool {
 
 // metaObject reads the meta object as AppendRow writes it: string keys
 // and string values, at least one pair, keys in increasing order (so no
-// key twice).
-func (d *canonDecoder) metaObject() bool {
+// key twice); pair, when set, is given each.
+func (d *canonDecoder) metaObject(pair func(k, v string)) bool {
 	if !d.lit(`{`) {
 		return false
 	}
@@ -171,8 +171,32 @@ func (d *canonDecoder) metaObject() bool {
 			return false
 		}
 		prev = k
+		if pair != nil {
+			pair(k, v)
+		}
 		if d.lit(`}`) {
 			return true
 		}
 	}
+}
+
+// decodeMetaCanonical reads a meta object written as AppendRow writes it
+// (metaObject: what the ledger keeps of every row) into a map whose
+// strings share one copy of meta; ok is false for any other text, which
+// DecodeMeta reads with the JSON decoder.
+//
+// Decision: a report decodes every row's meta, and goccy/go-json's
+// decode into a map was ~1.1 of the ~22 cpu-s of a 1M-row CSV report
+// (BenchmarkReportFile's profile, bench/README.md). FuzzDecodeMeta holds
+// it to encoding/json's answers.
+func decodeMetaCanonical(meta []byte) (map[string]string, bool) {
+	d := canonDecoder{b: meta, s: string(meta)}
+	n := 0
+	if !d.metaObject(func(string, string) { n++ }) || d.i != len(meta) {
+		return nil, false
+	}
+	m := make(map[string]string, n)
+	d.i = 0
+	d.metaObject(func(k, v string) { m[k] = v })
+	return m, true
 }

@@ -108,10 +108,31 @@ func TestDecodeCanonical(t *testing.T) {
 	}
 }
 
+// TestDecodeMetaCanonical: the meta AppendRow writes (what the ledger
+// keeps of a row) is read without the JSON decoder, to the same map.
+func TestDecodeMetaCanonical(t *testing.T) {
+	for _, meta := range []map[string]string{{"a": "b"}, {"department": "Склад", "employee": "2"}, {"": "", "z": "x y", "m": "1"}} {
+		msg := AppendRow(nil, &payout.Row{Meta: meta})
+		_, text, _ := bytes.Cut(msg, []byte(`,"meta":`))
+		text = text[:bytes.IndexByte(text, '}')+1] // no value here has a brace
+		got, ok := decodeMetaCanonical(text)
+		require.True(t, ok, "%s", text)
+		require.Equal(t, meta, got)
+		want, err := decodeMetaWith(json.Unmarshal, text)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	for _, text := range []string{`{}`, `{"b":"1","a":"2"}`, `{"a":"\n"}`, `{"a":1}`, ` {"a":"b"}`} {
+		_, ok := decodeMetaCanonical([]byte(text))
+		require.False(t, ok, "%s is not as AppendRow writes meta", text)
+	}
+}
+
 // FuzzDecodeMeta holds DecodeMeta to encoding/json's answers.
 func FuzzDecodeMeta(f *testing.F) {
 	for _, s := range []string{``, `null`, `{}`, `{"a":"b"}`, `{"a":1,"b":[true]}`, `{"a":null}`, `{"a":"b","a":"c"}`,
-		`{"\u00e9":"\n"}`, `[1]`, `{"a":`} {
+		`{"\u00e9":"\n"}`, `[1]`, `{"a":`, `{"a":"b","c":""}`, `{"c":"d","a":"b"}`, `{"department":"Склад","employee":"2"}`,
+		"{\"a\":\"\xff\"}", `{"a":"b"}x`, ` {"a":"b"} `, `{"a":"b",}`, `{"":""}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

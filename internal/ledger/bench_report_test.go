@@ -167,7 +167,13 @@ func BenchmarkReport100k(b *testing.B) {
 
 // benchStream writes the batch's report in format f as a download does
 // (DB.ReportSource, streamed), counting the bytes.
+//
+// The collector's target is `ledger report`'s (ReportGCPercent) unless
+// GOGC is set.
 func benchStream(b *testing.B, s *Service, id, f string, n int) {
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(ReportGCPercent))
+	}
 	ctx := context.Background()
 	var size int64
 	cpu0 := cpuSeconds()

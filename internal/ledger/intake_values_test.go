@@ -122,3 +122,54 @@ func TestIntakeKeepsInsertTriggers(t *testing.T) {
 	require.Equal(t, 1, wait)
 	require.Equal(t, 1, rows)
 }
+
+// The rows of one batch with methods and currencies mixed, in runs and
+// one by one, go in with their own method and currency (a statement binds
+// those once for its run), card_wait set by their own method, and counted
+// per currency.
+func TestIntakeMixedMethodsAndCurrencies(t *testing.T) {
+	s, _ := newService(t)
+	type want struct {
+		method   payout.Method
+		currency string
+	}
+	var rows []*payout.Row
+	var wants []want
+	for i, w := range []want{
+		{payout.MethodCard, "RUB"}, {payout.MethodCard, "RUB"}, {payout.MethodToken, "RUB"}, {payout.MethodToken, "USD"},
+		{payout.MethodEncryptedCard, "USD"}, {payout.MethodEncryptedCard, "USD"}, {payout.MethodCard, "RUB"},
+		{payout.MethodToken, "RUB"}, {payout.MethodEncryptedCard, "RUB"}, {payout.MethodToken, "USD"},
+	} {
+		r := &payout.Row{Reference: fmt.Sprintf("M-%d", i+1), Method: w.method, Amount: money.New(int64(100*(i+1)), w.currency),
+			FullName: "Ivan Petrov"}
+		switch w.method {
+		case payout.MethodCard:
+			r.Card = &payout.Card{Sealed: "c2VhbGVk", BIN: "424242", Last4: "4242"}
+		case payout.MethodToken:
+			r.CardToken = fmt.Sprintf("tok_%d", i)
+		}
+		rows, wants = append(rows, r), append(wants, w)
+	}
+	b := makeRows("mixed", rows)
+	msgs := b.msgs(1)
+	res := record(t, s, msgs[:len(msgs)-1])
+	require.Equal(t, len(rows), res.Recorded)
+	sums := map[string]int64{}
+	for i, w := range wants {
+		var method, currency string
+		var wait bool
+		require.NoError(t, s.db.r.QueryRow(`SELECT method, currency, card_wait FROM rows WHERE batch_id = ? AND row_no = ?`, b.ID, i+1).
+			Scan(&method, &currency, &wait))
+		require.Equal(t, string(w.method), method, "row %d", i+1)
+		require.Equal(t, w.currency, currency, "row %d", i+1)
+		require.Equal(t, w.method == payout.MethodEncryptedCard, wait, "row %d", i+1)
+		sums[w.currency] += int64(100 * (i + 1))
+	}
+	for cur, sum := range sums {
+		var got int64
+		require.NoError(t, s.db.r.QueryRow(`SELECT amount_minor FROM batch_counts WHERE batch_id = ? AND state = 'received' AND currency = ?`,
+			b.ID, cur).Scan(&got))
+		require.Equal(t, sum, got, cur)
+	}
+	require.NoError(t, s.db.VerifyCounts(context.Background()))
+}

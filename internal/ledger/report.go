@@ -129,3 +129,14 @@ func (sc *batchScan) report(ctx context.Context, lang string, start func([]strin
 // decodeMeta decodes a row's meta as the intake message carries it
 // (intake.DecodeMeta, the one decoder of that format).
 func decodeMeta(text string) (map[string]string, error) { return intake.DecodeMeta([]byte(text)) }
+
+// ReportGCPercent is the collector's target (GOGC) of `ledger report`, a
+// process that streams one report: what it holds is a few chunks of rows
+// (~20 MB live) and it allocates ~2.8 KB a row, so at the default target
+// of 100 the collector ran every ~20–40 MB and was ~1/5 of the report's
+// CPU. A 1M-row CSV (BenchmarkReportFile, which sets it as the command
+// does; measured under load): 22.2 → 18.9 cpu-s. `ledger run` keeps the
+// default: with this target its heap grows to its soft limit
+// (--memory-limit-mb) while a report streams (8 downloads of a 100k-row
+// CSV: 321 MB of RSS against 88 MB; bench/README.md, s3).
+const ReportGCPercent = 400

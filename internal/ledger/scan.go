@@ -260,11 +260,8 @@ func (sc *batchScan) lineOrder(a, b *reconcile.Line) int {
 func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scanned, int64, error) {
 	var c scanned
 	q, batch := sc.q, sc.batch
-	// The chunk's last row: a walk of the rows' primary key, no column read.
-	hi := int64(math.MaxInt64)
-	err := q.QueryRowContext(ctx, `SELECT row_no FROM rows WHERE batch_id = ? AND row_no > ? ORDER BY row_no LIMIT 1 OFFSET ?`,
-		batch, lo, scanChunk-1).Scan(&hi)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	first, hi, err := sc.chunkEnd(ctx, lo)
+	if err != nil {
 		return c, 0, fmt.Errorf("rows: %w", err)
 	}
 
@@ -276,7 +273,7 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		quotes            []rowQuote
 		statuses, actions []rowText
 		lines             []*reconcile.Line
-		latest            [2]string // the latest times the reads saw: rows, report lines
+		latest            [3]string // the latest times the reads saw: rows (two halves), report lines
 	)
 	run := func(what string, fn func() error) {
 		wg.Go(func() {
@@ -289,16 +286,32 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 	}
 	// The rows with their notes, in one walk of the rows; a ledger file
 	// not migrated yet (a read-only reader is newer) has its notes read
-	// apart (readNotes).
-	run("rows", func() (err error) {
-		c.rows, c.notes, latest[0], err = sc.readRows(ctx, lo, hi, notes)
-		if err != nil && notes && missing(err) {
-			if c.rows, _, latest[0], err = sc.readRows(ctx, lo, hi, false); err == nil {
-				c.notes, err = sc.readNotes(ctx, lo, hi)
-			}
+	// apart (readNotes). The chunk's two halves are read side by side:
+	// the rows' read is most of a chunk's reads, and the next chunk waits
+	// for its end.
+	var halves [2]struct {
+		rows  []*reconcile.Row
+		notes []report.Note
+	}
+	mid := hi // the first half's end, in [lo, hi]
+	if half := int64(scanChunk / 2); first <= math.MaxInt64-half {
+		mid = min(hi, max(lo, first+half-1))
+	}
+	for i, r := range [2][2]int64{{lo, mid}, {mid, hi}} {
+		h, size := &halves[i], scanChunk/2
+		if i == 1 {
+			size = scanChunk - size
 		}
-		return err
-	})
+		run("rows", func() (err error) {
+			h.rows, h.notes, latest[i], err = sc.readRows(ctx, r[0], r[1], notes, size)
+			if err != nil && notes && missing(err) {
+				if h.rows, _, latest[i], err = sc.readRows(ctx, r[0], r[1], false, size); err == nil {
+					h.notes, err = sc.readNotes(ctx, r[0], r[1])
+				}
+			}
+			return err
+		})
+	}
 	run("quotes", func() (err error) { quotes, err = sc.readQuotes(ctx, lo, hi); return err })
 	run("webhooks", func() (err error) { hooks, err = sc.readHooks(ctx, lo, hi); return err })
 	run("transitions", func() error {
@@ -308,11 +321,13 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 			actions = append(actions, rowText{row, at})
 		})
 	})
-	run("report lines", func() (err error) { lines, latest[1], err = sc.readLines(ctx, lo, hi); return err })
+	run("report lines", func() (err error) { lines, latest[2], err = sc.readLines(ctx, lo, hi); return err })
 	wg.Wait()
 	if len(errs) > 0 {
 		return c, 0, errors.Join(errs...)
 	}
+	c.rows = append(append(make([]*reconcile.Row, 0, len(halves[0].rows)+len(halves[1].rows)), halves[0].rows...), halves[1].rows...)
+	c.notes = append(halves[0].notes, halves[1].notes...)
 	for _, t := range latest {
 		sc.seen(t)
 	}
@@ -361,6 +376,38 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 		}
 	}
 	return c, hi, nil
+}
+
+// chunkEnd is the chunk after row lo: its first row, and its end, the
+// range of scanChunk row numbers from first, or math.MaxInt64 when no row
+// lies beyond that range (the last chunk; first is then lo when no row
+// is left). Two seeks of the rows' key:
+// a batch's row numbers are dense, so a range of numbers is a chunk of
+// rows, and a sparse batch's chunks merely hold fewer rows (each at
+// least one). Walking scanChunk keys to the chunk's last row (LIMIT 1
+// OFFSET) took ~0.75 cpu-s of a 1M-row report, before each chunk's reads.
+func (sc *batchScan) chunkEnd(ctx context.Context, lo int64) (first, hi int64, err error) {
+	var next sql.NullInt64
+	if err := sc.q.QueryRowContext(ctx, `SELECT min(row_no) FROM rows WHERE batch_id = ? AND row_no > ?`,
+		sc.batch, lo).Scan(&next); err != nil {
+		return 0, 0, err
+	}
+	if !next.Valid {
+		return lo, math.MaxInt64, nil
+	}
+	if next.Int64 > math.MaxInt64-int64(scanChunk) {
+		return next.Int64, math.MaxInt64, nil
+	}
+	hi = next.Int64 + int64(scanChunk) - 1
+	var more bool
+	if err := sc.q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM rows WHERE batch_id = ? AND row_no > ?)`,
+		sc.batch, hi).Scan(&more); err != nil {
+		return 0, 0, err
+	}
+	if !more {
+		return next.Int64, math.MaxInt64, nil
+	}
+	return next.Int64, hi, nil
 }
 
 // metaKeys are the meta names of the batch's rows, as the report shows

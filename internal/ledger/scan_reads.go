@@ -166,15 +166,17 @@ const (
 // them. Their quotes are readQuotes'. With notes set it reads their notes
 // too (readNotes' for the rows that have any), in the same walk of the
 // rows: read apart, the rows' pages were read twice (~0.3 of the ~0.5
-// cpu-s the rows' read took per 100k rows, measured under load).
-func (sc *batchScan) readRows(ctx context.Context, lo, hi int64, notes bool) (rows []*reconcile.Row, ns []report.Note, latest string, err error) {
-	rows = make([]*reconcile.Row, 0, scanChunk)
+// cpu-s the rows' read took per 100k rows, measured under load). size
+// is how many rows are expected (the slabs' size).
+func (sc *batchScan) readRows(ctx context.Context, lo, hi int64, notes bool, size int) (rows []*reconcile.Row, ns []report.Note, latest string, err error) {
+	size = max(size, 1)
+	rows = make([]*reconcile.Row, 0, size)
 	// The rows and their amounts live in a few slabs per chunk, not an
 	// allocation each (a row and its amounts were ~1 KB and four
 	// allocations). A slab that fills is followed by a new one: what was
 	// given out stays where it is.
-	slab := make([]reconcile.Row, 0, scanChunk)
-	amounts := make(amountSlab, 0, 2*scanChunk) // a paid row's fee and paid amount
+	slab := make([]reconcile.Row, 0, size)
+	amounts := make(amountSlab, 0, 2*size) // a paid row's fee and paid amount
 	var c rawCheck
 	var n report.Note // read into for every row, then copied
 	query := `SELECT ` + rowsCols + ` FROM rows r WHERE r.batch_id = ? AND r.row_no > ? AND r.row_no <= ? ORDER BY r.row_no`
@@ -185,7 +187,7 @@ func (sc *batchScan) readRows(ctx context.Context, lo, hi int64, notes bool) (ro
 	}
 	err = eachRaw(ctx, sc.q, query, []any{sc.batch, lo, hi}, func(v rawRow) error {
 		if len(slab) == cap(slab) {
-			slab = make([]reconcile.Row, 0, scanChunk)
+			slab = make([]reconcile.Row, 0, size)
 		}
 		slab = slab[:len(slab)+1]
 		r := &slab[len(slab)-1]

@@ -3,7 +3,10 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -81,7 +84,47 @@ func TestReportNotesOfALedgerNotMigrated(t *testing.T) {
 	require.NotZero(t, described, "the golden ledger has descriptions or meta")
 	before := csv()
 	exec(`ALTER TABLE holds RENAME TO holds_gone`)
-	_, _, _, err := (&batchScan{q: s.db.r, batch: id}).readRows(ctx, 0, 1<<40, true)
+	_, _, _, err := (&batchScan{q: s.db.r, batch: id}).readRows(ctx, 0, 1<<40, true, scanChunk)
 	require.ErrorContains(t, err, "no such table", "the rows are not read with their notes in one query")
 	require.Equal(t, before, csv())
+}
+
+// TestChunkEnd: a scan's chunks are ranges of scanChunk row numbers from
+// the first row after the last chunk, the last one open-ended; a sparse
+// batch's chunks hold fewer rows, none is empty, and every row is in
+// exactly one.
+func TestChunkEnd(t *testing.T) {
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "rows.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec(`CREATE TABLE rows (batch_id TEXT NOT NULL, row_no INTEGER NOT NULL, PRIMARY KEY (batch_id, row_no)) WITHOUT ROWID`)
+	require.NoError(t, err)
+	nos := []int64{1, 2, 3, 4, 5, 9, 10, 11, 100, 101, 1 << 40}
+	for _, no := range nos {
+		_, err := db.Exec(`INSERT INTO rows VALUES ('b', ?), ('a', ?), ('c', ?)`, no, no+1, no-1)
+		require.NoError(t, err)
+	}
+	defer func(n int) { scanChunk = n }(scanChunk)
+	scanChunk = 4
+	sc := &batchScan{q: db, batch: "b"}
+	ctx := context.Background()
+	var ends []int64
+	lo := int64(math.MinInt64)
+	for {
+		first, hi, err := sc.chunkEnd(ctx, lo)
+		require.NoError(t, err)
+		require.Greater(t, first, lo)
+		require.LessOrEqual(t, first, hi)
+		ends = append(ends, hi)
+		if hi == math.MaxInt64 {
+			break
+		}
+		lo = hi
+	}
+	require.Equal(t, []int64{4, 8, 12, 103, math.MaxInt64}, ends, "1-4, 5 (5..8), 9-11 (9..12), 100-101 (100..103), 2^40 (the last)")
+
+	sc.batch = "none" // no rows: one chunk, open-ended
+	first, hi, err := sc.chunkEnd(ctx, math.MinInt64)
+	require.NoError(t, err)
+	require.Equal(t, [2]int64{math.MinInt64, math.MaxInt64}, [2]int64{first, hi})
 }
