@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/report"
 )
 
 // rev8Batch is a batch of n rows of its own references whose methods and
@@ -142,5 +144,45 @@ func TestRev8SealUnderRandomDelivery(t *testing.T) {
 			require.Empty(t, s.seals, "nothing is kept for a sealed batch")
 			t.Logf("seed %d: %d restarts, %d seals from kept answers", seed, restarts, kept)
 		})
+	}
+}
+
+// TestRev8ReportChunksOfASparseBatch: a batch whose row numbers have gaps
+// (rows lost, the batch rejected) reports the same bytes in chunks of any
+// size as in one chunk (s3: chunk ends by two seeks, a chunk's rows read
+// in two halves).
+func TestRev8ReportChunksOfASparseBatch(t *testing.T) {
+	s, _ := newService(t)
+	b := rev8Batch(40, "rev8 sparse")
+	m := b.msgs(1)
+	var kept []intakeMsg
+	for i, x := range m {
+		if x.Row != nil && (i%7 == 2 || i%7 == 3 || i >= 20 && i < 31) {
+			continue // lost
+		}
+		kept = append(kept, x)
+	}
+	record(t, s, kept)
+	require.Equal(t, payout.BatchRejected, summary(t, s.db, b.ID).Status)
+	ctx := context.Background()
+	write := func(lang, format string) string {
+		src, done, err := s.db.ReportSource(ctx, b.ID, lang)
+		require.NoError(t, err)
+		defer done()
+		var buf bytes.Buffer
+		require.NoError(t, src.Write(&buf, format))
+		return buf.String()
+	}
+	whole := map[string]string{}
+	for _, f := range report.Formats {
+		whole[f] = write("en", f)
+	}
+	require.Contains(t, whole[report.FormatCSV], "rev8 sparse/E-040")
+	defer func(n int) { scanChunk = n }(scanChunk)
+	for _, n := range []int{1, 2, 3, 4, 5, 8, 13} {
+		scanChunk = n
+		for _, f := range report.Formats {
+			require.Equal(t, whole[f], write("en", f), "chunks of %d, %s", n, f)
+		}
 	}
 }
