@@ -22,7 +22,7 @@ func TestRedactJSON(t *testing.T) {
 		{"a number is money, not a card", `{"amount":4111111111111111}`, "", 0},
 		{"a name too", `{"4111111111111111":1}`, `{"411111******1111":1}`, 1},
 		{"not JSON: quoted runs still masked", `oops "4111111111111111" {`, `oops "411111******1111" {`, 1},
-		{"unterminated", `{"d":"4111111111111111`, "", 0},
+		{"unterminated: masked as text", `{"d":"4111111111111111`, `{"d":"411111******1111`, 1},
 		{"empty", ``, "", 0},
 	}
 	for _, tt := range tests {
@@ -42,18 +42,22 @@ func TestRedactJSON(t *testing.T) {
 }
 
 // FuzzRedactJSON: the result is valid JSON when the input is, its strings
-// hold no card number, and its other values are the input's.
+// hold no card number, and its other values are the input's; input that
+// is not JSON holds no card number anywhere once masked.
 func FuzzRedactJSON(f *testing.F) {
 	for _, s := range []string{`{"d":"4111111111111111"}`, `["a",1,"\u0034242424242424242"]`, `{"x":{"y":["5555 5555 5555 4444"]}}`, `"x`, `{}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		out, n := RedactJSON(doc)
-		if n == 0 {
-			require.Equal(t, doc, out)
+		if !json.Valid(doc) {
+			// Kept as text: no card number anywhere in it but in
+			// payrun's row references (rev8).
+			require.Equal(t, redactText(string(out)), string(out), "%q → %q", doc, out)
 			return
 		}
-		if !json.Valid(doc) {
+		if n == 0 {
+			require.Equal(t, doc, out)
 			return
 		}
 		require.True(t, json.Valid(out), "%q → %q", doc, out)
@@ -72,10 +76,8 @@ func requireSameShape(t *testing.T, a, b any) {
 		bm, ok := b.(map[string]any)
 		require.True(t, ok)
 		require.LessOrEqual(t, len(bm), len(a)) // two names masked alike become one
-		for k, v := range bm {
-			_, found := Find(k)
-			require.False(t, found, k)
-			_ = v
+		for k := range bm {
+			require.Equal(t, redactText(k), k, "a name with nothing left to mask")
 		}
 	case []any:
 		bs, ok := b.([]any)
@@ -87,7 +89,7 @@ func requireSameShape(t *testing.T, a, b any) {
 	case string:
 		bs, ok := b.(string)
 		require.True(t, ok)
-		require.Equal(t, Redact(a), bs)
+		require.Equal(t, redactText(a), bs)
 	default:
 		require.Equal(t, a, b)
 	}
