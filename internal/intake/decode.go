@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	gojson "github.com/goccy/go-json"
 
@@ -75,7 +76,7 @@ func checkRow(m *RowMessage) (*RowMessage, error) {
 	if r.Amount.Currency == "" || r.Amount.Minor <= 0 {
 		return nil, fmt.Errorf("row %s/%d has no positive amount", r.Batch, r.Index)
 	}
-	if !knownMethod(r.Method) {
+	if !slices.Contains(payout.Methods, r.Method) {
 		return nil, fmt.Errorf("row %s/%d has no known method (one of card, token, encrypted_card, transfer)", r.Batch, r.Index)
 	}
 	meta := bytes.TrimSpace(m.Meta)
@@ -88,16 +89,6 @@ func checkRow(m *RowMessage) (*RowMessage, error) {
 		m.Meta = meta
 	}
 	return m, nil
-}
-
-// knownMethod reports whether m is one of payout.Methods exactly.
-func knownMethod(m payout.Method) bool {
-	for _, k := range payout.Methods {
-		if m == k {
-			return true
-		}
-	}
-	return false
 }
 
 // DecodeMeta reads a row's meta object (RowMessage.Meta, or the text the

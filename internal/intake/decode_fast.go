@@ -191,12 +191,9 @@ func (d *canonDecoder) metaObject(pair func(k, v string)) bool {
 // it to encoding/json's answers.
 func decodeMetaCanonical(meta []byte) (map[string]string, bool) {
 	d := canonDecoder{b: meta, s: string(meta)}
-	n := 0
-	if !d.metaObject(func(string, string) { n++ }) || d.i != len(meta) {
+	m := map[string]string{}
+	if !d.metaObject(func(k, v string) { m[k] = v }) || d.i != len(meta) {
 		return nil, false
 	}
-	m := make(map[string]string, n)
-	d.i = 0
-	d.metaObject(func(k, v string) { m[k] = v })
 	return m, true
 }

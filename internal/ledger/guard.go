@@ -202,15 +202,13 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 				return held, fmt.Errorf("guard row %s/%d: %w", r.batch, r.row, err)
 			}
 		}
-		if cands := mark.cands[i]; len(cands) > 0 {
-			if e == nil {
-				var place *intakePlace
-				if !allEarlier {
-					place = &intakePlace{at: now, seq: r.seq}
-				}
-				if e, err = earlierAmong(tx, cands, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
-					return held, err
-				}
+		if cands := mark.cands[i]; e == nil && len(cands) > 0 {
+			var place *intakePlace
+			if !allEarlier {
+				place = &intakePlace{at: now, seq: r.seq}
+			}
+			if e, err = earlierAmong(tx, cands, r.payee, r.amount, r.reference, rowRef{r.batch, r.row}, window, place, false); err != nil {
+				return held, err
 			}
 		}
 		if e == nil {

@@ -326,8 +326,8 @@ func (sc *batchScan) readChunk(ctx context.Context, lo int64, notes bool) (scann
 	if len(errs) > 0 {
 		return c, 0, errors.Join(errs...)
 	}
-	c.rows = append(append(make([]*reconcile.Row, 0, len(halves[0].rows)+len(halves[1].rows)), halves[0].rows...), halves[1].rows...)
-	c.notes = append(halves[0].notes, halves[1].notes...)
+	c.rows = slices.Concat(halves[0].rows, halves[1].rows)
+	c.notes = slices.Concat(halves[0].notes, halves[1].notes)
 	for _, t := range latest {
 		sc.seen(t)
 	}
