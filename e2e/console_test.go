@@ -92,13 +92,62 @@ func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
 	require.NoError(p.t, chromedp.Do(ctx, actions...))
 }
 
+// text waits until an element matching sel is shown and returns its
+// innerText. The lookup and the read are one script, tried again while a
+// page loads: the console's live updates replace elements, and a node found
+// by one DevTools call can be gone by the next ("No node with given id
+// found", a CI run of 617a36d).
 func (p *page) text(sel string) string {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
-	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	require.NoError(p.t, err, sel)
-	return strings.ReplaceAll(s, "\u00a0", " ")
+	js := fmt.Sprintf(`(() => {
+		const e = document.querySelector(%q);
+		if (!e || !(e.offsetWidth || e.offsetHeight || e.getClientRects().length)) return null;
+		return [e.innerText];
+	})()`, sel)
+	var got []string
+	p.retry(sel, 30*time.Second, func(ctx context.Context) (bool, error) {
+		var err error
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](js))
+		return len(got) == 1, err
+	})
+	return strings.ReplaceAll(got[0], "\u00a0", " ")
+}
+
+// retry calls try until it reports done or timeout passes. A script can
+// fail while the tab changes documents ("Inspected target navigated or
+// closed", "Execution context was destroyed"): such errors are tried again,
+// the last one reported at the end.
+func (p *page) retry(what string, timeout time.Duration, try func(ctx context.Context) (bool, error)) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+		done, err := try(ctx)
+		cancel()
+		if err == nil && done {
+			return
+		}
+		if time.Now().After(deadline) {
+			require.NoError(p.t, err, "waiting for %s", what)
+			require.FailNow(p.t, "timed out waiting for "+what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// load runs actions that load another page (a form's submit, a link) and
+// waits until the new page has loaded and shows sel. The old page is
+// marked first, so an element of the old page (the batch page's #live
+// before an approval's redirect) is never taken for the new page's.
+func (p *page) load(sel string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	p.eval(`window.__payrunOldPage = "yes"`)
+	p.do(actions...)
+	p.waitJS(fmt.Sprintf(`(() => {
+		if (window.__payrunOldPage !== undefined || document.readyState !== "complete") return false;
+		const e = document.querySelector(%q);
+		return !!e && !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+	})()`, sel), 60*time.Second)
 }
 
 func (p *page) eval(js string) string {
@@ -113,10 +162,9 @@ func (p *page) eval(js string) string {
 // waitJS waits until a JavaScript expression is true.
 func (p *page) waitJS(js string, timeout time.Duration) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, timeout+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(100*time.Millisecond)))
-	require.NoError(p.t, err, "waiting for %s", js)
+	p.retry(js, timeout, func(ctx context.Context) (bool, error) {
+		return chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+	})
 }
 
 // shot saves a full-page screenshot as NN-name.png.
@@ -146,14 +194,13 @@ func (p *page) viewShot(name string) {
 func (p *page) signIn(user, password string) {
 	p.t.Helper()
 	p.do(chromedp.Navigate(p.api+"/"), chromedp.WaitVisible(chromedp.CSS("#user")),
-		chromedp.SendKeys(chromedp.CSS("#user"), user), chromedp.SendKeys(chromedp.CSS("#password"), password),
-		chromedp.Click(chromedp.CSS("form[action='/signin'] button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS("form[action='/signout']")))
+		chromedp.SendKeys(chromedp.CSS("#user"), user), chromedp.SendKeys(chromedp.CSS("#password"), password))
+	p.load("form[action='/signout']", chromedp.Click(chromedp.CSS("form[action='/signin'] button[type=submit]")))
 }
 
 func (p *page) signOut() {
 	p.t.Helper()
-	p.do(chromedp.Click(chromedp.CSS("form[action='/signout'] button")), chromedp.WaitVisible(chromedp.CSS("#user")))
+	p.load("#user", chromedp.Click(chromedp.CSS("form[action='/signout'] button")))
 }
 
 // TestConsoleInABrowser drives the web console in Chromium through the
@@ -194,8 +241,8 @@ func TestConsoleInABrowser(t *testing.T) {
 
 	// Upload: the bad file is checked as soon as it is chosen; its error
 	// is shown on its line and column.
-	p.do(chromedp.Click(chromedp.CSS(`a[href="/console/upload"]`)), chromedp.WaitVisible(chromedp.CSS("#u-file")),
-		chromedp.SetUploadFiles(chromedp.CSS("#u-file"), []string{badPath}))
+	p.load("#u-file", chromedp.Click(chromedp.CSS(`a[href="/console/upload"]`)))
+	p.do(chromedp.SetUploadFiles(chromedp.CSS("#u-file"), []string{badPath}))
 	p.waitJS(`!!document.querySelector("#errors")`, 30*time.Second)
 	errs := p.text("#errors tbody")
 	require.Regexp(t, `(?m)^5\s+amount\s+.*2 decimal`, errs, "the error on line 5, column amount")
@@ -212,7 +259,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Equal(t, "23", p.text("#result-rows"))
 	p.do(chromedp.SendKeys(chromedp.CSS("#u-name"), "Salaries November 2026"))
 	p.shot("upload-valid")
-	p.do(chromedp.Click(chromedp.CSS("#submit")), chromedp.WaitVisible(chromedp.CSS("#live")))
+	p.load("#live", chromedp.Click(chromedp.CSS("#submit")))
 	loc := p.eval(`location.pathname`)
 	m := regexp.MustCompile(`^/console/batches/(b[0-9a-f]{20})$`).FindStringSubmatch(loc)
 	require.NotNil(t, m, loc)
@@ -224,11 +271,11 @@ func TestConsoleInABrowser(t *testing.T) {
 	p.signIn("carl", password)
 	p.do(chromedp.Navigate(s.api+"/console/batches"), chromedp.WaitVisible(chromedp.CSS(`a[href="/console/batches/`+batch+`"]`)))
 	p.shot("batches")
-	p.do(chromedp.Click(chromedp.CSS(`a[href="/console/batches/`+batch+`"]`)), chromedp.WaitVisible(chromedp.CSS("#approve")))
+	p.load("#approve", chromedp.Click(chromedp.CSS(`a[href="/console/batches/`+batch+`"]`)))
 	require.Contains(t, p.text(".decide"), "1,079,332.77 RUB")
 	require.Contains(t, p.text(".decide"), s.sealed(batch).FileSHA256)
 	p.shot("batch-approve")
-	p.do(chromedp.Click(chromedp.CSS("#approve")), chromedp.WaitVisible(chromedp.CSS("#live")))
+	p.load("#live", chromedp.Click(chromedp.CSS("#approve")))
 	require.Contains(t, p.text(".notice"), "Approved.")
 	// From here on the page is never reloaded: a marker on the window
 	// stays as long as the page does.
@@ -310,8 +357,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.True(t, bytes.HasPrefix(xlsx, []byte("PK")), "an XLSX workbook is a ZIP archive")
 
 	// Russian: the language switch on the same page.
-	p.do(chromedp.Navigate(s.api+"/console/batches/"+batch), chromedp.WaitVisible(chromedp.CSS("a.lang")),
-		chromedp.Click(chromedp.CSS("a.lang")), chromedp.WaitVisible(chromedp.CSS("#live")))
+	p.do(chromedp.Navigate(s.api+"/console/batches/"+batch), chromedp.WaitVisible(chromedp.CSS("a.lang")))
+	p.load("#live", chromedp.Click(chromedp.CSS("a.lang")))
 	require.Equal(t, "ru", p.eval(`document.documentElement.lang`))
 	require.Contains(t, p.text("#live"), "Завершено 23 из 23 строк")
 	require.Contains(t, p.text("#live"), "979 701,74 ₽")
@@ -319,7 +366,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	p.shot("batch-ru")
 	p.do(chromedp.Navigate(s.api+"/console/exceptions"), chromedp.WaitVisible(chromedp.CSS("h1")))
 	require.Contains(t, p.text("h1"), "Исключения")
-	p.do(chromedp.Click(chromedp.CSS("a.lang")), chromedp.WaitVisible(chromedp.CSS("h1")))
+	p.load("h1", chromedp.Click(chromedp.CSS("a.lang")))
 	require.Equal(t, "en", p.eval(`document.documentElement.lang`))
 
 	// An exception: the bank sends a signed webhook about a row of the
@@ -343,9 +390,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.Contains(t, p.text(".counts"), "Open: 1")
 	p.shot("exceptions")
 	p.do(chromedp.Click(chromedp.CSS("details.work summary")),
-		chromedp.SendKeys(chromedp.CSS("details.work textarea[name=reason]"), "the bank confirmed it is not ours"),
-		chromedp.Click(chromedp.CSS("details.work form[action$='/resolve'] button")),
-		chromedp.WaitVisible(chromedp.CSS(".notice")))
+		chromedp.SendKeys(chromedp.CSS("details.work textarea[name=reason]"), "the bank confirmed it is not ours"))
+	p.load(".notice", chromedp.Click(chromedp.CSS("details.work form[action$='/resolve'] button")))
 	require.Contains(t, p.text(".notice"), "Resolved.")
 	require.Contains(t, p.text(".counts"), "Open: 0")
 	p.shot("exceptions-resolved")
@@ -360,8 +406,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	p.signOut()
 	p.signIn("mia", password)
 	p.do(chromedp.Navigate(s.api+"/console/batches/"+batch), chromedp.WaitVisible(chromedp.CSS("#act-resubmit")),
-		chromedp.SendKeys(chromedp.CSS("#act-resubmit"), "new card details received"),
-		chromedp.Click(chromedp.CSS(`form[action$="/act/resubmit"] button`)), chromedp.WaitVisible(chromedp.CSS(".notice")))
+		chromedp.SendKeys(chromedp.CSS("#act-resubmit"), "new card details received"))
+	p.load(".notice", chromedp.Click(chromedp.CSS(`form[action$="/act/resubmit"] button`)))
 	m = regexp.MustCompile(`^/console/batches/(b[0-9a-f]{20})$`).FindStringSubmatch(p.eval(`location.pathname`))
 	require.NotNil(t, m, p.eval(`location.pathname`))
 	child := m[1]

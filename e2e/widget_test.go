@@ -72,7 +72,7 @@ func widgetRowInABrowser(t *testing.T, modes []string) {
 	p.signIn("mia", password)
 	p.do(chromedp.Navigate(s.api+"/console/batches/"+batch), chromedp.WaitVisible(chromedp.CSS("button.link-issue")))
 	require.Contains(t, p.text("#rows-table"), "Waits for the recipient's card")
-	p.do(chromedp.Click(chromedp.CSS("button.link-issue")), chromedp.WaitVisible(chromedp.CSS("#rl-url")))
+	p.load("#rl-url", chromedp.Click(chromedp.CSS("button.link-issue")))
 	link := p.eval(`document.getElementById("rl-url").value`)
 	require.Regexp(t, `^`+regexp.QuoteMeta(s.api)+`/r/[0-9a-f]{32}\.[0-9a-z]+\.[A-Za-z0-9_-]{43}$`, link)
 	p.shot("link-issued")
