@@ -277,9 +277,14 @@ func (g *Guard) form(w http.ResponseWriter, r *http.Request, status int, v SignI
 }
 
 // localPath keeps a redirect on this site: a path starting with one
-// slash, else "/".
+// slash, else "/". A browser drops tabs and line breaks from a Location
+// and reads a backslash as a slash before it resolves it ("/\t/evil" and
+// "/\\evil" are "//evil", another site), so a next with a control
+// character, a space or a backslash anywhere is refused too.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '\\'
+	}) {
 		return "/"
 	}
 	return next

@@ -1,0 +1,57 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/ledger"
+)
+
+// TestRev9SignInNextStaysHere: a browser removes every tab and line feed
+// from a Location before it resolves it (WHATWG URL parsing), so
+// "/\t/evil.example" is "//evil.example" to it, another site; and it reads
+// "\" as "/", so "/.\\evil" style paths must not be let through either. A
+// sign-in link of ours (…/signin?next=/%09/evil.example) must not send the
+// person who signs in to another site.
+func TestRev9SignInNextStaysHere(t *testing.T) {
+	svc, srv := guarded(t)
+	_, err := svc.AddUser(context.Background(), auth.HostActor("test"), ledger.NewUser{Name: "vera", Roles: auth.Roles{auth.RoleViewer},
+		Password: "vera reads the reports"})
+	require.NoError(t, err)
+	for _, next := range []string{"/\t/evil.example", "/\x0b/evil.example", "/ /evil.example", "\t//evil.example", "/\x00/evil.example",
+		"/\\evil.example", "/\t\\evil.example"} {
+		// The transport alone: Go's client refuses to parse such a
+		// Location, a browser follows it.
+		req, _ := http.NewRequest("POST", srv.URL+"/signin", strings.NewReader(url.Values{"user": {"vera"},
+			"password": {"vera reads the reports"}, "next": {next}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		loc := resp.Header.Get("Location")
+		// What a browser makes of it: tabs and newlines removed, leading
+		// C0 controls and spaces trimmed, backslashes as slashes.
+		seen := strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\n' || r == '\r' {
+				return -1
+			}
+			if r == '\\' {
+				return '/'
+			}
+			return r
+		}, loc)
+		seen = strings.TrimLeft(seen, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+		u, err := url.Parse(seen)
+		if err == nil {
+			require.Empty(t, u.Host, "next %q answered Location %q: another site", next, loc)
+		}
+		require.False(t, strings.HasPrefix(seen, "//"), "next %q answered Location %q: another site", next, loc)
+	}
+}
