@@ -212,8 +212,9 @@ func (g *Guard) principal(r *http.Request) (*auth.Principal, error) {
 		return nil, nil
 	}
 	u, err := g.dir.UserByID(ctx, id)
-	if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) || err == nil && u.Disabled {
-		// Disabled (or gone) since signing in: the session ends now.
+	if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) || err == nil && (u.Disabled || g.sessions.GetString(ctx, sessionCredentials) != credentialsOf(u)) {
+		// Disabled (or gone) since signing in, or their password or
+		// second factor set again: the session ends now.
 		g.sessions.Destroy(ctx)
 		return nil, nil
 	}

@@ -55,3 +55,35 @@ func TestRev9SignInNextStaysHere(t *testing.T) {
 		require.False(t, strings.HasPrefix(seen, "//"), "next %q answered Location %q: another site", next, loc)
 	}
 }
+
+// TestRev9PasswordChangeEndsSessions: an admin sets a new password for a
+// person whose password leaked; whoever signed in with the old one must be
+// signed out at once, as a disabled user is (their sessions lived on for
+// up to 12 hours). Enrolling or removing a second factor ends them too.
+func TestRev9PasswordChangeEndsSessions(t *testing.T) {
+	svc, srv := guarded(t)
+	ctx := context.Background()
+	admin := auth.HostActor("test")
+	_, err := svc.AddUser(ctx, admin, ledger.NewUser{Name: "carl", Roles: auth.Roles{auth.RoleChecker}, Password: "carl checks every batch"})
+	require.NoError(t, err)
+	session := func() string {
+		resp, body := signIn(t, srv, "carl", "carl checks every batch", "")
+		require.Equal(t, http.StatusOK, resp.StatusCode, body)
+		return strings.SplitN(resp.Header.Get("Set-Cookie"), ";", 2)[0]
+	}
+
+	thief := session()
+	status, _ := get(t, srv, "/batches", thief)
+	require.Equal(t, http.StatusOK, status)
+	require.NoError(t, svc.SetPassword(ctx, admin, "carl", "carl checks every batch")) // the same words, a new hash
+	status, _ = get(t, srv, "/batches", thief)
+	require.Equal(t, http.StatusUnauthorized, status, "a session from before the password was set again still works")
+
+	fresh := session()
+	status, _ = get(t, srv, "/batches", fresh)
+	require.Equal(t, http.StatusOK, status, "a session signed in after the change works")
+	_, _, err = svc.EnrollTOTP(ctx, admin, "carl", false)
+	require.NoError(t, err)
+	status, _ = get(t, srv, "/batches", fresh)
+	require.Equal(t, http.StatusUnauthorized, status, "a session from before a second factor was enrolled still works")
+}

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"html/template"
 	"mime"
@@ -21,8 +23,23 @@ const (
 	SessionPath = "/session"
 )
 
-// sessionUser is the session key holding the signed-in user's id.
-const sessionUser = "uid"
+// sessionUser is the session key holding the signed-in user's id;
+// sessionCredentials the fingerprint of the credentials they signed in
+// with (credentialsOf).
+const (
+	sessionUser        = "uid"
+	sessionCredentials = "cred"
+)
+
+// credentialsOf fingerprints a user's sign-in credentials: the password's
+// argon2id hash (a new salt every time it is set) and the TOTP secret. A
+// session holds the fingerprint of when it signed in; once the password is
+// set again or a second factor enrolled or removed, it no longer matches
+// and the session ends (Guard.principal), as a disabled user's does.
+func credentialsOf(u *auth.User) string {
+	sum := sha256.Sum256([]byte(u.PasswordHash + "\x00" + u.TOTPSecret))
+	return hex.EncodeToString(sum[:16])
+}
 
 // signInRequest is what POST /signin takes, as a form (user, password,
 // totp, next) or as JSON.
@@ -204,6 +221,7 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 		return nil, err
 	}
 	g.sessions.Put(ctx, sessionUser, u.ID)
+	g.sessions.Put(ctx, sessionCredentials, credentialsOf(u))
 	g.limiter.Succeeded(u.Name)
 	g.dir.SignedIn(ctx, u.ID, g.cfg.Now())
 	audit(auth.OutcomeOK, "")
