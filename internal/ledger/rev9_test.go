@@ -1,0 +1,63 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/bank131"
+)
+
+// rev9Card is a Luhn-valid test card number.
+const rev9Card = "4111111111111111"
+
+// requireNoCardOnDisk fails if the ledger's files (the database, its WAL)
+// hold the card number in any of its spellings.
+func requireNoCardOnDisk(t *testing.T, s *Service) {
+	t.Helper()
+	// Checkpoint nothing away: read the database and its WAL as they are.
+	files, _ := filepath.Glob(s.db.Path() + "*")
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, spelling := range []string{rev9Card, "4111 1111 1111 1111", "4111-1111-1111-1111"} {
+			require.False(t, bytes.Contains(b, []byte(spelling)), "%s holds the card number %q", filepath.Base(f), spelling)
+		}
+	}
+}
+
+// TestRev9BankReportTextMasked: the bank's daily report is text from
+// outside (a file dropped into a folder, or posted to /reports/bank), and
+// every text cell of it is stored (bank_report_lines) and shown. Only
+// paymentMethodIdentity passed the masker: a card number in the metadata,
+// the contract, the product, the session id, the type or the operation id
+// (a hostile or broken file) reached the ledger's disk in full.
+func TestRev9BankReportTextMasked(t *testing.T) {
+	s, c, b := released(t, 2)
+	payRowFee(t, s, b.ID, 1, nil)
+	var sb strings.Builder
+	w := csv.NewWriter(&sb)
+	w.Write(bank131.ReportColumns)
+	for _, l := range [][]string{
+		// an operation naming no row of ours, every text cell a card number
+		{"po_" + rev9Card, "2026-11-25 12:00:00", "2026-11-25 12:00:01", "Advice", "0", "ps_" + rev9Card,
+			"100-C-" + rev9Card, `{"note":"4111 1111 1111 1111"}`, rev9Card, "payouts " + rev9Card, "110", "100", "10", "RUB"},
+		// a type the ledger does not know, with a card number
+		{"po_9", "2026-11-25 12:00:00", "2026-11-25 12:00:01", "Advice-" + rev9Card, "0", "ps_9",
+			"contract", "", "", "", "110", "100", "10", "RUB"},
+	} {
+		w.Write(l)
+	}
+	w.Flush()
+	c.Add(48 * 3600e9)
+	_, err := s.ImportBankReport(context.Background(), strings.NewReader(sb.String()), "all_2026-11-25_2026-11-25.csv")
+	require.NoError(t, err)
+	requireNoCardOnDisk(t, s)
+}
