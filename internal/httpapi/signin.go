@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 )
 
@@ -285,6 +286,11 @@ var signInPage = template.Must(template.New("signin").Parse(`<!doctype html>
 // console's), else the minimal one.
 func (g *Guard) form(w http.ResponseWriter, r *http.Request, status int, v SignInView) {
 	v.Next = localPath(v.Next)
+	// What was typed comes back in the page: never a card number.
+	v.User = cardmask.Redact(v.User)
+	if _, ok := cardmask.Find(v.Next); ok {
+		v.Next = "/"
+	}
 	if g.cfg.SignInPage != nil {
 		g.cfg.SignInPage(w, r, status, v)
 		return
