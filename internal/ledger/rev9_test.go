@@ -11,7 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
 // rev9Card is a Luhn-valid test card number.
@@ -60,4 +62,22 @@ func TestRev9BankReportTextMasked(t *testing.T) {
 	_, err := s.ImportBankReport(context.Background(), strings.NewReader(sb.String()), "all_2026-11-25_2026-11-25.csv")
 	require.NoError(t, err)
 	requireNoCardOnDisk(t, s)
+}
+
+// TestRev9AuditCSVGuardsEveryFormula: the audit log's CSV export is opened
+// in a spreadsheet like the reports, and some of its cells are whatever a
+// person sent (an upload's file name is the entry's target). It had a
+// guard of its own that looked at the first character only, so
+// " =HYPERLINK(…)" (a file name with a space in front) went out as a
+// formula; spreadsheet.SafeCell, the one rule, skips leading spaces.
+func TestRev9AuditCSVGuardsEveryFormula(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, WriteAuditCSV(&buf, []auth.Entry{{Seq: 1, User: "mia", Action: auth.ActUpload, Outcome: auth.OutcomeRefused,
+		Target: ` =HYPERLINK("http://evil.example/","payroll").csv`, Detail: "  +1+2"}}))
+	recs, err := csv.NewReader(&buf).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	for _, cell := range recs[1] {
+		require.Equal(t, spreadsheet.SafeCell(cell), cell, "audit CSV cell %q would run as a formula", cell)
+	}
 }
