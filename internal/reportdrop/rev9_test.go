@@ -58,7 +58,9 @@ func TestRev9FileNamesMasked(t *testing.T) {
 		Parse: func(f bank131.NamedFile) (*bank131.DailyReport, error) {
 			return bank131.ParseDailyReportFiles([]bank131.NamedFile{f}, svc.ReportOptions())
 		},
-		Send: func(ctx context.Context, rep *bank131.DailyReport) (*ledgerapi.ReportImport, error) { return svc.ImportReport(ctx, rep) },
+		Send: func(ctx context.Context, rep *bank131.DailyReport) (*ledgerapi.ReportImport, error) {
+			return svc.ImportReport(ctx, rep)
+		},
 	})
 	require.NoError(t, err)
 	good, err := os.ReadFile(filepath.Join(fixtures, "payrun_2026-11-25_2026-11-25.csv"))
