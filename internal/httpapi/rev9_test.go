@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -86,4 +87,28 @@ func TestRev9PasswordChangeEndsSessions(t *testing.T) {
 	require.NoError(t, err)
 	status, _ = get(t, srv, "/batches", fresh)
 	require.Equal(t, http.StatusUnauthorized, status, "a session from before a second factor was enrolled still works")
+}
+
+// TestRev9TOTPCodeWorksOnce: a one-time code is one time (RFC 6238 §5.2:
+// the verifier must not accept the second attempt of the same OTP). A
+// code seen over a shoulder or in a phished form, with the password,
+// signed in again anywhere for the ~90 s it stayed valid.
+func TestRev9TOTPCodeWorksOnce(t *testing.T) {
+	svc, srv := guarded(t)
+	ctx := context.Background()
+	admin := auth.HostActor("test")
+	_, err := svc.AddUser(ctx, admin, ledger.NewUser{Name: "carl", Roles: auth.Roles{auth.RoleChecker}, Password: "carl checks every batch"})
+	require.NoError(t, err)
+	secret, _, err := svc.EnrollTOTP(ctx, admin, "carl", false)
+	require.NoError(t, err)
+	now := time.Now()
+	if now.Unix()%30 > 25 { // not at the end of a step: the same code for both attempts
+		time.Sleep(time.Duration(31-now.Unix()%30) * time.Second)
+	}
+	code, err := auth.TOTPCode(secret, time.Now())
+	require.NoError(t, err)
+	resp, body := signIn(t, srv, "carl", "carl checks every batch", code)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	resp, body = signIn(t, srv, "carl", "carl checks every batch", code)
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the same one-time code signed in twice: %s", body)
 }

@@ -209,8 +209,13 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 	}
 	switch {
 	case u.HasTOTP():
-		if !auth.VerifyTOTP(u.TOTPSecret, strings.TrimSpace(req.TOTP), g.cfg.Now()) {
+		step, ok := auth.TOTPStep(u.TOTPSecret, strings.TrimSpace(req.TOTP), g.cfg.Now())
+		if !ok {
 			audit(auth.OutcomeRefused, "wrong or missing TOTP code")
+			return nil, refusedSignIn(SignInWrongCode, ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
+		}
+		if !g.claimTOTP(u.ID, step) {
+			audit(auth.OutcomeRefused, "TOTP code used already")
 			return nil, refusedSignIn(SignInWrongCode, ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
 		}
 	case policy.NeedsTOTP(u.Roles):
@@ -327,3 +332,17 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 <body><main><h1>payrun</h1><p>Signed in as {{.Name}} ({{.Roles}}).</p>
 <form method="post" action="/signout"><button type="submit">Sign out</button></form></main></body></html>
 `))
+
+// claimTOTP accepts a user's TOTP time step once: a code, once it signed
+// someone in, is spent, and so is every code before it (RFC 6238 §5.2).
+// The steps are the process's (a restarted ledger forgets them: a code
+// lives 90 s at most).
+func (g *Guard) claimTOTP(user, step int64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if last, ok := g.totpSteps[user]; ok && step <= last {
+		return false
+	}
+	g.totpSteps[user] = step
+	return true
+}
