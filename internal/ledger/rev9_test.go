@@ -13,6 +13,7 @@ import (
 
 	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/spreadsheet"
 )
 
@@ -80,4 +81,29 @@ func TestRev9AuditCSVGuardsEveryFormula(t *testing.T) {
 	for _, cell := range recs[1] {
 		require.Equal(t, spreadsheet.SafeCell(cell), cell, "audit CSV cell %q would run as a formula", cell)
 	}
+}
+
+// TestRev9ReasonsRefuseControlCharacters: a reason, a comment or a
+// resolution is read by an auditor in the console, in the audit CSV and
+// in `ledger audit` on a terminal. An ANSI escape (ESC [ …) rewrites what
+// the terminal shows, and a bidirectional override (U+202E) what a page
+// shows ("approved" read backwards); the payout file refuses both in
+// every cell, the people's own text took them.
+func TestRev9ReasonsRefuseControlCharacters(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, carol, _ := people(t, s)
+	b := uniqueBatch(2, "control characters")
+	b.Manifest.UploadedBy, b.Manifest.UploaderID = mia.Name, mia.UserID
+	record(t, s, b.msgs(nextSeq.Add(1000)))
+	for _, reason := range []string{"month end\x1b[2K\x1b[1Aapproved by the CFO", "ok \u202edevorppa", "zero\u200bwidth", "bell\a", "c1\u0085x"} {
+		err := s.DecideAs(ctx, principalOf(carol, auth.RoleChecker), auth.ActHold,
+			ledgerapi.RowCommand{Batch: b.ID, Reason: reason}, s.Hold)
+		require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "reason %q: %v", reason, err)
+		_, err = s.CancelAs(ctx, carol, b.ID, reason)
+		require.True(t, ledgerapi.IsCode(err, ledgerapi.CodeInvalid), "reason %q: %v", reason, err)
+	}
+	// Line breaks and tabs are text.
+	require.NoError(t, s.DecideAs(ctx, principalOf(carol, auth.RoleChecker), auth.ActHold,
+		ledgerapi.RowCommand{Batch: b.ID, Reason: "month end:\r\n\tHR asks"}, s.Hold))
 }
