@@ -107,3 +107,20 @@ func TestRev9ReasonsRefuseControlCharacters(t *testing.T) {
 	require.NoError(t, s.DecideAs(ctx, principalOf(carol, auth.RoleChecker), auth.ActHold,
 		ledgerapi.RowCommand{Batch: b.ID, Reason: "month end:\r\n\tHR asks"}, s.Hold))
 }
+
+// TestRev9CapturedCardBrandMasked: token/info's brand is the bank's text,
+// stored with the row's card (row_cards.brand) and shown; it passed
+// nothing. A brand that is a card number (a broken or hostile answer)
+// reached the ledger's file in full.
+func TestRev9CapturedCardBrandMasked(t *testing.T) {
+	s, _ := newService(t)
+	ctx := context.Background()
+	mia, _, _ := people(t, s)
+	sum := sealAs(t, s, widgetBatch("brand"), mia)
+	require.NoError(t, s.ReleaseDue(ctx))
+	l, err := s.IssueLink(ctx, principal(mia, auth.RoleMaker), sum.Batch, 1, 0)
+	require.NoError(t, err)
+	_, err = s.CaptureCard(ctx, l.ID, testCard('a'), CardInfo{Last4: "1111", Brand: "visa " + rev9Card}, "127.0.0.1:2")
+	require.NoError(t, err)
+	requireNoCardOnDisk(t, s)
+}
