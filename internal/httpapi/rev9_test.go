@@ -112,3 +112,25 @@ func TestRev9TOTPCodeWorksOnce(t *testing.T) {
 	resp, body = signIn(t, srv, "carl", "carl checks every batch", code)
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the same one-time code signed in twice: %s", body)
 }
+
+// TestRev9ReEnableDoesNotReviveSessions: disabling a user must end their
+// sessions (README: "stops working the moment ... its user is
+// disabled"). A session is ended only when it is next used while its
+// user is disabled, so one that made no request in that window (the
+// thief's browser, closed for an hour) is signed in again the moment an
+// admin enables the user.
+// Disabling now deletes the user's sessions from the sessions file.
+func TestRev9ReEnableDoesNotReviveSessions(t *testing.T) {
+	svc, srv := guarded(t)
+	ctx := context.Background()
+	admin := auth.HostActor("test")
+	_, err := svc.AddUser(ctx, admin, ledger.NewUser{Name: "carl", Roles: auth.Roles{auth.RoleChecker}, Password: "carl checks every batch"})
+	require.NoError(t, err)
+	resp, body := signIn(t, srv, "carl", "carl checks every batch", "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	cookie := strings.SplitN(resp.Header.Get("Set-Cookie"), ";", 2)[0]
+	require.NoError(t, svc.DisableUser(ctx, admin, "carl", true))
+	require.NoError(t, svc.DisableUser(ctx, admin, "carl", false))
+	status, _ := get(t, srv, "/batches", cookie)
+	require.Equal(t, http.StatusUnauthorized, status, "a session from before the user was disabled works again after enabling")
+}

@@ -28,9 +28,13 @@ const (
 // sessionCredentials the fingerprint of the credentials they signed in
 // with (credentialsOf).
 const (
-	sessionUser        = "uid"
+	sessionUser        = SessionUserKey
 	sessionCredentials = "cred"
 )
+
+// SessionUserKey is the key of the signed-in user's id (an int64) in a
+// session's data: ledger.Sessions.EndUser finds a user's sessions by it.
+const SessionUserKey = "uid"
 
 // credentialsOf fingerprints a user's sign-in credentials: the password's
 // argon2id hash (a new salt every time it is set) and the TOTP secret. A
