@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"time"
 
@@ -22,13 +23,32 @@ func NewTOTP(user string) (secret, url string, err error) {
 	return key.Secret(), key.URL(), nil
 }
 
+// totpOpts are the codes' parameters (NewTOTP's).
+var totpOpts = totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
 // VerifyTOTP reports whether code is valid for secret at t (one step of
 // clock skew either way).
 func VerifyTOTP(secret, code string, t time.Time) bool {
-	ok, err := totp.ValidateCustom(code, secret, t, totp.ValidateOpts{
-		Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
-	})
-	return err == nil && ok
+	_, ok := TOTPStep(secret, code, t)
+	return ok
+}
+
+// TOTPStep is VerifyTOTP that also says which time step (Unix time / 30)
+// code is the code of, so that a verifier accepts each step once (RFC
+// 6238 §5.2).
+func TOTPStep(secret, code string, t time.Time) (int64, bool) {
+	if len(code) != int(otp.DigitsSix) {
+		return 0, false
+	}
+	step := t.Unix() / int64(totpOpts.Period)
+	for _, d := range []int64{0, -1, 1} {
+		at := time.Unix((step+d)*int64(totpOpts.Period), 0)
+		want, err := totp.GenerateCodeCustom(secret, at, totpOpts)
+		if err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return step + d, true
+		}
+	}
+	return 0, false
 }
 
 // TOTPCode returns the code for secret at t (tests, and the demo's users).

@@ -200,7 +200,10 @@ func ParseDailyReportFiles(files []NamedFile, opt ReportOptions) (*DailyReport, 
 	for i, f := range files {
 		names[i] = f.Name
 	}
-	source := strings.Join(names, " + ")
+	// The names and every text cell are the bank's (or whoever dropped
+	// the file): stored and shown, so masked like all outside text.
+	rawSource := strings.Join(names, " + ")
+	source := cardmask.Redact(rawSource)
 	rep := &DailyReport{Source: source}
 	if len(files) == 1 {
 		sum := sha256.Sum256(files[0].Data)
@@ -222,7 +225,7 @@ func ParseDailyReportFiles(files []NamedFile, opt ReportOptions) (*DailyReport, 
 	p := &lineParser{zone: opt.Zone}
 	var header []string
 	for i, t := range u.tables {
-		info := ReportFile{Name: t.name, Format: t.format, Encoding: t.encoding, Delimiter: t.delimiter}
+		info := ReportFile{Name: cardmask.Redact(t.name), Format: t.format, Encoding: t.encoding, Delimiter: t.delimiter}
 		seenHeader := false
 		for {
 			rec, j, err := t.next()
@@ -232,8 +235,8 @@ func ParseDailyReportFiles(files []NamedFile, opt ReportOptions) (*DailyReport, 
 			if err != nil {
 				return nil, fmt.Errorf("bank report %s: %s: %w", source, t.name, err)
 			}
-			where := fmt.Sprintf("%s line %d", t.name, j)
-			if t.name == source {
+			where := fmt.Sprintf("%s line %d", info.Name, j)
+			if t.name == rawSource {
 				where = fmt.Sprintf("line %d", j)
 			}
 			if blank(rec) {
@@ -376,8 +379,10 @@ func (p *lineParser) line(rec []string, xlsx bool) (ReportLine, error) {
 		return ""
 	}
 	l := ReportLine{
-		OperationID: col(colOperation), SessionID: col(colSession), Metadata: col(colMetadata),
-		PaymentFast: col(colFast), Contract: col(colContract), Product: col(colProduct),
+		// Metadata stays as the bank sent it: the ledger reads the row it
+		// names from it and stores it masked.
+		OperationID: cardmask.Redact(col(colOperation)), SessionID: cardmask.Redact(col(colSession)), Metadata: col(colMetadata),
+		PaymentFast: cardmask.Redact(col(colFast)), Contract: cardmask.Redact(col(colContract)), Product: cardmask.Redact(col(colProduct)),
 		PaymentMethod: cardmask.Redact(firstNonEmpty(col(colIdentity), col(colLegacyMethod))),
 	}
 	if l.OperationID == "" {
@@ -391,7 +396,7 @@ func (p *lineParser) line(rec []string, xlsx bool) (ReportLine, error) {
 	case strings.EqualFold(typ, ReportRefund):
 		l.Type = ReportRefund
 	default:
-		l.Type = typ
+		l.Type = cardmask.Redact(typ)
 	}
 	var day string
 	for _, c := range []int{colTransaction, colFinished} {

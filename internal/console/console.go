@@ -42,9 +42,11 @@ import (
 	_ "time/tzdata" // the console's zone on a host without a zone database
 
 	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reason"
 	"github.com/payrun/payrun/internal/reconcile"
 )
@@ -334,9 +336,31 @@ func (v *view) LangURL() string {
 		u = &url.URL{Path: "/"}
 	}
 	q := u.Query()
+	// The page's query comes back in the link: never a card number
+	// someone typed into a filter.
+	for _, vs := range q {
+		for i := range vs {
+			vs[i] = maskEcho(vs[i])
+		}
+	}
 	q.Set("lang", string(v.L.Other()))
 	u.RawQuery = q.Encode()
+	segs := strings.Split(u.Path, "/")
+	for i := range segs {
+		segs[i] = maskEcho(segs[i])
+	}
+	u.Path, u.RawPath = strings.Join(segs, "/"), ""
 	return u.RequestURI()
+}
+
+// maskEcho is text a person typed, as a page shows it back: card numbers
+// masked, but a batch id as it is (twenty hex digits may hold a run of
+// decimal ones that passes the Luhn check; it is ours, not a card).
+func maskEcho(s string) string {
+	if payout.ValidBatchID(s) {
+		return s
+	}
+	return cardmask.Redact(s)
 }
 
 // Zone names the console's time zone.
@@ -402,7 +426,9 @@ func errorFor(err error) *pageError {
 	}
 	pe := &pageError{Key: key}
 	if e.Code != ledgerapi.CodeInternal {
-		pe.Detail = ledgerapi.ErrorMessage(err)
+		// The message may echo what was typed (a filter, a reason), as
+		// the API's answer does (httpapi.Error): masked.
+		pe.Detail = cardmask.Redact(ledgerapi.ErrorMessage(err))
 	}
 	return pe
 }

@@ -62,7 +62,7 @@ func (c *Console) exceptionsPage(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	q := r.URL.Query()
 	d := &exceptionsData{Categories: reconcile.Categories, CanWork: v.P.Can(auth.PermExceptions),
-		Filter: exceptionFilterForm{Category: q.Get("category"), Batch: strings.TrimSpace(q.Get("batch")),
+		Filter: exceptionFilterForm{Category: q.Get("category"), Batch: maskEcho(strings.TrimSpace(q.Get("batch"))),
 			Assignee: q.Get("assignee"), Closed: q.Get("closed") == "1"}}
 	v.Data = d
 	if d.Filter.Assignee == "me" {

@@ -78,8 +78,9 @@ type Guard struct {
 	hosts    map[string]bool
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	denials map[string]*rate.Limiter // audit entries for refusals, per client address
+	mu        sync.Mutex
+	denials   map[string]*rate.Limiter // audit entries for refusals, per client address
+	totpSteps map[int64]int64          // the last TOTP time step each user signed in with
 }
 
 // NewGuard returns a guard.
@@ -113,7 +114,7 @@ func NewGuard(cfg GuardConfig) *Guard {
 	sm.Cookie.Secure = cfg.Secure
 	sm.Cookie.Persist = false // a browser session: gone when the browser closes
 	g := &Guard{cfg: cfg, dir: cfg.Directory, sessions: sm, limiter: cfg.Limiter, log: cfg.Logger,
-		hosts: map[string]bool{}, denials: map[string]*rate.Limiter{}}
+		hosts: map[string]bool{}, denials: map[string]*rate.Limiter{}, totpSteps: map[int64]int64{}}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		Error(w, r, g.log, fmt.Errorf("session: %w", err))
 	}
@@ -212,8 +213,9 @@ func (g *Guard) principal(r *http.Request) (*auth.Principal, error) {
 		return nil, nil
 	}
 	u, err := g.dir.UserByID(ctx, id)
-	if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) || err == nil && u.Disabled {
-		// Disabled (or gone) since signing in: the session ends now.
+	if ledgerapi.IsCode(err, ledgerapi.CodeNotFound) || err == nil && (u.Disabled || g.sessions.GetString(ctx, sessionCredentials) != credentialsOf(u)) {
+		// Disabled (or gone) since signing in, or their password or
+		// second factor set again: the session ends now.
 		g.sessions.Destroy(ctx)
 		return nil, nil
 	}

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"html/template"
 	"mime"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 )
 
@@ -21,8 +24,27 @@ const (
 	SessionPath = "/session"
 )
 
-// sessionUser is the session key holding the signed-in user's id.
-const sessionUser = "uid"
+// sessionUser is the session key holding the signed-in user's id;
+// sessionCredentials the fingerprint of the credentials they signed in
+// with (credentialsOf).
+const (
+	sessionUser        = SessionUserKey
+	sessionCredentials = "cred"
+)
+
+// SessionUserKey is the key of the signed-in user's id (an int64) in a
+// session's data: ledger.Sessions.EndUser finds a user's sessions by it.
+const SessionUserKey = "uid"
+
+// credentialsOf fingerprints a user's sign-in credentials: the password's
+// argon2id hash (a new salt every time it is set) and the TOTP secret. A
+// session holds the fingerprint of when it signed in; once the password is
+// set again or a second factor enrolled or removed, it no longer matches
+// and the session ends (Guard.principal), as a disabled user's does.
+func credentialsOf(u *auth.User) string {
+	sum := sha256.Sum256([]byte(u.PasswordHash + "\x00" + u.TOTPSecret))
+	return hex.EncodeToString(sum[:16])
+}
 
 // signInRequest is what POST /signin takes, as a form (user, password,
 // totp, next) or as JSON.
@@ -191,8 +213,13 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 	}
 	switch {
 	case u.HasTOTP():
-		if !auth.VerifyTOTP(u.TOTPSecret, strings.TrimSpace(req.TOTP), g.cfg.Now()) {
+		step, ok := auth.TOTPStep(u.TOTPSecret, strings.TrimSpace(req.TOTP), g.cfg.Now())
+		if !ok {
 			audit(auth.OutcomeRefused, "wrong or missing TOTP code")
+			return nil, refusedSignIn(SignInWrongCode, ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
+		}
+		if !g.claimTOTP(u.ID, step) {
+			audit(auth.OutcomeRefused, "TOTP code used already")
 			return nil, refusedSignIn(SignInWrongCode, ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
 		}
 	case policy.NeedsTOTP(u.Roles):
@@ -204,6 +231,7 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 		return nil, err
 	}
 	g.sessions.Put(ctx, sessionUser, u.ID)
+	g.sessions.Put(ctx, sessionCredentials, credentialsOf(u))
 	g.limiter.Succeeded(u.Name)
 	g.dir.SignedIn(ctx, u.ID, g.cfg.Now())
 	audit(auth.OutcomeOK, "")
@@ -267,6 +295,11 @@ var signInPage = template.Must(template.New("signin").Parse(`<!doctype html>
 // console's), else the minimal one.
 func (g *Guard) form(w http.ResponseWriter, r *http.Request, status int, v SignInView) {
 	v.Next = localPath(v.Next)
+	// What was typed comes back in the page: never a card number.
+	v.User = cardmask.Redact(v.User)
+	if _, ok := cardmask.Find(v.Next); ok {
+		v.Next = "/"
+	}
 	if g.cfg.SignInPage != nil {
 		g.cfg.SignInPage(w, r, status, v)
 		return
@@ -277,9 +310,14 @@ func (g *Guard) form(w http.ResponseWriter, r *http.Request, status int, v SignI
 }
 
 // localPath keeps a redirect on this site: a path starting with one
-// slash, else "/".
+// slash, else "/". A browser drops tabs and line breaks from a Location
+// and reads a backslash as a slash before it resolves it ("/\t/evil" and
+// "/\\evil" are "//evil", another site), so a next with a control
+// character, a space or a backslash anywhere is refused too.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsFunc(next, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '\\'
+	}) {
 		return "/"
 	}
 	return next
@@ -298,3 +336,17 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 <body><main><h1>payrun</h1><p>Signed in as {{.Name}} ({{.Roles}}).</p>
 <form method="post" action="/signout"><button type="submit">Sign out</button></form></main></body></html>
 `))
+
+// claimTOTP accepts a user's TOTP time step once: a code, once it signed
+// someone in, is spent, and so is every code before it (RFC 6238 §5.2).
+// The steps are the process's (a restarted ledger forgets them: a code
+// lives 90 s at most).
+func (g *Guard) claimTOTP(user, step int64) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if last, ok := g.totpSteps[user]; ok && step <= last {
+		return false
+	}
+	g.totpSteps[user] = step
+	return true
+}

@@ -162,7 +162,7 @@ func (s *Service) importChunk(tx *Tx, c *ledgerapi.ReportChunk, res *ledgerapi.R
 			metadata, ref_batch, ref_row, ref_reference, transaction_date, finished_at, amount_minor, currency, fee_minor,
 			fee_currency, payment_fast, payment_method, contract, created_at, gross_minor, product, file, file_line)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report_id, line) DO NOTHING`,
-			batch, row, c.Report, l.Line, l.OperationID, l.SessionID, l.Type, l.Metadata, refBatch, refRow, refRef,
+			batch, row, c.Report, l.Line, l.OperationID, l.SessionID, l.Type, cardmask.Redact(l.Metadata), refBatch, refRow, cardmask.Redact(refRef),
 			l.TransactionDate, l.FinishedAt, l.Amount.Minor, upper(l.Amount.Currency), feeMinor, feeCur,
 			l.PaymentFast, cardmask.Redact(l.PaymentMethod), l.Contract, l.CreatedAt, grossMinor, l.Product, l.File, l.FileLine)
 		if err != nil {

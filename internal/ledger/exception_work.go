@@ -176,6 +176,9 @@ func exceptionText(what, s string) (string, error) {
 	if utf8.RuneCountInString(s) > maxExceptionText {
 		return "", ledgerapi.Errorf(ledgerapi.CodeInvalid, "%s is longer than %d characters", what, maxExceptionText)
 	}
+	if err := checkText(what, s); err != nil {
+		return "", err
+	}
 	return cardmask.Redact(s), nil
 }
 

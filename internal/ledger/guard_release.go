@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/payrun/payrun/internal/cardmask"
@@ -292,10 +293,31 @@ const MaxReason = 500
 // masked.
 func cleanReason(s string) string { return cardmask.Redact(strings.TrimSpace(s)) }
 
-// checkReason refuses a reason over MaxReason characters.
+// checkReason refuses a reason over MaxReason characters, or with a
+// character that is not text (checkText).
 func checkReason(reason string) error {
 	if n := utf8.RuneCountInString(reason); n > MaxReason {
 		return fmt.Errorf("%w: the reason is %d characters long; at most %d", errInvalid, n, MaxReason)
+	}
+	return checkText("the reason", reason)
+}
+
+// checkText refuses what a person wrote (a reason, a comment) when it
+// holds a character that is not text, as the payout file's cells do
+// (internal/batch): a control character but tab and line breaks (an ANSI
+// escape rewrites what `ledger audit` shows on a terminal), a C1 control,
+// an invisible format character (Unicode Cf: a bidirectional override
+// makes a page show the text reversed) or a line or paragraph separator.
+func checkText(what, s string) error {
+	pos := 0
+	for _, r := range s {
+		pos++
+		bad := r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r >= 0x7f && r <= 0x9f ||
+			r == 0x2028 || r == 0x2029 || unicode.Is(unicode.Cf, r)
+		if bad {
+			return fmt.Errorf("%w: %s holds the character U+%04X (a control or invisible character) at character %d; "+
+				"write it as plain text", errInvalid, what, r, pos)
+		}
 	}
 	return nil
 }

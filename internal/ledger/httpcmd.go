@@ -19,6 +19,7 @@ import (
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/spreadsheet"
 	"github.com/payrun/payrun/internal/workbook"
 )
 
@@ -327,7 +328,7 @@ func ParseSince(s string) (time.Time, error) {
 var auditHeader = []string{"seq", "at", "user", "user_id", "via", "remote", "action", "batch", "target", "outcome", "detail", "prev_hash", "hash"}
 
 // WriteAuditCSV writes entries as CSV (a cell a spreadsheet would run as
-// a formula gets a leading apostrophe).
+// a formula gets a leading apostrophe: spreadsheet.SafeCell).
 func WriteAuditCSV(w io.Writer, entries []auth.Entry) error {
 	cw := csv.NewWriter(w)
 	cw.Write(auditHeader)
@@ -335,9 +336,7 @@ func WriteAuditCSV(w io.Writer, entries []auth.Entry) error {
 		rec := []string{strconv.FormatInt(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), e.User, strconv.FormatInt(e.UserID, 10),
 			string(e.Via), e.Remote, string(e.Action), e.Batch, e.Target, string(e.Outcome), e.Detail, e.Prev, e.Hash}
 		for i, c := range rec {
-			if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-				rec[i] = "'" + c
-			}
+			rec[i] = spreadsheet.SafeCell(c)
 		}
 		cw.Write(rec)
 	}

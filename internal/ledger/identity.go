@@ -272,12 +272,42 @@ func (s *Service) updateUser(ctx context.Context, by auth.Actor, name string, ac
 }
 
 // DisableUser stops a user: their sessions and tokens stop working at
-// once (both are checked against the user on every request).
+// once (both are checked against the user on every request), and their
+// sessions are deleted from the sessions file beside the database, so
+// that enabling them again does not bring back a session opened before.
 func (s *Service) DisableUser(ctx context.Context, by auth.Actor, name string, disabled bool) error {
 	if !disabled {
 		return s.updateUser(ctx, by, name, auth.ActUserEnable, "", `disabled_at = NULL`)
 	}
-	return s.updateUser(ctx, by, name, auth.ActUserDisable, "", `disabled_at = coalesce(disabled_at, ?)`, formatTime(s.db.Now()))
+	if err := s.updateUser(ctx, by, name, auth.ActUserDisable, "", `disabled_at = coalesce(disabled_at, ?)`, formatTime(s.db.Now())); err != nil {
+		return err
+	}
+	// The user is disabled: every session of theirs is refused (and
+	// ended) on its next request whatever happens here.
+	if err := s.endSessions(ctx, name); err != nil {
+		s.log.Error("end the sessions of a disabled user", "user", cardmask.Redact(name), "error", cardmask.Redact(err.Error()))
+	}
+	return nil
+}
+
+// endSessions deletes a user's sessions from the sessions file beside the
+// database (SessionsPath), if there is one.
+func (s *Service) endSessions(ctx context.Context, name string) error {
+	path := SessionsPath(s.db.Path())
+	if _, err := os.Stat(path); err != nil {
+		return nil // nobody signed in here yet (a host's CLI, a fresh ledger)
+	}
+	u, err := s.db.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	sessions, err := OpenSessions(path)
+	if err != nil {
+		return err
+	}
+	defer sessions.Close()
+	_, err = sessions.EndUser(ctx, u.ID)
+	return err
 }
 
 // SetPassword sets (or, with "", removes) a user's password.

@@ -253,6 +253,7 @@ func (s *Service) CaptureCard(ctx context.Context, id string, card payout.Encryp
 	if len(info.Last4) != 4 || !isDigits(info.Last4) {
 		info.Last4 = ""
 	}
+	info.Brand = cardmask.Redact(info.Brand) // the bank's text, stored and shown
 	var v *LinkView
 	var refusal error
 	err := s.w.Do(context.WithoutCancel(ctx), func(tx *Tx) error {

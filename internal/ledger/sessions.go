@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/payrun/payrun/internal/httpapi"
 )
 
 // Sessions stores people's sign-in sessions (an scs.Store and
@@ -136,4 +140,40 @@ func (s *Sessions) RunSweeper(ctx context.Context, every time.Duration) {
 			s.Sweep(ctx)
 		}
 	}
+}
+
+// EndUser deletes every session of a user (the id under
+// httpapi.SessionUserKey in the session's data, scs's gob encoding) and
+// returns how many: a disabled user is signed out everywhere at once, not
+// only where a session is next used (which enabling the user again would
+// have revived).
+func (s *Sessions) EndUser(ctx context.Context, user int64) (int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT token_hash, data FROM sessions`)
+	if err != nil {
+		return 0, fmt.Errorf("read sessions: %w", err)
+	}
+	var ended []string
+	for rows.Next() {
+		var hash string
+		var data []byte
+		if err := rows.Scan(&hash, &data); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read sessions: %w", err)
+		}
+		if _, values, err := (scs.GobCodec{}).Decode(data); err == nil {
+			if id, ok := values[httpapi.SessionUserKey].(int64); ok && id == user {
+				ended = append(ended, hash)
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read sessions: %w", err)
+	}
+	for _, h := range ended {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h); err != nil {
+			return 0, fmt.Errorf("delete session: %w", err)
+		}
+	}
+	return len(ended), nil
 }

@@ -187,7 +187,8 @@ func (w *Watcher) Scan(ctx context.Context) ([]Result, error) {
 // take imports one file and moves it; retry means it stays for the next
 // scan (the ledger could not be reached).
 func (w *Watcher) take(ctx context.Context, name string) (Result, bool) {
-	log := w.cfg.Logger.With("file", name)
+	// A file's name is whoever dropped it's text: logged masked.
+	log := w.cfg.Logger.With("file", cardmask.Redact(name))
 	path := filepath.Join(w.cfg.Dir, name)
 	res := Result{Name: name}
 	data, err := readFile(path)
@@ -212,16 +213,16 @@ func (w *Watcher) take(ctx context.Context, name string) (Result, bool) {
 	res.Import = imp
 	dest, err := moveTo(path, filepath.Join(w.cfg.Dir, ImportedDir))
 	if err != nil {
-		log.Error("bank report imported but not moved; the next scan finds it imported", logkey.Error, err)
+		log.Error("bank report imported but not moved; the next scan finds it imported", logkey.Error, cardmask.Redact(err.Error()))
 		return res, true
 	}
 	res.Moved = dest
 	if imp.Already {
-		log.Info("bank report was imported before: nothing changed", "report", imp.Report, "moved", dest)
+		log.Info("bank report was imported before: nothing changed", "report", imp.Report, "moved", cardmask.Redact(dest))
 	} else {
 		log.Info("bank report imported", "report", imp.Report, "days", strings.Join(imp.Days, ","), "lines", imp.Lines,
 			"settled", imp.Settled, "fees", imp.Fees, "not_paid", imp.NotPaid, "unknown", imp.Unknown,
-			"partial", strings.Join(imp.Partial, ","), "covered", strings.Join(imp.Covered, ","), "moved", dest)
+			"partial", strings.Join(imp.Partial, ","), "covered", strings.Join(imp.Covered, ","), "moved", cardmask.Redact(dest))
 	}
 	return res, false
 }
@@ -232,13 +233,13 @@ func (w *Watcher) fail(res Result, log *slog.Logger) Result {
 	log.Error("bank report refused; moved to "+FailedDir+"/", "reason", reason)
 	dest, err := moveTo(filepath.Join(w.cfg.Dir, res.Name), filepath.Join(w.cfg.Dir, FailedDir))
 	if err != nil {
-		log.Error("move refused bank report", logkey.Error, err)
+		log.Error("move refused bank report", logkey.Error, cardmask.Redact(err.Error()))
 		return res
 	}
 	res.Moved = dest
-	text := fmt.Sprintf("%s\nrefused at %s: %s\n", filepath.Base(dest), w.cfg.Now().UTC().Format(time.RFC3339), reason)
+	text := fmt.Sprintf("%s\nrefused at %s: %s\n", cardmask.Redact(filepath.Base(dest)), w.cfg.Now().UTC().Format(time.RFC3339), reason)
 	if err := os.WriteFile(dest+".reason.txt", []byte(text), 0o640); err != nil {
-		log.Error("write the reason of a refused bank report", logkey.Error, err)
+		log.Error("write the reason of a refused bank report", logkey.Error, cardmask.Redact(err.Error()))
 	}
 	return res
 }

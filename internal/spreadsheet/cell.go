@@ -11,13 +11,36 @@ import "strings"
 // SafeCell returns s as a cell a spreadsheet shows as text and never runs:
 // a value whose first character, or first after leading spaces, is = + -
 // or @, or that starts with a tab or a carriage return, gets a leading
-// apostrophe. Everything else is returned as it is.
+// apostrophe. Inside the value, a = or @ that follows a list separator
+// (',' or ';', and spaces) gets one too: a spreadsheet in a locale whose
+// separator is the other one (Russian Excel reading ',' files, English
+// Excel reading ';' files) cuts the line there and starts a cell with it.
+// Everything else is returned as it is.
 func SafeCell(s string) string {
 	t := strings.TrimLeft(s, " ")
 	if t != "" && strings.IndexByte("=+-@\t\r", t[0]) >= 0 {
-		return "'" + s
+		s = "'" + s
 	}
-	return s
+	if !strings.ContainsAny(s, ",;") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] != ',' && s[i] != ';' {
+			continue
+		}
+		j := i + 1
+		for j < len(s) && s[j] == ' ' {
+			j++
+		}
+		if j < len(s) && (s[j] == '=' || s[j] == '@') {
+			b.WriteString(s[i+1 : j])
+			b.WriteByte('\'')
+			i = j - 1
+		}
+	}
+	return b.String()
 }
 
 // SafeNumber is SafeCell for a cell meant as a number (an amount, a phone
