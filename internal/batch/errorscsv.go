@@ -215,12 +215,12 @@ func maskCard(v string) string {
 }
 
 // safeCell masks card numbers inside a cell and guards it against being
-// run as a formula (spreadsheet.SafeCell); amounts and phone numbers keep
+// run as a formula (spreadsheet.SafeCSVCell); amounts and phone numbers keep
 // their sign when the rest is a plain number (spreadsheet.SafeNumber).
 func safeCell(v string, kind columnKind) string {
 	v = cardmask.Redact(v)
 	if kind == kindNumber || kind == kindPhone {
 		return spreadsheet.SafeNumber(v)
 	}
-	return spreadsheet.SafeCell(v)
+	return spreadsheet.SafeCSVCell(v)
 }

@@ -328,7 +328,7 @@ func ParseSince(s string) (time.Time, error) {
 var auditHeader = []string{"seq", "at", "user", "user_id", "via", "remote", "action", "batch", "target", "outcome", "detail", "prev_hash", "hash"}
 
 // WriteAuditCSV writes entries as CSV (a cell a spreadsheet would run as
-// a formula gets a leading apostrophe: spreadsheet.SafeCell).
+// a formula gets a leading apostrophe: spreadsheet.SafeCSVCell).
 func WriteAuditCSV(w io.Writer, entries []auth.Entry) error {
 	cw := csv.NewWriter(w)
 	cw.Write(auditHeader)
@@ -336,7 +336,7 @@ func WriteAuditCSV(w io.Writer, entries []auth.Entry) error {
 		rec := []string{strconv.FormatInt(e.Seq, 10), e.At.UTC().Format(time.RFC3339Nano), e.User, strconv.FormatInt(e.UserID, 10),
 			string(e.Via), e.Remote, string(e.Action), e.Batch, e.Target, string(e.Outcome), e.Detail, e.Prev, e.Hash}
 		for i, c := range rec {
-			rec[i] = spreadsheet.SafeCell(c)
+			rec[i] = spreadsheet.SafeCSVCell(c)
 		}
 		cw.Write(rec)
 	}

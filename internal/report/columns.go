@@ -12,7 +12,7 @@ import (
 type cellKind uint8
 
 const (
-	kindText  cellKind = iota // text (guarded by spreadsheet.SafeCell)
+	kindText  cellKind = iota // text (guarded by spreadsheet.SafeCell, in CSV SafeCSVCell)
 	kindInt                   // a count
 	kindMoney                 // decimal major units in a currency (exp: its decimals)
 	kindRate                  // a plain decimal number (an FX rate)

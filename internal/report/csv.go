@@ -19,7 +19,7 @@ const csvTimeLayout = "02.01.2006 15:04:05"
 
 // csvWriter writes records in a dialect: its delimiter, byte-order mark
 // and line ends, numbers with its decimal separator, times as its people
-// read them. No text cell is a formula (spreadsheet.SafeCell).
+// read them. No text cell is a formula (spreadsheet.SafeCSVCell).
 type csvWriter struct {
 	w    *csv.Writer
 	l    Layout
@@ -67,11 +67,11 @@ func (c *csvWriter) text(v cell) string {
 		}
 		t, err := time.Parse(time.RFC3339, v.text)
 		if err != nil {
-			return spreadsheet.SafeCell(v.text)
+			return spreadsheet.SafeCSVCell(v.text)
 		}
 		return t.In(c.l.Zone).Format(csvTimeLayout)
 	}
-	return spreadsheet.SafeCell(v.text)
+	return spreadsheet.SafeCSVCell(v.text)
 }
 
 func (c *csvWriter) write(cells []cell) error {
@@ -85,7 +85,7 @@ func (c *csvWriter) write(cells []cell) error {
 func (c *csvWriter) heading(names []string) error {
 	c.rec = c.rec[:0]
 	for _, n := range names {
-		c.rec = append(c.rec, spreadsheet.SafeCell(n))
+		c.rec = append(c.rec, spreadsheet.SafeCSVCell(n))
 	}
 	return c.w.Write(c.rec)
 }

@@ -11,16 +11,25 @@ import "strings"
 // SafeCell returns s as a cell a spreadsheet shows as text and never runs:
 // a value whose first character, or first after leading spaces, is = + -
 // or @, or that starts with a tab or a carriage return, gets a leading
-// apostrophe. Inside the value, a = or @ that follows a list separator
-// (',' or ';', and spaces) gets one too: a spreadsheet in a locale whose
-// separator is the other one (Russian Excel reading ',' files, English
-// Excel reading ';' files) cuts the line there and starts a cell with it.
-// Everything else is returned as it is.
+// apostrophe. Everything else is returned as it is. It is the rule for a
+// cell that is a cell whatever the reader's locale (XLSX); a CSV file's
+// cells take SafeCSVCell.
 func SafeCell(s string) string {
 	t := strings.TrimLeft(s, " ")
 	if t != "" && strings.IndexByte("=+-@\t\r", t[0]) >= 0 {
-		s = "'" + s
+		return "'" + s
 	}
+	return s
+}
+
+// SafeCSVCell is SafeCell for a cell of a CSV file. Inside the value, a =
+// or @ that follows a list separator (',' or ';', and spaces) gets an
+// apostrophe too: a spreadsheet in a locale whose separator is the other
+// one (Russian Excel reading ',' files, English Excel reading ';' files)
+// cuts the line there and starts a cell with it (rev9). An XLSX cell is
+// never cut, and keeps its text (SafeCell).
+func SafeCSVCell(s string) string {
+	s = SafeCell(s)
 	if !strings.ContainsAny(s, ",;") {
 		return s
 	}
@@ -43,18 +52,18 @@ func SafeCell(s string) string {
 	return b.String()
 }
 
-// SafeNumber is SafeCell for a cell meant as a number (an amount, a phone
+// SafeNumber is SafeCSVCell for a cell meant as a number (an amount, a phone
 // number): a sign followed by digits, spaces and . , ( ) - only ("+100",
 // "-5.00", "+7 (999) 123-45-67") is a number to a spreadsheet, not a
 // formula, and is written as it is, so that a report of the payout file
 // reads back as the same file; anything else is text and goes through
-// SafeCell.
+// SafeCSVCell.
 func SafeNumber(s string) string {
 	t := strings.TrimLeft(s, " ")
 	if t != "" && (t[0] == '+' || t[0] == '-') && plainNumber(t[1:]) {
 		return s
 	}
-	return SafeCell(s)
+	return SafeCSVCell(s)
 }
 
 // plainNumber reports whether s is digits with the separators numbers and

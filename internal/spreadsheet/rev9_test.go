@@ -22,7 +22,7 @@ func TestRev9NoFormulaAfterAListSeparator(t *testing.T) {
 		"bonus, =cmd|' /C calc'!A0,",
 		"x;@SUM(A1:A9);",
 	} {
-		out := SafeCell(in)
+		out := SafeCSVCell(in)
 		for _, sep := range []string{",", ";"} {
 			for i, piece := range strings.Split(out, sep) {
 				p := strings.TrimLeft(piece, " ")
@@ -31,5 +31,22 @@ func TestRev9NoFormulaAfterAListSeparator(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// An XLSX cell is never cut at a separator: it keeps its text whole, with
+// only the leading guard.
+func TestSafeCellKeepsTheTextInsideACell(t *testing.T) {
+	for in, want := range map[string]string{
+		"Премия;=HYPERLINK(1)": "Премия;=HYPERLINK(1)",
+		"bonus, @Ivan":         "bonus, @Ivan",
+		"=1+1, x":              "'=1+1, x",
+	} {
+		if got := SafeCell(in); got != want {
+			t.Errorf("SafeCell(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := SafeCSVCell("=1;=2"); got != "'=1;'=2" {
+		t.Errorf("SafeCSVCell: %q", got)
 	}
 }
