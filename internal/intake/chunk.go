@@ -41,6 +41,22 @@ const MaxChunkBytes = 256 << 10
 // IsChunk reports whether data is a chunk rather than a single row message.
 func IsChunk(data []byte) bool { return bytes.HasPrefix(data, []byte(chunkMagic)) }
 
+// MessageRows is how many rows a PAYRUN_INTAKE message says it carries: a
+// chunk's count from its first line alone (its rows unread), 1 for any
+// other message. It is for sizing work; SplitChunk checks.
+func MessageRows(data []byte) int {
+	if !IsChunk(data) {
+		return 1
+	}
+	h := data[len(chunkMagic):min(len(data), len(chunkMagic)+24)]
+	if nl := bytes.IndexByte(h, '\n'); nl >= 0 {
+		if _, count, err := parseChunkHead(h[:nl]); err == nil {
+			return count
+		}
+	}
+	return 1
+}
+
 // AppendChunkHead appends a chunk's first line to b.
 func AppendChunkHead(b []byte, first, count int) []byte {
 	b = append(b, chunkMagic...)

@@ -46,7 +46,7 @@ const (
 	// card number the relay masked (cardmask.RedactJSON) after verifying
 	// it; Bank131-Sign then signs the body as received, not as kept.
 	HeaderMasked = "Payrun-Masked"
-	HeaderKind   = "Payrun-Kind"   // "row" or "manifest" on intake messages
+	HeaderKind   = "Payrun-Kind"   // "row", "rows" (a chunk) or "manifest" on intake messages
 	HeaderUpload = "Payrun-Upload" // a manifest's random upload id: tells concurrent uploads which one sealed the batch
 )
 
@@ -98,6 +98,13 @@ func HookToken(hookType string) string {
 
 // RowMsgID is the Nats-Msg-Id of a row in the intake stream.
 func RowMsgID(batch string, row int) string { return batch + ":" + strconv.Itoa(row) }
+
+// ChunkMsgID is the Nats-Msg-Id of a chunk of count rows of a batch from
+// row first (intake.ChunkRows): never a row's id, so a chunk and a row
+// message of an older upload never deduplicate each other.
+func ChunkMsgID(batch string, first, count int) string {
+	return batch + ":" + strconv.Itoa(first) + "+" + strconv.Itoa(count)
+}
 
 // ManifestMsgID is the Nats-Msg-Id of a batch's manifest.
 func ManifestMsgID(batch string) string { return batch + ":manifest" }
