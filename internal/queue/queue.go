@@ -61,6 +61,17 @@ const (
 // IntakeRowSubject is where ingest publishes a batch's rows.
 func IntakeRowSubject(batch string) string { return IntakePrefix + Token(batch) + ".row" }
 
+// IntakeChunkSubject is where ingest publishes a batch's chunks of k rows
+// (intake.ChunkRows): the subject names k, so the stream's count of
+// messages per subject tells how many rows it holds of the batch.
+func IntakeChunkSubject(batch string, k int) string {
+	return IntakePrefix + Token(batch) + ".rows" + strconv.Itoa(k)
+}
+
+// IntakeBatchSubjects matches every intake subject of a batch (rows,
+// chunks, manifest).
+func IntakeBatchSubjects(batch string) string { return IntakePrefix + Token(batch) + ".*" }
+
 // IntakeManifestSubject is where ingest publishes a batch's sealed manifest.
 func IntakeManifestSubject(batch string) string { return IntakePrefix + Token(batch) + ".manifest" }
 
