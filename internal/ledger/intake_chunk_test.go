@@ -242,7 +242,7 @@ func TestIntakeChunkRepeats(t *testing.T) {
 		chunkMsg(b.ID, 5, 8, rawChunk(5, b.Data[4:12]...)), // rows 5–8 again
 		singleMsg(b, 6),
 		chunkMsg(b.ID, 9, 8, rawChunk(9, changed.Data[8:16]...)), // rows 9–12 again, 13–16 new, 14 differing from the manifest
-		chunkMsg(b.ID, 13, 8, rawChunk(13, b.Data[12:20]...)))  // rows 13–16 again, row 14 as the manifest has it
+		chunkMsg(b.ID, 13, 8, rawChunk(13, b.Data[12:20]...)))    // rows 13–16 again, row 14 as the manifest has it
 	b.publishManifest(t, env.js)
 	// Row 14 was recorded from the third chunk, differing from the file:
 	// the manifest rejects the batch; the fourth chunk's row 14 is a conflict.
