@@ -103,7 +103,7 @@ type intakeGroup struct {
 }
 
 // runIntake reads the intake stream in order, one group at a time: a
-// reader fills groups of up to IntakeBatch messages and parses them while
+// reader fills groups of up to IntakeBatch rows and parses them while
 // the previous group commits; each group is recorded in one transaction
 // with the cursor. A failure, or a gap in the deliveries, stops the
 // pipeline before anything later is recorded and starts over from the
@@ -146,8 +146,23 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 		mc.Stop()
 	}()
 
-	// Reader: one goroutine pulls messages into a channel.
+	// Reader: one goroutine pulls messages into a channel, holding at
+	// most two groups' rows in it (a chunk counts its rows: 2·IntakeBatch
+	// chunks would be 64 times the rows).
 	in := make(chan jetstream.Msg, 2*s.cfg.IntakeBatch)
+	budget := int64(2 * s.cfg.IntakeBatch)
+	var queued atomic.Int64         // rows in in
+	roomy := make(chan struct{}, 1) // the batcher took rows from in
+	taken := func(m jetstream.Msg) int {
+		n := intake.MessageRows(m.Data())
+		if queued.Add(-int64(n)) < budget {
+			select {
+			case roomy <- struct{}{}:
+			default:
+			}
+		}
+		return n
+	}
 	readErr := make(chan error, 1)
 	var inNext atomic.Bool // the reader waits in Next
 	var got atomic.Uint64  // messages Next returned (the consumer is new: its deliveries start at 1)
@@ -170,6 +185,14 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 				continue
 			}
 			got.Add(1)
+			for queued.Load() >= budget {
+				select {
+				case <-roomy:
+				case <-ctx.Done():
+					return
+				}
+			}
+			queued.Add(int64(intake.MessageRows(m.Data())))
 			select {
 			case in <- m:
 			case <-ctx.Done():
@@ -202,7 +225,7 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 			// rows) in whole messages: a chunk is recorded in one
 			// transaction, never half.
 			g := &intakeGroup{all: []jetstream.Msg{m}}
-			rows := intake.MessageRows(m.Data())
+			rows := taken(m)
 		fill:
 			for rows < s.cfg.IntakeBatch {
 				select {
@@ -211,7 +234,7 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 						break fill
 					}
 					g.all = append(g.all, m)
-					rows += intake.MessageRows(m.Data())
+					rows += taken(m)
 				default:
 					break fill
 				}
