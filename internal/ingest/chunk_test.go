@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"os"
@@ -123,4 +124,54 @@ func mustStream(t *testing.T, e *env) jetstream.Stream {
 	st, err := e.js.Stream(context.Background(), queue.StreamIntake)
 	require.NoError(t, err)
 	return st
+}
+
+// TestIngestLostChunks: with an acknowledgement every 256 rows, three
+// chunks in four go without a reply; chunks the server lost are found by
+// their span's stream sequences and published again, and a loss the
+// sequences cannot see (another message in its place) by the stream's
+// count of rows, the file published once more with the stored rows
+// skipped. Every time each row is stored once and the batch sealed.
+func TestIngestLostChunks(t *testing.T) {
+	testAckEvery = 4 * intake.ChunkRows
+	defer func() { testAckEvery = 0 }()
+	p := rev4File(t, 1000)
+	lost := map[int]bool{100: true, 400: true} // in the chunks of rows 65–128 and 385–448
+	for _, unseen := range []bool{false, true} {
+		t.Run(map[bool]string{false: "lost", true: "lost unseen"}[unseen], func(t *testing.T) {
+			e := startJS(t)
+			other := queue.IntakeRowSubject(payout.BatchID(bytes.Repeat([]byte{9}, 32)))
+			dropped := 0
+			testLoseRow = func(row int) bool {
+				if !lost[row] {
+					return false
+				}
+				dropped++
+				if unseen {
+					require.NoError(t, e.js.Conn().Publish(other, []byte("{}")))
+				}
+				return true
+			}
+			defer func() { testLoseRow = nil }()
+			res, err := Ingest(context.Background(), e.js, p, testOptions(t))
+			require.NoError(t, err)
+			require.Equal(t, StatusCreated, res.Status)
+			if !unseen { // else the stream holds the other message too
+				checkBatch(t, e.js, res)
+			}
+			counts := rowCounts(t, e.js, res.Batch)
+			require.Len(t, counts, 1000)
+			for row, n := range counts {
+				require.Equal(t, 1, n, "row %d", row)
+			}
+			require.Equal(t, 1000, res.Published)
+			require.Positive(t, dropped, "chunks went without a reply and were lost")
+			if unseen {
+				require.True(t, res.refilled, "found by the count of rows")
+			} else {
+				require.Positive(t, res.resends)
+				require.False(t, res.refilled)
+			}
+		})
+	}
 }

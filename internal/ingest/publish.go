@@ -93,6 +93,10 @@ const defaultAckEvery = 64
 // message with a reply is sent whatever it says.
 var testLoseRow func(row int) bool
 
+// testAckEvery, if set by a test, is how many rows an acknowledgement
+// covers (defaultAckEvery): above intake.ChunkRows, chunks go without one.
+var testAckEvery int
+
 // publishFile reads the file a second time, seals its card numbers (one
 // envelope for the upload), publishes every row not yet stored and waits
 // for every acknowledgement. It returns the manifest's row digests
@@ -111,6 +115,9 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 	}
 	if p.ackEvery <= 0 {
 		p.ackEvery = defaultAckEvery
+		if testAckEvery > 0 {
+			p.ackEvery = testAckEvery
+		}
 	}
 	skipped0 := len(p.stored)
 	rowsDigest, err := p.publishPass(ctx, source, res, opts)
