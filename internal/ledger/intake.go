@@ -497,27 +497,35 @@ func parseIntake(m jetstream.Msg) intakeMsg {
 // (the batch's manifest then finds them missing and rejects the batch, as
 // it does for an invalid row message).
 func parseChunk(out *intakeMsg, data []byte) {
-	out.Digest = sha256.Sum256(data)
+	rows, invalid := chunkRows(out, data)
+	if invalid != "" {
+		// The whole message is invalid: its digest is the message's (its
+		// rows' are their own, and none of them is recorded).
+		out.Invalid, out.Digest = invalid, sha256.Sum256(data)
+		return
+	}
+	out.rows = rows
+}
+
+// chunkRows is parseChunk's reading of the rows, or why the chunk is
+// invalid.
+func chunkRows(out *intakeMsg, data []byte) ([]intakeMsg, string) {
 	c, err := intake.SplitChunk(data)
 	if err != nil {
-		out.Invalid = err.Error()
-		return
+		return nil, err.Error()
 	}
 	rows := make([]intakeMsg, len(c.Rows))
 	for i, msg := range c.Rows {
 		no := c.First + i
 		r, err := parseRow(msg)
 		if err != nil {
-			out.Invalid = fmt.Sprintf("chunk of rows %d+%d, row %d: %v", c.First, len(c.Rows), no, err)
-			return
+			return nil, fmt.Sprintf("chunk of rows %d+%d, row %d: %v", c.First, len(c.Rows), no, err)
 		}
 		if r.Row != no {
-			out.Invalid = fmt.Sprintf("chunk of rows %d+%d holds row %d in the place of row %d", c.First, len(c.Rows), r.Row, no)
-			return
+			return nil, fmt.Sprintf("chunk of rows %d+%d holds row %d in the place of row %d", c.First, len(c.Rows), r.Row, no)
 		}
 		if i > 0 && r.Batch != rows[0].Row.Batch {
-			out.Invalid = fmt.Sprintf("chunk of rows %d+%d: row %d is of batch %s, row %d of %s", c.First, len(c.Rows), no, r.Batch, c.First, rows[0].Row.Batch)
-			return
+			return nil, fmt.Sprintf("chunk of rows %d+%d: row %d is of batch %s, row %d of %s", c.First, len(c.Rows), no, r.Batch, c.First, rows[0].Row.Batch)
 		}
 		p := &rows[i]
 		p.Seq, p.delivered, p.part = out.Seq, out.delivered, i
@@ -525,7 +533,7 @@ func parseChunk(out *intakeMsg, data []byte) {
 		p.Row = r
 		p.values = rowValues(p)
 	}
-	out.rows = rows
+	return rows, ""
 }
 
 // ackSeqs reads a JetStream message's stream and consumer (delivery)
