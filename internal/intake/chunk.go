@@ -122,7 +122,7 @@ func SplitChunk(data []byte) (*Chunk, error) {
 }
 
 // ChunkRow returns the message of row n in a chunk, checking the chunk's
-// framing; ok is false when the chunk does not hold row n.
+// framing; an error says the chunk does not split or does not hold row n.
 func ChunkRow(data []byte, n int) ([]byte, error) {
 	c, err := SplitChunk(data)
 	if err != nil {
