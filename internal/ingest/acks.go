@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/payrun/payrun/internal/intake"
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/queue"
 )
@@ -27,22 +28,33 @@ type barrier struct {
 // be one), else without, first waiting for the oldest barrier while the
 // window is full.
 func (p *publisher) publish(ctx context.Context, msg *nats.Msg, isBarrier bool) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish rows: %w", err)
+	}
+	rows := msgRows(msg)
 	for p.inflight >= p.window && p.n > 0 {
 		if err := p.waitOldest(ctx); err != nil {
 			return err
 		}
 	}
-	if !p.started || p.ackEvery == 1 || p.inflight+1 >= p.window || len(p.pending)+1 >= 2*p.ackEvery {
+	if !p.started || p.ackEvery == 1 || p.inflight+rows >= p.window || len(p.pending)+1 >= 2*p.ackEvery {
 		isBarrier = true
 	}
 	p.started = true
-	p.inflight++
+	p.inflight += rows
+	lose := false
+	if testLoseRow != nil {
+		// Asked of every row, a chunk's each (tests act at a row); only a
+		// message without a reply is lost.
+		first, _ := strconv.Atoi(msg.Header.Get(queue.HeaderRow))
+		for row := first; row < first+rows; row++ {
+			lose = testLoseRow(row) || lose
+		}
+	}
 	if !isBarrier {
 		p.pending = append(p.pending, msg)
-		if testLoseRow != nil {
-			if row, _ := strconv.Atoi(msg.Header.Get(queue.HeaderRow)); testLoseRow(row) {
-				return nil
-			}
+		if lose {
+			return nil
 		}
 		if err := p.js.Conn().PublishMsg(msg); err != nil {
 			return fmt.Errorf("publish row %s: %w", msg.Header.Get(queue.HeaderRow), err)
@@ -76,7 +88,11 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 	p.ring[p.head] = barrier{}
 	p.head = (p.head + 1) % len(p.ring)
 	p.n--
-	p.inflight -= len(b.span) + 1
+	spanRows, rows := 0, msgRows(b.fut.Msg())
+	for _, m := range b.span {
+		spanRows += msgRows(m)
+	}
+	p.inflight -= spanRows + rows
 	ack, failed, err := p.ackOf(ctx, b.fut)
 	if err != nil {
 		return err
@@ -86,8 +102,8 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 	ours := !ack.Duplicate || failed
 	if len(b.span) > 0 {
 		if !failed && !ack.Duplicate && p.lastSeq != 0 && ack.Sequence-p.lastSeq-p.resentUpTo(ack.Sequence) == uint64(len(b.span))+1 {
-			p.published += len(b.span)
-			p.rows.Add(int64(len(b.span)))
+			p.published += spanRows
+			p.rows.Add(int64(spanRows))
 		} else {
 			var lo uint64 // the span's range of sequences, when the barrier is ours
 			if ours {
@@ -101,14 +117,14 @@ func (p *publisher) waitOldest(ctx context.Context) error {
 	if !ours {
 		// A concurrent upload of the same file stored this row first; its
 		// sequence is that upload's.
-		p.skipped++
+		p.skipped += rows
 		p.lastSeq = 0
 	} else {
-		p.published++
+		p.published += rows
 		p.resentUpTo(ack.Sequence)
 		p.lastSeq = ack.Sequence
 	}
-	p.rows.Add(1)
+	p.rows.Add(int64(rows))
 	return nil
 }
 
@@ -152,19 +168,23 @@ func (p *publisher) resend(ctx context.Context, span []*nats.Msg, lo, hi uint64)
 		if err != nil {
 			return err
 		}
-		p.resends++
+		rows := msgRows(fut.Msg())
+		p.resends += rows
 		if ack.Duplicate && !(lo != 0 && lo < ack.Sequence && ack.Sequence <= hi) {
-			p.skipped++
+			p.skipped += rows
 		} else if ack.Duplicate {
-			p.published++ // our span's row, stored without an acknowledgement
+			p.published += rows // our span's message, stored without an acknowledgement
 		} else {
-			p.published++
+			p.published += rows
 			p.resent = append(p.resent, ack.Sequence)
 		}
-		p.rows.Add(1)
+		p.rows.Add(int64(rows))
 	}
 	return nil
 }
+
+// msgRows is how many rows a row message or chunk carries.
+func msgRows(m *nats.Msg) int { return intake.MessageRows(m.Data) }
 
 // ackTimeout is how long an acknowledgement is waited for before the
 // message is published again (its id makes that safe): a reply lost in a

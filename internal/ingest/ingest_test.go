@@ -123,6 +123,23 @@ func checkBatch(t *testing.T, js jetstream.JetStream, res *Result) {
 			require.Equal(t, res.Batch, row.Batch)
 			require.Empty(t, manifests, "a row after the manifest")
 			rows = append(rows, m.Data)
+		case "rows": // a chunk of intake.ChunkRows rows: each row as above
+			first, err := strconv.Atoi(m.Header.Get(queue.HeaderRow))
+			require.NoError(t, err)
+			require.Equal(t, queue.IntakeChunkSubject(res.Batch, intake.ChunkRows), m.Subject)
+			require.Equal(t, queue.ChunkMsgID(res.Batch, first, intake.ChunkRows), m.Header.Get(jetstream.MsgIDHeader))
+			c, err := intake.SplitChunk(m.Data)
+			require.NoError(t, err)
+			require.Equal(t, first, c.First)
+			require.Len(t, c.Rows, intake.ChunkRows)
+			for i, d := range c.Rows {
+				var row payout.Row
+				require.NoError(t, json.Unmarshal(d, &row))
+				require.Equal(t, first+i, row.Index)
+				require.Equal(t, res.Batch, row.Batch)
+				rows = append(rows, d)
+			}
+			require.Empty(t, manifests, "a row after the manifest")
 		case "manifest":
 			require.Equal(t, queue.IntakeManifestSubject(res.Batch), m.Subject)
 			var man payout.Manifest

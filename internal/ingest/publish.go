@@ -87,9 +87,15 @@ const dataSlab = 64 << 10
 // defaultAckEvery is how many rows one acknowledgement covers.
 const defaultAckEvery = 64
 
-// testLoseRow, if set by a test, drops the row messages it names instead
-// of sending them without a reply (a message the server lost).
+// testLoseRow, if set by a test, is asked of every row as its message is
+// published (each row of a chunk) and drops the message of a row it names
+// instead of sending it without a reply (a message the server lost); a
+// message with a reply is sent whatever it says.
 var testLoseRow func(row int) bool
+
+// testAckEvery, if set by a test, is how many rows an acknowledgement
+// covers (defaultAckEvery): above intake.ChunkRows, chunks go without one.
+var testAckEvery int
 
 // publishFile reads the file a second time, seals its card numbers (one
 // envelope for the upload), publishes every row not yet stored and waits
@@ -109,6 +115,9 @@ func (p *publisher) publishFile(ctx context.Context, source Source, res *Result,
 	}
 	if p.ackEvery <= 0 {
 		p.ackEvery = defaultAckEvery
+		if testAckEvery > 0 {
+			p.ackEvery = testAckEvery
+		}
 	}
 	skipped0 := len(p.stored)
 	rowsDigest, err := p.publishPass(ctx, source, res, opts)
@@ -161,15 +170,15 @@ func (p *publisher) notStored(n uint64, rows int) error {
 		n, rows, p.batch, queue.StreamIntake)
 }
 
-// storedCount is how many messages the stream holds on the batch's row
-// subject.
+// storedCount is how many rows the stream holds on the batch's row and
+// chunk subjects (batchRows).
 func (p *publisher) storedCount(ctx context.Context) (uint64, error) {
-	subject := queue.IntakeRowSubject(p.batch)
-	info, err := p.stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	info, err := p.stream.Info(ctx, jetstream.WithSubjectFilter(queue.IntakeBatchSubjects(p.batch)))
 	if err != nil {
 		return 0, fmt.Errorf("count rows of %s: %w", p.batch, err)
 	}
-	return info.State.Subjects[subject], nil
+	_, rows := batchRows(info, p.batch)
+	return rows, nil
 }
 
 // publishPass is one pass of publishFile over the file.
@@ -237,6 +246,7 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 	var blank []byte       // a stored row of an older upload is compared without its number
 	digest := sha256.New() // DigestRows, incrementally
 	subject := queue.IntakeRowSubject(p.batch)
+	chunkSubject := queue.IntakeChunkSubject(p.batch, intake.ChunkRows)
 	aadPrefix := p.batch + "/"
 	var pan string // the card number of the row being read, if it has one
 	seal := func(number string, row int) string {
@@ -247,11 +257,79 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 	bopts.OnRecord, bopts.OnError, bopts.OnWarning = nil, nil, nil
 
 	count, skipped := 0, 0
-	var held outMsg // the last row message, sent once the next is known (the last one asks for its acknowledgement)
+	var held outMsg // the last message, sent once the next is known (the last one asks for its acknowledgement)
 	var data []byte
 	var msgs []nats.Msg
 	var vals [][4]string
 	chunk := make([]outMsg, 0, publishChunk)
+	// A block is the rows lo..lo+k-1 of the file (lo = 1, k+1, 2k+1…):
+	// published as one chunk when all k are to be published, else (the
+	// file's last, shorter block; a block an earlier upload stored some
+	// rows of) its rows one message each, as before chunks. So a chunk's
+	// rows and message id follow from the file alone, a chunk is never
+	// published beside a row message of one of its rows by this upload, and
+	// the stream's count of a batch's rows is its messages on the row subject
+	// plus k a chunk (storedCount).
+	k := intake.ChunkRows
+	type blockRow struct{ index, start, end int }
+	var block []blockRow
+	var blockBuf []byte
+	var emit func(m *nats.Msg, barrier bool) bool
+	flush := func() bool {
+		defer func() { block = block[:0] }()
+		if len(block) == 0 {
+			return true
+		}
+		first := block[0].index
+		if len(block) == k && first%k == 1%k && block[k-1].index == first+k-1 {
+			size := len(blockBuf) + k + 32
+			c := make([]byte, 0, size)
+			c = intake.AppendChunkHead(c, first, k)
+			for _, r := range block {
+				c = intake.AppendChunkRow(c, blockBuf[r.start:r.end])
+			}
+			if len(c) <= intake.MaxChunkBytes {
+				id := queue.ChunkMsgID(p.batch, first, k)
+				m := &nats.Msg{Subject: chunkSubject, Data: c, Header: nats.Header{
+					jetstream.MsgIDHeader: []string{id},
+					queue.HeaderBatch:     []string{p.batch},
+					queue.HeaderRow:       []string{strconv.Itoa(first)},
+					queue.HeaderKind:      []string{"rows"},
+				}}
+				return emit(m, (first+k-1)/p.ackEvery > (first-1)/p.ackEvery)
+			}
+			// Rows too long for one chunk: one message each.
+		}
+		for _, r := range block {
+			msg := blockBuf[r.start:r.end]
+			// A message keeps its data until its span is acknowledged: the
+			// data, messages and header values of many rows share one
+			// allocation (3 fewer allocations a row, and 4 of the header's).
+			if cap(data)-len(data) < len(msg) {
+				data = make([]byte, 0, max(dataSlab, len(msg)))
+			}
+			if len(msgs) == 0 {
+				msgs, vals = make([]nats.Msg, publishChunk), make([][4]string, publishChunk)
+			}
+			m, v := &msgs[0], &vals[0]
+			msgs, vals = msgs[1:], vals[1:]
+			start := len(data)
+			data = append(data, msg...)
+			id := queue.RowMsgID(p.batch, r.index)
+			v[0], v[1], v[2], v[3] = id, p.batch, id[len(p.batch)+1:], "row" // the id ends with ":<row>"
+			m.Subject, m.Data = subject, data[start:len(data):len(data)]
+			m.Header = nats.Header{
+				jetstream.MsgIDHeader: v[0:1:1],
+				queue.HeaderBatch:     v[1:2:2],
+				queue.HeaderRow:       v[2:3:3],
+				queue.HeaderKind:      v[3:4:4],
+			}
+			if !emit(m, r.index%p.ackEvery == 0) {
+				return false
+			}
+		}
+		return true
+	}
 	send := func() bool {
 		if len(chunk) == 0 {
 			return true
@@ -264,11 +342,25 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 			return false
 		}
 	}
+	emit = func(m *nats.Msg, barrier bool) bool {
+		if held.msg != nil {
+			chunk = append(chunk, held)
+			if len(chunk) == publishChunk && !send() {
+				return false
+			}
+		}
+		held = outMsg{msg: m, barrier: barrier}
+		return true
+	}
 	for row, err := range batch.RowsChecked(src, bopts, res.sums, seal) {
 		if err != nil {
 			return "", skipped, err
 		}
 		count++
+		if len(block) > 0 && (row.Index-1)/k != (block[0].index-1)/k && !flush() {
+			// The block's last rows were stored before: it ends here.
+			return "", skipped, errors.New("publish rows: stopped")
+		}
 		row.Batch = p.batch
 		number := pan
 		pan = ""
@@ -289,35 +381,22 @@ func (p *publisher) readFile(src io.Reader, fileHash hash.Hash, res *Result, opt
 			continue
 		}
 		digest.Write(keyed[:])
-		if held.msg != nil {
-			chunk = append(chunk, held)
-			if len(chunk) == publishChunk && !send() {
+		// The row waits in its block (rows lo..lo+k-1 of the file) until
+		// the block is complete: then it goes in its block's chunk.
+		if len(block) == 0 {
+			blockBuf = blockBuf[:0]
+		}
+		start := len(blockBuf)
+		blockBuf = append(blockBuf, buf...)
+		block = append(block, blockRow{index: row.Index, start: start, end: len(blockBuf)})
+		if row.Index%k == 0 {
+			if !flush() {
 				return "", skipped, errors.New("publish rows: stopped")
 			}
 		}
-		// A message keeps its data until its span is acknowledged: the
-		// data, messages and header values of many rows share one
-		// allocation (3 fewer allocations a row, and 4 of the header's).
-		if cap(data)-len(data) < len(buf) {
-			data = make([]byte, 0, max(dataSlab, len(buf)))
-		}
-		if len(msgs) == 0 {
-			msgs, vals = make([]nats.Msg, publishChunk), make([][4]string, publishChunk)
-		}
-		m, v := &msgs[0], &vals[0]
-		msgs, vals = msgs[1:], vals[1:]
-		start := len(data)
-		data = append(data, buf...)
-		id := queue.RowMsgID(p.batch, row.Index)
-		v[0], v[1], v[2], v[3] = id, p.batch, id[len(p.batch)+1:], "row" // the id ends with ":<row>"
-		m.Subject, m.Data = subject, data[start:len(data):len(data)]
-		m.Header = nats.Header{
-			jetstream.MsgIDHeader: v[0:1:1],
-			queue.HeaderBatch:     v[1:2:2],
-			queue.HeaderRow:       v[2:3:3],
-			queue.HeaderKind:      v[3:4:4],
-		}
-		held = outMsg{msg: m, barrier: row.Index%p.ackEvery == 0}
+	}
+	if !flush() {
+		return "", skipped, errors.New("publish rows: stopped")
 	}
 	if held.msg != nil {
 		held.barrier = true // the last row published covers the rows before it

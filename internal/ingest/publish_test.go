@@ -116,12 +116,14 @@ func rowCounts(t *testing.T, js jetstream.JetStream, batchID string) map[int]int
 	t.Helper()
 	counts := map[int]int{}
 	for _, m := range streamMsgs(t, js) {
-		if m.Header.Get(queue.HeaderBatch) != batchID || m.Header.Get(queue.HeaderKind) != "row" {
+		if m.Header.Get(queue.HeaderBatch) != batchID || m.Header.Get(queue.HeaderKind) != "row" && m.Header.Get(queue.HeaderKind) != "rows" {
 			continue
 		}
 		n, err := strconv.Atoi(m.Header.Get(queue.HeaderRow))
 		require.NoError(t, err)
-		counts[n]++
+		for i := range intake.MessageRows(m.Data) { // a chunk counts each of its rows
+			counts[n+i]++
+		}
 	}
 	return counts
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -72,44 +73,70 @@ type storedRow struct {
 	blank [32]byte
 }
 
-// readStoredRow reads a stored row message.
-func readStoredRow(data []byte) (storedRow, error) {
+// readStoredRow reads a stored row message, its own bytes (alone or in
+// a chunk), and returns it with its row number.
+func readStoredRow(data []byte) (storedRow, int, error) {
 	m, err := intake.DecodeRow(data)
 	if err != nil {
-		return storedRow{}, err
+		return storedRow{}, 0, err
 	}
 	if m.Digest != "" {
 		raw, err := hex.DecodeString(m.Digest)
 		if err != nil || len(raw) != sha256.Size {
-			return storedRow{}, fmt.Errorf("row %d: digest %q is not 64 hex characters", m.Index, m.Digest)
+			return storedRow{}, 0, fmt.Errorf("row %d: digest %q is not 64 hex characters", m.Index, m.Digest)
 		}
-		return storedRow{identity: [32]byte(raw), keyed: true}, nil
+		return storedRow{identity: [32]byte(raw), keyed: true}, m.Index, nil
 	}
 	r := m.Row
 	if r.Meta, err = intake.DecodeMeta(m.Meta); err != nil {
-		return storedRow{}, err
+		return storedRow{}, 0, err
 	}
-	return storedRow{identity: sha256.Sum256(data), blank: sha256.Sum256(intake.AppendDigestInput(nil, &r, ""))}, nil
+	return storedRow{identity: sha256.Sum256(data), blank: sha256.Sum256(intake.AppendDigestInput(nil, &r, ""))}, m.Index, nil
+}
+
+// batchRows counts what the stream holds of a batch's rows, from a stream
+// info filtered on queue.IntakeBatchSubjects: the messages on its row and
+// chunk subjects, and the rows they carry (a chunk subject names its rows
+// a message, queue.IntakeChunkSubject).
+func batchRows(info *jetstream.StreamInfo, batchID string) (msgs, rows uint64) {
+	single := queue.IntakeRowSubject(batchID)
+	chunk := strings.TrimSuffix(queue.IntakeChunkSubject(batchID, 1), "1")
+	for subject, n := range info.State.Subjects {
+		switch {
+		case subject == single:
+			msgs, rows = msgs+n, rows+n
+		case strings.HasPrefix(subject, chunk):
+			if k, err := strconv.Atoi(subject[len(chunk):]); err == nil && k > 0 {
+				msgs, rows = msgs+n, rows+n*uint64(k)
+			}
+		}
+	}
+	return msgs, rows
 }
 
 // storedRows finds the rows an earlier, unfinished upload of the same
-// batch stored. Usually there are none and it costs one stream info
-// request.
+// batch stored, alone or in chunks. Usually there are none and it costs
+// one stream info request.
 func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (map[int]storedRow, error) {
-	subject := queue.IntakeRowSubject(batchID)
-	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(subject))
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(queue.IntakeBatchSubjects(batchID)))
 	if err != nil {
 		return nil, fmt.Errorf("look up rows of %s: %w", batchID, err)
 	}
-	n := info.State.Subjects[subject]
+	n, rows := batchRows(info, batchID)
 	if n == 0 {
 		return nil, nil
 	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subject}})
+	var subjects []string
+	for subject := range info.State.Subjects {
+		if subject != queue.IntakeManifestSubject(batchID) {
+			subjects = append(subjects, subject)
+		}
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: subjects})
 	if err != nil {
 		return nil, fmt.Errorf("read stored rows of %s: %w", batchID, err)
 	}
-	stored := make(map[int]storedRow, n)
+	stored := make(map[int]storedRow, rows)
 	var seen uint64
 	for seen < n {
 		batch, err := cons.Fetch(int(min(n-seen, 1000)), jetstream.FetchMaxWait(2*time.Second))
@@ -120,12 +147,8 @@ func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (m
 		for msg := range batch.Messages() {
 			got++
 			seen++
-			row, err := strconv.Atoi(msg.Headers().Get(queue.HeaderRow))
-			if err != nil {
-				return nil, fmt.Errorf("stored row of %s without a row number", batchID)
-			}
-			if stored[row], err = readStoredRow(msg.Data()); err != nil {
-				return nil, fmt.Errorf("stored row %d of %s: %w", row, batchID, err)
+			if err := readStored(stored, msg.Data(), msg.Headers().Get(queue.HeaderRow)); err != nil {
+				return nil, fmt.Errorf("stored row %s of %s: %w", msg.Headers().Get(queue.HeaderRow), batchID, err)
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
@@ -136,4 +159,36 @@ func storedRows(ctx context.Context, stream jetstream.Stream, batchID string) (m
 		}
 	}
 	return stored, nil
+}
+
+// readStored adds a stored message's rows to stored: a row message (its
+// number from the header), or each row of a chunk.
+func readStored(stored map[int]storedRow, data []byte, header string) error {
+	if !intake.IsChunk(data) {
+		row, err := strconv.Atoi(header)
+		if err != nil {
+			return errors.New("without a row number")
+		}
+		r, _, err := readStoredRow(data)
+		if err != nil {
+			return err
+		}
+		stored[row] = r
+		return nil
+	}
+	c, err := intake.SplitChunk(data)
+	if err != nil {
+		return err
+	}
+	for i, msg := range c.Rows {
+		r, no, err := readStoredRow(msg)
+		if err != nil {
+			return err
+		}
+		if no != c.First+i {
+			return fmt.Errorf("a chunk of rows %d+%d holds row %d in the place of row %d", c.First, len(c.Rows), no, c.First+i)
+		}
+		stored[no] = r
+	}
+	return nil
 }

@@ -1,6 +1,6 @@
 // Package intake is the format of PAYRUN_INTAKE's messages: the row message
-// ingest publishes for every row of a batch and the manifest that seals the
-// batch. Ingest encodes them here, the ledger and the processor decode them
+// of every row of a batch, the chunk that carries consecutive row messages
+// in one message, and the manifest that seals the batch. Ingest encodes them here, the ledger and the processor decode them
 // here; nothing else reads or writes their bytes. The types are the payout
 // domain's (payout.Row, payout.Manifest); this package owns their bytes.
 //
@@ -32,6 +32,26 @@
 // differential fuzz test FuzzDecodeRow holds it to that) and checks what
 // makes a row message: a valid batch id, a row number, a positive amount,
 // a meta object. Meta is kept as the message carries it (RowMessage.Meta).
+//
+// # The chunk
+//
+// Ingest publishes a batch's rows in chunks (chunk.go): one message of
+// ChunkRows consecutive rows of one batch, rows k·ChunkRows+1 to
+// (k+1)·ChunkRows of the file, so a chunk's rows and its Nats-Msg-Id
+// (queue.ChunkMsgID) follow from the file alone. Its data is a first line
+// "payrun.rows <first> <count>" and each row's message followed by a
+// newline; a row message never holds a raw newline (AppendRow escapes
+// every control character and writes no whitespace: FuzzChunk), so each
+// row's bytes in a chunk are exactly its row message, and its SHA-256 and
+// keyed digest are the ones it has alone. A message that does not begin
+// with "payrun.rows " is one row message, as before chunks (a stream
+// written before, the file's last, shorter block, a block an earlier
+// upload stored some rows of). The ledger records a chunk's rows one by
+// one, all in one transaction or none (a chunk that does not split, or
+// holds a row that is not a row message, not of its batch or out of its
+// place, is one invalid message); the processor finds its row in the
+// chunk by number (ChunkRow) and checks that row's bytes against the
+// ledger's digest.
 //
 // # The manifest
 //

@@ -113,11 +113,31 @@ func benchIntake(b *testing.B, tb *testBatch, preload func(*Service)) {
 	sealVerifyOff(b)
 	env := benchNATS(b)
 	ctx := context.Background()
-	for i, data := range tb.Data {
-		msg := &nats.Msg{Subject: queue.IntakeRowSubject(tb.ID), Data: data, Header: nats.Header{
-			jetstream.MsgIDHeader: []string{queue.RowMsgID(tb.ID, i+1)}, queue.HeaderKind: []string{"row"}}}
+	// The rows go in chunks of intake.ChunkRows rows, as ingest publishes
+	// them; PAYRUN_BENCH_CHUNK=N sets N rows a chunk, 1 a message a row
+	// (as before chunks, bench/README.md "t2").
+	k := intake.ChunkRows
+	if v := os.Getenv("PAYRUN_BENCH_CHUNK"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("PAYRUN_BENCH_CHUNK=%q: want a positive number", v)
+		}
+		k = n
+	}
+	pub := func(msg *nats.Msg) {
 		if _, err := env.js.PublishMsgAsync(msg, jetstream.WithStallWait(time.Minute)); err != nil {
 			b.Fatal(err)
+		}
+	}
+	if k == 1 {
+		for i, data := range tb.Data {
+			pub(&nats.Msg{Subject: queue.IntakeRowSubject(tb.ID), Data: data, Header: nats.Header{
+				jetstream.MsgIDHeader: []string{queue.RowMsgID(tb.ID, i+1)}, queue.HeaderKind: []string{"row"}}})
+		}
+	} else {
+		data, first := tb.chunks(k)
+		for i, d := range data {
+			pub(chunkMsg(tb.ID, first[i], min(k, len(tb.Data)-first[i]+1), d))
 		}
 	}
 	<-env.js.PublishAsyncComplete()

@@ -195,10 +195,50 @@ func record(t *testing.T, s *Service, msgs []intakeMsg) *intakeResult {
 	return res
 }
 
+// chunks are the batch's rows as chunks of k rows (rows 1..k, k+1..2k, …),
+// with each chunk's first row.
+func (b *testBatch) chunks(k int) (data [][]byte, first []int) {
+	for lo := 0; lo < len(b.Data); lo += k {
+		hi := min(lo+k, len(b.Data))
+		c := intake.AppendChunkHead(nil, lo+1, hi-lo)
+		for _, d := range b.Data[lo:hi] {
+			c = intake.AppendChunkRow(c, d)
+		}
+		data, first = append(data, c), append(first, lo+1)
+	}
+	return data, first
+}
+
+// chunkMsg is the message of a chunk of count rows of batch from first.
+func chunkMsg(batch string, first, count int, data []byte) *nats.Msg {
+	return &nats.Msg{Subject: queue.IntakeRowSubject(batch), Data: data, Header: nats.Header{
+		jetstream.MsgIDHeader: []string{queue.ChunkMsgID(batch, first, count)},
+		queue.HeaderBatch:     []string{batch},
+		queue.HeaderRow:       []string{strconv.Itoa(first)},
+		queue.HeaderKind:      []string{"rows"},
+	}}
+}
+
+// publishChunks sends the batch to PAYRUN_INTAKE in chunks of k rows,
+// then its manifest.
+func (b *testBatch) publishChunks(t *testing.T, js jetstream.JetStream, k int) {
+	t.Helper()
+	data, first := b.chunks(k)
+	for i, d := range data {
+		_, err := js.PublishMsgAsync(chunkMsg(b.ID, first[i], min(k, len(b.Data)-first[i]+1), d))
+		require.NoError(t, err)
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		t.Fatal("publish timed out")
+	}
+	b.publishManifest(t, js)
+}
+
 // publish sends the batch to PAYRUN_INTAKE as ingest does.
 func (b *testBatch) publish(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
-	ctx := context.Background()
 	for i, data := range b.Data {
 		msg := &nats.Msg{Subject: queue.IntakeRowSubject(b.ID), Data: data, Header: nats.Header{
 			jetstream.MsgIDHeader: []string{queue.RowMsgID(b.ID, i+1)},
@@ -214,8 +254,14 @@ func (b *testBatch) publish(t *testing.T, js jetstream.JetStream) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("publish timed out")
 	}
+	b.publishManifest(t, js)
+}
+
+// publishManifest sends the batch's manifest to PAYRUN_INTAKE.
+func (b *testBatch) publishManifest(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
 	raw, _ := intake.EncodeManifest(b.Manifest)
-	_, err := js.PublishMsg(ctx, &nats.Msg{Subject: queue.IntakeManifestSubject(b.ID), Data: raw, Header: nats.Header{
+	_, err := js.PublishMsg(context.Background(), &nats.Msg{Subject: queue.IntakeManifestSubject(b.ID), Data: raw, Header: nats.Header{
 		jetstream.MsgIDHeader: []string{queue.ManifestMsgID(b.ID)},
 		queue.HeaderBatch:     []string{b.ID},
 		queue.HeaderKind:      []string{"manifest"},

@@ -103,7 +103,7 @@ type intakeGroup struct {
 }
 
 // runIntake reads the intake stream in order, one group at a time: a
-// reader fills groups of up to IntakeBatch messages and parses them while
+// reader fills groups of up to IntakeBatch rows and parses them while
 // the previous group commits; each group is recorded in one transaction
 // with the cursor. A failure, or a gap in the deliveries, stops the
 // pipeline before anything later is recorded and starts over from the
@@ -129,7 +129,10 @@ func (s *Service) runIntake(ctx context.Context, c jetstream.Consumer) {
 }
 
 func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
-	mc, err := c.Messages(jetstream.PullMaxMessages(2*s.cfg.IntakeBatch), jetstream.PullExpiry(5*time.Second))
+	// The client buffers up to two groups' worth of bytes (a message of one
+	// row is ~0.5 KB, a chunk of intake.ChunkRows rows ~30 KB): a count of
+	// messages would buffer 64 times the rows in chunks.
+	mc, err := c.Messages(jetstream.PullMaxBytes(max(2*s.cfg.IntakeBatch*intakeRowBytes, 2*intake.MaxChunkBytes)), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("consume intake: %w", err)
 	}
@@ -143,8 +146,23 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 		mc.Stop()
 	}()
 
-	// Reader: one goroutine pulls messages into a channel.
+	// Reader: one goroutine pulls messages into a channel, holding at
+	// most two groups' rows in it (a chunk counts its rows: 2·IntakeBatch
+	// chunks would be 64 times the rows).
 	in := make(chan jetstream.Msg, 2*s.cfg.IntakeBatch)
+	budget := int64(2 * s.cfg.IntakeBatch)
+	var queued atomic.Int64         // rows in in
+	roomy := make(chan struct{}, 1) // the batcher took rows from in
+	taken := func(m jetstream.Msg) int {
+		n := intake.MessageRows(m.Data())
+		if queued.Add(-int64(n)) < budget {
+			select {
+			case roomy <- struct{}{}:
+			default:
+			}
+		}
+		return n
+	}
 	readErr := make(chan error, 1)
 	var inNext atomic.Bool // the reader waits in Next
 	var got atomic.Uint64  // messages Next returned (the consumer is new: its deliveries start at 1)
@@ -167,6 +185,14 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 				continue
 			}
 			got.Add(1)
+			for queued.Load() >= budget {
+				select {
+				case <-roomy:
+				case <-ctx.Done():
+					return
+				}
+			}
+			queued.Add(int64(intake.MessageRows(m.Data())))
 			select {
 			case in <- m:
 			case <-ctx.Done():
@@ -195,15 +221,20 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 			}
 			t1 := time.Now()
 			st.fetchWait.Add(int64(t1.Sub(t0)))
+			// A group holds up to IntakeBatch rows (a chunk counts its
+			// rows) in whole messages: a chunk is recorded in one
+			// transaction, never half.
 			g := &intakeGroup{all: []jetstream.Msg{m}}
+			rows := taken(m)
 		fill:
-			for len(g.all) < s.cfg.IntakeBatch {
+			for rows < s.cfg.IntakeBatch {
 				select {
 				case m, ok := <-in:
 					if !ok {
 						break fill
 					}
 					g.all = append(g.all, m)
+					rows += taken(m)
 				default:
 					break fill
 				}
@@ -265,6 +296,9 @@ func (s *Service) intakeOnce(ctx context.Context, c jetstream.Consumer) error {
 	}
 }
 
+// intakeRowBytes is what the intake's pull budgets a row at.
+const intakeRowBytes = 1 << 10
+
 // intakeIdleCheck is how long the intake's reader waits for a message
 // before watchDeliveries asks the consumer whether it delivered more.
 var intakeIdleCheck = 10 * time.Second
@@ -320,6 +354,9 @@ func watchDeliveries(ctx context.Context, c jetstream.Consumer, idle time.Durati
 // cursor over a row the ledger does not have.
 func nextDeliveries(msgs []intakeMsg, last *uint64) error {
 	for i := range msgs {
+		if msgs[i].part > 0 {
+			continue // a chunk's row after its first: the same delivery
+		}
 		if d := msgs[i].delivered; d != *last+1 {
 			return fmt.Errorf("intake delivery %d (stream message %d) after delivery %d: a message is missing", d, msgs[i].Seq, *last)
 		}
@@ -342,7 +379,9 @@ func (s *Service) logIntake(res *intakeResult) {
 
 // parseGroup parses a group of intake messages, in order, spreading the
 // work over the machine's cores: JSON decoding is the intake's largest
-// cost after SQLite's, and the single writer must not wait for it.
+// cost after SQLite's, and the single writer must not wait for it. A chunk
+// of rows (intake.IsChunk) gives one intakeMsg per row, in the chunk's
+// order, all with the chunk's sequences.
 func parseGroup(all []jetstream.Msg) []intakeMsg {
 	out := make([]intakeMsg, len(all))
 	workers := min(runtime.GOMAXPROCS(0)-1, len(all)/parseShare)
@@ -350,7 +389,7 @@ func parseGroup(all []jetstream.Msg) []intakeMsg {
 		for i, m := range all {
 			parseInto(&out[i], m)
 		}
-		return out
+		return flatten(out)
 	}
 	var wg sync.WaitGroup
 	per := (len(all) + workers - 1) / workers
@@ -363,10 +402,37 @@ func parseGroup(all []jetstream.Msg) []intakeMsg {
 		})
 	}
 	wg.Wait()
-	return out
+	return flatten(out)
 }
 
-// parseInto parses m into out, with a row's values for the INSERT.
+// flatten puts the rows of the group's chunks in the place of their
+// messages.
+func flatten(out []intakeMsg) []intakeMsg {
+	n, chunks := 0, false
+	for i := range out {
+		if out[i].rows != nil {
+			n += len(out[i].rows)
+			chunks = true
+		} else {
+			n++
+		}
+	}
+	if !chunks {
+		return out
+	}
+	flat := make([]intakeMsg, 0, n)
+	for i := range out {
+		if out[i].rows != nil {
+			flat = append(flat, out[i].rows...)
+		} else {
+			flat = append(flat, out[i])
+		}
+	}
+	return flat
+}
+
+// parseInto parses m into out, with a row's values for the INSERT; a
+// chunk's rows go into out.rows.
 func parseInto(out *intakeMsg, m jetstream.Msg) {
 	*out = parseIntake(m)
 	if out.Row != nil {
@@ -377,7 +443,8 @@ func parseInto(out *intakeMsg, m jetstream.Msg) {
 // parseShare is the fewest messages worth a goroutine of their own.
 const parseShare = 64
 
-// parseIntake reads one intake message: a row or a manifest.
+// parseIntake reads one intake message: a row, a chunk of rows or a
+// manifest.
 func parseIntake(m jetstream.Msg) intakeMsg {
 	var out intakeMsg
 	if seq, dseq, ok := ackSeqs(m.Reply()); ok {
@@ -386,6 +453,12 @@ func parseIntake(m jetstream.Msg) intakeMsg {
 		out.Seq, out.delivered = md.Sequence.Stream, md.Sequence.Consumer
 	}
 	data := m.Data()
+	if intake.IsChunk(data) {
+		// A chunk is told by its data, whatever its headers say: a row
+		// message never begins so.
+		parseChunk(&out, data)
+		return out
+	}
 	out.Digest = sha256.Sum256(data)
 	kind := m.Headers().Get(queue.HeaderKind)
 	if kind == "" {
@@ -413,6 +486,54 @@ func parseIntake(m jetstream.Msg) intakeMsg {
 		out.Row = r
 	}
 	return out
+}
+
+// parseChunk reads a chunk of rows (intake.SplitChunk) into out.rows: one
+// intakeMsg per row, with the chunk's sequences, the SHA-256 of the row's
+// own message and its values for the INSERT. A chunk is all or nothing:
+// if its framing is wrong, or any of its rows is not a row message, not of
+// the chunk's batch or not the row its place in the chunk says, out is the
+// whole message invalid, naming the row, and none of its rows is recorded
+// (the batch's manifest then finds them missing and rejects the batch, as
+// it does for an invalid row message).
+func parseChunk(out *intakeMsg, data []byte) {
+	rows, invalid := chunkRows(out, data)
+	if invalid != "" {
+		// The whole message is invalid: its digest is the message's (its
+		// rows' are their own, and none of them is recorded).
+		out.Invalid, out.Digest = invalid, sha256.Sum256(data)
+		return
+	}
+	out.rows = rows
+}
+
+// chunkRows is parseChunk's reading of the rows, or why the chunk is
+// invalid.
+func chunkRows(out *intakeMsg, data []byte) ([]intakeMsg, string) {
+	c, err := intake.SplitChunk(data)
+	if err != nil {
+		return nil, err.Error()
+	}
+	rows := make([]intakeMsg, len(c.Rows))
+	for i, msg := range c.Rows {
+		no := c.First + i
+		r, err := parseRow(msg)
+		if err != nil {
+			return nil, fmt.Sprintf("chunk of rows %d+%d, row %d: %v", c.First, len(c.Rows), no, err)
+		}
+		if r.Row != no {
+			return nil, fmt.Sprintf("chunk of rows %d+%d holds row %d in the place of row %d", c.First, len(c.Rows), r.Row, no)
+		}
+		if i > 0 && r.Batch != rows[0].Row.Batch {
+			return nil, fmt.Sprintf("chunk of rows %d+%d: row %d is of batch %s, row %d of %s", c.First, len(c.Rows), no, r.Batch, c.First, rows[0].Row.Batch)
+		}
+		p := &rows[i]
+		p.Seq, p.delivered, p.part = out.Seq, out.delivered, i
+		p.Digest = sha256.Sum256(msg)
+		p.Row = r
+		p.values = rowValues(p)
+	}
+	return rows, ""
 }
 
 // ackSeqs reads a JetStream message's stream and consumer (delivery)

@@ -53,6 +53,13 @@ type intakeMsg struct {
 	// values are the row's values for the intake's INSERT (rowValues),
 	// made while the group is parsed; nil: made when it is recorded.
 	values []any
+	// part is the row's place in its chunk of rows (0 for the first, and
+	// for a message of one row): the rows of a chunk share its Seq and
+	// delivery. Digest is then the SHA-256 of the row's own message.
+	part int
+	// rows are a chunk's rows while its group is parsed (parseGroup puts
+	// them in the chunk's place).
+	rows []intakeMsg
 }
 
 // parseRow reads a row message's data (the format is package intake's).

@@ -283,6 +283,14 @@ func TestAckSeqs(t *testing.T) {
 	}
 }
 
+// chunkParts sets the msgs' places in their chunks.
+func chunkParts(msgs []intakeMsg, parts ...int) []intakeMsg {
+	for i, p := range parts {
+		msgs[i].part = p
+	}
+	return msgs
+}
+
 func TestNextDeliveries(t *testing.T) {
 	msgs := func(ds ...uint64) []intakeMsg {
 		out := make([]intakeMsg, len(ds))
@@ -305,6 +313,10 @@ func TestNextDeliveries(t *testing.T) {
 		{"gap inside", 3, msgs(4, 6), "intake delivery 6 (stream message 106) after delivery 4", 4},
 		{"delivered again", 5, msgs(5), "intake delivery 5 (stream message 105) after delivery 5", 5},
 		{"no sequence", 0, msgs(0), "intake delivery 0 (stream message 100) after delivery 0", 0},
+		// A chunk's rows share its delivery (part > 0 after its first row).
+		{"chunk", 3, chunkParts(msgs(4, 5, 5, 5, 6), 0, 0, 1, 2, 0), "", 6},
+		{"gap after a chunk", 3, chunkParts(msgs(4, 4, 6), 0, 1, 0), "intake delivery 6 (stream message 106) after delivery 4", 4},
+		{"a chunk's delivery again as a message", 3, chunkParts(msgs(4, 4, 4), 0, 1, 0), "intake delivery 4 (stream message 104) after delivery 4", 4},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			last := tt.last

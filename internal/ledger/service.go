@@ -51,8 +51,8 @@ type Config struct {
 	CommissionToleranceMinor int64
 	// GroupMax is how many requests one write transaction takes.
 	GroupMax int
-	// IntakeBatch is how many intake messages are recorded per
-	// transaction.
+	// IntakeBatch is how many intake rows are recorded per transaction
+	// (in whole messages: a chunk of rows is never split).
 	IntakeBatch int
 	// ReleaseChunk is how many rows one release transaction moves.
 	ReleaseChunk int

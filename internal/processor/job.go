@@ -136,21 +136,14 @@ func (p *Processor) heartbeat(msg progress) func() {
 }
 
 // loadRow reads the row from PAYRUN_INTAKE by its sequence and checks it is
-// the message the ledger recorded.
+// the message the ledger recorded. A chunk of rows (intake.IsChunk) holds
+// the row among others: the row's own message is found in it by number
+// and checked the same way (its SHA-256 is the ledger's digest).
 func (p *Processor) loadRow(ctx context.Context, st *ledgerapi.RowState) (*payout.Row, error) {
 	m, err := p.intake.GetMsg(ctx, st.IntakeSeq)
 	if err != nil {
 		return nil, fmt.Errorf("get intake message %d: %w", st.IntakeSeq, err)
 	}
-	sum := sha256.Sum256(m.Data)
-	if hex.EncodeToString(sum[:]) != st.RowDigest {
-		return nil, fmt.Errorf("intake message %d does not match the ledger's digest", st.IntakeSeq)
-	}
-	msg, err := intake.DecodeRow(m.Data)
-	if err != nil {
-		return nil, fmt.Errorf("decode intake message %d: %w", st.IntakeSeq, err)
-	}
-	row := &msg.Row // its meta is not needed to pay
 	// A resubmitted row pays from its parent's message: the message keeps
 	// its own identity (its sealed card number is bound to it), and every
 	// call to the bank names the ledger's row (run.metadata, the keys).
@@ -158,6 +151,21 @@ func (p *Processor) loadRow(ctx context.Context, st *ledgerapi.RowState) (*payou
 	if st.IntakeBatch != "" {
 		batch, n = st.IntakeBatch, st.IntakeRow
 	}
+	data := m.Data
+	if intake.IsChunk(data) {
+		if data, err = intake.ChunkRow(data, n); err != nil {
+			return nil, fmt.Errorf("intake message %d, row %s/%d: %w", st.IntakeSeq, batch, n, err)
+		}
+	}
+	sum := sha256.Sum256(data)
+	if hex.EncodeToString(sum[:]) != st.RowDigest {
+		return nil, fmt.Errorf("intake message %d does not match the ledger's digest", st.IntakeSeq)
+	}
+	msg, err := intake.DecodeRow(data)
+	if err != nil {
+		return nil, fmt.Errorf("decode intake message %d: %w", st.IntakeSeq, err)
+	}
+	row := &msg.Row // its meta is not needed to pay
 	if row.Batch != batch || row.Index != n {
 		return nil, fmt.Errorf("intake message %d is row %s/%d, not %s/%d", st.IntakeSeq, row.Batch, row.Index, batch, n)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -277,3 +278,62 @@ func TestResubmittedRowPaysFromItsParentsMessage(t *testing.T) {
 }
 
 func itoa(n int) string { return string(rune('0' + n)) }
+
+// TestPaysFromChunk: ingest publishes a file of 66 rows as a chunk of
+// rows 1–64 and rows 65 and 66 alone; the processor finds a row in its
+// chunk by number and checks that row's own bytes against the ledger's
+// digest (another row's digest is refused), pays it, and a resubmitted
+// row pays from its parent's chunk.
+func TestPaysFromChunk(t *testing.T) {
+	h := newHarness(t)
+	p := h.processor(CardSingleRequest)
+	rows := make([]string, 66)
+	for i := range rows {
+		rows[i] = tokenRow("C-"+strconv.Itoa(i+1), "10"+strconv.Itoa(i%10)+".00", "tok_c"+strconv.Itoa(i+1))
+	}
+	rows[2] = cardRow("C-3", "303.00", "4242424242424242")
+	parent := h.ingest(rows...)
+	first, last, alone := h.row(parent, 1), h.row(parent, 64), h.row(parent, 65)
+	require.Equal(t, first.IntakeSeq, last.IntakeSeq, "rows 1–64 in one chunk")
+	require.NotEqual(t, first.IntakeSeq, alone.IntakeSeq)
+	for _, n := range []int{1, 3, 64, 65, 66} {
+		st := h.row(parent, n)
+		row, err := p.loadRow(h.ctx, st)
+		require.NoError(t, err, "row %d", n)
+		require.Equal(t, n, row.Index)
+		require.Equal(t, "C-"+strconv.Itoa(n), row.Reference)
+	}
+	wrong := *h.row(parent, 4)
+	wrong.RowDigest = h.row(parent, 5).RowDigest
+	_, err := p.loadRow(h.ctx, &wrong)
+	require.ErrorContains(t, err, "does not match the ledger's digest")
+
+	for _, n := range []int{3, 65} {
+		_, err := h.svc.Transition(h.ctx, ledgerapi.Transition{Batch: parent, Row: n, To: payout.StateClaimed, Gen: 1})
+		require.NoError(t, err)
+		_, err = h.svc.Transition(h.ctx, ledgerapi.Transition{Batch: parent, Row: n, To: payout.StateFailed,
+			ErrorCode: "authentication_error", Reason: "wrong key"})
+		require.NoError(t, err)
+	}
+	reply, err := h.svc.Resubmit(h.ctx, ledgerapi.ResubmitCommand{Batch: parent, Failed: true, By: "anna", Reason: "key fixed"})
+	require.NoError(t, err)
+	child := reply.Batch.Batch
+	require.Eventually(t, func() bool {
+		b, err := h.db.Batch(h.ctx, child)
+		return err == nil && b.ByState[payout.StateQueued] == 2
+	}, 5*time.Second, 10*time.Millisecond)
+	for n, ref := range map[int]string{1: "C-3", 2: "C-65"} {
+		require.NoError(t, p.pay(h.ctx, &progressCount{}, h.job(child, n)))
+		st := h.row(child, n)
+		require.Equal(t, payout.StatePayoutStarted, st.State, "row %d", n)
+		po := sandboxPayout(t, h, st.SessionID)
+		bref, err := payout.ParseBankRef(po.Metadata)
+		require.NoError(t, err)
+		require.Equal(t, payout.BankRef{Batch: child, Row: n, Reference: ref}, bref)
+		if ref == "C-3" {
+			require.Equal(t, first.IntakeSeq, st.IntakeSeq, "the parent's chunk")
+			require.Equal(t, "card/bank_card", po.Method, "the card number opened with the parent's row, from its chunk")
+			require.Equal(t, "4242", po.Last4)
+		}
+	}
+}

@@ -46,7 +46,7 @@ const (
 	// card number the relay masked (cardmask.RedactJSON) after verifying
 	// it; Bank131-Sign then signs the body as received, not as kept.
 	HeaderMasked = "Payrun-Masked"
-	HeaderKind   = "Payrun-Kind"   // "row" or "manifest" on intake messages
+	HeaderKind   = "Payrun-Kind"   // "row", "rows" (a chunk) or "manifest" on intake messages
 	HeaderUpload = "Payrun-Upload" // a manifest's random upload id: tells concurrent uploads which one sealed the batch
 )
 
@@ -60,6 +60,17 @@ const (
 
 // IntakeRowSubject is where ingest publishes a batch's rows.
 func IntakeRowSubject(batch string) string { return IntakePrefix + Token(batch) + ".row" }
+
+// IntakeChunkSubject is where ingest publishes a batch's chunks of k rows
+// (intake.ChunkRows): the subject names k, so the stream's count of
+// messages per subject tells how many rows it holds of the batch.
+func IntakeChunkSubject(batch string, k int) string {
+	return IntakePrefix + Token(batch) + ".rows" + strconv.Itoa(k)
+}
+
+// IntakeBatchSubjects matches every intake subject of a batch (rows,
+// chunks, manifest).
+func IntakeBatchSubjects(batch string) string { return IntakePrefix + Token(batch) + ".*" }
 
 // IntakeManifestSubject is where ingest publishes a batch's sealed manifest.
 func IntakeManifestSubject(batch string) string { return IntakePrefix + Token(batch) + ".manifest" }
@@ -98,6 +109,13 @@ func HookToken(hookType string) string {
 
 // RowMsgID is the Nats-Msg-Id of a row in the intake stream.
 func RowMsgID(batch string, row int) string { return batch + ":" + strconv.Itoa(row) }
+
+// ChunkMsgID is the Nats-Msg-Id of a chunk of count rows of a batch from
+// row first (intake.ChunkRows): never a row's id, so a chunk and a row
+// message of an older upload never deduplicate each other.
+func ChunkMsgID(batch string, first, count int) string {
+	return batch + ":" + strconv.Itoa(first) + "+" + strconv.Itoa(count)
+}
 
 // ManifestMsgID is the Nats-Msg-Id of a batch's manifest.
 func ManifestMsgID(batch string) string { return batch + ":manifest" }
