@@ -24,6 +24,13 @@ func hookKey(id string) any {
 	return id
 }
 
+// hookByID is the SQL condition on hook_events that finds the webhook
+// whose stored id (hookKey) is the expression key: by the index of the
+// id's first 8 bytes, then the whole id (migration 0170).
+func hookByID(key string) string {
+	return `substr(h, 1, 8) = substr(` + key + `, 1, 8) AND h = ` + key
+}
+
 // timeKey is a time as stored (hook_events.received): Unix
 // nanoseconds when they give back the same text (formatTime), else the
 // text.

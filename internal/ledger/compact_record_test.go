@@ -1,0 +1,127 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/payout"
+)
+
+// Ids that share their first 8 bytes with hookCases' (the hex one's 8
+// bytes, a text id's 8 characters): migration 0170 indexes only those.
+var (
+	hookTwinHex  = hookCases[0].id[:16] + strings.Repeat("0", 48)
+	hookTwinText = "h1234567-twin"
+)
+
+// insertHookTwins writes, through bank_events, webhooks whose ids share
+// their first 8 bytes with another's: hookCases[0]'s and each other's.
+func insertHookTwins(t *testing.T, ex interface {
+	Exec(string, ...any) (sql.Result, error)
+}) {
+	t.Helper()
+	for i, id := range []string{hookTwinHex, "h1234567-one", hookTwinText} {
+		_, err := ex.Exec(`INSERT INTO bank_events (hook_id, type, session_id, payout_id, ref_batch, ref_row, ref_reference,
+			stream_seq, received_at, recorded_at, body) VALUES (?, 'payment_finished', ?, 'po_2', 'B-1', ?, 'R-9', ?,
+			'2026-12-01T17:54:16.874107603Z', '2026-12-01T17:54:16.874107603Z', ?)`,
+			id, "ps_"+string(rune('1'+i)), 10+i, 100+i, `{"twin":"`+id+`"}`)
+		require.NoError(t, err, id)
+	}
+}
+
+// Migration 0170 keeps every webhook, with its id and values, and the
+// id's uniqueness: an id already recorded is refused by the trigger as the
+// UNIQUE did, while two ids that share the indexed 8 bytes are both kept,
+// found, read and deleted each by its own id.
+func TestHookIDPrefix(t *testing.T) {
+	ctx := context.Background()
+	path, old := ledgerBefore(t, "migrations/0170")
+	insertHookCases(t, old)
+	insertHookTwins(t, old)
+	const dump = `SELECT * FROM bank_events ORDER BY stream_seq`
+	before := queryAll(t, old, dump)
+	ids := queryAll(t, old, `SELECT id, h FROM hook_events ORDER BY id`)
+	require.Len(t, ids, len(hookCases)+3)
+	require.NoError(t, old.Close())
+
+	db, w := openMigrated(t, path)
+	require.Equal(t, before, queryAll(t, db.r, dump), "migrated, the same")
+	require.Equal(t, ids, queryAll(t, db.r, `SELECT id, h FROM hook_events ORDER BY id`), "the same ids")
+	var unique int
+	require.NoError(t, db.r.QueryRow(`SELECT count(*) FROM pragma_index_list('hook_events') WHERE "unique"`).Scan(&unique))
+	require.Zero(t, unique, "no unique index on the whole id")
+
+	// An id recorded before is refused, through the view and directly, as a UNIQUE refused it.
+	for _, id := range []string{hookCases[0].id, hookTwinHex, "h1", hookTwinText} {
+		err := w.Do(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(`INSERT INTO bank_events (hook_id, type, stream_seq, received_at, recorded_at)
+				VALUES (?, 'x', 1, '', '')`, id)
+			return err
+		})
+		require.ErrorContains(t, err, "UNIQUE constraint failed: hook_events.h", id)
+		err = w.Do(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(`UPDATE hook_events SET h = ? WHERE h = 'h2'`, hookKey(id))
+			return err
+		})
+		require.ErrorContains(t, err, "UNIQUE constraint failed: hook_events.h", id)
+	}
+	// Each twin is found by its own id.
+	for _, id := range []string{hookTwinHex, "h1234567-one", hookTwinText} {
+		got, err := db.HookBody(ctx, id)
+		require.NoError(t, err, id)
+		require.Equal(t, `{"twin":"`+id+`"}`, string(got), id)
+	}
+	got, err := db.HookBody(ctx, hookCases[0].id)
+	require.NoError(t, err)
+	require.Equal(t, "body", string(got))
+	_, err = db.HookBody(ctx, hookCases[0].id[:16]+strings.Repeat("1", 48))
+	require.ErrorIs(t, err, errNotFound, "a third id of the same prefix is not one of them")
+
+	// Deleted through the view: that id only.
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`DELETE FROM bank_events WHERE hook_id = ?`, hookTwinText)
+		return err
+	}))
+	require.Equal(t, [][]any{{"h1234567-one"}}, queryAll(t, db.r, `SELECT hook_id FROM bank_events WHERE hook_id GLOB 'h1234567*'`))
+	require.Len(t, queryAll(t, db.r, `SELECT 1 FROM hook_events WHERE typeof(h) = 'blob' AND substr(h, 1, 8) = ?`,
+		hookKey(hookTwinHex).([]byte)[:8]), 2)
+}
+
+// recordHook records a webhook once: delivered again it is skipped (no
+// second row, no error), and a new id that shares the first 8 bytes of a
+// recorded one is recorded beside it.
+func TestRecordHookByIDPrefix(t *testing.T) {
+	s, _ := newService(t)
+	db := s.db
+	ctx := context.Background()
+	tx := &Tx{db: db, ctx: ctx, Now: db.Now()}
+	at := time.Date(2026, 12, 1, 17, 54, 16, 874107603, time.UTC)
+	for i, id := range []string{hookCases[0].id, hookTwinHex, hookCases[0].id, "h1234567-one", hookTwinText, hookTwinText} {
+		ev := bankEvent{HookID: id, Type: "payment_finished", SessionID: "ps_1", PayoutID: "po_2", PayoutStatus: "succeeded",
+			Amount: &bank131.Amount{Amount: 100, Currency: "rub"}, Seq: uint64(1 + i), ReceivedAt: at,
+			Ref: &payout.BankRef{Batch: "B-1", Row: 1 + i, Reference: "R-1"}, Body: []byte(`{"id":"` + id + `"}`)}
+		require.NoError(t, s.recordHook(tx, ev), i)
+	}
+	require.Equal(t, [][]any{{hookCases[0].id, int64(1)}, {hookTwinHex, int64(2)}, {"h1234567-one", int64(4)},
+		{hookTwinText, int64(5)}}, queryAll(t, db.r, `SELECT hook_id, stream_seq FROM hook_events ORDER BY id`),
+		"each id once, as first delivered")
+	for _, id := range []string{hookCases[0].id, hookTwinHex, "h1234567-one", hookTwinText} {
+		got, err := db.HookBody(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, `{"id":"`+id+`"}`, string(got))
+	}
+	// Every lookup by id goes through the prefix index.
+	for _, q := range []string{
+		`SELECT 1 FROM hook_events WHERE ` + hookByID("?1"),
+		`SELECT e.body FROM hook_events e JOIN batch_keys b ON b.k = e.bk WHERE substr(e.h, 1, 8) = substr(?1, 1, 8) AND e.h = ?1`,
+	} {
+		plan := queryAll(t, db.r, `EXPLAIN QUERY PLAN `+q, hookKey(hookTwinHex))
+		require.Contains(t, plan[0][3], "USING INDEX hook_events_h (<expr>=?)", q)
+	}
+}
