@@ -31,6 +31,15 @@ func hookByID(key string) string {
 	return `substr(h, 1, 8) = substr(` + key + `, 1, 8) AND h = ` + key
 }
 
+// hookRef is the SQL of a webhook id as a move or a gate check of row
+// row of batch key bk stores it (migration 0171; each argument an SQL
+// expression, key the id's hookKey): hook_events' integer id when the
+// ledger holds that webhook for that row, else key.
+func hookRef(key, bk, row string) string {
+	return `CASE WHEN ` + key + ` = '' THEN '' ELSE coalesce((SELECT e.id FROM hook_events e WHERE substr(e.h, 1, 8) = substr(` +
+		key + `, 1, 8) AND e.h = ` + key + ` AND e.bk = ` + bk + ` AND e.ref_row = ` + row + `), ` + key + `) END`
+}
+
 // timeKey is a time as stored (hook_events.received): Unix
 // nanoseconds when they give back the same text (formatTime), else the
 // text.

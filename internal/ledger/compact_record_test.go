@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/bank131"
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 )
 
@@ -124,4 +125,110 @@ func TestRecordHookByIDPrefix(t *testing.T) {
 		plan := queryAll(t, db.r, `EXPLAIN QUERY PLAN `+q, hookKey(hookTwinHex))
 		require.Contains(t, plan[0][3], "USING INDEX hook_events_h (<expr>=?)", q)
 	}
+}
+
+// Migration 0171: a move or gate check names a webhook the ledger holds
+// for its row by hook_events' id, any other as before; the views read
+// every one as before. Written afterwards through the views, by
+// recordGate, or before the webhook is recorded (recordHook puts the id
+// in), the same; a webhook deleted gives its id back.
+func TestHookRefs(t *testing.T) {
+	ctx := context.Background()
+	const hexA = "4be89a9c3004ad17f1fa98cc7ab5db6b49d0460c5aa95a21d862c6cb0e026c91"
+	hexN := strings.Repeat("ab", 32)
+	path, old := ledgerBefore(t, "migrations/0171")
+	hook := func(ex interface {
+		Exec(string, ...any) (sql.Result, error)
+	}, id, batch string, row, seq int) {
+		_, err := ex.Exec(`INSERT INTO bank_events (hook_id, type, session_id, ref_batch, ref_row, stream_seq, received_at,
+			recorded_at, body) VALUES (?, 'payment_finished', 'ps_1', ?, ?, ?, '2026-12-01T17:54:16.874107603Z',
+			'2026-12-01T17:54:16.874107603Z', 'body')`, id, batch, row, seq)
+		require.NoError(t, err, id)
+	}
+	move := func(ex interface {
+		Exec(string, ...any) (sql.Result, error)
+	}, row int, id string) {
+		_, err := ex.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt,
+			session_id, payout_id, idem_key, error_code, reason, hook_id, hook_type, detail) VALUES ('B-1', ?, 'payout_started',
+			'succeeded', '2026-12-01T17:54:16.874107603Z', 'webhook', 'w-1', 1, 0, 'ps_1', 'po_2', '', '', '', ?, 'payment_finished', '')`,
+			row, id)
+		require.NoError(t, err, id)
+	}
+	gate := func(ex interface {
+		Exec(string, ...any) (sql.Result, error)
+	}, row int, id string) {
+		_, err := ex.Exec(`INSERT INTO gate_checks (batch_id, row_no, session_id, payout_id, decision, reason, observed,
+			confirm_info, tcn, source, hook_id, hook_type, worker, at, hook_seq) VALUES ('B-1', ?, 'ps_1', 'po_2', 'confirm', '', '{}',
+			'', '', 'webhook', ?, 'ready_to_confirm', 'w-1', '2026-12-01T17:54:16.874107603Z', 0)`, row, id)
+		require.NoError(t, err, id)
+	}
+	hook(old, hexA, "B-1", 1, 1)
+	hook(old, "t-1", "B-1", 1, 2)
+	hook(old, "t-2", "", 0, 3) // names no row
+	for _, id := range []string{hexA, "t-1", "t-2", strings.ToUpper(hexA), "unknown", ""} {
+		move(old, 1, id)
+		gate(old, 1, id)
+	}
+	move(old, 2, hexA) // another row's webhook
+	gate(old, 2, hexA)
+	const dumpT = `SELECT * FROM transitions ORDER BY id`
+	const dumpG = `SELECT * FROM gate_checks ORDER BY id`
+	beforeT, beforeG := queryAll(t, old, dumpT), queryAll(t, old, dumpG)
+	require.NoError(t, old.Close())
+
+	db, w := openMigrated(t, path)
+	require.Equal(t, beforeT, queryAll(t, db.r, dumpT), "migrated, the same")
+	require.Equal(t, beforeG, queryAll(t, db.r, dumpG), "migrated, the same")
+	const forms = `SELECT typeof(hook) FROM %s ORDER BY id`
+	want := [][]any{{"integer"}, {"integer"}, {"text"}, {"text"}, {"text"}, {"text"}, {"blob"}}
+	require.Equal(t, want, queryAll(t, db.r, strings.Replace(forms, "%s", "moves", 1)), "by the id: row 1's recorded webhooks")
+	require.Equal(t, want, queryAll(t, db.r, strings.Replace(forms, "%s", "gates", 1)))
+
+	// Through the views and by recordGate now: the same forms.
+	s := NewService(db, testConfig())
+	defer s.Close()
+	tx := &Tx{db: db, ctx: ctx, Now: db.Now()}
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		move(tx, 1, hexA)
+		gate(tx, 1, hexA)
+		move(tx, 2, "t-1")
+		return nil
+	}))
+	r := &rowRec{Batch: "B-1", Row: 1}
+	require.NoError(t, s.recordGate(tx, r, &ledgerapi.GateRequest{SessionID: "ps_1", Worker: "w-1",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: "t-1", HookType: "ready_to_confirm"}}, ledgerapi.DecisionConfirm, ""))
+	require.NoError(t, s.recordGate(tx, &rowRec{Batch: "B-1", Row: 2}, &ledgerapi.GateRequest{SessionID: "ps_1", Worker: "w-1",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookID: hexA, HookType: "ready_to_confirm"}}, ledgerapi.DecisionConfirm, ""))
+	require.Equal(t, [][]any{{"integer", hexA}, {"text", "t-1"}},
+		queryAll(t, db.r, `SELECT typeof(m.hook), t.hook_id FROM moves m JOIN transitions t ON t.id = m.id WHERE m.id > 7 ORDER BY m.id`))
+	require.Equal(t, [][]any{{"integer", hexA}, {"integer", "t-1"}, {"blob", hexA}},
+		queryAll(t, db.r, `SELECT typeof(g.hook), c.hook_id FROM gates g JOIN gate_checks c ON c.id = g.id WHERE g.id > 7 ORDER BY g.id`))
+
+	// A move and a gate check written before their webhook is recorded:
+	// by the id once recordHook records it; another row's stays.
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		move(tx, 1, hexN)
+		gate(tx, 1, hexN)
+		move(tx, 3, hexN)
+		return nil
+	}))
+	require.NoError(t, s.recordHook(tx, bankEvent{HookID: hexN, Type: "payment_finished", SessionID: "ps_1", Seq: 9,
+		Ref: &payout.BankRef{Batch: "B-1", Row: 1, Reference: "R-1"}, Body: []byte(`{}`)}))
+	require.Equal(t, [][]any{{"integer", hexN}, {"blob", hexN}},
+		queryAll(t, db.r, `SELECT typeof(m.hook), t.hook_id FROM moves m JOIN transitions t ON t.id = m.id WHERE t.hook_id = ? ORDER BY m.id`, hexN))
+	require.Equal(t, [][]any{{"integer", hexN}},
+		queryAll(t, db.r, `SELECT typeof(g.hook), c.hook_id FROM gates g JOIN gate_checks c ON c.id = g.id WHERE c.hook_id = ?`, hexN))
+
+	// A webhook deleted: its moves and gate checks keep its id, as bytes.
+	beforeT, beforeG = queryAll(t, db.r, dumpT), queryAll(t, db.r, dumpG)
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`DELETE FROM bank_events WHERE hook_id IN (?, 't-1')`, hexA)
+		return err
+	}))
+	require.Equal(t, beforeT, queryAll(t, db.r, dumpT), "the same after the webhooks went")
+	require.Equal(t, beforeG, queryAll(t, db.r, dumpG), "the same after the webhooks went")
+	var ints int
+	require.NoError(t, db.r.QueryRow(`SELECT count(*) FROM moves m WHERE typeof(hook) = 'integer'
+		AND NOT EXISTS (SELECT 1 FROM hook_events e WHERE e.id = m.hook)`).Scan(&ints))
+	require.Zero(t, ints, "no move names a webhook that is gone")
 }

@@ -197,6 +197,21 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // recorded before
 	}
+	if ev.Ref != nil {
+		// The row's moves and gate checks written before the webhook was
+		// recorded name it by its id: by hook_events' id from now on
+		// (migration 0171).
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("record webhook %s: %w", ev.HookID, err)
+		}
+		for _, t := range []string{"moves", "gates"} {
+			if _, err := tx.Exec(`UPDATE `+t+` SET hook = ?1 WHERE bk = (SELECT k FROM batch_keys WHERE batch_id = ?2)
+				AND row_no = ?3 AND hook = ?4`, id, refBatch, ev.Ref.Row, hookKey(ev.HookID)); err != nil {
+				return fmt.Errorf("record webhook %s: refer to it from %s: %w", ev.HookID, t, err)
+			}
+		}
+	}
 	// Which row does it concern?
 	batch, row := refBatch, 0
 	if ev.Ref != nil {
