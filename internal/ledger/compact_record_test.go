@@ -232,3 +232,66 @@ func TestHookRefs(t *testing.T) {
 		AND NOT EXISTS (SELECT 1 FROM hook_events e WHERE e.id = m.hook)`).Scan(&ints))
 	require.Zero(t, ints, "no move names a webhook that is gone")
 }
+
+// Migration 0172 keeps every move's idempotency key as it read: the
+// processor's forms by their codes, any other as before; inserted through
+// the view afterwards, the same codes and the same text.
+func TestMovesIdemCodes(t *testing.T) {
+	ctx := context.Background()
+	path, old := ledgerBefore(t, "migrations/0172")
+	cases := []struct{ session, key, form string }{
+		{"", "B-1/1/a0/create", "integer"},
+		{"ps_7", "B-1/1/a0/start", "integer"},
+		{"", "B-1/1/a12/init", "integer"},
+		{"", "B-1/1/init", "integer"},
+		{"ps_3230448", "B-1/1/ps_3230448/confirm", "integer"},
+		{"ps_3230448", "B-1/1/ps_3230448/cancel", "integer"},
+		{"ps_9", "B-1/1/ps_3230448/confirm", "blob"}, // another session's
+		{"ps_09", "B-1/1/ps_09/confirm", "blob"},     // a session kept as text
+		{"", "B-1/1/a01/create", "blob"},
+		{"", "B-1/1/a-1/start", "blob"},
+		{"", "B-1/1/a/create", "blob"},
+		{"", "B-1/1/a99999999999999999999/create", "blob"},
+		{"", "B-1/1/a9223372036854775807/create", "blob"},
+		{"", "B-1/1/a1152921504606846975/create", "blob"},
+		{"", "B-1/1/a123/start ", "blob"},
+		{"", "B-1/1/a5/cancel", "blob"},
+		{"", "B-1/1/", "blob"},
+		{"", "B-1/10/a0/create", "text"}, // another row's
+		{"", "other-key", "text"},
+		{"", "", "text"},
+	}
+	insert := func(ex interface {
+		Exec(string, ...any) (sql.Result, error)
+	}) {
+		for i, c := range cases {
+			_, err := ex.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt,
+				session_id, payout_id, idem_key, error_code, reason, hook_id, hook_type, detail) VALUES ('B-1', 1, 'claimed',
+				'opening', '2026-12-01T17:54:16.874107603Z', 'processor', 'w-1', 1, 0, ?, '', ?, '', '', '', '', '')`, c.session, c.key)
+			require.NoError(t, err, i)
+		}
+	}
+	insert(old)
+	const dump = `SELECT batch_id, row_no, session_id, idem_key FROM transitions ORDER BY id`
+	before := queryAll(t, old, dump)
+	require.NoError(t, old.Close())
+
+	db, w := openMigrated(t, path)
+	require.Equal(t, before, queryAll(t, db.r, dump), "migrated, the same")
+	forms := queryAll(t, db.r, `SELECT typeof(idem), idem FROM moves ORDER BY id`)
+	for i, c := range cases {
+		require.Equal(t, c.form, forms[i][0], c.key)
+	}
+	require.Equal(t, []any{int64(1), int64(2), int64(12*8 + 3), int64(4), int64(5), int64(6)},
+		[]any{forms[0][1], forms[1][1], forms[2][1], forms[3][1], forms[4][1], forms[5][1]})
+
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`DELETE FROM transitions`)
+		if err == nil {
+			insert(tx)
+		}
+		return err
+	}))
+	require.Equal(t, before, queryAll(t, db.r, dump), "inserted through the view, the same")
+	require.Equal(t, forms, queryAll(t, db.r, `SELECT typeof(idem), idem FROM moves ORDER BY id`), "and stored the same")
+}
