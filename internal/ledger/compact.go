@@ -221,6 +221,23 @@ func sessionStatusKey(s string) any {
 	return s
 }
 
+// hookTypeKey is a webhook's type as hook_events stores it (migration
+// 0173): the code of a type the bank documents (bank131.Hook*), else the
+// text.
+func hookTypeKey(t string) any {
+	switch t {
+	case "ready_to_confirm":
+		return 1
+	case "payment_finished":
+		return 2
+	case "payment_refunded":
+		return 3
+	case "action_required":
+		return 4
+	}
+	return t
+}
+
 func payoutStatusKey(s string) any {
 	switch s {
 	case "in_progress":

@@ -295,3 +295,71 @@ func TestMovesIdemCodes(t *testing.T) {
 	require.Equal(t, before, queryAll(t, db.r, dump), "inserted through the view, the same")
 	require.Equal(t, forms, queryAll(t, db.r, `SELECT typeof(idem), idem FROM moves ORDER BY id`), "and stored the same")
 }
+
+// Migration 0173 keeps every webhook's type as it read (the bank's four
+// types by their codes, any other as text); recordHook and the view's
+// trigger write the same; readHooks reads the same finishing webhooks from
+// a file before it (through bank_events) and after (by the code).
+func TestHookTypeCodes(t *testing.T) {
+	ctx := context.Background()
+	for _, typ := range []bank131.WebhookType{bank131.HookReadyToConfirm, bank131.HookPaymentFinished,
+		bank131.HookPaymentRefunded, bank131.HookActionRequired} {
+		require.IsType(t, 0, hookTypeKey(string(typ)), typ)
+	}
+	path, old := ledgerBefore(t, "migrations/0173")
+	insertHookCases(t, old)
+	insertHookTwins(t, old)
+	// A finishing webhook that names no batch, found by its session.
+	_, err := old.Exec(`INSERT INTO sessions (session_id, batch_id, row_no, attempt, role, last_status, first_seen, updated_at)
+		VALUES ('ps_9', 'B-1', 4, 0, 'row', '', '2026-12-01T17:54:16.874107603Z', '2026-12-01T17:54:16.874107603Z')`)
+	require.NoError(t, err)
+	const dump = `SELECT * FROM bank_events ORDER BY stream_seq`
+	before := queryAll(t, old, dump)
+	read := func(d *sql.DB, batch string) []chunkHook {
+		sc := &batchScan{q: d, batch: batch}
+		hooks, err := sc.readHooks(ctx, 0, 100)
+		require.NoError(t, err)
+		return hooks
+	}
+	hooksBefore := map[string][]chunkHook{}
+	for _, b := range []string{"B-1", "B-2", "B-3"} {
+		hooksBefore[b] = read(old, b)
+	}
+	require.Len(t, hooksBefore["B-1"], 2+3+1, "B-1's finishing webhooks: two, the twins, the one by session")
+	require.NoError(t, old.Close())
+
+	adb, err := OpenReadOnly(path) // never migrated: read through bank_events
+	require.NoError(t, err)
+	require.Equal(t, hooksBefore["B-1"], read(adb.r, "B-1"), "readHooks on a file before 0173")
+	require.NoError(t, adb.Close())
+
+	db, w := openMigrated(t, path)
+	require.Equal(t, before, queryAll(t, db.r, dump), "migrated, the same")
+	for b, want := range hooksBefore {
+		require.Equal(t, want, read(db.r, b), b)
+	}
+	require.Equal(t, [][]any{{"integer", int64(1), "ready_to_confirm"}, {"integer", int64(2), "payment_finished"},
+		{"integer", int64(3), "payment_refunded"}, {"integer", int64(4), "action_required"}, {"text", "new_type", "new_type"}},
+		queryAll(t, db.r, `SELECT DISTINCT typeof(ty), ty, type FROM hook_events ORDER BY typeof(ty), ty`))
+
+	// Written again through the view and by recordHook: the same.
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`DELETE FROM bank_events`)
+		if err == nil {
+			insertHookCases(t, tx)
+			insertHookTwins(t, tx)
+		}
+		return err
+	}))
+	require.Equal(t, before, queryAll(t, db.r, dump), "inserted through the view, the same")
+	s := NewService(db, testConfig())
+	defer s.Close()
+	tx := &Tx{db: db, ctx: ctx, Now: db.Now()}
+	for i, typ := range []string{"ready_to_confirm", "payment_finished", "payment_refunded", "action_required", "new_type", "2"} {
+		require.NoError(t, s.recordHook(tx, bankEvent{HookID: "typed-" + typ, Type: typ, Seq: uint64(500 + i), Body: []byte(`{}`)}))
+	}
+	require.Equal(t, [][]any{{"integer", int64(1)}, {"integer", int64(2)}, {"integer", int64(3)}, {"integer", int64(4)},
+		{"text", "new_type"}, {"text", "2"}},
+		queryAll(t, db.r, `SELECT typeof(ty), ty FROM hook_events WHERE stream_seq >= 500 ORDER BY stream_seq`))
+	require.Equal(t, [][]any{{"payment_finished"}}, queryAll(t, db.r, `SELECT type FROM bank_events WHERE hook_id = 'typed-payment_finished'`))
+}
