@@ -363,3 +363,54 @@ func TestHookTypeCodes(t *testing.T) {
 		queryAll(t, db.r, `SELECT typeof(ty), ty FROM hook_events WHERE stream_seq >= 500 ORDER BY stream_seq`))
 	require.Equal(t, [][]any{{"payment_finished"}}, queryAll(t, db.r, `SELECT type FROM bank_events WHERE hook_id = 'typed-payment_finished'`))
 }
+
+// Migration 0174 keeps every gate check's session and payout ids as they
+// read, the bank's forms as integers; the view's trigger writes the same.
+func TestGatesIDs(t *testing.T) {
+	ctx := context.Background()
+	path, old := ledgerBefore(t, "migrations/0174")
+	ids := []struct {
+		session, payout string
+		form            string
+	}{{"ps_1", "po_2", "integerinteger"}, {"ps_3230448", "", "integertext"}, {"ps_01", "po_0", "textinteger"},
+		{"ps_", "po_x", "texttext"}, {"PS_5", "po_-3", "textinteger"}, {"ps_99999999999999999999", "po_1.5", "texttext"},
+		{"ps_ 7", "po_7 ", "texttext"}, {"", "po_9223372036854775807", "textinteger"}}
+	insert := func(ex interface {
+		Exec(string, ...any) (sql.Result, error)
+	}) {
+		for i, c := range ids {
+			_, err := ex.Exec(`INSERT INTO gate_checks (batch_id, row_no, session_id, payout_id, decision, reason, observed,
+				confirm_info, tcn, source, hook_id, hook_type, worker, at, hook_seq) VALUES ('B-1', ?, ?, ?, 'confirm', '', '{}',
+				'', '', 'webhook', '', '', 'w-1', '2026-12-01T17:54:16.874107603Z', 0)`, i+1, c.session, c.payout)
+			require.NoError(t, err, i)
+		}
+	}
+	insert(old)
+	const dump = `SELECT * FROM gate_checks ORDER BY id`
+	before := queryAll(t, old, dump)
+	require.NoError(t, old.Close())
+
+	db, w := openMigrated(t, path)
+	require.Equal(t, before, queryAll(t, db.r, dump), "migrated, the same")
+	forms := func() []string {
+		var out []string
+		for _, r := range queryAll(t, db.r, `SELECT typeof(session_id) || typeof(payout_id) FROM gates ORDER BY id`) {
+			out = append(out, r[0].(string))
+		}
+		return out
+	}
+	var want []string
+	for _, c := range ids {
+		want = append(want, c.form)
+	}
+	require.Equal(t, want, forms())
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`DELETE FROM gate_checks`)
+		if err == nil {
+			insert(tx)
+		}
+		return err
+	}))
+	require.Equal(t, want, forms(), "through the view, the same forms")
+	require.Equal(t, len(before), len(queryAll(t, db.r, dump)))
+}
