@@ -414,3 +414,68 @@ func TestGatesIDs(t *testing.T) {
 	require.Equal(t, want, forms(), "through the view, the same forms")
 	require.Equal(t, len(before), len(queryAll(t, db.r, dump)))
 }
+
+// Migration 0175 keeps every move's time as it read, relative to its
+// batch's t0 (the batch's first move's); a time kept as text stays text.
+// Written afterwards through the view (a new batch's t0 its first move's
+// time) and by a release (keysForMoves), the same times.
+func TestMovesTimeOffset(t *testing.T) {
+	ctx := context.Background()
+	path, old := ledgerBefore(t, "migrations/0175")
+	times := []string{"2026-12-01T17:54:16.874107603Z", "2026-12-01T17:54:16.000000001Z", "2026-12-03T17:54:16.874107603Z",
+		"2026-11-01T00:00:00.000000000Z", "1970-01-01T00:00:00.000000000Z", "", "2026-12-01T17:54:16Z",
+		"2026-02-30T00:00:00.000000000Z", "2262-01-01T00:00:00.000000000Z"}
+	insert := func(ex interface {
+		Exec(string, ...any) (sql.Result, error)
+	}, batch string) {
+		for i, at := range times {
+			_, err := ex.Exec(`INSERT INTO transitions (batch_id, row_no, from_state, to_state, at, source, worker, gen, attempt,
+				session_id, payout_id, idem_key, error_code, reason, hook_id, hook_type, detail) VALUES (?, ?, 'claimed',
+				'opening', ?, 'processor', 'w-1', 1, 0, '', '', '', '', '', '', '', '')`, batch, i+1, at)
+			require.NoError(t, err, at)
+		}
+	}
+	insert(old, "B-1")
+	insert(old, "B-2")
+	const dump = `SELECT * FROM transitions ORDER BY id`
+	before := queryAll(t, old, dump)
+	require.NoError(t, old.Close())
+
+	db, w := openMigrated(t, path)
+	require.Equal(t, before, queryAll(t, db.r, dump), "migrated, the same")
+	first := time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	require.Equal(t, [][]any{{"", int64(0)}, {"B-1", first}, {"B-2", first}},
+		queryAll(t, db.r, `SELECT batch_id, t0 FROM batch_keys ORDER BY k`), "t0: each batch's first move")
+	require.Equal(t, [][]any{{"integer", int64(6)}, {"text", int64(3)}},
+		queryAll(t, db.r, `SELECT typeof(t), count(*) FROM moves WHERE bk = 1 GROUP BY 1 ORDER BY 1`))
+
+	// A new batch through the view: its t0 the first move's time; its
+	// moves' times a few bytes.
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error { insert(tx, "B-3"); return nil }))
+	got := queryAll(t, db.r, `SELECT from_state, to_state, at FROM transitions WHERE batch_id = 'B-3' ORDER BY id`)
+	want := queryAll(t, db.r, `SELECT from_state, to_state, at FROM transitions WHERE batch_id = 'B-1' ORDER BY id`)
+	require.Equal(t, want, got, "through the view, the same times")
+	t0 := time.Date(2026, 12, 1, 17, 54, 16, 874107603, time.UTC).UnixNano()
+	require.Equal(t, [][]any{{t0, int64(0)}}, queryAll(t, db.r, `SELECT b.t0, m.t FROM batch_keys b JOIN moves m ON m.bk = b.k
+		WHERE b.batch_id = 'B-3' AND m.row_no = 1`))
+
+	// A release's moves (movesSelect with keysForMoves' time): the same
+	// time read back, relative to the batch's t0.
+	at := time.Date(2026, 12, 1, 18, 0, 0, 123456789, time.UTC)
+	require.NoError(t, w.Do(ctx, func(tx *Tx) error {
+		tx.Now = at
+		for _, batch := range []string{"B-3", "B-new"} {
+			keys, err := keysForMoves(tx, batch, at, "ledger", "", "released")
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(movesInsert+movesSelect("'received'", "'queued'", "1", "''")+
+				` FROM (SELECT 1 AS row_no, 0 AS attempt)`, keys...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	require.Equal(t, [][]any{{"B-3", formatTime(at), at.UnixNano() - t0}, {"B-new", formatTime(at), int64(0)}},
+		queryAll(t, db.r, `SELECT t.batch_id, t.at, m.t FROM transitions t JOIN moves m ON m.id = t.id WHERE t.detail = 'released' ORDER BY t.id`))
+}
