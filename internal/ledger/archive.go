@@ -34,7 +34,10 @@ var (
 	// Exceptions stay here: what people did about them (assignee,
 	// resolution, exception_comments, which refer to them) is a record of
 	// people, as decisions and approvals are; a batch has few.
-	archivePruned = []string{"row_conflicts", "sess", "quotes", "moves", "gates", "holds", "rows"}
+	// moves and gates go before the webhooks (which refer to the batch's
+	// sessions: batchEvents), so that hook_events_refs (migration 0171)
+	// has no move or gate check left to give a deleted webhook's id back to.
+	archivePruned = []string{"moves", "gates", "row_conflicts", "sess", "quotes", "holds", "rows"}
 )
 
 // archiveWhere selects a table's rows of batch ?1: moves, the transitions
@@ -305,12 +308,14 @@ func (db *DB) prune(ctx context.Context, batch string, res *ArchiveResult, by au
 	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE kept_counts AS SELECT * FROM batch_counts WHERE batch_id = ?`, batch); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM hook_events WHERE `+batchEvents, batch); err != nil {
-		return fail(fmt.Errorf("hook_events: %w", err))
-	}
 	for _, t := range archivePruned {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM main.`+t+` WHERE `+archiveWhere(t), batch); err != nil {
 			return fail(fmt.Errorf("%s: %w", t, err))
+		}
+		if t == "gates" { // after moves and gates, before sess
+			if _, err := tx.ExecContext(ctx, `DELETE FROM hook_events WHERE `+batchEvents, batch); err != nil {
+				return fail(fmt.Errorf("hook_events: %w", err))
+			}
 		}
 	}
 	for _, q := range []string{`DELETE FROM batch_counts WHERE batch_id = ?`,

@@ -24,6 +24,22 @@ func hookKey(id string) any {
 	return id
 }
 
+// hookByID is the SQL condition on hook_events that finds the webhook
+// whose stored id (hookKey) is the expression key: by the index of the
+// id's first 8 bytes, then the whole id (migration 0170).
+func hookByID(key string) string {
+	return `substr(h, 1, 8) = substr(` + key + `, 1, 8) AND h = ` + key
+}
+
+// hookRef is the SQL of a webhook id as a move or a gate check of row
+// row of batch key bk stores it (migration 0171; each argument an SQL
+// expression, key the id's hookKey): hook_events' integer id when the
+// ledger holds that webhook for that row, else key.
+func hookRef(key, bk, row string) string {
+	return `CASE WHEN ` + key + ` = '' THEN '' ELSE coalesce((SELECT e.id FROM hook_events e WHERE substr(e.h, 1, 8) = substr(` +
+		key + `, 1, 8) AND e.h = ` + key + ` AND e.bk = ` + bk + ` AND e.ref_row = ` + row + `), ` + key + `) END`
+}
+
 // timeKey is a time as stored (hook_events.received): Unix
 // nanoseconds when they give back the same text (formatTime), else the
 // text.
@@ -71,8 +87,15 @@ func stateCode(expr string) string {
 // internKeys makes sure batch has a key in batch_keys and each non-empty
 // word one in move_names, for the compact tables' writers (moves, sess,
 // gates) to look them up in the statement that follows.
+//
+// A new batch key's t0 (migration 0175) is the transaction's time, which
+// the batch's moves keep their times relative to.
 func internKeys(tx *Tx, batch string, words ...string) error {
-	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id) VALUES (?)`, batch); err != nil {
+	var t0 int64
+	if t, ok := timeKey(tx.Now).(int64); ok {
+		t0 = t
+	}
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO batch_keys (batch_id, t0) VALUES (?, ?)`, batch, t0); err != nil {
 		return err
 	}
 	for _, w := range words {
@@ -88,20 +111,26 @@ func internKeys(tx *Tx, batch string, words ...string) error {
 
 // keysForMoves returns the named constants of movesSelect for moves of
 // batch at the time at from source by worker with detail: the batch's key,
-// the time, the source's code, the worker's key (interned), the detail's
+// the time (less the batch's t0), the source's code, the worker's key (interned), the detail's
 // key when it is a fixed one (else 0) and the note.
 func keysForMoves(tx *Tx, batch string, at time.Time, source ledgerapi.Source, worker, detail string) ([]any, error) {
 	if err := internKeys(tx, batch, worker); err != nil {
 		return nil, err
 	}
-	var bk, wk, src, d int64
+	var bk, t0, wk, src, d int64
 	var srcText, note string
-	if err := tx.QueryRow(`SELECT (SELECT k FROM batch_keys WHERE batch_id = ?1),
+	if err := tx.QueryRow(`SELECT k, t0,
 		CASE WHEN ?2 = '' THEN 0 ELSE (SELECT k FROM move_names WHERE name = ?2) END,
 		coalesce((SELECT k FROM move_names WHERE name = ?3 AND k BETWEEN 21 AND 28), 0),
-		coalesce((SELECT k FROM move_names WHERE name = ?4 AND k BETWEEN 100 AND 999), 0)`,
-		batch, worker, string(source), detail).Scan(&bk, &wk, &src, &d); err != nil {
+		coalesce((SELECT k FROM move_names WHERE name = ?4 AND k BETWEEN 100 AND 999), 0)
+		FROM batch_keys WHERE batch_id = ?1`,
+		batch, worker, string(source), detail).Scan(&bk, &t0, &wk, &src, &d); err != nil {
 		return nil, err
+	}
+	// The time less the batch's t0 (migration 0175); a time kept as text as it is.
+	t := timeKey(at)
+	if n, ok := t.(int64); ok {
+		t = n - t0
 	}
 	var s any = src
 	if src == 0 {
@@ -111,7 +140,7 @@ func keysForMoves(tx *Tx, batch string, at time.Time, source ledgerapi.Source, w
 	if d == 0 {
 		note = detail
 	}
-	return []any{bk, timeKey(at), s, wk, d, note}, nil
+	return []any{bk, t, s, wk, d, note}, nil
 }
 
 // observedPhrases are the fixed phrases of ledgerapi.Observed's JSON that
@@ -203,6 +232,23 @@ func sessionStatusKey(s string) any {
 		return 5
 	}
 	return s
+}
+
+// hookTypeKey is a webhook's type as hook_events stores it (migration
+// 0173): the code of a type the bank documents (bank131.Hook*), else the
+// text.
+func hookTypeKey(t string) any {
+	switch t {
+	case "ready_to_confirm":
+		return 1
+	case "payment_finished":
+		return 2
+	case "payment_refunded":
+		return 3
+	case "action_required":
+		return 4
+	}
+	return t
 }
 
 func payoutStatusKey(s string) any {

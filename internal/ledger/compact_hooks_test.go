@@ -160,18 +160,14 @@ func TestHookEventsPlans(t *testing.T) {
 	s, _ := newService(t)
 	const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
 	for _, c := range []struct{ query, want string }{
-		{`SELECT e.ref_row, ` + cols + ` FROM bank_events e
-			WHERE e.ref_batch = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.type IN ('payment_finished', 'payment_refunded')
-			UNION ALL SELECT s.row_no, ` + cols + ` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
-			WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?1
-			AND s.row_no > ?2 AND s.row_no <= ?3`,
+		{finishingHooks, // readHooks' (migration 0173: by the type's code)
 			`SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)
 SEARCH e USING COVERING INDEX hook_events_finished (bk=? AND ref_row>? AND ref_row<?)
 SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)
 SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)
 SEARCH s USING COVERING INDEX sess_row (bk=? AND row_no>? AND row_no<?)
 SEARCH e USING COVERING INDEX hook_events_finished (bk=?)`},
-		{`SELECT max(stream_seq) FROM hook_events WHERE sid = ?1 AND type = ?2`, // schedulePoll's
+		{`SELECT max(stream_seq) FROM hook_events WHERE sid = ?1 AND ty = ?2`, // schedulePoll's
 			`SEARCH hook_events USING INDEX hook_events_session (sid=?)`},
 		{`SELECT 1 FROM bank_events e WHERE e.ref_batch = ?1 AND e.ref_row = ?2`,
 			`SEARCH b USING COVERING INDEX sqlite_autoindex_batch_keys_1 (batch_id=?)

@@ -127,12 +127,13 @@ func (db *DB) HookBody(ctx context.Context, hookID string) ([]byte, error) {
 	var refRow sql.NullInt64
 	var z []byte
 	const cols = `body, body_z, ref_batch, ref_row, session_id, payout_id, ref_reference`
-	// By the id's unique index; the batch by its key, the bank's ids as
-	// 0163 keeps them.
+	// By the index of the id's first 8 bytes (migration 0170; a file
+	// before it by its unique index on the whole id); the batch by its key,
+	// the bank's ids as 0163 keeps them.
 	err := db.r.QueryRowContext(ctx, `SELECT e.body, e.body_z, b.batch_id, e.ref_row,
 		CASE WHEN typeof(e.sid) = 'integer' THEN 'ps_' || e.sid ELSE e.sid END,
 		CASE WHEN typeof(e.pid) = 'integer' THEN 'po_' || e.pid ELSE e.pid END, e.ref_reference
-		FROM hook_events e JOIN batch_keys b ON b.k = e.bk WHERE e.h = ?`, hookKey(hookID)).
+		FROM hook_events e JOIN batch_keys b ON b.k = e.bk WHERE substr(e.h, 1, 8) = substr(?1, 1, 8) AND e.h = ?1`, hookKey(hookID)).
 		Scan(&body, &z, &refBatch, &refRow, &session, &payout, &reference)
 	if err != nil && strings.Contains(err.Error(), "no such column: e.") {
 		// A file migrated by 0141 but not 0163 (an archive opened read-only).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Footprint is how much of the database file the ledger's records use:
@@ -20,8 +21,23 @@ type Footprint struct {
 func (db *DB) Footprint(ctx context.Context) (Footprint, error) {
 	fp := Footprint{Tables: map[string]int64{}}
 	if db.wc != nil {
-		if _, err := db.wc.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-			return fp, fmt.Errorf("footprint: checkpoint: %w", err)
+		// The writer's connection may be inside a transaction of a running
+		// service (a release tick, a late webhook): SQLite refuses the
+		// checkpoint there ("database table is locked"); it is tried again
+		// after that transaction, for up to a few seconds.
+		for try := 0; ; try++ {
+			_, err := db.wc.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+			if err == nil {
+				break
+			}
+			if try == 200 || !(strings.Contains(err.Error(), "locked") || strings.Contains(err.Error(), "busy")) {
+				return fp, fmt.Errorf("footprint: checkpoint: %w", err)
+			}
+			select {
+			case <-ctx.Done():
+				return fp, fmt.Errorf("footprint: checkpoint: %w", ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
 	}
 	var pages, free, size int64

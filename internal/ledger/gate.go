@@ -214,11 +214,15 @@ func (s *Service) recordGate(tx *Tx, r *rowRec, g *ledgerapi.GateRequest, decisi
 	if k, ok := sourceKeys[g.Evidence.Source]; ok {
 		src = k
 	}
+	// The bank's ids as integers where they read back the same (migration
+	// 0174); the webhook by hook_events' id when the ledger holds it for
+	// this row (0171), else by its id.
 	if _, err := tx.Exec(`INSERT INTO gates (bk, row_no, session_id, payout_id, decision, reason, observed, confirm_info, tcn, src,
-		hook, hook_type, worker, t, hook_seq) VALUES ((SELECT k FROM batch_keys WHERE batch_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+		hook, hook_type, worker, t, hook_seq) VALUES ((SELECT k FROM batch_keys WHERE batch_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+		`+hookRef("?11", "(SELECT k FROM batch_keys WHERE batch_id = ?1)", "?2")+`,
 		CASE WHEN ?12 = '' THEN 0 ELSE (SELECT k FROM move_names WHERE name = ?12) END,
 		CASE WHEN ?13 = '' THEN 0 ELSE (SELECT k FROM move_names WHERE name = ?13) END, ?14, ?15)`,
-		r.Batch, r.Row, g.SessionID, g.PayoutID, gateDecisionKey(decision), reason, observedKey(string(obs)), string(g.ConfirmInfo),
+		r.Batch, r.Row, bankIDKey(g.SessionID, "ps_"), bankIDKey(g.PayoutID, "po_"), gateDecisionKey(decision), reason, observedKey(string(obs)), string(g.ConfirmInfo),
 		g.TCN, src, hookKey(g.Evidence.HookID), g.Evidence.HookType, g.Worker, timeKey(tx.Now), int64(g.Evidence.HookSeq)); err != nil {
 		return fail(err)
 	}

@@ -170,20 +170,23 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 		refBatch, refRow, refRef = ev.Ref.Batch, ev.Ref.Row, ev.Ref.Reference
 		refRowN = sql.NullInt64{Int64: int64(ev.Ref.Row), Valid: true}
 	}
-	// bank_events is a view (migrations 0141, 0163); its table, with the
-	// id, the statuses, the batch, the bank's ids and both times in their
-	// compact forms (the batch's key: 0 is '').
+	// bank_events is a view (migrations 0141, 0163, 0173); its table, with
+	// the id, the type, the statuses, the batch, the bank's ids and both
+	// times in their compact forms (the batch's key: 0 is '').
 	if refBatch != "" {
 		if err := internKeys(tx, refBatch); err != nil {
 			return fmt.Errorf("record webhook %s: %w", ev.HookID, err)
 		}
 	}
-	res, err := tx.Exec(`INSERT INTO hook_events (h, type, sid, ss, pid, ps,
+	// The id is unique by the trigger hook_events_unique (migration 0170:
+	// the index holds its first 8 bytes): a webhook recorded before is
+	// found by the index and skipped, as ON CONFLICT DO NOTHING did.
+	res, err := tx.Exec(`INSERT INTO hook_events (h, ty, sid, ss, pid, ps,
 		amount_minor, currency, fee_minor, fee_currency, error_code, error_text, bk, ref_row, ref_reference,
-		stream_seq, received, rec, body, body_z) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-		(SELECT k FROM batch_keys WHERE batch_id = ?), ?, ?, ?, ?, ?, '', ?)
-		ON CONFLICT (h) DO NOTHING`,
-		hookKey(ev.HookID), ev.Type, bankIDKey(ev.SessionID, "ps_"), sessionStatusKey(ev.SessionStatus),
+		stream_seq, received, rec, body, body_z) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,
+		(SELECT k FROM batch_keys WHERE batch_id = ?13), ?14, ?15, ?16, ?17, ?18, '', ?19
+		WHERE NOT EXISTS (SELECT 1 FROM hook_events WHERE `+hookByID("?1")+`)`,
+		hookKey(ev.HookID), hookTypeKey(ev.Type), bankIDKey(ev.SessionID, "ps_"), sessionStatusKey(ev.SessionStatus),
 		bankIDKey(ev.PayoutID, "po_"),
 		payoutStatusKey(ev.PayoutStatus), amount, cur, fee, feeCur,
 		ev.ErrorCode, ev.ErrorText, refBatch, refRow, refRef, int64(ev.Seq), timeKey(ev.ReceivedAt), timeKey(tx.Now),
@@ -193,6 +196,21 @@ func (s *Service) recordHook(tx *Tx, ev bankEvent) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // recorded before
+	}
+	if ev.Ref != nil {
+		// The row's moves and gate checks written before the webhook was
+		// recorded name it by its id: by hook_events' id from now on
+		// (migration 0171).
+		id, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("record webhook %s: %w", ev.HookID, err)
+		}
+		for _, t := range []string{"moves", "gates"} {
+			if _, err := tx.Exec(`UPDATE `+t+` SET hook = ?1 WHERE bk = (SELECT k FROM batch_keys WHERE batch_id = ?2)
+				AND row_no = ?3 AND hook = ?4`, id, refBatch, ev.Ref.Row, hookKey(ev.HookID)); err != nil {
+				return fmt.Errorf("record webhook %s: refer to it from %s: %w", ev.HookID, t, err)
+			}
+		}
 	}
 	// Which row does it concern?
 	batch, row := refBatch, 0

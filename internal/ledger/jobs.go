@@ -188,9 +188,10 @@ func (s *Service) schedulePoll(tx *Tx, r *rowRec) (ledgerapi.Job, string, error)
 		// session/status lacks the confirm_information a transfer's confirm
 		// echoes: the poll names the webhook that carried it.
 		var seq sql.NullInt64
-		// By hook_events_session, the id as it stores it (migration 0163).
-		if err := tx.QueryRow(`SELECT max(stream_seq) FROM hook_events WHERE sid = ? AND type = ?`,
-			bankIDKey(j.SessionID, "ps_"), string(bank131.HookReadyToConfirm)).Scan(&seq); err != nil {
+		// By hook_events_session, the id and the type as it stores them
+		// (migrations 0163, 0173).
+		if err := tx.QueryRow(`SELECT max(stream_seq) FROM hook_events WHERE sid = ? AND ty = ?`,
+			bankIDKey(j.SessionID, "ps_"), hookTypeKey(string(bank131.HookReadyToConfirm))).Scan(&seq); err != nil {
 			return ledgerapi.Job{}, "", fmt.Errorf("schedule poll of %s/%d: %w", r.Batch, r.Row, err)
 		}
 		if seq.Valid && seq.Int64 > 0 {

@@ -45,31 +45,56 @@ func (s *amountSlab) add(minor int64, currency string) *money.Amount {
 
 // readHooks reads the finishing webhooks of the rows in (lo, hi]: by the
 // metadata (covering index), and by session for the few webhooks without
-// it.
+// it. From hook_events by the type's code (migration 0173: the covering
+// index hook_events_finished is partial on the code); a file before it
+// (an archive opened read-only) through bank_events, as before.
 func (sc *batchScan) readHooks(ctx context.Context, lo, hi int64) ([]chunkHook, error) {
-	const cols = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
 	out := make([]chunkHook, 0, scanChunk) // about one a row
 	amounts := make(amountSlab, 0, scanChunk)
 	var c rawCheck
-	err := eachRaw(ctx, sc.q, `SELECT e.ref_row, `+cols+` FROM bank_events e
-		WHERE e.ref_batch = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.type IN ('payment_finished', 'payment_refunded')
-		UNION ALL SELECT s.row_no, `+cols+` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
-		WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?1
-		AND s.row_no > ?2 AND s.row_no <= ?3`,
-		[]any{sc.batch, lo, hi}, func(v rawRow) error {
-			h := chunkHook{row: int(c.int(v, 0)), session: c.text(v, 1), seq: c.int(v, 7), recorded: c.text(v, 8)}
-			h.Type, h.PayoutStatus, h.ErrorCode = c.text(v, 2), c.text(v, 3), c.text(v, 6)
-			if amount, ok := c.nullInt(v, 4); ok {
-				h.Amount = amounts.add(amount, c.text(v, 5))
-			}
-			if c.err != nil {
-				return fmt.Errorf("row %d: %w", h.row, c.err)
-			}
-			out = append(out, h)
-			return nil
-		})
+	fn := func(v rawRow) error {
+		h := chunkHook{row: int(c.int(v, 0)), session: c.text(v, 1), seq: c.int(v, 7), recorded: c.text(v, 8)}
+		h.Type, h.PayoutStatus, h.ErrorCode = c.text(v, 2), c.text(v, 3), c.text(v, 6)
+		if amount, ok := c.nullInt(v, 4); ok {
+			h.Amount = amounts.add(amount, c.text(v, 5))
+		}
+		if c.err != nil {
+			return fmt.Errorf("row %d: %w", h.row, c.err)
+		}
+		out = append(out, h)
+		return nil
+	}
+	err := eachRaw(ctx, sc.q, finishingHooks, []any{sc.batch, lo, hi}, fn)
+	if err != nil && len(out) == 0 && strings.Contains(err.Error(), "no such column: e.ty") {
+		err = eachRaw(ctx, sc.q, finishingHooksBefore0173, []any{sc.batch, lo, hi}, fn)
+	}
 	return out, err
 }
+
+// finishingHooks is readHooks' query: each column one of bank_events'
+// expressions (migrations 0163, 0173), so the covering index gives it.
+const finishingHooks = `SELECT e.ref_row, ` + finishingHookCols + ` FROM hook_events e JOIN batch_keys b ON b.k = e.bk
+		WHERE b.batch_id = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.ty IN (2, 3)
+		UNION ALL SELECT s.row_no, ` + finishingHookCols + ` FROM hook_events e JOIN batch_keys b ON b.k = e.bk
+		JOIN sessions s ON s.session_id = (CASE WHEN typeof(e.sid) = 'integer' THEN 'ps_' || e.sid ELSE e.sid END)
+		WHERE b.batch_id = '' AND e.ty IN (2, 3) AND s.batch_id = ?1 AND s.row_no > ?2 AND s.row_no <= ?3`
+
+const finishingHookCols = `(CASE WHEN typeof(e.sid) = 'integer' THEN 'ps_' || e.sid ELSE e.sid END),
+		CASE e.ty WHEN 2 THEN 'payment_finished' WHEN 3 THEN 'payment_refunded' ELSE e.ty END,
+		CASE e.ps WHEN 1 THEN 'in_progress' WHEN 2 THEN 'pending' WHEN 3 THEN 'succeeded' WHEN 4 THEN 'failed' ELSE e.ps END,
+		e.amount_minor, e.currency, e.error_code, e.stream_seq, (CASE WHEN typeof(e.rec) = 'integer'
+		THEN strftime('%Y-%m-%dT%H:%M:%S', e.rec / 1000000000, 'unixepoch') || printf('.%09dZ', e.rec % 1000000000)
+		ELSE e.rec END)`
+
+// finishingHooksBefore0173 is readHooks' query of a file before migration
+// 0173, through bank_events.
+const finishingHooksBefore0173 = `SELECT e.ref_row, ` + finishingHookColsBefore0173 + ` FROM bank_events e
+		WHERE e.ref_batch = ?1 AND e.ref_row > ?2 AND e.ref_row <= ?3 AND e.type IN ('payment_finished', 'payment_refunded')
+		UNION ALL SELECT s.row_no, ` + finishingHookColsBefore0173 + ` FROM bank_events e JOIN sessions s ON s.session_id = e.session_id
+		WHERE e.ref_batch = '' AND e.type IN ('payment_finished', 'payment_refunded') AND s.batch_id = ?1
+		AND s.row_no > ?2 AND s.row_no <= ?3`
+
+const finishingHookColsBefore0173 = `e.session_id, e.type, e.payout_status, e.amount_minor, e.currency, e.error_code, e.stream_seq, e.recorded_at`
 
 // readLines reads the lines of complete reports about the rows in (lo,
 // hi]; latest is the latest import of a report they are in.

@@ -263,11 +263,12 @@ func (s *Service) reask(tx *Tx, batch string, row int) ([]ledgerapi.Job, []strin
 		// The webhook the gate answered, by the sequence the processor
 		// gave, else as the ledger's hooks consumer recorded it.
 		var seq int64
-		// hook_events.h is the webhook id's compact form (migration 0141).
+		// hook_events.h is the webhook id's compact form (migration 0141),
+		// found by the index of its first 8 bytes (0170).
 		const hookKeyOf = `CASE WHEN length(g.hook_id) = 64 AND lower(hex(unhex(g.hook_id))) = g.hook_id THEN unhex(g.hook_id) ELSE g.hook_id END`
-		err = tx.QueryRow(`SELECT coalesce(nullif(g.hook_seq, 0), (SELECT e.stream_seq FROM hook_events e WHERE e.h = `+hookKeyOf+`))
+		err = tx.QueryRow(`SELECT coalesce(nullif(g.hook_seq, 0), (SELECT e.stream_seq FROM hook_events e WHERE substr(e.h, 1, 8) = substr(`+hookKeyOf+`, 1, 8) AND e.h = `+hookKeyOf+`))
 			FROM gate_checks g WHERE g.batch_id = ? AND g.row_no = ? AND g.session_id = ? AND g.hook_id <> ''
-			AND (g.hook_seq > 0 OR EXISTS (SELECT 1 FROM hook_events e WHERE e.h = `+hookKeyOf+`)) ORDER BY g.id DESC LIMIT 1`,
+			AND (g.hook_seq > 0 OR EXISTS (SELECT 1 FROM hook_events e WHERE substr(e.h, 1, 8) = substr(`+hookKeyOf+`, 1, 8) AND e.h = `+hookKeyOf+`)) ORDER BY g.id DESC LIMIT 1`,
 			batch, w.row, w.session).Scan(&seq)
 		switch {
 		case err == nil:
