@@ -24,10 +24,11 @@ import (
 // flight when its processor was killed, a call without an idempotency
 // key), and the batch's time.
 type rateRun struct {
-	arr  *arrivals
-	sent []time.Time
-	late []time.Duration
-	took time.Duration
+	arr   *arrivals
+	calls []arrival // the arrivals late is of (more may come after)
+	sent  []time.Time
+	late  []time.Duration
+	took  time.Duration
 }
 
 // sharedRateRun pays rows of tokens (three calls each: session/create,
@@ -84,8 +85,9 @@ func sharedRateRun(t testing.TB, n, rows int, r float64, b int, stall time.Durat
 	took := time.Since(start)
 	s.agree(batch, rows)
 	require.Equal(t, rows, sum.ByState[payout.StateSucceeded], "every row paid: %v", sum.ByState)
-	sent, late := sendTimes(t, s, arr)
-	return rateRun{arr: arr, sent: sent, late: late, took: took}
+	seen := arr.all()
+	sent, late := sendTimes(t, s, seen)
+	return rateRun{arr: arr, calls: seen, sent: sent, late: late, took: took}
 }
 
 // sendTimes reads the processors' "bank call" log lines: the line's time
@@ -93,7 +95,7 @@ func sharedRateRun(t testing.TB, n, rows int, r float64, b int, stall time.Durat
 // the limiter's Pace let it go. It returns those times, sorted, and the
 // lateness of each arrival (by arrival) after its call's, matched by the
 // idempotency header.
-func sendTimes(t testing.TB, s *system, arr *arrivals) ([]time.Time, []time.Duration) {
+func sendTimes(t testing.TB, s *system, calls []arrival) ([]time.Time, []time.Duration) {
 	byKey := map[string][]time.Time{}
 	var sent []time.Time
 	for _, p := range s.procs {
@@ -127,7 +129,6 @@ func sendTimes(t testing.TB, s *system, arr *arrivals) ([]time.Time, []time.Dura
 	for _, ts := range byKey {
 		slices.SortFunc(ts, time.Time.Compare)
 	}
-	calls := arr.all()
 	late := make([]time.Duration, len(calls))
 	for i, c := range calls {
 		late[i] = -1
@@ -147,10 +148,9 @@ func sendTimes(t testing.TB, s *system, arr *arrivals) ([]time.Time, []time.Dura
 // promise; how many there were is logged, and calls whose lateness is
 // unknown count as on time.
 func checkRate(t *testing.T, run rateRun, r float64, b int) {
-	calls := run.arr.all()
 	var onTime []time.Time
 	held := 0
-	for i, c := range calls {
+	for i, c := range run.calls {
 		if run.late[i] > ratelimit.Allowance {
 			held++
 			continue
@@ -159,7 +159,11 @@ func checkRate(t *testing.T, run rateRun, r float64, b int) {
 	}
 	sent, sentFrom := busiest(run.sent)
 	most, from := busiest(onTime)
-	all, _ := busiest(run.arr.times())
+	var at []time.Time
+	for _, c := range run.calls {
+		at = append(at, c.at)
+	}
+	all, _ := busiest(at)
 	t.Logf("the limiters let go %d calls; at most %d in one second (from +%s); the bank saw %d in its busiest second, %d of the calls within %s of their send (%d were held up longer)",
 		len(run.sent), sent, sentFrom.Round(time.Millisecond), all, most, ratelimit.Allowance, held)
 	require.LessOrEqual(t, sent, int(r)+b, "the limiters let more than R + B calls go in one second")
