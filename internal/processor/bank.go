@@ -38,9 +38,20 @@ func (p *Processor) callFenced(ctx context.Context, method string, prio ratelimi
 			return fn(ctx)
 		}
 		pace = func(ctx context.Context) error {
-			// The client returns a refusal wrapped: the caller's
+			start := time.Now()
+			if err := p.lim.Pace(ctx); err != nil || time.Since(start) <= refenceAfter {
+				return err
+			}
+			// The client returns the refusal wrapped: the caller's
 			// errors.Is(err, errStopSend) sees it.
-			return p.lim.PaceChecked(ctx, refenceAfter, refenceLate, fence)
+			asked := time.Now()
+			if err := fence(ctx); err != nil || time.Since(asked) <= refenceLate {
+				return err
+			}
+			// The answer came past the call's turn: a loaded ledger
+			// answers a whole commit group at once, and the calls it
+			// held would leave together. The call takes the next turn.
+			return p.lim.Pace(ctx)
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -94,14 +105,16 @@ func (p *Processor) callFenced(ctx context.Context, method string, prio ratelimi
 // ledger bunched, and they are rare, so the second ledger round trip is too.
 const refenceAfter = 50 * time.Millisecond
 
-// refenceLate: a second fence that answers within this leaves on its
-// turn in the limiter (Limiter.PaceChecked); one that answers later takes
-// another turn. The ledger's writer commits in groups and answers each
-// group's fences together: sent as the answers came, the calls of one
-// group left as a bunch, 119 in one second against R + B = 110 by the
-// processors' own send times (e2e TestSharedRateLimitHoldsWithAProcessorKilled,
-// load 20). Late by at most this, a call stays within ratelimit.Allowance,
-// which the bucket keeps back for calls that leave after their turn.
+// refenceLate: a second fence answered later than this sends its call
+// through Limiter.Pace once more (a turn of its own) instead of at once.
+// The ledger's writer commits in groups and answers each group's fences
+// together: on a loaded machine the calls of one group left as a bunch,
+// 119 in one second against R + B = 110 by the processors' own send times
+// (e2e TestSharedRateLimitHoldsWithAProcessorKilled, load 20). Late by at
+// most this, a call stays within ratelimit.Allowance, which the bucket
+// keeps back for calls that leave after their turn. A cancel that comes
+// during that turn no longer stops the call: it passed its fence, as a
+// call under way has.
 const refenceLate = 20 * time.Millisecond
 
 // bankFor returns the client that pays rows of a card number or not.

@@ -41,7 +41,6 @@ func (c *sendClock) RoundTrip(r *http.Request) (*http.Response, error) {
 // takes a turn of its own, so the sends keep the limiter's rate: in any
 // 100 ms at most R × 0.1 + the burst, +1 for a send reserved before the
 // window and +1 for one answered within refenceLate of its turn.
-// Measured: 18–19 before (the calls of a stall at once), 3–6 after.
 func TestRefencedCallsLeaveAtTheRate(t *testing.T) {
 	bank := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -60,8 +59,6 @@ func TestRefencedCallsLeaveAtTheRate(t *testing.T) {
 	defer lim.Close()
 	p := &Processor{lim: lim, cfg: Config{Logger: quiet}}
 
-	// The ledger answers a call's first two fences with its commit group,
-	// every 400 ms (a loaded writer), a third at once (it recovered).
 	var mu sync.Mutex
 	group := make(chan struct{})
 	stop := make(chan struct{})
@@ -82,22 +79,16 @@ func TestRefencedCallsLeaveAtTheRate(t *testing.T) {
 		}
 	}()
 	fences := 0
-	fenceOf := func() func(ctx context.Context) error {
-		asked := 0
-		return func(ctx context.Context) error {
-			mu.Lock()
-			g := group
-			fences++
-			mu.Unlock()
-			if asked++; asked > 2 {
-				return nil
-			}
-			select {
-			case <-g:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	fence := func(ctx context.Context) error {
+		mu.Lock()
+		g := group
+		fences++
+		mu.Unlock()
+		select {
+		case <-g:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -107,7 +98,7 @@ func TestRefencedCallsLeaveAtTheRate(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := p.callFenced(ctx, "session/status", ratelimit.Low, fenceOf(), func(ctx context.Context) error {
+			_, err := p.callFenced(ctx, "session/status", ratelimit.Low, fence, func(ctx context.Context) error {
 				_, err := client.Status(ctx, "ps_refence")
 				return err
 			})
@@ -128,8 +119,6 @@ func TestRefencedCallsLeaveAtTheRate(t *testing.T) {
 		}
 		most = max(most, i-j+1)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("%d calls, %d fences, sent in %s; most in any %s: %d (bound %d)", n, fences,
 		sent[n-1].Sub(sent[0]).Round(time.Millisecond), w, most, bound)
 	require.Greater(t, fences, n, "calls were fenced again")

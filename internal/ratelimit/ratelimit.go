@@ -385,70 +385,16 @@ func (l *Limiter) SetRate(r float64, burst int) {
 // last rate: what it granted goes out. Callers go in the order they came,
 // one reservation at a time (paceTurn), so a change of rate applies to
 // every call not yet sent.
-func (l *Limiter) Pace(ctx context.Context) error { return l.PaceChecked(ctx, 0, 0, nil) }
-
-// PaceChecked is Pace for a call that must ask check (the ledger's fence)
-// again before it leaves when it waited in Pace longer than after, so that
-// a cancel that came meanwhile still stops it. check is asked when the
-// call's turn has come, and the call leaves on that turn if check answers
-// within late; a refusal ends the wait with check's error. Asked after
-// Pace, each call on its own, the checks' answers let the calls leave
-// whenever they came: a loaded ledger's writer answers a whole commit
-// group at once, and the processors' own sends held 119 calls in one
-// second against R + B = 110. An answer later than late gives the turn
-// up (its token is spent): the call waits for the answer, then for a new
-// turn, on which it is asked again, if that wait too was longer than
-// after, holding the turn until it answers. Each call leaves on a turn of
-// its own, at most late after it unless it was asked twice, and is
-// asked at most twice. With a nil check it is Pace.
-func (l *Limiter) PaceChecked(ctx context.Context, after, late time.Duration, check func(context.Context) error) error {
+func (l *Limiter) Pace(ctx context.Context) error {
 	if l.unlimited {
 		return nil
 	}
-	start := time.Now()
-	for asked := 0; ; asked++ {
-		if err := l.turn(ctx); err != nil {
-			return err
-		}
-		if check == nil || time.Since(start) <= after {
-			l.leave()
-			return nil
-		}
-		answer := make(chan error, 1)
-		go func() { answer <- check(ctx) }()
-		var wait <-chan time.Time
-		if asked == 0 {
-			t := time.NewTimer(late)
-			defer t.Stop()
-			wait = t.C
-		}
-		select {
-		case err := <-answer:
-			if err == nil {
-				l.leave()
-			} else {
-				<-l.paceTurn
-			}
-			return err
-		case <-wait: // past its turn: the next one
-			<-l.paceTurn
-		}
-		if err := <-answer; err != nil {
-			return err
-		}
-		start = time.Now()
-	}
-}
-
-// turn takes the pacer's turn and waits for the call's send token. On
-// success the caller holds the turn and gives it back with leave, or by
-// receiving from paceTurn.
-func (l *Limiter) turn(ctx context.Context) error {
 	select {
 	case l.paceTurn <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	defer func() { <-l.paceTurn }()
 	for {
 		select { // a change before this reservation is in it
 		case <-l.paceChanged:
@@ -459,7 +405,6 @@ func (l *Limiter) turn(ctx context.Context) error {
 		if d > 0 {
 			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 				r.Cancel()
-				<-l.paceTurn
 				// The wait would outlast ctx's deadline: a deadline all the same.
 				return fmt.Errorf("%w: the send would wait %s", context.DeadlineExceeded, d)
 			}
@@ -473,20 +418,14 @@ func (l *Limiter) turn(ctx context.Context) error {
 			case <-ctx.Done():
 				t.Stop()
 				r.Cancel()
-				<-l.paceTurn
 				return ctx.Err()
 			}
 		}
+		if l.sent != nil {
+			l.sent(time.Now())
+		}
 		return nil
 	}
-}
-
-// leave lets the call holding the turn go.
-func (l *Limiter) leave() {
-	if l.sent != nil {
-		l.sent(time.Now())
-	}
-	<-l.paceTurn
 }
 
 // paceChange tells a waiting Pace that send's rate or bucket changed.

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -300,68 +299,4 @@ func TestPaceHoldsTheBoundAcrossARateChange(t *testing.T) {
 	t.Logf("%d sends in %s; most in any %s: %d (bound %d)", len(sent), sent[len(sent)-1].Sub(sent[0]).Round(time.Millisecond), w, most, bound)
 	require.Len(t, sent, 2*n)
 	require.LessOrEqual(t, most, bound)
-}
-
-// TestPaceCheckedAsksAfterAWait: the check is asked only of a call that
-// waited in Pace longer than after, and its refusal ends the call unsent.
-func TestPaceCheckedAsksAfterAWait(t *testing.T) {
-	ctx := context.Background()
-	fast := New(1000, 20)
-	defer fast.Close()
-	asked := 0
-	check := func(context.Context) error { asked++; return nil }
-	for i := 0; i < 5; i++ {
-		require.NoError(t, fast.PaceChecked(ctx, time.Minute, time.Second, check))
-	}
-	require.Zero(t, asked, "no call waited a minute")
-
-	slow := New(2, 1) // a turn every 500 ms
-	defer slow.Close()
-	var sent int
-	slow.sent = func(time.Time) { sent++ }
-	require.NoError(t, slow.Pace(ctx)) // the one token: the next call waits
-	refused := errors.New("the batch was cancelled")
-	err := slow.PaceChecked(ctx, 50*time.Millisecond, time.Second, func(context.Context) error { asked++; return refused })
-	require.ErrorIs(t, err, refused)
-	require.Equal(t, 1, asked)
-	require.Equal(t, 1, sent, "the refused call is not sent")
-}
-
-// TestPaceCheckedGivesALateTurnUp: a check that answers later than late
-// gives the call's turn up, so the call queued behind it leaves first
-// (answered late, a loaded ledger's fences let their calls leave
-// together); the late call then takes a turn of its own and, having
-// waited for it longer than after, is asked again.
-func TestPaceCheckedGivesALateTurnUp(t *testing.T) {
-	ctx := context.Background()
-	l := New(20, 1) // a token every 50 ms
-	defer l.Close()
-	var mu sync.Mutex
-	var order []string
-	require.NoError(t, l.Pace(ctx)) // the bucket's token
-	who := make(chan string, 2)
-	l.sent = func(time.Time) {
-		mu.Lock()
-		order = append(order, <-who)
-		mu.Unlock()
-	}
-	asking := make(chan struct{})
-	asked := 0
-	done := make(chan error, 1)
-	go func() {
-		done <- l.PaceChecked(ctx, 0, 10*time.Millisecond, func(context.Context) error {
-			if asked++; asked == 1 {
-				close(asking)
-				time.Sleep(500 * time.Millisecond) // a ledger that answers late
-			}
-			who <- "late"
-			return nil
-		})
-	}()
-	<-asking
-	who <- "next"
-	require.NoError(t, l.Pace(ctx))
-	require.NoError(t, <-done)
-	require.Equal(t, []string{"next", "late"}, order)
-	require.Equal(t, 2, asked, "asked again on its own turn")
 }
