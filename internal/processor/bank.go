@@ -44,14 +44,7 @@ func (p *Processor) callFenced(ctx context.Context, method string, prio ratelimi
 			}
 			// The client returns the refusal wrapped: the caller's
 			// errors.Is(err, errStopSend) sees it.
-			asked := time.Now()
-			if err := fence(ctx); err != nil || time.Since(asked) <= refenceLate {
-				return err
-			}
-			// The answer came past the call's turn: a loaded ledger
-			// answers a whole commit group at once, and the calls it
-			// held would leave together. The call takes the next turn.
-			return p.lim.Pace(ctx)
+			return fence(ctx)
 		}
 	}
 	for attempt := 0; ; attempt++ {
@@ -104,18 +97,6 @@ func (p *Processor) callFenced(ctx context.Context, method string, prio ratelimi
 // 1/R (10 ms at R = 100); the calls that wait longer are those a stalled
 // ledger bunched, and they are rare, so the second ledger round trip is too.
 const refenceAfter = 50 * time.Millisecond
-
-// refenceLate: a second fence answered later than this sends its call
-// through Limiter.Pace once more (a turn of its own) instead of at once.
-// The ledger's writer commits in groups and answers each group's fences
-// together: on a loaded machine the calls of one group left as a bunch,
-// 119 in one second against R + B = 110 by the processors' own send times
-// (e2e TestSharedRateLimitHoldsWithAProcessorKilled, load 20). Late by at
-// most this, a call stays within ratelimit.Allowance, which the bucket
-// keeps back for calls that leave after their turn. A cancel that comes
-// during that turn no longer stops the call: it passed its fence, as a
-// call under way has.
-const refenceLate = 20 * time.Millisecond
 
 // bankFor returns the client that pays rows of a card number or not.
 func (p *Processor) bankFor(cardNumber bool) *bank131.Client {
