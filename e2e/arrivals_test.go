@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/payrun/payrun/internal/bank131"
 )
 
 // arrivals is a reverse proxy in front of the sandbox that records when
@@ -30,6 +32,7 @@ type arrivals struct {
 	at     []time.Time     // each API request's arrival
 	late   []time.Duration // how much later its handler ran
 	path   []string        // and its path
+	key    []string        // and its idempotency header ("" without)
 }
 
 type stampedKey struct{}
@@ -56,6 +59,7 @@ func newArrivals(t testing.TB) *arrivals {
 			a.at = append(a.at, at)
 			a.late = append(a.late, now.Sub(at))
 			a.path = append(a.path, r.URL.Path)
+			a.key = append(a.key, r.Header.Get(bank131.HeaderIdempotency))
 			a.mu.Unlock()
 		}
 		proxy.ServeHTTP(w, r)
@@ -114,6 +118,24 @@ func (a *arrivals) lateness() (median, most time.Duration) {
 	}
 	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
 	return l[len(l)/2], l[len(l)-1]
+}
+
+// arrival is one API request as the proxy saw it.
+type arrival struct {
+	at  time.Time
+	key string // idempotency header
+}
+
+// all returns every arrival with its key, by arrival.
+func (a *arrivals) all() []arrival {
+	a.mu.Lock()
+	out := make([]arrival, len(a.at))
+	for i := range a.at {
+		out[i] = arrival{at: a.at[i], key: a.key[i]}
+	}
+	a.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
+	return out
 }
 
 // paths counts the calls by path that arrived in [from, from+w), from the

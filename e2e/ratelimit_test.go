@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,20 +14,34 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/ratelimit"
 	"github.com/payrun/payrun/internal/testutil"
 )
+
+// rateRun is what sharedRateRun saw: the proxy's arrivals, when each call
+// left its processor's limiter (sent, sorted) and each arrival's lateness
+// after it (late, by arrival; -1 where no log line matched: a call in
+// flight when its processor was killed, a call without an idempotency
+// key), and the batch's time.
+type rateRun struct {
+	arr   *arrivals
+	calls []arrival // the arrivals late is of (more may come after)
+	sent  []time.Time
+	late  []time.Duration
+	took  time.Duration
+}
 
 // sharedRateRun pays rows of tokens (three calls each: session/create,
 // session/start/payout, session/confirm) with n processors sharing
 // --bank-rate r --burst b, and kills one with SIGKILL once a third of the
 // calls reached the bank (with stall, first stops the ledger with SIGSTOP
-// for that long once a sixth did). It returns the arrivals and the batch's
-// time from ingest to the last row final.
-func sharedRateRun(t testing.TB, n, rows int, r float64, b int, stall time.Duration) (*arrivals, time.Duration) {
+// for that long once a sixth did). The processors log each bank call (-v),
+// which tells when it left the limiter.
+func sharedRateRun(t testing.TB, n, rows int, r float64, b int, stall time.Duration) rateRun {
 	arr := newArrivals(t)
 	s := startSystem(t, options{processors: n,
 		processorArgs: []string{"--bank-url", arr.srv.URL, "--bank-rate", fmt.Sprint(r), "--burst", fmt.Sprint(b),
-			"--concurrency", "32", "-v=false"}})
+			"--concurrency", "32"}})
 	arr.to(s.bankURL)
 	// Every processor holds its part before the batch starts.
 	testutil.Eventually(t, 20*time.Second, 100*time.Millisecond, func() error {
@@ -68,7 +85,89 @@ func sharedRateRun(t testing.TB, n, rows int, r float64, b int, stall time.Durat
 	took := time.Since(start)
 	s.agree(batch, rows)
 	require.Equal(t, rows, sum.ByState[payout.StateSucceeded], "every row paid: %v", sum.ByState)
-	return arr, took
+	seen := arr.all()
+	sent, late := sendTimes(t, s, seen)
+	return rateRun{arr: arr, calls: seen, sent: sent, late: late, took: took}
+}
+
+// sendTimes reads the processors' "bank call" log lines: the line's time
+// less its "took" is when the bank client began the request, just after
+// the limiter's Pace let it go. It returns those times, sorted, and the
+// lateness of each arrival (by arrival) after its call's, matched by the
+// idempotency header.
+func sendTimes(t testing.TB, s *system, calls []arrival) ([]time.Time, []time.Duration) {
+	byKey := map[string][]time.Time{}
+	var sent []time.Time
+	for _, p := range s.procs {
+		if p.bin != "processor" {
+			continue
+		}
+		f, err := os.Open(p.log)
+		require.NoError(t, err)
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var line struct {
+				Time time.Time     `json:"time"`
+				Msg  string        `json:"msg"`
+				Took time.Duration `json:"took"`
+				Key  string        `json:"idempotency_header"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) != nil || (line.Msg != "bank call" && line.Msg != "bank call failed") {
+				continue
+			}
+			at := line.Time.Add(-line.Took)
+			sent = append(sent, at)
+			if line.Key != "" {
+				byKey[line.Key] = append(byKey[line.Key], at)
+			}
+		}
+		require.NoError(t, sc.Err())
+		f.Close()
+	}
+	slices.SortFunc(sent, time.Time.Compare)
+	for _, ts := range byKey {
+		slices.SortFunc(ts, time.Time.Compare)
+	}
+	late := make([]time.Duration, len(calls))
+	for i, c := range calls {
+		late[i] = -1
+		if ts := byKey[c.key]; len(ts) > 0 {
+			late[i], byKey[c.key] = c.at.Sub(ts[0]), ts[1:]
+		}
+	}
+	return sent, late
+}
+
+// checkRate holds a run to the limiter's promise (README, "rate limit"):
+// its processors let at most R + B calls go in any second, and the bank
+// sees at most R + B in any second of the calls that reached it within
+// ratelimit.Allowance of leaving the limiter: the bucket keeps that much
+// of R back for them. A call held up longer on its way (a starved
+// machine's scheduler, between the limiter and the socket) is outside the
+// promise; how many there were is logged, and calls whose lateness is
+// unknown count as on time.
+func checkRate(t *testing.T, run rateRun, r float64, b int) {
+	var onTime []time.Time
+	held := 0
+	for i, c := range run.calls {
+		if run.late[i] > ratelimit.Allowance {
+			held++
+			continue
+		}
+		onTime = append(onTime, c.at)
+	}
+	sent, sentFrom := busiest(run.sent)
+	most, from := busiest(onTime)
+	var at []time.Time
+	for _, c := range run.calls {
+		at = append(at, c.at)
+	}
+	all, _ := busiest(at)
+	t.Logf("the limiters let go %d calls; at most %d in one second (from +%s); the bank saw %d in its busiest second, %d of the calls within %s of their send (%d were held up longer)",
+		len(run.sent), sent, sentFrom.Round(time.Millisecond), all, most, ratelimit.Allowance, held)
+	require.LessOrEqual(t, sent, int(r)+b, "the limiters let more than R + B calls go in one second")
+	require.LessOrEqual(t, most, int(r)+b, "the bank saw more than R + B in one second (calls on time; busiest from +%s)", from.Round(time.Millisecond))
 }
 
 func readLog(p *proc) string {
@@ -86,7 +185,8 @@ func TestSharedRateLimitHoldsWithAProcessorKilled(t *testing.T) {
 		rows = 150
 	}
 	const r, b = 100.0, 10
-	arr, took := sharedRateRun(t, 3, rows, r, b, 0)
+	run := sharedRateRun(t, 3, rows, r, b, 0)
+	arr, took := run.arr, run.took
 	at := arr.times()
 	most, from := busiest(at)
 	handled, _ := busiest(arr.handled())
@@ -94,7 +194,7 @@ func TestSharedRateLimitHoldsWithAProcessorKilled(t *testing.T) {
 	t.Logf("%d calls in %s; most in any second %d from +%s (R + B = %.0f); by the proxy's handler time %d (handlers late by %s median, %s at most)",
 		len(at), took.Round(time.Millisecond), most, from.Round(time.Millisecond), r+b, handled, median, worst.Round(time.Millisecond))
 	t.Logf("the busiest second by tenths %v, by call %v", tenths(at, from), arr.paths(from, time.Second))
-	require.LessOrEqual(t, most, int(r)+b, "the bank saw more than R + B in one second")
+	checkRate(t, run, r, b)
 }
 
 // TestSharedRateLimitHoldsThroughALedgerStall: the ledger stops for half a
@@ -105,14 +205,15 @@ func TestSharedRateLimitHoldsWithAProcessorKilled(t *testing.T) {
 // sees at most R + B in any second.
 func TestSharedRateLimitHoldsThroughALedgerStall(t *testing.T) {
 	const r, b = 100.0, 10
-	arr, took := sharedRateRun(t, 2, 240, r, b, 500*time.Millisecond)
+	run := sharedRateRun(t, 2, 240, r, b, 500*time.Millisecond)
+	arr, took := run.arr, run.took
 	at := arr.times()
 	most, from := busiest(at)
 	median, worst := arr.lateness()
 	t.Logf("%d calls in %s; most in any second %d from +%s (R + B = %.0f), by tenths %v, by call %v (handlers late by %s median, %s at most)",
 		len(at), took.Round(time.Millisecond), most, from.Round(time.Millisecond), r+b, tenths(at, from), arr.paths(from, time.Second),
 		median, worst.Round(time.Millisecond))
-	require.LessOrEqual(t, most, int(r)+b, "the bank saw more than R + B in one second")
+	checkRate(t, run, r, b)
 }
 
 // BenchmarkSharedRate measures two and three processors sharing R=100, B=10
@@ -126,7 +227,8 @@ func BenchmarkSharedRate(b *testing.B) {
 	for _, n := range []int{2, 3} {
 		b.Run(fmt.Sprintf("processors=%d", n), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				arr, took := sharedRateRun(b, n, rows, r, burst, 0)
+				run := sharedRateRun(b, n, rows, r, burst, 0)
+				arr, took := run.arr, run.took
 				at := arr.times()
 				handled, _ := busiest(arr.handled())
 				median, worst := arr.lateness()

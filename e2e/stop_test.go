@@ -27,6 +27,24 @@ func (s *system) countStates(batch string, states ...payout.State) int {
 	return n
 }
 
+// waitNoneAtTheBank waits until the calls a hold let go have had their
+// answers: a second for what passed its fence before the hold to leave
+// (a call that waits in the limiter longer than 50 ms asks its fence
+// again and is refused), then until no row waits for the bank's word on a
+// payout it started. A count taken after the second alone missed the
+// answers a loaded machine had not delivered yet. (Rows whose fence
+// refused stay in opening or starting.)
+func (s *system) waitNoneAtTheBank(batch string) {
+	s.t.Helper()
+	time.Sleep(time.Second)
+	testutil.Eventually(s.t, 60*time.Second, 50*time.Millisecond, func() error {
+		if n := s.countStates(batch, payout.StatePayoutStarted, payout.StateConfirming, payout.StateConfirmed); n > 0 {
+			return fmt.Errorf("%d rows at the bank", n)
+		}
+		return nil
+	})
+}
+
 // TestCancelStopsCallsWaitingInTheLimiter: a two-step batch (and card rows
 // paid by session/init/payout) at --rate 3, with 16 rows waiting in the
 // limiter, is cancelled. Not one session/start/payout or
@@ -174,7 +192,7 @@ func TestBreakerHoldsTheBatch(t *testing.T) {
 	})
 	require.Equal(t, ledgerapi.HoldByBreaker, sum.Hold.Source)
 	require.Contains(t, sum.Hold.Reason, "failed with the bank's code card_number_does_not_exist")
-	time.Sleep(time.Second) // calls in flight at the trip finish
+	s.waitNoneAtTheBank(batch) // calls in flight at the trip finish
 	failed := s.countStates(batch, payout.StateFailed)
 	require.GreaterOrEqual(t, failed, 5)
 	require.LessOrEqual(t, failed, 7, "within the threshold, and the calls in flight when it tripped")
@@ -196,7 +214,7 @@ func TestBreakerHoldsTheBatch(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(time.Second)
+	s.waitNoneAtTheBank(batch)
 	again := s.countStates(batch, payout.StateFailed)
 	require.LessOrEqual(t, again, failed+7, "five more, and the calls in flight")
 	s.decide("cancel", "--batch", batch, "--reason", "the bank is not fixed")
