@@ -44,3 +44,58 @@ func TestRev10ChunkOverflowNamesEveryRow(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Equal(t, []int{2, 3, 4}, named, "an exception for each row left out")
 }
+
+// chunkIntake is what the intake's parse makes of a chunk of b's rows at
+// stream sequence seq: one intakeMsg a row, all with seq.
+func chunkIntake(t *testing.T, b *testBatch, seq uint64) []intakeMsg {
+	t.Helper()
+	out := intakeMsg{Seq: seq, delivered: seq}
+	parseChunk(&out, rawChunk(1, b.Data...))
+	require.Empty(t, out.Invalid)
+	return flatten([]intakeMsg{out})
+}
+
+// TestRev10ChunksRepeatAcrossBatchesInOneGroup: two files carrying the
+// same references, each in one chunk, recorded in one transaction (so one
+// received_at): the rows of a chunk share its stream sequence, and the
+// guard's "earlier" across batches is by (received_at, intake_seq). The
+// later chunk's rows are held as repeats of the earlier's, the earlier's
+// never; in either order of the two files.
+func TestRev10ChunksRepeatAcrossBatchesInOneGroup(t *testing.T) {
+	for _, order := range []string{"a first", "b first"} {
+		t.Run(order, func(t *testing.T) {
+			s, _ := newService(t)
+			a := makeBatch(3, "rev10 repeat a "+order)
+			b := makeBatch(3, "rev10 repeat b "+order) // the same references E-00001…
+			first, second := a, b
+			if order == "b first" {
+				first, second = b, a
+			}
+			msgs := append(chunkIntake(t, first, 7), chunkIntake(t, second, 8)...)
+			record(t, s, msgs)
+			require.Empty(t, holdsOf(t, s, first.ID), "the earlier file's rows are not repeats")
+			h := holdsOf(t, s, second.ID)
+			require.Len(t, h, 3, "each of the later file's rows repeats one of the earlier's")
+			for row, hold := range h {
+				require.Equal(t, HoldRepeat, hold.Kind, "row %d", row)
+				require.Equal(t, first.ID, hold.EarlierBatch, "row %d", row)
+				require.Equal(t, row, hold.EarlierRow)
+			}
+		})
+	}
+}
+
+// TestRev10DuplicateInsideOneChunk: two rows of one file to the same card
+// and amount under other references, in one chunk (one stream sequence):
+// the later row is held as a probable duplicate of the earlier, by their
+// rows' order in the file.
+func TestRev10DuplicateInsideOneChunk(t *testing.T) {
+	s, _ := newService(t)
+	b := makeRows("rev10 duplicate in a chunk", []*payout.Row{tokenRow("D-1", 50000, "tok_rev10"),
+		tokenRow("D-2", 60000, "tok_rev10"), tokenRow("D-3", 50000, "tok_rev10")})
+	record(t, s, chunkIntake(t, b, 3))
+	h := holdsOf(t, s, b.ID)
+	require.Len(t, h, 1)
+	require.Equal(t, HoldDuplicate, h[3].Kind)
+	require.Equal(t, 1, h[3].EarlierRow)
+}
