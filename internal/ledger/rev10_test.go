@@ -1,11 +1,14 @@
 package ledger
 
 import (
+	"context"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/payout"
 	"github.com/payrun/payrun/internal/reconcile"
 )
@@ -98,4 +101,35 @@ func TestRev10DuplicateInsideOneChunk(t *testing.T) {
 	require.Len(t, h, 1)
 	require.Equal(t, HoldDuplicate, h[3].Kind)
 	require.Equal(t, 1, h[3].EarlierRow)
+}
+
+// TestRev10MoveBeforeItsBatchT0: the clock stepped back after a batch's
+// key was made (its t0, migration 0175, the release's time): a move then is
+// before t0 and kept as a negative offset; every move reads back at the
+// time it was written.
+func TestRev10MoveBeforeItsBatchT0(t *testing.T) {
+	s, c := newService(t)
+	b := uniqueBatch(2, "rev10 clock back")
+	record(t, s, b.msgs(1))
+	require.NoError(t, s.ReleaseDue(context.Background()))
+	released := c.Now()
+	c.Add(-36 * time.Hour) // before t0 by more than the 6-byte offsets' ~39 hours' half
+	back := c.Now()
+	reply := move(t, s, ledgerapi.Transition{Batch: b.ID, Row: 1, To: payout.StateClaimed, Worker: "w1",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceProcessor}})
+	require.Empty(t, code(reply))
+	rows, err := s.db.r.Query(`SELECT to_state, at FROM transitions WHERE batch_id = ? AND row_no = 1 ORDER BY id`, b.ID)
+	require.NoError(t, err)
+	var got []string
+	for rows.Next() {
+		var to, at string
+		require.NoError(t, rows.Scan(&to, &at))
+		got = append(got, to+" "+at)
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, []string{"queued " + formatTime(released), "claimed " + formatTime(back)}, got)
+	var neg int
+	require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM moves WHERE bk = (SELECT k FROM batch_keys WHERE batch_id = ?)
+		AND typeof(t) = 'integer' AND t < 0`, b.ID).Scan(&neg))
+	require.Equal(t, 1, neg, "the claim kept as an offset before t0")
 }
