@@ -110,7 +110,14 @@ func addMinor(a, b int64) (int64, bool) {
 func overflowRow(tx *Tx, m *intakeMsg, res *intakeResult) error {
 	r := m.Row
 	res.Invalid++
-	_, err := openException(tx, reconcile.IntakeInvalid, fmt.Sprint(m.Seq), r.Batch, r.Row,
+	// A message's exception is keyed by its stream sequence; the rows of a
+	// chunk share it, so a chunk's later rows add their number (the first
+	// keeps the message's key: one row message's, as before chunks).
+	key := fmt.Sprint(m.Seq)
+	if m.part > 0 {
+		key = fmt.Sprintf("%d/%d", m.Seq, r.Row)
+	}
+	_, err := openException(tx, reconcile.IntakeInvalid, key, r.Batch, r.Row,
 		fmt.Sprintf("intake message %d: row %d of batch %s would take the batch's total in %s past 64 bits; it is not recorded and the batch is rejected",
 			m.Seq, r.Row, r.Batch, r.Amount.Currency))
 	return err
