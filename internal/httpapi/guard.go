@@ -208,7 +208,7 @@ func (g *Guard) principal(r *http.Request) (*auth.Principal, error) {
 		return &auth.Principal{UserID: u.ID, Name: u.Name, Roles: t.Roles.Intersect(u.Roles), Via: auth.ViaToken,
 			TokenID: t.ID, TokenName: t.Name, Remote: r.RemoteAddr}, nil
 	}
-	id := g.sessions.GetInt64(ctx, sessionUser)
+	id := g.sessions.GetInt64(ctx, SessionUserKey)
 	if id == 0 {
 		return nil, nil
 	}

@@ -24,17 +24,14 @@ const (
 	SessionPath = "/session"
 )
 
-// sessionUser is the session key holding the signed-in user's id;
-// sessionCredentials the fingerprint of the credentials they signed in
-// with (credentialsOf).
-const (
-	sessionUser        = SessionUserKey
-	sessionCredentials = "cred"
-)
-
 // SessionUserKey is the key of the signed-in user's id (an int64) in a
 // session's data: ledger.Sessions.EndUser finds a user's sessions by it.
-const SessionUserKey = "uid"
+// sessionCredentials holds the fingerprint of the credentials they signed
+// in with (credentialsOf).
+const (
+	SessionUserKey     = "uid"
+	sessionCredentials = "cred"
+)
 
 // credentialsOf fingerprints a user's sign-in credentials: the password's
 // argon2id hash (a new salt every time it is set) and the TOTP secret. A
@@ -230,7 +227,7 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 	if err := g.sessions.RenewToken(ctx); err != nil {
 		return nil, err
 	}
-	g.sessions.Put(ctx, sessionUser, u.ID)
+	g.sessions.Put(ctx, SessionUserKey, u.ID)
 	g.sessions.Put(ctx, sessionCredentials, credentialsOf(u))
 	g.limiter.Succeeded(u.Name)
 	g.dir.SignedIn(ctx, u.ID, g.cfg.Now())

@@ -2,10 +2,13 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // Footprint is how much of the database file the ledger's records use:
@@ -30,7 +33,8 @@ func (db *DB) Footprint(ctx context.Context) (Footprint, error) {
 			if err == nil {
 				break
 			}
-			if try == 200 || !(strings.Contains(err.Error(), "locked") || strings.Contains(err.Error(), "busy")) {
+			var se sqlite3.Error
+			if try == 200 || !errors.As(err, &se) || (se.Code != sqlite3.ErrLocked && se.Code != sqlite3.ErrBusy) {
 				return fp, fmt.Errorf("footprint: checkpoint: %w", err)
 			}
 			select {
