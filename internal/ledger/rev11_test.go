@@ -1,0 +1,138 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/payrun/payrun/internal/ledger/ledgerapi"
+	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/queue"
+)
+
+// TestRev11ResubmitAfterRestoreOfTheParent: a ledger restored from a
+// backup taken before a resubmit lacks the child batch, while the bank
+// paid the child's row (its webhooks, in PAYRUN_HOOKS, name the child's
+// row and the reference). Resubmitting the parent's failed rows again
+// (another selection makes another child id, so new idempotency keys)
+// must not release a row the bank reported paid: it is refused or held.
+func TestRev11ResubmitAfterRestoreOfTheParent(t *testing.T) {
+	ctx := context.Background()
+	env := startNATS(t)
+	require.NoError(t, queue.EnsureStreams(ctx, env.js, queue.Config{}))
+	c := newClock()
+	dir := t.TempDir()
+	db := openDB(t, dir, c)
+	s := startService(t, db, env, testConfig())
+	p := releaseBatch(t, s, 3, t.Name())
+	finish(t, s, p.ID, 1, payout.StateFailed, "card_number_does_not_exist")
+	finish(t, s, p.ID, 2, payout.StateFailed, "card_number_does_not_exist")
+	finish(t, s, p.ID, 3, payout.StateSucceeded, "")
+
+	// The backup, taken before the resubmit.
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	_, err := db.wc.ExecContext(ctx, `VACUUM INTO ?`, backup)
+	require.NoError(t, err)
+
+	reply, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: p.ID, Rows: []int{1}, By: "anna", Reason: "card fixed"})
+	require.NoError(t, err)
+	child := reply.Batch.Batch
+	// The bank pays the child's row; its webhooks are in PAYRUN_HOOKS.
+	for _, typ := range []string{"ready_to_confirm", "payment_finished"} {
+		body := fmt.Sprintf(`{"type":%q,"session":{"id":"ps_child","status":"in_progress","payout_list":[{"id":"po_child","status":"succeeded","metadata":{"payrun":"%s/1","reference":%q}}]}}`,
+			typ, child, p.Rows[0].Reference)
+		publishHook(t, env.js, typ, []byte(body))
+	}
+	s.Close()
+	require.NoError(t, db.Close())
+
+	// The disk is lost; the ledger is restored from the backup.
+	rdir := t.TempDir()
+	data, err := os.ReadFile(backup)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(rdir, "ledger.db"), data, 0o600))
+	rdb := openDB(t, rdir, c)
+	defer rdb.Close()
+	_, err = rdb.RecordRestore(ctx, "file:///backup/ledger")
+	require.NoError(t, err)
+	rs := startService(t, rdb, env, testConfig())
+	require.Equal(t, payout.StateFailed, mustRow(t, rs, p.ID, 1).State, "the restored record lacks the resubmit")
+
+	// Someone resubmits every failed row: rows 1 and 2, a new child id.
+	// Row 1's reference was paid by the bank in the lost child: held, the
+	// hold naming it; row 2 goes.
+	again, err := rs.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: p.ID, Failed: true, By: "anna", Reason: "card fixed"})
+	require.NoError(t, err)
+	require.NotEqual(t, child, again.Batch.Batch)
+	require.Equal(t, []ledgerapi.Resubmitted{{ParentRow: 1, ChildRow: 1}, {ParentRow: 2, ChildRow: 2}}, again.Rows)
+	require.NoError(t, rs.ReleaseDue(ctx))
+	require.Equal(t, payout.StateReceived, mustRow(t, rs, again.Batch.Batch, 1).State,
+		"the bank paid %s in batch %s row 1; resubmitted again, it must not be released", p.Rows[0].Reference, child)
+	require.Equal(t, payout.StateQueued, mustRow(t, rs, again.Batch.Batch, 2).State)
+	h := holdsOf(t, rs, again.Batch.Batch)
+	require.Len(t, h, 1)
+	require.Equal(t, HoldRepeat, h[1].Kind)
+	require.Equal(t, child, h[1].EarlierBatch)
+	require.Contains(t, h[1].Reason, p.Rows[0].Reference+" was paid on ")
+	require.Contains(t, h[1].Reason, "this ledger does not have that batch")
+
+	// A corrected re-export uploaded after the restore: the same.
+	re := makeRows("re-export", []*payout.Row{p.Rows[0]})
+	record(t, rs, re.msgs(nextSeq.Add(1000)))
+	h = holdsOf(t, rs, re.ID)
+	require.Len(t, h, 1)
+	require.Equal(t, child, h[1].EarlierBatch)
+}
+
+// TestRev11SameResubmitAfterRestore: the same resubmit asked again after
+// the restore makes the same child id, so the child's row is the row the
+// bank's webhooks name: before its release it adopts the session they
+// name and waits in doubt for the bank's word, never a new session (a
+// two-step create repeated with its key gets idempotency_key_already_exists,
+// and the processor would open a new attempt beside the paid one).
+func TestRev11SameResubmitAfterRestore(t *testing.T) {
+	ctx := context.Background()
+	env := startNATS(t)
+	require.NoError(t, queue.EnsureStreams(ctx, env.js, queue.Config{}))
+	c := newClock()
+	dir := t.TempDir()
+	db := openDB(t, dir, c)
+	s := startService(t, db, env, testConfig())
+	p := releaseBatch(t, s, 2, t.Name())
+	finish(t, s, p.ID, 1, payout.StateFailed, "card_number_does_not_exist")
+	finish(t, s, p.ID, 2, payout.StateSucceeded, "")
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	_, err := db.wc.ExecContext(ctx, `VACUUM INTO ?`, backup)
+	require.NoError(t, err)
+	cmd := ledgerapi.ResubmitCommand{Batch: p.ID, Rows: []int{1}, By: "anna", Reason: "card fixed"}
+	reply, err := s.Resubmit(ctx, cmd)
+	require.NoError(t, err)
+	child := reply.Batch.Batch
+	body := fmt.Sprintf(`{"type":"ready_to_confirm","session":{"id":"ps_child","status":"in_progress","payout_list":[{"id":"po_child","status":"in_progress","metadata":{"payrun":"%s/1","reference":%q}}]}}`,
+		child, p.Rows[0].Reference)
+	publishHook(t, env.js, "ready_to_confirm", []byte(body))
+	s.Close()
+	require.NoError(t, db.Close())
+
+	rdir := t.TempDir()
+	data, err := os.ReadFile(backup)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(rdir, "ledger.db"), data, 0o600))
+	rdb := openDB(t, rdir, c)
+	defer rdb.Close()
+	_, err = rdb.RecordRestore(ctx, "file:///backup/ledger")
+	require.NoError(t, err)
+	rs := startService(t, rdb, env, testConfig())
+
+	again, err := rs.Resubmit(ctx, cmd)
+	require.NoError(t, err)
+	require.Equal(t, child, again.Batch.Batch, "the same request, the same child")
+	require.NoError(t, rs.ReleaseDue(ctx))
+	row := mustRow(t, rs, child, 1)
+	require.Equal(t, payout.StateInDoubt, row.State, "the bank has a session for this row: never a second one")
+	require.Equal(t, "ps_child", row.SessionID)
+}
