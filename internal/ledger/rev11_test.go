@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,8 +36,7 @@ func TestRev11ResubmitAfterRestoreOfTheParent(t *testing.T) {
 
 	// The backup, taken before the resubmit.
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	_, err := db.wc.ExecContext(ctx, `VACUUM INTO ?`, backup)
-	require.NoError(t, err)
+	snapshotLedger(t, db.Path(), backup)
 
 	reply, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: p.ID, Rows: []int{1}, By: "anna", Reason: "card fixed"})
 	require.NoError(t, err)
@@ -106,8 +106,7 @@ func TestRev11SameResubmitAfterRestore(t *testing.T) {
 	finish(t, s, p.ID, 1, payout.StateFailed, "card_number_does_not_exist")
 	finish(t, s, p.ID, 2, payout.StateSucceeded, "")
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	_, err := db.wc.ExecContext(ctx, `VACUUM INTO ?`, backup)
-	require.NoError(t, err)
+	snapshotLedger(t, db.Path(), backup)
 	cmd := ledgerapi.ResubmitCommand{Batch: p.ID, Rows: []int{1}, By: "anna", Reason: "card fixed"}
 	reply, err := s.Resubmit(ctx, cmd)
 	require.NoError(t, err)
@@ -135,4 +134,48 @@ func TestRev11SameResubmitAfterRestore(t *testing.T) {
 	row := mustRow(t, rs, child, 1)
 	require.Equal(t, payout.StateInDoubt, row.State, "the bank has a session for this row: never a second one")
 	require.Equal(t, "ps_child", row.SessionID)
+}
+
+// TestRev11ParentPaidAfterAllStopsItsChild: a failed row resubmitted, then
+// the bank reports the parent's row paid after all (a paid_after_cancel:
+// say a row failed as not_in_bank_report that the bank paid late). The
+// child's row, not at the bank yet, must not be paid a second time: it is
+// put on hold (nothing starts; a checker resumes or cancels it), and an
+// exception names it.
+func TestRev11ParentPaidAfterAllStopsItsChild(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newService(t)
+	p := releaseBatch(t, s, 2, t.Name())
+	finish(t, s, p.ID, 1, payout.StateFailed, "card_number_does_not_exist")
+	reply, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: p.ID, Rows: []int{1}, By: "anna", Reason: "card fixed"})
+	require.NoError(t, err)
+	child := reply.Batch.Batch
+	require.NoError(t, s.ReleaseDue(ctx))
+	require.Equal(t, payout.StateQueued, mustRow(t, s, child, 1).State)
+
+	// The bank: the parent's row was paid.
+	r := move(t, s, ledgerapi.Transition{Batch: p.ID, Row: 1, To: payout.StateSucceeded, SessionID: "ps_late",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookType: "payment_finished"}})
+	require.Equal(t, ledgerapi.CodeIllegal, code(r))
+
+	cr := mustRow(t, s, child, 1)
+	var stop string
+	require.NoError(t, s.db.r.QueryRow(`SELECT stop FROM rows WHERE batch_id = ? AND row_no = 1`, child).Scan(&stop))
+	require.Equal(t, stopHold, stop, "the child's row is stopped: the parent's was paid")
+	r = move(t, s, ledgerapi.Transition{Batch: child, Row: 1, To: payout.StateClaimed, Gen: cr.Gen, Worker: "w"})
+	require.Equal(t, ledgerapi.CodeIllegal, code(r), "nothing new starts for the child's row")
+	var open int
+	require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM exceptions WHERE batch_id = ? AND row_no = 1 AND closed_at IS NULL`, child).Scan(&open))
+	require.Equal(t, 1, open)
+}
+
+// snapshotLedger copies the ledger file at path to to, as a backup taken
+// at this moment holds it.
+func snapshotLedger(t *testing.T, path, to string) {
+	t.Helper()
+	c, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Exec(`VACUUM INTO ?`, to)
+	require.NoError(t, err)
 }
