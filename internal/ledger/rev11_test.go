@@ -150,8 +150,13 @@ func TestRev11ParentPaidAfterAllStopsItsChild(t *testing.T) {
 	reply, err := s.Resubmit(ctx, ledgerapi.ResubmitCommand{Batch: p.ID, Rows: []int{1}, By: "anna", Reason: "card fixed"})
 	require.NoError(t, err)
 	child := reply.Batch.Batch
+	// A corrected re-export of row 2 (failed too), let through by the guard.
+	finish(t, s, p.ID, 2, payout.StateFailed, "card_number_does_not_exist")
+	re := makeRows("re-export", []*payout.Row{p.Rows[1]})
+	record(t, s, re.msgs(nextSeq.Add(1000)))
 	require.NoError(t, s.ReleaseDue(ctx))
 	require.Equal(t, payout.StateQueued, mustRow(t, s, child, 1).State)
+	require.Equal(t, payout.StateQueued, mustRow(t, s, re.ID, 1).State)
 
 	// The bank: the parent's row was paid.
 	r := move(t, s, ledgerapi.Transition{Batch: p.ID, Row: 1, To: payout.StateSucceeded, SessionID: "ps_late",
@@ -167,6 +172,13 @@ func TestRev11ParentPaidAfterAllStopsItsChild(t *testing.T) {
 	var open int
 	require.NoError(t, s.db.r.QueryRow(`SELECT count(*) FROM exceptions WHERE batch_id = ? AND row_no = 1 AND closed_at IS NULL`, child).Scan(&open))
 	require.Equal(t, 1, open)
+
+	// Row 2 paid after all: its re-export stops.
+	r = move(t, s, ledgerapi.Transition{Batch: p.ID, Row: 2, To: payout.StateSucceeded, SessionID: "ps_late2",
+		Evidence: ledgerapi.Evidence{Source: ledgerapi.SourceWebhook, HookType: "payment_finished"}})
+	require.Equal(t, ledgerapi.CodeIllegal, code(r))
+	require.NoError(t, s.db.r.QueryRow(`SELECT stop FROM rows WHERE batch_id = ? AND row_no = 1`, re.ID).Scan(&stop))
+	require.Equal(t, stopHold, stop, "the re-export's row is stopped: the row it repeats was paid")
 }
 
 // snapshotLedger copies the ledger file at path to to, as a backup taken
