@@ -34,6 +34,12 @@ func openException(tx *Tx, category reconcile.Category, key, batch string, row i
 		return false, fmt.Errorf("open exception %s: %w", category, err)
 	}
 	n, _ := res.RowsAffected()
+	if n > 0 && category == reconcile.PaidAfterCancel && row > 0 {
+		// The money went out: what resubmits the row must not pay it again.
+		if err := holdResubmitsOfPaid(tx, batch, row); err != nil {
+			return true, err
+		}
+	}
 	return n > 0, nil
 }
 

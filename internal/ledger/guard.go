@@ -49,6 +49,7 @@ type earlierRow struct {
 	payee                   []byte
 	amount                  money.Amount
 	sameBatch, newReference bool
+	unknown                 bool // a row of a batch this ledger does not have (orphanRepeats)
 }
 
 // paidAfterAll says a row of o was paid by the bank after the ledger
@@ -189,6 +190,7 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 	// the indexes may have seen before.
 	mark := guardMarks(rows, refs, g.payees, window, tx.Now)
 	held := 0
+	var orphans map[string]*earlierRow // read once, when a row needs it
 	for i, r := range rows {
 		var e *earlierRow
 		if mark.maybe[i] {
@@ -200,6 +202,17 @@ func (s *Service) guard(tx *Tx, rows []guardRow, allEarlier bool) (int, error) {
 				e = c
 			case !isNoRows(err):
 				return held, fmt.Errorf("guard row %s/%d: %w", r.batch, r.row, err)
+			}
+			if e == nil || e.state != payout.StateSucceeded {
+				if orphans == nil {
+					if orphans, err = orphanRepeats(tx, refSince); err != nil {
+						return held, err
+					}
+				}
+				if o := orphans[r.reference]; o != nil && (e == nil || o.better(e)) {
+					c := *o
+					e = &c
+				}
 			}
 		}
 		if cands := mark.cands[i]; e == nil && len(cands) > 0 {
@@ -323,6 +336,9 @@ func (e *earlierRow) better(o *earlierRow) bool {
 // was paid on 2026-12-01 in batch b… row 1".
 func (e *earlierRow) reason(reference string) string {
 	where := fmt.Sprintf("in batch %s row %d", e.batch, e.no)
+	if e.unknown {
+		where += " (the bank's webhooks name it; this ledger does not have that batch: restored from an older backup?)"
+	}
 	if e.sameBatch {
 		where = fmt.Sprintf("in this batch, row %d", e.no)
 	}

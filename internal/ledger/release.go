@@ -8,6 +8,7 @@ import (
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/logkey"
+	"github.com/payrun/payrun/internal/payout"
 )
 
 // runReleaser releases due batches: on a ticker (so a schedule survives
@@ -74,6 +75,15 @@ func (s *Service) ReleaseDue(ctx context.Context) error {
 			}
 			var n int
 			err := s.w.Do(ctx, func(tx *Tx) error {
+				// Before its first release: sessions the bank named for its
+				// rows while the ledger lacked them (orphan.go).
+				if st, _, err := batchStatus(tx, b); err != nil {
+					return err
+				} else if st == payout.BatchScheduled {
+					if _, err := s.adoptNamed(tx, b); err != nil {
+						return err
+					}
+				}
 				var err error
 				n, done, err = releaseChunk(tx, b, s.cfg.ReleaseChunk)
 				return err

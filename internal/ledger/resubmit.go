@@ -17,6 +17,7 @@ import (
 	"github.com/payrun/payrun/internal/logkey"
 	"github.com/payrun/payrun/internal/money"
 	"github.com/payrun/payrun/internal/payout"
+	"github.com/payrun/payrun/internal/reconcile"
 )
 
 // Resubmitting failed rows. A child batch is made in the ledger of rows of
@@ -355,4 +356,64 @@ func (s *Service) guardChild(tx *Tx, child string) error {
 	}
 	_, err = s.guard(tx, list, true)
 	return err
+}
+
+// holdResubmitsOfPaid puts on hold the rows that resubmit a row the bank
+// paid after the ledger finished it (its child's row, the child's own
+// child's …), and the rows of other batches with its reference (a
+// corrected re-export the guard let through while the row counted as
+// failed), that are not final: a resubmit refuses such a row and the
+// guard holds such a repeat, but one made before the bank's word came
+// would pay the person a second time.
+// Nothing new starts for a row on hold and the gate tells its session to
+// wait at ready_to_confirm; an exception on each asks a person to cancel
+// it (or, if the bank's word was wrong, resume it).
+func holdResubmitsOfPaid(tx *Tx, batch string, row int) error {
+	rows, err := tx.Query(`WITH RECURSIVE chain (batch_id, row_no) AS (
+			SELECT resubmitted_to, resubmitted_row FROM rows WHERE batch_id = ?1 AND row_no = ?2 AND resubmitted_to <> ''
+			UNION SELECT x.resubmitted_to, x.resubmitted_row FROM rows x JOIN chain c ON x.batch_id = c.batch_id AND x.row_no = c.row_no
+			WHERE x.resubmitted_to <> '')
+		SELECT batch_id, row_no FROM chain
+		UNION SELECT o.batch_id, o.row_no FROM rows o, rows p WHERE p.batch_id = ?1 AND p.row_no = ?2
+		AND o.reference = p.reference AND o.batch_id <> p.batch_id
+		AND o.state NOT IN ('succeeded', 'failed', 'cancelled', 'returned')`, batch, row)
+	if err != nil {
+		return fmt.Errorf("resubmits of %s/%d: %w", batch, row, err)
+	}
+	var chain []rowRef
+	for rows.Next() {
+		var c rowRef
+		if err := rows.Scan(&c.batch, &c.row); err != nil {
+			rows.Close()
+			return fmt.Errorf("resubmits of %s/%d: %w", batch, row, err)
+		}
+		chain = append(chain, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("resubmits of %s/%d: %w", batch, row, err)
+	}
+	for _, c := range chain {
+		r, err := loadRow(tx, c.batch, c.row)
+		if err != nil {
+			return err
+		}
+		if r.State.Terminal() {
+			continue
+		}
+		why := fmt.Sprintf("the bank paid batch %s row %d (%s), which this row repeats, after the ledger had finished it", batch, row, r.Reference)
+		if r.Stop == "" {
+			if err := setStop(tx, r, stopHold, "ledger", why); err != nil {
+				return err
+			}
+			if err := recordDecision(tx, "ledger", ActionHold, r.Batch, r.Row, why, "at "+string(r.State)); err != nil {
+				return err
+			}
+		}
+		if _, err := openException(tx, reconcile.HeldRows, fmt.Sprintf("%s/%d/paid-parent", r.Batch, r.Row), r.Batch, r.Row,
+			why+": on hold so it is not paid twice; cancel it, or resume it if the bank's word was wrong"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
