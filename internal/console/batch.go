@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/auth"
+	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
 	"github.com/payrun/payrun/internal/money"
@@ -310,7 +311,7 @@ func (c *Console) batchLive(w http.ResponseWriter, r *http.Request) {
 func httpErrorFragment(w http.ResponseWriter, r *http.Request, c *Console, err error) {
 	e := ledgerapi.AsError(err)
 	if e.Code == ledgerapi.CodeInternal {
-		c.log.Error("console live update failed", "error", err)
+		c.log.Error("console live update failed", "path", httpapi.LogPath(r.URL.Path), "error", logText(err))
 	}
 	w.WriteHeader(statusOf(err))
 }

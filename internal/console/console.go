@@ -389,7 +389,7 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, name, v); err != nil {
-		c.log.Error("render page", "page", page, "error", err)
+		c.log.Error("render page", "page", page, "error", logText(err))
 		httpapi.Error(w, r, c.log, fmt.Errorf("render %s: %w", page, err))
 		return
 	}
@@ -406,7 +406,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *view, err erro
 	e := ledgerapi.AsError(err)
 	status := httpapi.Status(e.Code)
 	if e.Code == ledgerapi.CodeInternal {
-		c.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		c.log.Error("console request failed", "method", r.Method, "path", httpapi.LogPath(r.URL.Path), "error", logText(err))
 	}
 	v.Err = errorFor(err)
 	if v.Title == "" {
@@ -414,6 +414,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, v *view, err erro
 	}
 	c.render(w, r, status, "error", v)
 }
+
+// logText is an error as a log line carries it: through the card masker
+// (an internal error may wrap a bank's message or a value someone typed).
+func logText(err error) string { return cardmask.Redact(err.Error()) }
 
 // errorFor turns an error into what a page shows: a heading per code in
 // the page's language, and the ledger's message (English, card numbers

@@ -164,7 +164,7 @@ func (c *Console) renderUpload(w http.ResponseWriter, r *http.Request, status in
 // heading in the page's language, the handler's words as detail).
 func (c *Console) uploadFail(w http.ResponseWriter, r *http.Request, v *view, err error) {
 	if ledgerapi.ErrorCode(err) == ledgerapi.CodeInternal {
-		c.log.Error("console upload failed", "error", err)
+		c.log.Error("console upload failed", "error", logText(err))
 	}
 	v.Err = errorFor(err)
 	c.renderUpload(w, r, statusOf(err), v)
@@ -342,7 +342,7 @@ func (c *Console) errorsFile(w http.ResponseWriter, r *http.Request) {
 		e.Detail = "errors file: valid, " + itoa(res.Rows) + " rows"
 	}
 	if aerr := c.svc.Audit(r.Context(), e); aerr != nil {
-		c.log.Error("audit errors file", "error", aerr)
+		c.log.Error("audit errors file", "error", logText(aerr))
 	}
 	if err != nil {
 		c.fail(w, r, v, err)

@@ -298,7 +298,7 @@ func (g *Guard) auditDenied(r *http.Request, p *auth.Principal, detail string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 	defer cancel()
 	if err := g.dir.Audit(ctx, e); err != nil {
-		g.log.Error("audit refusal", "error", err)
+		g.log.Error("audit refusal", "error", cardmask.Redact(err.Error()))
 	}
 }
 
@@ -308,6 +308,11 @@ const RecipientPrefix = "/r/"
 
 // auditPath is a path as the audit log keeps it: a recipient link's token
 // is cut, so the log never holds a live one.
+// LogPath is a request's path as a log line carries it: a recipient
+// link's token hidden (auditPath) and card numbers masked (a path is what
+// someone typed).
+func LogPath(p string) string { return cardmask.Redact(auditPath(p)) }
+
 func auditPath(p string) string {
 	if strings.HasPrefix(p, RecipientPrefix) && !strings.HasPrefix(p, RecipientPrefix+"static/") {
 		rest := strings.TrimPrefix(p, RecipientPrefix)

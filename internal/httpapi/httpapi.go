@@ -282,7 +282,7 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		if log == nil {
 			log = slog.Default()
 		}
-		log.Error("HTTP request failed", "method", r.Method, "path", cardmask.Redact(auditPath(r.URL.Path)),
+		log.Error("HTTP request failed", "method", r.Method, "path", LogPath(r.URL.Path),
 			"error", cardmask.Redact(err.Error()))
 	}
 	// The message may echo the request (a path, a field, a value): masked.

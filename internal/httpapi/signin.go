@@ -170,7 +170,7 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := g.dir.Audit(actx, e); err != nil {
-			g.log.Error("audit sign-in", "error", err)
+			g.log.Error("audit sign-in", "error", cardmask.Redact(err.Error()))
 		}
 	}
 	if req.User == "" || len(req.User) > 64 {
@@ -242,7 +242,7 @@ func (g *Guard) SignOut() http.Handler {
 		if p := auth.PrincipalFrom(r.Context()); p != nil && p.Via == auth.ViaSession {
 			e := auth.NewEntry(p.Actor(), auth.ActSignOut, auth.OutcomeOK)
 			if err := g.dir.Audit(r.Context(), e); err != nil {
-				g.log.Error("audit sign-out", "error", err)
+				g.log.Error("audit sign-out", "error", cardmask.Redact(err.Error()))
 			}
 		}
 		if err := g.sessions.Destroy(r.Context()); err != nil {
