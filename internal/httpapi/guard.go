@@ -25,7 +25,9 @@ type GuardConfig struct {
 	// (the ledger).
 	Directory auth.Directory
 	// Store keeps sign-in sessions (ledger.Sessions); nil keeps them in
-	// memory.
+	// memory. A Store that is also a TOTPSteps (ledger.Sessions) keeps
+	// the TOTP time steps spent too, so a code that signed someone in
+	// stays spent across a restart; otherwise they are the process's.
 	Store scs.Store
 	// Hosts are the host names this listener answers to (without port);
 	// any other Host header is refused (DNS rebinding). Empty: loopback
@@ -46,6 +48,14 @@ type GuardConfig struct {
 	SignInPage func(w http.ResponseWriter, r *http.Request, status int, v SignInView)
 	Logger     *slog.Logger
 	Now        func() time.Time
+}
+
+// TOTPSteps keeps the last TOTP time step each user signed in with.
+// ClaimTOTPStep records step for user and reports true when it is later
+// than every step recorded for them; false when it is not (the code, or
+// a later one, was used already).
+type TOTPSteps interface {
+	ClaimTOTPStep(ctx context.Context, user, step int64) (bool, error)
 }
 
 // LoopbackHosts are the names a listener on this machine answers to
@@ -80,7 +90,8 @@ type Guard struct {
 
 	mu        sync.Mutex
 	denials   map[string]*rate.Limiter // audit entries for refusals, per client address
-	totpSteps map[int64]int64          // the last TOTP time step each user signed in with
+	totpSteps map[int64]int64          // the last TOTP time step each user signed in with (without steps)
+	steps     TOTPSteps                // the same, kept by the Store (nil: totpSteps)
 }
 
 // NewGuard returns a guard.
@@ -115,6 +126,9 @@ func NewGuard(cfg GuardConfig) *Guard {
 	sm.Cookie.Persist = false // a browser session: gone when the browser closes
 	g := &Guard{cfg: cfg, dir: cfg.Directory, sessions: sm, limiter: cfg.Limiter, log: cfg.Logger,
 		hosts: map[string]bool{}, denials: map[string]*rate.Limiter{}, totpSteps: map[int64]int64{}}
+	if ts, ok := cfg.Store.(TOTPSteps); ok {
+		g.steps = ts
+	}
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		Error(w, r, g.log, fmt.Errorf("session: %w", err))
 	}

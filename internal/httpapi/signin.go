@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"mime"
 	"net/http"
@@ -215,7 +216,11 @@ func (g *Guard) signIn(r *http.Request, req signInRequest) (*auth.Principal, err
 			audit(auth.OutcomeRefused, "wrong or missing TOTP code")
 			return nil, refusedSignIn(SignInWrongCode, ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
 		}
-		if !g.claimTOTP(u.ID, step) {
+		claimed, err := g.claimTOTP(ctx, u.ID, step)
+		if err != nil {
+			return nil, err
+		}
+		if !claimed {
 			audit(auth.OutcomeRefused, "TOTP code used already")
 			return nil, refusedSignIn(SignInWrongCode, ledgerapi.CodeUnauthorized, "the one-time code is wrong or missing")
 		}
@@ -336,14 +341,22 @@ var landingPage = template.Must(template.New("landing").Parse(`<!doctype html>
 
 // claimTOTP accepts a user's TOTP time step once: a code, once it signed
 // someone in, is spent, and so is every code before it (RFC 6238 §5.2).
-// The steps are the process's (a restarted ledger forgets them: a code
-// lives 90 s at most).
-func (g *Guard) claimTOTP(user, step int64) bool {
+// The steps are the Store's when it keeps them (ledger.Sessions: the
+// sessions file, so a restarted ledger still refuses a code just used),
+// else the process's.
+func (g *Guard) claimTOTP(ctx context.Context, user, step int64) (bool, error) {
+	if g.steps != nil {
+		ok, err := g.steps.ClaimTOTPStep(ctx, user, step)
+		if err != nil {
+			return false, fmt.Errorf("one-time code: %w", err)
+		}
+		return ok, nil
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if last, ok := g.totpSteps[user]; ok && step <= last {
-		return false
+		return false, nil
 	}
 	g.totpSteps[user] = step
-	return true
+	return true, nil
 }

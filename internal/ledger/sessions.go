@@ -59,11 +59,31 @@ func OpenSessions(path string) (*Sessions, error) {
 	db.SetMaxOpenConns(4)
 	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS sessions (
 		token_hash TEXT PRIMARY KEY, data BLOB NOT NULL, expiry TEXT NOT NULL) STRICT, WITHOUT ROWID;
-		CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expiry)`); err != nil {
+		CREATE INDEX IF NOT EXISTS sessions_expiry ON sessions (expiry);
+		CREATE TABLE IF NOT EXISTS totp_steps (user_id INTEGER PRIMARY KEY, step INTEGER NOT NULL) STRICT`); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open sessions %s: %w", path, err)
 	}
 	return &Sessions{db: db, Now: time.Now}, nil
+}
+
+// ClaimTOTPStep records that user signed in with the TOTP code of time
+// step (httpapi.TOTPSteps): true when step is later than the last one
+// recorded for them, false when the code (or a later one) was used
+// already. One statement, so two sign-ins with the same code, in this
+// process or another on the same file, cannot both claim it. A deleted
+// file forgets the steps, as it forgets the sessions: a code lives 90 s.
+func (s *Sessions) ClaimTOTPStep(ctx context.Context, user, step int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO totp_steps (user_id, step) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET step = excluded.step WHERE excluded.step > totp_steps.step`, user, step)
+	if err != nil {
+		return false, fmt.Errorf("record TOTP step: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record TOTP step: %w", err)
+	}
+	return n == 1, nil
 }
 
 // Close closes the file.
