@@ -102,7 +102,7 @@ func New(cfg Config) (*API, error) {
 	routes := httpapi.Routes{
 		Webhooks:  cfg.Webhooks,
 		Uploads:   uploads,
-		Reports:   ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger)),
+		Reports:   ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger), ledger.WithAudit(cfg.Ledger.Audit)),
 		Commands:  ledger.NewCommandHandler(cfg.Ledger, ledger.WithHTTPLogger(cfg.Logger)),
 		Decisions: ledger.NewHTTPHandler(db, ledger.WithHTTPLogger(cfg.Logger), ledger.WithService(cfg.Ledger)),
 		Metrics:   cfg.Metrics,

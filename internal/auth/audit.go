@@ -46,6 +46,11 @@ const (
 	// entry names the link, Via ViaLink, not a user).
 	ActRecipientLink Action = "recipient_link"
 	ActCardCaptured  Action = "card_captured"
+	// ActDownload: a person downloaded a batch's report (Target names the
+	// file: report.csv, report-summary.csv, report.xlsx, report.json,
+	// transfers) or the audit log (audit.csv, audit.json); Detail the
+	// language, layout, or filter.
+	ActDownload Action = "download"
 )
 
 // Outcome is how an action ended.

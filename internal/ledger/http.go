@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -12,6 +13,7 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/payrun/payrun/internal/auth"
 	"github.com/payrun/payrun/internal/cardmask"
 	"github.com/payrun/payrun/internal/httpapi"
 	"github.com/payrun/payrun/internal/ledger/ledgerapi"
@@ -21,6 +23,15 @@ import (
 	"github.com/payrun/payrun/internal/report"
 	"github.com/payrun/payrun/internal/spreadsheet"
 )
+
+// WithAudit records every report download in the audit log through
+// audit (Service.Audit): who, which batch, which file, how it ended.
+// Without it a handler WithService records them through the service; a
+// read-only handler without either records none (tests only: apiserver
+// gives both of its handlers one).
+func WithAudit(audit func(context.Context, auth.Entry) error) HTTPOption {
+	return func(h *httpHandler) { h.audit = audit }
+}
 
 // HTTPOption configures NewHTTPHandler.
 type HTTPOption func(*httpHandler)
@@ -35,6 +46,7 @@ type httpHandler struct {
 	log   *slog.Logger
 	svc   *Service // decisions; nil: read-only
 	actor Actor
+	audit func(context.Context, auth.Entry) error // downloads' entries; nil: svc's, else none
 
 	reports    chan struct{} // a slot per report being built and sent
 	reportWait time.Duration
@@ -109,6 +121,9 @@ func newHTTPHandler(db *DB, opts ...HTTPOption) (*httpHandler, *http.ServeMux) {
 	}
 	if h.reports == nil {
 		h.reports = make(chan struct{}, DefaultReportSlots)
+	}
+	if h.audit == nil && h.svc != nil {
+		h.audit = h.svc.Audit
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /batches", h.batches)
@@ -300,12 +315,68 @@ func (h *httpHandler) report(format string) http.HandlerFunc {
 				return
 			}
 		}
-		h.fail(w, r, err)
+		h.failDownload(w, r, id, ReportPath(format), "", err)
 	}
 }
 
+// downloadEntry is the audit entry of a download of file (about batch,
+// when not "") by the request's principal.
+func downloadEntry(r *http.Request, batch, file, detail string, outcome auth.Outcome) auth.Entry {
+	var a auth.Actor
+	if p := auth.PrincipalFrom(r.Context()); p != nil {
+		a = p.Actor()
+	}
+	e := auth.NewEntry(a, auth.ActDownload, outcome)
+	e.Batch, e.Target, e.Detail = batch, file, detail
+	return e
+}
+
+// auditDownload records a download (ok: before its first byte is sent; a
+// failure to record refuses it, so nothing is sent unrecorded) or a
+// download refused or failed (err: the answer says why; a failure to
+// record it is logged).
+func (h *httpHandler) auditDownload(r *http.Request, batch, file, detail string, err error) error {
+	if h.audit == nil {
+		return nil
+	}
+	outcome := auth.OutcomeOK
+	if err != nil {
+		outcome, detail = auth.OutcomeRefused, strings.TrimPrefix(detail+"; "+ledgerapi.ErrorMessage(err), "; ")
+		if ledgerapi.ErrorCode(err) == ledgerapi.CodeInternal {
+			outcome = auth.OutcomeFailed
+		}
+	}
+	// The request's context may be ending (the client left mid-download);
+	// the entry is written all the same.
+	ctx := context.WithoutCancel(r.Context())
+	aerr := h.audit(ctx, downloadEntry(r, batch, file, detail, outcome))
+	if aerr != nil {
+		if err != nil {
+			h.log.Error("audit a download", logkey.Batch, batch, "file", file, logkey.Error, cardmask.Redact(aerr.Error()))
+		}
+		return fmt.Errorf("record the download in the audit log: %w", aerr)
+	}
+	return nil
+}
+
+// failDownload answers a download refused or failed before its first
+// byte, and records it.
+func (h *httpHandler) failDownload(w http.ResponseWriter, r *http.Request, batch, file, detail string, err error) {
+	h.auditDownload(r, batch, file, detail, err)
+	h.fail(w, r, err)
+}
+
 func (h *httpHandler) writeReport(w http.ResponseWriter, r *http.Request, id, format, lang string, l report.Layout) {
-	if !h.reportSlot(w, r) {
+	file := ReportPath(format)
+	detail := "lang " + lang
+	if format == report.FormatCSV || format == report.FormatSummaryCSV {
+		d := l.Dialect
+		if d == "" {
+			d = report.DefaultDialect(lang)
+		}
+		detail += ", dialect " + string(d)
+	}
+	if !h.reportSlot(w, r, id, file, detail) {
 		return
 	}
 	defer func() { <-h.reports }()
@@ -316,10 +387,14 @@ func (h *httpHandler) writeReport(w http.ResponseWriter, r *http.Request, id, fo
 	// report for a whole one.
 	src, done, err := h.db.ReportSource(r.Context(), id, lang)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failDownload(w, r, id, file, detail, err)
 		return
 	}
 	defer done()
+	if err := h.auditDownload(r, id, file, detail, nil); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", reportTypes[format])
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": src.FileName(format)}))
 	w.Header().Set("Content-Language", src.Lang)
@@ -339,10 +414,11 @@ func (h *httpHandler) writeReport(w http.ResponseWriter, r *http.Request, id, fo
 		for _, k := range []string{"Content-Disposition", "Content-Language"} {
 			w.Header().Del(k)
 		}
-		h.fail(w, r, err)
+		h.failDownload(w, r, id, file, detail, err)
 		return
 	}
 	h.log.Error("report download broken off", "batch", id, "format", format, logkey.Error, cardmask.Redact(err.Error()))
+	h.auditDownload(r, id, file, detail, fmt.Errorf("broken off after the first byte: %w", err))
 	panic(http.ErrAbortHandler)
 }
 
@@ -359,18 +435,20 @@ func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	const file = "transfers"
 	lang, err := reportLang(r)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failDownload(w, r, id, file, "", err)
 		return
 	}
-	if !h.reportSlot(w, r) {
+	detail := "lang " + lang
+	if !h.reportSlot(w, r, id, file, detail) {
 		return
 	}
 	defer func() { <-h.reports }()
 	src, done, err := h.db.ReportSource(r.Context(), id, lang)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failDownload(w, r, id, file, detail, err)
 		return
 	}
 	defer done()
@@ -382,6 +460,10 @@ func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
+		h.failDownload(w, r, id, file, detail, err)
+		return
+	}
+	if err := h.auditDownload(r, id, file, detail, nil); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -391,8 +473,9 @@ func (h *httpHandler) transfers(w http.ResponseWriter, r *http.Request) {
 }
 
 // reportSlot takes a slot for a report, waiting up to reportWait; false
-// when it answered 503 (or the client left).
-func (h *httpHandler) reportSlot(w http.ResponseWriter, r *http.Request) bool {
+// when it answered 503 (recorded as a refused download of file) or the
+// client left.
+func (h *httpHandler) reportSlot(w http.ResponseWriter, r *http.Request, batch, file, detail string) bool {
 	select {
 	case h.reports <- struct{}{}:
 		return true
@@ -407,7 +490,7 @@ func (h *httpHandler) reportSlot(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	case <-t.C:
 		w.Header().Set("Retry-After", strconv.Itoa(reportRetryAfter))
-		h.fail(w, r, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "%d reports are being built; try again in %d seconds", cap(h.reports), reportRetryAfter))
+		h.failDownload(w, r, batch, file, detail, ledgerapi.Errorf(ledgerapi.CodeUnavailable, "%d reports are being built; try again in %d seconds", cap(h.reports), reportRetryAfter))
 		return false
 	}
 }

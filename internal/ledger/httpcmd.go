@@ -302,6 +302,20 @@ func (h *commandHandler) audit(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// The export is itself in the log (after the entries it holds), or
+	// is not sent.
+	detail := fmt.Sprintf("%d entries", len(entries))
+	if !f.Since.IsZero() {
+		detail += " since " + f.Since.UTC().Format(time.RFC3339)
+	}
+	batch := f.Batch
+	if batch != "" && !payout.ValidBatchID(batch) {
+		detail, batch = detail+" of batch "+strconv.Quote(batch), "" // typed: masked as Detail is
+	}
+	if err := h.svc.Audit(r.Context(), downloadEntry(r, batch, "audit."+format, detail, auth.OutcomeOK)); err != nil {
+		h.fail(w, r, fmt.Errorf("record the export in the audit log: %w", err))
+		return
+	}
 	if format == "json" {
 		h.ok(w, http.StatusOK, struct {
 			Entries []auth.Entry `json:"entries"`
