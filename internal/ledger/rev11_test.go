@@ -51,15 +51,7 @@ func TestRev11ResubmitAfterRestoreOfTheParent(t *testing.T) {
 	require.NoError(t, db.Close())
 
 	// The disk is lost; the ledger is restored from the backup.
-	rdir := t.TempDir()
-	data, err := os.ReadFile(backup)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(rdir, "ledger.db"), data, 0o600))
-	rdb := openDB(t, rdir, c)
-	defer rdb.Close()
-	_, err = rdb.RecordRestore(ctx, "file:///backup/ledger")
-	require.NoError(t, err)
-	rs := startService(t, rdb, env, testConfig())
+	rs := restoredService(t, backup, c, env)
 	require.Equal(t, payout.StateFailed, mustRow(t, rs, p.ID, 1).State, "the restored record lacks the resubmit")
 
 	// Someone resubmits every failed row: rows 1 and 2, a new child id.
@@ -117,15 +109,7 @@ func TestRev11SameResubmitAfterRestore(t *testing.T) {
 	s.Close()
 	require.NoError(t, db.Close())
 
-	rdir := t.TempDir()
-	data, err := os.ReadFile(backup)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(rdir, "ledger.db"), data, 0o600))
-	rdb := openDB(t, rdir, c)
-	defer rdb.Close()
-	_, err = rdb.RecordRestore(ctx, "file:///backup/ledger")
-	require.NoError(t, err)
-	rs := startService(t, rdb, env, testConfig())
+	rs := restoredService(t, backup, c, env)
 
 	again, err := rs.Resubmit(ctx, cmd)
 	require.NoError(t, err)
@@ -181,6 +165,21 @@ func TestRev11ParentPaidAfterAllStopsItsChild(t *testing.T) {
 	require.Equal(t, stopHold, stop, "the re-export's row is stopped: the row it repeats was paid")
 }
 
+// restoredService starts a ledger on a copy of the backup file, its
+// restore recorded, as `ledger restore` leaves it.
+func restoredService(t *testing.T, backup string, c *clock, env *natsEnv) *Service {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile(backup)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ledger.db"), data, 0o600))
+	db := openDB(t, dir, c)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.RecordRestore(context.Background(), "file:///backup/ledger")
+	require.NoError(t, err)
+	return startService(t, db, env, testConfig())
+}
+
 // snapshotLedger copies the ledger file at path to to, as a backup taken
 // at this moment holds it.
 func snapshotLedger(t *testing.T, path, to string) {
@@ -215,15 +214,7 @@ func TestRev11IntakeAgainAfterRestore(t *testing.T) {
 	s.Close()
 	require.NoError(t, db.Close())
 
-	rdir := t.TempDir()
-	data, err := os.ReadFile(backup)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(rdir, "ledger.db"), data, 0o600))
-	rdb := openDB(t, rdir, c)
-	defer rdb.Close()
-	_, err = rdb.RecordRestore(ctx, "file:///backup/ledger")
-	require.NoError(t, err)
-	rs := startService(t, rdb, env, testConfig())
+	rs := restoredService(t, backup, c, env)
 	// The intake delivers the batch again.
 	record(t, rs, b.msgs(nextSeq.Add(1000)))
 	require.NoError(t, rs.ReleaseDue(ctx))
